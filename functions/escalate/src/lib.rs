@@ -1,0 +1,130 @@
+//! `Escalation`: marks the workflow escalated with its reason and notifies operators (SNS).
+//! Idempotent: a retry after the write re-sends the notification (at-least-once) but does
+//! not write again.
+
+use std::sync::Arc;
+
+use hitl_shared::contracts::{EscalateInput, WorkflowOutcome};
+use hitl_shared::model::EscalationReason;
+use hitl_shared::ports::{Clock, Notification, NotificationKind, Notifier};
+use hitl_shared::rules;
+use hitl_shared::store::{mutate, WorkflowStore};
+use hitl_shared::HandlerError;
+use tracing::warn;
+
+/// The function's ports.
+#[derive(Clone)]
+pub struct Deps {
+    /// Workflow store.
+    pub store: Arc<dyn WorkflowStore>,
+    /// Escalation notifications.
+    pub notifier: Arc<dyn Notifier>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+fn detail(reason: EscalationReason, iteration: u32, max: u32) -> String {
+    match reason {
+        EscalationReason::IterationLimit => format!(
+            "{iteration} of {max} iterations were rejected; the next iteration would exceed the limit"
+        ),
+        EscalationReason::NoProgress => format!(
+            "the loop stopped converging at iteration {iteration} (identical draft or repeated feedback)"
+        ),
+        EscalationReason::ReviewTimeout => {
+            format!("no reviewer decided iteration {iteration} within the review SLA")
+        }
+    }
+}
+
+/// Handles one invocation.
+pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome, HandlerError> {
+    let now = deps.clock.now();
+    let (workflow, ()) = mutate(deps.store.as_ref(), &input.workflow_id, |current| {
+        let text = detail(
+            input.reason,
+            current.iteration,
+            current.config.max_iterations,
+        );
+        Ok((rules::escalate(current, input.reason, &text, now)?, ()))
+    })
+    .await?;
+    let escalation = workflow.escalation.clone();
+    warn!(workflow_id = %workflow.id, iteration = workflow.iteration, subject_id = %workflow.subject.id,
+        reason = input.reason.as_str(), "workflow escalated");
+    deps.notifier
+        .publish(&Notification {
+            kind: NotificationKind::Escalated,
+            workflow_id: workflow.id.clone(),
+            subject_name: workflow.subject.name.clone(),
+            iteration: workflow.iteration,
+            reviewer_group: workflow.config.reviewer_group.clone(),
+            reason: Some(input.reason.as_str().to_owned()),
+            message: escalation.map(|e| e.detail).unwrap_or_default(),
+        })
+        .await?;
+    Ok(WorkflowOutcome {
+        workflow_id: workflow.id,
+        status: workflow.status.as_str().to_owned(),
+        iteration: workflow.iteration,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use hitl_shared::model::WorkflowStatus;
+    use hitl_shared::store::contract::sample_workflow;
+    use hitl_shared::store::sqlite::SqliteStore;
+    use hitl_shared::testing::{FixedClock, RecordingNotifier};
+
+    async fn setup(status: WorkflowStatus) -> (Deps, Arc<RecordingNotifier>) {
+        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let mut wf = sample_workflow("wf-esc");
+        wf.status = status;
+        store.create_workflow(&wf).await.unwrap();
+        let notifier = Arc::new(RecordingNotifier::default());
+        (
+            Deps {
+                store,
+                notifier: notifier.clone(),
+                clock: Arc::new(FixedClock::default()),
+            },
+            notifier,
+        )
+    }
+
+    fn fixture() -> EscalateInput {
+        serde_json::from_str(include_str!("../fixtures/escalate.json")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn escalates_with_reason_and_notifies_once_per_call() {
+        let (deps, notifier) = setup(WorkflowStatus::AwaitingReview).await;
+        let out = handle(&deps, fixture()).await.unwrap();
+        assert_eq!(out.status, "escalated");
+        let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
+        let esc = wf.escalation.unwrap();
+        assert_eq!(esc.reason, EscalationReason::ReviewTimeout);
+        assert!(esc.detail.contains("review SLA"));
+        assert!(wf.pending_review.is_none());
+        let version = wf.version;
+        handle(&deps, fixture()).await.unwrap();
+        let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
+        assert_eq!(wf.version, version, "a retry must not write again");
+        assert_eq!(notifier.sent.lock().unwrap().len(), 2);
+        assert_eq!(
+            notifier.sent.lock().unwrap()[0].reason.as_deref(),
+            Some("review_timeout")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_approved_workflow_cannot_be_escalated() {
+        let (deps, notifier) = setup(WorkflowStatus::Approved).await;
+        let err = handle(&deps, fixture()).await.unwrap_err();
+        assert_eq!(err.name().as_str(), "InvalidTransition");
+        assert!(notifier.sent.lock().unwrap().is_empty());
+    }
+}

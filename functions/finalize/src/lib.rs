@@ -1,0 +1,143 @@
+//! `MarkApproved` and `RecordFailure`: confirms an approval at the end of the execution, and
+//! — as the state machine's catch-all — records an unrecoverable failure (status `failed`,
+//! error, cause) on the workflow before the execution fails.
+
+use std::sync::Arc;
+
+use hitl_shared::contracts::{FinalizeInput, WorkflowOutcome};
+use hitl_shared::ports::Clock;
+use hitl_shared::rules;
+use hitl_shared::store::{mutate, WorkflowStore};
+use hitl_shared::HandlerError;
+use serde_json::Value;
+use tracing::{error, info};
+
+/// The function's ports.
+#[derive(Clone)]
+pub struct Deps {
+    /// Workflow store.
+    pub store: Arc<dyn WorkflowStore>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Finds the workflow id in the state at the time of a failure, if one was created.
+fn workflow_id_in(state: &Value) -> Option<String> {
+    state
+        .pointer("/workflow/workflow_id")
+        .or_else(|| state.get("workflow_id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// Handles one invocation.
+pub async fn handle(deps: &Deps, input: FinalizeInput) -> Result<WorkflowOutcome, HandlerError> {
+    match input {
+        FinalizeInput::Approved { workflow_id } => {
+            let workflow = deps
+                .store
+                .get_workflow(&workflow_id)
+                .await?
+                .ok_or_else(|| HandlerError::WorkflowNotFound(workflow_id.clone()))?;
+            rules::confirm_approval(&workflow)?;
+            info!(workflow_id = %workflow.id, iteration = workflow.iteration,
+                subject_id = %workflow.subject.id, iterations_to_approval = workflow.iteration,
+                "workflow approved");
+            Ok(WorkflowOutcome {
+                workflow_id: workflow.id,
+                status: workflow.status.as_str().to_owned(),
+                iteration: workflow.iteration,
+            })
+        }
+        FinalizeInput::Failed { state, error } => {
+            let Some(workflow_id) = workflow_id_in(&state) else {
+                error!(error = %error.error, cause = %error.cause,
+                    "execution failed before a workflow record existed");
+                return Ok(WorkflowOutcome {
+                    workflow_id: String::new(),
+                    status: "failed".into(),
+                    iteration: 0,
+                });
+            };
+            let now = deps.clock.now();
+            let (workflow, ()) = mutate(deps.store.as_ref(), &workflow_id, |current| {
+                Ok((rules::fail(current, &error.error, &error.cause, now), ()))
+            })
+            .await?;
+            error!(workflow_id = %workflow.id, iteration = workflow.iteration,
+                error = %error.error, cause = %error.cause, "workflow failed");
+            Ok(WorkflowOutcome {
+                workflow_id: workflow.id,
+                status: workflow.status.as_str().to_owned(),
+                iteration: workflow.iteration,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use hitl_shared::model::WorkflowStatus;
+    use hitl_shared::store::contract::sample_workflow;
+    use hitl_shared::store::sqlite::SqliteStore;
+    use hitl_shared::testing::FixedClock;
+
+    async fn setup(status: WorkflowStatus) -> Deps {
+        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let mut wf = sample_workflow("wf-fin");
+        wf.status = status;
+        store.create_workflow(&wf).await.unwrap();
+        Deps {
+            store,
+            clock: Arc::new(FixedClock::default()),
+        }
+    }
+
+    #[tokio::test]
+    async fn failure_is_recorded_with_error_and_cause() {
+        let deps = setup(WorkflowStatus::Generating).await;
+        let input: FinalizeInput =
+            serde_json::from_str(include_str!("../fixtures/record-failure.json")).unwrap();
+        let out = handle(&deps, input).await.unwrap();
+        assert_eq!(out.status, "failed");
+        let wf = deps.store.get_workflow("wf-fin").await.unwrap().unwrap();
+        let failure = wf.failure.unwrap();
+        assert_eq!(failure.error, "AgentInvocationFailed");
+        assert!(failure.cause.contains("model access"));
+    }
+
+    #[tokio::test]
+    async fn failure_before_a_workflow_exists_is_logged_not_an_error() {
+        let deps = setup(WorkflowStatus::Generating).await;
+        let input: FinalizeInput = serde_json::from_value(serde_json::json!({
+            "outcome": "failed", "state": {"subject": {}},
+            "error": {"Error": "InvalidInput", "Cause": "bad"}
+        }))
+        .unwrap();
+        let out = handle(&deps, input).await.unwrap();
+        assert_eq!(out.workflow_id, "");
+    }
+
+    #[tokio::test]
+    async fn a_terminal_workflow_keeps_its_status() {
+        let deps = setup(WorkflowStatus::Escalated).await;
+        let input: FinalizeInput =
+            serde_json::from_str(include_str!("../fixtures/record-failure.json")).unwrap();
+        let out = handle(&deps, input).await.unwrap();
+        assert_eq!(out.status, "escalated");
+    }
+
+    #[tokio::test]
+    async fn approval_is_confirmed_only_when_approved() {
+        let deps = setup(WorkflowStatus::Revising).await;
+        let input = FinalizeInput::Approved {
+            workflow_id: "wf-fin".into(),
+        };
+        let err = handle(&deps, input.clone()).await.unwrap_err();
+        assert_eq!(err.name().as_str(), "InvalidTransition");
+        let deps = setup(WorkflowStatus::Approved).await;
+        assert_eq!(handle(&deps, input).await.unwrap().status, "approved");
+    }
+}

@@ -1,0 +1,238 @@
+//! `GenerateMetadata` and `MetadataRegeneration`: asks the agent for a draft (the first one,
+//! or a new one from the previous draft and all feedback so far), validates it against the
+//! metadata schema, stores it per iteration and reports whether it changed.
+
+use std::sync::Arc;
+
+use hitl_shared::contracts::{GenerateInput, GenerateOutput};
+use hitl_shared::metadata;
+use hitl_shared::model::{Artifact, FeedbackOutcome};
+use hitl_shared::ports::{Clock, GenerationRequest, MetadataAgent};
+use hitl_shared::rules;
+use hitl_shared::store::{mutate, StoreError, WorkflowStore};
+use hitl_shared::HandlerError;
+use tracing::{info, warn};
+
+/// The function's ports.
+#[derive(Clone)]
+pub struct Deps {
+    /// Workflow store.
+    pub store: Arc<dyn WorkflowStore>,
+    /// The agent.
+    pub agent: Arc<dyn MetadataAgent>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Handles one invocation. Idempotent: a retry after the draft was stored returns the stored
+/// draft's hash without calling the agent again.
+pub async fn handle(deps: &Deps, input: GenerateInput) -> Result<GenerateOutput, HandlerError> {
+    let workflow = deps
+        .store
+        .get_workflow(&input.workflow_id)
+        .await?
+        .ok_or_else(|| HandlerError::WorkflowNotFound(input.workflow_id.clone()))?;
+    if workflow.iteration != input.iteration {
+        return Err(rules::TransitionError::WrongIteration {
+            action: "generate a draft",
+            requested: input.iteration,
+            current: workflow.iteration,
+        }
+        .into());
+    }
+    let previous = match input.iteration {
+        1 => None,
+        i => deps.store.get_artifact(&workflow.id, i - 1).await?,
+    };
+    let artifact = match deps
+        .store
+        .get_artifact(&workflow.id, input.iteration)
+        .await?
+    {
+        Some(stored) => stored,
+        None => {
+            let feedback = deps
+                .store
+                .list_feedback(&workflow.id)
+                .await?
+                .into_iter()
+                .filter(|f| matches!(f.outcome, FeedbackOutcome::Applied { .. }))
+                .collect();
+            let request = GenerationRequest {
+                workflow_id: workflow.id.clone(),
+                subject: workflow.subject.clone(),
+                iteration: input.iteration,
+                previous: previous.clone(),
+                feedback,
+            };
+            let draft = deps.agent.generate(&request).await.inspect_err(|e| {
+                warn!(workflow_id = %workflow.id, iteration = input.iteration, error = %e,
+                    error_type = e.name().as_str(), "agent invocation failed");
+            })?;
+            let problems = metadata::validate(&draft.content);
+            if !problems.is_empty() {
+                return Err(HandlerError::ArtifactInvalid(problems));
+            }
+            let artifact = Artifact {
+                iteration: input.iteration,
+                hash: metadata::content_hash(&draft.content),
+                content: draft.content,
+                generator: draft.generator,
+                created_at: deps.clock.now(),
+            };
+            match deps.store.put_artifact(&workflow.id, &artifact).await {
+                Ok(()) => artifact,
+                // A concurrent attempt stored a different draft first: use that one.
+                Err(StoreError::Duplicate(_)) => deps
+                    .store
+                    .get_artifact(&workflow.id, input.iteration)
+                    .await?
+                    .ok_or_else(|| HandlerError::Conflict(workflow.id.clone()))?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let now = deps.clock.now();
+    mutate(deps.store.as_ref(), &workflow.id, |current| {
+        Ok((
+            rules::record_artifact(current, input.iteration, &artifact.hash, now)?,
+            (),
+        ))
+    })
+    .await?;
+    let no_progress = previous.is_some_and(|p| p.hash == artifact.hash);
+    info!(workflow_id = %workflow.id, iteration = input.iteration, subject_id = %workflow.subject.id,
+        generator = %artifact.generator, no_progress, "draft stored");
+    Ok(GenerateOutput {
+        workflow_id: workflow.id,
+        iteration: input.iteration,
+        artifact_hash: artifact.hash,
+        no_progress,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use async_trait::async_trait;
+    use hitl_shared::metadata::LocalGenerator;
+    use hitl_shared::model::{TaskToken, WorkflowStatus};
+    use hitl_shared::ports::GeneratedDraft;
+    use hitl_shared::store::contract::sample_workflow;
+    use hitl_shared::store::sqlite::SqliteStore;
+    use hitl_shared::testing::FixedClock;
+    use std::sync::Mutex;
+
+    struct Scripted(Mutex<Vec<Result<serde_json::Value, HandlerError>>>);
+    #[async_trait]
+    impl MetadataAgent for Scripted {
+        async fn generate(&self, _: &GenerationRequest) -> Result<GeneratedDraft, HandlerError> {
+            let next = self.0.lock().unwrap().remove(0)?;
+            Ok(GeneratedDraft {
+                content: next,
+                generator: "scripted".into(),
+            })
+        }
+    }
+
+    async fn setup(agent: Arc<dyn MetadataAgent>) -> (Deps, String) {
+        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let wf = sample_workflow("wf-gen");
+        store.create_workflow(&wf).await.unwrap();
+        let deps = Deps {
+            store,
+            agent,
+            clock: Arc::new(FixedClock::default()),
+        };
+        (deps, wf.id)
+    }
+
+    fn fixture() -> GenerateInput {
+        serde_json::from_str(include_str!("../fixtures/generate.json")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn first_draft_is_valid_stored_and_idempotent() {
+        let (deps, id) = setup(Arc::new(LocalGenerator)).await;
+        let out = handle(&deps, fixture()).await.unwrap();
+        assert!(!out.no_progress);
+        let stored = deps.store.get_artifact(&id, 1).await.unwrap().unwrap();
+        assert!(metadata::validate(&stored.content).is_empty());
+        assert_eq!(stored.hash, out.artifact_hash);
+        let again = handle(&deps, fixture()).await.unwrap();
+        assert_eq!(again, out);
+        let wf = deps.store.get_workflow(&id).await.unwrap().unwrap();
+        assert_eq!(wf.artifact_iteration, 1);
+        assert_eq!(wf.version, 2, "the retry must not write again");
+    }
+
+    #[tokio::test]
+    async fn invalid_draft_is_rejected_with_field_names_and_not_stored() {
+        let agent = Scripted(Mutex::new(vec![Ok(
+            serde_json::json!({"name": "x", "tone": "grumpy"}),
+        )]));
+        let (deps, id) = setup(Arc::new(agent)).await;
+        let err = handle(&deps, fixture()).await.unwrap_err();
+        assert_eq!(err.name().as_str(), "ArtifactInvalid");
+        let text = err.to_string();
+        assert!(text.contains("tone") && text.contains("keywords"), "{text}");
+        assert!(deps.store.get_artifact(&id, 1).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn identical_regeneration_reports_no_progress() {
+        let draft = serde_json::json!({"name": "Acme", "tagline": "t", "description": "A long enough description.",
+            "category": "food", "tone": "bold", "target_audience": "all", "keywords": ["a","b","c"],
+            "colors": {"primary": "#112233"}});
+        let agent = Scripted(Mutex::new(vec![Ok(draft.clone()), Ok(draft)]));
+        let (deps, id) = setup(Arc::new(agent)).await;
+        handle(&deps, fixture()).await.unwrap();
+        // Move the workflow to iteration 2 through the rules, as the loop would.
+        let now = deps.clock.now();
+        mutate(deps.store.as_ref(), &id, |wf| {
+            let mut waiting = rules::request_review(wf, 1, TaskToken::new("t"), now).unwrap();
+            waiting.status = WorkflowStatus::Revising;
+            waiting.pending_review = None;
+            waiting.iteration = 2;
+            Ok((Some(waiting), ()))
+        })
+        .await
+        .unwrap();
+        let out = handle(
+            &deps,
+            GenerateInput {
+                workflow_id: id,
+                iteration: 2,
+            },
+        )
+        .await
+        .unwrap();
+        assert!(out.no_progress);
+    }
+
+    #[tokio::test]
+    async fn agent_errors_keep_their_names() {
+        let agent = Scripted(Mutex::new(vec![Err(HandlerError::AgentThrottled(
+            "slow down".into(),
+        ))]));
+        let (deps, _) = setup(Arc::new(agent)).await;
+        let err = handle(&deps, fixture()).await.unwrap_err();
+        assert_eq!(err.name().as_str(), "AgentThrottled");
+    }
+
+    #[tokio::test]
+    async fn wrong_iteration_is_an_invalid_transition() {
+        let (deps, id) = setup(Arc::new(LocalGenerator)).await;
+        let err = handle(
+            &deps,
+            GenerateInput {
+                workflow_id: id,
+                iteration: 4,
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.name().as_str(), "InvalidTransition");
+    }
+}

@@ -1,0 +1,216 @@
+//! `InitWorkflow` and `PlanBatch`: validates a start request and expands it into items, and
+//! creates (idempotently) the workflow record of one item after checking the agent is ready.
+
+use std::sync::Arc;
+
+use hitl_shared::contracts::{self, InitInput, ItemInput, PlanOutput, WorkflowRef};
+use hitl_shared::model::{Workflow, WorkflowStatus};
+use hitl_shared::ports::{AgentReadiness, Clock};
+use hitl_shared::store::{CreateOutcome, WorkflowStore};
+use hitl_shared::HandlerError;
+use serde::Serialize;
+use tracing::info;
+
+/// The function's ports.
+#[derive(Clone)]
+pub struct Deps {
+    /// Workflow store.
+    pub store: Arc<dyn WorkflowStore>,
+    /// Agent readiness check.
+    pub readiness: Arc<dyn AgentReadiness>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// What the function returns, by operation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum InitOutput {
+    /// `plan_batch`.
+    Planned(PlanOutput),
+    /// `init`.
+    Initialized(WorkflowRef),
+}
+
+/// Handles one invocation.
+pub async fn handle(deps: &Deps, input: InitInput) -> Result<InitOutput, HandlerError> {
+    match input {
+        InitInput::PlanBatch {
+            request,
+            execution_name,
+        } => {
+            let plan = contracts::plan_batch(&request, &execution_name)?;
+            info!(request_id = %plan.request_id, items = plan.items.len(), "batch planned");
+            Ok(InitOutput::Planned(plan))
+        }
+        InitInput::Init {
+            item,
+            execution_arn,
+        } => init(deps, item, execution_arn)
+            .await
+            .map(InitOutput::Initialized),
+    }
+}
+
+async fn init(
+    deps: &Deps,
+    item: ItemInput,
+    execution_arn: String,
+) -> Result<WorkflowRef, HandlerError> {
+    contracts::check_item(&item)?;
+    deps.readiness.ensure_ready().await?;
+    let now = deps.clock.now();
+    let workflow = Workflow {
+        id: contracts::workflow_id(&item.request_id, &item.subject.id),
+        request_id: item.request_id.clone(),
+        subject: item.subject.clone(),
+        config: item.config.clone(),
+        status: WorkflowStatus::Generating,
+        iteration: 1,
+        artifact_iteration: 0,
+        artifact_hash: None,
+        pending_review: None,
+        decisions: vec![],
+        escalation: None,
+        failure: None,
+        execution_arn: Some(execution_arn),
+        smoke: item.smoke,
+        created_at: now,
+        updated_at: now,
+        completed_at: None,
+        version: 1,
+    };
+    let stored = match deps.store.create_workflow(&workflow).await? {
+        CreateOutcome::Created => {
+            info!(workflow_id = %workflow.id, subject_id = %workflow.subject.id,
+                execution_arn = workflow.execution_arn.as_deref().unwrap_or_default(),
+                "workflow created");
+            workflow
+        }
+        CreateOutcome::Existing(existing) => {
+            if existing.subject.id != item.subject.id || existing.request_id != item.request_id {
+                return Err(HandlerError::field(
+                    "item.subject.id",
+                    format!("workflow id {} belongs to another request", existing.id),
+                ));
+            }
+            info!(workflow_id = %existing.id, "workflow already exists; reusing it");
+            *existing
+        }
+    };
+    Ok(WorkflowRef {
+        workflow_id: stored.id,
+        iteration: stored.iteration,
+        review_timeout_seconds: stored.config.review_timeout_seconds,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use hitl_shared::ports::NoAgentConfigured;
+    use hitl_shared::store::sqlite::SqliteStore;
+    use hitl_shared::testing::FixedClock;
+
+    struct NotReady;
+    #[async_trait::async_trait]
+    impl AgentReadiness for NotReady {
+        async fn ensure_ready(&self) -> Result<(), HandlerError> {
+            Err(HandlerError::AgentNotReady("alias is NOT_PREPARED".into()))
+        }
+    }
+
+    fn deps(readiness: Arc<dyn AgentReadiness>) -> Deps {
+        Deps {
+            store: Arc::new(SqliteStore::in_memory().unwrap()),
+            readiness,
+            clock: Arc::new(FixedClock::default()),
+        }
+    }
+
+    fn fixture(name: &str) -> InitInput {
+        let raw = match name {
+            "plan" => include_str!("../fixtures/plan-batch.json"),
+            "smoke" => include_str!("../fixtures/plan-smoke.json"),
+            _ => include_str!("../fixtures/init-item.json"),
+        };
+        serde_json::from_str(raw).unwrap()
+    }
+
+    #[tokio::test]
+    async fn smoke_request_plans_batch_size_items_with_scenarios() {
+        let out = handle(&deps(Arc::new(NoAgentConfigured)), fixture("smoke"))
+            .await
+            .unwrap();
+        let InitOutput::Planned(plan) = out else {
+            panic!("expected a plan")
+        };
+        assert_eq!(plan.items.len(), 10);
+        assert_eq!(plan.request_id, "exec-smoke-1");
+        assert!(plan.items.iter().all(|i| i.config.max_iterations == 3));
+        assert_eq!(plan.items[1].execution_name, "exec-smoke-1-1");
+        assert!(plan.items.iter().all(|i| i.smoke.is_some()));
+    }
+
+    #[tokio::test]
+    async fn invalid_config_reports_every_field_and_creates_nothing() {
+        let d = deps(Arc::new(NoAgentConfigured));
+        let input = InitInput::PlanBatch {
+            request: serde_json::json!({"action": "start_workflow",
+                "config": {"max_iterations": 0, "batch_size": 500}, "subjects": []}),
+            execution_name: "e".into(),
+        };
+        let err = handle(&d, input).await.unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.name().as_str(), "InvalidInput");
+        assert!(text.contains("config.max_iterations"), "{text}");
+        assert!(text.contains("config.batch_size"), "{text}");
+        assert!(text.contains("subjects"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn unknown_fields_are_rejected() {
+        let input = InitInput::PlanBatch {
+            request: serde_json::json!({"action": "start_workflow", "smoke": true, "confg": {}}),
+            execution_name: "e".into(),
+        };
+        let err = handle(&deps(Arc::new(NoAgentConfigured)), input)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("confg"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn init_is_idempotent() {
+        let d = deps(Arc::new(NoAgentConfigured));
+        let first = handle(&d, fixture("item")).await.unwrap();
+        let second = handle(&d, fixture("item")).await.unwrap();
+        assert_eq!(first, second);
+        let InitOutput::Initialized(r) = first else {
+            panic!()
+        };
+        let page = d
+            .store
+            .list_by_status(WorkflowStatus::Generating, 10, None)
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.items[0].id, r.workflow_id);
+        assert_eq!(r.iteration, 1);
+        assert_eq!(r.review_timeout_seconds, 3600);
+    }
+
+    #[tokio::test]
+    async fn agent_not_prepared_fails_before_creating_anything() {
+        let d = deps(Arc::new(NotReady));
+        let err = handle(&d, fixture("item")).await.unwrap_err();
+        assert_eq!(err.name().as_str(), "AgentNotReady");
+        let page = d
+            .store
+            .list_by_status(WorkflowStatus::Generating, 10, None)
+            .await
+            .unwrap();
+        assert!(page.items.is_empty());
+    }
+}

@@ -1,0 +1,154 @@
+//! `IterationCheck`: after changes were requested, starts the next iteration, or escalates
+//! when the next iteration would exceed `max_iterations` (`iteration_limit`) or the same
+//! feedback was given twice in a row (`no_progress`). Idempotent under retries.
+
+use std::sync::Arc;
+
+use hitl_shared::contracts::{IterationAction, IterationCheckInput, IterationCheckOutput};
+use hitl_shared::ports::Clock;
+use hitl_shared::rules::{self, IterationVerdict};
+use hitl_shared::store::{mutate, WorkflowStore};
+use hitl_shared::HandlerError;
+use tracing::info;
+
+/// The function's ports.
+#[derive(Clone)]
+pub struct Deps {
+    /// Workflow store.
+    pub store: Arc<dyn WorkflowStore>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Handles one invocation.
+pub async fn handle(
+    deps: &Deps,
+    input: IterationCheckInput,
+) -> Result<IterationCheckOutput, HandlerError> {
+    let now = deps.clock.now();
+    let (workflow, verdict) = mutate(deps.store.as_ref(), &input.workflow_id, |current| {
+        let (verdict, next) = rules::check_iteration(current, input.reviewed_iteration, now)?;
+        Ok((next, verdict))
+    })
+    .await?;
+    let output = match verdict {
+        IterationVerdict::Continue { next } => IterationCheckOutput {
+            workflow_id: workflow.id.clone(),
+            action: IterationAction::Regenerate,
+            next_iteration: next,
+            reason: None,
+        },
+        IterationVerdict::Escalate { reason } => IterationCheckOutput {
+            workflow_id: workflow.id.clone(),
+            action: IterationAction::Escalate,
+            next_iteration: workflow.iteration,
+            reason: Some(reason),
+        },
+    };
+    info!(workflow_id = %workflow.id, iteration = workflow.iteration,
+        max_iterations = workflow.config.max_iterations, action = ?output.action,
+        reason = output.reason.map(|r| r.as_str()).unwrap_or_default(), "iteration checked");
+    Ok(output)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use hitl_shared::model::{Decision, DecisionRecord, EscalationReason, WorkflowStatus};
+    use hitl_shared::store::contract::sample_workflow;
+    use hitl_shared::store::sqlite::SqliteStore;
+    use hitl_shared::testing::FixedClock;
+
+    async fn setup(iteration: u32, max: u32, fingerprints: &[&str]) -> Deps {
+        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let mut wf = sample_workflow("wf-it");
+        wf.status = WorkflowStatus::Revising;
+        wf.iteration = iteration;
+        wf.artifact_iteration = iteration;
+        wf.config.max_iterations = max;
+        let first = iteration + 1 - fingerprints.len() as u32;
+        wf.decisions = fingerprints
+            .iter()
+            .enumerate()
+            .map(|(i, fp)| DecisionRecord {
+                iteration: first + i as u32,
+                decision: Decision::RequestChanges,
+                reviewer: "r".into(),
+                feedback_key: format!("k{i}"),
+                fingerprint: (*fp).to_owned(),
+                requested_at: wf.created_at,
+                decided_at: wf.created_at,
+                task_token: None,
+            })
+            .collect();
+        store.create_workflow(&wf).await.unwrap();
+        Deps {
+            store,
+            clock: Arc::new(FixedClock::default()),
+        }
+    }
+
+    fn fixture() -> IterationCheckInput {
+        serde_json::from_str(include_str!("../fixtures/iteration-check.json")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn continues_below_the_limit_and_is_idempotent() {
+        let deps = setup(1, 10, &["a"]).await;
+        let out = handle(&deps, fixture()).await.unwrap();
+        assert_eq!(out.action, IterationAction::Regenerate);
+        assert_eq!(out.next_iteration, 2);
+        let again = handle(&deps, fixture()).await.unwrap();
+        assert_eq!(again, out);
+        let wf = deps.store.get_workflow("wf-it").await.unwrap().unwrap();
+        assert_eq!(wf.iteration, 2);
+    }
+
+    #[tokio::test]
+    async fn tenth_rejection_with_max_ten_escalates() {
+        let deps = setup(10, 10, &["x"]).await;
+        let out = handle(
+            &deps,
+            IterationCheckInput {
+                workflow_id: "wf-it".into(),
+                reviewed_iteration: 10,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.action, IterationAction::Escalate);
+        assert_eq!(out.reason, Some(EscalationReason::IterationLimit));
+        assert_eq!(out.next_iteration, 10);
+    }
+
+    #[tokio::test]
+    async fn same_feedback_twice_in_a_row_is_no_progress() {
+        let deps = setup(2, 10, &["same", "same"]).await;
+        let out = handle(
+            &deps,
+            IterationCheckInput {
+                workflow_id: "wf-it".into(),
+                reviewed_iteration: 2,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.reason, Some(EscalationReason::NoProgress));
+    }
+
+    #[tokio::test]
+    async fn unknown_workflow_is_named() {
+        let deps = setup(1, 10, &["a"]).await;
+        let err = handle(
+            &deps,
+            IterationCheckInput {
+                workflow_id: "nope".into(),
+                reviewed_iteration: 1,
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.name().as_str(), "WorkflowNotFound");
+    }
+}

@@ -1,0 +1,315 @@
+//! Feedback processor: accepts a reviewer's decision, records it in the audit trail under the
+//! feedback rules (first decision wins, replay by idempotency key, stale or finished
+//! workflows rejected with a specific reason) and resumes the execution with
+//! `SendTaskSuccess`. This is the direct-invocation entry point; the HTTP and queue front
+//! doors call the same [`FeedbackProcessor`].
+
+use std::sync::Arc;
+
+use hitl_shared::feedback::{FeedbackProcessor, FeedbackReceipt, FeedbackRequest, Reviewer};
+use hitl_shared::ports::{Clock, ExecutionResumer};
+use hitl_shared::store::WorkflowStore;
+use hitl_shared::HandlerError;
+use serde::{Deserialize, Serialize};
+
+/// The function's ports.
+#[derive(Clone)]
+pub struct Deps {
+    /// Workflow store.
+    pub store: Arc<dyn WorkflowStore>,
+    /// Step Functions resumer.
+    pub resumer: Arc<dyn ExecutionResumer>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A decision submitted by direct invocation (from a trusted caller).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackEvent {
+    /// Workflow decided.
+    pub workflow_id: String,
+    /// Idempotency key (retries of the same submission reuse it).
+    pub idempotency_key: String,
+    /// Reviewer identity.
+    pub reviewer: String,
+    /// Reviewer's groups; when given, membership of the workflow's group is enforced.
+    #[serde(default)]
+    pub reviewer_groups: Option<Vec<String>>,
+    /// The decision.
+    pub feedback: FeedbackRequest,
+}
+
+/// Handles one invocation. Rejections by the rules are returned as receipts with a
+/// `rejected` outcome (they are recorded); invalid input and unknown workflows are errors.
+pub async fn handle(deps: &Deps, event: FeedbackEvent) -> Result<FeedbackReceipt, HandlerError> {
+    let processor = FeedbackProcessor::new(
+        Arc::clone(&deps.store),
+        Arc::clone(&deps.resumer),
+        Arc::clone(&deps.clock),
+    );
+    let reviewer = Reviewer {
+        name: event.reviewer.clone(),
+        groups: event.reviewer_groups.clone(),
+        channel: "lambda".into(),
+    };
+    Ok(processor
+        .submit(
+            &event.workflow_id,
+            &event.feedback,
+            &event.idempotency_key,
+            &reviewer,
+        )
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use chrono::Duration;
+    use hitl_shared::model::{FeedbackOutcome, TaskToken, WorkflowStatus};
+    use hitl_shared::ports::ResumeError;
+    use hitl_shared::rules;
+    use hitl_shared::store::contract::sample_workflow;
+    use hitl_shared::store::sqlite::SqliteStore;
+    use hitl_shared::testing::{FixedClock, RecordingResumer};
+
+    struct Fixture {
+        deps: Deps,
+        resumer: Arc<RecordingResumer>,
+        clock: Arc<FixedClock>,
+    }
+
+    async fn setup() -> Fixture {
+        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let clock = Arc::new(FixedClock::default());
+        let wf = sample_workflow("wf-fb");
+        let mut wf = rules::record_artifact(&wf, 1, "h", clock.now())
+            .unwrap()
+            .unwrap();
+        wf.version = 1;
+        let mut wf = rules::request_review(&wf, 1, TaskToken::new("tok-fb"), clock.now()).unwrap();
+        wf.version = 1;
+        store.create_workflow(&wf).await.unwrap();
+        let resumer = Arc::new(RecordingResumer::default());
+        Fixture {
+            deps: Deps {
+                store,
+                resumer: resumer.clone(),
+                clock: clock.clone(),
+            },
+            resumer,
+            clock,
+        }
+    }
+
+    fn approve() -> FeedbackEvent {
+        serde_json::from_str(include_str!("../fixtures/approve.json")).unwrap()
+    }
+
+    fn request_changes() -> FeedbackEvent {
+        serde_json::from_str(include_str!("../fixtures/request-changes.json")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn approval_is_applied_and_resumes_the_execution() {
+        let f = setup().await;
+        let receipt = handle(&f.deps, approve()).await.unwrap();
+        assert_eq!(
+            receipt.outcome,
+            FeedbackOutcome::Applied {
+                status: WorkflowStatus::Approved
+            }
+        );
+        assert!(!receipt.replayed);
+        let delivered = f.resumer.delivered.lock().unwrap().clone();
+        assert_eq!(delivered.len(), 1);
+        assert_eq!(delivered[0].0, "tok-fb");
+        assert_eq!(delivered[0].1["decision"], "approve");
+        assert!(!serde_json::to_string(&receipt).unwrap().contains("tok-fb"));
+    }
+
+    #[tokio::test]
+    async fn duplicate_returns_the_original_and_changes_nothing() {
+        let f = setup().await;
+        let first = handle(&f.deps, request_changes()).await.unwrap();
+        let version = f
+            .deps
+            .store
+            .get_workflow("wf-fb")
+            .await
+            .unwrap()
+            .unwrap()
+            .version;
+        let again = handle(&f.deps, request_changes()).await.unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.outcome, first.outcome);
+        assert_eq!(again.received_at, first.received_at);
+        let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
+        assert_eq!(wf.version, version);
+        assert_eq!(f.deps.store.list_feedback("wf-fb").await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn second_decision_for_the_iteration_is_rejected_and_recorded() {
+        let f = setup().await;
+        handle(&f.deps, approve()).await.unwrap();
+        let receipt = handle(&f.deps, request_changes()).await.unwrap();
+        match &receipt.outcome {
+            FeedbackOutcome::Rejected { reason, message } => {
+                assert_eq!(reason, "already_decided");
+                assert!(message.contains("rita"), "{message}");
+            }
+            other => panic!("expected rejection, got {other:?}"),
+        }
+        let trail = f.deps.store.list_feedback("wf-fb").await.unwrap();
+        assert_eq!(trail.len(), 2);
+        assert_eq!(f.resumer.delivered.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn stale_iteration_is_rejected_with_its_reason() {
+        let f = setup().await;
+        let mut event = approve();
+        event.feedback.iteration = Some(0);
+        let err = handle(&f.deps, event).await.unwrap_err();
+        assert_eq!(err.name().as_str(), "InvalidInput");
+        let mut event = approve();
+        event.feedback.iteration = Some(2);
+        event.idempotency_key = "k-future".into();
+        let receipt = handle(&f.deps, event).await.unwrap();
+        assert!(
+            matches!(receipt.outcome, FeedbackOutcome::Rejected { ref reason, .. } if reason == "unknown_iteration")
+        );
+    }
+
+    #[tokio::test]
+    async fn key_reused_for_a_different_request_is_an_error() {
+        let f = setup().await;
+        handle(&f.deps, approve()).await.unwrap();
+        let mut other = request_changes();
+        other.idempotency_key = approve().idempotency_key;
+        let err = handle(&f.deps, other).await.unwrap_err();
+        assert!(err.to_string().contains("already used"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn invalid_fields_are_all_reported_and_nothing_is_recorded() {
+        let f = setup().await;
+        let event: FeedbackEvent = serde_json::from_value(serde_json::json!({
+            "workflow_id": "wf-fb", "idempotency_key": "bad key!", "reviewer": "",
+            "feedback": {"decision": "maybe", "corrections": [{"field": "id", "value": "x"}]}
+        }))
+        .unwrap();
+        let err = handle(&f.deps, event).await.unwrap_err();
+        let text = err.to_string();
+        for field in [
+            "idempotency_key",
+            "reviewer",
+            "iteration",
+            "decision",
+            "corrections[0].field",
+        ] {
+            assert!(text.contains(field), "{field} missing from {text}");
+        }
+        assert!(f
+            .deps
+            .store
+            .list_feedback("wf-fb")
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    #[tokio::test]
+    async fn reviewer_outside_the_group_is_forbidden_and_recorded() {
+        let f = setup().await;
+        let mut event = approve();
+        event.reviewer_groups = Some(vec!["marketing".into()]);
+        let err = handle(&f.deps, event).await.unwrap_err();
+        assert!(err.to_string().contains("reviewer group"), "{err}");
+        let trail = f.deps.store.list_feedback("wf-fb").await.unwrap();
+        assert!(
+            matches!(trail[0].outcome, FeedbackOutcome::Rejected { ref reason, .. } if reason == "not_authorized")
+        );
+        let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
+        assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
+    }
+
+    #[tokio::test]
+    async fn after_the_deadline_the_decision_is_rejected_as_timed_out() {
+        let f = setup().await;
+        f.clock.advance(Duration::hours(73));
+        let receipt = handle(&f.deps, approve()).await.unwrap();
+        assert!(
+            matches!(receipt.outcome, FeedbackOutcome::Rejected { ref reason, .. } if reason == "review_timed_out")
+        );
+        assert!(f.resumer.delivered.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_closed_task_revokes_the_decision() {
+        let f = setup().await;
+        f.resumer
+            .script
+            .lock()
+            .unwrap()
+            .push(Err(ResumeError::TaskClosed("TaskTimedOut".into())));
+        let receipt = handle(&f.deps, approve()).await.unwrap();
+        assert!(
+            matches!(receipt.outcome, FeedbackOutcome::Rejected { ref reason, .. } if reason == "review_timed_out")
+        );
+        let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
+        assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
+        assert!(wf.decisions.is_empty());
+        let trail = f.deps.store.list_feedback("wf-fb").await.unwrap();
+        assert!(matches!(trail[0].outcome, FeedbackOutcome::Rejected { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_transient_resume_failure_is_redelivered_on_replay() {
+        let f = setup().await;
+        f.resumer
+            .script
+            .lock()
+            .unwrap()
+            .push(Err(ResumeError::Transient("throttled".into())));
+        let err = handle(&f.deps, approve()).await.unwrap_err();
+        assert_eq!(err.name().as_str(), "ResumeFailed");
+        assert!(f.resumer.delivered.lock().unwrap().is_empty());
+        let receipt = handle(&f.deps, approve()).await.unwrap();
+        assert!(receipt.replayed);
+        assert_eq!(f.resumer.delivered.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn fifty_concurrent_conflicting_decisions_apply_exactly_once() {
+        let f = setup().await;
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let deps = f.deps.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut event = if i % 2 == 0 {
+                    approve()
+                } else {
+                    request_changes()
+                };
+                event.idempotency_key = format!("race-{i}");
+                event.reviewer = format!("reviewer-{i}");
+                handle(&deps, event).await.unwrap()
+            }));
+        }
+        let mut applied = 0;
+        for t in tasks {
+            let receipt = t.await.unwrap();
+            match receipt.outcome {
+                FeedbackOutcome::Applied { .. } => applied += 1,
+                FeedbackOutcome::Rejected { reason, .. } => assert_eq!(reason, "already_decided"),
+            }
+        }
+        assert_eq!(applied, 1);
+        assert_eq!(f.deps.store.list_feedback("wf-fb").await.unwrap().len(), 50);
+        assert_eq!(f.resumer.delivered.lock().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,224 @@
+//! `WaitForFeedback` (invoked with `.waitForTaskToken`): stores the task token against
+//! (workflow, iteration), moves the workflow to `awaiting_review` and notifies reviewers.
+//! The token is never returned or logged. Smoke workflows are decided at once by the
+//! synthetic reviewer through the normal feedback rules.
+
+use std::sync::Arc;
+
+use hitl_shared::contracts::{ReviewRequestInput, ReviewRequestOutput};
+use hitl_shared::feedback::{FeedbackError, FeedbackProcessor};
+use hitl_shared::model::TaskToken;
+use hitl_shared::ports::{Clock, ExecutionResumer, Notification, NotificationKind, Notifier};
+use hitl_shared::store::{mutate, WorkflowStore};
+use hitl_shared::{rules, smoke, HandlerError};
+use tracing::info;
+
+/// The function's ports.
+#[derive(Clone)]
+pub struct Deps {
+    /// Workflow store.
+    pub store: Arc<dyn WorkflowStore>,
+    /// Reviewer notifications.
+    pub notifier: Arc<dyn Notifier>,
+    /// Resumes executions (used by the synthetic reviewer).
+    pub resumer: Arc<dyn ExecutionResumer>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Handles one invocation.
+pub async fn handle(
+    deps: &Deps,
+    input: ReviewRequestInput,
+) -> Result<ReviewRequestOutput, HandlerError> {
+    if input.task_token.trim().is_empty() || input.task_token.len() > 2048 {
+        return Err(HandlerError::field(
+            "task_token",
+            "must be 1..=2048 characters (pass $$.Task.Token)",
+        ));
+    }
+    let now = deps.clock.now();
+    let token = TaskToken::new(input.task_token.clone());
+    let (workflow, ()) = mutate(deps.store.as_ref(), &input.workflow_id, |current| {
+        Ok((
+            Some(rules::request_review(
+                current,
+                input.iteration,
+                token.clone(),
+                now,
+            )?),
+            (),
+        ))
+    })
+    .await?;
+    let deadline = workflow
+        .pending_review
+        .as_ref()
+        .map(|p| p.deadline)
+        .unwrap_or(now);
+    info!(workflow_id = %workflow.id, iteration = input.iteration, subject_id = %workflow.subject.id,
+        execution_arn = input.execution_arn.as_deref().unwrap_or_default(), %deadline,
+        "review requested");
+    if let Some(scenario) = workflow.smoke {
+        let request = smoke::decide(scenario, &workflow, input.iteration);
+        let processor = FeedbackProcessor::new(
+            Arc::clone(&deps.store),
+            Arc::clone(&deps.resumer),
+            Arc::clone(&deps.clock),
+        );
+        let key = smoke::idempotency_key(&workflow, input.iteration);
+        match processor
+            .submit(&workflow.id, &request, &key, &smoke::reviewer())
+            .await
+        {
+            Ok(_) => {}
+            Err(FeedbackError::ResumeFailed(e)) => return Err(HandlerError::ResumeFailed(e)),
+            Err(other) => return Err(other.into()),
+        }
+    } else {
+        deps.notifier
+            .publish(&Notification {
+                kind: NotificationKind::ReviewRequested,
+                workflow_id: workflow.id.clone(),
+                subject_name: workflow.subject.name.clone(),
+                iteration: input.iteration,
+                reviewer_group: workflow.config.reviewer_group.clone(),
+                reason: None,
+                message: format!(
+                    "Draft {} of {} is ready for review; decide by {deadline}.",
+                    input.iteration, workflow.subject.name
+                ),
+            })
+            .await?;
+    }
+    Ok(ReviewRequestOutput {
+        workflow_id: workflow.id,
+        iteration: input.iteration,
+        deadline,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use hitl_shared::model::{SmokeScenario, WorkflowStatus};
+    use hitl_shared::store::contract::sample_workflow;
+    use hitl_shared::store::sqlite::SqliteStore;
+    use hitl_shared::testing::{FixedClock, RecordingNotifier, RecordingResumer};
+
+    struct Fixture {
+        deps: Deps,
+        notifier: Arc<RecordingNotifier>,
+        resumer: Arc<RecordingResumer>,
+    }
+
+    async fn setup(smoke: Option<SmokeScenario>) -> Fixture {
+        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let mut wf = sample_workflow("wf-review");
+        wf.smoke = smoke;
+        wf.artifact_iteration = 1;
+        wf.artifact_hash = Some("h".into());
+        store.create_workflow(&wf).await.unwrap();
+        let notifier = Arc::new(RecordingNotifier::default());
+        let resumer = Arc::new(RecordingResumer::default());
+        Fixture {
+            deps: Deps {
+                store,
+                notifier: notifier.clone(),
+                resumer: resumer.clone(),
+                clock: Arc::new(FixedClock::default()),
+            },
+            notifier,
+            resumer,
+        }
+    }
+
+    fn fixture() -> ReviewRequestInput {
+        serde_json::from_str(include_str!("../fixtures/request-review.json")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn stores_token_notifies_and_never_returns_the_token() {
+        let f = setup(None).await;
+        let out = handle(&f.deps, fixture()).await.unwrap();
+        let text = serde_json::to_string(&out).unwrap();
+        assert!(
+            !text.contains("AAAAKgAAAAIAAAAA"),
+            "token leaked into output: {text}"
+        );
+        let wf = f
+            .deps
+            .store
+            .get_workflow("wf-review")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
+        let pending = wf.pending_review.unwrap();
+        assert_eq!(pending.task_token.expose(), "AAAAKgAAAAIAAAAA-test-token");
+        assert_eq!(out.deadline, pending.deadline);
+        let sent = f.notifier.sent.lock().unwrap();
+        assert_eq!(sent.len(), 1);
+        assert!(!serde_json::to_string(&*sent)
+            .unwrap()
+            .contains("AAAAKgAAAAIAAAAA"));
+    }
+
+    #[tokio::test]
+    async fn a_retried_request_replaces_the_token() {
+        let f = setup(None).await;
+        handle(&f.deps, fixture()).await.unwrap();
+        let mut retry = fixture();
+        retry.task_token = "second-token".into();
+        handle(&f.deps, retry).await.unwrap();
+        let wf = f
+            .deps
+            .store
+            .get_workflow("wf-review")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            wf.pending_review.unwrap().task_token.expose(),
+            "second-token"
+        );
+    }
+
+    #[tokio::test]
+    async fn smoke_workflows_are_decided_by_the_synthetic_reviewer() {
+        let f = setup(Some(SmokeScenario::ApproveFirst)).await;
+        handle(&f.deps, fixture()).await.unwrap();
+        let wf = f
+            .deps
+            .store
+            .get_workflow("wf-review")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(wf.status, WorkflowStatus::Approved);
+        assert_eq!(wf.decisions[0].reviewer, smoke::SYNTHETIC_REVIEWER);
+        let delivered = f.resumer.delivered.lock().unwrap();
+        assert_eq!(delivered.len(), 1);
+        assert_eq!(delivered[0].1["decision"], "approve");
+        assert!(f.notifier.sent.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn notification_failure_is_a_transient_error() {
+        let f = setup(None).await;
+        *f.notifier.fail.lock().unwrap() = true;
+        let err = handle(&f.deps, fixture()).await.unwrap_err();
+        assert_eq!(err.name().as_str(), "NotificationFailed");
+        assert!(err.name().is_transient());
+    }
+
+    #[tokio::test]
+    async fn empty_token_is_rejected() {
+        let f = setup(None).await;
+        let mut input = fixture();
+        input.task_token = " ".into();
+        let err = handle(&f.deps, input).await.unwrap_err();
+        assert!(err.to_string().contains("task_token"));
+    }
+}

@@ -1,0 +1,26 @@
+//! Lambda entry point of `request-review`: wiring only.
+
+use std::sync::Arc;
+
+use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
+use request_review::{handle, Deps};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let sdk = hitl_shared::aws::load_config().await;
+    let deps = Deps {
+        store: Arc::new(hitl_shared::aws::dynamo_store(&sdk)?),
+        notifier: Arc::new(hitl_shared::aws::sns_notifier(
+            &sdk,
+            hitl_shared::config::REVIEW_TOPIC_ARN,
+        )?),
+        resumer: Arc::new(hitl_shared::aws::sfn_resumer(&sdk)),
+        clock: Arc::new(hitl_shared::ports::SystemClock),
+    };
+    run(service_fn(|event: LambdaEvent<_>| {
+        let deps = deps.clone();
+        async move { handle(&deps, event.payload).await }
+    }))
+    .await
+}

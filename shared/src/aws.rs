@@ -1,0 +1,393 @@
+//! AWS adapters of the ports: SNS notifier, Step Functions resumer, Bedrock agent and its
+//! readiness check. Clients are built once (at cold start) with
+//! `aws_config::defaults(BehaviorVersion::latest())`, which honours `AWS_ENDPOINT_URL` so
+//! DynamoDB Local or an emulator can stand in without a test branch in production code.
+
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_bedrockagent::types::AgentAliasStatus;
+use aws_sdk_bedrockagentruntime::types::ResponseStream;
+use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError;
+use aws_sdk_sns::types::MessageAttributeValue;
+use serde_json::Value;
+
+use crate::error::HandlerError;
+use crate::model::TaskToken;
+use crate::ports::{
+    AgentReadiness, ExecutionResumer, GeneratedDraft, GenerationRequest, MetadataAgent,
+    Notification, Notifier, ResumeError,
+};
+
+/// Loads the shared SDK configuration from the environment.
+pub async fn load_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// Publishes notifications to an SNS topic.
+#[derive(Debug, Clone)]
+pub struct SnsNotifier {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl SnsNotifier {
+    /// Wraps a client and the topic ARN.
+    pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
+        Self {
+            client,
+            topic_arn: topic_arn.into(),
+        }
+    }
+}
+
+fn attribute(value: &str) -> Result<MessageAttributeValue, HandlerError> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(|e| HandlerError::NotificationFailed(e.to_string()))
+}
+
+#[async_trait]
+impl Notifier for SnsNotifier {
+    async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
+        let body = serde_json::to_string(notification)
+            .map_err(|e| HandlerError::NotificationFailed(e.to_string()))?;
+        let kind = serde_json::to_value(notification.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let subject: String = format!(
+            "[hitl] {} — {} (iteration {})",
+            kind.replace('_', " "),
+            notification.subject_name,
+            notification.iteration
+        )
+        .chars()
+        .take(100)
+        .collect();
+        self.client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(subject)
+            .message(body)
+            .message_attributes("kind", attribute(&kind)?)
+            .message_attributes("reviewer_group", attribute(&notification.reviewer_group)?)
+            .send()
+            .await
+            .map_err(|e| {
+                HandlerError::NotificationFailed(
+                    aws_sdk_sns::error::DisplayErrorContext(&e).to_string(),
+                )
+            })?;
+        Ok(())
+    }
+}
+
+/// Resumes executions with `SendTaskSuccess`.
+#[derive(Debug, Clone)]
+pub struct SfnResumer {
+    client: aws_sdk_sfn::Client,
+}
+
+impl SfnResumer {
+    /// Wraps a client.
+    pub fn new(client: aws_sdk_sfn::Client) -> Self {
+        Self { client }
+    }
+}
+
+#[async_trait]
+impl ExecutionResumer for SfnResumer {
+    async fn resume(&self, token: &TaskToken, output: &Value) -> Result<(), ResumeError> {
+        let result = self
+            .client
+            .send_task_success()
+            .task_token(token.expose())
+            .output(output.to_string())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let transient = err.as_service_error().is_none()
+                    || err.raw_response().is_some_and(|r| {
+                        r.status().is_server_error() || r.status().as_u16() == 429
+                    });
+                let text = aws_sdk_sfn::error::DisplayErrorContext(&err).to_string();
+                match err.into_service_error() {
+                    SendTaskSuccessError::TaskTimedOut(_) => {
+                        Err(ResumeError::TaskClosed("TaskTimedOut".into()))
+                    }
+                    SendTaskSuccessError::TaskDoesNotExist(_) => {
+                        Err(ResumeError::TaskClosed("TaskDoesNotExist".into()))
+                    }
+                    SendTaskSuccessError::InvalidToken(_) => {
+                        Err(ResumeError::TaskClosed("InvalidToken".into()))
+                    }
+                    _ if transient => Err(ResumeError::Transient(text)),
+                    _ => Err(ResumeError::Permanent(text)),
+                }
+            }
+        }
+    }
+}
+
+/// Drafts metadata with a Bedrock agent (InvokeAgent), one agent session per workflow.
+#[derive(Debug, Clone)]
+pub struct BedrockAgent {
+    client: aws_sdk_bedrockagentruntime::Client,
+    agent_id: String,
+    alias_id: String,
+}
+
+impl BedrockAgent {
+    /// Wraps a client and the agent/alias ids.
+    pub fn new(
+        client: aws_sdk_bedrockagentruntime::Client,
+        agent_id: impl Into<String>,
+        alias_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            agent_id: agent_id.into(),
+            alias_id: alias_id.into(),
+        }
+    }
+}
+
+/// The prompt sent to the agent: the subject, the previous draft and all feedback.
+pub fn agent_prompt(request: &GenerationRequest) -> String {
+    let feedback: Vec<Value> = request
+        .feedback
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "iteration": f.iteration,
+                "decision": f.decision,
+                "comments": f.comments,
+                "corrections": f.corrections,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "task": if request.previous.is_some() { "regenerate_brand_metadata" } else { "generate_brand_metadata" },
+        "iteration": request.iteration,
+        "subject": request.subject,
+        "previous_metadata": request.previous.as_ref().map(|a| &a.content),
+        "feedback": feedback,
+        "instructions": "Return only a JSON object with name, tagline, description, category, tone, target_audience, keywords, colors.primary and colors.secondary. Apply every correction exactly.",
+    })
+    .to_string()
+}
+
+/// Extracts the JSON object from the agent's completion text (tolerates code fences and prose).
+pub fn parse_agent_completion(text: &str) -> Result<Value, HandlerError> {
+    let start = text.find('{');
+    let end = text.rfind('}');
+    match (start, end) {
+        (Some(s), Some(e)) if e > s => serde_json::from_str(&text[s..=e]).map_err(|err| {
+            HandlerError::ArtifactInvalid(vec![crate::error::FieldError::new(
+                "$",
+                format!("agent completion is not valid JSON: {err}"),
+            )])
+        }),
+        _ => Err(HandlerError::ArtifactInvalid(vec![
+            crate::error::FieldError::new("$", "agent completion contains no JSON object"),
+        ])),
+    }
+}
+
+/// Whether a Bedrock error code means "try again later".
+fn agent_code_is_transient(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ThrottlingException"
+                | "ServiceQuotaExceededException"
+                | "InternalServerException"
+                | "DependencyFailedException"
+                | "BadGatewayException"
+        )
+    )
+}
+
+#[async_trait]
+impl MetadataAgent for BedrockAgent {
+    async fn generate(&self, request: &GenerationRequest) -> Result<GeneratedDraft, HandlerError> {
+        use aws_sdk_bedrockagentruntime::error::ProvideErrorMetadata;
+        let output = self
+            .client
+            .invoke_agent()
+            .agent_id(&self.agent_id)
+            .agent_alias_id(&self.alias_id)
+            .session_id(&request.workflow_id)
+            .input_text(agent_prompt(request))
+            .send()
+            .await;
+        let mut output = match output {
+            Ok(o) => o,
+            Err(err) => {
+                use aws_sdk_bedrockagentruntime::operation::invoke_agent::InvokeAgentError as E;
+                let text =
+                    aws_sdk_bedrockagentruntime::error::DisplayErrorContext(&err).to_string();
+                let transient = match err.as_service_error() {
+                    Some(
+                        E::ThrottlingException(_)
+                        | E::ServiceQuotaExceededException(_)
+                        | E::InternalServerException(_)
+                        | E::DependencyFailedException(_)
+                        | E::BadGatewayException(_),
+                    ) => true,
+                    Some(other) => agent_code_is_transient(other.code()),
+                    // Timeouts and connection failures.
+                    None => true,
+                };
+                return Err(if transient {
+                    HandlerError::AgentThrottled(text)
+                } else {
+                    HandlerError::AgentInvocationFailed(text)
+                });
+            }
+        };
+        let mut completion = Vec::new();
+        loop {
+            match output.completion.recv().await {
+                Ok(Some(ResponseStream::Chunk(part))) => {
+                    if let Some(bytes) = part.bytes {
+                        completion.extend_from_slice(bytes.as_ref());
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(err) => {
+                    let text =
+                        aws_sdk_bedrockagentruntime::error::DisplayErrorContext(&err).to_string();
+                    return Err(if agent_code_is_transient(err.code()) {
+                        HandlerError::AgentThrottled(text)
+                    } else {
+                        HandlerError::AgentInvocationFailed(text)
+                    });
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&completion);
+        Ok(GeneratedDraft {
+            content: parse_agent_completion(&text)?,
+            generator: format!("bedrock-agent:{}/{}", self.agent_id, self.alias_id),
+        })
+    }
+}
+
+/// Checks that the agent alias is PREPARED (GetAgentAlias).
+#[derive(Debug, Clone)]
+pub struct BedrockReadiness {
+    client: aws_sdk_bedrockagent::Client,
+    agent_id: String,
+    alias_id: String,
+}
+
+impl BedrockReadiness {
+    /// Wraps a client and the agent/alias ids.
+    pub fn new(
+        client: aws_sdk_bedrockagent::Client,
+        agent_id: impl Into<String>,
+        alias_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            agent_id: agent_id.into(),
+            alias_id: alias_id.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl AgentReadiness for BedrockReadiness {
+    async fn ensure_ready(&self) -> Result<(), HandlerError> {
+        use aws_sdk_bedrockagent::error::ProvideErrorMetadata;
+        let out = self
+            .client
+            .get_agent_alias()
+            .agent_id(&self.agent_id)
+            .agent_alias_id(&self.alias_id)
+            .send()
+            .await
+            .map_err(|err| {
+                let text = aws_sdk_bedrockagent::error::DisplayErrorContext(&err).to_string();
+                use aws_sdk_bedrockagent::operation::get_agent_alias::GetAgentAliasError as E;
+                match err.as_service_error() {
+                    Some(E::ThrottlingException(_) | E::InternalServerException(_)) | None => {
+                        HandlerError::AgentThrottled(text)
+                    }
+                    Some(other) if agent_code_is_transient(other.code()) => {
+                        HandlerError::AgentThrottled(text)
+                    }
+                    Some(_) => HandlerError::AgentNotReady(text),
+                }
+            })?;
+        let status = out
+            .agent_alias
+            .as_ref()
+            .map(|a| a.agent_alias_status().clone());
+        match status {
+            Some(AgentAliasStatus::Prepared) => Ok(()),
+            Some(other) => Err(HandlerError::AgentNotReady(format!(
+                "agent {} alias {} is {}, not PREPARED",
+                self.agent_id,
+                self.alias_id,
+                other.as_str()
+            ))),
+            None => Err(HandlerError::AgentNotReady(format!(
+                "agent {} alias {} not found",
+                self.agent_id, self.alias_id
+            ))),
+        }
+    }
+}
+
+/// The DynamoDB store named by `HITL_TABLE_NAME`.
+pub fn dynamo_store(sdk: &SdkConfig) -> Result<crate::store::dynamodb::DynamoStore, HandlerError> {
+    let table = crate::config::required(crate::config::TABLE_NAME)?;
+    Ok(crate::store::dynamodb::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        table,
+    ))
+}
+
+/// The SNS notifier for the topic named by the variable `topic_var`.
+pub fn sns_notifier(sdk: &SdkConfig, topic_var: &str) -> Result<SnsNotifier, HandlerError> {
+    let topic = crate::config::required(topic_var)?;
+    Ok(SnsNotifier::new(aws_sdk_sns::Client::new(sdk), topic))
+}
+
+/// The Step Functions resumer.
+pub fn sfn_resumer(sdk: &SdkConfig) -> SfnResumer {
+    SfnResumer::new(aws_sdk_sfn::Client::new(sdk))
+}
+
+/// The configured Bedrock agent, or the deterministic generator when none is configured.
+pub fn metadata_agent(sdk: &SdkConfig) -> Result<std::sync::Arc<dyn MetadataAgent>, HandlerError> {
+    Ok(match crate::config::agent()? {
+        Some((agent, alias)) => std::sync::Arc::new(BedrockAgent::new(
+            aws_sdk_bedrockagentruntime::Client::new(sdk),
+            agent,
+            alias,
+        )),
+        None => std::sync::Arc::new(crate::metadata::LocalGenerator),
+    })
+}
+
+/// The readiness check of the configured agent (always ready when none is configured).
+pub fn agent_readiness(
+    sdk: &SdkConfig,
+) -> Result<std::sync::Arc<dyn AgentReadiness>, HandlerError> {
+    Ok(match crate::config::agent()? {
+        Some((agent, alias)) => std::sync::Arc::new(BedrockReadiness::new(
+            aws_sdk_bedrockagent::Client::new(sdk),
+            agent,
+            alias,
+        )),
+        None => std::sync::Arc::new(crate::ports::NoAgentConfigured),
+    })
+}

@@ -1,0 +1,26 @@
+//! Names that tie the definition, the function crates and the deployment template together.
+
+/// The definition file, relative to the workspace root.
+pub const DEFINITION_PATH: &str = "statemachine/definition.asl.json";
+
+/// The ASL definition as deployed (with `${...}` substitutions unresolved).
+pub const DEFINITION: &str = include_str!("../../statemachine/definition.asl.json");
+
+/// `(DefinitionSubstitutions key, function crate and binary name)` for every Lambda the
+/// definition invokes.
+pub const FUNCTION_SUBSTITUTIONS: [(&str, &str); 6] = [
+    ("InitWorkflowFunctionArn", "init-workflow"),
+    ("GenerateMetadataFunctionArn", "generate-metadata"),
+    ("RequestReviewFunctionArn", "request-review"),
+    ("IterationCheckFunctionArn", "iteration-check"),
+    ("EscalateFunctionArn", "escalate"),
+    ("FinalizeFunctionArn", "finalize"),
+];
+
+/// Function crates that are not invoked by the definition (front doors).
+pub const OTHER_FUNCTIONS: [&str; 1] = ["process-feedback"];
+
+/// The local ARN the engine uses for a function (region `local`, account zero).
+pub fn local_function_arn(function: &str) -> String {
+    format!("arn:aws:lambda:local:000000000000:function:{function}")
+}

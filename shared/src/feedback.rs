@@ -1,0 +1,534 @@
+//! Feedback processing: validate a reviewer's submission, apply the rules, record it in the
+//! audit trail and resume the waiting execution. One implementation for every front door
+//! (direct Lambda invocation, the CLI, HTTP and SQS).
+//!
+//! Guarantees: the first decision for an iteration wins (version-conditional write); a
+//! submission replayed with the same idempotency key returns the original result and changes
+//! nothing; every rejected submission is recorded; a decision whose execution could not be
+//! resumed because the wait already timed out is revoked and reported as `review_timed_out`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use tracing::{info, warn};
+
+use crate::contracts::FeedbackTaskResult;
+use crate::error::{describe_fields, FieldError};
+use crate::metadata;
+use crate::model::{
+    Correction, Decision, FeedbackEntry, FeedbackOutcome, Workflow, WorkflowStatus,
+};
+use crate::ports::{Clock, ExecutionResumer, ResumeError};
+use crate::rules::{self, Rejection, Submission};
+use crate::store::{StoreError, WorkflowStore};
+
+/// Longest accepted comment, in characters.
+pub const MAX_COMMENT_CHARS: usize = 4000;
+/// Most corrections in one submission.
+pub const MAX_CORRECTIONS: usize = 20;
+/// Longest correction value, in characters.
+pub const MAX_CORRECTION_CHARS: usize = 500;
+/// Attempts before giving up on a conflict storm.
+const MAX_ATTEMPTS: usize = 8;
+
+/// A submission as it arrives from any channel, before validation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackRequest {
+    /// Iteration the reviewer looked at.
+    #[serde(default)]
+    pub iteration: Option<i64>,
+    /// `approve` or `request_changes`.
+    #[serde(default)]
+    pub decision: Option<String>,
+    /// Comments; required when requesting changes.
+    #[serde(default)]
+    pub comments: Option<String>,
+    /// Field corrections.
+    #[serde(default)]
+    pub corrections: Vec<Correction>,
+}
+
+/// Who submitted it and through which channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reviewer {
+    /// Identity recorded in the audit trail.
+    pub name: String,
+    /// Groups; `None` means the channel already authorised the caller (e.g. a trusted queue).
+    pub groups: Option<Vec<String>>,
+    /// `api`, `sqs`, `cli`, `lambda`, `synthetic`.
+    pub channel: String,
+}
+
+/// A request after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidFeedback {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// The rules' view.
+    pub submission: Submission,
+    /// Hash of the request body, to detect a reused key.
+    pub fingerprint: String,
+}
+
+/// Result returned to the submitter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackReceipt {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Iteration decided.
+    pub iteration: u32,
+    /// Decision submitted.
+    pub decision: Decision,
+    /// The key.
+    pub idempotency_key: String,
+    /// Applied or rejected (with reason).
+    pub outcome: FeedbackOutcome,
+    /// True when this is a replay of an earlier submission with the same key.
+    pub replayed: bool,
+    /// When it was first received.
+    pub received_at: DateTime<Utc>,
+}
+
+/// Failures that are not a recorded rejection.
+#[derive(Debug, Error)]
+pub enum FeedbackError {
+    /// Field validation failed; nothing was recorded.
+    #[error("invalid feedback: {}", describe_fields(.0))]
+    Invalid(Vec<FieldError>),
+    /// No such workflow.
+    #[error("workflow {0} not found")]
+    NotFound(String),
+    /// The reviewer is not in the workflow's reviewer group (recorded as rejected).
+    #[error("{reviewer} is not in reviewer group {group}")]
+    Forbidden {
+        /// Who tried.
+        reviewer: String,
+        /// The group required.
+        group: String,
+    },
+    /// The key was used before for a different request.
+    #[error("idempotency key {0:?} was already used for a different request")]
+    KeyReused(String),
+    /// The decision is recorded but resuming the execution failed transiently; retry with
+    /// the same key.
+    #[error("decision recorded but resuming the execution failed: {0}")]
+    ResumeFailed(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn valid_key(key: &str) -> bool {
+    (1..=128).contains(&key.len())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+}
+
+/// Validates a request; lists every bad field.
+pub fn validate(
+    workflow_id: &str,
+    request: &FeedbackRequest,
+    idempotency_key: &str,
+    reviewer: &Reviewer,
+) -> Result<ValidFeedback, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    if workflow_id.is_empty() || workflow_id.len() > 64 {
+        errors.push(FieldError::new("workflow_id", "must be 1..=64 characters"));
+    }
+    if !valid_key(idempotency_key) {
+        errors.push(FieldError::new(
+            "idempotency_key",
+            "must be 1..=128 characters of letters, digits, '-', '_', ':' or '.'",
+        ));
+    }
+    if reviewer.name.trim().is_empty() || reviewer.name.len() > 128 {
+        errors.push(FieldError::new("reviewer", "must be 1..=128 characters"));
+    }
+    let iteration = match request.iteration {
+        None => {
+            errors.push(FieldError::new("iteration", "is required"));
+            0
+        }
+        Some(i) if (1..=i64::from(u32::MAX)).contains(&i) => u32::try_from(i).unwrap_or(0),
+        Some(i) => {
+            errors.push(FieldError::new(
+                "iteration",
+                format!("must be a positive integer, got {i}"),
+            ));
+            0
+        }
+    };
+    let decision = match request.decision.as_deref() {
+        Some("approve") => Some(Decision::Approve),
+        Some("request_changes") => Some(Decision::RequestChanges),
+        Some(other) => {
+            errors.push(FieldError::new(
+                "decision",
+                format!("must be \"approve\" or \"request_changes\", got {other:?}"),
+            ));
+            None
+        }
+        None => {
+            errors.push(FieldError::new("decision", "is required"));
+            None
+        }
+    };
+    let comments = request.comments.clone().unwrap_or_default();
+    if comments.chars().count() > MAX_COMMENT_CHARS {
+        errors.push(FieldError::new(
+            "comments",
+            format!("must be at most {MAX_COMMENT_CHARS} characters"),
+        ));
+    }
+    if decision == Some(Decision::RequestChanges)
+        && comments.trim().is_empty()
+        && request.corrections.is_empty()
+    {
+        errors.push(FieldError::new(
+            "comments",
+            "is required when requesting changes (say what to change, or give corrections)",
+        ));
+    }
+    if request.corrections.len() > MAX_CORRECTIONS {
+        errors.push(FieldError::new(
+            "corrections",
+            format!("at most {MAX_CORRECTIONS} corrections"),
+        ));
+    }
+    for (i, correction) in request.corrections.iter().enumerate() {
+        if let Err(message) = metadata::check_correction(correction) {
+            errors.push(FieldError::new(format!("corrections[{i}].field"), message));
+        }
+        if correction.value.chars().count() > MAX_CORRECTION_CHARS {
+            errors.push(FieldError::new(
+                format!("corrections[{i}].value"),
+                format!("must be at most {MAX_CORRECTION_CHARS} characters"),
+            ));
+        }
+    }
+    if decision == Some(Decision::Approve) && !request.corrections.is_empty() {
+        errors.push(FieldError::new(
+            "corrections",
+            "corrections require request_changes; an approval accepts the draft as it is",
+        ));
+    }
+    match (errors.is_empty(), decision) {
+        (true, Some(decision)) => {
+            let body = serde_json::to_vec(request).unwrap_or_default();
+            let mut hasher = Sha256::new();
+            hasher.update(workflow_id.as_bytes());
+            hasher.update([0]);
+            hasher.update(&body);
+            Ok(ValidFeedback {
+                workflow_id: workflow_id.to_owned(),
+                fingerprint: hex::encode(hasher.finalize()),
+                submission: Submission {
+                    iteration,
+                    decision,
+                    reviewer: reviewer.name.trim().to_owned(),
+                    comments,
+                    corrections: request.corrections.clone(),
+                    idempotency_key: idempotency_key.to_owned(),
+                },
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+fn receipt(entry: &FeedbackEntry, replayed: bool) -> FeedbackReceipt {
+    FeedbackReceipt {
+        workflow_id: entry.workflow_id.clone(),
+        iteration: entry.iteration,
+        decision: entry.decision,
+        idempotency_key: entry.idempotency_key.clone(),
+        outcome: entry.outcome.clone(),
+        replayed,
+        received_at: entry.received_at,
+    }
+}
+
+fn task_result(entry: &FeedbackEntry) -> serde_json::Value {
+    serde_json::to_value(FeedbackTaskResult {
+        workflow_id: entry.workflow_id.clone(),
+        iteration: entry.iteration,
+        decision: entry.decision,
+        feedback_key: entry.idempotency_key.clone(),
+    })
+    .unwrap_or_default()
+}
+
+fn new_entry(
+    feedback: &ValidFeedback,
+    reviewer: &Reviewer,
+    now: DateTime<Utc>,
+    outcome: FeedbackOutcome,
+) -> FeedbackEntry {
+    let s = &feedback.submission;
+    FeedbackEntry {
+        workflow_id: feedback.workflow_id.clone(),
+        idempotency_key: s.idempotency_key.clone(),
+        request_fingerprint: feedback.fingerprint.clone(),
+        iteration: s.iteration,
+        decision: s.decision,
+        reviewer: s.reviewer.clone(),
+        comments: s.comments.clone(),
+        corrections: s.corrections.clone(),
+        channel: reviewer.channel.clone(),
+        received_at: now,
+        outcome,
+    }
+}
+
+fn rejected(rejection: &Rejection) -> FeedbackOutcome {
+    FeedbackOutcome::Rejected {
+        reason: rejection.name().to_owned(),
+        message: rejection.to_string(),
+    }
+}
+
+/// The feedback processor, generic over its ports.
+pub struct FeedbackProcessor<S, R, C> {
+    store: S,
+    resumer: R,
+    clock: C,
+}
+
+impl<S, R, C> FeedbackProcessor<S, R, C>
+where
+    S: std::ops::Deref + Send + Sync,
+    S::Target: WorkflowStore,
+    R: std::ops::Deref + Send + Sync,
+    R::Target: ExecutionResumer,
+    C: Clock,
+{
+    /// Wires the processor.
+    pub fn new(store: S, resumer: R, clock: C) -> Self {
+        Self {
+            store,
+            resumer,
+            clock,
+        }
+    }
+
+    /// Validates and processes one submission.
+    pub async fn submit(
+        &self,
+        workflow_id: &str,
+        request: &FeedbackRequest,
+        idempotency_key: &str,
+        reviewer: &Reviewer,
+    ) -> Result<FeedbackReceipt, FeedbackError> {
+        let feedback = validate(workflow_id, request, idempotency_key, reviewer)
+            .map_err(FeedbackError::Invalid)?;
+        self.process(&feedback, reviewer).await
+    }
+
+    /// Processes a validated submission.
+    pub async fn process(
+        &self,
+        feedback: &ValidFeedback,
+        reviewer: &Reviewer,
+    ) -> Result<FeedbackReceipt, FeedbackError> {
+        let key = &feedback.submission.idempotency_key;
+        for _ in 0..MAX_ATTEMPTS {
+            let context = self
+                .store
+                .load_feedback_context(&feedback.workflow_id, key)
+                .await?;
+            if let Some(existing) = context.existing_entry {
+                return self
+                    .replay(existing, context.workflow.as_ref(), feedback)
+                    .await;
+            }
+            let Some(workflow) = context.workflow else {
+                return Err(FeedbackError::NotFound(feedback.workflow_id.clone()));
+            };
+            let now = self.clock.now();
+            if let Some(groups) = &reviewer.groups {
+                let group = &workflow.config.reviewer_group;
+                if !groups.iter().any(|g| g == group || g == "admin") {
+                    let entry = new_entry(
+                        feedback,
+                        reviewer,
+                        now,
+                        FeedbackOutcome::Rejected {
+                            reason: "not_authorized".into(),
+                            message: format!("{} is not in reviewer group {group}", reviewer.name),
+                        },
+                    );
+                    match self.store.record_feedback(&entry, None).await {
+                        Ok(()) | Err(StoreError::Duplicate(_)) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    return Err(FeedbackError::Forbidden {
+                        reviewer: reviewer.name.clone(),
+                        group: group.clone(),
+                    });
+                }
+            }
+            match rules::decide(&workflow, &feedback.submission, now) {
+                Ok(applied) => {
+                    let entry = new_entry(
+                        feedback,
+                        reviewer,
+                        now,
+                        FeedbackOutcome::Applied {
+                            status: applied.workflow.status,
+                        },
+                    );
+                    match self
+                        .store
+                        .record_feedback(&entry, Some((&applied.workflow, workflow.version)))
+                        .await
+                    {
+                        Ok(()) => {}
+                        Err(StoreError::Conflict(_) | StoreError::Duplicate(_)) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                    info!(
+                        workflow_id = %entry.workflow_id,
+                        iteration = entry.iteration,
+                        feedback_type = entry.decision.as_str(),
+                        reviewer = %entry.reviewer,
+                        channel = %entry.channel,
+                        "feedback applied"
+                    );
+                    return self
+                        .deliver(entry, &applied.workflow, &applied.task_token)
+                        .await;
+                }
+                Err(rejection) => {
+                    let entry = new_entry(feedback, reviewer, now, rejected(&rejection));
+                    match self.store.record_feedback(&entry, None).await {
+                        Ok(()) => {}
+                        Err(StoreError::Duplicate(_)) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                    info!(
+                        workflow_id = %entry.workflow_id,
+                        iteration = entry.iteration,
+                        feedback_type = entry.decision.as_str(),
+                        reviewer = %entry.reviewer,
+                        rejection = rejection.name(),
+                        "feedback rejected"
+                    );
+                    return Ok(receipt(&entry, false));
+                }
+            }
+        }
+        Err(FeedbackError::Store(StoreError::Conflict(
+            feedback.workflow_id.clone(),
+        )))
+    }
+
+    async fn deliver(
+        &self,
+        entry: FeedbackEntry,
+        decided: &Workflow,
+        token: &crate::model::TaskToken,
+    ) -> Result<FeedbackReceipt, FeedbackError> {
+        match self.resumer.resume(token, &task_result(&entry)).await {
+            Ok(()) => Ok(receipt(&entry, false)),
+            Err(ResumeError::TaskClosed(detail)) => {
+                warn!(workflow_id = %entry.workflow_id, iteration = entry.iteration, %detail,
+                    "decision could not be delivered: the review wait already ended; revoking");
+                self.revoke(entry, decided).await
+            }
+            Err(ResumeError::Transient(e) | ResumeError::Permanent(e)) => {
+                Err(FeedbackError::ResumeFailed(e))
+            }
+        }
+    }
+
+    /// The wait ended before the decision arrived (timeout race): put the workflow back so the
+    /// timeout escalation proceeds, and mark the entry rejected as `review_timed_out`.
+    async fn revoke(
+        &self,
+        mut entry: FeedbackEntry,
+        decided: &Workflow,
+    ) -> Result<FeedbackReceipt, FeedbackError> {
+        let mut current = decided.clone();
+        for _ in 0..MAX_ATTEMPTS {
+            let now = self.clock.now();
+            match rules::revoke_undelivered_decision(&current, &entry.idempotency_key, now) {
+                Some(next) => match self.store.update_workflow(&next, current.version).await {
+                    Ok(()) => break,
+                    Err(StoreError::Conflict(_)) => {
+                        match self.store.get_workflow(&current.id).await? {
+                            Some(fresh) => current = fresh,
+                            None => break,
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+                None => break,
+            }
+        }
+        entry.outcome = FeedbackOutcome::Rejected {
+            reason: "review_timed_out".into(),
+            message: format!(
+                "the review for iteration {} had already timed out; the decision was not applied",
+                entry.iteration
+            ),
+        };
+        self.store.replace_feedback(&entry).await?;
+        Ok(receipt(&entry, false))
+    }
+
+    async fn replay(
+        &self,
+        existing: FeedbackEntry,
+        workflow: Option<&Workflow>,
+        feedback: &ValidFeedback,
+    ) -> Result<FeedbackReceipt, FeedbackError> {
+        if existing.request_fingerprint != feedback.fingerprint {
+            return Err(FeedbackError::KeyReused(existing.idempotency_key));
+        }
+        // Re-deliver an applied decision whose first delivery may have failed. Step Functions
+        // rejects a token that was already used, which we treat as delivered.
+        if let (FeedbackOutcome::Applied { .. }, Some(workflow)) = (&existing.outcome, workflow) {
+            let undelivered = workflow.decisions.iter().find(|d| {
+                d.feedback_key == existing.idempotency_key
+                    && d.iteration == workflow.iteration
+                    && matches!(
+                        workflow.status,
+                        WorkflowStatus::Approved | WorkflowStatus::Revising
+                    )
+                    && workflow.artifact_iteration == d.iteration
+            });
+            if let Some(token) = undelivered.and_then(|d| d.task_token.as_ref()) {
+                match self.resumer.resume(token, &task_result(&existing)).await {
+                    Ok(()) | Err(ResumeError::TaskClosed(_)) => {}
+                    Err(ResumeError::Transient(e) | ResumeError::Permanent(e)) => {
+                        return Err(FeedbackError::ResumeFailed(e))
+                    }
+                }
+            }
+        }
+        Ok(receipt(&existing, true))
+    }
+}
+
+impl From<FeedbackError> for crate::error::HandlerError {
+    fn from(err: FeedbackError) -> Self {
+        use crate::error::HandlerError;
+        match err {
+            FeedbackError::Invalid(fields) => HandlerError::InvalidInput(fields),
+            FeedbackError::NotFound(id) => HandlerError::WorkflowNotFound(id),
+            FeedbackError::KeyReused(key) => HandlerError::field(
+                "idempotency_key",
+                format!("{key:?} was already used for a different request"),
+            ),
+            FeedbackError::Forbidden { reviewer, group } => HandlerError::field(
+                "reviewer",
+                format!("{reviewer} is not in reviewer group {group}"),
+            ),
+            FeedbackError::ResumeFailed(e) => HandlerError::ResumeFailed(e),
+            FeedbackError::Store(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Shared core of the HITL workflow orchestrator: domain model, pure transition rules, typed
+//! task contracts, the feedback processor, the `WorkflowStore` port with its DynamoDB and
+//! SQLite adapters, and the AWS adapters of the other ports.
+
+pub mod aws;
+pub mod config;
+pub mod contracts;
+pub mod deployment;
+pub mod error;
+pub mod feedback;
+pub mod metadata;
+pub mod model;
+pub mod ports;
+pub mod rules;
+pub mod smoke;
+pub mod store;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
+
+pub use error::{ErrorName, FieldError, HandlerError};

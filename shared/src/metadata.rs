@@ -1,0 +1,284 @@
+//! The brand-metadata artifact: its schema check, canonical hash, correction application and
+//! the deterministic local generator that stands in for Bedrock.
+
+use async_trait::async_trait;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::error::{FieldError, HandlerError};
+use crate::model::{Correction, FeedbackOutcome};
+use crate::ports::{GeneratedDraft, GenerationRequest, MetadataAgent};
+
+/// Tones the schema accepts.
+pub const TONES: [&str; 5] = ["friendly", "premium", "playful", "professional", "bold"];
+
+/// Fields a reviewer may correct (dotted paths).
+pub const CORRECTABLE_FIELDS: [&str; 8] = [
+    "name",
+    "tagline",
+    "description",
+    "category",
+    "tone",
+    "target_audience",
+    "colors.primary",
+    "colors.secondary",
+];
+
+/// Largest accepted artifact, in bytes of compact JSON.
+pub const MAX_ARTIFACT_BYTES: usize = 16 * 1024;
+
+fn is_hex_color(value: &str) -> bool {
+    value.len() == 7
+        && value.starts_with('#')
+        && value.chars().skip(1).all(|c| c.is_ascii_hexdigit())
+}
+
+fn text(
+    errors: &mut Vec<FieldError>,
+    object: &Map<String, Value>,
+    field: &str,
+    range: std::ops::RangeInclusive<usize>,
+) {
+    match object.get(field) {
+        Some(Value::String(s)) => {
+            let len = s.chars().count();
+            if !range.contains(&len) {
+                errors.push(FieldError::new(
+                    field,
+                    format!(
+                        "must be {}..={} characters, got {len}",
+                        range.start(),
+                        range.end()
+                    ),
+                ));
+            }
+        }
+        Some(_) => errors.push(FieldError::new(field, "must be a string")),
+        None => errors.push(FieldError::new(field, "is required")),
+    }
+}
+
+/// Validates a draft against the brand-metadata schema; returns every violation.
+///
+/// Schema: `name` (1..=120 chars), `tagline` (1..=160), `description` (20..=2000),
+/// `category` (1..=60), `tone` (one of [`TONES`]), `target_audience` (1..=200),
+/// `keywords` (3..=15 unique non-empty strings), `colors.primary` and optional
+/// `colors.secondary` (`#RRGGBB`). No other top-level fields.
+pub fn validate(content: &Value) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let Some(object) = content.as_object() else {
+        return vec![FieldError::new("$", "artifact must be a JSON object")];
+    };
+    let size = serde_json::to_vec(content).map(|v| v.len()).unwrap_or(0);
+    if size > MAX_ARTIFACT_BYTES {
+        errors.push(FieldError::new(
+            "$",
+            format!("artifact is {size} bytes; at most {MAX_ARTIFACT_BYTES} allowed"),
+        ));
+    }
+    text(&mut errors, object, "name", 1..=120);
+    text(&mut errors, object, "tagline", 1..=160);
+    text(&mut errors, object, "description", 20..=2000);
+    text(&mut errors, object, "category", 1..=60);
+    text(&mut errors, object, "target_audience", 1..=200);
+    match object.get("tone").and_then(Value::as_str) {
+        Some(t) if TONES.contains(&t) => {}
+        Some(t) => errors.push(FieldError::new(
+            "tone",
+            format!("{t:?} is not one of {}", TONES.join(", ")),
+        )),
+        None => errors.push(FieldError::new("tone", "is required and must be a string")),
+    }
+    match object.get("keywords").and_then(Value::as_array) {
+        Some(list) => {
+            let words: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+            if words.len() != list.len() || words.iter().any(|w| w.trim().is_empty()) {
+                errors.push(FieldError::new(
+                    "keywords",
+                    "must contain only non-empty strings",
+                ));
+            }
+            if !(3..=15).contains(&list.len()) {
+                errors.push(FieldError::new(
+                    "keywords",
+                    format!("must have 3..=15 entries, got {}", list.len()),
+                ));
+            }
+            let mut unique: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+            unique.sort();
+            unique.dedup();
+            if unique.len() != words.len() {
+                errors.push(FieldError::new("keywords", "must not repeat entries"));
+            }
+        }
+        None => errors.push(FieldError::new(
+            "keywords",
+            "is required and must be an array",
+        )),
+    }
+    match object.get("colors").and_then(Value::as_object) {
+        Some(colors) => {
+            match colors.get("primary").and_then(Value::as_str) {
+                Some(c) if is_hex_color(c) => {}
+                _ => errors.push(FieldError::new("colors.primary", "must be #RRGGBB")),
+            }
+            if let Some(secondary) = colors.get("secondary") {
+                if !secondary.as_str().is_some_and(is_hex_color) {
+                    errors.push(FieldError::new("colors.secondary", "must be #RRGGBB"));
+                }
+            }
+        }
+        None => errors.push(FieldError::new(
+            "colors",
+            "is required and must be an object",
+        )),
+    }
+    let known = [
+        "name",
+        "tagline",
+        "description",
+        "category",
+        "tone",
+        "target_audience",
+        "keywords",
+        "colors",
+    ];
+    for key in object.keys() {
+        if !known.contains(&key.as_str()) {
+            errors.push(FieldError::new(key.clone(), "is not part of the schema"));
+        }
+    }
+    errors
+}
+
+/// SHA-256 of the canonical (key-sorted, compact) JSON.
+pub fn content_hash(content: &Value) -> String {
+    // serde_json's Map is a BTreeMap without the preserve_order feature: keys are sorted.
+    let canonical = serde_json::to_vec(content).unwrap_or_default();
+    hex::encode(Sha256::digest(canonical))
+}
+
+/// Validates a correction's field path against [`CORRECTABLE_FIELDS`].
+pub fn check_correction(correction: &Correction) -> Result<(), String> {
+    if !CORRECTABLE_FIELDS.contains(&correction.field.as_str()) {
+        return Err(format!(
+            "{:?} cannot be corrected; correctable fields: {}",
+            correction.field,
+            CORRECTABLE_FIELDS.join(", ")
+        ));
+    }
+    if correction.value.trim().is_empty() {
+        return Err("value must not be empty".into());
+    }
+    Ok(())
+}
+
+/// Sets `field` (a dotted path) to `value` in `content`, creating objects on the way.
+pub fn apply_correction(content: &mut Value, correction: &Correction) {
+    let mut target = content;
+    let mut parts = correction.field.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if !target.is_object() {
+            *target = Value::Object(Map::new());
+        }
+        let Some(object) = target.as_object_mut() else {
+            return;
+        };
+        if parts.peek().is_none() {
+            object.insert(part.to_owned(), Value::String(correction.value.clone()));
+            return;
+        }
+        target = object
+            .entry(part.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+}
+
+/// Deterministic stand-in for the Bedrock agent: the first draft is derived from the subject;
+/// each regeneration starts from the previous draft, applies every correction reviewers gave
+/// (visibly), and reworks the tagline in response to comments. Same input, same output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalGenerator;
+
+const TAGLINES: [&str; 5] = [
+    "{name}, made for every day",
+    "Discover {name}",
+    "{name}: crafted with care",
+    "Everyday excellence from {name}",
+    "{name}, simply better",
+];
+
+fn first_draft(request: &GenerationRequest) -> Value {
+    let subject = &request.subject;
+    let name = subject.name.trim();
+    let digest = Sha256::digest(name.as_bytes());
+    let color = |offset: usize| {
+        format!(
+            "#{:02X}{:02X}{:02X}",
+            digest[offset],
+            digest[offset + 1],
+            digest[offset + 2]
+        )
+    };
+    let category = subject
+        .category
+        .clone()
+        .unwrap_or_else(|| "general".to_owned());
+    let mut keywords: Vec<String> = name
+        .split_whitespace()
+        .map(|w| w.to_lowercase())
+        .filter(|w| w.len() > 1)
+        .collect();
+    for extra in [category.to_lowercase(), "brand".into(), "quality".into()] {
+        if !keywords.contains(&extra) {
+            keywords.push(extra);
+        }
+    }
+    keywords.truncate(15);
+    let audience = subject
+        .attributes
+        .get("audience")
+        .and_then(Value::as_str)
+        .unwrap_or("general consumers");
+    json!({
+        "name": name,
+        "tagline": TAGLINES[0].replace("{name}", name),
+        "description": format!("{name} is a {category} brand offering products for {audience}."),
+        "category": category,
+        "tone": "friendly",
+        "target_audience": audience,
+        "keywords": keywords,
+        "colors": {"primary": color(0), "secondary": color(3)},
+    })
+}
+
+#[async_trait]
+impl MetadataAgent for LocalGenerator {
+    async fn generate(&self, request: &GenerationRequest) -> Result<GeneratedDraft, HandlerError> {
+        let mut content = match &request.previous {
+            Some(previous) => previous.content.clone(),
+            None => first_draft(request),
+        };
+        if request.previous.is_some() {
+            let name = request.subject.name.trim();
+            let variant = (request.iteration as usize).saturating_sub(1) % TAGLINES.len();
+            if let Some(object) = content.as_object_mut() {
+                object.insert(
+                    "tagline".into(),
+                    Value::String(TAGLINES[variant].replace("{name}", name)),
+                );
+            }
+        }
+        for entry in &request.feedback {
+            if matches!(entry.outcome, FeedbackOutcome::Applied { .. }) {
+                for correction in &entry.corrections {
+                    apply_correction(&mut content, correction);
+                }
+            }
+        }
+        Ok(GeneratedDraft {
+            content,
+            generator: "local-generator".into(),
+        })
+    }
+}

@@ -1,0 +1,403 @@
+//! Domain types of a review workflow: the subject, its configuration, the workflow record,
+//! artifacts per iteration and the feedback audit trail. No I/O here.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Default iteration limit: ten rejections escalate when the eleventh iteration would start.
+pub const DEFAULT_MAX_ITERATIONS: u32 = 10;
+/// Smallest and largest accepted `max_iterations`.
+pub const MAX_ITERATIONS_RANGE: std::ops::RangeInclusive<u32> = 1..=50;
+/// Default review SLA: 72 hours.
+pub const DEFAULT_REVIEW_TIMEOUT_SECONDS: u64 = 72 * 3600;
+/// Accepted review SLA range: one minute to one year (the Step Functions Standard limit).
+pub const REVIEW_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 60..=31_536_000;
+/// Default batch size of one start request.
+pub const DEFAULT_BATCH_SIZE: u32 = 10;
+/// Largest batch one start request may carry (one Map state fans out at most this many executions).
+pub const MAX_BATCH_SIZE: u32 = 100;
+/// Reviewer group used when the start request names none.
+pub const DEFAULT_REVIEWER_GROUP: &str = "reviewers";
+
+/// The thing being reviewed; the reference case is a brand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subject {
+    /// Caller-chosen identifier, unique per subject (e.g. a brand id).
+    pub id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Optional category, used to slice analytics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Free-form attributes handed to the agent.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub attributes: Map<String, Value>,
+}
+
+/// Per-workflow settings, fixed at start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowConfig {
+    /// Iterations allowed before escalation (1..=50).
+    pub max_iterations: u32,
+    /// Review SLA for one iteration; the wait state times out after this.
+    pub review_timeout_seconds: u64,
+    /// Reviewers of this group may decide the workflow.
+    pub reviewer_group: String,
+}
+
+impl Default for WorkflowConfig {
+    fn default() -> Self {
+        Self {
+            max_iterations: DEFAULT_MAX_ITERATIONS,
+            review_timeout_seconds: DEFAULT_REVIEW_TIMEOUT_SECONDS,
+            reviewer_group: DEFAULT_REVIEWER_GROUP.to_owned(),
+        }
+    }
+}
+
+/// Lifecycle of a workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowStatus {
+    /// The first draft is being generated.
+    Generating,
+    /// A draft is waiting for a reviewer's decision.
+    AwaitingReview,
+    /// Changes were requested; the next draft is being prepared.
+    Revising,
+    /// A reviewer approved the current draft. Terminal.
+    Approved,
+    /// Handed to a person (limit reached, no progress, review timed out). Terminal.
+    Escalated,
+    /// An unrecoverable error ended the workflow. Terminal.
+    Failed,
+}
+
+impl WorkflowStatus {
+    /// All statuses, in lifecycle order.
+    pub const ALL: [WorkflowStatus; 6] = [
+        Self::Generating,
+        Self::AwaitingReview,
+        Self::Revising,
+        Self::Approved,
+        Self::Escalated,
+        Self::Failed,
+    ];
+
+    /// Whether no further transition is allowed.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Approved | Self::Escalated | Self::Failed)
+    }
+
+    /// The stable snake_case name used in storage, APIs and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Generating => "generating",
+            Self::AwaitingReview => "awaiting_review",
+            Self::Revising => "revising",
+            Self::Approved => "approved",
+            Self::Escalated => "escalated",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for WorkflowStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for WorkflowStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown status {s:?}; expected one of {}",
+                    Self::ALL.map(|s| s.as_str()).join(", ")
+                )
+            })
+    }
+}
+
+/// A Step Functions task token. Its `Debug` and `Display` never show the value, so it
+/// cannot leak into logs by accident; only storage adapters and the resumer read it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TaskToken(String);
+
+impl TaskToken {
+    /// Wraps a token received from the state machine.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The raw token, for the SendTaskSuccess call and storage only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TaskToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TaskToken(<redacted>)")
+    }
+}
+
+/// The review currently waiting for a decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingReview {
+    /// The iteration under review.
+    pub iteration: u32,
+    /// Token of the waiting `WaitForFeedback` task.
+    pub task_token: TaskToken,
+    /// When the review was requested.
+    pub requested_at: DateTime<Utc>,
+    /// When the wait state times out.
+    pub deadline: DateTime<Utc>,
+}
+
+/// A reviewer's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Accept the current draft.
+    Approve,
+    /// Ask the agent for another draft.
+    RequestChanges,
+}
+
+impl Decision {
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::RequestChanges => "request_changes",
+        }
+    }
+}
+
+/// A structured correction of one artifact field (`field` is a dotted path such as `tagline`
+/// or `colors.primary`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Correction {
+    /// Dotted path of the corrected field.
+    pub field: String,
+    /// The value the reviewer wants.
+    pub value: String,
+}
+
+/// A summary of one applied decision, kept on the workflow record (bounded by `max_iterations`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// The iteration decided.
+    pub iteration: u32,
+    /// What was decided.
+    pub decision: Decision,
+    /// Who decided.
+    pub reviewer: String,
+    /// Idempotency key of the feedback entry holding the full text.
+    pub feedback_key: String,
+    /// Normalised fingerprint of comments and corrections, used to detect repeated feedback.
+    pub fingerprint: String,
+    /// When the review was requested (for turnaround figures).
+    pub requested_at: DateTime<Utc>,
+    /// When the decision was applied.
+    pub decided_at: DateTime<Utc>,
+    /// Token of the task this decision resumes; kept so a replayed submission can re-deliver
+    /// a decision whose first delivery failed. Never leaves the backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_token: Option<TaskToken>,
+}
+
+/// Why a workflow was handed to a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationReason {
+    /// The next iteration would exceed `max_iterations`.
+    IterationLimit,
+    /// The loop stopped converging: identical draft, or the same feedback twice in a row.
+    NoProgress,
+    /// Nobody decided within the review SLA.
+    ReviewTimeout,
+}
+
+impl EscalationReason {
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IterationLimit => "iteration_limit",
+            Self::NoProgress => "no_progress",
+            Self::ReviewTimeout => "review_timeout",
+        }
+    }
+}
+
+impl fmt::Display for EscalationReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The escalation record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// Why.
+    pub reason: EscalationReason,
+    /// A sentence for the person who picks it up.
+    pub detail: String,
+    /// Iteration at which it happened.
+    pub iteration: u32,
+    /// When.
+    pub escalated_at: DateTime<Utc>,
+}
+
+/// The failure record written by the state machine's catch-all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The error name (`States.*` or a function error type).
+    pub error: String,
+    /// The cause text.
+    pub cause: String,
+    /// When.
+    pub failed_at: DateTime<Utc>,
+}
+
+/// The workflow record: one per reviewed subject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workflow {
+    /// Deterministic id derived from the start request and subject.
+    pub id: String,
+    /// The start request this workflow came from.
+    pub request_id: String,
+    /// What is reviewed.
+    pub subject: Subject,
+    /// Settings fixed at start.
+    pub config: WorkflowConfig,
+    /// Lifecycle status.
+    pub status: WorkflowStatus,
+    /// Current iteration, starting at 1.
+    pub iteration: u32,
+    /// Iteration of the newest stored artifact (0 before the first draft).
+    pub artifact_iteration: u32,
+    /// Content hash of the newest artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_hash: Option<String>,
+    /// The review waiting for a decision, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_review: Option<PendingReview>,
+    /// Applied decisions, oldest first.
+    #[serde(default)]
+    pub decisions: Vec<DecisionRecord>,
+    /// Set when escalated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Escalation>,
+    /// Set when failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    /// Execution that drives this workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_arn: Option<String>,
+    /// Smoke-test scenario; such workflows are decided by the synthetic reviewer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smoke: Option<SmokeScenario>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// When the workflow reached a terminal status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Optimistic-concurrency version; every write requires the version it read.
+    pub version: u64,
+}
+
+/// One stored draft.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Artifact {
+    /// The iteration that produced it.
+    pub iteration: u32,
+    /// The metadata JSON.
+    pub content: Value,
+    /// SHA-256 of the canonical JSON.
+    pub hash: String,
+    /// Who produced it (agent id or `local-generator`).
+    pub generator: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What happened to a feedback submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FeedbackOutcome {
+    /// The decision was applied to the workflow.
+    Applied {
+        /// Status after the decision.
+        status: WorkflowStatus,
+    },
+    /// The decision was rejected; the record is kept for the audit trail.
+    Rejected {
+        /// Stable rejection name (see [`crate::rules::Rejection::name`]).
+        reason: String,
+        /// Human-readable explanation.
+        message: String,
+    },
+}
+
+/// One feedback submission as recorded in the audit trail (applied or rejected).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackEntry {
+    /// Workflow it was submitted for.
+    pub workflow_id: String,
+    /// Caller-supplied idempotency key; unique per workflow.
+    pub idempotency_key: String,
+    /// Hash of the submission body, to detect a key reused for a different request.
+    pub request_fingerprint: String,
+    /// Iteration the reviewer decided on.
+    pub iteration: u32,
+    /// The decision.
+    pub decision: Decision,
+    /// Reviewer identity.
+    pub reviewer: String,
+    /// Free-text comments.
+    #[serde(default)]
+    pub comments: String,
+    /// Structured field corrections.
+    #[serde(default)]
+    pub corrections: Vec<Correction>,
+    /// Where it came from (`cli`, `api`, `sqs`, `lambda`, `synthetic`).
+    pub channel: String,
+    /// When received.
+    pub received_at: DateTime<Utc>,
+    /// Applied or rejected, and why.
+    pub outcome: FeedbackOutcome,
+}
+
+/// What the synthetic reviewer does with a smoke workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmokeScenario {
+    /// Approve the first draft.
+    ApproveFirst,
+    /// Request changes (with a correction) until the last allowed iteration, then approve.
+    ApproveAfterRevisions,
+    /// Always request changes, with new comments each time: escalates at the limit.
+    EscalateAtLimit,
+}
+
+impl SmokeScenario {
+    /// Scenario for the n-th smoke item (round robin).
+    pub fn for_index(index: usize) -> Self {
+        match index % 3 {
+            0 => Self::ApproveFirst,
+            1 => Self::ApproveAfterRevisions,
+            _ => Self::EscalateAtLimit,
+        }
+    }
+}

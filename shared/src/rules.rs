@@ -1,0 +1,514 @@
+//! Pure workflow transition rules. Every function takes the current record and returns the
+//! next one (or a specific rejection); none performs I/O, so each is testable and the
+//! storage adapters only have to apply the result with a version precondition.
+
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::model::{
+    Correction, Decision, DecisionRecord, Escalation, EscalationReason, Failure, PendingReview,
+    TaskToken, Workflow, WorkflowStatus,
+};
+
+/// A transition that is not allowed from the record's current state.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TransitionError {
+    /// The workflow is approved, escalated or failed.
+    #[error("workflow is {0}; no further transition is allowed")]
+    Terminal(WorkflowStatus),
+    /// The status does not allow this transition.
+    #[error("cannot {action} while the workflow is {status}")]
+    WrongStatus {
+        /// What was attempted.
+        action: &'static str,
+        /// The current status.
+        status: WorkflowStatus,
+    },
+    /// The iteration named by the caller is not the workflow's current one.
+    #[error("{action} for iteration {requested}, but the workflow is at iteration {current}")]
+    WrongIteration {
+        /// What was attempted.
+        action: &'static str,
+        /// Iteration the caller named.
+        requested: u32,
+        /// Iteration of the record.
+        current: u32,
+    },
+}
+
+/// Why a reviewer's submission was not applied. Each has a stable name used in the audit
+/// trail, the API (409 bodies) and logs.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Rejection {
+    /// The submission is for an older iteration.
+    #[error("iteration {submitted} is stale: the workflow is at iteration {current}")]
+    StaleIteration {
+        /// What the reviewer sent.
+        submitted: u32,
+        /// The workflow's iteration.
+        current: u32,
+    },
+    /// The submission names an iteration that does not exist yet.
+    #[error("iteration {submitted} does not exist yet: the workflow is at iteration {current}")]
+    UnknownIteration {
+        /// What the reviewer sent.
+        submitted: u32,
+        /// The workflow's iteration.
+        current: u32,
+    },
+    /// Somebody already decided this iteration.
+    #[error("iteration {iteration} was already decided ({decision}) by {reviewer}")]
+    AlreadyDecided {
+        /// The decided iteration.
+        iteration: u32,
+        /// The decision that won.
+        decision: &'static str,
+        /// Who made it.
+        reviewer: String,
+    },
+    /// The workflow is not waiting for a review right now (a draft is being generated).
+    #[error("workflow is {status}, not waiting for a review")]
+    NotAwaitingReview {
+        /// The current status.
+        status: WorkflowStatus,
+    },
+    /// The workflow has ended.
+    #[error("workflow is already {status}")]
+    WorkflowFinished {
+        /// The terminal status.
+        status: WorkflowStatus,
+    },
+    /// The review SLA passed before the decision arrived.
+    #[error("the review for iteration {iteration} timed out at {deadline}")]
+    ReviewTimedOut {
+        /// The iteration.
+        iteration: u32,
+        /// When it timed out.
+        deadline: DateTime<Utc>,
+    },
+}
+
+impl Rejection {
+    /// Stable snake_case name of the rejection.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::StaleIteration { .. } => "stale_iteration",
+            Self::UnknownIteration { .. } => "unknown_iteration",
+            Self::AlreadyDecided { .. } => "already_decided",
+            Self::NotAwaitingReview { .. } => "not_awaiting_review",
+            Self::WorkflowFinished { .. } => "workflow_finished",
+            Self::ReviewTimedOut { .. } => "review_timed_out",
+        }
+    }
+}
+
+/// A reviewer's submission after field validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submission {
+    /// Iteration the reviewer looked at.
+    pub iteration: u32,
+    /// The decision.
+    pub decision: Decision,
+    /// Reviewer identity.
+    pub reviewer: String,
+    /// Comments (required for `request_changes`).
+    pub comments: String,
+    /// Field corrections.
+    pub corrections: Vec<Correction>,
+    /// Idempotency key.
+    pub idempotency_key: String,
+}
+
+/// The applied decision: the next record and the token that resumes the waiting execution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedDecision {
+    /// The record to write (version bumped).
+    pub workflow: Workflow,
+    /// Token of the `WaitForFeedback` task to resume.
+    pub task_token: TaskToken,
+}
+
+/// What the iteration check decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IterationVerdict {
+    /// Regenerate as iteration `next`.
+    Continue {
+        /// The new iteration number.
+        next: u32,
+    },
+    /// Stop and escalate.
+    Escalate {
+        /// Why.
+        reason: EscalationReason,
+    },
+}
+
+fn bumped(workflow: &Workflow, now: DateTime<Utc>) -> Workflow {
+    let mut next = workflow.clone();
+    next.version = workflow.version + 1;
+    next.updated_at = now;
+    next
+}
+
+fn ensure_not_terminal(workflow: &Workflow) -> Result<(), TransitionError> {
+    if workflow.status.is_terminal() {
+        Err(TransitionError::Terminal(workflow.status))
+    } else {
+        Ok(())
+    }
+}
+
+/// Fingerprint of feedback content: lower-cased, whitespace-collapsed comments plus sorted
+/// corrections. Two submissions with the same fingerprint ask for the same thing.
+pub fn feedback_fingerprint(comments: &str, corrections: &[Correction]) -> String {
+    let normalised: String = comments
+        .split_whitespace()
+        .map(|word| {
+            word.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut fields: Vec<String> = corrections
+        .iter()
+        .map(|c| format!("{}={}", c.field.trim(), c.value.trim()))
+        .collect();
+    fields.sort();
+    let mut hasher = Sha256::new();
+    hasher.update(normalised.as_bytes());
+    hasher.update([0]);
+    hasher.update(fields.join("\n").as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// Records that the draft for `iteration` was stored. Idempotent for the same iteration.
+pub fn record_artifact(
+    workflow: &Workflow,
+    iteration: u32,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Workflow>, TransitionError> {
+    ensure_not_terminal(workflow)?;
+    if iteration != workflow.iteration {
+        return Err(TransitionError::WrongIteration {
+            action: "store a draft",
+            requested: iteration,
+            current: workflow.iteration,
+        });
+    }
+    if workflow.artifact_iteration == iteration {
+        return Ok(None);
+    }
+    if !matches!(
+        workflow.status,
+        WorkflowStatus::Generating | WorkflowStatus::Revising
+    ) {
+        return Err(TransitionError::WrongStatus {
+            action: "store a draft",
+            status: workflow.status,
+        });
+    }
+    let mut next = bumped(workflow, now);
+    next.artifact_iteration = iteration;
+    next.artifact_hash = Some(hash.to_owned());
+    Ok(Some(next))
+}
+
+/// Stores the waiting task's token and moves the workflow to `awaiting_review`.
+/// A repeated request for the same iteration (a retried task) replaces the token.
+pub fn request_review(
+    workflow: &Workflow,
+    iteration: u32,
+    token: TaskToken,
+    now: DateTime<Utc>,
+) -> Result<Workflow, TransitionError> {
+    ensure_not_terminal(workflow)?;
+    if iteration != workflow.iteration || workflow.artifact_iteration != iteration {
+        return Err(TransitionError::WrongIteration {
+            action: "request a review",
+            requested: iteration,
+            current: workflow.iteration,
+        });
+    }
+    let allowed = match workflow.status {
+        WorkflowStatus::Generating | WorkflowStatus::Revising => true,
+        WorkflowStatus::AwaitingReview => workflow
+            .pending_review
+            .as_ref()
+            .is_some_and(|p| p.iteration == iteration),
+        _ => false,
+    };
+    if !allowed {
+        return Err(TransitionError::WrongStatus {
+            action: "request a review",
+            status: workflow.status,
+        });
+    }
+    let timeout = i64::try_from(workflow.config.review_timeout_seconds).unwrap_or(i64::MAX);
+    let mut next = bumped(workflow, now);
+    next.status = WorkflowStatus::AwaitingReview;
+    next.pending_review = Some(PendingReview {
+        iteration,
+        task_token: token,
+        requested_at: now,
+        deadline: now + Duration::seconds(timeout),
+    });
+    Ok(next)
+}
+
+/// Applies a reviewer's decision: first decision for the current iteration wins.
+pub fn decide(
+    workflow: &Workflow,
+    submission: &Submission,
+    now: DateTime<Utc>,
+) -> Result<AppliedDecision, Rejection> {
+    if workflow.status.is_terminal() {
+        // A decision for a finished workflow: tell the reviewer precisely what happened.
+        if let Some(record) = workflow
+            .decisions
+            .iter()
+            .find(|d| d.iteration == submission.iteration)
+        {
+            return Err(Rejection::AlreadyDecided {
+                iteration: record.iteration,
+                decision: record.decision.as_str(),
+                reviewer: record.reviewer.clone(),
+            });
+        }
+        if let Some(escalation) = workflow.escalation.as_ref().filter(|e| {
+            e.reason == EscalationReason::ReviewTimeout && e.iteration == submission.iteration
+        }) {
+            return Err(Rejection::ReviewTimedOut {
+                iteration: submission.iteration,
+                deadline: escalation.escalated_at,
+            });
+        }
+        return Err(Rejection::WorkflowFinished {
+            status: workflow.status,
+        });
+    }
+    if submission.iteration < workflow.iteration {
+        return Err(Rejection::StaleIteration {
+            submitted: submission.iteration,
+            current: workflow.iteration,
+        });
+    }
+    if submission.iteration > workflow.iteration {
+        return Err(Rejection::UnknownIteration {
+            submitted: submission.iteration,
+            current: workflow.iteration,
+        });
+    }
+    if let Some(record) = workflow
+        .decisions
+        .iter()
+        .find(|d| d.iteration == submission.iteration)
+    {
+        return Err(Rejection::AlreadyDecided {
+            iteration: record.iteration,
+            decision: record.decision.as_str(),
+            reviewer: record.reviewer.clone(),
+        });
+    }
+    let pending = match (&workflow.status, &workflow.pending_review) {
+        (WorkflowStatus::AwaitingReview, Some(pending))
+            if pending.iteration == workflow.iteration =>
+        {
+            pending
+        }
+        _ => {
+            return Err(Rejection::NotAwaitingReview {
+                status: workflow.status,
+            })
+        }
+    };
+    if now > pending.deadline {
+        return Err(Rejection::ReviewTimedOut {
+            iteration: pending.iteration,
+            deadline: pending.deadline,
+        });
+    }
+    let mut next = bumped(workflow, now);
+    next.status = match submission.decision {
+        Decision::Approve => WorkflowStatus::Approved,
+        Decision::RequestChanges => WorkflowStatus::Revising,
+    };
+    if submission.decision == Decision::Approve {
+        next.completed_at = Some(now);
+    }
+    next.pending_review = None;
+    next.decisions.push(DecisionRecord {
+        iteration: submission.iteration,
+        decision: submission.decision,
+        reviewer: submission.reviewer.clone(),
+        feedback_key: submission.idempotency_key.clone(),
+        fingerprint: feedback_fingerprint(&submission.comments, &submission.corrections),
+        requested_at: pending.requested_at,
+        decided_at: now,
+        task_token: Some(pending.task_token.clone()),
+    });
+    Ok(AppliedDecision {
+        workflow: next,
+        task_token: pending.task_token.clone(),
+    })
+}
+
+/// After a `request_changes` decision on `reviewed_iteration`: either start the next iteration
+/// or escalate. Idempotent: calling it again after the increment returns the same verdict and
+/// no new record.
+pub fn check_iteration(
+    workflow: &Workflow,
+    reviewed_iteration: u32,
+    now: DateTime<Utc>,
+) -> Result<(IterationVerdict, Option<Workflow>), TransitionError> {
+    if workflow.status == WorkflowStatus::Revising
+        && workflow.iteration == reviewed_iteration + 1
+        && workflow.artifact_iteration <= reviewed_iteration
+    {
+        // Already advanced by an earlier attempt of this task.
+        return Ok((
+            IterationVerdict::Continue {
+                next: workflow.iteration,
+            },
+            None,
+        ));
+    }
+    ensure_not_terminal(workflow)?;
+    if workflow.status != WorkflowStatus::Revising {
+        return Err(TransitionError::WrongStatus {
+            action: "check the iteration",
+            status: workflow.status,
+        });
+    }
+    if workflow.iteration != reviewed_iteration {
+        return Err(TransitionError::WrongIteration {
+            action: "check the iteration",
+            requested: reviewed_iteration,
+            current: workflow.iteration,
+        });
+    }
+    let next_iteration = workflow.iteration + 1;
+    if next_iteration > workflow.config.max_iterations {
+        return Ok((
+            IterationVerdict::Escalate {
+                reason: EscalationReason::IterationLimit,
+            },
+            None,
+        ));
+    }
+    let mut changes = workflow
+        .decisions
+        .iter()
+        .rev()
+        .filter(|d| d.decision == Decision::RequestChanges);
+    if let (Some(last), Some(before)) = (changes.next(), changes.next()) {
+        if last.fingerprint == before.fingerprint && last.iteration == before.iteration + 1 {
+            return Ok((
+                IterationVerdict::Escalate {
+                    reason: EscalationReason::NoProgress,
+                },
+                None,
+            ));
+        }
+    }
+    let mut next = bumped(workflow, now);
+    next.iteration = next_iteration;
+    Ok((
+        IterationVerdict::Continue {
+            next: next_iteration,
+        },
+        Some(next),
+    ))
+}
+
+/// Hands the workflow to a person. Idempotent when already escalated.
+pub fn escalate(
+    workflow: &Workflow,
+    reason: EscalationReason,
+    detail: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Workflow>, TransitionError> {
+    if workflow.status == WorkflowStatus::Escalated {
+        return Ok(None);
+    }
+    ensure_not_terminal(workflow)?;
+    let mut next = bumped(workflow, now);
+    next.status = WorkflowStatus::Escalated;
+    next.pending_review = None;
+    next.completed_at = Some(now);
+    next.escalation = Some(Escalation {
+        reason,
+        detail: detail.to_owned(),
+        iteration: workflow.iteration,
+        escalated_at: now,
+    });
+    Ok(Some(next))
+}
+
+/// Records an unrecoverable failure. A workflow that already ended keeps its terminal status
+/// (returns `None`); the failure is still visible in the execution history.
+pub fn fail(workflow: &Workflow, error: &str, cause: &str, now: DateTime<Utc>) -> Option<Workflow> {
+    if workflow.status.is_terminal() {
+        return None;
+    }
+    let mut next = bumped(workflow, now);
+    next.status = WorkflowStatus::Failed;
+    next.pending_review = None;
+    next.completed_at = Some(now);
+    next.failure = Some(Failure {
+        error: error.to_owned(),
+        cause: cause.to_owned(),
+        failed_at: now,
+    });
+    Some(next)
+}
+
+/// Confirms an approval at the end of the execution. Idempotent.
+pub fn confirm_approval(workflow: &Workflow) -> Result<(), TransitionError> {
+    if workflow.status == WorkflowStatus::Approved {
+        Ok(())
+    } else {
+        Err(TransitionError::WrongStatus {
+            action: "confirm approval",
+            status: workflow.status,
+        })
+    }
+}
+
+/// Puts a decision back when the execution could not be resumed (its wait already timed out):
+/// the workflow returns to `awaiting_review` so the timeout escalation can proceed, and the
+/// decision is dropped from the record (the audit entry keeps it, marked undeliverable).
+pub fn revoke_undelivered_decision(
+    workflow: &Workflow,
+    feedback_key: &str,
+    now: DateTime<Utc>,
+) -> Option<Workflow> {
+    let position = workflow
+        .decisions
+        .iter()
+        .position(|d| d.feedback_key == feedback_key)?;
+    let record = workflow.decisions.get(position)?.clone();
+    if record.iteration != workflow.iteration
+        || !matches!(
+            workflow.status,
+            WorkflowStatus::Approved | WorkflowStatus::Revising
+        )
+    {
+        return None;
+    }
+    let token = record.task_token.clone()?;
+    let timeout = i64::try_from(workflow.config.review_timeout_seconds).unwrap_or(i64::MAX);
+    let mut next = bumped(workflow, now);
+    next.decisions.remove(position);
+    next.status = WorkflowStatus::AwaitingReview;
+    next.completed_at = None;
+    next.pending_review = Some(PendingReview {
+        iteration: record.iteration,
+        task_token: token,
+        requested_at: record.requested_at,
+        deadline: record.requested_at + Duration::seconds(timeout),
+    });
+    Some(next)
+}

@@ -1,0 +1,346 @@
+//! The contract every [`WorkflowStore`] adapter must pass. Each check is a plain async
+//! function over `Arc<dyn WorkflowStore>`; adapters' test modules call [`run_all`] (or single
+//! checks) with a fresh store. Ids are unique per call so checks can share a table.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::json;
+
+use super::{CreateOutcome, StoreError, WorkflowStore};
+use crate::model::{
+    Artifact, Decision, FeedbackEntry, FeedbackOutcome, Subject, TaskToken, Workflow,
+    WorkflowConfig, WorkflowStatus,
+};
+use crate::rules::{self, Submission};
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A fresh workflow in `generating`, iteration 1, version 1.
+pub fn sample_workflow(id: &str) -> Workflow {
+    let now = Utc
+        .with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
+        .single()
+        .unwrap_or_default();
+    Workflow {
+        id: id.to_owned(),
+        request_id: "req-contract".into(),
+        subject: Subject {
+            id: format!("brand-{id}"),
+            name: "Acme Coffee".into(),
+            category: Some("food".into()),
+            attributes: serde_json::Map::new(),
+        },
+        config: WorkflowConfig::default(),
+        status: WorkflowStatus::Generating,
+        iteration: 1,
+        artifact_iteration: 0,
+        artifact_hash: None,
+        pending_review: None,
+        decisions: vec![],
+        escalation: None,
+        failure: None,
+        execution_arn: None,
+        smoke: None,
+        created_at: now,
+        updated_at: now,
+        completed_at: None,
+        version: 1,
+    }
+}
+
+/// A workflow waiting for review of iteration 1 (version 3), already stored.
+pub async fn stored_awaiting_review(store: &dyn WorkflowStore) -> Workflow {
+    let wf = sample_workflow(&unique("wf"));
+    store.create_workflow(&wf).await.unwrap();
+    let now = wf.created_at;
+    let with_artifact = rules::record_artifact(&wf, 1, "h1", now).unwrap().unwrap();
+    store.update_workflow(&with_artifact, 1).await.unwrap();
+    let waiting = rules::request_review(&with_artifact, 1, TaskToken::new("tok-1"), now).unwrap();
+    store.update_workflow(&waiting, 2).await.unwrap();
+    waiting
+}
+
+fn entry(wf: &Workflow, key: &str, decision: Decision, outcome: FeedbackOutcome) -> FeedbackEntry {
+    FeedbackEntry {
+        workflow_id: wf.id.clone(),
+        idempotency_key: key.to_owned(),
+        request_fingerprint: format!("fp-{key}"),
+        iteration: wf.iteration,
+        decision,
+        reviewer: "rita".into(),
+        comments: "looks good".into(),
+        corrections: vec![],
+        channel: "test".into(),
+        received_at: wf.updated_at + Duration::minutes(1),
+        outcome,
+    }
+}
+
+fn submission(key: &str, decision: Decision) -> Submission {
+    Submission {
+        iteration: 1,
+        decision,
+        reviewer: format!("reviewer-{key}"),
+        comments: format!("comment {key}"),
+        corrections: vec![],
+        idempotency_key: key.to_owned(),
+    }
+}
+
+/// Creating twice stores one record and returns the first on the second call.
+pub async fn create_is_idempotent(store: Arc<dyn WorkflowStore>) {
+    let wf = sample_workflow(&unique("create"));
+    assert_eq!(
+        store.create_workflow(&wf).await.unwrap(),
+        CreateOutcome::Created
+    );
+    let mut other = wf.clone();
+    other.subject.name = "Different".into();
+    match store.create_workflow(&other).await.unwrap() {
+        CreateOutcome::Existing(existing) => assert_eq!(*existing, wf),
+        CreateOutcome::Created => panic!("second create must not overwrite"),
+    }
+    assert_eq!(store.get_workflow(&wf.id).await.unwrap(), Some(wf));
+    assert_eq!(store.get_workflow(&unique("missing")).await.unwrap(), None);
+}
+
+/// Updates need the stored version; a stale writer gets `Conflict`, a missing record `NotFound`.
+pub async fn update_requires_version(store: Arc<dyn WorkflowStore>) {
+    let wf = sample_workflow(&unique("update"));
+    store.create_workflow(&wf).await.unwrap();
+    let next = rules::record_artifact(&wf, 1, "h", wf.created_at)
+        .unwrap()
+        .unwrap();
+    store.update_workflow(&next, 1).await.unwrap();
+    let mut stale = next.clone();
+    stale.artifact_hash = Some("stale".into());
+    let err = store.update_workflow(&stale, 1).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "got {err:?}");
+    assert_eq!(store.get_workflow(&wf.id).await.unwrap(), Some(next));
+    let mut ghost = sample_workflow(&unique("ghost"));
+    ghost.version = 2;
+    let err = store.update_workflow(&ghost, 1).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "got {err:?}");
+}
+
+/// Artifacts: one per iteration, identical re-put accepted, different re-put refused.
+pub async fn artifacts_are_write_once(store: Arc<dyn WorkflowStore>) {
+    let id = unique("art");
+    let make = |iteration: u32, hash: &str| Artifact {
+        iteration,
+        content: json!({"name": "Acme", "iteration": iteration}),
+        hash: hash.to_owned(),
+        generator: "test".into(),
+        created_at: Utc::now(),
+    };
+    let first = make(1, "h1");
+    store.put_artifact(&id, &first).await.unwrap();
+    store.put_artifact(&id, &first).await.unwrap();
+    let err = store
+        .put_artifact(&id, &make(1, "other"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate(_)), "got {err:?}");
+    store.put_artifact(&id, &make(2, "h2")).await.unwrap();
+    let all = store.list_artifacts(&id).await.unwrap();
+    assert_eq!(
+        all.iter().map(|a| a.iteration).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert_eq!(
+        store.get_artifact(&id, 1).await.unwrap().unwrap().hash,
+        "h1"
+    );
+    assert!(store.get_artifact(&id, 3).await.unwrap().is_none());
+}
+
+/// An applied decision writes the workflow and the entry together; a reused key writes nothing.
+pub async fn feedback_is_atomic_and_unique(store: Arc<dyn WorkflowStore>) {
+    let waiting = stored_awaiting_review(store.as_ref()).await;
+    let applied = rules::decide(
+        &waiting,
+        &submission("k1", Decision::Approve),
+        waiting.updated_at,
+    )
+    .unwrap();
+    let e1 = entry(
+        &waiting,
+        "k1",
+        Decision::Approve,
+        FeedbackOutcome::Applied {
+            status: WorkflowStatus::Approved,
+        },
+    );
+    store
+        .record_feedback(&e1, Some((&applied.workflow, waiting.version)))
+        .await
+        .unwrap();
+    let ctx = store
+        .load_feedback_context(&waiting.id, "k1")
+        .await
+        .unwrap();
+    assert_eq!(
+        ctx.workflow.as_ref().map(|w| w.status),
+        Some(WorkflowStatus::Approved)
+    );
+    assert_eq!(ctx.existing_entry, Some(e1.clone()));
+
+    // Same key again, even with a valid-looking update: Duplicate, and nothing changes.
+    let mut again = applied.workflow.clone();
+    again.version += 1;
+    let err = store
+        .record_feedback(&e1, Some((&again, applied.workflow.version)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate(_)), "got {err:?}");
+    assert_eq!(
+        store
+            .get_workflow(&waiting.id)
+            .await
+            .unwrap()
+            .map(|w| w.version),
+        Some(applied.workflow.version)
+    );
+
+    // A stale update with a new key: Conflict, and the entry is not written.
+    let e2 = entry(
+        &waiting,
+        "k2",
+        Decision::RequestChanges,
+        FeedbackOutcome::Applied {
+            status: WorkflowStatus::Revising,
+        },
+    );
+    let err = store
+        .record_feedback(&e2, Some((&applied.workflow, waiting.version)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "got {err:?}");
+    assert!(store
+        .load_feedback_context(&waiting.id, "k2")
+        .await
+        .unwrap()
+        .existing_entry
+        .is_none());
+
+    // A rejected submission is recorded on its own.
+    let rejected = entry(
+        &waiting,
+        "k3",
+        Decision::RequestChanges,
+        FeedbackOutcome::Rejected {
+            reason: "already_decided".into(),
+            message: "iteration 1 was already decided".into(),
+        },
+    );
+    store.record_feedback(&rejected, None).await.unwrap();
+    let err = store.record_feedback(&rejected, None).await.unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate(_)), "got {err:?}");
+
+    let mut marked = e1.clone();
+    marked.comments = "marked".into();
+    store.replace_feedback(&marked).await.unwrap();
+    let trail = store.list_feedback(&waiting.id).await.unwrap();
+    let keys: Vec<&str> = trail.iter().map(|e| e.idempotency_key.as_str()).collect();
+    assert_eq!(keys, vec!["k1", "k3"]);
+    assert_eq!(trail[0].comments, "marked");
+    let missing = entry(&waiting, "nope", Decision::Approve, e1.outcome.clone());
+    assert!(matches!(
+        store.replace_feedback(&missing).await.unwrap_err(),
+        StoreError::NotFound(_)
+    ));
+}
+
+/// Status listing returns newest first and pages without gaps or repeats.
+pub async fn list_by_status_pages(store: Arc<dyn WorkflowStore>) {
+    // A status value unlikely to collide with other checks in a shared table: escalated
+    // workflows created here only.
+    let base = Utc::now() + Duration::days(3650);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mut wf = sample_workflow(&unique("list"));
+        wf.status = WorkflowStatus::Escalated;
+        wf.updated_at = base + Duration::seconds(i);
+        store.create_workflow(&wf).await.unwrap();
+        ids.push(wf.id);
+    }
+    ids.reverse();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store
+            .list_by_status(WorkflowStatus::Escalated, 2, cursor.as_deref())
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.into_iter().map(|w| w.id));
+        match page.next_cursor {
+            Some(c) if seen.len() < 5 => cursor = Some(c),
+            _ => break,
+        }
+    }
+    assert_eq!(&seen[..5], &ids[..]);
+}
+
+/// 50 conflicting decisions for the same iteration at once: exactly one applies.
+pub async fn concurrent_decisions_apply_once(store: Arc<dyn WorkflowStore>) {
+    let waiting = stored_awaiting_review(store.as_ref()).await;
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let store = Arc::clone(&store);
+        let waiting = waiting.clone();
+        tasks.push(tokio::spawn(async move {
+            let decision = if i % 2 == 0 {
+                Decision::Approve
+            } else {
+                Decision::RequestChanges
+            };
+            let key = format!("race-{i}");
+            let applied =
+                rules::decide(&waiting, &submission(&key, decision), waiting.updated_at).unwrap();
+            let e = entry(
+                &waiting,
+                &key,
+                decision,
+                FeedbackOutcome::Applied {
+                    status: applied.workflow.status,
+                },
+            );
+            store
+                .record_feedback(&e, Some((&applied.workflow, waiting.version)))
+                .await
+                .map(|()| key)
+        }));
+    }
+    let mut winners = Vec::new();
+    let mut conflicts = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(key) => winners.push(key),
+            Err(StoreError::Conflict(_)) => conflicts += 1,
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one decision must apply");
+    assert_eq!(conflicts, 49);
+    let stored = store.get_workflow(&waiting.id).await.unwrap().unwrap();
+    assert_eq!(stored.version, waiting.version + 1);
+    assert_eq!(stored.decisions.len(), 1);
+    assert_eq!(stored.decisions[0].feedback_key, winners[0]);
+    let trail = store.list_feedback(&waiting.id).await.unwrap();
+    assert_eq!(trail.len(), 1);
+}
+
+/// Runs every check.
+pub async fn run_all(store: Arc<dyn WorkflowStore>) {
+    create_is_idempotent(Arc::clone(&store)).await;
+    update_requires_version(Arc::clone(&store)).await;
+    artifacts_are_write_once(Arc::clone(&store)).await;
+    feedback_is_atomic_and_unique(Arc::clone(&store)).await;
+    list_by_status_pages(Arc::clone(&store)).await;
+    concurrent_decisions_apply_once(store).await;
+}

@@ -1,0 +1,443 @@
+//! Embedded durable store for local runs: SQLite (bundled), one file per data directory.
+//! Safe to open from several processes at once (WAL journal, busy timeout, and every write in
+//! a transaction with the same version preconditions as DynamoDB).
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{CreateOutcome, FeedbackContext, Page, StoreError, WorkflowStore};
+use crate::model::{Artifact, FeedbackEntry, Workflow, WorkflowStatus};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS workflows (
+    id          TEXT PRIMARY KEY,
+    status      TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    updated_at  TEXT NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS workflows_by_status ON workflows (status, updated_at DESC, id DESC);
+CREATE TABLE IF NOT EXISTS artifacts (
+    workflow_id TEXT NOT NULL,
+    iteration   INTEGER NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (workflow_id, iteration)
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    workflow_id     TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    received_at     TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    PRIMARY KEY (workflow_id, idempotency_key)
+);
+";
+
+/// SQLite-backed [`WorkflowStore`].
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+fn backend(err: rusqlite::Error) -> StoreError {
+    match err {
+        rusqlite::Error::SqliteFailure(code, _)
+            if matches!(
+                code.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            StoreError::Throttled(err.to_string())
+        }
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("encode: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(key: &str, body: &str) -> Result<T, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
+        key: key.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn timestamp_key(workflow: &Workflow) -> String {
+    workflow
+        .updated_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(backend)?;
+        Self::init(conn)
+    }
+
+    /// An in-memory store (for unit tests and benchmarks).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory().map_err(backend)?;
+        Self::init(conn)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(backend)?;
+        conn.execute_batch(SCHEMA).map_err(backend)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn
+            .lock()
+            .map_err(|_| StoreError::Backend("sqlite connection lock poisoned".into()))
+    }
+
+    fn read_workflow(conn: &Connection, id: &str) -> Result<Option<Workflow>, StoreError> {
+        let body: Option<String> = conn
+            .query_row("SELECT body FROM workflows WHERE id = ?1", [id], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(backend)?;
+        body.map(|b| decode(id, &b)).transpose()
+    }
+
+    fn read_entry(
+        conn: &Connection,
+        workflow_id: &str,
+        key: &str,
+    ) -> Result<Option<FeedbackEntry>, StoreError> {
+        let body: Option<String> = conn
+            .query_row(
+                "SELECT body FROM feedback WHERE workflow_id = ?1 AND idempotency_key = ?2",
+                params![workflow_id, key],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        body.map(|b| decode(key, &b)).transpose()
+    }
+
+    fn write_update(
+        tx: &rusqlite::Transaction<'_>,
+        workflow: &Workflow,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let changed = tx
+            .execute(
+                "UPDATE workflows SET status = ?1, version = ?2, updated_at = ?3, body = ?4
+                 WHERE id = ?5 AND version = ?6",
+                params![
+                    workflow.status.as_str(),
+                    workflow.version as i64,
+                    timestamp_key(workflow),
+                    encode(workflow)?,
+                    workflow.id,
+                    expected_version as i64
+                ],
+            )
+            .map_err(backend)?;
+        if changed == 1 {
+            return Ok(());
+        }
+        let exists: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM workflows WHERE id = ?1",
+                [&workflow.id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        match exists {
+            None => Err(StoreError::NotFound(workflow.id.clone())),
+            Some(_) => Err(StoreError::Conflict(workflow.id.clone())),
+        }
+    }
+}
+
+fn check_next_version(workflow: &Workflow, expected_version: u64) -> Result<(), StoreError> {
+    if workflow.version == expected_version + 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Backend(format!(
+            "workflow {} version {} must be expected version {} + 1",
+            workflow.id, workflow.version, expected_version
+        )))
+    }
+}
+
+#[async_trait]
+impl WorkflowStore for SqliteStore {
+    async fn create_workflow(&self, workflow: &Workflow) -> Result<CreateOutcome, StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        if let Some(existing) = Self::read_workflow(&tx, &workflow.id)? {
+            return Ok(CreateOutcome::Existing(Box::new(existing)));
+        }
+        tx.execute(
+            "INSERT INTO workflows (id, status, version, updated_at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                workflow.id,
+                workflow.status.as_str(),
+                workflow.version as i64,
+                timestamp_key(workflow),
+                encode(workflow)?
+            ],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(CreateOutcome::Created)
+    }
+
+    async fn get_workflow(&self, id: &str) -> Result<Option<Workflow>, StoreError> {
+        let conn = self.lock()?;
+        Self::read_workflow(&conn, id)
+    }
+
+    async fn update_workflow(
+        &self,
+        workflow: &Workflow,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        check_next_version(workflow, expected_version)?;
+        let mut conn = self.lock()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        Self::write_update(&tx, workflow, expected_version)?;
+        tx.commit().map_err(backend)
+    }
+
+    async fn put_artifact(&self, workflow_id: &str, artifact: &Artifact) -> Result<(), StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT body FROM artifacts WHERE workflow_id = ?1 AND iteration = ?2",
+                params![workflow_id, artifact.iteration],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        if let Some(body) = existing {
+            let stored: Artifact = decode(workflow_id, &body)?;
+            return if stored.hash == artifact.hash {
+                Ok(())
+            } else {
+                Err(StoreError::Duplicate(format!(
+                    "artifact {workflow_id}#{}",
+                    artifact.iteration
+                )))
+            };
+        }
+        tx.execute(
+            "INSERT INTO artifacts (workflow_id, iteration, body) VALUES (?1, ?2, ?3)",
+            params![workflow_id, artifact.iteration, encode(artifact)?],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
+    async fn get_artifact(
+        &self,
+        workflow_id: &str,
+        iteration: u32,
+    ) -> Result<Option<Artifact>, StoreError> {
+        let conn = self.lock()?;
+        let body: Option<String> = conn
+            .query_row(
+                "SELECT body FROM artifacts WHERE workflow_id = ?1 AND iteration = ?2",
+                params![workflow_id, iteration],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        body.map(|b| decode(workflow_id, &b)).transpose()
+    }
+
+    async fn list_artifacts(&self, workflow_id: &str) -> Result<Vec<Artifact>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare("SELECT body FROM artifacts WHERE workflow_id = ?1 ORDER BY iteration")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([workflow_id], |r| r.get::<_, String>(0))
+            .map_err(backend)?;
+        rows.map(|row| decode(workflow_id, &row.map_err(backend)?))
+            .collect()
+    }
+
+    async fn load_feedback_context(
+        &self,
+        workflow_id: &str,
+        idempotency_key: &str,
+    ) -> Result<FeedbackContext, StoreError> {
+        let conn = self.lock()?;
+        Ok(FeedbackContext {
+            workflow: Self::read_workflow(&conn, workflow_id)?,
+            existing_entry: Self::read_entry(&conn, workflow_id, idempotency_key)?,
+        })
+    }
+
+    async fn record_feedback(
+        &self,
+        entry: &FeedbackEntry,
+        update: Option<(&Workflow, u64)>,
+    ) -> Result<(), StoreError> {
+        if let Some((workflow, expected)) = update {
+            check_next_version(workflow, expected)?;
+        }
+        let mut conn = self.lock()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        if Self::read_entry(&tx, &entry.workflow_id, &entry.idempotency_key)?.is_some() {
+            return Err(StoreError::Duplicate(entry.idempotency_key.clone()));
+        }
+        if let Some((workflow, expected)) = update {
+            Self::write_update(&tx, workflow, expected)?;
+        }
+        tx.execute(
+            "INSERT INTO feedback (workflow_id, idempotency_key, received_at, body) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                entry.workflow_id,
+                entry.idempotency_key,
+                entry.received_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                encode(entry)?
+            ],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
+    async fn replace_feedback(&self, entry: &FeedbackEntry) -> Result<(), StoreError> {
+        let conn = self.lock()?;
+        let changed = conn
+            .execute(
+                "UPDATE feedback SET body = ?3 WHERE workflow_id = ?1 AND idempotency_key = ?2",
+                params![entry.workflow_id, entry.idempotency_key, encode(entry)?],
+            )
+            .map_err(backend)?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound(format!(
+                "{}#{}",
+                entry.workflow_id, entry.idempotency_key
+            )))
+        }
+    }
+
+    async fn list_feedback(&self, workflow_id: &str) -> Result<Vec<FeedbackEntry>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT body FROM feedback WHERE workflow_id = ?1 ORDER BY received_at, idempotency_key",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([workflow_id], |r| r.get::<_, String>(0))
+            .map_err(backend)?;
+        rows.map(|row| decode(workflow_id, &row.map_err(backend)?))
+            .collect()
+    }
+
+    async fn list_by_status(
+        &self,
+        status: WorkflowStatus,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Workflow>, StoreError> {
+        let conn = self.lock()?;
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let bodies: Vec<String> = match cursor {
+            None => {
+                let mut stmt = conn
+                    .prepare(
+                        "SELECT body FROM workflows WHERE status = ?1
+                         ORDER BY updated_at DESC, id DESC LIMIT ?2",
+                    )
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map(params![status.as_str(), fetch], |r| r.get::<_, String>(0))
+                    .map_err(backend)?;
+                rows.collect::<Result<_, _>>().map_err(backend)?
+            }
+            Some(cursor) => {
+                let (after_ts, after_id) = cursor
+                    .split_once('|')
+                    .ok_or_else(|| StoreError::Backend(format!("malformed cursor {cursor:?}")))?;
+                let mut stmt = conn
+                    .prepare(
+                        "SELECT body FROM workflows WHERE status = ?1
+                           AND (updated_at < ?2 OR (updated_at = ?2 AND id < ?3))
+                         ORDER BY updated_at DESC, id DESC LIMIT ?4",
+                    )
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map(params![status.as_str(), after_ts, after_id, fetch], |r| {
+                        r.get::<_, String>(0)
+                    })
+                    .map_err(backend)?;
+                rows.collect::<Result<_, _>>().map_err(backend)?
+            }
+        };
+        let mut items: Vec<Workflow> = bodies
+            .iter()
+            .map(|body| decode("workflows", body))
+            .collect::<Result<_, _>>()?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items
+                .last()
+                .map(|w| format!("{}|{}", timestamp_key(w), w.id))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn in_memory_store_passes_the_contract() {
+        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        super::super::contract::run_all(store).await;
+    }
+
+    #[tokio::test]
+    async fn file_store_passes_the_contract_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hitl.sqlite");
+        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::open(&path).unwrap());
+        super::super::contract::run_all(Arc::clone(&store)).await;
+        let wf = super::super::contract::sample_workflow("durable");
+        store.create_workflow(&wf).await.unwrap();
+        drop(store);
+        let reopened = SqliteStore::open(&path).unwrap();
+        assert_eq!(reopened.get_workflow("durable").await.unwrap(), Some(wf));
+    }
+}

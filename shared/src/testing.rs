@@ -1,0 +1,88 @@
+//! Test doubles of the ports, shared by the function crates' tests (feature `test-support`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::Value;
+
+use crate::error::HandlerError;
+use crate::model::TaskToken;
+use crate::ports::{Clock, ExecutionResumer, Notification, Notifier, ResumeError};
+
+/// A clock that stands still until moved.
+#[derive(Debug, Clone)]
+pub struct FixedClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl Default for FixedClock {
+    fn default() -> Self {
+        Self(Arc::new(Mutex::new(
+            Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).single().unwrap(),
+        )))
+    }
+}
+
+impl FixedClock {
+    /// Moves time forward.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().unwrap();
+        *now += by;
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// Records notifications; can be told to fail.
+#[derive(Debug, Default)]
+pub struct RecordingNotifier {
+    /// What was published.
+    pub sent: Mutex<Vec<Notification>>,
+    /// When set, `publish` fails with `NotificationFailed`.
+    pub fail: Mutex<bool>,
+}
+
+#[async_trait]
+impl Notifier for RecordingNotifier {
+    async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
+        if *self.fail.lock().unwrap() {
+            return Err(HandlerError::NotificationFailed("injected".into()));
+        }
+        self.sent.lock().unwrap().push(notification.clone());
+        Ok(())
+    }
+}
+
+/// Records resumptions; answers with queued results (default `Ok`).
+#[derive(Debug, Default)]
+pub struct RecordingResumer {
+    /// (token, output) pairs delivered.
+    pub delivered: Mutex<Vec<(String, Value)>>,
+    /// Results to return, front first.
+    pub script: Mutex<Vec<Result<(), ResumeError>>>,
+}
+
+#[async_trait]
+impl ExecutionResumer for RecordingResumer {
+    async fn resume(&self, token: &TaskToken, output: &Value) -> Result<(), ResumeError> {
+        let next = {
+            let mut script = self.script.lock().unwrap();
+            if script.is_empty() {
+                Ok(())
+            } else {
+                script.remove(0)
+            }
+        };
+        if next.is_ok() {
+            self.delivered
+                .lock()
+                .unwrap()
+                .push((token.expose().to_owned(), output.clone()));
+        }
+        next
+    }
+}

@@ -1,0 +1,263 @@
+//! Rule tests: the loop driven through the pure rules as the state machine drives it, plus
+//! property tests over arbitrary operation sequences.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{Duration, TimeZone, Utc};
+use hitl_shared::model::{Decision, EscalationReason, TaskToken, Workflow, WorkflowStatus};
+use hitl_shared::rules::{self, IterationVerdict, Rejection, Submission};
+use hitl_shared::store::contract::sample_workflow;
+use proptest::prelude::*;
+
+fn now() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).single().unwrap()
+}
+
+fn submit(iteration: u32, decision: Decision, comments: &str) -> Submission {
+    Submission {
+        iteration,
+        decision,
+        reviewer: "rita".into(),
+        comments: comments.into(),
+        corrections: vec![],
+        idempotency_key: format!("k-{iteration}-{comments}"),
+    }
+}
+
+/// Generates, requests review and applies `decision` for the current iteration.
+fn review_round(wf: &Workflow, decision: Decision, comments: &str) -> Workflow {
+    let i = wf.iteration;
+    let wf = rules::record_artifact(wf, i, &format!("h{i}"), now())
+        .unwrap()
+        .unwrap();
+    let wf = rules::request_review(&wf, i, TaskToken::new(format!("t{i}")), now()).unwrap();
+    rules::decide(&wf, &submit(i, decision, comments), now())
+        .unwrap()
+        .workflow
+}
+
+#[test]
+fn with_max_ten_the_tenth_rejection_escalates_when_the_eleventh_would_start() {
+    let mut wf = sample_workflow("limit");
+    assert_eq!(wf.config.max_iterations, 10);
+    for round in 1..=10 {
+        wf = review_round(&wf, Decision::RequestChanges, &format!("change {round}"));
+        let (verdict, next) = rules::check_iteration(&wf, round, now()).unwrap();
+        if round < 10 {
+            assert_eq!(verdict, IterationVerdict::Continue { next: round + 1 });
+            wf = next.unwrap();
+        } else {
+            assert_eq!(
+                verdict,
+                IterationVerdict::Escalate {
+                    reason: EscalationReason::IterationLimit
+                }
+            );
+            assert!(next.is_none());
+        }
+    }
+    assert_eq!(wf.iteration, 10);
+    assert_eq!(wf.decisions.len(), 10);
+    let escalated = rules::escalate(&wf, EscalationReason::IterationLimit, "limit", now())
+        .unwrap()
+        .unwrap();
+    assert_eq!(escalated.status, WorkflowStatus::Escalated);
+}
+
+#[test]
+fn approval_after_three_revisions() {
+    let mut wf = sample_workflow("approve");
+    for round in 1..=3 {
+        wf = review_round(&wf, Decision::RequestChanges, &format!("round {round}"));
+        wf = rules::check_iteration(&wf, round, now())
+            .unwrap()
+            .1
+            .unwrap();
+    }
+    let wf = review_round(&wf, Decision::Approve, "ok");
+    assert_eq!(wf.status, WorkflowStatus::Approved);
+    assert_eq!(wf.iteration, 4);
+    rules::confirm_approval(&wf).unwrap();
+}
+
+#[test]
+fn the_same_feedback_twice_in_a_row_is_no_progress() {
+    let mut wf = sample_workflow("same");
+    wf = review_round(&wf, Decision::RequestChanges, "Make it  BOLDER!");
+    wf = rules::check_iteration(&wf, 1, now()).unwrap().1.unwrap();
+    wf = review_round(&wf, Decision::RequestChanges, "make it bolder");
+    let (verdict, _) = rules::check_iteration(&wf, 2, now()).unwrap();
+    assert_eq!(
+        verdict,
+        IterationVerdict::Escalate {
+            reason: EscalationReason::NoProgress
+        }
+    );
+}
+
+#[test]
+fn feedback_rejections_are_specific() {
+    let wf = sample_workflow("rej");
+    let generating = rules::decide(&wf, &submit(1, Decision::Approve, ""), now()).unwrap_err();
+    assert_eq!(generating.name(), "not_awaiting_review");
+    let wf = rules::record_artifact(&wf, 1, "h", now()).unwrap().unwrap();
+    let waiting = rules::request_review(&wf, 1, TaskToken::new("t"), now()).unwrap();
+    assert!(matches!(
+        rules::decide(&waiting, &submit(2, Decision::Approve, ""), now()).unwrap_err(),
+        Rejection::UnknownIteration {
+            submitted: 2,
+            current: 1
+        }
+    ));
+    let late = now() + Duration::hours(73);
+    assert_eq!(
+        rules::decide(&waiting, &submit(1, Decision::Approve, ""), late)
+            .unwrap_err()
+            .name(),
+        "review_timed_out"
+    );
+    let decided = rules::decide(&waiting, &submit(1, Decision::Approve, ""), now())
+        .unwrap()
+        .workflow;
+    assert_eq!(
+        rules::decide(&decided, &submit(1, Decision::RequestChanges, "x"), now())
+            .unwrap_err()
+            .name(),
+        "already_decided"
+    );
+    let next = rules::decide(&waiting, &submit(1, Decision::RequestChanges, "x"), now())
+        .unwrap()
+        .workflow;
+    let advanced = rules::check_iteration(&next, 1, now()).unwrap().1.unwrap();
+    assert!(matches!(
+        rules::decide(&advanced, &submit(1, Decision::Approve, ""), now()).unwrap_err(),
+        Rejection::StaleIteration {
+            submitted: 1,
+            current: 2
+        }
+    ));
+    let timed_out = rules::escalate(&waiting, EscalationReason::ReviewTimeout, "late", now())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        rules::decide(&timed_out, &submit(1, Decision::Approve, ""), now())
+            .unwrap_err()
+            .name(),
+        "review_timed_out"
+    );
+    let failed = rules::fail(&waiting, "X", "y", now()).unwrap();
+    assert_eq!(
+        rules::decide(&failed, &submit(1, Decision::Approve, ""), now())
+            .unwrap_err()
+            .name(),
+        "workflow_finished"
+    );
+}
+
+#[test]
+fn check_iteration_is_idempotent_after_advancing() {
+    let wf = review_round(&sample_workflow("idem"), Decision::RequestChanges, "x");
+    let (v1, next) = rules::check_iteration(&wf, 1, now()).unwrap();
+    let next = next.unwrap();
+    let (v2, again) = rules::check_iteration(&next, 1, now()).unwrap();
+    assert_eq!(v1, v2);
+    assert!(again.is_none());
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Artifact,
+    Review,
+    Decide(bool, u32, u8),
+    Check,
+    Escalate,
+    Fail,
+    Revoke,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => Just(Op::Artifact),
+        3 => Just(Op::Review),
+        4 => (any::<bool>(), 0u32..4, 0u8..3).prop_map(|(a, d, c)| Op::Decide(a, d, c)),
+        3 => Just(Op::Check),
+        1 => Just(Op::Escalate),
+        1 => Just(Op::Fail),
+        1 => Just(Op::Revoke),
+    ]
+}
+
+fn apply(wf: &Workflow, op: &Op) -> Option<Workflow> {
+    let i = wf.iteration;
+    match op {
+        Op::Artifact => rules::record_artifact(wf, i, &format!("h{i}"), now())
+            .ok()
+            .flatten(),
+        Op::Review => rules::request_review(wf, i, TaskToken::new("t"), now()).ok(),
+        Op::Decide(approve, delta, comment) => {
+            let decision = if *approve {
+                Decision::Approve
+            } else {
+                Decision::RequestChanges
+            };
+            let iteration = (i + 1).saturating_sub(*delta).max(1);
+            rules::decide(
+                wf,
+                &submit(iteration, decision, &format!("c{comment}")),
+                now(),
+            )
+            .ok()
+            .map(|a| a.workflow)
+        }
+        Op::Check => rules::check_iteration(wf, i, now())
+            .ok()
+            .and_then(|(_, n)| n),
+        Op::Escalate => rules::escalate(wf, EscalationReason::NoProgress, "p", now())
+            .ok()
+            .flatten(),
+        Op::Fail => rules::fail(wf, "E", "c", now()),
+        Op::Revoke => wf
+            .decisions
+            .last()
+            .and_then(|d| rules::revoke_undelivered_decision(wf, &d.feedback_key, now())),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn invariants_hold_for_any_operation_sequence(max in 1u32..=50, ops in prop::collection::vec(op(), 0..120)) {
+        let mut wf = sample_workflow("prop");
+        wf.config.max_iterations = max;
+        for op in &ops {
+            let before = wf.clone();
+            if let Some(next) = apply(&wf, op) {
+                if let Op::Revoke = op {
+                    // The one compensating rule: a decision whose delivery found the wait
+                    // already closed is taken back; it only ever returns to awaiting_review
+                    // for the same iteration, and never leaves escalated or failed.
+                    prop_assert!(matches!(before.status, WorkflowStatus::Approved | WorkflowStatus::Revising));
+                    prop_assert_eq!(next.status, WorkflowStatus::AwaitingReview);
+                    prop_assert_eq!(next.iteration, before.iteration);
+                } else {
+                    // No transition out of a terminal status.
+                    prop_assert!(!before.status.is_terminal(), "{:?} changed terminal {:?}", op, before.status);
+                }
+                // Every applied change bumps the version by exactly one.
+                prop_assert_eq!(next.version, before.version + 1);
+                wf = next;
+            }
+            // The iteration never exceeds max + 1 (in fact never exceeds max).
+            prop_assert!(wf.iteration <= max + 1);
+            prop_assert!(wf.iteration <= max);
+            // At most one decision per iteration, in iteration order.
+            let iterations: Vec<u32> = wf.decisions.iter().map(|d| d.iteration).collect();
+            let mut sorted = iterations.clone();
+            sorted.dedup();
+            prop_assert_eq!(&iterations, &sorted);
+            prop_assert!(iterations.windows(2).all(|w| w[0] < w[1]));
+            // A pending review exists exactly when awaiting review.
+            prop_assert_eq!(wf.pending_review.is_some(), wf.status == WorkflowStatus::AwaitingReview);
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The store contract suite against DynamoDB Local (the official emulator), including the
+//! 50-writer concurrency check on real conditional writes and transactions.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use hitl_integration_tests::DynamoDbLocal;
+use hitl_shared::store::contract;
+use hitl_shared::store::dynamodb::DynamoStore;
+use hitl_shared::store::WorkflowStore;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_adapter_passes_the_store_contract() {
+    let local = DynamoDbLocal::start();
+    let sdk = local.sdk_config().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "hitl-contract");
+    store.create_table().await.unwrap();
+    let store: Arc<dyn WorkflowStore> = Arc::new(store);
+    contract::run_all(store).await;
+}
