@@ -1,0 +1,512 @@
+//! The command implementations.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use hitl_shared::contracts::workflow_id;
+use hitl_shared::feedback::{FeedbackProcessor, FeedbackRequest, Reviewer};
+use hitl_shared::model::{Correction, FeedbackOutcome, Subject, Workflow, WorkflowStatus};
+use serde_json::{json, Value};
+
+use crate::format::{diff, human, parse_duration, short, table};
+use crate::local::Runtime;
+use crate::{Cli, Command};
+
+/// `hitl start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// A JSON file with one subject object or an array of subjects.
+    #[arg(long, conflicts_with = "subject")]
+    pub subjects_file: Option<PathBuf>,
+    /// One subject as inline JSON: '{"id":"brand-1","name":"Acme"}'.
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Iteration limit (1..=50).
+    #[arg(long, default_value_t = 10)]
+    pub max_iterations: i64,
+    /// Most subjects this request may start (1..=100).
+    #[arg(long, default_value_t = 10)]
+    pub batch_size: i64,
+    /// Review SLA per iteration (e.g. 72h).
+    #[arg(long, default_value = "72h")]
+    pub review_timeout: String,
+    /// Reviewer group allowed to decide.
+    #[arg(long, default_value = "reviewers")]
+    pub reviewer_group: String,
+    /// Request id (idempotency: the same id and subject start one workflow).
+    #[arg(long)]
+    pub request_id: Option<String>,
+}
+
+/// `hitl feedback`.
+#[derive(Debug, Args)]
+pub struct FeedbackArgs {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Approve the current draft.
+    #[arg(long, conflicts_with = "request_changes")]
+    pub approve: bool,
+    /// Request changes, with comments.
+    #[arg(long, value_name = "COMMENTS")]
+    pub request_changes: Option<String>,
+    /// Reviewer name recorded in the audit trail.
+    #[arg(long, default_value = "local-reviewer")]
+    pub reviewer: String,
+    /// Field correction, `field=value` (repeatable), e.g. --correction tagline="Fresh daily".
+    #[arg(long = "correction", value_name = "FIELD=VALUE")]
+    pub corrections: Vec<String>,
+    /// Iteration decided (defaults to the workflow's current iteration).
+    #[arg(long)]
+    pub iteration: Option<i64>,
+    /// Idempotency key (defaults to reviewer, iteration and decision, so a retried command
+    /// is applied once).
+    #[arg(long)]
+    pub key: Option<String>,
+}
+
+/// `hitl exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Path to an ASL definition.
+    pub definition: PathBuf,
+    /// Execution input: inline JSON or @file.
+    #[arg(long, default_value = "{}")]
+    pub input: String,
+    /// Extra `${Name}=value` substitutions (the project's function ARNs are predefined).
+    #[arg(long = "substitution", value_name = "NAME=VALUE")]
+    pub substitutions: Vec<String>,
+}
+
+/// Dispatches a parsed command line.
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Exec(args) => return exec(args).await,
+        Command::Validate { definition } => return validate(&definition),
+        _ => {}
+    }
+    let runtime = Runtime::open(Some(&cli.data_dir))?;
+    runtime.engine.run_due().await?;
+    runtime.settle().await?;
+    match cli.command {
+        Command::Start(args) => start(&runtime, args, cli.json).await,
+        Command::Feedback(args) => feedback(&runtime, args, cli.json).await,
+        Command::Status { workflow_id } => status(&runtime, &workflow_id, cli.json).await,
+        Command::List { status, limit } => list(&runtime, status.as_deref(), limit, cli.json).await,
+        Command::History { id } => history(&runtime, &id, cli.json).await,
+        Command::AdvanceTime { duration } => advance(&runtime, &duration, cli.json).await,
+        Command::Smoke(args) => crate::smoke::run(&runtime, args, cli.json).await,
+        Command::Exec(_) | Command::Validate { .. } => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn read_input(text: &str) -> Result<Value> {
+    let raw = match text.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+        None => text.to_owned(),
+    };
+    serde_json::from_str(&raw).context("input is not valid JSON")
+}
+
+async fn start(runtime: &Runtime, args: StartArgs, as_json: bool) -> Result<ExitCode> {
+    let subjects: Vec<Subject> = match (&args.subjects_file, &args.subject) {
+        (Some(path), _) => {
+            let value = read_input(&format!("@{}", path.display()))?;
+            match value {
+                Value::Array(_) => serde_json::from_value(value),
+                other => serde_json::from_value(other).map(|s| vec![s]),
+            }
+            .context("subjects must be objects with id, name and optional category/attributes")?
+        }
+        (None, Some(inline)) => vec![serde_json::from_value(read_input(inline)?)
+            .context("--subject must be an object with id and name")?],
+        (None, None) => bail!("give --subject '<json>' or --subjects-file <file>"),
+    };
+    let timeout = parse_duration(&args.review_timeout).map_err(|e| anyhow!(e))?;
+    let request_id = args
+        .request_id
+        .unwrap_or_else(|| format!("local-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]));
+    let input = json!({
+        "action": "start_workflow",
+        "request_id": request_id,
+        "config": {
+            "max_iterations": args.max_iterations,
+            "batch_size": args.batch_size,
+            "review_timeout_seconds": timeout.num_seconds(),
+            "reviewer_group": args.reviewer_group,
+        },
+        "subjects": subjects,
+    });
+    let execution = runtime
+        .engine
+        .start_execution(&runtime.state_machine_arn, Some(&request_id), input)
+        .await?;
+    runtime.settle().await?;
+    let described = runtime.engine.describe_execution(&execution)?;
+    if described.status != statemachine::ExecutionStatus::Succeeded {
+        bail!(
+            "start request failed: {} — {}",
+            described.error.unwrap_or_default(),
+            described.cause.unwrap_or_default()
+        );
+    }
+    let mut rows = Vec::new();
+    for subject in &subjects {
+        let id = workflow_id(&request_id, &subject.id);
+        let wf = runtime.store.get_workflow(&id).await?;
+        rows.push((id, subject.clone(), wf));
+    }
+    if as_json {
+        let items: Vec<Value> = rows
+            .iter()
+            .map(|(id, s, wf)| json!({"workflow_id": id, "subject_id": s.id, "status": wf.as_ref().map(|w| w.status)}))
+            .collect();
+        println!("{}", json!({"request_id": request_id, "workflows": items}));
+    } else {
+        println!("request {request_id}: {} workflow(s) started", rows.len());
+        let body: Vec<Vec<String>> = rows
+            .iter()
+            .map(|(id, s, wf)| {
+                vec![
+                    id.clone(),
+                    s.id.clone(),
+                    s.name.clone(),
+                    wf.as_ref().map_or("—".into(), |w| w.status.to_string()),
+                ]
+            })
+            .collect();
+        println!("{}", table(&["WORKFLOW", "SUBJECT", "NAME", "STATUS"], &body));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn load(runtime: &Runtime, id: &str) -> Result<Workflow> {
+    runtime
+        .store
+        .get_workflow(id)
+        .await?
+        .ok_or_else(|| anyhow!("workflow {id} not found (see `hitl list`)"))
+}
+
+fn parse_corrections(raw: &[String]) -> Result<Vec<Correction>> {
+    raw.iter()
+        .map(|c| {
+            let (field, value) = c
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--correction {c:?}: expected field=value"))?;
+            Ok(Correction {
+                field: field.trim().to_owned(),
+                value: value.to_owned(),
+            })
+        })
+        .collect()
+}
+
+async fn feedback(runtime: &Runtime, args: FeedbackArgs, as_json: bool) -> Result<ExitCode> {
+    let workflow = load(runtime, &args.workflow_id).await?;
+    let decision = match (args.approve, &args.request_changes) {
+        (true, _) => "approve",
+        (false, Some(_)) => "request_changes",
+        (false, None) => bail!("give --approve or --request-changes \"<comments>\""),
+    };
+    let iteration = args.iteration.unwrap_or(i64::from(workflow.iteration));
+    let request = FeedbackRequest {
+        iteration: Some(iteration),
+        decision: Some(decision.to_owned()),
+        comments: args.request_changes.clone(),
+        corrections: parse_corrections(&args.corrections)?,
+    };
+    let key = args
+        .key
+        .unwrap_or_else(|| format!("cli:{}:{iteration}:{decision}", args.reviewer));
+    let processor = FeedbackProcessor::new(
+        runtime.store.clone(),
+        runtime.resumer(),
+        runtime.clock.clone(),
+    );
+    let reviewer = Reviewer {
+        name: args.reviewer.clone(),
+        groups: None,
+        channel: "cli".into(),
+    };
+    let receipt = processor
+        .submit(&args.workflow_id, &request, &key, &reviewer)
+        .await?;
+    runtime.settle().await?;
+    let after = load(runtime, &args.workflow_id).await?;
+    if as_json {
+        println!("{}", json!({"receipt": receipt, "status": after.status, "iteration": after.iteration}));
+    } else {
+        match &receipt.outcome {
+            FeedbackOutcome::Applied { .. } => println!(
+                "{}applied: {} on iteration {} — workflow is now {} (iteration {})",
+                if receipt.replayed { "already " } else { "" },
+                decision,
+                receipt.iteration,
+                after.status,
+                after.iteration
+            ),
+            FeedbackOutcome::Rejected { reason, message } => {
+                println!("rejected ({reason}): {message}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result<ExitCode> {
+    let wf = load(runtime, id).await?;
+    let artifacts = runtime.store.list_artifacts(id).await?;
+    let trail = runtime.store.list_feedback(id).await?;
+    let current = artifacts.last();
+    let previous = artifacts.iter().rev().nth(1);
+    let changes = match (previous, current) {
+        (Some(p), Some(c)) => diff(&p.content, &c.content),
+        _ => vec![],
+    };
+    let now = runtime.clock.now();
+    if as_json {
+        println!(
+            "{}",
+            json!({
+                "workflow_id": wf.id, "subject": wf.subject, "status": wf.status,
+                "iteration": wf.iteration, "max_iterations": wf.config.max_iterations,
+                "deadline": wf.pending_review.as_ref().map(|p| p.deadline),
+                "artifact": current.map(|a| &a.content),
+                "changes": changes.iter().map(|(f, b, a)| json!({"field": f, "before": b, "after": a})).collect::<Vec<_>>(),
+                "feedback": trail, "escalation": wf.escalation, "failure": wf.failure,
+            })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("workflow   {}", wf.id);
+    println!("subject    {} ({})", wf.subject.name, wf.subject.id);
+    println!(
+        "status     {}   iteration {}/{}",
+        wf.status, wf.iteration, wf.config.max_iterations
+    );
+    if let Some(p) = &wf.pending_review {
+        println!("deadline   {} (in {})", p.deadline, human(p.deadline - now));
+    }
+    if let Some(e) = &wf.escalation {
+        println!("escalated  {} — {}", e.reason, e.detail);
+    }
+    if let Some(f) = &wf.failure {
+        println!("failed     {} — {}", f.error, f.cause);
+    }
+    if let Some(a) = current {
+        println!("\ndraft (iteration {}):", a.iteration);
+        let rows: Vec<Vec<String>> = a
+            .content
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| vec![k.clone(), short(v)])
+            .collect();
+        println!("{}", table(&["FIELD", "VALUE"], &rows));
+    }
+    if !changes.is_empty() {
+        println!("\nchanges since iteration {}:", previous.map_or(0, |p| p.iteration));
+        let rows: Vec<Vec<String>> = changes
+            .into_iter()
+            .map(|(f, b, a)| vec![f, b, a])
+            .collect();
+        println!("{}", table(&["FIELD", "BEFORE", "AFTER"], &rows));
+    }
+    if !trail.is_empty() {
+        println!("\nfeedback:");
+        let rows: Vec<Vec<String>> = trail
+            .iter()
+            .map(|e| {
+                vec![
+                    e.iteration.to_string(),
+                    e.reviewer.clone(),
+                    e.decision.as_str().into(),
+                    match &e.outcome {
+                        FeedbackOutcome::Applied { .. } => "applied".into(),
+                        FeedbackOutcome::Rejected { reason, .. } => format!("rejected: {reason}"),
+                    },
+                    e.comments.chars().take(60).collect(),
+                ]
+            })
+            .collect();
+        println!(
+            "{}",
+            table(&["ITER", "REVIEWER", "DECISION", "OUTCOME", "COMMENTS"], &rows)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(
+    runtime: &Runtime,
+    status: Option<&str>,
+    limit: usize,
+    as_json: bool,
+) -> Result<ExitCode> {
+    let statuses: Vec<WorkflowStatus> = match status {
+        Some(s) => vec![s.parse().map_err(|e: String| anyhow!(e))?],
+        None => WorkflowStatus::ALL.to_vec(),
+    };
+    let mut all = Vec::new();
+    for s in statuses {
+        let page = runtime.store.list_by_status(s, limit, None).await?;
+        all.extend(page.items);
+    }
+    all.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+    if as_json {
+        let items: Vec<Value> = all
+            .iter()
+            .map(|w| json!({"workflow_id": w.id, "subject_id": w.subject.id, "status": w.status, "iteration": w.iteration, "updated_at": w.updated_at}))
+            .collect();
+        println!("{}", Value::Array(items));
+    } else {
+        let rows: Vec<Vec<String>> = all
+            .iter()
+            .map(|w| {
+                vec![
+                    w.id.clone(),
+                    w.subject.name.clone(),
+                    w.status.to_string(),
+                    format!("{}/{}", w.iteration, w.config.max_iterations),
+                    w.escalation
+                        .as_ref()
+                        .map_or(String::new(), |e| e.reason.to_string()),
+                    w.updated_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                ]
+            })
+            .collect();
+        println!(
+            "{}",
+            table(
+                &["WORKFLOW", "SUBJECT", "STATUS", "ITER", "REASON", "UPDATED"],
+                &rows
+            )
+        );
+        println!("{} workflow(s)", rows.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn history(runtime: &Runtime, id: &str, as_json: bool) -> Result<ExitCode> {
+    let arn = if id.starts_with("arn:") {
+        id.to_owned()
+    } else {
+        load(runtime, id)
+            .await?
+            .execution_arn
+            .ok_or_else(|| anyhow!("workflow {id} has no execution"))?
+    };
+    let events = runtime.engine.get_execution_history(&arn)?;
+    if as_json {
+        println!("{}", serde_json::to_string(&events)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            let v = serde_json::to_value(e).unwrap_or_default();
+            vec![
+                v["id"].to_string(),
+                v["timestamp"].as_str().unwrap_or_default().to_owned(),
+                v["type"].as_str().unwrap_or_default().to_owned(),
+                v["details"]["name"]
+                    .as_str()
+                    .or(v["details"]["error"].as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+            ]
+        })
+        .collect();
+    println!("{}", table(&["ID", "TIMESTAMP", "TYPE", "STATE / ERROR"], &rows));
+    println!("{} event(s) — {arn}", rows.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn advance(runtime: &Runtime, duration: &str, as_json: bool) -> Result<ExitCode> {
+    let by = parse_duration(duration).map_err(|e| anyhow!(e))?;
+    if by < chrono::Duration::zero() {
+        bail!("time only moves forward");
+    }
+    let report = runtime.engine.advance_time(by).await?;
+    runtime.settle().await?;
+    let now = runtime.clock.now();
+    if as_json {
+        println!("{}", json!({"now": now, "report": format!("{report:?}")}));
+    } else {
+        println!("virtual clock advanced by {} to {now}", human(by));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(path: &PathBuf) -> Result<ExitCode> {
+    let raw = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let names = statemachine::substitution_names(&raw);
+    let mut values = crate::local::substitutions();
+    for name in names {
+        values
+            .entry(name.clone())
+            .or_insert_with(|| format!("arn:aws:lambda:local:000000000000:function:{name}"));
+    }
+    let resolved = statemachine::substitute(&raw, &values)?;
+    let definition = match statemachine::Definition::parse(&resolved) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let errors = statemachine::validate(&definition);
+    if errors.is_empty() {
+        println!("{}: valid", path.display());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for e in &errors {
+            eprintln!("{}: {e}", path.display());
+        }
+        eprintln!("{} error(s)", errors.len());
+        Ok(ExitCode::from(1))
+    }
+}
+
+async fn exec(args: ExecArgs) -> Result<ExitCode> {
+    let raw = std::fs::read_to_string(&args.definition)
+        .with_context(|| format!("reading {}", args.definition.display()))?;
+    let mut values = crate::local::substitutions();
+    for s in &args.substitutions {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--substitution {s:?}: expected NAME=VALUE"))?;
+        values.insert(k.to_owned(), v.to_owned());
+    }
+    let input = read_input(&args.input)?;
+    let runtime = Runtime::open(None)?;
+    let resolved = statemachine::substitute(&raw, &values)?;
+    let arn = match runtime.engine.create_state_machine("exec", &resolved) {
+        Ok(arn) => arn,
+        Err(e) => {
+            println!("{}", json!({"status": "INVALID", "error": e.name(), "cause": e.to_string()}));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let execution = runtime.engine.start_execution(&arn, None, input).await?;
+    runtime.settle().await?;
+    let d = runtime.engine.describe_execution(&execution)?;
+    let line = match d.status {
+        statemachine::ExecutionStatus::Succeeded => json!({"status": "SUCCEEDED", "output": d.output}),
+        statemachine::ExecutionStatus::Running => {
+            let waiting = runtime.engine.pending_callbacks(&execution)?;
+            json!({"status": "RUNNING", "waiting": waiting})
+        }
+        other => json!({"status": format!("{other:?}").to_uppercase(), "error": d.error, "cause": d.cause}),
+    };
+    println!("{line}");
+    Ok(match d.status {
+        statemachine::ExecutionStatus::Succeeded | statemachine::ExecutionStatus::Running => {
+            ExitCode::SUCCESS
+        }
+        _ => ExitCode::from(1),
+    })
+}

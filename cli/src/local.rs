@@ -1,0 +1,350 @@
+//! The local runtime: the deployed ASL definition executed by the in-process engine, the real
+//! function handlers registered under their function names, SQLite for workflow and
+//! execution state (one data directory, durable across processes) and the engine's virtual
+//! clock shared with the handlers.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use hitl_shared::deployment::{local_function_arn, DEFINITION, FUNCTION_SUBSTITUTIONS};
+use hitl_shared::metadata::LocalGenerator;
+use hitl_shared::model::TaskToken;
+use hitl_shared::ports::{
+    Clock, ExecutionResumer, NoAgentConfigured, Notification, Notifier, ResumeError,
+};
+use hitl_shared::store::sqlite::SqliteStore;
+use hitl_shared::store::WorkflowStore;
+use hitl_shared::HandlerError;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use statemachine::{Engine, EngineConfig, EngineError, HandlerRegistry, TaskContext, TaskFailure};
+
+/// Name of the project's state machine in the local engine.
+pub const STATE_MACHINE_NAME: &str = "hitl-review";
+
+tokio::task_local! {
+    /// Set while a handler runs inside an engine step: resumptions are then queued and
+    /// delivered after the step, as Step Functions delivers them asynchronously.
+    static IN_ENGINE: bool;
+}
+
+/// The engine's clock seen through the shared `Clock` port, so handlers and the engine agree
+/// on (virtual) time.
+pub struct EngineClock(pub Arc<dyn statemachine::Clock>);
+
+impl Clock for EngineClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.now()
+    }
+}
+
+/// Resumes executions in the local engine (the local `SendTaskSuccess`).
+#[derive(Default)]
+pub struct LocalResumer {
+    engine: OnceLock<Weak<Engine>>,
+    queued: Mutex<VecDeque<(String, Value)>>,
+}
+
+impl LocalResumer {
+    fn engine(&self) -> Result<Arc<Engine>, ResumeError> {
+        self.engine
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or_else(|| ResumeError::Permanent("local engine is not running".into()))
+    }
+
+    fn pop(&self) -> Option<(String, Value)> {
+        self.queued.lock().ok().and_then(|mut q| q.pop_front())
+    }
+}
+
+fn resume_error(err: EngineError) -> ResumeError {
+    match err.name() {
+        "TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist" => {
+            ResumeError::TaskClosed(err.name().to_owned())
+        }
+        _ => ResumeError::Permanent(err.to_string()),
+    }
+}
+
+#[async_trait]
+impl ExecutionResumer for LocalResumer {
+    async fn resume(&self, token: &TaskToken, output: &Value) -> Result<(), ResumeError> {
+        if IN_ENGINE.try_with(|inside| *inside).unwrap_or(false) {
+            self.queued
+                .lock()
+                .map_err(|_| ResumeError::Permanent("resume queue poisoned".into()))?
+                .push_back((token.expose().to_owned(), output.clone()));
+            return Ok(());
+        }
+        let engine = self.engine()?;
+        engine
+            .send_task_success(token.expose(), output.clone())
+            .await
+            .map_err(resume_error)
+    }
+}
+
+/// Appends notifications to `notifications.jsonl` in the data directory.
+pub struct FileNotifier {
+    path: PathBuf,
+}
+
+#[async_trait]
+impl Notifier for FileNotifier {
+    async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
+        use std::io::Write;
+        let line = serde_json::to_string(notification)
+            .map_err(|e| HandlerError::NotificationFailed(e.to_string()))?;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| HandlerError::NotificationFailed(e.to_string()))?;
+        writeln!(file, "{line}").map_err(|e| HandlerError::NotificationFailed(e.to_string()))?;
+        tracing::info!(workflow_id = %notification.workflow_id, kind = ?notification.kind, "notification");
+        Ok(())
+    }
+}
+
+/// Adapts a typed handler (`I -> Result<O, HandlerError>`) to the engine's `TaskHandler`.
+struct Typed<F>(F);
+
+#[async_trait]
+impl<I, O, F, Fut> statemachine::TaskHandler for Typed<F>
+where
+    I: DeserializeOwned + Send + 'static,
+    O: Serialize + Send + 'static,
+    F: Fn(I) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, HandlerError>> + Send + 'static,
+{
+    async fn invoke(&self, input: Value, _ctx: TaskContext) -> Result<Value, TaskFailure> {
+        let typed: I = serde_json::from_value(input).map_err(|e| TaskFailure {
+            error: hitl_shared::ErrorName::InvalidInput.as_str().to_owned(),
+            cause: format!("input does not match the task contract: {e}"),
+        })?;
+        let output = IN_ENGINE
+            .scope(true, (self.0)(typed))
+            .await
+            .map_err(|e| TaskFailure {
+                error: e.name().as_str().to_owned(),
+                cause: e.to_string(),
+            })?;
+        serde_json::to_value(output).map_err(|e| TaskFailure {
+            error: "States.Runtime".into(),
+            cause: e.to_string(),
+        })
+    }
+}
+
+fn typed<I, O, F, Fut>(f: F) -> Arc<dyn statemachine::TaskHandler>
+where
+    I: DeserializeOwned + Send + 'static,
+    O: Serialize + Send + 'static,
+    F: Fn(I) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, HandlerError>> + Send + 'static,
+{
+    Arc::new(Typed(f))
+}
+
+/// Ports shared by every handler.
+#[derive(Clone)]
+pub struct Ports {
+    /// Workflow store.
+    pub store: Arc<dyn WorkflowStore>,
+    /// Clock (the engine's).
+    pub clock: Arc<dyn Clock>,
+    /// Local resumer.
+    pub resumer: Arc<LocalResumer>,
+    /// Local notifier.
+    pub notifier: Arc<dyn Notifier>,
+}
+
+/// Registers the project's function handlers under their function names.
+pub fn registry(ports: &Ports) -> HandlerRegistry {
+    let p = ports.clone();
+    let init = init_workflow::Deps {
+        store: p.store.clone(),
+        readiness: Arc::new(NoAgentConfigured),
+        clock: p.clock.clone(),
+    };
+    let generate = generate_metadata::Deps {
+        store: p.store.clone(),
+        agent: Arc::new(LocalGenerator),
+        clock: p.clock.clone(),
+    };
+    let review = request_review::Deps {
+        store: p.store.clone(),
+        notifier: p.notifier.clone(),
+        resumer: p.resumer.clone(),
+        clock: p.clock.clone(),
+    };
+    let check = iteration_check::Deps {
+        store: p.store.clone(),
+        clock: p.clock.clone(),
+    };
+    let esc = escalate::Deps {
+        store: p.store.clone(),
+        notifier: p.notifier.clone(),
+        clock: p.clock.clone(),
+    };
+    let fin = finalize::Deps {
+        store: p.store.clone(),
+        clock: p.clock.clone(),
+    };
+    let feedback = process_feedback::Deps {
+        store: p.store.clone(),
+        resumer: p.resumer.clone(),
+        clock: p.clock.clone(),
+    };
+    HandlerRegistry::new()
+        .with(
+            "init-workflow",
+            typed(move |i| {
+                let d = init.clone();
+                async move { init_workflow::handle(&d, i).await }
+            }),
+        )
+        .with(
+            "generate-metadata",
+            typed(move |i| {
+                let d = generate.clone();
+                async move { generate_metadata::handle(&d, i).await }
+            }),
+        )
+        .with(
+            "request-review",
+            typed(move |i| {
+                let d = review.clone();
+                async move { request_review::handle(&d, i).await }
+            }),
+        )
+        .with(
+            "iteration-check",
+            typed(move |i| {
+                let d = check.clone();
+                async move { iteration_check::handle(&d, i).await }
+            }),
+        )
+        .with(
+            "escalate",
+            typed(move |i| {
+                let d = esc.clone();
+                async move { escalate::handle(&d, i).await }
+            }),
+        )
+        .with(
+            "finalize",
+            typed(move |i| {
+                let d = fin.clone();
+                async move { finalize::handle(&d, i).await }
+            }),
+        )
+        .with(
+            "process-feedback",
+            typed(move |i| {
+                let d = feedback.clone();
+                async move { process_feedback::handle(&d, i).await }
+            }),
+        )
+}
+
+/// `${...}` values for the project's definition in the local engine.
+pub fn substitutions() -> HashMap<String, String> {
+    FUNCTION_SUBSTITUTIONS
+        .iter()
+        .map(|(key, function)| ((*key).to_owned(), local_function_arn(function)))
+        .collect()
+}
+
+/// Everything a local command needs.
+pub struct Runtime {
+    /// Workflow records.
+    pub store: Arc<dyn WorkflowStore>,
+    /// The engine.
+    pub engine: Arc<Engine>,
+    /// ARN of the project's state machine.
+    pub state_machine_arn: String,
+    /// Handlers' view of the clock.
+    pub clock: Arc<dyn Clock>,
+    resumer: Arc<LocalResumer>,
+}
+
+impl Runtime {
+    /// Opens (creating) the runtime in `data_dir`; `None` keeps everything in memory.
+    pub fn open(data_dir: Option<&Path>) -> Result<Self> {
+        let (store, exec_store, notifications): (
+            Arc<dyn WorkflowStore>,
+            Arc<dyn statemachine::ExecutionStore>,
+            PathBuf,
+        ) = match data_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating data directory {}", dir.display()))?;
+                (
+                    Arc::new(SqliteStore::open(&dir.join("workflows.sqlite"))?),
+                    Arc::new(statemachine::SqliteExecutionStore::open(
+                        &dir.join("executions.sqlite"),
+                    )?),
+                    dir.join("notifications.jsonl"),
+                )
+            }
+            None => (
+                Arc::new(SqliteStore::in_memory()?),
+                Arc::new(statemachine::MemoryExecutionStore::default()),
+                std::env::temp_dir().join(format!("hitl-notifications-{}.jsonl", std::process::id())),
+            ),
+        };
+        let engine_clock: Arc<dyn statemachine::Clock> =
+            Arc::new(statemachine::VirtualClock::new(exec_store.clone())?);
+        let clock: Arc<dyn Clock> = Arc::new(EngineClock(engine_clock.clone()));
+        let resumer = Arc::new(LocalResumer::default());
+        let ports = Ports {
+            store: store.clone(),
+            clock: clock.clone(),
+            resumer: resumer.clone(),
+            notifier: Arc::new(FileNotifier {
+                path: notifications,
+            }),
+        };
+        let engine = Arc::new(Engine::new(
+            exec_store,
+            registry(&ports),
+            engine_clock,
+            EngineConfig::default(),
+        ));
+        let _ = resumer.engine.set(Arc::downgrade(&engine));
+        let definition = statemachine::substitute(DEFINITION, &substitutions())?;
+        let state_machine_arn = engine.create_state_machine(STATE_MACHINE_NAME, &definition)?;
+        Ok(Self {
+            store,
+            engine,
+            state_machine_arn,
+            clock,
+            resumer,
+        })
+    }
+
+    /// The local resumer (the `SendTaskSuccess` of the local engine).
+    pub fn resumer(&self) -> Arc<LocalResumer> {
+        Arc::clone(&self.resumer)
+    }
+
+    /// Delivers resumptions queued by handlers (the synthetic reviewer) until none are left.
+    pub async fn settle(&self) -> Result<usize> {
+        let mut delivered = 0;
+        while let Some((token, output)) = self.resumer.pop() {
+            match self.engine.send_task_success(&token, output).await {
+                Ok(()) => delivered += 1,
+                Err(e) => tracing::warn!(error = %e, "queued resumption not delivered"),
+            }
+        }
+        Ok(delivered)
+    }
+}

@@ -1,0 +1,87 @@
+//! `hitl`: run the human-in-the-loop review workflow on this machine — the deployed ASL
+//! definition, the real handlers, durable local state and virtual time.
+
+mod commands;
+mod format;
+mod local;
+mod smoke;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Human-in-the-loop review workflows, locally: the same state machine definition and
+/// handlers as on AWS, with state in a local data directory and a virtual clock.
+#[derive(Debug, Parser)]
+#[command(name = "hitl", version, about, long_about = None)]
+pub struct Cli {
+    /// Data directory for workflow and execution state (created if missing).
+    #[arg(long, global = true, env = "HITL_DATA_DIR", default_value = ".hitl")]
+    pub data_dir: PathBuf,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start review workflows for one subject or a file of subjects.
+    Start(commands::StartArgs),
+    /// Submit a reviewer's decision for a workflow's current iteration.
+    Feedback(commands::FeedbackArgs),
+    /// Show one workflow: status, current draft, diff, feedback, deadline.
+    Status {
+        /// Workflow id.
+        workflow_id: String,
+    },
+    /// List workflows, optionally by status.
+    List {
+        /// Only this status (generating, awaiting_review, revising, approved, escalated, failed).
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many per status.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show the Step Functions-style execution history of a workflow (or execution ARN).
+    History {
+        /// Workflow id or execution ARN.
+        id: String,
+    },
+    /// Move the virtual clock forward (e.g. 72h, 30m, 1d2h), firing due timeouts.
+    AdvanceTime {
+        /// How far: a number with s, m, h or d (combinations like 1h30m work).
+        duration: String,
+    },
+    /// Run the smoke test: a batch decided by the synthetic reviewer, with named checks.
+    Smoke(smoke::SmokeArgs),
+    /// Execute any ASL definition with the registered handlers; prints one JSON line.
+    Exec(commands::ExecArgs),
+    /// Validate an ASL definition; exits non-zero with messages on errors.
+    Validate {
+        /// Path to the definition JSON.
+        definition: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HITL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match commands::run(cli).await {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

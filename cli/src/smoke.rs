@@ -1,0 +1,196 @@
+//! `hitl smoke`: the scheduled smoke test's local twin. Starts a smoke batch through the real
+//! definition; the synthetic reviewer decides each item (approve on round one, approve after
+//! revisions, always request changes); then named checks verify every outcome.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use hitl_shared::contracts::{workflow_id, SmokeScenario};
+use hitl_shared::model::{EscalationReason, FeedbackOutcome, Workflow, WorkflowStatus};
+use serde::Serialize;
+use serde_json::json;
+use statemachine::ExecutionStatus;
+
+use crate::format::table;
+use crate::local::Runtime;
+
+/// `hitl smoke` options.
+#[derive(Debug, Args)]
+pub struct SmokeArgs {
+    /// Iteration limit of the smoke workflows.
+    #[arg(long, default_value_t = 3)]
+    pub max_iterations: i64,
+    /// Number of smoke workflows.
+    #[arg(long, default_value_t = 10)]
+    pub batch_size: i64,
+}
+
+/// One named check.
+#[derive(Debug, Serialize)]
+pub struct Check {
+    /// What is checked.
+    pub name: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// Evidence.
+    pub detail: String,
+}
+
+fn check(name: impl Into<String>, passed: bool, detail: impl Into<String>) -> Check {
+    Check {
+        name: name.into(),
+        passed,
+        detail: detail.into(),
+    }
+}
+
+fn expected(scenario: SmokeScenario, max: u32) -> (WorkflowStatus, u32, Option<EscalationReason>) {
+    match scenario {
+        SmokeScenario::ApproveFirst => (WorkflowStatus::Approved, 1, None),
+        SmokeScenario::ApproveAfterRevisions => (WorkflowStatus::Approved, max, None),
+        SmokeScenario::EscalateAtLimit => (
+            WorkflowStatus::Escalated,
+            max,
+            Some(EscalationReason::IterationLimit),
+        ),
+    }
+}
+
+async fn item_checks(runtime: &Runtime, wf: &Workflow) -> Result<Vec<Check>> {
+    let mut checks = Vec::new();
+    let Some(scenario) = wf.smoke else {
+        return Ok(vec![check(
+            format!("{} is a smoke workflow", wf.subject.id),
+            false,
+            "no scenario",
+        )]);
+    };
+    let (status, iteration, reason) = expected(scenario, wf.config.max_iterations);
+    let label = format!("{} {:?}", wf.subject.id, scenario);
+    let got_reason = wf.escalation.as_ref().map(|e| e.reason);
+    checks.push(check(
+        format!("{label}: outcome"),
+        wf.status == status && wf.iteration == iteration && got_reason == reason,
+        format!(
+            "{} at iteration {}{}",
+            wf.status,
+            wf.iteration,
+            got_reason.map(|r| format!(" ({r})")).unwrap_or_default()
+        ),
+    ));
+    let trail = runtime.store.list_feedback(&wf.id).await?;
+    let applied = trail
+        .iter()
+        .filter(|e| matches!(e.outcome, FeedbackOutcome::Applied { .. }))
+        .count();
+    let artifacts = runtime.store.list_artifacts(&wf.id).await?;
+    checks.push(check(
+        format!("{label}: audit trail"),
+        applied == wf.decisions.len() && applied as u32 == iteration && artifacts.len() as u32 == iteration,
+        format!("{applied} decision(s), {} draft(s)", artifacts.len()),
+    ));
+    if let Some(arn) = &wf.execution_arn {
+        let d = runtime.engine.describe_execution(arn)?;
+        let history = runtime.engine.get_execution_history(arn)?;
+        let terminal_state = match status {
+            WorkflowStatus::Approved => "WorkflowApproved",
+            _ => "WorkflowEscalated",
+        };
+        let entered = serde_json::to_string(&history)?.contains(terminal_state);
+        checks.push(check(
+            format!("{label}: execution"),
+            d.status == ExecutionStatus::Succeeded && entered,
+            format!("{:?}, {} history events, ended in {terminal_state}", d.status, history.len()),
+        ));
+    }
+    Ok(checks)
+}
+
+/// Runs the smoke test and prints the report.
+pub async fn run(runtime: &Runtime, args: SmokeArgs, as_json: bool) -> Result<ExitCode> {
+    let request_id = format!("smoke-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let input = json!({
+        "action": "start_workflow",
+        "smoke": true,
+        "request_id": request_id,
+        "config": {"max_iterations": args.max_iterations, "batch_size": args.batch_size},
+    });
+    eprintln!(
+        "smoke: starting batch {request_id} ({} workflows, max_iterations {})",
+        args.batch_size, args.max_iterations
+    );
+    let started = std::time::Instant::now();
+    let execution = runtime
+        .engine
+        .start_execution(&runtime.state_machine_arn, Some(&request_id), input)
+        .await?;
+    let mut delivered = 0;
+    loop {
+        let n = runtime.settle().await?;
+        if n == 0 {
+            break;
+        }
+        delivered += n;
+        eprintln!("smoke: synthetic reviewer delivered {delivered} decision(s)");
+    }
+    let mut checks = Vec::new();
+    let parent = runtime.engine.describe_execution(&execution)?;
+    checks.push(check(
+        "start request accepted and fanned out",
+        parent.status == ExecutionStatus::Succeeded,
+        format!(
+            "{:?}{}",
+            parent.status,
+            parent.error.map(|e| format!(": {e}")).unwrap_or_default()
+        ),
+    ));
+    let subjects = hitl_shared::contracts::smoke_subjects(usize::try_from(args.batch_size).unwrap_or(0));
+    let mut workflows = Vec::new();
+    for subject in &subjects {
+        let id = workflow_id(&request_id, &subject.id);
+        match runtime.store.get_workflow(&id).await? {
+            Some(wf) => workflows.push(wf),
+            None => checks.push(check(format!("{} created", subject.id), false, "no workflow record")),
+        }
+    }
+    checks.push(check(
+        "every item has a workflow",
+        workflows.len() == subjects.len() && !subjects.is_empty(),
+        format!("{} of {}", workflows.len(), subjects.len()),
+    ));
+    for wf in &workflows {
+        checks.extend(item_checks(runtime, wf).await?);
+    }
+    let passed = checks.iter().filter(|c| c.passed).count();
+    let failed = checks.len() - passed;
+    if as_json {
+        println!(
+            "{}",
+            json!({"request_id": request_id, "passed": passed, "failed": failed, "checks": checks})
+        );
+    } else {
+        let rows: Vec<Vec<String>> = checks
+            .iter()
+            .map(|c| {
+                vec![
+                    if c.passed { "PASS" } else { "FAIL" }.to_owned(),
+                    c.name.clone(),
+                    c.detail.clone(),
+                ]
+            })
+            .collect();
+        println!("{}", table(&["RESULT", "CHECK", "DETAIL"], &rows));
+        println!(
+            "smoke {request_id}: {} workflows in {:.2}s",
+            workflows.len(),
+            started.elapsed().as_secs_f64()
+        );
+        println!("smoke: {passed} passed, {failed} failed");
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The one command that runs every test: installs what the tests need (project-local), checks
+# formatting and lints, then runs the whole workspace test suite once (one shared build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+scripts/setup-test-tools.sh
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.log
+# A run that executed no test is a failure, not a pass.
+total=$(grep -E '^test result:' target/test-output.log | awk '{s+=$4} END {print s+0}')
+failed=$(grep -E '^test result:' target/test-output.log | awk '{s+=$6} END {print s+0}')
+echo "workspace tests: ${total} passed, ${failed} failed"
+[ "$total" -gt 0 ] || { echo "no tests ran"; exit 1; }

@@ -1,0 +1,362 @@
+//! Input and output processing: InputPath → Parameters → work → ResultSelector → ResultPath →
+//! OutputPath, payload templates (`.$` keys), and the context object (`$$`).
+
+use crate::errors::{self, StateError};
+use crate::intrinsics;
+use crate::path::{self, PathError};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Map, Value};
+
+/// A path field that distinguishes "absent" (default `$`) from an explicit `null`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum OptPath {
+    /// Field absent: behaves like `$`.
+    #[default]
+    Default,
+    /// Field is `null`.
+    Null,
+    /// A path.
+    Path(String),
+}
+
+impl OptPath {
+    /// The explicit path, if any.
+    pub fn as_path(&self) -> Option<&str> {
+        match self {
+            OptPath::Path(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// A compiled payload template (Parameters, ResultSelector, ItemSelector).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Template {
+    /// A constant value.
+    Const(Value),
+    /// An object whose members are templates.
+    Object(Vec<(String, Template)>),
+    /// An array whose elements are templates.
+    Array(Vec<Template>),
+    /// A `.$` field with a path (`$.x` or `$$.x`).
+    Path {
+        /// Field name (without `.$`).
+        field: String,
+        /// The path.
+        path: String,
+    },
+    /// A `.$` field with an intrinsic call.
+    Intrinsic {
+        /// Field name (without `.$`).
+        field: String,
+        /// Parsed call.
+        call: Box<intrinsics::Call>,
+    },
+    /// A `.$` field whose value could not be compiled; fails at runtime, reported by validation.
+    Invalid {
+        /// Field name including `.$`.
+        field: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Template {
+    /// Compiles a raw template value.
+    pub fn compile(v: &Value) -> Template {
+        match v {
+            Value::Object(m) => {
+                let mut out = Vec::with_capacity(m.len());
+                for (k, val) in m {
+                    if let Some(field) = k.strip_suffix(".$") {
+                        let t = match val {
+                            Value::String(s) if s.starts_with('$') => match path::check_syntax(s) {
+                                Ok(()) => Template::Path {
+                                    field: field.to_string(),
+                                    path: s.clone(),
+                                },
+                                Err(e) => Template::Invalid {
+                                    field: k.clone(),
+                                    message: e.to_string(),
+                                },
+                            },
+                            Value::String(s) if s.trim_start().starts_with("States.") => {
+                                match intrinsics::parse(s) {
+                                    Ok(call) => Template::Intrinsic {
+                                        field: field.to_string(),
+                                        call: Box::new(call),
+                                    },
+                                    Err(message) => Template::Invalid {
+                                        field: k.clone(),
+                                        message: format!("invalid intrinsic function: {message}"),
+                                    },
+                                }
+                            }
+                            other => Template::Invalid {
+                                field: k.clone(),
+                                message: format!(
+                                    "the value of a field ending in '.$' must be a JSONPath or an intrinsic function, got {other}"
+                                ),
+                            },
+                        };
+                        out.push((field.to_string(), t));
+                    } else {
+                        out.push((k.clone(), Template::compile(val)));
+                    }
+                }
+                Template::Object(out)
+            }
+            Value::Array(a) => Template::Array(a.iter().map(Template::compile).collect()),
+            other => Template::Const(other.clone()),
+        }
+    }
+
+    /// Every compile problem as `(field, message)`.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        self.collect_problems(&mut out);
+        out
+    }
+
+    fn collect_problems(&self, out: &mut Vec<(String, String)>) {
+        match self {
+            Template::Invalid { field, message } => out.push((field.clone(), message.clone())),
+            Template::Object(m) => m.iter().for_each(|(_, t)| t.collect_problems(out)),
+            Template::Array(a) => a.iter().for_each(|t| t.collect_problems(out)),
+            _ => {}
+        }
+    }
+
+    /// Evaluates the template against `input`.
+    pub fn eval(&self, input: &Value, ctx: &dyn Fn() -> Value) -> Result<Value, StateError> {
+        match self {
+            Template::Const(v) => Ok(v.clone()),
+            Template::Array(a) => a
+                .iter()
+                .map(|t| t.eval(input, ctx))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            Template::Object(m) => {
+                let mut out = Map::with_capacity(m.len());
+                for (k, t) in m {
+                    out.insert(k.clone(), t.eval(input, ctx)?);
+                }
+                Ok(Value::Object(out))
+            }
+            Template::Path { field, path: p } => path::select(input, p, ctx).map_err(|e| {
+                StateError::runtime(format!(
+                    "The JSONPath '{p}' specified for the field '{field}.$' could not be found in the input: {e}"
+                ))
+            }),
+            Template::Intrinsic { call, .. } => intrinsics::evaluate(call, input, ctx),
+            Template::Invalid { field, message } => Err(StateError::runtime(format!(
+                "invalid field '{field}': {message}"
+            ))),
+        }
+    }
+}
+
+fn path_err(field: &str, e: PathError) -> StateError {
+    StateError::runtime(format!("Invalid path for {field}: {e}"))
+}
+
+/// Applies InputPath (or OutputPath) to a value: default keeps it, `null` yields `{}`.
+pub fn apply_filter_path(
+    value: &Value,
+    p: &OptPath,
+    field: &str,
+    ctx: &dyn Fn() -> Value,
+) -> Result<Value, StateError> {
+    match p {
+        OptPath::Default => Ok(value.clone()),
+        OptPath::Null => Ok(json!({})),
+        OptPath::Path(s) if s == "$" => Ok(value.clone()),
+        OptPath::Path(s) => path::select(value, s, ctx).map_err(|e| path_err(field, e)),
+    }
+}
+
+/// Like [`apply_filter_path`] but consumes the value (avoids a clone for `$`).
+pub fn apply_filter_path_owned(
+    value: Value,
+    p: &OptPath,
+    field: &str,
+    ctx: &dyn Fn() -> Value,
+) -> Result<Value, StateError> {
+    match p {
+        OptPath::Default => Ok(value),
+        OptPath::Path(s) if s == "$" => Ok(value),
+        _ => apply_filter_path(&value, p, field, ctx),
+    }
+}
+
+/// Applies ResultPath: combines the raw state input with the result.
+pub fn apply_result_path(raw_input: Value, p: &OptPath, result: Value) -> Result<Value, StateError> {
+    match p {
+        OptPath::Default => Ok(result),
+        OptPath::Null => Ok(raw_input),
+        OptPath::Path(s) => path::set(raw_input, s, result)
+            .map_err(|e| StateError::new(errors::RESULT_PATH_MATCH_FAILURE, e.to_string())),
+    }
+}
+
+/// Static facts about an execution used to build the context object.
+#[derive(Debug, Clone)]
+pub struct ExecutionInfo {
+    /// Execution ARN.
+    pub id: String,
+    /// Execution name.
+    pub name: String,
+    /// Execution input.
+    pub input: Value,
+    /// Start time.
+    pub start_time: DateTime<Utc>,
+    /// Role ARN (a fixed local value).
+    pub role_arn: String,
+    /// State machine ARN.
+    pub state_machine_id: String,
+    /// State machine name.
+    pub state_machine_name: String,
+}
+
+/// Per-state facts for the context object.
+#[derive(Debug, Clone, Copy)]
+pub struct StateInfo<'a> {
+    /// State name.
+    pub name: &'a str,
+    /// When the state was entered.
+    pub entered_time: DateTime<Utc>,
+    /// Retries so far.
+    pub retry_count: u32,
+    /// Task token, for callback tasks.
+    pub task_token: Option<&'a str>,
+    /// `$$.Map.Item` (index, value) while evaluating an ItemSelector.
+    pub map_item: Option<(usize, &'a Value)>,
+}
+
+/// Formats a timestamp the way Step Functions does (`2024-01-01T00:00:00.000Z`).
+pub fn fmt_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Builds the context object.
+pub fn context_object(exec: &ExecutionInfo, state: &StateInfo<'_>) -> Value {
+    let mut ctx = json!({
+        "Execution": {
+            "Id": exec.id,
+            "Name": exec.name,
+            "Input": exec.input,
+            "StartTime": fmt_time(exec.start_time),
+            "RoleArn": exec.role_arn,
+            "RedriveCount": 0,
+        },
+        "State": {
+            "Name": state.name,
+            "EnteredTime": fmt_time(state.entered_time),
+            "RetryCount": state.retry_count,
+        },
+        "StateMachine": {
+            "Id": exec.state_machine_id,
+            "Name": exec.state_machine_name,
+        },
+    });
+    if let Some(obj) = ctx.as_object_mut() {
+        if let Some(t) = state.task_token {
+            obj.insert("Task".into(), json!({ "Token": t }));
+        }
+        if let Some((i, v)) = state.map_item {
+            obj.insert("Map".into(), json!({ "Item": { "Index": i, "Value": v } }));
+        }
+    }
+    ctx
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Value {
+        json!({"Execution": {"Id": "arn:exec"}, "Task": {"Token": "tok"}})
+    }
+
+    /// The developer guide's worked example for InputPath, Parameters, ResultSelector,
+    /// ResultPath and OutputPath.
+    #[test]
+    fn io_ordering_docs_example() {
+        let raw = json!({
+            "comment": "Example for InputPath",
+            "dataset1": {"val1": 1, "val2": 2, "val3": 3},
+            "dataset2": {"val1": "a", "val2": "b", "val3": "c"}
+        });
+        let effective =
+            apply_filter_path(&raw, &OptPath::Path("$.dataset2".into()), "InputPath", &ctx)
+                .unwrap();
+        assert_eq!(effective, json!({"val1": "a", "val2": "b", "val3": "c"}));
+        let params = Template::compile(&json!({"comment": "x", "MyDetails": {"size.$": "$.val1"}, "exec.$": "$$.Execution.Id"}));
+        let p = params.eval(&effective, &ctx).unwrap();
+        assert_eq!(
+            p,
+            json!({"comment": "x", "MyDetails": {"size": "a"}, "exec": "arn:exec"})
+        );
+        let task_result = json!({"resourceType": "elasticmapreduce", "ClusterId": "AKIAI", "SdkHttpMetadata": {"x": 1}});
+        let selector = Template::compile(&json!({"ClusterId.$": "$.ClusterId", "ResourceType.$": "$.resourceType"}));
+        let selected = selector.eval(&task_result, &ctx).unwrap();
+        assert_eq!(
+            selected,
+            json!({"ClusterId": "AKIAI", "ResourceType": "elasticmapreduce"})
+        );
+        let combined = apply_result_path(
+            raw.clone(),
+            &OptPath::Path("$.taskresult".into()),
+            selected.clone(),
+        )
+        .unwrap();
+        assert_eq!(combined["taskresult"], selected);
+        assert_eq!(combined["dataset1"], raw["dataset1"]);
+        let out = apply_filter_path(
+            &combined,
+            &OptPath::Path("$.taskresult".into()),
+            "OutputPath",
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!(out, selected);
+    }
+
+    #[test]
+    fn null_paths() {
+        let v = json!({"a": 1});
+        assert_eq!(apply_filter_path(&v, &OptPath::Null, "InputPath", &ctx).unwrap(), json!({}));
+        assert_eq!(apply_result_path(v.clone(), &OptPath::Null, json!(5)).unwrap(), v);
+        assert_eq!(apply_result_path(v.clone(), &OptPath::Default, json!(5)).unwrap(), json!(5));
+    }
+
+    #[test]
+    fn missing_paths_are_runtime_errors() {
+        let v = json!({"a": 1});
+        let e = apply_filter_path(&v, &OptPath::Path("$.b".into()), "InputPath", &ctx).unwrap_err();
+        assert_eq!(e.error, "States.Runtime");
+        let t = Template::compile(&json!({"x.$": "$.nope"}));
+        assert_eq!(t.eval(&v, &ctx).unwrap_err().error, "States.Runtime");
+        let e = apply_result_path(json!("s"), &OptPath::Path("$.x".into()), json!(1)).unwrap_err();
+        assert_eq!(e.error, "States.ResultPathMatchFailure");
+    }
+
+    #[test]
+    fn templates_with_intrinsics_and_arrays() {
+        let t = Template::compile(&json!({
+            "greeting.$": "States.Format('hi {}', $.name)",
+            "list": [{"v.$": "$.name"}, 3],
+            "token.$": "$$.Task.Token"
+        }));
+        assert!(t.problems().is_empty());
+        assert_eq!(
+            t.eval(&json!({"name": "bo"}), &ctx).unwrap(),
+            json!({"greeting": "hi bo", "list": [{"v": "bo"}, 3], "token": "tok"})
+        );
+        let bad = Template::compile(&json!({"a.$": "nope", "b": {"c.$": "States.Bogus()"}, "d.$": 5}));
+        let problems = bad.problems();
+        assert_eq!(problems.len(), 3);
+        assert!(problems.iter().any(|(f, _)| f == "c.$"));
+    }
+}
