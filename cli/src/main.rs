@@ -2,9 +2,9 @@
 //! definition, the real handlers, durable local state and virtual time.
 
 mod commands;
-mod format;
-mod local;
 mod smoke;
+
+pub use hitl_cli::{format, local};
 
 use std::path::PathBuf;
 

@@ -522,13 +522,14 @@ impl WorkflowStore for DynamoStore {
                     };
                     if failed(1) {
                         Err(StoreError::Duplicate(entry.idempotency_key.clone()))
-                    } else if failed(0) {
-                        Err(StoreError::Conflict(workflow.id.clone()))
-                    } else if reasons
-                        .iter()
-                        .flatten()
-                        .any(|c| c == "TransactionConflict" || c == "ThrottlingError")
+                    } else if failed(0)
+                        || reasons
+                            .iter()
+                            .flatten()
+                            .any(|c| c == "TransactionConflict" || c == "ThrottlingError")
                     {
+                        // The version moved, or a concurrent transaction touched the item:
+                        // either way the caller re-reads and re-applies.
                         Err(StoreError::Conflict(workflow.id.clone()))
                     } else {
                         Err(StoreError::Backend(format!(

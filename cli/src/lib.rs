@@ -1,0 +1,5 @@
+//! Library side of the `hitl` CLI: the local runtime (engine + handlers + SQLite + virtual
+//! clock) and presentation helpers, shared by the binary and the workspace integration tests.
+
+pub mod format;
+pub mod local;
