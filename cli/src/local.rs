@@ -114,10 +114,10 @@ impl Notifier for FileNotifier {
 }
 
 /// Adapts a typed handler (`I -> Result<O, HandlerError>`) to the engine's `TaskHandler`.
-struct Typed<F>(F);
+struct Typed<F, I, O, Fut>(F, std::marker::PhantomData<fn(I) -> (O, Fut)>);
 
 #[async_trait]
-impl<I, O, F, Fut> statemachine::TaskHandler for Typed<F>
+impl<I, O, F, Fut> statemachine::TaskHandler for Typed<F, I, O, Fut>
 where
     I: DeserializeOwned + Send + 'static,
     O: Serialize + Send + 'static,
@@ -150,7 +150,7 @@ where
     F: Fn(I) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<O, HandlerError>> + Send + 'static,
 {
-    Arc::new(Typed(f))
+    Arc::new(Typed(f, std::marker::PhantomData))
 }
 
 /// Ports shared by every handler.

@@ -199,8 +199,8 @@ impl Parser {
                     self.pos += 1;
                 }
                 let s: String = self.chars[start..self.pos].iter().collect();
-                let v: Value =
-                    serde_json::from_str(&s).map_err(|_| format!("invalid number literal '{s}'"))?;
+                let v: Value = serde_json::from_str(&s)
+                    .map_err(|_| format!("invalid number literal '{s}'"))?;
                 Ok(Arg::Literal(v))
             }
             Some(c) if c.is_ascii_alphabetic() => {
@@ -252,16 +252,15 @@ fn fail(msg: impl Into<String>) -> StateError {
 pub fn evaluate(
     call: &Call,
     input: &Value,
-    context: &dyn Fn() -> Value,
+    context: &dyn Fn(&str) -> Value,
 ) -> Result<Value, StateError> {
     let mut vals = Vec::with_capacity(call.args.len());
     for a in &call.args {
         vals.push(match a {
             Arg::Str { raw } => Value::String(unescape(raw)),
             Arg::Literal(v) => v.clone(),
-            Arg::Path(p) => path::select(input, p, context).map_err(|e| {
-                fail(format!("{}: argument path failed: {e}", call.name))
-            })?,
+            Arg::Path(p) => path::select(input, p, context)
+                .map_err(|e| fail(format!("{}: argument path failed: {e}", call.name)))?,
             Arg::Call(c) => evaluate(c, input, context)?,
         });
     }
@@ -519,9 +518,9 @@ fn apply(call: &Call, vals: &[Value]) -> Result<Value, StateError> {
         }
         "States.JsonMerge" => {
             arity(call, vals, 3, 3)?;
-            let deep = vals[2].as_bool().ok_or_else(|| {
-                fail("States.JsonMerge: the third argument must be a boolean")
-            })?;
+            let deep = vals[2]
+                .as_bool()
+                .ok_or_else(|| fail("States.JsonMerge: the third argument must be a boolean"))?;
             if deep {
                 return Err(fail(
                     "States.JsonMerge: deep merging is not supported; the third argument must be false",
@@ -580,7 +579,11 @@ fn apply(call: &Call, vals: &[Value]) -> Result<Value, StateError> {
 }
 
 /// Convenience: parse and evaluate in one go.
-pub fn eval_str(src: &str, input: &Value, context: &dyn Fn() -> Value) -> Result<Value, StateError> {
+pub fn eval_str(
+    src: &str,
+    input: &Value,
+    context: &dyn Fn(&str) -> Value,
+) -> Result<Value, StateError> {
     let call = parse(src).map_err(fail)?;
     evaluate(&call, input, context)
 }
@@ -591,7 +594,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn ctx() -> Value {
+    fn ctx(_: &str) -> Value {
         json!({"Execution": {"Name": "exec-1"}})
     }
 
@@ -602,8 +605,11 @@ mod tests {
     #[test]
     fn format_from_docs() {
         assert_eq!(
-            ev("States.Format('Hello, my name is {}.', $.name)", json!({"name": "Arnav"}))
-                .unwrap(),
+            ev(
+                "States.Format('Hello, my name is {}.', $.name)",
+                json!({"name": "Arnav"})
+            )
+            .unwrap(),
             json!("Hello, my name is Arnav.")
         );
         assert_eq!(
@@ -702,7 +708,11 @@ mod tests {
     #[test]
     fn encoding_and_hash() {
         assert_eq!(
-            ev("States.Base64Encode($.input)", json!({"input": "Data to encode"})).unwrap(),
+            ev(
+                "States.Base64Encode($.input)",
+                json!({"input": "Data to encode"})
+            )
+            .unwrap(),
             json!("RGF0YSB0byBlbmNvZGU=")
         );
         assert_eq!(
@@ -753,7 +763,11 @@ mod tests {
     #[test]
     fn math() {
         assert_eq!(
-            ev("States.MathAdd($.value1, $.step)", json!({"value1": 111, "step": -1})).unwrap(),
+            ev(
+                "States.MathAdd($.value1, $.step)",
+                json!({"value1": 111, "step": -1})
+            )
+            .unwrap(),
             json!(110)
         );
         for _ in 0..50 {

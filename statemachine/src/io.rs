@@ -128,7 +128,7 @@ impl Template {
     }
 
     /// Evaluates the template against `input`.
-    pub fn eval(&self, input: &Value, ctx: &dyn Fn() -> Value) -> Result<Value, StateError> {
+    pub fn eval(&self, input: &Value, ctx: &dyn Fn(&str) -> Value) -> Result<Value, StateError> {
         match self {
             Template::Const(v) => Ok(v.clone()),
             Template::Array(a) => a
@@ -165,7 +165,7 @@ pub fn apply_filter_path(
     value: &Value,
     p: &OptPath,
     field: &str,
-    ctx: &dyn Fn() -> Value,
+    ctx: &dyn Fn(&str) -> Value,
 ) -> Result<Value, StateError> {
     match p {
         OptPath::Default => Ok(value.clone()),
@@ -180,7 +180,7 @@ pub fn apply_filter_path_owned(
     value: Value,
     p: &OptPath,
     field: &str,
-    ctx: &dyn Fn() -> Value,
+    ctx: &dyn Fn(&str) -> Value,
 ) -> Result<Value, StateError> {
     match p {
         OptPath::Default => Ok(value),
@@ -190,7 +190,11 @@ pub fn apply_filter_path_owned(
 }
 
 /// Applies ResultPath: combines the raw state input with the result.
-pub fn apply_result_path(raw_input: Value, p: &OptPath, result: Value) -> Result<Value, StateError> {
+pub fn apply_result_path(
+    raw_input: Value,
+    p: &OptPath,
+    result: Value,
+) -> Result<Value, StateError> {
     match p {
         OptPath::Default => Ok(result),
         OptPath::Null => Ok(raw_input),
@@ -238,13 +242,33 @@ pub fn fmt_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Builds the context object.
+/// Builds the context object for evaluating `path`, leaving out `Execution.Input` (a potentially
+/// large copy) when the path cannot reach it.
+pub fn context_object_for(path: &str, exec: &ExecutionInfo, state: &StateInfo<'_>) -> Value {
+    const CHEAP: &[&str] = &[
+        "$$.State.",
+        "$$.StateMachine.",
+        "$$.Task.",
+        "$$.Map.",
+        "$$.Execution.Id",
+        "$$.Execution.Name",
+        "$$.Execution.StartTime",
+        "$$.Execution.RoleArn",
+    ];
+    build_context(exec, state, !CHEAP.iter().any(|p| path.starts_with(p)))
+}
+
+/// Builds the full context object.
 pub fn context_object(exec: &ExecutionInfo, state: &StateInfo<'_>) -> Value {
+    build_context(exec, state, true)
+}
+
+fn build_context(exec: &ExecutionInfo, state: &StateInfo<'_>, with_input: bool) -> Value {
     let mut ctx = json!({
         "Execution": {
             "Id": exec.id,
             "Name": exec.name,
-            "Input": exec.input,
+            "Input": if with_input { exec.input.clone() } else { Value::Null },
             "StartTime": fmt_time(exec.start_time),
             "RoleArn": exec.role_arn,
             "RedriveCount": 0,
@@ -275,7 +299,7 @@ pub fn context_object(exec: &ExecutionInfo, state: &StateInfo<'_>) -> Value {
 mod tests {
     use super::*;
 
-    fn ctx() -> Value {
+    fn ctx(_: &str) -> Value {
         json!({"Execution": {"Id": "arn:exec"}, "Task": {"Token": "tok"}})
     }
 
@@ -292,14 +316,18 @@ mod tests {
             apply_filter_path(&raw, &OptPath::Path("$.dataset2".into()), "InputPath", &ctx)
                 .unwrap();
         assert_eq!(effective, json!({"val1": "a", "val2": "b", "val3": "c"}));
-        let params = Template::compile(&json!({"comment": "x", "MyDetails": {"size.$": "$.val1"}, "exec.$": "$$.Execution.Id"}));
+        let params = Template::compile(
+            &json!({"comment": "x", "MyDetails": {"size.$": "$.val1"}, "exec.$": "$$.Execution.Id"}),
+        );
         let p = params.eval(&effective, &ctx).unwrap();
         assert_eq!(
             p,
             json!({"comment": "x", "MyDetails": {"size": "a"}, "exec": "arn:exec"})
         );
         let task_result = json!({"resourceType": "elasticmapreduce", "ClusterId": "AKIAI", "SdkHttpMetadata": {"x": 1}});
-        let selector = Template::compile(&json!({"ClusterId.$": "$.ClusterId", "ResourceType.$": "$.resourceType"}));
+        let selector = Template::compile(
+            &json!({"ClusterId.$": "$.ClusterId", "ResourceType.$": "$.resourceType"}),
+        );
         let selected = selector.eval(&task_result, &ctx).unwrap();
         assert_eq!(
             selected,
@@ -326,9 +354,18 @@ mod tests {
     #[test]
     fn null_paths() {
         let v = json!({"a": 1});
-        assert_eq!(apply_filter_path(&v, &OptPath::Null, "InputPath", &ctx).unwrap(), json!({}));
-        assert_eq!(apply_result_path(v.clone(), &OptPath::Null, json!(5)).unwrap(), v);
-        assert_eq!(apply_result_path(v.clone(), &OptPath::Default, json!(5)).unwrap(), json!(5));
+        assert_eq!(
+            apply_filter_path(&v, &OptPath::Null, "InputPath", &ctx).unwrap(),
+            json!({})
+        );
+        assert_eq!(
+            apply_result_path(v.clone(), &OptPath::Null, json!(5)).unwrap(),
+            v
+        );
+        assert_eq!(
+            apply_result_path(v.clone(), &OptPath::Default, json!(5)).unwrap(),
+            json!(5)
+        );
     }
 
     #[test]
@@ -354,7 +391,8 @@ mod tests {
             t.eval(&json!({"name": "bo"}), &ctx).unwrap(),
             json!({"greeting": "hi bo", "list": [{"v": "bo"}, 3], "token": "tok"})
         );
-        let bad = Template::compile(&json!({"a.$": "nope", "b": {"c.$": "States.Bogus()"}, "d.$": 5}));
+        let bad =
+            Template::compile(&json!({"a.$": "nope", "b": {"c.$": "States.Bogus()"}, "d.$": 5}));
         let problems = bad.problems();
         assert_eq!(problems.len(), 3);
         assert!(problems.iter().any(|(f, _)| f == "c.$"));

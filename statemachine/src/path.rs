@@ -122,13 +122,9 @@ pub fn is_valid(path: &str) -> bool {
 
 /// Checks a path's syntax, returning the parser's message on failure.
 pub fn check_syntax(path: &str) -> Result<(), PathError> {
-    let p = path.strip_prefix('$').map_or(path, |rest| {
-        if rest.starts_with('$') {
-            rest
-        } else {
-            path
-        }
-    });
+    let p = path
+        .strip_prefix('$')
+        .map_or(path, |rest| if rest.starts_with('$') { rest } else { path });
     if !p.starts_with('$') {
         return Err(PathError::Syntax {
             path: path.to_string(),
@@ -167,10 +163,10 @@ fn walk<'v>(mut v: &'v Value, segs: &[Segment]) -> Option<&'v Value> {
 pub fn select(
     input: &Value,
     path: &str,
-    context: &dyn Fn() -> Value,
+    context: &dyn Fn(&str) -> Value,
 ) -> Result<Value, PathError> {
     if let Some(rest) = path.strip_prefix("$$") {
-        let ctx = context();
+        let ctx = context(path);
         let p = format!("${rest}");
         return select_in(&ctx, &p).map_err(|e| match e {
             PathError::NoMatch { .. } => PathError::NoMatch {
@@ -230,7 +226,9 @@ pub fn set(input: Value, path: &str, result: Value) -> Result<Value, PathError> 
                         m.insert(f.clone(), result);
                         break;
                     }
-                    let entry = m.entry(f.clone()).or_insert_with(|| Value::Object(Map::new()));
+                    let entry = m
+                        .entry(f.clone())
+                        .or_insert_with(|| Value::Object(Map::new()));
                     if !entry.is_object() && !entry.is_array() {
                         return Err(PathError::ResultPath {
                             path: path.to_string(),
@@ -288,7 +286,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn no_ctx() -> Value {
+    fn no_ctx(_: &str) -> Value {
         json!({"Execution": {"Id": "arn:x"}})
     }
 
@@ -333,7 +331,10 @@ mod tests {
     #[test]
     fn context_paths() {
         let v = json!({});
-        assert_eq!(select(&v, "$$.Execution.Id", &no_ctx).unwrap(), json!("arn:x"));
+        assert_eq!(
+            select(&v, "$$.Execution.Id", &no_ctx).unwrap(),
+            json!("arn:x")
+        );
         assert!(select(&v, "$$.Nope", &no_ctx).is_err());
     }
 

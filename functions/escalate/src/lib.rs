@@ -10,7 +10,7 @@ use hitl_shared::ports::{Clock, Notification, NotificationKind, Notifier};
 use hitl_shared::rules;
 use hitl_shared::store::{mutate, WorkflowStore};
 use hitl_shared::HandlerError;
-use tracing::warn;
+use tracing::info;
 
 /// The function's ports.
 #[derive(Clone)]
@@ -50,7 +50,7 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
     })
     .await?;
     let escalation = workflow.escalation.clone();
-    warn!(workflow_id = %workflow.id, iteration = workflow.iteration, subject_id = %workflow.subject.id,
+    info!(workflow_id = %workflow.id, iteration = workflow.iteration, subject_id = %workflow.subject.id,
         reason = input.reason.as_str(), "workflow escalated");
     deps.notifier
         .publish(&Notification {

@@ -1,0 +1,106 @@
+//! Engine throughput: executions/s and time per state transition for a Pass/Choice/Map-heavy
+//! definition (a Map over 1,000 items, ~8 states per item, with Parameters, intrinsics and
+//! Choice) on the in-memory store. Run with `cargo bench -p hitl-statemachine`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use serde_json::{json, Value};
+use statemachine::{
+    Engine, EngineConfig, ExecutionStore, HandlerRegistry, HistoryEventType, MemoryExecutionStore,
+    VirtualClock,
+};
+use std::sync::Arc;
+
+const DEFINITION: &str = r#"{
+  "StartAt": "Prepare",
+  "States": {
+    "Prepare": {"Type": "Pass", "Parameters": {"items.$": "$.items", "batch.$": "$$.Execution.Name"}, "Next": "Fan"},
+    "Fan": {
+      "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 50,
+      "ItemSelector": {"id.$": "$$.Map.Item.Index", "v.$": "$$.Map.Item.Value.v", "batch.$": "$.batch"},
+      "ItemProcessor": {
+        "StartAt": "Init",
+        "States": {
+          "Init": {"Type": "Pass", "Parameters": {"id.$": "$.id", "v.$": "$.v", "key.$": "States.Format('{}-item-{}', $.batch, $.id)"}, "Next": "Classify"},
+          "Classify": {"Type": "Choice", "Choices": [
+              {"And": [{"Variable": "$.v", "IsNumeric": true}, {"Variable": "$.v", "NumericGreaterThan": 500}], "Next": "Big"},
+              {"Variable": "$.key", "StringMatches": "*-item-1*", "Next": "Tagged"}],
+            "Default": "Small"},
+          "Big": {"Type": "Pass", "Result": "big", "ResultPath": "$.size", "Next": "Hash"},
+          "Tagged": {"Type": "Pass", "Result": "tagged", "ResultPath": "$.size", "Next": "Hash"},
+          "Small": {"Type": "Pass", "Result": "small", "ResultPath": "$.size", "Next": "Hash"},
+          "Hash": {"Type": "Pass", "Parameters": {"id.$": "$.id", "size.$": "$.size", "digest.$": "States.Hash($.key, 'SHA-256')", "parts.$": "States.StringSplit($.key, '-')"}, "Next": "Count"},
+          "Count": {"Type": "Pass", "Parameters": {"id.$": "$.id", "size.$": "$.size", "digest.$": "$.digest", "n.$": "States.ArrayLength($.parts)"}, "Next": "Stamp"},
+          "Stamp": {"Type": "Pass", "Parameters": {"entered.$": "$$.State.EnteredTime", "retry.$": "$$.State.RetryCount"}, "ResultPath": "$.meta", "Next": "Check"},
+          "Check": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericEquals": 3, "Next": "Merge"}], "Default": "Merge"},
+          "Merge": {"Type": "Pass", "Parameters": {"out.$": "States.JsonMerge($, States.StringToJson('{\"ok\": true}'), false)"}, "OutputPath": "$.out", "End": true}
+        }
+      },
+      "ResultSelector": {"count.$": "States.ArrayLength($)"},
+      "ResultPath": "$.summary",
+      "Next": "Done"
+    },
+    "Done": {"Type": "Succeed"}
+  }
+}"#;
+
+fn input() -> Value {
+    json!({"items": (0..1000).map(|i| json!({"v": i})).collect::<Vec<_>>()})
+}
+
+fn engine() -> Engine {
+    let store: Arc<dyn ExecutionStore> = Arc::new(MemoryExecutionStore::new());
+    let clock = Arc::new(VirtualClock::new(store.clone()).unwrap());
+    Engine::new(
+        store,
+        HandlerRegistry::new(),
+        clock,
+        EngineConfig::default(),
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let e = engine();
+    let arn = e.create_state_machine("bench", DEFINITION).unwrap();
+    let input = input();
+
+    // One run to check the result and count transitions.
+    let exec = rt
+        .block_on(e.start_execution(&arn, None, input.clone()))
+        .unwrap();
+    let d = e.describe_execution(&exec).unwrap();
+    assert_eq!(d.output.unwrap()["summary"]["count"], json!(1000));
+    let transitions = e
+        .get_execution_history(&exec)
+        .unwrap()
+        .iter()
+        .filter(|ev| format!("{:?}", ev.event_type).ends_with("StateEntered"))
+        .count() as u64;
+    assert_eq!(transitions, 1000 * 8 + 3);
+    eprintln!("transitions per execution: {transitions}");
+    let _ = HistoryEventType::PassStateEntered;
+
+    let mut g = c.benchmark_group("map_1000_items");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("executions", |b| {
+        b.iter(|| {
+            rt.block_on(e.start_execution(&arn, None, input.clone()))
+                .unwrap()
+        })
+    });
+    g.throughput(Throughput::Elements(transitions));
+    g.bench_function("state_transitions", |b| {
+        b.iter(|| {
+            rt.block_on(e.start_execution(&arn, None, input.clone()))
+                .unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,868 @@
+//! The Amazon States Language model and its parser, plus `DefinitionSubstitutions`.
+//!
+//! Parsing is strict: unknown fields, wrong types and unsupported query languages are rejected
+//! with the state and field named. Structural rules (targets, reachability, ...) live in
+//! [`crate::validate`].
+
+use crate::choice::{self, ChoiceRule};
+use crate::io::{OptPath, Template};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// A parse failure, naming the state and field where possible.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct ParseError {
+    /// State name (None for top-level fields).
+    pub state: Option<String>,
+    /// Field name, if any.
+    pub field: Option<String>,
+    /// Message.
+    pub message: String,
+}
+
+impl ParseError {
+    fn render(&self) -> String {
+        match (&self.state, &self.field) {
+            (Some(s), Some(f)) => format!("state \"{s}\", field \"{f}\": {}", self.message),
+            (Some(s), None) => format!("state \"{s}\": {}", self.message),
+            (None, Some(f)) => format!("field \"{f}\": {}", self.message),
+            (None, None) => self.message.clone(),
+        }
+    }
+}
+
+/// The type of a state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateType {
+    /// `Pass`
+    Pass,
+    /// `Task`
+    Task,
+    /// `Choice`
+    Choice,
+    /// `Wait`
+    Wait,
+    /// `Succeed`
+    Succeed,
+    /// `Fail`
+    Fail,
+    /// `Parallel`
+    Parallel,
+    /// `Map`
+    Map,
+}
+
+impl StateType {
+    /// The ASL name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateType::Pass => "Pass",
+            StateType::Task => "Task",
+            StateType::Choice => "Choice",
+            StateType::Wait => "Wait",
+            StateType::Succeed => "Succeed",
+            StateType::Fail => "Fail",
+            StateType::Parallel => "Parallel",
+            StateType::Map => "Map",
+        }
+    }
+
+    fn allowed_fields(self) -> &'static [&'static str] {
+        match self {
+            StateType::Pass => &[
+                "Type",
+                "Comment",
+                "QueryLanguage",
+                "Next",
+                "End",
+                "InputPath",
+                "OutputPath",
+                "ResultPath",
+                "Parameters",
+                "Result",
+            ],
+            StateType::Task => &[
+                "Type",
+                "Comment",
+                "QueryLanguage",
+                "Next",
+                "End",
+                "InputPath",
+                "OutputPath",
+                "ResultPath",
+                "Parameters",
+                "ResultSelector",
+                "Resource",
+                "TimeoutSeconds",
+                "TimeoutSecondsPath",
+                "HeartbeatSeconds",
+                "HeartbeatSecondsPath",
+                "Retry",
+                "Catch",
+                "Credentials",
+            ],
+            StateType::Choice => &[
+                "Type",
+                "Comment",
+                "QueryLanguage",
+                "InputPath",
+                "OutputPath",
+                "Choices",
+                "Default",
+            ],
+            StateType::Wait => &[
+                "Type",
+                "Comment",
+                "QueryLanguage",
+                "Next",
+                "End",
+                "InputPath",
+                "OutputPath",
+                "Seconds",
+                "Timestamp",
+                "SecondsPath",
+                "TimestampPath",
+            ],
+            StateType::Succeed => &[
+                "Type",
+                "Comment",
+                "QueryLanguage",
+                "InputPath",
+                "OutputPath",
+            ],
+            StateType::Fail => &[
+                "Type",
+                "Comment",
+                "QueryLanguage",
+                "Error",
+                "Cause",
+                "ErrorPath",
+                "CausePath",
+            ],
+            StateType::Parallel => &[
+                "Type",
+                "Comment",
+                "QueryLanguage",
+                "Next",
+                "End",
+                "InputPath",
+                "OutputPath",
+                "ResultPath",
+                "Parameters",
+                "ResultSelector",
+                "Branches",
+                "Retry",
+                "Catch",
+            ],
+            StateType::Map => &[
+                "Type",
+                "Comment",
+                "QueryLanguage",
+                "Next",
+                "End",
+                "InputPath",
+                "OutputPath",
+                "ResultPath",
+                "Parameters",
+                "ItemSelector",
+                "ResultSelector",
+                "ItemsPath",
+                "ItemProcessor",
+                "Iterator",
+                "MaxConcurrency",
+                "MaxConcurrencyPath",
+                "Retry",
+                "Catch",
+                "ItemReader",
+                "ItemBatcher",
+                "ResultWriter",
+                "Label",
+                "ToleratedFailurePercentage",
+                "ToleratedFailureCount",
+                "ToleratedFailurePercentagePath",
+                "ToleratedFailureCountPath",
+            ],
+        }
+    }
+}
+
+/// `JitterStrategy` of a retrier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Jitter {
+    /// No jitter (default).
+    #[default]
+    None,
+    /// Full jitter: uniform in `[0, delay]`.
+    Full,
+}
+
+/// A `Retry` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retrier {
+    /// `ErrorEquals`
+    pub error_equals: Vec<String>,
+    /// `IntervalSeconds` (default 1).
+    pub interval_seconds: u64,
+    /// `MaxAttempts` (default 3; 0 = never retry).
+    pub max_attempts: u64,
+    /// `BackoffRate` (default 2.0).
+    pub backoff_rate: f64,
+    /// `MaxDelaySeconds` cap.
+    pub max_delay_seconds: Option<u64>,
+    /// `JitterStrategy`.
+    pub jitter: Jitter,
+}
+
+/// A `Catch` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catcher {
+    /// `ErrorEquals`
+    pub error_equals: Vec<String>,
+    /// `Next`
+    pub next: String,
+    /// `ResultPath` (default `$`).
+    pub result_path: OptPath,
+}
+
+/// One state. Fields not relevant to the state's type are `None`/empty.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// State type.
+    pub kind: StateType,
+    /// `Comment`
+    pub comment: Option<String>,
+    /// `Next`
+    pub next: Option<String>,
+    /// `End`
+    pub end: bool,
+    /// `InputPath`
+    pub input_path: OptPath,
+    /// `OutputPath`
+    pub output_path: OptPath,
+    /// `ResultPath`
+    pub result_path: OptPath,
+    /// `Parameters` (for Map: `ItemSelector` or legacy `Parameters`, see `item_selector`).
+    pub parameters: Option<Template>,
+    /// `ResultSelector`
+    pub result_selector: Option<Template>,
+    /// Pass `Result`
+    pub result: Option<Value>,
+    /// Task `Resource`
+    pub resource: Option<String>,
+    /// `TimeoutSeconds`
+    pub timeout_seconds: Option<u64>,
+    /// `TimeoutSecondsPath`
+    pub timeout_seconds_path: Option<String>,
+    /// `HeartbeatSeconds`
+    pub heartbeat_seconds: Option<u64>,
+    /// `HeartbeatSecondsPath`
+    pub heartbeat_seconds_path: Option<String>,
+    /// `Retry`
+    pub retry: Vec<Retrier>,
+    /// `Catch`
+    pub catch: Vec<Catcher>,
+    /// Choice `Choices` (None when absent).
+    pub choices: Option<Vec<ChoiceRule>>,
+    /// Choice `Default`
+    pub default: Option<String>,
+    /// Wait `Seconds`
+    pub seconds: Option<u64>,
+    /// Wait `Timestamp`
+    pub timestamp: Option<String>,
+    /// Wait `SecondsPath`
+    pub seconds_path: Option<String>,
+    /// Wait `TimestampPath`
+    pub timestamp_path: Option<String>,
+    /// Fail `Error`
+    pub error: Option<String>,
+    /// Fail `Cause`
+    pub cause: Option<String>,
+    /// Fail `ErrorPath`
+    pub error_path: Option<String>,
+    /// Fail `CausePath`
+    pub cause_path: Option<String>,
+    /// Parallel `Branches` (None when absent).
+    pub branches: Option<Vec<Definition>>,
+    /// Map `ItemProcessor` (or legacy `Iterator`).
+    pub item_processor: Option<Box<Definition>>,
+    /// Map `ItemsPath`
+    pub items_path: Option<String>,
+    /// Map `ItemSelector` (or legacy `Parameters`).
+    pub item_selector: Option<Template>,
+    /// Map `MaxConcurrency` (0 = unlimited).
+    pub max_concurrency: Option<u64>,
+    /// Map `MaxConcurrencyPath`
+    pub max_concurrency_path: Option<String>,
+    /// Map `ToleratedFailurePercentage`
+    pub tolerated_failure_percentage: Option<f64>,
+    /// Map `ToleratedFailureCount`
+    pub tolerated_failure_count: Option<u64>,
+    /// Map `ItemReader` (accepted, not supported at run time).
+    pub item_reader: Option<Value>,
+    /// Fields present in the source (for validation messages).
+    pub present: BTreeSet<String>,
+}
+
+/// A state machine (the top-level definition, a Parallel branch or a Map processor).
+#[derive(Debug, Clone)]
+pub struct Definition {
+    /// `Comment`
+    pub comment: Option<String>,
+    /// `StartAt`
+    pub start_at: String,
+    /// `States`
+    pub states: BTreeMap<String, State>,
+    /// Top-level `TimeoutSeconds`.
+    pub timeout_seconds: Option<u64>,
+    /// `Version`
+    pub version: Option<String>,
+}
+
+impl Definition {
+    /// Parses a definition from JSON text.
+    pub fn parse(text: &str) -> Result<Definition, ParseError> {
+        let v: Value = serde_json::from_str(text).map_err(|e| ParseError {
+            state: None,
+            field: None,
+            message: format!("invalid JSON: {e}"),
+        })?;
+        Self::from_value(&v)
+    }
+
+    /// Parses a definition from a JSON value.
+    pub fn from_value(v: &Value) -> Result<Definition, ParseError> {
+        parse_machine(v, true, None)
+    }
+
+    /// Looks up a state.
+    pub fn state(&self, name: &str) -> Option<&State> {
+        self.states.get(name)
+    }
+}
+
+fn top_err(field: &str, message: impl Into<String>) -> ParseError {
+    ParseError {
+        state: None,
+        field: Some(field.to_string()),
+        message: message.into(),
+    }
+}
+
+fn parse_machine(v: &Value, top: bool, owner: Option<&str>) -> Result<Definition, ParseError> {
+    let obj = v.as_object().ok_or_else(|| ParseError {
+        state: owner.map(str::to_string),
+        field: None,
+        message: "a state machine must be a JSON object".into(),
+    })?;
+    let allowed: &[&str] = if top {
+        &[
+            "Comment",
+            "StartAt",
+            "States",
+            "TimeoutSeconds",
+            "Version",
+            "QueryLanguage",
+        ]
+    } else {
+        &[
+            "Comment",
+            "StartAt",
+            "States",
+            "ProcessorConfig",
+            "QueryLanguage",
+        ]
+    };
+    for k in obj.keys() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(ParseError {
+                state: owner.map(str::to_string),
+                field: Some(k.clone()),
+                message: format!("unknown field \"{k}\""),
+            });
+        }
+    }
+    if let Some(q) = obj.get("QueryLanguage") {
+        if q.as_str() != Some("JSONPath") {
+            return Err(ParseError {
+                state: owner.map(str::to_string),
+                field: Some("QueryLanguage".into()),
+                message: format!(
+                    "QueryLanguage {q} is not supported by the local engine (only JSONPath)"
+                ),
+            });
+        }
+    }
+    let start_at = match obj.get("StartAt") {
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => return Err(top_err("StartAt", "must be a string")),
+        None => {
+            return Err(ParseError {
+                state: owner.map(str::to_string),
+                field: Some("StartAt".into()),
+                message: "missing required field \"StartAt\"".into(),
+            })
+        }
+    };
+    let states_v = obj
+        .get("States")
+        .and_then(Value::as_object)
+        .ok_or_else(|| ParseError {
+            state: owner.map(str::to_string),
+            field: Some("States".into()),
+            message: "missing or non-object field \"States\"".into(),
+        })?;
+    let mut states = BTreeMap::new();
+    for (name, sv) in states_v {
+        states.insert(name.clone(), parse_state(name, sv)?);
+    }
+    let timeout_seconds = match obj.get("TimeoutSeconds") {
+        None => None,
+        Some(t) => Some(
+            t.as_u64()
+                .ok_or_else(|| top_err("TimeoutSeconds", "must be a non-negative integer"))?,
+        ),
+    };
+    if let Some(pc) = obj.get("ProcessorConfig") {
+        let mode = pc.get("Mode").and_then(Value::as_str).unwrap_or("INLINE");
+        if mode != "INLINE" && mode != "DISTRIBUTED" {
+            return Err(ParseError {
+                state: owner.map(str::to_string),
+                field: Some("ProcessorConfig".into()),
+                message: format!("unknown Mode \"{mode}\""),
+            });
+        }
+    }
+    Ok(Definition {
+        comment: obj
+            .get("Comment")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        start_at,
+        states,
+        timeout_seconds,
+        version: obj
+            .get("Version")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
+}
+
+struct Fields<'a> {
+    state: &'a str,
+    obj: &'a Map<String, Value>,
+}
+
+impl<'a> Fields<'a> {
+    fn err(&self, field: &str, message: impl Into<String>) -> ParseError {
+        ParseError {
+            state: Some(self.state.to_string()),
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+
+    fn string(&self, f: &str) -> Result<Option<String>, ParseError> {
+        match self.obj.get(f) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(self.err(f, "must be a string")),
+        }
+    }
+
+    fn uint(&self, f: &str) -> Result<Option<u64>, ParseError> {
+        match self.obj.get(f) {
+            None => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .or_else(|| {
+                    v.as_f64()
+                        .filter(|x| *x >= 0.0 && x.fract() == 0.0)
+                        .map(|x| x as u64)
+                })
+                .map(Some)
+                .ok_or_else(|| self.err(f, "must be a non-negative integer")),
+        }
+    }
+
+    fn opt_path(&self, f: &str) -> Result<OptPath, ParseError> {
+        match self.obj.get(f) {
+            None => Ok(OptPath::Default),
+            Some(Value::Null) => Ok(OptPath::Null),
+            Some(Value::String(s)) => Ok(OptPath::Path(s.clone())),
+            Some(_) => Err(self.err(f, "must be a path string or null")),
+        }
+    }
+
+    fn template(&self, f: &str) -> Option<Template> {
+        self.obj.get(f).map(Template::compile)
+    }
+
+    fn error_equals(&self, f: &str, entry: &Map<String, Value>) -> Result<Vec<String>, ParseError> {
+        match entry.get("ErrorEquals") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|e| {
+                    e.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| self.err(f, "ErrorEquals entries must be strings"))
+                })
+                .collect(),
+            Some(_) => Err(self.err(f, "ErrorEquals must be an array of strings")),
+            None => Err(self.err(f, "each entry requires ErrorEquals")),
+        }
+    }
+}
+
+fn parse_state(name: &str, v: &Value) -> Result<State, ParseError> {
+    let obj = v.as_object().ok_or_else(|| ParseError {
+        state: Some(name.to_string()),
+        field: None,
+        message: "a state must be a JSON object".into(),
+    })?;
+    let f = Fields { state: name, obj };
+    let kind = match obj.get("Type").and_then(Value::as_str) {
+        Some("Pass") => StateType::Pass,
+        Some("Task") => StateType::Task,
+        Some("Choice") => StateType::Choice,
+        Some("Wait") => StateType::Wait,
+        Some("Succeed") => StateType::Succeed,
+        Some("Fail") => StateType::Fail,
+        Some("Parallel") => StateType::Parallel,
+        Some("Map") => StateType::Map,
+        Some(other) => return Err(f.err("Type", format!("unknown state type \"{other}\""))),
+        None => return Err(f.err("Type", "missing required field \"Type\"")),
+    };
+    let allowed = kind.allowed_fields();
+    for k in obj.keys() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(f.err(
+                k,
+                format!("unknown field \"{k}\" for a {} state", kind.as_str()),
+            ));
+        }
+    }
+    if let Some(q) = obj.get("QueryLanguage") {
+        if q.as_str() != Some("JSONPath") {
+            return Err(f.err(
+                "QueryLanguage",
+                format!("QueryLanguage {q} is not supported by the local engine (only JSONPath)"),
+            ));
+        }
+    }
+    let end = match obj.get("End") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(f.err("End", "must be a boolean")),
+    };
+    let mut retry = Vec::new();
+    if let Some(r) = obj.get("Retry") {
+        let arr = r
+            .as_array()
+            .ok_or_else(|| f.err("Retry", "must be an array"))?;
+        for e in arr {
+            let m = e
+                .as_object()
+                .ok_or_else(|| f.err("Retry", "entries must be objects"))?;
+            for k in m.keys() {
+                if !matches!(
+                    k.as_str(),
+                    "ErrorEquals"
+                        | "IntervalSeconds"
+                        | "MaxAttempts"
+                        | "BackoffRate"
+                        | "MaxDelaySeconds"
+                        | "JitterStrategy"
+                        | "Comment"
+                ) {
+                    return Err(f.err("Retry", format!("unknown field \"{k}\" in a retrier")));
+                }
+            }
+            let sub = Fields {
+                state: name,
+                obj: m,
+            };
+            let interval_seconds = sub.uint("IntervalSeconds")?.unwrap_or(1);
+            let max_attempts = sub.uint("MaxAttempts")?.unwrap_or(3);
+            let backoff_rate = match m.get("BackoffRate") {
+                None => 2.0,
+                Some(b) => b
+                    .as_f64()
+                    .ok_or_else(|| f.err("Retry", "BackoffRate must be a number"))?,
+            };
+            let jitter = match m.get("JitterStrategy").map(Value::as_str) {
+                None | Some(Some("NONE")) => Jitter::None,
+                Some(Some("FULL")) => Jitter::Full,
+                _ => return Err(f.err("Retry", "JitterStrategy must be \"FULL\" or \"NONE\"")),
+            };
+            retry.push(Retrier {
+                error_equals: f.error_equals("Retry", m)?,
+                interval_seconds,
+                max_attempts,
+                backoff_rate,
+                max_delay_seconds: sub.uint("MaxDelaySeconds")?,
+                jitter,
+            });
+        }
+    }
+    let mut catch = Vec::new();
+    if let Some(c) = obj.get("Catch") {
+        let arr = c
+            .as_array()
+            .ok_or_else(|| f.err("Catch", "must be an array"))?;
+        for e in arr {
+            let m = e
+                .as_object()
+                .ok_or_else(|| f.err("Catch", "entries must be objects"))?;
+            for k in m.keys() {
+                if !matches!(
+                    k.as_str(),
+                    "ErrorEquals" | "Next" | "ResultPath" | "Comment"
+                ) {
+                    return Err(f.err("Catch", format!("unknown field \"{k}\" in a catcher")));
+                }
+            }
+            let sub = Fields {
+                state: name,
+                obj: m,
+            };
+            let next = m
+                .get("Next")
+                .and_then(Value::as_str)
+                .ok_or_else(|| f.err("Catch", "each catcher requires a string \"Next\""))?;
+            catch.push(Catcher {
+                error_equals: f.error_equals("Catch", m)?,
+                next: next.to_string(),
+                result_path: sub.opt_path("ResultPath")?,
+            });
+        }
+    }
+    let choices = match obj.get("Choices") {
+        None => None,
+        Some(Value::Array(a)) => Some(
+            a.iter()
+                .map(|r| choice::parse_rule(r, true).map_err(|m| f.err("Choices", m)))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Some(_) => return Err(f.err("Choices", "must be an array")),
+    };
+    let branches = match obj.get("Branches") {
+        None => None,
+        Some(Value::Array(a)) => Some(
+            a.iter()
+                .map(|b| parse_machine(b, false, Some(name)))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Some(_) => return Err(f.err("Branches", "must be an array")),
+    };
+    let processor_v = match (obj.get("ItemProcessor"), obj.get("Iterator")) {
+        (Some(_), Some(_)) => {
+            return Err(f.err(
+                "ItemProcessor",
+                "use either ItemProcessor or Iterator, not both",
+            ))
+        }
+        (Some(p), None) | (None, Some(p)) => Some(p),
+        (None, None) => None,
+    };
+    let item_processor = processor_v
+        .map(|p| parse_machine(p, false, Some(name)).map(Box::new))
+        .transpose()?;
+    let (parameters, item_selector) = if kind == StateType::Map {
+        if obj.contains_key("ItemSelector") && obj.contains_key("Parameters") {
+            return Err(f.err(
+                "ItemSelector",
+                "use either ItemSelector or Parameters, not both",
+            ));
+        }
+        (
+            None,
+            f.template("ItemSelector")
+                .or_else(|| f.template("Parameters")),
+        )
+    } else {
+        (f.template("Parameters"), None)
+    };
+    let tolerated_failure_percentage = match obj.get("ToleratedFailurePercentage") {
+        None => None,
+        Some(v) => Some(
+            v.as_f64()
+                .filter(|p| (0.0..=100.0).contains(p))
+                .ok_or_else(|| f.err("ToleratedFailurePercentage", "must be a number 0-100"))?,
+        ),
+    };
+    Ok(State {
+        kind,
+        comment: f.string("Comment")?,
+        next: f.string("Next")?,
+        end,
+        input_path: f.opt_path("InputPath")?,
+        output_path: f.opt_path("OutputPath")?,
+        result_path: f.opt_path("ResultPath")?,
+        parameters,
+        result_selector: f.template("ResultSelector"),
+        result: obj.get("Result").cloned(),
+        resource: f.string("Resource")?,
+        timeout_seconds: f.uint("TimeoutSeconds")?,
+        timeout_seconds_path: f.string("TimeoutSecondsPath")?,
+        heartbeat_seconds: f.uint("HeartbeatSeconds")?,
+        heartbeat_seconds_path: f.string("HeartbeatSecondsPath")?,
+        retry,
+        catch,
+        choices,
+        default: f.string("Default")?,
+        seconds: f.uint("Seconds")?,
+        timestamp: f.string("Timestamp")?,
+        seconds_path: f.string("SecondsPath")?,
+        timestamp_path: f.string("TimestampPath")?,
+        error: f.string("Error")?,
+        cause: f.string("Cause")?,
+        error_path: f.string("ErrorPath")?,
+        cause_path: f.string("CausePath")?,
+        branches,
+        item_processor,
+        items_path: f.string("ItemsPath")?,
+        item_selector,
+        max_concurrency: f.uint("MaxConcurrency")?,
+        max_concurrency_path: f.string("MaxConcurrencyPath")?,
+        tolerated_failure_percentage,
+        tolerated_failure_count: f.uint("ToleratedFailureCount")?,
+        item_reader: obj.get("ItemReader").cloned(),
+        present: obj.keys().cloned().collect(),
+    })
+}
+
+/// A `DefinitionSubstitutions` failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubstitutionError {
+    /// `${Name}` has no value.
+    #[error("no value for definition substitution ${{{0}}}")]
+    Unknown(String),
+    /// `${` without a closing `}`.
+    #[error("unterminated definition substitution starting at byte {0}")]
+    Unterminated(usize),
+}
+
+/// Every `${Name}` placeholder in `raw`.
+pub fn substitution_names(raw: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = raw;
+    while let Some(i) = rest.find("${") {
+        let after = &rest[i + 2..];
+        match after.find('}') {
+            Some(j) => {
+                out.insert(after[..j].to_string());
+                rest = &after[j + 1..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// Replaces every `${Name}` in `raw` with `values[Name]`; unknown names are errors.
+pub fn substitute(
+    raw: &str,
+    values: &HashMap<String, String>,
+) -> Result<String, SubstitutionError> {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    let mut offset = 0;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let j = after
+            .find('}')
+            .ok_or(SubstitutionError::Unterminated(offset + i))?;
+        let name = &after[..j];
+        let v = values
+            .get(name)
+            .ok_or_else(|| SubstitutionError::Unknown(name.to_string()))?;
+        out.push_str(v);
+        let consumed = i + 2 + j + 1;
+        offset += consumed;
+        rest = &rest[consumed..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_minimal() {
+        let d = Definition::parse(
+            r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Result":1,"End":true}}}"#,
+        )
+        .unwrap();
+        assert_eq!(d.start_at, "A");
+        assert_eq!(d.states["A"].kind, StateType::Pass);
+        assert!(d.states["A"].end);
+    }
+
+    #[test]
+    fn unknown_field_names_state_and_field() {
+        let e = Definition::parse(
+            r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Bogus":1,"End":true}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.state.as_deref(), Some("A"));
+        assert_eq!(e.field.as_deref(), Some("Bogus"));
+        assert!(e.to_string().contains("state \"A\""), "{e}");
+        let e = Definition::parse(
+            r#"{"StartAt":"A","States":{"A":{"Type":"Choice","Result":1,"Choices":[]}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("Result"));
+        let e = Definition::parse(r#"{"StartAt":"A","Extra":1,"States":{}}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("Extra"));
+        let e = Definition::parse(
+            r#"{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"x","TimeoutSeconds":"5","End":true}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("TimeoutSeconds"));
+        let e = Definition::parse(r#"{"StartAt":"A","QueryLanguage":"JSONata","States":{}}"#)
+            .unwrap_err();
+        assert!(e.message.contains("JSONata"));
+    }
+
+    #[test]
+    fn retry_defaults() {
+        let d = Definition::parse(
+            r#"{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"r","End":true,
+              "Retry":[{"ErrorEquals":["X"]}],"Catch":[{"ErrorEquals":["States.ALL"],"Next":"A"}]}}}"#,
+        )
+        .unwrap();
+        let r = &d.states["A"].retry[0];
+        assert_eq!(
+            (r.interval_seconds, r.max_attempts, r.backoff_rate),
+            (1, 3, 2.0)
+        );
+        assert_eq!(r.jitter, Jitter::None);
+        assert_eq!(d.states["A"].catch[0].result_path, OptPath::Default);
+    }
+
+    #[test]
+    fn substitutions() {
+        let raw = r#"{"F":"${A}","G":"${B}-x"}"#;
+        assert_eq!(
+            substitution_names(raw).into_iter().collect::<Vec<_>>(),
+            vec!["A".to_string(), "B".to_string()]
+        );
+        let mut m = HashMap::new();
+        m.insert("A".to_string(), "one".to_string());
+        assert_eq!(
+            substitute(raw, &m).unwrap_err(),
+            SubstitutionError::Unknown("B".into())
+        );
+        m.insert("B".to_string(), "two".to_string());
+        assert_eq!(substitute(raw, &m).unwrap(), r#"{"F":"one","G":"two-x"}"#);
+        assert!(matches!(
+            substitute("${oops", &m),
+            Err(SubstitutionError::Unterminated(0))
+        ));
+    }
+}

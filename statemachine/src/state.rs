@@ -1,0 +1,236 @@
+//! The serializable execution state: a tree of frames. The root frame runs the top-level state
+//! machine; Map iterations and Parallel branches are child frames of the frame whose current
+//! state is the Map/Parallel state.
+
+use crate::errors::StateError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The whole persisted state of a running execution.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecState {
+    /// Root frame.
+    pub root: Frame,
+    /// State transitions so far (runaway guard).
+    pub transitions: u64,
+}
+
+/// One state machine scope in progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Frame {
+    /// Current state name.
+    pub state: String,
+    /// Raw input of the current state.
+    pub input: Value,
+    /// When the current state was entered.
+    pub entered: DateTime<Utc>,
+    /// Attempts charged to each retrier of the current state.
+    #[serde(default)]
+    pub retries: Vec<u32>,
+    /// Total retries of the current state (`$$.State.RetryCount`).
+    #[serde(default)]
+    pub retry_count: u32,
+    /// What the frame is doing.
+    pub phase: Phase,
+}
+
+/// The phase of a frame's current state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Phase {
+    /// About to enter the state (emit `…StateEntered`).
+    Enter,
+    /// Entered; run the state's work.
+    Run,
+    /// A Wait state sleeping until `until`.
+    Wait {
+        /// Wake-up time.
+        until: DateTime<Utc>,
+    },
+    /// Waiting to retry the state.
+    RetryDelay {
+        /// Retry time.
+        until: DateTime<Utc>,
+    },
+    /// A `.waitForTaskToken` task waiting for its callback.
+    Callback(Box<CallbackWait>),
+    /// A Map or Parallel state running child frames.
+    Fanout(Box<Fanout>),
+    /// The scope finished successfully.
+    Succeeded {
+        /// Output.
+        output: Value,
+    },
+    /// The scope failed.
+    Failed {
+        /// Error.
+        error: StateError,
+    },
+}
+
+/// A pending callback.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CallbackWait {
+    /// SHA-256 of the token.
+    pub token_hash: String,
+    /// Task resource.
+    pub resource: String,
+    /// When the token was issued.
+    pub created_at: DateTime<Utc>,
+    /// `TimeoutSeconds` deadline.
+    pub timeout_at: Option<DateTime<Utc>>,
+    /// Heartbeat deadline.
+    pub heartbeat_at: Option<DateTime<Utc>>,
+    /// `HeartbeatSeconds`.
+    pub heartbeat_seconds: Option<u64>,
+    /// Whether the handler was invoked successfully (`TaskSubmitted`).
+    pub submitted: bool,
+}
+
+impl CallbackWait {
+    /// The earliest deadline.
+    pub fn deadline(&self) -> Option<DateTime<Utc>> {
+        match (self.timeout_at, self.heartbeat_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Children of a Map or Parallel state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Fanout {
+    /// Map (true) or Parallel (false).
+    pub is_map: bool,
+    /// Inputs of not-yet-started children.
+    pub inputs: Vec<Value>,
+    /// Child slots.
+    pub children: Vec<Child>,
+    /// Maximum running children (0 = unlimited).
+    pub max_concurrency: usize,
+    /// Children currently running.
+    pub running: usize,
+    /// Index of the next child to start.
+    pub next_start: usize,
+    /// Failed children so far.
+    pub failures: usize,
+    /// `ToleratedFailureCount`.
+    pub tolerated_count: Option<u64>,
+    /// `ToleratedFailurePercentage`.
+    pub tolerated_percentage: Option<f64>,
+}
+
+/// One Map iteration or Parallel branch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Child {
+    /// Not started.
+    Pending,
+    /// Running.
+    Running(Box<Frame>),
+    /// Finished with output.
+    Succeeded(Value),
+    /// Failed.
+    Failed(StateError),
+}
+
+/// Earliest times at which something becomes runnable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Wake {
+    /// Wait-state and retry timers (may be auto-advanced).
+    pub timer: Option<DateTime<Utc>>,
+    /// Callback timeout/heartbeat deadlines (never auto-advanced).
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+impl Wake {
+    /// Combines two wakes, keeping the earliest of each kind.
+    pub fn merge(self, other: Wake) -> Wake {
+        Wake {
+            timer: min_opt(self.timer, other.timer),
+            deadline: min_opt(self.deadline, other.deadline),
+        }
+    }
+
+    /// The earliest of both.
+    pub fn earliest(&self) -> Option<DateTime<Utc>> {
+        min_opt(self.timer, self.deadline)
+    }
+}
+
+impl Frame {
+    /// A fresh frame about to enter `state`.
+    pub fn new(state: &str, input: Value, now: DateTime<Utc>) -> Self {
+        Frame {
+            state: state.to_string(),
+            input,
+            entered: now,
+            retries: Vec::new(),
+            retry_count: 0,
+            phase: Phase::Enter,
+        }
+    }
+
+    /// Timers and deadlines anywhere in this frame's subtree.
+    pub fn wake(&self) -> Wake {
+        match &self.phase {
+            Phase::Wait { until } | Phase::RetryDelay { until } => Wake {
+                timer: Some(*until),
+                deadline: None,
+            },
+            Phase::Callback(cb) => Wake {
+                timer: None,
+                deadline: cb.deadline(),
+            },
+            Phase::Fanout(f) => f
+                .children
+                .iter()
+                .filter_map(|c| match c {
+                    Child::Running(fr) => Some(fr.wake()),
+                    _ => None,
+                })
+                .fold(Wake::default(), Wake::merge),
+            _ => Wake::default(),
+        }
+    }
+
+    /// Visits every pending callback in the subtree with the owning frame's state name.
+    pub fn for_each_callback(&self, f: &mut dyn FnMut(&str, &CallbackWait)) {
+        match &self.phase {
+            Phase::Callback(cb) => f(&self.state, cb),
+            Phase::Fanout(fo) => {
+                for c in &fo.children {
+                    if let Child::Running(fr) = c {
+                        fr.for_each_callback(f);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Path (child indices) to the frame waiting on `token_hash`.
+    pub fn find_callback(&self, token_hash: &str) -> Option<Vec<usize>> {
+        match &self.phase {
+            Phase::Callback(cb) if cb.token_hash == token_hash => Some(Vec::new()),
+            Phase::Fanout(fo) => {
+                for (i, c) in fo.children.iter().enumerate() {
+                    if let Child::Running(fr) = c {
+                        if let Some(mut p) = fr.find_callback(token_hash) {
+                            p.insert(0, i);
+                            return Some(p);
+                        }
+                    }
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+}
