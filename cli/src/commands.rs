@@ -176,7 +176,10 @@ async fn start(runtime: &Runtime, args: StartArgs, as_json: bool) -> Result<Exit
                 ]
             })
             .collect();
-        println!("{}", table(&["WORKFLOW", "SUBJECT", "NAME", "STATUS"], &body));
+        println!(
+            "{}",
+            table(&["WORKFLOW", "SUBJECT", "NAME", "STATUS"], &body)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -236,7 +239,10 @@ async fn feedback(runtime: &Runtime, args: FeedbackArgs, as_json: bool) -> Resul
     runtime.settle().await?;
     let after = load(runtime, &args.workflow_id).await?;
     if as_json {
-        println!("{}", json!({"receipt": receipt, "status": after.status, "iteration": after.iteration}));
+        println!(
+            "{}",
+            json!({"receipt": receipt, "status": after.status, "iteration": after.iteration})
+        );
     } else {
         match &receipt.outcome {
             FeedbackOutcome::Applied { .. } => println!(
@@ -308,11 +314,11 @@ async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result<ExitCode> 
         println!("{}", table(&["FIELD", "VALUE"], &rows));
     }
     if !changes.is_empty() {
-        println!("\nchanges since iteration {}:", previous.map_or(0, |p| p.iteration));
-        let rows: Vec<Vec<String>> = changes
-            .into_iter()
-            .map(|(f, b, a)| vec![f, b, a])
-            .collect();
+        println!(
+            "\nchanges since iteration {}:",
+            previous.map_or(0, |p| p.iteration)
+        );
+        let rows: Vec<Vec<String>> = changes.into_iter().map(|(f, b, a)| vec![f, b, a]).collect();
         println!("{}", table(&["FIELD", "BEFORE", "AFTER"], &rows));
     }
     if !trail.is_empty() {
@@ -334,7 +340,10 @@ async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result<ExitCode> 
             .collect();
         println!(
             "{}",
-            table(&["ITER", "REVIEWER", "DECISION", "OUTCOME", "COMMENTS"], &rows)
+            table(
+                &["ITER", "REVIEWER", "DECISION", "OUTCOME", "COMMENTS"],
+                &rows
+            )
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -420,7 +429,10 @@ async fn history(runtime: &Runtime, id: &str, as_json: bool) -> Result<ExitCode>
             ]
         })
         .collect();
-    println!("{}", table(&["ID", "TIMESTAMP", "TYPE", "STATE / ERROR"], &rows));
+    println!(
+        "{}",
+        table(&["ID", "TIMESTAMP", "TYPE", "STATE / ERROR"], &rows)
+    );
     println!("{} event(s) — {arn}", rows.len());
     Ok(ExitCode::SUCCESS)
 }
@@ -442,7 +454,8 @@ async fn advance(runtime: &Runtime, duration: &str, as_json: bool) -> Result<Exi
 }
 
 fn validate(path: &PathBuf) -> Result<ExitCode> {
-    let raw = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let raw =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let names = statemachine::substitution_names(&raw);
     let mut values = crate::local::substitutions();
     for name in names {
@@ -487,7 +500,10 @@ async fn exec(args: ExecArgs) -> Result<ExitCode> {
     let arn = match runtime.engine.create_state_machine("exec", &resolved) {
         Ok(arn) => arn,
         Err(e) => {
-            println!("{}", json!({"status": "INVALID", "error": e.name(), "cause": e.to_string()}));
+            println!(
+                "{}",
+                json!({"status": "INVALID", "error": e.name(), "cause": e.to_string()})
+            );
             return Ok(ExitCode::from(1));
         }
     };
@@ -495,12 +511,16 @@ async fn exec(args: ExecArgs) -> Result<ExitCode> {
     runtime.settle().await?;
     let d = runtime.engine.describe_execution(&execution)?;
     let line = match d.status {
-        statemachine::ExecutionStatus::Succeeded => json!({"status": "SUCCEEDED", "output": d.output}),
+        statemachine::ExecutionStatus::Succeeded => {
+            json!({"status": "SUCCEEDED", "output": d.output})
+        }
         statemachine::ExecutionStatus::Running => {
             let waiting = runtime.engine.pending_callbacks(&execution)?;
             json!({"status": "RUNNING", "waiting": waiting})
         }
-        other => json!({"status": format!("{other:?}").to_uppercase(), "error": d.error, "cause": d.cause}),
+        other => {
+            json!({"status": format!("{other:?}").to_uppercase(), "error": d.error, "cause": d.cause})
+        }
     };
     println!("{line}");
     Ok(match d.status {

@@ -58,11 +58,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             'm' => Duration::minutes(n),
             'h' => Duration::hours(n),
             'd' => Duration::days(n),
-            other => return Err(format!("{text:?}: unknown unit {other:?}; use s, m, h or d")),
+            other => {
+                return Err(format!(
+                    "{text:?}: unknown unit {other:?}; use s, m, h or d"
+                ))
+            }
         };
     }
     if !number.is_empty() {
-        return Err(format!("{text:?}: a unit (s, m, h, d) must follow {number}"));
+        return Err(format!(
+            "{text:?}: a unit (s, m, h, d) must follow {number}"
+        ));
     }
     Ok(total)
 }
@@ -71,7 +77,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub fn human(duration: Duration) -> String {
     let secs = duration.num_seconds();
     let (sign, secs) = if secs < 0 { ("-", -secs) } else { ("", secs) };
-    let (d, h, m, s) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
+    let (d, h, m, s) = (
+        secs / 86_400,
+        secs % 86_400 / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    );
     let text = match (d, h, m) {
         (0, 0, 0) => format!("{s}s"),
         (0, 0, _) => format!("{m}m"),

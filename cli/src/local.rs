@@ -153,6 +153,22 @@ where
     Arc::new(Typed(f, std::marker::PhantomData))
 }
 
+/// Local stand-in for the callback-capable service integrations (`sqs:sendMessage`,
+/// `sns:publish`, `events:putEvents`): accepts the message and answers the way the service
+/// does, so `.waitForTaskToken` tasks on them suspend until a callback arrives.
+struct IntegrationEcho(&'static str);
+
+#[async_trait]
+impl statemachine::TaskHandler for IntegrationEcho {
+    async fn invoke(&self, _input: Value, _ctx: TaskContext) -> Result<Value, TaskFailure> {
+        let id = uuid::Uuid::new_v4().to_string();
+        Ok(match self.0 {
+            "Entries" => serde_json::json!({"Entries": [{"EventId": id}], "FailedEntryCount": 0}),
+            key => serde_json::json!({ key: id }),
+        })
+    }
+}
+
 /// Ports shared by every handler.
 #[derive(Clone)]
 pub struct Ports {
@@ -246,6 +262,9 @@ pub fn registry(ports: &Ports) -> HandlerRegistry {
                 async move { finalize::handle(&d, i).await }
             }),
         )
+        .with("sqs:sendMessage", Arc::new(IntegrationEcho("MessageId")))
+        .with("sns:publish", Arc::new(IntegrationEcho("MessageId")))
+        .with("events:putEvents", Arc::new(IntegrationEcho("Entries")))
         .with(
             "process-feedback",
             typed(move |i| {
@@ -298,7 +317,8 @@ impl Runtime {
             None => (
                 Arc::new(SqliteStore::in_memory()?),
                 Arc::new(statemachine::MemoryExecutionStore::default()),
-                std::env::temp_dir().join(format!("hitl-notifications-{}.jsonl", std::process::id())),
+                std::env::temp_dir()
+                    .join(format!("hitl-notifications-{}.jsonl", std::process::id())),
             ),
         };
         let engine_clock: Arc<dyn statemachine::Clock> =

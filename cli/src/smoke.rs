@@ -87,7 +87,9 @@ async fn item_checks(runtime: &Runtime, wf: &Workflow) -> Result<Vec<Check>> {
     let artifacts = runtime.store.list_artifacts(&wf.id).await?;
     checks.push(check(
         format!("{label}: audit trail"),
-        applied == wf.decisions.len() && applied as u32 == iteration && artifacts.len() as u32 == iteration,
+        applied == wf.decisions.len()
+            && applied as u32 == iteration
+            && artifacts.len() as u32 == iteration,
         format!("{applied} decision(s), {} draft(s)", artifacts.len()),
     ));
     if let Some(arn) = &wf.execution_arn {
@@ -101,7 +103,11 @@ async fn item_checks(runtime: &Runtime, wf: &Workflow) -> Result<Vec<Check>> {
         checks.push(check(
             format!("{label}: execution"),
             d.status == ExecutionStatus::Succeeded && entered,
-            format!("{:?}, {} history events, ended in {terminal_state}", d.status, history.len()),
+            format!(
+                "{:?}, {} history events, ended in {terminal_state}",
+                d.status,
+                history.len()
+            ),
         ));
     }
     Ok(checks)
@@ -145,13 +151,18 @@ pub async fn run(runtime: &Runtime, args: SmokeArgs, as_json: bool) -> Result<Ex
             parent.error.map(|e| format!(": {e}")).unwrap_or_default()
         ),
     ));
-    let subjects = hitl_shared::contracts::smoke_subjects(usize::try_from(args.batch_size).unwrap_or(0));
+    let subjects =
+        hitl_shared::contracts::smoke_subjects(usize::try_from(args.batch_size).unwrap_or(0));
     let mut workflows = Vec::new();
     for subject in &subjects {
         let id = workflow_id(&request_id, &subject.id);
         match runtime.store.get_workflow(&id).await? {
             Some(wf) => workflows.push(wf),
-            None => checks.push(check(format!("{} created", subject.id), false, "no workflow record")),
+            None => checks.push(check(
+                format!("{} created", subject.id),
+                false,
+                "no workflow record",
+            )),
         }
     }
     checks.push(check(

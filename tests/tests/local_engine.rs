@@ -32,7 +32,11 @@ async fn start(rt: &Runtime, request_id: &str, config: Value, subjects: Vec<Valu
 }
 
 async fn wf(rt: &Runtime, id: &str) -> Workflow {
-    rt.store.get_workflow(id).await.unwrap().expect("workflow exists")
+    rt.store
+        .get_workflow(id)
+        .await
+        .unwrap()
+        .expect("workflow exists")
 }
 
 async fn decide(
@@ -46,7 +50,14 @@ async fn decide(
     let current = wf(rt, id).await;
     let request = FeedbackRequest {
         iteration: Some(i64::from(current.iteration)),
-        decision: Some(if approve { "approve" } else { "request_changes" }.into()),
+        decision: Some(
+            if approve {
+                "approve"
+            } else {
+                "request_changes"
+            }
+            .into(),
+        ),
         comments: Some(comments.into()),
         corrections,
     };
@@ -56,13 +67,19 @@ async fn decide(
         groups: Some(vec!["reviewers".into()]),
         channel: "test".into(),
     };
-    let receipt = processor.submit(id, &request, key, &reviewer).await.unwrap();
+    let receipt = processor
+        .submit(id, &request, key, &reviewer)
+        .await
+        .unwrap();
     rt.settle().await.unwrap();
     receipt
 }
 
 fn history_types(rt: &Runtime, w: &Workflow) -> Vec<(String, String)> {
-    let events = rt.engine.get_execution_history(w.execution_arn.as_deref().unwrap()).unwrap();
+    let events = rt
+        .engine
+        .get_execution_history(w.execution_arn.as_deref().unwrap())
+        .unwrap();
     events
         .iter()
         .map(|e| {
@@ -76,7 +93,10 @@ fn history_types(rt: &Runtime, w: &Workflow) -> Vec<(String, String)> {
 }
 
 fn execution_status(rt: &Runtime, w: &Workflow) -> ExecutionStatus {
-    rt.engine.describe_execution(w.execution_arn.as_deref().unwrap()).unwrap().status
+    rt.engine
+        .describe_execution(w.execution_arn.as_deref().unwrap())
+        .unwrap()
+        .status
 }
 
 #[tokio::test]
@@ -108,7 +128,15 @@ async fn approve_after_three_revisions_applies_corrections() {
             field: "tagline".into(),
             value: format!("Tagline from round {round}"),
         };
-        decide(&rt, &ids[0], false, &format!("round {round}: tagline"), vec![correction], &format!("k{round}")).await;
+        decide(
+            &rt,
+            &ids[0],
+            false,
+            &format!("round {round}: tagline"),
+            vec![correction],
+            &format!("k{round}"),
+        )
+        .await;
         let w = wf(&rt, &ids[0]).await;
         assert_eq!(w.status, WorkflowStatus::AwaitingReview);
         assert_eq!(w.iteration, round + 1);
@@ -128,12 +156,23 @@ async fn ten_rejections_escalate_when_the_eleventh_iteration_would_start() {
     let rt = Runtime::open(Some(dir.path())).unwrap();
     let ids = start(&rt, "r3", json!({}), vec![subject("b3")]).await;
     for round in 1..=10 {
-        decide(&rt, &ids[0], false, &format!("still wrong, attempt {round}"), vec![], &format!("k{round}")).await;
+        decide(
+            &rt,
+            &ids[0],
+            false,
+            &format!("still wrong, attempt {round}"),
+            vec![],
+            &format!("k{round}"),
+        )
+        .await;
     }
     let w = wf(&rt, &ids[0]).await;
     assert_eq!(w.status, WorkflowStatus::Escalated);
     assert_eq!(w.iteration, 10);
-    assert_eq!(w.escalation.as_ref().unwrap().reason, EscalationReason::IterationLimit);
+    assert_eq!(
+        w.escalation.as_ref().unwrap().reason,
+        EscalationReason::IterationLimit
+    );
     assert_eq!(execution_status(&rt, &w), ExecutionStatus::Succeeded);
     let history = history_types(&rt, &w);
     let reviews = history
@@ -153,15 +192,27 @@ async fn ten_rejections_escalate_when_the_eleventh_iteration_would_start() {
 async fn review_timeout_in_virtual_time_escalates_and_late_feedback_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let rt = Runtime::open(Some(dir.path())).unwrap();
-    let ids = start(&rt, "r4", json!({"review_timeout_seconds": 259200}), vec![subject("b4")]).await;
+    let ids = start(
+        &rt,
+        "r4",
+        json!({"review_timeout_seconds": 259200}),
+        vec![subject("b4")],
+    )
+    .await;
     rt.engine.advance_time(Duration::hours(71)).await.unwrap();
     rt.settle().await.unwrap();
-    assert_eq!(wf(&rt, &ids[0]).await.status, WorkflowStatus::AwaitingReview);
+    assert_eq!(
+        wf(&rt, &ids[0]).await.status,
+        WorkflowStatus::AwaitingReview
+    );
     rt.engine.advance_time(Duration::hours(2)).await.unwrap();
     rt.settle().await.unwrap();
     let w = wf(&rt, &ids[0]).await;
     assert_eq!(w.status, WorkflowStatus::Escalated);
-    assert_eq!(w.escalation.as_ref().unwrap().reason, EscalationReason::ReviewTimeout);
+    assert_eq!(
+        w.escalation.as_ref().unwrap().reason,
+        EscalationReason::ReviewTimeout
+    );
     assert_eq!(execution_status(&rt, &w), ExecutionStatus::Succeeded);
     let late = decide(&rt, &ids[0], true, "sorry, late", vec![], "late").await;
     assert!(
@@ -185,8 +236,15 @@ async fn duplicate_feedback_is_applied_once() {
         corrections: vec![],
     };
     let processor = FeedbackProcessor::new(rt.store.clone(), rt.resumer(), rt.clock.clone());
-    let reviewer = Reviewer { name: "rita".into(), groups: Some(vec!["reviewers".into()]), channel: "test".into() };
-    let again = processor.submit(&ids[0], &request, "same-key", &reviewer).await.unwrap();
+    let reviewer = Reviewer {
+        name: "rita".into(),
+        groups: Some(vec!["reviewers".into()]),
+        channel: "test".into(),
+    };
+    let again = processor
+        .submit(&ids[0], &request, "same-key", &reviewer)
+        .await
+        .unwrap();
     rt.settle().await.unwrap();
     assert!(again.replayed);
     assert_eq!(again.outcome, first.outcome);
@@ -204,7 +262,10 @@ async fn a_process_restart_between_suspension_and_feedback_resumes_correctly() {
         start(&rt, "r6", json!({}), vec![subject("b6")]).await
     };
     let rt = Runtime::open(Some(dir.path())).unwrap();
-    assert_eq!(wf(&rt, &ids[0]).await.status, WorkflowStatus::AwaitingReview);
+    assert_eq!(
+        wf(&rt, &ids[0]).await.status,
+        WorkflowStatus::AwaitingReview
+    );
     decide(&rt, &ids[0], false, "new colours", vec![], "k1").await;
     drop(rt);
     let rt = Runtime::open(Some(dir.path())).unwrap();
@@ -222,7 +283,10 @@ async fn a_batch_isolates_items_and_the_smoke_reviewer_covers_every_path() {
     let rt = Runtime::open(Some(dir.path())).unwrap();
     let input = json!({"action": "start_workflow", "smoke": true, "request_id": "smoke-t",
         "config": {"max_iterations": 3, "batch_size": 6}});
-    rt.engine.start_execution(&rt.state_machine_arn, Some("smoke-t"), input).await.unwrap();
+    rt.engine
+        .start_execution(&rt.state_machine_arn, Some("smoke-t"), input)
+        .await
+        .unwrap();
     while rt.settle().await.unwrap() > 0 {}
     let mut outcomes = Vec::new();
     for s in hitl_shared::contracts::smoke_subjects(6) {
@@ -233,7 +297,14 @@ async fn a_batch_isolates_items_and_the_smoke_reviewer_covers_every_path() {
     use WorkflowStatus::*;
     assert_eq!(
         outcomes,
-        vec![(Approved, 1), (Approved, 3), (Escalated, 3), (Approved, 1), (Approved, 3), (Escalated, 3)]
+        vec![
+            (Approved, 1),
+            (Approved, 3),
+            (Escalated, 3),
+            (Approved, 1),
+            (Approved, 3),
+            (Escalated, 3)
+        ]
     );
 }
 
@@ -241,15 +312,29 @@ async fn a_batch_isolates_items_and_the_smoke_reviewer_covers_every_path() {
 async fn an_invalid_start_request_fails_with_field_errors_and_creates_nothing() {
     let rt = Runtime::open(None).unwrap();
     let input = json!({"action": "start_workflow", "config": {"max_iterations": 99}, "subjects": [{"id": "bad id!", "name": ""}]});
-    let arn = rt.engine.start_execution(&rt.state_machine_arn, None, input).await.unwrap();
+    let arn = rt
+        .engine
+        .start_execution(&rt.state_machine_arn, None, input)
+        .await
+        .unwrap();
     let d = rt.engine.describe_execution(&arn).unwrap();
     assert_eq!(d.status, ExecutionStatus::Failed);
     assert_eq!(d.error.as_deref(), Some("InvalidInput"));
     let cause = d.cause.unwrap_or_default();
-    for field in ["config.max_iterations", "subjects[0].id", "subjects[0].name"] {
+    for field in [
+        "config.max_iterations",
+        "subjects[0].id",
+        "subjects[0].name",
+    ] {
         assert!(cause.contains(field), "{field} not in {cause}");
     }
     for status in WorkflowStatus::ALL {
-        assert!(rt.store.list_by_status(status, 10, None).await.unwrap().items.is_empty());
+        assert!(rt
+            .store
+            .list_by_status(status, 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty());
     }
 }

@@ -1,0 +1,370 @@
+//! `hitl report`: learning analytics over the local store (GitHub issue 6).
+//!
+//! This module only gathers records ([`collect`]) and handles arguments and output ([`run`]);
+//! the figures are computed by [`hitl_shared::analytics::compute`] and rendered by the pure
+//! renderers beside it (`render_table`, `render_json`, `render_html`).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use clap::{Args, ValueEnum};
+use hitl_shared::analytics::{self, ReportOptions};
+use hitl_shared::model::{FeedbackEntry, Workflow, WorkflowStatus};
+use hitl_shared::store::WorkflowStore;
+
+/// Workflows fetched per `list_by_status` call.
+const PAGE_SIZE: usize = 100;
+
+/// Output format of `hitl report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Terminal tables.
+    Table,
+    /// The full report as JSON (undefined rates are `null`).
+    Json,
+    /// A self-contained HTML page with charts.
+    Html,
+}
+
+/// Arguments of `hitl report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Look-back window ending now: a whole number and a unit s, m, h, d or w (30d, 12h, 2w).
+    /// Finished workflows count when they completed inside it; open ones always count.
+    #[arg(long, default_value = "30d")]
+    pub since: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// A subject that reached this many rounds is listed as problematic.
+    #[arg(long, default_value_t = analytics::DEFAULT_STALE_ROUNDS)]
+    pub stale_rounds: u32,
+    /// Only workflows of this reviewer group.
+    #[arg(long)]
+    pub reviewer_group: Option<String>,
+    /// Only subjects of this category.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Length of the most-corrected-fields and feedback-theme lists.
+    #[arg(long, default_value_t = analytics::DEFAULT_TOP_N)]
+    pub top: usize,
+    /// Count smoke-test workflows too (left out by default).
+    #[arg(long)]
+    pub include_smoke: bool,
+}
+
+/// Loads every workflow a report since `since` can use, with its feedback audit trail.
+///
+/// Pages through [`WorkflowStore::list_by_status`] for every status. Open workflows are all
+/// kept; a terminal one is kept when it completed at or after `since` (`completed_at`, or
+/// `updated_at` for records without it). Listings are newest update first, and a record's
+/// `updated_at` is never before its `completed_at`, so paging of a terminal status stops at the
+/// first page that ends before `since`. A workflow that changed status between two listings is
+/// kept once, in its newest version.
+pub async fn collect(
+    store: &dyn WorkflowStore,
+    since: DateTime<Utc>,
+) -> anyhow::Result<(Vec<Workflow>, HashMap<String, Vec<FeedbackEntry>>)> {
+    let mut by_id: HashMap<String, Workflow> = HashMap::new();
+    for status in WorkflowStatus::ALL {
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = store
+                .list_by_status(status, PAGE_SIZE, cursor.as_deref())
+                .await
+                .with_context(|| format!("listing {status} workflows"))?;
+            let mut older_than_window = false;
+            for workflow in page.items {
+                if status.is_terminal() {
+                    if workflow.updated_at < since {
+                        older_than_window = true;
+                    }
+                    if workflow.completed_at.unwrap_or(workflow.updated_at) < since {
+                        continue;
+                    }
+                }
+                match by_id.get(&workflow.id) {
+                    Some(seen) if seen.version >= workflow.version => {}
+                    _ => {
+                        by_id.insert(workflow.id.clone(), workflow);
+                    }
+                }
+            }
+            cursor = page.next_cursor;
+            if cursor.is_none() || older_than_window {
+                break;
+            }
+        }
+    }
+    let mut workflows: Vec<Workflow> = by_id.into_values().collect();
+    workflows.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut feedback = HashMap::with_capacity(workflows.len());
+    for workflow in &workflows {
+        let entries = store
+            .list_feedback(&workflow.id)
+            .await
+            .with_context(|| format!("loading feedback of workflow {}", workflow.id))?;
+        feedback.insert(workflow.id.clone(), entries);
+    }
+    Ok((workflows, feedback))
+}
+
+/// The report options `args` ask for, for a window ending at `now`.
+pub fn options(now: DateTime<Utc>, args: &ReportArgs) -> anyhow::Result<ReportOptions> {
+    let lookback = analytics::parse_lookback(&args.since)
+        .map_err(anyhow::Error::msg)
+        .context("invalid --since")?;
+    Ok(ReportOptions {
+        since: Some(now - lookback),
+        // Open-ended: "up to now". A bound at `now` would drop a workflow completed at this
+        // very instant of the virtual clock.
+        until: None,
+        reviewer_group: args.reviewer_group.clone(),
+        category: args.category.clone(),
+        stale_rounds: args.stale_rounds,
+        top_n: args.top,
+        include_smoke: args.include_smoke,
+    })
+}
+
+/// Renders a report in the chosen format.
+pub fn render(report: &analytics::Report, format: ReportFormat) -> anyhow::Result<String> {
+    Ok(match format {
+        ReportFormat::Table => analytics::render_table(report),
+        ReportFormat::Json => {
+            let mut json = analytics::render_json(report).context("encoding the report")?;
+            json.push('\n');
+            json
+        }
+        ReportFormat::Html => analytics::render_html(report),
+    })
+}
+
+/// `hitl report`: collects, computes, renders, and prints or writes the report.
+pub async fn run(
+    store: &dyn WorkflowStore,
+    now: DateTime<Utc>,
+    args: ReportArgs,
+) -> anyhow::Result<ExitCode> {
+    let options = options(now, &args)?;
+    let since = options.since.unwrap_or(now);
+    let (workflows, feedback) = collect(store, since).await?;
+    let report = analytics::compute(&workflows, &feedback, &options);
+    let rendered = render(&report, args.format)?;
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, rendered)
+                .with_context(|| format!("writing the report to {}", path.display()))?;
+            eprintln!("report written to {}", path.display());
+        }
+        None => print!("{rendered}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use chrono::TimeZone;
+    use clap::Parser;
+    use hitl_shared::model::{Decision, DecisionRecord, FeedbackOutcome, Subject, WorkflowConfig};
+    use hitl_shared::store::sqlite::SqliteStore;
+
+    #[derive(Debug, Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: ReportArgs,
+    }
+
+    fn parse(argv: &[&str]) -> ReportArgs {
+        Wrapper::try_parse_from(std::iter::once("report").chain(argv.iter().copied()))
+            .unwrap()
+            .args
+    }
+
+    fn jan(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, day, 9, 0, 0)
+            .single()
+            .unwrap()
+    }
+
+    /// A workflow record; terminal ones complete at `at`, open ones were created then.
+    fn workflow(id: &str, status: WorkflowStatus, at: DateTime<Utc>) -> Workflow {
+        let terminal = status.is_terminal();
+        Workflow {
+            id: id.to_owned(),
+            request_id: "req".into(),
+            subject: Subject {
+                id: format!("brand-{id}"),
+                name: format!("Brand {id}"),
+                category: None,
+                attributes: Default::default(),
+            },
+            config: WorkflowConfig::default(),
+            status,
+            iteration: 1,
+            artifact_iteration: 1,
+            artifact_hash: None,
+            pending_review: None,
+            decisions: if status == WorkflowStatus::Approved {
+                vec![DecisionRecord {
+                    iteration: 1,
+                    decision: Decision::Approve,
+                    reviewer: "rita".into(),
+                    feedback_key: format!("{id}-k"),
+                    fingerprint: "fp".into(),
+                    requested_at: at - chrono::Duration::hours(1),
+                    decided_at: at,
+                    task_token: None,
+                }]
+            } else {
+                vec![]
+            },
+            escalation: None,
+            failure: None,
+            execution_arn: None,
+            smoke: None,
+            created_at: at - chrono::Duration::days(1),
+            updated_at: at,
+            completed_at: terminal.then_some(at),
+            version: 1,
+        }
+    }
+
+    fn entry(workflow_id: &str, key: &str, field: &str) -> FeedbackEntry {
+        FeedbackEntry {
+            workflow_id: workflow_id.to_owned(),
+            idempotency_key: key.to_owned(),
+            request_fingerprint: format!("rf-{key}"),
+            iteration: 1,
+            decision: Decision::RequestChanges,
+            reviewer: "rita".into(),
+            comments: "Tagline too long".into(),
+            corrections: vec![hitl_shared::model::Correction {
+                field: field.to_owned(),
+                value: "x".into(),
+            }],
+            channel: "test".into(),
+            received_at: jan(2),
+            outcome: FeedbackOutcome::Applied {
+                status: WorkflowStatus::Revising,
+            },
+        }
+    }
+
+    /// 120 approved in January (more than one page), one approved in 2025, one open from 2025,
+    /// one escalated and one failed in January.
+    async fn seeded_store() -> SqliteStore {
+        let store = SqliteStore::in_memory().unwrap();
+        for i in 0..120 {
+            let at = jan(2 + (i % 20)) + chrono::Duration::minutes(i64::from(i));
+            let wf = workflow(&format!("ok-{i:03}"), WorkflowStatus::Approved, at);
+            store.create_workflow(&wf).await.unwrap();
+        }
+        let old_at = Utc.with_ymd_and_hms(2025, 12, 1, 9, 0, 0).single().unwrap();
+        for wf in [
+            workflow("old", WorkflowStatus::Approved, old_at),
+            workflow("open-old", WorkflowStatus::AwaitingReview, old_at),
+            workflow("esc", WorkflowStatus::Escalated, jan(10)),
+            workflow("failed", WorkflowStatus::Failed, jan(11)),
+        ] {
+            store.create_workflow(&wf).await.unwrap();
+        }
+        store
+            .record_feedback(&entry("esc", "k1", "tagline"), None)
+            .await
+            .unwrap();
+        store
+            .record_feedback(&entry("esc", "k2", "tagline"), None)
+            .await
+            .unwrap();
+        store
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let args = parse(&[]);
+        assert_eq!(args.since, "30d");
+        assert_eq!(args.format, ReportFormat::Table);
+        assert_eq!(args.stale_rounds, 3);
+        assert!(args.out.is_none());
+        let args = parse(&[
+            "--since",
+            "2w",
+            "--format",
+            "html",
+            "--out",
+            "r.html",
+            "--stale-rounds",
+            "5",
+        ]);
+        assert_eq!(args.format, ReportFormat::Html);
+        assert_eq!(args.out, Some(PathBuf::from("r.html")));
+        let options = options(jan(29), &args).unwrap();
+        assert_eq!(options.since, Some(jan(15)));
+        assert_eq!(options.until, None);
+        assert_eq!(options.stale_rounds, 5);
+        assert!(Wrapper::try_parse_from(["report", "--format", "pdf"]).is_err());
+        let bad = parse(&["--since", "30y"]);
+        let message = format!("{:#}", super::options(jan(29), &bad).unwrap_err());
+        assert!(message.contains("--since"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn collect_pages_every_status_and_loads_feedback() {
+        let store = seeded_store().await;
+        let since = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap();
+        let (workflows, feedback) = collect(&store, since).await.unwrap();
+        // 120 approved (two pages) + esc + failed + open-old (open: always kept); not "old".
+        assert_eq!(workflows.len(), 123);
+        assert!(workflows.iter().any(|w| w.id == "open-old"));
+        assert!(!workflows.iter().any(|w| w.id == "old"));
+        assert_eq!(feedback.len(), 123);
+        assert_eq!(feedback["esc"].len(), 2);
+        assert!(feedback["ok-000"].is_empty());
+
+        let report = analytics::compute(
+            &workflows,
+            &feedback,
+            &ReportOptions {
+                since: Some(since),
+                ..ReportOptions::default()
+            },
+        );
+        // 120 approved at iteration 1 + 1 escalated = 121 completed; failed and open apart.
+        assert_eq!(report.counts.completed, 121);
+        assert_eq!(report.first_draft_approval.count, 120);
+        assert_eq!((report.counts.failed, report.counts.in_progress), (1, 1));
+        assert_eq!(report.most_corrected_fields[0].corrections, 2);
+    }
+
+    #[tokio::test]
+    async fn run_writes_each_format() {
+        let store = seeded_store().await;
+        let dir = tempfile::tempdir().unwrap();
+        for (format, marker) in [
+            (ReportFormat::Table, "HITL learning report"),
+            (ReportFormat::Json, "\"first_draft_approval\""),
+            (ReportFormat::Html, "<!DOCTYPE html>"),
+        ] {
+            let out = dir.path().join(format!("report-{format:?}"));
+            let mut args = parse(&["--since", "30d"]);
+            args.format = format;
+            args.out = Some(out.clone());
+            run(&store, jan(31), args).await.unwrap();
+            let text = std::fs::read_to_string(&out).unwrap();
+            assert!(text.contains(marker), "{format:?}: {text}");
+        }
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report-Json")).unwrap())
+                .unwrap();
+        assert_eq!(json["counts"]["completed"], 121);
+    }
+}

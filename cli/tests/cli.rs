@@ -1,0 +1,311 @@
+//! The `hitl` binary as users run it: separate processes over one data directory.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn hitl(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("hitl runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn json_line(o: &Output) -> Value {
+    let text = stdout(o);
+    serde_json::from_str(text.lines().last().unwrap_or_default()).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {text} / {}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_review_loop_across_separate_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let started = hitl(
+        &data,
+        &[
+            "--json",
+            "start",
+            "--request-id",
+            "cli-1",
+            "--max-iterations",
+            "2",
+            "--subject",
+            r#"{"id":"brand-9","name":"Acme Coffee","category":"food"}"#,
+        ],
+    );
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let id = json_line(&started)["workflows"][0]["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let listed = hitl(&data, &["list", "--status", "awaiting_review"]);
+    assert!(stdout(&listed).contains(&id));
+
+    let changes = hitl(
+        &data,
+        &[
+            "feedback",
+            &id,
+            "--request-changes",
+            "Tagline is too generic",
+            "--correction",
+            "tagline=Coffee for early commuters",
+            "--reviewer",
+            "rita",
+        ],
+    );
+    assert!(changes.status.success(), "{}", stdout(&changes));
+    assert!(
+        stdout(&changes).contains("iteration 2"),
+        "{}",
+        stdout(&changes)
+    );
+
+    let status = hitl(&data, &["status", &id]);
+    let text = stdout(&status);
+    assert!(text.contains("Coffee for early commuters"), "{text}");
+    assert!(text.contains("changes since iteration 1"), "{text}");
+    assert!(text.contains("rita"), "{text}");
+
+    // The same command again is a replay, not a second decision.
+    let replay = hitl(
+        &data,
+        &[
+            "feedback",
+            &id,
+            "--request-changes",
+            "Tagline is too generic",
+            "--correction",
+            "tagline=Coffee for early commuters",
+            "--reviewer",
+            "rita",
+            "--iteration",
+            "1",
+        ],
+    );
+    assert!(
+        stdout(&replay).contains("already applied"),
+        "{}",
+        stdout(&replay)
+    );
+
+    // A stale decision is rejected with its reason and a non-zero exit.
+    let stale = hitl(
+        &data,
+        &[
+            "feedback",
+            &id,
+            "--approve",
+            "--iteration",
+            "1",
+            "--reviewer",
+            "sam",
+        ],
+    );
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(
+        stdout(&stale).contains("stale_iteration"),
+        "{}",
+        stdout(&stale)
+    );
+
+    // Two rejections with max 2: escalated at the limit; history shows it.
+    let second = hitl(
+        &data,
+        &[
+            "feedback",
+            &id,
+            "--request-changes",
+            "Still generic",
+            "--reviewer",
+            "rita",
+        ],
+    );
+    assert!(second.status.success());
+    let status = hitl(&data, &["--json", "status", &id]);
+    let v = json_line(&status);
+    assert_eq!(v["status"], "escalated");
+    assert_eq!(v["escalation"]["reason"], "iteration_limit");
+    let history = stdout(&hitl(&data, &["history", &id]));
+    assert!(
+        history.contains("WorkflowEscalated") && history.contains("ExecutionSucceeded"),
+        "{history}"
+    );
+}
+
+#[test]
+fn advance_time_fires_the_review_timeout_in_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let started = hitl(
+        &data,
+        &[
+            "--json",
+            "start",
+            "--request-id",
+            "cli-2",
+            "--review-timeout",
+            "2h",
+            "--subject",
+            r#"{"id":"b","name":"Bluebird"}"#,
+        ],
+    );
+    let id = json_line(&started)["workflows"][0]["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(hitl(&data, &["advance-time", "1h"]).status.success());
+    assert_eq!(
+        json_line(&hitl(&data, &["--json", "status", &id]))["status"],
+        "awaiting_review"
+    );
+    assert!(hitl(&data, &["advance-time", "61m"]).status.success());
+    let v = json_line(&hitl(&data, &["--json", "status", &id]));
+    assert_eq!(v["status"], "escalated");
+    assert_eq!(v["escalation"]["reason"], "review_timeout");
+}
+
+#[test]
+fn exec_prints_one_json_line_per_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = write(
+        dir.path(),
+        "ok.json",
+        r#"{"StartAt":"A","States":{
+        "A":{"Type":"Pass","Parameters":{"greeting.$":"States.Format('Hello, {}!', $.name)"},"Next":"B"},
+        "B":{"Type":"Choice","Choices":[{"Variable":"$.greeting","StringMatches":"Hello*","Next":"Done"}],"Default":"Bad"},
+        "Bad":{"Type":"Fail","Error":"NoMatch"},
+        "Done":{"Type":"Succeed"}}}"#,
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .args(["exec", &ok, "--input", r#"{"name":"Ada"}"#])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v = json_line(&out);
+    assert_eq!(v["status"], "SUCCEEDED");
+    assert_eq!(v["output"]["greeting"], "Hello, Ada!");
+
+    let fail = write(
+        dir.path(),
+        "fail.json",
+        r#"{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"Boom","Cause":"because"}}}"#,
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .args(["exec", &fail])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_line(&out);
+    assert_eq!(
+        (
+            v["status"].as_str(),
+            v["error"].as_str(),
+            v["cause"].as_str()
+        ),
+        (Some("FAILED"), Some("Boom"), Some("because"))
+    );
+
+    let wait = write(
+        dir.path(),
+        "wait.json",
+        r#"{"StartAt":"Ask","States":{"Ask":{"Type":"Task",
+        "Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters":{"QueueUrl":"https://sqs.local/q","MessageBody":{"token.$":"$$.Task.Token"}},"End":true}}}"#,
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .args(["exec", &wait])
+        .output()
+        .unwrap();
+    let v = json_line(&out);
+    assert_eq!(v["status"], "RUNNING");
+    assert_eq!(v["waiting"][0]["state_name"], "Ask");
+    assert!(
+        !stdout(&out).to_lowercase().contains("token\":\""),
+        "a token leaked: {}",
+        stdout(&out)
+    );
+
+    let project = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../statemachine/definition.asl.json"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .args(["exec", project, "--input", r#"{"action":"start_workflow","smoke":true,"config":{"max_iterations":2,"batch_size":3}}"#])
+        .output()
+        .unwrap();
+    let v = json_line(&out);
+    assert_eq!(v["status"], "SUCCEEDED", "{v}");
+    assert_eq!(v["output"]["executions"].as_array().map(Vec::len), Some(3));
+}
+
+#[test]
+fn validate_reports_state_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "bad.json",
+        r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"Nowhere"},"Orphan":{"Type":"Succeed"}}}"#,
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .args(["validate", &bad])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"A\"") && err.contains("Next") && err.contains("Nowhere"),
+        "{err}"
+    );
+    assert!(err.contains("Orphan"), "{err}");
+    let project = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../statemachine/definition.asl.json"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .args(["validate", project])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn smoke_reports_named_checks_and_a_closing_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hitl(
+        &dir.path().join("d"),
+        &["smoke", "--batch-size", "3", "--max-iterations", "2"],
+    );
+    assert!(out.status.success(), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("EscalateAtLimit: outcome"), "{text}");
+    assert!(text.contains("smoke: 11 passed, 0 failed"), "{text}");
+}
