@@ -11,9 +11,11 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
-cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.log
+log="${CARGO_TARGET_DIR:-target}/test-output.log"
+mkdir -p "$(dirname "$log")"
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
 # A run that executed no test is a failure, not a pass.
-total=$(grep -E '^test result:' target/test-output.log | awk '{s+=$4} END {print s+0}')
-failed=$(grep -E '^test result:' target/test-output.log | awk '{s+=$6} END {print s+0}')
+total=$(grep -E '^test result:' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -E '^test result:' "$log" | awk '{s+=$6} END {print s+0}')
 echo "workspace tests: ${total} passed, ${failed} failed"
 [ "$total" -gt 0 ] || { echo "no tests ran"; exit 1; }

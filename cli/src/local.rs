@@ -309,7 +309,7 @@ impl Runtime {
                 (
                     Arc::new(SqliteStore::open(&dir.join("workflows.sqlite"))?),
                     Arc::new(statemachine::SqliteExecutionStore::open(
-                        &dir.join("executions.sqlite"),
+                        dir.join("executions.sqlite"),
                     )?),
                     dir.join("notifications.jsonl"),
                 )
