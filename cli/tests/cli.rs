@@ -21,12 +21,14 @@ fn stdout(o: &Output) -> String {
 
 fn json_line(o: &Output) -> Value {
     let text = stdout(o);
-    serde_json::from_str(text.lines().last().unwrap_or_default()).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {text} / {}",
-            String::from_utf8_lossy(&o.stderr)
-        )
-    })
+    serde_json::from_str(&text)
+        .or_else(|_| serde_json::from_str(text.lines().last().unwrap_or_default()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {text} / {}",
+                String::from_utf8_lossy(&o.stderr)
+            )
+        })
 }
 
 fn write(dir: &Path, name: &str, body: &str) -> String {
@@ -308,4 +310,54 @@ fn smoke_reports_named_checks_and_a_closing_count() {
     let text = stdout(&out);
     assert!(text.contains("EscalateAtLimit: outcome"), "{text}");
     assert!(text.contains("smoke: 11 passed, 0 failed"), "{text}");
+}
+
+#[test]
+fn report_after_smoke_shows_the_smoke_batch_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    assert!(hitl(
+        &data,
+        &["smoke", "--batch-size", "6", "--max-iterations", "3"]
+    )
+    .status
+    .success());
+    // Smoke workflows are left out by default, and the report says so.
+    let default = stdout(&hitl(&data, &["report"]));
+    assert!(
+        default.contains("6 smoke-test workflow(s) left out"),
+        "{default}"
+    );
+    let v = json_line(&hitl(&data, &["--json", "report", "--include-smoke"]));
+    // Six items: scenarios round-robin approve-first, approve-after-revisions, escalate.
+    assert_eq!(v["counts"]["completed"], 6);
+    assert_eq!(v["counts"]["approved"], 4);
+    assert_eq!(v["counts"]["escalated"], 2);
+    assert_eq!(v["first_draft_approval"]["count"], 2);
+    assert_eq!(v["iterations_to_approval"]["max"], 3);
+    assert_eq!(
+        v["escalations"]["by_reason"][0]["reason"],
+        "iteration_limit"
+    );
+    assert_eq!(v["escalations"]["by_reason"][0]["ratio"]["count"], 2);
+    assert_eq!(v["most_corrected_fields"][0]["field"], "tagline");
+    let html = dir.path().join("report.html");
+    let out = hitl(
+        &data,
+        &[
+            "report",
+            "--include-smoke",
+            "--format",
+            "html",
+            "--out",
+            html.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success());
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(
+        page.matches("class=\"bar\"").count(),
+        3,
+        "one bar per iteration bucket 1..=3"
+    );
 }

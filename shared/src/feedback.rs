@@ -15,13 +15,13 @@ use tracing::{info, warn};
 
 use crate::contracts::FeedbackTaskResult;
 use crate::error::{describe_fields, FieldError};
-use crate::metadata;
 use crate::model::{
     Correction, Decision, FeedbackEntry, FeedbackOutcome, Workflow, WorkflowStatus,
 };
 use crate::ports::{Clock, ExecutionResumer, ResumeError};
 use crate::rules::{self, Rejection, Submission};
 use crate::store::{StoreError, WorkflowStore};
+use crate::{metadata, metrics};
 
 /// Longest accepted comment, in characters.
 pub const MAX_COMMENT_CHARS: usize = 4000;
@@ -397,6 +397,13 @@ where
                         channel = %entry.channel,
                         "feedback applied"
                     );
+                    if workflow.smoke.is_none() {
+                        metrics::emit(&metrics::feedback_received(entry.decision.as_str()));
+                        if let Some(pending) = &workflow.pending_review {
+                            let waited = (now - pending.requested_at).num_milliseconds();
+                            metrics::emit(&metrics::review_latency_seconds(waited as f64 / 1000.0));
+                        }
+                    }
                     return self
                         .deliver(entry, &applied.workflow, &applied.task_token)
                         .await;

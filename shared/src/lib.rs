@@ -2,6 +2,7 @@
 //! task contracts, the feedback processor, the `WorkflowStore` port with its DynamoDB and
 //! SQLite adapters, and the AWS adapters of the other ports.
 
+pub mod analytics;
 pub mod aws;
 pub mod config;
 pub mod contracts;
@@ -9,6 +10,7 @@ pub mod deployment;
 pub mod error;
 pub mod feedback;
 pub mod metadata;
+pub mod metrics;
 pub mod model;
 pub mod ports;
 pub mod rules;

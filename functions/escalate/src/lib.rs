@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use hitl_shared::contracts::{EscalateInput, WorkflowOutcome};
+use hitl_shared::metrics;
 use hitl_shared::model::EscalationReason;
 use hitl_shared::ports::{Clock, Notification, NotificationKind, Notifier};
 use hitl_shared::rules;
@@ -52,6 +53,13 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
     let escalation = workflow.escalation.clone();
     info!(workflow_id = %workflow.id, iteration = workflow.iteration, subject_id = %workflow.subject.id,
         reason = input.reason.as_str(), "workflow escalated");
+    metrics::emit(&metrics::escalation(input.reason.as_str()));
+    if let Some(passed) = metrics::smoke_item_passed(&workflow) {
+        metrics::emit(&metrics::with_properties(
+            metrics::smoke_test_result(passed),
+            &[("workflow_id", &workflow.id)],
+        ));
+    }
     deps.notifier
         .publish(&Notification {
             kind: NotificationKind::Escalated,

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use hitl_shared::contracts::{FinalizeInput, WorkflowOutcome};
+use hitl_shared::metrics;
 use hitl_shared::ports::Clock;
 use hitl_shared::rules;
 use hitl_shared::store::{mutate, WorkflowStore};
@@ -30,6 +31,16 @@ fn workflow_id_in(state: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Reports whether a finished smoke workflow ended as its scenario expects.
+fn emit_smoke_result(workflow: &hitl_shared::model::Workflow) {
+    if let Some(passed) = metrics::smoke_item_passed(workflow) {
+        metrics::emit(&metrics::with_properties(
+            metrics::smoke_test_result(passed),
+            &[("workflow_id", &workflow.id)],
+        ));
+    }
+}
+
 /// Handles one invocation.
 pub async fn handle(deps: &Deps, input: FinalizeInput) -> Result<WorkflowOutcome, HandlerError> {
     match input {
@@ -40,6 +51,10 @@ pub async fn handle(deps: &Deps, input: FinalizeInput) -> Result<WorkflowOutcome
                 .await?
                 .ok_or_else(|| HandlerError::WorkflowNotFound(workflow_id.clone()))?;
             rules::confirm_approval(&workflow)?;
+            if workflow.smoke.is_none() {
+                metrics::emit(&metrics::iterations_to_approval(workflow.iteration));
+            }
+            emit_smoke_result(&workflow);
             info!(workflow_id = %workflow.id, iteration = workflow.iteration,
                 subject_id = %workflow.subject.id, iterations_to_approval = workflow.iteration,
                 "workflow approved");
@@ -66,6 +81,7 @@ pub async fn handle(deps: &Deps, input: FinalizeInput) -> Result<WorkflowOutcome
             .await?;
             error!(workflow_id = %workflow.id, iteration = workflow.iteration,
                 error = %error.error, cause = %error.cause, "workflow failed");
+            emit_smoke_result(&workflow);
             Ok(WorkflowOutcome {
                 workflow_id: workflow.id,
                 status: workflow.status.as_str().to_owned(),

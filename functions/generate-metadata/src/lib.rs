@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use hitl_shared::contracts::{GenerateInput, GenerateOutput};
-use hitl_shared::metadata;
 use hitl_shared::model::{Artifact, FeedbackOutcome};
 use hitl_shared::ports::{Clock, GenerationRequest, MetadataAgent};
 use hitl_shared::rules;
 use hitl_shared::store::{mutate, StoreError, WorkflowStore};
 use hitl_shared::HandlerError;
+use hitl_shared::{metadata, metrics};
 use tracing::{info, warn};
 
 /// The function's ports.
@@ -68,9 +68,11 @@ pub async fn handle(deps: &Deps, input: GenerateInput) -> Result<GenerateOutput,
             let draft = deps.agent.generate(&request).await.inspect_err(|e| {
                 warn!(workflow_id = %workflow.id, iteration = input.iteration, error = %e,
                     error_type = e.name().as_str(), "agent invocation failed");
+                metrics::emit(&metrics::agent_invocation_error(e.name().as_str()));
             })?;
             let problems = metadata::validate(&draft.content);
             if !problems.is_empty() {
+                metrics::emit(&metrics::agent_invocation_error("ArtifactInvalid"));
                 return Err(HandlerError::ArtifactInvalid(problems));
             }
             let artifact = Artifact {

@@ -58,7 +58,11 @@ async fn init(
     execution_arn: String,
 ) -> Result<WorkflowRef, HandlerError> {
     contracts::check_item(&item)?;
-    deps.readiness.ensure_ready().await?;
+    deps.readiness.ensure_ready().await.inspect_err(|e| {
+        hitl_shared::metrics::emit(&hitl_shared::metrics::agent_invocation_error(
+            e.name().as_str(),
+        ));
+    })?;
     let now = deps.clock.now();
     let workflow = Workflow {
         id: contracts::workflow_id(&item.request_id, &item.subject.id),

@@ -1,0 +1,152 @@
+//! `hitl serve`: the reviewers' HTTP API and review page on this machine, backed by the local
+//! runtime (SQLite store, in-process engine, virtual clock); and `hitl reviewers`, which
+//! manages the local reviewers file (names, groups and SHA-256 hashes of bearer tokens).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use hitl_api::identity::ReviewersFile;
+use hitl_api::{AppState, ReviewerTokens};
+
+use crate::local::Runtime;
+
+/// Name of the reviewers file in the data directory.
+pub const REVIEWERS_FILE: &str = "reviewers.json";
+
+/// `hitl serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (keep it on loopback unless you put TLS in front).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Reviewers file [default: <data-dir>/reviewers.json].
+    #[arg(long, value_name = "FILE")]
+    pub reviewers: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// Fills the default reviewers file from the data directory.
+    pub fn with_data_dir(mut self, data_dir: &Path) -> Self {
+        self.reviewers
+            .get_or_insert_with(|| data_dir.join(REVIEWERS_FILE));
+        self
+    }
+}
+
+/// Serves the API and the review page until the process is stopped. In the background it
+/// fires due timeouts and delivers queued resumptions, as the other commands do on start.
+pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<ExitCode> {
+    let path = args
+        .reviewers
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".hitl").join(REVIEWERS_FILE));
+    let tokens = ReviewerTokens::load(&path)?;
+    if tokens.is_empty() {
+        eprintln!(
+            "warning: no reviewers in {}; add one with `hitl reviewers add <name> --groups reviewers`",
+            path.display()
+        );
+    }
+    let state = AppState::new(
+        runtime.store.clone(),
+        runtime.resumer(),
+        runtime.clock.clone(),
+        Arc::new(tokens),
+    );
+    let listener = hitl_api::bind(args.addr)
+        .await
+        .with_context(|| format!("binding {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "review page on http://{addr}/ — reviewers from {} — Ctrl-C to stop",
+        path.display()
+    );
+    let housekeeping = async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if let Err(e) = runtime.engine.run_due().await {
+                tracing::warn!(error = %e, "firing due timeouts failed");
+            }
+            if let Err(e) = runtime.settle().await {
+                tracing::warn!(error = %e, "delivering queued resumptions failed");
+            }
+        }
+    };
+    tokio::select! {
+        served = hitl_api::serve(listener, state) => served.context("serving")?,
+        () = housekeeping => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `hitl reviewers`.
+#[derive(Debug, Args)]
+pub struct ReviewersArgs {
+    /// Reviewers file [default: <data-dir>/reviewers.json].
+    #[arg(long, value_name = "FILE", global = true)]
+    pub file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: ReviewersCommand,
+}
+
+/// `hitl reviewers` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReviewersCommand {
+    /// Add a reviewer (or replace their token): prints a fresh token once; only its hash is kept.
+    Add {
+        /// Name recorded in the audit trail.
+        name: String,
+        /// Groups, comma-separated (`admin` may decide every workflow).
+        #[arg(long, value_delimiter = ',', required = true)]
+        groups: Vec<String>,
+    },
+    /// List reviewers and their groups (tokens are not stored, so none are shown).
+    List,
+}
+
+/// Runs `hitl reviewers …`; needs no runtime.
+pub fn reviewers(args: ReviewersArgs, data_dir: &Path, as_json: bool) -> Result<ExitCode> {
+    let path = args.file.unwrap_or_else(|| data_dir.join(REVIEWERS_FILE));
+    let mut file = ReviewersFile::load(&path)?;
+    match args.command {
+        ReviewersCommand::Add { name, groups } => {
+            let token = file.add(&name, &groups)?;
+            file.save(&path)?;
+            if as_json {
+                println!(
+                    "{}",
+                    serde_json::json!({"name": name.trim(), "groups": groups, "token": token, "file": path})
+                );
+            } else {
+                println!("reviewer {} added to {}", name.trim(), path.display());
+                println!("token (shown once; only its SHA-256 is stored): {token}");
+                println!(
+                    "sign in on the review page with it, or send `Authorization: Bearer <token>`"
+                );
+            }
+        }
+        ReviewersCommand::List => {
+            if as_json {
+                let list: Vec<_> = file
+                    .reviewers
+                    .iter()
+                    .map(|r| serde_json::json!({"name": r.name, "groups": r.groups}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                let rows: Vec<Vec<String>> = file
+                    .reviewers
+                    .iter()
+                    .map(|r| vec![r.name.clone(), r.groups.join(",")])
+                    .collect();
+                println!("{}", crate::format::table(&["NAME", "GROUPS"], &rows));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

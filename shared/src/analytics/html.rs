@@ -1,0 +1,750 @@
+//! A self-contained HTML page for a [`Report`]: inline CSS and inline SVG charts, no scripts,
+//! no external resources.
+//!
+//! Stable hooks for tests and styling:
+//! * iterations histogram (`#fig-iterations`): one `<rect class="bar">` per histogram bucket;
+//! * weekly trend (`#fig-trend`): one `<circle class="point SERIES">` per week with completions
+//!   and per series, `SERIES` ∈ `approval`, `first-draft`, `escalation`, joined by
+//!   `<polyline class="line SERIES">` segments;
+//! * most-corrected fields (`#fig-fields`): one `<rect class="hbar">` per field.
+
+use std::fmt::Write as _;
+
+use super::text::{describe_scope, format_opt, format_rate, format_seconds};
+use super::{Report, WeekTrend};
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = r#"
+:root { --fg:#1c2333; --muted:#5d6678; --line:#e1e5ec; --bg:#f5f6f8; --card:#ffffff;
+        --blue:#3563c9; --green:#1e8a4f; --red:#c8452f; --amber:#c27c0e; --violet:#7a4fc4; }
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--fg);
+       font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", "Liberation Sans", sans-serif; }
+main { max-width: 1060px; margin: 0 auto; padding: 32px 24px 48px; }
+header h1 { font-size: 28px; line-height: 1.2; margin: 0 0 6px; letter-spacing: -0.01em; }
+header p { margin: 0; color: var(--muted); font-size: 14px; }
+h2 { font-size: 18px; margin: 0 0 2px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: 12px; margin: 22px 0 8px; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 12px 16px; }
+.card .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .05em; }
+.card .value { font-size: 28px; font-weight: 650; font-variant-numeric: tabular-nums; line-height: 1.25; }
+.card .sub { color: var(--muted); font-size: 13px; }
+.panel { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 18px 20px; margin: 16px 0; }
+.how { color: var(--muted); font-size: 14px; margin: 0 0 12px; }
+.how b { color: var(--fg); font-weight: 600; }
+.two { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
+.two > .panel { margin: 0; }
+@media (max-width: 780px) { .two { grid-template-columns: 1fr; } }
+svg { display: block; width: 100%; height: auto; overflow: visible; }
+svg text { font-family: inherit; font-size: 14px; fill: var(--muted); }
+svg text.value { fill: var(--fg); font-weight: 600; }
+svg text.axis-title { font-size: 13px; fill: var(--muted); }
+svg .grid { stroke: var(--line); stroke-width: 1; }
+svg .axis { stroke: #b9c0cc; stroke-width: 1; }
+svg .bar { fill: var(--blue); }
+svg .hbar { fill: var(--amber); }
+svg .marker { stroke: var(--fg); stroke-width: 1.2; stroke-dasharray: 4 3; }
+svg .line { fill: none; stroke-width: 2.2; }
+svg .line.approval { stroke: var(--green); }
+svg .line.first-draft { stroke: var(--blue); stroke-dasharray: 6 4; }
+svg .line.escalation { stroke: var(--red); }
+svg .point { stroke: #fff; stroke-width: 1.5; }
+svg .point.approval { fill: var(--green); }
+svg .point.first-draft { fill: var(--blue); }
+svg .point.escalation { fill: var(--red); }
+.legend { display: flex; gap: 18px; flex-wrap: wrap; font-size: 13px; color: var(--muted); margin: 6px 0 0; }
+.legend span::before { content: ""; display: inline-block; width: 14px; height: 3px; margin: 0 6px 3px 0; vertical-align: middle; border-radius: 2px; }
+.legend .approval::before { background: var(--green); }
+.legend .first-draft::before { background: var(--blue); }
+.legend .escalation::before { background: var(--red); }
+table { width: 100%; border-collapse: collapse; font-size: 14px; font-variant-numeric: tabular-nums; }
+th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { color: var(--muted); font-size: 12px; font-weight: 600; text-transform: uppercase; letter-spacing: .04em; }
+td.num, th.num { text-align: right; }
+tr:last-child td { border-bottom: none; }
+.badge { display: inline-block; padding: 0 8px; border-radius: 999px; font-size: 12px; line-height: 20px; background: #eef1f6; color: var(--muted); }
+.badge.escalated { background: #fbe9e5; color: var(--red); }
+.badge.approved { background: #e5f4ec; color: var(--green); }
+.badge.failed { background: #f1e9fb; color: var(--violet); }
+.empty { color: var(--muted); font-style: italic; margin: 8px 0; }
+code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 13px; }
+footer { color: var(--muted); font-size: 13px; margin-top: 24px; }
+"#;
+
+fn card(out: &mut String, label: &str, value: &str, sub: &str) {
+    let _ = write!(
+        out,
+        r#"<div class="card"><div class="label">{}</div><div class="value">{}</div><div class="sub">{}</div></div>"#,
+        escape(label),
+        escape(value),
+        escape(sub)
+    );
+}
+
+/// `{:.1}` without a trailing `.0`, for compact SVG coordinates.
+fn num(v: f64) -> String {
+    let s = format!("{v:.1}");
+    s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
+}
+
+/// A step giving at most five ticks over `0..=max`.
+fn tick_step(max: usize) -> usize {
+    max.div_ceil(5).max(1)
+}
+
+fn histogram_svg(report: &Report) -> String {
+    let d = &report.iterations_to_approval;
+    let (w, h) = (1000.0, 290.0);
+    let (left, right, top, bottom) = (56.0, 24.0, 24.0, 54.0);
+    let plot_w = w - left - right;
+    let plot_h = h - top - bottom;
+    let most = d.histogram.iter().map(|b| b.count).max().unwrap_or(0);
+    let step = tick_step(most);
+    let y_max = (most.div_ceil(step) * step).max(1) as f64;
+    let y = |v: f64| top + plot_h - v / y_max * plot_h;
+    let n = d.histogram.len().max(1) as f64;
+    let slot = plot_w / n;
+    let bar_w = (slot * 0.6).min(96.0);
+    let center = |i: usize| left + slot * (i as f64 + 0.5);
+
+    let mut s = format!(
+        r#"<svg viewBox="0 0 {w} {h}" role="img" aria-label="Histogram of iterations to approval">"#
+    );
+    let mut tick = 0;
+    while tick as f64 <= y_max {
+        let ty = y(tick as f64);
+        let _ = write!(
+            s,
+            r#"<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/><text x="{}" y="{}" text-anchor="end">{tick}</text>"#,
+            num(left),
+            num(w - right),
+            num(ty),
+            num(ty),
+            num(left - 8.0),
+            num(ty + 4.0)
+        );
+        tick += step;
+    }
+    for (i, bucket) in d.histogram.iter().enumerate() {
+        let top_y = y(bucket.count as f64);
+        let _ = write!(
+            s,
+            r#"<rect class="bar" x="{}" y="{}" width="{}" height="{}" rx="3"><title>{} iteration(s): {} workflow(s)</title></rect>"#,
+            num(center(i) - bar_w / 2.0),
+            num(top_y),
+            num(bar_w),
+            num(top + plot_h - top_y),
+            bucket.iterations,
+            bucket.count
+        );
+        let _ = write!(
+            s,
+            r#"<text class="value" x="{}" y="{}" text-anchor="middle">{}</text><text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+            num(center(i)),
+            num(top_y - 6.0),
+            bucket.count,
+            num(center(i)),
+            num(top + plot_h + 18.0),
+            bucket.iterations
+        );
+    }
+    // Median and p90 markers on their buckets.
+    let index_of =
+        |v: Option<u32>| v.and_then(|v| d.histogram.iter().position(|b| b.iterations == v));
+    let markers: Vec<(usize, &str)> = match (index_of(d.median), index_of(d.p90)) {
+        (Some(m), Some(p)) if m == p => vec![(m, "median = p90")],
+        (m, p) => m
+            .map(|m| (m, "median"))
+            .into_iter()
+            .chain(p.map(|p| (p, "p90")))
+            .collect(),
+    };
+    for (i, label) in markers {
+        let x = center(i) + bar_w / 2.0 + 4.0;
+        let _ = write!(
+            s,
+            r#"<line class="marker" x1="{x}" x2="{x}" y1="{}" y2="{}"/><text x="{}" y="{}">{label}</text>"#,
+            num(top),
+            num(top + plot_h),
+            num(x + 4.0),
+            num(top + 10.0),
+            x = num(x)
+        );
+    }
+    let _ = write!(
+        s,
+        r#"<line class="axis" x1="{l}" x2="{r}" y1="{b}" y2="{b}"/><text class="axis-title" x="{}" y="{}" text-anchor="middle">iteration at which the draft was approved</text><text class="axis-title" x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">workflows</text></svg>"#,
+        num(left + plot_w / 2.0),
+        num(h - 8.0),
+        num(top + plot_h / 2.0),
+        num(top + plot_h / 2.0),
+        l = num(left),
+        r = num(w - right),
+        b = num(top + plot_h)
+    );
+    s
+}
+
+type Series = (&'static str, &'static str, fn(&WeekTrend) -> Option<f64>);
+
+const SERIES: [Series; 3] = [
+    ("approval", "approved", |w| w.approval_rate),
+    ("first-draft", "approved first draft", |w| {
+        w.first_draft_approval_rate
+    }),
+    ("escalation", "escalated", |w| w.escalation_rate),
+];
+
+fn trend_svg(weeks: &[WeekTrend]) -> String {
+    let (w, h) = (1000.0, 300.0);
+    let (left, right, top, bottom) = (60.0, 40.0, 16.0, 64.0);
+    let plot_w = w - left - right;
+    let plot_h = h - top - bottom;
+    let n = weeks.len();
+    let x = |i: usize| {
+        if n <= 1 {
+            left + plot_w / 2.0
+        } else {
+            left + plot_w * i as f64 / (n - 1) as f64
+        }
+    };
+    let y = |r: f64| top + plot_h - r.clamp(0.0, 1.0) * plot_h;
+    let mut s = format!(
+        r#"<svg viewBox="0 0 {w} {h}" role="img" aria-label="Weekly approval and escalation rates">"#
+    );
+    for pct in [0u32, 25, 50, 75, 100] {
+        let ty = y(f64::from(pct) / 100.0);
+        let _ = write!(
+            s,
+            r#"<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/><text x="{}" y="{}" text-anchor="end">{pct}%</text>"#,
+            num(left),
+            num(w - right),
+            num(ty),
+            num(ty),
+            num(left - 8.0),
+            num(ty + 4.0)
+        );
+    }
+    let label_every = n.div_ceil(12).max(1);
+    for (i, week) in weeks.iter().enumerate() {
+        if i % label_every == 0 || i + 1 == n {
+            let _ = write!(
+                s,
+                r#"<text x="{}" y="{}" text-anchor="middle">{}</text><text x="{}" y="{}" text-anchor="middle">n={}</text>"#,
+                num(x(i)),
+                num(top + plot_h + 18.0),
+                escape(&week.week),
+                num(x(i)),
+                num(top + plot_h + 33.0),
+                week.completed
+            );
+        }
+    }
+    for (series, (class, label, value)) in SERIES.into_iter().enumerate() {
+        // A small horizontal offset per series keeps points that coincide visible.
+        let dx = (series as f64 - 1.0) * 6.0;
+        let x = |i: usize| x(i) + dx;
+        // Lines join consecutive weeks that both have completions; a week without any breaks it.
+        let mut segment: Vec<String> = Vec::new();
+        let mut segments: Vec<Vec<String>> = Vec::new();
+        for (i, week) in weeks.iter().enumerate() {
+            match value(week) {
+                Some(r) => segment.push(format!("{},{}", num(x(i)), num(y(r)))),
+                None => segments.push(std::mem::take(&mut segment)),
+            }
+        }
+        segments.push(segment);
+        for seg in segments.iter().filter(|seg| seg.len() > 1) {
+            let _ = write!(
+                s,
+                r#"<polyline class="line {class}" points="{}"/>"#,
+                seg.join(" ")
+            );
+        }
+        for (i, week) in weeks.iter().enumerate() {
+            if let Some(r) = value(week) {
+                let _ = write!(
+                    s,
+                    r#"<circle class="point {class}" cx="{}" cy="{}" r="4.5"><title>{}: {label} {} of {} completed</title></circle>"#,
+                    num(x(i)),
+                    num(y(r)),
+                    escape(&week.week),
+                    format_rate(Some(r)),
+                    week.completed
+                );
+            }
+        }
+    }
+    let _ = write!(
+        s,
+        r#"<text class="axis-title" x="{}" y="{}" text-anchor="middle">ISO week of completion (n = workflows completed that week)</text></svg>"#,
+        num(left + plot_w / 2.0),
+        num(h - 6.0)
+    );
+    s
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let head: String = text.chars().take(max.saturating_sub(1)).collect();
+        format!("{head}…")
+    }
+}
+
+fn fields_svg(report: &Report) -> String {
+    let fields = &report.most_corrected_fields;
+    let row = 32.0;
+    let (w, left, right, top) = (1000.0, 220.0, 60.0, 8.0);
+    let h = top * 2.0 + row * fields.len() as f64;
+    let plot_w = w - left - right;
+    let most = fields
+        .iter()
+        .map(|f| f.corrections)
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let mut s = format!(
+        r#"<svg viewBox="0 0 {w} {}" role="img" aria-label="Most-corrected fields">"#,
+        num(h)
+    );
+    for (i, field) in fields.iter().enumerate() {
+        let y0 = top + row * i as f64;
+        let bar_w = (field.corrections as f64 / most * plot_w).max(2.0);
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="end"><title>{}</title>{}</text><rect class="hbar" x="{}" y="{}" width="{}" height="{}" rx="3"><title>{}: {} correction(s) in {} workflow(s)</title></rect><text class="value" x="{}" y="{}">{}</text>"#,
+            num(left - 10.0),
+            num(y0 + row / 2.0 + 4.0),
+            escape(&field.field),
+            escape(&truncate(&field.field, 26)),
+            num(left),
+            num(y0 + 5.0),
+            num(bar_w),
+            num(row - 10.0),
+            escape(&field.field),
+            field.corrections,
+            field.workflows,
+            num(left + bar_w + 8.0),
+            num(y0 + row / 2.0 + 4.0),
+            field.corrections
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+fn table_html(out: &mut String, headers: &[(&str, bool)], rows: &[Vec<String>]) {
+    out.push_str("<table><thead><tr>");
+    for (head, numeric) in headers {
+        let class = if *numeric { r#" class="num""# } else { "" };
+        let _ = write!(out, "<th{class}>{}</th>", escape(head));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for row in rows {
+        out.push_str("<tr>");
+        for (cell, (_, numeric)) in row.iter().zip(headers) {
+            let class = if *numeric { r#" class="num""# } else { "" };
+            // Cells are pre-escaped HTML.
+            let _ = write!(out, "<td{class}>{cell}</td>");
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
+}
+
+fn panel_start(out: &mut String, id: &str, title: &str, how: &str) {
+    let _ = write!(
+        out,
+        r#"<section class="panel" id="{id}"><h2>{}</h2><p class="how"><b>How to read this:</b> {}</p>"#,
+        escape(title),
+        escape(how)
+    );
+}
+
+/// The report as one self-contained HTML page.
+pub fn render_html(report: &Report) -> String {
+    let c = &report.counts;
+    let d = &report.iterations_to_approval;
+    let t = &report.reviewer_turnaround;
+    let mut out = String::with_capacity(32 * 1024);
+    let _ = write!(
+        out,
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>HITL learning report</title><style>{STYLE}</style></head><body><main><header><h1>Learning report</h1><p>{}</p><p>Approved, escalated and failed workflows are counted by completion time; in-progress ones are those still open that started before the window ended.</p></header>"#,
+        escape(&describe_scope(report))
+    );
+
+    out.push_str(r#"<section class="cards">"#);
+    card(
+        &mut out,
+        "Completed",
+        &c.completed.to_string(),
+        &format!("{} approved · {} escalated", c.approved, c.escalated),
+    );
+    card(
+        &mut out,
+        "First-draft approval",
+        &format_rate(report.first_draft_approval.rate),
+        &format!(
+            "{} of {} completed",
+            report.first_draft_approval.count, report.first_draft_approval.of
+        ),
+    );
+    card(
+        &mut out,
+        "Escalation rate",
+        &format_rate(report.escalations.overall.rate),
+        &format!(
+            "{} of {} completed",
+            report.escalations.overall.count, report.escalations.overall.of
+        ),
+    );
+    card(
+        &mut out,
+        "Median iterations",
+        &format_opt(d.median),
+        &format!("p90 {} · max {}", format_opt(d.p90), format_opt(d.max)),
+    );
+    card(
+        &mut out,
+        "Reviewer turnaround",
+        &format_seconds(t.median_seconds),
+        &format!(
+            "median · p90 {} · {} decisions",
+            format_seconds(t.p90_seconds),
+            t.decisions
+        ),
+    );
+    card(
+        &mut out,
+        "Open / failed",
+        &format!("{} / {}", c.in_progress, c.failed),
+        "in progress / failed (in no rate)",
+    );
+    out.push_str("</section>");
+
+    panel_start(
+        &mut out,
+        "fig-iterations",
+        "Iterations to approval",
+        "each bar counts the approved workflows whose draft was accepted at that iteration; \
+         a tall first bar means the agent gets it right first time, a long tail means reviewers \
+         need several rounds. Escalated workflows are not in this chart.",
+    );
+    if d.histogram.is_empty() {
+        out.push_str(r#"<p class="empty">No approved workflows in this window.</p>"#);
+    } else {
+        out.push_str(&histogram_svg(report));
+    }
+    out.push_str("</section>");
+
+    panel_start(
+        &mut out,
+        "fig-trend",
+        "Weekly trend",
+        "share of the workflows completed each week that were approved (green), approved on the \
+         first draft (blue, dashed) and escalated (red). Rising blue and falling red mean the \
+         agent is learning; weeks with small n swing easily.",
+    );
+    if report.weekly.is_empty() {
+        out.push_str(r#"<p class="empty">No completed workflows in this window.</p>"#);
+    } else {
+        out.push_str(&trend_svg(&report.weekly));
+        out.push_str(r#"<div class="legend">"#);
+        for (class, label, _) in SERIES {
+            let _ = write!(out, r#"<span class="{class}">{label}</span>"#);
+        }
+        out.push_str("</div>");
+    }
+    out.push_str("</section>");
+
+    panel_start(
+        &mut out,
+        "fig-fields",
+        "Most-corrected fields",
+        "how many structured corrections reviewers made to each field in applied change \
+         requests; the top fields are where the agent's instructions or examples need work.",
+    );
+    if report.most_corrected_fields.is_empty() {
+        out.push_str(r#"<p class="empty">No corrections in this window.</p>"#);
+    } else {
+        out.push_str(&fields_svg(report));
+    }
+    out.push_str("</section>");
+
+    out.push_str(r#"<div class="two">"#);
+    panel_start(
+        &mut out,
+        "escalations",
+        "Escalations by reason",
+        "share of completed workflows handed to a person, per reason.",
+    );
+    let rows: Vec<Vec<String>> = report
+        .escalations
+        .by_reason
+        .iter()
+        .map(|r| {
+            vec![
+                format!("<code>{}</code>", escape(&r.reason)),
+                r.ratio.count.to_string(),
+                format_rate(r.ratio.rate),
+            ]
+        })
+        .collect();
+    table_html(
+        &mut out,
+        &[
+            ("reason", false),
+            ("escalated", true),
+            ("of completed", true),
+        ],
+        &rows,
+    );
+    out.push_str("</section>");
+
+    let th = &report.feedback_themes;
+    panel_start(
+        &mut out,
+        "themes",
+        "Feedback themes",
+        &format!(
+            "words and two-word phrases that recur in the comments of {} change requests \
+             (lowercased, punctuation and common words removed); the count is how many \
+             comments mention it.",
+            th.comments_analysed
+        ),
+    );
+    if th.words.is_empty() {
+        out.push_str(r#"<p class="empty">No change-request comments in this window.</p>"#);
+    } else {
+        let n = th.words.len().max(th.phrases.len());
+        let cell = |list: &[super::TermCount], i: usize| {
+            list.get(i).map_or_else(
+                || (String::new(), String::new()),
+                |t| (escape(&t.term), t.entries.to_string()),
+            )
+        };
+        let rows: Vec<Vec<String>> = (0..n)
+            .map(|i| {
+                let (w, wc) = cell(&th.words, i);
+                let (p, pc) = cell(&th.phrases, i);
+                vec![w, wc, p, pc]
+            })
+            .collect();
+        table_html(
+            &mut out,
+            &[
+                ("word", false),
+                ("comments", true),
+                ("phrase", false),
+                ("comments", true),
+            ],
+            &rows,
+        );
+    }
+    out.push_str("</section></div>");
+
+    panel_start(
+        &mut out,
+        "problematic",
+        "Problematic subjects",
+        &format!(
+            "escalated workflows and workflows that reached {} or more rounds, most rounds \
+             first; open ones can still be helped.",
+            report.options.stale_rounds
+        ),
+    );
+    if report.problematic_subjects.is_empty() {
+        out.push_str(r#"<p class="empty">None.</p>"#);
+    } else {
+        let rows: Vec<Vec<String>> = report
+            .problematic_subjects
+            .iter()
+            .map(|p| {
+                vec![
+                    format!(
+                        "{}<br><code>{}</code>",
+                        escape(&p.subject_name),
+                        escape(&p.subject_id)
+                    ),
+                    escape(p.category.as_deref().unwrap_or("")),
+                    format!(
+                        r#"<span class="badge {s}">{s}</span>"#,
+                        s = escape(p.status.as_str())
+                    ),
+                    p.rounds.to_string(),
+                    p.escalation_reason
+                        .map(|r| format!("<code>{r}</code>"))
+                        .unwrap_or_default(),
+                    format!("<code>{}</code>", escape(&p.workflow_id)),
+                ]
+            })
+            .collect();
+        table_html(
+            &mut out,
+            &[
+                ("subject", false),
+                ("category", false),
+                ("status", false),
+                ("rounds", true),
+                ("escalation", false),
+                ("workflow", false),
+            ],
+            &rows,
+        );
+    }
+    out.push_str("</section>");
+
+    panel_start(
+        &mut out,
+        "weekly",
+        "Weekly figures",
+        "the numbers behind the trend chart, one row per ISO week of completion.",
+    );
+    if report.weekly.is_empty() {
+        out.push_str(r#"<p class="empty">No completed workflows in this window.</p>"#);
+    } else {
+        let rows: Vec<Vec<String>> = report
+            .weekly
+            .iter()
+            .map(|w| {
+                vec![
+                    format!(
+                        "{} <span class=\"badge\">{}</span>",
+                        escape(&w.week),
+                        w.week_start
+                    ),
+                    w.completed.to_string(),
+                    w.approved.to_string(),
+                    w.escalated.to_string(),
+                    format_rate(w.first_draft_approval_rate),
+                    format_opt(w.median_iterations),
+                ]
+            })
+            .collect();
+        table_html(
+            &mut out,
+            &[
+                ("week", false),
+                ("completed", true),
+                ("approved", true),
+                ("escalated", true),
+                ("first-draft rate", true),
+                ("median iterations", true),
+            ],
+            &rows,
+        );
+    }
+    out.push_str("</section>");
+    out.push_str(
+        "<footer>Rates are over completed (approved + escalated) workflows; n/a means nothing \
+         completed. Medians and p90s use the nearest-rank method.</footer></main></body></html>\n",
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::analytics::{compute, fixture, ReportOptions};
+
+    fn count(html: &str, needle: &str) -> usize {
+        html.matches(needle).count()
+    }
+
+    fn sample() -> Report {
+        let (workflows, feedback) = fixture::sample_set();
+        compute(&workflows, &feedback, &fixture::window_options())
+    }
+
+    #[test]
+    fn one_bar_per_bucket_and_one_point_per_week_and_series() {
+        let report = sample();
+        let html = render_html(&report);
+        assert_eq!(report.iterations_to_approval.histogram.len(), 3);
+        assert_eq!(count(&html, r#"<rect class="bar""#), 3);
+        // Three weeks, each with completions, three series.
+        assert_eq!(report.weekly.len(), 3);
+        assert_eq!(count(&html, r#"<circle class="point "#), 9);
+        assert_eq!(count(&html, r#"<circle class="point escalation""#), 3);
+        assert_eq!(count(&html, r#"<polyline class="line "#), 3);
+        assert_eq!(
+            count(&html, r#"<rect class="hbar""#),
+            report.most_corrected_fields.len()
+        );
+        assert_eq!(report.most_corrected_fields.len(), 4);
+    }
+
+    #[test]
+    fn self_contained() {
+        let html = render_html(&sample());
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert!(!html.contains("<script"));
+        assert!(!html.contains("http://") && !html.contains("https://"));
+        assert!(!html.contains("<link"));
+        assert_eq!(count(&html, "How to read this:"), 7);
+        assert!(!html.contains("NaN"));
+    }
+
+    #[test]
+    fn gap_weeks_break_the_line_and_have_no_points() {
+        let mut report = sample();
+        // Make the middle week empty.
+        let w = &mut report.weekly[1];
+        w.completed = 0;
+        w.approved = 0;
+        w.escalated = 0;
+        w.approval_rate = None;
+        w.escalation_rate = None;
+        w.first_draft_approval_rate = None;
+        w.median_iterations = None;
+        let html = render_html(&report);
+        assert_eq!(count(&html, r#"<circle class="point "#), 6);
+        // Each series is two single points: no segment long enough for a line.
+        assert_eq!(count(&html, "<polyline"), 0);
+    }
+
+    #[test]
+    fn empty_report_has_no_charts() {
+        let report = compute(&[], &Default::default(), &ReportOptions::default());
+        let html = render_html(&report);
+        assert_eq!(count(&html, r#"class="bar""#), 0);
+        assert_eq!(count(&html, "<circle"), 0);
+        assert!(html.contains("No approved workflows in this window."));
+        assert!(html.contains("n/a"));
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        let (mut workflows, mut feedback) = fixture::sample_set();
+        for wf in &mut workflows {
+            if wf.id == "wf-d" {
+                wf.subject.name = "<script>alert(1)</script> & Co".into();
+            }
+        }
+        if let Some(entries) = feedback.get_mut("wf-d") {
+            entries[0].corrections[0].field = "desc<b>".into();
+        }
+        let html = render_html(&compute(&workflows, &feedback, &fixture::window_options()));
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"));
+        assert!(html.contains("desc&lt;b&gt;"));
+    }
+}

@@ -1,0 +1,390 @@
+//! Terminal and JSON renderings of a [`Report`].
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+
+use super::Report;
+
+/// A rate as a percentage with one decimal (`33.3%`), or `n/a` when undefined.
+pub fn format_rate(rate: Option<f64>) -> String {
+    match rate {
+        Some(r) if r.is_finite() => format!("{:.1}%", r * 100.0),
+        _ => "n/a".to_owned(),
+    }
+}
+
+/// A duration in seconds as `45s`, `12m 05s`, `3h 07m` or `2d 04h`; `n/a` when undefined.
+pub fn format_seconds(seconds: Option<i64>) -> String {
+    let Some(s) = seconds else {
+        return "n/a".to_owned();
+    };
+    let s = s.max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d {:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// An optional whole number, or `n/a`.
+pub fn format_opt<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map_or_else(|| "n/a".to_owned(), |v| v.to_string())
+}
+
+/// A window bound, or the given word when open.
+pub(crate) fn format_bound(at: Option<DateTime<Utc>>, open: &str) -> String {
+    at.map_or_else(
+        || open.to_owned(),
+        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
+}
+
+/// One line describing the window and filters.
+pub(crate) fn describe_scope(report: &Report) -> String {
+    let o = &report.options;
+    let mut line = format!(
+        "{} to {}",
+        format_bound(o.since, "the beginning"),
+        format_bound(o.until, "now")
+    );
+    if let Some(group) = &o.reviewer_group {
+        let _ = write!(line, "; reviewer group {group}");
+    }
+    if let Some(category) = &o.category {
+        let _ = write!(line, "; category {category}");
+    }
+    if report.counts.smoke_excluded > 0 {
+        let _ = write!(
+            line,
+            "; {} smoke-test workflow(s) left out",
+            report.counts.smoke_excluded
+        );
+    }
+    line
+}
+
+/// Left-aligned columns separated by two spaces, indented by two, with a rule under the head.
+fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let mut out = String::from(" ");
+        for (cell, width) in cells.iter().zip(&widths) {
+            let pad = width.saturating_sub(cell.chars().count());
+            let _ = write!(out, " {cell}{}  ", " ".repeat(pad));
+        }
+        format!("{}\n", out.trim_end())
+    };
+    let mut out = line(headers.to_vec());
+    let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
+    out.push_str(&line(rule.iter().map(String::as_str).collect()));
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+fn bar(count: usize, max: usize, width: usize) -> String {
+    if max == 0 {
+        return String::new();
+    }
+    let n = (count * width).div_ceil(max);
+    "█".repeat(n)
+}
+
+/// Readable terminal tables, one section per figure.
+pub fn render_table(report: &Report) -> String {
+    let mut out = String::new();
+    let c = &report.counts;
+    let _ = writeln!(out, "HITL learning report");
+    let _ = writeln!(out, "Window: {}", describe_scope(report));
+    let _ = writeln!(
+        out,
+        "(approved/escalated/failed counted by completion time; in-progress = open now, started before the window end)\n"
+    );
+
+    let _ = writeln!(out, "Workflows");
+    out.push_str(&table(
+        &[
+            "completed",
+            "approved",
+            "escalated",
+            "failed",
+            "in progress",
+        ],
+        &[vec![
+            c.completed.to_string(),
+            c.approved.to_string(),
+            c.escalated.to_string(),
+            c.failed.to_string(),
+            c.in_progress.to_string(),
+        ]],
+    ));
+
+    let t = &report.reviewer_turnaround;
+    let _ = writeln!(out, "\nHeadline figures");
+    out.push_str(&table(
+        &["figure", "value", "basis"],
+        &[
+            vec![
+                "first-draft approval rate".into(),
+                format_rate(report.first_draft_approval.rate),
+                format!(
+                    "{} of {} completed approved at iteration 1",
+                    report.first_draft_approval.count, report.first_draft_approval.of
+                ),
+            ],
+            vec![
+                "escalation rate".into(),
+                format_rate(report.escalations.overall.rate),
+                format!(
+                    "{} of {} completed",
+                    report.escalations.overall.count, report.escalations.overall.of
+                ),
+            ],
+            vec![
+                "reviewer turnaround (median)".into(),
+                format_seconds(t.median_seconds),
+                format!(
+                    "p90 {}, max {}, {} decisions",
+                    format_seconds(t.p90_seconds),
+                    format_seconds(t.max_seconds),
+                    t.decisions
+                ),
+            ],
+        ],
+    ));
+
+    let d = &report.iterations_to_approval;
+    let _ = writeln!(
+        out,
+        "\nIterations to approval ({} approved; median {}, p90 {}, max {})",
+        d.count,
+        format_opt(d.median),
+        format_opt(d.p90),
+        format_opt(d.max)
+    );
+    if d.histogram.is_empty() {
+        let _ = writeln!(out, "  no approved workflows in this window");
+    } else {
+        let most = d.histogram.iter().map(|b| b.count).max().unwrap_or(0);
+        let rows: Vec<Vec<String>> = d
+            .histogram
+            .iter()
+            .map(|b| {
+                vec![
+                    b.iterations.to_string(),
+                    b.count.to_string(),
+                    bar(b.count, most, 30),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["iterations", "workflows", ""], &rows));
+    }
+
+    let _ = writeln!(out, "\nEscalations by reason");
+    let rows: Vec<Vec<String>> = report
+        .escalations
+        .by_reason
+        .iter()
+        .map(|r| {
+            vec![
+                r.reason.clone(),
+                r.ratio.count.to_string(),
+                format_rate(r.ratio.rate),
+            ]
+        })
+        .collect();
+    out.push_str(&table(&["reason", "escalated", "of completed"], &rows));
+
+    let _ = writeln!(out, "\nMost-corrected fields");
+    if report.most_corrected_fields.is_empty() {
+        let _ = writeln!(out, "  no corrections in this window");
+    } else {
+        let rows: Vec<Vec<String>> = report
+            .most_corrected_fields
+            .iter()
+            .map(|f| {
+                vec![
+                    f.field.clone(),
+                    f.corrections.to_string(),
+                    f.workflows.to_string(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["field", "corrections", "workflows"], &rows));
+    }
+
+    let th = &report.feedback_themes;
+    let _ = writeln!(
+        out,
+        "\nFeedback themes ({} change-request comments)",
+        th.comments_analysed
+    );
+    if th.words.is_empty() {
+        let _ = writeln!(out, "  no change-request comments in this window");
+    } else {
+        let n = th.words.len().max(th.phrases.len());
+        let cell = |list: &[super::TermCount], i: usize| {
+            list.get(i).map_or_else(
+                || (String::new(), String::new()),
+                |t| (t.term.clone(), t.entries.to_string()),
+            )
+        };
+        let rows: Vec<Vec<String>> = (0..n)
+            .map(|i| {
+                let (w, wc) = cell(&th.words, i);
+                let (p, pc) = cell(&th.phrases, i);
+                vec![w, wc, p, pc]
+            })
+            .collect();
+        out.push_str(&table(&["word", "comments", "phrase", "comments"], &rows));
+    }
+
+    let _ = writeln!(
+        out,
+        "\nProblematic subjects (escalated, or {}+ rounds)",
+        report.options.stale_rounds
+    );
+    if report.problematic_subjects.is_empty() {
+        let _ = writeln!(out, "  none");
+    } else {
+        let rows: Vec<Vec<String>> = report
+            .problematic_subjects
+            .iter()
+            .map(|p| {
+                vec![
+                    p.subject_name.clone(),
+                    p.subject_id.clone(),
+                    p.category.clone().unwrap_or_default(),
+                    p.status.to_string(),
+                    p.rounds.to_string(),
+                    p.escalation_reason
+                        .map(|r| r.to_string())
+                        .unwrap_or_default(),
+                    p.workflow_id.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &[
+                "subject",
+                "id",
+                "category",
+                "status",
+                "rounds",
+                "escalation",
+                "workflow",
+            ],
+            &rows,
+        ));
+    }
+
+    let _ = writeln!(out, "\nWeekly trend (ISO week of completion)");
+    if report.weekly.is_empty() {
+        let _ = writeln!(out, "  no completed workflows in this window");
+    } else {
+        let rows: Vec<Vec<String>> = report
+            .weekly
+            .iter()
+            .map(|w| {
+                vec![
+                    w.week.clone(),
+                    w.completed.to_string(),
+                    w.approved.to_string(),
+                    w.escalated.to_string(),
+                    format_rate(w.first_draft_approval_rate),
+                    format_opt(w.median_iterations),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &[
+                "week",
+                "completed",
+                "approved",
+                "escalated",
+                "first-draft rate",
+                "median iterations",
+            ],
+            &rows,
+        ));
+    }
+    out
+}
+
+/// The report as pretty-printed JSON (undefined rates are `null`).
+pub fn render_json(report: &Report) -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(report)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::analytics::{compute, fixture, ReportOptions};
+
+    #[test]
+    fn formats() {
+        assert_eq!(format_rate(Some(1.0 / 3.0)), "33.3%");
+        assert_eq!(format_rate(None), "n/a");
+        assert_eq!(format_rate(Some(f64::NAN)), "n/a");
+        assert_eq!(format_seconds(Some(45)), "45s");
+        assert_eq!(format_seconds(Some(725)), "12m 05s");
+        assert_eq!(format_seconds(Some(3600)), "1h 00m");
+        assert_eq!(format_seconds(Some(2 * 86_400 + 4 * 3600 + 59)), "2d 04h");
+        assert_eq!(format_seconds(None), "n/a");
+    }
+
+    #[test]
+    fn table_shows_every_section() {
+        let (workflows, feedback) = fixture::sample_set();
+        let report = compute(&workflows, &feedback, &fixture::window_options());
+        let text = render_table(&report);
+        for needle in [
+            "first-draft approval rate",
+            "33.3%",
+            "Iterations to approval (4 approved; median 1, p90 3, max 3)",
+            "iteration_limit",
+            "tagline",
+            "too long",
+            "Cobalt Couture",
+            "2026-W03",
+            "1 smoke-test workflow(s) left out",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        // Columns line up: every row of the workflows table has the same layout.
+        let lines: Vec<&str> = text
+            .lines()
+            .skip_while(|l| *l != "Workflows")
+            .take(4)
+            .collect();
+        assert_eq!(lines[1].find("approved"), Some(14), "{lines:?}");
+        // "  6" padded to the width of "completed", then the next column at the same offset.
+        assert_eq!(lines[3].find('4'), Some(14), "{lines:?}");
+    }
+
+    #[test]
+    fn empty_report_renders_without_nan() {
+        let report = compute(&[], &Default::default(), &ReportOptions::default());
+        let text = render_table(&report);
+        assert!(text.contains("no approved workflows in this window"));
+        assert!(text.contains("n/a"));
+        assert!(!text.contains("NaN"));
+        let json = render_json(&report).unwrap();
+        assert!(!json.contains("NaN"));
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert!(value["first_draft_approval"]["rate"].is_null());
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, report);
+    }
+}
