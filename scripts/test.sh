@@ -10,6 +10,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== infrastructure validators (cfn-lint, sam validate, checkov, asl-validator, template tests)"
+scripts/validate-infra.sh
 echo "== cargo test"
 log="${CARGO_TARGET_DIR:-target}/test-output.log"
 mkdir -p "$(dirname "$log")"

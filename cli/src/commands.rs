@@ -84,6 +84,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Exec(args) => return exec(args).await,
         Command::Validate { definition } => return validate(&definition),
+        Command::Reviewers(args) => return crate::serve::reviewers(args, &cli.data_dir, cli.json),
         _ => {}
     }
     let runtime = Runtime::open(Some(&cli.data_dir))?;
@@ -103,7 +104,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             }
             crate::report::run(runtime.store.as_ref(), runtime.clock.now(), args).await
         }
-        Command::Exec(_) | Command::Validate { .. } => Ok(ExitCode::SUCCESS),
+        Command::Serve(args) => {
+            crate::serve::run(&runtime, args.with_data_dir(&cli.data_dir)).await
+        }
+        Command::Exec(_) | Command::Validate { .. } | Command::Reviewers(_) => {
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

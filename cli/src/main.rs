@@ -3,6 +3,7 @@
 
 mod commands;
 mod report;
+mod serve;
 mod smoke;
 
 pub use hitl_cli::{format, local};
@@ -59,6 +60,10 @@ pub enum Command {
     },
     /// Run the smoke test: a batch decided by the synthetic reviewer, with named checks.
     Smoke(smoke::SmokeArgs),
+    /// Serve the reviewers' HTTP API and review page on this machine.
+    Serve(serve::ServeArgs),
+    /// Manage local reviewers: `hitl reviewers add <name> --groups a,b`, `hitl reviewers list`.
+    Reviewers(serve::ReviewersArgs),
     /// Learning analytics over the workflows in the data directory (table, JSON or HTML).
     Report(report::ReportArgs),
     /// Execute any ASL definition with the registered handlers; prints one JSON line.

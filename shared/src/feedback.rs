@@ -283,6 +283,23 @@ fn new_entry(
     }
 }
 
+/// How much earlier than our computed deadline Step Functions' own timer may fire: its clock
+/// starts when the task is scheduled, a little before the review request records the time.
+const DEADLINE_SKEW: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Whether a closed task can be explained by the review timing out (`now` within
+/// [`DEADLINE_SKEW`] of the deadline or later). Earlier, only a concurrent delivery of the
+/// same decision can have closed it.
+fn near_or_past_deadline(decided: &Workflow, entry: &FeedbackEntry, now: DateTime<Utc>) -> bool {
+    let timeout = i64::try_from(decided.config.review_timeout_seconds).unwrap_or(i64::MAX);
+    decided
+        .decisions
+        .iter()
+        .find(|d| d.feedback_key == entry.idempotency_key)
+        .map(|d| d.requested_at + chrono::Duration::seconds(timeout) - DEADLINE_SKEW)
+        .is_none_or(|edge| now >= edge)
+}
+
 fn rejected(rejection: &Rejection) -> FeedbackOutcome {
     FeedbackOutcome::Rejected {
         reason: rejection.name().to_owned(),
@@ -441,6 +458,13 @@ where
         match self.resumer.resume(token, &task_result(&entry)).await {
             Ok(()) => Ok(receipt(&entry, false)),
             Err(ResumeError::TaskClosed(detail)) => {
+                if !near_or_past_deadline(decided, &entry, self.clock.now()) {
+                    // Well before the SLA the wait cannot have timed out: a retry of this very
+                    // submission (same key) delivered the decision first. It stands.
+                    info!(workflow_id = %entry.workflow_id, iteration = entry.iteration, %detail,
+                        "decision already delivered by a replay of the same submission");
+                    return Ok(receipt(&entry, false));
+                }
                 warn!(workflow_id = %entry.workflow_id, iteration = entry.iteration, %detail,
                     "decision could not be delivered: the review wait already ended; revoking");
                 self.revoke(entry, decided).await

@@ -249,8 +249,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_closed_task_revokes_the_decision() {
+    async fn a_closed_task_at_the_deadline_revokes_the_decision() {
         let f = setup().await;
+        // The SLA is 72 h; Step Functions' timer may fire slightly before ours.
+        f.clock.advance(Duration::hours(72) - Duration::seconds(30));
         f.resumer
             .script
             .lock()
@@ -265,6 +267,26 @@ mod tests {
         assert!(wf.decisions.is_empty());
         let trail = f.deps.store.list_feedback("wf-fb").await.unwrap();
         assert!(matches!(trail[0].outcome, FeedbackOutcome::Rejected { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_closed_task_well_before_the_deadline_means_a_replay_delivered_it() {
+        let f = setup().await;
+        f.resumer
+            .script
+            .lock()
+            .unwrap()
+            .push(Err(ResumeError::TaskClosed("TaskTimedOut".into())));
+        let receipt = handle(&f.deps, approve()).await.unwrap();
+        assert_eq!(
+            receipt.outcome,
+            FeedbackOutcome::Applied {
+                status: WorkflowStatus::Approved
+            }
+        );
+        let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
+        assert_eq!(wf.status, WorkflowStatus::Approved);
+        assert_eq!(wf.decisions.len(), 1);
     }
 
     #[tokio::test]

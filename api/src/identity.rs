@@ -1,0 +1,484 @@
+//! Who is calling. On AWS the API Gateway HTTP API's JWT authorizer has already verified the
+//! token and passes its claims in the Lambda request context ([`JwtClaims`]); locally a
+//! reviewers file maps bearer tokens (stored only as SHA-256 hashes) to reviewers
+//! ([`ReviewerTokens`]). Neither ever logs a token.
+
+use std::path::Path;
+
+use http::header::AUTHORIZATION;
+use http::request::Parts;
+use lambda_http::request::RequestContext;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use thiserror::Error;
+
+/// The group that may decide every workflow.
+pub const ADMIN_GROUP: &str = "admin";
+/// Claim read for groups on AWS unless configured otherwise.
+pub const DEFAULT_GROUPS_CLAIM: &str = "cognito:groups";
+/// Claims tried, in order, for the reviewer's name on AWS unless configured otherwise.
+pub const DEFAULT_NAME_CLAIMS: [&str; 4] = ["email", "cognito:username", "username", "sub"];
+/// Environment variable naming the groups claim (`feedback-api`).
+pub const GROUPS_CLAIM_ENV: &str = "HITL_GROUPS_CLAIM";
+/// Environment variable naming the claim used as reviewer name (`feedback-api`).
+pub const NAME_CLAIM_ENV: &str = "HITL_NAME_CLAIM";
+
+/// An authenticated reviewer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Name recorded in the audit trail.
+    pub name: String,
+    /// Groups the reviewer belongs to.
+    pub groups: Vec<String>,
+}
+
+impl Identity {
+    /// Whether this reviewer may decide workflows of `group` (members of the group and admins).
+    pub fn may_review(&self, group: &str) -> bool {
+        self.groups.iter().any(|g| g == group || g == ADMIN_GROUP)
+    }
+}
+
+/// Why a request is not authenticated. The text never contains a credential.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AuthError {
+    /// No credential was presented.
+    #[error("missing credentials: send Authorization: Bearer <token>")]
+    Missing,
+    /// The credential is not known or not well-formed.
+    #[error("invalid credentials")]
+    Invalid,
+}
+
+/// Resolves the caller of a request.
+pub trait IdentitySource: Send + Sync {
+    /// Identifies the caller from the request head.
+    fn identify(&self, parts: &Parts) -> Result<Identity, AuthError>;
+}
+
+/// Identity from the claims the HTTP API JWT authorizer verified (Cognito user pools or any
+/// OIDC issuer). The Lambda receives them in `requestContext.authorizer.jwt.claims`, where
+/// array claims arrive as a string such as `"[reviewers admin]"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtClaims {
+    /// Claims tried in order for the reviewer's name.
+    pub name_claims: Vec<String>,
+    /// Claim holding the groups.
+    pub groups_claim: String,
+}
+
+impl Default for JwtClaims {
+    fn default() -> Self {
+        Self {
+            name_claims: DEFAULT_NAME_CLAIMS
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect(),
+            groups_claim: DEFAULT_GROUPS_CLAIM.to_owned(),
+        }
+    }
+}
+
+impl JwtClaims {
+    /// Defaults, overridden by `HITL_NAME_CLAIM` and `HITL_GROUPS_CLAIM` when set.
+    pub fn from_env() -> Self {
+        let mut claims = Self::default();
+        if let Some(name) = std::env::var(NAME_CLAIM_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            claims.name_claims = vec![name.trim().to_owned()];
+        }
+        if let Some(groups) = std::env::var(GROUPS_CLAIM_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            claims.groups_claim = groups.trim().to_owned();
+        }
+        claims
+    }
+
+    /// Builds the identity from a claim map.
+    pub fn from_claims(
+        &self,
+        claims: &std::collections::HashMap<String, String>,
+    ) -> Result<Identity, AuthError> {
+        let name = self
+            .name_claims
+            .iter()
+            .filter_map(|c| claims.get(c))
+            .map(|v| v.trim())
+            .find(|v| !v.is_empty())
+            .ok_or(AuthError::Invalid)?;
+        let groups = claims
+            .get(&self.groups_claim)
+            .map(|v| parse_group_claim(v))
+            .unwrap_or_default();
+        Ok(Identity {
+            name: name.to_owned(),
+            groups,
+        })
+    }
+}
+
+impl IdentitySource for JwtClaims {
+    fn identify(&self, parts: &Parts) -> Result<Identity, AuthError> {
+        let claims = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(context)) => context
+                .authorizer
+                .as_ref()
+                .and_then(|a| a.jwt.as_ref())
+                .map(|jwt| &jwt.claims),
+            _ => None,
+        };
+        match claims {
+            Some(claims) if !claims.is_empty() => self.from_claims(claims),
+            _ => Err(AuthError::Missing),
+        }
+    }
+}
+
+/// Parses a groups claim: `"[a b]"` (how HTTP APIs pass arrays), a JSON array string
+/// (`["a","b"]`), a comma- or space-separated list, or a single group.
+pub fn parse_group_claim(raw: &str) -> Vec<String> {
+    let raw = raw.trim();
+    if let Ok(list) = serde_json::from_str::<Vec<String>>(raw) {
+        return list
+            .into_iter()
+            .map(|g| g.trim().to_owned())
+            .filter(|g| !g.is_empty())
+            .collect();
+    }
+    let inner = raw
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(raw);
+    inner
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .map(|g| g.trim_matches('"').trim())
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// One entry of the local reviewers file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewerRecord {
+    /// Name recorded in the audit trail.
+    pub name: String,
+    /// Groups (`reviewers`, `admin`, …).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Hex SHA-256 of the reviewer's bearer token. The token itself is never stored.
+    pub token_sha256: String,
+}
+
+/// The local reviewers file (`reviewers.json`): `{"reviewers": [ReviewerRecord, …]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewersFile {
+    /// Known reviewers.
+    #[serde(default)]
+    pub reviewers: Vec<ReviewerRecord>,
+}
+
+/// Failures reading or writing the reviewers file.
+#[derive(Debug, Error)]
+pub enum ReviewersFileError {
+    /// I/O failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The content is not a reviewers file.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The new reviewer is not valid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Hex SHA-256 of a token, as stored in the reviewers file.
+pub fn token_sha256(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A fresh random bearer token (256 bits, `hitl_` + 64 hex digits).
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("hitl_{}", hex::encode(bytes))
+}
+
+impl ReviewersFile {
+    /// Reads a file; a missing file is an empty list.
+    pub fn load(path: &Path) -> Result<Self, ReviewersFileError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(source) => {
+                return Err(ReviewersFileError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })
+            }
+        };
+        let file: Self = serde_json::from_str(&text).map_err(|e| ReviewersFileError::Format {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        for r in &file.reviewers {
+            if hex::decode(&r.token_sha256).map(|h| h.len()) != Ok(32) {
+                return Err(ReviewersFileError::Format {
+                    path: path.display().to_string(),
+                    message: format!("reviewer {:?}: token_sha256 must be 64 hex digits", r.name),
+                });
+            }
+        }
+        Ok(file)
+    }
+
+    /// Writes the file (owner-only permissions on Unix).
+    pub fn save(&self, path: &Path) -> Result<(), ReviewersFileError> {
+        let io = |source| ReviewersFileError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let text = serde_json::to_string_pretty(self).map_err(|e| ReviewersFileError::Format {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text + "\n").map_err(io)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        }
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Adds (or replaces) a reviewer with a fresh token and returns the token. Only its hash
+    /// is kept.
+    pub fn add(&mut self, name: &str, groups: &[String]) -> Result<String, ReviewersFileError> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 128 {
+            return Err(ReviewersFileError::Invalid(
+                "reviewer name must be 1..=128 characters".into(),
+            ));
+        }
+        let groups: Vec<String> = groups
+            .iter()
+            .map(|g| g.trim().to_owned())
+            .filter(|g| !g.is_empty())
+            .collect();
+        if groups.is_empty() {
+            return Err(ReviewersFileError::Invalid(
+                "give at least one group (e.g. --groups reviewers)".into(),
+            ));
+        }
+        let token = new_token();
+        self.reviewers.retain(|r| r.name != name);
+        self.reviewers.push(ReviewerRecord {
+            name: name.to_owned(),
+            groups,
+            token_sha256: token_sha256(&token),
+        });
+        Ok(token)
+    }
+}
+
+/// Local identity: `Authorization: Bearer <token>` checked against the reviewers file's hashes
+/// in constant time (every entry is compared, whether or not an earlier one matched).
+#[derive(Debug, Clone, Default)]
+pub struct ReviewerTokens {
+    entries: Vec<([u8; 32], Identity)>,
+}
+
+impl ReviewerTokens {
+    /// From a loaded file.
+    pub fn new(file: &ReviewersFile) -> Self {
+        let entries = file
+            .reviewers
+            .iter()
+            .filter_map(|r| {
+                let hash: [u8; 32] = hex::decode(&r.token_sha256).ok()?.try_into().ok()?;
+                Some((
+                    hash,
+                    Identity {
+                        name: r.name.clone(),
+                        groups: r.groups.clone(),
+                    },
+                ))
+            })
+            .collect();
+        Self { entries }
+    }
+
+    /// Reads the reviewers file.
+    pub fn load(path: &Path) -> Result<Self, ReviewersFileError> {
+        Ok(Self::new(&ReviewersFile::load(path)?))
+    }
+
+    /// Number of known reviewers.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no reviewer is known.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The identity owning `token`, if any.
+    pub fn lookup(&self, token: &str) -> Option<Identity> {
+        let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let mut found = None;
+        for (hash, identity) in &self.entries {
+            if bool::from(hash.ct_eq(&presented)) {
+                found = Some(identity.clone());
+            }
+        }
+        found
+    }
+}
+
+/// The bearer token of a request, if it has one.
+pub fn bearer_token(parts: &Parts) -> Result<&str, AuthError> {
+    let value = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or(AuthError::Missing)?
+        .to_str()
+        .map_err(|_| AuthError::Invalid)?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(AuthError::Invalid)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AuthError::Invalid);
+    }
+    Ok(token.trim())
+}
+
+impl IdentitySource for ReviewerTokens {
+    fn identify(&self, parts: &Parts) -> Result<Identity, AuthError> {
+        let token = bearer_token(parts)?;
+        self.lookup(token).ok_or(AuthError::Invalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn parts(auth: Option<&str>) -> Parts {
+        let mut builder = http::Request::builder().uri("/reviews");
+        if let Some(a) = auth {
+            builder = builder.header(AUTHORIZATION, a);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn group_claims_in_every_shape_parse() {
+        assert_eq!(
+            parse_group_claim("[reviewers admin]"),
+            ["reviewers", "admin"]
+        );
+        assert_eq!(
+            parse_group_claim(r#"["reviewers","admin"]"#),
+            ["reviewers", "admin"]
+        );
+        assert_eq!(
+            parse_group_claim("reviewers, admin"),
+            ["reviewers", "admin"]
+        );
+        assert_eq!(parse_group_claim("reviewers"), ["reviewers"]);
+        assert_eq!(parse_group_claim("[]"), Vec::<String>::new());
+        assert_eq!(parse_group_claim(""), Vec::<String>::new());
+    }
+
+    #[test]
+    fn name_comes_from_the_first_present_claim() {
+        let jwt = JwtClaims::default();
+        let claims = [
+            ("sub".to_owned(), "1234".to_owned()),
+            ("cognito:username".to_owned(), "rita".to_owned()),
+            ("cognito:groups".to_owned(), "[reviewers]".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        let id = jwt.from_claims(&claims).unwrap();
+        assert_eq!(id.name, "rita");
+        assert_eq!(id.groups, ["reviewers"]);
+        let only_sub = [("sub".to_owned(), "1234".to_owned())]
+            .into_iter()
+            .collect();
+        assert_eq!(jwt.from_claims(&only_sub).unwrap().name, "1234");
+        assert_eq!(
+            jwt.from_claims(&Default::default()),
+            Err(AuthError::Invalid)
+        );
+    }
+
+    #[test]
+    fn without_a_request_context_the_caller_is_unauthenticated() {
+        assert_eq!(
+            JwtClaims::default().identify(&parts(Some("Bearer x"))),
+            Err(AuthError::Missing)
+        );
+    }
+
+    #[test]
+    fn added_token_authenticates_and_only_its_hash_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reviewers.json");
+        let mut file = ReviewersFile::load(&path).unwrap();
+        let token = file.add("rita", &["reviewers".into()]).unwrap();
+        file.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(&token));
+        assert!(text.contains(&token_sha256(&token)));
+        let tokens = ReviewerTokens::load(&path).unwrap();
+        let bearer = format!("Bearer {token}");
+        let id = tokens.identify(&parts(Some(&bearer))).unwrap();
+        assert_eq!(id.name, "rita");
+        assert!(id.may_review("reviewers"));
+        assert!(!id.may_review("marketing"));
+        assert_eq!(
+            tokens.identify(&parts(Some("Bearer nope"))),
+            Err(AuthError::Invalid)
+        );
+        assert_eq!(tokens.identify(&parts(None)), Err(AuthError::Missing));
+        assert_eq!(
+            tokens.identify(&parts(Some(&format!("Basic {token}")))),
+            Err(AuthError::Invalid)
+        );
+    }
+
+    #[test]
+    fn re_adding_a_reviewer_replaces_the_old_token() {
+        let mut file = ReviewersFile::default();
+        let old = file.add("rita", &["reviewers".into()]).unwrap();
+        let new = file.add("rita", &["admin".into()]).unwrap();
+        let tokens = ReviewerTokens::new(&file);
+        assert_eq!(tokens.len(), 1);
+        assert!(tokens.lookup(&old).is_none());
+        assert_eq!(tokens.lookup(&new).unwrap().groups, ["admin"]);
+        assert!(file.add(" ", &["x".into()]).is_err());
+        assert!(file.add("bob", &[]).is_err());
+    }
+}

@@ -1,0 +1,398 @@
+//! The reviewers' front door: one axum [`router`] serving the review queue, the workflow
+//! view, feedback submission and the review web page, used unchanged on Lambda
+//! (`functions/feedback-api`) and locally (`hitl serve`). Every decision goes through the
+//! shared [`FeedbackProcessor`]; this crate only authenticates, parses and maps outcomes to
+//! HTTP.
+
+pub mod error;
+pub mod identity;
+pub mod request;
+pub mod routes;
+pub mod views;
+mod web;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hitl_shared::feedback::{FeedbackError, FeedbackProcessor, FeedbackReceipt, Reviewer};
+use hitl_shared::model::{FeedbackOutcome, WorkflowStatus};
+use hitl_shared::ports::{Clock, ExecutionResumer};
+use hitl_shared::store::{StoreError, WorkflowStore};
+use serde_json::json;
+use tracing::{error, info, warn};
+
+pub use error::ApiError;
+pub use identity::{Identity, IdentitySource, JwtClaims, ReviewerTokens};
+
+/// Header set on answers that replay an earlier submission with the same key.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+/// Default and largest page size of `GET /reviews`.
+pub const DEFAULT_PAGE_SIZE: usize = 20;
+/// Largest page size of `GET /reviews`.
+pub const MAX_PAGE_SIZE: usize = 100;
+/// Store pages read at most to fill one page of the caller's queue.
+const MAX_QUEUE_SCANS: usize = 20;
+/// `channel` recorded in the audit trail for decisions made over HTTP.
+pub const CHANNEL: &str = "api";
+
+/// What the router needs: the ports of the feedback processor and an identity source.
+#[derive(Clone)]
+pub struct AppState {
+    /// Workflow store.
+    pub store: Arc<dyn WorkflowStore>,
+    /// Resumes the waiting execution (Step Functions, or the local engine).
+    pub resumer: Arc<dyn ExecutionResumer>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+    /// Who is calling.
+    pub identity: Arc<dyn IdentitySource>,
+}
+
+impl AppState {
+    /// Wires the state.
+    pub fn new(
+        store: Arc<dyn WorkflowStore>,
+        resumer: Arc<dyn ExecutionResumer>,
+        clock: Arc<dyn Clock>,
+        identity: Arc<dyn IdentitySource>,
+    ) -> Self {
+        Self {
+            store,
+            resumer,
+            clock,
+            identity,
+        }
+    }
+}
+
+/// The authenticated caller; rejects with 401.
+pub struct Caller(pub Identity);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        state
+            .identity
+            .identify(parts)
+            .map(Caller)
+            .map_err(ApiError::Unauthenticated)
+    }
+}
+
+/// The router. Paths come from [`routes`], whose table the OpenAPI test checks.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(routes::HEALTHZ, get(healthz))
+        .route(routes::REVIEWS, get(list_reviews))
+        .route(routes::WORKFLOW, get(get_workflow))
+        .route(routes::FEEDBACK, post(submit_feedback))
+        .route(routes::INDEX, get(web::index))
+        .route(routes::APP_JS, get(web::app_js))
+        .route(routes::APP_CSS, get(web::app_css))
+        .route(routes::OPENAPI, get(web::openapi))
+        .fallback(no_route)
+        .layer(DefaultBodyLimit::max(routes::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(access_log))
+        .with_state(state)
+}
+
+/// Binds a TCP listener for [`serve`] (port 0 picks a free port; see `local_addr()`).
+pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+/// Serves the router on `listener` until the process ends (the local `hitl serve`).
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).await
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn no_route() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"error": "no_route", "message": "no such route"})),
+    )
+        .into_response()
+}
+
+/// One line per request: method, route template, status, duration. Never headers or bodies,
+/// so neither bearer tokens nor anything a body might carry reach the log.
+async fn access_log(request: Request<Body>, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "<unmatched>".to_owned(), |m| m.as_str().to_owned());
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    info!(
+        method = %method,
+        route = %route,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
+
+fn store_error(err: StoreError) -> ApiError {
+    match err {
+        StoreError::NotFound(id) => ApiError::NotFound(format!("workflow {id} not found")),
+        StoreError::Corrupt { key, .. } => {
+            error!(item = %key, "stored item could not be decoded");
+            ApiError::Internal
+        }
+        StoreError::Conflict(_) => {
+            ApiError::Unavailable("the workflow is busy; retry shortly".into())
+        }
+        other => {
+            warn!(error = %error::scrub(&other.to_string()), "store unavailable");
+            ApiError::Unavailable("the store is unavailable; retry shortly".into())
+        }
+    }
+}
+
+fn malformed_cursor(err: &StoreError) -> bool {
+    matches!(err, StoreError::Backend(m) if m.contains("malformed cursor"))
+}
+
+async fn list_reviews(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<views::ReviewPage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let mut errors = Vec::new();
+    let limit = match query.get("limit").map(|l| l.trim().parse::<usize>()) {
+        None => DEFAULT_PAGE_SIZE,
+        Some(Ok(n)) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+        Some(_) => {
+            errors.push(hitl_shared::FieldError::new(
+                "limit",
+                format!("must be an integer in 1..={MAX_PAGE_SIZE}"),
+            ));
+            0
+        }
+    };
+    let mut cursor = match query.get("cursor").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => match URL_SAFE_NO_PAD
+            .decode(c)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+        {
+            Some(decoded) => Some(decoded),
+            None => {
+                errors.push(hitl_shared::FieldError::new(
+                    "cursor",
+                    "is not a cursor returned by this API",
+                ));
+                None
+            }
+        },
+    };
+    for key in query
+        .keys()
+        .filter(|k| !matches!(k.as_str(), "limit" | "cursor"))
+    {
+        errors.push(hitl_shared::FieldError::new(
+            key.chars().take(64).collect::<String>(),
+            "is not a known parameter; expected limit, cursor",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let mut items = Vec::new();
+    for _ in 0..MAX_QUEUE_SCANS {
+        let need = limit - items.len();
+        let page = state
+            .store
+            .list_by_status(WorkflowStatus::AwaitingReview, need, cursor.as_deref())
+            .await
+            .map_err(|e| {
+                if malformed_cursor(&e) {
+                    ApiError::field("cursor", "is not a cursor returned by this API")
+                } else {
+                    store_error(e)
+                }
+            })?;
+        items.extend(
+            page.items
+                .iter()
+                .filter(|w| caller.may_review(&w.config.reviewer_group))
+                .map(views::review_item),
+        );
+        cursor = page.next_cursor;
+        if items.len() >= limit || cursor.is_none() {
+            break;
+        }
+    }
+    Ok(Json(views::ReviewPage {
+        items,
+        next_cursor: cursor.map(|c| URL_SAFE_NO_PAD.encode(c)),
+    }))
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("workflow {id} not found"))
+}
+
+async fn get_workflow(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<views::WorkflowView>, ApiError> {
+    let Path(id) = path.map_err(|_| not_found("(unreadable id)"))?;
+    if id.is_empty() || id.len() > 64 {
+        return Err(not_found(&id.chars().take(64).collect::<String>()));
+    }
+    let workflow = state
+        .store
+        .get_workflow(&id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| not_found(&id))?;
+    if !caller.may_review(&workflow.config.reviewer_group) {
+        return Err(ApiError::Forbidden(format!(
+            "{} is not in reviewer group {}",
+            caller.name, workflow.config.reviewer_group
+        )));
+    }
+    let artifacts = state.store.list_artifacts(&id).await.map_err(store_error)?;
+    let trail = state.store.list_feedback(&id).await.map_err(store_error)?;
+    Ok(Json(views::workflow_view(&workflow, &artifacts, &trail)))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The answer for a receipt: 200 for an applied decision, 403 for a recorded authorisation
+/// failure, 409 for a rule rejection. Built only from the stored entry, so a replay gets the
+/// same status and body; replays also carry `Idempotent-Replayed: true`.
+fn receipt_response(receipt: &FeedbackReceipt) -> Response {
+    let mut response = match &receipt.outcome {
+        FeedbackOutcome::Applied { status } => (
+            StatusCode::OK,
+            Json(views::FeedbackAccepted::new(receipt, *status)),
+        )
+            .into_response(),
+        FeedbackOutcome::Rejected { reason, message } if reason == "not_authorized" => {
+            ApiError::Forbidden(message.clone()).into_response()
+        }
+        FeedbackOutcome::Rejected { reason, message } => ApiError::Conflict {
+            reason: reason.clone(),
+            message: message.clone(),
+        }
+        .into_response(),
+    };
+    if receipt.replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+async fn submit_feedback(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Path(workflow_id) = match path {
+        Ok(p) => p,
+        Err(_) => return not_found("(unreadable id)").into_response(),
+    };
+    if !is_json(&headers) {
+        return ApiError::UnsupportedMediaType.into_response();
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return ApiError::PayloadTooLarge.into_response()
+        }
+        Err(_) => return ApiError::field("body", "could not be read").into_response(),
+    };
+    let key = match headers
+        .get(request::IDEMPOTENCY_KEY_HEADER)
+        .map(|v| v.to_str())
+    {
+        None => None,
+        Some(Ok(k)) => Some(k.trim()),
+        Some(Err(_)) => Some(""),
+    };
+    let reviewer = Reviewer {
+        name: caller.name.clone(),
+        groups: Some(caller.groups.clone()),
+        channel: CHANNEL.into(),
+    };
+    let valid = match request::parse_and_validate(&workflow_id, &body, key, &reviewer) {
+        Ok(v) => v,
+        Err(errors) => {
+            if errors.iter().any(|e| e.field == "workflow_id") {
+                return not_found(&workflow_id.chars().take(64).collect::<String>())
+                    .into_response();
+            }
+            return ApiError::Invalid(errors).into_response();
+        }
+    };
+    let processor = FeedbackProcessor::new(
+        Arc::clone(&state.store),
+        Arc::clone(&state.resumer),
+        Arc::clone(&state.clock),
+    );
+    match processor.process(&valid, &reviewer).await {
+        Ok(receipt) => receipt_response(&receipt),
+        Err(FeedbackError::Invalid(errors)) => ApiError::Invalid(errors).into_response(),
+        Err(FeedbackError::NotFound(id)) => not_found(&id).into_response(),
+        Err(FeedbackError::Forbidden { reviewer, group }) => {
+            ApiError::Forbidden(format!("{reviewer} is not in reviewer group {group}"))
+                .into_response()
+        }
+        Err(FeedbackError::KeyReused(_)) => ApiError::Conflict {
+            reason: "idempotency_key_reused".into(),
+            message: "this Idempotency-Key was already used for a different submission; use a fresh key for a new decision".into(),
+        }
+        .into_response(),
+        Err(FeedbackError::ResumeFailed(detail)) => {
+            warn!(workflow_id = %workflow_id, detail = %error::scrub(&detail),
+                "decision recorded but the execution could not be resumed");
+            ApiError::Unavailable(
+                "the decision is recorded but the workflow could not be resumed yet; retry with the same Idempotency-Key".into(),
+            )
+            .into_response()
+        }
+        Err(FeedbackError::Store(e)) => store_error(e).into_response(),
+    }
+}

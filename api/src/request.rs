@@ -1,0 +1,263 @@
+//! Parsing of the feedback body into the shared [`FeedbackRequest`], with field-level errors
+//! instead of serde's first-error-only messages. Validation and the rules stay in
+//! [`hitl_shared::feedback`]: [`parse_and_validate`] only adds the JSON shape checks and
+//! merges them with the shared validator's findings.
+
+use hitl_shared::error::FieldError;
+use hitl_shared::feedback::{self, FeedbackRequest, Reviewer, ValidFeedback};
+use hitl_shared::model::Correction;
+use serde_json::Value;
+
+/// Name of the idempotency header, also used as the field name in 400 answers.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+const KNOWN_FIELDS: &str = "iteration, decision, comments, corrections";
+
+/// A field name fit for an error: bounded, and never empty (an empty key shows as `""`).
+fn short(name: &str) -> String {
+    if name.is_empty() {
+        "\"\"".to_owned()
+    } else if name.chars().count() > 64 {
+        format!("{}…", name.chars().take(64).collect::<String>())
+    } else {
+        name.to_owned()
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn string_field(
+    object: &serde_json::Map<String, Value>,
+    name: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    match object.get(name) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            errors.push(FieldError::new(
+                name,
+                format!("must be a string, got {}", kind(other)),
+            ));
+            None
+        }
+    }
+}
+
+fn corrections(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Vec<Correction> {
+    let list = match value {
+        None | Some(Value::Null) => return Vec::new(),
+        Some(Value::Array(list)) => list,
+        Some(other) => {
+            errors.push(FieldError::new(
+                "corrections",
+                format!("must be an array, got {}", kind(other)),
+            ));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let Some(object) = item.as_object() else {
+            errors.push(FieldError::new(
+                format!("corrections[{i}]"),
+                format!("must be an object {{field, value}}, got {}", kind(item)),
+            ));
+            continue;
+        };
+        for key in object
+            .keys()
+            .filter(|k| !matches!(k.as_str(), "field" | "value"))
+        {
+            errors.push(FieldError::new(
+                format!("corrections[{i}].{}", short(key)),
+                "is not a known field; expected field and value",
+            ));
+        }
+        let mut text = |name: &str| match object.get(name) {
+            Some(Value::String(s)) => Some(s.clone()),
+            None | Some(Value::Null) => {
+                errors.push(FieldError::new(
+                    format!("corrections[{i}].{name}"),
+                    "is required",
+                ));
+                None
+            }
+            Some(other) => {
+                errors.push(FieldError::new(
+                    format!("corrections[{i}].{name}"),
+                    format!("must be a string, got {}", kind(other)),
+                ));
+                None
+            }
+        };
+        if let (Some(field), Some(value)) = (text("field"), text("value")) {
+            out.push(Correction { field, value });
+        }
+    }
+    out
+}
+
+/// Parses a body into a [`FeedbackRequest`]. Shape errors are listed per field; the request
+/// returned alongside holds every field that did parse (so the shared validator can report
+/// the rest).
+pub fn parse_feedback(body: &[u8]) -> (FeedbackRequest, Vec<FieldError>) {
+    let mut errors = Vec::new();
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            errors.push(FieldError::new("body", format!("is not valid JSON: {e}")));
+            return (FeedbackRequest::default(), errors);
+        }
+    };
+    let Value::Object(object) = value else {
+        errors.push(FieldError::new(
+            "body",
+            format!("must be a JSON object, got {}", kind(&value)),
+        ));
+        return (FeedbackRequest::default(), errors);
+    };
+    for key in object.keys().filter(|k| {
+        !matches!(
+            k.as_str(),
+            "iteration" | "decision" | "comments" | "corrections"
+        )
+    }) {
+        errors.push(FieldError::new(
+            short(key),
+            format!("is not a known field; expected {KNOWN_FIELDS}"),
+        ));
+    }
+    let iteration = match object.get("iteration") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(i) => Some(i),
+            None => {
+                errors.push(FieldError::new("iteration", "must be a positive integer"));
+                None
+            }
+        },
+        Some(other) => {
+            errors.push(FieldError::new(
+                "iteration",
+                format!("must be a positive integer, got {}", kind(other)),
+            ));
+            None
+        }
+    };
+    let request = FeedbackRequest {
+        iteration,
+        decision: string_field(&object, "decision", &mut errors),
+        comments: string_field(&object, "comments", &mut errors),
+        corrections: corrections(object.get("corrections"), &mut errors),
+    };
+    (request, errors)
+}
+
+/// Parses the body and validates it with [`hitl_shared::feedback::validate`]. All problems
+/// are reported together; a field with a shape error is not reported twice.
+/// `idempotency_key` is `None` when the header is missing.
+pub fn parse_and_validate(
+    workflow_id: &str,
+    body: &[u8],
+    idempotency_key: Option<&str>,
+    reviewer: &Reviewer,
+) -> Result<ValidFeedback, Vec<FieldError>> {
+    let (request, mut errors) = parse_feedback(body);
+    let body_unusable = errors.iter().any(|e| e.field == "body");
+    let key = idempotency_key.unwrap_or("");
+    match feedback::validate(workflow_id, &request, key, reviewer) {
+        Ok(valid) if errors.is_empty() => return Ok(valid),
+        Ok(_) => {}
+        Err(found) => {
+            for mut e in found {
+                if e.field == "idempotency_key" {
+                    e.field = IDEMPOTENCY_KEY_HEADER.to_owned();
+                    if idempotency_key.is_none() {
+                        e.message = "header is required: a fresh random value per decision, reused when retrying it".into();
+                    }
+                } else if body_unusable && e.field != "workflow_id" && e.field != "reviewer" {
+                    // The body did not parse; "iteration is required" would only add noise.
+                    continue;
+                }
+                let prefix = format!("{}.", e.field);
+                let seen = errors.iter().any(|x| {
+                    x.field == e.field
+                        || x.field.starts_with(&prefix)
+                        || e.field.starts_with(&format!("{}.", x.field))
+                        || e.field.starts_with(&format!("{}[", x.field))
+                });
+                if !seen {
+                    errors.push(e);
+                }
+            }
+        }
+    }
+    Err(errors)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn reviewer() -> Reviewer {
+        Reviewer {
+            name: "rita".into(),
+            groups: Some(vec!["reviewers".into()]),
+            channel: "api".into(),
+        }
+    }
+
+    fn fields(result: Result<ValidFeedback, Vec<FieldError>>) -> Vec<String> {
+        result.unwrap_err().into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn a_valid_body_is_accepted() {
+        let body = br#"{"iteration":1,"decision":"request_changes","comments":"warmer","corrections":[{"field":"tagline","value":"Hi"}]}"#;
+        let valid = parse_and_validate("wf-1", body, Some("k-1"), &reviewer()).unwrap();
+        assert_eq!(valid.submission.iteration, 1);
+        assert_eq!(valid.submission.corrections.len(), 1);
+    }
+
+    #[test]
+    fn every_bad_field_is_listed_once() {
+        let body = br#"{"iteration":"one","decision":"maybe","corrections":[{"field":"id","value":3},7],"extra":true}"#;
+        let got = fields(parse_and_validate("wf-1", body, None, &reviewer()));
+        assert_eq!(
+            got,
+            [
+                "extra",
+                "iteration",
+                "corrections[0].value",
+                "corrections[1]",
+                "Idempotency-Key",
+                "decision",
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_one_body_error_plus_header_errors() {
+        let got = fields(parse_and_validate("wf-1", b"{nope", None, &reviewer()));
+        assert_eq!(got, ["body", "Idempotency-Key"]);
+        let got = fields(parse_and_validate("wf-1", b"[1]", Some("k"), &reviewer()));
+        assert_eq!(got, ["body"]);
+    }
+
+    #[test]
+    fn request_changes_needs_comments_or_corrections() {
+        let body = br#"{"iteration":1,"decision":"request_changes","comments":"  "}"#;
+        let got = fields(parse_and_validate("wf-1", body, Some("k"), &reviewer()));
+        assert_eq!(got, ["comments"]);
+    }
+}

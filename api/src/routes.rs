@@ -1,0 +1,100 @@
+//! Every route of the router and every status code it can answer with, in one table. The
+//! router registers its paths from these constants and a test compares the table with
+//! `api/openapi.yaml`, so the description cannot drift from the code.
+
+/// Liveness probe.
+pub const HEALTHZ: &str = "/healthz";
+/// The review queue of the caller.
+pub const REVIEWS: &str = "/reviews";
+/// One workflow.
+pub const WORKFLOW: &str = "/workflows/{id}";
+/// Submitting a decision.
+pub const FEEDBACK: &str = "/workflows/{id}/feedback";
+/// The review web page.
+pub const INDEX: &str = "/";
+/// The page's script.
+pub const APP_JS: &str = "/app.js";
+/// The page's stylesheet.
+pub const APP_CSS: &str = "/app.css";
+/// This API's OpenAPI description.
+pub const OPENAPI: &str = "/openapi.yaml";
+
+/// One route: method, path (OpenAPI template syntax, which axum 0.8 shares) and the status
+/// codes it can return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// Lower-case HTTP method, as OpenAPI spells it.
+    pub method: &'static str,
+    /// Path template.
+    pub path: &'static str,
+    /// Whether the caller must be authenticated.
+    pub authenticated: bool,
+    /// Every status the route can answer with.
+    pub statuses: &'static [u16],
+}
+
+/// The routes of [`crate::router`].
+pub const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        method: "get",
+        path: HEALTHZ,
+        authenticated: false,
+        statuses: &[200],
+    },
+    RouteSpec {
+        method: "get",
+        path: REVIEWS,
+        authenticated: true,
+        statuses: &[200, 400, 401, 500, 503],
+    },
+    RouteSpec {
+        method: "get",
+        path: WORKFLOW,
+        authenticated: true,
+        statuses: &[200, 401, 403, 404, 500, 503],
+    },
+    RouteSpec {
+        method: "post",
+        path: FEEDBACK,
+        authenticated: true,
+        statuses: &[200, 400, 401, 403, 404, 409, 413, 415, 500, 503],
+    },
+    RouteSpec {
+        method: "get",
+        path: INDEX,
+        authenticated: false,
+        statuses: &[200],
+    },
+    RouteSpec {
+        method: "get",
+        path: APP_JS,
+        authenticated: false,
+        statuses: &[200],
+    },
+    RouteSpec {
+        method: "get",
+        path: APP_CSS,
+        authenticated: false,
+        statuses: &[200],
+    },
+    RouteSpec {
+        method: "get",
+        path: OPENAPI,
+        authenticated: false,
+        statuses: &[200],
+    },
+];
+
+/// Largest accepted request body: 64 KiB.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// `reason` values of 409 responses.
+pub const CONFLICT_REASONS: [&str; 7] = [
+    "stale_iteration",
+    "unknown_iteration",
+    "already_decided",
+    "not_awaiting_review",
+    "workflow_finished",
+    "review_timed_out",
+    "idempotency_key_reused",
+];

@@ -1,0 +1,723 @@
+//! The router over real HTTP: every documented status, idempotent replay, a 200-request race,
+//! and that task tokens never reach a response or the log.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::Duration;
+use common::*;
+use hitl_shared::model::{FeedbackOutcome, WorkflowStatus};
+use hitl_shared::ports::ResumeError;
+use serde_json::{json, Value};
+
+// ---- public routes --------------------------------------------------------------------------
+
+#[tokio::test]
+async fn health_page_assets_and_description_are_public() {
+    let s = Server::start().await;
+    let health = s.get("/healthz", None).await;
+    assert_eq!(
+        (health.status, health.json()),
+        (200, json!({"status": "ok"}))
+    );
+    let page = s.get("/", None).await;
+    assert_eq!(page.status, 200);
+    assert!(page
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page
+        .header("content-security-policy")
+        .unwrap()
+        .contains("default-src 'none'"));
+    assert!(page.body.contains("app.js") && page.body.contains("app.css"));
+    for (path, kind) in [
+        ("/app.js", "text/javascript"),
+        ("/app.css", "text/css"),
+        ("/openapi.yaml", "application/yaml"),
+    ] {
+        let r = s.get(path, None).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert!(
+            r.header("content-type").unwrap().starts_with(kind),
+            "{path}"
+        );
+    }
+    let missing = s.get("/nope", None).await;
+    assert_eq!(
+        (missing.status, missing.json()["error"].clone()),
+        (404, json!("no_route"))
+    );
+}
+
+// ---- 401 ------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn every_authenticated_route_answers_401_without_valid_credentials() {
+    let s = Server::start().await;
+    s.awaiting("wf-401", "reviewers").await;
+    let url = |p: &str| format!("{}{p}", s.base);
+    let attempts = [
+        s.client.get(url("/reviews")),
+        s.client
+            .get(url("/reviews"))
+            .bearer_auth("hitl_not-a-token"),
+        s.client
+            .get(url("/workflows/wf-401"))
+            .header("authorization", format!("Basic {}", s.reviewers.rita)),
+        s.client
+            .post(url("/workflows/wf-401/feedback"))
+            .header("content-type", "application/json")
+            .header("idempotency-key", "k-401")
+            .body(approve(1).to_string()),
+    ];
+    for request in attempts {
+        let r = s.send(request).await;
+        assert_eq!(r.status, 401, "{}", r.body);
+        assert_eq!(r.json()["error"], "unauthenticated");
+        assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+    }
+    assert!(s.store.list_feedback("wf-401").await.unwrap().is_empty());
+}
+
+// ---- GET /reviews ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_queue_holds_only_what_the_caller_may_decide_newest_first_and_pages() {
+    let s = Server::start().await;
+    // GIVEN 5 workflows for `reviewers` and 3 for `marketing`, interleaved in time
+    let mut expected_reviewers = Vec::new();
+    for i in 0..8 {
+        let group = if i % 3 == 1 { "marketing" } else { "reviewers" };
+        let mut wf = awaiting(&format!("wf-q{i}"), group, s.now());
+        wf.updated_at = s.now() + Duration::minutes(i);
+        s.store.create_workflow(&wf).await.unwrap();
+        if group == "reviewers" {
+            expected_reviewers.insert(0, wf.id.clone());
+        }
+    }
+    s.escalated("wf-q-finished").await;
+    let ids = |r: &Resp| -> Vec<String> {
+        r.json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["workflow_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // WHEN rita lists her queue THEN she sees only `reviewers` workflows, newest first
+    let all = s.get("/reviews", Some(&s.reviewers.rita)).await;
+    assert_eq!(all.status, 200);
+    assert_eq!(ids(&all), expected_reviewers);
+    assert!(all.json().get("next_cursor").is_none());
+    let first = &all.json()["items"][0];
+    assert_eq!(first["iteration"], 1);
+    assert_eq!(first["reviewer_group"], "reviewers");
+    assert!(first["deadline"].is_string());
+    // mark sees marketing only; ada (admin) sees all eight
+    let mark = s.get("/reviews", Some(&s.reviewers.mark)).await;
+    assert_eq!(ids(&mark), ["wf-q7", "wf-q4", "wf-q1"]);
+    let ada = s.get("/reviews?limit=100", Some(&s.reviewers.ada)).await;
+    assert_eq!(ids(&ada).len(), 8);
+    // pages of two, following the cursor, concatenate to the full list
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let path = match &cursor {
+            Some(c) => format!("/reviews?limit=2&cursor={c}"),
+            None => "/reviews?limit=2".to_owned(),
+        };
+        let page = s.get(&path, Some(&s.reviewers.rita)).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let items = ids(&page);
+        assert!(items.len() <= 2);
+        paged.extend(items);
+        cursor = page.json()["next_cursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(paged, expected_reviewers);
+    // bad parameters are field errors
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=abc", "limit"),
+        ("limit=101", "limit"),
+        ("cursor=%%%", "cursor"),
+        ("cursor=bm90LWEtY3Vyc29y", "cursor"),
+        ("sort=asc", "sort"),
+    ] {
+        let r = s
+            .get(&format!("/reviews?{query}"), Some(&s.reviewers.rita))
+            .await;
+        assert_eq!(r.status, 400, "{query}: {}", r.body);
+        assert_eq!(r.error_fields(), [field], "{query}");
+    }
+}
+
+// ---- GET /workflows/{id} --------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_workflow_view_has_draft_changes_feedback_and_deadline_but_no_token() {
+    let s = Server::start().await;
+    let wf = s.second_iteration("wf-view").await;
+    let r = s.get("/workflows/wf-view", Some(&s.reviewers.rita)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["workflow_id"], "wf-view");
+    assert_eq!(v["subject"]["name"], "Acme Coffee");
+    assert_eq!(v["status"], "awaiting_review");
+    assert_eq!(v["iteration"], 2);
+    assert_eq!(v["review"]["iteration"], 2);
+    let deadline = wf.pending_review.as_ref().unwrap().deadline;
+    assert_eq!(
+        v["deadline"]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap(),
+        deadline
+    );
+    assert_eq!(v["artifact"]["iteration"], 2);
+    assert_eq!(v["artifact"]["content"]["tagline"], "Good mornings, brewed");
+    assert_eq!(v["previous_iteration"], 1);
+    assert_eq!(
+        v["changes"],
+        json!([
+            {"field": "colors.secondary", "change": "added", "after": "#445566"},
+            {"field": "tagline", "change": "changed", "before": "Discover Acme Coffee", "after": "Good mornings, brewed"}
+        ])
+    );
+    assert_eq!(v["feedback"][0]["reviewer"], "sam");
+    assert_eq!(v["feedback"][0]["comments"], "Make the tagline warmer.");
+    assert_eq!(v["feedback"][0]["outcome"], "applied");
+    assert_eq!(v["decisions"][0]["decision"], "request_changes");
+    assert_eq!(
+        v["correctable_fields"],
+        json!(hitl_shared::metadata::CORRECTABLE_FIELDS)
+    );
+    // the record holds tokens (pending review and the decision) — the answer does not
+    assert!(wf.decisions[0].task_token.is_some());
+    assert!(!r.body.contains(TOKEN_MARK));
+    // other groups are forbidden, unknown ids are 404, admins may look
+    let mark = s.get("/workflows/wf-view", Some(&s.reviewers.mark)).await;
+    assert_eq!(
+        (mark.status, mark.json()["error"].clone()),
+        (403, json!("forbidden"))
+    );
+    let ada = s.get("/workflows/wf-view", Some(&s.reviewers.ada)).await;
+    assert_eq!(ada.status, 200);
+    let missing = s.get("/workflows/wf-nope", Some(&s.reviewers.rita)).await;
+    assert_eq!(
+        (missing.status, missing.json()["error"].clone()),
+        (404, json!("not_found"))
+    );
+    let long = s
+        .get(
+            &format!("/workflows/{}", "x".repeat(200)),
+            Some(&s.reviewers.rita),
+        )
+        .await;
+    assert_eq!(long.status, 404);
+}
+
+// ---- POST /workflows/{id}/feedback ----------------------------------------------------------
+
+#[tokio::test]
+async fn an_applied_decision_resumes_and_a_replay_returns_the_identical_answer() {
+    let s = Server::start().await;
+    s.awaiting("wf-ok", "reviewers").await;
+    let body = json!({"iteration": 1, "decision": "request_changes", "comments": "Warmer, please.",
+        "corrections": [{"field": "tagline", "value": "Good mornings, brewed"}]});
+    let first = s
+        .feedback("wf-ok", &s.reviewers.rita, "key-ok-1", &body)
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let v = first.json();
+    assert_eq!(v["outcome"], "applied");
+    assert_eq!(v["status"], "revising");
+    assert_eq!(v["decision"], "request_changes");
+    assert_eq!(v["idempotency_key"], "key-ok-1");
+    assert_eq!(first.header("idempotent-replayed"), None);
+    // the execution was resumed with the decision
+    let delivered = s.resumer.delivered.lock().unwrap().clone();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].0, task_token("wf-ok", 1));
+    assert_eq!(delivered[0].1["feedback_key"], "key-ok-1");
+    // the reviewer's identity is in the audit trail
+    let trail = s.store.list_feedback("wf-ok").await.unwrap();
+    assert_eq!(trail.len(), 1);
+    assert_eq!(
+        (trail[0].reviewer.as_str(), trail[0].channel.as_str()),
+        ("rita", "api")
+    );
+    // WHEN the same submission is replayed (same key, same body, even re-ordered keys)
+    let reordered = json!({"corrections": [{"value": "Good mornings, brewed", "field": "tagline"}],
+        "comments": "Warmer, please.", "decision": "request_changes", "iteration": 1});
+    let again = s
+        .feedback("wf-ok", &s.reviewers.rita, "key-ok-1", &reordered)
+        .await;
+    // THEN the answer is identical and nothing changed
+    assert_eq!(
+        (again.status, again.body.as_str()),
+        (first.status, first.body.as_str())
+    );
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(s.store.list_feedback("wf-ok").await.unwrap().len(), 1);
+    let wf = s.store.get_workflow("wf-ok").await.unwrap().unwrap();
+    assert_eq!(wf.decisions.len(), 1);
+}
+
+#[tokio::test]
+async fn invalid_submissions_get_field_level_400s_and_record_nothing() {
+    let s = Server::start().await;
+    s.awaiting("wf-400", "reviewers").await;
+    let post = |key: Option<&str>, body: String| {
+        let mut r = s
+            .client
+            .post(format!("{}/workflows/wf-400/feedback", s.base))
+            .bearer_auth(&s.reviewers.rita)
+            .header("content-type", "application/json; charset=utf-8")
+            .body(body);
+        if let Some(k) = key {
+            r = r.header("idempotency-key", k);
+        }
+        r
+    };
+    let cases: Vec<(Option<&str>, String, Vec<&str>)> = vec![
+        (None, approve(1).to_string(), vec!["Idempotency-Key"]),
+        (Some("bad key!"), approve(1).to_string(), vec!["Idempotency-Key"]),
+        (Some("k1"), "{not json".into(), vec!["body"]),
+        (Some("k1"), "[1,2]".into(), vec!["body"]),
+        (Some("k1"), json!({"decision": "approve"}).to_string(), vec!["iteration"]),
+        (Some("k1"), json!({"iteration": 0, "decision": "approve"}).to_string(), vec!["iteration"]),
+        (Some("k1"), json!({"iteration": "1", "decision": "maybe"}).to_string(), vec!["iteration", "decision"]),
+        (Some("k1"), json!({"iteration": 1, "decision": "request_changes"}).to_string(), vec!["comments"]),
+        (Some("k1"), json!({"iteration": 1, "decision": "approve", "corrections": [{"field": "tagline", "value": "x"}]}).to_string(), vec!["corrections"]),
+        (Some("k1"), json!({"iteration": 1, "decision": "request_changes", "corrections": [{"field": "keywords", "value": "x"}, {"field": "tagline"}]}).to_string(), vec!["corrections[1].value", "corrections[0].field"]),
+        (Some("k1"), json!({"iteration": 1, "decision": "approve", "comments": "c".repeat(4001)}).to_string(), vec!["comments"]),
+        (Some("k1"), json!({"iteration": 1, "decision": "approve", "reviewer": "someone-else"}).to_string(), vec!["reviewer"]),
+    ];
+    for (key, body, fields) in cases {
+        let r = s.send(post(key, body.clone())).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!(r.error_fields(), fields, "{body}");
+        for e in r.json()["errors"].as_array().unwrap() {
+            assert!(!e["message"].as_str().unwrap().is_empty());
+        }
+    }
+    assert!(s.store.list_feedback("wf-400").await.unwrap().is_empty());
+    assert!(s.resumer.delivered.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn reviewers_of_other_groups_get_403_and_the_attempt_is_recorded() {
+    let s = Server::start().await;
+    s.awaiting("wf-403", "reviewers").await;
+    let r = s
+        .feedback("wf-403", &s.reviewers.mark, "k-mark", &approve(1))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.json()["error"], "forbidden");
+    let again = s
+        .feedback("wf-403", &s.reviewers.mark, "k-mark", &approve(1))
+        .await;
+    assert_eq!((again.status, again.body.as_str()), (403, r.body.as_str()));
+    let trail = s.store.list_feedback("wf-403").await.unwrap();
+    assert_eq!(trail.len(), 1);
+    assert_eq!(trail[0].reviewer, "mark");
+    assert!(
+        matches!(&trail[0].outcome, FeedbackOutcome::Rejected { reason, .. } if reason == "not_authorized")
+    );
+    let wf = s.store.get_workflow("wf-403").await.unwrap().unwrap();
+    assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
+    // an admin may decide any group's workflow
+    let ada = s
+        .feedback("wf-403", &s.reviewers.ada, "k-ada", &approve(1))
+        .await;
+    assert_eq!(ada.status, 200, "{}", ada.body);
+}
+
+#[tokio::test]
+async fn an_unknown_workflow_is_404() {
+    let s = Server::start().await;
+    let r = s
+        .feedback("wf-missing", &s.reviewers.rita, "k-404", &approve(1))
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error"].clone()),
+        (404, json!("not_found"))
+    );
+}
+
+async fn conflict(s: &Server, id: &str, key: &str, body: &Value) -> (String, Resp) {
+    let r = s.feedback(id, &s.reviewers.rita, key, body).await;
+    assert_eq!(r.status, 409, "{id}: {}", r.body);
+    let v = r.json();
+    assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()));
+    (v["reason"].as_str().unwrap().to_owned(), r)
+}
+
+#[tokio::test]
+async fn every_conflict_says_which_one_it_is_and_replays_identically() {
+    let s = Server::start().await;
+    // stale_iteration: the workflow moved on to iteration 2
+    s.second_iteration("wf-stale").await;
+    let (reason, stale) = conflict(&s, "wf-stale", "k-stale", &approve(1)).await;
+    assert_eq!(reason, "stale_iteration");
+    let (_, replay) = conflict(&s, "wf-stale", "k-stale", &approve(1)).await;
+    assert_eq!(replay.body, stale.body);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    // unknown_iteration: a future iteration
+    assert_eq!(
+        conflict(&s, "wf-stale", "k-future", &approve(3)).await.0,
+        "unknown_iteration"
+    );
+    // already_decided: a second decision with another key
+    s.awaiting("wf-decided", "reviewers").await;
+    assert_eq!(
+        s.feedback("wf-decided", &s.reviewers.rita, "k-first", &approve(1))
+            .await
+            .status,
+        200
+    );
+    let (reason, decided) = conflict(
+        &s,
+        "wf-decided",
+        "k-second",
+        &request_changes(1, "too late"),
+    )
+    .await;
+    assert_eq!(reason, "already_decided");
+    assert!(decided.json()["message"].as_str().unwrap().contains("rita"));
+    // idempotency_key_reused: the winning key with a different body
+    let (reason, _) = conflict(&s, "wf-decided", "k-first", &request_changes(1, "other")).await;
+    assert_eq!(reason, "idempotency_key_reused");
+    // not_awaiting_review: the first draft is still being generated
+    s.generating("wf-generating").await;
+    assert_eq!(
+        conflict(&s, "wf-generating", "k-gen", &approve(1)).await.0,
+        "not_awaiting_review"
+    );
+    // workflow_finished: escalated
+    s.escalated("wf-finished").await;
+    assert_eq!(
+        conflict(&s, "wf-finished", "k-fin", &approve(2)).await.0,
+        "workflow_finished"
+    );
+    // review_timed_out: past the deadline
+    s.awaiting("wf-late", "reviewers").await;
+    s.clock.advance(Duration::hours(73));
+    assert_eq!(
+        conflict(&s, "wf-late", "k-late", &approve(1)).await.0,
+        "review_timed_out"
+    );
+    // every rejection except the reused key is in the audit trail; only one resume happened
+    assert_eq!(
+        s.store.list_feedback("wf-stale").await.unwrap().len(),
+        3,
+        "sam's + 2"
+    );
+    assert_eq!(s.store.list_feedback("wf-decided").await.unwrap().len(), 2);
+    assert_eq!(s.resumer.delivered.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_review_timed_out_while_resuming_is_a_409() {
+    let s = Server::start().await;
+    s.awaiting("wf-race-timeout", "reviewers").await;
+    // Seconds before the 72 h SLA, Step Functions' own timer has already fired.
+    s.clock
+        .advance(chrono::Duration::hours(72) - chrono::Duration::seconds(30));
+    s.resumer
+        .script
+        .lock()
+        .unwrap()
+        .push(Err(ResumeError::TaskClosed("TaskTimedOut".into())));
+    let (reason, _) = conflict(&s, "wf-race-timeout", "k-rt", &approve(1)).await;
+    assert_eq!(reason, "review_timed_out");
+    let wf = s
+        .store
+        .get_workflow("wf-race-timeout")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
+}
+
+#[tokio::test]
+async fn bodies_over_64_kib_are_413() {
+    let s = Server::start().await;
+    s.awaiting("wf-413", "reviewers").await;
+    let big = json!({"iteration": 1, "decision": "approve", "comments": "x".repeat(70 * 1024)});
+    let r = s.feedback("wf-413", &s.reviewers.rita, "k-413", &big).await;
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert_eq!(r.json()["error"], "payload_too_large");
+    assert!(s.store.list_feedback("wf-413").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_json_are_415() {
+    let s = Server::start().await;
+    s.awaiting("wf-415", "reviewers").await;
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut request = s
+            .client
+            .post(format!("{}/workflows/wf-415/feedback", s.base))
+            .bearer_auth(&s.reviewers.rita)
+            .header("idempotency-key", "k-415")
+            .body(approve(1).to_string());
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct);
+        }
+        let r = s.send(request).await;
+        assert_eq!(r.status, 415, "{content_type:?}");
+        assert_eq!(r.json()["error"], "unsupported_media_type");
+    }
+    assert!(s.store.list_feedback("wf-415").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_resume_is_503_with_retry_after_and_the_same_key_completes_it() {
+    let s = Server::start().await;
+    s.awaiting("wf-503", "reviewers").await;
+    s.resumer
+        .script
+        .lock()
+        .unwrap()
+        .push(Err(ResumeError::Transient("ThrottlingException".into())));
+    let r = s
+        .feedback("wf-503", &s.reviewers.rita, "k-503", &approve(1))
+        .await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.header("retry-after"), Some("2"));
+    assert_eq!(r.json()["error"], "unavailable");
+    // the decision is recorded …
+    let wf = s.store.get_workflow("wf-503").await.unwrap().unwrap();
+    assert_eq!(wf.status, WorkflowStatus::Approved);
+    assert!(s.resumer.delivered.lock().unwrap().is_empty());
+    // … and retrying with the same key delivers it
+    let retry = s
+        .feedback("wf-503", &s.reviewers.rita, "k-503", &approve(1))
+        .await;
+    assert_eq!(retry.status, 200, "{}", retry.body);
+    assert_eq!(retry.json()["status"], "approved");
+    assert_eq!(s.resumer.delivered.lock().unwrap().len(), 1);
+    assert_eq!(s.store.list_feedback("wf-503").await.unwrap().len(), 1);
+}
+
+// ---- concurrency ----------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_concurrent_submissions_apply_exactly_one_decision() {
+    let s = Arc::new(Server::start().await);
+    s.awaiting("wf-race", "reviewers").await;
+    // GIVEN 40 distinct submissions (alternating approve / request changes), each sent 5 times
+    // with its own key, all at once
+    let body = |k: usize| match k % 2 {
+        0 => approve(1),
+        _ => request_changes(1, &format!("change number {k}")),
+    };
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let s = s.clone();
+        let k = i % 40;
+        let b = body(k);
+        tasks.push(tokio::spawn(async move {
+            let token = if k % 3 == 0 {
+                &s.reviewers.ada
+            } else {
+                &s.reviewers.rita
+            };
+            let r = s.feedback("wf-race", token, &format!("race-{k}"), &b).await;
+            (k, r)
+        }));
+    }
+    let mut by_key: BTreeMap<usize, Vec<Resp>> = BTreeMap::new();
+    for t in tasks {
+        let (k, r) = t.await.unwrap();
+        by_key.entry(k).or_default().push(r);
+    }
+    // THEN exactly one key was applied; its five requests all got the same 200
+    let winners: Vec<usize> = by_key
+        .iter()
+        .filter(|(_, rs)| rs.iter().any(|r| r.status == 200))
+        .map(|(k, _)| *k)
+        .collect();
+    assert_eq!(winners.len(), 1, "winners: {winners:?}");
+    let winner = winners[0];
+    for (k, responses) in &by_key {
+        assert_eq!(responses.len(), 5);
+        for r in responses {
+            assert!(r.status < 500, "5xx: {} {}", r.status, r.body);
+            assert_eq!(r.body, responses[0].body, "same key, same answer");
+            if *k == winner {
+                assert_eq!(r.status, 200);
+            } else {
+                assert_eq!(r.status, 409, "{}", r.body);
+                assert_eq!(r.json()["reason"], "already_decided");
+            }
+        }
+        let fresh = responses
+            .iter()
+            .filter(|r| r.header("idempotent-replayed").is_none())
+            .count();
+        assert!(fresh >= 1, "at least one request per key was the original");
+    }
+    // the audit trail has one entry per distinct key, one of them applied
+    let trail = s.store.list_feedback("wf-race").await.unwrap();
+    let keys: BTreeSet<&str> = trail.iter().map(|e| e.idempotency_key.as_str()).collect();
+    assert_eq!((trail.len(), keys.len()), (40, 40));
+    let applied: Vec<_> = trail
+        .iter()
+        .filter(|e| matches!(e.outcome, FeedbackOutcome::Applied { .. }))
+        .collect();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0].idempotency_key, format!("race-{winner}"));
+    let wf = s.store.get_workflow("wf-race").await.unwrap().unwrap();
+    assert_eq!(wf.decisions.len(), 1);
+    // every resume (the original and any replayed re-delivery) carried the winning decision
+    let delivered = s.resumer.delivered.lock().unwrap().clone();
+    assert!(!delivered.is_empty());
+    for (token, output) in delivered {
+        assert_eq!(token, task_token("wf-race", 1));
+        assert_eq!(output["feedback_key"], format!("race-{winner}"));
+    }
+}
+
+// ---- secrets --------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn task_tokens_and_reviewer_tokens_never_reach_responses_or_logs() {
+    let s = Server::start().await;
+    // a tour over every route and answer; `send` checks each body and header
+    s.second_iteration("wf-secret").await;
+    s.awaiting("wf-secret-2", "reviewers").await;
+    s.get("/reviews", Some(&s.reviewers.ada)).await;
+    s.get("/workflows/wf-secret", Some(&s.reviewers.rita)).await;
+    s.get("/workflows/wf-secret", Some(&s.reviewers.mark)).await;
+    s.get("/reviews", Some("hitl_wrong")).await;
+    s.feedback("wf-secret", &s.reviewers.rita, "k-s1", &approve(1))
+        .await;
+    s.feedback("wf-secret", &s.reviewers.mark, "k-s2", &approve(2))
+        .await;
+    s.resumer
+        .script
+        .lock()
+        .unwrap()
+        .push(Err(ResumeError::Transient(format!(
+            "InvalidToken: {}",
+            task_token("wf-secret", 2)
+        ))));
+    assert_eq!(
+        s.feedback("wf-secret", &s.reviewers.rita, "k-s3", &approve(2))
+            .await
+            .status,
+        503
+    );
+    assert_eq!(
+        s.feedback("wf-secret", &s.reviewers.rita, "k-s3", &approve(2))
+            .await
+            .status,
+        200
+    );
+    s.resumer
+        .script
+        .lock()
+        .unwrap()
+        .push(Err(ResumeError::TaskClosed("TaskTimedOut".into())));
+    s.feedback("wf-secret-2", &s.reviewers.rita, "k-s4", &approve(1))
+        .await;
+    s.get("/workflows/wf-secret", Some(&s.reviewers.rita)).await;
+    // the log captured the requests (so capture works) but no secret
+    let logs = log_text();
+    assert!(
+        logs.contains("route=/workflows/{id}/feedback"),
+        "capture works"
+    );
+    assert!(
+        logs.contains("feedback applied"),
+        "processor logs are captured too"
+    );
+    assert!(!logs.contains(TOKEN_MARK), "task token in logs");
+    for token in [&s.reviewers.rita, &s.reviewers.mark, &s.reviewers.ada] {
+        assert!(!logs.contains(token.as_str()), "reviewer token in logs");
+    }
+}
+
+// ---- a retry while the first delivery is still in flight ------------------------------------
+
+/// Step Functions semantics: the first `SendTaskSuccess` for a token that completes wins; later
+/// ones fail with `TaskTimedOut` ("task does not exist anymore"). The first call is held until a
+/// second call has completed, to reproduce a client retry racing the original request.
+#[derive(Default)]
+struct GatedStepFunctions {
+    used: std::sync::Mutex<BTreeSet<String>>,
+    calls: std::sync::atomic::AtomicUsize,
+    first_entered: tokio::sync::Notify,
+    second_done: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl hitl_shared::ports::ExecutionResumer for GatedStepFunctions {
+    async fn resume(
+        &self,
+        token: &hitl_shared::model::TaskToken,
+        _output: &Value,
+    ) -> Result<(), ResumeError> {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n == 0 {
+            self.first_entered.notify_one();
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                self.second_done.notified(),
+            )
+            .await;
+        }
+        let fresh = self.used.lock().unwrap().insert(token.expose().to_owned());
+        if n == 1 {
+            self.second_done.notify_one();
+        }
+        if fresh {
+            Ok(())
+        } else {
+            Err(ResumeError::TaskClosed("TaskTimedOut".into()))
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_racing_the_original_request_does_not_revoke_the_decision() {
+    let gate = Arc::new(GatedStepFunctions::default());
+    let s = Arc::new(
+        Server::start_with(
+            gate.clone(),
+            Arc::new(hitl_shared::testing::RecordingResumer::default()),
+        )
+        .await,
+    );
+    s.awaiting("wf-retry", "reviewers").await;
+    let original = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.feedback("wf-retry", &s.reviewers.rita, "k-retry", &approve(1))
+                .await
+        })
+    };
+    gate.first_entered.notified().await;
+    let retry = s
+        .feedback("wf-retry", &s.reviewers.rita, "k-retry", &approve(1))
+        .await;
+    let original = original.await.unwrap();
+    assert_eq!(retry.status, 200, "{}", retry.body);
+    assert_eq!(original.status, 200, "{}", original.body);
+    let wf = s.store.get_workflow("wf-retry").await.unwrap().unwrap();
+    assert_eq!(wf.status, WorkflowStatus::Approved);
+}

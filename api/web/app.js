@@ -1,0 +1,416 @@
+// Review page of the HITL orchestrator. Plain JavaScript, no build step, no external
+// resources. Everything shown is inserted with textContent (never innerHTML).
+'use strict';
+
+(function () {
+  const TOKEN_KEY = 'hitl.token';
+  const $ = (id) => document.getElementById(id);
+
+  const CONFLICT_MESSAGES = {
+    stale_iteration: 'A newer draft exists: your decision was for an older iteration. The page now shows the current draft.',
+    unknown_iteration: 'That iteration does not exist yet. The page now shows the current draft.',
+    already_decided: 'Someone else already decided this iteration.',
+    not_awaiting_review: 'This workflow is not waiting for a review right now (a new draft is being prepared). Try again in a moment.',
+    workflow_finished: 'This workflow has already finished; no more decisions are possible.',
+    review_timed_out: 'The review deadline passed before your decision arrived; the workflow was escalated.',
+    idempotency_key_reused: 'This submission collided with an earlier one. Please submit again.',
+  };
+
+  const state = {
+    cursor: null,
+    workflow: null,
+    // The submission that has not received a definitive answer yet: its key is reused when
+    // the same decision is submitted again (retry), a new decision gets a fresh key.
+    pending: null,
+  };
+
+  function token() { return sessionStorage.getItem(TOKEN_KEY); }
+
+  function newKey() {
+    if (window.crypto && typeof window.crypto.randomUUID === 'function') {
+      return window.crypto.randomUUID();
+    }
+    const bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  function flash(message, kind) {
+    const el = $('flash');
+    if (!message) { el.hidden = true; el.textContent = ''; return; }
+    el.textContent = message;
+    el.className = 'flash' + (kind ? ' ' + kind : '');
+    el.hidden = false;
+  }
+
+  function show(section) {
+    for (const id of ['sign-in', 'queue', 'workflow']) { $(id).hidden = id !== section; }
+  }
+
+  class HttpError extends Error {
+    constructor(status, body, headers) {
+      super('HTTP ' + status);
+      this.status = status;
+      this.body = body;
+      this.headers = headers;
+    }
+  }
+
+  async function api(method, path, body, key) {
+    const headers = { Accept: 'application/json', Authorization: 'Bearer ' + token() };
+    const init = { method, headers, cache: 'no-store' };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      headers['Idempotency-Key'] = key;
+      init.body = body;
+    }
+    const response = await fetch(path, init);
+    let data = null;
+    try { data = await response.json(); } catch (_) { data = null; }
+    if (response.status === 401) {
+      signOut('Your session is not valid (anymore). Please sign in again.');
+      throw new HttpError(401, data, response.headers);
+    }
+    if (!response.ok) { throw new HttpError(response.status, data, response.headers); }
+    return data;
+  }
+
+  function signOut(message) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    $('who').hidden = true;
+    state.pending = null;
+    show('sign-in');
+    flash(message || '', message ? 'error' : '');
+  }
+
+  function fmtDate(text) {
+    if (!text) { return '—'; }
+    const d = new Date(text);
+    return isNaN(d) ? text : d.toLocaleString();
+  }
+
+  function fmtValue(value) {
+    if (value === undefined || value === null) { return '—'; }
+    if (Array.isArray(value)) { return value.map(fmtValue).join(', '); }
+    if (typeof value === 'object') { return JSON.stringify(value); }
+    return String(value);
+  }
+
+  function flatten(prefix, value, out) {
+    if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length) {
+      for (const key of Object.keys(value)) { flatten(prefix ? prefix + '.' + key : key, value[key], out); }
+    } else if (prefix) {
+      out.push([prefix, value]);
+    }
+    return out;
+  }
+
+  function cell(row, text, className) {
+    const td = document.createElement('td');
+    td.textContent = text;
+    if (className) { td.className = className; }
+    row.appendChild(td);
+    return td;
+  }
+
+  // ---- queue ---------------------------------------------------------------------------
+
+  async function loadQueue(more) {
+    const body = $('queue-body');
+    if (!more) { body.textContent = ''; state.cursor = null; }
+    let path = '/reviews?limit=20';
+    if (more && state.cursor) { path += '&cursor=' + encodeURIComponent(state.cursor); }
+    try {
+      const page = await api('GET', path);
+      for (const item of page.items) {
+        const tr = document.createElement('tr');
+        cell(tr, item.subject.name + ' (' + item.subject.id + ')');
+        cell(tr, item.iteration + ' / ' + item.max_iterations);
+        cell(tr, item.reviewer_group);
+        cell(tr, fmtDate(item.deadline));
+        const td = cell(tr, '');
+        const open = document.createElement('a');
+        open.href = '#/workflows/' + encodeURIComponent(item.workflow_id);
+        open.textContent = 'Open';
+        td.appendChild(open);
+        body.appendChild(tr);
+      }
+      state.cursor = page.next_cursor || null;
+      $('more').hidden = !state.cursor;
+      const empty = body.children.length === 0;
+      $('queue-empty').hidden = !empty;
+      $('queue-table').hidden = empty;
+    } catch (err) {
+      if (err.status !== 401) { flash(describe(err), 'error'); }
+    }
+  }
+
+  // ---- one workflow ----------------------------------------------------------------------
+
+  function fact(list, label, value) {
+    const dt = document.createElement('dt');
+    dt.textContent = label;
+    const dd = document.createElement('dd');
+    dd.textContent = value;
+    list.append(dt, dd);
+  }
+
+  function renderArtifact(view) {
+    const body = $('wf-artifact').querySelector('tbody');
+    body.textContent = '';
+    const changes = new Map(view.changes.map((c) => [c.field, c]));
+    const fields = view.artifact ? flatten('', view.artifact.content, []) : [];
+    for (const [field, value] of fields) {
+      const change = changes.get(field);
+      const tr = document.createElement('tr');
+      if (change) { tr.className = change.change; }
+      const name = cell(tr, field, 'field');
+      if (change) {
+        const tag = document.createElement('span');
+        tag.className = 'tag';
+        tag.textContent = change.change;
+        name.appendChild(tag);
+      }
+      const td = cell(tr, '');
+      if (change && change.change === 'changed') {
+        const before = document.createElement('span');
+        before.className = 'before';
+        before.textContent = fmtValue(change.before);
+        td.appendChild(before);
+      }
+      td.appendChild(document.createTextNode(fmtValue(value)));
+      body.appendChild(tr);
+    }
+    for (const change of view.changes.filter((c) => c.change === 'removed')) {
+      const tr = document.createElement('tr');
+      tr.className = 'removed';
+      cell(tr, change.field, 'field');
+      cell(tr, fmtValue(change.before));
+      body.appendChild(tr);
+    }
+    $('wf-draft-iteration').textContent = view.artifact ? '(iteration ' + view.artifact.iteration + ')' : '(none yet)';
+    $('wf-changes-note').textContent = view.previous_iteration
+      ? view.changes.length + ' field(s) changed since iteration ' + view.previous_iteration + ' (highlighted).'
+      : 'First draft.';
+  }
+
+  function renderFeedback(view) {
+    const list = $('wf-feedback');
+    list.textContent = '';
+    for (const f of view.feedback) {
+      const li = document.createElement('li');
+      if (f.outcome !== 'applied') { li.className = 'rejected'; }
+      let text = 'Iteration ' + f.iteration + ': ' + f.reviewer + ' — ' +
+        (f.decision === 'approve' ? 'approved' : 'requested changes');
+      if (f.outcome !== 'applied') { text += ' (not applied: ' + f.reason + ')'; }
+      text += ' · ' + fmtDate(f.received_at);
+      li.appendChild(document.createTextNode(text));
+      if (f.comments) {
+        const q = document.createElement('blockquote');
+        q.textContent = f.comments;
+        li.appendChild(q);
+      }
+      if (f.corrections && f.corrections.length) {
+        const ul = document.createElement('ul');
+        for (const c of f.corrections) {
+          const item = document.createElement('li');
+          item.textContent = c.field + ' → ' + c.value;
+          ul.appendChild(item);
+        }
+        li.appendChild(ul);
+      }
+      list.appendChild(li);
+    }
+    $('wf-feedback-empty').hidden = view.feedback.length > 0;
+  }
+
+  function renderWorkflow(view) {
+    state.workflow = view;
+    $('wf-title').textContent = view.subject.name + ' — ' + view.workflow_id;
+    const facts = $('wf-facts');
+    facts.textContent = '';
+    fact(facts, 'Status', view.status.replace(/_/g, ' '));
+    fact(facts, 'Iteration', view.iteration + ' of at most ' + view.max_iterations);
+    fact(facts, 'Reviewer group', view.reviewer_group);
+    if (view.deadline) { fact(facts, 'Review deadline', fmtDate(view.deadline)); }
+    if (view.escalation) { fact(facts, 'Escalated', view.escalation.reason + ': ' + view.escalation.detail); }
+    renderArtifact(view);
+    renderFeedback(view);
+    const open = view.status === 'awaiting_review' && view.review && view.review.iteration === view.iteration;
+    $('decide').hidden = !open;
+    $('decided-note').hidden = open;
+    $('decided-note').textContent = open ? '' : 'No decision is possible right now (status: ' + view.status.replace(/_/g, ' ') + ').';
+    $('decide-iteration').textContent = String(view.iteration);
+    const select = document.querySelector('#correction-row').content.querySelector('select');
+    select.textContent = '';
+    for (const field of view.correctable_fields) {
+      const option = document.createElement('option');
+      option.value = field;
+      option.textContent = field;
+      select.appendChild(option);
+    }
+  }
+
+  async function openWorkflow(id, keepFlash) {
+    if (!keepFlash) { flash(''); }
+    show('workflow');
+    if (!state.workflow || state.workflow.workflow_id !== id) {
+      resetForm();
+    }
+    try {
+      renderWorkflow(await api('GET', '/workflows/' + encodeURIComponent(id)));
+    } catch (err) {
+      if (err.status !== 401) { flash(describe(err), 'error'); }
+    }
+  }
+
+  // ---- decision form -------------------------------------------------------------------
+
+  function resetForm() {
+    $('decide').reset();
+    $('corrections').textContent = '';
+    $('field-errors').hidden = true;
+    $('field-errors').textContent = '';
+    $('corrections-block').hidden = true;
+    state.pending = null;
+  }
+
+  function addCorrection() {
+    const row = document.querySelector('#correction-row').content.firstElementChild.cloneNode(true);
+    row.querySelector('.remove').addEventListener('click', () => row.remove());
+    $('corrections').appendChild(row);
+  }
+
+  function currentDecision() {
+    return document.querySelector('#decide input[name=decision]:checked').value;
+  }
+
+  function buildBody() {
+    const decision = currentDecision();
+    const body = { iteration: state.workflow.iteration, decision };
+    const comments = $('comments').value.trim();
+    if (comments) { body.comments = comments; }
+    if (decision === 'request_changes') {
+      const corrections = [];
+      for (const li of $('corrections').children) {
+        const value = li.querySelector('input[name=value]').value;
+        if (value.trim()) { corrections.push({ field: li.querySelector('select').value, value }); }
+      }
+      if (corrections.length) { body.corrections = corrections; }
+    }
+    return JSON.stringify(body);
+  }
+
+  function describe(err) {
+    const body = err.body || {};
+    switch (err.status) {
+      case 400: return 'Please fix the highlighted problems.';
+      case 403: return 'You are not a reviewer of this workflow' + (body.message ? ' (' + body.message + ').' : '.');
+      case 404: return 'This workflow does not exist.';
+      case 409: return CONFLICT_MESSAGES[body.reason] ? CONFLICT_MESSAGES[body.reason] + (body.message ? ' (' + body.message + ')' : '') : (body.message || 'Conflict.');
+      case 413: return 'The submission is too large (at most 64 KiB).';
+      case 415: return 'The submission was not sent as JSON.';
+      case 503: return 'Your decision is recorded but the workflow could not be resumed yet. Submit again to retry (it will not be applied twice).';
+      default: return 'Something went wrong (' + (err.status || err.message) + '). Submit again to retry.';
+    }
+  }
+
+  function sleep(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
+
+  async function submit(event) {
+    event.preventDefault();
+    const view = state.workflow;
+    if (!view) { return; }
+    const body = buildBody();
+    if (!state.pending || state.pending.workflowId !== view.workflow_id || state.pending.body !== body) {
+      state.pending = { workflowId: view.workflow_id, body, key: newKey() };
+    }
+    const pending = state.pending;
+    const button = $('submit');
+    button.disabled = true;
+    $('field-errors').hidden = true;
+    flash('Submitting…');
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const result = await api('POST', '/workflows/' + encodeURIComponent(pending.workflowId) + '/feedback', pending.body, pending.key);
+          state.pending = null;
+          flash(result.decision === 'approve'
+            ? 'Approved iteration ' + result.iteration + '.'
+            : 'Changes requested for iteration ' + result.iteration + '. The next draft will appear in your queue.', 'ok');
+          resetForm();
+          await openWorkflow(pending.workflowId, true);
+          return;
+        } catch (err) {
+          const retriable = err.status === undefined || err.status === 503 || err.status >= 500;
+          if (retriable && attempt < 2) {
+            const after = err.headers && Number(err.headers.get('Retry-After'));
+            await sleep(1000 * (after > 0 && after < 30 ? after : 1));
+            continue;
+          }
+          throw err;
+        }
+      }
+    } catch (err) {
+      if (err.status === 401) { return; }
+      const retriable = err.status === undefined || err.status >= 500;
+      if (!retriable) { state.pending = null; }
+      flash(describe(err), 'error');
+      if (err.status === 400 && err.body && Array.isArray(err.body.errors)) {
+        const list = $('field-errors');
+        list.textContent = '';
+        for (const e of err.body.errors) {
+          const li = document.createElement('li');
+          li.textContent = e.field + ': ' + e.message;
+          list.appendChild(li);
+        }
+        list.hidden = false;
+      }
+      if (err.status === 409) { await openWorkflow(pending.workflowId, true); }
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // ---- wiring ----------------------------------------------------------------------------
+
+  async function route() {
+    if (!token()) { show('sign-in'); return; }
+    $('who').hidden = false;
+    const match = location.hash.match(/^#\/workflows\/(.+)$/);
+    if (match) {
+      await openWorkflow(decodeURIComponent(match[1]));
+    } else {
+      state.workflow = null;
+      show('queue');
+      await loadQueue(false);
+    }
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    $('sign-in-form').addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const value = $('token').value.trim();
+      if (!value) { return; }
+      sessionStorage.setItem(TOKEN_KEY, value);
+      $('token').value = '';
+      flash('');
+      $('who-name').textContent = 'Signed in';
+      await route();
+    });
+    $('sign-out').addEventListener('click', () => signOut());
+    $('refresh').addEventListener('click', () => loadQueue(false));
+    $('more').addEventListener('click', () => loadQueue(true));
+    $('back').addEventListener('click', () => { location.hash = '#/'; });
+    $('add-correction').addEventListener('click', addCorrection);
+    $('decide').addEventListener('submit', submit);
+    $('decide').addEventListener('change', (event) => {
+      if (event.target.name === 'decision') {
+        $('corrections-block').hidden = currentDecision() !== 'request_changes';
+      }
+    });
+    window.addEventListener('hashchange', route);
+    if (token()) { $('who-name').textContent = 'Signed in'; }
+    route();
+  });
+})();

@@ -1,0 +1,431 @@
+//! SQS consumer of reviewer decisions. Each message goes through the shared
+//! [`FeedbackProcessor`] (same validation, rules, audit trail and idempotent replay as every
+//! other front door).
+//!
+//! Failure handling (the event source mapping must enable `ReportBatchItemFailures`):
+//! - transient failures (the store is throttled or busy, resuming the execution failed) are
+//!   returned in `batchItemFailures`, so SQS redelivers only those messages; the processor's
+//!   idempotent replay makes the redelivery safe;
+//! - permanently bad messages (unparseable, invalid fields, unknown workflow, reviewer not in
+//!   the group, a key reused for a different decision, and rejections by the rules such as
+//!   `already_decided`) are logged with the reason and acknowledged: retrying cannot fix them,
+//!   and rejections are already in the audit trail;
+//! - a message that keeps failing transiently is received again until the queue's redrive
+//!   policy (`maxReceiveCount`) moves it to the dead-letter queue.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use hitl_shared::feedback::{FeedbackError, FeedbackProcessor, FeedbackRequest, Reviewer};
+use hitl_shared::model::FeedbackOutcome;
+use hitl_shared::ports::{Clock, ExecutionResumer};
+use hitl_shared::store::{StoreError, WorkflowStore};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+/// `channel` recorded in the audit trail.
+pub const CHANNEL: &str = "sqs";
+
+/// The function's ports.
+#[derive(Clone)]
+pub struct Deps {
+    /// Workflow store.
+    pub store: Arc<dyn WorkflowStore>,
+    /// Step Functions resumer.
+    pub resumer: Arc<dyn ExecutionResumer>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The body of one queue message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueMessage {
+    /// Workflow decided.
+    pub workflow_id: String,
+    /// Idempotency key; defaults to `sqs:<messageId>`, so a redelivered message is applied once.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// Reviewer identity recorded in the audit trail.
+    pub reviewer: String,
+    /// Reviewer's groups; when given, membership of the workflow's group is enforced.
+    /// The queue itself is trusted (only principals allowed by its policy can send).
+    #[serde(default)]
+    pub reviewer_groups: Option<Vec<String>>,
+    /// The decision: `{iteration, decision, comments?, corrections?}`.
+    pub feedback: FeedbackRequest,
+}
+
+/// What happened to one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// The decision was applied (or was an idempotent replay of an applied one).
+    Applied,
+    /// Permanently unprocessable or rejected: logged and acknowledged, never retried.
+    Dropped {
+        /// Stable reason (`unparseable`, `invalid`, `workflow_not_found`, `not_authorized`,
+        /// `idempotency_key_reused`, or a rule rejection such as `already_decided`).
+        reason: String,
+    },
+    /// Transient failure: reported in `batchItemFailures` so SQS redelivers it.
+    Retry {
+        /// Why.
+        reason: String,
+    },
+}
+
+fn transient_store_error(err: &StoreError) -> bool {
+    // Corrupt items are retried too: the message is fine, and if the item stays unreadable
+    // the redrive policy parks the message in the DLQ where an operator sees it.
+    !matches!(err, StoreError::NotFound(_))
+}
+
+/// Processes one message.
+pub async fn process_message(deps: &Deps, message: &SqsMessage) -> Disposition {
+    let message_id = message.message_id.as_deref().unwrap_or("");
+    let parsed: QueueMessage = match message
+        .body
+        .as_deref()
+        .ok_or_else(|| "message has no body".to_owned())
+        .and_then(|b| serde_json::from_str(b).map_err(|e| e.to_string()))
+    {
+        Ok(m) => m,
+        Err(detail) => {
+            warn!(message_id, reason = "unparseable", %detail, "dropping feedback message");
+            return Disposition::Dropped {
+                reason: "unparseable".into(),
+            };
+        }
+    };
+    let key = parsed
+        .idempotency_key
+        .clone()
+        .unwrap_or_else(|| format!("sqs:{message_id}"));
+    let reviewer = Reviewer {
+        name: parsed.reviewer.clone(),
+        groups: parsed.reviewer_groups.clone(),
+        channel: CHANNEL.into(),
+    };
+    let processor = FeedbackProcessor::new(
+        Arc::clone(&deps.store),
+        Arc::clone(&deps.resumer),
+        Arc::clone(&deps.clock),
+    );
+    let workflow_id = parsed.workflow_id.as_str();
+    let dropped = |reason: &str, detail: &str| {
+        warn!(
+            message_id,
+            workflow_id, reason, detail, "dropping feedback message"
+        );
+        Disposition::Dropped {
+            reason: reason.to_owned(),
+        }
+    };
+    match processor
+        .submit(workflow_id, &parsed.feedback, &key, &reviewer)
+        .await
+    {
+        Ok(receipt) => match receipt.outcome {
+            FeedbackOutcome::Applied { status } => {
+                info!(message_id, workflow_id, iteration = receipt.iteration,
+                    status = %status, replayed = receipt.replayed, "feedback message applied");
+                Disposition::Applied
+            }
+            FeedbackOutcome::Rejected { reason, message } => dropped(&reason, &message),
+        },
+        Err(FeedbackError::Invalid(fields)) => {
+            dropped("invalid", &hitl_shared::error::describe_fields(&fields))
+        }
+        Err(FeedbackError::NotFound(_)) => dropped("workflow_not_found", "no such workflow"),
+        Err(err @ FeedbackError::Forbidden { .. }) => dropped("not_authorized", &err.to_string()),
+        Err(err @ FeedbackError::KeyReused(_)) => {
+            dropped("idempotency_key_reused", &err.to_string())
+        }
+        Err(FeedbackError::ResumeFailed(_)) => {
+            // The detail may quote the task token: never logged.
+            warn!(
+                message_id,
+                workflow_id,
+                reason = "resume_failed",
+                "decision recorded but the execution could not be resumed; will retry"
+            );
+            Disposition::Retry {
+                reason: "resume_failed".into(),
+            }
+        }
+        Err(FeedbackError::Store(err)) if transient_store_error(&err) => {
+            warn!(message_id, workflow_id, reason = "store_unavailable", error = %err,
+                "store failure; will retry");
+            Disposition::Retry {
+                reason: "store_unavailable".into(),
+            }
+        }
+        Err(FeedbackError::Store(err)) => dropped("workflow_not_found", &err.to_string()),
+    }
+}
+
+/// Handles one batch: only transient failures are reported for redelivery.
+pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for message in &event.records {
+        if let Disposition::Retry { .. } = process_message(deps, message).await {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message.message_id.clone().unwrap_or_default();
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use hitl_shared::model::{TaskToken, WorkflowStatus};
+    use hitl_shared::ports::ResumeError;
+    use hitl_shared::rules;
+    use hitl_shared::store::contract::sample_workflow;
+    use hitl_shared::store::sqlite::SqliteStore;
+    use hitl_shared::testing::{FixedClock, RecordingResumer};
+
+    struct Fixture {
+        deps: Deps,
+        resumer: Arc<RecordingResumer>,
+    }
+
+    async fn setup() -> Fixture {
+        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let clock = Arc::new(FixedClock::default());
+        for id in ["wf-q1", "wf-q2"] {
+            let wf = sample_workflow(id);
+            let mut wf = rules::record_artifact(&wf, 1, "h", clock.now())
+                .unwrap()
+                .unwrap();
+            wf.version = 1;
+            let mut wf =
+                rules::request_review(&wf, 1, TaskToken::new(format!("tok-{id}")), clock.now())
+                    .unwrap();
+            wf.version = 1;
+            store.create_workflow(&wf).await.unwrap();
+        }
+        let resumer = Arc::new(RecordingResumer::default());
+        Fixture {
+            deps: Deps {
+                store,
+                resumer: resumer.clone(),
+                clock,
+            },
+            resumer,
+        }
+    }
+
+    fn batch() -> SqsEvent {
+        serde_json::from_str(include_str!("../fixtures/batch.json")).unwrap()
+    }
+
+    fn failures(response: &SqsBatchResponse) -> Vec<String> {
+        response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn only_transient_failures_are_reported_for_retry() {
+        // GIVEN a batch: an approval, an unparseable body, invalid fields, an unknown workflow,
+        // a conflicting second decision, and an approval whose resume fails transiently
+        let f = setup().await;
+        f.resumer
+            .script
+            .lock()
+            .unwrap()
+            .extend([Ok(()), Err(ResumeError::Transient("throttled".into()))]);
+        // WHEN the batch is handled
+        let response = handle(&f.deps, batch()).await;
+        // THEN only the transient failure is returned for redelivery
+        assert_eq!(failures(&response), ["m-6-resume-fails"]);
+        let wf = f.deps.store.get_workflow("wf-q1").await.unwrap().unwrap();
+        assert_eq!(wf.status, WorkflowStatus::Approved);
+        let trail = f.deps.store.list_feedback("wf-q1").await.unwrap();
+        assert_eq!(
+            trail.len(),
+            2,
+            "the applied approval and the recorded rejection"
+        );
+        assert!(trail.iter().all(|e| e.channel == "sqs"));
+        assert_eq!(f.resumer.delivered.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn each_message_gets_its_documented_disposition() {
+        let f = setup().await;
+        f.resumer
+            .script
+            .lock()
+            .unwrap()
+            .extend([Ok(()), Err(ResumeError::Transient("throttled".into()))]);
+        let mut got = Vec::new();
+        for message in &batch().records {
+            got.push(process_message(&f.deps, message).await);
+        }
+        let dropped = |r: &str| Disposition::Dropped { reason: r.into() };
+        assert_eq!(
+            got,
+            [
+                Disposition::Applied,
+                dropped("unparseable"),
+                dropped("invalid"),
+                dropped("workflow_not_found"),
+                dropped("already_decided"),
+                Disposition::Retry {
+                    reason: "resume_failed".into()
+                },
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_redelivered_message_is_applied_once() {
+        // GIVEN the resume of an approval failed transiently
+        let f = setup().await;
+        f.resumer
+            .script
+            .lock()
+            .unwrap()
+            .push(Err(ResumeError::Transient("throttled".into())));
+        let event = batch();
+        let message = &event.records[5];
+        assert!(matches!(
+            process_message(&f.deps, message).await,
+            Disposition::Retry { .. }
+        ));
+        // WHEN SQS redelivers the same message (same message id, no explicit key)
+        // THEN it is an idempotent replay: applied, resumed once, one audit entry
+        assert_eq!(
+            process_message(&f.deps, message).await,
+            Disposition::Applied
+        );
+        assert_eq!(
+            process_message(&f.deps, message).await,
+            Disposition::Applied
+        );
+        let trail = f.deps.store.list_feedback("wf-q2").await.unwrap();
+        assert_eq!(trail.len(), 1);
+        assert_eq!(trail[0].idempotency_key, "sqs:m-6-resume-fails");
+        let delivered = f.resumer.delivered.lock().unwrap();
+        assert!(delivered.iter().all(|(token, _)| token == "tok-wf-q2"));
+        assert!(!delivered.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_store_outage_is_retried() {
+        struct Down;
+        #[async_trait::async_trait]
+        impl ExecutionResumer for Down {
+            async fn resume(
+                &self,
+                _: &TaskToken,
+                _: &serde_json::Value,
+            ) -> Result<(), ResumeError> {
+                Ok(())
+            }
+        }
+        let f = setup().await;
+        let deps = Deps {
+            store: Arc::new(FailingStore),
+            resumer: Arc::new(Down),
+            clock: f.deps.clock.clone(),
+        };
+        let response = handle(&deps, batch()).await;
+        // unparseable (m-2) and invalid (m-3) never reach the store: dropped, not retried
+        assert_eq!(
+            failures(&response),
+            [
+                "m-1-approve",
+                "m-4-unknown-workflow",
+                "m-5-second-decision",
+                "m-6-resume-fails"
+            ]
+        );
+    }
+
+    struct FailingStore;
+
+    #[async_trait::async_trait]
+    impl WorkflowStore for FailingStore {
+        async fn create_workflow(
+            &self,
+            _: &hitl_shared::model::Workflow,
+        ) -> Result<hitl_shared::store::CreateOutcome, StoreError> {
+            Err(StoreError::Throttled("down".into()))
+        }
+        async fn get_workflow(
+            &self,
+            _: &str,
+        ) -> Result<Option<hitl_shared::model::Workflow>, StoreError> {
+            Err(StoreError::Throttled("down".into()))
+        }
+        async fn update_workflow(
+            &self,
+            _: &hitl_shared::model::Workflow,
+            _: u64,
+        ) -> Result<(), StoreError> {
+            Err(StoreError::Throttled("down".into()))
+        }
+        async fn put_artifact(
+            &self,
+            _: &str,
+            _: &hitl_shared::model::Artifact,
+        ) -> Result<(), StoreError> {
+            Err(StoreError::Throttled("down".into()))
+        }
+        async fn get_artifact(
+            &self,
+            _: &str,
+            _: u32,
+        ) -> Result<Option<hitl_shared::model::Artifact>, StoreError> {
+            Err(StoreError::Throttled("down".into()))
+        }
+        async fn list_artifacts(
+            &self,
+            _: &str,
+        ) -> Result<Vec<hitl_shared::model::Artifact>, StoreError> {
+            Err(StoreError::Throttled("down".into()))
+        }
+        async fn load_feedback_context(
+            &self,
+            _: &str,
+            _: &str,
+        ) -> Result<hitl_shared::store::FeedbackContext, StoreError> {
+            Err(StoreError::Throttled("down".into()))
+        }
+        async fn record_feedback(
+            &self,
+            _: &hitl_shared::model::FeedbackEntry,
+            _: Option<(&hitl_shared::model::Workflow, u64)>,
+        ) -> Result<(), StoreError> {
+            Err(StoreError::Throttled("down".into()))
+        }
+        async fn replace_feedback(
+            &self,
+            _: &hitl_shared::model::FeedbackEntry,
+        ) -> Result<(), StoreError> {
+            Err(StoreError::Throttled("down".into()))
+        }
+        async fn list_feedback(
+            &self,
+            _: &str,
+        ) -> Result<Vec<hitl_shared::model::FeedbackEntry>, StoreError> {
+            Err(StoreError::Throttled("down".into()))
+        }
+        async fn list_by_status(
+            &self,
+            _: WorkflowStatus,
+            _: usize,
+            _: Option<&str>,
+        ) -> Result<hitl_shared::store::Page<hitl_shared::model::Workflow>, StoreError> {
+            Err(StoreError::Throttled("down".into()))
+        }
+    }
+}

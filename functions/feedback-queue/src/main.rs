@@ -1,0 +1,22 @@
+//! Lambda entry point of `feedback-queue`: wiring only.
+
+use std::sync::Arc;
+
+use feedback_queue::{handle, Deps};
+use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let sdk = hitl_shared::aws::load_config().await;
+    let deps = Deps {
+        store: Arc::new(hitl_shared::aws::dynamo_store(&sdk)?),
+        resumer: Arc::new(hitl_shared::aws::sfn_resumer(&sdk)),
+        clock: Arc::new(hitl_shared::ports::SystemClock),
+    };
+    run(service_fn(|event: LambdaEvent<_>| {
+        let deps = deps.clone();
+        async move { Ok::<_, Error>(handle(&deps, event.payload).await) }
+    }))
+    .await
+}

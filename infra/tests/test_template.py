@@ -1,0 +1,666 @@
+"""Consistency of infra/template.yaml with the code it deploys.
+
+Run with the cfn-lint venv (it provides the YAML loader and pytest):
+    .tools/venv-cfnlint/bin/python -m pytest -q infra/tests
+
+What is checked, all derived from the sources rather than from a hand-kept list:
+  * DefinitionSubstitutions = FUNCTION_SUBSTITUTIONS (shared/src/deployment.rs) = the
+    `${...}` placeholders of statemachine/definition.asl.json, each bound to the function that
+    builds the named binary;
+  * every function crate under functions/ has exactly one AWS::Serverless::Function;
+  * each function's environment variables are exactly the ones its code reads (names as in
+    shared/src/config.rs) plus AWS_LAMBDA_LOG_FORMAT=JSON;
+  * least privilege: each function role's actions equal what its code calls - DynamoDB
+    actions from the store methods it uses (shared/src/store/dynamodb.rs), sns:Publish on the
+    one topic it is wired to, states:SendTaskSuccess only with a resumer, Bedrock actions only
+    under the HasAgent condition;
+  * state machine role, schedule, table schema, saved queries, metric names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+from cfnlint.decode.cfn_yaml import load as load_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+# HITL_TEMPLATE lets a mutation check point the suite at a modified copy.
+TEMPLATE = Path(os.environ.get("HITL_TEMPLATE", ROOT / "infra" / "template.yaml"))
+SHARED = ROOT / "shared" / "src"
+
+# Actions every function role has besides what its code calls (the runtime itself).
+PLATFORM_ACTIONS = {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+}
+KMS_ACTIONS = {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"}
+SDK_SERVICE_PREFIX = {
+    "dynamodb": "dynamodb",
+    "sfn": "states",
+    "sns": "sns",
+    "sqs": "sqs",
+    "bedrockagentruntime": "bedrock",
+    "bedrockagent": "bedrock",
+}
+
+
+# --------------------------------------------------------------------------------------
+# Loading and small helpers
+# --------------------------------------------------------------------------------------
+@lru_cache(maxsize=None)
+def template() -> dict:
+    return load_yaml(str(TEMPLATE))
+
+
+def resources(kind: str | None = None) -> dict:
+    res = template()["Resources"]
+    return {k: v for k, v in res.items() if kind is None or v["Type"] == kind}
+
+
+def read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def strip_tests(rust: str) -> str:
+    """Drops `#[cfg(test)]` modules (everything from the first one on)."""
+    i = rust.find("#[cfg(test)]")
+    return rust if i < 0 else rust[:i]
+
+
+def as_list(v) -> list:
+    return list(v) if isinstance(v, list) else [v]
+
+
+def getatt(v) -> tuple[str, str] | None:
+    if isinstance(v, dict) and "Fn::GetAtt" in v:
+        g = v["Fn::GetAtt"]
+        if isinstance(g, str):
+            res, attr = g.split(".", 1)
+            return res, attr
+        return g[0], g[1]
+    return None
+
+
+def ref(v) -> str | None:
+    return v["Ref"] if isinstance(v, dict) and "Ref" in v else None
+
+
+def sub(v) -> str | None:
+    if isinstance(v, dict) and "Fn::Sub" in v:
+        s = v["Fn::Sub"]
+        return s if isinstance(s, str) else s[0]
+    return None
+
+
+def camel(snake: str) -> str:
+    return "".join(p.capitalize() for p in snake.split("_"))
+
+
+def block(text: str, start: int) -> str:
+    """The brace-balanced block whose `{` is the first one at or after `start`."""
+    i = text.index("{", start)
+    depth = 0
+    for j in range(i, len(text)):
+        if text[j] == "{":
+            depth += 1
+        elif text[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[i : j + 1]
+    raise ValueError("unbalanced braces")
+
+
+def fn_bodies(text: str) -> dict[str, str]:
+    """`fn name` -> body for every function in `text` (later definitions win)."""
+    out = {}
+    for m in re.finditer(r"\bfn\s+(\w+)\s*[<(]", text):
+        try:
+            out[m.group(1)] = block(text, m.end())
+        except ValueError:
+            continue
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# What the Rust code says
+# --------------------------------------------------------------------------------------
+@lru_cache(maxsize=None)
+def function_substitutions() -> dict[str, str]:
+    text = read(SHARED / "deployment.rs")
+    m = re.search(r"FUNCTION_SUBSTITUTIONS[^=]*=\s*\[(.*?)\];", text, re.S)
+    assert m, "FUNCTION_SUBSTITUTIONS not found in shared/src/deployment.rs"
+    return dict(re.findall(r'\(\s*"(\w+)"\s*,\s*"([\w-]+)"\s*\)', m.group(1)))
+
+
+@lru_cache(maxsize=None)
+def config_env_vars() -> dict[str, str]:
+    """Constant name -> environment variable name, from shared/src/config.rs."""
+    return dict(re.findall(r'pub const (\w+): &str = "([A-Z0-9_]+)";', read(SHARED / "config.rs")))
+
+
+def dynamo_sdk_ops_to_actions(body: str) -> set[str]:
+    actions = set()
+    for op in re.findall(r"\.\s*(\w+)\(\)", body):
+        if op in {"put_item", "get_item", "query", "scan", "batch_get_item", "batch_write_item",
+                  "update_item", "delete_item", "transact_get_items"}:
+            actions.add("dynamodb:" + camel(op).replace("TransactGetItems", "GetItem"))
+        elif op == "transact_write_items":
+            # No IAM action of its own: each item is authorised as its own operation.
+            for kind, action in (("Put", "PutItem"), ("Update", "UpdateItem"),
+                                 ("Delete", "DeleteItem"), ("ConditionCheck", "ConditionCheckItem")):
+                if re.search(rf"\b{kind}::builder\(", body):
+                    actions.add("dynamodb:" + action)
+    return actions
+
+
+@lru_cache(maxsize=None)
+def store_method_actions() -> dict[str, tuple[frozenset, bool]]:
+    """WorkflowStore method -> (DynamoDB actions, uses an index), from dynamodb.rs."""
+    text = strip_tests(read(SHARED / "store" / "dynamodb.rs"))
+    bodies = fn_bodies(text)
+    impl = block(text, text.index("impl WorkflowStore for DynamoStore"))
+    trait_methods = set(re.findall(r"async fn (\w+)", impl))
+
+    def resolve(name: str, seen: frozenset) -> tuple[set, bool]:
+        body = bodies[name]
+        actions = dynamo_sdk_ops_to_actions(body)
+        index = "index_name(" in body
+        for callee in re.findall(r"self\s*\.\s*(\w+)\(", body):
+            if callee in bodies and callee not in seen:
+                a, i = resolve(callee, seen | {callee})
+                actions |= a
+                index |= i
+        return actions, index
+
+    out = {}
+    for m in trait_methods:
+        a, i = resolve(m, frozenset({m}))
+        out[m] = (frozenset(a), i)
+    return out
+
+
+def store_calls(text: str) -> set[str]:
+    methods = set(store_method_actions())
+    return {m for m in re.findall(r"\.\s*(\w+)\(", text) if m in methods}
+
+
+@lru_cache(maxsize=None)
+def mutate_calls() -> set[str]:
+    text = strip_tests(read(SHARED / "store" / "mod.rs"))
+    return store_calls(fn_bodies(text)["mutate"])
+
+
+@lru_cache(maxsize=None)
+def processor_calls() -> tuple[frozenset, bool]:
+    """Store methods the FeedbackProcessor calls, and whether it resumes executions."""
+    text = strip_tests(read(SHARED / "feedback.rs"))
+    impl = block(text, text.index("impl<S, R, C> FeedbackProcessor"))
+    calls = store_calls(impl)
+    if re.search(r"\bmutate\(", impl):
+        calls |= mutate_calls()
+    return frozenset(calls), "self.resumer.resume(" in impl
+
+
+@lru_cache(maxsize=None)
+def adapters() -> dict[str, dict]:
+    """Constructor in shared/src/aws.rs -> {actions, env (config constant names), topic_param}."""
+    text = strip_tests(read(SHARED / "aws.rs"))
+    # Adapter struct -> client service.
+    client_of = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"pub struct (\w+)\s*\{[^}]*?client:\s*aws_sdk_(\w+)::Client", text, re.S)
+    }
+    # The store adapter lives in store/dynamodb.rs (`use aws_sdk_dynamodb::Client`).
+    store_text = strip_tests(read(SHARED / "store" / "dynamodb.rs"))
+    assert "use aws_sdk_dynamodb::Client;" in store_text and "pub struct DynamoStore" in store_text
+    client_of["DynamoStore"] = "dynamodb"
+    # Adapter -> SDK operations called in its trait impls.
+    ops: dict[str, set] = {}
+    for m in re.finditer(r"impl \w+ for (\w+)", text):
+        adapter = m.group(1)
+        body = block(text, m.end())
+        for op in re.findall(r"self\s*\.client\s*\.\s*(\w+)\(\)", body):
+            ops.setdefault(adapter, set()).add(op)
+    bodies = fn_bodies(text)
+    out = {}
+    for name, body in bodies.items():
+        if not re.search(rf"pub (async )?fn {name}\b", text):
+            continue
+        built = {a for a in re.findall(r"\b(\w+)::new\(", body) if a in client_of}
+        if not built:
+            continue
+        actions = set()
+        for a in built:
+            service = client_of[a]
+            for op in ops.get(a, ()):
+                if service == "dynamodb":
+                    continue  # the store's actions come from the methods the function uses
+                actions.add(f"{SDK_SERVICE_PREFIX[service]}:{camel(op)}")
+        env = set(re.findall(r"config::([A-Z][A-Z0-9_]+)\b", body))
+        if "config::agent()" in body:
+            env |= set(re.findall(r"optional\((\w+)\)", fn_bodies(read(SHARED / "config.rs"))["agent"]))
+        sig = text[text.index(f"fn {name}") : text.index(f"fn {name}") + 200]
+        out[name] = {
+            "actions": actions,
+            "env": env,
+            "topic_param": "topic_var" in sig,
+            "store": "DynamoStore" in built,
+            "bedrock": any(client_of[a].startswith("bedrock") for a in built),
+        }
+    return out
+
+
+def function_crates() -> dict[str, Path]:
+    out = {}
+    for cargo in sorted((ROOT / "functions").glob("*/Cargo.toml")):
+        text = read(cargo)
+        for name in re.findall(r'\[\[bin\]\]\s*name\s*=\s*"([\w-]+)"', text):
+            out[name] = cargo.parent
+    return out
+
+
+def crate_sources(crate_dir: Path) -> str:
+    """Non-test sources of the crate and of the workspace crates it uses besides shared/."""
+    texts = [strip_tests(read(p)) for p in sorted((crate_dir / "src").rglob("*.rs"))]
+    cargo = read(crate_dir / "Cargo.toml")
+    workspace = read(ROOT / "Cargo.toml")
+    for dep in re.findall(r"^([\w-]+)\s*=\s*\{\s*workspace\s*=\s*true", cargo, re.M):
+        m = re.search(rf'^{re.escape(dep)}\s*=\s*\{{\s*path\s*=\s*"([^"]+)"', workspace, re.M)
+        if m and m.group(1) != "shared":
+            texts += [strip_tests(read(p)) for p in sorted((ROOT / m.group(1) / "src").rglob("*.rs"))]
+    return "\n".join(texts)
+
+
+@lru_cache(maxsize=None)
+def required_by_function() -> dict[str, dict]:
+    """Binary -> what its code needs: dynamodb actions, index use, other actions, env vars,
+    topics (env var names), resumes (bool), bedrock (bool)."""
+    consts = config_env_vars()
+    out = {}
+    for binary, crate_dir in function_crates().items():
+        src = crate_sources(crate_dir)
+        methods = store_calls(src)
+        if re.search(r"\bmutate\(", src):
+            methods |= mutate_calls()
+        actions, env, topics = set(), set(), set()
+        if "FeedbackProcessor" in src:
+            p_methods, resumes = processor_calls()
+            methods |= p_methods
+        dynamo, index = set(), False
+        for m in methods:
+            a, i = store_method_actions()[m]
+            dynamo |= a
+            index |= i
+        bedrock = False
+        for ctor, info in adapters().items():
+            for call in re.finditer(rf"\b{ctor}\(([^;]*?)\)\s*\??", src, re.S):
+                actions |= info["actions"]
+                env |= {consts[c] for c in info["env"]}
+                bedrock |= info["bedrock"]
+                if info["topic_param"]:
+                    topic = re.search(r"config::([A-Z_]+)", call.group(1))
+                    assert topic, f"{binary}: {ctor} called without a config constant"
+                    env.add(consts[topic.group(1)])
+                    topics.add(consts[topic.group(1)])
+        # Variables the crate (or a workspace crate it uses) reads itself, by constant.
+        optional = set()
+        for const in re.findall(r"std::env::var\((\w+)\)", src):
+            m = re.search(rf'const {const}: &str = "([A-Z0-9_]+)"', src)
+            if m:
+                optional.add(m.group(1))
+        out[binary] = {
+            "optional_env": optional - env,
+            "dynamodb": dynamo,
+            "index": index,
+            "actions": actions,
+            "env": env,
+            "topics": topics,
+            "bedrock": bedrock,
+        }
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# What the template says
+# --------------------------------------------------------------------------------------
+def function_resources() -> dict[str, tuple[str, dict]]:
+    """Binary -> (logical id, resource)."""
+    out = {}
+    for lid, res in resources("AWS::Serverless::Function").items():
+        binary = res.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+        assert binary, f"{lid} has no Metadata.BuildProperties.Binary"
+        assert binary not in out, f"two functions build {binary}"
+        out[binary] = (lid, res)
+    return out
+
+
+def role_statements(role_id: str) -> list[tuple[dict, str | None]]:
+    """(statement, condition name or None) of every inline policy of a role."""
+    role = resources()[role_id]
+    assert role["Type"] == "AWS::IAM::Role", role_id
+    out = []
+    for policy in role["Properties"].get("Policies", []):
+        for st in policy["PolicyDocument"]["Statement"]:
+            if isinstance(st, dict) and "Fn::If" in st:
+                cond, yes, no = st["Fn::If"]
+                assert ref(no) == "AWS::NoValue", f"{role_id}: conditional statement with an else"
+                out.append((yes, cond))
+            else:
+                out.append((st, None))
+    assert not role["Properties"].get("ManagedPolicyArns"), f"{role_id} has managed policies"
+    return out
+
+
+def role_of(res: dict) -> str:
+    g = getatt(res["Properties"]["Role"])
+    assert g and g[1] == "Arn", "Role must be !GetAtt <Role>.Arn"
+    return g[0]
+
+
+SQS_CONSUMER_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+
+
+def sqs_event_queues(res: dict) -> set[str]:
+    return {getatt(e["Properties"]["Queue"])[0]
+            for e in res["Properties"].get("Events", {}).values() if e["Type"] == "SQS"}
+
+
+SM_ARN_SUB = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
+
+
+def state_machine() -> tuple[str, dict]:
+    sms = resources("AWS::Serverless::StateMachine")
+    assert len(sms) == 1
+    return next(iter(sms.items()))
+
+
+# --------------------------------------------------------------------------------------
+# Tests
+# --------------------------------------------------------------------------------------
+def test_substitutions_match_deployment_rs_and_definition():
+    _, sm = state_machine()
+    subs = sm["Properties"]["DefinitionSubstitutions"]
+    expected = function_substitutions()
+    assert set(subs) == set(expected)
+    placeholders = set(re.findall(r"\$\{(\w+)\}", read(ROOT / "statemachine" / "definition.asl.json")))
+    assert placeholders == set(expected), "definition placeholders differ from FUNCTION_SUBSTITUTIONS"
+    funcs = function_resources()
+    for key, binary in expected.items():
+        assert binary in funcs, f"no function builds {binary} (needed for {key})"
+        assert getatt(subs[key]) == (funcs[binary][0], "Arn"), f"{key} must be !GetAtt {funcs[binary][0]}.Arn"
+
+
+def test_every_function_crate_has_a_function_resource():
+    crates = function_crates()
+    funcs = function_resources()
+    assert set(crates) == set(funcs), (
+        f"crates without a function: {sorted(set(crates) - set(funcs))}; "
+        f"functions without a crate: {sorted(set(funcs) - set(crates))}"
+    )
+    glob = template()["Globals"]["Function"]
+    for binary, (lid, res) in funcs.items():
+        p = {**glob, **res["Properties"]}
+        assert p["Runtime"] == "provided.al2023", lid
+        assert list(p["Architectures"]) == ["arm64"], lid
+        assert p["Handler"] == "bootstrap", lid
+        assert p["Tracing"] == "Active", lid
+        assert res["Metadata"]["BuildMethod"] == "rust-cargolambda", lid
+        assert p["CodeUri"] == f"../functions/{crates[binary].name}", lid
+        assert sub(p["FunctionName"]) == f"hitl-${{Environment}}-{binary}", lid
+
+
+def test_each_function_has_its_own_log_group_with_retention():
+    for binary, (lid, res) in function_resources().items():
+        lg_id = ref(res["Properties"]["LoggingConfig"]["LogGroup"])
+        lg = resources()[lg_id]
+        assert lg["Type"] == "AWS::Logs::LogGroup"
+        assert sub(lg["Properties"]["LogGroupName"]) == f"/aws/lambda/hitl-${{Environment}}-{binary}"
+        assert ref(lg["Properties"]["RetentionInDays"]) == "LogRetentionDays"
+        assert getatt(lg["Properties"]["KmsKeyId"]) == ("EncryptionKey", "Arn")
+        logs = [s for s, _ in role_statements(role_of(res)) if "logs:PutLogEvents" in as_list(s["Action"])]
+        assert len(logs) == 1 and getatt(logs[0]["Resource"]) == (lg_id, "Arn"), f"{lid}: logs only to its group"
+
+
+def test_environment_variables_are_exactly_what_the_code_reads():
+    known = set(config_env_vars().values())
+    for binary, (lid, res) in function_resources().items():
+        env = res["Properties"]["Environment"]["Variables"]
+        assert env.get("AWS_LAMBDA_LOG_FORMAT") == "JSON", lid
+        names = set(env) - {"AWS_LAMBDA_LOG_FORMAT"}
+        optional = required_by_function()[binary]["optional_env"]
+        assert names <= known | optional, (
+            f"{lid}: {sorted(names - known - optional)} not defined in shared/src/config.rs nor read by the crate")
+        need = required_by_function()[binary]["env"]
+        assert need <= names <= need | optional, (
+            f"{lid}: template sets {sorted(names)}, code reads {sorted(need)} (optional {sorted(optional)})")
+        for name in names:
+            v = env[name]
+            if name in (config_env_vars()["AGENT_ID"], config_env_vars()["AGENT_ALIAS_ID"]):
+                assert "Fn::If" in v and v["Fn::If"][0] == "HasAgent", f"{lid}: {name} only with an agent"
+        if config_env_vars()["TABLE_NAME"] in names:
+            assert ref(env[config_env_vars()["TABLE_NAME"]]) == "WorkflowTable", lid
+
+
+def test_function_roles_are_least_privilege():
+    consts = config_env_vars()
+    table_arn = ("WorkflowTable", "Arn")
+    sm_name = sub(state_machine()[1]["Properties"]["Name"])
+    for binary, (lid, res) in function_resources().items():
+        need = required_by_function()[binary]
+        env = res["Properties"]["Environment"]["Variables"]
+        granted_dynamo, granted_other, services_for_kms = set(), set(), set()
+        index_granted = consumes = False
+        for st, cond in role_statements(role_of(res)):
+            assert st["Effect"] == "Allow"
+            actions = set(as_list(st["Action"]))
+            assert not any(a.endswith(":*") or a == "*" for a in actions), f"{lid}: wildcard action"
+            res_list = as_list(st["Resource"])
+            if actions <= PLATFORM_ACTIONS:
+                continue
+            if actions <= KMS_ACTIONS:
+                assert res_list == [st["Resource"]] and getatt(st["Resource"]) == ("EncryptionKey", "Arn")
+                via = as_list(st["Condition"]["StringEquals"]["kms:ViaService"])
+                services_for_kms |= {sub(v).split(".")[0] for v in via}
+                continue
+            if all(a.startswith("dynamodb:") for a in actions):
+                for r in res_list:
+                    if getatt(r) != table_arn:
+                        assert need["index"], f"{lid}: index access granted but unused"
+                        assert sub(r) == "${WorkflowTable.Arn}/index/GSI1", f"{lid}: bad DynamoDB resource"
+                        assert actions == {"dynamodb:Query"}, f"{lid}: only Query on the index"
+                        index_granted = True
+                granted_dynamo |= actions
+                assert cond is None
+                continue
+            if all(a.startswith("sqs:") for a in actions):
+                queues = sqs_event_queues(res)
+                assert queues, f"{lid}: SQS access without an SQS event source"
+                assert actions == SQS_CONSUMER_ACTIONS, f"{lid}: SQS consumer needs exactly {SQS_CONSUMER_ACTIONS}"
+                assert {getatt(r) for r in res_list} == {(q, "Arn") for q in queues}
+                consumes = True
+                continue
+            for a in actions:
+                granted_other.add(a)
+                if a == "sns:Publish":
+                    topics = {ref(r) for r in res_list}
+                    wired = {ref(env[t]) for t in need["topics"]}
+                    assert topics == wired, f"{lid}: publishes to {topics}, code uses {wired}"
+                elif a.startswith("states:"):
+                    assert [sub(r) for r in res_list] == [SM_ARN_SUB + sm_name], f"{lid}: {a} scope"
+                elif a.startswith("bedrock:"):
+                    assert cond == "HasAgent", f"{lid}: {a} must be conditional on HasAgent"
+                    assert all("agent-alias/${AgentId}/${AgentAliasId}" in sub(r) for r in res_list)
+                else:
+                    pytest.fail(f"{lid}: unexpected action {a}")
+        assert granted_dynamo == need["dynamodb"], (
+            f"{lid}: DynamoDB granted {sorted(granted_dynamo)}, code needs {sorted(need['dynamodb'])}"
+        )
+        assert granted_other == need["actions"], (
+            f"{lid}: granted {sorted(granted_other)}, code needs {sorted(need['actions'])}"
+        )
+        assert index_granted == need["index"], f"{lid}: GSI1 access granted={index_granted}, used={need['index']}"
+        assert consumes == bool(sqs_event_queues(res)), f"{lid}: SQS event source without consumer permissions"
+        expected_kms = ({"dynamodb"} if need["dynamodb"] else set()) | ({"sns"} if need["topics"] else set()) \
+            | ({"sqs"} if consumes else set())
+        assert services_for_kms == expected_kms, f"{lid}: KMS via {services_for_kms}"
+        for topic_env in need["topics"]:
+            assert topic_env in (consts["REVIEW_TOPIC_ARN"], consts["ESCALATION_TOPIC_ARN"])
+
+
+def test_resumers_are_exactly_request_review_and_process_feedback():
+    resuming = {b for b, n in required_by_function().items() if "states:SendTaskSuccess" in n["actions"]}
+    assert {"request-review", "process-feedback"} <= resuming
+    for binary, (lid, res) in function_resources().items():
+        granted = {a for st, _ in role_statements(role_of(res)) for a in as_list(st["Action"])}
+        assert ("states:SendTaskSuccess" in granted) == (binary in resuming), lid
+
+
+def test_state_machine_role_and_settings():
+    lid, sm = state_machine()
+    p = sm["Properties"]
+    assert p["Type"] == "STANDARD"
+    assert p["DefinitionUri"] == "../statemachine/definition.asl.json"
+    assert sub(p["Name"]) == "hitl-review-${Environment}"
+    assert p["Tracing"]["Enabled"] is True
+    assert p["Logging"]["IncludeExecutionData"] == {"Fn::If": ["LogExecutionData", True, False]}
+    assert template()["Parameters"]["IncludeExecutionData"]["Default"] == "false"
+    funcs = function_resources()
+    invoke_targets, start_targets, other = set(), [], set()
+    for st, cond in role_statements(role_of(sm)):
+        actions = set(as_list(st["Action"]))
+        if actions == {"lambda:InvokeFunction"}:
+            invoke_targets |= {getatt(r)[0] for r in as_list(st["Resource"])}
+        elif actions == {"states:StartExecution"}:
+            start_targets += [sub(r) for r in as_list(st["Resource"])]
+        else:
+            assert all(a.startswith(("logs:", "xray:")) for a in actions), actions
+            other |= actions
+    expected = {funcs[b][0] for b in function_substitutions().values()}
+    assert invoke_targets == expected
+    assert start_targets == [SM_ARN_SUB + sub(p["Name"])]
+    assert not any(a.startswith("events:") for a in other), "no .sync integrations: no events:*"
+
+
+def test_schedule_starts_a_smoke_batch_with_a_narrow_role():
+    sched = resources("AWS::Scheduler::Schedule")
+    assert len(sched) == 1
+    s = next(iter(sched.values()))["Properties"]
+    assert json.loads(s["Target"]["Input"]) == {
+        "action": "start_workflow", "smoke": True, "config": {"max_iterations": 3, "batch_size": 10}}
+    assert ref(s["Target"]["Arn"]) == state_machine()[0]
+    assert ref(s["ScheduleExpression"]) == "SmokeScheduleExpression"
+    assert ref(s["State"]) == "SmokeScheduleState"
+    sts = role_statements(getatt(s["Target"]["RoleArn"])[0])
+    assert [(as_list(st["Action"]), [ref(r) for r in as_list(st["Resource"])]) for st, _ in sts] == [
+        (["states:StartExecution"], [state_machine()[0]])]
+
+
+def test_table_matches_the_store_adapter():
+    text = read(SHARED / "store" / "dynamodb.rs")
+    index = re.search(r'STATUS_INDEX: &str = "(\w+)"', text).group(1)
+    tables = resources("AWS::DynamoDB::Table")
+    assert len(tables) == 1
+    p = next(iter(tables.values()))["Properties"]
+    assert {(a["AttributeName"], a["KeyType"]) for a in p["KeySchema"]} == {("PK", "HASH"), ("SK", "RANGE")}
+    (gsi,) = p["GlobalSecondaryIndexes"]
+    assert gsi["IndexName"] == index
+    assert {(a["AttributeName"], a["KeyType"]) for a in gsi["KeySchema"]} == {("GSI1PK", "HASH"), ("GSI1SK", "RANGE")}
+    assert gsi["Projection"]["ProjectionType"] == "ALL"
+    assert p["BillingMode"] == "PAY_PER_REQUEST"
+    assert p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert p["SSESpecification"]["SSEEnabled"] is True and p["SSESpecification"]["SSEType"] == "KMS"
+    assert p["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert '"expires_at"' in text
+
+
+def test_saved_queries_match_the_query_files():
+    defs = {sub(r["Properties"]["Name"]).split("/", 1)[1]: r["Properties"]["QueryString"].strip()
+            for r in resources("AWS::Logs::QueryDefinition").values()}
+    files = {p.stem: read(p).strip() for p in (ROOT / "infra" / "queries").glob("*.query")}
+    assert set(files) >= {"feedback-by-type", "errors", "executions-by-status", "escalations-by-reason",
+                          "review-latency"}
+    assert defs == files
+
+
+def test_custom_metrics_use_the_names_in_metrics_rs():
+    text = read(SHARED / "metrics.rs")
+    namespace = re.search(r'pub const NAMESPACE: &str = "(\w+)"', text).group(1)
+    service = re.search(r'pub const SERVICE: &str = "([\w-]+)"', text).group(1)
+    names_block = block(text, text.index("pub mod names"))
+    names = set(re.findall(r'pub const [A-Z_]+: &str = "([A-Za-z]+)";', names_block))
+    used = set()
+    for lid, alarm in resources("AWS::CloudWatch::Alarm").items():
+        p = alarm["Properties"]
+        assert [ref(a) for a in p["AlarmActions"]] == ["AlarmTopic"], lid
+        stats = [p] + [m["MetricStat"]["Metric"] for m in p.get("Metrics", []) if "MetricStat" in m]
+        for m in stats:
+            if m.get("Namespace") == namespace:
+                used.add(m["MetricName"])
+                dims = {d["Name"]: d["Value"] for d in m["Dimensions"]}
+                assert dims.get("Service") == service, lid
+    body = sub(resources("AWS::CloudWatch::Dashboard")["Dashboard"]["Properties"]["DashboardBody"])
+    used |= set(re.findall(rf'"{namespace}", "(\w+)"', body))
+    assert used and used <= names, f"unknown metric names: {sorted(used - names)}"
+    alarms = {sub(a["Properties"]["AlarmName"]).split("-", 2)[-1]
+              for a in resources("AWS::CloudWatch::Alarm").values()}
+    assert alarms == {"WorkflowExecutionFailures", "AgentInvocationErrors", "HighErrorRate",
+                      "LongRunningExecutions", "FeedbackQueueBacklog", "SmokeTestFailed"}
+
+
+def test_function_error_alarm_and_dashboard_cover_every_function():
+    funcs = set(function_resources())
+    alarm = resources()["HighErrorRateAlarm"]["Properties"]
+    for q in (m for m in alarm["Metrics"] if "SELECT" in str(m.get("Expression", ""))):
+        assert set(re.findall(r"hitl-\$\{Environment\}-([\w-]+)'", sub(q["Expression"]))) == funcs
+    body = sub(resources()["Dashboard"]["Properties"]["DashboardBody"])
+    assert set(re.findall(r'"hitl-\$\{Environment\}-([\w-]+)"\]', body)) == funcs
+
+
+def test_outputs():
+    assert set(template()["Outputs"]) >= {
+        "ApiUrl", "TableName", "StateMachineArn", "ReviewTopicArn", "EscalationTopicArn",
+        "AlarmTopicArn", "FeedbackQueueUrl", "FeedbackDeadLetterQueueUrl"}
+
+
+def test_the_derivation_itself_sees_the_code():
+    """Guards the static analysis: known facts of the current code must be found."""
+    need = required_by_function()
+    assert need["process-feedback"]["dynamodb"] >= {"dynamodb:BatchGetItem", "dynamodb:PutItem"}
+    assert "states:SendTaskSuccess" in need["process-feedback"]["actions"]
+    assert need["escalate"]["topics"] == {config_env_vars()["ESCALATION_TOPIC_ARN"]}
+    assert need["generate-metadata"]["bedrock"] and "bedrock:InvokeAgent" in need["generate-metadata"]["actions"]
+    assert "bedrock:GetAgentAlias" in need["init-workflow"]["actions"]
+    assert "dynamodb:Query" in need["generate-metadata"]["dynamodb"]
+
+
+def test_http_api_routes_match_the_api_crate():
+    text = read(ROOT / "api" / "src" / "routes.rs")
+    consts = dict(re.findall(r'pub const (\w+): &str = "([^"]+)";', text))
+    specs = re.findall(r"RouteSpec\s*\{\s*method:\s*\"(\w+)\",\s*path:\s*(\w+),\s*authenticated:\s*(true|false)", text)
+    assert specs, "no RouteSpec found in api/src/routes.rs"
+    expected = {(m.upper(), consts[p], a == "true") for m, p, a in specs}
+    api = resources("AWS::Serverless::HttpApi")
+    assert len(api) == 1
+    api_id, api_res = next(iter(api.items()))
+    auth = api_res["Properties"]["Auth"]
+    assert auth["DefaultAuthorizer"] in auth["Authorizers"]
+    jwt = auth["Authorizers"][auth["DefaultAuthorizer"]]["JwtConfiguration"]
+    assert ref(jwt["issuer"]) == "JwtIssuer" and ref(jwt["audience"]) == "JwtAudience"
+    got = set()
+    for lid, res in resources("AWS::Serverless::Function").items():
+        for e in res["Properties"].get("Events", {}).values():
+            if e["Type"] != "HttpApi":
+                continue
+            p = e["Properties"]
+            assert ref(p["ApiId"]) == api_id
+            authorizer = p.get("Auth", {}).get("Authorizer")
+            assert authorizer in (None, "NONE")
+            got.add((p["Method"], p["Path"], authorizer is None))
+    assert got == expected, f"template routes {sorted(got)} != api routes {sorted(expected)}"
