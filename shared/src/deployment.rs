@@ -17,9 +17,6 @@ pub const FUNCTION_SUBSTITUTIONS: [(&str, &str); 6] = [
     ("FinalizeFunctionArn", "finalize"),
 ];
 
-/// Function crates that are not invoked by the definition (front doors).
-pub const OTHER_FUNCTIONS: [&str; 1] = ["process-feedback"];
-
 /// The local ARN the engine uses for a function (region `local`, account zero).
 pub fn local_function_arn(function: &str) -> String {
     format!("arn:aws:lambda:local:000000000000:function:{function}")

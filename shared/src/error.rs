@@ -4,7 +4,7 @@
 use lambda_runtime::Diagnostic;
 use thiserror::Error;
 
-use crate::rules::{Rejection, TransitionError};
+use crate::rules::TransitionError;
 use crate::store::StoreError;
 
 /// Stable error names emitted by the functions (the Lambda `errorType`).
@@ -32,15 +32,13 @@ pub enum ErrorName {
     NotificationFailed,
     /// Resuming the execution failed for a transient reason. Transient.
     ResumeFailed,
-    /// A reviewer's feedback was rejected by the rules. Permanent.
-    FeedbackRejected,
     /// The function's environment is misconfigured. Permanent.
     ConfigError,
 }
 
 impl ErrorName {
     /// Every name, for the definition check.
-    pub const ALL: [ErrorName; 13] = [
+    pub const ALL: [ErrorName; 12] = [
         Self::InvalidInput,
         Self::WorkflowNotFound,
         Self::InvalidTransition,
@@ -52,7 +50,6 @@ impl ErrorName {
         Self::AgentInvocationFailed,
         Self::NotificationFailed,
         Self::ResumeFailed,
-        Self::FeedbackRejected,
         Self::ConfigError,
     ];
 
@@ -70,7 +67,6 @@ impl ErrorName {
             Self::AgentInvocationFailed => "AgentInvocationFailed",
             Self::NotificationFailed => "NotificationFailed",
             Self::ResumeFailed => "ResumeFailed",
-            Self::FeedbackRejected => "FeedbackRejected",
             Self::ConfigError => "ConfigError",
         }
     }
@@ -153,9 +149,6 @@ pub enum HandlerError {
     /// SFN resume failed transiently.
     #[error("resuming the execution failed: {0}")]
     ResumeFailed(String),
-    /// Feedback rejected by the rules.
-    #[error("feedback rejected ({name}): {0}", name = .0.name())]
-    FeedbackRejected(Rejection),
     /// Misconfiguration.
     #[error("configuration error: {0}")]
     Config(String),
@@ -176,7 +169,6 @@ impl HandlerError {
             Self::AgentInvocationFailed(_) => ErrorName::AgentInvocationFailed,
             Self::NotificationFailed(_) => ErrorName::NotificationFailed,
             Self::ResumeFailed(_) => ErrorName::ResumeFailed,
-            Self::FeedbackRejected(_) => ErrorName::FeedbackRejected,
             Self::Config(_) => ErrorName::ConfigError,
         }
     }
