@@ -16,6 +16,8 @@ use thiserror::Error;
 
 /// The group that may decide every workflow.
 pub const ADMIN_GROUP: &str = "admin";
+/// Group whose members may read the learning analytics (`GET /analytics`), with admins.
+pub const ANALYST_GROUP: &str = "analyst";
 /// Claim read for groups on AWS unless configured otherwise.
 pub const DEFAULT_GROUPS_CLAIM: &str = "cognito:groups";
 /// Claims tried, in order, for the reviewer's name on AWS unless configured otherwise.
@@ -38,6 +40,13 @@ impl Identity {
     /// Whether this reviewer may decide workflows of `group` (members of the group and admins).
     pub fn may_review(&self, group: &str) -> bool {
         self.groups.iter().any(|g| g == group || g == ADMIN_GROUP)
+    }
+
+    /// Whether this caller may read the learning analytics (analysts and admins).
+    pub fn may_read_analytics(&self) -> bool {
+        self.groups
+            .iter()
+            .any(|g| g == ANALYST_GROUP || g == ADMIN_GROUP)
     }
 }
 

@@ -26,10 +26,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use hitl_shared::analytics;
 use hitl_shared::feedback::{FeedbackError, FeedbackProcessor, FeedbackReceipt, Reviewer};
 use hitl_shared::model::{FeedbackOutcome, WorkflowStatus};
 use hitl_shared::ports::{Clock, ExecutionResumer};
-use hitl_shared::store::{StoreError, WorkflowStore};
+use hitl_shared::store::{collect_report_records, StoreError, WorkflowStore};
 use serde_json::json;
 use tracing::{error, info, warn};
 
@@ -99,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::REVIEWS, get(list_reviews))
         .route(routes::WORKFLOW, get(get_workflow))
         .route(routes::FEEDBACK, post(submit_feedback))
+        .route(routes::ANALYTICS, get(analytics))
         .route(routes::INDEX, get(web::index))
         .route(routes::APP_JS, get(web::app_js))
         .route(routes::APP_CSS, get(web::app_css))
@@ -395,4 +397,104 @@ async fn submit_feedback(
         }
         Err(FeedbackError::Store(e)) => store_error(e).into_response(),
     }
+}
+
+/// Query parameters `GET /analytics` accepts.
+const ANALYTICS_PARAMS: &str = "since, reviewer_group, category, include_smoke, stale_rounds, top";
+
+/// The report options an analytics query asks for, or every field error in it.
+fn analytics_options(
+    query: &HashMap<String, String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<analytics::ReportOptions, ApiError> {
+    let mut errors = Vec::new();
+    let mut options = analytics::ReportOptions::default();
+    let since = query.get("since").map_or("30d", String::as_str);
+    match analytics::parse_lookback(since) {
+        Ok(lookback) if lookback <= chrono::Duration::days(routes::MAX_ANALYTICS_DAYS) => {
+            options.since = Some(now - lookback);
+        }
+        Ok(_) => errors.push(hitl_shared::FieldError::new(
+            "since",
+            format!("must be at most {}d", routes::MAX_ANALYTICS_DAYS),
+        )),
+        Err(message) => errors.push(hitl_shared::FieldError::new("since", message)),
+    }
+    for (name, target) in [
+        ("reviewer_group", &mut options.reviewer_group),
+        ("category", &mut options.category),
+    ] {
+        match query.get(name).map(|v| v.trim()) {
+            None => {}
+            Some(v) if !v.is_empty() && v.len() <= 128 => *target = Some(v.to_owned()),
+            Some(_) => errors.push(hitl_shared::FieldError::new(
+                name,
+                "must be 1 to 128 characters",
+            )),
+        }
+    }
+    match query.get("include_smoke").map(String::as_str) {
+        None | Some("false") => {}
+        Some("true") => options.include_smoke = true,
+        Some(_) => errors.push(hitl_shared::FieldError::new(
+            "include_smoke",
+            "must be true or false",
+        )),
+    }
+    match query.get("stale_rounds").map(|v| v.trim().parse::<u32>()) {
+        None => {}
+        Some(Ok(n)) if (1..=100).contains(&n) => options.stale_rounds = n,
+        Some(_) => errors.push(hitl_shared::FieldError::new(
+            "stale_rounds",
+            "must be an integer in 1..=100",
+        )),
+    }
+    match query.get("top").map(|v| v.trim().parse::<usize>()) {
+        None => {}
+        Some(Ok(n)) if (1..=50).contains(&n) => options.top_n = n,
+        Some(_) => errors.push(hitl_shared::FieldError::new(
+            "top",
+            "must be an integer in 1..=50",
+        )),
+    }
+    for key in query
+        .keys()
+        .filter(|k| !ANALYTICS_PARAMS.split(", ").any(|p| p == k.as_str()))
+    {
+        errors.push(hitl_shared::FieldError::new(
+            key.chars().take(64).collect::<String>(),
+            format!("is not a known parameter; expected {ANALYTICS_PARAMS}"),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(options)
+    } else {
+        Err(ApiError::Invalid(errors))
+    }
+}
+
+/// `GET /analytics`: the learning report as JSON (the same document as
+/// `hitl report --format json`), for members of the `analyst` or `admin` group.
+async fn analytics(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    if !caller.may_read_analytics() {
+        return Err(ApiError::Forbidden(format!(
+            "{} is in neither the {} nor the {} group",
+            caller.name,
+            identity::ANALYST_GROUP,
+            identity::ADMIN_GROUP
+        )));
+    }
+    let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let now = state.clock.now();
+    let options = analytics_options(&query, now)?;
+    let since = options.since.unwrap_or(now);
+    let records = collect_report_records(state.store.as_ref(), since, &mut |_| {})
+        .await
+        .map_err(store_error)?;
+    let report = analytics::compute(&records.workflows, &records.feedback, &options);
+    Ok(Json(report).into_response())
 }

@@ -10,6 +10,8 @@ pub const REVIEWS: &str = "/reviews";
 pub const WORKFLOW: &str = "/workflows/{id}";
 /// Submitting a decision.
 pub const FEEDBACK: &str = "/workflows/{id}/feedback";
+/// Learning analytics (analysts and admins).
+pub const ANALYTICS: &str = "/analytics";
 /// The review web page.
 pub const INDEX: &str = "/";
 /// The page's script.
@@ -61,6 +63,12 @@ pub const ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "get",
+        path: ANALYTICS,
+        authenticated: true,
+        statuses: &[200, 400, 401, 403, 500, 503],
+    },
+    RouteSpec {
+        method: "get",
         path: INDEX,
         authenticated: false,
         statuses: &[200],
@@ -87,6 +95,9 @@ pub const ROUTES: &[RouteSpec] = &[
 
 /// Largest accepted request body: 64 KiB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Longest look-back `GET /analytics` accepts, in days (bounds the work of one request).
+pub const MAX_ANALYTICS_DAYS: i64 = 400;
 
 /// `reason` values of 409 responses.
 pub const CONFLICT_REASONS: [&str; 7] = [

@@ -73,6 +73,7 @@ async fn every_authenticated_route_answers_401_without_valid_credentials() {
             .header("content-type", "application/json")
             .header("idempotency-key", "k-401")
             .body(approve(1).to_string()),
+        s.client.get(url("/analytics")),
     ];
     for request in attempts {
         let r = s.send(request).await;
@@ -720,4 +721,90 @@ async fn a_retry_racing_the_original_request_does_not_revoke_the_decision() {
     assert_eq!(original.status, 200, "{}", original.body);
     let wf = s.store.get_workflow("wf-retry").await.unwrap().unwrap();
     assert_eq!(wf.status, WorkflowStatus::Approved);
+}
+
+// ---- GET /analytics -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn analytics_is_the_json_report_for_analysts_and_admins_only() {
+    let s = Server::start().await;
+    s.awaiting("wf-open", "reviewers").await;
+    s.escalated("wf-esc").await;
+    s.second_iteration("wf-two").await;
+
+    for token in [&s.reviewers.rita, &s.reviewers.mark] {
+        let r = s.get("/analytics", Some(token)).await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert_eq!(r.json()["error"], "forbidden");
+    }
+    for token in [&s.reviewers.anna, &s.reviewers.ada] {
+        let r = s.get("/analytics?since=2w", Some(token)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/json"));
+        let report = r.json();
+        // One escalated (completed), two still open; nothing approved.
+        assert_eq!(report["counts"]["completed"], 1);
+        assert_eq!(report["counts"]["escalated"], 1);
+        assert_eq!(report["counts"]["in_progress"], 2);
+        assert_eq!(report["escalations"]["overall"]["count"], 1);
+        assert_eq!(report["escalations"]["overall"]["rate"], 1.0);
+        // 0 of 1 completed approved at the first draft: a defined rate of 0.
+        assert_eq!(report["first_draft_approval"]["rate"], 0.0);
+        // sam's correction of iteration 1 of wf-two is in the corrected fields.
+        assert_eq!(report["most_corrected_fields"][0]["field"], "tagline");
+        assert_eq!(report["most_corrected_fields"][0]["corrections"], 1);
+    }
+    // The same figures as the pure computation over the same records.
+    let r = s
+        .get("/analytics?top=1&stale_rounds=2", Some(&s.reviewers.anna))
+        .await;
+    let options = hitl_shared::analytics::ReportOptions {
+        since: Some(s.now() - Duration::days(30)),
+        top_n: 1,
+        stale_rounds: 2,
+        ..Default::default()
+    };
+    let records = hitl_shared::store::collect_report_records(
+        s.store.as_ref(),
+        s.now() - Duration::days(30),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    let expected = hitl_shared::analytics::compute(&records.workflows, &records.feedback, &options);
+    assert_eq!(r.json(), serde_json::to_value(&expected).unwrap());
+}
+
+#[tokio::test]
+async fn analytics_rejects_bad_parameters_field_by_field() {
+    let s = Server::start().await;
+    let r = s
+        .get(
+            "/analytics?since=30y&include_smoke=yes&top=0&stale_rounds=x&colour=red",
+            Some(&s.reviewers.anna),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let mut fields = r.error_fields();
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["colour", "include_smoke", "since", "stale_rounds", "top"]
+    );
+    let r = s.get("/analytics?since=401d", Some(&s.reviewers.ada)).await;
+    assert_eq!(
+        (r.status, r.error_fields()),
+        (400, vec!["since".to_owned()])
+    );
+    let r = s
+        .get(
+            "/analytics?since=400d&include_smoke=true",
+            Some(&s.reviewers.ada),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["options"]["include_smoke"], true);
 }

@@ -12,11 +12,8 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 use hitl_shared::analytics::{self, ReportOptions};
-use hitl_shared::model::{FeedbackEntry, Workflow, WorkflowStatus};
-use hitl_shared::store::WorkflowStore;
-
-/// Workflows fetched per `list_by_status` call.
-const PAGE_SIZE: usize = 100;
+use hitl_shared::model::{FeedbackEntry, Workflow};
+use hitl_shared::store::{collect_report_records, CollectProgress, WorkflowStore};
 
 /// Output format of `hitl report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -59,60 +56,36 @@ pub struct ReportArgs {
     pub include_smoke: bool,
 }
 
-/// Loads every workflow a report since `since` can use, with its feedback audit trail.
-///
-/// Pages through [`WorkflowStore::list_by_status`] for every status. Open workflows are all
-/// kept; a terminal one is kept when it completed at or after `since` (`completed_at`, or
-/// `updated_at` for records without it). Listings are newest update first, and a record's
-/// `updated_at` is never before its `completed_at`, so paging of a terminal status stops at the
-/// first page that ends before `since`. A workflow that changed status between two listings is
-/// kept once, in its newest version.
+/// Loads every workflow a report since `since` can use, with its feedback audit trail
+/// ([`collect_report_records`]); with `show_progress`, reports progress on standard error.
 pub async fn collect(
     store: &dyn WorkflowStore,
     since: DateTime<Utc>,
+    show_progress: bool,
 ) -> anyhow::Result<(Vec<Workflow>, HashMap<String, Vec<FeedbackEntry>>)> {
-    let mut by_id: HashMap<String, Workflow> = HashMap::new();
-    for status in WorkflowStatus::ALL {
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = store
-                .list_by_status(status, PAGE_SIZE, cursor.as_deref())
-                .await
-                .with_context(|| format!("listing {status} workflows"))?;
-            let mut older_than_window = false;
-            for workflow in page.items {
-                if status.is_terminal() {
-                    if workflow.updated_at < since {
-                        older_than_window = true;
-                    }
-                    if workflow.completed_at.unwrap_or(workflow.updated_at) < since {
-                        continue;
-                    }
-                }
-                match by_id.get(&workflow.id) {
-                    Some(seen) if seen.version >= workflow.version => {}
-                    _ => {
-                        by_id.insert(workflow.id.clone(), workflow);
-                    }
-                }
-            }
-            cursor = page.next_cursor;
-            if cursor.is_none() || older_than_window {
-                break;
-            }
+    let mut report_progress = |step: CollectProgress| {
+        if show_progress {
+            eprintln!("{}", progress_line(step));
+        }
+    };
+    let records = collect_report_records(store, since, &mut report_progress)
+        .await
+        .context("reading workflows and their feedback from the store")?;
+    Ok((records.workflows, records.feedback))
+}
+
+/// One progress line of [`collect`].
+pub fn progress_line(step: CollectProgress) -> String {
+    match step {
+        CollectProgress::Listing {
+            status,
+            pages,
+            kept,
+        } => format!("report: listed {status} (pages read: {pages}, workflows kept: {kept})"),
+        CollectProgress::Feedback { done, total } => {
+            format!("report: loaded feedback of {done}/{total} workflows")
         }
     }
-    let mut workflows: Vec<Workflow> = by_id.into_values().collect();
-    workflows.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut feedback = HashMap::with_capacity(workflows.len());
-    for workflow in &workflows {
-        let entries = store
-            .list_feedback(&workflow.id)
-            .await
-            .with_context(|| format!("loading feedback of workflow {}", workflow.id))?;
-        feedback.insert(workflow.id.clone(), entries);
-    }
-    Ok((workflows, feedback))
 }
 
 /// The report options `args` ask for, for a window ending at `now`.
@@ -154,7 +127,7 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let options = options(now, &args)?;
     let since = options.since.unwrap_or(now);
-    let (workflows, feedback) = collect(store, since).await?;
+    let (workflows, feedback) = collect(store, since, false).await?;
     let report = analytics::compute(&workflows, &feedback, &options);
     let rendered = render(&report, args.format)?;
     match &args.out {
@@ -174,7 +147,9 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use clap::Parser;
-    use hitl_shared::model::{Decision, DecisionRecord, FeedbackOutcome, Subject, WorkflowConfig};
+    use hitl_shared::model::{
+        Decision, DecisionRecord, FeedbackOutcome, Subject, WorkflowConfig, WorkflowStatus,
+    };
     use hitl_shared::store::sqlite::SqliteStore;
 
     #[derive(Debug, Parser)]
@@ -321,7 +296,7 @@ mod tests {
     async fn collect_pages_every_status_and_loads_feedback() {
         let store = seeded_store().await;
         let since = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap();
-        let (workflows, feedback) = collect(&store, since).await.unwrap();
+        let (workflows, feedback) = collect(&store, since, false).await.unwrap();
         // 120 approved (two pages) + esc + failed + open-old (open: always kept); not "old".
         assert_eq!(workflows.len(), 123);
         assert!(workflows.iter().any(|w| w.id == "open-old"));

@@ -101,6 +101,8 @@ pub struct Reviewers {
     pub mark: String,
     /// ada: group `admin`.
     pub ada: String,
+    /// anna: group `analyst` (may read analytics, may decide nothing).
+    pub anna: String,
 }
 
 pub struct Server {
@@ -132,6 +134,7 @@ impl Server {
             rita: file.add("rita", &["reviewers".into()]).unwrap(),
             mark: file.add("mark", &["marketing".into()]).unwrap(),
             ada: file.add("ada", &["admin".into()]).unwrap(),
+            anna: file.add("anna", &["analyst".into()]).unwrap(),
         };
         let state = AppState::new(
             store.clone(),
@@ -189,6 +192,7 @@ impl Server {
                 &self.reviewers.rita,
                 &self.reviewers.mark,
                 &self.reviewers.ada,
+                &self.reviewers.anna,
             ] {
                 assert!(
                     !text.contains(token.as_str()),

@@ -7,6 +7,7 @@
 //! [`StoreError::Duplicate`] for an idempotency key already used).
 
 pub mod dynamodb;
+pub mod report_source;
 pub mod sqlite;
 
 #[cfg(any(test, feature = "test-support"))]
@@ -16,6 +17,8 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::model::{Artifact, FeedbackEntry, Workflow, WorkflowStatus};
+
+pub use report_source::{collect_report_records, CollectProgress, ReportRecords};
 
 /// Store failures, kept distinguishable: a precondition failure is never a plain string.
 #[derive(Debug, Error)]
