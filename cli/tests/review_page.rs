@@ -1,0 +1,350 @@
+//! The reviewers' web page end to end in a real headless Chromium: `hitl serve` on a fresh data
+//! dir with one reviewer and one workflow, then `tests/e2e/review_page.mjs` (playwright-core)
+//! signs in, requests changes with a field correction, checks the highlighted diff of
+//! iteration 2, provokes a stale 409 from a second tab and approves. Screenshots of every step
+//! land in `<workspace>/target/artifacts/review-page/`. The outcome is then checked through
+//! `hitl --json status`.
+//!
+//! Needs Node.js, playwright-core in `<workspace>/.tools/node_modules` and Debian Chromium at
+//! `/usr/bin/chromium` (`HITL_CHROMIUM` overrides): `scripts/setup-test-tools.sh` installs them.
+//! Anything missing fails the test; it is never skipped.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The whole browser journey normally takes well under 30 s; this bounds a hang.
+const JOURNEY_TIMEOUT: Duration = Duration::from_secs(240);
+const SCREENSHOTS: &[&str] = &[
+    "01-wrong-token.png",
+    "02-queue.png",
+    "03-draft.png",
+    "04-request-changes.png",
+    "05-diff.png",
+    "06-stale-409.png",
+    "07-approved.png",
+    "08-queue-empty.png",
+];
+/// Must match CORRECTED in review_page.mjs.
+const CORRECTED_TAGLINE: &str = "Good mornings, <b>brewed</b> & ready";
+const SETUP: &str =
+    "run scripts/setup-test-tools.sh (installs playwright-core into .tools/ and Debian Chromium)";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the cli crate sits in the workspace")
+        .to_path_buf()
+}
+
+fn hitl(data: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "hitl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn hitl_json(data: &Path, args: &[&str]) -> Value {
+    serde_json::from_slice(&hitl(data, args).stdout).unwrap()
+}
+
+/// `node` (or `HITL_NODE`), checked to run.
+fn node() -> PathBuf {
+    let node = std::env::var_os("HITL_NODE").map_or_else(|| PathBuf::from("node"), PathBuf::from);
+    match Command::new(&node).arg("--version").output() {
+        Ok(out) if out.status.success() => node,
+        Ok(out) => panic!(
+            "`{} --version` failed ({}): the review page test needs Node.js; {SETUP}",
+            node.display(),
+            out.status
+        ),
+        Err(e) => panic!(
+            "cannot run `{}` ({e}): the review page test needs Node.js; {SETUP}",
+            node.display()
+        ),
+    }
+}
+
+/// `<workspace>/.tools/node_modules`, checked to hold playwright-core.
+fn node_modules(root: &Path) -> PathBuf {
+    let modules = root.join(".tools").join("node_modules");
+    let manifest = modules.join("playwright-core").join("package.json");
+    assert!(
+        manifest.is_file(),
+        "playwright-core not found at {}: the review page test drives Chromium with it; {SETUP}",
+        manifest.display()
+    );
+    modules
+}
+
+fn chromium() -> PathBuf {
+    let path = std::env::var_os("HITL_CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    assert!(
+        path.is_file(),
+        "Chromium not found at {}: the review page test needs a real browser; {SETUP} \
+         or point HITL_CHROMIUM at one.",
+        path.display()
+    );
+    path
+}
+
+/// A fresh `<workspace>/target/artifacts/review-page/`: old screenshots must not pass for new.
+fn artifacts_dir(root: &Path) -> PathBuf {
+    let dir = root.join("target").join("artifacts").join("review-page");
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "png") {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    dir
+}
+
+/// Width and height from a PNG's signature and IHDR chunk; panics if it is not a PNG.
+fn png_size(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        bytes.len() > 24 && bytes.starts_with(b"\x89PNG\r\n\x1a\n") && &bytes[12..16] == b"IHDR",
+        "{} is not a PNG",
+        path.display()
+    );
+    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+/// `hitl serve`, killed when dropped.
+struct Served(Child);
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(data: &Path, log: &Path) -> (Served, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(File::create(log).unwrap()))
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let served = Served(child);
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no address in {line:?}; server log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        })
+        .trim_end_matches('/')
+        .to_owned();
+    (served, base)
+}
+
+/// Runs the journey script; returns (success, stdout, stderr). Node runs in its own process
+/// group so that a hang is ended together with the Chromium it started.
+fn run_journey(
+    root: &Path,
+    base: &str,
+    token: &str,
+    workflow_id: &str,
+    artifacts: &Path,
+    scratch: &Path,
+) -> (bool, String, String) {
+    let stdout_path = scratch.join("node.stdout");
+    let stderr_path = scratch.join("node.stderr");
+    let mut child = Command::new(node())
+        .arg(root.join("tests").join("e2e").join("review_page.mjs"))
+        .env("NODE_PATH", node_modules(root))
+        .env("HITL_CHROMIUM", chromium())
+        .env("HITL_E2E_BASE_URL", base)
+        .env("HITL_E2E_TOKEN", token)
+        .env("HITL_E2E_WORKFLOW", workflow_id)
+        .env("HITL_E2E_ARTIFACTS", artifacts)
+        .env("HITL_E2E_REVIEWER", "rita")
+        .current_dir(root)
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(File::create(&stdout_path).unwrap()))
+        .stderr(Stdio::from(File::create(&stderr_path).unwrap()))
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > JOURNEY_TIMEOUT {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+            panic!(
+                "the review page journey did not finish within {JOURNEY_TIMEOUT:?}\n\
+                 stdout:\n{}\nstderr:\n{}",
+                std::fs::read_to_string(&stdout_path).unwrap_or_default(),
+                std::fs::read_to_string(&stderr_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    (
+        status.success(),
+        std::fs::read_to_string(&stdout_path).unwrap(),
+        std::fs::read_to_string(&stderr_path).unwrap(),
+    )
+}
+
+#[test]
+fn a_reviewer_requests_changes_then_approves_on_the_review_page_in_chromium() {
+    let root = workspace();
+    // Fail fast, with the setup hint, before building any state.
+    node();
+    node_modules(&root);
+    chromium();
+    let artifacts = artifacts_dir(&root);
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let token = hitl_json(
+        &data,
+        &[
+            "--json",
+            "reviewers",
+            "add",
+            "rita",
+            "--groups",
+            "reviewers",
+        ],
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let started = hitl_json(
+        &data,
+        &[
+            "--json",
+            "start",
+            "--request-id",
+            "page-e2e",
+            "--subject",
+            r#"{"id":"page-1","name":"Page Brand","category":"food"}"#,
+        ],
+    );
+    let id = started["workflows"][0]["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(started["workflows"][0]["status"], "awaiting_review");
+
+    let server_log = dir.path().join("serve.log");
+    let (_served, base) = serve(&data, &server_log);
+
+    let clock = Instant::now();
+    let (ok, stdout, stderr) = run_journey(&root, &base, &token, &id, &artifacts, dir.path());
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    assert!(
+        ok,
+        "the review page journey failed (screenshots in {}):\n{stdout}\n{stderr}\nserver log:\n{}",
+        artifacts.display(),
+        std::fs::read_to_string(&server_log).unwrap_or_default()
+    );
+    assert!(
+        stdout.contains("review-page e2e passed: 14 steps"),
+        "the script must report all 14 steps passed:\n{stdout}"
+    );
+    assert!(
+        !stdout.contains(&token) && !stderr.contains(&token),
+        "the reviewer token must not be printed"
+    );
+    println!("journey took {:?}", clock.elapsed());
+
+    for name in SCREENSHOTS {
+        let path = artifacts.join(name);
+        assert!(path.is_file(), "screenshot {} is missing", path.display());
+        let (width, height) = png_size(&path);
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(
+            width >= 1000 && height >= 300 && size > 10_000,
+            "screenshot {} looks empty: {width}x{height}, {size} bytes",
+            path.display()
+        );
+    }
+
+    // The same outcome, seen from outside the browser.
+    let status = hitl_json(&data, &["--json", "status", &id]);
+    assert_eq!(status["status"], "approved", "{status:#}");
+    assert_eq!(status["iteration"], 2, "{status:#}");
+    assert_eq!(
+        status["artifact"]["tagline"], CORRECTED_TAGLINE,
+        "{status:#}"
+    );
+    let feedback = status["feedback"].as_array().unwrap();
+    let summary: Vec<(u64, &str, &str, &str)> = feedback
+        .iter()
+        .map(|f| {
+            (
+                f["iteration"].as_u64().unwrap(),
+                f["decision"].as_str().unwrap(),
+                f["reviewer"].as_str().unwrap(),
+                f["outcome"]["kind"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary.iter().filter(|f| f.3 == "applied").count(),
+        2,
+        "{status:#}"
+    );
+    assert!(
+        summary.contains(&(1, "request_changes", "rita", "applied")),
+        "{summary:?}"
+    );
+    assert!(
+        summary.contains(&(2, "approve", "rita", "applied")),
+        "{summary:?}"
+    );
+    // The stale decision from the second tab is on record but was not applied.
+    assert!(
+        summary
+            .iter()
+            .any(|f| f.0 == 1 && f.1 == "approve" && f.2 == "rita" && f.3 != "applied"),
+        "{summary:?}"
+    );
+    let request = feedback
+        .iter()
+        .find(|f| f["decision"] == "request_changes")
+        .unwrap();
+    assert_eq!(request["channel"], "api");
+    assert_eq!(
+        request["corrections"],
+        serde_json::json!([{"field": "tagline", "value": CORRECTED_TAGLINE}])
+    );
+    let history = String::from_utf8_lossy(&hitl(&data, &["history", &id]).stdout).into_owned();
+    assert!(history.contains("WorkflowApproved"), "{history}");
+}
