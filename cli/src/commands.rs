@@ -82,6 +82,7 @@ pub struct ExecArgs {
 /// Dispatches a parsed command line.
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Aws(args) => return crate::aws_cmd::run(*args, cli.json).await,
         Command::Exec(args) => return exec(args).await,
         Command::Validate { definition } => return validate(&definition),
         Command::Reviewers(args) => return crate::serve::reviewers(args, &cli.data_dir, cli.json),
@@ -107,7 +108,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => {
             crate::serve::run(&runtime, args.with_data_dir(&cli.data_dir)).await
         }
-        Command::Exec(_) | Command::Validate { .. } | Command::Reviewers(_) => {
+        Command::Exec(_) | Command::Validate { .. } | Command::Reviewers(_) | Command::Aws(_) => {
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -121,7 +122,13 @@ fn read_input(text: &str) -> Result<Value> {
     serde_json::from_str(&raw).context("input is not valid JSON")
 }
 
-async fn start(runtime: &Runtime, args: StartArgs, as_json: bool) -> Result<ExitCode> {
+/// The start request `args` describe (the state machine's input) and its subjects.
+/// `smoke` asks for a smoke batch; subjects are then optional (synthetic ones are used).
+pub fn start_input(
+    args: &StartArgs,
+    request_id: &str,
+    smoke: bool,
+) -> Result<(Value, Vec<Subject>)> {
     let subjects: Vec<Subject> = match (&args.subjects_file, &args.subject) {
         (Some(path), _) => {
             let value = read_input(&format!("@{}", path.display()))?;
@@ -133,13 +140,11 @@ async fn start(runtime: &Runtime, args: StartArgs, as_json: bool) -> Result<Exit
         }
         (None, Some(inline)) => vec![serde_json::from_value(read_input(inline)?)
             .context("--subject must be an object with id and name")?],
+        (None, None) if smoke => vec![],
         (None, None) => bail!("give --subject '<json>' or --subjects-file <file>"),
     };
     let timeout = parse_duration(&args.review_timeout).map_err(|e| anyhow!(e))?;
-    let request_id = args
-        .request_id
-        .unwrap_or_else(|| format!("local-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]));
-    let input = json!({
+    let mut input = json!({
         "action": "start_workflow",
         "request_id": request_id,
         "config": {
@@ -148,8 +153,22 @@ async fn start(runtime: &Runtime, args: StartArgs, as_json: bool) -> Result<Exit
             "review_timeout_seconds": timeout.num_seconds(),
             "reviewer_group": args.reviewer_group,
         },
-        "subjects": subjects,
     });
+    if smoke {
+        input["smoke"] = json!(true);
+    }
+    if !subjects.is_empty() {
+        input["subjects"] = json!(subjects);
+    }
+    Ok((input, subjects))
+}
+
+async fn start(runtime: &Runtime, args: StartArgs, as_json: bool) -> Result<ExitCode> {
+    let request_id = args
+        .request_id
+        .clone()
+        .unwrap_or_else(|| format!("local-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]));
+    let (input, subjects) = start_input(&args, &request_id, false)?;
     let execution = runtime
         .engine
         .start_execution(&runtime.state_machine_arn, Some(&request_id), input)
@@ -204,7 +223,7 @@ async fn load(runtime: &Runtime, id: &str) -> Result<Workflow> {
         .ok_or_else(|| anyhow!("workflow {id} not found (see `hitl list`)"))
 }
 
-fn parse_corrections(raw: &[String]) -> Result<Vec<Correction>> {
+pub fn parse_corrections(raw: &[String]) -> Result<Vec<Correction>> {
     raw.iter()
         .map(|c| {
             let (field, value) = c

@@ -1,5 +1,6 @@
 //! Library side of the `hitl` CLI: the local runtime (engine + handlers + SQLite + virtual
 //! clock) and presentation helpers, shared by the binary and the workspace integration tests.
 
+pub mod aws;
 pub mod format;
 pub mod local;

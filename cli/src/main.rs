@@ -1,6 +1,7 @@
 //! `hitl`: run the human-in-the-loop review workflow on this machine — the deployed ASL
 //! definition, the real handlers, durable local state and virtual time.
 
+mod aws_cmd;
 mod commands;
 mod report;
 mod serve;
@@ -66,6 +67,8 @@ pub enum Command {
     Reviewers(serve::ReviewersArgs),
     /// Learning analytics over the workflows in the data directory (table, JSON or HTML).
     Report(report::ReportArgs),
+    /// Operate a deployed stack on AWS: verify, start, feedback, status, report, deploy-agent.
+    Aws(Box<aws_cmd::AwsArgs>),
     /// Execute any ASL definition with the registered handlers; prints one JSON line.
     Exec(commands::ExecArgs),
     /// Validate an ASL definition; exits non-zero with messages on errors.

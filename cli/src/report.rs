@@ -125,9 +125,19 @@ pub async fn run(
     now: DateTime<Utc>,
     args: ReportArgs,
 ) -> anyhow::Result<ExitCode> {
+    run_with_progress(store, now, args, false).await
+}
+
+/// [`run`], optionally reporting progress on standard error (`hitl aws report`).
+pub async fn run_with_progress(
+    store: &dyn WorkflowStore,
+    now: DateTime<Utc>,
+    args: ReportArgs,
+    show_progress: bool,
+) -> anyhow::Result<ExitCode> {
     let options = options(now, &args)?;
     let since = options.since.unwrap_or(now);
-    let (workflows, feedback) = collect(store, since, false).await?;
+    let (workflows, feedback) = collect(store, since, show_progress).await?;
     let report = analytics::compute(&workflows, &feedback, &options);
     let rendered = render(&report, args.format)?;
     match &args.out {

@@ -1,0 +1,818 @@
+//! `hitl aws`: operating a deployed stack with the real AWS SDK clients.
+//!
+//! Everything here talks to AWS (or an emulator through `--endpoint-url`): the stack's
+//! outputs and parameters come from CloudFormation, the checks call DynamoDB, Step Functions,
+//! Lambda, the reviewer API and Bedrock, and decisions go through the same
+//! [`FeedbackProcessor`] as the Lambda functions, on the DynamoDB store and the Step Functions
+//! resumer. The binary only parses arguments and prints; this module returns data so it can
+//! be tested against moto and, for Bedrock, `aws-smithy-mocks`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use aws_config::SdkConfig;
+use aws_sdk_bedrockagent::types::{AgentAliasStatus, AgentStatus};
+use aws_sdk_dynamodb::types::{IndexStatus, TableStatus};
+use hitl_shared::aws::SfnResumer;
+use hitl_shared::contracts::{plan_batch, workflow_id};
+use hitl_shared::feedback::{FeedbackProcessor, FeedbackReceipt, FeedbackRequest, Reviewer};
+use hitl_shared::model::Workflow;
+use hitl_shared::ports::{Clock, SystemClock};
+use hitl_shared::store::dynamodb::DynamoStore;
+use hitl_shared::store::WorkflowStore;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Stack output keys `hitl aws` reads (see `Outputs` in `infra/template.yaml`).
+pub mod output_keys {
+    /// The reviewer API's base URL.
+    pub const API_URL: &str = "ApiUrl";
+    /// The workflow table.
+    pub const TABLE_NAME: &str = "TableName";
+    /// The state machine.
+    pub const STATE_MACHINE_ARN: &str = "StateMachineArn";
+    /// The SQS feedback queue.
+    pub const FEEDBACK_QUEUE_URL: &str = "FeedbackQueueUrl";
+}
+
+/// Stack parameters `hitl aws` reads.
+pub mod parameter_keys {
+    /// Bedrock agent id (empty: the deterministic generator).
+    pub const AGENT_ID: &str = "AgentId";
+    /// Bedrock agent alias id.
+    pub const AGENT_ALIAS_ID: &str = "AgentAliasId";
+}
+
+/// The status index every listing uses.
+pub const STATUS_INDEX: &str = "GSI1";
+
+/// Values given on the command line; each wins over the stack's.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Table name.
+    pub table: Option<String>,
+    /// State machine ARN.
+    pub state_machine_arn: Option<String>,
+    /// API base URL.
+    pub api_url: Option<String>,
+    /// Bedrock agent id.
+    pub agent_id: Option<String>,
+    /// Bedrock agent alias id.
+    pub agent_alias_id: Option<String>,
+}
+
+/// What a command operates on, resolved from the stack and the overrides.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Targets {
+    /// The stack, when one was named.
+    pub stack: Option<String>,
+    /// Table name.
+    pub table: Option<String>,
+    /// State machine ARN.
+    pub state_machine_arn: Option<String>,
+    /// API base URL (no trailing slash).
+    pub api_url: Option<String>,
+    /// Lambda functions of the stack (physical names), sorted.
+    pub functions: Vec<String>,
+    /// Bedrock agent and alias, when configured.
+    pub agent: Option<(String, String)>,
+}
+
+impl Targets {
+    /// The table, or an error that says how to name it.
+    pub fn table(&self) -> Result<&str> {
+        self.table
+            .as_deref()
+            .ok_or_else(|| anyhow!("no table: pass --stack <name> or --table <name>"))
+    }
+
+    /// The state machine, or an error that says how to name it.
+    pub fn state_machine_arn(&self) -> Result<&str> {
+        self.state_machine_arn.as_deref().ok_or_else(|| {
+            anyhow!("no state machine: pass --stack <name> or --state-machine-arn <arn>")
+        })
+    }
+}
+
+/// The SDK clients `hitl aws` uses, built once from one configuration.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// CloudFormation (stack outputs and resources).
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    /// DynamoDB.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// Step Functions.
+    pub sfn: aws_sdk_sfn::Client,
+    /// Lambda.
+    pub lambda: aws_sdk_lambda::Client,
+    /// Bedrock Agents (control plane).
+    pub bedrock_agent: aws_sdk_bedrockagent::Client,
+    /// HTTP for the reviewer API's health check.
+    pub http: reqwest::Client,
+}
+
+impl Clients {
+    /// Builds every client from `config`.
+    pub fn new(config: &SdkConfig) -> Result<Self> {
+        Ok(Self {
+            cloudformation: aws_sdk_cloudformation::Client::new(config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            sfn: aws_sdk_sfn::Client::new(config),
+            lambda: aws_sdk_lambda::Client::new(config),
+            bedrock_agent: aws_sdk_bedrockagent::Client::new(config),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .context("building the HTTP client")?,
+        })
+    }
+
+    /// The DynamoDB workflow store of `targets`.
+    pub fn store(&self, targets: &Targets) -> Result<DynamoStore> {
+        Ok(DynamoStore::new(self.dynamodb.clone(), targets.table()?))
+    }
+}
+
+/// The SDK error text with its causes (`DisplayErrorContext`), on one line.
+fn sdk_error<E: std::error::Error>(err: E) -> String {
+    aws_sdk_dynamodb::error::DisplayErrorContext(err)
+        .to_string()
+        .replace('\n', " ")
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+/// Resolves the targets: the stack's outputs, parameters and Lambda functions (when `stack`
+/// is given), each overridden by `overrides`.
+pub async fn resolve_targets(
+    cloudformation: &aws_sdk_cloudformation::Client,
+    stack: Option<&str>,
+    overrides: Overrides,
+) -> Result<Targets> {
+    let mut outputs = BTreeMap::new();
+    let mut parameters = BTreeMap::new();
+    let mut functions = Vec::new();
+    if let Some(stack) = stack {
+        let described = cloudformation
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|e| anyhow!("describing stack {stack}: {}", sdk_error(e)))?;
+        let found = described
+            .stacks()
+            .first()
+            .ok_or_else(|| anyhow!("stack {stack} not found"))?;
+        for output in found.outputs() {
+            if let (Some(k), Some(v)) = (output.output_key(), output.output_value()) {
+                outputs.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        for parameter in found.parameters() {
+            if let (Some(k), Some(v)) = (parameter.parameter_key(), parameter.parameter_value()) {
+                parameters.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let mut pages = cloudformation
+            .list_stack_resources()
+            .stack_name(stack)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| anyhow!("listing resources of {stack}: {}", sdk_error(e)))?;
+            for resource in page.stack_resource_summaries() {
+                if resource.resource_type() == Some("AWS::Lambda::Function") {
+                    if let Some(name) = resource.physical_resource_id() {
+                        functions.push(name.to_owned());
+                    }
+                }
+            }
+        }
+        functions.sort();
+    }
+    let pick = |over: Option<String>, key: &str, from: &BTreeMap<String, String>| {
+        non_empty(over).or_else(|| non_empty(from.get(key).cloned()))
+    };
+    let agent_id = pick(overrides.agent_id, parameter_keys::AGENT_ID, &parameters);
+    let alias_id = pick(
+        overrides.agent_alias_id,
+        parameter_keys::AGENT_ALIAS_ID,
+        &parameters,
+    );
+    let agent = match (agent_id, alias_id) {
+        (Some(a), Some(b)) => Some((a, b)),
+        (None, None) => None,
+        _ => bail!("an agent needs both an agent id and an alias id"),
+    };
+    Ok(Targets {
+        stack: stack.map(str::to_owned),
+        table: pick(overrides.table, output_keys::TABLE_NAME, &outputs),
+        state_machine_arn: pick(
+            overrides.state_machine_arn,
+            output_keys::STATE_MACHINE_ARN,
+            &outputs,
+        ),
+        api_url: pick(overrides.api_url, output_keys::API_URL, &outputs)
+            .map(|u| u.trim_end_matches('/').to_owned()),
+        functions,
+        agent,
+    })
+}
+
+/// Result of one check of `hitl aws verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// As it should be.
+    Pass,
+    /// Broken or missing.
+    Fail,
+    /// Not applicable (e.g. no agent configured); not a failure.
+    Skip,
+}
+
+/// One line of the `hitl aws verify` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// What was checked (`table`, `state machine`, `function <name>`, …).
+    pub name: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why.
+    pub detail: String,
+}
+
+impl Check {
+    fn new(name: impl Into<String>, verdict: Verdict, detail: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            verdict,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Whether every check passed (skips allowed).
+pub fn all_passed(checks: &[Check]) -> bool {
+    checks.iter().all(|c| c.verdict != Verdict::Fail)
+}
+
+/// `hitl aws verify`: table, status index, state machine, each function, the API's health and
+/// the agent alias.
+pub async fn verify(clients: &Clients, targets: &Targets) -> Vec<Check> {
+    let mut checks = Vec::new();
+    checks.push(check_table(&clients.dynamodb, targets.table.as_deref()).await);
+    checks.push(check_state_machine(&clients.sfn, targets.state_machine_arn.as_deref()).await);
+    if targets.functions.is_empty() {
+        checks.push(Check::new(
+            "functions",
+            if targets.stack.is_some() {
+                Verdict::Fail
+            } else {
+                Verdict::Skip
+            },
+            if targets.stack.is_some() {
+                "the stack has no AWS::Lambda::Function resources"
+            } else {
+                "no stack given (--stack lists the functions)"
+            },
+        ));
+    }
+    for function in &targets.functions {
+        checks.push(check_function(&clients.lambda, function).await);
+    }
+    checks.push(check_api(&clients.http, targets.api_url.as_deref()).await);
+    checks.push(match &targets.agent {
+        Some((agent, alias)) => check_agent_alias(&clients.bedrock_agent, agent, alias).await,
+        None => Check::new(
+            "agent alias",
+            Verdict::Skip,
+            "no agent configured: drafts come from the deterministic generator",
+        ),
+    });
+    checks
+}
+
+async fn check_table(client: &aws_sdk_dynamodb::Client, table: Option<&str>) -> Check {
+    let Some(table) = table else {
+        return Check::new("table", Verdict::Fail, "no table (--stack or --table)");
+    };
+    let name = format!("table {table}");
+    let described = match client.describe_table().table_name(table).send().await {
+        Ok(d) => d,
+        Err(e) => return Check::new(name, Verdict::Fail, sdk_error(e)),
+    };
+    let Some(description) = described.table() else {
+        return Check::new(name, Verdict::Fail, "DescribeTable returned no table");
+    };
+    if description.table_status() != Some(&TableStatus::Active) {
+        return Check::new(
+            name,
+            Verdict::Fail,
+            format!(
+                "status {}",
+                description.table_status().map_or("unknown", |s| s.as_str())
+            ),
+        );
+    }
+    let index = description
+        .global_secondary_indexes()
+        .iter()
+        .find(|i| i.index_name() == Some(STATUS_INDEX));
+    match index {
+        None => Check::new(
+            name,
+            Verdict::Fail,
+            format!("ACTIVE, but the status index {STATUS_INDEX} is missing"),
+        ),
+        Some(i) if i.index_status().is_some_and(|s| s != &IndexStatus::Active) => Check::new(
+            name,
+            Verdict::Fail,
+            format!(
+                "index {STATUS_INDEX} is {}",
+                i.index_status().map_or("unknown", |s| s.as_str())
+            ),
+        ),
+        Some(_) => Check::new(
+            name,
+            Verdict::Pass,
+            format!(
+                "ACTIVE, index {STATUS_INDEX} ACTIVE, {} items",
+                description.item_count().unwrap_or(0)
+            ),
+        ),
+    }
+}
+
+async fn check_state_machine(client: &aws_sdk_sfn::Client, arn: Option<&str>) -> Check {
+    let Some(arn) = arn else {
+        return Check::new(
+            "state machine",
+            Verdict::Fail,
+            "no state machine (--stack or --state-machine-arn)",
+        );
+    };
+    let name = format!("state machine {}", arn.rsplit(':').next().unwrap_or(arn));
+    match client
+        .describe_state_machine()
+        .state_machine_arn(arn)
+        .send()
+        .await
+    {
+        Err(e) => Check::new(name, Verdict::Fail, sdk_error(e)),
+        Ok(d) => {
+            let status = d.status().map_or("unknown", |s| s.as_str()).to_owned();
+            let kind = d.r#type().as_str().to_owned();
+            let ok = status == "ACTIVE" && kind == "STANDARD";
+            Check::new(
+                name,
+                if ok { Verdict::Pass } else { Verdict::Fail },
+                format!("{status}, {kind}"),
+            )
+        }
+    }
+}
+
+async fn check_function(client: &aws_sdk_lambda::Client, function: &str) -> Check {
+    let name = format!("function {function}");
+    match client.get_function().function_name(function).send().await {
+        Err(e) => Check::new(name, Verdict::Fail, sdk_error(e)),
+        Ok(out) => {
+            let Some(config) = out.configuration() else {
+                return Check::new(name, Verdict::Fail, "no configuration returned");
+            };
+            let state = config.state().map_or("Active", |s| s.as_str()).to_owned();
+            let detail = format!(
+                "{state}, {}, {}",
+                config.runtime().map_or("-", |r| r.as_str()),
+                config.architectures().first().map_or("-", |a| a.as_str())
+            );
+            let ok = state == "Active";
+            Check::new(name, if ok { Verdict::Pass } else { Verdict::Fail }, detail)
+        }
+    }
+}
+
+async fn check_api(http: &reqwest::Client, api_url: Option<&str>) -> Check {
+    let Some(base) = api_url else {
+        return Check::new("api", Verdict::Fail, "no API URL (--stack or --api-url)");
+    };
+    let url = format!("{base}/healthz");
+    let name = format!("api {url}");
+    match http.get(&url).send().await {
+        Err(e) => Check::new(name, Verdict::Fail, e.to_string()),
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let body: Option<Value> = response.json().await.ok();
+            let healthy = status == 200
+                && body
+                    .as_ref()
+                    .is_some_and(|b| b.get("status").and_then(Value::as_str) == Some("ok"));
+            Check::new(
+                name,
+                if healthy {
+                    Verdict::Pass
+                } else {
+                    Verdict::Fail
+                },
+                format!("HTTP {status}"),
+            )
+        }
+    }
+}
+
+/// Checks that the agent alias is PREPARED (`GetAgentAlias`).
+pub async fn check_agent_alias(
+    client: &aws_sdk_bedrockagent::Client,
+    agent_id: &str,
+    alias_id: &str,
+) -> Check {
+    let name = format!("agent {agent_id} alias {alias_id}");
+    match client
+        .get_agent_alias()
+        .agent_id(agent_id)
+        .agent_alias_id(alias_id)
+        .send()
+        .await
+    {
+        Err(e) => Check::new(name, Verdict::Fail, sdk_error(e)),
+        Ok(out) => match out.agent_alias().map(|a| a.agent_alias_status()) {
+            Some(AgentAliasStatus::Prepared) => Check::new(name, Verdict::Pass, "PREPARED"),
+            Some(other) => Check::new(
+                name,
+                Verdict::Fail,
+                format!("{}, not PREPARED", other.as_str()),
+            ),
+            None => Check::new(name, Verdict::Fail, "alias not found"),
+        },
+    }
+}
+
+/// An execution started by [`start`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Started {
+    /// Request id (the execution's name).
+    pub request_id: String,
+    /// Execution ARN.
+    pub execution_arn: String,
+    /// `(workflow id, subject id)` of each subject, as the batch will create them.
+    pub workflows: Vec<(String, String)>,
+}
+
+/// `hitl aws start`: validates `input` with the same rules as the PlanBatch task (every bad
+/// field reported, nothing started), then starts an execution named `request_id`.
+pub async fn start(
+    sfn: &aws_sdk_sfn::Client,
+    targets: &Targets,
+    request_id: &str,
+    input: &Value,
+) -> Result<Started> {
+    let plan = plan_batch(input, request_id)
+        .map_err(|e| anyhow!("start request refused, nothing started: {e}"))?;
+    let arn = targets.state_machine_arn()?;
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(arn)
+        .name(request_id)
+        .input(input.to_string())
+        .send()
+        .await
+        .map_err(|e| {
+            use aws_sdk_sfn::operation::start_execution::StartExecutionError as E;
+            match e.as_service_error() {
+                Some(E::ExecutionAlreadyExists(_)) => anyhow!(
+                    "request {request_id} was already started (execution names are unique for 90 days): \
+                     use `hitl aws status` to see its workflows, or a new --request-id"
+                ),
+                _ => anyhow!("StartExecution: {}", sdk_error(e)),
+            }
+        })?;
+    Ok(Started {
+        request_id: request_id.to_owned(),
+        execution_arn: started.execution_arn().to_owned(),
+        workflows: plan
+            .items
+            .iter()
+            .map(|item| {
+                (
+                    workflow_id(request_id, &item.subject.id),
+                    item.subject.id.clone(),
+                )
+            })
+            .collect(),
+    })
+}
+
+/// A workflow as stored, with its execution's status from Step Functions. Not `Serialize`:
+/// the record holds task tokens, so callers print chosen fields only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowState {
+    /// The stored record (its task tokens are never serialised).
+    pub workflow: Workflow,
+    /// `RUNNING`, `SUCCEEDED`, … of its execution, when it has one.
+    pub execution_status: Option<String>,
+}
+
+/// `hitl aws status <id>`: the stored workflow and its execution's status.
+pub async fn status(clients: &Clients, targets: &Targets, id: &str) -> Result<WorkflowState> {
+    let store = clients.store(targets)?;
+    let workflow = store
+        .get_workflow(id)
+        .await
+        .with_context(|| format!("reading workflow {id}"))?
+        .ok_or_else(|| {
+            anyhow!(
+                "workflow {id} not found in table {}",
+                targets.table().unwrap_or("?")
+            )
+        })?;
+    let execution_status = match &workflow.execution_arn {
+        None => None,
+        Some(arn) => Some(
+            clients
+                .sfn
+                .describe_execution()
+                .execution_arn(arn)
+                .send()
+                .await
+                .map_err(|e| anyhow!("DescribeExecution {arn}: {}", sdk_error(e)))?
+                .status()
+                .as_str()
+                .to_owned(),
+        ),
+    };
+    Ok(WorkflowState {
+        workflow,
+        execution_status,
+    })
+}
+
+/// `hitl aws feedback`: an operator's decision through the shared feedback processor, on the
+/// DynamoDB store and the Step Functions resumer (channel `cli`; the operator's AWS
+/// credentials are the authorisation, so no reviewer group is checked).
+pub async fn feedback(
+    clients: &Clients,
+    targets: &Targets,
+    workflow_id: &str,
+    request: &FeedbackRequest,
+    idempotency_key: &str,
+    reviewer: &str,
+) -> Result<FeedbackReceipt> {
+    let store: Arc<dyn WorkflowStore> = Arc::new(clients.store(targets)?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let processor =
+        FeedbackProcessor::new(store, Arc::new(SfnResumer::new(clients.sfn.clone())), clock);
+    let who = Reviewer {
+        name: reviewer.to_owned(),
+        groups: None,
+        channel: "cli".into(),
+    };
+    Ok(processor
+        .submit(workflow_id, request, idempotency_key, &who)
+        .await?)
+}
+
+/// What `hitl aws deploy-agent` creates or updates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentSpec {
+    /// Agent name (the agent is found by it; created when missing).
+    pub name: String,
+    /// IAM role the agent runs as.
+    pub role_arn: String,
+    /// Foundation model id or inference profile.
+    pub model: String,
+    /// The agent's instruction.
+    pub instruction: String,
+    /// Alias name (created when missing, moved to the new version otherwise).
+    pub alias: String,
+}
+
+/// How long and how often to poll for PREPARED.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Polling {
+    /// Between two polls.
+    pub interval: Duration,
+    /// Give up after.
+    pub timeout: Duration,
+}
+
+impl Default for Polling {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// What `hitl aws deploy-agent` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeployedAgent {
+    /// Agent id (the stack's `AgentId` parameter).
+    pub agent_id: String,
+    /// Alias id (the stack's `AgentAliasId` parameter).
+    pub alias_id: String,
+    /// Whether the agent was created (else updated).
+    pub created_agent: bool,
+    /// Whether the alias was created (else updated).
+    pub created_alias: bool,
+}
+
+/// The instruction `hitl aws deploy-agent` gives the agent unless `--instruction-file` says
+/// otherwise: the contract the generate-metadata function parses and validates.
+pub const DEFAULT_INSTRUCTION: &str = "You write brand metadata for a human reviewer. \
+Answer with exactly one JSON object and nothing else, with the string fields name, tagline, \
+description, category, tone, target_audience and an object colors with primary and secondary \
+as #RRGGBB hex colours. Keep the subject's name. When the request lists reviewer feedback and \
+field corrections from earlier iterations, apply every correction verbatim and address every \
+comment; do not change fields nobody asked to change.";
+
+/// `hitl aws deploy-agent`: creates or updates the agent named `spec.name`, prepares it, waits
+/// for PREPARED, then creates or updates the alias and waits for it to be PREPARED.
+pub async fn deploy_agent(
+    client: &aws_sdk_bedrockagent::Client,
+    spec: &AgentSpec,
+    polling: Polling,
+) -> Result<DeployedAgent> {
+    let existing = find_agent(client, &spec.name).await?;
+    let created_agent = existing.is_none();
+    let agent_id = match existing {
+        Some(id) => {
+            client
+                .update_agent()
+                .agent_id(&id)
+                .agent_name(&spec.name)
+                .agent_resource_role_arn(&spec.role_arn)
+                .foundation_model(&spec.model)
+                .instruction(&spec.instruction)
+                .send()
+                .await
+                .map_err(|e| anyhow!("UpdateAgent {id}: {}", sdk_error(e)))?;
+            id
+        }
+        None => client
+            .create_agent()
+            .agent_name(&spec.name)
+            .agent_resource_role_arn(&spec.role_arn)
+            .foundation_model(&spec.model)
+            .instruction(&spec.instruction)
+            .description("Drafts brand metadata for the HITL review workflow")
+            .send()
+            .await
+            .map_err(|e| anyhow!("CreateAgent {}: {}", spec.name, sdk_error(e)))?
+            .agent()
+            .map(|a| a.agent_id().to_owned())
+            .ok_or_else(|| anyhow!("CreateAgent returned no agent"))?,
+    };
+    // A new agent is CREATING, an updated one UPDATING; PrepareAgent needs it settled.
+    wait_for_agent(
+        client,
+        &agent_id,
+        &[AgentStatus::NotPrepared, AgentStatus::Prepared],
+        polling,
+    )
+    .await?;
+    client
+        .prepare_agent()
+        .agent_id(&agent_id)
+        .send()
+        .await
+        .map_err(|e| anyhow!("PrepareAgent {agent_id}: {}", sdk_error(e)))?;
+    wait_for_agent(client, &agent_id, &[AgentStatus::Prepared], polling).await?;
+
+    let alias = find_alias(client, &agent_id, &spec.alias).await?;
+    let created_alias = alias.is_none();
+    let alias_id = match alias {
+        // Updating an alias without a routing configuration points it at a new version
+        // made from the prepared draft.
+        Some(alias_id) => {
+            client
+                .update_agent_alias()
+                .agent_id(&agent_id)
+                .agent_alias_id(&alias_id)
+                .agent_alias_name(&spec.alias)
+                .send()
+                .await
+                .map_err(|e| anyhow!("UpdateAgentAlias {alias_id}: {}", sdk_error(e)))?;
+            alias_id
+        }
+        None => client
+            .create_agent_alias()
+            .agent_id(&agent_id)
+            .agent_alias_name(&spec.alias)
+            .send()
+            .await
+            .map_err(|e| anyhow!("CreateAgentAlias {}: {}", spec.alias, sdk_error(e)))?
+            .agent_alias()
+            .map(|a| a.agent_alias_id().to_owned())
+            .ok_or_else(|| anyhow!("CreateAgentAlias returned no alias"))?,
+    };
+    wait_for_alias(client, &agent_id, &alias_id, polling).await?;
+    Ok(DeployedAgent {
+        agent_id,
+        alias_id,
+        created_agent,
+        created_alias,
+    })
+}
+
+async fn find_agent(client: &aws_sdk_bedrockagent::Client, name: &str) -> Result<Option<String>> {
+    let mut pages = client.list_agents().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| anyhow!("ListAgents: {}", sdk_error(e)))?;
+        if let Some(found) = page
+            .agent_summaries()
+            .iter()
+            .find(|a| a.agent_name() == name)
+        {
+            return Ok(Some(found.agent_id().to_owned()));
+        }
+    }
+    Ok(None)
+}
+
+async fn find_alias(
+    client: &aws_sdk_bedrockagent::Client,
+    agent_id: &str,
+    name: &str,
+) -> Result<Option<String>> {
+    let mut pages = client
+        .list_agent_aliases()
+        .agent_id(agent_id)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| anyhow!("ListAgentAliases: {}", sdk_error(e)))?;
+        if let Some(found) = page
+            .agent_alias_summaries()
+            .iter()
+            .find(|a| a.agent_alias_name() == name)
+        {
+            return Ok(Some(found.agent_alias_id().to_owned()));
+        }
+    }
+    Ok(None)
+}
+
+async fn wait_for_agent(
+    client: &aws_sdk_bedrockagent::Client,
+    agent_id: &str,
+    wanted: &[AgentStatus],
+    polling: Polling,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let out = client
+            .get_agent()
+            .agent_id(agent_id)
+            .send()
+            .await
+            .map_err(|e| anyhow!("GetAgent {agent_id}: {}", sdk_error(e)))?;
+        let status = out
+            .agent()
+            .map(|a| a.agent_status().clone())
+            .ok_or_else(|| anyhow!("agent {agent_id} not found"))?;
+        if wanted.contains(&status) {
+            return Ok(());
+        }
+        if status == AgentStatus::Failed {
+            let reasons = out
+                .agent()
+                .map(|a| a.failure_reasons().join("; "))
+                .unwrap_or_default();
+            bail!("agent {agent_id} is FAILED: {reasons}");
+        }
+        if started.elapsed() >= polling.timeout {
+            bail!(
+                "agent {agent_id} is still {} after {:?}",
+                status.as_str(),
+                polling.timeout
+            );
+        }
+        tokio::time::sleep(polling.interval).await;
+    }
+}
+
+async fn wait_for_alias(
+    client: &aws_sdk_bedrockagent::Client,
+    agent_id: &str,
+    alias_id: &str,
+    polling: Polling,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let check = check_agent_alias(client, agent_id, alias_id).await;
+        if check.verdict == Verdict::Pass {
+            return Ok(());
+        }
+        if check.detail.starts_with("FAILED") || started.elapsed() >= polling.timeout {
+            bail!("agent {agent_id} alias {alias_id}: {}", check.detail);
+        }
+        tokio::time::sleep(polling.interval).await;
+    }
+}
