@@ -4,16 +4,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use aws_config::BehaviorVersion;
 use clap::{Args, Subcommand};
 use hitl_cli::aws::{self, AgentSpec, Clients, Overrides, Polling, Targets, Verdict};
-use hitl_shared::feedback::FeedbackRequest;
 use hitl_shared::model::{FeedbackOutcome, WorkflowStatus};
 use hitl_shared::store::WorkflowStore;
 use serde_json::json;
 
-use crate::commands::{parse_corrections, start_input, FeedbackArgs, StartArgs};
+use crate::commands::{start_input, FeedbackArgs, StartArgs};
 use crate::format::{parse_duration, table};
 use crate::report::{self, ReportArgs};
 
@@ -246,11 +245,7 @@ async fn submit(
     args: FeedbackArgs,
     as_json: bool,
 ) -> Result<ExitCode> {
-    let decision = match (args.approve, &args.request_changes) {
-        (true, _) => "approve",
-        (false, Some(_)) => "request_changes",
-        (false, None) => bail!("give --approve or --request-changes \"<comments>\""),
-    };
+    let decision = args.decision()?;
     let iteration = match args.iteration {
         Some(i) => i,
         None => {
@@ -263,16 +258,7 @@ async fn submit(
             i64::from(workflow.iteration)
         }
     };
-    let request = FeedbackRequest {
-        iteration: Some(iteration),
-        decision: Some(decision.to_owned()),
-        comments: args.request_changes.clone(),
-        corrections: parse_corrections(&args.corrections)?,
-    };
-    let key = args
-        .key
-        .clone()
-        .unwrap_or_else(|| format!("cli:{}:{iteration}:{decision}", args.reviewer));
+    let (request, key) = args.request(iteration)?;
     let receipt = aws::feedback(
         clients,
         targets,

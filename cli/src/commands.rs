@@ -66,6 +66,34 @@ pub struct FeedbackArgs {
     pub key: Option<String>,
 }
 
+impl FeedbackArgs {
+    /// The decision `--approve` / `--request-changes` name.
+    pub fn decision(&self) -> Result<&'static str> {
+        match (self.approve, &self.request_changes) {
+            (true, _) => Ok("approve"),
+            (false, Some(_)) => Ok("request_changes"),
+            (false, None) => bail!("give --approve or --request-changes \"<comments>\""),
+        }
+    }
+
+    /// The request for `iteration` and its idempotency key: `--key`, or one derived from
+    /// reviewer, iteration and decision, so a retried command is applied once.
+    pub fn request(&self, iteration: i64) -> Result<(FeedbackRequest, String)> {
+        let decision = self.decision()?;
+        let request = FeedbackRequest {
+            iteration: Some(iteration),
+            decision: Some(decision.to_owned()),
+            comments: self.request_changes.clone(),
+            corrections: parse_corrections(&self.corrections)?,
+        };
+        let key = self
+            .key
+            .clone()
+            .unwrap_or_else(|| format!("cli:{}:{iteration}:{decision}", self.reviewer));
+        Ok((request, key))
+    }
+}
+
 /// `hitl exec`.
 #[derive(Debug, Args)]
 pub struct ExecArgs {
@@ -223,7 +251,7 @@ async fn load(runtime: &Runtime, id: &str) -> Result<Workflow> {
         .ok_or_else(|| anyhow!("workflow {id} not found (see `hitl list`)"))
 }
 
-pub fn parse_corrections(raw: &[String]) -> Result<Vec<Correction>> {
+fn parse_corrections(raw: &[String]) -> Result<Vec<Correction>> {
     raw.iter()
         .map(|c| {
             let (field, value) = c
@@ -239,21 +267,8 @@ pub fn parse_corrections(raw: &[String]) -> Result<Vec<Correction>> {
 
 async fn feedback(runtime: &Runtime, args: FeedbackArgs, as_json: bool) -> Result<ExitCode> {
     let workflow = load(runtime, &args.workflow_id).await?;
-    let decision = match (args.approve, &args.request_changes) {
-        (true, _) => "approve",
-        (false, Some(_)) => "request_changes",
-        (false, None) => bail!("give --approve or --request-changes \"<comments>\""),
-    };
-    let iteration = args.iteration.unwrap_or(i64::from(workflow.iteration));
-    let request = FeedbackRequest {
-        iteration: Some(iteration),
-        decision: Some(decision.to_owned()),
-        comments: args.request_changes.clone(),
-        corrections: parse_corrections(&args.corrections)?,
-    };
-    let key = args
-        .key
-        .unwrap_or_else(|| format!("cli:{}:{iteration}:{decision}", args.reviewer));
+    let decision = args.decision()?;
+    let (request, key) = args.request(args.iteration.unwrap_or(i64::from(workflow.iteration)))?;
     let processor = FeedbackProcessor::new(
         runtime.store.clone(),
         runtime.resumer(),
