@@ -190,17 +190,17 @@ pub async fn exec_like(definition: &std::path::Path, input: &std::path::Path) ->
     Ok(())
 }
 
-/// The whole process running the Map-heavy definition: `target/release/hitl exec` when that
+/// The whole process running the Map-heavy definition: `target/perf/hitl exec` when that
 /// binary exists, else this binary's `--exec` mode (same calls). Returns (wall seconds, what ran).
 pub fn hitl_exec_process(input_file: &std::path::Path) -> Result<(f64, &'static str)> {
-    let binary = crate::workspace_root().join("target/release/hitl");
+    let binary = crate::workspace_root().join("target/perf/hitl");
     let (mut command, label) = if binary.exists() {
         let mut c = Command::new(&binary);
         c.arg("exec")
             .arg(map_definition_path())
             .arg("--input")
             .arg(format!("@{}", input_file.display()));
-        (c, "target/release/hitl exec")
+        (c, "target/perf/hitl exec")
     } else {
         let mut c = Command::new(std::env::current_exe()?);
         c.arg("--exec").arg(map_definition_path()).arg(input_file);

@@ -161,6 +161,37 @@ pub async fn rust_pass(store: Arc<dyn WorkflowStore>, ids: &[String]) -> Result<
     })
 }
 
+/// [`rust_pass`] the way a function runs it: on its own single-threaded tokio runtime (as every
+/// function's `main`), with the store, SDK configuration and HTTP connection pool built there,
+/// so no work lands on the bench's own runtime threads.
+pub async fn rust_pass_like_a_function(
+    backend: &'static str,
+    target: String,
+    endpoint: &str,
+    ids: Vec<String>,
+) -> Result<Pass> {
+    let endpoint = endpoint.to_string();
+    tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async move {
+            let store: Arc<dyn WorkflowStore> = match backend {
+                "sqlite" => Arc::new(SqliteStore::open(Path::new(&target))?),
+                _ => {
+                    let sdk = crate::fixtures::local_sdk_config(&endpoint).await;
+                    Arc::new(hitl_shared::store::dynamodb::DynamoStore::new(
+                        aws_sdk_dynamodb::Client::new(&sdk),
+                        target,
+                    ))
+                }
+            };
+            rust_pass(store, &ids).await
+        })
+    })
+    .await?
+}
+
 /// The Python side: `feedback_baseline.py` in the bench venv.
 pub fn python_pass(
     backend: &str,
@@ -368,14 +399,8 @@ pub async fn measure(
                 };
                 let pass = match side {
                     Side::Rust => {
-                        let store: Arc<dyn WorkflowStore> = match backend {
-                            "sqlite" => Arc::new(SqliteStore::open(Path::new(&target))?),
-                            _ => Arc::new(hitl_shared::store::dynamodb::DynamoStore::new(
-                                aws_sdk_dynamodb::Client::new(sdk),
-                                target.clone(),
-                            )),
-                        };
-                        rust_pass(store, &ids).await?
+                        rust_pass_like_a_function(backend, target.clone(), endpoint, ids.clone())
+                            .await?
                     }
                     Side::Python => python_pass(backend, &target, &prefix, workflows, endpoint)?,
                 };

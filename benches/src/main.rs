@@ -96,6 +96,9 @@ fn machine() -> String {
     )
 }
 
+#[global_allocator]
+static ALLOC: hitl_shared::Allocator = hitl_shared::Allocator;
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     #[cfg(feature = "engine")]

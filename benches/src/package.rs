@@ -1,5 +1,5 @@
-//! Section 6: deployment package size per function. Uses `target/lambda/<fn>/bootstrap.zip`
-//! (from `scripts/package.sh`) when present; otherwise zips the release binary
+//! Section 6: deployment package size per function. Uses `target/lambda/lambda/<fn>/bootstrap.zip`
+//! (from `scripts/package.sh`) when it is newer than the release binary; otherwise zips the release binary
 //! (`target/release/<fn>`, stripped by the release profile) as `bootstrap` with Python's
 //! `zipfile` (deflate, level 9) and reports that zip.
 
@@ -28,13 +28,23 @@ pub fn functions(root: &Path) -> Vec<String> {
     names
 }
 
+/// The zip `scripts/package.sh` built for `name`, if it is newer than the release binary this
+/// run built (an older zip would describe an older build).
 fn find_packaged(root: &Path, name: &str) -> Option<PathBuf> {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let binary = modified(&root.join("target/release").join(name));
     [
+        root.join("target/lambda/lambda")
+            .join(name)
+            .join("bootstrap.zip"),
         root.join("target/lambda").join(name).join("bootstrap.zip"),
-        root.join("target/lambda").join(format!("{name}.zip")),
     ]
     .into_iter()
-    .find(|p| p.exists())
+    .find(|p| match (modified(p), binary) {
+        (Some(zip), Some(bin)) => zip >= bin,
+        (Some(_), None) => true,
+        _ => false,
+    })
 }
 
 fn zip_binary(binary: &Path, zip: &Path) -> Result<()> {

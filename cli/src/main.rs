@@ -78,6 +78,9 @@ pub enum Command {
     },
 }
 
+#[global_allocator]
+static ALLOC: hitl_shared::Allocator = hitl_shared::Allocator;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()

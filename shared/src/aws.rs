@@ -18,9 +18,57 @@ use crate::ports::{
     Notification, Notifier, ResumeError,
 };
 
-/// Loads the shared SDK configuration from the environment.
-pub async fn load_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+/// The SDK configuration of a function, from the variables Lambda sets in every execution
+/// environment: `AWS_REGION`, the execution role's `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/
+/// `AWS_SESSION_TOKEN`, and `AWS_ENDPOINT_URL` if present (emulators, the benches).
+///
+/// Deliberately not `aws_config::load_defaults`: on Lambda its credential chain always ends at
+/// the environment variables, but linking the chain links its other providers too (profile
+/// files, IMDS, ECS, web identity with an STS client), about 0.5 MB of every function's zip
+/// (issue 7's 3 MB limit). Missing variables fail the cold start with `ConfigError`, naming them.
+/// Retries, timeouts and the HTTPS client are the SDK clients' own defaults for
+/// `BehaviorVersion::latest()`, as with `load_defaults`.
+pub fn lambda_config() -> Result<SdkConfig, HandlerError> {
+    lambda_config_from(|name| std::env::var(name).ok())
+}
+
+/// [`lambda_config`] over any variable lookup (tests pass a map).
+pub fn lambda_config_from(var: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, HandlerError> {
+    let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    let mut missing = Vec::new();
+    let mut need = |name: &'static str| {
+        let value = set(name);
+        if value.is_none() {
+            missing.push(name);
+        }
+        value.unwrap_or_default()
+    };
+    let region = need("AWS_REGION");
+    let key = need("AWS_ACCESS_KEY_ID");
+    let secret = need("AWS_SECRET_ACCESS_KEY");
+    if !missing.is_empty() {
+        return Err(HandlerError::Config(format!(
+            "{} not set; Lambda sets them in every execution environment",
+            missing.join(", ")
+        )));
+    }
+    let credentials = aws_sdk_dynamodb::config::Credentials::new(
+        key,
+        secret,
+        set("AWS_SESSION_TOKEN"),
+        None,
+        "LambdaEnvironment",
+    );
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            credentials,
+        ));
+    if let Some(endpoint) = set("AWS_ENDPOINT_URL") {
+        builder = builder.endpoint_url(endpoint);
+    }
+    Ok(builder.build())
 }
 
 /// Publishes notifications to an SNS topic.

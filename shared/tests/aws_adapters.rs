@@ -297,3 +297,97 @@ mod sns {
         assert_eq!(err.name().as_str(), "NotificationFailed");
     }
 }
+
+mod lambda_config {
+    use hitl_shared::aws::lambda_config_from;
+    use hitl_shared::ErrorName;
+    use std::collections::HashMap;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn missing_variables_are_named_in_a_config_error() {
+        let err = lambda_config_from(env(&[("AWS_ACCESS_KEY_ID", "AKID"), ("AWS_REGION", " ")]))
+            .unwrap_err();
+        assert_eq!(err.name(), ErrorName::ConfigError);
+        let message = err.to_string();
+        assert!(message.contains("AWS_REGION"), "{message}");
+        assert!(message.contains("AWS_SECRET_ACCESS_KEY"), "{message}");
+        assert!(!message.contains("AWS_ACCESS_KEY_ID"), "{message}");
+    }
+
+    /// The configuration drives a real SDK client end to end: a signed DynamoDB request with the
+    /// environment's key and session token reaches the endpoint, and the answer is parsed.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_client_built_from_it_signs_and_sends_to_the_endpoint() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = socket.read(&mut buf).await.unwrap();
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                if let Some(head_end) = text.find("\r\n\r\n") {
+                    let length = text[..head_end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= head_end + 4 + length {
+                        break;
+                    }
+                }
+                assert!(n > 0, "connection closed mid-request");
+            }
+            let body = r#"{"TableNames":["hitl-workflows"]}"#;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(response.as_bytes()).await.unwrap();
+            String::from_utf8_lossy(&request).to_string()
+        });
+        let sdk = lambda_config_from(env(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDLAMBDA"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "session-token"),
+            ("AWS_ENDPOINT_URL", &endpoint),
+        ]))
+        .unwrap();
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        let out = aws_sdk_dynamodb::Client::new(&sdk)
+            .list_tables()
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.table_names(), ["hitl-workflows".to_string()]);
+        let request = server.await.unwrap().to_ascii_lowercase();
+        assert!(request.starts_with("post / http/1.1"), "{request}");
+        assert!(
+            request.contains("x-amz-target: dynamodb_20120810.listtables"),
+            "{request}"
+        );
+        assert!(
+            request.contains("credential=akidlambda/") && request.contains("/eu-west-1/dynamodb/"),
+            "signed with the environment's key for the region: {request}"
+        );
+        assert!(
+            request.contains("x-amz-security-token: session-token"),
+            "{request}"
+        );
+    }
+}

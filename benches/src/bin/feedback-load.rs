@@ -11,7 +11,7 @@
 //! Prints requests/s and p50/p90/p99/max latency per round, and fails when any answer is not
 //! the documented one (200, and `Idempotent-Replayed: true` in round 2).
 //!
-//! `cargo run --release -p hitl-bench --bin feedback-load -- --hitl target/release/hitl`
+//! `cargo run --profile perf -p hitl-bench --bin feedback-load -- --hitl target/perf/hitl`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
@@ -132,9 +132,12 @@ async fn round(
     })
 }
 
+#[global_allocator]
+static ALLOC: hitl_shared::Allocator = hitl_shared::Allocator;
+
 #[tokio::main]
 async fn main() -> Result<()> {
-    let bin = PathBuf::from(arg("--hitl", "target/release/hitl"));
+    let bin = PathBuf::from(arg("--hitl", "target/perf/hitl"));
     let workflows: usize = arg("--workflows", "1000").parse()?;
     let concurrency: usize = arg("--concurrency", "32").parse()?;
     let dir = std::env::temp_dir().join(format!("hitl-load-{}", std::process::id()));

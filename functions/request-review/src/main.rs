@@ -5,10 +5,14 @@ use std::sync::Arc;
 use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
 use request_review::{handle, Deps};
 
-#[tokio::main]
+#[global_allocator]
+static ALLOC: hitl_shared::Allocator = hitl_shared::Allocator;
+
+// Lambda sends one invocation at a time per execution environment: one thread does.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let sdk = hitl_shared::aws::load_config().await;
+    let sdk = hitl_shared::aws::lambda_config()?;
     let deps = Deps {
         store: Arc::new(hitl_shared::aws::dynamo_store(&sdk)?),
         notifier: Arc::new(hitl_shared::aws::sns_notifier(
