@@ -387,7 +387,7 @@ impl Engine {
             event_type: T::ExecutionStarted,
             details: EventDetails {
                 name: Some(name.clone()),
-                input: Some(input.clone()),
+                input: Some(Arc::new(input.clone())),
                 resource: Some(sm.arn.clone()),
                 ..Default::default()
             },
@@ -512,7 +512,7 @@ impl Engine {
             ExecutionStatus::Succeeded => (
                 T::ExecutionSucceeded,
                 EventDetails {
-                    output: output.clone(),
+                    output: output.clone().map(Arc::new),
                     ..Default::default()
                 },
             ),

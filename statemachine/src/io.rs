@@ -6,6 +6,7 @@ use crate::intrinsics;
 use crate::path::{self, PathError};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 
 /// A path field that distinguishes "absent" (default `$`) from an explicit `null`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -44,6 +45,9 @@ pub enum Template {
         field: String,
         /// The path.
         path: String,
+        /// The path's segments when it is a reference path into the input (parsed once here,
+        /// not on every evaluation).
+        reference: Option<Vec<path::Segment>>,
     },
     /// A `.$` field with an intrinsic call.
     Intrinsic {
@@ -74,6 +78,11 @@ impl Template {
                                 Ok(()) => Template::Path {
                                     field: field.to_string(),
                                     path: s.clone(),
+                                    reference: if s.starts_with("$$") {
+                                        None
+                                    } else {
+                                        path::parse_reference(s)
+                                    },
                                 },
                                 Err(e) => Template::Invalid {
                                     field: k.clone(),
@@ -143,7 +152,17 @@ impl Template {
                 }
                 Ok(Value::Object(out))
             }
-            Template::Path { field, path: p } => path::select(input, p, ctx).map_err(|e| {
+            Template::Path {
+                field,
+                path: p,
+                reference: Some(segments),
+            } => path::walk(input, segments).cloned().ok_or_else(|| {
+                StateError::runtime(format!(
+                    "The JSONPath '{p}' specified for the field '{field}.$' could not be found in the input: {}",
+                    PathError::NoMatch { path: p.clone() }
+                ))
+            }),
+            Template::Path { field, path: p, .. } => path::select(input, p, ctx).map_err(|e| {
                 StateError::runtime(format!(
                     "The JSONPath '{p}' specified for the field '{field}.$' could not be found in the input: {e}"
                 ))
@@ -167,11 +186,33 @@ pub fn apply_filter_path(
     field: &str,
     ctx: &dyn Fn(&str) -> Value,
 ) -> Result<Value, StateError> {
+    filter_path(value, p, field, ctx).map(Cow::into_owned)
+}
+
+/// Like [`apply_filter_path`] but borrows the value when the path keeps it whole (`$` or
+/// absent), so the common case copies nothing.
+pub fn filter_path<'v>(
+    value: &'v Value,
+    p: &OptPath,
+    field: &str,
+    ctx: &dyn Fn(&str) -> Value,
+) -> Result<Cow<'v, Value>, StateError> {
     match p {
-        OptPath::Default => Ok(value.clone()),
-        OptPath::Null => Ok(json!({})),
-        OptPath::Path(s) if s == "$" => Ok(value.clone()),
-        OptPath::Path(s) => path::select(value, s, ctx).map_err(|e| path_err(field, e)),
+        OptPath::Default => Ok(Cow::Borrowed(value)),
+        OptPath::Null => Ok(Cow::Owned(json!({}))),
+        OptPath::Path(s) if s == "$" => Ok(Cow::Borrowed(value)),
+        OptPath::Path(s) => path::select(value, s, ctx)
+            .map(Cow::Owned)
+            .map_err(|e| path_err(field, e)),
+    }
+}
+
+/// Whether a path keeps its value whole (absent or `$`).
+pub fn keeps_whole(p: &OptPath) -> bool {
+    match p {
+        OptPath::Default => true,
+        OptPath::Path(s) => s == "$",
+        OptPath::Null => false,
     }
 }
 
@@ -242,56 +283,87 @@ pub fn fmt_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Builds the context object for evaluating `path`, leaving out `Execution.Input` (a potentially
-/// large copy) when the path cannot reach it.
+/// Builds the part of the context object `path` can reach: only the `Map`, `State`, `Task`,
+/// `StateMachine` or `Execution` member it names (and `Execution.Input`, a potentially large
+/// copy, only when the path can reach it). A Map's ItemSelector evaluates `$$.Map.Item.*` once
+/// per item, so building the whole object each time was a measurable share of a Map step.
 pub fn context_object_for(path: &str, exec: &ExecutionInfo, state: &StateInfo<'_>) -> Value {
-    const CHEAP: &[&str] = &[
-        "$$.State.",
-        "$$.StateMachine.",
-        "$$.Task.",
-        "$$.Map.",
-        "$$.Execution.Id",
-        "$$.Execution.Name",
-        "$$.Execution.StartTime",
-        "$$.Execution.RoleArn",
-    ];
-    build_context(exec, state, !CHEAP.iter().any(|p| path.starts_with(p)))
+    let member = path
+        .strip_prefix("$$.")
+        .map(|rest| rest.split(['.', '[']).next().unwrap_or(""));
+    let mut ctx = Map::new();
+    match member {
+        Some("Map") => {
+            if let Some((i, v)) = state.map_item {
+                ctx.insert("Map".into(), json!({ "Item": { "Index": i, "Value": v } }));
+            }
+        }
+        Some("State") => {
+            ctx.insert("State".into(), state_member(state));
+        }
+        Some("Task") => {
+            if let Some(t) = state.task_token {
+                ctx.insert("Task".into(), json!({ "Token": t }));
+            }
+        }
+        Some("StateMachine") => {
+            ctx.insert("StateMachine".into(), state_machine_member(exec));
+        }
+        Some("Execution") => {
+            let with_input = !matches!(
+                path,
+                "$$.Execution.Id"
+                    | "$$.Execution.Name"
+                    | "$$.Execution.StartTime"
+                    | "$$.Execution.RoleArn"
+                    | "$$.Execution.RedriveCount"
+            );
+            ctx.insert("Execution".into(), execution_member(exec, with_input));
+        }
+        _ => return context_object(exec, state),
+    }
+    Value::Object(ctx)
 }
 
 /// Builds the full context object.
 pub fn context_object(exec: &ExecutionInfo, state: &StateInfo<'_>) -> Value {
-    build_context(exec, state, true)
+    let mut ctx = Map::new();
+    ctx.insert("Execution".into(), execution_member(exec, true));
+    ctx.insert("State".into(), state_member(state));
+    ctx.insert("StateMachine".into(), state_machine_member(exec));
+    if let Some(t) = state.task_token {
+        ctx.insert("Task".into(), json!({ "Token": t }));
+    }
+    if let Some((i, v)) = state.map_item {
+        ctx.insert("Map".into(), json!({ "Item": { "Index": i, "Value": v } }));
+    }
+    Value::Object(ctx)
 }
 
-fn build_context(exec: &ExecutionInfo, state: &StateInfo<'_>, with_input: bool) -> Value {
-    let mut ctx = json!({
-        "Execution": {
-            "Id": exec.id,
-            "Name": exec.name,
-            "Input": if with_input { exec.input.clone() } else { Value::Null },
-            "StartTime": fmt_time(exec.start_time),
-            "RoleArn": exec.role_arn,
-            "RedriveCount": 0,
-        },
-        "State": {
-            "Name": state.name,
-            "EnteredTime": fmt_time(state.entered_time),
-            "RetryCount": state.retry_count,
-        },
-        "StateMachine": {
-            "Id": exec.state_machine_id,
-            "Name": exec.state_machine_name,
-        },
-    });
-    if let Some(obj) = ctx.as_object_mut() {
-        if let Some(t) = state.task_token {
-            obj.insert("Task".into(), json!({ "Token": t }));
-        }
-        if let Some((i, v)) = state.map_item {
-            obj.insert("Map".into(), json!({ "Item": { "Index": i, "Value": v } }));
-        }
-    }
-    ctx
+fn execution_member(exec: &ExecutionInfo, with_input: bool) -> Value {
+    json!({
+        "Id": exec.id,
+        "Name": exec.name,
+        "Input": if with_input { exec.input.clone() } else { Value::Null },
+        "StartTime": fmt_time(exec.start_time),
+        "RoleArn": exec.role_arn,
+        "RedriveCount": 0,
+    })
+}
+
+fn state_member(state: &StateInfo<'_>) -> Value {
+    json!({
+        "Name": state.name,
+        "EnteredTime": fmt_time(state.entered_time),
+        "RetryCount": state.retry_count,
+    })
+}
+
+fn state_machine_member(exec: &ExecutionInfo) -> Value {
+    json!({
+        "Id": exec.state_machine_id,
+        "Name": exec.state_machine_name,
+    })
 }
 
 #[cfg(test)]
@@ -349,6 +421,60 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, selected);
+    }
+
+    #[test]
+    fn partial_context_answers_every_path_like_the_full_one() {
+        let exec = ExecutionInfo {
+            id: "arn:aws:states:us-east-1:1:execution:sm:e1".into(),
+            name: "e1".into(),
+            input: json!({"big": [1, 2, 3]}),
+            start_time: DateTime::parse_from_rfc3339("2026-01-02T03:04:05.678Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            role_arn: "arn:aws:iam::1:role/r".into(),
+            state_machine_id: "arn:aws:states:us-east-1:1:stateMachine:sm".into(),
+            state_machine_name: "sm".into(),
+        };
+        let item = json!({"id": 7, "tags": ["a"]});
+        let state = StateInfo {
+            name: "Fan",
+            entered_time: exec.start_time,
+            retry_count: 2,
+            task_token: Some("tok"),
+            map_item: Some((3, &item)),
+        };
+        let full = context_object(&exec, &state);
+        for p in [
+            "$$",
+            "$$.Map.Item.Value",
+            "$$.Map.Item.Value.tags[0]",
+            "$$.Map.Item.Index",
+            "$$.State.EnteredTime",
+            "$$.State.RetryCount",
+            "$$.Task.Token",
+            "$$.StateMachine.Name",
+            "$$.Execution.Id",
+            "$$.Execution.StartTime",
+            "$$.Execution.Input.big[2]",
+            "$$.Execution",
+        ] {
+            let rest = &p[1..];
+            let partial = context_object_for(p, &exec, &state);
+            assert_eq!(
+                path::select_in(&partial, rest).unwrap(),
+                path::select_in(&full, rest).unwrap(),
+                "{p}"
+            );
+        }
+        let no_map = StateInfo {
+            map_item: None,
+            task_token: None,
+            ..state
+        };
+        for p in ["$$.Map.Item.Value", "$$.Task.Token", "$$.Nope"] {
+            assert!(path::select_in(&context_object_for(p, &exec, &no_map), &p[1..]).is_err());
+        }
     }
 
     #[test]

@@ -46,18 +46,21 @@ pub enum PathError {
 /// Parses a reference path (`$`, `$.a`, `$['a b']`, `$.a[0]`), or `None` if the path uses
 /// wildcards, filters, slices or recursive descent (or is not a path at all).
 pub fn parse_reference(path: &str) -> Option<Vec<Segment>> {
+    // Byte-wise: every delimiter is ASCII, so slicing at them keeps UTF-8 names intact.
     let rest = path.strip_prefix('$')?;
-    let chars: Vec<char> = rest.chars().collect();
+    let bytes = rest.as_bytes();
     let mut segs = Vec::new();
     let mut i = 0;
-    while i < chars.len() {
-        match chars[i] {
-            '.' => {
+    while i < bytes.len() {
+        match bytes[i] {
+            b'.' => {
                 i += 1;
                 let start = i;
-                while i < chars.len() && !matches!(chars[i], '.' | '[') {
-                    if matches!(chars[i], '*' | '?' | '@' | '(' | ')' | ']' | '\'' | '"')
-                        || chars[i].is_whitespace()
+                while i < bytes.len() && !matches!(bytes[i], b'.' | b'[') {
+                    if matches!(
+                        bytes[i],
+                        b'*' | b'?' | b'@' | b'(' | b')' | b']' | b'\'' | b'"'
+                    ) || bytes[i].is_ascii_whitespace()
                     {
                         return None;
                     }
@@ -66,44 +69,49 @@ pub fn parse_reference(path: &str) -> Option<Vec<Segment>> {
                 if i == start {
                     return None;
                 }
-                segs.push(Segment::Field(chars[start..i].iter().collect()));
-            }
-            '[' => {
-                i += 1;
-                if i >= chars.len() {
+                let name = rest.get(start..i)?;
+                if name.chars().any(char::is_whitespace) {
                     return None;
                 }
-                if chars[i] == '\'' || chars[i] == '"' {
-                    let quote = chars[i];
+                segs.push(Segment::Field(name.to_string()));
+            }
+            b'[' => {
+                i += 1;
+                let quote = *bytes.get(i)?;
+                if quote == b'\'' || quote == b'"' {
                     i += 1;
                     let mut name = String::new();
+                    let mut run = i;
                     loop {
-                        let c = *chars.get(i)?;
-                        if c == '\\' {
-                            name.push(*chars.get(i + 1)?);
-                            i += 2;
+                        let c = *bytes.get(i)?;
+                        if c == b'\\' {
+                            name.push_str(rest.get(run..i)?);
+                            let escaped = rest.get(i + 1..)?.chars().next()?;
+                            name.push(escaped);
+                            i += 1 + escaped.len_utf8();
+                            run = i;
                         } else if c == quote {
+                            name.push_str(rest.get(run..i)?);
                             i += 1;
                             break;
                         } else {
-                            name.push(c);
                             i += 1;
                         }
                     }
-                    if chars.get(i) != Some(&']') {
+                    if bytes.get(i) != Some(&b']') {
                         return None;
                     }
                     i += 1;
                     segs.push(Segment::Field(name));
                 } else {
                     let start = i;
-                    while i < chars.len() && chars[i].is_ascii_digit() {
+                    while i < bytes.len() && bytes[i].is_ascii_digit() {
                         i += 1;
                     }
-                    if i == start || chars.get(i) != Some(&']') {
+                    if i == start || bytes.get(i) != Some(&b']') {
                         return None;
                     }
-                    let idx: usize = chars[start..i].iter().collect::<String>().parse().ok()?;
+                    let idx: usize = rest.get(start..i)?.parse().ok()?;
                     i += 1;
                     segs.push(Segment::Index(idx));
                 }
@@ -147,7 +155,8 @@ pub fn is_reference(path: &str) -> bool {
     parse_reference(path).is_some()
 }
 
-fn walk<'v>(mut v: &'v Value, segs: &[Segment]) -> Option<&'v Value> {
+/// The node a parsed reference path selects, if any.
+pub fn walk<'v>(mut v: &'v Value, segs: &[Segment]) -> Option<&'v Value> {
     for s in segs {
         v = match (s, v) {
             (Segment::Field(f), Value::Object(m)) => m.get(f)?,
@@ -306,6 +315,31 @@ mod tests {
         assert_eq!(parse_reference("$..a"), None);
         assert_eq!(parse_reference("a.b"), None);
         assert_eq!(parse_reference("$.a[?(@.x)]"), None);
+    }
+
+    #[test]
+    fn reference_paths_with_unicode_escapes_and_whitespace() {
+        assert_eq!(
+            parse_reference("$.größe['naïve \\'q\\'']"),
+            Some(vec![
+                Segment::Field("größe".into()),
+                Segment::Field("naïve 'q'".into())
+            ])
+        );
+        assert_eq!(
+            parse_reference("$['a\\\\b']"),
+            Some(vec![Segment::Field("a\\b".into())])
+        );
+        assert_eq!(parse_reference("$.a b"), None);
+        assert_eq!(
+            parse_reference("$.a\u{2003}b"),
+            None,
+            "Unicode whitespace is not a name"
+        );
+        assert_eq!(parse_reference("$."), None);
+        assert_eq!(parse_reference("$['unterminated"), None);
+        assert_eq!(parse_reference("$[12"), None);
+        assert_eq!(parse_reference("$[]"), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::errors::StateError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// The whole persisted state of a running execution.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,8 +22,10 @@ pub struct ExecState {
 pub struct Frame {
     /// Current state name.
     pub state: String,
-    /// Raw input of the current state.
-    pub input: Value,
+    /// Raw input of the current state, shared with the history events that show it (the
+    /// previous state's `…Exited` output and this state's `…Entered` input), so recording
+    /// history copies no JSON.
+    pub input: Arc<Value>,
     /// When the current state was entered.
     pub entered: DateTime<Utc>,
     /// Attempts charged to each retrier of the current state.
@@ -118,6 +121,11 @@ pub struct Fanout {
     pub tolerated_count: Option<u64>,
     /// `ToleratedFailurePercentage`.
     pub tolerated_percentage: Option<f64>,
+    /// Every child below this index has finished: stepping starts the search for a running
+    /// child here instead of at 0 (a 1,000-item Map otherwise rescans its finished prefix on
+    /// every transition).
+    #[serde(default)]
+    pub first_unfinished: usize,
 }
 
 /// One Map iteration or Parallel branch.
@@ -169,7 +177,7 @@ impl Frame {
     pub fn new(state: &str, input: Value, now: DateTime<Utc>) -> Self {
         Frame {
             state: state.to_string(),
-            input,
+            input: Arc::new(input),
             entered: now,
             retries: Vec::new(),
             retry_count: 0,
@@ -232,5 +240,47 @@ impl Frame {
             }
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn frames_saved_before_first_unfinished_existed_still_load() {
+        let now = Utc::now();
+        let mut frame = Frame::new("Fan", json!({"a": 1}), now);
+        frame.phase = Phase::Fanout(Box::new(Fanout {
+            is_map: true,
+            inputs: vec![],
+            children: vec![Child::Succeeded(json!(1)), Child::Pending],
+            max_concurrency: 0,
+            running: 0,
+            next_start: 1,
+            failures: 0,
+            tolerated_count: None,
+            tolerated_percentage: None,
+            first_unfinished: 1,
+        }));
+        let mut saved = serde_json::to_value(&frame).unwrap();
+        let fanout = &mut saved["phase"]["Fanout"];
+        assert_eq!(fanout["first_unfinished"], json!(1));
+        fanout.as_object_mut().unwrap().remove("first_unfinished");
+        let loaded: Frame = serde_json::from_value(saved).unwrap();
+        let Phase::Fanout(fo) = loaded.phase else {
+            panic!("not a fanout")
+        };
+        assert_eq!(
+            fo.first_unfinished, 0,
+            "an older frame rescans from the start"
+        );
+        assert_eq!(
+            *loaded.input,
+            json!({"a": 1}),
+            "the shared input round-trips"
+        );
     }
 }

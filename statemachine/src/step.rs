@@ -16,6 +16,7 @@ use crate::task::{self, Resource, TaskContext};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use sha2::Digest;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// A task invocation the driver must perform.
@@ -277,6 +278,18 @@ impl Runner {
 
     /// Leaves the current state with `output`, moving to `next` or finishing the scope.
     fn exit_state(&mut self, st: &State, frame: &mut Frame, output: Value, next: Option<String>) {
+        self.exit_state_shared(st, frame, Arc::new(output), next)
+    }
+
+    /// [`Self::exit_state`] with an output that may already be shared (a Choice passing its
+    /// input through).
+    fn exit_state_shared(
+        &mut self,
+        st: &State,
+        frame: &mut Frame,
+        output: Arc<Value>,
+        next: Option<String>,
+    ) {
         if st.kind != StateType::Fail {
             self.emit(
                 T::exited(st.kind.as_str()),
@@ -290,7 +303,7 @@ impl Runner {
         self.goto(st, frame, output, next);
     }
 
-    fn goto(&mut self, st: &State, frame: &mut Frame, output: Value, next: Option<String>) {
+    fn goto(&mut self, st: &State, frame: &mut Frame, output: Arc<Value>, next: Option<String>) {
         match next {
             Some(n) if st.kind != StateType::Succeed => {
                 frame.state = n;
@@ -300,7 +313,11 @@ impl Runner {
                 frame.retry_count = 0;
                 frame.phase = Phase::Enter;
             }
-            _ => frame.phase = Phase::Succeeded { output },
+            _ => {
+                frame.phase = Phase::Succeeded {
+                    output: Arc::unwrap_or_clone(output),
+                }
+            }
         }
     }
 
@@ -338,11 +355,15 @@ impl Runner {
             }
             if let Some(c) = retry::find_catcher(&st.catch, &err.error) {
                 let next = c.next.clone();
-                match io::apply_result_path(frame.input.clone(), &c.result_path, err.to_output()) {
+                match io::apply_result_path(
+                    Value::clone(&frame.input),
+                    &c.result_path,
+                    err.to_output(),
+                ) {
                     Ok(out) => {
                         tracing::debug!(state = %frame.state, error = %err.error, next = %next, "caught error");
                         frame.state = next;
-                        frame.input = out;
+                        frame.input = Arc::new(out);
                         frame.entered = self.now;
                         frame.retries.clear();
                         frame.retry_count = 0;
@@ -385,10 +406,10 @@ impl Runner {
         token: Option<&str>,
     ) -> Result<Value, StateError> {
         let ctx = |p: &str| self.ctx_value(p, frame, token, None);
-        let v = io::apply_filter_path(&frame.input, &st.input_path, "InputPath", &ctx)?;
+        let v = io::filter_path(&frame.input, &st.input_path, "InputPath", &ctx)?;
         match &st.parameters {
             Some(p) => p.eval(&v, &ctx),
-            None => Ok(v),
+            None => Ok(v.into_owned()),
         }
     }
 
@@ -405,13 +426,25 @@ impl Runner {
             (Some(sel), true) => sel.eval(&result, &ctx)?,
             _ => result,
         };
-        let combined = io::apply_result_path(frame.input.clone(), &st.result_path, result)?;
+        // ResultPath absent discards the raw input: no need to copy it.
+        let combined = match &st.result_path {
+            io::OptPath::Default => result,
+            p => io::apply_result_path(Value::clone(&frame.input), p, result)?,
+        };
         io::apply_filter_path_owned(combined, &st.output_path, "OutputPath", &ctx)
     }
 
     fn run_pass(&mut self, st: &State, frame: &mut Frame) -> Result<(), StateError> {
-        let eff = self.effective_input(st, frame, None)?;
-        let result = st.result.clone().unwrap_or(eff);
+        let result = match &st.result {
+            // `Result` replaces the effective input; InputPath and Parameters can still fail.
+            Some(r) => {
+                if !io::keeps_whole(&st.input_path) || st.parameters.is_some() {
+                    self.effective_input(st, frame, None)?;
+                }
+                r.clone()
+            }
+            None => self.effective_input(st, frame, None)?,
+        };
         let out = self.finish_output(st, frame, result, false)?;
         self.exit_state(st, frame, out, st.next.clone());
         Ok(())
@@ -419,11 +452,21 @@ impl Runner {
 
     fn run_choice(&mut self, st: &State, frame: &mut Frame) -> Result<(), StateError> {
         let ctx = |p: &str| self.ctx_value(p, frame, None, None);
-        let eff = io::apply_filter_path(&frame.input, &st.input_path, "InputPath", &ctx)?;
+        let eff = io::filter_path(&frame.input, &st.input_path, "InputPath", &ctx)?;
         let rules = st.choices.as_deref().unwrap_or(&[]);
         let next = choice::choose(rules, st.default.as_deref(), &eff, &ctx)?.to_string();
-        let out = io::apply_filter_path_owned(eff, &st.output_path, "OutputPath", &ctx)?;
-        self.exit_state(st, frame, out, Some(next));
+        let out = match eff {
+            // The common Choice passes its input through unchanged: share it, copy nothing.
+            Cow::Borrowed(_) if io::keeps_whole(&st.output_path) => None,
+            eff => Some(io::apply_filter_path_owned(
+                eff.into_owned(),
+                &st.output_path,
+                "OutputPath",
+                &ctx,
+            )?),
+        };
+        let out = out.map_or_else(|| frame.input.clone(), Arc::new);
+        self.exit_state_shared(st, frame, out, Some(next));
         Ok(())
     }
 
@@ -573,7 +616,7 @@ impl Runner {
             T::TaskScheduled,
             EventDetails {
                 name: Some(frame.state.clone()),
-                input: Some(input.clone()),
+                input: Some(Arc::new(input.clone())),
                 resource: Some(resource.clone()),
                 resource_type: resource_type(&resource),
                 timeout_in_seconds: timeout,
@@ -646,7 +689,7 @@ impl Runner {
                 self.emit(
                     T::TaskSucceeded,
                     EventDetails {
-                        output: Some(v.clone()),
+                        output: Some(Arc::new(v.clone())),
                         resource: Some(resource.clone()),
                         resource_type: resource_type(&resource),
                         ..Default::default()
@@ -692,7 +735,7 @@ impl Runner {
                 self.emit(
                     T::TaskSubmitted,
                     EventDetails {
-                        output: Some(v),
+                        output: Some(Arc::new(v)),
                         resource_type: resource_type(&resource),
                         resource: Some(resource),
                         ..Default::default()
@@ -801,6 +844,7 @@ impl Runner {
             failures: 0,
             tolerated_count: st.tolerated_failure_count,
             tolerated_percentage: st.tolerated_failure_percentage,
+            first_unfinished: 0,
         }));
         Ok(())
     }
@@ -922,7 +966,15 @@ impl Runner {
         let Phase::Fanout(fo) = &mut frame.phase else {
             return Step::Progress;
         };
-        for i in 0..fo.children.len() {
+        while fo.first_unfinished < fo.next_start
+            && matches!(
+                fo.children.get(fo.first_unfinished),
+                Some(Child::Succeeded(_) | Child::Failed(_))
+            )
+        {
+            fo.first_unfinished += 1;
+        }
+        for i in fo.first_unfinished..fo.children.len() {
             let Child::Running(child) = &mut fo.children[i] else {
                 continue;
             };

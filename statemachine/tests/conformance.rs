@@ -1101,13 +1101,13 @@ async fn history_for_a_simple_task() {
         assert_eq!(ev.previous_event_id, i as u64);
     }
     assert_eq!(h[1].details.name.as_deref(), Some("T"));
-    assert_eq!(h[1].details.input, Some(json!({"in": 1})));
+    assert_eq!(h[1].details.input.as_deref(), Some(&json!({"in": 1})));
     assert_eq!(
         h[2].details.resource.as_deref(),
         Some(&*format!("{LAMBDA}:f"))
     );
-    assert_eq!(h[4].details.output, Some(json!({"ok": true})));
-    assert_eq!(h[8].details.output, Some(json!({"ok": true})));
+    assert_eq!(h[4].details.output.as_deref(), Some(&json!({"ok": true})));
+    assert_eq!(h[8].details.output.as_deref(), Some(&json!({"ok": true})));
 }
 
 #[tokio::test]
