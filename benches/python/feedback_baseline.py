@@ -508,7 +508,8 @@ def main():
     wall = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    print(dumps({"cpu_s": cpu, "wall_s": wall, "events": args.count * 4, "outcomes": outcomes}))
+    sys_cpu = r1.ru_stime - r0.ru_stime
+    print(dumps({"cpu_s": cpu, "sys_s": sys_cpu, "wall_s": wall, "events": args.count * 4, "outcomes": outcomes}))
 
 
 if __name__ == "__main__":

@@ -24,21 +24,32 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
 /// User + system CPU seconds from a `/proc/<pid>/stat` line (fields 14 and 15, all threads
 /// of the process including exited ones).
 pub fn stat_cpu_seconds(stat: &str) -> Option<f64> {
+    stat_cpu_split(stat).map(|(user, system)| user + system)
+}
+
+/// (user, system) CPU seconds from a `/proc/<pid>/stat` line.
+pub fn stat_cpu_split(stat: &str) -> Option<(f64, f64)> {
     // The command name (field 2) may contain spaces: parse after the last ')'.
     let after = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = after.split_whitespace().collect();
     // `after` starts at field 3 (state): utime is field 14 → index 11, stime index 12.
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / USER_HZ)
+    Some((utime / USER_HZ, stime / USER_HZ))
 }
 
 /// CPU seconds used so far by this process (all threads).
 pub fn self_cpu_seconds() -> f64 {
+    let (user, system) = self_cpu_split();
+    user + system
+}
+
+/// (user, system) CPU seconds used so far by this process (all threads).
+pub fn self_cpu_split() -> (f64, f64) {
     std::fs::read_to_string("/proc/self/stat")
         .ok()
-        .and_then(|s| stat_cpu_seconds(&s))
-        .unwrap_or(f64::NAN)
+        .and_then(|s| stat_cpu_split(&s))
+        .unwrap_or((f64::NAN, f64::NAN))
 }
 
 #[cfg(test)]
@@ -56,6 +67,7 @@ mod tests {
     fn parses_cpu_ticks_after_a_command_with_spaces() {
         let stat = "42 (a b) S 1 42 42 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 1 0 1 1 1";
         assert_eq!(stat_cpu_seconds(stat), Some(3.0));
+        assert_eq!(stat_cpu_split(stat), Some((2.5, 0.5)));
         assert!(self_cpu_seconds() >= 0.0);
     }
 }
