@@ -196,6 +196,11 @@ pub async fn rust_pass_like_a_function(
     .await?
 }
 
+/// Median CPU per 1,000 events of (cpu, wall) samples.
+fn median_cpu(samples: &[(f64, f64)]) -> f64 {
+    crate::median(&samples.iter().map(|x| x.0).collect::<Vec<_>>())
+}
+
 /// The Python side: `feedback_baseline.py` in the bench venv.
 pub fn python_pass(
     backend: &str,
@@ -438,7 +443,7 @@ pub async fn measure(
             .get(&(backend, "python"))
             .cloned()
             .unwrap_or_default();
-        let cpu = |s: &[(f64, f64)]| crate::median(&s.iter().map(|x| x.0).collect::<Vec<_>>());
+        let cpu = |s: &[(f64, f64)]| median_cpu(s);
         let wall = |s: &[(f64, f64)]| crate::median(&s.iter().map(|x| x.1).collect::<Vec<_>>());
         rows.push(Row {
             section: "2 feedback".into(),
@@ -470,9 +475,7 @@ pub async fn measure(
     // What the kernel alone charged the Rust pass (syscalls; on loopback also the TCP work of
     // both ends): a floor no client code can go below, against Python's whole CPU.
     let median_of = |v: Option<&Vec<f64>>| crate::median(v.map(Vec::as_slice).unwrap_or(&[]));
-    let python_ddb = samples
-        .get(&("dynamodb", "python"))
-        .map(|s| crate::median(&s.iter().map(|x| x.0).collect::<Vec<_>>()));
+    let python_ddb = samples.get(&("dynamodb", "python")).map(|s| median_cpu(s));
     if python_ddb.is_some() {
         rows.push(Row {
             section: "2 feedback".into(),
@@ -489,9 +492,7 @@ pub async fn measure(
             ),
         });
     }
-    let python_sqlite = samples
-        .get(&("sqlite", "python"))
-        .map(|s| crate::median(&s.iter().map(|x| x.0).collect::<Vec<_>>()));
+    let python_sqlite = samples.get(&("sqlite", "python")).map(|s| median_cpu(s));
     for (cached, label) in [
         (false, "as the store runs them (no statement cache)"),
         (true, "with prepared-statement cache"),
