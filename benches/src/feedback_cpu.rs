@@ -118,7 +118,8 @@ pub struct Pass {
 }
 
 impl Pass {
-    fn check(&self, workflows: usize, who: &str) -> Result<()> {
+    /// Fails unless every workflow produced one outcome of each kind.
+    pub fn check(&self, workflows: usize, who: &str) -> Result<()> {
         for name in ["applied", "replayed", "stale_iteration", "already_decided"] {
             let got = self.outcomes.get(name).copied().unwrap_or(0);
             ensure!(
@@ -331,6 +332,8 @@ pub fn sqlite_floor(path: &Path, ids: &[String], cached: bool) -> Result<f64> {
 enum Side {
     Rust,
     Python,
+    /// DynamoDB only: the store's requests alone ([`crate::ddb_floor`]).
+    Floor,
 }
 
 /// Runs `rounds` interleaved rounds of both sides on both backends.
@@ -375,15 +378,19 @@ pub async fn measure(
                         .push(cpu * 1000.0 / (ids.len() * 4) as f64);
                 }
             }
-            let order = if round % 2 == 0 {
-                [Side::Rust, Side::Python]
+            let mut order = if round % 2 == 0 {
+                vec![Side::Rust, Side::Python]
             } else {
-                [Side::Python, Side::Rust]
+                vec![Side::Python, Side::Rust]
             };
+            if backend == "dynamodb" {
+                order.insert(round % 3, Side::Floor);
+            }
             for side in order {
                 let label = match side {
                     Side::Rust => "rust",
                     Side::Python => "python",
+                    Side::Floor => "floor",
                 };
                 let prefix = format!("fb-r{round}-{label}");
                 let ids = workflow_ids(&prefix, workflows);
@@ -415,6 +422,14 @@ pub async fn measure(
                             .await?
                     }
                     Side::Python => python_pass(backend, &target, &prefix, workflows, endpoint)?,
+                    Side::Floor => {
+                        crate::ddb_floor::floor_pass_like_a_function(
+                            endpoint,
+                            target.clone(),
+                            ids.clone(),
+                        )
+                        .await?
+                    }
                 };
                 pass.check(workflows, &format!("{label}/{backend}"))?;
                 let per_k = 1000.0 / pass.events as f64;
@@ -489,6 +504,22 @@ pub async fn measure(
             note: format!(
                 "syscalls and loopback TCP, no user-space work; Python's own system CPU {:.4} CPU-s",
                 median_of(system.get(&("dynamodb", "python")))
+            ),
+        });
+    }
+    if python_ddb.is_some() {
+        rows.push(Row {
+            section: "2 feedback".into(),
+            metric: "DynamoDB Local floor: the store's 7 requests per 4 events alone through aws-sdk-dynamodb, per 1,000 events"
+                .into(),
+            value: median_cpu(samples.get(&("dynamodb", "floor")).map(Vec::as_slice).unwrap_or(&[])),
+            unit: "CPU-s".into(),
+            baseline_name: "Python 3 port (boto3)".into(),
+            baseline: python_ddb,
+            target: Target::Info,
+            note: format!(
+                "items built before timing, no rules, no JSON of records: the limit any implementation on the official SDK pays (system CPU {:.4})",
+                median_of(system.get(&("dynamodb", "floor")))
             ),
         });
     }

@@ -7,6 +7,7 @@
 //! Runtime API) and stay small.
 
 pub mod coldstart;
+pub mod ddb_floor;
 #[cfg(feature = "engine")]
 pub mod engine;
 pub mod fake_runtime;
