@@ -9,12 +9,14 @@
 //! the test, it is never skipped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
+use common::workspace;
 use hitl_shared::contracts::workflow_id;
 use hitl_shared::model::{TaskToken, WorkflowStatus};
 use hitl_shared::rules;
@@ -25,13 +27,6 @@ use serde_json::{json, Value};
 
 const REGION: &str = "eu-west-1";
 const STACK: &str = "hitl-moto";
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 struct Moto {
     child: Child,

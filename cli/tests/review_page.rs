@@ -10,13 +10,15 @@
 //! Anything missing fails the test; it is never skipped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{hitl_ok, serve, workspace};
 use serde_json::Value;
 
 /// The whole browser journey normally takes well under 30 s; this bounds a hang.
@@ -36,30 +38,8 @@ const CORRECTED_TAGLINE: &str = "Good mornings, <b>brewed</b> & ready";
 const SETUP: &str =
     "run scripts/setup-test-tools.sh (installs playwright-core into .tools/ and Debian Chromium)";
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the cli crate sits in the workspace")
-        .to_path_buf()
-}
-
-fn hitl(data: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "hitl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 fn hitl_json(data: &Path, args: &[&str]) -> Value {
-    serde_json::from_slice(&hitl(data, args).stdout).unwrap()
+    serde_json::from_slice(&hitl_ok(data, args).stdout).unwrap()
 }
 
 /// `node` (or `HITL_NODE`), checked to run.
@@ -126,43 +106,6 @@ fn png_size(path: &Path) -> (u32, u32) {
     );
     let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
     (be(16), be(20))
-}
-
-/// `hitl serve`, killed when dropped.
-struct Served(Child);
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(data: &Path, log: &Path) -> (Served, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hitl"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(File::create(log).unwrap()))
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let served = Served(child);
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| {
-            panic!(
-                "no address in {line:?}; server log:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            )
-        })
-        .trim_end_matches('/')
-        .to_owned();
-    (served, base)
 }
 
 /// Runs the journey script; returns (success, stdout, stderr). Node runs in its own process
@@ -262,7 +205,7 @@ fn a_reviewer_requests_changes_then_approves_on_the_review_page_in_chromium() {
     assert_eq!(started["workflows"][0]["status"], "awaiting_review");
 
     let server_log = dir.path().join("serve.log");
-    let (_served, base) = serve(&data, &server_log);
+    let (_served, base) = serve(&data, Some(&server_log));
 
     let clock = Instant::now();
     let (ok, stdout, stderr) = run_journey(&root, &base, &token, &id, &artifacts, dir.path());
@@ -345,6 +288,6 @@ fn a_reviewer_requests_changes_then_approves_on_the_review_page_in_chromium() {
         request["corrections"],
         serde_json::json!([{"field": "tagline", "value": CORRECTED_TAGLINE}])
     );
-    let history = String::from_utf8_lossy(&hitl(&data, &["history", &id]).stdout).into_owned();
+    let history = String::from_utf8_lossy(&hitl_ok(&data, &["history", &id]).stdout).into_owned();
     assert!(history.contains("WorkflowApproved"), "{history}");
 }
