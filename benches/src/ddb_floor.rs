@@ -15,11 +15,10 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, ReturnConsumedCapacity, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
-use hitl_shared::feedback::{FeedbackProcessor, Reviewer};
 use hitl_shared::store::sqlite::SqliteStore;
 use hitl_shared::store::WorkflowStore;
 
-use crate::feedback_cpu::{event_kinds, BenchClock, NoopResumer, Pass};
+use crate::feedback_cpu::{bench_submitter, event_kinds, like_a_function, Pass};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -36,16 +35,7 @@ async fn entry_records() -> Result<Vec<String>> {
         1,
     )
     .await?;
-    let processor = FeedbackProcessor::new(
-        Arc::clone(&store),
-        Arc::new(NoopResumer),
-        BenchClock(crate::fixtures::bench_now()),
-    );
-    let reviewer = Reviewer {
-        name: "rita".into(),
-        groups: Some(vec!["reviewers".into()]),
-        channel: "api".into(),
-    };
+    let (processor, reviewer) = bench_submitter(Arc::clone(&store));
     for (key, request) in event_kinds(id) {
         processor.submit(id, &request, &key, &reviewer).await?;
     }
@@ -174,7 +164,7 @@ async fn put_new(client: &Client, table: &str, item: &Item) -> Result<()> {
 pub async fn floor_pass(client: &Client, table: &str, ids: &[String]) -> Result<Pass> {
     let prepared = prepare(client, table, ids).await?;
     let mut found = [0usize; 4];
-    let (user0, sys0) = crate::procfs::self_cpu_split();
+    let cpu = crate::procfs::CpuMark::now();
     let t0 = Instant::now();
     for p in &prepared {
         // Accepted: read, then the version-checked workflow put + the new entry, one transaction.
@@ -206,7 +196,7 @@ pub async fn floor_pass(client: &Client, table: &str, ids: &[String]) -> Result<
         put_new(client, table, &p.entries[2]).await?;
     }
     let wall_s = t0.elapsed().as_secs_f64();
-    let (user1, sys1) = crate::procfs::self_cpu_split();
+    let (cpu_s, sys_s) = cpu.elapsed();
     // The reads must have seen what the processor would: the workflow alone, then workflow
     // and entry for the duplicate.
     let n = ids.len();
@@ -219,32 +209,26 @@ pub async fn floor_pass(client: &Client, table: &str, ids: &[String]) -> Result<
         .map(|name| (name.to_owned(), n))
         .collect();
     Ok(Pass {
-        cpu_s: (user1 - user0) + (sys1 - sys0),
-        sys_s: sys1 - sys0,
+        cpu_s,
+        sys_s,
         wall_s,
         events: n * 4,
         outcomes,
     })
 }
 
-/// [`floor_pass`] on its own current-thread runtime with its own client, like
-/// [`crate::feedback_cpu::rust_pass_like_a_function`].
+/// [`floor_pass`] [`like_a_function`], with its own SDK client built there.
 pub async fn floor_pass_like_a_function(
     endpoint: &str,
     table: String,
     ids: Vec<String>,
 ) -> Result<Pass> {
     let endpoint = endpoint.to_string();
-    tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        rt.block_on(async move {
-            let sdk = crate::fixtures::local_sdk_config(&endpoint).await;
-            floor_pass(&Client::new(&sdk), &table, &ids).await
-        })
+    like_a_function(move || async move {
+        let sdk = crate::fixtures::local_sdk_config(&endpoint).await;
+        floor_pass(&Client::new(&sdk), &table, &ids).await
     })
-    .await?
+    .await
 }
 
 #[cfg(test)]

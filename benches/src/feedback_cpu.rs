@@ -96,6 +96,42 @@ pub fn outcome_name(receipt: &FeedbackReceipt) -> String {
     }
 }
 
+/// The processor of every bench pass.
+pub type BenchProcessor = FeedbackProcessor<Arc<dyn WorkflowStore>, Arc<NoopResumer>, BenchClock>;
+
+/// The feedback processor every bench pass uses (no-op resumer, the bench's fixed clock) and
+/// the reviewer its submissions come from.
+pub fn bench_submitter(store: Arc<dyn WorkflowStore>) -> (BenchProcessor, Reviewer) {
+    let processor = FeedbackProcessor::new(
+        store,
+        Arc::new(NoopResumer),
+        BenchClock(crate::fixtures::bench_now()),
+    );
+    let reviewer = Reviewer {
+        name: "rita".into(),
+        groups: Some(vec!["reviewers".into()]),
+        channel: "api".into(),
+    };
+    (processor, reviewer)
+}
+
+/// Runs `pass` the way a function runs: on its own current-thread tokio runtime (as every
+/// function's `main`) on a blocking thread, so the SDK configuration, the HTTP connection pool
+/// and all the pass's work live there and nothing lands on the bench's own runtime threads.
+pub async fn like_a_function<F, Fut>(pass: F) -> Result<Pass>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Pass>>,
+{
+    tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(pass())
+    })
+    .await?
+}
+
 /// Workflow ids of one pass.
 pub fn workflow_ids(prefix: &str, count: usize) -> Vec<String> {
     (0..count).map(|i| format!("{prefix}-{i:05}")).collect()
@@ -134,20 +170,11 @@ impl Pass {
 
 /// The Rust side: every event through one `FeedbackProcessor`, sequentially.
 pub async fn rust_pass(store: Arc<dyn WorkflowStore>, ids: &[String]) -> Result<Pass> {
-    let processor = FeedbackProcessor::new(
-        store,
-        Arc::new(NoopResumer),
-        BenchClock(crate::fixtures::bench_now()),
-    );
-    let reviewer = Reviewer {
-        name: "rita".into(),
-        groups: Some(vec!["reviewers".into()]),
-        channel: "api".into(),
-    };
+    let (processor, reviewer) = bench_submitter(store);
     let events: Vec<(&String, [(String, FeedbackRequest); 4])> =
         ids.iter().map(|id| (id, event_kinds(id))).collect();
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
-    let (user0, sys0) = crate::procfs::self_cpu_split();
+    let cpu = crate::procfs::CpuMark::now();
     let t0 = Instant::now();
     for (id, kinds) in &events {
         for (key, request) in kinds {
@@ -156,19 +183,18 @@ pub async fn rust_pass(store: Arc<dyn WorkflowStore>, ids: &[String]) -> Result<
         }
     }
     let wall_s = t0.elapsed().as_secs_f64();
-    let (user1, sys1) = crate::procfs::self_cpu_split();
+    let (cpu_s, sys_s) = cpu.elapsed();
     Ok(Pass {
-        cpu_s: (user1 - user0) + (sys1 - sys0),
-        sys_s: sys1 - sys0,
+        cpu_s,
+        sys_s,
         wall_s,
         events: ids.len() * 4,
         outcomes,
     })
 }
 
-/// [`rust_pass`] the way a function runs it: on its own single-threaded tokio runtime (as every
-/// function's `main`), with the store, SDK configuration and HTTP connection pool built there,
-/// so no work lands on the bench's own runtime threads.
+/// [`rust_pass`] [`like_a_function`], with the store (and for DynamoDB the SDK client) built
+/// on the pass's own runtime.
 pub async fn rust_pass_like_a_function(
     backend: &'static str,
     target: String,
@@ -176,25 +202,20 @@ pub async fn rust_pass_like_a_function(
     ids: Vec<String>,
 ) -> Result<Pass> {
     let endpoint = endpoint.to_string();
-    tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        rt.block_on(async move {
-            let store: Arc<dyn WorkflowStore> = match backend {
-                "sqlite" => Arc::new(SqliteStore::open(Path::new(&target))?),
-                _ => {
-                    let sdk = crate::fixtures::local_sdk_config(&endpoint).await;
-                    Arc::new(hitl_shared::store::dynamodb::DynamoStore::new(
-                        aws_sdk_dynamodb::Client::new(&sdk),
-                        target,
-                    ))
-                }
-            };
-            rust_pass(store, &ids).await
-        })
+    like_a_function(move || async move {
+        let store: Arc<dyn WorkflowStore> = match backend {
+            "sqlite" => Arc::new(SqliteStore::open(Path::new(&target))?),
+            _ => {
+                let sdk = crate::fixtures::local_sdk_config(&endpoint).await;
+                Arc::new(hitl_shared::store::dynamodb::DynamoStore::new(
+                    aws_sdk_dynamodb::Client::new(&sdk),
+                    target,
+                ))
+            }
+        };
+        rust_pass(store, &ids).await
     })
-    .await?
+    .await
 }
 
 /// Median CPU per 1,000 events of (cpu, wall) samples.
@@ -291,7 +312,7 @@ pub fn sqlite_floor(path: &Path, ids: &[String], cached: bool) -> Result<f64> {
     const FB: &str = "SELECT body FROM feedback WHERE workflow_id = ?1 AND idempotency_key = ?2";
     const UPD: &str = "UPDATE workflows SET status = ?1, version = ?2, updated_at = ?3, body = ?4 WHERE id = ?5 AND version = ?6";
     const INS: &str = "INSERT INTO feedback (workflow_id, idempotency_key, received_at, body) VALUES (?1, ?2, ?3, ?4)";
-    let cpu0 = crate::procfs::self_cpu_seconds();
+    let cpu = crate::procfs::CpuMark::now();
     for id in ids {
         let kinds = event_kinds(id);
         for (n, (key, _)) in kinds.iter().enumerate() {
@@ -325,7 +346,7 @@ pub fn sqlite_floor(path: &Path, ids: &[String], cached: bool) -> Result<f64> {
             tx.commit()?;
         }
     }
-    Ok(crate::procfs::self_cpu_seconds() - cpu0)
+    Ok(cpu.elapsed().0)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -458,12 +479,11 @@ pub async fn measure(
             .get(&(backend, "python"))
             .cloned()
             .unwrap_or_default();
-        let cpu = |s: &[(f64, f64)]| median_cpu(s);
         let wall = |s: &[(f64, f64)]| crate::median(&s.iter().map(|x| x.1).collect::<Vec<_>>());
         rows.push(Row {
             section: "2 feedback".into(),
             metric: format!("CPU per 1,000 feedback events, {name}"),
-            value: cpu(&ours),
+            value: median_cpu(&ours),
             unit: "CPU-s".into(),
             baseline_name: format!(
                 "Python 3 port ({})",
@@ -473,7 +493,7 @@ pub async fn measure(
                     "boto3"
                 }
             ),
-            baseline: Some(cpu(&theirs)),
+            baseline: Some(median_cpu(&theirs)),
             target: Target::RatioAtMost(0.1),
             note: format!(
                 "{events} events × {} rounds; wall {:.3} s vs {:.3} s per 1,000",
@@ -506,8 +526,6 @@ pub async fn measure(
                 median_of(system.get(&("dynamodb", "python")))
             ),
         });
-    }
-    if python_ddb.is_some() {
         rows.push(Row {
             section: "2 feedback".into(),
             metric: "DynamoDB Local floor: the store's 7 requests per 4 events alone through aws-sdk-dynamodb, per 1,000 events"

@@ -21,13 +21,8 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     status_field_kib(&status, "VmHWM")
 }
 
-/// User + system CPU seconds from a `/proc/<pid>/stat` line (fields 14 and 15, all threads
+/// (user, system) CPU seconds from a `/proc/<pid>/stat` line (fields 14 and 15, all threads
 /// of the process including exited ones).
-pub fn stat_cpu_seconds(stat: &str) -> Option<f64> {
-    stat_cpu_split(stat).map(|(user, system)| user + system)
-}
-
-/// (user, system) CPU seconds from a `/proc/<pid>/stat` line.
 pub fn stat_cpu_split(stat: &str) -> Option<(f64, f64)> {
     // The command name (field 2) may contain spaces: parse after the last ')'.
     let after = &stat[stat.rfind(')')? + 1..];
@@ -38,10 +33,26 @@ pub fn stat_cpu_split(stat: &str) -> Option<(f64, f64)> {
     Some((utime / USER_HZ, stime / USER_HZ))
 }
 
-/// CPU seconds used so far by this process (all threads).
-pub fn self_cpu_seconds() -> f64 {
-    let (user, system) = self_cpu_split();
-    user + system
+/// This process's CPU time at one moment, to measure what a stretch of work cost.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuMark {
+    user: f64,
+    system: f64,
+}
+
+impl CpuMark {
+    /// The CPU time used so far.
+    pub fn now() -> Self {
+        let (user, system) = self_cpu_split();
+        Self { user, system }
+    }
+
+    /// (user + system, system) CPU seconds since the mark.
+    pub fn elapsed(&self) -> (f64, f64) {
+        let (user, system) = self_cpu_split();
+        let system = system - self.system;
+        ((user - self.user) + system, system)
+    }
 }
 
 /// (user, system) CPU seconds used so far by this process (all threads).
@@ -66,8 +77,8 @@ mod tests {
     #[test]
     fn parses_cpu_ticks_after_a_command_with_spaces() {
         let stat = "42 (a b) S 1 42 42 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 1 0 1 1 1";
-        assert_eq!(stat_cpu_seconds(stat), Some(3.0));
         assert_eq!(stat_cpu_split(stat), Some((2.5, 0.5)));
-        assert!(self_cpu_seconds() >= 0.0);
+        let (cpu, system) = CpuMark::now().elapsed();
+        assert!(cpu >= system && system >= 0.0, "{cpu} {system}");
     }
 }

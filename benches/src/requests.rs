@@ -11,10 +11,9 @@ use aws_sdk_dynamodb::config::interceptors::{
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
-use hitl_shared::feedback::{FeedbackProcessor, FeedbackRequest, Reviewer};
+use hitl_shared::feedback::FeedbackRequest;
 use hitl_shared::store::WorkflowStore;
 
-use crate::feedback_cpu::{BenchClock, NoopResumer};
 use crate::report::{Row, Target};
 
 /// One transmitted request.
@@ -130,16 +129,7 @@ pub async fn measure(sdk: &aws_config::SdkConfig) -> Result<Vec<Row>> {
         .create_workflow(&crate::fixtures::awaiting_review(&id))
         .await?;
     counter.take();
-    let processor = FeedbackProcessor::new(
-        Arc::clone(&store),
-        Arc::new(NoopResumer),
-        BenchClock(crate::fixtures::bench_now()),
-    );
-    let reviewer = Reviewer {
-        name: "rita".into(),
-        groups: Some(vec!["reviewers".into()]),
-        channel: "api".into(),
-    };
+    let (processor, reviewer) = crate::feedback_cpu::bench_submitter(Arc::clone(&store));
     let cases = crate::feedback_cpu::event_kinds(&id);
     let mut rows = Vec::new();
     for (label, request, key, limit, expect) in [
