@@ -29,20 +29,9 @@ pub fn map_definition_path() -> PathBuf {
     crate::workspace_root().join("benches/asl/map-heavy.asl.json")
 }
 
-/// Input of the Map-heavy definition: `items` objects with an id, a price and tags.
-pub fn map_input(items: usize) -> Value {
-    let items: Vec<Value> = (0..items)
-        .map(|i| {
-            let tags = if i % 3 == 0 {
-                json!(["new", "outdoor"])
-            } else {
-                json!(["outdoor"])
-            };
-            json!({"id": i, "price": (i * 37) % 2000, "tags": tags})
-        })
-        .collect();
-    json!({"run": 7, "items": items})
-}
+#[path = "../asl/map_input.rs"]
+mod map_input_file;
+pub use map_input_file::map_input;
 
 /// State transitions in a history: every `*StateEntered` event.
 pub fn transitions(history: &[HistoryEvent]) -> usize {

@@ -8,7 +8,6 @@
 //!
 //! Prints the median time per execution and per state transition.
 
-use serde_json::{json, Value};
 use statemachine::{
     Engine, EngineConfig, ExecutionStatus, ExecutionStore, HandlerRegistry, MemoryExecutionStore,
     VirtualClock,
@@ -22,19 +21,8 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const DEFINITION: &str = include_str!("../../benches/asl/map-heavy.asl.json");
 
-fn input(items: usize) -> Value {
-    let items: Vec<Value> = (0..items)
-        .map(|i| {
-            let tags = if i % 3 == 0 {
-                json!(["new", "outdoor"])
-            } else {
-                json!(["outdoor"])
-            };
-            json!({"id": i, "price": (i * 37) % 2000, "tags": tags})
-        })
-        .collect();
-    json!({"run": 7, "items": items})
-}
+#[path = "../../benches/asl/map_input.rs"]
+mod map_input;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runs: usize = std::env::args()
@@ -52,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         EngineConfig::default(),
     );
     let arn = engine.create_state_machine("map-heavy", DEFINITION)?;
-    let input = input(1000);
+    let input = map_input::map_input(1000);
     let mut times = Vec::with_capacity(runs);
     let mut transitions = 0;
     for _ in 0..runs {
