@@ -291,25 +291,8 @@ pub fn context_object_for(path: &str, exec: &ExecutionInfo, state: &StateInfo<'_
     let member = path
         .strip_prefix("$$.")
         .map(|rest| rest.split(['.', '[']).next().unwrap_or(""));
-    let mut ctx = Map::new();
     match member {
-        Some("Map") => {
-            if let Some((i, v)) = state.map_item {
-                ctx.insert("Map".into(), json!({ "Item": { "Index": i, "Value": v } }));
-            }
-        }
-        Some("State") => {
-            ctx.insert("State".into(), state_member(state));
-        }
-        Some("Task") => {
-            if let Some(t) = state.task_token {
-                ctx.insert("Task".into(), json!({ "Token": t }));
-            }
-        }
-        Some("StateMachine") => {
-            ctx.insert("StateMachine".into(), state_machine_member(exec));
-        }
-        Some("Execution") => {
+        Some(name @ ("Map" | "State" | "Task" | "StateMachine" | "Execution")) => {
             let with_input = !matches!(
                 path,
                 "$$.Execution.Id"
@@ -318,26 +301,46 @@ pub fn context_object_for(path: &str, exec: &ExecutionInfo, state: &StateInfo<'_
                     | "$$.Execution.RoleArn"
                     | "$$.Execution.RedriveCount"
             );
-            ctx.insert("Execution".into(), execution_member(exec, with_input));
+            let mut ctx = Map::new();
+            insert_member(&mut ctx, name, exec, state, with_input);
+            Value::Object(ctx)
         }
-        _ => return context_object(exec, state),
+        _ => context_object(exec, state),
     }
-    Value::Object(ctx)
 }
 
 /// Builds the full context object.
 pub fn context_object(exec: &ExecutionInfo, state: &StateInfo<'_>) -> Value {
     let mut ctx = Map::new();
-    ctx.insert("Execution".into(), execution_member(exec, true));
-    ctx.insert("State".into(), state_member(state));
-    ctx.insert("StateMachine".into(), state_machine_member(exec));
-    if let Some(t) = state.task_token {
-        ctx.insert("Task".into(), json!({ "Token": t }));
-    }
-    if let Some((i, v)) = state.map_item {
-        ctx.insert("Map".into(), json!({ "Item": { "Index": i, "Value": v } }));
+    for name in ["Execution", "State", "StateMachine", "Task", "Map"] {
+        insert_member(&mut ctx, name, exec, state, true);
     }
     Value::Object(ctx)
+}
+
+/// Inserts the context member `name` (`Task` and `Map` only when the state has them).
+fn insert_member(
+    ctx: &mut Map<String, Value>,
+    name: &str,
+    exec: &ExecutionInfo,
+    state: &StateInfo<'_>,
+    with_input: bool,
+) {
+    let value = match name {
+        "Execution" => execution_member(exec, with_input),
+        "State" => state_member(state),
+        "StateMachine" => state_machine_member(exec),
+        "Task" => match state.task_token {
+            Some(t) => json!({ "Token": t }),
+            None => return,
+        },
+        "Map" => match state.map_item {
+            Some((i, v)) => json!({ "Item": { "Index": i, "Value": v } }),
+            None => return,
+        },
+        _ => return,
+    };
+    ctx.insert(name.to_owned(), value);
 }
 
 fn execution_member(exec: &ExecutionInfo, with_input: bool) -> Value {
