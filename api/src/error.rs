@@ -4,7 +4,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hitl_shared::error::FieldError;
+use hitl_domain::error::FieldError;
 use serde::Serialize;
 use serde_json::json;
 

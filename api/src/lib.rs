@@ -26,11 +26,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use hitl_shared::analytics;
-use hitl_shared::feedback::{FeedbackError, FeedbackProcessor, FeedbackReceipt, Reviewer};
-use hitl_shared::model::{FeedbackOutcome, WorkflowStatus};
-use hitl_shared::ports::{Clock, ExecutionResumer};
-use hitl_shared::store::{collect_report_records, StoreError, WorkflowStore};
+use hitl_domain::analytics;
+use hitl_domain::feedback::{FeedbackError, FeedbackProcessor, FeedbackReceipt, Reviewer};
+use hitl_domain::model::{FeedbackOutcome, WorkflowStatus};
+use hitl_domain::ports::{Clock, ExecutionResumer};
+use hitl_domain::store::{collect_report_records, StoreError, WorkflowStore};
 use serde_json::json;
 use tracing::{error, info, warn};
 
@@ -193,7 +193,7 @@ async fn list_reviews(
         None => DEFAULT_PAGE_SIZE,
         Some(Ok(n)) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
         Some(_) => {
-            errors.push(hitl_shared::FieldError::new(
+            errors.push(hitl_domain::FieldError::new(
                 "limit",
                 format!("must be an integer in 1..={MAX_PAGE_SIZE}"),
             ));
@@ -209,7 +209,7 @@ async fn list_reviews(
         {
             Some(decoded) => Some(decoded),
             None => {
-                errors.push(hitl_shared::FieldError::new(
+                errors.push(hitl_domain::FieldError::new(
                     "cursor",
                     "is not a cursor returned by this API",
                 ));
@@ -221,7 +221,7 @@ async fn list_reviews(
         .keys()
         .filter(|k| !matches!(k.as_str(), "limit" | "cursor"))
     {
-        errors.push(hitl_shared::FieldError::new(
+        errors.push(hitl_domain::FieldError::new(
             key.chars().take(64).collect::<String>(),
             "is not a known parameter; expected limit, cursor",
         ));
@@ -414,11 +414,11 @@ fn analytics_options(
         Ok(lookback) if lookback <= chrono::Duration::days(routes::MAX_ANALYTICS_DAYS) => {
             options.since = Some(now - lookback);
         }
-        Ok(_) => errors.push(hitl_shared::FieldError::new(
+        Ok(_) => errors.push(hitl_domain::FieldError::new(
             "since",
             format!("must be at most {}d", routes::MAX_ANALYTICS_DAYS),
         )),
-        Err(message) => errors.push(hitl_shared::FieldError::new("since", message)),
+        Err(message) => errors.push(hitl_domain::FieldError::new("since", message)),
     }
     for (name, target) in [
         ("reviewer_group", &mut options.reviewer_group),
@@ -427,7 +427,7 @@ fn analytics_options(
         match query.get(name).map(|v| v.trim()) {
             None => {}
             Some(v) if !v.is_empty() && v.len() <= 128 => *target = Some(v.to_owned()),
-            Some(_) => errors.push(hitl_shared::FieldError::new(
+            Some(_) => errors.push(hitl_domain::FieldError::new(
                 name,
                 "must be 1 to 128 characters",
             )),
@@ -436,7 +436,7 @@ fn analytics_options(
     match query.get("include_smoke").map(String::as_str) {
         None | Some("false") => {}
         Some("true") => options.include_smoke = true,
-        Some(_) => errors.push(hitl_shared::FieldError::new(
+        Some(_) => errors.push(hitl_domain::FieldError::new(
             "include_smoke",
             "must be true or false",
         )),
@@ -444,7 +444,7 @@ fn analytics_options(
     match query.get("stale_rounds").map(|v| v.trim().parse::<u32>()) {
         None => {}
         Some(Ok(n)) if (1..=100).contains(&n) => options.stale_rounds = n,
-        Some(_) => errors.push(hitl_shared::FieldError::new(
+        Some(_) => errors.push(hitl_domain::FieldError::new(
             "stale_rounds",
             "must be an integer in 1..=100",
         )),
@@ -452,7 +452,7 @@ fn analytics_options(
     match query.get("top").map(|v| v.trim().parse::<usize>()) {
         None => {}
         Some(Ok(n)) if (1..=50).contains(&n) => options.top_n = n,
-        Some(_) => errors.push(hitl_shared::FieldError::new(
+        Some(_) => errors.push(hitl_domain::FieldError::new(
             "top",
             "must be an integer in 1..=50",
         )),
@@ -461,7 +461,7 @@ fn analytics_options(
         .keys()
         .filter(|k| !ANALYTICS_PARAMS.split(", ").any(|p| p == k.as_str()))
     {
-        errors.push(hitl_shared::FieldError::new(
+        errors.push(hitl_domain::FieldError::new(
             key.chars().take(64).collect::<String>(),
             format!("is not a known parameter; expected {ANALYTICS_PARAMS}"),
         ));

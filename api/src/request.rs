@@ -1,11 +1,11 @@
 //! Parsing of the feedback body into the shared [`FeedbackRequest`], with field-level errors
 //! instead of serde's first-error-only messages. Validation and the rules stay in
-//! [`hitl_shared::feedback`]: [`parse_and_validate`] only adds the JSON shape checks and
+//! [`hitl_domain::feedback`]: [`parse_and_validate`] only adds the JSON shape checks and
 //! merges them with the shared validator's findings.
 
-use hitl_shared::error::FieldError;
-use hitl_shared::feedback::{self, FeedbackRequest, Reviewer, ValidFeedback};
-use hitl_shared::model::Correction;
+use hitl_domain::error::FieldError;
+use hitl_domain::feedback::{self, FeedbackRequest, Reviewer, ValidFeedback};
+use hitl_domain::model::Correction;
 use serde_json::Value;
 
 /// Name of the idempotency header, also used as the field name in 400 answers.
@@ -162,7 +162,7 @@ pub fn parse_feedback(body: &[u8]) -> (FeedbackRequest, Vec<FieldError>) {
     (request, errors)
 }
 
-/// Parses the body and validates it with [`hitl_shared::feedback::validate`]. All problems
+/// Parses the body and validates it with [`hitl_domain::feedback::validate`]. All problems
 /// are reported together; a field with a shape error is not reported twice.
 /// `idempotency_key` is `None` when the header is missing.
 pub fn parse_and_validate(

@@ -3,9 +3,9 @@
 //! records are never serialised into a response.
 
 use chrono::{DateTime, Utc};
-use hitl_shared::feedback::FeedbackReceipt;
-use hitl_shared::metadata::CORRECTABLE_FIELDS;
-use hitl_shared::model::{
+use hitl_domain::feedback::FeedbackReceipt;
+use hitl_domain::metadata::CORRECTABLE_FIELDS;
+use hitl_domain::model::{
     Artifact, Correction, Decision, FeedbackEntry, FeedbackOutcome, Workflow, WorkflowStatus,
 };
 use serde::{Deserialize, Serialize};

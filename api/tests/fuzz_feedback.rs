@@ -8,10 +8,10 @@ use axum::body::Body;
 use hitl_api::identity::ReviewersFile;
 use hitl_api::request::parse_and_validate;
 use hitl_api::{AppState, ReviewerTokens};
-use hitl_shared::feedback::Reviewer;
-use hitl_shared::store::sqlite::SqliteStore;
-use hitl_shared::store::WorkflowStore;
-use hitl_shared::testing::{FixedClock, RecordingResumer};
+use hitl_domain::feedback::Reviewer;
+use hitl_domain::store::WorkflowStore;
+use hitl_domain::testing::{FixedClock, RecordingResumer};
+use hitl_sqlite::SqliteStore;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -144,7 +144,7 @@ fn fuzz_feedback_endpoint() {
     let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
     let clock = Arc::new(FixedClock::default());
     let id = runtime
-        .block_on(hitl_shared::store::contract::stored_awaiting_review(
+        .block_on(hitl_domain::store::contract::stored_awaiting_review(
             store.as_ref(),
         ))
         .id;

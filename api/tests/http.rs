@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use common::*;
-use hitl_shared::model::{FeedbackOutcome, WorkflowStatus};
-use hitl_shared::ports::ResumeError;
+use hitl_domain::model::{FeedbackOutcome, WorkflowStatus};
+use hitl_domain::ports::ResumeError;
 use serde_json::{json, Value};
 
 // ---- public routes --------------------------------------------------------------------------
@@ -198,7 +198,7 @@ async fn the_workflow_view_has_draft_changes_feedback_and_deadline_but_no_token(
     assert_eq!(v["decisions"][0]["decision"], "request_changes");
     assert_eq!(
         v["correctable_fields"],
-        json!(hitl_shared::metadata::CORRECTABLE_FIELDS)
+        json!(hitl_domain::metadata::CORRECTABLE_FIELDS)
     );
     // the record holds tokens (pending review and the decision) — the answer does not
     assert!(wf.decisions[0].task_token.is_some());
@@ -667,10 +667,10 @@ struct GatedStepFunctions {
 }
 
 #[async_trait::async_trait]
-impl hitl_shared::ports::ExecutionResumer for GatedStepFunctions {
+impl hitl_domain::ports::ExecutionResumer for GatedStepFunctions {
     async fn resume(
         &self,
-        token: &hitl_shared::model::TaskToken,
+        token: &hitl_domain::model::TaskToken,
         _output: &Value,
     ) -> Result<(), ResumeError> {
         let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -700,7 +700,7 @@ async fn a_retry_racing_the_original_request_does_not_revoke_the_decision() {
     let s = Arc::new(
         Server::start_with(
             gate.clone(),
-            Arc::new(hitl_shared::testing::RecordingResumer::default()),
+            Arc::new(hitl_domain::testing::RecordingResumer::default()),
         )
         .await,
     );
@@ -761,20 +761,20 @@ async fn analytics_is_the_json_report_for_analysts_and_admins_only() {
     let r = s
         .get("/analytics?top=1&stale_rounds=2", Some(&s.reviewers.anna))
         .await;
-    let options = hitl_shared::analytics::ReportOptions {
+    let options = hitl_domain::analytics::ReportOptions {
         since: Some(s.now() - Duration::days(30)),
         top_n: 1,
         stale_rounds: 2,
         ..Default::default()
     };
-    let records = hitl_shared::store::collect_report_records(
+    let records = hitl_domain::store::collect_report_records(
         s.store.as_ref(),
         s.now() - Duration::days(30),
         &mut |_| {},
     )
     .await
     .unwrap();
-    let expected = hitl_shared::analytics::compute(&records.workflows, &records.feedback, &options);
+    let expected = hitl_domain::analytics::compute(&records.workflows, &records.feedback, &options);
     assert_eq!(r.json(), serde_json::to_value(&expected).unwrap());
 }
 

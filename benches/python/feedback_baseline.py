@@ -1,4 +1,4 @@
-"""CPU baseline for section 2: a faithful Python 3 port of hitl_shared::feedback (validate,
+"""CPU baseline for section 2: a faithful Python 3 port of hitl_domain::feedback (validate,
 the group check, rules::decide, replay of a duplicate, recording with the same conditional
 writes) against SQLite (sqlite3, same schema, WAL, BEGIN IMMEDIATE) and DynamoDB Local
 (boto3, BatchGetItem + TransactWriteItems / conditional PutItem, as the Rust adapter does).

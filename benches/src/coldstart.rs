@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use hitl_shared::store::WorkflowStore;
+use hitl_domain::store::WorkflowStore;
 
 use crate::fake_runtime::{Event, FakeRuntime, FUNCTION_NAME};
 use crate::report::{Row, Target};

@@ -15,8 +15,8 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, ReturnConsumedCapacity, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
-use hitl_shared::store::sqlite::SqliteStore;
-use hitl_shared::store::WorkflowStore;
+use hitl_domain::store::WorkflowStore;
+use hitl_sqlite::SqliteStore;
 
 use crate::feedback_cpu::{bench_submitter, event_kinds, like_a_function, Pass};
 

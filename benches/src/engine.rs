@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use hitl_cli::local::Runtime;
-use hitl_shared::model::{SmokeScenario, WorkflowStatus};
+use hitl_domain::model::{SmokeScenario, WorkflowStatus};
 use serde_json::{json, Value};
 use statemachine::{ExecutionStatus, HistoryEvent};
 

@@ -17,11 +17,11 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use hitl_shared::feedback::{FeedbackProcessor, FeedbackReceipt, FeedbackRequest, Reviewer};
-use hitl_shared::model::{Correction, FeedbackOutcome, TaskToken};
-use hitl_shared::ports::{Clock, ExecutionResumer, ResumeError};
-use hitl_shared::store::sqlite::SqliteStore;
-use hitl_shared::store::WorkflowStore;
+use hitl_domain::feedback::{FeedbackProcessor, FeedbackReceipt, FeedbackRequest, Reviewer};
+use hitl_domain::model::{Correction, FeedbackOutcome, TaskToken};
+use hitl_domain::ports::{Clock, ExecutionResumer, ResumeError};
+use hitl_domain::store::WorkflowStore;
+use hitl_sqlite::SqliteStore;
 use serde_json::Value;
 
 use crate::report::{Row, Target};
@@ -207,7 +207,7 @@ pub async fn rust_pass_like_a_function(
             "sqlite" => Arc::new(SqliteStore::open(Path::new(&target))?),
             _ => {
                 let sdk = crate::fixtures::local_sdk_config(&endpoint).await;
-                Arc::new(hitl_shared::store::dynamodb::DynamoStore::new(
+                Arc::new(hitl_aws::dynamodb::DynamoStore::new(
                     aws_sdk_dynamodb::Client::new(&sdk),
                     target,
                 ))

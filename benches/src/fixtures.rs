@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use hitl_shared::model::{
+use hitl_aws::dynamodb::DynamoStore;
+use hitl_domain::model::{
     Decision, DecisionRecord, PendingReview, Subject, TaskToken, Workflow, WorkflowConfig,
     WorkflowStatus,
 };
-use hitl_shared::store::dynamodb::DynamoStore;
-use hitl_shared::store::WorkflowStore;
+use hitl_domain::store::WorkflowStore;
 
 /// The fixed "now" of every measurement (also handed to the Python baselines).
 pub fn bench_now() -> DateTime<Utc> {
@@ -203,11 +203,11 @@ mod tests {
     #[test]
     fn fixtures_are_in_the_states_the_measurements_need() {
         let r = revising("wf-1");
-        let (verdict, next) = hitl_shared::rules::check_iteration(&r, 1, bench_now())
+        let (verdict, next) = hitl_domain::rules::check_iteration(&r, 1, bench_now())
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             verdict,
-            hitl_shared::rules::IterationVerdict::Continue { next: 2 }
+            hitl_domain::rules::IterationVerdict::Continue { next: 2 }
         );
         assert!(next.is_some());
         let a = awaiting_review("wf-2");

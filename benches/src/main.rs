@@ -97,7 +97,7 @@ fn machine() -> String {
 }
 
 #[global_allocator]
-static ALLOC: hitl_shared::Allocator = hitl_shared::Allocator;
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {

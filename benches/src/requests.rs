@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::config::interceptors::{
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
-use hitl_shared::feedback::FeedbackRequest;
-use hitl_shared::store::WorkflowStore;
+use hitl_domain::feedback::FeedbackRequest;
+use hitl_domain::store::WorkflowStore;
 
 use crate::report::{Row, Target};
 

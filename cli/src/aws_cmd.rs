@@ -8,13 +8,13 @@ use anyhow::{anyhow, Context, Result};
 use aws_config::BehaviorVersion;
 use clap::{Args, Subcommand};
 use hitl_cli::aws::{self, AgentSpec, Clients, Overrides, Polling, Targets, Verdict};
-use hitl_shared::model::{FeedbackOutcome, WorkflowStatus};
-use hitl_shared::store::WorkflowStore;
+use hitl_domain::model::{FeedbackOutcome, WorkflowStatus};
+use hitl_domain::store::WorkflowStore;
 use serde_json::json;
 
-use crate::commands::{start_input, FeedbackArgs, StartArgs};
-use crate::format::{parse_duration, table};
-use crate::report::{self, ReportArgs};
+use crate::args::{start_input, FeedbackArgs, StartArgs};
+use hitl_cli::format::{parse_duration, table};
+use hitl_cli::report::{self, ReportArgs};
 
 /// `hitl aws`: the deployed stack, through the real SDK clients.
 #[derive(Debug, Args)]

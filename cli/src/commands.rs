@@ -5,94 +5,14 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use hitl_shared::contracts::workflow_id;
-use hitl_shared::feedback::{FeedbackProcessor, FeedbackRequest, Reviewer};
-use hitl_shared::model::{Correction, FeedbackOutcome, Subject, Workflow, WorkflowStatus};
+use hitl_domain::contracts::workflow_id;
+use hitl_domain::feedback::{FeedbackProcessor, Reviewer};
+use hitl_domain::model::{FeedbackOutcome, Workflow, WorkflowStatus};
 use serde_json::{json, Value};
 
-use crate::format::{diff, human, parse_duration, short, table};
-use crate::local::Runtime;
-use crate::{Cli, Command};
-
-/// `hitl start`.
-#[derive(Debug, Args)]
-pub struct StartArgs {
-    /// A JSON file with one subject object or an array of subjects.
-    #[arg(long, conflicts_with = "subject")]
-    pub subjects_file: Option<PathBuf>,
-    /// One subject as inline JSON: '{"id":"brand-1","name":"Acme"}'.
-    #[arg(long)]
-    pub subject: Option<String>,
-    /// Iteration limit (1..=50).
-    #[arg(long, default_value_t = 10)]
-    pub max_iterations: i64,
-    /// Most subjects this request may start (1..=100).
-    #[arg(long, default_value_t = 10)]
-    pub batch_size: i64,
-    /// Review SLA per iteration (e.g. 72h).
-    #[arg(long, default_value = "72h")]
-    pub review_timeout: String,
-    /// Reviewer group allowed to decide.
-    #[arg(long, default_value = "reviewers")]
-    pub reviewer_group: String,
-    /// Request id (idempotency: the same id and subject start one workflow).
-    #[arg(long)]
-    pub request_id: Option<String>,
-}
-
-/// `hitl feedback`.
-#[derive(Debug, Args)]
-pub struct FeedbackArgs {
-    /// Workflow id.
-    pub workflow_id: String,
-    /// Approve the current draft.
-    #[arg(long, conflicts_with = "request_changes")]
-    pub approve: bool,
-    /// Request changes, with comments.
-    #[arg(long, value_name = "COMMENTS")]
-    pub request_changes: Option<String>,
-    /// Reviewer name recorded in the audit trail.
-    #[arg(long, default_value = "local-reviewer")]
-    pub reviewer: String,
-    /// Field correction, `field=value` (repeatable), e.g. --correction tagline="Fresh daily".
-    #[arg(long = "correction", value_name = "FIELD=VALUE")]
-    pub corrections: Vec<String>,
-    /// Iteration decided (defaults to the workflow's current iteration).
-    #[arg(long)]
-    pub iteration: Option<i64>,
-    /// Idempotency key (defaults to reviewer, iteration and decision, so a retried command
-    /// is applied once).
-    #[arg(long)]
-    pub key: Option<String>,
-}
-
-impl FeedbackArgs {
-    /// The decision `--approve` / `--request-changes` name.
-    pub fn decision(&self) -> Result<&'static str> {
-        match (self.approve, &self.request_changes) {
-            (true, _) => Ok("approve"),
-            (false, Some(_)) => Ok("request_changes"),
-            (false, None) => bail!("give --approve or --request-changes \"<comments>\""),
-        }
-    }
-
-    /// The request for `iteration` and its idempotency key: `--key`, or one derived from
-    /// reviewer, iteration and decision, so a retried command is applied once.
-    pub fn request(&self, iteration: i64) -> Result<(FeedbackRequest, String)> {
-        let decision = self.decision()?;
-        let request = FeedbackRequest {
-            iteration: Some(iteration),
-            decision: Some(decision.to_owned()),
-            comments: self.request_changes.clone(),
-            corrections: parse_corrections(&self.corrections)?,
-        };
-        let key = self
-            .key
-            .clone()
-            .unwrap_or_else(|| format!("cli:{}:{iteration}:{decision}", self.reviewer));
-        Ok((request, key))
-    }
-}
+use crate::args::{read_input, start_input, FeedbackArgs, StartArgs};
+use hitl_cli::format::{diff, human, parse_duration, short, table};
+use hitl_cli::local::Runtime;
 
 /// `hitl exec`.
 #[derive(Debug, Args)]
@@ -107,91 +27,7 @@ pub struct ExecArgs {
     pub substitutions: Vec<String>,
 }
 
-/// Dispatches a parsed command line.
-pub async fn run(cli: Cli) -> Result<ExitCode> {
-    match cli.command {
-        Command::Aws(args) => return crate::aws_cmd::run(*args, cli.json).await,
-        Command::Exec(args) => return exec(args).await,
-        Command::Validate { definition } => return validate(&definition),
-        Command::Reviewers(args) => return crate::serve::reviewers(args, &cli.data_dir, cli.json),
-        _ => {}
-    }
-    let runtime = Runtime::open(Some(&cli.data_dir))?;
-    runtime.engine.run_due().await?;
-    runtime.settle().await?;
-    match cli.command {
-        Command::Start(args) => start(&runtime, args, cli.json).await,
-        Command::Feedback(args) => feedback(&runtime, args, cli.json).await,
-        Command::Status { workflow_id } => status(&runtime, &workflow_id, cli.json).await,
-        Command::List { status, limit } => list(&runtime, status.as_deref(), limit, cli.json).await,
-        Command::History { id } => history(&runtime, &id, cli.json).await,
-        Command::AdvanceTime { duration } => advance(&runtime, &duration, cli.json).await,
-        Command::Smoke(args) => crate::smoke::run(&runtime, args, cli.json).await,
-        Command::Report(mut args) => {
-            if cli.json {
-                args.format = crate::report::ReportFormat::Json;
-            }
-            crate::report::run(runtime.store.as_ref(), runtime.clock.now(), args).await
-        }
-        Command::Serve(args) => {
-            crate::serve::run(&runtime, args.with_data_dir(&cli.data_dir)).await
-        }
-        Command::Exec(_) | Command::Validate { .. } | Command::Reviewers(_) | Command::Aws(_) => {
-            Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-fn read_input(text: &str) -> Result<Value> {
-    let raw = match text.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
-        None => text.to_owned(),
-    };
-    serde_json::from_str(&raw).context("input is not valid JSON")
-}
-
-/// The start request `args` describe (the state machine's input) and its subjects.
-/// `smoke` asks for a smoke batch; subjects are then optional (synthetic ones are used).
-pub fn start_input(
-    args: &StartArgs,
-    request_id: &str,
-    smoke: bool,
-) -> Result<(Value, Vec<Subject>)> {
-    let subjects: Vec<Subject> = match (&args.subjects_file, &args.subject) {
-        (Some(path), _) => {
-            let value = read_input(&format!("@{}", path.display()))?;
-            match value {
-                Value::Array(_) => serde_json::from_value(value),
-                other => serde_json::from_value(other).map(|s| vec![s]),
-            }
-            .context("subjects must be objects with id, name and optional category/attributes")?
-        }
-        (None, Some(inline)) => vec![serde_json::from_value(read_input(inline)?)
-            .context("--subject must be an object with id and name")?],
-        (None, None) if smoke => vec![],
-        (None, None) => bail!("give --subject '<json>' or --subjects-file <file>"),
-    };
-    let timeout = parse_duration(&args.review_timeout).map_err(|e| anyhow!(e))?;
-    let mut input = json!({
-        "action": "start_workflow",
-        "request_id": request_id,
-        "config": {
-            "max_iterations": args.max_iterations,
-            "batch_size": args.batch_size,
-            "review_timeout_seconds": timeout.num_seconds(),
-            "reviewer_group": args.reviewer_group,
-        },
-    });
-    if smoke {
-        input["smoke"] = json!(true);
-    }
-    if !subjects.is_empty() {
-        input["subjects"] = json!(subjects);
-    }
-    Ok((input, subjects))
-}
-
-async fn start(runtime: &Runtime, args: StartArgs, as_json: bool) -> Result<ExitCode> {
+pub(crate) async fn start(runtime: &Runtime, args: StartArgs, as_json: bool) -> Result<ExitCode> {
     let request_id = args
         .request_id
         .clone()
@@ -251,21 +87,11 @@ async fn load(runtime: &Runtime, id: &str) -> Result<Workflow> {
         .ok_or_else(|| anyhow!("workflow {id} not found (see `hitl list`)"))
 }
 
-fn parse_corrections(raw: &[String]) -> Result<Vec<Correction>> {
-    raw.iter()
-        .map(|c| {
-            let (field, value) = c
-                .split_once('=')
-                .ok_or_else(|| anyhow!("--correction {c:?}: expected field=value"))?;
-            Ok(Correction {
-                field: field.trim().to_owned(),
-                value: value.to_owned(),
-            })
-        })
-        .collect()
-}
-
-async fn feedback(runtime: &Runtime, args: FeedbackArgs, as_json: bool) -> Result<ExitCode> {
+pub(crate) async fn feedback(
+    runtime: &Runtime,
+    args: FeedbackArgs,
+    as_json: bool,
+) -> Result<ExitCode> {
     let workflow = load(runtime, &args.workflow_id).await?;
     let decision = args.decision()?;
     let (request, key) = args.request(args.iteration.unwrap_or(i64::from(workflow.iteration)))?;
@@ -308,7 +134,7 @@ async fn feedback(runtime: &Runtime, args: FeedbackArgs, as_json: bool) -> Resul
     Ok(ExitCode::SUCCESS)
 }
 
-async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result<ExitCode> {
+pub(crate) async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result<ExitCode> {
     let wf = load(runtime, id).await?;
     let artifacts = runtime.store.list_artifacts(id).await?;
     let trail = runtime.store.list_feedback(id).await?;
@@ -395,7 +221,7 @@ async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-async fn list(
+pub(crate) async fn list(
     runtime: &Runtime,
     status: Option<&str>,
     limit: usize,
@@ -445,7 +271,7 @@ async fn list(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn history(runtime: &Runtime, id: &str, as_json: bool) -> Result<ExitCode> {
+pub(crate) async fn history(runtime: &Runtime, id: &str, as_json: bool) -> Result<ExitCode> {
     let arn = if id.starts_with("arn:") {
         id.to_owned()
     } else {
@@ -483,7 +309,7 @@ async fn history(runtime: &Runtime, id: &str, as_json: bool) -> Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-async fn advance(runtime: &Runtime, duration: &str, as_json: bool) -> Result<ExitCode> {
+pub(crate) async fn advance(runtime: &Runtime, duration: &str, as_json: bool) -> Result<ExitCode> {
     let by = parse_duration(duration).map_err(|e| anyhow!(e))?;
     if by < chrono::Duration::zero() {
         bail!("time only moves forward");
@@ -499,11 +325,11 @@ async fn advance(runtime: &Runtime, duration: &str, as_json: bool) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-fn validate(path: &PathBuf) -> Result<ExitCode> {
+pub(crate) fn validate(path: &PathBuf) -> Result<ExitCode> {
     let raw =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let names = statemachine::substitution_names(&raw);
-    let mut values = crate::local::substitutions();
+    let mut values = hitl_cli::local::substitutions();
     for name in names {
         values
             .entry(name.clone())
@@ -530,10 +356,10 @@ fn validate(path: &PathBuf) -> Result<ExitCode> {
     }
 }
 
-async fn exec(args: ExecArgs) -> Result<ExitCode> {
+pub(crate) async fn exec(args: ExecArgs) -> Result<ExitCode> {
     let raw = std::fs::read_to_string(&args.definition)
         .with_context(|| format!("reading {}", args.definition.display()))?;
-    let mut values = crate::local::substitutions();
+    let mut values = hitl_cli::local::substitutions();
     for s in &args.substitutions {
         let (k, v) = s
             .split_once('=')

@@ -4,3 +4,4 @@
 pub mod aws;
 pub mod format;
 pub mod local;
+pub mod report;

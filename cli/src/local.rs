@@ -11,15 +11,15 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use hitl_shared::deployment::{local_function_arn, DEFINITION, FUNCTION_SUBSTITUTIONS};
-use hitl_shared::metadata::LocalGenerator;
-use hitl_shared::model::TaskToken;
-use hitl_shared::ports::{
+use hitl_domain::deployment::{local_function_arn, DEFINITION, FUNCTION_SUBSTITUTIONS};
+use hitl_domain::metadata::LocalGenerator;
+use hitl_domain::model::TaskToken;
+use hitl_domain::ports::{
     Clock, ExecutionResumer, NoAgentConfigured, Notification, Notifier, ResumeError,
 };
-use hitl_shared::store::sqlite::SqliteStore;
-use hitl_shared::store::WorkflowStore;
-use hitl_shared::HandlerError;
+use hitl_domain::store::WorkflowStore;
+use hitl_domain::HandlerError;
+use hitl_sqlite::SqliteStore;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -126,7 +126,7 @@ where
 {
     async fn invoke(&self, input: Value, _ctx: TaskContext) -> Result<Value, TaskFailure> {
         let typed: I = serde_json::from_value(input).map_err(|e| TaskFailure {
-            error: hitl_shared::ErrorName::InvalidInput.as_str().to_owned(),
+            error: hitl_domain::ErrorName::InvalidInput.as_str().to_owned(),
             cause: format!("input does not match the task contract: {e}"),
         })?;
         let output = IN_ENGINE

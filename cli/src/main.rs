@@ -1,13 +1,13 @@
 //! `hitl`: run the human-in-the-loop review workflow on this machine — the deployed ASL
 //! definition, the real handlers, durable local state and virtual time.
 
+mod args;
 mod aws_cmd;
 mod commands;
-mod report;
 mod serve;
 mod smoke;
 
-pub use hitl_cli::{format, local};
+use hitl_cli::report;
 
 use std::path::PathBuf;
 
@@ -32,9 +32,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start review workflows for one subject or a file of subjects.
-    Start(commands::StartArgs),
+    Start(args::StartArgs),
     /// Submit a reviewer's decision for a workflow's current iteration.
-    Feedback(commands::FeedbackArgs),
+    Feedback(args::FeedbackArgs),
     /// Show one workflow: status, current draft, diff, feedback, deadline.
     Status {
         /// Workflow id.
@@ -79,7 +79,7 @@ pub enum Command {
 }
 
 #[global_allocator]
-static ALLOC: hitl_shared::Allocator = hitl_shared::Allocator;
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -91,13 +91,48 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     // Handlers emit CloudWatch EMF lines on stdout; locally stdout belongs to the user.
-    hitl_shared::metrics::disable();
+    hitl_domain::metrics::disable();
     let cli = Cli::parse();
-    match commands::run(cli).await {
+    match run(cli).await {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             std::process::ExitCode::from(2)
+        }
+    }
+}
+
+/// Dispatches a parsed command line.
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    match cli.command {
+        Command::Aws(args) => return aws_cmd::run(*args, cli.json).await,
+        Command::Exec(args) => return commands::exec(args).await,
+        Command::Validate { definition } => return commands::validate(&definition),
+        Command::Reviewers(args) => return serve::reviewers(args, &cli.data_dir, cli.json),
+        _ => {}
+    }
+    let runtime = hitl_cli::local::Runtime::open(Some(&cli.data_dir))?;
+    runtime.engine.run_due().await?;
+    runtime.settle().await?;
+    match cli.command {
+        Command::Start(args) => commands::start(&runtime, args, cli.json).await,
+        Command::Feedback(args) => commands::feedback(&runtime, args, cli.json).await,
+        Command::Status { workflow_id } => commands::status(&runtime, &workflow_id, cli.json).await,
+        Command::List { status, limit } => {
+            commands::list(&runtime, status.as_deref(), limit, cli.json).await
+        }
+        Command::History { id } => commands::history(&runtime, &id, cli.json).await,
+        Command::AdvanceTime { duration } => commands::advance(&runtime, &duration, cli.json).await,
+        Command::Smoke(args) => smoke::run(&runtime, args, cli.json).await,
+        Command::Report(mut args) => {
+            if cli.json {
+                args.format = report::ReportFormat::Json;
+            }
+            report::run(runtime.store.as_ref(), runtime.clock.now(), args).await
+        }
+        Command::Serve(args) => serve::run(&runtime, args.with_data_dir(&cli.data_dir)).await,
+        Command::Exec(_) | Command::Validate { .. } | Command::Reviewers(_) | Command::Aws(_) => {
+            Ok(std::process::ExitCode::SUCCESS)
         }
     }
 }

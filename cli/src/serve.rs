@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use hitl_api::identity::ReviewersFile;
 use hitl_api::{AppState, ReviewerTokens};
 
-use crate::local::Runtime;
+use hitl_cli::local::Runtime;
 
 /// Name of the reviewers file in the data directory.
 pub const REVIEWERS_FILE: &str = "reviewers.json";
@@ -144,7 +144,7 @@ pub fn reviewers(args: ReviewersArgs, data_dir: &Path, as_json: bool) -> Result<
                     .iter()
                     .map(|r| vec![r.name.clone(), r.groups.join(",")])
                     .collect();
-                println!("{}", crate::format::table(&["NAME", "GROUPS"], &rows));
+                println!("{}", hitl_cli::format::table(&["NAME", "GROUPS"], &rows));
             }
         }
     }

@@ -6,14 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use hitl_shared::contracts::{workflow_id, SmokeScenario};
-use hitl_shared::model::{EscalationReason, FeedbackOutcome, Workflow, WorkflowStatus};
+use hitl_domain::contracts::{workflow_id, SmokeScenario};
+use hitl_domain::model::{EscalationReason, FeedbackOutcome, Workflow, WorkflowStatus};
 use serde::Serialize;
 use serde_json::json;
 use statemachine::ExecutionStatus;
 
-use crate::format::table;
-use crate::local::Runtime;
+use hitl_cli::format::table;
+use hitl_cli::local::Runtime;
 
 /// `hitl smoke` options.
 #[derive(Debug, Args)]
@@ -152,7 +152,7 @@ pub async fn run(runtime: &Runtime, args: SmokeArgs, as_json: bool) -> Result<Ex
         ),
     ));
     let subjects =
-        hitl_shared::contracts::smoke_subjects(usize::try_from(args.batch_size).unwrap_or(0));
+        hitl_domain::contracts::smoke_subjects(usize::try_from(args.batch_size).unwrap_or(0));
     let mut workflows = Vec::new();
     for subject in &subjects {
         let id = workflow_id(&request_id, &subject.id);

@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use common::workspace;
-use hitl_shared::contracts::workflow_id;
-use hitl_shared::model::{TaskToken, WorkflowStatus};
-use hitl_shared::rules;
-use hitl_shared::store::contract::sample_workflow;
-use hitl_shared::store::dynamodb::DynamoStore;
-use hitl_shared::store::WorkflowStore;
+use hitl_aws::dynamodb::DynamoStore;
+use hitl_domain::contracts::workflow_id;
+use hitl_domain::model::{TaskToken, WorkflowStatus};
+use hitl_domain::rules;
+use hitl_domain::store::contract::sample_workflow;
+use hitl_domain::store::WorkflowStore;
 use serde_json::{json, Value};
 
 const REGION: &str = "eu-west-1";
@@ -297,8 +297,8 @@ async fn hitl_aws_operates_a_stack_on_moto() {
     ));
     let state = hitl_api::AppState::new(
         store.clone(),
-        Arc::new(hitl_shared::aws::SfnResumer::new(sfn.clone())),
-        Arc::new(hitl_shared::ports::SystemClock),
+        Arc::new(hitl_aws::SfnResumer::new(sfn.clone())),
+        Arc::new(hitl_domain::ports::SystemClock),
         Arc::new(hitl_api::ReviewerTokens::new(
             &hitl_api::identity::ReviewersFile::default(),
         )),

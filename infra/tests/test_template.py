@@ -4,14 +4,14 @@ Run with the cfn-lint venv (it provides the YAML loader and pytest):
     .tools/venv-cfnlint/bin/python -m pytest -q infra/tests
 
 What is checked, all derived from the sources rather than from a hand-kept list:
-  * DefinitionSubstitutions = FUNCTION_SUBSTITUTIONS (shared/src/deployment.rs) = the
+  * DefinitionSubstitutions = FUNCTION_SUBSTITUTIONS (shared/domain/src/deployment.rs) = the
     `${...}` placeholders of statemachine/definition.asl.json, each bound to the function that
     builds the named binary;
   * every function crate under functions/ has exactly one AWS::Serverless::Function;
   * each function's environment variables are exactly the ones its code reads (names as in
-    shared/src/config.rs) plus AWS_LAMBDA_LOG_FORMAT=JSON;
+    shared/aws/src/config.rs) plus AWS_LAMBDA_LOG_FORMAT=JSON;
   * least privilege: each function role's actions equal what its code calls - DynamoDB
-    actions from the store methods it uses (shared/src/store/dynamodb.rs), sns:Publish on the
+    actions from the store methods it uses (shared/aws/src/dynamodb.rs), sns:Publish on the
     one topic it is wired to, states:SendTaskSuccess only with a resumer, Bedrock actions only
     under the HasAgent condition;
   * state machine role, schedule, table schema, saved queries, metric names.
@@ -31,7 +31,8 @@ from cfnlint.decode.cfn_yaml import load as load_yaml
 ROOT = Path(__file__).resolve().parents[2]
 # HITL_TEMPLATE lets a mutation check point the suite at a modified copy.
 TEMPLATE = Path(os.environ.get("HITL_TEMPLATE", ROOT / "infra" / "template.yaml"))
-SHARED = ROOT / "shared" / "src"
+DOMAIN = ROOT / "shared" / "domain" / "src"
+AWS = ROOT / "shared" / "aws" / "src"
 
 # Actions every function role has besides what its code calls (the runtime itself).
 PLATFORM_ACTIONS = {
@@ -133,16 +134,16 @@ def fn_bodies(text: str) -> dict[str, str]:
 # --------------------------------------------------------------------------------------
 @lru_cache(maxsize=None)
 def function_substitutions() -> dict[str, str]:
-    text = read(SHARED / "deployment.rs")
+    text = read(DOMAIN / "deployment.rs")
     m = re.search(r"FUNCTION_SUBSTITUTIONS[^=]*=\s*\[(.*?)\];", text, re.S)
-    assert m, "FUNCTION_SUBSTITUTIONS not found in shared/src/deployment.rs"
+    assert m, "FUNCTION_SUBSTITUTIONS not found in shared/domain/src/deployment.rs"
     return dict(re.findall(r'\(\s*"(\w+)"\s*,\s*"([\w-]+)"\s*\)', m.group(1)))
 
 
 @lru_cache(maxsize=None)
 def config_env_vars() -> dict[str, str]:
-    """Constant name -> environment variable name, from shared/src/config.rs."""
-    return dict(re.findall(r'pub const (\w+): &str = "([A-Z0-9_]+)";', read(SHARED / "config.rs")))
+    """Constant name -> environment variable name, from shared/aws/src/config.rs."""
+    return dict(re.findall(r'pub const (\w+): &str = "([A-Z0-9_]+)";', read(AWS / "config.rs")))
 
 
 def dynamo_sdk_ops_to_actions(body: str) -> set[str]:
@@ -163,7 +164,7 @@ def dynamo_sdk_ops_to_actions(body: str) -> set[str]:
 @lru_cache(maxsize=None)
 def store_method_actions() -> dict[str, tuple[frozenset, bool]]:
     """WorkflowStore method -> (DynamoDB actions, uses an index), from dynamodb.rs."""
-    text = strip_tests(read(SHARED / "store" / "dynamodb.rs"))
+    text = strip_tests(read(AWS / "dynamodb.rs"))
     bodies = fn_bodies(text)
     impl = block(text, text.index("impl WorkflowStore for DynamoStore"))
     trait_methods = set(re.findall(r"async fn (\w+)", impl))
@@ -193,14 +194,14 @@ def store_calls(text: str) -> set[str]:
 
 @lru_cache(maxsize=None)
 def mutate_calls() -> set[str]:
-    text = strip_tests(read(SHARED / "store" / "mod.rs"))
+    text = strip_tests(read(DOMAIN / "optimistic.rs"))
     return store_calls(fn_bodies(text)["mutate"])
 
 
 @lru_cache(maxsize=None)
 def processor_calls() -> tuple[frozenset, bool]:
     """Store methods the FeedbackProcessor calls, and whether it resumes executions."""
-    text = strip_tests(read(SHARED / "feedback.rs"))
+    text = strip_tests(read(DOMAIN / "feedback.rs"))
     impl = block(text, text.index("impl<S, R, C> FeedbackProcessor"))
     calls = store_calls(impl)
     if re.search(r"\bmutate\(", impl):
@@ -210,15 +211,15 @@ def processor_calls() -> tuple[frozenset, bool]:
 
 @lru_cache(maxsize=None)
 def adapters() -> dict[str, dict]:
-    """Constructor in shared/src/aws.rs -> {actions, env (config constant names), topic_param}."""
-    text = strip_tests(read(SHARED / "aws.rs"))
+    """Constructor in shared/aws/src/lib.rs -> {actions, env (config constant names), topic_param}."""
+    text = strip_tests(read(AWS / "lib.rs"))
     # Adapter struct -> client service.
     client_of = {
         m.group(1): m.group(2)
         for m in re.finditer(r"pub struct (\w+)\s*\{[^}]*?client:\s*aws_sdk_(\w+)::Client", text, re.S)
     }
     # The store adapter lives in store/dynamodb.rs (`use aws_sdk_dynamodb::Client`).
-    store_text = strip_tests(read(SHARED / "store" / "dynamodb.rs"))
+    store_text = strip_tests(read(AWS / "dynamodb.rs"))
     assert "use aws_sdk_dynamodb::Client;" in store_text and "pub struct DynamoStore" in store_text
     client_of["DynamoStore"] = "dynamodb"
     # Adapter -> SDK operations called in its trait impls.
@@ -245,7 +246,7 @@ def adapters() -> dict[str, dict]:
                 actions.add(f"{SDK_SERVICE_PREFIX[service]}:{camel(op)}")
         env = set(re.findall(r"config::([A-Z][A-Z0-9_]+)\b", body))
         if "config::agent()" in body:
-            env |= set(re.findall(r"optional\((\w+)\)", fn_bodies(read(SHARED / "config.rs"))["agent"]))
+            env |= set(re.findall(r"optional\((\w+)\)", fn_bodies(read(AWS / "config.rs"))["agent"]))
         sig = text[text.index(f"fn {name}") : text.index(f"fn {name}") + 200]
         out[name] = {
             "actions": actions,
@@ -267,13 +268,13 @@ def function_crates() -> dict[str, Path]:
 
 
 def crate_sources(crate_dir: Path) -> str:
-    """Non-test sources of the crate and of the workspace crates it uses besides shared/."""
+    """Non-test sources of the crate and of the workspace crates it uses besides those in shared/."""
     texts = [strip_tests(read(p)) for p in sorted((crate_dir / "src").rglob("*.rs"))]
     cargo = read(crate_dir / "Cargo.toml")
     workspace = read(ROOT / "Cargo.toml")
     for dep in re.findall(r"^([\w-]+)\s*=\s*\{\s*workspace\s*=\s*true", cargo, re.M):
         m = re.search(rf'^{re.escape(dep)}\s*=\s*\{{\s*path\s*=\s*"([^"]+)"', workspace, re.M)
-        if m and m.group(1) != "shared":
+        if m and not m.group(1).startswith("shared/"):
             texts += [strip_tests(read(p)) for p in sorted((ROOT / m.group(1) / "src").rglob("*.rs"))]
     return "\n".join(texts)
 
@@ -436,7 +437,7 @@ def test_environment_variables_are_exactly_what_the_code_reads():
         names = set(env) - {"AWS_LAMBDA_LOG_FORMAT"}
         optional = required_by_function()[binary]["optional_env"]
         assert names <= known | optional, (
-            f"{lid}: {sorted(names - known - optional)} not defined in shared/src/config.rs nor read by the crate")
+            f"{lid}: {sorted(names - known - optional)} not defined in shared/aws/src/config.rs nor read by the crate")
         need = required_by_function()[binary]["env"]
         assert need <= names <= need | optional, (
             f"{lid}: template sets {sorted(names)}, code reads {sorted(need)} (optional {sorted(optional)})")
@@ -563,7 +564,7 @@ def test_schedule_starts_a_smoke_batch_with_a_narrow_role():
 
 
 def test_table_matches_the_store_adapter():
-    text = read(SHARED / "store" / "dynamodb.rs")
+    text = read(AWS / "dynamodb.rs")
     index = re.search(r'STATUS_INDEX: &str = "(\w+)"', text).group(1)
     tables = resources("AWS::DynamoDB::Table")
     assert len(tables) == 1
@@ -590,7 +591,7 @@ def test_saved_queries_match_the_query_files():
 
 
 def test_custom_metrics_use_the_names_in_metrics_rs():
-    text = read(SHARED / "metrics.rs")
+    text = read(DOMAIN / "metrics.rs")
     namespace = re.search(r'pub const NAMESPACE: &str = "(\w+)"', text).group(1)
     service = re.search(r'pub const SERVICE: &str = "([\w-]+)"', text).group(1)
     names_block = block(text, text.index("pub mod names"))

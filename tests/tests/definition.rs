@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use hitl_shared::deployment::{DEFINITION, FUNCTION_SUBSTITUTIONS};
-use hitl_shared::ErrorName;
+use hitl_domain::deployment::{DEFINITION, FUNCTION_SUBSTITUTIONS};
+use hitl_domain::ErrorName;
 use serde_json::Value;
 
 fn definition() -> Value {
@@ -251,11 +251,11 @@ fn the_review_loop_has_the_documented_states_and_wiring() {
     assert_eq!(
         choices,
         vec![
-            hitl_shared::model::Decision::Approve.as_str(),
-            hitl_shared::model::Decision::RequestChanges.as_str()
+            hitl_domain::model::Decision::Approve.as_str(),
+            hitl_domain::model::Decision::RequestChanges.as_str()
         ]
     );
-    let escalate = serde_json::to_value(hitl_shared::contracts::IterationAction::Escalate).unwrap();
+    let escalate = serde_json::to_value(hitl_domain::contracts::IterationAction::Escalate).unwrap();
     assert_eq!(
         s["IterationDecision"]["Choices"][0]["StringEquals"],
         escalate

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use hitl_aws::dynamodb::DynamoStore;
+use hitl_domain::store::contract;
+use hitl_domain::store::WorkflowStore;
 use hitl_integration_tests::DynamoDbLocal;
-use hitl_shared::store::contract;
-use hitl_shared::store::dynamodb::DynamoStore;
-use hitl_shared::store::WorkflowStore;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_adapter_passes_the_store_contract() {

@@ -4,9 +4,9 @@
 
 use chrono::Duration;
 use hitl_cli::local::Runtime;
-use hitl_shared::contracts::workflow_id;
-use hitl_shared::feedback::{FeedbackProcessor, FeedbackReceipt, FeedbackRequest, Reviewer};
-use hitl_shared::model::{Correction, EscalationReason, FeedbackOutcome, Workflow, WorkflowStatus};
+use hitl_domain::contracts::workflow_id;
+use hitl_domain::feedback::{FeedbackProcessor, FeedbackReceipt, FeedbackRequest, Reviewer};
+use hitl_domain::model::{Correction, EscalationReason, FeedbackOutcome, Workflow, WorkflowStatus};
 use serde_json::{json, Value};
 use statemachine::ExecutionStatus;
 
@@ -289,7 +289,7 @@ async fn a_batch_isolates_items_and_the_smoke_reviewer_covers_every_path() {
         .unwrap();
     while rt.settle().await.unwrap() > 0 {}
     let mut outcomes = Vec::new();
-    for s in hitl_shared::contracts::smoke_subjects(6) {
+    for s in hitl_domain::contracts::smoke_subjects(6) {
         let w = wf(&rt, &workflow_id("smoke-t", &s.id)).await;
         assert_eq!(execution_status(&rt, &w), ExecutionStatus::Succeeded);
         outcomes.push((w.status, w.iteration));

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hitl_shared::analytics::{compute, fixture, render_html};
+use hitl_cli::report::html::render_html;
+use hitl_domain::analytics::{compute, fixture};
 
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
 

@@ -8,16 +8,16 @@ use std::sync::{Arc, Mutex, OnceLock};
 use chrono::{DateTime, Duration, Utc};
 use hitl_api::identity::ReviewersFile;
 use hitl_api::{AppState, ReviewerTokens};
-use hitl_shared::model::{
+use hitl_domain::model::{
     Artifact, Correction, Decision, EscalationReason, FeedbackEntry, FeedbackOutcome, TaskToken,
     Workflow, WorkflowStatus,
 };
-use hitl_shared::ports::ExecutionResumer;
-use hitl_shared::rules::{self, Submission};
-use hitl_shared::store::contract::sample_workflow;
-use hitl_shared::store::sqlite::SqliteStore;
-use hitl_shared::store::WorkflowStore;
-use hitl_shared::testing::{FixedClock, RecordingResumer};
+use hitl_domain::ports::ExecutionResumer;
+use hitl_domain::rules::{self, Submission};
+use hitl_domain::store::contract::sample_workflow;
+use hitl_domain::store::WorkflowStore;
+use hitl_domain::testing::{FixedClock, RecordingResumer};
+use hitl_sqlite::SqliteStore;
 use serde_json::{json, Value};
 
 /// Every task token used by these tests starts with this; no response or log line may
@@ -224,7 +224,7 @@ impl Server {
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        use hitl_shared::ports::Clock;
+        use hitl_domain::ports::Clock;
         self.clock.now()
     }
 
@@ -341,7 +341,7 @@ pub fn draft(i: u32) -> Value {
 pub fn artifact(iteration: u32, content: Value, now: DateTime<Utc>) -> Artifact {
     Artifact {
         iteration,
-        hash: hitl_shared::metadata::content_hash(&content),
+        hash: hitl_domain::metadata::content_hash(&content),
         content,
         generator: "local-generator".into(),
         created_at: now + Duration::seconds(i64::from(iteration)),

@@ -133,7 +133,7 @@ async fn round(
 }
 
 #[global_allocator]
-static ALLOC: hitl_shared::Allocator = hitl_shared::Allocator;
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> Result<()> {

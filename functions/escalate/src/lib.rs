@@ -4,13 +4,14 @@
 
 use std::sync::Arc;
 
-use hitl_shared::contracts::{EscalateInput, WorkflowOutcome};
-use hitl_shared::metrics;
-use hitl_shared::model::EscalationReason;
-use hitl_shared::ports::{Clock, Notification, NotificationKind, Notifier};
-use hitl_shared::rules;
-use hitl_shared::store::{mutate, WorkflowStore};
-use hitl_shared::HandlerError;
+use hitl_domain::contracts::{EscalateInput, WorkflowOutcome};
+use hitl_domain::metrics;
+use hitl_domain::model::EscalationReason;
+use hitl_domain::optimistic::mutate;
+use hitl_domain::ports::{Clock, Notification, NotificationKind, Notifier};
+use hitl_domain::rules;
+use hitl_domain::store::WorkflowStore;
+use hitl_domain::HandlerError;
 use tracing::info;
 
 /// The function's ports.
@@ -82,10 +83,10 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use hitl_shared::model::WorkflowStatus;
-    use hitl_shared::store::contract::sample_workflow;
-    use hitl_shared::store::sqlite::SqliteStore;
-    use hitl_shared::testing::{FixedClock, RecordingNotifier};
+    use hitl_domain::model::WorkflowStatus;
+    use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::testing::{FixedClock, RecordingNotifier};
+    use hitl_sqlite::SqliteStore;
 
     async fn setup(status: WorkflowStatus) -> (Deps, Arc<RecordingNotifier>) {
         let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());

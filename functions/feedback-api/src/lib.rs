@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use hitl_api::{AppState, JwtClaims};
-use hitl_shared::ports::{Clock, ExecutionResumer};
-use hitl_shared::store::WorkflowStore;
+use hitl_domain::ports::{Clock, ExecutionResumer};
+use hitl_domain::store::WorkflowStore;
 
 /// The router with identities taken from the JWT authorizer's claims.
 pub fn app(
@@ -27,11 +27,11 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use axum::body::Body;
-    use hitl_shared::model::{Artifact, TaskToken, WorkflowStatus};
-    use hitl_shared::rules;
-    use hitl_shared::store::contract::sample_workflow;
-    use hitl_shared::store::sqlite::SqliteStore;
-    use hitl_shared::testing::{FixedClock, RecordingResumer};
+    use hitl_domain::model::{Artifact, TaskToken, WorkflowStatus};
+    use hitl_domain::rules;
+    use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::testing::{FixedClock, RecordingResumer};
+    use hitl_sqlite::SqliteStore;
     use serde_json::{json, Value};
     use tower::ServiceExt;
 
@@ -60,7 +60,7 @@ mod tests {
                 "wf-api-1",
                 &Artifact {
                     iteration: 1,
-                    hash: hitl_shared::metadata::content_hash(&content),
+                    hash: hitl_domain::metadata::content_hash(&content),
                     content,
                     generator: "local-generator".into(),
                     created_at: clock.now(),

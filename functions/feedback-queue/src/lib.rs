@@ -16,10 +16,10 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use hitl_shared::feedback::{FeedbackError, FeedbackProcessor, FeedbackRequest, Reviewer};
-use hitl_shared::model::FeedbackOutcome;
-use hitl_shared::ports::{Clock, ExecutionResumer};
-use hitl_shared::store::{StoreError, WorkflowStore};
+use hitl_domain::feedback::{FeedbackError, FeedbackProcessor, FeedbackRequest, Reviewer};
+use hitl_domain::model::FeedbackOutcome;
+use hitl_domain::ports::{Clock, ExecutionResumer};
+use hitl_domain::store::{StoreError, WorkflowStore};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -134,7 +134,7 @@ pub async fn process_message(deps: &Deps, message: &SqsMessage) -> Disposition {
             FeedbackOutcome::Rejected { reason, message } => dropped(&reason, &message),
         },
         Err(FeedbackError::Invalid(fields)) => {
-            dropped("invalid", &hitl_shared::error::describe_fields(&fields))
+            dropped("invalid", &hitl_domain::error::describe_fields(&fields))
         }
         Err(FeedbackError::NotFound(_)) => dropped("workflow_not_found", "no such workflow"),
         Err(err @ FeedbackError::Forbidden { .. }) => dropped("not_authorized", &err.to_string()),
@@ -181,12 +181,12 @@ pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use hitl_shared::model::{TaskToken, WorkflowStatus};
-    use hitl_shared::ports::ResumeError;
-    use hitl_shared::rules;
-    use hitl_shared::store::contract::sample_workflow;
-    use hitl_shared::store::sqlite::SqliteStore;
-    use hitl_shared::testing::{FixedClock, RecordingResumer};
+    use hitl_domain::model::{TaskToken, WorkflowStatus};
+    use hitl_domain::ports::ResumeError;
+    use hitl_domain::rules;
+    use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::testing::{FixedClock, RecordingResumer};
+    use hitl_sqlite::SqliteStore;
 
     struct Fixture {
         deps: Deps,
@@ -356,19 +356,19 @@ mod tests {
     impl WorkflowStore for FailingStore {
         async fn create_workflow(
             &self,
-            _: &hitl_shared::model::Workflow,
-        ) -> Result<hitl_shared::store::CreateOutcome, StoreError> {
+            _: &hitl_domain::model::Workflow,
+        ) -> Result<hitl_domain::store::CreateOutcome, StoreError> {
             Err(StoreError::Throttled("down".into()))
         }
         async fn get_workflow(
             &self,
             _: &str,
-        ) -> Result<Option<hitl_shared::model::Workflow>, StoreError> {
+        ) -> Result<Option<hitl_domain::model::Workflow>, StoreError> {
             Err(StoreError::Throttled("down".into()))
         }
         async fn update_workflow(
             &self,
-            _: &hitl_shared::model::Workflow,
+            _: &hitl_domain::model::Workflow,
             _: u64,
         ) -> Result<(), StoreError> {
             Err(StoreError::Throttled("down".into()))
@@ -376,7 +376,7 @@ mod tests {
         async fn put_artifact(
             &self,
             _: &str,
-            _: &hitl_shared::model::Artifact,
+            _: &hitl_domain::model::Artifact,
         ) -> Result<(), StoreError> {
             Err(StoreError::Throttled("down".into()))
         }
@@ -384,39 +384,39 @@ mod tests {
             &self,
             _: &str,
             _: u32,
-        ) -> Result<Option<hitl_shared::model::Artifact>, StoreError> {
+        ) -> Result<Option<hitl_domain::model::Artifact>, StoreError> {
             Err(StoreError::Throttled("down".into()))
         }
         async fn list_artifacts(
             &self,
             _: &str,
-        ) -> Result<Vec<hitl_shared::model::Artifact>, StoreError> {
+        ) -> Result<Vec<hitl_domain::model::Artifact>, StoreError> {
             Err(StoreError::Throttled("down".into()))
         }
         async fn load_feedback_context(
             &self,
             _: &str,
             _: &str,
-        ) -> Result<hitl_shared::store::FeedbackContext, StoreError> {
+        ) -> Result<hitl_domain::store::FeedbackContext, StoreError> {
             Err(StoreError::Throttled("down".into()))
         }
         async fn record_feedback(
             &self,
-            _: &hitl_shared::model::FeedbackEntry,
-            _: Option<(&hitl_shared::model::Workflow, u64)>,
+            _: &hitl_domain::model::FeedbackEntry,
+            _: Option<(&hitl_domain::model::Workflow, u64)>,
         ) -> Result<(), StoreError> {
             Err(StoreError::Throttled("down".into()))
         }
         async fn replace_feedback(
             &self,
-            _: &hitl_shared::model::FeedbackEntry,
+            _: &hitl_domain::model::FeedbackEntry,
         ) -> Result<(), StoreError> {
             Err(StoreError::Throttled("down".into()))
         }
         async fn list_feedback(
             &self,
             _: &str,
-        ) -> Result<Vec<hitl_shared::model::FeedbackEntry>, StoreError> {
+        ) -> Result<Vec<hitl_domain::model::FeedbackEntry>, StoreError> {
             Err(StoreError::Throttled("down".into()))
         }
         async fn list_by_status(
@@ -424,7 +424,7 @@ mod tests {
             _: WorkflowStatus,
             _: usize,
             _: Option<&str>,
-        ) -> Result<hitl_shared::store::Page<hitl_shared::model::Workflow>, StoreError> {
+        ) -> Result<hitl_domain::store::Page<hitl_domain::model::Workflow>, StoreError> {
             Err(StoreError::Throttled("down".into()))
         }
     }

@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use hitl_shared::contracts::{FinalizeInput, WorkflowOutcome};
-use hitl_shared::metrics;
-use hitl_shared::ports::Clock;
-use hitl_shared::rules;
-use hitl_shared::store::{mutate, WorkflowStore};
-use hitl_shared::HandlerError;
+use hitl_domain::contracts::{FinalizeInput, WorkflowOutcome};
+use hitl_domain::metrics;
+use hitl_domain::optimistic::mutate;
+use hitl_domain::ports::Clock;
+use hitl_domain::rules;
+use hitl_domain::store::WorkflowStore;
+use hitl_domain::HandlerError;
 use serde_json::Value;
 use tracing::{error, info};
 
@@ -32,7 +33,7 @@ fn workflow_id_in(state: &Value) -> Option<String> {
 }
 
 /// Reports whether a finished smoke workflow ended as its scenario expects.
-fn emit_smoke_result(workflow: &hitl_shared::model::Workflow) {
+fn emit_smoke_result(workflow: &hitl_domain::model::Workflow) {
     if let Some(passed) = metrics::smoke_item_passed(workflow) {
         metrics::emit(&metrics::with_properties(
             metrics::smoke_test_result(passed),
@@ -95,10 +96,10 @@ pub async fn handle(deps: &Deps, input: FinalizeInput) -> Result<WorkflowOutcome
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use hitl_shared::model::WorkflowStatus;
-    use hitl_shared::store::contract::sample_workflow;
-    use hitl_shared::store::sqlite::SqliteStore;
-    use hitl_shared::testing::FixedClock;
+    use hitl_domain::model::WorkflowStatus;
+    use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::testing::FixedClock;
+    use hitl_sqlite::SqliteStore;
 
     async fn setup(status: WorkflowStatus) -> Deps {
         let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());

@@ -4,13 +4,14 @@
 
 use std::sync::Arc;
 
-use hitl_shared::contracts::{GenerateInput, GenerateOutput};
-use hitl_shared::model::{Artifact, FeedbackOutcome};
-use hitl_shared::ports::{Clock, GenerationRequest, MetadataAgent};
-use hitl_shared::rules;
-use hitl_shared::store::{mutate, StoreError, WorkflowStore};
-use hitl_shared::HandlerError;
-use hitl_shared::{metadata, metrics};
+use hitl_domain::contracts::{GenerateInput, GenerateOutput};
+use hitl_domain::model::{Artifact, FeedbackOutcome};
+use hitl_domain::optimistic::mutate;
+use hitl_domain::ports::{Clock, GenerationRequest, MetadataAgent};
+use hitl_domain::rules;
+use hitl_domain::store::{StoreError, WorkflowStore};
+use hitl_domain::HandlerError;
+use hitl_domain::{metadata, metrics};
 use tracing::{info, warn};
 
 /// The function's ports.
@@ -118,12 +119,12 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use async_trait::async_trait;
-    use hitl_shared::metadata::LocalGenerator;
-    use hitl_shared::model::{TaskToken, WorkflowStatus};
-    use hitl_shared::ports::GeneratedDraft;
-    use hitl_shared::store::contract::sample_workflow;
-    use hitl_shared::store::sqlite::SqliteStore;
-    use hitl_shared::testing::FixedClock;
+    use hitl_domain::metadata::LocalGenerator;
+    use hitl_domain::model::{TaskToken, WorkflowStatus};
+    use hitl_domain::ports::GeneratedDraft;
+    use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::testing::FixedClock;
+    use hitl_sqlite::SqliteStore;
     use std::sync::Mutex;
 
     struct Scripted(Mutex<Vec<Result<serde_json::Value, HandlerError>>>);

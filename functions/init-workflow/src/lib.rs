@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use hitl_shared::contracts::{self, InitInput, ItemInput, PlanOutput, WorkflowRef};
-use hitl_shared::model::{Workflow, WorkflowStatus};
-use hitl_shared::ports::{AgentReadiness, Clock};
-use hitl_shared::store::{CreateOutcome, WorkflowStore};
-use hitl_shared::HandlerError;
+use hitl_domain::contracts::{self, InitInput, ItemInput, PlanOutput, WorkflowRef};
+use hitl_domain::model::{Workflow, WorkflowStatus};
+use hitl_domain::ports::{AgentReadiness, Clock};
+use hitl_domain::store::{CreateOutcome, WorkflowStore};
+use hitl_domain::HandlerError;
 use serde::Serialize;
 use tracing::info;
 
@@ -59,7 +59,7 @@ async fn init(
 ) -> Result<WorkflowRef, HandlerError> {
     contracts::check_item(&item)?;
     deps.readiness.ensure_ready().await.inspect_err(|e| {
-        hitl_shared::metrics::emit(&hitl_shared::metrics::agent_invocation_error(
+        hitl_domain::metrics::emit(&hitl_domain::metrics::agent_invocation_error(
             e.name().as_str(),
         ));
     })?;
@@ -113,9 +113,9 @@ async fn init(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use hitl_shared::ports::NoAgentConfigured;
-    use hitl_shared::store::sqlite::SqliteStore;
-    use hitl_shared::testing::FixedClock;
+    use hitl_domain::ports::NoAgentConfigured;
+    use hitl_domain::testing::FixedClock;
+    use hitl_sqlite::SqliteStore;
 
     struct NotReady;
     #[async_trait::async_trait]

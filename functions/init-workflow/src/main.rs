@@ -6,21 +6,25 @@ use init_workflow::{handle, Deps};
 use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
 
 #[global_allocator]
-static ALLOC: hitl_shared::Allocator = hitl_shared::Allocator;
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 // Lambda sends one invocation at a time per execution environment: one thread does.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let sdk = hitl_shared::aws::lambda_config()?;
+    let sdk = hitl_aws::lambda_config()?;
     let deps = Deps {
-        store: Arc::new(hitl_shared::aws::dynamo_store(&sdk)?),
-        readiness: hitl_shared::aws::agent_readiness(&sdk)?,
-        clock: Arc::new(hitl_shared::ports::SystemClock),
+        store: Arc::new(hitl_aws::dynamo_store(&sdk)?),
+        readiness: hitl_aws::agent_readiness(&sdk)?,
+        clock: Arc::new(hitl_domain::ports::SystemClock),
     };
     run(service_fn(|event: LambdaEvent<_>| {
         let deps = deps.clone();
-        async move { handle(&deps, event.payload).await }
+        async move {
+            handle(&deps, event.payload)
+                .await
+                .map_err(hitl_aws::lambda::LambdaError::from)
+        }
     }))
     .await
 }

@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
-use hitl_shared::contracts::{IterationAction, IterationCheckInput, IterationCheckOutput};
-use hitl_shared::ports::Clock;
-use hitl_shared::rules::{self, IterationVerdict};
-use hitl_shared::store::{mutate, WorkflowStore};
-use hitl_shared::HandlerError;
+use hitl_domain::contracts::{IterationAction, IterationCheckInput, IterationCheckOutput};
+use hitl_domain::optimistic::mutate;
+use hitl_domain::ports::Clock;
+use hitl_domain::rules::{self, IterationVerdict};
+use hitl_domain::store::WorkflowStore;
+use hitl_domain::HandlerError;
 use tracing::info;
 
 /// The function's ports.
@@ -55,10 +56,10 @@ pub async fn handle(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use hitl_shared::model::{Decision, DecisionRecord, EscalationReason, WorkflowStatus};
-    use hitl_shared::store::contract::sample_workflow;
-    use hitl_shared::store::sqlite::SqliteStore;
-    use hitl_shared::testing::FixedClock;
+    use hitl_domain::model::{Decision, DecisionRecord, EscalationReason, WorkflowStatus};
+    use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::testing::FixedClock;
+    use hitl_sqlite::SqliteStore;
 
     async fn setup(iteration: u32, max: u32, fingerprints: &[&str]) -> Deps {
         let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());

@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 
-use hitl_shared::feedback::{FeedbackProcessor, FeedbackReceipt, FeedbackRequest, Reviewer};
-use hitl_shared::ports::{Clock, ExecutionResumer};
-use hitl_shared::store::WorkflowStore;
-use hitl_shared::HandlerError;
+use hitl_domain::feedback::{FeedbackProcessor, FeedbackReceipt, FeedbackRequest, Reviewer};
+use hitl_domain::ports::{Clock, ExecutionResumer};
+use hitl_domain::store::WorkflowStore;
+use hitl_domain::HandlerError;
 use serde::{Deserialize, Serialize};
 
 /// The function's ports.
@@ -68,12 +68,12 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use chrono::Duration;
-    use hitl_shared::model::{FeedbackOutcome, TaskToken, WorkflowStatus};
-    use hitl_shared::ports::ResumeError;
-    use hitl_shared::rules;
-    use hitl_shared::store::contract::sample_workflow;
-    use hitl_shared::store::sqlite::SqliteStore;
-    use hitl_shared::testing::{FixedClock, RecordingResumer};
+    use hitl_domain::model::{FeedbackOutcome, TaskToken, WorkflowStatus};
+    use hitl_domain::ports::ResumeError;
+    use hitl_domain::rules;
+    use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::testing::{FixedClock, RecordingResumer};
+    use hitl_sqlite::SqliteStore;
 
     struct Fixture {
         deps: Deps,

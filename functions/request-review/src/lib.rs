@@ -5,12 +5,13 @@
 
 use std::sync::Arc;
 
-use hitl_shared::contracts::{ReviewRequestInput, ReviewRequestOutput};
-use hitl_shared::feedback::{FeedbackError, FeedbackProcessor};
-use hitl_shared::model::TaskToken;
-use hitl_shared::ports::{Clock, ExecutionResumer, Notification, NotificationKind, Notifier};
-use hitl_shared::store::{mutate, WorkflowStore};
-use hitl_shared::{rules, smoke, HandlerError};
+use hitl_domain::contracts::{ReviewRequestInput, ReviewRequestOutput};
+use hitl_domain::feedback::{FeedbackError, FeedbackProcessor};
+use hitl_domain::model::TaskToken;
+use hitl_domain::optimistic::mutate;
+use hitl_domain::ports::{Clock, ExecutionResumer, Notification, NotificationKind, Notifier};
+use hitl_domain::store::WorkflowStore;
+use hitl_domain::{rules, smoke, HandlerError};
 use tracing::info;
 
 /// The function's ports.
@@ -102,10 +103,10 @@ pub async fn handle(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use hitl_shared::model::{SmokeScenario, WorkflowStatus};
-    use hitl_shared::store::contract::sample_workflow;
-    use hitl_shared::store::sqlite::SqliteStore;
-    use hitl_shared::testing::{FixedClock, RecordingNotifier, RecordingResumer};
+    use hitl_domain::model::{SmokeScenario, WorkflowStatus};
+    use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::testing::{FixedClock, RecordingNotifier, RecordingResumer};
+    use hitl_sqlite::SqliteStore;
 
     struct Fixture {
         deps: Deps,

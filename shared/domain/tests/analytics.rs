@@ -1,4 +1,4 @@
-//! Learning analytics over the hand-built fixture of `hitl_shared::analytics::fixture`
+//! Learning analytics over the hand-built fixture of `hitl_domain::analytics::fixture`
 //! (its doc comment has the full table). Every expected value is a literal worked out by hand;
 //! the comment beside it shows the arithmetic.
 //!
@@ -12,13 +12,13 @@
 use std::collections::HashMap;
 
 use chrono::Duration;
-use hitl_shared::analytics::fixture::{self, jan, window_options};
-use hitl_shared::analytics::{
+use hitl_domain::analytics::fixture::{self, jan, window_options};
+use hitl_domain::analytics::{
     comment_phrases, compute, nearest_rank, normalise_comment, parse_lookback, rate, Bucket,
     Counts, FieldCount, Ratio, Report, ReportOptions, TermCount,
 };
-use hitl_shared::model::{EscalationReason, FeedbackEntry, Workflow, WorkflowStatus};
-use hitl_shared::store::contract::sample_workflow;
+use hitl_domain::model::{EscalationReason, FeedbackEntry, Workflow, WorkflowStatus};
+use hitl_domain::store::contract::sample_workflow;
 
 fn sample_report() -> Report {
     let (workflows, feedback) = fixture::sample_set();
@@ -489,7 +489,7 @@ fn in_progress_only() {
         vec![fixture::applied(
             "open-1",
             1,
-            hitl_shared::model::Decision::RequestChanges,
+            hitl_domain::model::Decision::RequestChanges,
             "Logo too dark",
             &["logo.color"],
         )],

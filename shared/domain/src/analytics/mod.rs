@@ -33,9 +33,6 @@
 //!
 //! A rate is `None` (JSON `null`) when its denominator is zero, never NaN.
 
-pub mod html;
-pub mod text;
-
 #[cfg(any(test, feature = "test-support"))]
 pub mod fixture;
 
@@ -47,9 +44,6 @@ use serde::{Deserialize, Serialize};
 use crate::model::{
     Decision, EscalationReason, FeedbackEntry, FeedbackOutcome, Workflow, WorkflowStatus,
 };
-
-pub use html::render_html;
-pub use text::{render_json, render_table};
 
 /// Default of [`ReportOptions::stale_rounds`].
 pub const DEFAULT_STALE_ROUNDS: u32 = 3;

@@ -26,8 +26,8 @@ use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{CreateOutcome, FeedbackContext, Page, StoreError, WorkflowStore};
-use crate::model::{Artifact, FeedbackEntry, FeedbackOutcome, Workflow, WorkflowStatus};
+use hitl_domain::model::{Artifact, FeedbackEntry, FeedbackOutcome, Workflow, WorkflowStatus};
+use hitl_domain::store::{CreateOutcome, FeedbackContext, Page, StoreError, WorkflowStore};
 
 /// Name of the status index.
 pub const STATUS_INDEX: &str = "GSI1";

@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Duration, TimeZone, Utc};
-use hitl_shared::model::{Decision, EscalationReason, TaskToken, Workflow, WorkflowStatus};
-use hitl_shared::rules::{self, IterationVerdict, Rejection, Submission};
-use hitl_shared::store::contract::sample_workflow;
+use hitl_domain::model::{Decision, EscalationReason, TaskToken, Workflow, WorkflowStatus};
+use hitl_domain::rules::{self, IterationVerdict, Rejection, Submission};
+use hitl_domain::store::contract::sample_workflow;
 use proptest::prelude::*;
 
 fn now() -> chrono::DateTime<Utc> {

@@ -1,7 +1,6 @@
 //! Handler errors with stable names. The state machine matches these names in `ErrorEquals`,
 //! so they live in one place ([`ErrorName`]) and the definition test checks against it.
 
-use lambda_runtime::Diagnostic;
 use thiserror::Error;
 
 use crate::rules::TransitionError;
@@ -185,15 +184,6 @@ impl From<StoreError> for HandlerError {
             StoreError::Conflict(id) => Self::Conflict(id),
             StoreError::NotFound(id) => Self::WorkflowNotFound(id),
             other => Self::StoreUnavailable(other.to_string()),
-        }
-    }
-}
-
-impl From<HandlerError> for Diagnostic {
-    fn from(err: HandlerError) -> Self {
-        Diagnostic {
-            error_type: err.name().as_str().to_owned(),
-            error_message: err.to_string(),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
-use super::Report;
+use hitl_domain::analytics::Report;
 
 /// A rate as a percentage with one decimal (`33.3%`), or `n/a` when undefined.
 pub fn format_rate(rate: Option<f64>) -> String {
@@ -233,7 +233,7 @@ pub fn render_table(report: &Report) -> String {
         let _ = writeln!(out, "  no change-request comments in this window");
     } else {
         let n = th.words.len().max(th.phrases.len());
-        let cell = |list: &[super::TermCount], i: usize| {
+        let cell = |list: &[hitl_domain::analytics::TermCount], i: usize| {
             list.get(i).map_or_else(
                 || (String::new(), String::new()),
                 |t| (t.term.clone(), t.entries.to_string()),
@@ -330,7 +330,7 @@ pub fn render_json(report: &Report) -> Result<String, serde_json::Error> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::analytics::{compute, fixture, ReportOptions};
+    use hitl_domain::analytics::{compute, fixture, ReportOptions};
 
     #[test]
     fn formats() {

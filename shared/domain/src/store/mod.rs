@@ -1,14 +1,12 @@
-//! The `WorkflowStore` port and its adapters: DynamoDB for AWS, SQLite for local runs.
-//! Both pass the same contract suite ([`contract`]).
+//! The `WorkflowStore` port. Its adapters live outside the domain (`hitl-aws`: DynamoDB,
+//! `hitl-sqlite`: SQLite); both pass the same contract suite ([`contract`]).
 //!
 //! Every state change is conditional: [`WorkflowStore::update_workflow`] requires the version
 //! the caller read, creation requires absence, and feedback entries are unique per
 //! (workflow, idempotency key). A failed precondition is [`StoreError::Conflict`] (or
 //! [`StoreError::Duplicate`] for an idempotency key already used).
 
-pub mod dynamodb;
 pub mod report_source;
-pub mod sqlite;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod contract;
@@ -136,38 +134,4 @@ pub trait WorkflowStore: Send + Sync {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Workflow>, StoreError>;
-}
-
-/// Attempts [`mutate`] makes before reporting a conflict.
-const MUTATE_ATTEMPTS: usize = 8;
-
-/// Read-modify-write with optimistic concurrency: loads the workflow, applies `change`
-/// (which returns the next record, or `None` for "nothing to write", plus a value), writes it
-/// with the version precondition, and on a conflict re-reads and re-applies.
-/// Returns the record as stored afterwards and the value.
-pub async fn mutate<T, F>(
-    store: &dyn WorkflowStore,
-    workflow_id: &str,
-    mut change: F,
-) -> Result<(Workflow, T), crate::error::HandlerError>
-where
-    F: FnMut(&Workflow) -> Result<(Option<Workflow>, T), crate::error::HandlerError> + Send,
-    T: Send,
-{
-    for _ in 0..MUTATE_ATTEMPTS {
-        let current = store
-            .get_workflow(workflow_id)
-            .await?
-            .ok_or_else(|| crate::error::HandlerError::WorkflowNotFound(workflow_id.to_owned()))?;
-        let (next, value) = change(&current)?;
-        let Some(next) = next else {
-            return Ok((current, value));
-        };
-        match store.update_workflow(&next, current.version).await {
-            Ok(()) => return Ok((next, value)),
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(crate::error::HandlerError::Conflict(workflow_id.to_owned()))
 }

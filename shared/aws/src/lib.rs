@@ -1,7 +1,13 @@
-//! AWS adapters of the ports: SNS notifier, Step Functions resumer, Bedrock agent and its
-//! readiness check. Clients are built once (at cold start) with
+//! The AWS side of the hexagon: the DynamoDB store ([`dynamodb`]), the SNS notifier, Step
+//! Functions resumer, Bedrock agent and its readiness check, the Lambda-side SDK configuration
+//! ([`config`], [`lambda_config`]) and the Lambda error bridge ([`lambda`]).
+//! Clients are built once (at cold start) with
 //! `aws_config::defaults(BehaviorVersion::latest())`, which honours `AWS_ENDPOINT_URL` so
 //! DynamoDB Local or an emulator can stand in without a test branch in production code.
+
+pub mod config;
+pub mod dynamodb;
+pub mod lambda;
 
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -11,9 +17,9 @@ use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError;
 use aws_sdk_sns::types::MessageAttributeValue;
 use serde_json::Value;
 
-use crate::error::HandlerError;
-use crate::model::TaskToken;
-use crate::ports::{
+use hitl_domain::error::HandlerError;
+use hitl_domain::model::TaskToken;
+use hitl_domain::ports::{
     AgentReadiness, ExecutionResumer, GeneratedDraft, GenerationRequest, MetadataAgent,
     Notification, Notifier, ResumeError,
 };
@@ -235,13 +241,13 @@ pub fn parse_agent_completion(text: &str) -> Result<Value, HandlerError> {
     let end = text.rfind('}');
     match (start, end) {
         (Some(s), Some(e)) if e > s => serde_json::from_str(&text[s..=e]).map_err(|err| {
-            HandlerError::ArtifactInvalid(vec![crate::error::FieldError::new(
+            HandlerError::ArtifactInvalid(vec![hitl_domain::error::FieldError::new(
                 "$",
                 format!("agent completion is not valid JSON: {err}"),
             )])
         }),
         _ => Err(HandlerError::ArtifactInvalid(vec![
-            crate::error::FieldError::new("$", "agent completion contains no JSON object"),
+            hitl_domain::error::FieldError::new("$", "agent completion contains no JSON object"),
         ])),
     }
 }
@@ -395,9 +401,9 @@ impl AgentReadiness for BedrockReadiness {
 }
 
 /// The DynamoDB store named by `HITL_TABLE_NAME`.
-pub fn dynamo_store(sdk: &SdkConfig) -> Result<crate::store::dynamodb::DynamoStore, HandlerError> {
+pub fn dynamo_store(sdk: &SdkConfig) -> Result<crate::dynamodb::DynamoStore, HandlerError> {
     let table = crate::config::required(crate::config::TABLE_NAME)?;
-    Ok(crate::store::dynamodb::DynamoStore::new(
+    Ok(crate::dynamodb::DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         table,
     ))
@@ -422,7 +428,7 @@ pub fn metadata_agent(sdk: &SdkConfig) -> Result<std::sync::Arc<dyn MetadataAgen
             agent,
             alias,
         )),
-        None => std::sync::Arc::new(crate::metadata::LocalGenerator),
+        None => std::sync::Arc::new(hitl_domain::metadata::LocalGenerator),
     })
 }
 
@@ -436,6 +442,6 @@ pub fn agent_readiness(
             agent,
             alias,
         )),
-        None => std::sync::Arc::new(crate::ports::NoAgentConfigured),
+        None => std::sync::Arc::new(hitl_domain::ports::NoAgentConfigured),
     })
 }

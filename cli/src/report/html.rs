@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 
 use super::text::{describe_scope, format_opt, format_rate, format_seconds};
-use super::{Report, WeekTrend};
+use hitl_domain::analytics::{Report, WeekTrend};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -534,7 +534,7 @@ pub fn render_html(report: &Report) -> String {
         out.push_str(r#"<p class="empty">No change-request comments in this window.</p>"#);
     } else {
         let n = th.words.len().max(th.phrases.len());
-        let cell = |list: &[super::TermCount], i: usize| {
+        let cell = |list: &[hitl_domain::analytics::TermCount], i: usize| {
             list.get(i).map_or_else(
                 || (String::new(), String::new()),
                 |t| (escape(&t.term), t.entries.to_string()),
@@ -663,7 +663,7 @@ pub fn render_html(report: &Report) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::analytics::{compute, fixture, ReportOptions};
+    use hitl_domain::analytics::{compute, fixture, ReportOptions};
 
     fn count(html: &str, needle: &str) -> usize {
         html.matches(needle).count()

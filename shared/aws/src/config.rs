@@ -1,6 +1,6 @@
 //! Function configuration, read once at cold start from the environment with clear errors.
 
-use crate::error::HandlerError;
+use hitl_domain::error::HandlerError;
 
 /// Environment variable naming the DynamoDB table.
 pub const TABLE_NAME: &str = "HITL_TABLE_NAME";

@@ -12,8 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{CreateOutcome, FeedbackContext, Page, StoreError, WorkflowStore};
-use crate::model::{Artifact, FeedbackEntry, Workflow, WorkflowStatus};
+use hitl_domain::model::{Artifact, FeedbackEntry, Workflow, WorkflowStatus};
+use hitl_domain::store::{CreateOutcome, FeedbackContext, Page, StoreError, WorkflowStore};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS workflows (
@@ -425,7 +425,7 @@ mod tests {
     #[tokio::test]
     async fn in_memory_store_passes_the_contract() {
         let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
-        super::super::contract::run_all(store).await;
+        hitl_domain::store::contract::run_all(store).await;
     }
 
     #[tokio::test]
@@ -433,8 +433,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hitl.sqlite");
         let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::open(&path).unwrap());
-        super::super::contract::run_all(Arc::clone(&store)).await;
-        let wf = super::super::contract::sample_workflow("durable");
+        hitl_domain::store::contract::run_all(Arc::clone(&store)).await;
+        let wf = hitl_domain::store::contract::sample_workflow("durable");
         store.create_workflow(&wf).await.unwrap();
         drop(store);
         let reopened = SqliteStore::open(&path).unwrap();

@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used)]
 
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
-use hitl_shared::aws::{BedrockAgent, BedrockReadiness, SfnResumer, SnsNotifier};
-use hitl_shared::model::TaskToken;
-use hitl_shared::ports::{
+use hitl_aws::{BedrockAgent, BedrockReadiness, SfnResumer, SnsNotifier};
+use hitl_domain::model::TaskToken;
+use hitl_domain::ports::{
     AgentReadiness, ExecutionResumer, GenerationRequest, MetadataAgent, Notification,
     NotificationKind, Notifier, ResumeError,
 };
@@ -202,7 +202,7 @@ mod bedrock {
     fn request() -> GenerationRequest {
         GenerationRequest {
             workflow_id: "wf-1".into(),
-            subject: hitl_shared::store::contract::sample_workflow("wf-1").subject,
+            subject: hitl_domain::store::contract::sample_workflow("wf-1").subject,
             iteration: 1,
             previous: None,
             feedback: vec![],
@@ -237,14 +237,13 @@ mod bedrock {
 
     #[test]
     fn completion_parsing_tolerates_prose_and_rejects_garbage() {
-        let parsed = hitl_shared::aws::parse_agent_completion(
-            "Here you go:\n```json\n{\"name\": \"A\"}\n```",
-        )
-        .unwrap();
+        let parsed =
+            hitl_aws::parse_agent_completion("Here you go:\n```json\n{\"name\": \"A\"}\n```")
+                .unwrap();
         assert_eq!(parsed["name"], "A");
-        let err = hitl_shared::aws::parse_agent_completion("sorry, I cannot").unwrap_err();
+        let err = hitl_aws::parse_agent_completion("sorry, I cannot").unwrap_err();
         assert_eq!(err.name().as_str(), "ArtifactInvalid");
-        let prompt = hitl_shared::aws::agent_prompt(&request());
+        let prompt = hitl_aws::agent_prompt(&request());
         assert!(prompt.contains("generate_brand_metadata") && prompt.contains("Acme Coffee"));
     }
 }
@@ -299,8 +298,8 @@ mod sns {
 }
 
 mod lambda_config {
-    use hitl_shared::aws::lambda_config_from;
-    use hitl_shared::ErrorName;
+    use hitl_aws::lambda_config_from;
+    use hitl_domain::ErrorName;
     use std::collections::HashMap;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -1,8 +1,11 @@
 //! `hitl report`: learning analytics over the local store (GitHub issue 6).
 //!
 //! This module only gathers records ([`collect`]) and handles arguments and output ([`run`]);
-//! the figures are computed by [`hitl_shared::analytics::compute`] and rendered by the pure
-//! renderers beside it (`render_table`, `render_json`, `render_html`).
+//! the figures are computed by [`hitl_domain::analytics::compute`] and rendered here, by the
+//! pure renderers of [`text`] (`render_table`, `render_json`) and [`html`] (`render_html`).
+
+pub mod html;
+pub mod text;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,9 +14,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
-use hitl_shared::analytics::{self, ReportOptions};
-use hitl_shared::model::{FeedbackEntry, Workflow};
-use hitl_shared::store::{collect_report_records, CollectProgress, WorkflowStore};
+use hitl_domain::analytics::{self, ReportOptions};
+use hitl_domain::model::{FeedbackEntry, Workflow};
+use hitl_domain::store::{collect_report_records, CollectProgress, WorkflowStore};
 
 /// Output format of `hitl report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,13 +112,13 @@ pub fn options(now: DateTime<Utc>, args: &ReportArgs) -> anyhow::Result<ReportOp
 /// Renders a report in the chosen format.
 pub fn render(report: &analytics::Report, format: ReportFormat) -> anyhow::Result<String> {
     Ok(match format {
-        ReportFormat::Table => analytics::render_table(report),
+        ReportFormat::Table => text::render_table(report),
         ReportFormat::Json => {
-            let mut json = analytics::render_json(report).context("encoding the report")?;
+            let mut json = text::render_json(report).context("encoding the report")?;
             json.push('\n');
             json
         }
-        ReportFormat::Html => analytics::render_html(report),
+        ReportFormat::Html => html::render_html(report),
     })
 }
 
@@ -157,10 +160,10 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use clap::Parser;
-    use hitl_shared::model::{
+    use hitl_domain::model::{
         Decision, DecisionRecord, FeedbackOutcome, Subject, WorkflowConfig, WorkflowStatus,
     };
-    use hitl_shared::store::sqlite::SqliteStore;
+    use hitl_sqlite::SqliteStore;
 
     #[derive(Debug, Parser)]
     struct Wrapper {
@@ -232,7 +235,7 @@ mod tests {
             decision: Decision::RequestChanges,
             reviewer: "rita".into(),
             comments: "Tagline too long".into(),
-            corrections: vec![hitl_shared::model::Correction {
+            corrections: vec![hitl_domain::model::Correction {
                 field: field.to_owned(),
                 value: "x".into(),
             }],

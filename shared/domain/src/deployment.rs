@@ -4,7 +4,7 @@
 pub const DEFINITION_PATH: &str = "statemachine/definition.asl.json";
 
 /// The ASL definition as deployed (with `${...}` substitutions unresolved).
-pub const DEFINITION: &str = include_str!("../../statemachine/definition.asl.json");
+pub const DEFINITION: &str = include_str!("../../../statemachine/definition.asl.json");
 
 /// `(DefinitionSubstitutions key, function crate and binary name)` for every Lambda the
 /// definition invokes.

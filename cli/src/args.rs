@@ -1,0 +1,155 @@
+//! Arguments shared by the local commands and their `hitl aws` twins, and the start request
+//! they describe.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use hitl_domain::feedback::FeedbackRequest;
+use hitl_domain::model::{Correction, Subject};
+use serde_json::{json, Value};
+
+use hitl_cli::format::parse_duration;
+
+/// `hitl start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// A JSON file with one subject object or an array of subjects.
+    #[arg(long, conflicts_with = "subject")]
+    pub subjects_file: Option<PathBuf>,
+    /// One subject as inline JSON: '{"id":"brand-1","name":"Acme"}'.
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Iteration limit (1..=50).
+    #[arg(long, default_value_t = 10)]
+    pub max_iterations: i64,
+    /// Most subjects this request may start (1..=100).
+    #[arg(long, default_value_t = 10)]
+    pub batch_size: i64,
+    /// Review SLA per iteration (e.g. 72h).
+    #[arg(long, default_value = "72h")]
+    pub review_timeout: String,
+    /// Reviewer group allowed to decide.
+    #[arg(long, default_value = "reviewers")]
+    pub reviewer_group: String,
+    /// Request id (idempotency: the same id and subject start one workflow).
+    #[arg(long)]
+    pub request_id: Option<String>,
+}
+
+/// `hitl feedback`.
+#[derive(Debug, Args)]
+pub struct FeedbackArgs {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Approve the current draft.
+    #[arg(long, conflicts_with = "request_changes")]
+    pub approve: bool,
+    /// Request changes, with comments.
+    #[arg(long, value_name = "COMMENTS")]
+    pub request_changes: Option<String>,
+    /// Reviewer name recorded in the audit trail.
+    #[arg(long, default_value = "local-reviewer")]
+    pub reviewer: String,
+    /// Field correction, `field=value` (repeatable), e.g. --correction tagline="Fresh daily".
+    #[arg(long = "correction", value_name = "FIELD=VALUE")]
+    pub corrections: Vec<String>,
+    /// Iteration decided (defaults to the workflow's current iteration).
+    #[arg(long)]
+    pub iteration: Option<i64>,
+    /// Idempotency key (defaults to reviewer, iteration and decision, so a retried command
+    /// is applied once).
+    #[arg(long)]
+    pub key: Option<String>,
+}
+
+impl FeedbackArgs {
+    /// The decision `--approve` / `--request-changes` name.
+    pub fn decision(&self) -> Result<&'static str> {
+        match (self.approve, &self.request_changes) {
+            (true, _) => Ok("approve"),
+            (false, Some(_)) => Ok("request_changes"),
+            (false, None) => bail!("give --approve or --request-changes \"<comments>\""),
+        }
+    }
+
+    /// The request for `iteration` and its idempotency key: `--key`, or one derived from
+    /// reviewer, iteration and decision, so a retried command is applied once.
+    pub fn request(&self, iteration: i64) -> Result<(FeedbackRequest, String)> {
+        let decision = self.decision()?;
+        let request = FeedbackRequest {
+            iteration: Some(iteration),
+            decision: Some(decision.to_owned()),
+            comments: self.request_changes.clone(),
+            corrections: parse_corrections(&self.corrections)?,
+        };
+        let key = self
+            .key
+            .clone()
+            .unwrap_or_else(|| format!("cli:{}:{iteration}:{decision}", self.reviewer));
+        Ok((request, key))
+    }
+}
+
+pub fn read_input(text: &str) -> Result<Value> {
+    let raw = match text.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+        None => text.to_owned(),
+    };
+    serde_json::from_str(&raw).context("input is not valid JSON")
+}
+
+/// The start request `args` describe (the state machine's input) and its subjects.
+/// `smoke` asks for a smoke batch; subjects are then optional (synthetic ones are used).
+pub fn start_input(
+    args: &StartArgs,
+    request_id: &str,
+    smoke: bool,
+) -> Result<(Value, Vec<Subject>)> {
+    let subjects: Vec<Subject> = match (&args.subjects_file, &args.subject) {
+        (Some(path), _) => {
+            let value = read_input(&format!("@{}", path.display()))?;
+            match value {
+                Value::Array(_) => serde_json::from_value(value),
+                other => serde_json::from_value(other).map(|s| vec![s]),
+            }
+            .context("subjects must be objects with id, name and optional category/attributes")?
+        }
+        (None, Some(inline)) => vec![serde_json::from_value(read_input(inline)?)
+            .context("--subject must be an object with id and name")?],
+        (None, None) if smoke => vec![],
+        (None, None) => bail!("give --subject '<json>' or --subjects-file <file>"),
+    };
+    let timeout = parse_duration(&args.review_timeout).map_err(|e| anyhow!(e))?;
+    let mut input = json!({
+        "action": "start_workflow",
+        "request_id": request_id,
+        "config": {
+            "max_iterations": args.max_iterations,
+            "batch_size": args.batch_size,
+            "review_timeout_seconds": timeout.num_seconds(),
+            "reviewer_group": args.reviewer_group,
+        },
+    });
+    if smoke {
+        input["smoke"] = json!(true);
+    }
+    if !subjects.is_empty() {
+        input["subjects"] = json!(subjects);
+    }
+    Ok((input, subjects))
+}
+
+fn parse_corrections(raw: &[String]) -> Result<Vec<Correction>> {
+    raw.iter()
+        .map(|c| {
+            let (field, value) = c
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--correction {c:?}: expected field=value"))?;
+            Ok(Correction {
+                field: field.trim().to_owned(),
+                value: value.to_owned(),
+            })
+        })
+        .collect()
+}
