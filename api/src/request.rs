@@ -138,17 +138,22 @@ pub fn parse_feedback(body: &[u8]) -> (FeedbackRequest, Vec<FieldError>) {
     }
     let iteration = match object.get("iteration") {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(i) => Some(i),
-            None => {
-                errors.push(FieldError::new("iteration", "must be a positive integer"));
+        Some(Value::Number(n)) => match feedback::iteration_from_number(n) {
+            Ok(i) => Some(i),
+            Err(message) => {
+                errors.push(FieldError::new("iteration", message));
                 None
             }
         },
         Some(other) => {
             errors.push(FieldError::new(
                 "iteration",
-                format!("must be a positive integer, got {}", kind(other)),
+                format!(
+                    "must be an integer from {} to {}, got {}",
+                    feedback::ITERATION_RANGE.start(),
+                    feedback::ITERATION_RANGE.end(),
+                    kind(other)
+                ),
             ));
             None
         }

@@ -314,6 +314,109 @@ async fn invalid_submissions_get_field_level_400s_and_record_nothing() {
     assert!(s.resumer.delivered.lock().unwrap().is_empty());
 }
 
+/// Issue 19: a correction that breaks the artifact schema used to be accepted (200, workflow
+/// `revising`) and then failed the workflow at regeneration. It is now a 400 naming the value.
+#[tokio::test]
+async fn corrections_that_break_the_artifact_schema_are_refused_at_the_door() {
+    let s = Server::start().await;
+    s.awaiting("wf-typo", "reviewers").await;
+    let cases = [
+        (
+            json!([{"field": "colors.primary", "value": "red"}]),
+            "corrections[0].value",
+            "must be #RRGGBB",
+        ),
+        (
+            json!([{"field": "description", "value": "Too short"}]),
+            "corrections[0].value",
+            "must be 20..=2000 characters, got 9",
+        ),
+        (
+            json!([{"field": "tone", "value": "grumpy"}]),
+            "corrections[0].value",
+            "\"grumpy\" is not one of friendly, premium, playful, professional, bold",
+        ),
+        (
+            json!([{"field": "tagline", "value": " "}]),
+            "corrections[0].value",
+            "must not be empty",
+        ),
+        (
+            json!([{"field": "tagline", "value": "Fine"}, {"field": "colors.secondary", "value": "#12345"}]),
+            "corrections[1].value",
+            "must be #RRGGBB",
+        ),
+    ];
+    for (i, (corrections, field, message)) in cases.into_iter().enumerate() {
+        let body = json!({"iteration": 1, "decision": "request_changes", "comments": "fix it", "corrections": corrections});
+        let r = s
+            .send(
+                s.client
+                    .post(format!("{}/workflows/wf-typo/feedback", s.base))
+                    .bearer_auth(&s.reviewers.rita)
+                    .header("idempotency-key", format!("typo-{i}"))
+                    .json(&body),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!(r.error_fields(), [field], "{body}");
+        assert_eq!(r.json()["errors"][0]["message"], message, "{body}");
+    }
+    // Nothing was recorded, nothing resumed, and the workflow still waits for a decision.
+    assert!(s.store.list_feedback("wf-typo").await.unwrap().is_empty());
+    assert!(s.resumer.delivered.lock().unwrap().is_empty());
+    let wf = s.store.get_workflow("wf-typo").await.unwrap().unwrap();
+    assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
+}
+
+/// Issue 19: JSON has one number type, so `1.0` is the integer 1; the range is 1..=50 and the
+/// message says so.
+#[tokio::test]
+async fn iteration_accepts_integral_numbers_and_states_its_range() {
+    let s = Server::start().await;
+    s.awaiting("wf-num", "reviewers").await;
+    let post = |key: &str, body: String| {
+        s.client
+            .post(format!("{}/workflows/wf-num/feedback", s.base))
+            .bearer_auth(&s.reviewers.rita)
+            .header("idempotency-key", key)
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    for (body, message) in [
+        (
+            r#"{"iteration":4294967296,"decision":"approve"}"#,
+            "must be an integer from 1 to 50, got 4294967296",
+        ),
+        (
+            r#"{"iteration":51,"decision":"approve"}"#,
+            "must be an integer from 1 to 50, got 51",
+        ),
+        (
+            r#"{"iteration":1.5,"decision":"approve"}"#,
+            "must be an integer from 1 to 50, got 1.5",
+        ),
+        (
+            r#"{"iteration":1e300,"decision":"approve"}"#,
+            "must be an integer from 1 to 50, got 1e+300",
+        ),
+    ] {
+        let r = s.send(post("range", body.to_owned())).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!(r.error_fields(), ["iteration"], "{body}");
+        assert_eq!(r.json()["errors"][0]["message"], message, "{body}");
+    }
+    let r = s
+        .send(post(
+            "one-point-oh",
+            r#"{"iteration":1.0,"decision":"approve"}"#.to_owned(),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let wf = s.store.get_workflow("wf-num").await.unwrap().unwrap();
+    assert_eq!(wf.status, WorkflowStatus::Approved);
+}
+
 #[tokio::test]
 async fn reviewers_of_other_groups_get_403_and_the_attempt_is_recorded() {
     let s = Server::start().await;

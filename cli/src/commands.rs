@@ -110,11 +110,16 @@ pub(crate) async fn feedback(
         .await?;
     runtime.settle().await?;
     let after = load(runtime, &args.workflow_id).await?;
+    let refused = matches!(receipt.outcome, FeedbackOutcome::Rejected { .. });
     if as_json {
         println!(
             "{}",
             json!({"receipt": receipt, "status": after.status, "iteration": after.iteration})
         );
+        // A refused decision is a failure in either output mode.
+        if refused {
+            return Ok(ExitCode::from(1));
+        }
     } else {
         match &receipt.outcome {
             FeedbackOutcome::Applied { .. } => println!(

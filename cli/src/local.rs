@@ -15,7 +15,7 @@ use hitl_domain::deployment::{local_function_arn, DEFINITION, FUNCTION_SUBSTITUT
 use hitl_domain::metadata::LocalGenerator;
 use hitl_domain::model::TaskToken;
 use hitl_domain::ports::{
-    Clock, ExecutionResumer, NoAgentConfigured, Notification, Notifier, ResumeError,
+    Clock, ExecutionResumer, MetadataAgent, NoAgentConfigured, Notification, Notifier, ResumeError,
 };
 use hitl_domain::store::WorkflowStore;
 use hitl_domain::HandlerError;
@@ -180,6 +180,8 @@ pub struct Ports {
     pub resumer: Arc<LocalResumer>,
     /// Local notifier.
     pub notifier: Arc<dyn Notifier>,
+    /// The drafting agent (the deterministic [`LocalGenerator`] unless a test swaps it).
+    pub agent: Arc<dyn MetadataAgent>,
 }
 
 /// Registers the project's function handlers under their function names.
@@ -192,7 +194,7 @@ pub fn registry(ports: &Ports) -> HandlerRegistry {
     };
     let generate = generate_metadata::Deps {
         store: p.store.clone(),
-        agent: Arc::new(LocalGenerator),
+        agent: p.agent.clone(),
         clock: p.clock.clone(),
     };
     let review = request_review::Deps {
@@ -298,6 +300,11 @@ pub struct Runtime {
 impl Runtime {
     /// Opens (creating) the runtime in `data_dir`; `None` keeps everything in memory.
     pub fn open(data_dir: Option<&Path>) -> Result<Self> {
+        Self::open_with_agent(data_dir, Arc::new(LocalGenerator))
+    }
+
+    /// [`Runtime::open`] with another drafting agent (tests use one that misbehaves).
+    pub fn open_with_agent(data_dir: Option<&Path>, agent: Arc<dyn MetadataAgent>) -> Result<Self> {
         let (store, exec_store, notifications): (
             Arc<dyn WorkflowStore>,
             Arc<dyn statemachine::ExecutionStore>,
@@ -332,6 +339,7 @@ impl Runtime {
             notifier: Arc::new(FileNotifier {
                 path: notifications,
             }),
+            agent,
         };
         let engine = Arc::new(Engine::new(
             exec_store,

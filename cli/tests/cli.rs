@@ -355,3 +355,84 @@ fn report_after_smoke_shows_the_smoke_batch_figures() {
         "one bar per iteration bucket 1..=3"
     );
 }
+
+/// Issue 19: `--correction colors.primary=red` used to print "applied … workflow is now failed"
+/// and exit 0. It is refused with the field error, exits non-zero and changes nothing; a
+/// refused decision exits non-zero in `--json` mode too; stderr carries no colour codes when it
+/// is not a terminal.
+#[test]
+fn a_schema_breaking_correction_is_refused_and_a_refusal_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let started = hitl(
+        &data,
+        &[
+            "--json",
+            "start",
+            "--request-id",
+            "typo-1",
+            "--subject",
+            r#"{"id":"brand-7","name":"Acme Coffee","category":"food"}"#,
+        ],
+    );
+    assert!(started.status.success());
+    let id = json_line(&started)["workflows"][0]["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let typo = hitl(
+        &data,
+        &[
+            "feedback",
+            &id,
+            "--request-changes",
+            "Use red",
+            "--correction",
+            "colors.primary=red",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&typo.stderr);
+    assert!(!typo.status.success(), "exit {:?}: {stderr}", typo.status);
+    assert!(
+        stderr.contains("corrections[0].value: must be #RRGGBB"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "ANSI escape in stderr: {stderr:?}"
+    );
+    let status = json_line(&hitl(&data, &["--json", "status", &id]));
+    assert_eq!(status["status"], "awaiting_review", "{status}");
+
+    // A valid approval, then a second decision on the same iteration: refused → exit 1.
+    let ok = hitl(
+        &data,
+        &["--json", "feedback", &id, "--approve", "--reviewer", "rita"],
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let late = hitl(
+        &data,
+        &[
+            "--json",
+            "feedback",
+            &id,
+            "--approve",
+            "--reviewer",
+            "omar",
+            "--iteration",
+            "1",
+        ],
+    );
+    assert_eq!(late.status.code(), Some(1), "{}", stdout(&late));
+    assert_eq!(
+        json_line(&late)["receipt"]["outcome"]["kind"],
+        "rejected",
+        "{}",
+        stdout(&late)
+    );
+}

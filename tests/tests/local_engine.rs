@@ -338,3 +338,62 @@ async fn an_invalid_start_request_fails_with_field_errors_and_creates_nothing() 
             .is_empty());
     }
 }
+
+/// An agent whose regenerated drafts always fail the artifact schema (the first draft is the
+/// local generator's, so the workflow reaches review).
+struct BrokenRegenerator;
+
+#[async_trait::async_trait]
+impl hitl_domain::ports::MetadataAgent for BrokenRegenerator {
+    async fn generate(
+        &self,
+        request: &hitl_domain::ports::GenerationRequest,
+    ) -> Result<hitl_domain::ports::GeneratedDraft, hitl_domain::HandlerError> {
+        let mut draft = hitl_domain::metadata::LocalGenerator
+            .generate(request)
+            .await?;
+        if request.iteration > 1 {
+            draft.content["colors"]["primary"] = json!("red");
+        }
+        Ok(draft)
+    }
+}
+
+/// Issue 19: a regenerated draft that keeps failing the schema used to end the workflow
+/// `failed` through RecordFailure. It now escalates with reason `invalid_draft`, saying why,
+/// and the execution ends in WorkflowEscalated.
+#[tokio::test]
+async fn an_invalid_regenerated_draft_escalates_instead_of_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt =
+        Runtime::open_with_agent(Some(dir.path()), std::sync::Arc::new(BrokenRegenerator)).unwrap();
+    let ids = start(&rt, "inv", json!({}), vec![subject("b-inv")]).await;
+    let receipt = decide(
+        &rt,
+        &ids[0],
+        false,
+        "Warmer tagline please",
+        vec![],
+        "k-inv",
+    )
+    .await;
+    assert!(matches!(receipt.outcome, FeedbackOutcome::Applied { .. }));
+    rt.engine.run_due().await.unwrap();
+    rt.settle().await.unwrap();
+    let w = wf(&rt, &ids[0]).await;
+    assert_eq!(w.status, WorkflowStatus::Escalated, "{w:?}");
+    let escalation = w.escalation.clone().unwrap();
+    assert_eq!(escalation.reason, EscalationReason::InvalidDraft);
+    assert!(
+        escalation
+            .detail
+            .contains("colors.primary: must be #RRGGBB"),
+        "{}",
+        escalation.detail
+    );
+    assert_eq!(execution_status(&rt, &w), ExecutionStatus::Succeeded);
+    let history = history_types(&rt, &w);
+    assert!(history.iter().any(|(_, n)| n == "RegenerationInvalid"));
+    assert!(!history.iter().any(|(_, n)| n == "RecordFailure"));
+    assert!(history.iter().any(|(_, n)| n == "WorkflowEscalated"));
+}

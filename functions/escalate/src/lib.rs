@@ -25,7 +25,20 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
 }
 
-fn detail(reason: EscalationReason, iteration: u32, max: u32) -> String {
+/// The error message inside a Step Functions `Cause` of a Lambda failure (a JSON document with
+/// `errorMessage`), or the cause as it is.
+fn cause_message(cause: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(cause)
+        .ok()
+        .and_then(|v| {
+            v.get("errorMessage")
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| cause.to_owned())
+}
+
+fn detail(reason: EscalationReason, iteration: u32, max: u32, cause: Option<&str>) -> String {
     match reason {
         EscalationReason::IterationLimit => format!(
             "{iteration} of {max} iterations were rejected; the next iteration would exceed the limit"
@@ -36,6 +49,10 @@ fn detail(reason: EscalationReason, iteration: u32, max: u32) -> String {
         EscalationReason::ReviewTimeout => {
             format!("no reviewer decided iteration {iteration} within the review SLA")
         }
+        EscalationReason::InvalidDraft => format!(
+            "the regenerated draft for iteration {iteration} failed the artifact schema after retries{}",
+            cause.map(|c| format!(": {}", cause_message(c))).unwrap_or_default()
+        ),
     }
 }
 
@@ -47,6 +64,7 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
             input.reason,
             current.iteration,
             current.config.max_iterations,
+            input.detail.as_deref(),
         );
         Ok((rules::escalate(current, input.reason, &text, now)?, ()))
     })

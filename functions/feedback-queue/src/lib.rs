@@ -285,6 +285,53 @@ mod tests {
         );
     }
 
+    fn message(id: &str, body: serde_json::Value) -> SqsMessage {
+        serde_json::from_value(serde_json::json!({"messageId": id, "body": body.to_string()}))
+            .unwrap()
+    }
+
+    /// Issue 19: a correction that breaks the artifact schema used to be applied and then fail
+    /// the workflow at regeneration; on the queue it is now dropped as `invalid` and nothing is
+    /// recorded. `iteration: 1.0` is the integer 1.
+    #[tokio::test]
+    async fn schema_breaking_corrections_are_dropped_before_anything_is_recorded() {
+        let f = setup().await;
+        for (i, correction) in [
+            serde_json::json!({"field": "colors.primary", "value": "red"}),
+            serde_json::json!({"field": "description", "value": "Too short"}),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let m = message(
+                &format!("typo-{i}"),
+                serde_json::json!({"workflow_id": "wf-q1", "reviewer": "rita", "reviewer_groups": ["reviewers"],
+                    "feedback": {"iteration": 1, "decision": "request_changes", "comments": "fix", "corrections": [correction]}}),
+            );
+            assert_eq!(
+                process_message(&f.deps, &m).await,
+                Disposition::Dropped {
+                    reason: "invalid".into()
+                }
+            );
+        }
+        assert!(f
+            .deps
+            .store
+            .list_feedback("wf-q1")
+            .await
+            .unwrap()
+            .is_empty());
+        let wf = f.deps.store.get_workflow("wf-q1").await.unwrap().unwrap();
+        assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
+        let m = message(
+            "float-iteration",
+            serde_json::json!({"workflow_id": "wf-q1", "reviewer": "rita", "reviewer_groups": ["reviewers"],
+                "feedback": {"iteration": 1.0, "decision": "approve"}}),
+        );
+        assert_eq!(process_message(&f.deps, &m).await, Disposition::Applied);
+    }
+
     #[tokio::test]
     async fn a_redelivered_message_is_applied_once() {
         // GIVEN the resume of an approval failed transiently

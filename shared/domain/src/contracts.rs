@@ -214,6 +214,10 @@ pub struct EscalateInput {
     pub workflow_id: String,
     /// Why.
     pub reason: EscalationReason,
+    /// What the state machine knows beyond the reason (for `invalid_draft`: the failed
+    /// task's cause); `null` otherwise.
+    #[serde(default)]
+    pub detail: Option<String>,
 }
 
 /// Output of escalation and finalisation.

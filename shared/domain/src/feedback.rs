@@ -29,6 +29,10 @@ pub const MAX_COMMENT_CHARS: usize = 4000;
 pub const MAX_CORRECTIONS: usize = 20;
 /// Longest correction value, in characters.
 pub const MAX_CORRECTION_CHARS: usize = 500;
+/// Iterations a decision can name: a workflow never has more than the largest
+/// `max_iterations` (see [`crate::model::MAX_ITERATIONS_RANGE`]).
+pub const ITERATION_RANGE: std::ops::RangeInclusive<i64> =
+    1..=(*crate::model::MAX_ITERATIONS_RANGE.end() as i64);
 /// Attempts before giving up on a conflict storm.
 const MAX_ATTEMPTS: usize = 8;
 
@@ -36,8 +40,9 @@ const MAX_ATTEMPTS: usize = 8;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackRequest {
-    /// Iteration the reviewer looked at.
-    #[serde(default)]
+    /// Iteration the reviewer looked at. Any JSON number with an integral value is accepted
+    /// (`1` and `1.0` alike); [`validate`] checks the range.
+    #[serde(default, deserialize_with = "integral")]
     pub iteration: Option<i64>,
     /// `approve` or `request_changes`.
     #[serde(default)]
@@ -48,6 +53,52 @@ pub struct FeedbackRequest {
     /// Field corrections.
     #[serde(default)]
     pub corrections: Vec<Correction>,
+}
+
+/// Reads an optional integral JSON number: `1` and `1.0` are the same number in JSON.
+/// Integral values beyond `i64` saturate, so validation reports them as out of range.
+fn integral<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value = Option::<serde_json::Number>::deserialize(deserializer)?;
+    value
+        .map(|n| integral_number(&n))
+        .transpose()
+        .map_err(|message| serde::de::Error::custom(format!("iteration {message}")))
+}
+
+/// The integral value of a JSON number, saturating at the `i64` bounds; an error for a
+/// fractional value.
+pub fn integral_number(n: &serde_json::Number) -> Result<i64, String> {
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    if n.as_u64().is_some() {
+        return Ok(i64::MAX);
+    }
+    match n.as_f64() {
+        Some(f) if f.is_finite() && f.fract() == 0.0 => {
+            // `as` saturates at the bounds, which is the documented behaviour here.
+            #[allow(clippy::cast_possible_truncation)]
+            Ok(f as i64)
+        }
+        _ => Err(format!("must be an integer, got {n}")),
+    }
+}
+
+/// An iteration as the API reads it from a JSON number: integral (`1.0` is 1) and within
+/// [`ITERATION_RANGE`], else the message that says so, with the number as it was sent.
+pub fn iteration_from_number(n: &serde_json::Number) -> Result<i64, String> {
+    match integral_number(n) {
+        // Saturated values (beyond i64) are outside the range too.
+        Ok(i) if ITERATION_RANGE.contains(&i) => Ok(i),
+        _ => Err(format!(
+            "must be an integer from {} to {}, got {n}",
+            ITERATION_RANGE.start(),
+            ITERATION_RANGE.end()
+        )),
+    }
 }
 
 /// Who submitted it and through which channel.
@@ -152,11 +203,15 @@ pub fn validate(
             errors.push(FieldError::new("iteration", "is required"));
             0
         }
-        Some(i) if (1..=i64::from(u32::MAX)).contains(&i) => u32::try_from(i).unwrap_or(0),
+        Some(i) if ITERATION_RANGE.contains(&i) => u32::try_from(i).unwrap_or(0),
         Some(i) => {
             errors.push(FieldError::new(
                 "iteration",
-                format!("must be a positive integer, got {i}"),
+                format!(
+                    "must be an integer from {} to {}, got {i}",
+                    ITERATION_RANGE.start(),
+                    ITERATION_RANGE.end()
+                ),
             ));
             0
         }
@@ -199,14 +254,21 @@ pub fn validate(
         ));
     }
     for (i, correction) in request.corrections.iter().enumerate() {
-        if let Err(message) = metadata::check_correction(correction) {
-            errors.push(FieldError::new(format!("corrections[{i}].field"), message));
-        }
         if correction.value.chars().count() > MAX_CORRECTION_CHARS {
             errors.push(FieldError::new(
                 format!("corrections[{i}].value"),
                 format!("must be at most {MAX_CORRECTION_CHARS} characters"),
             ));
+            continue;
+        }
+        match metadata::check_correction(correction) {
+            Ok(()) => {}
+            Err(metadata::CorrectionProblem::Field(message)) => {
+                errors.push(FieldError::new(format!("corrections[{i}].field"), message));
+            }
+            Err(metadata::CorrectionProblem::Value(message)) => {
+                errors.push(FieldError::new(format!("corrections[{i}].value"), message));
+            }
         }
     }
     if decision == Some(Decision::Approve) && !request.corrections.is_empty() {

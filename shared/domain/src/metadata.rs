@@ -158,19 +158,57 @@ pub fn content_hash(content: &Value) -> String {
     hex::encode(Sha256::digest(canonical))
 }
 
-/// Validates a correction's field path against [`CORRECTABLE_FIELDS`].
-pub fn check_correction(correction: &Correction) -> Result<(), String> {
+/// Where a correction went wrong: the field it names, or the value it gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorrectionProblem {
+    /// `field` is not one of [`CORRECTABLE_FIELDS`].
+    Field(String),
+    /// `value` is empty or breaks the schema rule of its field.
+    Value(String),
+}
+
+/// A draft that passes [`validate`], used to check a correction's value against the schema
+/// on its own: the value goes in, the same schema check the generator's output passes runs,
+/// and only the errors of that field count. So a correction is refused at the door exactly
+/// when it would make any otherwise valid draft invalid.
+fn valid_baseline() -> Value {
+    json!({
+        "name": "Baseline",
+        "tagline": "A tagline",
+        "description": "A description long enough for the schema.",
+        "category": "general",
+        "tone": "friendly",
+        "target_audience": "everyone",
+        "keywords": ["one", "two", "three"],
+        "colors": {"primary": "#000000", "secondary": "#FFFFFF"}
+    })
+}
+
+/// Checks a correction: its field must be correctable and its value must satisfy that
+/// field's schema rule (lengths, `#RRGGBB`, one of [`TONES`]).
+pub fn check_correction(correction: &Correction) -> Result<(), CorrectionProblem> {
     if !CORRECTABLE_FIELDS.contains(&correction.field.as_str()) {
-        return Err(format!(
+        return Err(CorrectionProblem::Field(format!(
             "{:?} cannot be corrected; correctable fields: {}",
             correction.field,
             CORRECTABLE_FIELDS.join(", ")
-        ));
+        )));
     }
     if correction.value.trim().is_empty() {
-        return Err("value must not be empty".into());
+        return Err(CorrectionProblem::Value("must not be empty".into()));
     }
-    Ok(())
+    let mut draft = valid_baseline();
+    apply_correction(&mut draft, correction);
+    let messages: Vec<String> = validate(&draft)
+        .into_iter()
+        .filter(|e| e.field == correction.field)
+        .map(|e| e.message)
+        .collect();
+    if messages.is_empty() {
+        Ok(())
+    } else {
+        Err(CorrectionProblem::Value(messages.join("; ")))
+    }
 }
 
 /// Sets `field` (a dotted path) to `value` in `content`, creating objects on the way.

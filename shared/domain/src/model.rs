@@ -225,6 +225,9 @@ pub enum EscalationReason {
     NoProgress,
     /// Nobody decided within the review SLA.
     ReviewTimeout,
+    /// The regenerated draft kept failing the artifact schema after the definition's retries:
+    /// a person takes over instead of the workflow failing for good.
+    InvalidDraft,
 }
 
 impl EscalationReason {
@@ -234,6 +237,7 @@ impl EscalationReason {
             Self::IterationLimit => "iteration_limit",
             Self::NoProgress => "no_progress",
             Self::ReviewTimeout => "review_timeout",
+            Self::InvalidDraft => "invalid_draft",
         }
     }
 }

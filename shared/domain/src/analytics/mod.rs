@@ -568,6 +568,7 @@ pub fn compute(
         EscalationReason::IterationLimit,
         EscalationReason::NoProgress,
         EscalationReason::ReviewTimeout,
+        EscalationReason::InvalidDraft,
     ]
     .into_iter()
     .map(|reason| ReasonCount {
