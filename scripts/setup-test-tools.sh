@@ -5,6 +5,8 @@
 #  - moto[server] in .tools/venv-moto, for the `hitl aws` tests against emulated AWS
 #  - playwright-core (npm, pinned) in .tools/, which drives Debian Chromium in the review page's
 #    end-to-end test (cli/tests/review_page.rs runs tests/e2e/review_page.mjs)
+#  - schemathesis and openapi-spec-validator (PyPI, pinned) in .tools/venv-schemathesis, for
+#    the API fuzz tier (cli/tests/api_fuzz.rs) and the API description check
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS=.tools
@@ -42,6 +44,19 @@ if [ ! -x "$TOOLS/venv-moto/bin/moto_server" ]; then
   "$TOOLS/venv-moto/bin/pip" install -q --disable-pip-version-check 'moto[server]>=5.2,<5.3'
 fi
 "$TOOLS/venv-moto/bin/moto_server" --help >/dev/null
+
+# schemathesis (the API fuzz tier) and openapi-spec-validator, pinned; re-installed when the
+# pins change.
+SCHEMATHESIS_PINS="schemathesis==4.32.5 openapi-spec-validator==0.9.0"
+if [ "$(cat "$TOOLS/venv-schemathesis/.pins" 2>/dev/null)" != "$SCHEMATHESIS_PINS" ]; then
+  echo "setup: installing $SCHEMATHESIS_PINS into $TOOLS/venv-schemathesis"
+  rm -rf "$TOOLS/venv-schemathesis"
+  python3 -m venv "$TOOLS/venv-schemathesis"
+  # shellcheck disable=SC2086
+  "$TOOLS/venv-schemathesis/bin/pip" install -q --disable-pip-version-check $SCHEMATHESIS_PINS
+  echo "$SCHEMATHESIS_PINS" > "$TOOLS/venv-schemathesis/.pins"
+fi
+"$TOOLS/venv-schemathesis/bin/schemathesis" --version >/dev/null
 
 # Debian Chromium, for the real-browser checks of the HTML report and the review page.
 scripts/install-chromium.sh

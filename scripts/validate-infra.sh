@@ -6,6 +6,7 @@
 #   3. checkov -d infra --framework cloudformation ...   (every finding fixed or skipped with a reason)
 #   4. asl-validator --json-path statemachine/definition.asl.json
 #   5. infra/tests (pytest): template <-> code consistency and least privilege
+#   6. openapi-spec-validator api/openapi.yaml (installed by scripts/setup-test-tools.sh)
 # Runs every step, prints a summary and exits non-zero if any step failed.
 # Needs network access to PyPI and npm only on the first run.
 set -uo pipefail
@@ -47,6 +48,7 @@ step cfn-lint "$TOOLS/venv-cfnlint/bin/cfn-lint" infra/template.yaml
 step "sam validate" bash -c "cd infra && ../$TOOLS/venv-sam/bin/sam validate --lint --region eu-west-1 --template-file template.yaml"
 step checkov "$TOOLS/venv-checkov/bin/checkov" -d infra --framework cloudformation --skip-download --compact --quiet
 step asl-validator "$TOOLS/node_modules/.bin/asl-validator" --json-path statemachine/definition.asl.json
+step openapi-spec-validator "$TOOLS/venv-schemathesis/bin/openapi-spec-validator" api/openapi.yaml
 step "template consistency tests" "$TOOLS/venv-cfnlint/bin/python" -m pytest -q -p no:cacheprovider infra/tests
 
 echo "validate-infra: ${#passed[@]} passed, ${#failed[@]} failed${failed:+ (${failed[*]})}"

@@ -189,9 +189,9 @@ async fn list_reviews(
 ) -> Result<Json<views::ReviewPage>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     let mut errors = Vec::new();
-    let limit = match query.get("limit").map(|l| l.trim().parse::<usize>()) {
+    let limit = match query.get("limit").map(|l| query_integer(l)) {
         None => DEFAULT_PAGE_SIZE,
-        Some(Ok(n)) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+        Some(Some(n)) if (1..=MAX_PAGE_SIZE as u64).contains(&n) => n as usize,
         Some(_) => {
             errors.push(hitl_domain::FieldError::new(
                 "limit",
@@ -399,6 +399,15 @@ async fn submit_feedback(
     }
 }
 
+/// A non-negative integer query value exactly as the description states it: ASCII digits only
+/// (no sign, no spaces, no fraction), so what the server accepts is what the schema says.
+fn query_integer(value: &str) -> Option<u64> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
+}
+
 /// Query parameters `GET /analytics` accepts.
 const ANALYTICS_PARAMS: &str = "since, reviewer_group, category, include_smoke, stale_rounds, top";
 
@@ -410,7 +419,17 @@ fn analytics_options(
     let mut errors = Vec::new();
     let mut options = analytics::ReportOptions::default();
     let since = query.get("since").map_or("30d", String::as_str);
+    let well_formed = since.len() >= 2
+        && since[..since.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && since.ends_with(['s', 'm', 'h', 'd', 'w']);
     match analytics::parse_lookback(since) {
+        _ if !well_formed => errors.push(hitl_domain::FieldError::new(
+            "since",
+            format!(
+                "must be a whole number (ASCII digits) and a unit s, m, h, d or w, e.g. 30d; got {:?}",
+                since.chars().take(64).collect::<String>()
+            ),
+        )),
         Ok(lookback) if lookback <= chrono::Duration::days(routes::MAX_ANALYTICS_DAYS) => {
             options.since = Some(now - lookback);
         }
@@ -424,9 +443,9 @@ fn analytics_options(
         ("reviewer_group", &mut options.reviewer_group),
         ("category", &mut options.category),
     ] {
-        match query.get(name).map(|v| v.trim()) {
+        match query.get(name) {
             None => {}
-            Some(v) if !v.is_empty() && v.len() <= 128 => *target = Some(v.to_owned()),
+            Some(v) if (1..=128).contains(&v.chars().count()) => *target = Some(v.clone()),
             Some(_) => errors.push(hitl_domain::FieldError::new(
                 name,
                 "must be 1 to 128 characters",
@@ -441,17 +460,17 @@ fn analytics_options(
             "must be true or false",
         )),
     }
-    match query.get("stale_rounds").map(|v| v.trim().parse::<u32>()) {
+    match query.get("stale_rounds").map(|v| query_integer(v)) {
         None => {}
-        Some(Ok(n)) if (1..=100).contains(&n) => options.stale_rounds = n,
+        Some(Some(n)) if (1..=100).contains(&n) => options.stale_rounds = n as u32,
         Some(_) => errors.push(hitl_domain::FieldError::new(
             "stale_rounds",
             "must be an integer in 1..=100",
         )),
     }
-    match query.get("top").map(|v| v.trim().parse::<usize>()) {
+    match query.get("top").map(|v| query_integer(v)) {
         None => {}
-        Some(Ok(n)) if (1..=50).contains(&n) => options.top_n = n,
+        Some(Some(n)) if (1..=50).contains(&n) => options.top_n = n as usize,
         Some(_) => errors.push(hitl_domain::FieldError::new(
             "top",
             "must be an integer in 1..=50",

@@ -40,7 +40,7 @@ fn string_field(
     errors: &mut Vec<FieldError>,
 ) -> Option<String> {
     match object.get(name) {
-        None | Some(Value::Null) => None,
+        None => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(other) => {
             errors.push(FieldError::new(
@@ -54,7 +54,7 @@ fn string_field(
 
 fn corrections(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Vec<Correction> {
     let list = match value {
-        None | Some(Value::Null) => return Vec::new(),
+        None => return Vec::new(),
         Some(Value::Array(list)) => list,
         Some(other) => {
             errors.push(FieldError::new(
@@ -84,7 +84,7 @@ fn corrections(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Vec<Corre
         }
         let mut text = |name: &str| match object.get(name) {
             Some(Value::String(s)) => Some(s.clone()),
-            None | Some(Value::Null) => {
+            None => {
                 errors.push(FieldError::new(
                     format!("corrections[{i}].{name}"),
                     "is required",
@@ -137,7 +137,7 @@ pub fn parse_feedback(body: &[u8]) -> (FeedbackRequest, Vec<FieldError>) {
         ));
     }
     let iteration = match object.get("iteration") {
-        None | Some(Value::Null) => None,
+        None => None,
         Some(Value::Number(n)) => match feedback::iteration_from_number(n) {
             Ok(i) => Some(i),
             Err(message) => {

@@ -239,7 +239,7 @@ pub fn validate(
         ));
     }
     if decision == Some(Decision::RequestChanges)
-        && comments.trim().is_empty()
+        && metadata::is_blank(&comments)
         && request.corrections.is_empty()
     {
         errors.push(FieldError::new(

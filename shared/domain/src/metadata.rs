@@ -158,6 +158,13 @@ pub fn content_hash(content: &Value) -> String {
     hex::encode(Sha256::digest(canonical))
 }
 
+/// Whether a text has nothing but white space: Unicode `White_Space` and the byte-order mark
+/// U+FEFF. `api/openapi.yaml` states the same set as a pattern, so clients and the server
+/// agree on what "blank" means.
+pub fn is_blank(text: &str) -> bool {
+    text.chars().all(|c| c.is_whitespace() || c == '\u{feff}')
+}
+
 /// Where a correction went wrong: the field it names, or the value it gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CorrectionProblem {
@@ -194,7 +201,7 @@ pub fn check_correction(correction: &Correction) -> Result<(), CorrectionProblem
             CORRECTABLE_FIELDS.join(", ")
         )));
     }
-    if correction.value.trim().is_empty() {
+    if is_blank(&correction.value) {
         return Err(CorrectionProblem::Value("must not be empty".into()));
     }
     let mut draft = valid_baseline();
