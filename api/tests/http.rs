@@ -533,9 +533,8 @@ async fn every_conflict_says_which_one_it_is_and_replays_identically() {
 async fn a_review_timed_out_while_resuming_is_a_409() {
     let s = Server::start().await;
     s.awaiting("wf-race-timeout", "reviewers").await;
-    // Seconds before the 72 h SLA, Step Functions' own timer has already fired.
-    s.clock
-        .advance(chrono::Duration::hours(72) - chrono::Duration::seconds(30));
+    // Step Functions' own timer fired: the task is closed and its history says "timed out".
+    *s.resumer.fate.lock().unwrap() = Some(hitl_domain::ports::TaskFate::TimedOut);
     s.resumer
         .script
         .lock()
@@ -549,7 +548,12 @@ async fn a_review_timed_out_while_resuming_is_a_409() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
+    // Kept, marked late, never revoked: the execution's timeout path escalates it.
+    assert_eq!(wf.decisions.len(), 1);
+    assert!(matches!(
+        wf.decisions[0].delivery,
+        Some(hitl_domain::model::Delivery::Late { .. })
+    ));
 }
 
 #[tokio::test]

@@ -43,6 +43,7 @@ fn base(id: &str, now: DateTime<Utc>) -> Workflow {
             requested_at: now - Duration::hours(3),
             decided_at: now - Duration::hours(2),
             task_token: Some(TaskToken::new(format!("token-{id}-1"))),
+            delivery: None,
         }],
         escalation: None,
         failure: None,

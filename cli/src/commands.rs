@@ -410,3 +410,19 @@ pub(crate) async fn exec(args: ExecArgs) -> Result<ExitCode> {
         _ => ExitCode::from(1),
     })
 }
+
+/// `hitl reconcile`: one more pass of the delivery outbox relay (the command's start-up has
+/// already run one), reporting what it found.
+pub(crate) async fn reconcile(runtime: &Runtime, as_json: bool) -> Result<ExitCode> {
+    let report = runtime.reconcile().await?;
+    let pending = runtime.store.list_pending_deliveries(1000).await?.len();
+    if as_json {
+        println!("{}", json!({"report": report, "still_pending": pending}));
+    } else {
+        println!(
+            "reconcile: {} examined, {} delivered, {} late, {} closed, {} deferred, {} to retry; {} still pending",
+            report.examined, report.delivered, report.late, report.closed, report.deferred, report.retry, pending
+        );
+    }
+    Ok(if pending == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

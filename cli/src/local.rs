@@ -12,10 +12,12 @@ use anyhow::{Context, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hitl_domain::deployment::{local_function_arn, DEFINITION, FUNCTION_SUBSTITUTIONS};
+use hitl_domain::feedback::{FeedbackProcessor, ReconcileReport};
 use hitl_domain::metadata::LocalGenerator;
 use hitl_domain::model::TaskToken;
 use hitl_domain::ports::{
-    Clock, ExecutionResumer, MetadataAgent, NoAgentConfigured, Notification, Notifier, ResumeError,
+    fate_from_history, Clock, ExecutionResumer, MetadataAgent, NoAgentConfigured, Notification,
+    Notifier, ResumeError, Resumed, TaskFate, WaitEvent,
 };
 use hitl_domain::store::WorkflowStore;
 use hitl_domain::HandlerError;
@@ -24,6 +26,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use statemachine::{Engine, EngineConfig, EngineError, HandlerRegistry, TaskContext, TaskFailure};
+
+/// Workflows one reconciliation pass looks at.
+const RECONCILE_BATCH: usize = 100;
 
 /// Name of the project's state machine in the local engine.
 pub const STATE_MACHINE_NAME: &str = "hitl-review";
@@ -62,6 +67,10 @@ impl LocalResumer {
     fn pop(&self) -> Option<(String, Value)> {
         self.queued.lock().ok().and_then(|mut q| q.pop_front())
     }
+
+    fn is_idle(&self) -> bool {
+        self.queued.lock().map(|q| q.is_empty()).unwrap_or(true)
+    }
 }
 
 fn resume_error(err: EngineError) -> ResumeError {
@@ -76,18 +85,54 @@ fn resume_error(err: EngineError) -> ResumeError {
 #[async_trait]
 impl ExecutionResumer for LocalResumer {
     async fn resume(&self, token: &TaskToken, output: &Value) -> Result<(), ResumeError> {
+        self.deliver(token, output).await.map(|_| ())
+    }
+
+    async fn deliver(&self, token: &TaskToken, output: &Value) -> Result<Resumed, ResumeError> {
         if IN_ENGINE.try_with(|inside| *inside).unwrap_or(false) {
             self.queued
                 .lock()
                 .map_err(|_| ResumeError::Permanent("resume queue poisoned".into()))?
                 .push_back((token.expose().to_owned(), output.clone()));
-            return Ok(());
+            return Ok(Resumed::Deferred);
         }
         let engine = self.engine()?;
         engine
             .send_task_success(token.expose(), output.clone())
             .await
-            .map_err(resume_error)
+            .map_err(resume_error)?;
+        Ok(Resumed::Delivered)
+    }
+
+    async fn task_fate(
+        &self,
+        execution_arn: &str,
+        feedback_key: &str,
+    ) -> Result<TaskFate, ResumeError> {
+        use statemachine::HistoryEventType as T;
+        let engine = self.engine()?;
+        let events = engine
+            .get_execution_history(execution_arn)
+            .map_err(|e| ResumeError::Permanent(e.to_string()))?;
+        let outputs: Vec<(T, String)> = events
+            .iter()
+            .map(|e| {
+                let output = e.details.output.as_ref().map(|o| o.to_string()).unwrap_or_default();
+                (e.event_type, output)
+            })
+            .collect();
+        Ok(fate_from_history(
+            outputs.iter().filter_map(|(kind, output)| match kind {
+                T::TaskSucceeded => Some(WaitEvent::TaskSucceeded(output)),
+                T::TaskTimedOut => Some(WaitEvent::TaskTimedOut),
+                T::ExecutionSucceeded
+                | T::ExecutionFailed
+                | T::ExecutionTimedOut
+                | T::ExecutionAborted => Some(WaitEvent::ExecutionEnded),
+                _ => None,
+            }),
+            feedback_key,
+        ))
     }
 }
 
@@ -364,15 +409,43 @@ impl Runtime {
         Arc::clone(&self.resumer)
     }
 
-    /// Delivers resumptions queued by handlers (the synthetic reviewer) until none are left.
+    /// Delivers resumptions queued by handlers (the synthetic reviewer) until none are left,
+    /// confirming each delivered decision, then relays the outbox (any decision still pending
+    /// delivery, e.g. after a process died between recording and delivering it). Runs after
+    /// every engine step loop of every command, so `hitl serve` start-up and `hitl reconcile`
+    /// include it.
     pub async fn settle(&self) -> Result<usize> {
         let mut delivered = 0;
-        while let Some((token, output)) = self.resumer.pop() {
-            match self.engine.send_task_success(&token, output).await {
-                Ok(()) => delivered += 1,
-                Err(e) => tracing::warn!(error = %e, "queued resumption not delivered"),
+        loop {
+            while let Some((token, output)) = self.resumer.pop() {
+                match self.engine.send_task_success(&token, output.clone()).await {
+                    Ok(()) => {
+                        delivered += 1;
+                        if let (Some(id), Some(key)) =
+                            (output["workflow_id"].as_str(), output["feedback_key"].as_str())
+                        {
+                            self.processor().confirm_delivered(id, key).await?;
+                        }
+                    }
+                    // Left pending: the reconciliation below reads the execution's history.
+                    Err(e) => tracing::warn!(error = %e, "queued resumption not delivered"),
+                }
+            }
+            self.reconcile().await?;
+            if self.resumer.is_idle() {
+                return Ok(delivered);
             }
         }
-        Ok(delivered)
+    }
+
+    /// One pass of the delivery outbox relay (see `FeedbackProcessor::reconcile`).
+    pub async fn reconcile(&self) -> Result<ReconcileReport> {
+        Ok(self.processor().reconcile(RECONCILE_BATCH).await?)
+    }
+
+    fn processor(
+        &self,
+    ) -> FeedbackProcessor<Arc<dyn WorkflowStore>, Arc<LocalResumer>, Arc<dyn Clock>> {
+        FeedbackProcessor::new(self.store.clone(), self.resumer(), self.clock.clone())
     }
 }

@@ -59,6 +59,9 @@ pub enum Command {
         /// How far: a number with s, m, h or d (combinations like 1h30m work).
         duration: String,
     },
+    /// Deliver every accepted decision the executions have not confirmed yet (the outbox
+    /// relay; also runs after every command's engine step loop and at `hitl serve` start-up).
+    Reconcile,
     /// Run the smoke test: a batch decided by the synthetic reviewer, with named checks.
     Smoke(smoke::SmokeArgs),
     /// Serve the reviewers' HTTP API and review page on this machine.
@@ -129,6 +132,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::History { id } => commands::history(&runtime, &id, cli.json).await,
         Command::AdvanceTime { duration } => commands::advance(&runtime, &duration, cli.json).await,
         Command::Smoke(args) => smoke::run(&runtime, args, cli.json).await,
+        Command::Reconcile => commands::reconcile(&runtime, cli.json).await,
         Command::Report(mut args) => {
             if cli.json {
                 args.format = report::ReportFormat::Json;

@@ -315,6 +315,9 @@ impl Server {
 pub fn awaiting(id: &str, group: &str, now: DateTime<Utc>) -> Workflow {
     let mut wf = sample_workflow(id);
     wf.config.reviewer_group = group.into();
+    wf.execution_arn = Some(format!(
+        "arn:aws:states:eu-west-1:123456789012:execution:hitl-review:{id}"
+    ));
     let wf = rules::record_artifact(&wf, 1, "h1", now).unwrap().unwrap();
     rules::request_review(&wf, 1, TaskToken::new(task_token(id, 1)), now).unwrap()
 }

@@ -211,6 +211,7 @@ mod tests {
                     requested_at: at - chrono::Duration::hours(1),
                     decided_at: at,
                     task_token: None,
+                    delivery: None,
                 }]
             } else {
                 vec![]

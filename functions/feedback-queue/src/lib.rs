@@ -460,6 +460,12 @@ mod tests {
         ) -> Result<(), StoreError> {
             Err(StoreError::Throttled("down".into()))
         }
+        async fn list_pending_deliveries(
+            &self,
+            _: usize,
+        ) -> Result<Vec<hitl_domain::model::Workflow>, StoreError> {
+            Err(StoreError::Throttled("down".into()))
+        }
         async fn list_feedback(
             &self,
             _: &str,

@@ -81,6 +81,7 @@ mod tests {
                 requested_at: wf.created_at,
                 decided_at: wf.created_at,
                 task_token: None,
+                delivery: None,
             })
             .collect();
         store.create_workflow(&wf).await.unwrap();

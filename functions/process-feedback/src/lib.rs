@@ -68,8 +68,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use chrono::Duration;
-    use hitl_domain::model::{FeedbackOutcome, TaskToken, WorkflowStatus};
-    use hitl_domain::ports::ResumeError;
+    use hitl_domain::model::{Delivery, FeedbackOutcome, TaskToken, WorkflowStatus};
+    use hitl_domain::ports::{ResumeError, TaskFate};
     use hitl_domain::rules;
     use hitl_domain::store::contract::sample_workflow;
     use hitl_domain::testing::{FixedClock, RecordingResumer};
@@ -84,7 +84,8 @@ mod tests {
     async fn setup() -> Fixture {
         let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
         let clock = Arc::new(FixedClock::default());
-        let wf = sample_workflow("wf-fb");
+        let mut wf = sample_workflow("wf-fb");
+        wf.execution_arn = Some("arn:aws:states:eu-west-1:123456789012:execution:hitl:wf-fb".into());
         let mut wf = rules::record_artifact(&wf, 1, "h", clock.now())
             .unwrap()
             .unwrap();
@@ -248,30 +249,20 @@ mod tests {
         assert!(f.resumer.delivered.lock().unwrap().is_empty());
     }
 
+    /// Issue 14: the processor used to decide "the review timed out" from the clock (a closed
+    /// task within 60 s of the deadline) and revert an applied decision, although a concurrent
+    /// replay of the same key had delivered it and the execution succeeded. Now the
+    /// execution's history decides: it shows this decision ended the wait, so it stands.
     #[tokio::test]
-    async fn a_closed_task_at_the_deadline_revokes_the_decision() {
+    async fn a_closed_task_near_the_deadline_that_the_history_shows_delivered_stands() {
         let f = setup().await;
-        // The SLA is 72 h; Step Functions' timer may fire slightly before ours.
         f.clock.advance(Duration::hours(72) - Duration::seconds(30));
-        f.resumer
-            .script
-            .lock()
-            .unwrap()
-            .push(Err(ResumeError::TaskClosed("TaskTimedOut".into())));
-        let receipt = handle(&f.deps, approve()).await.unwrap();
-        assert!(
-            matches!(receipt.outcome, FeedbackOutcome::Rejected { ref reason, .. } if reason == "review_timed_out")
-        );
-        let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
-        assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
-        assert!(wf.decisions.is_empty());
-        let trail = f.deps.store.list_feedback("wf-fb").await.unwrap();
-        assert!(matches!(trail[0].outcome, FeedbackOutcome::Rejected { .. }));
-    }
-
-    #[tokio::test]
-    async fn a_closed_task_well_before_the_deadline_means_a_replay_delivered_it() {
-        let f = setup().await;
+        // A replay of the same submission delivered it first (the fake's history has it)...
+        f.resumer.delivered.lock().unwrap().push((
+            "tok-fb".into(),
+            serde_json::json!({"feedback_key": "rita-wf-fb-1-approve"}),
+        ));
+        // ...so this delivery finds the task closed.
         f.resumer
             .script
             .lock()
@@ -286,7 +277,44 @@ mod tests {
         );
         let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
         assert_eq!(wf.status, WorkflowStatus::Approved);
-        assert_eq!(wf.decisions.len(), 1);
+        assert!(matches!(
+            wf.decisions[0].delivery,
+            Some(Delivery::Delivered { .. })
+        ));
+        assert!(wf.pending_delivery().is_none());
+    }
+
+    /// The history shows the wait timed out before the decision arrived: the decision is kept
+    /// (never revoked), marked late, the submitter is told `review_timed_out`, and the timeout
+    /// escalation the execution is running can still escalate the workflow.
+    #[tokio::test]
+    async fn a_closed_task_that_timed_out_keeps_the_decision_late_and_escalation_proceeds() {
+        let f = setup().await;
+        *f.resumer.fate.lock().unwrap() = Some(TaskFate::TimedOut);
+        f.resumer
+            .script
+            .lock()
+            .unwrap()
+            .push(Err(ResumeError::TaskClosed("TaskTimedOut".into())));
+        let receipt = handle(&f.deps, approve()).await.unwrap();
+        assert!(
+            matches!(receipt.outcome, FeedbackOutcome::Rejected { ref reason, .. } if reason == "review_timed_out")
+        );
+        let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
+        assert_eq!(wf.decisions.len(), 1, "the decision is kept");
+        assert!(matches!(wf.decisions[0].delivery, Some(Delivery::Late { .. })));
+        let trail = f.deps.store.list_feedback("wf-fb").await.unwrap();
+        assert!(matches!(trail[0].outcome, FeedbackOutcome::Rejected { .. }));
+        // The execution's ReviewTimedOut → Escalation path: no InvalidTransition.
+        let escalated = rules::escalate(
+            &wf,
+            hitl_domain::model::EscalationReason::ReviewTimeout,
+            "timed out",
+            f.clock.now(),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(escalated.status, WorkflowStatus::Escalated);
     }
 
     #[tokio::test]

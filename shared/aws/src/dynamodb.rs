@@ -7,6 +7,9 @@
 //! | feedback | `WF#<id>` | `FB#<idempotency key>` | `received_at`, `outcome`, `record` (JSON) |
 //!
 //! GSI `GSI1` (`GSI1PK`, `GSI1SK`, projection ALL) lists workflows by status, newest first.
+//! GSI `GSI2` (`GSI2PK`, `GSI2SK`, projection ALL) is sparse: a workflow item carries
+//! `GSI2PK`=`DELIVERY#PENDING` and `GSI2SK`=`<updated_at>#<id>` only while one of its decisions
+//! waits for delivery (the transactional outbox), so the reconciler reads exactly those.
 //! Every write is conditional; `ConditionalCheckFailedException` becomes
 //! [`StoreError::Conflict`] (version moved) or [`StoreError::Duplicate`] (key taken).
 
@@ -31,6 +34,10 @@ use hitl_domain::store::{CreateOutcome, FeedbackContext, Page, StoreError, Workf
 
 /// Name of the status index.
 pub const STATUS_INDEX: &str = "GSI1";
+/// The sparse index of workflows with a decision awaiting delivery.
+pub const PENDING_DELIVERY_INDEX: &str = "GSI2";
+/// `GSI2PK` of a workflow whose decision awaits delivery.
+const PENDING_DELIVERY: &str = "DELIVERY#PENDING";
 /// Finished workflows expire this many days after completion (DynamoDB TTL).
 pub const RETENTION_DAYS: i64 = 365;
 
@@ -107,6 +114,10 @@ fn workflow_item(workflow: &Workflow) -> Result<Item, StoreError> {
         s(format!("STATUS#{}", workflow.status.as_str())),
     );
     item.insert("GSI1SK".into(), s(format!("{updated}#{}", workflow.id)));
+    if workflow.pending_delivery().is_some() {
+        item.insert("GSI2PK".into(), s(PENDING_DELIVERY));
+        item.insert("GSI2SK".into(), s(format!("{updated}#{}", workflow.id)));
+    }
     item.insert("status".into(), s(workflow.status.as_str()));
     item.insert("iteration".into(), n(workflow.iteration));
     item.insert("version".into(), n(workflow.version));
@@ -207,17 +218,19 @@ impl DynamoStore {
                 .build()
                 .map_err(|e| StoreError::Backend(e.to_string()))
         };
-        let gsi = GlobalSecondaryIndex::builder()
-            .index_name(STATUS_INDEX)
-            .key_schema(key_el("GSI1PK", KeyType::Hash)?)
-            .key_schema(key_el("GSI1SK", KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let index = |name: &str, hash: &str, range: &str| {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key_el(hash, KeyType::Hash)?)
+                .key_schema(key_el(range, KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))
+        };
         self.client
             .create_table()
             .table_name(&self.table)
@@ -226,9 +239,12 @@ impl DynamoStore {
             .attribute_definitions(attr("SK")?)
             .attribute_definitions(attr("GSI1PK")?)
             .attribute_definitions(attr("GSI1SK")?)
+            .attribute_definitions(attr("GSI2PK")?)
+            .attribute_definitions(attr("GSI2SK")?)
             .key_schema(key_el("PK", KeyType::Hash)?)
             .key_schema(key_el("SK", KeyType::Range)?)
-            .global_secondary_indexes(gsi)
+            .global_secondary_indexes(index(STATUS_INDEX, "GSI1PK", "GSI1SK")?)
+            .global_secondary_indexes(index(PENDING_DELIVERY_INDEX, "GSI2PK", "GSI2SK")?)
             .send()
             .await
             .map_err(sdk_error)?;
@@ -578,6 +594,21 @@ impl WorkflowStore for DynamoStore {
                 .then_with(|| a.idempotency_key.cmp(&b.idempotency_key))
         });
         Ok(entries)
+    }
+
+    async fn list_pending_deliveries(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(PENDING_DELIVERY_INDEX)
+            .key_condition_expression("GSI2PK = :pending")
+            .expression_attribute_values(":pending", s(PENDING_DELIVERY))
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.items.unwrap_or_default().iter().map(record_of).collect()
     }
 
     async fn list_by_status(

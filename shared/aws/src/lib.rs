@@ -20,8 +20,8 @@ use serde_json::Value;
 use hitl_domain::error::HandlerError;
 use hitl_domain::model::TaskToken;
 use hitl_domain::ports::{
-    AgentReadiness, ExecutionResumer, GeneratedDraft, GenerationRequest, MetadataAgent,
-    Notification, Notifier, ResumeError,
+    fate_from_history, AgentReadiness, ExecutionResumer, GeneratedDraft, GenerationRequest,
+    MetadataAgent, Notification, Notifier, ResumeError, TaskFate, WaitEvent,
 };
 
 /// The SDK configuration of a function, from the variables Lambda sets in every execution
@@ -185,7 +185,70 @@ impl ExecutionResumer for SfnResumer {
             }
         }
     }
+
+    /// `GetExecutionHistory` (newest first, with execution data, at most
+    /// [`FATE_HISTORY_PAGES`] pages of 1,000 events) read through [`fate_from_history`].
+    async fn task_fate(
+        &self,
+        execution_arn: &str,
+        feedback_key: &str,
+    ) -> Result<TaskFate, ResumeError> {
+        use aws_sdk_sfn::types::HistoryEventType as T;
+        enum Seen {
+            Succeeded(String),
+            TimedOut,
+            Ended,
+        }
+        let mut seen = Vec::new();
+        let mut next: Option<String> = None;
+        for _ in 0..FATE_HISTORY_PAGES {
+            let page = self
+                .client
+                .get_execution_history()
+                .execution_arn(execution_arn)
+                .reverse_order(true)
+                .include_execution_data(true)
+                .max_results(1000)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    ResumeError::Transient(aws_sdk_sfn::error::DisplayErrorContext(&e).to_string())
+                })?;
+            seen.extend(page.events().iter().filter_map(|event| match event.r#type() {
+                T::TaskSucceeded => Some(Seen::Succeeded(
+                    event
+                        .task_succeeded_event_details()
+                        .and_then(|d| d.output())
+                        .unwrap_or_default()
+                        .to_owned(),
+                )),
+                T::TaskTimedOut => Some(Seen::TimedOut),
+                T::ExecutionSucceeded
+                | T::ExecutionFailed
+                | T::ExecutionTimedOut
+                | T::ExecutionAborted => Some(Seen::Ended),
+                _ => None,
+            }));
+            next = page.next_token().map(str::to_owned);
+            if next.is_none() {
+                break;
+            }
+        }
+        Ok(fate_from_history(
+            seen.iter().map(|event| match event {
+                Seen::Succeeded(output) => WaitEvent::TaskSucceeded(output),
+                Seen::TimedOut => WaitEvent::TaskTimedOut,
+                Seen::Ended => WaitEvent::ExecutionEnded,
+            }),
+            feedback_key,
+        ))
+    }
 }
+
+/// Pages of history [`SfnResumer::task_fate`] reads (an iteration adds about 30 events, so
+/// 10,000 events cover every iteration a workflow can have).
+pub const FATE_HISTORY_PAGES: usize = 10;
 
 /// Drafts metadata with a Bedrock agent (InvokeAgent), one agent session per workflow.
 #[derive(Debug, Clone)]

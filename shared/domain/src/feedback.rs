@@ -4,8 +4,16 @@
 //!
 //! Guarantees: the first decision for an iteration wins (version-conditional write); a
 //! submission replayed with the same idempotency key returns the original result and changes
-//! nothing; every rejected submission is recorded; a decision whose execution could not be
-//! resumed because the wait already timed out is revoked and reported as `review_timed_out`.
+//! nothing; every rejected submission is recorded.
+//!
+//! Delivery is a transactional outbox: an accepted decision is written together with a
+//! pending-delivery marker ([`Delivery::Pending`]) in one conditional write, delivery is
+//! attempted inline, and whatever is not confirmed is delivered by
+//! [`FeedbackProcessor::reconcile`] (on AWS the `reconcile-deliveries` function on a schedule;
+//! locally at `hitl serve` start-up, after every engine step loop and by `hitl reconcile`).
+//! When the task is already closed, the execution's own history decides what happened — never
+//! the clock — and an applied decision is never taken back: if the wait had timed out, the
+//! decision is kept, marked late, and the timeout escalation proceeds.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,9 +24,9 @@ use tracing::{info, warn};
 use crate::contracts::FeedbackTaskResult;
 use crate::error::{describe_fields, FieldError};
 use crate::model::{
-    Correction, Decision, FeedbackEntry, FeedbackOutcome, Workflow, WorkflowStatus,
+    Correction, Decision, DecisionRecord, Delivery, FeedbackEntry, FeedbackOutcome, Workflow,
 };
-use crate::ports::{Clock, ExecutionResumer, ResumeError};
+use crate::ports::{Clock, ExecutionResumer, ResumeError, Resumed, TaskFate};
 use crate::rules::{self, Rejection, Submission};
 use crate::store::{StoreError, WorkflowStore};
 use crate::{metadata, metrics};
@@ -313,14 +321,33 @@ fn receipt(entry: &FeedbackEntry, replayed: bool) -> FeedbackReceipt {
     }
 }
 
-fn task_result(entry: &FeedbackEntry) -> serde_json::Value {
+/// The output the waiting task completes with: the same for the inline attempt, a replay and
+/// the reconciler, so any of them delivering it is the same delivery.
+fn task_result(workflow_id: &str, decision: &DecisionRecord) -> serde_json::Value {
     serde_json::to_value(FeedbackTaskResult {
-        workflow_id: entry.workflow_id.clone(),
-        iteration: entry.iteration,
-        decision: entry.decision,
-        feedback_key: entry.idempotency_key.clone(),
+        workflow_id: workflow_id.to_owned(),
+        iteration: decision.iteration,
+        decision: decision.decision,
+        feedback_key: decision.feedback_key.clone(),
     })
     .unwrap_or_default()
+}
+
+/// What one [`FeedbackProcessor::reconcile`] pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReconcileReport {
+    /// Workflows with a pending delivery that were looked at.
+    pub examined: usize,
+    /// Decisions the execution now has (delivered now, or found delivered in its history).
+    pub delivered: usize,
+    /// Decisions handed to the local engine's queue (confirmed when the queue is delivered).
+    pub deferred: usize,
+    /// Decisions that arrived after the wait timed out: kept, marked late.
+    pub late: usize,
+    /// Tasks found closed whose fate the history could not tell.
+    pub closed: usize,
+    /// Deliveries that failed transiently and stay pending for the next pass.
+    pub retry: usize,
 }
 
 fn new_entry(
@@ -343,23 +370,6 @@ fn new_entry(
         received_at: now,
         outcome,
     }
-}
-
-/// How much earlier than our computed deadline Step Functions' own timer may fire: its clock
-/// starts when the task is scheduled, a little before the review request records the time.
-const DEADLINE_SKEW: chrono::Duration = chrono::Duration::seconds(60);
-
-/// Whether a closed task can be explained by the review timing out (`now` within
-/// [`DEADLINE_SKEW`] of the deadline or later). Earlier, only a concurrent delivery of the
-/// same decision can have closed it.
-fn near_or_past_deadline(decided: &Workflow, entry: &FeedbackEntry, now: DateTime<Utc>) -> bool {
-    let timeout = i64::try_from(decided.config.review_timeout_seconds).unwrap_or(i64::MAX);
-    decided
-        .decisions
-        .iter()
-        .find(|d| d.feedback_key == entry.idempotency_key)
-        .map(|d| d.requested_at + chrono::Duration::seconds(timeout) - DEADLINE_SKEW)
-        .is_none_or(|edge| now >= edge)
 }
 
 fn rejected(rejection: &Rejection) -> FeedbackOutcome {
@@ -483,9 +493,13 @@ where
                             metrics::emit(&metrics::review_latency_seconds(waited as f64 / 1000.0));
                         }
                     }
+                    let Some(decision) = applied.workflow.pending_delivery().cloned() else {
+                        return Ok(receipt(&entry, false));
+                    };
                     return self
-                        .deliver(entry, &applied.workflow, &applied.task_token)
-                        .await;
+                        .deliver(&applied.workflow, &decision, &applied.task_token)
+                        .await
+                        .map(|settled| receipt(&settled.unwrap_or(entry), false));
                 }
                 Err(rejection) => {
                     let entry = new_entry(feedback, reviewer, now, rejected(&rejection));
@@ -511,65 +525,188 @@ where
         )))
     }
 
+    /// Delivers one outbox entry and settles it. Returns the feedback entry as it now stands
+    /// when delivery changed its outcome (a late decision is answered `review_timed_out`),
+    /// else `None`.
     async fn deliver(
         &self,
-        entry: FeedbackEntry,
-        decided: &Workflow,
+        workflow: &Workflow,
+        decision: &DecisionRecord,
         token: &crate::model::TaskToken,
-    ) -> Result<FeedbackReceipt, FeedbackError> {
-        match self.resumer.resume(token, &task_result(&entry)).await {
-            Ok(()) => Ok(receipt(&entry, false)),
-            Err(ResumeError::TaskClosed(detail)) => {
-                if !near_or_past_deadline(decided, &entry, self.clock.now()) {
-                    // Well before the SLA the wait cannot have timed out: a retry of this very
-                    // submission (same key) delivered the decision first. It stands.
-                    info!(workflow_id = %entry.workflow_id, iteration = entry.iteration, %detail,
-                        "decision already delivered by a replay of the same submission");
-                    return Ok(receipt(&entry, false));
-                }
-                warn!(workflow_id = %entry.workflow_id, iteration = entry.iteration, %detail,
-                    "decision could not be delivered: the review wait already ended; revoking");
-                self.revoke(entry, decided).await
+    ) -> Result<Option<FeedbackEntry>, FeedbackError> {
+        let output = task_result(&workflow.id, decision);
+        match self.resumer.deliver(token, &output).await {
+            Ok(Resumed::Delivered) => {
+                self.settle(workflow, decision, Delivery::Delivered { at: self.clock.now() })
+                    .await?;
+                Ok(None)
             }
+            // Queued by the local engine: confirmed when its queue is delivered.
+            Ok(Resumed::Deferred) => Ok(None),
+            Err(ResumeError::TaskClosed(detail)) => self.closed(workflow, decision, detail).await,
+            // The marker stays pending: a retry with the same key or the reconciler delivers it.
             Err(ResumeError::Transient(e) | ResumeError::Permanent(e)) => {
                 Err(FeedbackError::ResumeFailed(e))
             }
         }
     }
 
-    /// The wait ended before the decision arrived (timeout race): put the workflow back so the
-    /// timeout escalation proceeds, and mark the entry rejected as `review_timed_out`.
-    async fn revoke(
+    /// The task was already closed: ask the execution's history whether this decision closed
+    /// it (a concurrent replay, the reconciler) or the wait timed out. Never revokes.
+    async fn closed(
         &self,
-        mut entry: FeedbackEntry,
-        decided: &Workflow,
-    ) -> Result<FeedbackReceipt, FeedbackError> {
-        let mut current = decided.clone();
-        for _ in 0..MAX_ATTEMPTS {
-            let now = self.clock.now();
-            match rules::revoke_undelivered_decision(&current, &entry.idempotency_key, now) {
-                Some(next) => match self.store.update_workflow(&next, current.version).await {
-                    Ok(()) => break,
-                    Err(StoreError::Conflict(_)) => {
-                        match self.store.get_workflow(&current.id).await? {
-                            Some(fresh) => current = fresh,
-                            None => break,
-                        }
-                    }
-                    Err(e) => return Err(e.into()),
-                },
-                None => break,
+        workflow: &Workflow,
+        decision: &DecisionRecord,
+        detail: String,
+    ) -> Result<Option<FeedbackEntry>, FeedbackError> {
+        let fate = match &workflow.execution_arn {
+            Some(arn) => self
+                .resumer
+                .task_fate(arn, &decision.feedback_key)
+                .await
+                .map_err(|e| FeedbackError::ResumeFailed(format!("{e:?}")))?,
+            None => TaskFate::Unknown,
+        };
+        let now = self.clock.now();
+        match fate {
+            TaskFate::Delivered => {
+                info!(workflow_id = %workflow.id, iteration = decision.iteration,
+                    "decision already delivered (a replay or the reconciler was first)");
+                self.settle(workflow, decision, Delivery::Delivered { at: now }).await?;
+                Ok(None)
+            }
+            TaskFate::Unknown => {
+                warn!(workflow_id = %workflow.id, iteration = decision.iteration, %detail,
+                    "task closed and its history does not say by whom; decision kept");
+                self.settle(workflow, decision, Delivery::Closed { at: now, detail })
+                    .await?;
+                Ok(None)
+            }
+            TaskFate::TimedOut => {
+                warn!(workflow_id = %workflow.id, iteration = decision.iteration,
+                    "the review wait timed out before the decision arrived; kept and marked late");
+                self.settle(workflow, decision, Delivery::Late { at: now }).await?;
+                let context = self
+                    .store
+                    .load_feedback_context(&workflow.id, &decision.feedback_key)
+                    .await?;
+                let Some(mut entry) = context.existing_entry else {
+                    return Ok(None);
+                };
+                entry.outcome = FeedbackOutcome::Rejected {
+                    reason: "review_timed_out".into(),
+                    message: format!(
+                        "the review for iteration {} had already timed out when the decision arrived; it is kept as late and the workflow escalates",
+                        entry.iteration
+                    ),
+                };
+                self.store.replace_feedback(&entry).await?;
+                Ok(Some(entry))
             }
         }
-        entry.outcome = FeedbackOutcome::Rejected {
-            reason: "review_timed_out".into(),
-            message: format!(
-                "the review for iteration {} had already timed out; the decision was not applied",
-                entry.iteration
-            ),
+    }
+
+    /// Writes the delivery outcome of `decision` (conditional on the version; re-read and
+    /// re-applied on a conflict; nothing written when someone settled it first).
+    async fn settle(
+        &self,
+        workflow: &Workflow,
+        decision: &DecisionRecord,
+        outcome: Delivery,
+    ) -> Result<(), FeedbackError> {
+        let mut current = workflow.clone();
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(next) = rules::settle_delivery(
+                &current,
+                &decision.feedback_key,
+                outcome.clone(),
+                self.clock.now(),
+            ) else {
+                return Ok(());
+            };
+            match self.store.update_workflow(&next, current.version).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict(_)) => match self.store.get_workflow(&current.id).await? {
+                    Some(fresh) => current = fresh,
+                    None => return Ok(()),
+                },
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(FeedbackError::Store(StoreError::Conflict(workflow.id.clone())))
+    }
+
+    /// Records that the execution accepted the decision stored under `feedback_key` (used by
+    /// whoever delivered a deferred resumption, such as the local engine's queue).
+    pub async fn confirm_delivered(
+        &self,
+        workflow_id: &str,
+        feedback_key: &str,
+    ) -> Result<(), FeedbackError> {
+        let Some(workflow) = self.store.get_workflow(workflow_id).await? else {
+            return Ok(());
         };
-        self.store.replace_feedback(&entry).await?;
-        Ok(receipt(&entry, false))
+        let Some(decision) = workflow
+            .decisions
+            .iter()
+            .find(|d| d.feedback_key == feedback_key)
+            .cloned()
+        else {
+            return Ok(());
+        };
+        self.settle(&workflow, &decision, Delivery::Delivered { at: self.clock.now() })
+            .await
+    }
+
+    /// Delivers every decision still marked pending (at most `limit` workflows): the outbox
+    /// relay. Idempotent and safe to run concurrently with inline deliveries and with other
+    /// passes: a decision delivered twice is the same task output, and the second delivery
+    /// finds the task closed by it in the execution's history.
+    pub async fn reconcile(&self, limit: usize) -> Result<ReconcileReport, FeedbackError> {
+        let mut report = ReconcileReport::default();
+        for workflow in self.store.list_pending_deliveries(limit).await? {
+            let Some(decision) = workflow.pending_delivery().cloned() else {
+                continue;
+            };
+            report.examined += 1;
+            let Some(token) = decision.task_token.clone() else {
+                self.settle(
+                    &workflow,
+                    &decision,
+                    Delivery::Closed {
+                        at: self.clock.now(),
+                        detail: "no task token on the decision".into(),
+                    },
+                )
+                .await?;
+                report.closed += 1;
+                continue;
+            };
+            match self.deliver(&workflow, &decision, &token).await {
+                Ok(_) => {}
+                Err(FeedbackError::ResumeFailed(e)) => {
+                    warn!(workflow_id = %workflow.id, error = %e, "delivery failed; stays pending");
+                    report.retry += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            let after = self.store.get_workflow(&workflow.id).await?;
+            match after
+                .as_ref()
+                .and_then(|w| w.decisions.iter().find(|d| d.feedback_key == decision.feedback_key))
+                .and_then(|d| d.delivery.clone())
+            {
+                Some(Delivery::Delivered { .. }) => report.delivered += 1,
+                Some(Delivery::Late { .. }) => report.late += 1,
+                Some(Delivery::Closed { .. }) => report.closed += 1,
+                Some(Delivery::Pending) | None => report.deferred += 1,
+            }
+        }
+        if report.examined > 0 {
+            info!(?report, "delivery reconciliation");
+        }
+        Ok(report)
     }
 
     async fn replay(
@@ -581,24 +718,18 @@ where
         if existing.request_fingerprint != feedback.fingerprint {
             return Err(FeedbackError::KeyReused(existing.idempotency_key));
         }
-        // Re-deliver an applied decision whose first delivery may have failed. Step Functions
-        // rejects a token that was already used, which we treat as delivered.
+        // An applied decision whose delivery is still pending (the first attempt failed, or the
+        // process stopped before it): this replay delivers it, like the reconciler would.
         if let (FeedbackOutcome::Applied { .. }, Some(workflow)) = (&existing.outcome, workflow) {
-            let undelivered = workflow.decisions.iter().find(|d| {
-                d.feedback_key == existing.idempotency_key
-                    && d.iteration == workflow.iteration
-                    && matches!(
-                        workflow.status,
-                        WorkflowStatus::Approved | WorkflowStatus::Revising
-                    )
-                    && workflow.artifact_iteration == d.iteration
-            });
-            if let Some(token) = undelivered.and_then(|d| d.task_token.as_ref()) {
-                match self.resumer.resume(token, &task_result(&existing)).await {
-                    Ok(()) | Err(ResumeError::TaskClosed(_)) => {}
-                    Err(ResumeError::Transient(e) | ResumeError::Permanent(e)) => {
-                        return Err(FeedbackError::ResumeFailed(e))
-                    }
+            let pending = workflow
+                .pending_delivery()
+                .filter(|d| d.feedback_key == existing.idempotency_key)
+                .cloned();
+            if let Some((decision, token)) =
+                pending.and_then(|d| d.task_token.clone().map(|t| (d, t)))
+            {
+                if let Some(settled) = self.deliver(workflow, &decision, &token).await? {
+                    return Ok(receipt(&settled, true));
                 }
             }
         }

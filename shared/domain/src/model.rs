@@ -213,6 +213,47 @@ pub struct DecisionRecord {
     /// a decision whose first delivery failed. Never leaves the backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_token: Option<TaskToken>,
+    /// The transactional outbox: written as [`Delivery::Pending`] in the same conditional write
+    /// as the decision, settled once the execution has it (or is known to have ended without
+    /// it). `None` on records written before the outbox existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+}
+
+/// Where an applied decision stands with the execution it resumes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Delivery {
+    /// Recorded, not yet confirmed by the execution: the inline attempt or the reconciler
+    /// delivers it.
+    Pending,
+    /// The execution accepted it (`SendTaskSuccess` succeeded, or its history shows this
+    /// decision completed the wait).
+    Delivered {
+        /// When it was confirmed.
+        at: DateTime<Utc>,
+    },
+    /// The wait timed out before the decision arrived: the decision is kept and marked late,
+    /// and the workflow escalates with `review_timeout`.
+    Late {
+        /// When it was found late.
+        at: DateTime<Utc>,
+    },
+    /// The task was closed and its fate could not be read (no history access): the decision
+    /// is kept; a timeout escalation still proceeds.
+    Closed {
+        /// When.
+        at: DateTime<Utc>,
+        /// What the service said.
+        detail: String,
+    },
+}
+
+impl Delivery {
+    /// Whether the execution is known to have it.
+    pub fn is_delivered(&self) -> bool {
+        matches!(self, Self::Delivered { .. })
+    }
 }
 
 /// Why a workflow was handed to a person.
@@ -319,6 +360,17 @@ pub struct Workflow {
     pub completed_at: Option<DateTime<Utc>>,
     /// Optimistic-concurrency version; every write requires the version it read.
     pub version: u64,
+}
+
+impl Workflow {
+    /// The applied decision whose delivery to the execution is not confirmed yet (the outbox
+    /// entry the reconciler works on), if any.
+    pub fn pending_delivery(&self) -> Option<&DecisionRecord> {
+        self.decisions
+            .iter()
+            .rev()
+            .find(|d| d.delivery == Some(Delivery::Pending))
+    }
 }
 
 /// One stored draft.

@@ -84,11 +84,88 @@ pub enum ResumeError {
     Permanent(String),
 }
 
+/// What [`ExecutionResumer::deliver`] achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resumed {
+    /// The execution accepted the output.
+    Delivered,
+    /// Handed on for asynchronous delivery (the local engine queues resumptions requested
+    /// from inside one of its steps); whoever delivers it confirms it.
+    Deferred,
+}
+
+/// What an execution's own history says became of the wait a decision was meant to end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskFate {
+    /// A task success carrying this decision's feedback key ended the wait.
+    Delivered,
+    /// The wait timed out (or the execution ended) without the decision.
+    TimedOut,
+    /// The history could not tell (not readable here, or the wait is still open).
+    Unknown,
+}
+
+/// One history event as [`fate_from_history`] needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitEvent<'a> {
+    /// A task succeeded with this output (JSON text or value rendered as text).
+    TaskSucceeded(&'a str),
+    /// A task timed out.
+    TaskTimedOut,
+    /// The execution ended (succeeded, failed, timed out or aborted).
+    ExecutionEnded,
+}
+
+/// Reads the fate of the decision stored under `feedback_key` from an execution's history:
+/// `Delivered` when a task succeeded with an output carrying that key (only a delivery of this
+/// very decision produces one), else `TimedOut` when a wait timed out or the execution ended
+/// without it, else `Unknown` (the wait is still open as far as the history goes).
+pub fn fate_from_history<'a>(
+    events: impl IntoIterator<Item = WaitEvent<'a>>,
+    feedback_key: &str,
+) -> TaskFate {
+    let mut ended_without = false;
+    for event in events {
+        match event {
+            WaitEvent::TaskSucceeded(output) => {
+                let carries_key = serde_json::from_str::<Value>(output)
+                    .ok()
+                    .is_some_and(|v| v.get("feedback_key").and_then(Value::as_str) == Some(feedback_key));
+                if carries_key {
+                    return TaskFate::Delivered;
+                }
+            }
+            WaitEvent::TaskTimedOut | WaitEvent::ExecutionEnded => ended_without = true,
+        }
+    }
+    if ended_without {
+        TaskFate::TimedOut
+    } else {
+        TaskFate::Unknown
+    }
+}
+
 /// Resumes a waiting execution (SendTaskSuccess on AWS).
 #[async_trait]
 pub trait ExecutionResumer: Send + Sync {
     /// Completes the waiting task with `output`.
     async fn resume(&self, token: &TaskToken, output: &Value) -> Result<(), ResumeError>;
+
+    /// [`Self::resume`], saying whether the execution has the output now or later.
+    async fn deliver(&self, token: &TaskToken, output: &Value) -> Result<Resumed, ResumeError> {
+        self.resume(token, output).await.map(|()| Resumed::Delivered)
+    }
+
+    /// Reads the execution's history to tell whether the decision stored under
+    /// `feedback_key` ended its wait, or the wait timed out: the answer to "the task is
+    /// closed — by whom?", decided from the execution's real state, never from the clock.
+    async fn task_fate(
+        &self,
+        _execution_arn: &str,
+        _feedback_key: &str,
+    ) -> Result<TaskFate, ResumeError> {
+        Ok(TaskFate::Unknown)
+    }
 }
 
 /// What the agent is asked to do.

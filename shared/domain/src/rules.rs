@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::model::{
-    Correction, Decision, DecisionRecord, Escalation, EscalationReason, Failure, PendingReview,
+    Correction, Decision, DecisionRecord, Delivery, Escalation, EscalationReason, Failure, PendingReview,
     TaskToken, Workflow, WorkflowStatus,
 };
 
@@ -348,6 +348,7 @@ pub fn decide(
         requested_at: pending.requested_at,
         decided_at: now,
         task_token: Some(pending.task_token.clone()),
+        delivery: Some(Delivery::Pending),
     });
     Ok(AppliedDecision {
         workflow: next,
@@ -433,8 +434,26 @@ pub fn escalate(
     if workflow.status == WorkflowStatus::Escalated {
         return Ok(None);
     }
-    ensure_not_terminal(workflow)?;
+    // "Decision recorded, wait timed out": the execution never got the decision, so its
+    // timeout stands. Keep the decision, mark it late, escalate.
+    let late_decision = reason == EscalationReason::ReviewTimeout
+        && workflow.status != WorkflowStatus::Failed
+        && undelivered_current_decision(workflow);
+    if !late_decision {
+        ensure_not_terminal(workflow)?;
+    }
     let mut next = bumped(workflow, now);
+    if late_decision {
+        for d in next
+            .decisions
+            .iter_mut()
+            .filter(|d| d.iteration == workflow.iteration)
+        {
+            if !d.delivery.as_ref().is_some_and(Delivery::is_delivered) {
+                d.delivery = Some(Delivery::Late { at: now });
+            }
+        }
+    }
     next.status = WorkflowStatus::Escalated;
     next.pending_review = None;
     next.completed_at = Some(now);
@@ -477,38 +496,31 @@ pub fn confirm_approval(workflow: &Workflow) -> Result<(), TransitionError> {
     }
 }
 
-/// Puts a decision back when the execution could not be resumed (its wait already timed out):
-/// the workflow returns to `awaiting_review` so the timeout escalation can proceed, and the
-/// decision is dropped from the record (the audit entry keeps it, marked undeliverable).
-pub fn revoke_undelivered_decision(
+/// Settles the outbox entry of the decision stored under `feedback_key`: a pending delivery
+/// becomes `outcome`. Returns `None` when there is nothing to change (already settled, or no
+/// such decision), so a repeated or concurrent settlement writes nothing. Allowed in every
+/// status: delivery is bookkeeping of what the execution has, not a transition.
+pub fn settle_delivery(
     workflow: &Workflow,
     feedback_key: &str,
+    outcome: Delivery,
     now: DateTime<Utc>,
 ) -> Option<Workflow> {
     let position = workflow
         .decisions
         .iter()
-        .position(|d| d.feedback_key == feedback_key)?;
-    let record = workflow.decisions.get(position)?.clone();
-    if record.iteration != workflow.iteration
-        || !matches!(
-            workflow.status,
-            WorkflowStatus::Approved | WorkflowStatus::Revising
-        )
-    {
-        return None;
-    }
-    let token = record.task_token.clone()?;
-    let timeout = i64::try_from(workflow.config.review_timeout_seconds).unwrap_or(i64::MAX);
+        .position(|d| d.feedback_key == feedback_key && d.delivery == Some(Delivery::Pending))?;
     let mut next = bumped(workflow, now);
-    next.decisions.remove(position);
-    next.status = WorkflowStatus::AwaitingReview;
-    next.completed_at = None;
-    next.pending_review = Some(PendingReview {
-        iteration: record.iteration,
-        task_token: token,
-        requested_at: record.requested_at,
-        deadline: record.requested_at + Duration::seconds(timeout),
-    });
+    next.decisions[position].delivery = Some(outcome);
     Some(next)
+}
+
+/// Whether the decision on the current iteration never reached the execution (pending, late,
+/// closed, or a record from before the outbox): then a review timeout is what the execution
+/// actually saw, and it may escalate a workflow the record already shows as decided.
+fn undelivered_current_decision(workflow: &Workflow) -> bool {
+    workflow
+        .decisions
+        .iter()
+        .any(|d| d.iteration == workflow.iteration && !d.delivery.as_ref().is_some_and(Delivery::is_delivered))
 }

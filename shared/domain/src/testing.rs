@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::error::HandlerError;
 use crate::model::TaskToken;
-use crate::ports::{Clock, ExecutionResumer, Notification, Notifier, ResumeError};
+use crate::ports::{Clock, ExecutionResumer, Notification, Notifier, ResumeError, TaskFate};
 
 /// A clock that stands still until moved.
 #[derive(Debug, Clone)]
@@ -57,13 +57,17 @@ impl Notifier for RecordingNotifier {
     }
 }
 
-/// Records resumptions; answers with queued results (default `Ok`).
+/// Records resumptions; answers with queued results (default `Ok`). Its "history" is what it
+/// accepted: `task_fate` answers `Delivered` for a feedback key it delivered, else the
+/// scripted fate (default `Unknown`).
 #[derive(Debug, Default)]
 pub struct RecordingResumer {
     /// (token, output) pairs delivered.
     pub delivered: Mutex<Vec<(String, Value)>>,
     /// Results to return, front first.
     pub script: Mutex<Vec<Result<(), ResumeError>>>,
+    /// What `task_fate` answers for a key it never delivered.
+    pub fate: Mutex<Option<TaskFate>>,
 }
 
 #[async_trait]
@@ -84,5 +88,23 @@ impl ExecutionResumer for RecordingResumer {
                 .push((token.expose().to_owned(), output.clone()));
         }
         next
+    }
+
+    async fn task_fate(
+        &self,
+        _execution_arn: &str,
+        feedback_key: &str,
+    ) -> Result<TaskFate, ResumeError> {
+        let delivered = self
+            .delivered
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, output)| output["feedback_key"] == feedback_key);
+        Ok(if delivered {
+            TaskFate::Delivered
+        } else {
+            self.fate.lock().unwrap().unwrap_or(TaskFate::Unknown)
+        })
     }
 }

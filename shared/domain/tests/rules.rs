@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Duration, TimeZone, Utc};
-use hitl_domain::model::{Decision, EscalationReason, TaskToken, Workflow, WorkflowStatus};
+use hitl_domain::model::{Decision, Delivery, EscalationReason, TaskToken, Workflow, WorkflowStatus};
 use hitl_domain::rules::{self, IterationVerdict, Rejection, Submission};
 use hitl_domain::store::contract::sample_workflow;
 use proptest::prelude::*;
@@ -171,7 +171,8 @@ enum Op {
     Check,
     Escalate,
     Fail,
-    Revoke,
+    Settle(u8),
+    TimeoutEscalate,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -182,7 +183,8 @@ fn op() -> impl Strategy<Value = Op> {
         3 => Just(Op::Check),
         1 => Just(Op::Escalate),
         1 => Just(Op::Fail),
-        1 => Just(Op::Revoke),
+        2 => (0u8..3).prop_map(Op::Settle),
+        1 => Just(Op::TimeoutEscalate),
     ]
 }
 
@@ -215,10 +217,17 @@ fn apply(wf: &Workflow, op: &Op) -> Option<Workflow> {
             .ok()
             .flatten(),
         Op::Fail => rules::fail(wf, "E", "c", now()),
-        Op::Revoke => wf
-            .decisions
-            .last()
-            .and_then(|d| rules::revoke_undelivered_decision(wf, &d.feedback_key, now())),
+        Op::Settle(kind) => wf.decisions.last().and_then(|d| {
+            let outcome = match kind {
+                0 => Delivery::Delivered { at: now() },
+                1 => Delivery::Late { at: now() },
+                _ => Delivery::Closed { at: now(), detail: "closed".into() },
+            };
+            rules::settle_delivery(wf, &d.feedback_key, outcome, now())
+        }),
+        Op::TimeoutEscalate => rules::escalate(wf, EscalationReason::ReviewTimeout, "t", now())
+            .ok()
+            .flatten(),
     }
 }
 
@@ -232,17 +241,39 @@ proptest! {
         for op in &ops {
             let before = wf.clone();
             if let Some(next) = apply(&wf, op) {
-                if let Op::Revoke = op {
-                    // The one compensating rule: a decision whose delivery found the wait
-                    // already closed is taken back; it only ever returns to awaiting_review
-                    // for the same iteration, and never leaves escalated or failed.
-                    prop_assert!(matches!(before.status, WorkflowStatus::Approved | WorkflowStatus::Revising));
-                    prop_assert_eq!(next.status, WorkflowStatus::AwaitingReview);
-                    prop_assert_eq!(next.iteration, before.iteration);
-                } else {
-                    // No transition out of a terminal status.
-                    prop_assert!(!before.status.is_terminal(), "{:?} changed terminal {:?}", op, before.status);
+                match op {
+                    Op::Settle(_) => {
+                        // Delivery bookkeeping changes nothing else, in any status, and settles
+                        // only a pending delivery.
+                        prop_assert_eq!(next.status, before.status);
+                        prop_assert_eq!(next.iteration, before.iteration);
+                        prop_assert_eq!(next.decisions.len(), before.decisions.len());
+                        prop_assert!(before.pending_delivery().is_some());
+                    }
+                    Op::TimeoutEscalate if before.status == WorkflowStatus::Approved => {
+                        // The one way out of a terminal status: the execution's wait timed out
+                        // before the approval reached it. The decision is kept, marked late.
+                        let d = before.decisions.iter().find(|d| d.iteration == before.iteration);
+                        let undelivered = d.is_some_and(|d| !d.delivery.as_ref().is_some_and(Delivery::is_delivered));
+                        prop_assert!(undelivered, "escalated an approval that was delivered");
+                        prop_assert_eq!(next.status, WorkflowStatus::Escalated);
+                        prop_assert_eq!(next.decisions.len(), before.decisions.len());
+                        let late = next.decisions.iter().any(|d| matches!(d.delivery, Some(Delivery::Late { .. })));
+                        prop_assert!(late, "no late decision");
+                    }
+                    _ => {
+                        // No transition out of a terminal status.
+                        prop_assert!(!before.status.is_terminal(), "{:?} changed terminal {:?}", op, before.status);
+                    }
                 }
+                // A delivered decision stays delivered; decisions are never removed.
+                for (b, n) in before.decisions.iter().zip(&next.decisions) {
+                    if b.delivery.as_ref().is_some_and(Delivery::is_delivered) {
+                        prop_assert_eq!(&b.delivery, &n.delivery);
+                    }
+                    prop_assert_eq!(&b.feedback_key, &n.feedback_key);
+                }
+                prop_assert!(next.decisions.len() >= before.decisions.len());
                 // Every applied change bumps the version by exactly one.
                 prop_assert_eq!(next.version, before.version + 1);
                 wf = next;

@@ -93,12 +93,36 @@ impl SqliteStore {
             .map_err(backend)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(backend)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
+        // FULL: an acknowledged decision survives a power loss (with WAL, NORMAL may lose the
+        // last transactions on power failure, though never on a process crash).
+        conn.pragma_update(None, "synchronous", "FULL")
             .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        Self::migrate(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
+    }
+
+    /// Adds what newer versions of the store keep beside the record: the outbox flag
+    /// `delivery_pending` (1 while a decision awaits delivery) and its partial index.
+    fn migrate(conn: &Connection) -> Result<(), StoreError> {
+        let has_flag: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('workflows') WHERE name = 'delivery_pending'")
+            .map_err(backend)?
+            .exists([])
+            .map_err(backend)?;
+        if !has_flag {
+            conn.execute_batch(
+                "ALTER TABLE workflows ADD COLUMN delivery_pending INTEGER NOT NULL DEFAULT 0;",
+            )
+            .map_err(backend)?;
+        }
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS workflows_pending_delivery
+               ON workflows (updated_at, id) WHERE delivery_pending = 1;",
+        )
+        .map_err(backend)
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
@@ -140,7 +164,8 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         let changed = tx
             .prepare_cached(
-                "UPDATE workflows SET status = ?1, version = ?2, updated_at = ?3, body = ?4
+                "UPDATE workflows SET status = ?1, version = ?2, updated_at = ?3, body = ?4,
+                        delivery_pending = ?7
                  WHERE id = ?5 AND version = ?6",
             )
             .map_err(backend)?
@@ -150,7 +175,8 @@ impl SqliteStore {
                 timestamp_key(workflow),
                 encode(workflow)?,
                 workflow.id,
-                expected_version as i64
+                expected_version as i64,
+                workflow.pending_delivery().is_some()
             ])
             .map_err(backend)?;
         if changed == 1 {
@@ -190,14 +216,15 @@ impl WorkflowStore for SqliteStore {
         if let Some(existing) = Self::read_workflow(&tx, &workflow.id)? {
             return Ok(CreateOutcome::Existing(Box::new(existing)));
         }
-        tx.prepare_cached("INSERT INTO workflows (id, status, version, updated_at, body) VALUES (?1, ?2, ?3, ?4, ?5)")
+        tx.prepare_cached("INSERT INTO workflows (id, status, version, updated_at, body, delivery_pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
             .map_err(backend)?
             .execute(params![
                 workflow.id,
                 workflow.status.as_str(),
                 workflow.version as i64,
                 timestamp_key(workflow),
-                encode(workflow)?
+                encode(workflow)?,
+                workflow.pending_delivery().is_some()
             ],
         )
         .map_err(backend)?;
@@ -358,6 +385,25 @@ impl WorkflowStore for SqliteStore {
             .map_err(backend)?;
         rows.map(|row| decode(workflow_id, &row.map_err(backend)?))
             .collect()
+    }
+
+    async fn list_pending_deliveries(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
+        let conn = self.lock()?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, body FROM workflows WHERE delivery_pending = 1
+                 ORDER BY updated_at, id LIMIT ?1",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([limit], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(backend)?;
+        rows.map(|row| {
+            let (id, body) = row.map_err(backend)?;
+            decode(&id, &body)
+        })
+        .collect()
     }
 
     async fn list_by_status(

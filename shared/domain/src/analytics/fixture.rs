@@ -68,6 +68,7 @@ pub fn decision(
         requested_at,
         decided_at: requested_at + Duration::seconds(seconds),
         task_token: None,
+        delivery: None,
     }
 }
 

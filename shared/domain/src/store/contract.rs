@@ -335,8 +335,55 @@ pub async fn concurrent_decisions_apply_once(store: Arc<dyn WorkflowStore>) {
     assert_eq!(trail.len(), 1);
 }
 
+/// The outbox: an applied decision is written with its pending-delivery marker in the same
+/// conditional write, the workflow is then listed by `list_pending_deliveries` (with the
+/// marker), and once its delivery is settled it is not listed any more.
+pub async fn pending_deliveries_are_listed_until_settled(store: Arc<dyn WorkflowStore>) {
+    let wf = stored_awaiting_review(store.as_ref()).await;
+    let listed = |all: Vec<Workflow>| all.into_iter().find(|w| w.id == wf.id);
+    assert!(listed(store.list_pending_deliveries(1000).await.unwrap()).is_none());
+    let applied = rules::decide(&wf, &submission("k-outbox", Decision::Approve), wf.updated_at)
+        .unwrap();
+    let e = entry(
+        &wf,
+        "k-outbox",
+        Decision::Approve,
+        FeedbackOutcome::Applied {
+            status: applied.workflow.status,
+        },
+    );
+    store
+        .record_feedback(&e, Some((&applied.workflow, wf.version)))
+        .await
+        .unwrap();
+    let pending = listed(store.list_pending_deliveries(1000).await.unwrap())
+        .expect("a decision awaiting delivery is listed");
+    let decision = pending.pending_delivery().expect("with its marker").clone();
+    assert_eq!(decision.feedback_key, "k-outbox");
+    assert_eq!(decision.task_token, Some(TaskToken::new("tok-1")));
+    let settled = rules::settle_delivery(
+        &pending,
+        "k-outbox",
+        crate::model::Delivery::Delivered { at: pending.updated_at },
+        pending.updated_at,
+    )
+    .unwrap();
+    store.update_workflow(&settled, pending.version).await.unwrap();
+    assert!(listed(store.list_pending_deliveries(1000).await.unwrap()).is_none());
+    // Settling again changes nothing (idempotent).
+    let again = store.get_workflow(&wf.id).await.unwrap().unwrap();
+    assert!(rules::settle_delivery(
+        &again,
+        "k-outbox",
+        crate::model::Delivery::Delivered { at: again.updated_at },
+        again.updated_at
+    )
+    .is_none());
+}
+
 /// Runs every check.
 pub async fn run_all(store: Arc<dyn WorkflowStore>) {
+    pending_deliveries_are_listed_until_settled(Arc::clone(&store)).await;
     create_is_idempotent(Arc::clone(&store)).await;
     update_requires_version(Arc::clone(&store)).await;
     artifacts_are_write_once(Arc::clone(&store)).await;

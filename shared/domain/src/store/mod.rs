@@ -127,6 +127,12 @@ pub trait WorkflowStore: Send + Sync {
     /// The feedback audit trail of a workflow, oldest first.
     async fn list_feedback(&self, workflow_id: &str) -> Result<Vec<FeedbackEntry>, StoreError>;
 
+    /// Workflows holding a decision whose delivery to the execution is not confirmed yet
+    /// ([`Workflow::pending_delivery`]), oldest first: the outbox the reconciler relays.
+    ///
+    /// [`Workflow::pending_delivery`]: crate::model::Workflow::pending_delivery
+    async fn list_pending_deliveries(&self, limit: usize) -> Result<Vec<Workflow>, StoreError>;
+
     /// Workflows in a status, most recently updated first.
     async fn list_by_status(
         &self,
