@@ -424,5 +424,9 @@ pub(crate) async fn reconcile(runtime: &Runtime, as_json: bool) -> Result<ExitCo
             report.examined, report.delivered, report.late, report.closed, report.deferred, report.retry, pending
         );
     }
-    Ok(if pending == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if pending == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

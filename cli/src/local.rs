@@ -117,7 +117,12 @@ impl ExecutionResumer for LocalResumer {
         let outputs: Vec<(T, String)> = events
             .iter()
             .map(|e| {
-                let output = e.details.output.as_ref().map(|o| o.to_string()).unwrap_or_default();
+                let output = e
+                    .details
+                    .output
+                    .as_ref()
+                    .map(|o| o.to_string())
+                    .unwrap_or_default();
                 (e.event_type, output)
             })
             .collect();
@@ -421,9 +426,13 @@ impl Runtime {
                 match self.engine.send_task_success(&token, output.clone()).await {
                     Ok(()) => {
                         delivered += 1;
-                        if let (Some(id), Some(key)) =
-                            (output["workflow_id"].as_str(), output["feedback_key"].as_str())
-                        {
+                        hitl_domain::failpoints::crash_point(
+                            hitl_domain::failpoints::LOCAL_AFTER_QUEUED_DELIVERY,
+                        );
+                        if let (Some(id), Some(key)) = (
+                            output["workflow_id"].as_str(),
+                            output["feedback_key"].as_str(),
+                        ) {
                             self.processor().confirm_delivered(id, key).await?;
                         }
                     }

@@ -98,6 +98,8 @@ async fn main() -> std::process::ExitCode {
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         )
         .init();
+    // Crash points for the crash-matrix test (a no-op unless built with its feature).
+    hitl_domain::failpoints::setup_from_env();
     // Handlers emit CloudWatch EMF lines on stdout; locally stdout belongs to the user.
     hitl_domain::metrics::disable();
     let cli = Cli::parse();

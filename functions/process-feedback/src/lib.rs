@@ -85,7 +85,8 @@ mod tests {
         let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
         let clock = Arc::new(FixedClock::default());
         let mut wf = sample_workflow("wf-fb");
-        wf.execution_arn = Some("arn:aws:states:eu-west-1:123456789012:execution:hitl:wf-fb".into());
+        wf.execution_arn =
+            Some("arn:aws:states:eu-west-1:123456789012:execution:hitl:wf-fb".into());
         let mut wf = rules::record_artifact(&wf, 1, "h", clock.now())
             .unwrap()
             .unwrap();
@@ -302,7 +303,10 @@ mod tests {
         );
         let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
         assert_eq!(wf.decisions.len(), 1, "the decision is kept");
-        assert!(matches!(wf.decisions[0].delivery, Some(Delivery::Late { .. })));
+        assert!(matches!(
+            wf.decisions[0].delivery,
+            Some(Delivery::Late { .. })
+        ));
         let trail = f.deps.store.list_feedback("wf-fb").await.unwrap();
         assert!(matches!(trail[0].outcome, FeedbackOutcome::Rejected { .. }));
         // The execution's ReviewTimedOut → Escalation path: no InvalidTransition.

@@ -608,7 +608,11 @@ impl WorkflowStore for DynamoStore {
             .send()
             .await
             .map_err(sdk_error)?;
-        out.items.unwrap_or_default().iter().map(record_of).collect()
+        out.items
+            .unwrap_or_default()
+            .iter()
+            .map(record_of)
+            .collect()
     }
 
     async fn list_by_status(

@@ -215,20 +215,22 @@ impl ExecutionResumer for SfnResumer {
                 .map_err(|e| {
                     ResumeError::Transient(aws_sdk_sfn::error::DisplayErrorContext(&e).to_string())
                 })?;
-            seen.extend(page.events().iter().filter_map(|event| match event.r#type() {
-                T::TaskSucceeded => Some(Seen::Succeeded(
-                    event
-                        .task_succeeded_event_details()
-                        .and_then(|d| d.output())
-                        .unwrap_or_default()
-                        .to_owned(),
-                )),
-                T::TaskTimedOut => Some(Seen::TimedOut),
-                T::ExecutionSucceeded
-                | T::ExecutionFailed
-                | T::ExecutionTimedOut
-                | T::ExecutionAborted => Some(Seen::Ended),
-                _ => None,
+            seen.extend(page.events().iter().filter_map(|event| {
+                match event.r#type() {
+                    T::TaskSucceeded => Some(Seen::Succeeded(
+                        event
+                            .task_succeeded_event_details()
+                            .and_then(|d| d.output())
+                            .unwrap_or_default()
+                            .to_owned(),
+                    )),
+                    T::TaskTimedOut => Some(Seen::TimedOut),
+                    T::ExecutionSucceeded
+                    | T::ExecutionFailed
+                    | T::ExecutionTimedOut
+                    | T::ExecutionAborted => Some(Seen::Ended),
+                    _ => None,
+                }
             }));
             next = page.next_token().map(str::to_owned);
             if next.is_none() {

@@ -29,7 +29,7 @@ use crate::model::{
 use crate::ports::{Clock, ExecutionResumer, ResumeError, Resumed, TaskFate};
 use crate::rules::{self, Rejection, Submission};
 use crate::store::{StoreError, WorkflowStore};
-use crate::{metadata, metrics};
+use crate::{failpoints, metadata, metrics};
 
 /// Longest accepted comment, in characters.
 pub const MAX_COMMENT_CHARS: usize = 4000;
@@ -474,7 +474,7 @@ where
                         .record_feedback(&entry, Some((&applied.workflow, workflow.version)))
                         .await
                     {
-                        Ok(()) => {}
+                        Ok(()) => failpoints::crash_point(failpoints::AFTER_RECORD),
                         Err(StoreError::Conflict(_) | StoreError::Duplicate(_)) => continue,
                         Err(e) => return Err(e.into()),
                     }
@@ -537,8 +537,15 @@ where
         let output = task_result(&workflow.id, decision);
         match self.resumer.deliver(token, &output).await {
             Ok(Resumed::Delivered) => {
-                self.settle(workflow, decision, Delivery::Delivered { at: self.clock.now() })
-                    .await?;
+                failpoints::crash_point(failpoints::AFTER_RESUME);
+                self.settle(
+                    workflow,
+                    decision,
+                    Delivery::Delivered {
+                        at: self.clock.now(),
+                    },
+                )
+                .await?;
                 Ok(None)
             }
             // Queued by the local engine: confirmed when its queue is delivered.
@@ -572,7 +579,8 @@ where
             TaskFate::Delivered => {
                 info!(workflow_id = %workflow.id, iteration = decision.iteration,
                     "decision already delivered (a replay or the reconciler was first)");
-                self.settle(workflow, decision, Delivery::Delivered { at: now }).await?;
+                self.settle(workflow, decision, Delivery::Delivered { at: now })
+                    .await?;
                 Ok(None)
             }
             TaskFate::Unknown => {
@@ -585,7 +593,8 @@ where
             TaskFate::TimedOut => {
                 warn!(workflow_id = %workflow.id, iteration = decision.iteration,
                     "the review wait timed out before the decision arrived; kept and marked late");
-                self.settle(workflow, decision, Delivery::Late { at: now }).await?;
+                self.settle(workflow, decision, Delivery::Late { at: now })
+                    .await?;
                 let context = self
                     .store
                     .load_feedback_context(&workflow.id, &decision.feedback_key)
@@ -633,7 +642,9 @@ where
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(FeedbackError::Store(StoreError::Conflict(workflow.id.clone())))
+        Err(FeedbackError::Store(StoreError::Conflict(
+            workflow.id.clone(),
+        )))
     }
 
     /// Records that the execution accepted the decision stored under `feedback_key` (used by
@@ -654,8 +665,14 @@ where
         else {
             return Ok(());
         };
-        self.settle(&workflow, &decision, Delivery::Delivered { at: self.clock.now() })
-            .await
+        self.settle(
+            &workflow,
+            &decision,
+            Delivery::Delivered {
+                at: self.clock.now(),
+            },
+        )
+        .await
     }
 
     /// Delivers every decision still marked pending (at most `limit` workflows): the outbox
@@ -669,6 +686,7 @@ where
                 continue;
             };
             report.examined += 1;
+            failpoints::crash_point(failpoints::RECONCILE_BEFORE_DELIVER);
             let Some(token) = decision.task_token.clone() else {
                 self.settle(
                     &workflow,
@@ -694,7 +712,11 @@ where
             let after = self.store.get_workflow(&workflow.id).await?;
             match after
                 .as_ref()
-                .and_then(|w| w.decisions.iter().find(|d| d.feedback_key == decision.feedback_key))
+                .and_then(|w| {
+                    w.decisions
+                        .iter()
+                        .find(|d| d.feedback_key == decision.feedback_key)
+                })
                 .and_then(|d| d.delivery.clone())
             {
                 Some(Delivery::Delivered { .. }) => report.delivered += 1,

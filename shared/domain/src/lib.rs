@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod contracts;
 pub mod deployment;
 pub mod error;
+pub mod failpoints;
 pub mod feedback;
 pub mod metadata;
 pub mod metrics;

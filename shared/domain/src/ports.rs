@@ -128,9 +128,9 @@ pub fn fate_from_history<'a>(
     for event in events {
         match event {
             WaitEvent::TaskSucceeded(output) => {
-                let carries_key = serde_json::from_str::<Value>(output)
-                    .ok()
-                    .is_some_and(|v| v.get("feedback_key").and_then(Value::as_str) == Some(feedback_key));
+                let carries_key = serde_json::from_str::<Value>(output).ok().is_some_and(|v| {
+                    v.get("feedback_key").and_then(Value::as_str) == Some(feedback_key)
+                });
                 if carries_key {
                     return TaskFate::Delivered;
                 }
@@ -153,7 +153,9 @@ pub trait ExecutionResumer: Send + Sync {
 
     /// [`Self::resume`], saying whether the execution has the output now or later.
     async fn deliver(&self, token: &TaskToken, output: &Value) -> Result<Resumed, ResumeError> {
-        self.resume(token, output).await.map(|()| Resumed::Delivered)
+        self.resume(token, output)
+            .await
+            .map(|()| Resumed::Delivered)
     }
 
     /// Reads the execution's history to tell whether the decision stored under

@@ -7,8 +7,8 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::model::{
-    Correction, Decision, DecisionRecord, Delivery, Escalation, EscalationReason, Failure, PendingReview,
-    TaskToken, Workflow, WorkflowStatus,
+    Correction, Decision, DecisionRecord, Delivery, Escalation, EscalationReason, Failure,
+    PendingReview, TaskToken, Workflow, WorkflowStatus,
 };
 
 /// A transition that is not allowed from the record's current state.
@@ -519,8 +519,8 @@ pub fn settle_delivery(
 /// closed, or a record from before the outbox): then a review timeout is what the execution
 /// actually saw, and it may escalate a workflow the record already shows as decided.
 fn undelivered_current_decision(workflow: &Workflow) -> bool {
-    workflow
-        .decisions
-        .iter()
-        .any(|d| d.iteration == workflow.iteration && !d.delivery.as_ref().is_some_and(Delivery::is_delivered))
+    workflow.decisions.iter().any(|d| {
+        d.iteration == workflow.iteration
+            && !d.delivery.as_ref().is_some_and(Delivery::is_delivered)
+    })
 }

@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Duration, TimeZone, Utc};
-use hitl_domain::model::{Decision, Delivery, EscalationReason, TaskToken, Workflow, WorkflowStatus};
+use hitl_domain::model::{
+    Decision, Delivery, EscalationReason, TaskToken, Workflow, WorkflowStatus,
+};
 use hitl_domain::rules::{self, IterationVerdict, Rejection, Submission};
 use hitl_domain::store::contract::sample_workflow;
 use proptest::prelude::*;
@@ -221,7 +223,10 @@ fn apply(wf: &Workflow, op: &Op) -> Option<Workflow> {
             let outcome = match kind {
                 0 => Delivery::Delivered { at: now() },
                 1 => Delivery::Late { at: now() },
-                _ => Delivery::Closed { at: now(), detail: "closed".into() },
+                _ => Delivery::Closed {
+                    at: now(),
+                    detail: "closed".into(),
+                },
             };
             rules::settle_delivery(wf, &d.feedback_key, outcome, now())
         }),

@@ -397,7 +397,9 @@ impl WorkflowStore for SqliteStore {
             )
             .map_err(backend)?;
         let rows = stmt
-            .query_map([limit], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .query_map([limit], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
             .map_err(backend)?;
         rows.map(|row| {
             let (id, body) = row.map_err(backend)?;

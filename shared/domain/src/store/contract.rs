@@ -342,8 +342,12 @@ pub async fn pending_deliveries_are_listed_until_settled(store: Arc<dyn Workflow
     let wf = stored_awaiting_review(store.as_ref()).await;
     let listed = |all: Vec<Workflow>| all.into_iter().find(|w| w.id == wf.id);
     assert!(listed(store.list_pending_deliveries(1000).await.unwrap()).is_none());
-    let applied = rules::decide(&wf, &submission("k-outbox", Decision::Approve), wf.updated_at)
-        .unwrap();
+    let applied = rules::decide(
+        &wf,
+        &submission("k-outbox", Decision::Approve),
+        wf.updated_at,
+    )
+    .unwrap();
     let e = entry(
         &wf,
         "k-outbox",
@@ -364,18 +368,25 @@ pub async fn pending_deliveries_are_listed_until_settled(store: Arc<dyn Workflow
     let settled = rules::settle_delivery(
         &pending,
         "k-outbox",
-        crate::model::Delivery::Delivered { at: pending.updated_at },
+        crate::model::Delivery::Delivered {
+            at: pending.updated_at,
+        },
         pending.updated_at,
     )
     .unwrap();
-    store.update_workflow(&settled, pending.version).await.unwrap();
+    store
+        .update_workflow(&settled, pending.version)
+        .await
+        .unwrap();
     assert!(listed(store.list_pending_deliveries(1000).await.unwrap()).is_none());
     // Settling again changes nothing (idempotent).
     let again = store.get_workflow(&wf.id).await.unwrap().unwrap();
     assert!(rules::settle_delivery(
         &again,
         "k-outbox",
-        crate::model::Delivery::Delivered { at: again.updated_at },
+        crate::model::Delivery::Delivered {
+            at: again.updated_at
+        },
         again.updated_at
     )
     .is_none());

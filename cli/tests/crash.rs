@@ -1,0 +1,223 @@
+//! The crash matrix (issue 14): the real `hitl` processes, aborted (`std::process::abort`, no
+//! cleanup) at each crash point of the decision path in turn, then restarted. For every point
+//! and decision: 0 decisions lost, 0 applied twice (exactly one task success carries the
+//! decision's key in the execution's history), no workflow stuck (approved with a succeeded
+//! execution, or awaiting review of the next iteration with a running one), and store and
+//! execution agree. The points are armed through `FAILPOINTS` (hitl-domain's `failpoints`
+//! feature, which only these tests enable).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::hitl;
+use hitl_domain::failpoints::{
+    AFTER_RECORD, AFTER_RESUME, LOCAL_AFTER_QUEUED_DELIVERY, RECONCILE_BEFORE_DELIVER,
+};
+use serde_json::Value;
+
+fn hitl_armed(data: &Path, point: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("FAILPOINTS", format!("{point}=return"))
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {} / {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn start(data: &Path, request: &str) -> String {
+    let out = hitl(
+        data,
+        &[
+            "--json",
+            "start",
+            "--request-id",
+            request,
+            "--max-iterations",
+            "3",
+            "--subject",
+            r#"{"id":"brand-c","name":"Crash Coffee","category":"food"}"#,
+        ],
+    );
+    assert!(out.status.success());
+    json(&out)["workflows"][0]["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// (task successes carrying a feedback key, last event type) of the workflow's execution.
+fn deliveries(data: &Path, id: &str) -> (usize, String) {
+    let events = json(&hitl(data, &["--json", "history", id]));
+    let events = events.as_array().unwrap();
+    let carried = events
+        .iter()
+        .filter(|e| {
+            e["type"] == "TaskSucceeded"
+                && e["details"]["output"]
+                    .get("feedback_key")
+                    .is_some_and(Value::is_string)
+        })
+        .count();
+    let last = events.last().unwrap()["type"].as_str().unwrap().to_owned();
+    (carried, last)
+}
+
+fn crashed(out: &Output) -> bool {
+    !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("failpoint")
+}
+
+/// One cell: decide `approve` (or request changes) with the process aborted at `point`,
+/// restart with `hitl reconcile`, retry the same submission as a client would, and check.
+fn cell(point: &str, approve: bool) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let id = start(&data, "crash");
+    let decide: Vec<&str> = if approve {
+        vec![
+            "feedback",
+            &id,
+            "--approve",
+            "--reviewer",
+            "rita",
+            "--key",
+            "k-crash",
+            "--iteration",
+            "1",
+        ]
+    } else {
+        vec![
+            "feedback",
+            &id,
+            "--request-changes",
+            "Warmer tagline",
+            "--reviewer",
+            "rita",
+            "--key",
+            "k-crash",
+            "--iteration",
+            "1",
+        ]
+    };
+    if point == RECONCILE_BEFORE_DELIVER {
+        // Leave a pending decision behind, then crash the reconciler on it.
+        assert!(crashed(&hitl_armed(&data, AFTER_RECORD, &decide)));
+        assert!(crashed(&hitl_armed(&data, point, &["reconcile"])));
+    } else {
+        assert!(
+            crashed(&hitl_armed(&data, point, &decide)),
+            "{point} did not fire"
+        );
+    }
+    // Restart: the relay delivers or settles what the crash left.
+    let restarted = hitl(&data, &["--json", "reconcile"]);
+    assert!(
+        restarted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restarted.stdout)
+    );
+    assert_eq!(json(&restarted)["still_pending"], 0);
+    // The client retries with the same key: the original answer, nothing applied twice.
+    let retry = hitl(&data, &decide);
+    assert!(
+        retry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retry.stderr)
+    );
+    let status = json(&hitl(&data, &["--json", "status", &id]));
+    let applied = status["feedback"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["outcome"]["kind"] == "applied")
+        .count();
+    let (carried, last) = deliveries(&data, &id);
+    assert_eq!(applied, 1, "{point}: decisions recorded: {status}");
+    assert_eq!(carried, 1, "{point}: deliveries in the execution history");
+    if approve {
+        assert_eq!(status["status"], "approved");
+        assert_eq!(last, "ExecutionSucceeded");
+    } else {
+        assert_eq!(status["status"], "awaiting_review");
+        assert_eq!(status["iteration"], 2);
+        assert_eq!(last, "TaskSubmitted", "a live wait for iteration 2");
+    }
+    format!(
+        "{} {}",
+        status["status"].as_str().unwrap(),
+        status["iteration"]
+    )
+}
+
+#[test]
+fn every_crash_point_loses_nothing_and_applies_nothing_twice() {
+    let mut matrix = Vec::new();
+    for point in [AFTER_RECORD, AFTER_RESUME, RECONCILE_BEFORE_DELIVER] {
+        for approve in [true, false] {
+            let outcome = cell(point, approve);
+            matrix.push(format!(
+                "{point:28} {:16} -> {outcome}: 0 lost, 0 applied twice",
+                if approve {
+                    "approve"
+                } else {
+                    "request_changes"
+                }
+            ));
+        }
+    }
+    println!("crash matrix:\n{}", matrix.join("\n"));
+}
+
+/// The local engine's deferred path: the smoke run's synthetic reviewer decides inside an
+/// engine step, its resumption is queued and delivered after the step. Abort right after a
+/// queued delivery (before its marker is settled), restart, and every smoke workflow still
+/// ends terminal with each decision delivered exactly once.
+#[test]
+fn a_crash_after_a_queued_delivery_is_reconciled_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = hitl_armed(
+        &data,
+        LOCAL_AFTER_QUEUED_DELIVERY,
+        &["smoke", "--max-iterations", "3"],
+    );
+    assert!(crashed(&out), "{}", String::from_utf8_lossy(&out.stderr));
+    let restarted = hitl(&data, &["--json", "reconcile"]);
+    assert!(restarted.status.success());
+    assert_eq!(json(&restarted)["still_pending"], 0);
+    let listed = json(&hitl(&data, &["--json", "list"]));
+    let workflows = listed.as_array().unwrap();
+    assert!(!workflows.is_empty());
+    for w in workflows {
+        let id = w["workflow_id"].as_str().unwrap();
+        let status = json(&hitl(&data, &["--json", "status", id]));
+        assert!(
+            matches!(status["status"].as_str(), Some("approved" | "escalated")),
+            "{id} is stuck: {status}"
+        );
+        let applied = status["feedback"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["outcome"]["kind"] == "applied")
+            .count();
+        let (carried, _) = deliveries(&data, id);
+        assert_eq!(
+            carried, applied,
+            "{id}: every applied decision delivered once"
+        );
+    }
+}
