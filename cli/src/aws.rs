@@ -46,7 +46,9 @@ pub mod parameter_keys {
 }
 
 /// The status index every listing uses.
-pub const STATUS_INDEX: &str = "GSI1";
+pub const STATUS_INDEX: &str = hitl_aws::dynamodb::STATUS_INDEX;
+/// The sparse index of decisions awaiting delivery (the outbox).
+pub const PENDING_DELIVERY_INDEX: &str = hitl_aws::dynamodb::PENDING_DELIVERY_INDEX;
 
 /// Values given on the command line; each wins over the stack's.
 #[derive(Debug, Clone, Default)]
@@ -320,33 +322,40 @@ async fn check_table(client: &aws_sdk_dynamodb::Client, table: Option<&str>) -> 
             ),
         );
     }
-    let index = description
-        .global_secondary_indexes()
-        .iter()
-        .find(|i| i.index_name() == Some(STATUS_INDEX));
-    match index {
-        None => Check::new(
-            name,
-            Verdict::Fail,
-            format!("ACTIVE, but the status index {STATUS_INDEX} is missing"),
-        ),
-        Some(i) if i.index_status().is_some_and(|s| s != &IndexStatus::Active) => Check::new(
-            name,
-            Verdict::Fail,
-            format!(
-                "index {STATUS_INDEX} is {}",
-                i.index_status().map_or("unknown", |s| s.as_str())
-            ),
-        ),
-        Some(_) => Check::new(
-            name,
-            Verdict::Pass,
-            format!(
-                "ACTIVE, index {STATUS_INDEX} ACTIVE, {} items",
-                description.item_count().unwrap_or(0)
-            ),
-        ),
+    for index_name in [STATUS_INDEX, PENDING_DELIVERY_INDEX] {
+        let index = description
+            .global_secondary_indexes()
+            .iter()
+            .find(|i| i.index_name() == Some(index_name));
+        match index {
+            None => {
+                return Check::new(
+                    name,
+                    Verdict::Fail,
+                    format!("ACTIVE, but the index {index_name} is missing"),
+                )
+            }
+            Some(i) if i.index_status().is_some_and(|s| s != &IndexStatus::Active) => {
+                return Check::new(
+                    name,
+                    Verdict::Fail,
+                    format!(
+                        "index {index_name} is {}",
+                        i.index_status().map_or("unknown", |s| s.as_str())
+                    ),
+                )
+            }
+            Some(_) => {}
+        }
     }
+    Check::new(
+        name,
+        Verdict::Pass,
+        format!(
+            "ACTIVE, indexes {STATUS_INDEX} and {PENDING_DELIVERY_INDEX} ACTIVE, {} items",
+            description.item_count().unwrap_or(0)
+        ),
+    )
 }
 
 async fn check_state_machine(client: &aws_sdk_sfn::Client, arn: Option<&str>) -> Check {

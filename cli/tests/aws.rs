@@ -146,10 +146,13 @@ fn template() -> Value {
         "Resources": {
             "WorkflowTable": {"Type": "AWS::DynamoDB::Table", "Properties": {
                 "BillingMode": "PAY_PER_REQUEST",
-                "AttributeDefinitions": [attr("PK"), attr("SK"), attr("GSI1PK"), attr("GSI1SK")],
+                "AttributeDefinitions": [attr("PK"), attr("SK"), attr("GSI1PK"), attr("GSI1SK"), attr("GSI2PK"), attr("GSI2SK")],
                 "KeySchema": [{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
                 "GlobalSecondaryIndexes": [{"IndexName": "GSI1",
                     "KeySchema": [{"AttributeName": "GSI1PK", "KeyType": "HASH"}, {"AttributeName": "GSI1SK", "KeyType": "RANGE"}],
+                    "Projection": {"ProjectionType": "ALL"}},
+                    {"IndexName": "GSI2",
+                    "KeySchema": [{"AttributeName": "GSI2PK", "KeyType": "HASH"}, {"AttributeName": "GSI2SK", "KeyType": "RANGE"}],
                     "Projection": {"ProjectionType": "ALL"}}]}},
             "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {
                 "Version": "2012-10-17", "Statement": [{"Effect": "Allow",
@@ -475,6 +478,26 @@ async fn hitl_aws_operates_a_stack_on_moto() {
         trail.len(),
         2,
         "the refused and the applied decision are both on record"
+    );
+    // The outbox against the real SDK clients: the decision was settled as delivered, the
+    // execution's history (GetExecutionHistory) says this decision ended the wait, and a
+    // relay pass has nothing left to do.
+    let stored = store.get_workflow(&wf_id).await.unwrap().unwrap();
+    assert!(stored.pending_delivery().is_none());
+    let key = stored.decisions[0].feedback_key.clone();
+    let resumer = hitl_aws::SfnResumer::new(sfn.clone());
+    use hitl_domain::ports::ExecutionResumer as _;
+    assert_eq!(
+        resumer.task_fate(&execution_arn, &key).await.unwrap(),
+        hitl_domain::ports::TaskFate::Delivered
+    );
+    assert_eq!(
+        resumer
+            .task_fate(&execution_arn, "some-other-key")
+            .await
+            .unwrap(),
+        hitl_domain::ports::TaskFate::TimedOut,
+        "an ended execution without that decision"
     );
 
     // report: through the status index, paginated (120 more workflows), with progress.

@@ -163,16 +163,18 @@ def dynamo_sdk_ops_to_actions(body: str) -> set[str]:
 
 @lru_cache(maxsize=None)
 def store_method_actions() -> dict[str, tuple[frozenset, bool]]:
-    """WorkflowStore method -> (DynamoDB actions, uses an index), from dynamodb.rs."""
+    """WorkflowStore method -> (DynamoDB actions, indexes it queries), from dynamodb.rs."""
     text = strip_tests(read(AWS / "dynamodb.rs"))
     bodies = fn_bodies(text)
     impl = block(text, text.index("impl WorkflowStore for DynamoStore"))
     trait_methods = set(re.findall(r"async fn (\w+)", impl))
 
-    def resolve(name: str, seen: frozenset) -> tuple[set, bool]:
+    consts = dict(re.findall(r'pub const (\w+): &str = "(\w+)";', text))
+
+    def resolve(name: str, seen: frozenset) -> tuple[set, set]:
         body = bodies[name]
         actions = dynamo_sdk_ops_to_actions(body)
-        index = "index_name(" in body
+        index = {consts[c] for c in re.findall(r"index_name\((\w+)\)", body)}
         for callee in re.findall(r"self\s*\.\s*(\w+)\(", body):
             if callee in bodies and callee not in seen:
                 a, i = resolve(callee, seen | {callee})
@@ -183,7 +185,7 @@ def store_method_actions() -> dict[str, tuple[frozenset, bool]]:
     out = {}
     for m in trait_methods:
         a, i = resolve(m, frozenset({m}))
-        out[m] = (frozenset(a), i)
+        out[m] = (frozenset(a), frozenset(i))
     return out
 
 
@@ -206,7 +208,17 @@ def processor_calls() -> tuple[frozenset, bool]:
     calls = store_calls(impl)
     if re.search(r"\bmutate\(", impl):
         calls |= mutate_calls()
-    return frozenset(calls), "self.resumer.resume(" in impl
+    return frozenset(calls), "self.resumer.deliver(" in impl
+
+
+@lru_cache(maxsize=None)
+def relay_calls() -> frozenset:
+    """Store methods of the outbox relay (the second FeedbackProcessor impl block, which also
+    runs the first block's delivery helpers)."""
+    text = strip_tests(read(DOMAIN / "feedback.rs"))
+    first = text.index("impl<S, R, C> FeedbackProcessor")
+    relay = block(text, text.index("impl<S, R, C> FeedbackProcessor", first + 1))
+    return frozenset(store_calls(relay)) | processor_calls()[0]
 
 
 @lru_cache(maxsize=None)
@@ -294,7 +306,9 @@ def required_by_function() -> dict[str, dict]:
         if "FeedbackProcessor" in src:
             p_methods, resumes = processor_calls()
             methods |= p_methods
-        dynamo, index = set(), False
+            if re.search(r"\.reconcile\(", src):
+                methods |= relay_calls()
+        dynamo, index = set(), set()
         for m in methods:
             a, i = store_method_actions()[m]
             dynamo |= a
@@ -374,6 +388,7 @@ def sqs_event_queues(res: dict) -> set[str]:
 
 
 SM_ARN_SUB = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
+EXEC_ARN_SUB = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
 
 
 def state_machine() -> tuple[str, dict]:
@@ -457,7 +472,7 @@ def test_function_roles_are_least_privilege():
         need = required_by_function()[binary]
         env = res["Properties"]["Environment"]["Variables"]
         granted_dynamo, granted_other, services_for_kms = set(), set(), set()
-        index_granted = consumes = False
+        index_granted, consumes, dead_letters = set(), False, False
         for st, cond in role_statements(role_of(res)):
             assert st["Effect"] == "Allow"
             actions = set(as_list(st["Action"]))
@@ -473,12 +488,20 @@ def test_function_roles_are_least_privilege():
             if all(a.startswith("dynamodb:") for a in actions):
                 for r in res_list:
                     if getatt(r) != table_arn:
-                        assert need["index"], f"{lid}: index access granted but unused"
-                        assert sub(r) == "${WorkflowTable.Arn}/index/GSI1", f"{lid}: bad DynamoDB resource"
+                        m = re.fullmatch(r"\$\{WorkflowTable\.Arn\}/index/(\w+)", sub(r))
+                        assert m, f"{lid}: bad DynamoDB resource {sub(r)}"
+                        assert m.group(1) in need["index"], f"{lid}: index {m.group(1)} granted but unused"
                         assert actions == {"dynamodb:Query"}, f"{lid}: only Query on the index"
-                        index_granted = True
+                        index_granted.add(m.group(1))
                 granted_dynamo |= actions
                 assert cond is None
+                continue
+            if actions == {"sqs:SendMessage"}:
+                # Only to the function's own dead-letter queue (asynchronous invocations).
+                dlq = res["Properties"].get("DeadLetterQueue", {})
+                assert dlq.get("Type") == "SQS", f"{lid}: sqs:SendMessage without a dead-letter queue"
+                assert [getatt(r) for r in res_list] == [getatt(dlq["TargetArn"])], f"{lid}: DLQ scope"
+                dead_letters = True
                 continue
             if all(a.startswith("sqs:") for a in actions):
                 queues = sqs_event_queues(res)
@@ -493,6 +516,9 @@ def test_function_roles_are_least_privilege():
                     topics = {ref(r) for r in res_list}
                     wired = {ref(env[t]) for t in need["topics"]}
                     assert topics == wired, f"{lid}: publishes to {topics}, code uses {wired}"
+                elif a == "states:GetExecutionHistory":
+                    # Executions of this state machine only (never every execution).
+                    assert [sub(r) for r in res_list] == [EXEC_ARN_SUB + sm_name + ":*"], f"{lid}: {a} scope"
                 elif a.startswith("states:"):
                     assert [sub(r) for r in res_list] == [SM_ARN_SUB + sm_name], f"{lid}: {a} scope"
                 elif a.startswith("bedrock:"):
@@ -506,10 +532,10 @@ def test_function_roles_are_least_privilege():
         assert granted_other == need["actions"], (
             f"{lid}: granted {sorted(granted_other)}, code needs {sorted(need['actions'])}"
         )
-        assert index_granted == need["index"], f"{lid}: GSI1 access granted={index_granted}, used={need['index']}"
+        assert index_granted == need["index"], f"{lid}: index access granted={index_granted}, used={need['index']}"
         assert consumes == bool(sqs_event_queues(res)), f"{lid}: SQS event source without consumer permissions"
         expected_kms = ({"dynamodb"} if need["dynamodb"] else set()) | ({"sns"} if need["topics"] else set()) \
-            | ({"sqs"} if consumes else set())
+            | ({"sqs"} if consumes or dead_letters else set())
         assert services_for_kms == expected_kms, f"{lid}: KMS via {services_for_kms}"
         for topic_env in need["topics"]:
             assert topic_env in (consts["REVIEW_TOPIC_ARN"], consts["ESCALATION_TOPIC_ARN"])
@@ -551,8 +577,8 @@ def test_state_machine_role_and_settings():
 
 def test_schedule_starts_a_smoke_batch_with_a_narrow_role():
     sched = resources("AWS::Scheduler::Schedule")
-    assert len(sched) == 1
-    s = next(iter(sched.values()))["Properties"]
+    assert set(sched) == {"SmokeSchedule", "ReconcileSchedule"}
+    s = sched["SmokeSchedule"]["Properties"]
     assert json.loads(s["Target"]["Input"]) == {
         "action": "start_workflow", "smoke": True, "config": {"max_iterations": 3, "batch_size": 10}}
     assert ref(s["Target"]["Arn"]) == state_machine()[0]
@@ -563,6 +589,27 @@ def test_schedule_starts_a_smoke_batch_with_a_narrow_role():
         (["states:StartExecution"], [state_machine()[0]])]
 
 
+def test_the_outbox_relay_runs_every_minute_with_retries_a_dlq_and_an_alarm():
+    s = resources("AWS::Scheduler::Schedule")["ReconcileSchedule"]["Properties"]
+    assert s["ScheduleExpression"] == "rate(1 minute)" and s["State"] == "ENABLED"
+    assert getatt(s["Target"]["Arn"]) == ("ReconcileDeliveriesFunction", "Arn")
+    assert json.loads(s["Target"]["Input"]) == {"limit": 100}
+    sts = role_statements(getatt(s["Target"]["RoleArn"])[0])
+    assert [(as_list(st["Action"]), [getatt(r) for r in as_list(st["Resource"])]) for st, _ in sts] == [
+        (["lambda:InvokeFunction"], [("ReconcileDeliveriesFunction", "Arn")])]
+    fn = resources()["ReconcileDeliveriesFunction"]["Properties"]
+    assert getatt(fn["DeadLetterQueue"]["TargetArn"]) == ("ReconcileDeliveriesDeadLetterQueue", "Arn")
+    assert fn["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
+    alarm = resources()["DecisionDeliveryAlarm"]["Properties"]
+    watched = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert watched == {"Errors", "ApproximateNumberOfMessagesVisible"}
+    assert need_index("reconcile-deliveries") == {"GSI2"}
+
+
+def need_index(binary: str) -> set:
+    return set(required_by_function()[binary]["index"])
+
+
 def test_table_matches_the_store_adapter():
     text = read(AWS / "dynamodb.rs")
     index = re.search(r'STATUS_INDEX: &str = "(\w+)"', text).group(1)
@@ -570,10 +617,14 @@ def test_table_matches_the_store_adapter():
     assert len(tables) == 1
     p = next(iter(tables.values()))["Properties"]
     assert {(a["AttributeName"], a["KeyType"]) for a in p["KeySchema"]} == {("PK", "HASH"), ("SK", "RANGE")}
-    (gsi,) = p["GlobalSecondaryIndexes"]
-    assert gsi["IndexName"] == index
-    assert {(a["AttributeName"], a["KeyType"]) for a in gsi["KeySchema"]} == {("GSI1PK", "HASH"), ("GSI1SK", "RANGE")}
-    assert gsi["Projection"]["ProjectionType"] == "ALL"
+    pending = re.search(r'PENDING_DELIVERY_INDEX: &str = "(\w+)"', text).group(1)
+    gsis = {g["IndexName"]: g for g in p["GlobalSecondaryIndexes"]}
+    assert set(gsis) == {index, pending}
+    for name, (hash_key, range_key) in ((index, ("GSI1PK", "GSI1SK")), (pending, ("GSI2PK", "GSI2SK"))):
+        gsi = gsis[name]
+        assert {(a["AttributeName"], a["KeyType"]) for a in gsi["KeySchema"]} == {(hash_key, "HASH"), (range_key, "RANGE")}
+        assert gsi["Projection"]["ProjectionType"] == "ALL"
+        assert f'"{hash_key}"' in text and f'"{range_key}"' in text
     assert p["BillingMode"] == "PAY_PER_REQUEST"
     assert p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert p["SSESpecification"]["SSEEnabled"] is True and p["SSESpecification"]["SSEType"] == "KMS"
@@ -612,7 +663,7 @@ def test_custom_metrics_use_the_names_in_metrics_rs():
     alarms = {sub(a["Properties"]["AlarmName"]).split("-", 2)[-1]
               for a in resources("AWS::CloudWatch::Alarm").values()}
     assert alarms == {"WorkflowExecutionFailures", "AgentInvocationErrors", "HighErrorRate",
-                      "LongRunningExecutions", "FeedbackQueueBacklog", "SmokeTestFailed"}
+                      "LongRunningExecutions", "FeedbackQueueBacklog", "SmokeTestFailed", "DecisionDelivery"}
 
 
 def test_function_error_alarm_and_dashboard_cover_every_function():

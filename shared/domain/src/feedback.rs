@@ -647,6 +647,43 @@ where
         )))
     }
 
+    async fn replay(
+        &self,
+        existing: FeedbackEntry,
+        workflow: Option<&Workflow>,
+        feedback: &ValidFeedback,
+    ) -> Result<FeedbackReceipt, FeedbackError> {
+        if existing.request_fingerprint != feedback.fingerprint {
+            return Err(FeedbackError::KeyReused(existing.idempotency_key));
+        }
+        // An applied decision whose delivery is still pending (the first attempt failed, or the
+        // process stopped before it): this replay delivers it, like the reconciler would.
+        if let (FeedbackOutcome::Applied { .. }, Some(workflow)) = (&existing.outcome, workflow) {
+            let pending = workflow
+                .pending_delivery()
+                .filter(|d| d.feedback_key == existing.idempotency_key)
+                .cloned();
+            if let Some((decision, token)) =
+                pending.and_then(|d| d.task_token.clone().map(|t| (d, t)))
+            {
+                if let Some(settled) = self.deliver(workflow, &decision, &token).await? {
+                    return Ok(receipt(&settled, true));
+                }
+            }
+        }
+        Ok(receipt(&existing, true))
+    }
+}
+
+/// The outbox relay: confirming deferred deliveries and delivering what is still pending.
+impl<S, R, C> FeedbackProcessor<S, R, C>
+where
+    S: std::ops::Deref + Send + Sync,
+    S::Target: WorkflowStore,
+    R: std::ops::Deref + Send + Sync,
+    R::Target: ExecutionResumer,
+    C: Clock,
+{
     /// Records that the execution accepted the decision stored under `feedback_key` (used by
     /// whoever delivered a deferred resumption, such as the local engine's queue).
     pub async fn confirm_delivered(
@@ -729,33 +766,6 @@ where
             info!(?report, "delivery reconciliation");
         }
         Ok(report)
-    }
-
-    async fn replay(
-        &self,
-        existing: FeedbackEntry,
-        workflow: Option<&Workflow>,
-        feedback: &ValidFeedback,
-    ) -> Result<FeedbackReceipt, FeedbackError> {
-        if existing.request_fingerprint != feedback.fingerprint {
-            return Err(FeedbackError::KeyReused(existing.idempotency_key));
-        }
-        // An applied decision whose delivery is still pending (the first attempt failed, or the
-        // process stopped before it): this replay delivers it, like the reconciler would.
-        if let (FeedbackOutcome::Applied { .. }, Some(workflow)) = (&existing.outcome, workflow) {
-            let pending = workflow
-                .pending_delivery()
-                .filter(|d| d.feedback_key == existing.idempotency_key)
-                .cloned();
-            if let Some((decision, token)) =
-                pending.and_then(|d| d.task_token.clone().map(|t| (d, t)))
-            {
-                if let Some(settled) = self.deliver(workflow, &decision, &token).await? {
-                    return Ok(receipt(&settled, true));
-                }
-            }
-        }
-        Ok(receipt(&existing, true))
     }
 }
 

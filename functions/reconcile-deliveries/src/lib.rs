@@ -1,0 +1,189 @@
+//! The outbox relay on AWS, run by an EventBridge Scheduler schedule every minute: delivers
+//! every accepted decision whose delivery to its execution is not confirmed (the sparse
+//! `GSI2` index of pending deliveries) through the same [`FeedbackProcessor::reconcile`] the
+//! local runtime uses. A pass that leaves transient failures behind returns `ResumeFailed`,
+//! so Lambda retries the invocation and, after its retries, sends it to the dead-letter queue
+//! (both alarmed); the decisions stay pending and the next pass picks them up again.
+
+use std::sync::Arc;
+
+use hitl_domain::feedback::{FeedbackProcessor, ReconcileReport};
+use hitl_domain::ports::{Clock, ExecutionResumer};
+use hitl_domain::store::WorkflowStore;
+use hitl_domain::HandlerError;
+use serde::Deserialize;
+use tracing::info;
+
+/// Default and largest number of workflows one pass looks at.
+pub const DEFAULT_LIMIT: usize = 100;
+/// Largest `limit` accepted.
+pub const MAX_LIMIT: usize = 1000;
+
+/// The function's ports.
+#[derive(Clone)]
+pub struct Deps {
+    /// Workflow store.
+    pub store: Arc<dyn WorkflowStore>,
+    /// Step Functions resumer (SendTaskSuccess, GetExecutionHistory).
+    pub resumer: Arc<dyn ExecutionResumer>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The schedule's payload. Unknown fields are ignored (a scheduler may add its own).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ReconcileInput {
+    /// Workflows to look at in this pass (1..=1000, default 100).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// Handles one invocation: one reconciliation pass.
+pub async fn handle(deps: &Deps, input: ReconcileInput) -> Result<ReconcileReport, HandlerError> {
+    let limit = match input.limit {
+        None => DEFAULT_LIMIT,
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(n) => {
+            return Err(HandlerError::field(
+                "limit",
+                format!("must be 1..={MAX_LIMIT}, got {n}"),
+            ))
+        }
+    };
+    let processor = FeedbackProcessor::new(
+        Arc::clone(&deps.store),
+        Arc::clone(&deps.resumer),
+        Arc::clone(&deps.clock),
+    );
+    let report = processor.reconcile(limit).await?;
+    info!(
+        examined = report.examined,
+        delivered = report.delivered,
+        late = report.late,
+        closed = report.closed,
+        retry = report.retry,
+        "reconciliation pass"
+    );
+    if report.retry > 0 {
+        return Err(HandlerError::ResumeFailed(format!(
+            "{} of {} pending deliveries failed transiently; they stay pending for the next pass",
+            report.retry, report.examined
+        )));
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use hitl_domain::feedback::{FeedbackRequest, Reviewer};
+    use hitl_domain::model::{Delivery, TaskToken, WorkflowStatus};
+    use hitl_domain::ports::ResumeError;
+    use hitl_domain::rules;
+    use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::testing::{FixedClock, RecordingResumer};
+    use hitl_sqlite::SqliteStore;
+
+    /// GIVEN an approval recorded while Step Functions was throttled (the decision is pending)
+    async fn pending_approval() -> (Deps, Arc<RecordingResumer>) {
+        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let clock = Arc::new(FixedClock::default());
+        let mut wf = sample_workflow("wf-rc");
+        wf.execution_arn =
+            Some("arn:aws:states:eu-west-1:1:execution:hitl-review-dev:wf-rc".into());
+        let mut wf = rules::record_artifact(&wf, 1, "h", clock.now())
+            .unwrap()
+            .unwrap();
+        wf.version = 1;
+        let mut wf = rules::request_review(&wf, 1, TaskToken::new("tok-rc"), clock.now()).unwrap();
+        wf.version = 1;
+        store.create_workflow(&wf).await.unwrap();
+        let resumer = Arc::new(RecordingResumer::default());
+        resumer
+            .script
+            .lock()
+            .unwrap()
+            .push(Err(ResumeError::Transient("ThrottlingException".into())));
+        let deps = Deps {
+            store,
+            resumer: resumer.clone(),
+            clock,
+        };
+        let processor = FeedbackProcessor::new(
+            Arc::clone(&deps.store),
+            Arc::clone(&deps.resumer),
+            Arc::clone(&deps.clock),
+        );
+        let request = FeedbackRequest {
+            iteration: Some(1),
+            decision: Some("approve".into()),
+            comments: None,
+            corrections: vec![],
+        };
+        let reviewer = Reviewer {
+            name: "rita".into(),
+            groups: None,
+            channel: "api".into(),
+        };
+        assert!(processor
+            .submit("wf-rc", &request, "k-rc", &reviewer)
+            .await
+            .is_err());
+        (deps, resumer)
+    }
+
+    #[tokio::test]
+    async fn a_pending_decision_is_delivered_once_and_settled() {
+        let (deps, resumer) = pending_approval().await;
+        let input: ReconcileInput =
+            serde_json::from_str(include_str!("../fixtures/schedule.json")).unwrap();
+        // WHEN the schedule runs twice
+        let first = handle(&deps, input.clone()).await.unwrap();
+        let second = handle(&deps, input).await.unwrap();
+        // THEN the decision reached the execution exactly once and is settled
+        assert_eq!((first.examined, first.delivered), (1, 1));
+        assert_eq!(second, ReconcileReport::default());
+        assert_eq!(resumer.delivered.lock().unwrap().len(), 1);
+        let wf = deps.store.get_workflow("wf-rc").await.unwrap().unwrap();
+        assert_eq!(wf.status, WorkflowStatus::Approved);
+        assert!(matches!(
+            wf.decisions[0].delivery,
+            Some(Delivery::Delivered { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_transient_failure_fails_the_invocation_and_keeps_the_decision_pending() {
+        let (deps, resumer) = pending_approval().await;
+        resumer
+            .script
+            .lock()
+            .unwrap()
+            .push(Err(ResumeError::Transient("ThrottlingException".into())));
+        let err = handle(&deps, ReconcileInput::default()).await.unwrap_err();
+        assert_eq!(err.name().as_str(), "ResumeFailed");
+        let wf = deps.store.get_workflow("wf-rc").await.unwrap().unwrap();
+        assert!(wf.pending_delivery().is_some());
+        // The next pass delivers it.
+        assert_eq!(
+            handle(&deps, ReconcileInput::default())
+                .await
+                .unwrap()
+                .delivered,
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bad_limit_is_refused_with_the_field_named() {
+        let (deps, _) = pending_approval().await;
+        let err = handle(&deps, ReconcileInput { limit: Some(0) })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid input: limit: must be 1..=1000, got 0"
+        );
+    }
+}

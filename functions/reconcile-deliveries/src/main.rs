@@ -1,0 +1,30 @@
+//! Lambda entry point of `reconcile-deliveries`: wiring only.
+
+use std::sync::Arc;
+
+use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
+use reconcile_deliveries::{handle, Deps};
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+// Lambda sends one invocation at a time per execution environment: one thread does.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let sdk = hitl_aws::lambda_config()?;
+    let deps = Deps {
+        store: Arc::new(hitl_aws::dynamo_store(&sdk)?),
+        resumer: Arc::new(hitl_aws::sfn_resumer(&sdk)),
+        clock: Arc::new(hitl_domain::ports::SystemClock),
+    };
+    run(service_fn(|event: LambdaEvent<_>| {
+        let deps = deps.clone();
+        async move {
+            handle(&deps, event.payload)
+                .await
+                .map_err(hitl_aws::lambda::LambdaError::from)
+        }
+    }))
+    .await
+}
