@@ -35,6 +35,8 @@ pub enum ApiError {
     PayloadTooLarge,
     /// 415: body is not `application/json`.
     UnsupportedMediaType,
+    /// 429: this caller submitted too many decisions lately; retry after the seconds given.
+    TooManyRequests(u64),
     /// 503: retry later (same idempotency key for submissions).
     Unavailable(String),
     /// 500: something is broken on our side.
@@ -63,6 +65,7 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -98,6 +101,12 @@ impl IntoResponse for ApiError {
                 error: "unsupported_media_type",
                 message: "send the body as Content-Type: application/json"
             }),
+            Self::TooManyRequests(seconds) => json!(ErrorBody {
+                error: "too_many_requests",
+                message: &format!(
+                    "too many submissions from this caller; retry after {seconds} s with the same Idempotency-Key"
+                )
+            }),
             Self::Unavailable(m) => json!(ErrorBody {
                 error: "unavailable",
                 message: m
@@ -115,6 +124,9 @@ impl IntoResponse for ApiError {
             }
             Self::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            }
+            Self::TooManyRequests(seconds) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
             }
             _ => {}
         }

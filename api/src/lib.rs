@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod identity;
+pub mod rate_limit;
 pub mod request;
 pub mod routes;
 pub mod views;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Who is calling.
     pub identity: Arc<dyn IdentitySource>,
+    /// Per-principal limit on decision submissions.
+    pub rate_limit: Arc<rate_limit::RateLimiter>,
 }
 
 impl AppState {
@@ -74,7 +77,14 @@ impl AppState {
             resumer,
             clock,
             identity,
+            rate_limit: Arc::new(rate_limit::RateLimiter::default()),
         }
+    }
+
+    /// Replaces the submission rate limit (`burst` at once, `per_minute` sustained).
+    pub fn with_rate_limit(mut self, burst: u32, per_minute: u32) -> Self {
+        self.rate_limit = Arc::new(rate_limit::RateLimiter::new(burst, per_minute));
+        self
     }
 }
 
@@ -279,11 +289,9 @@ async fn get_workflow(
         .await
         .map_err(store_error)?
         .ok_or_else(|| not_found(&id))?;
+    // A non-member learns nothing, not even that the workflow exists.
     if !caller.may_review(&workflow.config.reviewer_group) {
-        return Err(ApiError::Forbidden(format!(
-            "{} is not in reviewer group {}",
-            caller.name, workflow.config.reviewer_group
-        )));
+        return Err(not_found(&id));
     }
     let artifacts = state.store.list_artifacts(&id).await.map_err(store_error)?;
     let trail = state.store.list_feedback(&id).await.map_err(store_error)?;
@@ -298,8 +306,7 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// The answer for a receipt: 200 for an applied decision, 403 for a recorded authorisation
-/// failure, 409 for a rule rejection. Built only from the stored entry, so a replay gets the
+/// The answer for a receipt: 200 for an applied decision, 409 for a rule rejection. Built only from the stored entry, so a replay gets the
 /// same status and body; replays also carry `Idempotent-Replayed: true`.
 fn receipt_response(receipt: &FeedbackReceipt) -> Response {
     let mut response = match &receipt.outcome {
@@ -308,8 +315,9 @@ fn receipt_response(receipt: &FeedbackReceipt) -> Response {
             Json(views::FeedbackAccepted::new(receipt, *status)),
         )
             .into_response(),
-        FeedbackOutcome::Rejected { reason, message } if reason == "not_authorized" => {
-            ApiError::Forbidden(message.clone()).into_response()
+        // Entries recorded before non-members' attempts were kept out of the trail.
+        FeedbackOutcome::Rejected { reason, .. } if reason == "not_authorized" => {
+            not_found(&receipt.workflow_id).into_response()
         }
         FeedbackOutcome::Rejected { reason, message } => ApiError::Conflict {
             reason: reason.clone(),
@@ -336,6 +344,10 @@ async fn submit_feedback(
         Ok(p) => p,
         Err(_) => return not_found("(unreadable id)").into_response(),
     };
+    if let Err(seconds) = state.rate_limit.check(&caller.name) {
+        warn!(reviewer = %caller.name, "decision submissions rate-limited");
+        return ApiError::TooManyRequests(seconds).into_response();
+    }
     if !is_json(&headers) {
         return ApiError::UnsupportedMediaType.into_response();
     }
@@ -378,10 +390,8 @@ async fn submit_feedback(
         Ok(receipt) => receipt_response(&receipt),
         Err(FeedbackError::Invalid(errors)) => ApiError::Invalid(errors).into_response(),
         Err(FeedbackError::NotFound(id)) => not_found(&id).into_response(),
-        Err(FeedbackError::Forbidden { reviewer, group }) => {
-            ApiError::Forbidden(format!("{reviewer} is not in reviewer group {group}"))
-                .into_response()
-        }
+        // Same answer as an unknown workflow: a non-member learns nothing.
+        Err(FeedbackError::Forbidden { .. }) => not_found(&workflow_id).into_response(),
         Err(FeedbackError::KeyReused(_)) => ApiError::Conflict {
             reason: "idempotency_key_reused".into(),
             message: "this Idempotency-Key was already used for a different submission; use a fresh key for a new decision".into(),

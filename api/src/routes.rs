@@ -53,13 +53,13 @@ pub const ROUTES: &[RouteSpec] = &[
         method: "get",
         path: WORKFLOW,
         authenticated: true,
-        statuses: &[200, 401, 403, 404, 500, 503],
+        statuses: &[200, 401, 404, 500, 503],
     },
     RouteSpec {
         method: "post",
         path: FEEDBACK,
         authenticated: true,
-        statuses: &[200, 400, 401, 403, 404, 409, 413, 415, 500, 503],
+        statuses: &[200, 400, 401, 404, 409, 413, 415, 429, 500, 503],
     },
     RouteSpec {
         method: "get",

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use common::*;
+use hitl_domain::feedback::client_key;
 use hitl_domain::model::{FeedbackOutcome, WorkflowStatus};
 use hitl_domain::ports::ResumeError;
 use serde_json::{json, Value};
@@ -203,11 +204,11 @@ async fn the_workflow_view_has_draft_changes_feedback_and_deadline_but_no_token(
     // the record holds tokens (pending review and the decision) — the answer does not
     assert!(wf.decisions[0].task_token.is_some());
     assert!(!r.body.contains(TOKEN_MARK));
-    // other groups are forbidden, unknown ids are 404, admins may look
+    // other groups get the same 404 as unknown ids (issue 14), admins may look
     let mark = s.get("/workflows/wf-view", Some(&s.reviewers.mark)).await;
     assert_eq!(
         (mark.status, mark.json()["error"].clone()),
-        (403, json!("forbidden"))
+        (404, json!("not_found"))
     );
     let ada = s.get("/workflows/wf-view", Some(&s.reviewers.ada)).await;
     assert_eq!(ada.status, 200);
@@ -247,7 +248,10 @@ async fn an_applied_decision_resumes_and_a_replay_returns_the_identical_answer()
     let delivered = s.resumer.delivered.lock().unwrap().clone();
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].0, task_token("wf-ok", 1));
-    assert_eq!(delivered[0].1["feedback_key"], "key-ok-1");
+    assert_eq!(
+        client_key(delivered[0].1["feedback_key"].as_str().unwrap()),
+        "key-ok-1"
+    );
     // the reviewer's identity is in the audit trail
     let trail = s.store.list_feedback("wf-ok").await.unwrap();
     assert_eq!(trail.len(), 1);
@@ -417,32 +421,101 @@ async fn iteration_accepts_integral_numbers_and_states_its_range() {
     assert_eq!(wf.status, WorkflowStatus::Approved);
 }
 
+/// Issue 14: one principal could flood submissions. Each caller has its own token bucket: past
+/// the burst it gets 429 with Retry-After (nothing recorded), while another caller is served.
 #[tokio::test]
-async fn reviewers_of_other_groups_get_403_and_the_attempt_is_recorded() {
+async fn submissions_are_rate_limited_per_principal_with_retry_after() {
+    let resumer = Arc::new(hitl_domain::testing::RecordingResumer::default());
+    let s = Server::start_limited(resumer.clone(), resumer, 3, 6).await;
+    s.awaiting("wf-rl", "reviewers").await;
+    let stale = json!({"iteration": 2, "decision": "approve"});
+    for i in 0..3 {
+        let r = s
+            .feedback("wf-rl", &s.reviewers.rita, &format!("rl-{i}"), &stale)
+            .await;
+        assert_eq!(r.status, 409, "{}", r.body);
+    }
+    let limited = s.feedback("wf-rl", &s.reviewers.rita, "rl-4", &stale).await;
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert_eq!(limited.json()["error"], "too_many_requests");
+    let retry_after: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=10).contains(&retry_after), "{retry_after}");
+    // ada (admin) is a different principal: still served.
+    let other = s
+        .feedback("wf-rl", &s.reviewers.ada, "rl-ada", &approve(1))
+        .await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    let trail = s.store.list_feedback("wf-rl").await.unwrap();
+    assert_eq!(
+        trail.len(),
+        4,
+        "three rejections and the approval; the 429 wrote nothing"
+    );
+}
+
+/// Issue 14: rejections are recorded up to a cap per submitter (and per workflow), so one
+/// member cannot grow the trail without bound either; past it they are answered, not stored.
+#[tokio::test]
+async fn recorded_rejections_are_capped_per_submitter() {
+    let s = Server::start().await;
+    s.awaiting("wf-cap", "reviewers").await;
+    let stale = json!({"iteration": 2, "decision": "approve"});
+    let cap = hitl_domain::feedback::MAX_RECORDED_REJECTIONS_PER_PRINCIPAL;
+    for i in 0..cap + 5 {
+        let r = s
+            .feedback("wf-cap", &s.reviewers.rita, &format!("cap-{i}"), &stale)
+            .await;
+        assert_eq!(r.status, 409, "{}", r.body);
+        assert_eq!(r.json()["reason"], "unknown_iteration");
+    }
+    assert_eq!(s.store.list_feedback("wf-cap").await.unwrap().len(), cap);
+    // ada's own rejections are still recorded.
+    let r = s
+        .feedback("wf-cap", &s.reviewers.ada, "cap-ada", &stale)
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(
+        s.store.list_feedback("wf-cap").await.unwrap().len(),
+        cap + 1
+    );
+}
+
+/// Issue 14: non-members used to get 403 (telling them the workflow exists) and their
+/// attempts were written into the workflow's audit trail. They get the same 404 as for an
+/// unknown workflow, and nothing is written.
+#[tokio::test]
+async fn reviewers_of_other_groups_get_404_and_nothing_is_recorded() {
     let s = Server::start().await;
     s.awaiting("wf-403", "reviewers").await;
+    let unknown = s
+        .feedback("wf-nope", &s.reviewers.mark, "k-mark", &approve(1))
+        .await;
     let r = s
         .feedback("wf-403", &s.reviewers.mark, "k-mark", &approve(1))
         .await;
-    assert_eq!(r.status, 403, "{}", r.body);
-    assert_eq!(r.json()["error"], "forbidden");
-    let again = s
-        .feedback("wf-403", &s.reviewers.mark, "k-mark", &approve(1))
-        .await;
-    assert_eq!((again.status, again.body.as_str()), (403, r.body.as_str()));
-    let trail = s.store.list_feedback("wf-403").await.unwrap();
-    assert_eq!(trail.len(), 1);
-    assert_eq!(trail[0].reviewer, "mark");
-    assert!(
-        matches!(&trail[0].outcome, FeedbackOutcome::Rejected { reason, .. } if reason == "not_authorized")
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.json()["error"], "not_found");
+    assert_eq!(
+        r.json()["message"].as_str().unwrap().replace("wf-403", "X"),
+        unknown.json()["message"]
+            .as_str()
+            .unwrap()
+            .replace("wf-nope", "X"),
+        "indistinguishable from an unknown workflow"
     );
-    let wf = s.store.get_workflow("wf-403").await.unwrap().unwrap();
-    assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
-    // an admin may decide any group's workflow
-    let ada = s
-        .feedback("wf-403", &s.reviewers.ada, "k-ada", &approve(1))
+    let view = s.get("/workflows/wf-403", Some(&s.reviewers.mark)).await;
+    assert_eq!(view.status, 404, "{}", view.body);
+    // A member's key replayed by a non-member is not answered either.
+    s.feedback("wf-403", &s.reviewers.rita, "k-rita", &approve(1))
         .await;
-    assert_eq!(ada.status, 200, "{}", ada.body);
+    let replay = s
+        .feedback("wf-403", &s.reviewers.mark, "k-rita", &approve(1))
+        .await;
+    assert_eq!(replay.status, 404, "{}", replay.body);
+    assert!(replay.header("idempotent-replayed").is_none());
+    let trail = s.store.list_feedback("wf-403").await.unwrap();
+    assert_eq!(trail.len(), 1, "only rita's decision");
+    assert_eq!(trail[0].reviewer, "rita");
 }
 
 #[tokio::test]
@@ -680,15 +753,25 @@ async fn two_hundred_concurrent_submissions_apply_exactly_one_decision() {
         assert!(fresh >= 1, "at least one request per key was the original");
     }
     // the audit trail has one entry per distinct key, one of them applied
+    // the audit trail has one entry per distinct key (rejections capped per submitter)
     let trail = s.store.list_feedback("wf-race").await.unwrap();
     let keys: BTreeSet<&str> = trail.iter().map(|e| e.idempotency_key.as_str()).collect();
-    assert_eq!((trail.len(), keys.len()), (40, 40));
+    let cap = hitl_domain::feedback::MAX_RECORDED_REJECTIONS_PER_PRINCIPAL;
+    let ada_keys = (0..40).filter(|k| k % 3 == 0).count();
+    // A submitter's entries (their applied decision included) are capped at `cap`.
+    let (ada_entries, rita_entries) = (ada_keys, 40 - ada_keys);
+    let expected = ada_entries.min(cap) + rita_entries.min(cap);
+    let _ = winner;
+    assert_eq!((trail.len(), keys.len()), (expected, expected));
     let applied: Vec<_> = trail
         .iter()
         .filter(|e| matches!(e.outcome, FeedbackOutcome::Applied { .. }))
         .collect();
     assert_eq!(applied.len(), 1);
-    assert_eq!(applied[0].idempotency_key, format!("race-{winner}"));
+    assert_eq!(
+        client_key(&applied[0].idempotency_key),
+        format!("race-{winner}")
+    );
     let wf = s.store.get_workflow("wf-race").await.unwrap().unwrap();
     assert_eq!(wf.decisions.len(), 1);
     // every resume (the original and any replayed re-delivery) carried the winning decision
@@ -696,7 +779,10 @@ async fn two_hundred_concurrent_submissions_apply_exactly_one_decision() {
     assert!(!delivered.is_empty());
     for (token, output) in delivered {
         assert_eq!(token, task_token("wf-race", 1));
-        assert_eq!(output["feedback_key"], format!("race-{winner}"));
+        assert_eq!(
+            client_key(output["feedback_key"].as_str().unwrap()),
+            format!("race-{winner}")
+        );
     }
 }
 

@@ -306,7 +306,8 @@
     switch (err.status) {
       case 400: return 'Please fix the highlighted problems.';
       case 403: return 'You are not a reviewer of this workflow' + (body.message ? ' (' + body.message + ').' : '.');
-      case 404: return 'This workflow does not exist.';
+      case 404: return 'This workflow does not exist, or you are not one of its reviewers.';
+      case 429: return 'You have submitted many decisions in a short time. Wait a moment and submit again (it will not be applied twice).';
       case 409: return CONFLICT_MESSAGES[body.reason] ? CONFLICT_MESSAGES[body.reason] + (body.message ? ' (' + body.message + ')' : '') : (body.message || 'Conflict.');
       case 413: return 'The submission is too large (at most 64 KiB).';
       case 415: return 'The submission was not sent as JSON.';

@@ -47,7 +47,7 @@ async fn entry_records() -> Result<Vec<String>> {
             let wanted = &event_kinds(id)[i].0;
             let entry = entries
                 .iter()
-                .find(|e| &e.idempotency_key == wanted)
+                .find(|e| hitl_domain::feedback::client_key(&e.idempotency_key) == wanted)
                 .with_context(|| format!("no entry {wanted} among {}", entries.len()))?;
             serde_json::to_string(entry).context("entry record")
         })

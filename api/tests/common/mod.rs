@@ -121,10 +121,21 @@ impl Server {
         Self::start_with(resumer.clone(), resumer).await
     }
 
-    /// Starts a server with a custom resumer (`recording` is kept for assertions).
+    /// Starts a server with a custom resumer (`recording` is kept for assertions) and a
+    /// submission rate limit high enough for the load tests.
     pub async fn start_with(
         resumer: Arc<dyn ExecutionResumer>,
         recording: Arc<RecordingResumer>,
+    ) -> Self {
+        Self::start_limited(resumer, recording, 100_000, 6_000_000).await
+    }
+
+    /// Starts a server with the given per-principal submission limit.
+    pub async fn start_limited(
+        resumer: Arc<dyn ExecutionResumer>,
+        recording: Arc<RecordingResumer>,
+        burst: u32,
+        per_minute: u32,
     ) -> Self {
         logs();
         let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
@@ -141,7 +152,8 @@ impl Server {
             resumer,
             clock.clone(),
             Arc::new(ReviewerTokens::new(&file)),
-        );
+        )
+        .with_rate_limit(burst, per_minute);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = hitl_api::router(state);

@@ -147,14 +147,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_reviewer_of_another_group_is_forbidden() {
+    async fn a_reviewer_of_another_group_gets_404_and_nothing_is_recorded() {
         let f = setup().await;
         let (status, body) = invoke(
             &f.app,
             include_str!("../fixtures/post-feedback-wrong-group.json"),
         )
         .await;
-        assert_eq!(status, 403, "{body}");
+        assert_eq!(status, 404, "{body}");
+        assert!(f.store.list_feedback("wf-api-1").await.unwrap().is_empty());
         let wf = f.store.get_workflow("wf-api-1").await.unwrap().unwrap();
         assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
         assert!(f.resumer.delivered.lock().unwrap().is_empty());

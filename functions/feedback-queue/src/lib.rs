@@ -359,7 +359,10 @@ mod tests {
         );
         let trail = f.deps.store.list_feedback("wf-q2").await.unwrap();
         assert_eq!(trail.len(), 1);
-        assert_eq!(trail[0].idempotency_key, "sqs:m-6-resume-fails");
+        assert_eq!(
+            hitl_domain::feedback::client_key(&trail[0].idempotency_key),
+            "sqs:m-6-resume-fails"
+        );
         let delivered = f.resumer.delivered.lock().unwrap();
         assert!(delivered.iter().all(|(token, _)| token == "tok-wf-q2"));
         assert!(!delivered.is_empty());
@@ -458,6 +461,9 @@ mod tests {
             &self,
             _: &hitl_domain::model::FeedbackEntry,
         ) -> Result<(), StoreError> {
+            Err(StoreError::Throttled("down".into()))
+        }
+        async fn count_feedback(&self, _: &str, _: &str, _: usize) -> Result<usize, StoreError> {
             Err(StoreError::Throttled("down".into()))
         }
         async fn list_pending_deliveries(

@@ -192,6 +192,7 @@ mod tests {
         handle(&f.deps, approve()).await.unwrap();
         let mut other = request_changes();
         other.idempotency_key = approve().idempotency_key;
+        other.reviewer = approve().reviewer;
         let err = handle(&f.deps, other).await.unwrap_err();
         assert!(err.to_string().contains("already used"), "{err}");
     }
@@ -224,19 +225,45 @@ mod tests {
             .is_empty());
     }
 
+    /// Issue 14: a non-member's attempt used to be recorded in the workflow's own partition,
+    /// so one user could grow another group's audit trail without bound. It is refused,
+    /// logged and counted, and the trail stays untouched.
     #[tokio::test]
-    async fn reviewer_outside_the_group_is_forbidden_and_recorded() {
+    async fn reviewer_outside_the_group_is_forbidden_and_not_recorded() {
         let f = setup().await;
         let mut event = approve();
         event.reviewer_groups = Some(vec!["marketing".into()]);
         let err = handle(&f.deps, event).await.unwrap_err();
         assert!(err.to_string().contains("reviewer group"), "{err}");
-        let trail = f.deps.store.list_feedback("wf-fb").await.unwrap();
-        assert!(
-            matches!(trail[0].outcome, FeedbackOutcome::Rejected { ref reason, .. } if reason == "not_authorized")
-        );
+        assert!(f
+            .deps
+            .store
+            .list_feedback("wf-fb")
+            .await
+            .unwrap()
+            .is_empty());
         let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
         assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
+    }
+
+    /// Issue 14: keys are scoped per submitter and channel: another principal reusing
+    /// someone's key neither replays their answer nor pre-empts their decision.
+    #[tokio::test]
+    async fn another_principal_reusing_a_key_gets_no_replay_and_pre_empts_nothing() {
+        let f = setup().await;
+        let mut intruder = request_changes();
+        intruder.idempotency_key = approve().idempotency_key;
+        // The intruder decides first with rita's key…
+        let theirs = handle(&f.deps, intruder).await.unwrap();
+        assert!(!theirs.replayed);
+        // …and rita's own submission with that key is hers, not a replay of theirs.
+        let mine = handle(&f.deps, approve()).await.unwrap();
+        assert!(!mine.replayed);
+        assert!(
+            matches!(mine.outcome, FeedbackOutcome::Rejected { ref reason, .. } if reason == "already_decided")
+        );
+        let trail = f.deps.store.list_feedback("wf-fb").await.unwrap();
+        assert_eq!(trail.len(), 2, "two submitters, two entries");
     }
 
     #[tokio::test]
@@ -261,7 +288,11 @@ mod tests {
         // A replay of the same submission delivered it first (the fake's history has it)...
         f.resumer.delivered.lock().unwrap().push((
             "tok-fb".into(),
-            serde_json::json!({"feedback_key": "rita-wf-fb-1-approve"}),
+            serde_json::json!({"feedback_key": hitl_domain::feedback::scoped_key(
+                "lambda",
+                "rita",
+                "rita-wf-fb-1-approve"
+            )}),
         ));
         // ...so this delivery finds the task closed.
         f.resumer

@@ -596,6 +596,30 @@ impl WorkflowStore for DynamoStore {
         Ok(entries)
     }
 
+    async fn count_feedback(
+        &self,
+        workflow_id: &str,
+        key_prefix: &str,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        // Select COUNT with Limit: DynamoDB stops reading after `limit` items, so the cost is
+        // bounded by the cap, not by the trail's size.
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(pk(workflow_id)))
+            .expression_attribute_values(":prefix", s(feedback_sk(key_prefix)))
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(usize::try_from(out.count).unwrap_or(0).min(limit))
+    }
+
     async fn list_pending_deliveries(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
         let out = self
             .client

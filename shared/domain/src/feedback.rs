@@ -301,7 +301,11 @@ pub fn validate(
                     reviewer: reviewer.name.trim().to_owned(),
                     comments,
                     corrections: request.corrections.clone(),
-                    idempotency_key: idempotency_key.to_owned(),
+                    idempotency_key: scoped_key(
+                        &reviewer.channel,
+                        reviewer.name.trim(),
+                        idempotency_key,
+                    ),
                 },
             })
         }
@@ -309,12 +313,48 @@ pub fn validate(
     }
 }
 
+/// Separates the submitter's scope from the key the client chose (`~` is not allowed in
+/// client keys, so the split is unambiguous).
+const SCOPE_SEPARATOR: char = '~';
+
+/// The stored key of a submission: the client's key inside its submitter's scope (a hash of
+/// channel and reviewer), so one principal's key never replays or pre-empts another's.
+pub fn scoped_key(channel: &str, reviewer: &str, key: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(channel.as_bytes());
+    hasher.update([0]);
+    hasher.update(reviewer.as_bytes());
+    let scope = hex::encode(hasher.finalize());
+    format!("{}{SCOPE_SEPARATOR}{key}", &scope[..16])
+}
+
+/// The scope prefix (with its separator) of a scoped key: what all keys of one submitter
+/// share.
+pub fn key_scope(scoped: &str) -> &str {
+    scoped.find(SCOPE_SEPARATOR).map_or("", |i| &scoped[..=i])
+}
+
+/// The key the client chose, from a stored (scoped) key; an unscoped key (recorded before
+/// keys were scoped) is returned as it is.
+pub fn client_key(scoped: &str) -> &str {
+    scoped
+        .split_once(SCOPE_SEPARATOR)
+        .map_or(scoped, |(_, key)| key)
+}
+
+/// Most rejected submissions recorded in one workflow's audit trail; beyond it a rejection is
+/// answered and logged but not stored, so nobody can grow a workflow's partition without bound.
+pub const MAX_RECORDED_REJECTIONS: usize = 200;
+/// Most audit-trail entries of one submitter in one workflow (their applied decisions count
+/// too): past it their rejections are answered, not stored.
+pub const MAX_RECORDED_REJECTIONS_PER_PRINCIPAL: usize = 20;
+
 fn receipt(entry: &FeedbackEntry, replayed: bool) -> FeedbackReceipt {
     FeedbackReceipt {
         workflow_id: entry.workflow_id.clone(),
         iteration: entry.iteration,
         decision: entry.decision,
-        idempotency_key: entry.idempotency_key.clone(),
+        idempotency_key: client_key(&entry.idempotency_key).to_owned(),
         outcome: entry.outcome.clone(),
         replayed,
         received_at: entry.received_at,
@@ -428,37 +468,27 @@ where
                 .store
                 .load_feedback_context(&feedback.workflow_id, key)
                 .await?;
-            if let Some(existing) = context.existing_entry {
-                return self
-                    .replay(existing, context.workflow.as_ref(), feedback)
-                    .await;
-            }
             let Some(workflow) = context.workflow else {
                 return Err(FeedbackError::NotFound(feedback.workflow_id.clone()));
             };
-            let now = self.clock.now();
+            // Authorise before anything else is answered (a replay included). A non-member's
+            // attempt is logged and counted, never written to the workflow's partition.
             if let Some(groups) = &reviewer.groups {
                 let group = &workflow.config.reviewer_group;
                 if !groups.iter().any(|g| g == group || g == "admin") {
-                    let entry = new_entry(
-                        feedback,
-                        reviewer,
-                        now,
-                        FeedbackOutcome::Rejected {
-                            reason: "not_authorized".into(),
-                            message: format!("{} is not in reviewer group {group}", reviewer.name),
-                        },
-                    );
-                    match self.store.record_feedback(&entry, None).await {
-                        Ok(()) | Err(StoreError::Duplicate(_)) => {}
-                        Err(e) => return Err(e.into()),
-                    }
+                    warn!(workflow_id = %workflow.id, reviewer = %reviewer.name,
+                        channel = %reviewer.channel, "decision refused: not in the reviewer group");
+                    metrics::emit(&metrics::unauthorized_attempt(&reviewer.channel));
                     return Err(FeedbackError::Forbidden {
                         reviewer: reviewer.name.clone(),
                         group: group.clone(),
                     });
                 }
             }
+            if let Some(existing) = context.existing_entry {
+                return self.replay(existing, Some(&workflow), feedback).await;
+            }
+            let now = self.clock.now();
             match rules::decide(&workflow, &feedback.submission, now) {
                 Ok(applied) => {
                     let entry = new_entry(
@@ -503,6 +533,12 @@ where
                 }
                 Err(rejection) => {
                     let entry = new_entry(feedback, reviewer, now, rejected(&rejection));
+                    if !self.may_record_rejection(&entry).await? {
+                        warn!(workflow_id = %entry.workflow_id, reviewer = %entry.reviewer,
+                            rejection = rejection.name(), "rejection answered but not recorded: the trail's cap is reached");
+                        metrics::emit(&metrics::rejection_not_recorded(rejection.name()));
+                        return Ok(receipt(&entry, false));
+                    }
                     match self.store.record_feedback(&entry, None).await {
                         Ok(()) => {}
                         Err(StoreError::Duplicate(_)) => continue,
@@ -523,6 +559,28 @@ where
         Err(FeedbackError::Store(StoreError::Conflict(
             feedback.workflow_id.clone(),
         )))
+    }
+
+    /// Whether one more rejection of this submitter may be stored in the workflow's trail
+    /// (at most [`MAX_RECORDED_REJECTIONS`] per workflow and
+    /// [`MAX_RECORDED_REJECTIONS_PER_PRINCIPAL`] per submitter).
+    async fn may_record_rejection(&self, entry: &FeedbackEntry) -> Result<bool, FeedbackError> {
+        let all = self
+            .store
+            .count_feedback(&entry.workflow_id, "", MAX_RECORDED_REJECTIONS)
+            .await?;
+        if all >= MAX_RECORDED_REJECTIONS {
+            return Ok(false);
+        }
+        let mine = self
+            .store
+            .count_feedback(
+                &entry.workflow_id,
+                key_scope(&entry.idempotency_key),
+                MAX_RECORDED_REJECTIONS_PER_PRINCIPAL,
+            )
+            .await?;
+        Ok(mine < MAX_RECORDED_REJECTIONS_PER_PRINCIPAL)
     }
 
     /// Delivers one outbox entry and settles it. Returns the feedback entry as it now stands

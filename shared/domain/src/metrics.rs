@@ -38,6 +38,12 @@ pub mod names {
     pub const REVIEW_LATENCY: &str = "ReviewLatency";
     /// 1 when a smoke workflow ended as its scenario expects, 0 otherwise.
     pub const SMOKE_TEST_RESULT: &str = "SmokeTestResult";
+    /// A decision by someone outside the workflow's reviewer group (dimension `Channel`); kept
+    /// out of the workflow's audit trail.
+    pub const UNAUTHORIZED_ATTEMPTS: &str = "UnauthorizedAttempts";
+    /// A rejected submission answered but not stored: the trail's cap was reached (dimension
+    /// `Reason`).
+    pub const REJECTIONS_NOT_RECORDED: &str = "RejectionsNotRecorded";
 }
 
 /// Dimension names of the breakdowns.
@@ -48,6 +54,8 @@ pub mod dimensions {
     pub const REASON: &str = "Reason";
     /// Breakdown of `AgentInvocationErrors`.
     pub const ERROR_KIND: &str = "ErrorKind";
+    /// Breakdown of `UnauthorizedAttempts`.
+    pub const CHANNEL: &str = "Channel";
 }
 
 /// CloudWatch units used here.
@@ -123,6 +131,26 @@ pub fn feedback_received(decision: &str) -> Value {
         Unit::Count,
         1.0,
         Some((dimensions::DECISION, decision)),
+    )
+}
+
+/// Someone outside the workflow's reviewer group tried to decide it (through `channel`).
+pub fn unauthorized_attempt(channel: &str) -> Value {
+    record(
+        names::UNAUTHORIZED_ATTEMPTS,
+        Unit::Count,
+        1.0,
+        Some((dimensions::CHANNEL, channel)),
+    )
+}
+
+/// A rejection was answered but not stored because the trail's cap was reached.
+pub fn rejection_not_recorded(reason: &str) -> Value {
+    record(
+        names::REJECTIONS_NOT_RECORDED,
+        Unit::Count,
+        1.0,
+        Some((dimensions::REASON, reason)),
     )
 }
 

@@ -387,6 +387,26 @@ impl WorkflowStore for SqliteStore {
             .collect()
     }
 
+    async fn count_feedback(
+        &self,
+        workflow_id: &str,
+        key_prefix: &str,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let conn = self.lock()?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // substr() rather than LIKE: keys may contain LIKE's wildcards.
+        let count: i64 = conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM feedback WHERE workflow_id = ?1
+                   AND substr(idempotency_key, 1, length(?2)) = ?2 LIMIT ?3)",
+            )
+            .map_err(backend)?
+            .query_row(params![workflow_id, key_prefix, limit], |r| r.get(0))
+            .map_err(backend)?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
     async fn list_pending_deliveries(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
         let conn = self.lock()?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);

@@ -124,6 +124,15 @@ pub trait WorkflowStore: Send + Sync {
     /// Replaces a recorded entry (used to mark an applied decision undeliverable).
     async fn replace_feedback(&self, entry: &FeedbackEntry) -> Result<(), StoreError>;
 
+    /// How many audit-trail entries of a workflow have a key starting with `key_prefix`
+    /// (`""`: all of them), counting at most `limit` (the answer is `min(count, limit)`).
+    async fn count_feedback(
+        &self,
+        workflow_id: &str,
+        key_prefix: &str,
+        limit: usize,
+    ) -> Result<usize, StoreError>;
+
     /// The feedback audit trail of a workflow, oldest first.
     async fn list_feedback(&self, workflow_id: &str) -> Result<Vec<FeedbackEntry>, StoreError>;
 
