@@ -109,7 +109,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::HEALTHZ, get(healthz))
         .route(routes::REVIEWS, get(list_reviews))
         .route(routes::WORKFLOW, get(get_workflow))
-        .route(routes::FEEDBACK, post(submit_feedback))
+        .route(routes::FEEDBACK, post(submit_feedback).get(list_feedback))
         .route(routes::ANALYTICS, get(analytics))
         .route(routes::INDEX, get(web::index))
         .route(routes::APP_JS, get(web::app_js))
@@ -296,6 +296,51 @@ async fn get_workflow(
     let artifacts = state.store.list_artifacts(&id).await.map_err(store_error)?;
     let trail = state.store.list_feedback(&id).await.map_err(store_error)?;
     Ok(Json(views::workflow_view(&workflow, &artifacts, &trail)))
+}
+
+async fn list_feedback(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<views::FeedbackPage>, ApiError> {
+    let Path(id) = path.map_err(|_| not_found("(unreadable id)"))?;
+    let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let mut errors = Vec::new();
+    let page = match query.get("page").map(|p| query_integer(p)) {
+        None => 1,
+        Some(Some(n)) if (1..=1000).contains(&n) => n as usize,
+        Some(_) => {
+            errors.push(hitl_domain::FieldError::new(
+                "page",
+                "must be an integer in 1..=1000",
+            ));
+            1
+        }
+    };
+    for key in query.keys().filter(|k| k.as_str() != "page") {
+        errors.push(hitl_domain::FieldError::new(
+            key.chars().take(64).collect::<String>(),
+            "is not a known parameter; expected page",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    if id.is_empty() || id.len() > 64 {
+        return Err(not_found(&id.chars().take(64).collect::<String>()));
+    }
+    let workflow = state
+        .store
+        .get_workflow(&id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| not_found(&id))?;
+    if !caller.may_review(&workflow.config.reviewer_group) {
+        return Err(not_found(&id));
+    }
+    let trail = state.store.list_feedback(&id).await.map_err(store_error)?;
+    Ok(Json(views::feedback_page(&trail, page)))
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

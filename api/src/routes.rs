@@ -8,7 +8,7 @@ pub const HEALTHZ: &str = "/healthz";
 pub const REVIEWS: &str = "/reviews";
 /// One workflow.
 pub const WORKFLOW: &str = "/workflows/{id}";
-/// Submitting a decision.
+/// Submitting a decision (POST) and paging the audit trail (GET).
 pub const FEEDBACK: &str = "/workflows/{id}/feedback";
 /// Learning analytics (analysts and admins).
 pub const ANALYTICS: &str = "/analytics";
@@ -54,6 +54,12 @@ pub const ROUTES: &[RouteSpec] = &[
         path: WORKFLOW,
         authenticated: true,
         statuses: &[200, 401, 404, 500, 503],
+    },
+    RouteSpec {
+        method: "get",
+        path: FEEDBACK,
+        authenticated: true,
+        statuses: &[200, 400, 401, 404, 500, 503],
     },
     RouteSpec {
         method: "post",

@@ -205,6 +205,9 @@ pub struct WorkflowView {
     pub changes: Vec<FieldChange>,
     /// The audit trail, oldest first.
     pub feedback: Vec<FeedbackView>,
+    /// Entries in the whole audit trail; `feedback` holds the newest
+    /// [`FEEDBACK_PAGE_SIZE`] of them (older pages: `GET /workflows/{id}/feedback?page=2…`).
+    pub feedback_total: usize,
     /// Applied decisions, oldest first.
     pub decisions: Vec<DecisionView>,
     /// Set when escalated.
@@ -314,6 +317,37 @@ fn feedback(entry: &FeedbackEntry) -> FeedbackView {
 }
 
 /// The full view of a workflow with its drafts (oldest first) and audit trail.
+/// Audit-trail entries per page: bounds every response (an entry is at most about 56 KB: 4,000
+/// characters of comments and 20 corrections of 500), so a page stays well under 1 MB.
+pub const FEEDBACK_PAGE_SIZE: usize = 10;
+
+/// One page of a workflow's audit trail, oldest first within the page; page 1 is the newest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeedbackPage {
+    /// The entries.
+    pub items: Vec<FeedbackView>,
+    /// This page (1 = newest).
+    pub page: usize,
+    /// Pages in all (0 when the trail is empty).
+    pub pages: usize,
+    /// Entries in all.
+    pub total: usize,
+}
+
+/// Page `page` (1-based, newest first) of `trail` (oldest first).
+pub fn feedback_page(trail: &[FeedbackEntry], page: usize) -> FeedbackPage {
+    let total = trail.len();
+    let pages = total.div_ceil(FEEDBACK_PAGE_SIZE);
+    let end = total.saturating_sub((page.max(1) - 1) * FEEDBACK_PAGE_SIZE);
+    let start = end.saturating_sub(FEEDBACK_PAGE_SIZE);
+    FeedbackPage {
+        items: trail[start..end].iter().map(feedback).collect(),
+        page,
+        pages,
+        total,
+    }
+}
+
 pub fn workflow_view(
     workflow: &Workflow,
     artifacts: &[Artifact],
@@ -342,7 +376,8 @@ pub fn workflow_view(
         artifact: current.map(artifact),
         previous_iteration: previous.map(|p| p.iteration),
         changes,
-        feedback: trail.iter().map(feedback).collect(),
+        feedback: feedback_page(trail, 1).items,
+        feedback_total: trail.len(),
         decisions: workflow
             .decisions
             .iter()

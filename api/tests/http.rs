@@ -1001,3 +1001,65 @@ async fn analytics_rejects_bad_parameters_field_by_field() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["options"]["include_smoke"], true);
 }
+
+/// Issue 14: the whole audit trail used to be returned with the workflow, so a flooded trail
+/// made the view larger than Lambda's 6 MB response limit. The view carries the newest page
+/// (10 entries) and the total; older pages come from `GET /workflows/{id}/feedback?page=N`;
+/// even a trail of the largest entries keeps every response under 1 MB.
+#[tokio::test]
+async fn the_trail_is_paged_and_every_response_stays_under_one_megabyte() {
+    use hitl_domain::model::{Correction, Decision, FeedbackEntry};
+    let s = Server::start().await;
+    s.awaiting("wf-big", "reviewers").await;
+    for i in 0..hitl_domain::feedback::MAX_RECORDED_REJECTIONS {
+        let entry = FeedbackEntry {
+            workflow_id: "wf-big".into(),
+            idempotency_key: format!("big-{i:03}"),
+            request_fingerprint: "fp".into(),
+            iteration: 1,
+            decision: Decision::RequestChanges,
+            reviewer: format!("r{}", i % 7),
+            comments: "é".repeat(hitl_domain::feedback::MAX_COMMENT_CHARS),
+            corrections: (0..hitl_domain::feedback::MAX_CORRECTIONS)
+                .map(|_| Correction {
+                    field: "description".into(),
+                    value: "ü".repeat(hitl_domain::feedback::MAX_CORRECTION_CHARS),
+                })
+                .collect(),
+            channel: "api".into(),
+            received_at: s.now() + Duration::seconds(i as i64),
+            outcome: FeedbackOutcome::Rejected {
+                reason: "stale_iteration".into(),
+                message: "m".into(),
+            },
+        };
+        s.store.record_feedback(&entry, None).await.unwrap();
+    }
+    let view = s.get("/workflows/wf-big", Some(&s.reviewers.rita)).await;
+    assert_eq!(view.status, 200);
+    assert!(view.body.len() < 1_000_000, "view is {} bytes", view.body.len());
+    let v = view.json();
+    assert_eq!(v["feedback_total"], 200);
+    assert_eq!(v["feedback"].as_array().unwrap().len(), 10);
+    let last = s
+        .get("/workflows/wf-big/feedback?page=20", Some(&s.reviewers.rita))
+        .await;
+    assert_eq!(last.status, 200, "{}", last.body);
+    assert!(last.body.len() < 1_000_000);
+    println!(
+        "trail of 200 largest entries: view {} bytes, page {} bytes",
+        view.body.len(),
+        last.body.len()
+    );
+    assert_eq!((last.json()["page"].clone(), last.json()["pages"].clone()), (json!(20), json!(20)));
+    let oldest = &last.json()["items"][0];
+    assert_eq!(oldest["reviewer"], "r0", "page 20 starts with the oldest entry");
+    let mark = s
+        .get("/workflows/wf-big/feedback", Some(&s.reviewers.mark))
+        .await;
+    assert_eq!(mark.status, 404);
+    let bad = s
+        .get("/workflows/wf-big/feedback?page=0", Some(&s.reviewers.rita))
+        .await;
+    assert_eq!((bad.status, bad.error_fields()), (400, vec!["page".to_owned()]));
+}
