@@ -1037,12 +1037,19 @@ async fn the_trail_is_paged_and_every_response_stays_under_one_megabyte() {
     }
     let view = s.get("/workflows/wf-big", Some(&s.reviewers.rita)).await;
     assert_eq!(view.status, 200);
-    assert!(view.body.len() < 1_000_000, "view is {} bytes", view.body.len());
+    assert!(
+        view.body.len() < 1_000_000,
+        "view is {} bytes",
+        view.body.len()
+    );
     let v = view.json();
     assert_eq!(v["feedback_total"], 200);
     assert_eq!(v["feedback"].as_array().unwrap().len(), 10);
     let last = s
-        .get("/workflows/wf-big/feedback?page=20", Some(&s.reviewers.rita))
+        .get(
+            "/workflows/wf-big/feedback?page=20",
+            Some(&s.reviewers.rita),
+        )
         .await;
     assert_eq!(last.status, 200, "{}", last.body);
     assert!(last.body.len() < 1_000_000);
@@ -1051,9 +1058,15 @@ async fn the_trail_is_paged_and_every_response_stays_under_one_megabyte() {
         view.body.len(),
         last.body.len()
     );
-    assert_eq!((last.json()["page"].clone(), last.json()["pages"].clone()), (json!(20), json!(20)));
+    assert_eq!(
+        (last.json()["page"].clone(), last.json()["pages"].clone()),
+        (json!(20), json!(20))
+    );
     let oldest = &last.json()["items"][0];
-    assert_eq!(oldest["reviewer"], "r0", "page 20 starts with the oldest entry");
+    assert_eq!(
+        oldest["reviewer"], "r0",
+        "page 20 starts with the oldest entry"
+    );
     let mark = s
         .get("/workflows/wf-big/feedback", Some(&s.reviewers.mark))
         .await;
@@ -1061,5 +1074,8 @@ async fn the_trail_is_paged_and_every_response_stays_under_one_megabyte() {
     let bad = s
         .get("/workflows/wf-big/feedback?page=0", Some(&s.reviewers.rita))
         .await;
-    assert_eq!((bad.status, bad.error_fields()), (400, vec!["page".to_owned()]));
+    assert_eq!(
+        (bad.status, bad.error_fields()),
+        (400, vec!["page".to_owned()])
+    );
 }

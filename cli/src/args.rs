@@ -48,17 +48,18 @@ pub struct FeedbackArgs {
     /// Request changes, with comments.
     #[arg(long, value_name = "COMMENTS")]
     pub request_changes: Option<String>,
-    /// Reviewer name recorded in the audit trail.
-    #[arg(long, default_value = "local-reviewer")]
-    pub reviewer: String,
+    /// Reviewer name recorded in the audit trail (locally `local-reviewer` when not given;
+    /// required by `hitl aws feedback`, where it lands in the production audit trail).
+    #[arg(long)]
+    pub reviewer: Option<String>,
     /// Field correction, `field=value` (repeatable), e.g. --correction tagline="Fresh daily".
     #[arg(long = "correction", value_name = "FIELD=VALUE")]
     pub corrections: Vec<String>,
     /// Iteration decided (defaults to the workflow's current iteration).
     #[arg(long)]
     pub iteration: Option<i64>,
-    /// Idempotency key (defaults to reviewer, iteration and decision, so a retried command
-    /// is applied once).
+    /// Idempotency key: give the key a previous attempt printed to retry it (applied once);
+    /// by default every submission gets a fresh random key, printed with the answer.
     #[arg(long)]
     pub key: Option<String>,
 }
@@ -73,8 +74,8 @@ impl FeedbackArgs {
         }
     }
 
-    /// The request for `iteration` and its idempotency key: `--key`, or one derived from
-    /// reviewer, iteration and decision, so a retried command is applied once.
+    /// The request for `iteration` and its idempotency key: `--key`, or a fresh random one
+    /// (a predictable key would let someone else's submission collide with it).
     pub fn request(&self, iteration: i64) -> Result<(FeedbackRequest, String)> {
         let decision = self.decision()?;
         let request = FeedbackRequest {
@@ -86,8 +87,15 @@ impl FeedbackArgs {
         let key = self
             .key
             .clone()
-            .unwrap_or_else(|| format!("cli:{}:{iteration}:{decision}", self.reviewer));
+            .unwrap_or_else(|| format!("cli-{}", uuid::Uuid::new_v4().simple()));
         Ok((request, key))
+    }
+
+    /// The reviewer of a local decision.
+    pub fn local_reviewer(&self) -> String {
+        self.reviewer
+            .clone()
+            .unwrap_or_else(|| "local-reviewer".to_owned())
     }
 }
 

@@ -151,9 +151,7 @@ pub async fn run(args: AwsArgs, as_json: bool) -> Result<ExitCode> {
         AwsCommand::Feedback(feedback) => submit(&clients, &targets, feedback, as_json).await,
         AwsCommand::Status(status) => show_status(&clients, &targets, status, as_json).await,
         AwsCommand::Report(mut report_args) => {
-            if as_json {
-                report_args.format = report::ReportFormat::Json;
-            }
+            report_args.format = Some(report_args.format_with_json(as_json)?);
             let store = clients.store(&targets)?;
             report::run_with_progress(&store, chrono::Utc::now(), report_args, true).await
         }
@@ -246,6 +244,9 @@ async fn submit(
     as_json: bool,
 ) -> Result<ExitCode> {
     let decision = args.decision()?;
+    let reviewer = args.reviewer.as_deref().ok_or_else(|| {
+        anyhow!("hitl aws feedback needs --reviewer NAME: the name is recorded in the deployed stack's audit trail")
+    })?;
     let iteration = match args.iteration {
         Some(i) => i,
         None => {
@@ -265,7 +266,7 @@ async fn submit(
         &args.workflow_id,
         &request,
         &key,
-        &args.reviewer,
+        reviewer,
     )
     .await?;
     if as_json {

@@ -11,7 +11,7 @@ use hitl_domain::model::{FeedbackOutcome, Workflow, WorkflowStatus};
 use serde_json::{json, Value};
 
 use crate::args::{read_input, start_input, FeedbackArgs, StartArgs};
-use hitl_cli::format::{diff, human, parse_duration, short, table};
+use hitl_cli::format::{diff, human, parse_duration, printable, short, table};
 use hitl_cli::local::Runtime;
 
 /// `hitl exec`.
@@ -101,7 +101,7 @@ pub(crate) async fn feedback(
         runtime.clock.clone(),
     );
     let reviewer = Reviewer {
-        name: args.reviewer.clone(),
+        name: args.local_reviewer(),
         groups: None,
         channel: "cli".into(),
     };
@@ -121,6 +121,10 @@ pub(crate) async fn feedback(
             return Ok(ExitCode::from(1));
         }
     } else {
+        println!(
+            "idempotency key: {} (to retry this very submission: --key {} --iteration {})",
+            receipt.idempotency_key, receipt.idempotency_key, receipt.iteration
+        );
         match &receipt.outcome {
             FeedbackOutcome::Applied { .. } => println!(
                 "{}applied: {} on iteration {} — workflow is now {} (iteration {})",
@@ -165,7 +169,11 @@ pub(crate) async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result
         return Ok(ExitCode::SUCCESS);
     }
     println!("workflow   {}", wf.id);
-    println!("subject    {} ({})", wf.subject.name, wf.subject.id);
+    println!(
+        "subject    {} ({})",
+        printable(&wf.subject.name),
+        printable(&wf.subject.id)
+    );
     println!(
         "status     {}   iteration {}/{}",
         wf.status, wf.iteration, wf.config.max_iterations
@@ -174,10 +182,14 @@ pub(crate) async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result
         println!("deadline   {} (in {})", p.deadline, human(p.deadline - now));
     }
     if let Some(e) = &wf.escalation {
-        println!("escalated  {} — {}", e.reason, e.detail);
+        println!("escalated  {} — {}", e.reason, printable(&e.detail));
     }
     if let Some(f) = &wf.failure {
-        println!("failed     {} — {}", f.error, f.cause);
+        println!(
+            "failed     {} — {}",
+            printable(&f.error),
+            printable(&f.cause)
+        );
     }
     if let Some(a) = current {
         println!("\ndraft (iteration {}):", a.iteration);

@@ -5,6 +5,11 @@ use serde_json::Value;
 
 /// Renders rows as an aligned table with a header and a rule.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| printable(cell)).collect())
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -162,5 +167,41 @@ mod tests {
     fn table_aligns_columns() {
         let t = table(&["a", "bb"], &[vec!["long".into(), "1".into()]]);
         assert_eq!(t, "a     bb\n----  --\nlong  1");
+    }
+}
+
+/// Text safe to print on a terminal: control characters (C0 but tab, DEL, C1) and the
+/// bidirectional overrides and isolates that can reorder what a reader sees are shown as
+/// `\u{…}` escapes instead of being interpreted (a comment with ESC, NUL or RLO cannot move
+/// the cursor, recolour or disguise the output).
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let dangerous = (c.is_control() && c != '\t')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if dangerous {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::*;
+
+    /// Issue 14: comments with ESC/NUL/RLO used to print raw in `hitl status`.
+    #[test]
+    fn control_and_bidi_characters_are_escaped_in_tables() {
+        let hostile = "ok\u{1b}[2J\u{0}\u{202e}gnp.exe\tend";
+        assert_eq!(
+            printable(hostile),
+            "ok\\u{001b}[2J\\u{0000}\\u{202e}gnp.exe\tend"
+        );
+        let t = table(&["C"], &[vec![hostile.to_owned()]]);
+        assert!(!t.contains('\u{1b}') && !t.contains('\u{0}') && !t.contains('\u{202e}'));
+        assert_eq!(printable("Café — ünïcode"), "Café — ünïcode");
     }
 }

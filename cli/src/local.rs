@@ -141,6 +141,43 @@ impl ExecutionResumer for LocalResumer {
     }
 }
 
+/// Creates `dir` (and missing parents) readable by this user only (0700); an existing
+/// directory is left as it is.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates a new directory readable by this user only; fails if anything is at `dir`.
+fn private_new_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("creating private directory {}", dir.display()))
+}
+
+/// Creates `path` empty and readable by this user only (0600) unless it exists, so the
+/// databases (and SQLite's -wal/-shm files, which take the database's mode) and the
+/// notification log are never world-readable, not even for a moment.
+fn private_file(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map(drop)
+        .with_context(|| format!("creating {}", path.display()))
+}
+
 /// Appends notifications to `notifications.jsonl` in the data directory.
 pub struct FileNotifier {
     path: PathBuf,
@@ -152,9 +189,11 @@ impl Notifier for FileNotifier {
         use std::io::Write;
         let line = serde_json::to_string(notification)
             .map_err(|e| HandlerError::NotificationFailed(e.to_string()))?;
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
             .open(&self.path)
             .map_err(|e| HandlerError::NotificationFailed(e.to_string()))?;
         writeln!(file, "{line}").map_err(|e| HandlerError::NotificationFailed(e.to_string()))?;
@@ -361,8 +400,15 @@ impl Runtime {
             PathBuf,
         ) = match data_dir {
             Some(dir) => {
-                std::fs::create_dir_all(dir)
+                private_dir(dir)
                     .with_context(|| format!("creating data directory {}", dir.display()))?;
+                for file in [
+                    "workflows.sqlite",
+                    "executions.sqlite",
+                    "notifications.jsonl",
+                ] {
+                    private_file(&dir.join(file))?;
+                }
                 (
                     Arc::new(SqliteStore::open(&dir.join("workflows.sqlite"))?),
                     Arc::new(statemachine::SqliteExecutionStore::open(
@@ -374,8 +420,17 @@ impl Runtime {
             None => (
                 Arc::new(SqliteStore::in_memory()?),
                 Arc::new(statemachine::MemoryExecutionStore::default()),
-                std::env::temp_dir()
-                    .join(format!("hitl-notifications-{}.jsonl", std::process::id())),
+                {
+                    // A fresh private directory (mkdir fails on anything already there, a
+                    // symlink included), never a predictable shared path.
+                    let dir = std::env::temp_dir().join(format!(
+                        "hitl-{}-{}",
+                        std::process::id(),
+                        uuid::Uuid::new_v4().simple()
+                    ));
+                    private_new_dir(&dir)?;
+                    dir.join("notifications.jsonl")
+                },
             ),
         };
         let engine_clock: Arc<dyn statemachine::Clock> =

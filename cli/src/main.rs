@@ -98,6 +98,21 @@ async fn main() -> std::process::ExitCode {
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         )
         .init();
+    // `hitl list | head`: a reader that closes the pipe early is not an error; exit quietly
+    // instead of panicking with "Broken pipe" (exit 101).
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
     // Crash points for the crash-matrix test (a no-op unless built with its feature).
     hitl_domain::failpoints::setup_from_env();
     // Handlers emit CloudWatch EMF lines on stdout; locally stdout belongs to the user.
@@ -136,9 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Smoke(args) => smoke::run(&runtime, args, cli.json).await,
         Command::Reconcile => commands::reconcile(&runtime, cli.json).await,
         Command::Report(mut args) => {
-            if cli.json {
-                args.format = report::ReportFormat::Json;
-            }
+            args.format = Some(args.format_with_json(cli.json)?);
             report::run(runtime.store.as_ref(), runtime.clock.now(), args).await
         }
         Command::Serve(args) => serve::run(&runtime, args.with_data_dir(&cli.data_dir)).await,

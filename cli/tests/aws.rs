@@ -459,6 +459,10 @@ async fn hitl_aws_operates_a_stack_on_moto() {
         json_out(&out)["receipt"]["outcome"]["reason"],
         "unknown_iteration"
     );
+    // Issue 14: no silent "local-reviewer" in a production audit trail.
+    let anonymous = moto.hitl(&["feedback", &wf_id, "--approve"]);
+    assert_eq!(anonymous.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&anonymous.stderr).contains("needs --reviewer"));
     let out = moto.hitl(&["feedback", &wf_id, "--approve", "--reviewer", "ops"]);
     let receipt = json_out(&out);
     assert!(out.status.success(), "{receipt}");
@@ -467,7 +471,22 @@ async fn hitl_aws_operates_a_stack_on_moto() {
     assert_eq!(sfn_status, "SUCCEEDED");
     let output: Value = serde_json::from_str(&output).unwrap();
     assert_eq!(output["decision"], "approve", "{output}");
-    let replay = moto.hitl(&["feedback", &wf_id, "--approve", "--reviewer", "ops"]);
+    // A retry with the key the first attempt printed is a replay.
+    let key = receipt["receipt"]["idempotency_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let replay = moto.hitl(&[
+        "feedback",
+        &wf_id,
+        "--approve",
+        "--reviewer",
+        "ops",
+        "--key",
+        &key,
+        "--iteration",
+        "1",
+    ]);
     assert!(replay.status.success());
     assert_eq!(json_out(&replay)["receipt"]["replayed"], true);
     let after = json_out(&moto.hitl(&["status", &wf_id]));

@@ -87,7 +87,15 @@ fn a_review_loop_across_separate_processes() {
     assert!(text.contains("changes since iteration 1"), "{text}");
     assert!(text.contains("rita"), "{text}");
 
-    // The same command again is a replay, not a second decision.
+    // The same command with the key it printed is a replay, not a second decision (keys are
+    // random per submission since issue 14, so a retry names its key).
+    let printed = stdout(&changes);
+    let key = printed
+        .split_whitespace()
+        .skip_while(|w| *w != "--key")
+        .nth(1)
+        .unwrap()
+        .to_owned();
     let replay = hitl(
         &data,
         &[
@@ -101,6 +109,8 @@ fn a_review_loop_across_separate_processes() {
             "rita",
             "--iteration",
             "1",
+            "--key",
+            &key,
         ],
     );
     assert!(
@@ -434,5 +444,102 @@ fn a_schema_breaking_correction_is_refused_and_a_refusal_exits_non_zero() {
         "rejected",
         "{}",
         stdout(&late)
+    );
+}
+
+/// Issue 14: local files were world-readable (data dir 0755, databases 0644); a subject field
+/// typo was dropped silently; `--json` with `report --format html` wrote JSON into the HTML
+/// file; the CLI's idempotency key was predictable (`cli:<reviewer>:<iteration>:<decision>`).
+#[test]
+fn private_files_strict_subjects_honest_formats_and_random_keys() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let typo = hitl(
+        &data,
+        &[
+            "start",
+            "--subject",
+            r#"{"id":"b-1","name":"Acme","categroy":"food"}"#,
+        ],
+    );
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("unknown field `categroy`"));
+    let started = hitl(
+        &data,
+        &[
+            "--json",
+            "start",
+            "--request-id",
+            "perm",
+            "--subject",
+            r#"{"id":"b-1","name":"Acme"}"#,
+        ],
+    );
+    assert!(started.status.success());
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for file in [
+        "workflows.sqlite",
+        "executions.sqlite",
+        "notifications.jsonl",
+    ] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    let id = json_line(&started)["workflows"][0]["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let html = dir.path().join("r.html");
+    let mixed = hitl(
+        &data,
+        &[
+            "--json",
+            "report",
+            "--format",
+            "html",
+            "--out",
+            html.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(mixed.status.code(), Some(2));
+    assert!(!html.exists(), "nothing written");
+    let first = hitl(
+        &data,
+        &[
+            "feedback",
+            &id,
+            "--request-changes",
+            "Warmer",
+            "--iteration",
+            "1",
+        ],
+    );
+    let text = stdout(&first);
+    let key = text
+        .split_whitespace()
+        .skip_while(|w| *w != "--key")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no key printed: {text}"))
+        .to_owned();
+    assert!(key.starts_with("cli-") && key.len() > 20, "{key}");
+    // Retrying with the printed key is the same submission.
+    let again = hitl(
+        &data,
+        &[
+            "feedback",
+            &id,
+            "--request-changes",
+            "Warmer",
+            "--iteration",
+            "1",
+            "--key",
+            &key,
+        ],
+    );
+    assert!(
+        stdout(&again).contains("already applied"),
+        "{}",
+        stdout(&again)
     );
 }

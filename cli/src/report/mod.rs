@@ -36,9 +36,9 @@ pub struct ReportArgs {
     /// Finished workflows count when they completed inside it; open ones always count.
     #[arg(long, default_value = "30d")]
     pub since: String,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-    pub format: ReportFormat,
+    /// Output format [default: table; json with the global --json].
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
     /// Write the report to this file instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -109,6 +109,22 @@ pub fn options(now: DateTime<Utc>, args: &ReportArgs) -> anyhow::Result<ReportOp
     })
 }
 
+impl ReportArgs {
+    /// The format to render: `--format`, else JSON with the global `--json`, else a table.
+    /// `--json` with another explicit `--format` is refused rather than silently overridden
+    /// (it used to write JSON into the file named for an HTML report).
+    pub fn format_with_json(&self, json: bool) -> anyhow::Result<ReportFormat> {
+        match (self.format, json) {
+            (Some(ReportFormat::Json) | None, true) => Ok(ReportFormat::Json),
+            (Some(other), true) => anyhow::bail!(
+                "--json asks for JSON but --format {other:?} asks for something else; give one of them"
+            ),
+            (Some(format), false) => Ok(format),
+            (None, false) => Ok(ReportFormat::Table),
+        }
+    }
+}
+
 /// Renders a report in the chosen format.
 pub fn render(report: &analytics::Report, format: ReportFormat) -> anyhow::Result<String> {
     Ok(match format {
@@ -142,7 +158,7 @@ pub async fn run_with_progress(
     let since = options.since.unwrap_or(now);
     let (workflows, feedback) = collect(store, since, show_progress).await?;
     let report = analytics::compute(&workflows, &feedback, &options);
-    let rendered = render(&report, args.format)?;
+    let rendered = render(&report, args.format.unwrap_or(ReportFormat::Table))?;
     match &args.out {
         Some(path) => {
             std::fs::write(path, rendered)
@@ -281,7 +297,9 @@ mod tests {
     fn defaults_and_flags() {
         let args = parse(&[]);
         assert_eq!(args.since, "30d");
-        assert_eq!(args.format, ReportFormat::Table);
+        assert_eq!(args.format, None);
+        assert_eq!(args.format_with_json(false).unwrap(), ReportFormat::Table);
+        assert_eq!(args.format_with_json(true).unwrap(), ReportFormat::Json);
         assert_eq!(args.stale_rounds, 3);
         assert!(args.out.is_none());
         let args = parse(&[
@@ -294,7 +312,11 @@ mod tests {
             "--stale-rounds",
             "5",
         ]);
-        assert_eq!(args.format, ReportFormat::Html);
+        assert_eq!(args.format, Some(ReportFormat::Html));
+        assert!(
+            args.format_with_json(true).is_err(),
+            "--json with --format html is refused"
+        );
         assert_eq!(args.out, Some(PathBuf::from("r.html")));
         let options = options(jan(29), &args).unwrap();
         assert_eq!(options.since, Some(jan(15)));
@@ -345,7 +367,7 @@ mod tests {
         ] {
             let out = dir.path().join(format!("report-{format:?}"));
             let mut args = parse(&["--since", "30d"]);
-            args.format = format;
+            args.format = Some(format);
             args.out = Some(out.clone());
             run(&store, jan(31), args).await.unwrap();
             let text = std::fs::read_to_string(&out).unwrap();

@@ -22,8 +22,11 @@ pub const MAX_BATCH_SIZE: u32 = 100;
 /// Reviewer group used when the start request names none.
 pub const DEFAULT_REVIEWER_GROUP: &str = "reviewers";
 
-/// The thing being reviewed; the reference case is a brand.
+/// The thing being reviewed; the reference case is a brand. Unknown fields are refused with
+/// their name (a misspelt `categroy` must not vanish silently); free-form data goes in
+/// `attributes`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Subject {
     /// Caller-chosen identifier, unique per subject (e.g. a brand id).
     pub id: String,
