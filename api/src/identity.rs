@@ -20,7 +20,9 @@ pub const ADMIN_GROUP: &str = "admin";
 pub const ANALYST_GROUP: &str = "analyst";
 /// Claim read for groups on AWS unless configured otherwise.
 pub const DEFAULT_GROUPS_CLAIM: &str = "cognito:groups";
-/// Claims tried, in order, for the reviewer's name on AWS unless configured otherwise.
+/// Claims tried, in order, for the reviewer's display name on AWS unless configured otherwise
+/// (`email` only counts when `email_verified` is true: users can often change it, and it need
+/// be neither verified nor unique).
 pub const DEFAULT_NAME_CLAIMS: [&str; 4] = ["email", "cognito:username", "username", "sub"];
 /// Environment variable naming the groups claim (`feedback-api`).
 pub const GROUPS_CLAIM_ENV: &str = "HITL_GROUPS_CLAIM";
@@ -30,13 +32,24 @@ pub const NAME_CLAIM_ENV: &str = "HITL_NAME_CLAIM";
 /// An authenticated reviewer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    /// Name recorded in the audit trail.
+    /// Name recorded in the audit trail: the display name, with the stable subject in
+    /// brackets when they differ (`rita@example.com [5b1c…]`).
     pub name: String,
     /// Groups the reviewer belongs to.
     pub groups: Vec<String>,
 }
 
 impl Identity {
+    /// An identity from a display name and the issuer's stable subject (`sub`).
+    pub fn new(display: &str, subject: &str, groups: Vec<String>) -> Self {
+        let name = if display == subject || subject.is_empty() {
+            display.to_owned()
+        } else {
+            format!("{display} [{subject}]")
+        };
+        Self { name, groups }
+    }
+
     /// Whether this reviewer may decide workflows of `group` (members of the group and admins).
     pub fn may_review(&self, group: &str) -> bool {
         self.groups.iter().any(|g| g == group || g == ADMIN_GROUP)
@@ -109,27 +122,100 @@ impl JwtClaims {
         claims
     }
 
-    /// Builds the identity from a claim map.
+    /// Builds the identity from the authorizer's claim map (every value a string; array
+    /// claims flattened to `"[a b]"`). Prefer [`Self::from_token_payload`]: this map cannot
+    /// tell a group named `Brand admin` from the groups `Brand` and `admin`.
     pub fn from_claims(
         &self,
         claims: &std::collections::HashMap<String, String>,
     ) -> Result<Identity, AuthError> {
-        let name = self
+        let payload: serde_json::Map<String, serde_json::Value> = claims
+            .iter()
+            .map(|(k, v)| {
+                let value = if k == &self.groups_claim {
+                    // Only unambiguous shapes: a JSON array, or one group without separators.
+                    match serde_json::from_str::<Vec<String>>(v) {
+                        Ok(list) => serde_json::json!(list),
+                        Err(_) => serde_json::json!(unambiguous_group(v)),
+                    }
+                } else {
+                    serde_json::Value::String(v.clone())
+                };
+                (k.clone(), value)
+            })
+            .collect();
+        self.from_token_payload(&payload)
+    }
+
+    /// Builds the identity from a verified token's payload (real JSON: the groups claim is an
+    /// array). The stable `sub` is recorded with a display name; `email` is used as the
+    /// display name only when `email_verified` is true.
+    pub fn from_token_payload(
+        &self,
+        payload: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Identity, AuthError> {
+        let text = |claim: &str| {
+            payload
+                .get(claim)
+                .and_then(serde_json::Value::as_str)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let email_verified = match payload.get("email_verified") {
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(serde_json::Value::String(s)) => s == "true",
+            _ => false,
+        };
+        let subject = text("sub")
+            .or_else(|| text("cognito:username"))
+            .ok_or(AuthError::Invalid)?;
+        let display = self
             .name_claims
             .iter()
-            .filter_map(|c| claims.get(c))
-            .map(|v| v.trim())
-            .find(|v| !v.is_empty())
-            .ok_or(AuthError::Invalid)?;
-        let groups = claims
-            .get(&self.groups_claim)
-            .map(|v| parse_group_claim(v))
-            .unwrap_or_default();
-        Ok(Identity {
-            name: name.to_owned(),
-            groups,
-        })
+            .filter(|c| c.as_str() != "email" || email_verified)
+            .find_map(|c| text(c))
+            .unwrap_or(subject);
+        let groups = match payload.get(&self.groups_claim) {
+            Some(serde_json::Value::Array(list)) => list
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            Some(serde_json::Value::String(one)) => unambiguous_group(one),
+            _ => Vec::new(),
+        };
+        Ok(Identity::new(display, subject, groups))
     }
+}
+
+/// One group from a claim string, or none when the string could hold several: the bracket
+/// form of HTTP APIs (`[a b]`) and comma lists cannot tell a group name with a space from two
+/// groups, so they grant nothing (the verified token's own JSON array is read instead).
+fn unambiguous_group(raw: &str) -> Vec<String> {
+    let raw = raw.trim();
+    let inner = raw
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(raw)
+        .trim();
+    if inner.is_empty() || inner.contains(|c: char| c.is_whitespace() || c == ',' || c == '"') {
+        return Vec::new();
+    }
+    vec![inner.to_owned()]
+}
+
+/// The payload of a JWT (`header.payload.signature`), decoded but NOT verified: call it only
+/// on a token something else has verified (the API Gateway JWT authorizer, or
+/// `hitl serve --oidc-*`).
+pub fn jwt_payload(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 impl IdentitySource for JwtClaims {
@@ -143,33 +229,21 @@ impl IdentitySource for JwtClaims {
             _ => None,
         };
         match claims {
-            Some(claims) if !claims.is_empty() => self.from_claims(claims),
+            Some(claims) if !claims.is_empty() => {
+                // The authorizer verified the bearer token before this request reached us; its
+                // payload has the claims with their real JSON types. Use it when it is the
+                // token the authorizer saw (same subject), else the flattened claim map.
+                let payload = bearer_token(parts).ok().and_then(jwt_payload).filter(|p| {
+                    p.get("sub").and_then(|v| v.as_str()) == claims.get("sub").map(String::as_str)
+                });
+                match payload {
+                    Some(payload) => self.from_token_payload(&payload),
+                    None => self.from_claims(claims),
+                }
+            }
             _ => Err(AuthError::Missing),
         }
     }
-}
-
-/// Parses a groups claim: `"[a b]"` (how HTTP APIs pass arrays), a JSON array string
-/// (`["a","b"]`), a comma- or space-separated list, or a single group.
-pub fn parse_group_claim(raw: &str) -> Vec<String> {
-    let raw = raw.trim();
-    if let Ok(list) = serde_json::from_str::<Vec<String>>(raw) {
-        return list
-            .into_iter()
-            .map(|g| g.trim().to_owned())
-            .filter(|g| !g.is_empty())
-            .collect();
-    }
-    let inner = raw
-        .strip_prefix('[')
-        .and_then(|r| r.strip_suffix(']'))
-        .unwrap_or(raw);
-    inner
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .map(|g| g.trim_matches('"').trim())
-        .filter(|g| !g.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 /// One entry of the local reviewers file.
@@ -341,13 +415,7 @@ impl ReviewerTokens {
             .iter()
             .filter_map(|r| {
                 let hash: [u8; 32] = hex::decode(&r.token_sha256).ok()?.try_into().ok()?;
-                Some((
-                    hash,
-                    Identity {
-                        name: r.name.clone(),
-                        groups: r.groups.clone(),
-                    },
-                ))
+                Some((hash, Identity::new(&r.name, &r.name, r.groups.clone())))
             })
             .collect();
         Self { entries }
@@ -416,46 +484,61 @@ mod tests {
         builder.body(()).unwrap().into_parts().0
     }
 
+    /// Issue 14: groups were split on spaces and commas, so a group named `Brand admin` (or
+    /// `marketing,admin`) granted `admin`. Only unambiguous shapes grant anything now.
     #[test]
-    fn group_claims_in_every_shape_parse() {
-        assert_eq!(
-            parse_group_claim("[reviewers admin]"),
-            ["reviewers", "admin"]
-        );
-        assert_eq!(
-            parse_group_claim(r#"["reviewers","admin"]"#),
-            ["reviewers", "admin"]
-        );
-        assert_eq!(
-            parse_group_claim("reviewers, admin"),
-            ["reviewers", "admin"]
-        );
-        assert_eq!(parse_group_claim("reviewers"), ["reviewers"]);
-        assert_eq!(parse_group_claim("[]"), Vec::<String>::new());
-        assert_eq!(parse_group_claim(""), Vec::<String>::new());
-    }
-
-    #[test]
-    fn name_comes_from_the_first_present_claim() {
+    fn only_unambiguous_group_claims_grant_groups() {
         let jwt = JwtClaims::default();
-        let claims = [
-            ("sub".to_owned(), "1234".to_owned()),
-            ("cognito:username".to_owned(), "rita".to_owned()),
-            ("cognito:groups".to_owned(), "[reviewers]".to_owned()),
-        ]
-        .into_iter()
-        .collect();
-        let id = jwt.from_claims(&claims).unwrap();
-        assert_eq!(id.name, "rita");
-        assert_eq!(id.groups, ["reviewers"]);
-        let only_sub = [("sub".to_owned(), "1234".to_owned())]
+        let groups = |raw: &str| {
+            let claims = [
+                ("sub".to_owned(), "s-1".to_owned()),
+                ("cognito:groups".to_owned(), raw.to_owned()),
+            ]
             .into_iter()
             .collect();
-        assert_eq!(jwt.from_claims(&only_sub).unwrap().name, "1234");
+            jwt.from_claims(&claims).unwrap().groups
+        };
         assert_eq!(
-            jwt.from_claims(&Default::default()),
-            Err(AuthError::Invalid)
+            groups(r#"["reviewers","Brand admin"]"#),
+            ["reviewers", "Brand admin"]
         );
+        assert_eq!(groups("[reviewers]"), ["reviewers"]);
+        assert_eq!(groups("reviewers"), ["reviewers"]);
+        for ambiguous in [
+            "[Brand admin]",
+            "marketing,admin",
+            "[reviewers admin]",
+            "[]",
+            "",
+        ] {
+            assert!(groups(ambiguous).is_empty(), "{ambiguous:?} granted groups");
+        }
+        let payload = serde_json::json!({"sub": "s-1", "cognito:groups": ["Brand admin"]});
+        let id = jwt
+            .from_token_payload(payload.as_object().unwrap())
+            .unwrap();
+        assert!(!id.may_review("reviewers") && id.groups == ["Brand admin"]);
+    }
+
+    /// Issue 14: the name came from `email` first, which users can change and need not be
+    /// verified. The stable `sub` is recorded; `email` only when verified.
+    #[test]
+    fn the_subject_is_recorded_and_email_only_when_verified() {
+        let jwt = JwtClaims::default();
+        let id = |payload: serde_json::Value| {
+            jwt.from_token_payload(payload.as_object().unwrap())
+                .map(|i| i.name)
+        };
+        assert_eq!(
+            id(serde_json::json!({"sub": "s-1", "email": "ceo@example.com", "cognito:username": "mallory"})).unwrap(),
+            "mallory [s-1]"
+        );
+        assert_eq!(
+            id(serde_json::json!({"sub": "s-1", "email": "rita@example.com", "email_verified": true})).unwrap(),
+            "rita@example.com [s-1]"
+        );
+        assert_eq!(id(serde_json::json!({"sub": "s-1"})).unwrap(), "s-1");
+        assert_eq!(id(serde_json::json!({})), Err(AuthError::Invalid));
     }
 
     #[test]

@@ -132,7 +132,11 @@ mod tests {
         assert_eq!(body["status"], "revising");
         let trail = f.store.list_feedback("wf-api-1").await.unwrap();
         assert_eq!(trail.len(), 1);
-        assert_eq!(trail[0].reviewer, "rita@example.com");
+        // The verified email as display name, with the stable subject (issue 14).
+        assert_eq!(
+            trail[0].reviewer,
+            "rita@example.com [5b1c3f4e-0000-4000-8000-000000000001]"
+        );
         assert_eq!(trail[0].channel, "api");
         assert_eq!(f.resumer.delivered.lock().unwrap()[0].0, TOKEN);
         let (status, again) = invoke(&f.app, include_str!("../fixtures/post-feedback.json")).await;
@@ -143,7 +147,10 @@ mod tests {
         );
         let (status, view) = invoke(&f.app, include_str!("../fixtures/get-workflow.json")).await;
         assert_eq!(status, 200);
-        assert_eq!(view["feedback"][0]["reviewer"], "rita@example.com");
+        assert_eq!(
+            view["feedback"][0]["reviewer"],
+            "rita@example.com [5b1c3f4e-0000-4000-8000-000000000001]"
+        );
     }
 
     #[tokio::test]
