@@ -118,6 +118,13 @@ pub fn parse_feedback(body: &[u8]) -> (FeedbackRequest, Vec<FieldError>) {
             return (FeedbackRequest::default(), errors);
         }
     };
+    if let Some(key) = feedback::duplicate_key(body) {
+        errors.push(FieldError::new(
+            short(&key),
+            "appears more than once in the body; send each field once",
+        ));
+        return (FeedbackRequest::default(), errors);
+    }
     let Value::Object(object) = value else {
         errors.push(FieldError::new(
             "body",
@@ -257,6 +264,17 @@ mod tests {
         assert_eq!(got, ["body", "Idempotency-Key"]);
         let got = fields(parse_and_validate("wf-1", b"[1]", Some("k"), &reviewer()));
         assert_eq!(got, ["body"]);
+    }
+
+    /// Issue 14: with a duplicate key the last value won and was applied.
+    #[test]
+    fn a_duplicate_key_is_refused_with_its_name() {
+        let body = br#"{"iteration":1,"decision":"request_changes","decision":"approve"}"#;
+        let got = fields(parse_and_validate("wf-1", body, Some("k"), &reviewer()));
+        assert_eq!(got, ["decision"]);
+        let nested = br#"{"iteration":1,"decision":"request_changes","comments":"x","corrections":[{"field":"tagline","value":"a","value":"b"}]}"#;
+        let got = fields(parse_and_validate("wf-1", nested, Some("k"), &reviewer()));
+        assert_eq!(got, ["value"]);
     }
 
     #[test]

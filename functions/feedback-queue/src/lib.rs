@@ -16,7 +16,9 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use hitl_domain::feedback::{FeedbackError, FeedbackProcessor, FeedbackRequest, Reviewer};
+use hitl_domain::feedback::{
+    duplicate_key, FeedbackError, FeedbackProcessor, FeedbackRequest, Reviewer,
+};
 use hitl_domain::model::FeedbackOutcome;
 use hitl_domain::ports::{Clock, ExecutionResumer};
 use hitl_domain::store::{StoreError, WorkflowStore};
@@ -89,7 +91,26 @@ pub async fn process_message(deps: &Deps, message: &SqsMessage) -> Disposition {
         .ok_or_else(|| "message has no body".to_owned())
         .and_then(|b| serde_json::from_str(b).map_err(|e| e.to_string()))
     {
-        Ok(m) => m,
+        Ok(m)
+            if message
+                .body
+                .as_deref()
+                .and_then(|b| duplicate_key(b.as_bytes()))
+                .is_none() =>
+        {
+            m
+        }
+        Ok(_) => {
+            warn!(
+                message_id,
+                reason = "invalid",
+                detail = "a JSON key appears twice",
+                "dropping feedback message"
+            );
+            return Disposition::Dropped {
+                reason: "invalid".into(),
+            };
+        }
         Err(detail) => {
             warn!(message_id, reason = "unparseable", %detail, "dropping feedback message");
             return Disposition::Dropped {
@@ -330,6 +351,29 @@ mod tests {
                 "feedback": {"iteration": 1.0, "decision": "approve"}}),
         );
         assert_eq!(process_message(&f.deps, &m).await, Disposition::Applied);
+    }
+
+    /// Issue 14: a duplicate key must never let one of its values win. On the queue the typed
+    /// message refuses it already (dropped as unparseable); nothing is recorded.
+    #[tokio::test]
+    async fn a_message_with_a_duplicate_key_is_dropped() {
+        let f = setup().await;
+        let m: SqsMessage = serde_json::from_value(serde_json::json!({"messageId": "dup",
+            "body": r#"{"workflow_id":"wf-q1","reviewer":"rita","reviewer_groups":["reviewers"],"feedback":{"iteration":1,"decision":"request_changes","decision":"approve"}}"#}))
+        .unwrap();
+        assert_eq!(
+            process_message(&f.deps, &m).await,
+            Disposition::Dropped {
+                reason: "unparseable".into()
+            }
+        );
+        assert!(f
+            .deps
+            .store
+            .list_feedback("wf-q1")
+            .await
+            .unwrap()
+            .is_empty());
     }
 
     #[tokio::test]
