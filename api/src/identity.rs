@@ -398,6 +398,106 @@ impl ReviewersFile {
         });
         Ok(token)
     }
+
+    /// Removes a reviewer (their token stops working).
+    pub fn remove(&mut self, name: &str) -> Result<(), ReviewersFileError> {
+        let before = self.reviewers.len();
+        self.reviewers.retain(|r| r.name != name.trim());
+        if self.reviewers.len() == before {
+            return Err(ReviewersFileError::Invalid(format!(
+                "no reviewer named {:?}",
+                name.trim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Gives a reviewer a fresh token (the old one stops working) and returns it.
+    pub fn rotate(&mut self, name: &str) -> Result<String, ReviewersFileError> {
+        let record = self
+            .reviewers
+            .iter_mut()
+            .find(|r| r.name == name.trim())
+            .ok_or_else(|| {
+                ReviewersFileError::Invalid(format!("no reviewer named {:?}", name.trim()))
+            })?;
+        let token = new_token();
+        record.token_sha256 = token_sha256(&token);
+        Ok(token)
+    }
+}
+
+/// [`ReviewerTokens`] that follow their file: whenever the reviewers file changes (its
+/// modification time, size or inode), the next request reloads it, so `hitl reviewers
+/// remove` and `rotate` take effect on a running `hitl serve` at once. A file that cannot be
+/// read keeps nobody signed in (fail closed) until it can.
+#[derive(Debug)]
+pub struct WatchedReviewerTokens {
+    path: std::path::PathBuf,
+    state: std::sync::RwLock<(Option<FileStamp>, ReviewerTokens)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+    #[cfg(unix)]
+    inode: u64,
+}
+
+fn stamp(path: &Path) -> Option<FileStamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some(FileStamp {
+        modified: meta.modified().ok(),
+        len: meta.len(),
+        #[cfg(unix)]
+        inode: std::os::unix::fs::MetadataExt::ino(&meta),
+    })
+}
+
+impl WatchedReviewerTokens {
+    /// Loads `path` now (a missing file means no reviewers yet).
+    pub fn load(path: &Path) -> Result<Self, ReviewersFileError> {
+        let tokens = ReviewerTokens::load(path)?;
+        Ok(Self {
+            path: path.to_owned(),
+            state: std::sync::RwLock::new((stamp(path), tokens)),
+        })
+    }
+
+    /// Number of known reviewers.
+    pub fn len(&self) -> usize {
+        self.current().len()
+    }
+
+    /// Whether no reviewer is known.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn current(&self) -> ReviewerTokens {
+        let now = stamp(&self.path);
+        if let Ok(state) = self.state.read() {
+            if state.0 == now {
+                return state.1.clone();
+            }
+        }
+        let tokens = ReviewerTokens::load(&self.path).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reviewers file unreadable; nobody is signed in until it is fixed");
+            ReviewerTokens::default()
+        });
+        if let Ok(mut state) = self.state.write() {
+            *state = (now, tokens.clone());
+        }
+        tokens
+    }
+}
+
+impl IdentitySource for WatchedReviewerTokens {
+    fn identify(&self, parts: &Parts) -> Result<Identity, AuthError> {
+        let token = bearer_token(parts)?;
+        self.current().lookup(token).ok_or(AuthError::Invalid)
+    }
 }
 
 /// Local identity: `Authorization: Bearer <token>` checked against the reviewers file's hashes

@@ -66,7 +66,8 @@ pub enum Command {
     Smoke(smoke::SmokeArgs),
     /// Serve the reviewers' HTTP API and review page on this machine.
     Serve(serve::ServeArgs),
-    /// Manage local reviewers: `hitl reviewers add <name> --groups a,b`, `hitl reviewers list`.
+    /// Manage local reviewers: `hitl reviewers add <name> --groups a,b`, `remove <name>`,
+    /// `rotate <name>`, `list` (a running `hitl serve` follows changes at once).
     Reviewers(serve::ReviewersArgs),
     /// Learning analytics over the workflows in the data directory (table, JSON or HTML).
     Report(report::ReportArgs),

@@ -11,7 +11,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use hitl_api::identity::ReviewersFile;
-use hitl_api::{AppState, ReviewerTokens};
+use hitl_api::identity::WatchedReviewerTokens;
+use hitl_api::AppState;
 
 use hitl_cli::local::Runtime;
 
@@ -45,7 +46,7 @@ pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<ExitCode> {
         .reviewers
         .clone()
         .unwrap_or_else(|| PathBuf::from(".hitl").join(REVIEWERS_FILE));
-    let tokens = ReviewerTokens::load(&path)?;
+    let tokens = WatchedReviewerTokens::load(&path)?;
     if tokens.is_empty() {
         eprintln!(
             "warning: no reviewers in {}; add one with `hitl reviewers add <name> --groups reviewers`",
@@ -105,6 +106,16 @@ pub enum ReviewersCommand {
         #[arg(long, value_delimiter = ',', required = true)]
         groups: Vec<String>,
     },
+    /// Remove a reviewer: their token stops working at once, also on a running `hitl serve`.
+    Remove {
+        /// The reviewer's name.
+        name: String,
+    },
+    /// Give a reviewer a fresh token (printed once); the old one stops working at once.
+    Rotate {
+        /// The reviewer's name.
+        name: String,
+    },
     /// List reviewers and their groups (tokens are not stored, so none are shown).
     List,
 }
@@ -128,6 +139,34 @@ pub fn reviewers(args: ReviewersArgs, data_dir: &Path, as_json: bool) -> Result<
                 println!(
                     "sign in on the review page with it, or send `Authorization: Bearer <token>`"
                 );
+            }
+        }
+        ReviewersCommand::Remove { name } => {
+            file.remove(&name)?;
+            file.save(&path)?;
+            if as_json {
+                println!(
+                    "{}",
+                    serde_json::json!({"removed": name.trim(), "file": path})
+                );
+            } else {
+                println!("reviewer {} removed from {}", name.trim(), path.display());
+            }
+        }
+        ReviewersCommand::Rotate { name } => {
+            let token = file.rotate(&name)?;
+            file.save(&path)?;
+            if as_json {
+                println!(
+                    "{}",
+                    serde_json::json!({"name": name.trim(), "token": token, "file": path})
+                );
+            } else {
+                println!(
+                    "reviewer {} has a new token; the old one no longer works",
+                    name.trim()
+                );
+                println!("token (shown once; only its SHA-256 is stored): {token}");
             }
         }
         ReviewersCommand::List => {

@@ -102,3 +102,66 @@ async fn a_reviewer_approves_through_hitl_serve() {
     let history = String::from_utf8_lossy(&hitl(&data, &["history", &id]).stdout).into_owned();
     assert!(history.contains("WorkflowApproved"), "{history}");
 }
+
+/// Issue 14: revoking a reviewer needed a restart of `hitl serve`. `hitl reviewers rotate`
+/// and `remove` now take effect on the running server at once.
+#[tokio::test]
+async fn rotate_and_remove_take_effect_on_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let token_of = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let old = token_of(hitl(
+        &data,
+        &[
+            "--json",
+            "reviewers",
+            "add",
+            "rita",
+            "--groups",
+            "reviewers",
+        ],
+    ));
+    let (_served, base) = serve(&data, None);
+    let http = reqwest::Client::new();
+    let status = |token: String| {
+        let http = http.clone();
+        let url = format!("{base}/reviews");
+        async move {
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status(old.clone()).await, 200);
+    let new = token_of(hitl(&data, &["--json", "reviewers", "rotate", "rita"]));
+    assert_eq!(
+        status(old.clone()).await,
+        401,
+        "the old token stops working at once"
+    );
+    assert_eq!(status(new.clone()).await, 200);
+    let removed = hitl(&data, &["reviewers", "remove", "rita"]);
+    assert!(removed.status.success());
+    assert_eq!(
+        status(new).await,
+        401,
+        "a removed reviewer is signed out at once"
+    );
+    let unknown = hitl(&data, &["reviewers", "remove", "nobody"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let _ = json!({});
+}
