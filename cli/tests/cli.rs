@@ -543,3 +543,47 @@ fn private_files_strict_subjects_honest_formats_and_random_keys() {
         stdout(&again)
     );
 }
+
+/// Issue 14: `hitl --json history` printed raw task tokens (TaskScheduled input) and the
+/// executions database kept them. Both now hold a short hash instead.
+#[test]
+fn task_tokens_never_reach_the_history_or_the_executions_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let started = hitl(
+        &data,
+        &[
+            "--json",
+            "start",
+            "--request-id",
+            "tok",
+            "--subject",
+            r#"{"id":"t-1","name":"Token Co"}"#,
+        ],
+    );
+    let id = json_line(&started)["workflows"][0]["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let store = hitl_sqlite::SqliteStore::open(&data.join("workflows.sqlite")).unwrap();
+    use hitl_domain::store::WorkflowStore as _;
+    let wf = rt.block_on(store.get_workflow(&id)).unwrap().unwrap();
+    let token = wf.pending_review.unwrap().task_token.expose().to_owned();
+    let history = stdout(&hitl(&data, &["--json", "history", &id]));
+    assert!(!history.contains(&token), "raw token in the history");
+    assert!(
+        history.contains("<task token sha256:"),
+        "the hash still correlates the wait"
+    );
+    for file in ["executions.sqlite", "executions.sqlite-wal"] {
+        if let Ok(bytes) = std::fs::read(data.join(file)) {
+            assert!(
+                !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+                "raw token in {file}"
+            );
+        }
+    }
+}

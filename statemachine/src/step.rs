@@ -56,6 +56,24 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
 
+/// `value` with every string equal to `token` replaced by a short hash of it: the history
+/// (persisted, printed by `hitl history`) never holds a usable task token, while the hash
+/// still correlates the events of one wait.
+fn redact_token(value: &Value, token: &str) -> Value {
+    match value {
+        Value::String(s) if s == token => {
+            Value::String(format!("<task token sha256:{}>", &token_hash(token)[..12]))
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| redact_token(v, token)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), redact_token(v, token)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 fn new_token() -> String {
     use base64::Engine as _;
     use rand::RngCore;
@@ -612,11 +630,15 @@ impl Runner {
         )?;
         let token = callback.then(new_token);
         let input = self.effective_input(st, frame, token.as_deref())?;
+        let recorded = match &token {
+            Some(tok) => redact_token(&input, tok),
+            None => input.clone(),
+        };
         self.emit(
             T::TaskScheduled,
             EventDetails {
                 name: Some(frame.state.clone()),
-                input: Some(Arc::new(input.clone())),
+                input: Some(Arc::new(recorded)),
                 resource: Some(resource.clone()),
                 resource_type: resource_type(&resource),
                 timeout_in_seconds: timeout,
