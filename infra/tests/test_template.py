@@ -663,7 +663,17 @@ def test_custom_metrics_use_the_names_in_metrics_rs():
     alarms = {sub(a["Properties"]["AlarmName"]).split("-", 2)[-1]
               for a in resources("AWS::CloudWatch::Alarm").values()}
     assert alarms == {"WorkflowExecutionFailures", "AgentInvocationErrors", "HighErrorRate",
-                      "LongRunningExecutions", "FeedbackQueueBacklog", "SmokeTestFailed", "DecisionDelivery"}
+                      "LongRunningExecutions", "FeedbackQueueBacklog", "SmokeTestFailed", "DecisionDelivery",
+                      "SmokeTestMissing"}
+
+
+def test_smoke_results_have_a_dead_mans_switch():
+    """No result at all must alarm too (a smoke run that never starts or never finishes)."""
+    p = resources()["SmokeTestMissingAlarm"]["Properties"]
+    assert p["MetricName"] == "SmokeTestResult" and p["Statistic"] == "SampleCount"
+    assert p["TreatMissingData"] == "breaching"
+    assert ref(p["EvaluationPeriods"]) == ref(p["DatapointsToAlarm"]) == "SmokeResultMaxAgeHours"
+    assert p["Period"] * template()["Parameters"]["SmokeResultMaxAgeHours"]["Default"] > 86400
 
 
 def test_function_error_alarm_and_dashboard_cover_every_function():
