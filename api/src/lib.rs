@@ -4,6 +4,7 @@
 //! shared [`FeedbackProcessor`]; this crate only authenticates, parses and maps outcomes to
 //! HTTP.
 
+pub mod cursor;
 pub mod error;
 pub mod identity;
 pub mod rate_limit;
@@ -25,8 +26,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use hitl_domain::analytics;
 use hitl_domain::feedback::{FeedbackError, FeedbackProcessor, FeedbackReceipt, Reviewer};
 use hitl_domain::model::{FeedbackOutcome, WorkflowStatus};
@@ -62,6 +61,8 @@ pub struct AppState {
     pub identity: Arc<dyn IdentitySource>,
     /// Per-principal limit on decision submissions.
     pub rate_limit: Arc<rate_limit::RateLimiter>,
+    /// Seals the queue's page cursors.
+    pub cursors: cursor::CursorSeal,
 }
 
 impl AppState {
@@ -78,7 +79,14 @@ impl AppState {
             clock,
             identity,
             rate_limit: Arc::new(rate_limit::RateLimiter::default()),
+            cursors: cursor::CursorSeal::random(),
         }
+    }
+
+    /// Replaces the cursor key (every instance of one deployment needs the same).
+    pub fn with_cursor_seal(mut self, seal: cursor::CursorSeal) -> Self {
+        self.cursors = seal;
+        self
     }
 
     /// Replaces the submission rate limit (`burst` at once, `per_minute` sustained).
@@ -212,11 +220,7 @@ async fn list_reviews(
     };
     let mut cursor = match query.get("cursor").filter(|c| !c.is_empty()) {
         None => None,
-        Some(c) => match URL_SAFE_NO_PAD
-            .decode(c)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-        {
+        Some(c) => match state.cursors.open(c) {
             Some(decoded) => Some(decoded),
             None => {
                 errors.push(hitl_domain::FieldError::new(
@@ -266,7 +270,7 @@ async fn list_reviews(
     }
     Ok(Json(views::ReviewPage {
         items,
-        next_cursor: cursor.map(|c| URL_SAFE_NO_PAD.encode(c)),
+        next_cursor: cursor.map(|c| state.cursors.seal(&c)),
     }))
 }
 

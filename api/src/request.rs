@@ -11,6 +11,7 @@ use serde_json::Value;
 /// Name of the idempotency header, also used as the field name in 400 answers.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 const KNOWN_FIELDS: &str = "iteration, decision, comments, corrections";
+const DUPLICATE_KEY_MESSAGE: &str = "appears more than once in the body; send each field once";
 
 /// A field name fit for an error: bounded, and never empty (an empty key shows as `""`).
 fn short(name: &str) -> String {
@@ -121,7 +122,7 @@ pub fn parse_feedback(body: &[u8]) -> (FeedbackRequest, Vec<FieldError>) {
     if let Some(key) = feedback::duplicate_key(body) {
         errors.push(FieldError::new(
             short(&key),
-            "appears more than once in the body; send each field once",
+            DUPLICATE_KEY_MESSAGE,
         ));
         return (FeedbackRequest::default(), errors);
     }
@@ -184,7 +185,9 @@ pub fn parse_and_validate(
     reviewer: &Reviewer,
 ) -> Result<ValidFeedback, Vec<FieldError>> {
     let (request, mut errors) = parse_feedback(body);
-    let body_unusable = errors.iter().any(|e| e.field == "body");
+    let body_unusable = errors
+        .iter()
+        .any(|e| e.field == "body" || e.message.starts_with(DUPLICATE_KEY_MESSAGE));
     let key = idempotency_key.unwrap_or("");
     match feedback::validate(workflow_id, &request, key, reviewer) {
         Ok(valid) if errors.is_empty() => return Ok(valid),

@@ -143,6 +143,19 @@ async fn the_queue_holds_only_what_the_caller_may_decide_newest_first_and_pages(
         }
     }
     assert_eq!(paged, expected_reviewers);
+    // Issue 14: a cursor is sealed: it names no workflow in clear, and one that was altered
+    // (or is the plain store cursor of before, or from another server) is a 400.
+    let first = s.get("/reviews?limit=1", Some(&s.reviewers.rita)).await;
+    let sealed = first.json()["next_cursor"].as_str().unwrap().to_owned();
+    let ids_in_clear = ids(&ada);
+    assert!(ids_in_clear.iter().all(|id| !sealed.contains(id.as_str())));
+    let mut altered = sealed.clone().into_bytes();
+    altered[5] = if altered[5] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    let r = s
+        .get(&format!("/reviews?cursor={altered}"), Some(&s.reviewers.rita))
+        .await;
+    assert_eq!((r.status, r.error_fields()), (400, vec!["cursor".to_owned()]));
     // bad parameters are field errors
     for (query, field) in [
         ("limit=0", "limit"),

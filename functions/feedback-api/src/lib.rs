@@ -2,9 +2,10 @@
 //! HTTP API whose JWT authorizer (Cognito user pool) has already verified the caller; the
 //! identity comes from the verified claims in the request context.
 //!
-//! Environment: `HITL_TABLE_NAME` (DynamoDB table), optional `HITL_GROUPS_CLAIM` (default
-//! `cognito:groups`) and `HITL_NAME_CLAIM` (default: the first of `email`,
-//! `cognito:username`, `username`, `sub`).
+//! Environment: `HITL_TABLE_NAME` (DynamoDB table), `HITL_CURSOR_KEY` (key material of the
+//! sealed page cursors, shared by all instances; from a generated secret), optional
+//! `HITL_GROUPS_CLAIM` (default `cognito:groups`) and `HITL_NAME_CLAIM` (default: the first of
+//! `email` when verified, `cognito:username`, `username`, `sub`).
 
 use std::sync::Arc;
 
@@ -19,7 +20,10 @@ pub fn app(
     clock: Arc<dyn Clock>,
     claims: JwtClaims,
 ) -> axum::Router {
-    hitl_api::router(AppState::new(store, resumer, clock, Arc::new(claims)))
+    hitl_api::router(
+        AppState::new(store, resumer, clock, Arc::new(claims))
+            .with_cursor_seal(hitl_api::cursor::CursorSeal::from_env()),
+    )
 }
 
 #[cfg(test)]
