@@ -134,9 +134,81 @@ pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::Tcp
     tokio::net::TcpListener::bind(addr).await
 }
 
-/// Serves the router on `listener` until the process ends (the local `hitl serve`).
+/// Limits of [`serve`]: how long a client may take to send a request's head, how long one
+/// request may take in all, and how many connections are served at once.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeLimits {
+    /// Time to receive a request's headers (a half-sent request is dropped after it).
+    pub header_read_timeout: std::time::Duration,
+    /// Time for one request from its first byte to the response (503 after it).
+    pub request_timeout: std::time::Duration,
+    /// Connections served at once; more wait in the listen queue.
+    pub max_connections: usize,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: std::time::Duration::from_secs(10),
+            request_timeout: std::time::Duration::from_secs(30),
+            max_connections: 256,
+        }
+    }
+}
+
+/// Serves the router on `listener` until the process ends (the local `hitl serve`), with the
+/// default [`ServeLimits`].
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
+    serve_with(listener, state, ServeLimits::default()).await
+}
+
+/// [`serve`] with explicit limits: half-sent requests are dropped after the header timeout,
+/// slow handlers answer 503 after the request timeout, and at most `max_connections` are open.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    limits: ServeLimits,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let app = router(state).layer(axum::middleware::from_fn(move |request, next: Next| {
+        let timeout = limits.request_timeout;
+        async move {
+            match tokio::time::timeout(timeout, next.run(request)).await {
+                Ok(response) => response,
+                Err(_) => {
+                    ApiError::Unavailable("the request took too long; retry".into()).into_response()
+                }
+            }
+        }
+    }));
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    loop {
+        let permit = Arc::clone(&slots)
+            .acquire_owned()
+            .await
+            .map_err(std::io::Error::other)?;
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            // Out of file descriptors and the like: back off instead of spinning.
+            Err(e) => {
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout);
+            let _ = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .await;
+            drop(permit);
+        });
+    }
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -120,10 +120,7 @@ pub fn parse_feedback(body: &[u8]) -> (FeedbackRequest, Vec<FieldError>) {
         }
     };
     if let Some(key) = feedback::duplicate_key(body) {
-        errors.push(FieldError::new(
-            short(&key),
-            DUPLICATE_KEY_MESSAGE,
-        ));
+        errors.push(FieldError::new(short(&key), DUPLICATE_KEY_MESSAGE));
         return (FeedbackRequest::default(), errors);
     }
     let Value::Object(object) = value else {

@@ -153,9 +153,15 @@ async fn the_queue_holds_only_what_the_caller_may_decide_newest_first_and_pages(
     altered[5] = if altered[5] == b'A' { b'B' } else { b'A' };
     let altered = String::from_utf8(altered).unwrap();
     let r = s
-        .get(&format!("/reviews?cursor={altered}"), Some(&s.reviewers.rita))
+        .get(
+            &format!("/reviews?cursor={altered}"),
+            Some(&s.reviewers.rita),
+        )
         .await;
-    assert_eq!((r.status, r.error_fields()), (400, vec!["cursor".to_owned()]));
+    assert_eq!(
+        (r.status, r.error_fields()),
+        (400, vec!["cursor".to_owned()])
+    );
     // bad parameters are field errors
     for (query, field) in [
         ("limit=0", "limit"),
@@ -1091,4 +1097,49 @@ async fn the_trail_is_paged_and_every_response_stays_under_one_megabyte() {
         (bad.status, bad.error_fields()),
         (400, vec!["page".to_owned()])
     );
+}
+
+/// Issue 14: 200 half-sent requests stayed open after 45 s and starved real requests. The
+/// server drops a connection whose request head does not arrive within the header timeout,
+/// and serves at most `max_connections` at once.
+#[tokio::test]
+async fn half_sent_requests_are_dropped_and_real_ones_still_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let store: Arc<dyn hitl_domain::store::WorkflowStore> =
+        Arc::new(hitl_sqlite::SqliteStore::in_memory().unwrap());
+    let state = hitl_api::AppState::new(
+        store,
+        Arc::new(hitl_domain::testing::RecordingResumer::default()),
+        Arc::new(hitl_domain::testing::FixedClock::default()),
+        Arc::new(hitl_api::ReviewerTokens::default()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let limits = hitl_api::ServeLimits {
+        header_read_timeout: std::time::Duration::from_millis(500),
+        request_timeout: std::time::Duration::from_secs(5),
+        max_connections: 8,
+    };
+    tokio::spawn(hitl_api::serve_with(listener, state, limits));
+    // Eight slow clients take every slot with a request head they never finish.
+    let mut slow = Vec::new();
+    for _ in 0..8 {
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        slow.push(c);
+    }
+    // After the header timeout the server has closed them (read sees EOF or an error)...
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    for c in &mut slow {
+        let mut buf = [0u8; 256];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(2), c.read(&mut buf))
+            .await
+            .expect("the server answered or closed")
+            .unwrap_or(0);
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(n == 0 || text.contains("408") || text.contains("400"), "{text}");
+    }
+    // ...and a real request is served.
+    let ok = reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
+    assert_eq!(ok.status(), 200);
 }

@@ -21,7 +21,7 @@ use hitl_domain::ports::{
 };
 use hitl_domain::store::WorkflowStore;
 use hitl_domain::HandlerError;
-use hitl_sqlite::SqliteStore;
+use hitl_sqlite::{OffloadedSqliteStore, SqliteStore};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -410,7 +410,9 @@ impl Runtime {
                     private_file(&dir.join(file))?;
                 }
                 (
-                    Arc::new(SqliteStore::open(&dir.join("workflows.sqlite"))?),
+                    Arc::new(OffloadedSqliteStore::new(SqliteStore::open(
+                        &dir.join("workflows.sqlite"),
+                    )?)),
                     Arc::new(statemachine::SqliteExecutionStore::open(
                         dir.join("executions.sqlite"),
                     )?),
@@ -418,7 +420,7 @@ impl Runtime {
                 )
             }
             None => (
-                Arc::new(SqliteStore::in_memory()?),
+                Arc::new(OffloadedSqliteStore::new(SqliteStore::in_memory()?)),
                 Arc::new(statemachine::MemoryExecutionStore::default()),
                 {
                     // A fresh private directory (mkdir fails on anything already there, a

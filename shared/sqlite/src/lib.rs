@@ -490,6 +490,38 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_offloaded_store_passes_the_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn WorkflowStore> = Arc::new(OffloadedSqliteStore::new(
+            SqliteStore::open(&dir.path().join("o.sqlite")).unwrap(),
+        ));
+        hitl_domain::store::contract::run_all(store).await;
+    }
+
+    /// Issue 14: while another connection holds the write lock, the offloaded store waits on
+    /// the blocking pool and the async workers stay free (a timer still fires on time).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_locked_database_does_not_stall_the_async_workers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite");
+        let store = OffloadedSqliteStore::new(SqliteStore::open(&path).unwrap());
+        let blocker = rusqlite::Connection::open(&path).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE;").unwrap();
+        let wf = hitl_domain::store::contract::sample_workflow("locked");
+        let write = tokio::spawn(async move { store.create_workflow(&wf).await });
+        let started = std::time::Instant::now();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let waited = started.elapsed();
+        assert!(
+            waited < std::time::Duration::from_millis(1500),
+            "worker stalled for {waited:?}"
+        );
+        assert!(!write.is_finished(), "the write waits for the lock");
+        blocker.execute_batch("COMMIT;").unwrap();
+        assert!(write.await.unwrap().is_ok());
+    }
+
     #[tokio::test]
     async fn in_memory_store_passes_the_contract() {
         let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
@@ -507,5 +539,154 @@ mod tests {
         drop(store);
         let reopened = SqliteStore::open(&path).unwrap();
         assert_eq!(reopened.get_workflow("durable").await.unwrap(), Some(wf));
+    }
+}
+
+/// A [`SqliteStore`] whose every call runs on the blocking thread pool, so a busy database
+/// (another process holding the write lock, up to the busy timeout) never stalls an async
+/// worker: `hitl serve` keeps answering `/healthz` and other requests meanwhile.
+#[derive(Clone)]
+pub struct OffloadedSqliteStore(std::sync::Arc<SqliteStore>);
+
+impl OffloadedSqliteStore {
+    /// Wraps a store.
+    pub fn new(store: SqliteStore) -> Self {
+        Self(std::sync::Arc::new(store))
+    }
+}
+
+/// Runs `call` (a store call) on the blocking pool.
+async fn offload<T, F>(store: &std::sync::Arc<SqliteStore>, call: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(std::sync::Arc<SqliteStore>, tokio::runtime::Handle) -> Result<T, StoreError>
+        + Send
+        + 'static,
+{
+    let store = std::sync::Arc::clone(store);
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || call(store, handle))
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+}
+
+#[async_trait]
+impl WorkflowStore for OffloadedSqliteStore {
+    async fn create_workflow(&self, workflow: &Workflow) -> Result<CreateOutcome, StoreError> {
+        let workflow = workflow.clone();
+        offload(&self.0, move |s, h| {
+            h.block_on(s.create_workflow(&workflow))
+        })
+        .await
+    }
+
+    async fn get_workflow(&self, id: &str) -> Result<Option<Workflow>, StoreError> {
+        let id = id.to_owned();
+        offload(&self.0, move |s, h| h.block_on(s.get_workflow(&id))).await
+    }
+
+    async fn update_workflow(
+        &self,
+        workflow: &Workflow,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let workflow = workflow.clone();
+        offload(&self.0, move |s, h| {
+            h.block_on(s.update_workflow(&workflow, expected_version))
+        })
+        .await
+    }
+
+    async fn put_artifact(&self, workflow_id: &str, artifact: &Artifact) -> Result<(), StoreError> {
+        let (id, artifact) = (workflow_id.to_owned(), artifact.clone());
+        offload(&self.0, move |s, h| {
+            h.block_on(s.put_artifact(&id, &artifact))
+        })
+        .await
+    }
+
+    async fn get_artifact(
+        &self,
+        workflow_id: &str,
+        iteration: u32,
+    ) -> Result<Option<Artifact>, StoreError> {
+        let id = workflow_id.to_owned();
+        offload(&self.0, move |s, h| {
+            h.block_on(s.get_artifact(&id, iteration))
+        })
+        .await
+    }
+
+    async fn list_artifacts(&self, workflow_id: &str) -> Result<Vec<Artifact>, StoreError> {
+        let id = workflow_id.to_owned();
+        offload(&self.0, move |s, h| h.block_on(s.list_artifacts(&id))).await
+    }
+
+    async fn load_feedback_context(
+        &self,
+        workflow_id: &str,
+        idempotency_key: &str,
+    ) -> Result<FeedbackContext, StoreError> {
+        let (id, key) = (workflow_id.to_owned(), idempotency_key.to_owned());
+        offload(&self.0, move |s, h| {
+            h.block_on(s.load_feedback_context(&id, &key))
+        })
+        .await
+    }
+
+    async fn record_feedback(
+        &self,
+        entry: &FeedbackEntry,
+        update: Option<(&Workflow, u64)>,
+    ) -> Result<(), StoreError> {
+        let entry = entry.clone();
+        let update = update.map(|(w, v)| (w.clone(), v));
+        offload(&self.0, move |s, h| {
+            h.block_on(s.record_feedback(&entry, update.as_ref().map(|(w, v)| (w, *v))))
+        })
+        .await
+    }
+
+    async fn replace_feedback(&self, entry: &FeedbackEntry) -> Result<(), StoreError> {
+        let entry = entry.clone();
+        offload(&self.0, move |s, h| h.block_on(s.replace_feedback(&entry))).await
+    }
+
+    async fn count_feedback(
+        &self,
+        workflow_id: &str,
+        key_prefix: &str,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let (id, prefix) = (workflow_id.to_owned(), key_prefix.to_owned());
+        offload(&self.0, move |s, h| {
+            h.block_on(s.count_feedback(&id, &prefix, limit))
+        })
+        .await
+    }
+
+    async fn list_feedback(&self, workflow_id: &str) -> Result<Vec<FeedbackEntry>, StoreError> {
+        let id = workflow_id.to_owned();
+        offload(&self.0, move |s, h| h.block_on(s.list_feedback(&id))).await
+    }
+
+    async fn list_pending_deliveries(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
+        offload(&self.0, move |s, h| {
+            h.block_on(s.list_pending_deliveries(limit))
+        })
+        .await
+    }
+
+    async fn list_by_status(
+        &self,
+        status: WorkflowStatus,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Workflow>, StoreError> {
+        let cursor = cursor.map(str::to_owned);
+        offload(&self.0, move |s, h| {
+            h.block_on(s.list_by_status(status, limit, cursor.as_deref()))
+        })
+        .await
     }
 }
