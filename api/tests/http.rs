@@ -1125,7 +1125,9 @@ async fn half_sent_requests_are_dropped_and_real_ones_still_served() {
     let mut slow = Vec::new();
     for _ in 0..8 {
         let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
-        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
         slow.push(c);
     }
     // After the header timeout the server has closed them (read sees EOF or an error)...
@@ -1137,9 +1139,14 @@ async fn half_sent_requests_are_dropped_and_real_ones_still_served() {
             .expect("the server answered or closed")
             .unwrap_or(0);
         let text = String::from_utf8_lossy(&buf[..n]);
-        assert!(n == 0 || text.contains("408") || text.contains("400"), "{text}");
+        assert!(
+            n == 0 || text.contains("408") || text.contains("400"),
+            "{text}"
+        );
     }
     // ...and a real request is served.
-    let ok = reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
+    let ok = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
 }

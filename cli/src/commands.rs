@@ -33,18 +33,40 @@ pub(crate) async fn start(runtime: &Runtime, args: StartArgs, as_json: bool) -> 
         .clone()
         .unwrap_or_else(|| format!("local-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]));
     let (input, subjects) = start_input(&args, &request_id, false)?;
-    let execution = runtime
+    let execution = match runtime
         .engine
-        .start_execution(&runtime.state_machine_arn, Some(&request_id), input)
-        .await?;
+        .start_execution(&runtime.state_machine_arn, Some(&request_id), input.clone())
+        .await
+    {
+        Ok(arn) => arn,
+        // A rerun with the same --request-id: the same request is idempotent (its workflows
+        // are printed again); a different request under that id is refused.
+        Err(e) if e.name() == "ExecutionAlreadyExists" => {
+            let arn = format!(
+                "{}:{request_id}",
+                runtime
+                    .state_machine_arn
+                    .replacen(":stateMachine:", ":execution:", 1)
+            );
+            let existing = runtime.engine.describe_execution(&arn)?;
+            if existing.input != input {
+                bail!("request id {request_id} was already used for a different start request; choose another --request-id");
+            }
+            arn
+        }
+        Err(e) => return Err(e.into()),
+    };
     runtime.settle().await?;
     let described = runtime.engine.describe_execution(&execution)?;
-    if described.status != statemachine::ExecutionStatus::Succeeded {
-        bail!(
+    match described.status {
+        statemachine::ExecutionStatus::Succeeded => {}
+        // Another process sharing the data directory is running it: its work is committed.
+        statemachine::ExecutionStatus::Running => {}
+        _ => bail!(
             "start request failed: {} — {}",
             described.error.unwrap_or_default(),
             described.cause.unwrap_or_default()
-        );
+        ),
     }
     let mut rows = Vec::new();
     for subject in &subjects {

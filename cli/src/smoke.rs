@@ -140,6 +140,31 @@ pub async fn run(runtime: &Runtime, args: SmokeArgs, as_json: bool) -> Result<Ex
         delivered += n;
         eprintln!("smoke: synthetic reviewer delivered {delivered} decision(s)");
     }
+    // Another process sharing the data directory (a second `hitl smoke`, `hitl serve`) may
+    // advance some of this batch's executions: wait until the batch is done, helping along.
+    let subjects_all =
+        hitl_domain::contracts::smoke_subjects(usize::try_from(args.batch_size).unwrap_or(0));
+    let waiting_until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let parent_running =
+            runtime.engine.describe_execution(&execution)?.status == ExecutionStatus::Running;
+        let mut items_done = true;
+        for subject in &subjects_all {
+            let id = workflow_id(&request_id, &subject.id);
+            let done = runtime
+                .store
+                .get_workflow(&id)
+                .await?
+                .is_some_and(|w| w.status.is_terminal());
+            items_done &= done;
+        }
+        if (!parent_running && items_done) || std::time::Instant::now() > waiting_until {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        runtime.engine.run_due().await?;
+        runtime.settle().await?;
+    }
     let mut checks = Vec::new();
     let parent = runtime.engine.describe_execution(&execution)?;
     checks.push(check(

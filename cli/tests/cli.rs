@@ -587,3 +587,65 @@ fn task_tokens_never_reach_the_history_or_the_executions_database() {
         }
     }
 }
+
+/// Issue 14: of 20 parallel `hitl start` runs on one data dir, some exited 2 with "execution …
+/// was modified concurrently" although their workflows were created (a retry then made
+/// duplicates), and two parallel `hitl smoke` runs aborted. Committed work is never reported
+/// as a failure now, and a rerun with the same --request-id prints the same workflows.
+#[test]
+fn parallel_processes_on_one_data_dir_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let spawn = |args: Vec<String>| {
+        Command::new(env!("CARGO_BIN_EXE_hitl"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .output()
+    };
+    let outputs: Vec<Output> = std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for i in 0..12 {
+            handles.push(scope.spawn(move || {
+                spawn(vec![
+                    "--json".into(),
+                    "start".into(),
+                    "--request-id".into(),
+                    format!("par-{i}"),
+                    "--subject".into(),
+                    format!(r#"{{"id":"p-{i}","name":"Parallel {i}"}}"#),
+                ])
+                .unwrap()
+            }));
+        }
+        for _ in 0..2 {
+            handles.push(scope.spawn(move || spawn(vec!["smoke".into()]).unwrap()));
+        }
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for out in &outputs {
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            stdout(out),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let again = hitl(
+        &data,
+        &[
+            "--json",
+            "start",
+            "--request-id",
+            "par-3",
+            "--subject",
+            r#"{"id":"p-3","name":"Parallel 3"}"#,
+        ],
+    );
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(json_line(&again)["workflows"].as_array().unwrap().len(), 1);
+}

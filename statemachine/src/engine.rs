@@ -160,6 +160,15 @@ struct Inner {
     defs: Mutex<HashMap<String, Arc<Definition>>>,
 }
 
+/// Held while one engine operation runs: the in-process mutex and, for a store shared by
+/// several processes, an exclusive lock on the store's lock file. Two processes on one data
+/// directory never step the same execution at once (a losing step would already have run its
+/// handler's side effects, e.g. recorded a task token the execution never waits for).
+struct Exclusive<'a> {
+    _in_process: tokio::sync::MutexGuard<'a, ()>,
+    _across_processes: Option<std::fs::File>,
+}
+
 /// The local Step Functions engine. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
@@ -334,7 +343,7 @@ impl Engine {
         name: Option<&str>,
         input: Value,
     ) -> Result<String, EngineError> {
-        let _guard = self.inner.lock.lock().await;
+        let _guard = self.exclusive().await?;
         self.inner.clock.refresh()?;
         let (arn, _start, created) = self.create_execution(state_machine_arn, name, input, None)?;
         let mut q = Queue::default();
@@ -788,7 +797,14 @@ impl Engine {
     async fn drain(&self, q: &mut Queue) -> Result<(), EngineError> {
         while let Some(arn) = q.pending.pop_front() {
             let mut ld = self.load(&arn)?;
-            self.run_loop(&mut ld, q).await?;
+            match self.run_loop(&mut ld, q).await {
+                // Another process (sharing the data directory) advanced it first: its work is
+                // committed and it carries on; nothing failed.
+                Err(EngineError::Store(StoreError::Conflict(a))) => {
+                    tracing::debug!(execution = %a, "advanced concurrently by another process");
+                }
+                other => other?,
+            }
         }
         Ok(())
     }
@@ -800,7 +816,7 @@ impl Engine {
             ));
         }
         let hash = step::token_hash(token);
-        let _guard = self.inner.lock.lock().await;
+        let _guard = self.exclusive().await?;
         self.inner.clock.refresh()?;
         let mut attempts = 0;
         loop {
@@ -855,6 +871,31 @@ impl Engine {
         }
     }
 
+    async fn exclusive(&self) -> Result<Exclusive<'_>, EngineError> {
+        let in_process = self.inner.lock.lock().await;
+        let across = match self.inner.store.process_lock_path() {
+            None => None,
+            Some(path) => Some(
+                tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+                    let mut options = std::fs::OpenOptions::new();
+                    options.create(true).truncate(false).write(true);
+                    #[cfg(unix)]
+                    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                    let file = options.open(&path)?;
+                    file.lock()?;
+                    Ok(file)
+                })
+                .await
+                .map_err(|e| StoreError::Io(format!("engine lock task: {e}")))?
+                .map_err(|e| StoreError::Io(format!("engine lock file: {e}")))?,
+            ),
+        };
+        Ok(Exclusive {
+            _in_process: in_process,
+            _across_processes: across,
+        })
+    }
+
     /// Completes a `.waitForTaskToken` task with `output`.
     pub async fn send_task_success(&self, token: &str, output: Value) -> Result<(), EngineError> {
         let apply = move |r: &mut Runner, d: &Definition, root: &mut Frame, p: &[usize]| {
@@ -887,7 +928,7 @@ impl Engine {
 
     /// Moves the virtual clock forward and runs everything that became due.
     pub async fn advance_time(&self, by: Duration) -> Result<AdvanceReport, EngineError> {
-        let _guard = self.inner.lock.lock().await;
+        let _guard = self.exclusive().await?;
         self.inner.clock.refresh()?;
         if !self.inner.clock.advance(by)? {
             return Err(EngineError::ClockNotVirtual);
@@ -897,14 +938,14 @@ impl Engine {
 
     /// Runs whatever is due at the current clock (timers, deadlines, interrupted runs).
     pub async fn run_due(&self) -> Result<(), EngineError> {
-        let _guard = self.inner.lock.lock().await;
+        let _guard = self.exclusive().await?;
         self.inner.clock.refresh()?;
         self.run_due_locked().await.map(|_| ())
     }
 
     /// Like [`Engine::run_due`] but reports what ran.
     pub async fn run_due_report(&self) -> Result<AdvanceReport, EngineError> {
-        let _guard = self.inner.lock.lock().await;
+        let _guard = self.exclusive().await?;
         self.inner.clock.refresh()?;
         self.run_due_locked().await
     }

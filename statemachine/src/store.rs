@@ -33,6 +33,9 @@ pub enum StoreError {
     /// A lock was poisoned.
     #[error("store lock poisoned")]
     Poisoned,
+    /// The cross-process lock file could not be taken.
+    #[error("{0}")]
+    Io(String),
 }
 
 /// Execution status, as in `DescribeExecution`.
@@ -206,6 +209,11 @@ pub struct Commit {
 
 /// Storage used by the engine. Implementations must be safe to share across threads.
 pub trait ExecutionStore: Send + Sync {
+    /// A file whose exclusive lock serialises engine steps across processes sharing this
+    /// store (`None`: one process only).
+    fn process_lock_path(&self) -> Option<std::path::PathBuf> {
+        None
+    }
     /// Inserts or replaces a state machine.
     fn put_state_machine(&self, sm: &StateMachineRecord) -> Result<(), StoreError>;
     /// Fetches a state machine.
@@ -455,6 +463,7 @@ INSERT OR IGNORE INTO virtual_clock (id, offset_ms) VALUES (1, 0);
 /// A SQLite-backed [`ExecutionStore`], safe to share between processes.
 pub struct SqliteExecutionStore {
     conn: Mutex<rusqlite::Connection>,
+    lock_path: Option<std::path::PathBuf>,
 }
 
 const EXEC_COLS: &str = "arn, state_machine_arn, name, status, input, output, error, cause, \
@@ -463,8 +472,12 @@ const EXEC_COLS: &str = "arn, state_machine_arn, name, status, input, output, er
 impl SqliteExecutionStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let conn = rusqlite::Connection::open(path)?;
-        Self::init(conn)
+        let conn = rusqlite::Connection::open(path.as_ref())?;
+        let mut store = Self::init(conn)?;
+        let mut lock = path.as_ref().as_os_str().to_owned();
+        lock.push(".lock");
+        store.lock_path = Some(lock.into());
+        Ok(store)
     }
 
     /// An in-memory SQLite database (single process).
@@ -474,13 +487,39 @@ impl SqliteExecutionStore {
 
     fn init(conn: rusqlite::Connection) -> Result<Self, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Several processes may open a new data directory at once; setting it up can meet a
+        // lock the busy timeout does not cover: try again briefly.
+        let mut attempt = 0u64;
+        loop {
+            match Self::set_up(&conn) {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if attempt < 50
+                        && matches!(
+                            e.code,
+                            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                        ) =>
+                {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+                }
+                Err(e) => return Err(e.into()),
+                Ok(()) => {
+                    return Ok(Self {
+                        conn: Mutex::new(conn),
+                        lock_path: None,
+                    })
+                }
+            }
+        }
+    }
+
+    fn set_up(conn: &rusqlite::Connection) -> Result<(), rusqlite::Error> {
         // journal_mode returns a row; query it rather than execute.
         let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
+        // FULL: an execution's progress past a delivered decision survives a power loss too
+        // (the decision's own record is FULL in the workflow store).
+        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
+        conn.execute_batch(SCHEMA)
     }
 
     fn conn(&self) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>, StoreError> {
@@ -625,6 +664,10 @@ struct TokenRecordRaw {
 }
 
 impl ExecutionStore for SqliteExecutionStore {
+    fn process_lock_path(&self) -> Option<std::path::PathBuf> {
+        self.lock_path.clone()
+    }
+
     fn put_state_machine(&self, sm: &StateMachineRecord) -> Result<(), StoreError> {
         self.conn()?.execute(
             "INSERT INTO state_machines (arn, name, definition, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)

@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS workflows (
     status      TEXT NOT NULL,
     version     INTEGER NOT NULL,
     updated_at  TEXT NOT NULL,
-    body        TEXT NOT NULL
+    body        TEXT NOT NULL,
+    delivery_pending INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS workflows_by_status ON workflows (status, updated_at DESC, id DESC);
 CREATE TABLE IF NOT EXISTS artifacts (
@@ -89,6 +90,26 @@ impl SqliteStore {
     }
 
     fn init(conn: Connection) -> Result<Self, StoreError> {
+        // Several processes may open a new data directory at once: setting it up (WAL, the
+        // schema) can meet a lock that the busy timeout does not cover; try again briefly.
+        let mut attempt = 0;
+        loop {
+            match Self::set_up(&conn) {
+                Err(StoreError::Throttled(_)) if attempt < 50 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(20 * attempt));
+                }
+                Err(e) => return Err(e),
+                Ok(()) => {
+                    return Ok(Self {
+                        conn: Mutex::new(conn),
+                    })
+                }
+            }
+        }
+    }
+
+    fn set_up(conn: &Connection) -> Result<(), StoreError> {
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(backend)?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -98,10 +119,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
-        Self::migrate(&conn)?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
+        Self::migrate(conn)
     }
 
     /// Adds what newer versions of the store keep beside the record: the outbox flag
@@ -113,10 +131,14 @@ impl SqliteStore {
             .exists([])
             .map_err(backend)?;
         if !has_flag {
-            conn.execute_batch(
+            match conn.execute_batch(
                 "ALTER TABLE workflows ADD COLUMN delivery_pending INTEGER NOT NULL DEFAULT 0;",
-            )
-            .map_err(backend)?;
+            ) {
+                // Another process added it between our check and our ALTER.
+                Err(rusqlite::Error::SqliteFailure(_, Some(m)))
+                    if m.contains("duplicate column") => {}
+                other => other.map_err(backend)?,
+            }
         }
         conn.execute_batch(
             "CREATE INDEX IF NOT EXISTS workflows_pending_delivery
