@@ -137,11 +137,59 @@ impl Clients {
     }
 }
 
-/// The SDK error text with its causes (`DisplayErrorContext`), on one line.
-fn sdk_error<E: std::error::Error>(err: E) -> String {
-    aws_sdk_dynamodb::error::DisplayErrorContext(err)
+/// An SDK failure in one line: the service's error code and message (or the root cause of a
+/// transport or credentials failure), and a hint where one helps.
+fn sdk_error<E>(err: E) -> String
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    let code = err.code().map(str::to_owned);
+    let message = err.message().map(str::to_owned);
+    let full = aws_sdk_dynamodb::error::DisplayErrorContext(&err)
         .to_string()
-        .replace('\n', " ")
+        .replace('\n', " ");
+    explain(code.as_deref(), message.as_deref(), &full)
+}
+
+/// The one-line text of [`sdk_error`] from its parts (pure, so it can be tested).
+pub fn explain(code: Option<&str>, message: Option<&str>, full: &str) -> String {
+    let cause = match (code, message) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.to_owned(),
+        (None, Some(m)) => m.to_owned(),
+        // Transport and credentials errors: the innermost cause is the informative one.
+        (None, None) => full.rsplit(": ").next().unwrap_or(full).trim().to_owned(),
+    };
+    let lower = format!("{} {}", cause, full).to_lowercase();
+    let hint = if [
+        "expiredtoken",
+        "invalidclienttokenid",
+        "unrecognizedclient",
+        "no credentials",
+        "credentials provider",
+        "failed to load credentials",
+        "signaturedoesnotmatch",
+        "the security token included in the request is expired",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+    {
+        " (hint: credentials are missing or expired - run `aws sso login`, or set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+    } else if lower.contains("stack with id") && lower.contains("does not exist") {
+        " (hint: list your stacks with `aws cloudformation list-stacks --stack-status-filter CREATE_COMPLETE UPDATE_COMPLETE`, and check --region)"
+    } else if lower.contains("dispatch failure")
+        || lower.contains("connection refused")
+        || lower.contains("dns error")
+    {
+        " (hint: the endpoint is unreachable - check --region, AWS_ENDPOINT_URL and the network)"
+    } else {
+        ""
+    };
+    let mut line: String = cause.chars().take(240).collect();
+    if cause.chars().count() > 240 {
+        line.push('…');
+    }
+    line + hint
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -823,5 +871,44 @@ async fn wait_for_alias(
             bail!("agent {agent_id} alias {alias_id}: {}", check.detail);
         }
         tokio::time::sleep(polling.interval).await;
+    }
+}
+
+#[cfg(test)]
+mod explain_tests {
+    use super::explain;
+
+    /// Issue 14: an SDK failure was a 900-character dump with no way forward.
+    #[test]
+    fn sdk_failures_are_one_line_with_a_hint() {
+        let expired = explain(
+            Some("ExpiredTokenException"),
+            Some("The security token included in the request is expired"),
+            &"x".repeat(900),
+        );
+        assert!(expired.starts_with("ExpiredTokenException: The security token"));
+        assert!(expired.contains("aws sso login"), "{expired}");
+        assert!(expired.len() < 400);
+        let stack = explain(
+            Some("ValidationError"),
+            Some("Stack with id hitl-prod does not exist"),
+            "",
+        );
+        assert!(stack.contains("list-stacks"), "{stack}");
+        let offline = explain(
+            None,
+            None,
+            "dispatch failure: io error: error trying to connect: tcp connect error: Connection refused (os error 111)",
+        );
+        assert_eq!(
+            offline,
+            "Connection refused (os error 111) (hint: the endpoint is unreachable - check --region, AWS_ENDPOINT_URL and the network)"
+        );
+        let creds = explain(
+            None,
+            None,
+            "failed to construct request: no credentials in the property bag",
+        );
+        assert!(creds.contains("aws sso login"), "{creds}");
     }
 }

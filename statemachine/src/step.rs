@@ -56,6 +56,36 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
 
+/// Step Functions' limit on a state's input and output: 256 KiB of UTF-8 JSON.
+pub const MAX_PAYLOAD_BYTES: usize = 262_144;
+
+/// Fails with `States.DataLimitExceeded`, as the service does, when `output` is larger than
+/// [`MAX_PAYLOAD_BYTES`].
+fn check_payload_size(state: &str, output: &Value) -> Result<(), StateError> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, output);
+    if count.0 > MAX_PAYLOAD_BYTES {
+        return Err(StateError::new(
+            "States.DataLimitExceeded",
+            format!(
+                "The state/task '{state}' returned a result with a size exceeding the maximum number of bytes service limit ({} bytes > {MAX_PAYLOAD_BYTES}).",
+                count.0
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `value` with every string equal to `token` replaced by a short hash of it: the history
 /// (persisted, printed by `hitl history`) never holds a usable task token, while the hash
 /// still correlates the events of one wait.
@@ -449,7 +479,9 @@ impl Runner {
             io::OptPath::Default => result,
             p => io::apply_result_path(Value::clone(&frame.input), p, result)?,
         };
-        io::apply_filter_path_owned(combined, &st.output_path, "OutputPath", &ctx)
+        let output = io::apply_filter_path_owned(combined, &st.output_path, "OutputPath", &ctx)?;
+        check_payload_size(&frame.state, &output)?;
+        Ok(output)
     }
 
     fn run_pass(&mut self, st: &State, frame: &mut Frame) -> Result<(), StateError> {

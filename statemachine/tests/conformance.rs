@@ -1350,3 +1350,31 @@ async fn shipped_hitl_definition_runs_end_to_end() {
         json!("escalated:review_timeout")
     );
 }
+
+/// Issue 14/17: a state output over Step Functions' 256 KiB limit fails with
+/// `States.DataLimitExceeded`, as the service does; just under it passes.
+#[tokio::test]
+async fn outputs_over_256_kib_fail_with_data_limit_exceeded() {
+    let big = "x".repeat(262_144);
+    let def =
+        r#"{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"s.$":"$.s"},"End":true}}}"#;
+    let d = run(def, json!({"s": big}), HandlerRegistry::new()).await;
+    assert_eq!(d.status, ExecutionStatus::Failed, "{d:?}");
+    assert_eq!(d.error.as_deref(), Some("States.DataLimitExceeded"));
+    let fits = "x".repeat(262_144 - 20);
+    let d = run(def, json!({"s": fits}), HandlerRegistry::new()).await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded, "{d:?}");
+    // "A terminal error that can't be caught by the States.ALL error type" (developer guide,
+    // error handling): a task result over the limit fails the execution through States.ALL.
+    let caught = format!(
+        r#"{{"StartAt":"T","States":{{"T":{{"Type":"Task","Resource":"{LAMBDA}:Big","End":true,
+        "Catch":[{{"ErrorEquals":["States.ALL"],"Next":"Small"}}]}},
+        "Small":{{"Type":"Pass","Result":"too big","End":true}}}}}}"#
+    );
+    let reg = HandlerRegistry::new().with_fn("Big", |_input: Value, _| async move {
+        Ok(json!({"blob": "y".repeat(300_000)}))
+    });
+    let d = run(&caught, json!({}), reg).await;
+    assert_eq!(d.status, ExecutionStatus::Failed, "{d:?}");
+    assert_eq!(d.error.as_deref(), Some("States.DataLimitExceeded"));
+}
