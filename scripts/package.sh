@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds every Lambda function (each binary of functions/*) as a deployable zip with
-# cargo-lambda, into target/lambda/ (CARGO_TARGET_DIR, so it never disturbs other builds):
-#   target/lambda/lambda/<function>/bootstrap.zip
+# cargo-lambda, one package per cargo invocation (as `sam build` does, so no feature of another
+# workspace member unifies into a function), into $CARGO_TARGET_DIR (default target/lambda/):
+#   $CARGO_TARGET_DIR/lambda/<function>/bootstrap.zip
 #
 #   scripts/package.sh                 # all functions, x86_64 (works on any Linux with zig)
 #   scripts/package.sh --arm64         # arm64, as the template deploys (Architectures: [arm64]);
@@ -48,17 +49,22 @@ if [ "${#names[@]}" -eq 0 ]; then
 fi
 [ "${#names[@]}" -gt 0 ] || { echo "package: no function binaries found" >&2; exit 1; }
 
-bins=()
-for n in "${names[@]}"; do bins+=(--bin "$n"); done
-export CARGO_TARGET_DIR="$PWD/target/lambda"
-echo "== cargo lambda build --release --output-format zip ${arch_flag[*]:-} (${#names[@]} functions: ${names[*]})"
+# One package per cargo invocation, as `sam build` builds each function: features of other
+# workspace members (the CLI's SSO credential providers, say) must not unify into a function.
+# The caller's CARGO_TARGET_DIR is honoured (default: target/lambda).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/lambda}"
+echo "== cargo lambda build --release --output-format zip ${arch_flag[*]:-}, one package at a time (${#names[@]} functions: ${names[*]})"
 start=$SECONDS
-cargo lambda build --release --output-format zip "${arch_flag[@]}" "${bins[@]}"
+for n in "${names[@]}"; do
+  pkg=$(grep -l "name = \"$n\"" functions/*/Cargo.toml | head -1 | xargs dirname | xargs basename)
+  cargo lambda build --release --output-format zip "${arch_flag[@]}" --package "$pkg" --bin "$n"
+done
 echo "== built in $((SECONDS - start))s"
 
 status=0
 for n in "${names[@]}"; do
   zip="$CARGO_TARGET_DIR/lambda/$n/bootstrap.zip"
+  [ -f "$zip" ] || zip="$CARGO_TARGET_DIR/lambda/lambda/$n/bootstrap.zip"
   if [ -f "$zip" ]; then
     printf '%-20s %8s bytes  %s\n' "$n" "$(stat -c %s "$zip")" "${zip#"$PWD"/}"
   else
