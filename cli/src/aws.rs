@@ -80,6 +80,25 @@ pub struct Targets {
     pub functions: Vec<String>,
     /// Bedrock agent and alias, when configured.
     pub agent: Option<(String, String)>,
+    /// Bucket of the outcome envelopes (stack output `OutcomesBucketName`).
+    pub outcomes_bucket: Option<String>,
+    /// The stack's `Environment` parameter (part of the envelopes' keys).
+    pub environment: Option<String>,
+}
+
+impl Targets {
+    /// Where the envelope of an approved workflow is, when the stack names its bucket.
+    pub fn outcome_location(&self, workflow: &hitl_domain::model::Workflow) -> Option<String> {
+        if workflow.status != hitl_domain::model::WorkflowStatus::Approved {
+            return None;
+        }
+        let bucket = self.outcomes_bucket.as_deref()?;
+        let env = self.environment.as_deref()?;
+        Some(format!(
+            "s3://{bucket}/{}",
+            hitl_domain::outcome::envelope_key(env, workflow)
+        ))
+    }
 }
 
 impl Targets {
@@ -271,6 +290,8 @@ pub async fn resolve_targets(
             .map(|u| u.trim_end_matches('/').to_owned()),
         functions,
         agent,
+        outcomes_bucket: non_empty(outputs.get("OutcomesBucketName").cloned()),
+        environment: non_empty(parameters.get("Environment").cloned()),
     })
 }
 

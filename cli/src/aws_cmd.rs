@@ -316,6 +316,7 @@ async fn show_status(
                         "reviewer": d.reviewer, "decided_at": d.decided_at,
                     })).collect::<Vec<_>>(),
                     "escalation": wf.escalation, "failure": wf.failure,
+                    "outcome_location": targets.outcome_location(wf),
                     "updated_at": wf.updated_at,
                 })
             );
@@ -345,6 +346,10 @@ async fn show_status(
                     ),
                 ],
                 vec!["decisions".into(), wf.decisions.len().to_string()],
+                vec![
+                    "outcome".into(),
+                    targets.outcome_location(wf).unwrap_or_else(|| "—".into()),
+                ],
             ];
             println!("{}", table(&["FIELD", "VALUE"], &rows));
         }

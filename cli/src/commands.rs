@@ -464,3 +464,41 @@ pub(crate) async fn reconcile(runtime: &Runtime, as_json: bool) -> Result<ExitCo
         ExitCode::from(1)
     })
 }
+
+/// `hitl export`: the outcome as its consumers receive it, rebuilt from the store (the same
+/// bytes `publish-outcome` wrote).
+pub(crate) async fn export(
+    runtime: &Runtime,
+    id: &str,
+    out: Option<&std::path::Path>,
+) -> Result<ExitCode> {
+    use hitl_domain::outcome::{envelope, envelope_bytes, finished_event};
+    let wf = load(runtime, id).await?;
+    let bytes = match wf.status {
+        WorkflowStatus::Approved => {
+            let artifacts = runtime.store.list_artifacts(id).await?;
+            let last = artifacts
+                .iter()
+                .find(|a| a.iteration == wf.artifact_iteration)
+                .ok_or_else(|| anyhow!("workflow {id} has no final draft"))?;
+            envelope_bytes(&envelope(&wf, last)?)
+        }
+        WorkflowStatus::Escalated => {
+            let mut text = serde_json::to_vec_pretty(&finished_event(&wf, None)?)?;
+            text.push(b'\n');
+            text
+        }
+        other => bail!("workflow {id} is {other}: only approved and escalated workflows have an outcome to export"),
+    };
+    match out {
+        Some(path) => {
+            std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {} ({} bytes)", path.display(), bytes.len());
+        }
+        None => {
+            use std::io::Write as _;
+            std::io::stdout().write_all(&bytes)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

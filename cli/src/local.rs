@@ -17,7 +17,7 @@ use hitl_domain::metadata::LocalGenerator;
 use hitl_domain::model::TaskToken;
 use hitl_domain::ports::{
     fate_from_history, Clock, ExecutionResumer, MetadataAgent, NoAgentConfigured, Notification,
-    Notifier, ResumeError, Resumed, TaskFate, WaitEvent,
+    Notifier, OutcomePublisher, ResumeError, Resumed, TaskFate, WaitEvent,
 };
 use hitl_domain::store::WorkflowStore;
 use hitl_domain::HandlerError;
@@ -178,6 +178,65 @@ fn private_file(path: &Path) -> Result<()> {
         .with_context(|| format!("creating {}", path.display()))
 }
 
+/// The local outcome publisher: envelopes under `<data dir>/exports/<subject id>/<workflow
+/// id>.json` (the bucket key without its `metadata/<env>/` prefix), `Workflow Finished` events
+/// appended to the notification log.
+pub struct FilePublisher {
+    /// `<data dir>/exports`.
+    pub exports: PathBuf,
+    /// The notification log.
+    pub notifications: PathBuf,
+}
+
+#[async_trait]
+impl OutcomePublisher for FilePublisher {
+    async fn store_envelope(
+        &self,
+        key: &str,
+        body: &[u8],
+        _content_hash: &str,
+    ) -> Result<String, HandlerError> {
+        let relative = key.splitn(3, '/').nth(2).unwrap_or(key);
+        let path = self.exports.join(relative);
+        let io =
+            |e: std::io::Error| HandlerError::PublishFailed(format!("{}: {e}", path.display()));
+        if std::fs::read(&path).is_ok_and(|existing| existing == body) {
+            return Ok(path.display().to_string());
+        }
+        if let Some(dir) = path.parent() {
+            private_dir(dir).map_err(io)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp).map_err(io)?;
+        std::io::Write::write_all(&mut file, body).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        Ok(path.display().to_string())
+    }
+
+    async fn emit_finished(&self, detail: &Value) -> Result<(), HandlerError> {
+        use std::io::Write;
+        let line = serde_json::json!({
+            "kind": "workflow_finished",
+            "source": hitl_domain::outcome::EVENT_SOURCE,
+            "detail_type": hitl_domain::outcome::EVENT_DETAIL_TYPE,
+            "detail": detail,
+        });
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
+            .open(&self.notifications)
+            .map_err(|e| HandlerError::PublishFailed(e.to_string()))?;
+        writeln!(file, "{line}").map_err(|e| HandlerError::PublishFailed(e.to_string()))
+    }
+}
+
 /// Appends notifications to `notifications.jsonl` in the data directory.
 pub struct FileNotifier {
     path: PathBuf,
@@ -271,6 +330,8 @@ pub struct Ports {
     pub notifier: Arc<dyn Notifier>,
     /// The drafting agent (the deterministic [`LocalGenerator`] unless a test swaps it).
     pub agent: Arc<dyn MetadataAgent>,
+    /// Where finished workflows are published.
+    pub publisher: Arc<dyn OutcomePublisher>,
 }
 
 /// Registers the project's function handlers under their function names.
@@ -304,6 +365,11 @@ pub fn registry(ports: &Ports) -> HandlerRegistry {
     let fin = finalize::Deps {
         store: p.store.clone(),
         clock: p.clock.clone(),
+    };
+    let publish = publish_outcome::Deps {
+        store: p.store.clone(),
+        publisher: p.publisher.clone(),
+        environment: "local".into(),
     };
     let feedback = process_feedback::Deps {
         store: p.store.clone(),
@@ -353,6 +419,13 @@ pub fn registry(ports: &Ports) -> HandlerRegistry {
                 async move { finalize::handle(&d, i).await }
             }),
         )
+        .with(
+            "publish-outcome",
+            typed(move |i| {
+                let d = publish.clone();
+                async move { publish_outcome::handle(&d, i).await }
+            }),
+        )
         .with("sqs:sendMessage", Arc::new(IntegrationEcho("MessageId")))
         .with("sns:publish", Arc::new(IntegrationEcho("MessageId")))
         .with("events:putEvents", Arc::new(IntegrationEcho("Entries")))
@@ -383,6 +456,10 @@ pub struct Runtime {
     pub state_machine_arn: String,
     /// Handlers' view of the clock.
     pub clock: Arc<dyn Clock>,
+    /// Where approved workflows' envelopes are written (`<data dir>/exports`).
+    pub exports: PathBuf,
+    /// The notification log (review requests, escalations, `Workflow Finished` events).
+    pub notifications: PathBuf,
     resumer: Arc<LocalResumer>,
 }
 
@@ -435,6 +512,9 @@ impl Runtime {
                 },
             ),
         };
+        let exports = notifications
+            .parent()
+            .map_or_else(|| PathBuf::from("exports"), |d| d.join("exports"));
         let engine_clock: Arc<dyn statemachine::Clock> =
             Arc::new(statemachine::VirtualClock::new(exec_store.clone())?);
         let clock: Arc<dyn Clock> = Arc::new(EngineClock(engine_clock.clone()));
@@ -444,9 +524,13 @@ impl Runtime {
             clock: clock.clone(),
             resumer: resumer.clone(),
             notifier: Arc::new(FileNotifier {
-                path: notifications,
+                path: notifications.clone(),
             }),
             agent,
+            publisher: Arc::new(FilePublisher {
+                exports: exports.clone(),
+                notifications: notifications.clone(),
+            }),
         };
         let engine = Arc::new(Engine::new(
             exec_store,
@@ -462,6 +546,8 @@ impl Runtime {
             engine,
             state_machine_arn,
             clock,
+            exports,
+            notifications,
             resumer,
         })
     }

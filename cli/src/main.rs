@@ -59,6 +59,15 @@ pub enum Command {
         /// How far: a number with s, m, h or d (combinations like 1h30m work).
         duration: String,
     },
+    /// Print (or write with --out) the published outcome of a finished workflow: the envelope of
+    /// an approved one, the Workflow Finished event of an escalated one.
+    Export {
+        /// Workflow id.
+        workflow_id: String,
+        /// Write it to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Deliver every accepted decision the executions have not confirmed yet (the outbox
     /// relay; also runs after every command's engine step loop and at `hitl serve` start-up).
     Reconcile,
@@ -151,6 +160,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::AdvanceTime { duration } => commands::advance(&runtime, &duration, cli.json).await,
         Command::Smoke(args) => smoke::run(&runtime, args, cli.json).await,
         Command::Reconcile => commands::reconcile(&runtime, cli.json).await,
+        Command::Export { workflow_id, out } => {
+            commands::export(&runtime, &workflow_id, out.as_deref()).await
+        }
         Command::Report(mut args) => {
             args.format = Some(args.format_with_json(cli.json)?);
             report::run(runtime.store.as_ref(), runtime.clock.now(), args).await

@@ -92,6 +92,43 @@ async fn item_checks(runtime: &Runtime, wf: &Workflow) -> Result<Vec<Check>> {
             && artifacts.len() as u32 == iteration,
         format!("{applied} decision(s), {} draft(s)", artifacts.len()),
     ));
+    // Issue 18: the outcome reached its consumers: an approved workflow's envelope is in
+    // exports/, an escalated one's Workflow Finished event in the notification log.
+    let envelope_path = runtime
+        .exports
+        .join(&wf.subject.id)
+        .join(format!("{}.json", wf.id));
+    let events = std::fs::read_to_string(&runtime.notifications).unwrap_or_default();
+    let event_seen = events.lines().any(|l| {
+        serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| {
+            v["kind"] == "workflow_finished" && v["detail"]["workflow_id"] == wf.id.as_str()
+        })
+    });
+    let (published, detail) = match status {
+        WorkflowStatus::Approved => {
+            let envelope: Option<serde_json::Value> = std::fs::read(&envelope_path)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            let ok = envelope
+                .as_ref()
+                .is_some_and(|e| e["workflow_id"] == wf.id.as_str() && e["outcome"] == "approved")
+                && event_seen;
+            (
+                ok,
+                format!(
+                    "envelope exports/{}/{}.json, event {}",
+                    wf.subject.id,
+                    wf.id,
+                    if event_seen { "emitted" } else { "missing" }
+                ),
+            )
+        }
+        _ => (
+            event_seen,
+            format!("event {}", if event_seen { "emitted" } else { "missing" }),
+        ),
+    };
+    checks.push(check(format!("{label}: published"), published, detail));
     if let Some(arn) = &wf.execution_arn {
         let d = runtime.engine.describe_execution(arn)?;
         let history = runtime.engine.get_execution_history(arn)?;

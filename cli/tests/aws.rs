@@ -141,7 +141,8 @@ fn template() -> Value {
             "AgentId": {"Type": "String", "Default": ""},
             "AgentAliasId": {"Type": "String", "Default": ""},
             "StateMachine": {"Type": "String"},
-            "Api": {"Type": "String"}
+            "Api": {"Type": "String"},
+            "Environment": {"Type": "String", "Default": "moto"}
         },
         "Resources": {
             "WorkflowTable": {"Type": "AWS::DynamoDB::Table", "Properties": {
@@ -163,7 +164,8 @@ fn template() -> Value {
         "Outputs": {
             "TableName": {"Value": {"Ref": "WorkflowTable"}},
             "StateMachineArn": {"Value": {"Ref": "StateMachine"}},
-            "ApiUrl": {"Value": {"Ref": "Api"}}
+            "ApiUrl": {"Value": {"Ref": "Api"}},
+            "OutcomesBucketName": {"Value": "hitl-moto-outcomes"}
         }
     })
 }
@@ -491,6 +493,12 @@ async fn hitl_aws_operates_a_stack_on_moto() {
     assert_eq!(json_out(&replay)["receipt"]["replayed"], true);
     let after = json_out(&moto.hitl(&["status", &wf_id]));
     assert_eq!(after["execution_status"], "SUCCEEDED");
+    // Issue 18: the status of an approved workflow says where its envelope is published.
+    let subject_id = after["subject"]["id"].as_str().unwrap();
+    assert_eq!(
+        after["outcome_location"],
+        format!("s3://hitl-moto-outcomes/metadata/moto/{subject_id}/{wf_id}.json").as_str()
+    );
     assert_eq!(after["decisions"][0]["reviewer"], "ops");
     let trail = store.list_feedback(&wf_id).await.unwrap();
     assert_eq!(

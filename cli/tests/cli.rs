@@ -313,7 +313,8 @@ fn smoke_reports_named_checks_and_a_closing_count() {
     assert!(out.status.success(), "{}", stdout(&out));
     let text = stdout(&out);
     assert!(text.contains("EscalateAtLimit: outcome"), "{text}");
-    assert!(text.contains("smoke: 11 passed, 0 failed"), "{text}");
+    // 2 batch checks + 4 per workflow (outcome, audit trail, published, execution).
+    assert!(text.contains("smoke: 14 passed, 0 failed"), "{text}");
 }
 
 #[test]
@@ -648,4 +649,105 @@ fn parallel_processes_on_one_data_dir_all_succeed() {
         String::from_utf8_lossy(&again.stderr)
     );
     assert_eq!(json_line(&again)["workflows"].as_array().unwrap().len(), 1);
+}
+
+/// Issue 18: a finished workflow's outcome reaches its consumers locally: the envelope of an
+/// approved one under `exports/` (what `hitl export` prints, byte for byte), a `Workflow
+/// Finished` event per finished workflow in the notification log.
+#[test]
+fn finished_workflows_are_published_and_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let smoke = hitl(&data, &["smoke"]);
+    assert!(smoke.status.success(), "{}", stdout(&smoke));
+    assert!(stdout(&smoke).contains(": published"));
+    let listed = json_line(&hitl(&data, &["--json", "list"]));
+    let workflows = listed.as_array().unwrap();
+    let events: Vec<Value> = std::fs::read_to_string(data.join("notifications.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["kind"] == "workflow_finished")
+        .collect();
+    assert_eq!(
+        events.len(),
+        workflows.len(),
+        "one event per finished workflow"
+    );
+    let approved = workflows
+        .iter()
+        .find(|w| w["status"] == "approved")
+        .unwrap();
+    let id = approved["workflow_id"].as_str().unwrap();
+    let subject = approved["subject_id"].as_str().unwrap();
+    let stored = std::fs::read(
+        data.join("exports")
+            .join(subject)
+            .join(format!("{id}.json")),
+    )
+    .unwrap();
+    let exported = hitl(&data, &["export", id]);
+    assert!(exported.status.success());
+    assert_eq!(
+        exported.stdout, stored,
+        "hitl export prints the stored bytes"
+    );
+    let envelope: Value = serde_json::from_slice(&stored).unwrap();
+    assert_eq!(envelope["schema_version"], "1.0");
+    assert_eq!(envelope["outcome"], "approved");
+    assert_eq!(envelope["approved_by"], "synthetic-reviewer");
+    let event = events
+        .iter()
+        .find(|e| e["detail"]["workflow_id"] == id)
+        .unwrap();
+    assert_eq!(event["detail"]["content_hash"], envelope["content_hash"]);
+    // Both documents match the JSON Schemas published in docs/schemas/.
+    let schema = |name: &str| {
+        let text =
+            std::fs::read_to_string(common::workspace().join("docs/schemas").join(name)).unwrap();
+        jsonschema::validator_for(&serde_json::from_str::<Value>(&text).unwrap()).unwrap()
+    };
+    let envelope_schema = schema("outcome-envelope.schema.json");
+    let event_schema = schema("workflow-finished.schema.json");
+    let problems = |v: &jsonschema::Validator, doc: &Value| {
+        v.iter_errors(doc)
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        envelope_schema.is_valid(&envelope),
+        "{:?}",
+        problems(&envelope_schema, &envelope)
+    );
+    let mut broken = envelope.clone();
+    broken.as_object_mut().unwrap().remove("content_hash");
+    assert!(
+        !envelope_schema.is_valid(&broken),
+        "the schema requires content_hash"
+    );
+    for e in &events {
+        assert!(
+            event_schema.is_valid(&e["detail"]),
+            "{:?}",
+            problems(&event_schema, &e["detail"])
+        );
+    }
+    let escalated = workflows
+        .iter()
+        .find(|w| w["status"] == "escalated")
+        .unwrap();
+    let out = dir.path().join("esc.json");
+    let written = hitl(
+        &data,
+        &[
+            "export",
+            escalated["workflow_id"].as_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(written.status.success());
+    let detail: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(detail["outcome"], "escalated");
+    assert_eq!(detail["reason"], "iteration_limit");
 }

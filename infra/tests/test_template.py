@@ -49,7 +49,11 @@ SDK_SERVICE_PREFIX = {
     "sqs": "sqs",
     "bedrockagentruntime": "bedrock",
     "bedrockagent": "bedrock",
+    "s3": "s3",
+    "eventbridge": "events",
 }
+# SDK operations whose IAM action has another name.
+SDK_OP_ACTION = {"s3:HeadObject": "s3:GetObject"}
 
 
 # --------------------------------------------------------------------------------------
@@ -234,8 +238,24 @@ def adapters() -> dict[str, dict]:
     store_text = strip_tests(read(AWS / "dynamodb.rs"))
     assert "use aws_sdk_dynamodb::Client;" in store_text and "pub struct DynamoStore" in store_text
     client_of["DynamoStore"] = "dynamodb"
-    # Adapter -> SDK operations called in its trait impls.
     ops: dict[str, set] = {}
+    # Adapters in their own modules with one client per service (`self.<field>.<op>()`).
+    for module in sorted(AWS.glob("*.rs")):
+        if module.name in ("lib.rs", "dynamodb.rs"):
+            continue
+        mtext = strip_tests(read(module))
+        for m in re.finditer(r"pub struct (\w+)\s*\{([^}]*)\}", mtext, re.S):
+            fields = dict(re.findall(r"(\w+):\s*aws_sdk_(\w+)::Client", m.group(2)))
+            if not fields:
+                continue
+            client_of[m.group(1)] = "multi"
+            impl = block(mtext, mtext.index(f"for {m.group(1)}"))
+            ops[m.group(1)] = {
+                (fields[f], op)
+                for f, op in re.findall(r"self\s*\.\s*(\w+)\s*\.\s*(\w+)\(\)", impl)
+                if f in fields
+            }
+    # Adapter -> SDK operations called in its trait impls.
     for m in re.finditer(r"impl \w+ for (\w+)", text):
         adapter = m.group(1)
         body = block(text, m.end())
@@ -255,7 +275,9 @@ def adapters() -> dict[str, dict]:
             for op in ops.get(a, ()):
                 if service == "dynamodb":
                     continue  # the store's actions come from the methods the function uses
-                actions.add(f"{SDK_SERVICE_PREFIX[service]}:{camel(op)}")
+                svc, op_name = op if service == "multi" else (service, op)
+                action = f"{SDK_SERVICE_PREFIX[svc]}:{camel(op_name)}"
+                actions.add(SDK_OP_ACTION.get(action, action))
         env = set(re.findall(r"config::([A-Z][A-Z0-9_]+)\b", body))
         if "config::agent()" in body:
             env |= set(re.findall(r"optional\((\w+)\)", fn_bodies(read(AWS / "config.rs"))["agent"]))
@@ -324,6 +346,9 @@ def required_by_function() -> dict[str, dict]:
                     assert topic, f"{binary}: {ctor} called without a config constant"
                     env.add(consts[topic.group(1)])
                     topics.add(consts[topic.group(1)])
+        # Variables the crate reads itself through the shared config (`config::required(..)`).
+        for const in re.findall(r"config::required\(\s*(?:hitl_aws::)?config::([A-Z][A-Z0-9_]+)\)", src):
+            env.add(consts[const])
         # Variables the crate (or a workspace crate it uses) reads itself, by constant.
         optional = set()
         for const in re.findall(r"std::env::var\((\w+)\)", src):
@@ -472,7 +497,7 @@ def test_function_roles_are_least_privilege():
         need = required_by_function()[binary]
         env = res["Properties"]["Environment"]["Variables"]
         granted_dynamo, granted_other, services_for_kms = set(), set(), set()
-        index_granted, consumes, dead_letters = set(), False, False
+        index_granted, consumes, dead_letters, publishes_to_s3 = set(), False, False, False
         for st, cond in role_statements(role_of(res)):
             assert st["Effect"] == "Allow"
             actions = set(as_list(st["Action"]))
@@ -516,6 +541,14 @@ def test_function_roles_are_least_privilege():
                     topics = {ref(r) for r in res_list}
                     wired = {ref(env[t]) for t in need["topics"]}
                     assert topics == wired, f"{lid}: publishes to {topics}, code uses {wired}"
+                elif a.startswith("s3:"):
+                    # Only the envelopes of this environment, in the outcomes bucket.
+                    assert [sub(r) for r in res_list] == ["${OutcomesBucket.Arn}/metadata/${Environment}/*"], f"{lid}: {a} scope"
+                    publishes_to_s3 = True
+                elif a == "events:PutEvents":
+                    assert [sub(r) for r in res_list] == [
+                        "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"
+                    ], f"{lid}: {a} scope"
                 elif a == "states:GetExecutionHistory":
                     # Executions of this state machine only (never every execution).
                     assert [sub(r) for r in res_list] == [EXEC_ARN_SUB + sm_name + ":*"], f"{lid}: {a} scope"
@@ -535,7 +568,7 @@ def test_function_roles_are_least_privilege():
         assert index_granted == need["index"], f"{lid}: index access granted={index_granted}, used={need['index']}"
         assert consumes == bool(sqs_event_queues(res)), f"{lid}: SQS event source without consumer permissions"
         expected_kms = ({"dynamodb"} if need["dynamodb"] else set()) | ({"sns"} if need["topics"] else set()) \
-            | ({"sqs"} if consumes or dead_letters else set())
+            | ({"sqs"} if consumes or dead_letters else set()) | ({"s3"} if publishes_to_s3 else set())
         assert services_for_kms == expected_kms, f"{lid}: KMS via {services_for_kms}"
         for topic_env in need["topics"]:
             assert topic_env in (consts["REVIEW_TOPIC_ARN"], consts["ESCALATION_TOPIC_ARN"])

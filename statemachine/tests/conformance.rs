@@ -1269,6 +1269,9 @@ async fn shipped_hitl_definition_runs_end_to_end() {
         })
         .with_fn("escalate", |p: Value, _| async move {
             Ok(json!({"status": format!("escalated:{}", p["reason"].as_str().unwrap_or("")), "iteration": 1}))
+        })
+        .with_fn("publish-outcome", |p: Value, _| async move {
+            Ok(json!({"workflow_id": p["workflow_id"], "outcome": "published", "location": null}))
         });
     let names = statemachine::substitution_names(statemachine::DEFINITION);
     let values = names
@@ -1281,6 +1284,7 @@ async fn shipped_hitl_definition_runs_end_to_end() {
                 "FinalizeFunctionArn" => "finalize",
                 "IterationCheckFunctionArn" => "iteration-check",
                 "EscalateFunctionArn" => "escalate",
+                "PublishOutcomeFunctionArn" => "publish-outcome",
                 other => panic!("unexpected substitution {other}"),
             };
             (n.clone(), format!("{LAMBDA}:{f}"))

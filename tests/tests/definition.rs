@@ -238,7 +238,23 @@ fn the_review_loop_has_the_documented_states_and_wiring() {
         s[wait["Catch"][0]["Next"].as_str().unwrap()]["Next"],
         "Escalation"
     );
-    assert_eq!(s["Escalation"]["Next"], "WorkflowEscalated");
+    // Issue 18: every finished workflow is published before its execution ends.
+    assert_eq!(s["Escalation"]["Next"], "PublishEscalation");
+    assert_eq!(s["PublishEscalation"]["Next"], "WorkflowEscalated");
+    assert_eq!(s["MarkApproved"]["Next"], "PublishOutcome");
+    assert_eq!(s["PublishOutcome"]["Next"], "WorkflowApproved");
+    for publish in ["PublishOutcome", "PublishEscalation"] {
+        assert_eq!(
+            s[publish]["Parameters"]["FunctionName"],
+            "${PublishOutcomeFunctionArn}"
+        );
+        assert_eq!(s[publish]["Catch"][0]["Next"], "RecordFailure");
+        let retried = serde_json::to_string(&s[publish]["Retry"]).unwrap();
+        assert!(
+            retried.contains("PublishFailed"),
+            "{publish} retries PublishFailed"
+        );
+    }
     assert_eq!(s["WorkflowEscalated"]["Type"], "Succeed");
     assert_eq!(s["WorkflowFailed"]["Type"], "Fail");
     // The Choice matches the decision names the feedback processor emits.

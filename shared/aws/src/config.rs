@@ -8,6 +8,12 @@ pub const TABLE_NAME: &str = "HITL_TABLE_NAME";
 pub const REVIEW_TOPIC_ARN: &str = "HITL_REVIEW_TOPIC_ARN";
 /// Environment variable naming the SNS topic for escalations.
 pub const ESCALATION_TOPIC_ARN: &str = "HITL_ESCALATION_TOPIC_ARN";
+/// The deployment environment (`dev`, `prod`, …): part of the outcome envelopes' keys.
+pub const ENVIRONMENT: &str = "HITL_ENVIRONMENT";
+/// Bucket of the outcome envelopes (`metadata/<env>/…`).
+pub const OUTCOMES_BUCKET: &str = "HITL_OUTCOMES_BUCKET";
+/// EventBridge bus of the `Workflow Finished` events (`default` for the account's default bus).
+pub const EVENT_BUS_NAME: &str = "HITL_EVENT_BUS_NAME";
 /// Bedrock agent id (optional; without it the deterministic generator is used).
 pub const AGENT_ID: &str = "HITL_AGENT_ID";
 /// Bedrock agent alias id (required with `HITL_AGENT_ID`).

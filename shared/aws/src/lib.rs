@@ -8,6 +8,7 @@
 pub mod config;
 pub mod dynamodb;
 pub mod lambda;
+pub mod outcomes;
 
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -478,6 +479,17 @@ pub fn dynamo_store(sdk: &SdkConfig) -> Result<crate::dynamodb::DynamoStore, Han
 pub fn sns_notifier(sdk: &SdkConfig, topic_var: &str) -> Result<SnsNotifier, HandlerError> {
     let topic = crate::config::required(topic_var)?;
     Ok(SnsNotifier::new(aws_sdk_sns::Client::new(sdk), topic))
+}
+
+/// The outcome publisher: S3 bucket from `HITL_OUTCOMES_BUCKET`, events to the bus named by
+/// `HITL_EVENT_BUS_NAME` (default: the account's default bus).
+pub fn outcome_publisher(sdk: &SdkConfig) -> Result<outcomes::AwsOutcomePublisher, HandlerError> {
+    Ok(outcomes::AwsOutcomePublisher::new(
+        aws_sdk_s3::Client::new(sdk),
+        aws_sdk_eventbridge::Client::new(sdk),
+        config::required(config::OUTCOMES_BUCKET)?,
+        config::optional(config::EVENT_BUS_NAME).unwrap_or_else(|| "default".to_owned()),
+    ))
 }
 
 /// The Step Functions resumer.

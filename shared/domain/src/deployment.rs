@@ -8,13 +8,14 @@ pub const DEFINITION: &str = include_str!("../../../statemachine/definition.asl.
 
 /// `(DefinitionSubstitutions key, function crate and binary name)` for every Lambda the
 /// definition invokes.
-pub const FUNCTION_SUBSTITUTIONS: [(&str, &str); 6] = [
+pub const FUNCTION_SUBSTITUTIONS: [(&str, &str); 7] = [
     ("InitWorkflowFunctionArn", "init-workflow"),
     ("GenerateMetadataFunctionArn", "generate-metadata"),
     ("RequestReviewFunctionArn", "request-review"),
     ("IterationCheckFunctionArn", "iteration-check"),
     ("EscalateFunctionArn", "escalate"),
     ("FinalizeFunctionArn", "finalize"),
+    ("PublishOutcomeFunctionArn", "publish-outcome"),
 ];
 
 /// The local ARN the engine uses for a function (region `local`, account zero).

@@ -31,13 +31,16 @@ pub enum ErrorName {
     NotificationFailed,
     /// Resuming the execution failed for a transient reason. Transient.
     ResumeFailed,
+    /// Publishing the outcome (the envelope to S3, the event to EventBridge) failed. Transient;
+    /// when the definition's retries run out the workflow is recorded failed with the cause.
+    PublishFailed,
     /// The function's environment is misconfigured. Permanent.
     ConfigError,
 }
 
 impl ErrorName {
     /// Every name, for the definition check.
-    pub const ALL: [ErrorName; 12] = [
+    pub const ALL: [ErrorName; 13] = [
         Self::InvalidInput,
         Self::WorkflowNotFound,
         Self::InvalidTransition,
@@ -49,6 +52,7 @@ impl ErrorName {
         Self::AgentInvocationFailed,
         Self::NotificationFailed,
         Self::ResumeFailed,
+        Self::PublishFailed,
         Self::ConfigError,
     ];
 
@@ -66,6 +70,7 @@ impl ErrorName {
             Self::AgentInvocationFailed => "AgentInvocationFailed",
             Self::NotificationFailed => "NotificationFailed",
             Self::ResumeFailed => "ResumeFailed",
+            Self::PublishFailed => "PublishFailed",
             Self::ConfigError => "ConfigError",
         }
     }
@@ -79,6 +84,7 @@ impl ErrorName {
                 | Self::AgentThrottled
                 | Self::NotificationFailed
                 | Self::ResumeFailed
+                | Self::PublishFailed
                 | Self::ArtifactInvalid
         )
     }
@@ -148,6 +154,9 @@ pub enum HandlerError {
     /// SFN resume failed transiently.
     #[error("resuming the execution failed: {0}")]
     ResumeFailed(String),
+    /// Publishing the outcome failed.
+    #[error("publishing the outcome failed: {0}")]
+    PublishFailed(String),
     /// Misconfiguration.
     #[error("configuration error: {0}")]
     Config(String),
@@ -168,6 +177,7 @@ impl HandlerError {
             Self::AgentInvocationFailed(_) => ErrorName::AgentInvocationFailed,
             Self::NotificationFailed(_) => ErrorName::NotificationFailed,
             Self::ResumeFailed(_) => ErrorName::ResumeFailed,
+            Self::PublishFailed(_) => ErrorName::PublishFailed,
             Self::Config(_) => ErrorName::ConfigError,
         }
     }

@@ -12,6 +12,7 @@ pub mod metadata;
 pub mod metrics;
 pub mod model;
 pub mod optimistic;
+pub mod outcome;
 pub mod ports;
 pub mod rules;
 pub mod smoke;

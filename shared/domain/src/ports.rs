@@ -170,6 +170,23 @@ pub trait ExecutionResumer: Send + Sync {
     }
 }
 
+/// Publishes finished workflows to the systems that use them (S3 and EventBridge on AWS; the
+/// data directory and the notification log locally).
+#[async_trait]
+pub trait OutcomePublisher: Send + Sync {
+    /// Stores an envelope under `key` (a path inside the outcomes bucket or folder) unless the
+    /// very same content (`content_hash`) is already there; returns where it is.
+    async fn store_envelope(
+        &self,
+        key: &str,
+        body: &[u8],
+        content_hash: &str,
+    ) -> Result<String, HandlerError>;
+
+    /// Emits one `Workflow Finished` event with `detail`.
+    async fn emit_finished(&self, detail: &Value) -> Result<(), HandlerError>;
+}
+
 /// What the agent is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerationRequest {

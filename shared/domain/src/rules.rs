@@ -467,9 +467,14 @@ pub fn escalate(
 }
 
 /// Records an unrecoverable failure. A workflow that already ended keeps its terminal status
-/// (returns `None`); the failure is still visible in the execution history.
+/// (returns `None`); the failure is still visible in the execution history. The one
+/// exception: an approved or escalated workflow whose outcome could not be published
+/// (`PublishFailed` after the retries) is recorded failed with the cause, never left looking
+/// finished while no downstream system heard of it.
 pub fn fail(workflow: &Workflow, error: &str, cause: &str, now: DateTime<Utc>) -> Option<Workflow> {
-    if workflow.status.is_terminal() {
+    let unpublished = error == crate::error::ErrorName::PublishFailed.as_str()
+        && workflow.status != WorkflowStatus::Failed;
+    if workflow.status.is_terminal() && !unpublished {
         return None;
     }
     let mut next = bumped(workflow, now);

@@ -297,3 +297,25 @@ proptest! {
         }
     }
 }
+
+/// Issue 18: a workflow that ended but whose outcome could not be published after the
+/// definition's retries is recorded failed with the cause (never "approved but not published"
+/// silently); any other failure leaves a finished workflow as it is.
+#[test]
+fn only_an_unpublished_outcome_turns_a_finished_workflow_failed() {
+    let approved = review_round(&sample_workflow("pub"), Decision::Approve, "ok");
+    assert_eq!(approved.status, WorkflowStatus::Approved);
+    assert!(rules::fail(&approved, "States.Runtime", "x", now()).is_none());
+    let failed = rules::fail(&approved, "PublishFailed", "bucket unreachable", now()).unwrap();
+    assert_eq!(failed.status, WorkflowStatus::Failed);
+    assert_eq!(failed.failure.unwrap().cause, "bucket unreachable");
+    let escalated = rules::escalate(
+        &sample_workflow("esc"),
+        EscalationReason::NoProgress,
+        "p",
+        now(),
+    )
+    .unwrap()
+    .unwrap();
+    assert!(rules::fail(&escalated, "PublishFailed", "x", now()).is_some());
+}

@@ -1,0 +1,254 @@
+//! `PublishOutcome` / `PublishEscalation`: the end of every finished workflow. An approved
+//! workflow's envelope (the final artifact with its provenance, `hitl_domain::outcome`) is
+//! stored at `metadata/<env>/<subject id>/<workflow id>.json`, then one `Workflow Finished`
+//! event is emitted; an escalated workflow emits the event only. Idempotent: a retried task
+//! builds the same bytes from the record and the store skips an identical object; the event
+//! carries the workflow id and outcome as a stable key for consumers that deduplicate
+//! (EventBridge delivers at least once anyway). A failure is `PublishFailed` (retried by the
+//! definition, then recorded as the workflow's failure).
+
+use std::sync::Arc;
+
+use hitl_domain::outcome::{envelope, envelope_bytes, envelope_key, finished_event};
+use hitl_domain::ports::OutcomePublisher;
+use hitl_domain::store::WorkflowStore;
+use hitl_domain::HandlerError;
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+/// The function's ports.
+#[derive(Clone)]
+pub struct Deps {
+    /// Workflow store.
+    pub store: Arc<dyn WorkflowStore>,
+    /// S3 + EventBridge (or the local folder and notification log).
+    pub publisher: Arc<dyn OutcomePublisher>,
+    /// The deployment environment (`dev`, `prod`, …), part of the envelope's key.
+    pub environment: String,
+}
+
+/// Task input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishInput {
+    /// The finished workflow.
+    pub workflow_id: String,
+}
+
+/// Task output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishOutput {
+    /// The workflow.
+    pub workflow_id: String,
+    /// `approved` or `escalated`.
+    pub outcome: String,
+    /// Where the envelope is (approvals only).
+    pub location: Option<String>,
+}
+
+/// Handles one invocation.
+pub async fn handle(deps: &Deps, input: PublishInput) -> Result<PublishOutput, HandlerError> {
+    let workflow = deps
+        .store
+        .get_workflow(&input.workflow_id)
+        .await?
+        .ok_or_else(|| HandlerError::WorkflowNotFound(input.workflow_id.clone()))?;
+    let stored = match workflow.status {
+        hitl_domain::model::WorkflowStatus::Approved => {
+            let artifacts = deps.store.list_artifacts(&workflow.id).await?;
+            let last = artifacts
+                .iter()
+                .find(|a| a.iteration == workflow.artifact_iteration)
+                .ok_or_else(|| {
+                    HandlerError::field(
+                        "workflow_id",
+                        format!("approved workflow {} has no final draft", workflow.id),
+                    )
+                })?;
+            let env = envelope(&workflow, last)?;
+            let key = envelope_key(&deps.environment, &workflow);
+            let location = deps
+                .publisher
+                .store_envelope(&key, &envelope_bytes(&env), &env.content_hash)
+                .await?;
+            Some((env, location))
+        }
+        _ => None,
+    };
+    let event = finished_event(&workflow, stored.as_ref().map(|(e, l)| (e, l.as_str())))?;
+    let detail = serde_json::to_value(&event)
+        .map_err(|e| HandlerError::PublishFailed(format!("encoding the event: {e}")))?;
+    deps.publisher.emit_finished(&detail).await?;
+    info!(workflow_id = %workflow.id, outcome = %event.outcome, location = ?event.location,
+        "outcome published");
+    Ok(PublishOutput {
+        workflow_id: workflow.id,
+        outcome: event.outcome,
+        location: event.location,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use async_trait::async_trait;
+    use hitl_domain::model::{Artifact, EscalationReason, TaskToken};
+    use hitl_domain::rules;
+    use hitl_domain::store::contract::sample_workflow;
+    use hitl_sqlite::SqliteStore;
+    use serde_json::{json, Value};
+    use std::sync::Mutex;
+
+    /// An in-process bucket: key → (bytes, hash), writes counted; events recorded.
+    #[derive(Default)]
+    struct MemoryPublisher {
+        objects: Mutex<std::collections::BTreeMap<String, (Vec<u8>, String)>>,
+        writes: Mutex<usize>,
+        events: Mutex<Vec<Value>>,
+        fail: Mutex<bool>,
+    }
+
+    #[async_trait]
+    impl OutcomePublisher for MemoryPublisher {
+        async fn store_envelope(
+            &self,
+            key: &str,
+            body: &[u8],
+            hash: &str,
+        ) -> Result<String, HandlerError> {
+            if *self.fail.lock().unwrap() {
+                return Err(HandlerError::PublishFailed("bucket unreachable".into()));
+            }
+            let mut objects = self.objects.lock().unwrap();
+            if objects.get(key).is_none_or(|(_, h)| h != hash) {
+                objects.insert(key.to_owned(), (body.to_vec(), hash.to_owned()));
+                *self.writes.lock().unwrap() += 1;
+            }
+            Ok(format!("s3://outcomes/{key}"))
+        }
+        async fn emit_finished(&self, detail: &Value) -> Result<(), HandlerError> {
+            self.events.lock().unwrap().push(detail.clone());
+            Ok(())
+        }
+    }
+
+    async fn setup(approve: bool) -> (Deps, Arc<MemoryPublisher>) {
+        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let now = chrono::Utc::now();
+        let wf = sample_workflow("wf-pub");
+        let mut wf = rules::record_artifact(&wf, 1, "h1", now).unwrap().unwrap();
+        wf.version = 1;
+        let mut wf = rules::request_review(&wf, 1, TaskToken::new("t"), now).unwrap();
+        wf.version = 1;
+        store.create_workflow(&wf).await.unwrap();
+        store
+            .put_artifact(
+                "wf-pub",
+                &Artifact {
+                    iteration: 1,
+                    content: json!({"name": "Acme", "tagline": "Good mornings"}),
+                    hash: "h1".into(),
+                    generator: "local-generator".into(),
+                    created_at: now,
+                },
+            )
+            .await
+            .unwrap();
+        let next = if approve {
+            let submission = rules::Submission {
+                iteration: 1,
+                decision: hitl_domain::model::Decision::Approve,
+                reviewer: "rita".into(),
+                comments: String::new(),
+                corrections: vec![],
+                idempotency_key: "k".into(),
+            };
+            rules::decide(&wf, &submission, now).unwrap().workflow
+        } else {
+            rules::escalate(&wf, EscalationReason::ReviewTimeout, "late", now)
+                .unwrap()
+                .unwrap()
+        };
+        store.update_workflow(&next, wf.version).await.unwrap();
+        let publisher = Arc::new(MemoryPublisher::default());
+        (
+            Deps {
+                store,
+                publisher: publisher.clone(),
+                environment: "dev".into(),
+            },
+            publisher,
+        )
+    }
+
+    #[tokio::test]
+    async fn an_approval_stores_one_envelope_and_emits_one_event_per_attempt() {
+        let (deps, publisher) = setup(true).await;
+        let input: PublishInput =
+            serde_json::from_str(include_str!("../fixtures/publish.json")).unwrap();
+        let first = handle(&deps, input.clone()).await.unwrap();
+        // A retried task (the definition retries on PublishFailed) writes nothing new.
+        let again = handle(&deps, input).await.unwrap();
+        assert_eq!(first, again);
+        assert_eq!(
+            first.location.as_deref(),
+            Some("s3://outcomes/metadata/dev/brand-wf-pub/wf-pub.json")
+        );
+        assert_eq!(*publisher.writes.lock().unwrap(), 1, "one object version");
+        let (bytes, _) = publisher
+            .objects
+            .lock()
+            .unwrap()
+            .values()
+            .next()
+            .cloned()
+            .unwrap();
+        let env: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(env["schema_version"], "1.0");
+        assert_eq!(env["approved_by"], "rita");
+        assert_eq!(env["artifact"]["tagline"], "Good mornings");
+        let events = publisher.events.lock().unwrap();
+        assert_eq!(events[0]["outcome"], "approved");
+        assert_eq!(
+            events[0]["location"],
+            first.location.clone().unwrap().as_str()
+        );
+        assert_eq!(events[0]["content_hash"], env["content_hash"]);
+    }
+
+    #[tokio::test]
+    async fn an_escalation_emits_the_event_with_its_reason_and_no_envelope() {
+        let (deps, publisher) = setup(false).await;
+        let out = handle(
+            &deps,
+            PublishInput {
+                workflow_id: "wf-pub".into(),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!((out.outcome.as_str(), out.location), ("escalated", None));
+        assert!(publisher.objects.lock().unwrap().is_empty());
+        assert_eq!(
+            publisher.events.lock().unwrap()[0]["reason"],
+            "review_timeout"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_store_is_publish_failed_and_emits_nothing() {
+        let (deps, publisher) = setup(true).await;
+        *publisher.fail.lock().unwrap() = true;
+        let err = handle(
+            &deps,
+            PublishInput {
+                workflow_id: "wf-pub".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.name().as_str(), "PublishFailed");
+        assert!(publisher.events.lock().unwrap().is_empty());
+    }
+}
