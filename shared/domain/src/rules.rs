@@ -466,14 +466,17 @@ pub fn escalate(
     Ok(Some(next))
 }
 
+/// The error name a failed publication ends with (`ErrorName::PublishFailed`; spelt here so
+/// the rules do not depend on the error module, which depends on them).
+pub const UNPUBLISHED_ERROR: &str = "PublishFailed";
+
 /// Records an unrecoverable failure. A workflow that already ended keeps its terminal status
 /// (returns `None`); the failure is still visible in the execution history. The one
 /// exception: an approved or escalated workflow whose outcome could not be published
 /// (`PublishFailed` after the retries) is recorded failed with the cause, never left looking
 /// finished while no downstream system heard of it.
 pub fn fail(workflow: &Workflow, error: &str, cause: &str, now: DateTime<Utc>) -> Option<Workflow> {
-    let unpublished = error == crate::error::ErrorName::PublishFailed.as_str()
-        && workflow.status != WorkflowStatus::Failed;
+    let unpublished = error == UNPUBLISHED_ERROR && workflow.status != WorkflowStatus::Failed;
     if workflow.status.is_terminal() && !unpublished {
         return None;
     }

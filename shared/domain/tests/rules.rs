@@ -303,6 +303,10 @@ proptest! {
 /// silently); any other failure leaves a finished workflow as it is.
 #[test]
 fn only_an_unpublished_outcome_turns_a_finished_workflow_failed() {
+    assert_eq!(
+        rules::UNPUBLISHED_ERROR,
+        hitl_domain::ErrorName::PublishFailed.as_str()
+    );
     let approved = review_round(&sample_workflow("pub"), Decision::Approve, "ok");
     assert_eq!(approved.status, WorkflowStatus::Approved);
     assert!(rules::fail(&approved, "States.Runtime", "x", now()).is_none());
