@@ -221,3 +221,43 @@ fn a_crash_after_a_queued_delivery_is_reconciled_on_restart() {
         );
     }
 }
+
+/// The boundary between the engine's persistence and a handler's side effects: abort after
+/// `request-review` recorded the review (and its task token) but before the engine committed
+/// that. On restart the execution and the record must agree on the wait, so a decision
+/// still reaches the execution.
+#[test]
+fn a_crash_between_a_handler_and_the_engine_commit_leaves_a_decidable_review() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = hitl_armed(
+        &data,
+        hitl_domain::failpoints::ENGINE_AFTER_CALLBACK_HANDLER,
+        &[
+            "start",
+            "--request-id",
+            "eng",
+            "--subject",
+            r#"{"id":"brand-e","name":"Engine Coffee"}"#,
+        ],
+    );
+    assert!(crashed(&out), "{}", String::from_utf8_lossy(&out.stderr));
+    let restarted = hitl(&data, &["--json", "reconcile"]);
+    assert!(restarted.status.success());
+    let listed = json(&hitl(&data, &["--json", "list"]));
+    let id = listed[0]["workflow_id"].as_str().unwrap().to_owned();
+    let decided = hitl(&data, &["feedback", &id, "--approve", "--reviewer", "rita"]);
+    assert!(
+        decided.status.success(),
+        "{}",
+        String::from_utf8_lossy(&decided.stdout)
+    );
+    let status = json(&hitl(&data, &["--json", "status", &id]));
+    assert_eq!(status["status"], "approved");
+    let (carried, last) = deliveries(&data, &id);
+    assert_eq!(
+        (carried, last.as_str()),
+        (1, "ExecutionSucceeded"),
+        "the execution got the decision"
+    );
+}

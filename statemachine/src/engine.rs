@@ -623,6 +623,11 @@ impl Engine {
                     let path = call.path.clone();
                     let callback = call.callback;
                     let result = self.perform(*call, &ld.record.arn, q).await;
+                    #[cfg(feature = "failpoints")]
+                    if callback && fail::eval("engine::after_callback_handler", |_| ()).is_some() {
+                        eprintln!("failpoint engine::after_callback_handler: aborting");
+                        std::process::abort();
+                    }
                     if callback {
                         ld.runner
                             .callback_submitted(&def, &mut ld.state.root, &path, result);

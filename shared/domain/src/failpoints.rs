@@ -5,6 +5,11 @@
 //! point — no unwinding, no cleanup, like a power cut or a `kill -9` — so the test can check
 //! what survives.
 
+/// The engine's point (in `hitl-statemachine`, feature `failpoints`): a callback task's
+/// handler ran (the review request and its task token are recorded), the engine has not
+/// committed that yet.
+pub const ENGINE_AFTER_CALLBACK_HANDLER: &str = "engine::after_callback_handler";
+
 /// The points, in the order a decision passes them.
 pub const POINTS: [&str; 4] = [
     AFTER_RECORD,
