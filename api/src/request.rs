@@ -153,12 +153,7 @@ pub fn parse_feedback(body: &[u8]) -> (FeedbackRequest, Vec<FieldError>) {
         Some(other) => {
             errors.push(FieldError::new(
                 "iteration",
-                format!(
-                    "must be an integer from {} to {}, got {}",
-                    feedback::ITERATION_RANGE.start(),
-                    feedback::ITERATION_RANGE.end(),
-                    kind(other)
-                ),
+                feedback::iteration_range_error(kind(other)),
             ));
             None
         }

@@ -101,12 +101,17 @@ pub fn iteration_from_number(n: &serde_json::Number) -> Result<i64, String> {
     match integral_number(n) {
         // Saturated values (beyond i64) are outside the range too.
         Ok(i) if ITERATION_RANGE.contains(&i) => Ok(i),
-        _ => Err(format!(
-            "must be an integer from {} to {}, got {n}",
-            ITERATION_RANGE.start(),
-            ITERATION_RANGE.end()
-        )),
+        _ => Err(iteration_range_error(n)),
     }
+}
+
+/// The one wording of an out-of-range (or non-integer) iteration, naming what was sent.
+pub fn iteration_range_error(got: impl std::fmt::Display) -> String {
+    format!(
+        "must be an integer from {} to {}, got {got}",
+        ITERATION_RANGE.start(),
+        ITERATION_RANGE.end()
+    )
 }
 
 /// The first object key that appears twice in the same JSON object of `body`, if any
@@ -275,14 +280,7 @@ pub fn validate(
         }
         Some(i) if ITERATION_RANGE.contains(&i) => u32::try_from(i).unwrap_or(0),
         Some(i) => {
-            errors.push(FieldError::new(
-                "iteration",
-                format!(
-                    "must be an integer from {} to {}, got {i}",
-                    ITERATION_RANGE.start(),
-                    ITERATION_RANGE.end()
-                ),
-            ));
+            errors.push(FieldError::new("iteration", iteration_range_error(i)));
             0
         }
     };
@@ -433,6 +431,18 @@ fn task_result(workflow_id: &str, decision: &DecisionRecord) -> serde_json::Valu
         feedback_key: decision.feedback_key.clone(),
     })
     .unwrap_or_default()
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug)]
+enum DeliveryAttempt {
+    /// Handed to an asynchronous queue (the local engine's); whoever delivers it confirms it.
+    Deferred,
+    /// Settled as delivered or closed.
+    Settled(Delivery),
+    /// The wait had timed out: settled as late; the audit entry as rewritten
+    /// (`review_timed_out`), when there was one.
+    Late(Option<FeedbackEntry>),
 }
 
 /// What one [`FeedbackProcessor::reconcile`] pass did.
@@ -588,10 +598,13 @@ where
                     let Some(decision) = applied.workflow.pending_delivery().cloned() else {
                         return Ok(receipt(&entry, false));
                     };
-                    return self
+                    return match self
                         .deliver(&applied.workflow, &decision, &applied.task_token)
-                        .await
-                        .map(|settled| receipt(&settled.unwrap_or(entry), false));
+                        .await?
+                    {
+                        DeliveryAttempt::Late(Some(late)) => Ok(receipt(&late, false)),
+                        _ => Ok(receipt(&entry, false)),
+                    };
                 }
                 Err(rejection) => {
                     let entry = new_entry(feedback, reviewer, now, rejected(&rejection));
@@ -645,31 +658,28 @@ where
         Ok(mine < MAX_RECORDED_REJECTIONS_PER_PRINCIPAL)
     }
 
-    /// Delivers one outbox entry and settles it. Returns the feedback entry as it now stands
-    /// when delivery changed its outcome (a late decision is answered `review_timed_out`),
-    /// else `None`.
+    /// Delivers one outbox entry and settles it.
     async fn deliver(
         &self,
         workflow: &Workflow,
         decision: &DecisionRecord,
         token: &crate::model::TaskToken,
-    ) -> Result<Option<FeedbackEntry>, FeedbackError> {
+    ) -> Result<DeliveryAttempt, FeedbackError> {
         let output = task_result(&workflow.id, decision);
         match self.resumer.deliver(token, &output).await {
             Ok(Resumed::Delivered) => {
                 failpoints::crash_point(failpoints::AFTER_RESUME);
-                self.settle(
+                self.settle_as(
                     workflow,
                     decision,
                     Delivery::Delivered {
                         at: self.clock.now(),
                     },
                 )
-                .await?;
-                Ok(None)
+                .await
             }
             // Queued by the local engine: confirmed when its queue is delivered.
-            Ok(Resumed::Deferred) => Ok(None),
+            Ok(Resumed::Deferred) => Ok(DeliveryAttempt::Deferred),
             Err(ResumeError::TaskClosed(detail)) => self.closed(workflow, decision, detail).await,
             // The marker stays pending: a retry with the same key or the reconciler delivers it.
             Err(ResumeError::Transient(e) | ResumeError::Permanent(e)) => {
@@ -685,7 +695,7 @@ where
         workflow: &Workflow,
         decision: &DecisionRecord,
         detail: String,
-    ) -> Result<Option<FeedbackEntry>, FeedbackError> {
+    ) -> Result<DeliveryAttempt, FeedbackError> {
         let fate = match &workflow.execution_arn {
             Some(arn) => self
                 .resumer
@@ -699,16 +709,14 @@ where
             TaskFate::Delivered => {
                 info!(workflow_id = %workflow.id, iteration = decision.iteration,
                     "decision already delivered (a replay or the reconciler was first)");
-                self.settle(workflow, decision, Delivery::Delivered { at: now })
-                    .await?;
-                Ok(None)
+                self.settle_as(workflow, decision, Delivery::Delivered { at: now })
+                    .await
             }
             TaskFate::Unknown => {
                 warn!(workflow_id = %workflow.id, iteration = decision.iteration, %detail,
                     "task closed and its history does not say by whom; decision kept");
-                self.settle(workflow, decision, Delivery::Closed { at: now, detail })
-                    .await?;
-                Ok(None)
+                self.settle_as(workflow, decision, Delivery::Closed { at: now, detail })
+                    .await
             }
             TaskFate::TimedOut => {
                 warn!(workflow_id = %workflow.id, iteration = decision.iteration,
@@ -720,7 +728,7 @@ where
                     .load_feedback_context(&workflow.id, &decision.feedback_key)
                     .await?;
                 let Some(mut entry) = context.existing_entry else {
-                    return Ok(None);
+                    return Ok(DeliveryAttempt::Late(None));
                 };
                 entry.outcome = FeedbackOutcome::Rejected {
                     reason: "review_timed_out".into(),
@@ -730,9 +738,20 @@ where
                     ),
                 };
                 self.store.replace_feedback(&entry).await?;
-                Ok(Some(entry))
+                Ok(DeliveryAttempt::Late(Some(entry)))
             }
         }
+    }
+
+    /// [`Self::settle`], reporting what was settled.
+    async fn settle_as(
+        &self,
+        workflow: &Workflow,
+        decision: &DecisionRecord,
+        outcome: Delivery,
+    ) -> Result<DeliveryAttempt, FeedbackError> {
+        self.settle(workflow, decision, outcome.clone()).await?;
+        Ok(DeliveryAttempt::Settled(outcome))
     }
 
     /// Writes the delivery outcome of `decision` (conditional on the version; re-read and
@@ -786,8 +805,10 @@ where
             if let Some((decision, token)) =
                 pending.and_then(|d| d.task_token.clone().map(|t| (d, t)))
             {
-                if let Some(settled) = self.deliver(workflow, &decision, &token).await? {
-                    return Ok(receipt(&settled, true));
+                if let DeliveryAttempt::Late(Some(late)) =
+                    self.deliver(workflow, &decision, &token).await?
+                {
+                    return Ok(receipt(&late, true));
                 }
             }
         }
@@ -858,28 +879,15 @@ where
                 continue;
             };
             match self.deliver(&workflow, &decision, &token).await {
-                Ok(_) => {}
+                Ok(DeliveryAttempt::Settled(Delivery::Delivered { .. })) => report.delivered += 1,
+                Ok(DeliveryAttempt::Settled(_)) => report.closed += 1,
+                Ok(DeliveryAttempt::Late(_)) => report.late += 1,
+                Ok(DeliveryAttempt::Deferred) => report.deferred += 1,
                 Err(FeedbackError::ResumeFailed(e)) => {
                     warn!(workflow_id = %workflow.id, error = %e, "delivery failed; stays pending");
                     report.retry += 1;
-                    continue;
                 }
                 Err(e) => return Err(e),
-            }
-            let after = self.store.get_workflow(&workflow.id).await?;
-            match after
-                .as_ref()
-                .and_then(|w| {
-                    w.decisions
-                        .iter()
-                        .find(|d| d.feedback_key == decision.feedback_key)
-                })
-                .and_then(|d| d.delivery.clone())
-            {
-                Some(Delivery::Delivered { .. }) => report.delivered += 1,
-                Some(Delivery::Late { .. }) => report.late += 1,
-                Some(Delivery::Closed { .. }) => report.closed += 1,
-                Some(Delivery::Pending) | None => report.deferred += 1,
             }
         }
         if report.examined > 0 {
