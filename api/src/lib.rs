@@ -350,25 +350,35 @@ fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("workflow {id} not found"))
 }
 
+/// The workflow `id` if the caller may see it; a non-member gets the same 404 as for an
+/// unknown id, so they learn nothing, not even that it exists.
+async fn visible_workflow(
+    state: &AppState,
+    caller: &identity::Identity,
+    id: &str,
+) -> Result<hitl_domain::model::Workflow, ApiError> {
+    if id.is_empty() || id.len() > 64 {
+        return Err(not_found(&id.chars().take(64).collect::<String>()));
+    }
+    let workflow = state
+        .store
+        .get_workflow(id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| not_found(id))?;
+    if !caller.may_review(&workflow.config.reviewer_group) {
+        return Err(not_found(id));
+    }
+    Ok(workflow)
+}
+
 async fn get_workflow(
     State(state): State<AppState>,
     Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<views::WorkflowView>, ApiError> {
     let Path(id) = path.map_err(|_| not_found("(unreadable id)"))?;
-    if id.is_empty() || id.len() > 64 {
-        return Err(not_found(&id.chars().take(64).collect::<String>()));
-    }
-    let workflow = state
-        .store
-        .get_workflow(&id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| not_found(&id))?;
-    // A non-member learns nothing, not even that the workflow exists.
-    if !caller.may_review(&workflow.config.reviewer_group) {
-        return Err(not_found(&id));
-    }
+    let workflow = visible_workflow(&state, &caller, &id).await?;
     let artifacts = state.store.list_artifacts(&id).await.map_err(store_error)?;
     let trail = state.store.list_feedback(&id).await.map_err(store_error)?;
     Ok(Json(views::workflow_view(&workflow, &artifacts, &trail)))
@@ -403,18 +413,7 @@ async fn list_feedback(
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    if id.is_empty() || id.len() > 64 {
-        return Err(not_found(&id.chars().take(64).collect::<String>()));
-    }
-    let workflow = state
-        .store
-        .get_workflow(&id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| not_found(&id))?;
-    if !caller.may_review(&workflow.config.reviewer_group) {
-        return Err(not_found(&id));
-    }
+    visible_workflow(&state, &caller, &id).await?;
     let trail = state.store.list_feedback(&id).await.map_err(store_error)?;
     Ok(Json(views::feedback_page(&trail, page)))
 }
