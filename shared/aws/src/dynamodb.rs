@@ -268,18 +268,27 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// A consistent query of one workflow's items whose sort key starts with `prefix`.
+    fn prefix_query(
+        &self,
+        workflow_id: &str,
+        prefix: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(pk(workflow_id)))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+    }
+
     async fn query_prefix(&self, workflow_id: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
             let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(pk(workflow_id)))
-                .expression_attribute_values(":prefix", s(prefix))
-                .consistent_read(true)
+                .prefix_query(workflow_id, prefix)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -605,15 +614,9 @@ impl WorkflowStore for DynamoStore {
         // Select COUNT with Limit: DynamoDB stops reading after `limit` items, so the cost is
         // bounded by the cap, not by the trail's size.
         let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(pk(workflow_id)))
-            .expression_attribute_values(":prefix", s(feedback_sk(key_prefix)))
+            .prefix_query(workflow_id, &feedback_sk(key_prefix))
             .select(aws_sdk_dynamodb::types::Select::Count)
             .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
-            .consistent_read(true)
             .send()
             .await
             .map_err(sdk_error)?;
