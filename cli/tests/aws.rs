@@ -11,12 +11,11 @@
 
 mod common;
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_config::BehaviorVersion;
-use common::workspace;
+use common::moto::{Moto, REGION};
 use hitl_aws::dynamodb::DynamoStore;
 use hitl_domain::contracts::workflow_id;
 use hitl_domain::model::{TaskToken, WorkflowStatus};
@@ -25,80 +24,9 @@ use hitl_domain::store::contract::sample_workflow;
 use hitl_domain::store::WorkflowStore;
 use serde_json::{json, Value};
 
-const REGION: &str = "eu-west-1";
 const STACK: &str = "hitl-moto";
 
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Moto {
-    async fn start() -> Self {
-        let server = workspace().join(".tools/venv-moto/bin/moto_server");
-        assert!(
-            server.is_file(),
-            "moto server not found at {}: run scripts/setup-test-tools.sh",
-            server.display()
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(&server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_PORT", port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let moto = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let http = reqwest::Client::new();
-        let started = Instant::now();
-        while http
-            .get(format!("{}/moto-api/", moto.url))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "moto did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let configured = http
-            .post(format!("{}/moto-api/config", moto.url))
-            .json(&json!({"stepfunctions": {"execute_state_machine": true}, "lambda": {"use_docker": false}}))
-            .send()
-            .await
-            .unwrap();
-        assert!(configured.status().is_success());
-        moto
-    }
-
-    async fn sdk(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
-            .endpoint_url(&self.url)
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "test", "test", None, None, "moto",
-            ))
-            .load()
-            .await
-    }
-
     /// Runs `hitl --json aws --stack hitl-moto <args>` against moto.
     fn hitl(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_hitl"))

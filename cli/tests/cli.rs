@@ -25,6 +25,30 @@ fn json_line(o: &Output) -> Value {
         })
 }
 
+/// `hitl --json start` of one subject; fails the test unless it succeeds; the workflow id.
+fn start_workflow(data: &Path, request_id: &str, subject: &str) -> String {
+    let started = hitl(
+        data,
+        &[
+            "--json",
+            "start",
+            "--request-id",
+            request_id,
+            "--subject",
+            subject,
+        ],
+    );
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    json_line(&started)["workflows"][0]["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 fn write(dir: &Path, name: &str, body: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, body).unwrap();
@@ -375,22 +399,11 @@ fn report_after_smoke_shows_the_smoke_batch_figures() {
 fn a_schema_breaking_correction_is_refused_and_a_refusal_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let started = hitl(
+    let id = start_workflow(
         &data,
-        &[
-            "--json",
-            "start",
-            "--request-id",
-            "typo-1",
-            "--subject",
-            r#"{"id":"brand-7","name":"Acme Coffee","category":"food"}"#,
-        ],
+        "typo-1",
+        r#"{"id":"brand-7","name":"Acme Coffee","category":"food"}"#,
     );
-    assert!(started.status.success());
-    let id = json_line(&started)["workflows"][0]["workflow_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
 
     let typo = hitl(
         &data,
@@ -551,21 +564,7 @@ fn private_files_strict_subjects_honest_formats_and_random_keys() {
 fn task_tokens_never_reach_the_history_or_the_executions_database() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let started = hitl(
-        &data,
-        &[
-            "--json",
-            "start",
-            "--request-id",
-            "tok",
-            "--subject",
-            r#"{"id":"t-1","name":"Token Co"}"#,
-        ],
-    );
-    let id = json_line(&started)["workflows"][0]["workflow_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start_workflow(&data, "tok", r#"{"id":"t-1","name":"Token Co"}"#);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

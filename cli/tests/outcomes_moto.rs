@@ -6,65 +6,15 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use aws_config::BehaviorVersion;
-use common::workspace;
+use common::moto::Moto;
 use hitl_aws::outcomes::AwsOutcomePublisher;
 use hitl_domain::ports::OutcomePublisher;
 use serde_json::{json, Value};
 
-struct Moto(Child, String);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn moto() -> Moto {
-    let server = workspace().join(".tools/venv-moto/bin/moto_server");
-    assert!(
-        server.is_file(),
-        "moto server missing: run scripts/setup-test-tools.sh"
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(&server)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("MOTO_PORT", port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while reqwest::get(format!("{url}/moto-api/")).await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "moto did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Moto(child, url)
-}
-
 #[tokio::test]
 async fn envelopes_land_in_s3_once_and_events_reach_a_rule_target() {
-    let moto = moto().await;
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .region(aws_config::Region::new("eu-west-1"))
-        .endpoint_url(&moto.1)
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
-        .load()
-        .await;
+    let moto = Moto::start().await;
+    let sdk = moto.sdk().await;
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(true)

@@ -2,6 +2,8 @@
 //! on a data directory, and `hitl serve` on a free loopback port.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod moto;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
