@@ -70,6 +70,20 @@ fn decode<T: DeserializeOwned>(key: &str, body: &str) -> Result<T, StoreError> {
     })
 }
 
+/// Decodes the `body` column of every row `sql` returns for one workflow, in query order.
+fn decode_workflow_rows<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    workflow_id: &str,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+    let rows = stmt
+        .query_map([workflow_id], |r| r.get::<_, String>(0))
+        .map_err(backend)?;
+    rows.map(|row| decode(workflow_id, &row.map_err(backend)?))
+        .collect()
+}
+
 fn timestamp_key(workflow: &Workflow) -> String {
     workflow
         .updated_at
@@ -320,15 +334,11 @@ impl WorkflowStore for SqliteStore {
     }
 
     async fn list_artifacts(&self, workflow_id: &str) -> Result<Vec<Artifact>, StoreError> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached("SELECT body FROM artifacts WHERE workflow_id = ?1 ORDER BY iteration")
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map([workflow_id], |r| r.get::<_, String>(0))
-            .map_err(backend)?;
-        rows.map(|row| decode(workflow_id, &row.map_err(backend)?))
-            .collect()
+        decode_workflow_rows(
+            &*self.lock()?,
+            "SELECT body FROM artifacts WHERE workflow_id = ?1 ORDER BY iteration",
+            workflow_id,
+        )
     }
 
     async fn load_feedback_context(
@@ -398,15 +408,12 @@ impl WorkflowStore for SqliteStore {
     }
 
     async fn list_feedback(&self, workflow_id: &str) -> Result<Vec<FeedbackEntry>, StoreError> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached("SELECT body FROM feedback WHERE workflow_id = ?1 ORDER BY received_at, idempotency_key")
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map([workflow_id], |r| r.get::<_, String>(0))
-            .map_err(backend)?;
-        rows.map(|row| decode(workflow_id, &row.map_err(backend)?))
-            .collect()
+        decode_workflow_rows(
+            &*self.lock()?,
+            "SELECT body FROM feedback WHERE workflow_id = ?1 \
+             ORDER BY received_at, idempotency_key",
+            workflow_id,
+        )
     }
 
     async fn count_feedback(
