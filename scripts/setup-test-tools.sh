@@ -4,7 +4,8 @@
 #  - a Java runtime for it, from Debian, if none is on PATH
 #  - moto[server] in .tools/venv-moto, for the `hitl aws` tests against emulated AWS
 #  - playwright-core (npm, pinned) in .tools/, which drives Debian Chromium in the review page's
-#    end-to-end test (cli/tests/review_page.rs runs tests/e2e/review_page.mjs)
+#    end-to-end and accessibility tests (cli/tests/review_page.rs runs tests/e2e/*.mjs)
+#  - axe-core (npm, pinned) in .tools/, the accessibility rules those tests inject
 #  - schemathesis and openapi-spec-validator (PyPI, pinned) in .tools/venv-schemathesis, for
 #    the API fuzz tier (cli/tests/api_fuzz.rs) and the API description check
 set -euo pipefail
@@ -36,6 +37,17 @@ if [ "$installed" != "$PLAYWRIGHT_CORE_VERSION" ]; then
           --save-exact "playwright-core@$PLAYWRIGHT_CORE_VERSION" >/dev/null)
 fi
 [ "$(node -p "require('./$TOOLS/node_modules/playwright-core/package.json').version")" = "$PLAYWRIGHT_CORE_VERSION" ]
+
+# axe-core, injected into every view of the review page by its accessibility test
+# (tests/e2e/review_page_a11y.mjs), pinned so that a new rule cannot fail CI unannounced.
+AXE_CORE_VERSION=4.14.1
+installed=$(node -p "require('./$TOOLS/node_modules/axe-core/package.json').version" 2>/dev/null || true)
+if [ "$installed" != "$AXE_CORE_VERSION" ]; then
+  echo "setup: installing axe-core@$AXE_CORE_VERSION into $TOOLS/ (found: ${installed:-none})"
+  (cd "$TOOLS" && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
+     && npm install --no-audit --no-fund --loglevel=error --save-exact "axe-core@$AXE_CORE_VERSION" >/dev/null)
+fi
+[ "$(node -p "require('./$TOOLS/node_modules/axe-core/package.json').version")" = "$AXE_CORE_VERSION" ]
 
 # moto server, the AWS emulator the `hitl aws` tests run against (cli/tests/aws.rs).
 if [ ! -x "$TOOLS/venv-moto/bin/moto_server" ]; then

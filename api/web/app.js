@@ -35,16 +35,34 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
   }
 
+  // Messages go to one of two live regions that are always rendered: `#alert` (role=alert)
+  // for errors, `#flash` (role=status) for progress and confirmations. Only their text
+  // changes; the same message twice is re-announced by clearing the region first.
+  let announcement = 0;
   function flash(message, kind) {
-    const el = $('flash');
-    if (!message) { el.hidden = true; el.textContent = ''; return; }
-    el.textContent = message;
-    el.className = 'flash' + (kind ? ' ' + kind : '');
-    el.hidden = false;
+    const target = kind === 'error' ? $('alert') : $('flash');
+    const other = kind === 'error' ? $('flash') : $('alert');
+    other.textContent = '';
+    if (kind !== 'error') { target.className = 'flash' + (kind ? ' ' + kind : ''); }
+    const seq = ++announcement;
+    if (message && target.textContent === message) {
+      target.textContent = '';
+      setTimeout(() => { if (seq === announcement) { target.textContent = message; } }, 100);
+    } else {
+      target.textContent = message || '';
+    }
+  }
+
+  function setTitle(part) { document.title = part ? part + ' — HITL review' : 'HITL review'; }
+
+  function focusOn(element) {
+    if (element) { element.focus(); }
   }
 
   function show(section) {
     for (const id of ['sign-in', 'queue', 'workflow']) { $(id).hidden = id !== section; }
+    if (section === 'sign-in') { setTitle('Sign in'); }
+    if (section === 'queue') { setTitle('Review queue'); }
   }
 
   class HttpError extends Error {
@@ -79,8 +97,10 @@
     sessionStorage.removeItem(TOKEN_KEY);
     $('who').hidden = true;
     state.pending = null;
+    state.workflow = null;
     show('sign-in');
-    flash(message || '', message ? 'error' : '');
+    flash(message || (message === undefined ? 'You are signed out.' : ''), message ? 'error' : '');
+    focusOn($('token'));
   }
 
   function fmtDate(text) {
@@ -132,6 +152,11 @@
         const open = document.createElement('a');
         open.href = '#/workflows/' + encodeURIComponent(item.workflow_id);
         open.textContent = 'Open';
+        // Every link says "Open" on screen; its accessible name says what it opens.
+        const what = document.createElement('span');
+        what.className = 'vh';
+        what.textContent = ' ' + item.subject.name + ', iteration ' + item.iteration;
+        open.appendChild(what);
         td.appendChild(open);
         body.appendChild(tr);
       }
@@ -139,7 +164,7 @@
       $('more').hidden = !state.cursor;
       const empty = body.children.length === 0;
       $('queue-empty').hidden = !empty;
-      $('queue-table').hidden = empty;
+      $('queue-scroll').hidden = empty;
     } catch (err) {
       if (err.status !== 401) { flash(describe(err), 'error'); }
     }
@@ -155,39 +180,44 @@
     list.append(dt, dd);
   }
 
+  /** `<del>`/`<ins>` with a visually hidden "Before:"/"Now:" so the diff reads out right. */
+  function marked(tag, prefix, value) {
+    const el = document.createElement(tag);
+    const hint = document.createElement('span');
+    hint.className = 'vh';
+    hint.textContent = prefix + ' ';
+    el.append(hint, document.createTextNode(fmtValue(value)));
+    return el;
+  }
+
+  function diffRow(body, field, change, value) {
+    const tr = document.createElement('tr');
+    const name = cell(tr, field, 'field');
+    const td = cell(tr, '');
+    if (!change) {
+      td.textContent = fmtValue(value);
+    } else {
+      tr.className = change.change;
+      const tag = document.createElement('span');
+      tag.className = 'tag';
+      tag.textContent = change.change;
+      name.appendChild(tag);
+      if (change.change !== 'added') { td.appendChild(marked('del', 'Before:', change.before)); }
+      if (change.change !== 'removed') { td.appendChild(marked('ins', 'Now:', value)); }
+    }
+    body.appendChild(tr);
+  }
+
   function renderArtifact(view) {
     const body = $('wf-artifact').querySelector('tbody');
     body.textContent = '';
     const changes = new Map(view.changes.map((c) => [c.field, c]));
     const fields = view.artifact ? flatten('', view.artifact.content, []) : [];
-    for (const [field, value] of fields) {
-      const change = changes.get(field);
-      const tr = document.createElement('tr');
-      if (change) { tr.className = change.change; }
-      const name = cell(tr, field, 'field');
-      if (change) {
-        const tag = document.createElement('span');
-        tag.className = 'tag';
-        tag.textContent = change.change;
-        name.appendChild(tag);
-      }
-      const td = cell(tr, '');
-      if (change && change.change === 'changed') {
-        const before = document.createElement('span');
-        before.className = 'before';
-        before.textContent = fmtValue(change.before);
-        td.appendChild(before);
-      }
-      td.appendChild(document.createTextNode(fmtValue(value)));
-      body.appendChild(tr);
-    }
+    for (const [field, value] of fields) { diffRow(body, field, changes.get(field), value); }
     for (const change of view.changes.filter((c) => c.change === 'removed')) {
-      const tr = document.createElement('tr');
-      tr.className = 'removed';
-      cell(tr, change.field, 'field');
-      cell(tr, fmtValue(change.before));
-      body.appendChild(tr);
+      diffRow(body, change.field, change, undefined);
     }
+    $('wf-artifact').hidden = body.children.length === 0;
     $('wf-draft-iteration').textContent = view.artifact ? '(iteration ' + view.artifact.iteration + ')' : '(none yet)';
     $('wf-changes-note').textContent = view.previous_iteration
       ? view.changes.length + ' field(s) changed since iteration ' + view.previous_iteration + ' (highlighted).'
@@ -226,7 +256,9 @@
 
   function renderWorkflow(view) {
     state.workflow = view;
+    $('wf-body').hidden = false;
     $('wf-title').textContent = view.subject.name + ' — ' + view.workflow_id;
+    setTitle(view.subject.name + ', iteration ' + view.iteration);
     const facts = $('wf-facts');
     facts.textContent = '';
     fact(facts, 'Status', view.status.replace(/_/g, ' '));
@@ -251,6 +283,7 @@
     }
   }
 
+  /** Shows workflow `id`; resolves to true when it was loaded. */
   async function openWorkflow(id, keepFlash) {
     if (!keepFlash) { flash(''); }
     show('workflow');
@@ -259,8 +292,16 @@
     }
     try {
       renderWorkflow(await api('GET', '/workflows/' + encodeURIComponent(id)));
+      return true;
     } catch (err) {
-      if (err.status !== 401) { flash(describe(err), 'error'); }
+      if (err.status === 401) { return false; }
+      // Nothing of another workflow (or an empty draft table) may stay under the error.
+      state.workflow = null;
+      $('wf-body').hidden = true;
+      $('wf-title').textContent = 'Workflow not available';
+      setTitle('Workflow not available');
+      flash(describe(err), 'error');
+      return false;
     }
   }
 
@@ -269,42 +310,143 @@
   function resetForm() {
     $('decide').reset();
     $('corrections').textContent = '';
-    $('field-errors').hidden = true;
-    $('field-errors').textContent = '';
+    clearFieldErrors();
     $('corrections-block').hidden = true;
     state.pending = null;
   }
 
+  /** Gives every correction row numbered accessible names ("Correction 2: field", …). */
+  function renumberCorrections() {
+    Array.from($('corrections').children).forEach((li, i) => {
+      li.querySelector('.field-label').textContent = 'Correction ' + (i + 1) + ': field';
+      li.querySelector('.value-label').textContent = 'Correction ' + (i + 1) + ': corrected value';
+      li.querySelector('.remove').setAttribute('aria-label', 'Remove correction ' + (i + 1));
+    });
+  }
+
   function addCorrection() {
     const row = document.querySelector('#correction-row').content.firstElementChild.cloneNode(true);
-    row.querySelector('.remove').addEventListener('click', () => row.remove());
+    row.querySelector('.remove').addEventListener('click', () => {
+      row.remove();
+      renumberCorrections();
+      focusOn($('add-correction'));
+    });
+    // Enter in a value must not send the whole decision (implicit form submission).
+    row.querySelector('input[name=value]').addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') { event.preventDefault(); }
+    });
     $('corrections').appendChild(row);
+    renumberCorrections();
+    focusOn(row.querySelector('select'));
+  }
+
+  // ---- field errors ----------------------------------------------------------------------
+
+  function clearFieldErrors() {
+    for (const el of document.querySelectorAll('#decide .field-error')) { el.remove(); }
+    for (const el of document.querySelectorAll('#decide [aria-invalid]')) {
+      el.removeAttribute('aria-invalid');
+      const own = el.dataset.describedby;
+      if (own) { el.setAttribute('aria-describedby', own); } else { el.removeAttribute('aria-describedby'); }
+    }
+    $('field-errors').hidden = true;
+    $('field-errors-list').textContent = '';
+  }
+
+  /** The control and the readable name of an API error's `field`, for the rows that were sent. */
+  function fieldTarget(field, rows) {
+    const m = /^corrections\[(\d+)\]\.(field|value)$/.exec(field);
+    if (m && rows[Number(m[1])]) {
+      const li = rows[Number(m[1])];
+      const n = Array.from($('corrections').children).indexOf(li) + 1;
+      const select = li.querySelector('select');
+      return m[2] === 'field'
+        ? { control: select, label: 'The field of correction ' + n, after: li }
+        : { control: li.querySelector('input[name=value]'), label: 'Correction ' + n + ' (' + select.value + ')', after: li };
+    }
+    switch (field) {
+      case 'comments': return { control: $('comments'), label: 'Comments', after: $('comments-hint') };
+      case 'corrections': {
+        const first = $('corrections').querySelector('input[name=value]');
+        return { control: first || $('add-correction'), label: 'Field corrections', after: first ? first.closest('li') : $('corrections') };
+      }
+      case 'decision':
+      case 'iteration': {
+        const radio = document.querySelector('#decide input[name=decision]:checked');
+        return { control: radio, label: field === 'decision' ? 'Decision' : 'Iteration', after: document.querySelector('#decide .choice') };
+      }
+      default: return { control: null, label: field, after: null };
+    }
+  }
+
+  function sentence(label, message) {
+    const text = label + ' ' + String(message || 'is not valid').trim();
+    return /[.!?)]$/.test(text) ? text : text + '.';
+  }
+
+  /** Marks and describes every invalid control, lists the problems, focuses the first. */
+  function showFieldErrors(errors, rows) {
+    clearFieldErrors();
+    const list = $('field-errors-list');
+    let first = null;
+    errors.forEach((e, i) => {
+      const { control, label, after } = fieldTarget(e.field, rows);
+      const text = sentence(label, e.message);
+      const li = document.createElement('li');
+      li.textContent = text;
+      list.appendChild(li);
+      if (!control) { return; }
+      const note = document.createElement('p');
+      note.className = 'field-error';
+      note.id = 'field-error-' + i;
+      note.textContent = text;
+      if (after && after.tagName === 'LI') { after.appendChild(note); } else if (after) { after.after(note); }
+      if (!control.hasAttribute('aria-invalid')) {
+        if (control.dataset.describedby === undefined) { control.dataset.describedby = control.getAttribute('aria-describedby') || ''; }
+        control.setAttribute('aria-invalid', 'true');
+      }
+      const ids = (control.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+      control.setAttribute('aria-describedby', [note.id].concat(ids).join(' '));
+      first = first || control;
+    });
+    $('field-errors').hidden = errors.length === 0;
+    focusOn(first);
   }
 
   function currentDecision() {
     return document.querySelector('#decide input[name=decision]:checked').value;
   }
 
+  /** The request body, and the correction rows in the order they were sent. */
   function buildBody() {
     const decision = currentDecision();
     const body = { iteration: state.workflow.iteration, decision };
     const comments = $('comments').value.trim();
     if (comments) { body.comments = comments; }
+    const rows = [];
     if (decision === 'request_changes') {
       const corrections = [];
       for (const li of $('corrections').children) {
         const value = li.querySelector('input[name=value]').value;
-        if (value.trim()) { corrections.push({ field: li.querySelector('select').value, value }); }
+        if (value.trim()) {
+          corrections.push({ field: li.querySelector('select').value, value });
+          rows.push(li);
+        }
       }
       if (corrections.length) { body.corrections = corrections; }
     }
-    return JSON.stringify(body);
+    return { body: JSON.stringify(body), rows };
   }
 
   function describe(err) {
     const body = err.body || {};
     switch (err.status) {
-      case 400: return 'Please fix the highlighted problems.';
+      case 400: {
+        const n = Array.isArray(body.errors) ? body.errors.length : 0;
+        return n
+          ? 'Your decision was not sent: ' + n + (n === 1 ? ' problem needs' : ' problems need') + ' fixing (marked next to the fields).'
+          : 'Your decision was not sent: ' + (body.message || 'the request was not valid') + '.';
+      }
       case 403: return 'You are not a reviewer of this workflow' + (body.message ? ' (' + body.message + ').' : '.');
       case 404: return 'This workflow does not exist, or you are not one of its reviewers.';
       case 429: return 'You have submitted many decisions in a short time. Wait a moment and submit again (it will not be applied twice).';
@@ -322,14 +464,14 @@
     event.preventDefault();
     const view = state.workflow;
     if (!view) { return; }
-    const body = buildBody();
+    const { body, rows } = buildBody();
     if (!state.pending || state.pending.workflowId !== view.workflow_id || state.pending.body !== body) {
       state.pending = { workflowId: view.workflow_id, body, key: newKey() };
     }
     const pending = state.pending;
     const button = $('submit');
     button.disabled = true;
-    $('field-errors').hidden = true;
+    clearFieldErrors();
     flash('Submitting…');
     try {
       for (let attempt = 0; ; attempt++) {
@@ -341,6 +483,7 @@
             : 'Changes requested for iteration ' + result.iteration + '. The next draft will appear in your queue.', 'ok');
           resetForm();
           await openWorkflow(pending.workflowId, true);
+          focusOn($('wf-title'));
           return;
         } catch (err) {
           const retriable = err.status === undefined || err.status === 503 || err.status >= 500;
@@ -358,16 +501,12 @@
       if (!retriable) { state.pending = null; }
       flash(describe(err), 'error');
       if (err.status === 400 && err.body && Array.isArray(err.body.errors)) {
-        const list = $('field-errors');
-        list.textContent = '';
-        for (const e of err.body.errors) {
-          const li = document.createElement('li');
-          li.textContent = e.field + ': ' + e.message;
-          list.appendChild(li);
-        }
-        list.hidden = false;
+        showFieldErrors(err.body.errors, rows);
       }
-      if (err.status === 409) { await openWorkflow(pending.workflowId, true); }
+      if (err.status === 409) {
+        await openWorkflow(pending.workflowId, true);
+        focusOn($('wf-title'));
+      }
     } finally {
       button.disabled = false;
     }
@@ -375,16 +514,19 @@
 
   // ---- wiring ----------------------------------------------------------------------------
 
+  /** Shows the view of the current URL and puts focus on its heading (not on `<body>`). */
   async function route() {
     if (!token()) { show('sign-in'); return; }
     $('who').hidden = false;
     const match = location.hash.match(/^#\/workflows\/(.+)$/);
     if (match) {
       await openWorkflow(decodeURIComponent(match[1]));
+      if (token()) { focusOn($('wf-title')); }
     } else {
       state.workflow = null;
       show('queue');
       await loadQueue(false);
+      if (token()) { focusOn($('queue-title')); }
     }
   }
 
@@ -400,6 +542,10 @@
       await route();
     });
     $('sign-out').addEventListener('click', () => signOut());
+    $('decide').addEventListener('keydown', (event) => {
+      // Enter on a radio button would submit the form implicitly; Space selects instead.
+      if (event.key === 'Enter' && event.target.name === 'decision') { event.preventDefault(); }
+    });
     $('refresh').addEventListener('click', () => loadQueue(false));
     $('more').addEventListener('click', () => loadQueue(true));
     $('back').addEventListener('click', () => { location.hash = '#/'; });

@@ -1,13 +1,18 @@
-//! The reviewers' web page end to end in a real headless Chromium: `hitl serve` on a fresh data
-//! dir with one reviewer and one workflow, then `tests/e2e/review_page.mjs` (playwright-core)
-//! signs in, requests changes with a field correction, checks the highlighted diff of
-//! iteration 2, provokes a stale 409 from a second tab and approves. Screenshots of every step
-//! land in `<workspace>/target/artifacts/review-page/`. The outcome is then checked through
-//! `hitl --json status`.
+//! The reviewers' web page end to end in a real headless Chromium, two journeys on `hitl serve`
+//! with a fresh data dir each:
+//! - `tests/e2e/review_page.mjs` (playwright-core) signs in, requests changes with a field
+//!   correction, checks the highlighted diff of iteration 2, provokes a stale 409 from a second
+//!   tab and approves; screenshots in `<workspace>/target/artifacts/review-page/`;
+//! - `tests/e2e/review_page_a11y.mjs` drives two workflows by keyboard only, asserting focus and
+//!   live-region announcements after each step, runs axe-core's WCAG 2.1 A/AA rules in every
+//!   view and checks reflow at 320 px and 200 % zoom; screenshots at 1280 and 320 px in
+//!   `<workspace>/target/artifacts/review-page-a11y/`.
 //!
-//! Needs Node.js, playwright-core in `<workspace>/.tools/node_modules` and Debian Chromium at
-//! `/usr/bin/chromium` (`HITL_CHROMIUM` overrides): `scripts/setup-test-tools.sh` installs them.
-//! Anything missing fails the test; it is never skipped.
+//! The outcomes are then checked through `hitl --json status`.
+//!
+//! Needs Node.js, playwright-core and axe-core in `<workspace>/.tools/node_modules` and Debian
+//! Chromium at `/usr/bin/chromium` (`HITL_CHROMIUM` overrides): `scripts/setup-test-tools.sh`
+//! installs them. Anything missing fails the test; it is never skipped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -59,15 +64,20 @@ fn node() -> PathBuf {
     }
 }
 
-/// `<workspace>/.tools/node_modules`, checked to hold playwright-core.
+/// `<workspace>/.tools/node_modules`, checked to hold playwright-core and axe-core.
 fn node_modules(root: &Path) -> PathBuf {
     let modules = root.join(".tools").join("node_modules");
-    let manifest = modules.join("playwright-core").join("package.json");
-    assert!(
-        manifest.is_file(),
-        "playwright-core not found at {}: the review page test drives Chromium with it; {SETUP}",
-        manifest.display()
-    );
+    for (package, why) in [
+        ("playwright-core", "drives Chromium"),
+        ("axe-core", "checks the page's accessibility"),
+    ] {
+        let manifest = modules.join(package).join("package.json");
+        assert!(
+            manifest.is_file(),
+            "{package} not found at {}: the review page test {why} with it; {SETUP}",
+            manifest.display()
+        );
+    }
     modules
 }
 
@@ -83,9 +93,9 @@ fn chromium() -> PathBuf {
     path
 }
 
-/// A fresh `<workspace>/target/artifacts/review-page/`: old screenshots must not pass for new.
-fn artifacts_dir(root: &Path) -> PathBuf {
-    let dir = root.join("target").join("artifacts").join("review-page");
+/// A fresh `<workspace>/target/artifacts/<name>/`: old screenshots must not pass for new.
+fn artifacts_dir(root: &Path, name: &str) -> PathBuf {
+    let dir = root.join("target").join("artifacts").join(name);
     std::fs::create_dir_all(&dir).unwrap();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -108,27 +118,27 @@ fn png_size(path: &Path) -> (u32, u32) {
     (be(16), be(20))
 }
 
-/// Runs the journey script; returns (success, stdout, stderr). Node runs in its own process
-/// group so that a hang is ended together with the Chromium it started.
+/// Runs `tests/e2e/<script>` with `env`; returns (success, stdout, stderr). Node runs in its
+/// own process group so that a hang is ended together with the Chromium it started.
 fn run_journey(
     root: &Path,
-    base: &str,
-    token: &str,
-    workflow_id: &str,
+    script: &str,
+    env: &[(&str, &str)],
     artifacts: &Path,
     scratch: &Path,
 ) -> (bool, String, String) {
     let stdout_path = scratch.join("node.stdout");
     let stderr_path = scratch.join("node.stderr");
-    let mut child = Command::new(node())
-        .arg(root.join("tests").join("e2e").join("review_page.mjs"))
+    let mut command = Command::new(node());
+    command
+        .arg(root.join("tests").join("e2e").join(script))
         .env("NODE_PATH", node_modules(root))
         .env("HITL_CHROMIUM", chromium())
-        .env("HITL_E2E_BASE_URL", base)
-        .env("HITL_E2E_TOKEN", token)
-        .env("HITL_E2E_WORKFLOW", workflow_id)
-        .env("HITL_E2E_ARTIFACTS", artifacts)
-        .env("HITL_E2E_REVIEWER", "rita")
+        .env("HITL_E2E_ARTIFACTS", artifacts);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command
         .current_dir(root)
         .process_group(0)
         .stdin(Stdio::null())
@@ -162,19 +172,10 @@ fn run_journey(
     )
 }
 
-#[test]
-fn a_reviewer_requests_changes_then_approves_on_the_review_page_in_chromium() {
-    let root = workspace();
-    // Fail fast, with the setup hint, before building any state.
-    node();
-    node_modules(&root);
-    chromium();
-    let artifacts = artifacts_dir(&root);
-
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d");
-    let token = hitl_json(
-        &data,
+/// Adds reviewer `rita` (group `reviewers`); returns her bearer token.
+fn add_reviewer(data: &Path) -> String {
+    hitl_json(
+        data,
         &[
             "--json",
             "reviewers",
@@ -186,29 +187,60 @@ fn a_reviewer_requests_changes_then_approves_on_the_review_page_in_chromium() {
     )["token"]
         .as_str()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+/// Starts one workflow and returns its id; it waits for review at iteration 1.
+fn start_workflow(data: &Path, request_id: &str, subject_id: &str, name: &str) -> String {
+    let subject = serde_json::json!({"id": subject_id, "name": name, "category": "food"});
     let started = hitl_json(
-        &data,
+        data,
         &[
             "--json",
             "start",
             "--request-id",
-            "page-e2e",
+            request_id,
             "--subject",
-            r#"{"id":"page-1","name":"Page Brand","category":"food"}"#,
+            &subject.to_string(),
         ],
     );
-    let id = started["workflows"][0]["workflow_id"]
+    assert_eq!(started["workflows"][0]["status"], "awaiting_review");
+    started["workflows"][0]["workflow_id"]
         .as_str()
         .unwrap()
-        .to_owned();
-    assert_eq!(started["workflows"][0]["status"], "awaiting_review");
+        .to_owned()
+}
+
+#[test]
+fn a_reviewer_requests_changes_then_approves_on_the_review_page_in_chromium() {
+    let root = workspace();
+    // Fail fast, with the setup hint, before building any state.
+    node();
+    node_modules(&root);
+    chromium();
+    let artifacts = artifacts_dir(&root, "review-page");
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let token = add_reviewer(&data);
+    let id = start_workflow(&data, "page-e2e", "page-1", "Page Brand");
 
     let server_log = dir.path().join("serve.log");
     let (_served, base) = serve(&data, Some(&server_log));
 
     let clock = Instant::now();
-    let (ok, stdout, stderr) = run_journey(&root, &base, &token, &id, &artifacts, dir.path());
+    let (ok, stdout, stderr) = run_journey(
+        &root,
+        "review_page.mjs",
+        &[
+            ("HITL_E2E_BASE_URL", &base),
+            ("HITL_E2E_TOKEN", &token),
+            ("HITL_E2E_WORKFLOW", &id),
+            ("HITL_E2E_REVIEWER", "rita"),
+        ],
+        &artifacts,
+        dir.path(),
+    );
     println!("{stdout}");
     eprintln!("{stderr}");
     assert!(
@@ -290,4 +322,104 @@ fn a_reviewer_requests_changes_then_approves_on_the_review_page_in_chromium() {
     );
     let history = String::from_utf8_lossy(&hitl_ok(&data, &["history", &id]).stdout).into_owned();
     assert!(history.contains("WorkflowApproved"), "{history}");
+}
+
+/// Every view of the accessibility journey, in the order the script reaches them.
+const A11Y_VIEWS: &[&str] = &[
+    "01-sign-in",
+    "02-wrong-token",
+    "03-queue",
+    "04-workflow",
+    "05-validation-error",
+    "06-approved",
+    "07-diff",
+    "08-queue-empty",
+    "09-not-found",
+    "10-signed-out",
+];
+
+#[test]
+fn the_review_page_is_usable_by_keyboard_and_passes_axe_and_reflow_checks_in_chromium() {
+    let root = workspace();
+    node();
+    node_modules(&root);
+    chromium();
+    let artifacts = artifacts_dir(&root, "review-page-a11y");
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let token = add_reviewer(&data);
+    let first = start_workflow(&data, "a11y-a", "a11y-1", "Alpha Roasters");
+    let second = start_workflow(&data, "a11y-b", "a11y-2", "Bravo Bakery");
+
+    let server_log = dir.path().join("serve.log");
+    let (_served, base) = serve(&data, Some(&server_log));
+    let (ok, stdout, stderr) = run_journey(
+        &root,
+        "review_page_a11y.mjs",
+        &[
+            ("HITL_E2E_BASE_URL", &base),
+            ("HITL_E2E_TOKEN", &token),
+            ("HITL_E2E_WORKFLOW_A", &first),
+            ("HITL_E2E_WORKFLOW_B", &second),
+        ],
+        &artifacts,
+        dir.path(),
+    );
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    assert!(
+        ok,
+        "the accessibility journey failed (screenshots in {}):\n{stdout}\n{stderr}\nserver log:\n{}",
+        artifacts.display(),
+        std::fs::read_to_string(&server_log).unwrap_or_default()
+    );
+    assert!(
+        stdout.contains("review-page a11y passed: 14 steps"),
+        "the script must report all 14 steps passed:\n{stdout}"
+    );
+    for view in A11Y_VIEWS {
+        assert!(
+            stdout.contains(&format!("  {view}: axe ")),
+            "view {view} was not audited:\n{stdout}"
+        );
+        for (suffix, width) in [("1280", 1280), ("320", 320)] {
+            let path = artifacts.join(format!("{view}-{suffix}.png"));
+            assert!(path.is_file(), "screenshot {} is missing", path.display());
+            assert_eq!(png_size(&path).0, width, "{}", path.display());
+        }
+    }
+    assert!(!stdout.contains(&token) && !stderr.contains(&token));
+
+    // What the keyboard did, seen from outside the browser: A got one change request (the
+    // invalid attempt changed nothing) and was approved at iteration 2; B approved at once.
+    let a = hitl_json(&data, &["--json", "status", &first]);
+    assert_eq!(
+        (a["status"].as_str(), a["iteration"].as_u64()),
+        (Some("approved"), Some(2)),
+        "{a:#}"
+    );
+    assert_eq!(a["artifact"]["colors"]["primary"], "#1A2B3C", "{a:#}");
+    let decisions: Vec<(&str, &str)> = a["feedback"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["decision"].as_str().unwrap(),
+                f["outcome"]["kind"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        decisions,
+        [("request_changes", "applied"), ("approve", "applied")],
+        "{a:#}"
+    );
+    let b = hitl_json(&data, &["--json", "status", &second]);
+    assert_eq!(
+        (b["status"].as_str(), b["iteration"].as_u64()),
+        (Some("approved"), Some(1)),
+        "{b:#}"
+    );
 }

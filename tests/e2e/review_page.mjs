@@ -19,97 +19,21 @@
 // approve, and see the workflow approved and gone from the queue. One line per step on stdout;
 // a screenshot per step in the artifacts dir; exit 1 with the reason on the first failed
 // expectation.
-import { createRequire } from 'node:module';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+  arg, escapeRegExp, expect, fail as failWith, hidden, loadPlaywright, run, text, textMatches, until, visible, WAIT_MS, workspace,
+} from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const workspace = path.resolve(here, '..', '..');
-
-function arg(name, envName, fallback) {
-  const flag = process.argv.slice(2).find((a) => a.startsWith('--' + name + '='));
-  if (flag) { return flag.slice(name.length + 3); }
-  if (process.env[envName]) { return process.env[envName]; }
-  return fallback;
-}
-
-function fail(message) {
-  console.error('review-page e2e FAILED: ' + message);
-  process.exit(1);
-}
-
+const LABEL = 'review-page e2e';
+const fail = (message) => failWith(LABEL, message);
 const baseUrl = (arg('base-url', 'HITL_E2E_BASE_URL') || fail('no base URL: set HITL_E2E_BASE_URL or --base-url=')).replace(/\/+$/, '');
 const token = process.env.HITL_E2E_TOKEN || fail('no reviewer token: set HITL_E2E_TOKEN');
 const workflowId = arg('workflow', 'HITL_E2E_WORKFLOW') || fail('no workflow id: set HITL_E2E_WORKFLOW or --workflow=');
 const artifacts = path.resolve(arg('artifacts', 'HITL_E2E_ARTIFACTS', path.join(workspace, 'target', 'artifacts', 'review-page')));
-const executablePath = process.env.HITL_CHROMIUM || '/usr/bin/chromium';
 const reviewer = process.env.HITL_E2E_REVIEWER || 'rita';
-// Upper bound for one expectation to come true (the page is local; generous for a busy machine).
-const WAIT_MS = Number(process.env.HITL_E2E_WAIT_MS || 20000);
-
-function loadPlaywright() {
-  const attempts = [createRequire(import.meta.url), createRequire(path.join(workspace, '.tools', 'package.json'))];
-  for (const req of attempts) {
-    try { return req('playwright-core'); } catch (_) { /* next */ }
-  }
-  return fail('cannot load playwright-core (looked in NODE_PATH and ' + path.join(workspace, '.tools', 'node_modules') +
-    '): install it with scripts/setup-test-tools.sh');
-}
-
-const { chromium } = loadPlaywright();
-mkdirSync(artifacts, { recursive: true });
+const { chromium } = loadPlaywright(LABEL);
 
 // ---- helpers -------------------------------------------------------------------------------
-
-class Expectation extends Error {}
-
-function expect(condition, message) {
-  if (!condition) { throw new Expectation(message); }
-}
-
-/** Polls `probe` until it returns a truthy value (returned) or WAIT_MS pass (throws). */
-async function until(what, probe, timeout = WAIT_MS) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await probe();
-      if (last) { return last; }
-    } catch (err) {
-      last = err.message;
-    }
-    if (Date.now() > deadline) {
-      throw new Expectation('timed out after ' + timeout + ' ms waiting for ' + what + (last ? ' (last seen: ' + JSON.stringify(last) + ')' : ''));
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-const text = async (page, selector) => ((await page.locator(selector).first().textContent()) || '').trim();
-
-async function visible(page, selector, what) {
-  try {
-    await page.locator(selector).first().waitFor({ state: 'visible', timeout: WAIT_MS });
-  } catch (_) {
-    throw new Expectation(what + ' is not visible (' + selector + ')');
-  }
-}
-
-async function hidden(page, selector, what) {
-  try {
-    await page.locator(selector).first().waitFor({ state: 'hidden', timeout: WAIT_MS });
-  } catch (_) {
-    throw new Expectation(what + ' should be hidden (' + selector + ')');
-  }
-}
-
-async function textMatches(page, selector, pattern, what) {
-  return until(what + ' to match ' + pattern, async () => {
-    const t = await text(page, selector);
-    return pattern.test(t) ? t : false;
-  });
-}
 
 /** The facts list (Status, Iteration, …) of the open workflow as an object. */
 async function facts(page) {
@@ -121,15 +45,20 @@ async function artifactRows(page) {
   return page.$$eval('#wf-artifact tbody tr', (trs) => trs.map((tr) => {
     const [field, value] = tr.querySelectorAll('td');
     const tag = field.querySelector('.tag');
-    const before = value.querySelector('.before');
+    // Changed values are <del>old</del><ins>new</ins>, each with a visually hidden prefix.
+    const del = value.querySelector('del');
+    const ins = value.querySelector('ins');
+    const own = (el) => Array.from(el.childNodes).filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join('');
     return {
       field: field.firstChild ? field.firstChild.textContent : '',
       highlight: tr.className,
       tag: tag ? tag.textContent : null,
-      before: before ? before.textContent : null,
-      value: Array.from(value.childNodes).filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join(''),
+      before: del ? own(del) : null,
+      beforePrefix: del && del.querySelector('.vh') ? del.querySelector('.vh').textContent : null,
+      nowPrefix: ins && ins.querySelector('.vh') ? ins.querySelector('.vh').textContent : null,
+      value: own(ins || value),
       background: getComputedStyle(value).backgroundColor,
-      elements: value.querySelectorAll('*:not(.before)').length,
+      elements: (ins || value).querySelectorAll('*:not(.vh)').length,
     };
   }));
 }
@@ -167,7 +96,7 @@ async function submitDecision(page) {
 async function openFromQueue(page) {
   await page.click('#queue-body a[href="#/workflows/' + encodeURIComponent(workflowId) + '"]');
   await visible(page, '#workflow', 'the workflow view');
-  await textMatches(page, '#wf-title', new RegExp(workflowId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'the workflow title');
+  await textMatches(page, '#wf-title', new RegExp(escapeRegExp(workflowId)), 'the workflow title');
 }
 
 // ---- the journey -----------------------------------------------------------------------------
@@ -177,58 +106,19 @@ const COMMENT = 'The tagline is too generic: make it about mornings.';
 const CORRECTED = 'Good mornings, <b>brewed</b> & ready';
 const APPROVAL = 'Looks good now.';
 
-const steps = [];
-let browser;
-let current = 'launch';
-const pageErrors = [];
-const consoleErrors = [];
-const httpErrors = [];
-const shots = [];
-
-function watch(page, tab) {
-  page.on('pageerror', (err) => pageErrors.push(tab + ': ' + err.message));
-  page.on('console', (msg) => { if (msg.type() === 'error') { consoleErrors.push(tab + ': ' + msg.text() + ' [' + msg.location().url + ']'); } });
-  page.on('response', (r) => {
-    if (r.status() >= 400) { httpErrors.push(tab + ': ' + r.status() + ' ' + r.request().method() + ' ' + new URL(r.url()).pathname); }
-  });
-  if (process.env.HITL_E2E_DEBUG) {
-    page.on('requestfinished', (r) => console.log('  [' + tab + '] ' + r.method() + ' ' + r.url() + ' ' + Math.round(r.timing().responseEnd) + ' ms'));
-  }
-}
-
-async function shot(page, name) {
-  const file = path.join(artifacts, name);
-  await page.screenshot({ path: file, fullPage: true });
-  shots.push(name);
-  return name;
-}
-
-async function step(name, body) {
-  current = name;
-  const started = Date.now();
-  const note = await body();
-  const line = 'step ' + (steps.length + 1) + ' ok: ' + name + (note ? ' — ' + note : '') + ' (' + (Date.now() - started) + ' ms)';
-  steps.push(line);
-  console.log(line);
-}
-
 let page;
 let stale;
 let originalTagline;
 
-try {
+await run(LABEL, artifacts, async (ctx) => {
+  const { launch, watch, shot, step, pageErrors, consoleErrors, httpErrors } = ctx;
   await step('launch Chromium', async () => {
-    browser = await chromium.launch({
-      executablePath,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-      timeout: 60000,
-    });
-    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const version = await launch(chromium);
+    const context = await ctx.browser.newContext({ viewport: { width: 1200, height: 900 } });
     context.setDefaultTimeout(WAIT_MS);
     page = await context.newPage();
     watch(page, 'tab 1');
-    return executablePath + ' ' + browser.version();
+    return version;
   });
 
   await step('a wrong token is refused with a clear message', async () => {
@@ -237,7 +127,7 @@ try {
     await hidden(page, '#queue', 'the queue before signing in');
     await page.fill('#token', 'hitl_' + '0'.repeat(64));
     await page.click('#sign-in-form button[type=submit]');
-    const message = await textMatches(page, '#flash.error', /session is not valid/i, 'the 401 message');
+    const message = await textMatches(page, '#alert', /session is not valid/i, 'the 401 message');
     await visible(page, '#sign-in', 'the sign-in form after a wrong token');
     expect(await page.evaluate(() => sessionStorage.getItem('hitl.token')) === null, 'a refused token must not stay in sessionStorage');
     return JSON.stringify(message) + ' [' + await shot(page, '01-wrong-token.png') + ']';
@@ -248,7 +138,7 @@ try {
     await page.click('#sign-in-form button[type=submit]');
     await visible(page, '#queue', 'the queue');
     await hidden(page, '#sign-in', 'the sign-in form');
-    await hidden(page, '#flash', 'the old error message');
+    await until('the old error message to be cleared', async () => (await text(page, '#alert')) === '');
     const row = await until('the workflow in the queue', () => queueRow(page));
     expect(/\(.+\)$/.test(row[0]), 'the queue row names the subject and its id, got ' + JSON.stringify(row[0]));
     expect(/^1 \/ \d+$/.test(row[1]), 'the queue row shows iteration 1, got ' + JSON.stringify(row[1]));
@@ -339,7 +229,8 @@ try {
     expect(tagline.highlight === 'changed' && tagline.tag === 'changed', 'tagline is marked "changed": ' + JSON.stringify(tagline));
     expect(tagline.value === CORRECTED, 'the new tagline is the corrected value, shown as text: ' + JSON.stringify(tagline.value));
     expect(tagline.elements === 0, 'markup in the value must not become elements: ' + JSON.stringify(tagline));
-    expect(tagline.before === originalTagline, 'the old tagline is shown struck through: ' + JSON.stringify(tagline.before));
+    expect(tagline.before === originalTagline, 'the old tagline is shown as deleted text: ' + JSON.stringify(tagline.before));
+    expect(tagline.beforePrefix === 'Before: ' && tagline.nowPrefix === 'Now: ', 'the old and new values are named for screen readers: ' + JSON.stringify(tagline));
     // The highlight is really painted (app.css loaded under the CSP): --changed is #fff4cc.
     expect(tagline.background === 'rgb(255, 244, 204)', 'the changed row is painted yellow, got ' + tagline.background);
     const plain = rows.find((r) => r.field === 'name');
@@ -373,7 +264,7 @@ try {
     const response = await submitDecision(stale);
     const body = await response.json();
     expect(response.status() === 409 && body.reason === 'stale_iteration', 'expected 409 stale_iteration, got ' + response.status() + ' ' + JSON.stringify(body));
-    const message = await textMatches(stale, '#flash.error', /^A newer draft exists: your decision was for an older iteration\./, 'the stale message');
+    const message = await textMatches(stale, '#alert', /^A newer draft exists: your decision was for an older iteration\./, 'the stale message');
     // The page reloads the workflow: the current draft and decision form are for iteration 2.
     await textMatches(stale, '#decide-iteration', /^2$/, 'tab 2 reloaded to iteration 2');
     await textMatches(stale, '#wf-draft-iteration', /^\(iteration 2\)$/, 'tab 2 shows the current draft');
@@ -431,23 +322,4 @@ try {
       'HTTP errors other than the expected 401 and 409: ' + httpErrors.join(' | '));
     return 'only the expected ' + consoleErrors.length + ' console error(s) for non-2xx loads';
   });
-} catch (err) {
-  const reason = err instanceof Expectation ? err.message : (err && err.stack) || String(err);
-  console.error('review-page e2e FAILED at step ' + (steps.length + 1) + ' (' + current + '): ' + reason);
-  for (const [tab, p] of [['tab-1', page], ['tab-2', stale]]) {
-    if (p && !p.isClosed()) {
-      const file = path.join(artifacts, 'failure-' + tab + '.png');
-      try { await p.screenshot({ path: file, fullPage: true }); console.error('  screenshot: ' + file); } catch (_) { /* browser gone */ }
-    }
-  }
-  if (pageErrors.length) { console.error('  page errors: ' + pageErrors.join(' | ')); }
-  if (consoleErrors.length) { console.error('  console errors: ' + consoleErrors.join(' | ')); }
-  if (httpErrors.length) { console.error('  HTTP errors: ' + httpErrors.join(' | ')); }
-  process.exitCode = 1;
-} finally {
-  if (browser) { await browser.close().catch(() => {}); }
-}
-
-if (!process.exitCode) {
-  console.log('review-page e2e passed: ' + steps.length + ' steps; screenshots in ' + artifacts + ': ' + shots.join(', '));
-}
+});
