@@ -1,43 +1,36 @@
 #!/usr/bin/env bash
 # Builds every Lambda function (each binary of functions/*) as a deployable zip with
-# cargo-lambda, one package per cargo invocation (as `sam build` does, so no feature of another
-# workspace member unifies into a function), into $CARGO_TARGET_DIR (default target/lambda/):
+# cargo-lambda exactly as `sam build` does: one package per cargo invocation (so no feature of
+# another workspace member unifies into a function), release profile, the template's
+# architecture (arm64) by default, into $CARGO_TARGET_DIR (default target/):
 #   $CARGO_TARGET_DIR/lambda/<function>/bootstrap.zip
 #
-#   scripts/package.sh                 # all functions, x86_64 (works on any Linux with zig)
-#   scripts/package.sh --arm64         # arm64, as the template deploys (Architectures: [arm64]);
-#                                      # needs `rustup target add aarch64-unknown-linux-gnu`
+#   scripts/package.sh                     # all functions, arm64 (Architectures: [arm64])
+#   scripts/package.sh --x86_64            # all functions, x86_64
 #   scripts/package.sh escalate finalize   # only these functions
 #
-# cargo-lambda is installed with pip into .tools/venv-cargo-lambda (it brings zig as the
-# cross-linker). A cold release build of all functions takes 10+ minutes on 2 cores.
-# `sam build` (infra/) uses the same cargo-lambda, per function, for deployment.
+# Uses the deploy toolchain pinned in scripts/deploy-tools.txt (SAM CLI, cargo-lambda, zig in
+# one venv, .tools/venv-sam; scripts/install-deploy-tools.sh installs it). With the same
+# CARGO_TARGET_DIR as `sam build`, the bootstraps are byte-identical to SAM's
+# (docs/DEPLOYMENT.md); a cold build of all functions takes 10+ minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TOOLS=.tools
-VENV="$TOOLS/venv-cargo-lambda"
-export PIP_DISABLE_PIP_VERSION_CHECK=1
+scripts/install-deploy-tools.sh
+export PATH="$PWD/.tools/venv-sam/bin:$PATH"
 
-arch_flag=()
+arch_flag=(--arm64)
 names=()
 for arg in "$@"; do
   case "$arg" in
+    --x86_64) arch_flag=(--x86-64) ;;
     --arm64) arch_flag=(--arm64) ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) names+=("$arg") ;;
   esac
 done
 
-if [ ! -x "$VENV/bin/cargo-lambda" ]; then
-  echo "setup: installing cargo-lambda into $VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet cargo-lambda
-fi
-export PATH="$PWD/$VENV/bin:$PATH"
-
-if [ "${#arch_flag[@]}" -gt 0 ] && ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
-  echo "package: --arm64 needs the aarch64 target: rustup target add aarch64-unknown-linux-gnu" >&2
-  exit 1
+if [ "${arch_flag[0]}" = --arm64 ] && ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+  rustup target add aarch64-unknown-linux-gnu
 fi
 
 # Every [[bin]] of every crate under functions/ (the template has one function per binary).
@@ -51,8 +44,8 @@ fi
 
 # One package per cargo invocation, as `sam build` builds each function: features of other
 # workspace members (the CLI's SSO credential providers, say) must not unify into a function.
-# The caller's CARGO_TARGET_DIR is honoured (default: target/lambda).
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/lambda}"
+# The caller's CARGO_TARGET_DIR is honoured (default: target/, the folder `sam build` shares).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 echo "== cargo lambda build --release --output-format zip ${arch_flag[*]:-}, one package at a time (${#names[@]} functions: ${names[*]})"
 start=$SECONDS
 for n in "${names[@]}"; do

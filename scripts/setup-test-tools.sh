@@ -8,6 +8,7 @@
 #  - axe-core (npm, pinned) in .tools/, the accessibility rules those tests inject
 #  - schemathesis and openapi-spec-validator (PyPI, pinned) in .tools/venv-schemathesis, for
 #    the API fuzz tier (cli/tests/api_fuzz.rs) and the API description check
+#  - the deploy toolchain (scripts/install-deploy-tools.sh) for the `sam build` tier
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS=.tools
@@ -69,6 +70,10 @@ if [ "$(cat "$TOOLS/venv-schemathesis/.pins" 2>/dev/null)" != "$SCHEMATHESIS_PIN
   echo "$SCHEMATHESIS_PINS" > "$TOOLS/venv-schemathesis/.pins"
 fi
 "$TOOLS/venv-schemathesis/bin/schemathesis" --version >/dev/null
+
+# The deploy toolchain (SAM CLI, cargo-lambda, zig in one venv; the template's Rust target;
+# qemu-user and the arm64 C library to run arm64 bootstraps), for scripts/check-sam-build.sh.
+scripts/install-deploy-tools.sh --run-check
 
 # Debian Chromium, for the real-browser checks of the HTML report and the review page.
 scripts/install-chromium.sh

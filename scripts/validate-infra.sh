@@ -25,7 +25,8 @@ venv() { # venv <dir> <probe binary> <pip requirement...>
 
 set -e
 venv "$TOOLS/venv-cfnlint" pytest 'cfn-lint>=1.20,<2' 'pytest>=8'
-venv "$TOOLS/venv-sam" sam 'aws-sam-cli>=1.120'
+# SAM comes with the deploy toolchain (cargo-lambda, zig), pinned once in scripts/deploy-tools.txt.
+scripts/install-deploy-tools.sh
 venv "$TOOLS/venv-checkov" checkov 'checkov>=3.2'
 if [ ! -x "$TOOLS/node_modules/.bin/asl-validator" ]; then
   echo "setup: installing asl-validator into $TOOLS/node_modules"
