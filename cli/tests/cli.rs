@@ -293,6 +293,60 @@ fn exec_prints_one_json_line_per_outcome() {
     assert_eq!(v["output"]["executions"].as_array().map(Vec::len), Some(3));
 }
 
+/// A JSONata definition (statemachine/examples/jsonata_order.asl.json) validates and runs;
+/// a JSONPath field in a JSONata state is reported with its state and field.
+#[test]
+fn jsonata_definitions_validate_and_run() {
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../statemachine/examples/jsonata_order.asl.json"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .args(["validate", example])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .args([
+            "exec",
+            example,
+            "--input",
+            r#"{"id":"o-1","lines":[{"qty":2,"price":30},{"qty":1,"price":45}]}"#,
+        ])
+        .output()
+        .unwrap();
+    let v = json_line(&out);
+    assert_eq!(v["status"], "SUCCEEDED", "{v}");
+    assert_eq!(
+        (
+            v["output"]["order"].as_str(),
+            v["output"]["total"].as_i64(),
+            v["output"]["tier"].as_str(),
+            v["output"]["lines"].as_i64()
+        ),
+        (Some("o-1"), Some(105), Some("large"), Some(2)),
+        "{v}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "bad.json",
+        r#"{"QueryLanguage":"JSONata","StartAt":"P","States":{"P":{"Type":"Pass","ResultPath":"$.x","End":true}}}"#,
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .args(["validate", &bad])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("state \"P\", field \"ResultPath\""), "{err}");
+}
+
 #[test]
 fn validate_reports_state_and_field() {
     let dir = tempfile::tempdir().unwrap();

@@ -13,6 +13,10 @@ pub struct ChoiceRule {
     pub condition: Condition,
     /// Target state (required on top-level rules).
     pub next: Option<String>,
+    /// Variables the rule sets when it matches.
+    pub assign: Option<crate::assign::Assign>,
+    /// JSONata `Output` of the state when this rule matches.
+    pub output: Option<crate::jsonata::JsonataValue>,
 }
 
 /// A boolean condition.
@@ -24,6 +28,8 @@ pub enum Condition {
     Or(Vec<Condition>),
     /// Negation.
     Not(Box<Condition>),
+    /// A JSONata `Condition` (JSONata Choice states; evaluated by the step, not here).
+    Jsonata(crate::jsonata::JsonataValue),
     /// A comparison of `variable` with an operand.
     Compare {
         /// Path of the value under test.
@@ -131,6 +137,20 @@ pub fn parse_operator(name: &str) -> Option<(Operator, bool)> {
 }
 
 /// Parses a rule object. `top` rules may (must) carry `Next`; nested ones must not.
+/// A top-level rule of a JSONPath Choice state, which may carry `Assign` (parsed by the
+/// caller, which knows the state): the rule without it.
+pub fn parse_rule_with_assign(v: &Value) -> Result<ChoiceRule, String> {
+    match v {
+        Value::Object(m) if m.contains_key("Assign") => {
+            let mut rest = m.clone();
+            rest.remove("Assign");
+            parse_rule(&Value::Object(rest), true)
+        }
+        other => parse_rule(other, true),
+    }
+}
+
+/// Parses one JSONPath choice rule (`top`: a rule of `Choices`, which needs `Next`).
 pub fn parse_rule(v: &Value, top: bool) -> Result<ChoiceRule, String> {
     let obj = v
         .as_object()
@@ -218,7 +238,12 @@ pub fn parse_rule(v: &Value, top: bool) -> Result<ChoiceRule, String> {
         }
         _ => return Err("a choice rule must have exactly one operator".into()),
     };
-    Ok(ChoiceRule { condition, next })
+    Ok(ChoiceRule {
+        condition,
+        next,
+        assign: None,
+        output: None,
+    })
 }
 
 fn check_literal(op: Operator, v: &Value) -> Result<(), String> {
@@ -246,6 +271,7 @@ pub fn paths(c: &Condition, out: &mut Vec<String>) {
     match c {
         Condition::And(v) | Condition::Or(v) => v.iter().for_each(|c| paths(c, out)),
         Condition::Not(c) => paths(c, out),
+        Condition::Jsonata(_) => {}
         Condition::Compare {
             variable, operand, ..
         } => {
@@ -351,6 +377,9 @@ pub fn evaluate(
             Ok(false)
         }
         Condition::Not(c) => Ok(!evaluate(c, input, ctx)?),
+        Condition::Jsonata(_) => Err(StateError::runtime(
+            "a JSONata Condition cannot be evaluated in a JSONPath state",
+        )),
         Condition::Compare {
             variable,
             op,
@@ -432,13 +461,28 @@ pub fn choose<'a>(
     input: &Value,
     ctx: &dyn Fn(&str) -> Value,
 ) -> Result<&'a str, StateError> {
+    choose_rule(rules, default, input, ctx).map(|(next, _)| next)
+}
+
+/// Like [`choose`], also returning the rule that matched (None when `Default` was taken).
+pub fn choose_rule<'a>(
+    rules: &'a [ChoiceRule],
+    default: Option<&'a str>,
+    input: &Value,
+    ctx: &dyn Fn(&str) -> Value,
+) -> Result<(&'a str, Option<&'a ChoiceRule>), StateError> {
     for r in rules {
         if evaluate(&r.condition, input, ctx)? {
             if let Some(n) = &r.next {
-                return Ok(n);
+                return Ok((n, Some(r)));
             }
         }
     }
+    no_match(default).map(|d| (d, None))
+}
+
+/// `default`, or `States.NoChoiceMatched`.
+pub fn no_match(default: Option<&str>) -> Result<&str, StateError> {
     default.ok_or_else(|| {
         StateError::new(
             errors::NO_CHOICE_MATCHED,

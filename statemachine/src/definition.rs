@@ -4,8 +4,10 @@
 //! with the state and field named. Structural rules (targets, reachability, ...) live in
 //! [`crate::validate`].
 
+pub use crate::assign::Assign;
 use crate::choice::{self, ChoiceRule};
 use crate::io::{OptPath, Template};
+use crate::jsonata::JsonataValue;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -187,6 +189,50 @@ impl StateType {
     }
 }
 
+/// `QueryLanguage` of a state (its own, or the definition's top-level one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueryLanguage {
+    /// `JSONPath` (the default): InputPath, Parameters, ResultSelector, ResultPath, OutputPath.
+    #[default]
+    JsonPath,
+    /// `JSONata`: Arguments and Output with `{% … %}` expressions.
+    Jsonata,
+}
+
+impl QueryLanguage {
+    fn parse(v: &Value) -> Option<QueryLanguage> {
+        match v.as_str() {
+            Some("JSONPath") => Some(QueryLanguage::JsonPath),
+            Some("JSONata") => Some(QueryLanguage::Jsonata),
+            _ => None,
+        }
+    }
+}
+
+/// Fields only JSONPath states have (refused in JSONata states, with the state and field).
+const JSONPATH_ONLY: &[&str] = &[
+    "InputPath",
+    "OutputPath",
+    "ResultPath",
+    "Parameters",
+    "ResultSelector",
+    "Result",
+    "ItemsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "ErrorPath",
+    "CausePath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+    "MaxConcurrencyPath",
+    "ToleratedFailurePercentagePath",
+    "ToleratedFailureCountPath",
+    "Iterator",
+];
+
+/// Fields only JSONata states have.
+const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items"];
+
 /// `JitterStrategy` of a retrier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Jitter {
@@ -223,6 +269,10 @@ pub struct Catcher {
     pub next: String,
     /// `ResultPath` (default `$`).
     pub result_path: OptPath,
+    /// `Assign` (evaluated with the error output as `$` / `$states.errorOutput`).
+    pub assign: Option<Assign>,
+    /// JSONata `Output` (default: the error output).
+    pub output: Option<JsonataValue>,
 }
 
 /// One state. Fields not relevant to the state's type are `None`/empty.
@@ -300,6 +350,22 @@ pub struct State {
     pub tolerated_failure_count: Option<u64>,
     /// Map `ItemReader` (accepted, not supported at run time).
     pub item_reader: Option<Value>,
+    /// The state's query language (its own `QueryLanguage` or the definition's).
+    pub query_language: QueryLanguage,
+    /// `Assign`
+    pub assign: Option<Assign>,
+    /// JSONata `Arguments`
+    pub arguments: Option<JsonataValue>,
+    /// JSONata `Output`
+    pub output: Option<JsonataValue>,
+    /// JSONata Wait `Seconds` given as an expression.
+    pub seconds_expr: Option<JsonataValue>,
+    /// JSONata Wait `Timestamp` given as an expression.
+    pub timestamp_expr: Option<JsonataValue>,
+    /// JSONata Fail `Error` given as an expression.
+    pub error_expr: Option<JsonataValue>,
+    /// JSONata Fail `Cause` given as an expression.
+    pub cause_expr: Option<JsonataValue>,
     /// Fields present in the source (for validation messages).
     pub present: BTreeSet<String>,
 }
@@ -317,6 +383,8 @@ pub struct Definition {
     pub timeout_seconds: Option<u64>,
     /// `Version`
     pub version: Option<String>,
+    /// Top-level `QueryLanguage` (what states without their own use).
+    pub query_language: QueryLanguage,
 }
 
 impl Definition {
@@ -332,7 +400,7 @@ impl Definition {
 
     /// Parses a definition from a JSON value.
     pub fn from_value(v: &Value) -> Result<Definition, ParseError> {
-        parse_machine(v, true, None)
+        parse_machine(v, true, None, QueryLanguage::JsonPath)
     }
 
     /// Looks up a state.
@@ -349,7 +417,12 @@ fn top_err(field: &str, message: impl Into<String>) -> ParseError {
     }
 }
 
-fn parse_machine(v: &Value, top: bool, owner: Option<&str>) -> Result<Definition, ParseError> {
+fn parse_machine(
+    v: &Value,
+    top: bool,
+    owner: Option<&str>,
+    inherited: QueryLanguage,
+) -> Result<Definition, ParseError> {
     let obj = v.as_object().ok_or_else(|| ParseError {
         state: owner.map(str::to_string),
         field: None,
@@ -382,17 +455,14 @@ fn parse_machine(v: &Value, top: bool, owner: Option<&str>) -> Result<Definition
             });
         }
     }
-    if let Some(q) = obj.get("QueryLanguage") {
-        if q.as_str() != Some("JSONPath") {
-            return Err(ParseError {
-                state: owner.map(str::to_string),
-                field: Some("QueryLanguage".into()),
-                message: format!(
-                    "QueryLanguage {q} is not supported by the local engine (only JSONPath)"
-                ),
-            });
-        }
-    }
+    let query_language = match obj.get("QueryLanguage") {
+        None => inherited,
+        Some(q) => QueryLanguage::parse(q).ok_or_else(|| ParseError {
+            state: owner.map(str::to_string),
+            field: Some("QueryLanguage".into()),
+            message: format!("QueryLanguage must be \"JSONPath\" or \"JSONata\", got {q}"),
+        })?,
+    };
     let start_at = match obj.get("StartAt") {
         Some(Value::String(s)) => s.clone(),
         Some(_) => return Err(top_err("StartAt", "must be a string")),
@@ -414,7 +484,7 @@ fn parse_machine(v: &Value, top: bool, owner: Option<&str>) -> Result<Definition
         })?;
     let mut states = BTreeMap::new();
     for (name, sv) in states_v {
-        states.insert(name.clone(), parse_state(name, sv)?);
+        states.insert(name.clone(), parse_state(name, sv, query_language)?);
     }
     let timeout_seconds = match obj.get("TimeoutSeconds") {
         None => None,
@@ -445,6 +515,7 @@ fn parse_machine(v: &Value, top: bool, owner: Option<&str>) -> Result<Definition
             .get("Version")
             .and_then(Value::as_str)
             .map(str::to_string),
+        query_language,
     })
 }
 
@@ -498,6 +569,79 @@ impl<'a> Fields<'a> {
         self.obj.get(f).map(Template::compile)
     }
 
+    fn jsonata(&self, f: &str) -> Result<Option<JsonataValue>, ParseError> {
+        self.obj
+            .get(f)
+            .map(|v| JsonataValue::compile(v).map_err(|m| self.err(f, m)))
+            .transpose()
+    }
+
+    /// A JSONata field that may be a literal of the JSONPath kind (checked by `literal`) or a
+    /// `{% … %}` string: `(literal, expression)`.
+    fn maybe_expr<T>(
+        &self,
+        f: &str,
+        literal: impl Fn(&Self, &str) -> Result<Option<T>, ParseError>,
+    ) -> Result<(Option<T>, Option<JsonataValue>), ParseError> {
+        match self.obj.get(f) {
+            Some(Value::String(s)) if crate::jsonata::expression_of(s).is_some() => {
+                Ok((None, self.jsonata(f)?))
+            }
+            _ => Ok((literal(self, f)?, None)),
+        }
+    }
+
+    fn assign(&self, lang: QueryLanguage) -> Result<Option<Assign>, ParseError> {
+        self.assign_in(self.obj, lang, "Assign")
+    }
+
+    fn assign_in(
+        &self,
+        obj: &Map<String, Value>,
+        lang: QueryLanguage,
+        label: &str,
+    ) -> Result<Option<Assign>, ParseError> {
+        let Some(v) = obj.get("Assign") else {
+            return Ok(None);
+        };
+        let members = v
+            .as_object()
+            .ok_or_else(|| self.err(label, "Assign must be a JSON object"))?;
+        for name in members.keys() {
+            let bare = name.strip_suffix(".$").unwrap_or(name);
+            let valid = bare
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && bare.len() <= 80;
+            if !valid || bare == "states" {
+                return Err(self.err(
+                    label,
+                    format!("invalid variable name \"{bare}\": letters, digits and _, starting with a letter or _, at most 80 characters, not \"states\""),
+                ));
+            }
+            if lang == QueryLanguage::Jsonata && name.ends_with(".$") {
+                return Err(self.err(
+                    label,
+                    format!("\"{name}\": a JSONata state assigns with {{% … %}} expressions, not \".$\" fields"),
+                ));
+            }
+        }
+        Ok(Some(match lang {
+            QueryLanguage::JsonPath => {
+                let t = Template::compile(v);
+                if let Some((field, message)) = t.problems().into_iter().next() {
+                    return Err(self.err(label, format!("{field}: {message}")));
+                }
+                Assign::JsonPath(t)
+            }
+            QueryLanguage::Jsonata => {
+                Assign::Jsonata(JsonataValue::compile(v).map_err(|m| self.err(label, m))?)
+            }
+        }))
+    }
+
     fn error_equals(&self, f: &str, entry: &Map<String, Value>) -> Result<Vec<String>, ParseError> {
         match entry.get("ErrorEquals") {
             Some(Value::Array(a)) => a
@@ -514,7 +658,7 @@ impl<'a> Fields<'a> {
     }
 }
 
-fn parse_state(name: &str, v: &Value) -> Result<State, ParseError> {
+fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State, ParseError> {
     let obj = v.as_object().ok_or_else(|| ParseError {
         state: Some(name.to_string()),
         field: None,
@@ -533,22 +677,62 @@ fn parse_state(name: &str, v: &Value) -> Result<State, ParseError> {
         Some(other) => return Err(f.err("Type", format!("unknown state type \"{other}\""))),
         None => return Err(f.err("Type", "missing required field \"Type\"")),
     };
+    let lang = match obj.get("QueryLanguage") {
+        None => inherited,
+        Some(q) => QueryLanguage::parse(q).ok_or_else(|| {
+            f.err(
+                "QueryLanguage",
+                format!("QueryLanguage must be \"JSONPath\" or \"JSONata\", got {q}"),
+            )
+        })?,
+    };
+    if inherited == QueryLanguage::Jsonata && lang == QueryLanguage::JsonPath {
+        return Err(f.err(
+            "QueryLanguage",
+            "a JSONPath state cannot be nested in a JSONata state machine (AWS allows only the other way round)",
+        ));
+    }
+    let assignable = !matches!(kind, StateType::Succeed | StateType::Fail);
     let allowed = kind.allowed_fields();
     for k in obj.keys() {
-        if !allowed.contains(&k.as_str()) {
+        let key = k.as_str();
+        match lang {
+            QueryLanguage::Jsonata if JSONPATH_ONLY.contains(&key) => {
+                return Err(f.err(
+                    k,
+                    format!("\"{k}\" is a JSONPath field; a JSONata state uses Arguments, Output and Assign with {{% … %}} expressions"),
+                ))
+            }
+            QueryLanguage::JsonPath if JSONATA_ONLY.contains(&key) => {
+                return Err(f.err(
+                    k,
+                    format!("\"{k}\" needs \"QueryLanguage\": \"JSONata\" (this state uses JSONPath)"),
+                ))
+            }
+            _ => {}
+        }
+        let extra = match key {
+            "Assign" => assignable,
+            "Output" => kind != StateType::Fail,
+            "Arguments" => matches!(kind, StateType::Task | StateType::Parallel | StateType::Map),
+            "Items" => kind == StateType::Map,
+            _ => false,
+        };
+        if !allowed.contains(&key) && !extra {
             return Err(f.err(
                 k,
                 format!("unknown field \"{k}\" for a {} state", kind.as_str()),
             ));
         }
     }
-    if let Some(q) = obj.get("QueryLanguage") {
-        if q.as_str() != Some("JSONPath") {
-            return Err(f.err(
-                "QueryLanguage",
-                format!("QueryLanguage {q} is not supported by the local engine (only JSONPath)"),
-            ));
-        }
+    if lang == QueryLanguage::Jsonata && matches!(kind, StateType::Map | StateType::Parallel) {
+        return Err(f.err(
+            "QueryLanguage",
+            format!(
+                "{} states with QueryLanguage JSONata are not supported by the local engine yet (docs/LOCAL_ENGINE.md)",
+                kind.as_str()
+            ),
+        ));
     }
     let end = match obj.get("End") {
         None => false,
@@ -615,11 +799,31 @@ fn parse_state(name: &str, v: &Value) -> Result<State, ParseError> {
                 .as_object()
                 .ok_or_else(|| f.err("Catch", "entries must be objects"))?;
             for k in m.keys() {
-                if !matches!(
-                    k.as_str(),
-                    "ErrorEquals" | "Next" | "ResultPath" | "Comment"
-                ) {
-                    return Err(f.err("Catch", format!("unknown field \"{k}\" in a catcher")));
+                let known = match lang {
+                    QueryLanguage::JsonPath => {
+                        matches!(
+                            k.as_str(),
+                            "ErrorEquals" | "Next" | "ResultPath" | "Assign" | "Comment"
+                        )
+                    }
+                    QueryLanguage::Jsonata => {
+                        matches!(
+                            k.as_str(),
+                            "ErrorEquals" | "Next" | "Output" | "Assign" | "Comment"
+                        )
+                    }
+                };
+                if !known {
+                    return Err(f.err(
+                        "Catch",
+                        format!(
+                            "unknown field \"{k}\" in a catcher of a {} state",
+                            match lang {
+                                QueryLanguage::JsonPath => "JSONPath",
+                                QueryLanguage::Jsonata => "JSONata",
+                            }
+                        ),
+                    ));
                 }
             }
             let sub = Fields {
@@ -630,19 +834,38 @@ fn parse_state(name: &str, v: &Value) -> Result<State, ParseError> {
                 .get("Next")
                 .and_then(Value::as_str)
                 .ok_or_else(|| f.err("Catch", "each catcher requires a string \"Next\""))?;
+            let output = match m.get("Output") {
+                Some(o) => Some(JsonataValue::compile(o).map_err(|e| f.err("Catch", e))?),
+                None => None,
+            };
             catch.push(Catcher {
                 error_equals: f.error_equals("Catch", m)?,
                 next: next.to_string(),
                 result_path: sub.opt_path("ResultPath")?,
+                assign: f.assign_in(m, lang, "Catch")?,
+                output,
             });
         }
     }
     let choices = match obj.get("Choices") {
         None => None,
+        Some(Value::Array(a)) if lang == QueryLanguage::Jsonata => Some(
+            a.iter()
+                .map(|r| jsonata_rule(&f, r))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
         Some(Value::Array(a)) => Some(
             a.iter()
-                .map(|r| choice::parse_rule(r, true).map_err(|m| f.err("Choices", m)))
-                .collect::<Result<Vec<_>, _>>()?,
+                .map(|r| {
+                    let rule =
+                        choice::parse_rule_with_assign(r).map_err(|m| f.err("Choices", m))?;
+                    let assign = match r.as_object() {
+                        Some(m) => f.assign_in(m, lang, "Choices")?,
+                        None => None,
+                    };
+                    Ok(choice::ChoiceRule { assign, ..rule })
+                })
+                .collect::<Result<Vec<_>, ParseError>>()?,
         ),
         Some(_) => return Err(f.err("Choices", "must be an array")),
     };
@@ -650,7 +873,7 @@ fn parse_state(name: &str, v: &Value) -> Result<State, ParseError> {
         None => None,
         Some(Value::Array(a)) => Some(
             a.iter()
-                .map(|b| parse_machine(b, false, Some(name)))
+                .map(|b| parse_machine(b, false, Some(name), lang))
                 .collect::<Result<Vec<_>, _>>()?,
         ),
         Some(_) => return Err(f.err("Branches", "must be an array")),
@@ -666,7 +889,7 @@ fn parse_state(name: &str, v: &Value) -> Result<State, ParseError> {
         (None, None) => None,
     };
     let item_processor = processor_v
-        .map(|p| parse_machine(p, false, Some(name)).map(Box::new))
+        .map(|p| parse_machine(p, false, Some(name), lang).map(Box::new))
         .transpose()?;
     let (parameters, item_selector) = if kind == StateType::Map {
         if obj.contains_key("ItemSelector") && obj.contains_key("Parameters") {
@@ -691,6 +914,29 @@ fn parse_state(name: &str, v: &Value) -> Result<State, ParseError> {
                 .ok_or_else(|| f.err("ToleratedFailurePercentage", "must be a number 0-100"))?,
         ),
     };
+    let (seconds, seconds_expr) = f.maybe_expr("Seconds", Fields::uint)?;
+    let (timestamp, timestamp_expr) = f.maybe_expr("Timestamp", Fields::string)?;
+    let (error, error_expr) = f.maybe_expr("Error", Fields::string)?;
+    let (cause, cause_expr) = f.maybe_expr("Cause", Fields::string)?;
+    if lang == QueryLanguage::JsonPath
+        && [&seconds_expr, &timestamp_expr, &error_expr, &cause_expr]
+            .iter()
+            .any(|e| e.is_some())
+    {
+        let field = ["Seconds", "Timestamp", "Error", "Cause"]
+            .into_iter()
+            .find(|k| {
+                obj.get(*k)
+                    .and_then(Value::as_str)
+                    .and_then(crate::jsonata::expression_of)
+                    .is_some()
+            })
+            .unwrap_or("Seconds");
+        return Err(f.err(
+            field,
+            "{% … %} expressions need \"QueryLanguage\": \"JSONata\"",
+        ));
+    }
     Ok(State {
         kind,
         comment: f.string("Comment")?,
@@ -711,12 +957,12 @@ fn parse_state(name: &str, v: &Value) -> Result<State, ParseError> {
         catch,
         choices,
         default: f.string("Default")?,
-        seconds: f.uint("Seconds")?,
-        timestamp: f.string("Timestamp")?,
+        seconds,
+        timestamp,
         seconds_path: f.string("SecondsPath")?,
         timestamp_path: f.string("TimestampPath")?,
-        error: f.string("Error")?,
-        cause: f.string("Cause")?,
+        error,
+        cause,
         error_path: f.string("ErrorPath")?,
         cause_path: f.string("CausePath")?,
         branches,
@@ -728,7 +974,56 @@ fn parse_state(name: &str, v: &Value) -> Result<State, ParseError> {
         tolerated_failure_percentage,
         tolerated_failure_count: f.uint("ToleratedFailureCount")?,
         item_reader: obj.get("ItemReader").cloned(),
+        query_language: lang,
+        assign: f.assign(lang)?,
+        arguments: f.jsonata("Arguments")?,
+        output: f.jsonata("Output")?,
+        seconds_expr,
+        timestamp_expr,
+        error_expr,
+        cause_expr,
         present: obj.keys().cloned().collect(),
+    })
+}
+
+/// A choice rule of a JSONata Choice state: `Condition`, `Next`, optional `Assign`/`Output`.
+fn jsonata_rule(f: &Fields<'_>, r: &Value) -> Result<choice::ChoiceRule, ParseError> {
+    let m = r
+        .as_object()
+        .ok_or_else(|| f.err("Choices", "each choice rule must be an object"))?;
+    for k in m.keys() {
+        if !matches!(
+            k.as_str(),
+            "Condition" | "Next" | "Assign" | "Output" | "Comment"
+        ) {
+            return Err(f.err(
+                "Choices",
+                format!("\"{k}\" is not a field of a JSONata choice rule (Condition, Next, Assign, Output, Comment)"),
+            ));
+        }
+    }
+    let condition = match m.get("Condition") {
+        Some(Value::Bool(b)) => JsonataValue::Literal(Value::Bool(*b)),
+        Some(Value::String(s)) if crate::jsonata::expression_of(s).is_some() => {
+            JsonataValue::compile(&Value::String(s.clone())).map_err(|e| f.err("Choices", e))?
+        }
+        Some(_) => {
+            return Err(f.err(
+                "Choices",
+                "Condition must be a {% … %} expression or a boolean",
+            ))
+        }
+        None => return Err(f.err("Choices", "each JSONata choice rule requires \"Condition\"")),
+    };
+    let output = match m.get("Output") {
+        Some(o) => Some(JsonataValue::compile(o).map_err(|e| f.err("Choices", e))?),
+        None => None,
+    };
+    Ok(choice::ChoiceRule {
+        condition: choice::Condition::Jsonata(condition),
+        next: m.get("Next").and_then(Value::as_str).map(str::to_string),
+        assign: f.assign_in(m, QueryLanguage::Jsonata, "Choices")?,
+        output,
     })
 }
 
@@ -824,9 +1119,10 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("TimeoutSeconds"));
-        let e = Definition::parse(r#"{"StartAt":"A","QueryLanguage":"JSONata","States":{}}"#)
+        let e = Definition::parse(r#"{"StartAt":"A","QueryLanguage":"JSONPathX","States":{}}"#)
             .unwrap_err();
-        assert!(e.message.contains("JSONata"));
+        assert_eq!(e.field.as_deref(), Some("QueryLanguage"));
+        assert!(e.message.contains("\"JSONPath\" or \"JSONata\""), "{e}");
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub const ITEM_READER_FAILED: &str = "States.ItemReaderFailed";
 /// Output or input too large.
 pub const DATA_LIMIT_EXCEEDED: &str = "States.DataLimitExceeded";
 
+/// A JSONata expression failed or returned nothing (JSONata states).
+pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
 /// Every predefined `States.*` error name.
 pub const PREDEFINED: &[&str] = &[
     ALL,
@@ -48,6 +50,7 @@ pub const PREDEFINED: &[&str] = &[
     EXCEED_TOLERATED_FAILURE_THRESHOLD,
     ITEM_READER_FAILED,
     DATA_LIMIT_EXCEEDED,
+    QUERY_EVALUATION_ERROR,
 ];
 
 /// An error raised by a state: a name and a human-readable cause.

@@ -5,6 +5,7 @@
 //! [`task`] the resources, [`store`]/[`clock`]/[`history`] the durable side, and [`step`]/[`state`]
 //! the pure interpreter over a serializable frame tree.
 
+pub mod assign;
 pub mod choice;
 pub mod clock;
 pub mod definition;
@@ -13,6 +14,7 @@ pub mod errors;
 pub mod history;
 pub mod intrinsics;
 pub mod io;
+pub mod jsonata;
 pub mod path;
 pub mod retry;
 pub mod state;

@@ -128,8 +128,36 @@ pub fn is_valid(path: &str) -> bool {
     check_syntax(path).is_ok()
 }
 
+/// The variable a path starts with (`$name`, `$name.field`, `$name[0]`), if it references a
+/// workflow variable rather than the input (`$`, `$.x`) or the context object (`$$`).
+pub fn variable_name(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix('$')?;
+    let first = rest.chars().next()?;
+    if !(first.is_ascii_alphabetic() || first == '_') {
+        return None;
+    }
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// The path relative to the variable's value: `$name.a[0]` → `$.a[0]`, `$name` → `$`.
+fn variable_rest(path: &str, name: &str) -> String {
+    format!("${}", &path[1 + name.len()..])
+}
+
 /// Checks a path's syntax, returning the parser's message on failure.
 pub fn check_syntax(path: &str) -> Result<(), PathError> {
+    if let Some(name) = variable_name(path) {
+        return check_syntax(&variable_rest(path, name)).map_err(|e| match e {
+            PathError::Syntax { message, .. } => PathError::Syntax {
+                path: path.to_string(),
+                message,
+            },
+            other => other,
+        });
+    }
     let p = path
         .strip_prefix('$')
         .map_or(path, |rest| if rest.starts_with('$') { rest } else { path });
@@ -174,6 +202,23 @@ pub fn select(
     path: &str,
     context: &dyn Fn(&str) -> Value,
 ) -> Result<Value, PathError> {
+    if let Some(name) = variable_name(path) {
+        // The context answers `$name` with `[value]`, or `[]` when the variable is unassigned.
+        let holder = context(&format!("${name}"));
+        let value =
+            holder
+                .as_array()
+                .and_then(|a| a.first())
+                .ok_or_else(|| PathError::NoMatch {
+                    path: path.to_string(),
+                })?;
+        return select_in(value, &variable_rest(path, name)).map_err(|e| match e {
+            PathError::NoMatch { .. } => PathError::NoMatch {
+                path: path.to_string(),
+            },
+            other => other,
+        });
+    }
     if let Some(rest) = path.strip_prefix("$$") {
         let ctx = context(path);
         let p = format!("${rest}");

@@ -165,11 +165,15 @@ mod tests {
                 error_equals: vec!["States.Timeout".into()],
                 next: "T".into(),
                 result_path: Default::default(),
+                assign: None,
+                output: None,
             },
             Catcher {
                 error_equals: vec!["States.ALL".into()],
                 next: "A".into(),
                 result_path: Default::default(),
+                assign: None,
+                output: None,
             },
         ];
         assert_eq!(

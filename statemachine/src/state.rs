@@ -36,6 +36,10 @@ pub struct Frame {
     pub retry_count: u32,
     /// What the frame is doing.
     pub phase: Phase,
+    /// Workflow variables visible in this scope (`Assign`): a Map iteration or Parallel branch
+    /// starts with a copy of its parent's, and its own assignments stay inside it.
+    #[serde(default)]
+    pub vars: Arc<serde_json::Map<String, Value>>,
 }
 
 /// The phase of a frame's current state.
@@ -182,6 +186,7 @@ impl Frame {
             retries: Vec::new(),
             retry_count: 0,
             phase: Phase::Enter,
+            vars: Arc::default(),
         }
     }
 

@@ -2,19 +2,21 @@
 //! events and token updates, and returning the side effect (a task invocation) the async
 //! driver in [`crate::engine`] must perform. No I/O happens here.
 
+use crate::assign::Assign;
 use crate::choice;
-use crate::definition::{Definition, State, StateType};
+use crate::definition::{Definition, QueryLanguage, State, StateType};
 use crate::errors::{self, StateError};
 use crate::history::{EventDetails, HistoryEvent, HistoryEventType as T};
 use crate::intrinsics;
 use crate::io::{self, ExecutionInfo, StateInfo};
+use crate::jsonata::{Env, JsonataValue};
 use crate::path;
 use crate::retry::{self, RetryDecision};
 use crate::state::{CallbackWait, Child, Fanout, Frame, Phase, Wake};
 use crate::store::{TokenRecord, TokenStatus};
 use crate::task::{self, Resource, TaskContext};
 use chrono::{DateTime, Duration, Utc};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sha2::Digest;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -61,6 +63,12 @@ pub const MAX_PAYLOAD_BYTES: usize = 262_144;
 
 /// Fails with `States.DataLimitExceeded`, as the service does, when `output` is larger than
 /// [`MAX_PAYLOAD_BYTES`].
+/// The variables of a scope after an `Assign`.
+type Vars = Arc<Map<String, Value>>;
+
+/// What one `Assign` may set (serialized), as on AWS.
+const ASSIGN_LIMIT_BYTES: usize = 256 * 1024;
+
 fn check_payload_size(state: &str, output: &Value) -> Result<(), StateError> {
     struct Count(usize);
     impl std::io::Write for Count {
@@ -181,6 +189,10 @@ impl Runner {
         token: Option<&str>,
         map_item: Option<(usize, &Value)>,
     ) -> Value {
+        // `$name` (a workflow variable): `[value]`, or `[]` when unassigned (see path::select).
+        if let Some(name) = crate::path::variable_name(path) {
+            return Value::Array(frame.vars.get(name).cloned().into_iter().collect());
+        }
         io::context_object_for(
             path,
             &self.exec,
@@ -192,6 +204,99 @@ impl Runner {
                 map_item,
             },
         )
+    }
+
+    /// What a JSONata expression of the current state sees: `$states.input`, `$states.context`
+    /// (with the task token when there is one) and `extra` (`result` or `errorOutput`).
+    fn env<'f>(
+        &self,
+        frame: &'f Frame,
+        token: Option<&str>,
+        extra: Option<(&str, Value)>,
+    ) -> Env<'f> {
+        let mut states = Map::new();
+        states.insert("input".into(), Value::clone(&frame.input));
+        states.insert("context".into(), self.ctx_value("$$", frame, token, None));
+        if let Some((name, value)) = extra {
+            states.insert(name.into(), value);
+        }
+        Env {
+            states: Value::Object(states),
+            vars: &frame.vars,
+            now: self.now,
+        }
+    }
+
+    /// The variables after `assign`, evaluated against the variables as they were when the
+    /// state started (JSONPath: `$` is `subject`; JSONata: `env`). None when nothing is assigned.
+    fn assigned(
+        &self,
+        frame: &Frame,
+        assign: Option<&Assign>,
+        subject: &Value,
+        env: Option<&Env<'_>>,
+    ) -> Result<Option<Vars>, StateError> {
+        let Some(assign) = assign else {
+            return Ok(None);
+        };
+        let values = match (assign, env) {
+            (Assign::Jsonata(v), Some(env)) => v.eval("Assign", env)?,
+            (Assign::Jsonata(v), None) => v.eval("Assign", &self.env(frame, None, None))?,
+            (Assign::JsonPath(t), _) => {
+                let ctx = |p: &str| self.ctx_value(p, frame, None, None);
+                t.eval(subject, &ctx)?
+            }
+        };
+        let Value::Object(values) = values else {
+            return Err(StateError::new(
+                errors::QUERY_EVALUATION_ERROR,
+                "Assign must produce a JSON object",
+            ));
+        };
+        let size = serde_json::to_vec(&values).map_or(usize::MAX, |b| b.len());
+        if size > ASSIGN_LIMIT_BYTES {
+            return Err(StateError::new(
+                errors::DATA_LIMIT_EXCEEDED,
+                format!(
+                    "The variables assigned by state '{}' are {size} bytes, over the {ASSIGN_LIMIT_BYTES}-byte limit",
+                    frame.state
+                ),
+            ));
+        }
+        let mut vars = Map::clone(&frame.vars);
+        vars.extend(values);
+        Ok(Some(Arc::new(vars)))
+    }
+
+    /// Leaves the state with `output`, after setting the variables it assigned.
+    fn exit_with(
+        &mut self,
+        st: &State,
+        frame: &mut Frame,
+        output: Value,
+        vars: Option<Vars>,
+        next: Option<String>,
+    ) {
+        if let Some(vars) = vars {
+            frame.vars = vars;
+        }
+        self.exit_state(st, frame, output, next);
+    }
+
+    /// A JSONata `Output` (or the state input when absent), with `$states` as `env` gives.
+    fn jsonata_output(
+        &self,
+        output: Option<&JsonataValue>,
+        frame: &Frame,
+        env: &Env<'_>,
+        default: Value,
+    ) -> Result<Value, StateError> {
+        let out = match output {
+            Some(o) => o.eval("Output", env)?,
+            None => default,
+        };
+        check_payload_size(&frame.state, &out)?;
+        Ok(out)
     }
 
     /// Advances the tree rooted at `root` by one step.
@@ -225,14 +330,38 @@ impl Runner {
             Phase::Run => self.run_state(scope, st, frame, path),
             Phase::Wait { until } => {
                 if *until <= self.now {
-                    let ctx = |p: &str| self.ctx_value(p, frame, None, None);
-                    let out =
+                    let out = if st.query_language == QueryLanguage::Jsonata {
+                        let env = self.env(frame, None, None);
+                        self.jsonata_output(
+                            st.output.as_ref(),
+                            frame,
+                            &env,
+                            Value::clone(&frame.input),
+                        )
+                        .and_then(|o| {
+                            Ok((
+                                o,
+                                self.assigned(frame, st.assign.as_ref(), &Value::Null, Some(&env))?,
+                            ))
+                        })
+                    } else {
+                        let ctx = |p: &str| self.ctx_value(p, frame, None, None);
                         io::apply_filter_path(&frame.input, &st.input_path, "InputPath", &ctx)
-                            .and_then(|v| {
-                                io::apply_filter_path_owned(v, &st.output_path, "OutputPath", &ctx)
-                            });
+                            .and_then(|eff| {
+                                let vars = self.assigned(frame, st.assign.as_ref(), &eff, None)?;
+                                Ok((
+                                    io::apply_filter_path_owned(
+                                        eff,
+                                        &st.output_path,
+                                        "OutputPath",
+                                        &ctx,
+                                    )?,
+                                    vars,
+                                ))
+                            })
+                    };
                     match out {
-                        Ok(o) => self.exit_state(st, frame, o, st.next.clone()),
+                        Ok((o, vars)) => self.exit_with(st, frame, o, vars, st.next.clone()),
                         Err(e) => self.fail_state(st, frame, e),
                     }
                     Step::Progress
@@ -403,13 +532,34 @@ impl Runner {
             }
             if let Some(c) = retry::find_catcher(&st.catch, &err.error) {
                 let next = c.next.clone();
-                match io::apply_result_path(
-                    Value::clone(&frame.input),
-                    &c.result_path,
-                    err.to_output(),
-                ) {
-                    Ok(out) => {
+                let caught = if st.query_language == QueryLanguage::Jsonata {
+                    let env = self.env(frame, None, Some(("errorOutput", err.to_output())));
+                    self.jsonata_output(c.output.as_ref(), frame, &env, err.to_output())
+                        .and_then(|out| {
+                            Ok((
+                                out,
+                                self.assigned(frame, c.assign.as_ref(), &Value::Null, Some(&env))?,
+                            ))
+                        })
+                } else {
+                    self.assigned(frame, c.assign.as_ref(), &err.to_output(), None)
+                        .and_then(|vars| {
+                            Ok((
+                                io::apply_result_path(
+                                    Value::clone(&frame.input),
+                                    &c.result_path,
+                                    err.to_output(),
+                                )?,
+                                vars,
+                            ))
+                        })
+                };
+                match caught {
+                    Ok((out, vars)) => {
                         tracing::debug!(state = %frame.state, error = %err.error, next = %next, "caught error");
+                        if let Some(vars) = vars {
+                            frame.vars = vars;
+                        }
                         frame.state = next;
                         frame.input = Arc::new(out);
                         frame.entered = self.now;
@@ -485,6 +635,14 @@ impl Runner {
     }
 
     fn run_pass(&mut self, st: &State, frame: &mut Frame) -> Result<(), StateError> {
+        if st.query_language == QueryLanguage::Jsonata {
+            let env = self.env(frame, None, None);
+            let out =
+                self.jsonata_output(st.output.as_ref(), frame, &env, Value::clone(&frame.input))?;
+            let vars = self.assigned(frame, st.assign.as_ref(), &Value::Null, Some(&env))?;
+            self.exit_with(st, frame, out, vars, st.next.clone());
+            return Ok(());
+        }
         let result = match &st.result {
             // `Result` replaces the effective input; InputPath and Parameters can still fail.
             Some(r) => {
@@ -495,16 +653,23 @@ impl Runner {
             }
             None => self.effective_input(st, frame, None)?,
         };
+        let vars = self.assigned(frame, st.assign.as_ref(), &result, None)?;
         let out = self.finish_output(st, frame, result, false)?;
-        self.exit_state(st, frame, out, st.next.clone());
+        self.exit_with(st, frame, out, vars, st.next.clone());
         Ok(())
     }
 
     fn run_choice(&mut self, st: &State, frame: &mut Frame) -> Result<(), StateError> {
+        if st.query_language == QueryLanguage::Jsonata {
+            return self.run_choice_jsonata(st, frame);
+        }
         let ctx = |p: &str| self.ctx_value(p, frame, None, None);
         let eff = io::filter_path(&frame.input, &st.input_path, "InputPath", &ctx)?;
         let rules = st.choices.as_deref().unwrap_or(&[]);
-        let next = choice::choose(rules, st.default.as_deref(), &eff, &ctx)?.to_string();
+        let (next, rule) = choice::choose_rule(rules, st.default.as_deref(), &eff, &ctx)?;
+        let next = next.to_string();
+        let assign = rule.and_then(|r| r.assign.as_ref()).or(st.assign.as_ref());
+        let vars = self.assigned(frame, assign, &eff, None)?;
         let out = match eff {
             // The common Choice passes its input through unchanged: share it, copy nothing.
             Cow::Borrowed(_) if io::keeps_whole(&st.output_path) => None,
@@ -516,11 +681,86 @@ impl Runner {
             )?),
         };
         let out = out.map_or_else(|| frame.input.clone(), Arc::new);
+        // Assigned values are visible from the next state on, not in this state's own fields.
+        if let Some(vars) = vars {
+            frame.vars = vars;
+        }
         self.exit_state_shared(st, frame, out, Some(next));
         Ok(())
     }
 
+    /// A JSONata Choice: the first rule whose `Condition` is true; its `Output`/`Assign` (else
+    /// the state's) are evaluated against the state's input and the variables at its start.
+    fn run_choice_jsonata(&mut self, st: &State, frame: &mut Frame) -> Result<(), StateError> {
+        let env = self.env(frame, None, None);
+        let mut matched = None;
+        for rule in st.choices.as_deref().unwrap_or(&[]) {
+            let choice::Condition::Jsonata(condition) = &rule.condition else {
+                continue;
+            };
+            match condition.eval("Condition", &env)? {
+                Value::Bool(true) => {
+                    matched = Some(rule);
+                    break;
+                }
+                Value::Bool(false) => {}
+                other => return Err(StateError::new(
+                    errors::QUERY_EVALUATION_ERROR,
+                    format!(
+                        "The Condition of a choice rule must evaluate to a boolean, got {other}"
+                    ),
+                )),
+            }
+        }
+        let next = match matched.and_then(|r| r.next.as_deref()) {
+            Some(next) => next.to_string(),
+            None => choice::no_match(st.default.as_deref())?.to_string(),
+        };
+        let output = matched
+            .and_then(|r| r.output.as_ref())
+            .or(st.output.as_ref());
+        let assign = matched
+            .and_then(|r| r.assign.as_ref())
+            .or(st.assign.as_ref());
+        let out = self.jsonata_output(output, frame, &env, Value::clone(&frame.input))?;
+        let vars = self.assigned(frame, assign, &Value::Null, Some(&env))?;
+        self.exit_with(st, frame, out, vars, Some(next));
+        Ok(())
+    }
+
     fn run_wait(&mut self, st: &State, frame: &mut Frame) -> Result<(), StateError> {
+        if st.query_language == QueryLanguage::Jsonata {
+            let env = self.env(frame, None, None);
+            let until = if let Some(e) = &st.seconds_expr {
+                let v = e.eval("Seconds", &env)?;
+                let s = v.as_u64().ok_or_else(|| {
+                    StateError::new(
+                        errors::QUERY_EVALUATION_ERROR,
+                        format!("Seconds must evaluate to a non-negative integer, got {v}"),
+                    )
+                })?;
+                self.now + Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1_000_000))
+            } else if let Some(e) = &st.timestamp_expr {
+                let v = e.eval("Timestamp", &env)?;
+                let t = v.as_str().ok_or_else(|| {
+                    StateError::new(
+                        errors::QUERY_EVALUATION_ERROR,
+                        format!("Timestamp must evaluate to a timestamp string, got {v}"),
+                    )
+                })?;
+                parse_timestamp(t)?
+            } else if let Some(s) = st.seconds {
+                self.now + Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1_000_000))
+            } else if let Some(t) = &st.timestamp {
+                parse_timestamp(t)?
+            } else {
+                return Err(StateError::runtime(
+                    "Wait state has no Seconds or Timestamp",
+                ));
+            };
+            frame.phase = Phase::Wait { until };
+            return Ok(());
+        }
         let ctx = |p: &str| self.ctx_value(p, frame, None, None);
         let eff = io::apply_filter_path(&frame.input, &st.input_path, "InputPath", &ctx)?;
         let until = if let Some(s) = st.seconds {
@@ -555,6 +795,13 @@ impl Runner {
     }
 
     fn run_succeed(&mut self, st: &State, frame: &mut Frame) -> Result<(), StateError> {
+        if st.query_language == QueryLanguage::Jsonata {
+            let env = self.env(frame, None, None);
+            let out =
+                self.jsonata_output(st.output.as_ref(), frame, &env, Value::clone(&frame.input))?;
+            self.exit_state(st, frame, out, None);
+            return Ok(());
+        }
         let ctx = |p: &str| self.ctx_value(p, frame, None, None);
         let eff = io::apply_filter_path(&frame.input, &st.input_path, "InputPath", &ctx)?;
         let out = io::apply_filter_path_owned(eff, &st.output_path, "OutputPath", &ctx)?;
@@ -585,8 +832,31 @@ impl Runner {
                 ))),
             }
         };
-        let error = resolve(&st.error, &st.error_path, "ErrorPath")?.unwrap_or_default();
-        let cause = resolve(&st.cause, &st.cause_path, "CausePath")?.unwrap_or_default();
+        let (error, cause) = if st.query_language == QueryLanguage::Jsonata {
+            let env = self.env(frame, None, None);
+            let text = |lit: &Option<String>, expr: &Option<JsonataValue>, field: &str| match (
+                lit, expr,
+            ) {
+                (Some(l), _) => Ok(l.clone()),
+                (None, Some(e)) => match e.eval(field, &env)? {
+                    Value::String(s) => Ok(s),
+                    other => Err(StateError::new(
+                        errors::QUERY_EVALUATION_ERROR,
+                        format!("{field} must evaluate to a string, got {other}"),
+                    )),
+                },
+                (None, None) => Ok(String::new()),
+            };
+            (
+                text(&st.error, &st.error_expr, "Error")?,
+                text(&st.cause, &st.cause_expr, "Cause")?,
+            )
+        } else {
+            (
+                resolve(&st.error, &st.error_path, "ErrorPath")?.unwrap_or_default(),
+                resolve(&st.cause, &st.cause_path, "CausePath")?.unwrap_or_default(),
+            )
+        };
         frame.phase = Phase::Failed {
             error: StateError::new(error, cause),
         };
@@ -661,7 +931,16 @@ impl Runner {
             "HeartbeatSecondsPath",
         )?;
         let token = callback.then(new_token);
-        let input = self.effective_input(st, frame, token.as_deref())?;
+        let input = if st.query_language == QueryLanguage::Jsonata {
+            match &st.arguments {
+                Some(arguments) => {
+                    arguments.eval("Arguments", &self.env(frame, token.as_deref(), None))?
+                }
+                None => Value::clone(&frame.input),
+            }
+        } else {
+            self.effective_input(st, frame, token.as_deref())?
+        };
         let recorded = match &token {
             Some(tok) => redact_token(&input, tok),
             None => input.clone(),
@@ -749,8 +1028,8 @@ impl Runner {
                         ..Default::default()
                     },
                 );
-                match self.finish_output(st, frame, v, true) {
-                    Ok(out) => self.exit_state(st, frame, out, st.next.clone()),
+                match self.task_output(st, frame, v) {
+                    Ok((out, vars)) => self.exit_with(st, frame, out, vars, st.next.clone()),
                     Err(e) => self.fail_state(st, frame, e),
                 }
             }
@@ -763,6 +1042,30 @@ impl Runner {
                 self.fail_state(st, frame, e);
             }
         }
+    }
+
+    /// A task's (or a Map's or Parallel's) output and the variables it assigns. JSONata:
+    /// `Output` and `Assign` with `$states.result`; JSONPath: ResultSelector, then `Assign`
+    /// against the selected result, then ResultPath and OutputPath.
+    fn task_output(
+        &self,
+        st: &State,
+        frame: &Frame,
+        result: Value,
+    ) -> Result<(Value, Option<Vars>), StateError> {
+        if st.query_language == QueryLanguage::Jsonata {
+            let env = self.env(frame, None, Some(("result", result.clone())));
+            let out = self.jsonata_output(st.output.as_ref(), frame, &env, result)?;
+            let vars = self.assigned(frame, st.assign.as_ref(), &Value::Null, Some(&env))?;
+            return Ok((out, vars));
+        }
+        let ctx = |p: &str| self.ctx_value(p, frame, None, None);
+        let selected = match &st.result_selector {
+            Some(sel) => sel.eval(&result, &ctx)?,
+            None => result,
+        };
+        let vars = self.assigned(frame, st.assign.as_ref(), &selected, None)?;
+        Ok((self.finish_output(st, frame, selected, false)?, vars))
     }
 
     /// Records that a callback task's handler ran (`Ok`) or failed to submit (`Err`).
@@ -975,8 +1278,9 @@ impl Runner {
                 },
                 EventDetails::default(),
             );
-            match self.finish_output(st, frame, Value::Array(results), true) {
-                Ok(out) => self.exit_state(st, frame, out, st.next.clone()),
+            // Like a task's result: ResultSelector, Assign, ResultPath, OutputPath.
+            match self.task_output(st, frame, Value::Array(results)) {
+                Ok((out, vars)) => self.exit_with(st, frame, out, vars, st.next.clone()),
                 Err(e) => {
                     frame.phase = Phase::Run;
                     self.fail_state(st, frame, e);
@@ -1000,7 +1304,10 @@ impl Runner {
                     .map(|b| b.start_at.clone())
             }
             .unwrap_or_default();
-            fo.children[i] = Child::Running(Box::new(Frame::new(&start_at, input, self.now)));
+            let mut child = Frame::new(&start_at, input, self.now);
+            // The child reads its parent's variables; what it assigns stays inside it.
+            child.vars = frame.vars.clone();
+            fo.children[i] = Child::Running(Box::new(child));
             if is_map {
                 self.emit(
                     T::MapIterationStarted,

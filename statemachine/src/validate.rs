@@ -295,6 +295,8 @@ impl Validator {
                     st.timestamp.is_some(),
                     st.seconds_path.is_some(),
                     st.timestamp_path.is_some(),
+                    st.seconds_expr.is_some(),
+                    st.timestamp_expr.is_some(),
                 ]
                 .iter()
                 .filter(|b| **b)

@@ -1,0 +1,420 @@
+//! JSONata for `QueryLanguage: "JSONata"` states: field values that hold `{% expression %}`
+//! strings anywhere inside, evaluated by `jsonata-core` with `$states` and the workflow
+//! variables bound, Step Functions' own functions added (`$partition`, `$range`, `$hash`,
+//! `$random`, `$uuid`, `$parse`), `$eval` refused, and `$now()`/`$millis()` on the engine's
+//! virtual clock. Evaluation failures raise `States.QueryEvaluationError`.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError};
+use jsonata_core::value::JValue;
+use rand::{Rng, SeedableRng};
+use serde_json::{Map, Value};
+use sha2::Digest;
+
+use crate::errors::{self, StateError};
+
+/// A field value of a JSONata state: JSON in which every string of the form `{% … %}` is an
+/// expression. Compiled (syntax-checked) when the definition is parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonataValue {
+    /// Nothing to evaluate.
+    Literal(Value),
+    /// A whole-string expression (the text between `{%` and `%}`).
+    Expr(String),
+    /// An object with at least one expression inside.
+    Object(Vec<(String, JsonataValue)>),
+    /// An array with at least one expression inside.
+    Array(Vec<JsonataValue>),
+}
+
+/// The expression of a `{% … %}` string, if it is one.
+pub fn expression_of(text: &str) -> Option<&str> {
+    text.trim()
+        .strip_prefix("{%")
+        .and_then(|rest| rest.strip_suffix("%}"))
+}
+
+/// Checks an expression's syntax and what Step Functions refuses (`$eval`).
+pub fn check_expression(expr: &str) -> Result<(), String> {
+    if expr.trim().is_empty() {
+        return Err("the JSONata expression is empty".into());
+    }
+    jsonata_core::parser::parse(expr).map_err(|e| format!("invalid JSONata expression: {e}"))?;
+    if refers_to_eval(expr) {
+        return Err("the JSONata function $eval is not supported by Step Functions".into());
+    }
+    Ok(())
+}
+
+/// `$eval` used as a name (not `$evaluate` or inside a string literal is good enough: a string
+/// literal holding "$eval" is rare and refusing it only costs a rename).
+fn refers_to_eval(expr: &str) -> bool {
+    expr.match_indices("$eval").any(|(at, m)| {
+        !expr[at + m.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+impl JsonataValue {
+    /// Compiles a field value; the error names the problem (the caller adds state and field).
+    pub fn compile(v: &Value) -> Result<JsonataValue, String> {
+        Ok(match v {
+            Value::String(s) => match expression_of(s) {
+                Some(expr) => {
+                    check_expression(expr)?;
+                    JsonataValue::Expr(expr.trim().to_string())
+                }
+                None => JsonataValue::Literal(v.clone()),
+            },
+            Value::Object(m) => {
+                let members = m
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), JsonataValue::compile(v)?)))
+                    .collect::<Result<Vec<_>, String>>()?;
+                if members
+                    .iter()
+                    .all(|(_, v)| matches!(v, JsonataValue::Literal(_)))
+                {
+                    JsonataValue::Literal(v.clone())
+                } else {
+                    JsonataValue::Object(members)
+                }
+            }
+            Value::Array(a) => {
+                let items = a
+                    .iter()
+                    .map(JsonataValue::compile)
+                    .collect::<Result<Vec<_>, String>>()?;
+                if items.iter().all(|v| matches!(v, JsonataValue::Literal(_))) {
+                    JsonataValue::Literal(v.clone())
+                } else {
+                    JsonataValue::Array(items)
+                }
+            }
+            other => JsonataValue::Literal(other.clone()),
+        })
+    }
+
+    /// Evaluates the value for `field` (named in errors).
+    pub fn eval(&self, field: &str, env: &Env<'_>) -> Result<Value, StateError> {
+        if let JsonataValue::Literal(v) = self {
+            return Ok(v.clone());
+        }
+        let mut evaluator = env.evaluator()?;
+        self.eval_with(field, &mut evaluator)
+    }
+
+    fn eval_with(&self, field: &str, ev: &mut Evaluator) -> Result<Value, StateError> {
+        match self {
+            JsonataValue::Literal(v) => Ok(v.clone()),
+            JsonataValue::Expr(expr) => evaluate(ev, expr, field),
+            JsonataValue::Object(members) => {
+                let mut out = Map::with_capacity(members.len());
+                for (k, v) in members {
+                    out.insert(k.clone(), v.eval_with(field, ev)?);
+                }
+                Ok(Value::Object(out))
+            }
+            JsonataValue::Array(items) => items
+                .iter()
+                .map(|v| v.eval_with(field, ev))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+        }
+    }
+}
+
+/// What an expression sees: `$states` and the variables, at the engine's time.
+pub struct Env<'a> {
+    /// `$states`: `input`, `context`, and `result` or `errorOutput` where AWS provides them.
+    pub states: Value,
+    /// The workflow variables in scope (as they were when the state started).
+    pub vars: &'a Map<String, Value>,
+    /// The engine's (virtual) clock.
+    pub now: DateTime<Utc>,
+}
+
+fn query_error(cause: String) -> StateError {
+    StateError::new(errors::QUERY_EVALUATION_ERROR, cause)
+}
+
+fn host_error(message: impl Into<String>) -> EvaluatorError {
+    EvaluatorError::EvaluationError(message.into())
+}
+
+/// JSONata numbers are doubles; integral ones are written as integers (`2`, not `2.0`), as
+/// Step Functions writes them.
+fn to_json(v: &JValue) -> Value {
+    integral(Value::from(v))
+}
+
+fn integral(v: Value) -> Value {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match v {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
+            Some(x) if x.fract() == 0.0 && x.abs() <= EXACT => Value::from(x as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(integral).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, integral(v))).collect()),
+        other => other,
+    }
+}
+
+fn from_json(v: Value) -> JValue {
+    JValue::from(v)
+}
+
+impl Env<'_> {
+    fn evaluator(&self) -> Result<Evaluator, StateError> {
+        let mut context = Context::new();
+        for (name, value) in self.vars {
+            context.bind(name.clone(), from_json(value.clone()));
+        }
+        context.bind("states".into(), from_json(self.states.clone()));
+        let mut ev = Evaluator::with_context(context);
+        let now = self.now;
+        let setup = |e: EvaluatorError| query_error(format!("JSONata setup failed: {e}"));
+        ev.register_fn_override("now", move |_: &[JValue]| {
+            Ok(JValue::from(
+                now.to_rfc3339_opts(SecondsFormat::Millis, true),
+            ))
+        })
+        .map_err(setup)?;
+        ev.register_fn_override("millis", move |_: &[JValue]| {
+            Ok(JValue::from(now.timestamp_millis() as f64))
+        })
+        .map_err(setup)?;
+        ev.register_fn_override("eval", |_: &[JValue]| {
+            Err(host_error(
+                "The JSONata function $eval is not supported by Step Functions",
+            ))
+        })
+        .map_err(setup)?;
+        ev.register_fn_override("random", |args: &[JValue]| random(args))
+            .map_err(setup)?;
+        ev.register_fn("partition", |args: &[JValue]| partition(args))
+            .map_err(setup)?;
+        ev.register_fn("range", |args: &[JValue]| range(args))
+            .map_err(setup)?;
+        ev.register_fn("hash", |args: &[JValue]| hash(args))
+            .map_err(setup)?;
+        ev.register_fn("uuid", |_: &[JValue]| {
+            Ok(JValue::from(uuid::Uuid::new_v4().to_string()))
+        })
+        .map_err(setup)?;
+        ev.register_fn("parse", |args: &[JValue]| parse(args))
+            .map_err(setup)?;
+        Ok(ev)
+    }
+
+    /// Evaluates one expression (without `{% %}`), for `field`.
+    pub fn eval_expr(&self, expr: &str, field: &str) -> Result<Value, StateError> {
+        let mut ev = self.evaluator()?;
+        evaluate(&mut ev, expr, field)
+    }
+}
+
+fn evaluate(ev: &mut Evaluator, expr: &str, field: &str) -> Result<Value, StateError> {
+    let ast = jsonata_core::parser::parse(expr).map_err(|e| {
+        query_error(format!(
+            "The JSONata expression '{expr}' specified for the field '{field}' is invalid: {e}"
+        ))
+    })?;
+    let result = ev.evaluate(&ast, &JValue::Null).map_err(|e| {
+        query_error(format!(
+            "An error occurred while evaluating the JSONata expression '{expr}' specified for the field '{field}': {}",
+            e.message()
+        ))
+    })?;
+    if result.is_undefined() {
+        return Err(query_error(format!(
+            "The JSONata expression '{expr}' specified for the field '{field}' returned nothing (undefined)."
+        )));
+    }
+    Ok(to_json(&result))
+}
+
+fn number_arg(args: &[JValue], i: usize, function: &str) -> Result<f64, EvaluatorError> {
+    args.get(i)
+        .and_then(JValue::as_f64)
+        .ok_or_else(|| host_error(format!("${function}: argument {} must be a number", i + 1)))
+}
+
+/// `$partition(array, size)`: the array in chunks of `size`.
+fn partition(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let items = args
+        .first()
+        .and_then(JValue::as_array)
+        .ok_or_else(|| host_error("$partition: argument 1 must be an array"))?;
+    let size = number_arg(args, 1, "partition")?;
+    if size < 1.0 || size.fract() != 0.0 {
+        return Err(host_error(
+            "$partition: the chunk size must be a positive integer",
+        ));
+    }
+    let chunks: Vec<Value> = items
+        .chunks(size as usize)
+        .map(|chunk| Value::Array(chunk.iter().map(to_json).collect()))
+        .collect();
+    Ok(from_json(Value::Array(chunks)))
+}
+
+/// `$range(start, end, step)`: numbers from `start` to `end` (inclusive) by `step`.
+fn range(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let start = number_arg(args, 0, "range")?;
+    let end = number_arg(args, 1, "range")?;
+    let step = number_arg(args, 2, "range")?;
+    if step == 0.0 {
+        return Err(host_error("$range: the step must not be 0"));
+    }
+    let mut out = Vec::new();
+    let mut x = start;
+    while (step > 0.0 && x <= end) || (step < 0.0 && x >= end) {
+        out.push(Value::from(x));
+        if out.len() > 1000 {
+            return Err(host_error("$range: at most 1000 items"));
+        }
+        x += step;
+    }
+    Ok(from_json(Value::Array(out)))
+}
+
+/// `$hash(value, algorithm)`: hex digest with MD5, SHA-1, SHA-256, SHA-384 or SHA-512.
+fn hash(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let text = match args.first() {
+        Some(v) => match v.as_str() {
+            Some(s) => s.to_string(),
+            None => to_json(v).to_string(),
+        },
+        None => return Err(host_error("$hash: argument 1 is required")),
+    };
+    let algorithm = args
+        .get(1)
+        .and_then(JValue::as_str)
+        .ok_or_else(|| host_error("$hash: argument 2 must be the algorithm name"))?;
+    let bytes = text.as_bytes();
+    let digest = match algorithm {
+        "MD5" => hex::encode(md5::Md5::digest(bytes)),
+        "SHA-1" => hex::encode(sha1::Sha1::digest(bytes)),
+        "SHA-256" => hex::encode(sha2::Sha256::digest(bytes)),
+        "SHA-384" => hex::encode(sha2::Sha384::digest(bytes)),
+        "SHA-512" => hex::encode(sha2::Sha512::digest(bytes)),
+        other => {
+            return Err(host_error(format!(
+                "$hash: unsupported algorithm \"{other}\" (MD5, SHA-1, SHA-256, SHA-384, SHA-512)"
+            )))
+        }
+    };
+    Ok(JValue::from(digest))
+}
+
+/// `$random([seed])`: a number in [0, 1); the same seed gives the same number.
+fn random(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let x: f64 = match args.first() {
+        None => rand::thread_rng().gen(),
+        Some(seed) => {
+            let seed = seed
+                .as_f64()
+                .ok_or_else(|| host_error("$random: the seed must be a number"))?;
+            rand::rngs::StdRng::seed_from_u64(seed.to_bits()).gen()
+        }
+    };
+    Ok(JValue::from(x))
+}
+
+/// `$parse(text)`: the JSON value a string holds.
+fn parse(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let text = args
+        .first()
+        .and_then(JValue::as_str)
+        .ok_or_else(|| host_error("$parse: argument 1 must be a string"))?;
+    serde_json::from_str::<Value>(text)
+        .map(from_json)
+        .map_err(|e| host_error(format!("$parse: not valid JSON: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn env(vars: &Map<String, Value>) -> Env<'_> {
+        Env {
+            states: json!({"input": {"a": [1, 2, 3, 4, 5], "name": "x"}, "context": {}}),
+            vars,
+            now: DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z")
+                .map(|d| d.with_timezone(&Utc))
+                .unwrap_or_default(),
+        }
+    }
+
+    fn eval(expr: &str) -> Result<Value, StateError> {
+        let vars = Map::from_iter([("count".to_string(), json!(41))]);
+        env(&vars).eval_expr(expr, "Output")
+    }
+
+    #[test]
+    fn states_and_variables_are_bound() {
+        assert_eq!(eval("$states.input.name").ok(), Some(json!("x")));
+        assert_eq!(eval("$count + 1").ok(), Some(json!(42)));
+        assert_eq!(eval("$sum($states.input.a)").ok(), Some(json!(15)));
+    }
+
+    #[test]
+    fn step_functions_functions() {
+        assert_eq!(
+            eval("$partition([1,2,3,4], 2)").ok(),
+            Some(json!([[1, 2], [3, 4]]))
+        );
+        assert_eq!(eval("$range(0, 10, 5)").ok(), Some(json!([0, 5, 10])));
+        // Hand-derived: sha256("input data").
+        assert_eq!(
+            eval("$hash('input data', 'SHA-256')").ok(),
+            Some(json!(
+                "b4a697a057313163aee33cd8d40c66e9f0f177e00cac2de32475ffff6169c3e3"
+            ))
+        );
+        assert_eq!(eval("$parse('{\"k\": [1]}')").ok(), Some(json!({"k": [1]})));
+        assert_eq!(eval("$random(7) = $random(7)").ok(), Some(json!(true)));
+        assert_eq!(
+            eval("$length($uuid())").ok(),
+            Some(json!(36)),
+            "a v4 UUID in its 36-character form"
+        );
+    }
+
+    #[test]
+    fn the_clock_is_the_engines() {
+        assert_eq!(eval("$now()").ok(), Some(json!("2026-03-02T09:00:00.000Z")));
+        assert_eq!(eval("$millis()").ok(), Some(json!(1_772_442_000_000_i64)));
+    }
+
+    #[test]
+    fn refusals_and_errors() {
+        assert!(check_expression("$eval('1+1')").is_err());
+        assert!(check_expression("$evaluate").is_ok());
+        assert!(check_expression("1 +").is_err());
+        let undefined = eval("$states.input.missing").err();
+        assert_eq!(
+            undefined.as_ref().map(|e| e.error.as_str()),
+            Some(errors::QUERY_EVALUATION_ERROR)
+        );
+        assert!(undefined.is_some_and(|e| e.cause.contains("returned nothing (undefined)")));
+    }
+
+    #[test]
+    fn templates_evaluate_only_expressions() {
+        let t = JsonataValue::compile(
+            &json!({"a": "{% $count %}", "b": "plain {% x", "c": [1, "{% 2 * 3 %}"]}),
+        );
+        let vars = Map::from_iter([("count".to_string(), json!(1))]);
+        let value = t.and_then(|t| t.eval("Output", &env(&vars)).map_err(|e| e.cause));
+        assert_eq!(
+            value.ok(),
+            Some(json!({"a": 1, "b": "plain {% x", "c": [1, 6]}))
+        );
+    }
+}
