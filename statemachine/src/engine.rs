@@ -78,6 +78,12 @@ pub enum EngineError {
     Store(#[from] StoreError),
 }
 
+/// An execution's error or cause as the service reports it: absent (null) when empty, e.g.
+/// a Fail state with neither Error nor Cause.
+fn present(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_string())
+}
+
 impl EngineError {
     /// The AWS-style error name.
     pub fn name(&self) -> &'static str {
@@ -528,16 +534,16 @@ impl Engine {
             ExecutionStatus::TimedOut => (
                 T::ExecutionTimedOut,
                 EventDetails {
-                    error: error.as_ref().map(|e| e.error.clone()),
-                    cause: error.as_ref().map(|e| e.cause.clone()),
+                    error: error.as_ref().and_then(|e| present(&e.error)),
+                    cause: error.as_ref().and_then(|e| present(&e.cause)),
                     ..Default::default()
                 },
             ),
             _ => (
                 T::ExecutionFailed,
                 EventDetails {
-                    error: error.as_ref().map(|e| e.error.clone()),
-                    cause: error.as_ref().map(|e| e.cause.clone()),
+                    error: error.as_ref().and_then(|e| present(&e.error)),
+                    cause: error.as_ref().and_then(|e| present(&e.cause)),
                     ..Default::default()
                 },
             ),
@@ -545,8 +551,8 @@ impl Engine {
         ld.runner.emit(ty, details);
         ld.record.status = status;
         ld.record.output = output;
-        ld.record.error = error.as_ref().map(|e| e.error.clone());
-        ld.record.cause = error.map(|e| e.cause);
+        ld.record.error = error.as_ref().and_then(|e| present(&e.error));
+        ld.record.cause = error.as_ref().and_then(|e| present(&e.cause));
         ld.record.stop_date = Some(ld.runner.now);
         tracing::info!(execution = %ld.record.arn, status = %status, "execution finished");
     }

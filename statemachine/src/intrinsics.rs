@@ -148,6 +148,13 @@ impl Parser {
                                 .get(self.pos + 1)
                                 .copied()
                                 .ok_or("unterminated escape in string literal")?;
+                            if next == '"' {
+                                // The service refuses the definition (recorded against AWS).
+                                return Err(
+                                    "\\\" is not a valid escape in an intrinsic function's string literal (write \" as is)"
+                                        .into(),
+                                );
+                            }
                             raw.push('\\');
                             raw.push(next);
                             self.pos += 2;
@@ -318,14 +325,38 @@ fn as_int(call: &Call, v: &Value, what: &str) -> Result<i64, StateError> {
     )))
 }
 
-fn format_arg(call: &Call, v: &Value) -> Result<String, StateError> {
+/// A `States.Format` argument as the service writes it: strings as they are, objects and
+/// arrays in Java's `toString` style (`{Arg1=1, Arg2=[]}`, `[1, b]`), recorded against AWS.
+fn format_arg(v: &Value) -> String {
     match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(_) | Value::Bool(_) | Value::Null => Ok(v.to_string()),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(format_arg).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(members) => format!(
+            "{{{}}}",
+            members
+                .iter()
+                .map(|(k, v)| format!("{k}={}", format_arg(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// `States.MathAdd`'s operands: the service accepts any number and rounds it half up
+/// (1.49 → 1, 1.5 → 2, −0.5 → 0), recorded against AWS.
+fn rounded_int(call: &Call, v: &Value, what: &str) -> Result<i64, StateError> {
+    if let Some(i) = v.as_i64() {
+        return Ok(i);
+    }
+    match v.as_f64() {
+        Some(f) if f.is_finite() && f.abs() < 9.0e15 => Ok((f + 0.5).floor() as i64),
         _ => Err(fail(format!(
-            "{}: arguments must be strings, numbers, booleans or null, got {}",
-            call.name,
-            path::type_name(v)
+            "{}: {what} must be a number, got {v}",
+            call.name
         ))),
     }
 }
@@ -359,7 +390,7 @@ fn apply(call: &Call, vals: &[Value]) -> Result<Value, StateError> {
                         let a = args.next().ok_or_else(|| {
                             fail("States.Format: more placeholders than arguments")
                         })?;
-                        out.push_str(&format_arg(call, a)?);
+                        out.push_str(&format_arg(a));
                         i += 2;
                     }
                     '{' | '}' => {
@@ -381,6 +412,10 @@ fn apply(call: &Call, vals: &[Value]) -> Result<Value, StateError> {
         "States.StringToJson" => {
             arity(call, vals, 1, 1)?;
             let s = as_str(call, &vals[0], "the argument")?;
+            // The service answers null for an empty or blank string (recorded against AWS).
+            if s.trim().is_empty() {
+                return Ok(Value::Null);
+            }
             serde_json::from_str(s)
                 .map_err(|e| fail(format!("States.StringToJson: invalid JSON: {e}")))
         }
@@ -553,8 +588,8 @@ fn apply(call: &Call, vals: &[Value]) -> Result<Value, StateError> {
         }
         "States.MathAdd" => {
             arity(call, vals, 2, 2)?;
-            let a = as_int(call, &vals[0], "the first argument")?;
-            let b = as_int(call, &vals[1], "the step")?;
+            let a = rounded_int(call, &vals[0], "the first argument")?;
+            let b = rounded_int(call, &vals[1], "the step")?;
             a.checked_add(b)
                 .map(Value::from)
                 .ok_or_else(|| fail("States.MathAdd: integer overflow"))
@@ -626,7 +661,11 @@ mod tests {
         );
         assert!(ev("States.Format('{}')", json!({})).is_err());
         assert!(ev("States.Format('x', 1)", json!({})).is_err());
-        assert!(ev("States.Format('{}', $.o)", json!({"o": {}})).is_err());
+        // Objects are written Java-style, as the service does (recorded against AWS).
+        assert_eq!(
+            ev("States.Format('{}', $.o)", json!({"o": {}})).unwrap(),
+            json!("{}")
+        );
     }
 
     #[test]
@@ -778,7 +817,9 @@ mod tests {
         let a = ev("States.MathRandom(1, 1000, 7)", json!({})).unwrap();
         let b = ev("States.MathRandom(1, 1000, 7)", json!({})).unwrap();
         assert_eq!(a, b);
-        assert!(ev("States.MathAdd(1.5, 1)", json!({})).is_err());
+        // Non-integers are rounded half up, as the service does (recorded against AWS).
+        assert_eq!(ev("States.MathAdd(1.5, 1)", json!({})).unwrap(), json!(3));
+        assert!(ev("States.MathAdd('a', 1)", json!({})).is_err());
     }
 
     #[test]

@@ -704,12 +704,14 @@ impl Runner {
                     break;
                 }
                 Value::Bool(false) => {}
-                other => return Err(StateError::new(
-                    errors::QUERY_EVALUATION_ERROR,
-                    format!(
+                other => {
+                    return Err(StateError::new(
+                        errors::QUERY_EVALUATION_ERROR,
+                        format!(
                         "The Condition of a choice rule must evaluate to a boolean, got {other}"
                     ),
-                )),
+                    ))
+                }
             }
         }
         let next = match matched.and_then(|r| r.next.as_deref()) {
@@ -1419,7 +1421,16 @@ pub fn locate<'d, 'f>(
     Some((scope, frame))
 }
 
-fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, StateError> {
+/// An RFC 3339 timestamp with the `T` separator (the service refuses `2016-12-05 21:29:29Z`,
+/// which chrono's RFC 3339 parser would take).
+pub(crate) fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, StateError> {
+    if s.get(10..11)
+        .is_none_or(|sep| !sep.eq_ignore_ascii_case("t"))
+    {
+        return Err(StateError::runtime(format!(
+            "invalid timestamp '{s}': expected an ISO 8601 / RFC 3339 timestamp such as 2016-03-14T01:59:00Z"
+        )));
+    }
     DateTime::parse_from_rfc3339(s)
         .map(|d| d.with_timezone(&Utc))
         .map_err(|e| StateError::runtime(format!("invalid timestamp '{s}': {e}")))

@@ -305,7 +305,10 @@ impl Validator {
                     self.err(n, "Seconds", "a Wait state needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath");
                 }
                 if let Some(t) = &st.timestamp {
-                    if chrono::DateTime::parse_from_rfc3339(t).is_err() {
+                    let has_t = t
+                        .get(10..11)
+                        .is_some_and(|sep| sep.eq_ignore_ascii_case("t"));
+                    if !has_t || chrono::DateTime::parse_from_rfc3339(t).is_err() {
                         self.err(
                             n,
                             "Timestamp",
