@@ -1,6 +1,8 @@
 //! Engine throughput: executions/s and time per state transition for a Pass/Choice/Map-heavy
 //! definition (a Map over 1,000 items, ~8 states per item, with Parameters, intrinsics and
-//! Choice) on the in-memory store. Run with `cargo bench -p hitl-statemachine`.
+//! Choice) on the in-memory store, and the same work written in JSONata (the baseline it is
+//! compared with is the JSONPath variant, in the same run; issue 17's target: within 2× per
+//! transition). Run with `cargo bench -p hitl-statemachine`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -44,6 +46,41 @@ const DEFINITION: &str = r#"{
   }
 }"#;
 
+/// The same machine in JSONata: the same states, the same per-item work (string building,
+/// a numeric and a string test, SHA-256, split and count, context fields, a merge).
+const JSONATA_DEFINITION: &str = r#"{
+  "QueryLanguage": "JSONata",
+  "StartAt": "Prepare",
+  "States": {
+    "Prepare": {"Type": "Pass", "Output": {"items": "{% $states.input.items %}", "batch": "{% $states.context.Execution.Name %}"}, "Next": "Fan"},
+    "Fan": {
+      "Type": "Map", "Items": "{% $states.input.items %}", "MaxConcurrency": 50,
+      "ItemSelector": {"id": "{% $states.context.Map.Item.Index %}", "v": "{% $states.context.Map.Item.Value.v %}", "batch": "{% $states.input.batch %}"},
+      "ItemProcessor": {
+        "StartAt": "Init",
+        "States": {
+          "Init": {"Type": "Pass", "Output": {"id": "{% $states.input.id %}", "v": "{% $states.input.v %}", "key": "{% $states.input.batch & '-item-' & $string($states.input.id) %}"}, "Next": "Classify"},
+          "Classify": {"Type": "Choice", "Choices": [
+              {"Condition": "{% $type($states.input.v) = 'number' and $states.input.v > 500 %}", "Next": "Big"},
+              {"Condition": "{% $contains($states.input.key, '-item-1') %}", "Next": "Tagged"}],
+            "Default": "Small"},
+          "Big": {"Type": "Pass", "Output": "{% $merge([$states.input, {'size': 'big'}]) %}", "Next": "Hash"},
+          "Tagged": {"Type": "Pass", "Output": "{% $merge([$states.input, {'size': 'tagged'}]) %}", "Next": "Hash"},
+          "Small": {"Type": "Pass", "Output": "{% $merge([$states.input, {'size': 'small'}]) %}", "Next": "Hash"},
+          "Hash": {"Type": "Pass", "Output": {"id": "{% $states.input.id %}", "size": "{% $states.input.size %}", "digest": "{% $hash($states.input.key, 'SHA-256') %}", "parts": "{% $split($states.input.key, '-') %}"}, "Next": "Count"},
+          "Count": {"Type": "Pass", "Output": {"id": "{% $states.input.id %}", "size": "{% $states.input.size %}", "digest": "{% $states.input.digest %}", "n": "{% $count($states.input.parts) %}"}, "Next": "Stamp"},
+          "Stamp": {"Type": "Pass", "Output": "{% $merge([$states.input, {'meta': {'entered': $states.context.State.EnteredTime, 'retry': $states.context.State.RetryCount}}]) %}", "Next": "Check"},
+          "Check": {"Type": "Choice", "Choices": [{"Condition": "{% $states.input.n = 3 %}", "Next": "Merge"}], "Default": "Merge"},
+          "Merge": {"Type": "Pass", "Output": "{% $merge([$states.input, {'ok': true}]) %}", "End": true}
+        }
+      },
+      "Output": "{% $merge([$states.input, {'summary': {'count': $count($states.result)}}]) %}",
+      "Next": "Done"
+    },
+    "Done": {"Type": "Succeed"}
+  }
+}"#;
+
 fn input() -> Value {
     json!({"items": (0..1000).map(|i| json!({"v": i})).collect::<Vec<_>>()})
 }
@@ -59,28 +96,36 @@ fn engine() -> Engine {
     )
 }
 
-fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let e = engine();
-    let arn = e.create_state_machine("bench", DEFINITION).unwrap();
-    let input = input();
-
-    // One run to check the result and count transitions.
-    let exec = rt
-        .block_on(e.start_execution(&arn, None, input.clone()))
-        .unwrap();
+/// Runs `definition` once, checks its result and returns (state machine ARN, transitions).
+fn prepare(
+    rt: &tokio::runtime::Runtime,
+    e: &Engine,
+    name: &str,
+    definition: &str,
+) -> (String, u64) {
+    let arn = e.create_state_machine(name, definition).unwrap();
+    let exec = rt.block_on(e.start_execution(&arn, None, input())).unwrap();
     let d = e.describe_execution(&exec).unwrap();
-    assert_eq!(d.output.unwrap()["summary"]["count"], json!(1000));
+    assert_eq!(d.output.unwrap()["summary"]["count"], json!(1000), "{name}");
     let transitions = e
         .get_execution_history(&exec)
         .unwrap()
         .iter()
         .filter(|ev| format!("{:?}", ev.event_type).ends_with("StateEntered"))
         .count() as u64;
-    assert_eq!(transitions, 1000 * 8 + 3);
-    eprintln!("transitions per execution: {transitions}");
+    assert_eq!(transitions, 1000 * 8 + 3, "{name}");
+    eprintln!("{name}: transitions per execution: {transitions}");
+    (arn, transitions)
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let e = engine();
+    let input = input();
+    let (arn, transitions) = prepare(&rt, &e, "bench", DEFINITION);
+    let (jsonata_arn, _) = prepare(&rt, &e, "bench-jsonata", JSONATA_DEFINITION);
     let _ = HistoryEventType::PassStateEntered;
 
     let mut g = c.benchmark_group("map_1000_items");
@@ -96,6 +141,12 @@ fn bench(c: &mut Criterion) {
     g.bench_function("state_transitions", |b| {
         b.iter(|| {
             rt.block_on(e.start_execution(&arn, None, input.clone()))
+                .unwrap()
+        })
+    });
+    g.bench_function("state_transitions_jsonata", |b| {
+        b.iter(|| {
+            rt.block_on(e.start_execution(&jsonata_arn, None, input.clone()))
                 .unwrap()
         })
     });

@@ -366,6 +366,12 @@ pub struct State {
     pub error_expr: Option<JsonataValue>,
     /// JSONata Fail `Cause` given as an expression.
     pub cause_expr: Option<JsonataValue>,
+    /// JSONata Map `Items` (default: the state input, which must be an array).
+    pub items: Option<JsonataValue>,
+    /// JSONata Map `ItemSelector` (with `$states.context.Map.Item`).
+    pub item_selector_jsonata: Option<JsonataValue>,
+    /// JSONata Map `MaxConcurrency` given as an expression.
+    pub max_concurrency_expr: Option<JsonataValue>,
     /// Fields present in the source (for validation messages).
     pub present: BTreeSet<String>,
 }
@@ -725,15 +731,7 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
             ));
         }
     }
-    if lang == QueryLanguage::Jsonata && matches!(kind, StateType::Map | StateType::Parallel) {
-        return Err(f.err(
-            "QueryLanguage",
-            format!(
-                "{} states with QueryLanguage JSONata are not supported by the local engine yet (docs/LOCAL_ENGINE.md)",
-                kind.as_str()
-            ),
-        ));
-    }
+
     let end = match obj.get("End") {
         None => false,
         Some(Value::Bool(b)) => *b,
@@ -891,7 +889,9 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
     let item_processor = processor_v
         .map(|p| parse_machine(p, false, Some(name), lang).map(Box::new))
         .transpose()?;
-    let (parameters, item_selector) = if kind == StateType::Map {
+    let (parameters, item_selector) = if lang == QueryLanguage::Jsonata {
+        (None, None)
+    } else if kind == StateType::Map {
         if obj.contains_key("ItemSelector") && obj.contains_key("Parameters") {
             return Err(f.err(
                 "ItemSelector",
@@ -918,12 +918,24 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
     let (timestamp, timestamp_expr) = f.maybe_expr("Timestamp", Fields::string)?;
     let (error, error_expr) = f.maybe_expr("Error", Fields::string)?;
     let (cause, cause_expr) = f.maybe_expr("Cause", Fields::string)?;
+    let (max_concurrency, max_concurrency_expr) = f.maybe_expr("MaxConcurrency", Fields::uint)?;
+    let (items, item_selector_jsonata) = if lang == QueryLanguage::Jsonata {
+        (f.jsonata("Items")?, f.jsonata("ItemSelector")?)
+    } else {
+        (None, None)
+    };
     if lang == QueryLanguage::JsonPath
-        && [&seconds_expr, &timestamp_expr, &error_expr, &cause_expr]
-            .iter()
-            .any(|e| e.is_some())
+        && [
+            &seconds_expr,
+            &timestamp_expr,
+            &error_expr,
+            &cause_expr,
+            &max_concurrency_expr,
+        ]
+        .iter()
+        .any(|e| e.is_some())
     {
-        let field = ["Seconds", "Timestamp", "Error", "Cause"]
+        let field = ["Seconds", "Timestamp", "Error", "Cause", "MaxConcurrency"]
             .into_iter()
             .find(|k| {
                 obj.get(*k)
@@ -969,7 +981,7 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
         item_processor,
         items_path: f.string("ItemsPath")?,
         item_selector,
-        max_concurrency: f.uint("MaxConcurrency")?,
+        max_concurrency,
         max_concurrency_path: f.string("MaxConcurrencyPath")?,
         tolerated_failure_percentage,
         tolerated_failure_count: f.uint("ToleratedFailureCount")?,
@@ -982,6 +994,9 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
         timestamp_expr,
         error_expr,
         cause_expr,
+        items,
+        item_selector_jsonata,
+        max_concurrency_expr,
         present: obj.keys().cloned().collect(),
     })
 }

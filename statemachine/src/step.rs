@@ -214,9 +214,23 @@ impl Runner {
         token: Option<&str>,
         extra: Option<(&str, Value)>,
     ) -> Env<'f> {
+        self.env_at(frame, token, None, extra)
+    }
+
+    /// [`Self::env`] with `$states.context.Map.Item` (a JSONata Map's `ItemSelector`).
+    fn env_at<'f>(
+        &self,
+        frame: &'f Frame,
+        token: Option<&str>,
+        map_item: Option<(usize, &Value)>,
+        extra: Option<(&str, Value)>,
+    ) -> Env<'f> {
         let mut states = Map::new();
         states.insert("input".into(), Value::clone(&frame.input));
-        states.insert("context".into(), self.ctx_value("$$", frame, token, None));
+        states.insert(
+            "context".into(),
+            self.ctx_value("$$", frame, token, map_item),
+        );
         if let Some((name, value)) = extra {
             states.insert(name.into(), value);
         }
@@ -1132,7 +1146,9 @@ impl Runner {
         let _ = scope;
         let ctx = |p: &str| self.ctx_value(p, frame, None, None);
         let is_map = st.kind == StateType::Map;
-        let (inputs, max_concurrency) = if is_map {
+        let (inputs, max_concurrency) = if st.query_language == QueryLanguage::Jsonata {
+            self.fanout_inputs_jsonata(st, frame)?
+        } else if is_map {
             if st.item_reader.is_some() {
                 return Err(StateError::new(
                     errors::ITEM_READER_FAILED,
@@ -1206,6 +1222,65 @@ impl Runner {
             first_unfinished: 0,
         }));
         Ok(())
+    }
+
+    /// A JSONata Map's iteration inputs (`Items`, default the state input; `ItemSelector` per
+    /// item with `$states.context.Map.Item`) and `MaxConcurrency`; a Parallel's branch input
+    /// (`Arguments`, default the state input).
+    fn fanout_inputs_jsonata(
+        &self,
+        st: &State,
+        frame: &Frame,
+    ) -> Result<(Vec<Value>, usize), StateError> {
+        let env = self.env(frame, None, None);
+        if st.kind != StateType::Map {
+            let input = match &st.arguments {
+                Some(a) => a.eval("Arguments", &env)?,
+                None => Value::clone(&frame.input),
+            };
+            let n = st.branches.as_ref().map_or(0, Vec::len);
+            return Ok((vec![input; n], 0));
+        }
+        if st.item_reader.is_some() {
+            return Err(StateError::new(
+                errors::ITEM_READER_FAILED,
+                "ItemReader (Distributed Map reading from S3) is not supported by the local engine",
+            ));
+        }
+        let items = match &st.items {
+            Some(items) => items.eval("Items", &env)?,
+            None => Value::clone(&frame.input),
+        };
+        let Value::Array(items) = items else {
+            return Err(StateError::new(
+                errors::QUERY_EVALUATION_ERROR,
+                format!("Items must be an array, got {}", path::type_name(&items)),
+            ));
+        };
+        let mut inputs = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            inputs.push(match &st.item_selector_jsonata {
+                Some(sel) => sel.eval(
+                    "ItemSelector",
+                    &self.env_at(frame, None, Some((i, &item)), None),
+                )?,
+                None => item,
+            });
+        }
+        let max = match (&st.max_concurrency_expr, st.max_concurrency) {
+            (Some(e), _) => {
+                let v = e.eval("MaxConcurrency", &env)?;
+                v.as_u64().ok_or_else(|| {
+                    StateError::new(
+                        errors::QUERY_EVALUATION_ERROR,
+                        format!("MaxConcurrency must evaluate to a non-negative integer, got {v}"),
+                    )
+                })?
+            }
+            (None, Some(m)) => m,
+            (None, None) => 0,
+        };
+        Ok((inputs, usize::try_from(max).unwrap_or(0)))
     }
 
     fn step_fanout(&mut self, st: &State, frame: &mut Frame, path: &mut Vec<usize>) -> Step {

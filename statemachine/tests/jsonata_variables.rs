@@ -397,11 +397,50 @@ fn syntax_errors_and_eval_are_refused_with_the_field() {
     assert!(e.contains("invalid variable name \"states\""), "{e}");
 }
 
-#[test]
-fn jsonata_map_and_parallel_are_refused_until_supported() {
-    let e = parse_error(
-        json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {
-        "M": {"Type": "Map", "Items": "{% [1] %}", "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Succeed"}}}, "End": true}}}),
+/// Guide: a JSONata Map takes `Items` (an expression or array; default the state input),
+/// builds each iteration's input with `ItemSelector` from `$states.context.Map.Item`, and its
+/// `Output` sees the iterations' results as `$states.result`; the processor's states inherit
+/// JSONata and read the outer variables.
+#[tokio::test]
+async fn jsonata_map_items_selector_and_output() {
+    let def = r#"{"QueryLanguage":"JSONata","StartAt":"A","States":{
+        "A":{"Type":"Pass","Assign":{"rate":2},"Next":"M"},
+        "M":{"Type":"Map","Items":"{% $states.input.orders %}","MaxConcurrency":"{% 1 + 1 %}",
+             "ItemSelector":{"id":"{% $states.context.Map.Item.Value.id %}","n":"{% $states.context.Map.Item.Index %}"},
+             "ItemProcessor":{"StartAt":"I","States":{"I":{"Type":"Pass",
+                 "Output":{"id":"{% $states.input.id %}","pos":"{% $states.input.n * $rate %}"},"End":true}}},
+             "Output":{"ids":"{% $states.result.id %}","count":"{% $count($states.result) %}"},
+             "Assign":{"last":"{% $states.result[-1].pos %}"},"Next":"P"},
+        "P":{"Type":"Pass","Output":{"map":"{% $states.input %}","last":"{% $last %}"},"End":true}}}"#;
+    assert_eq!(
+        output(
+            def,
+            json!({"orders": [{"id": "a"}, {"id": "b"}, {"id": "c"}]})
+        )
+        .await,
+        json!({"map": {"ids": ["a", "b", "c"], "count": 3}, "last": 4})
     );
-    assert!(e.contains("not supported by the local engine yet"), "{e}");
+}
+
+/// Rule: a JSONata Parallel gives every branch its `Arguments` (default the state input) and
+/// its `Output` sees the branches' outputs as `$states.result`.
+#[tokio::test]
+async fn jsonata_parallel_arguments_and_output() {
+    let def = r#"{"QueryLanguage":"JSONata","StartAt":"Par","States":{
+        "Par":{"Type":"Parallel","Arguments":{"x":"{% $states.input.x * 10 %}"},
+          "Branches":[
+            {"StartAt":"A","States":{"A":{"Type":"Pass","Output":"{% $states.input.x + 1 %}","End":true}}},
+            {"StartAt":"B","States":{"B":{"Type":"Pass","Output":"{% $states.input.x + 2 %}","End":true}}}],
+          "Output":{"sum":"{% $sum($states.result) %}"},"End":true}}}"#;
+    assert_eq!(output(def, json!({"x": 1})).await, json!({"sum": 23}));
+}
+
+/// Rule: `Items` must be an array.
+#[tokio::test]
+async fn jsonata_map_items_must_be_an_array() {
+    let def = r#"{"QueryLanguage":"JSONata","StartAt":"M","States":{"M":{"Type":"Map","Items":"{% 'x' %}",
+        "ItemProcessor":{"StartAt":"I","States":{"I":{"Type":"Succeed"}}},"End":true}}}"#;
+    let (error, cause) = failure(def, json!({}), HandlerRegistry::new()).await;
+    assert_eq!(error, "States.QueryEvaluationError");
+    assert!(cause.contains("Items must be an array"), "{cause}");
 }
