@@ -310,15 +310,44 @@ pub(crate) async fn list(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The execution ARN of a workflow id, or the ARN itself.
+async fn execution_arn(runtime: &Runtime, id: &str) -> Result<String> {
+    if id.starts_with("arn:") {
+        return Ok(id.to_owned());
+    }
+    load(runtime, id)
+        .await?
+        .execution_arn
+        .ok_or_else(|| anyhow!("workflow {id} has no execution"))
+}
+
+/// `hitl redrive`: RedriveExecution on the local engine; prints one JSON line with the
+/// execution's status afterwards (exit 1 when it is refused or fails again).
+pub(crate) async fn redrive(runtime: &Runtime, id: &str) -> Result<ExitCode> {
+    let arn = execution_arn(runtime, id).await?;
+    if let Err(e) = runtime.engine.redrive_execution(&arn).await {
+        println!(
+            "{}",
+            json!({"status": "REFUSED", "error": e.name(), "cause": e.to_string()})
+        );
+        return Ok(ExitCode::from(1));
+    }
+    runtime.settle().await?;
+    let d = runtime.engine.describe_execution(&arn)?;
+    println!(
+        "{}",
+        json!({"execution_arn": arn, "status": d.status.as_str(), "output": d.output, "error": d.error, "cause": d.cause})
+    );
+    Ok(match d.status {
+        statemachine::ExecutionStatus::Failed
+        | statemachine::ExecutionStatus::TimedOut
+        | statemachine::ExecutionStatus::Aborted => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
 pub(crate) async fn history(runtime: &Runtime, id: &str, as_json: bool) -> Result<ExitCode> {
-    let arn = if id.starts_with("arn:") {
-        id.to_owned()
-    } else {
-        load(runtime, id)
-            .await?
-            .execution_arn
-            .ok_or_else(|| anyhow!("workflow {id} has no execution"))?
-    };
+    let arn = execution_arn(runtime, id).await?;
     let events = runtime.engine.get_execution_history(&arn)?;
     if as_json {
         println!("{}", serde_json::to_string(&events)?);

@@ -54,6 +54,12 @@ pub enum Command {
         /// Workflow id or execution ARN.
         id: String,
     },
+    /// Restart a FAILED, TIMED_OUT or ABORTED execution from the state where it stopped
+    /// (keeping its name and input), as RedriveExecution does on AWS.
+    Redrive {
+        /// Workflow id or execution ARN.
+        id: String,
+    },
     /// Move the virtual clock forward (e.g. 72h, 30m, 1d2h), firing due timeouts.
     AdvanceTime {
         /// How far: a number with s, m, h or d (combinations like 1h30m work).
@@ -157,6 +163,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             commands::list(&runtime, status.as_deref(), limit, cli.json).await
         }
         Command::History { id } => commands::history(&runtime, &id, cli.json).await,
+        Command::Redrive { id } => commands::redrive(&runtime, &id).await,
         Command::AdvanceTime { duration } => commands::advance(&runtime, &duration, cli.json).await,
         Command::Smoke(args) => smoke::run(&runtime, args, cli.json).await,
         Command::Reconcile => commands::reconcile(&runtime, cli.json).await,

@@ -347,6 +347,24 @@ fn jsonata_definitions_validate_and_run() {
     assert!(err.contains("state \"P\", field \"ResultPath\""), "{err}");
 }
 
+/// `hitl redrive` reaches the engine's RedriveExecution: a running workflow's execution is
+/// refused with the service's error name and a non-zero exit.
+#[test]
+fn redrive_refuses_an_execution_that_did_not_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let id = start_workflow(&data, "redrive-1", r#"{"id":"r","name":"Redwood"}"#);
+    let out = hitl(&data, &["redrive", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_line(&out);
+    assert_eq!(v["status"], "REFUSED", "{v}");
+    assert_eq!(v["error"], "ExecutionNotRedrivable", "{v}");
+    assert!(
+        v["cause"].as_str().unwrap_or_default().contains("RUNNING"),
+        "{v}"
+    );
+}
+
 #[test]
 fn validate_reports_state_and_field() {
     let dir = tempfile::tempdir().unwrap();

@@ -70,6 +70,9 @@ pub enum EngineError {
     /// Invalid ARN.
     #[error("InvalidArn: {0}")]
     InvalidArn(String),
+    /// The execution cannot be redriven (not failed, too old, no saved state, limit reached).
+    #[error("{0}")]
+    ExecutionNotRedrivable(String),
     /// The clock cannot be advanced (not a virtual clock).
     #[error("ClockNotVirtual: advance_time requires a VirtualClock")]
     ClockNotVirtual,
@@ -96,6 +99,7 @@ impl EngineError {
             EngineError::InvalidDefinition(_) => "InvalidDefinition",
             EngineError::InvalidName(_) => "InvalidName",
             EngineError::InvalidArn(_) => "InvalidArn",
+            EngineError::ExecutionNotRedrivable(_) => "ExecutionNotRedrivable",
             EngineError::ClockNotVirtual => "ClockNotVirtual",
             EngineError::Store(_) => "StoreError",
         }
@@ -360,6 +364,74 @@ impl Engine {
         Ok(arn)
     }
 
+    /// `RedriveExecution`: restarts a FAILED, TIMED_OUT or ABORTED execution from the state
+    /// where it stopped, with that state's input, keeping its name, input and history (an
+    /// `ExecutionRedriven` event is added), then runs it like `start_execution`. Refused
+    /// (`ExecutionNotRedrivable`) for other statuses, executions stopped more than 14 days ago,
+    /// after 1,000 redrives, and for executions that stopped before the engine kept their
+    /// state. A Map or Parallel state is re-run whole (AWS re-runs only its failed iterations).
+    pub async fn redrive_execution(&self, arn: &str) -> Result<(), EngineError> {
+        let _guard = self.exclusive().await?;
+        self.inner.clock.refresh()?;
+        let mut ld = self.load(arn)?;
+        let status = ld.record.status;
+        if !matches!(
+            status,
+            ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted
+        ) {
+            return Err(EngineError::ExecutionNotRedrivable(format!(
+                "Execution '{arn}' is {}: only FAILED, TIMED_OUT or ABORTED executions can be redriven",
+                status.as_str()
+            )));
+        }
+        let now = self.inner.clock.now();
+        if ld
+            .record
+            .stop_date
+            .is_some_and(|stopped| stopped + chrono::Duration::days(14) < now)
+        {
+            return Err(EngineError::ExecutionNotRedrivable(format!(
+                "Execution '{arn}' stopped more than 14 days ago"
+            )));
+        }
+        if ld.record.state.is_none() {
+            return Err(EngineError::ExecutionNotRedrivable(format!(
+                "Execution '{arn}' stopped before this engine kept the state of stopped executions"
+            )));
+        }
+        if ld.state.redrive_count >= 1000 {
+            return Err(EngineError::ExecutionNotRedrivable(format!(
+                "Execution '{arn}' was redriven 1000 times, the limit"
+            )));
+        }
+        ld.state.redrive_count += 1;
+        ld.state.redriven_at = Some(now);
+        let root = &mut ld.state.root;
+        root.phase = crate::state::Phase::Enter;
+        root.entered = now;
+        root.retries.clear();
+        root.retry_count = 0;
+        ld.runner.now = now;
+        ld.runner.emit(
+            T::ExecutionRedriven,
+            EventDetails {
+                name: Some(ld.record.name.clone()),
+                ..Default::default()
+            },
+        );
+        ld.record.status = ExecutionStatus::Running;
+        ld.record.stop_date = None;
+        ld.record.error = None;
+        ld.record.cause = None;
+        ld.record.output = None;
+        self.commit(&mut ld, true)?;
+        tracing::info!(execution = %arn, redrive_count = ld.state.redrive_count, "execution redriven");
+        let mut q = Queue::default();
+        q.pending.push_back(arn.to_string());
+        self.drain(&mut q).await?;
+        Ok(())
+    }
+
     /// Creates an execution row (without running it). Returns (arn, start date, created).
     fn create_execution(
         &self,
@@ -392,6 +464,8 @@ impl Engine {
         let state = ExecState {
             root: Frame::new(&def.start_at, input.clone(), now),
             transitions: 0,
+            redrive_count: 0,
+            redriven_at: None,
         };
         let state_json =
             serde_json::to_string(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -450,6 +524,8 @@ impl Engine {
             None => ExecState {
                 root: Frame::new(&def.start_at, Value::Null, record.start_date),
                 transitions: 0,
+                redrive_count: 0,
+                redriven_at: None,
             },
         };
         let sm_name = record
@@ -466,6 +542,7 @@ impl Engine {
             role_arn: format!("arn:aws:iam::{LOCAL_ACCOUNT}:role/hitl-local-stepfunctions"),
             state_machine_id: record.state_machine_arn.clone(),
             state_machine_name: sm_name,
+            redrive_count: state.redrive_count,
         });
         let runner = Runner::new(
             info,
@@ -490,13 +567,21 @@ impl Engine {
             );
             let mut wake = ld.state.root.wake().earliest();
             if let Some(t) = ld.def.timeout_seconds {
-                let deadline = rec.start_date + secs(t);
+                let deadline = ld.state.redriven_at.unwrap_or(rec.start_date) + secs(t);
                 wake = Some(wake.map_or(deadline, |w| w.min(deadline)));
             }
             rec.wake_at = wake;
             rec.runnable = runnable;
         } else {
-            rec.state = None;
+            // A failed, timed-out or stopped execution keeps its state so that it can be
+            // redriven from where it stopped; a succeeded one needs none.
+            rec.state = match rec.status {
+                ExecutionStatus::Succeeded => None,
+                _ => Some(
+                    serde_json::to_string(&ld.state)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                ),
+            };
             rec.wake_at = None;
             rec.runnable = false;
         }
@@ -567,7 +652,7 @@ impl Engine {
             let now = self.inner.clock.now();
             ld.runner.now = now;
             if let Some(t) = ld.def.timeout_seconds {
-                if now >= ld.record.start_date + secs(t) {
+                if now >= ld.state.redriven_at.unwrap_or(ld.record.start_date) + secs(t) {
                     self.finish(
                         ld,
                         ExecutionStatus::TimedOut,

@@ -13,6 +13,7 @@ pub enum HistoryEventType {
     ExecutionSucceeded,
     ExecutionFailed,
     ExecutionTimedOut,
+    ExecutionRedriven,
     ExecutionAborted,
     TaskStateEntered,
     TaskStateExited,

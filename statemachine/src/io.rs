@@ -261,6 +261,8 @@ pub struct ExecutionInfo {
     pub state_machine_id: String,
     /// State machine name.
     pub state_machine_name: String,
+    /// How often the execution was redriven.
+    pub redrive_count: u32,
 }
 
 /// Per-state facts for the context object.
@@ -350,7 +352,7 @@ fn execution_member(exec: &ExecutionInfo, with_input: bool) -> Value {
         "Input": if with_input { exec.input.clone() } else { Value::Null },
         "StartTime": fmt_time(exec.start_time),
         "RoleArn": exec.role_arn,
-        "RedriveCount": 0,
+        "RedriveCount": exec.redrive_count,
     })
 }
 
@@ -438,6 +440,7 @@ mod tests {
             role_arn: "arn:aws:iam::1:role/r".into(),
             state_machine_id: "arn:aws:states:us-east-1:1:stateMachine:sm".into(),
             state_machine_name: "sm".into(),
+            redrive_count: 0,
         };
         let item = json!({"id": 7, "tags": ["a"]});
         let state = StateInfo {

@@ -15,6 +15,12 @@ pub struct ExecState {
     pub root: Frame,
     /// State transitions so far (runaway guard).
     pub transitions: u64,
+    /// How often the execution was redriven (`$$.Execution.RedriveCount`).
+    #[serde(default)]
+    pub redrive_count: u32,
+    /// When it was last redriven: the definition's `TimeoutSeconds` counts from here.
+    #[serde(default)]
+    pub redriven_at: Option<DateTime<Utc>>,
 }
 
 /// One state machine scope in progress.

@@ -1,0 +1,131 @@
+//! `RedriveExecution` on the local engine: a failed execution restarts from the state that
+//! failed, with that state's input, keeping its name, input and history; the refusals the
+//! service makes (not failed, stopped more than 14 days ago). Rules from the Step Functions
+//! developer guide's "Redriving executions" page.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use statemachine::{HandlerRegistry, HistoryEventType as T, TaskFailure};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+const LAMBDA: &str = "arn:aws:lambda:us-east-1:123456789012:function";
+
+/// Fails its first call, succeeds (echoing its input) afterwards.
+fn fails_once() -> (Arc<AtomicU32>, HandlerRegistry) {
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let reg = HandlerRegistry::new().with_fn("Flaky", move |input: Value, _| {
+        let n = c.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if n == 0 {
+                Err(TaskFailure::new("Downstream.Unavailable", "try later"))
+            } else {
+                Ok(json!({"echo": input}))
+            }
+        }
+    });
+    (calls, reg)
+}
+
+fn definition() -> String {
+    format!(
+        r#"{{"StartAt":"Prepare","States":{{
+        "Prepare":{{"Type":"Pass","Parameters":{{"order.$":"$.order","prepared":true}},"Next":"Call"}},
+        "Call":{{"Type":"Task","Resource":"{LAMBDA}:Flaky","ResultPath":"$.call","Next":"Done"}},
+        "Done":{{"Type":"Pass","Parameters":{{"call.$":"$.call","redrives.$":"$$.Execution.RedriveCount","name.$":"$$.Execution.Name"}},"End":true}}}}}}"#
+    )
+}
+
+#[tokio::test]
+async fn a_failed_execution_restarts_from_the_failed_state() {
+    let (calls, reg) = fails_once();
+    let e = engine(reg);
+    let sm = e.create_state_machine("redrive", &definition()).unwrap();
+    let arn = e
+        .start_execution(&sm, Some("order-1"), json!({"order": "o-1"}))
+        .await
+        .unwrap();
+    let failed = e.describe_execution(&arn).unwrap();
+    assert_eq!(failed.status.as_str(), "FAILED");
+    assert_eq!(failed.error.as_deref(), Some("Downstream.Unavailable"));
+
+    e.redrive_execution(&arn).await.unwrap();
+    let d = e.describe_execution(&arn).unwrap();
+    assert_eq!(
+        d.status.as_str(),
+        "SUCCEEDED",
+        "{:?} {:?}",
+        d.error,
+        d.cause
+    );
+    assert_eq!(d.name, "order-1");
+    assert_eq!(d.input, json!({"order": "o-1"}));
+    // The failed state ran again with its original input; the state before it did not.
+    assert_eq!(
+        d.output.unwrap(),
+        json!({"call": {"echo": {"order": "o-1", "prepared": true}}, "redrives": 1, "name": "order-1"})
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let history = e.get_execution_history(&arn).unwrap();
+    let entered = |name: &str| {
+        history
+            .iter()
+            .filter(|ev| {
+                format!("{:?}", ev.event_type).ends_with("StateEntered")
+                    && ev.details.name.as_deref() == Some(name)
+            })
+            .count()
+    };
+    assert_eq!(
+        (entered("Prepare"), entered("Call"), entered("Done")),
+        (1, 2, 1)
+    );
+    let kinds: Vec<T> = history.iter().map(|ev| ev.event_type).collect();
+    let failed_at = kinds.iter().position(|k| *k == T::ExecutionFailed).unwrap();
+    let redriven_at = kinds
+        .iter()
+        .position(|k| *k == T::ExecutionRedriven)
+        .unwrap();
+    assert!(failed_at < redriven_at, "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&T::ExecutionSucceeded));
+    // Event ids stay consecutive across the redrive.
+    assert!(history.windows(2).all(|w| w[1].id == w[0].id + 1));
+}
+
+#[tokio::test]
+async fn only_failed_recent_executions_can_be_redriven() {
+    let (_, reg) = fails_once();
+    let e = engine(reg);
+    let sm = e.create_state_machine("redrive", &definition()).unwrap();
+    let arn = e
+        .start_execution(&sm, Some("order-2"), json!({"order": "o-2"}))
+        .await
+        .unwrap();
+    // Succeeded after one redrive: a second one is refused.
+    e.redrive_execution(&arn).await.unwrap();
+    let refused = e.redrive_execution(&arn).await.unwrap_err();
+    assert_eq!(refused.name(), "ExecutionNotRedrivable");
+    assert!(refused.to_string().contains("SUCCEEDED"), "{refused}");
+
+    // A failure more than 14 days old is refused.
+    let (_, reg) = fails_once();
+    let e = engine(reg);
+    let sm = e.create_state_machine("redrive", &definition()).unwrap();
+    let arn = e
+        .start_execution(&sm, Some("order-3"), json!({"order": "o-3"}))
+        .await
+        .unwrap();
+    e.advance_time(chrono::Duration::days(15)).await.unwrap();
+    let refused = e.redrive_execution(&arn).await.unwrap_err();
+    assert_eq!(refused.name(), "ExecutionNotRedrivable");
+    assert!(refused.to_string().contains("14 days"), "{refused}");
+    let unknown = e
+        .redrive_execution("arn:aws:states:us-east-1:123456789012:execution:redrive:nope")
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.name(), "ExecutionDoesNotExist");
+}
