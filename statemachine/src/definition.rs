@@ -372,6 +372,10 @@ pub struct State {
     pub item_selector_jsonata: Option<JsonataValue>,
     /// JSONata Map `MaxConcurrency` given as an expression.
     pub max_concurrency_expr: Option<JsonataValue>,
+    /// JSONata Task `TimeoutSeconds` given as an expression.
+    pub timeout_seconds_expr: Option<JsonataValue>,
+    /// JSONata Task `HeartbeatSeconds` given as an expression.
+    pub heartbeat_seconds_expr: Option<JsonataValue>,
     /// Fields present in the source (for validation messages).
     pub present: BTreeSet<String>,
 }
@@ -919,6 +923,9 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
     let (error, error_expr) = f.maybe_expr("Error", Fields::string)?;
     let (cause, cause_expr) = f.maybe_expr("Cause", Fields::string)?;
     let (max_concurrency, max_concurrency_expr) = f.maybe_expr("MaxConcurrency", Fields::uint)?;
+    let (timeout_seconds, timeout_seconds_expr) = f.maybe_expr("TimeoutSeconds", Fields::uint)?;
+    let (heartbeat_seconds, heartbeat_seconds_expr) =
+        f.maybe_expr("HeartbeatSeconds", Fields::uint)?;
     let (items, item_selector_jsonata) = if lang == QueryLanguage::Jsonata {
         (f.jsonata("Items")?, f.jsonata("ItemSelector")?)
     } else {
@@ -931,25 +938,35 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
             &error_expr,
             &cause_expr,
             &max_concurrency_expr,
+            &timeout_seconds_expr,
+            &heartbeat_seconds_expr,
         ]
         .iter()
         .any(|e| e.is_some())
     {
-        let field = ["Seconds", "Timestamp", "Error", "Cause", "MaxConcurrency"]
-            .into_iter()
-            .find(|k| {
-                obj.get(*k)
-                    .and_then(Value::as_str)
-                    .and_then(crate::jsonata::expression_of)
-                    .is_some()
-            })
-            .unwrap_or("Seconds");
+        let field = [
+            "Seconds",
+            "Timestamp",
+            "Error",
+            "Cause",
+            "MaxConcurrency",
+            "TimeoutSeconds",
+            "HeartbeatSeconds",
+        ]
+        .into_iter()
+        .find(|k| {
+            obj.get(*k)
+                .and_then(Value::as_str)
+                .and_then(crate::jsonata::expression_of)
+                .is_some()
+        })
+        .unwrap_or("Seconds");
         return Err(f.err(
             field,
             "{% … %} expressions need \"QueryLanguage\": \"JSONata\"",
         ));
     }
-    Ok(State {
+    let state = State {
         kind,
         comment: f.string("Comment")?,
         next: f.string("Next")?,
@@ -961,9 +978,9 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
         result_selector: f.template("ResultSelector"),
         result: obj.get("Result").cloned(),
         resource: f.string("Resource")?,
-        timeout_seconds: f.uint("TimeoutSeconds")?,
+        timeout_seconds,
         timeout_seconds_path: f.string("TimeoutSecondsPath")?,
-        heartbeat_seconds: f.uint("HeartbeatSeconds")?,
+        heartbeat_seconds,
         heartbeat_seconds_path: f.string("HeartbeatSecondsPath")?,
         retry,
         catch,
@@ -997,8 +1014,88 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
         items,
         item_selector_jsonata,
         max_concurrency_expr,
+        timeout_seconds_expr,
+        heartbeat_seconds_expr,
         present: obj.keys().cloned().collect(),
-    })
+    };
+    check_states_references(&f, &state)?;
+    Ok(state)
+}
+
+/// `$states.result` exists only in the `Output` and `Assign` of Task, Map and Parallel
+/// states, `$states.errorOutput` only in a catcher's: elsewhere they are refused when the
+/// definition is parsed, with the state and field.
+fn check_states_references(f: &Fields<'_>, st: &State) -> Result<(), ParseError> {
+    let produces_result = matches!(
+        st.kind,
+        StateType::Task | StateType::Map | StateType::Parallel
+    );
+    let assign = |a: &Option<Assign>| match a {
+        Some(Assign::Jsonata(v)) => Some(v.clone()),
+        _ => None,
+    };
+    let mut fields: Vec<(&str, Option<JsonataValue>, bool, bool)> = vec![
+        ("Output", st.output.clone(), produces_result, false),
+        ("Assign", assign(&st.assign), produces_result, false),
+        ("Arguments", st.arguments.clone(), false, false),
+        ("Items", st.items.clone(), false, false),
+        (
+            "ItemSelector",
+            st.item_selector_jsonata.clone(),
+            false,
+            false,
+        ),
+        ("Seconds", st.seconds_expr.clone(), false, false),
+        ("Timestamp", st.timestamp_expr.clone(), false, false),
+        ("Error", st.error_expr.clone(), false, false),
+        ("Cause", st.cause_expr.clone(), false, false),
+        (
+            "MaxConcurrency",
+            st.max_concurrency_expr.clone(),
+            false,
+            false,
+        ),
+        (
+            "TimeoutSeconds",
+            st.timeout_seconds_expr.clone(),
+            false,
+            false,
+        ),
+        (
+            "HeartbeatSeconds",
+            st.heartbeat_seconds_expr.clone(),
+            false,
+            false,
+        ),
+    ];
+    for c in &st.catch {
+        fields.push(("Catch", c.output.clone(), false, true));
+        fields.push(("Catch", assign(&c.assign), false, true));
+    }
+    for rule in st.choices.iter().flatten() {
+        if let choice::Condition::Jsonata(v) = &rule.condition {
+            fields.push(("Choices", Some(v.clone()), false, false));
+        }
+        fields.push(("Choices", rule.output.clone(), false, false));
+        fields.push(("Choices", assign(&rule.assign), false, false));
+    }
+    for (field, value, result_ok, error_ok) in fields {
+        let Some(value) = value else { continue };
+        let text = value.expressions().join(" ");
+        if !result_ok && text.contains("$states.result") {
+            return Err(f.err(
+                field,
+                "$states.result is only available in the Output and Assign of Task, Map and Parallel states",
+            ));
+        }
+        if !error_ok && text.contains("$states.errorOutput") {
+            return Err(f.err(
+                field,
+                "$states.errorOutput is only available in the Output and Assign of a catcher",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A choice rule of a JSONata Choice state: `Condition`, `Next`, optional `Assign`/`Output`.

@@ -97,6 +97,20 @@ impl JsonataValue {
         })
     }
 
+    /// The text of every expression inside.
+    pub fn expressions(&self) -> Vec<&str> {
+        match self {
+            JsonataValue::Literal(_) => Vec::new(),
+            JsonataValue::Expr(e) => vec![e.as_str()],
+            JsonataValue::Object(members) => {
+                members.iter().flat_map(|(_, v)| v.expressions()).collect()
+            }
+            JsonataValue::Array(items) => {
+                items.iter().flat_map(JsonataValue::expressions).collect()
+            }
+        }
+    }
+
     /// Evaluates the value for `field` (named in errors).
     pub fn eval(&self, field: &str, env: &Env<'_>) -> Result<Value, StateError> {
         if let JsonataValue::Literal(v) = self {

@@ -66,6 +66,9 @@ pub const MAX_PAYLOAD_BYTES: usize = 262_144;
 /// The variables of a scope after an `Assign`.
 type Vars = Arc<Map<String, Value>>;
 
+/// What all variables of an execution scope may hold together (serialized), as on AWS.
+const VARIABLES_LIMIT_BYTES: usize = 10 * 1024 * 1024;
+
 /// What one `Assign` may set (serialized), as on AWS.
 const ASSIGN_LIMIT_BYTES: usize = 256 * 1024;
 
@@ -279,6 +282,15 @@ impl Runner {
         }
         let mut vars = Map::clone(&frame.vars);
         vars.extend(values);
+        let total = serde_json::to_vec(&vars).map_or(usize::MAX, |b| b.len());
+        if total > VARIABLES_LIMIT_BYTES {
+            return Err(StateError::new(
+                errors::DATA_LIMIT_EXCEEDED,
+                format!(
+                    "The variables of this execution would be {total} bytes, over the {VARIABLES_LIMIT_BYTES}-byte limit"
+                ),
+            ));
+        }
         Ok(Some(Arc::new(vars)))
     }
 
@@ -902,6 +914,22 @@ impl Runner {
         })
     }
 
+    /// A JSONata `TimeoutSeconds`/`HeartbeatSeconds`: a positive integer.
+    fn positive_seconds(
+        &self,
+        expr: &JsonataValue,
+        frame: &Frame,
+        field: &str,
+    ) -> Result<u64, StateError> {
+        let v = expr.eval(field, &self.env(frame, None, None))?;
+        v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+            StateError::new(
+                errors::QUERY_EVALUATION_ERROR,
+                format!("{field} must evaluate to a positive integer, got {v}"),
+            )
+        })
+    }
+
     fn run_task(&mut self, st: &State, frame: &mut Frame, path: &[usize]) -> Step {
         match self.schedule_task(st, frame, path) {
             Ok(call) => Step::Effect(Box::new(call)),
@@ -932,20 +960,26 @@ impl Runner {
                 ..
             }
         );
-        let timeout = self.seconds_field(
-            st,
-            frame,
-            st.timeout_seconds,
-            &st.timeout_seconds_path,
-            "TimeoutSecondsPath",
-        )?;
-        let heartbeat = self.seconds_field(
-            st,
-            frame,
-            st.heartbeat_seconds,
-            &st.heartbeat_seconds_path,
-            "HeartbeatSecondsPath",
-        )?;
+        let timeout = match &st.timeout_seconds_expr {
+            Some(e) => Some(self.positive_seconds(e, frame, "TimeoutSeconds")?),
+            None => self.seconds_field(
+                st,
+                frame,
+                st.timeout_seconds,
+                &st.timeout_seconds_path,
+                "TimeoutSecondsPath",
+            )?,
+        };
+        let heartbeat = match &st.heartbeat_seconds_expr {
+            Some(e) => Some(self.positive_seconds(e, frame, "HeartbeatSeconds")?),
+            None => self.seconds_field(
+                st,
+                frame,
+                st.heartbeat_seconds,
+                &st.heartbeat_seconds_path,
+                "HeartbeatSecondsPath",
+            )?,
+        };
         let token = callback.then(new_token);
         let input = if st.query_language == QueryLanguage::Jsonata {
             match &st.arguments {

@@ -451,22 +451,43 @@ impl Validator {
                         format!("unknown integration pattern \".{other}\""),
                     ),
                 }
-                let has_param = |key: &str| match &st.parameters {
-                    Some(Template::Object(m)) => m.iter().any(|(k, _)| k == key),
-                    _ => false,
+                // JSONPath: Parameters; JSONata: Arguments (a whole-expression Arguments may
+                // produce the key at run time).
+                let (field, has_param): (&str, Box<dyn Fn(&str) -> bool>) = match st.query_language
+                {
+                    crate::definition::QueryLanguage::JsonPath => (
+                        "Parameters",
+                        Box::new(|key: &str| match &st.parameters {
+                            Some(Template::Object(m)) => m.iter().any(|(k, _)| k == key),
+                            _ => false,
+                        }),
+                    ),
+                    crate::definition::QueryLanguage::Jsonata => (
+                        "Arguments",
+                        Box::new(|key: &str| match &st.arguments {
+                            Some(crate::jsonata::JsonataValue::Object(m)) => {
+                                m.iter().any(|(k, _)| k == key)
+                            }
+                            Some(crate::jsonata::JsonataValue::Literal(
+                                serde_json::Value::Object(m),
+                            )) => m.contains_key(key),
+                            Some(crate::jsonata::JsonataValue::Expr(_)) => true,
+                            _ => false,
+                        }),
+                    ),
                 };
                 if base == "lambda:invoke" && !has_param("FunctionName") {
                     self.err(
                         n,
-                        "Parameters",
-                        "lambda:invoke requires Parameters.FunctionName",
+                        field,
+                        format!("lambda:invoke requires {field}.FunctionName"),
                     );
                 }
                 if base == "states:startExecution" && !has_param("StateMachineArn") {
                     self.err(
                         n,
-                        "Parameters",
-                        "states:startExecution requires Parameters.StateMachineArn",
+                        field,
+                        format!("states:startExecution requires {field}.StateMachineArn"),
                     );
                 }
             }

@@ -444,3 +444,55 @@ async fn jsonata_map_items_must_be_an_array() {
     assert_eq!(error, "States.QueryEvaluationError");
     assert!(cause.contains("Items must be an array"), "{cause}");
 }
+
+#[test]
+fn states_result_and_error_output_only_where_aws_provides_them() {
+    let e = parse_error(json!({"QueryLanguage": "JSONata", "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "Output": "{% $states.result %}", "End": true}}}));
+    assert!(
+        e.starts_with("state \"P\", field \"Output\": $states.result is only available"),
+        "{e}"
+    );
+    let e = parse_error(json!({"QueryLanguage": "JSONata", "StartAt": "T",
+        "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f",
+                         "Arguments": "{% $states.result %}", "End": true}}}));
+    assert!(e.contains("field \"Arguments\""), "{e}");
+    let e = parse_error(json!({"QueryLanguage": "JSONata", "StartAt": "T",
+        "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f",
+                         "Output": "{% $states.errorOutput %}", "End": true}}}));
+    assert!(e.contains("$states.errorOutput is only available"), "{e}");
+}
+
+/// Rule: a Task's `TimeoutSeconds` may be an expression; the task then times out with
+/// `States.Timeout` after that many seconds (on the virtual clock).
+#[tokio::test]
+async fn task_timeout_seconds_expression() {
+    let def = r#"{"QueryLanguage":"JSONata","StartAt":"Ask","States":{"Ask":{"Type":"Task",
+        "Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "TimeoutSeconds":"{% $states.input.minutes * 60 %}",
+        "Arguments":{"FunctionName":"request-review","Payload":{"token":"{% $states.context.Task.Token %}"}},"End":true}}}"#;
+    let (tokens, reg) = token_sink();
+    let e = engine(reg);
+    let sm = e.create_state_machine("t", def).unwrap();
+    let arn = e
+        .start_execution(&sm, Some("t1"), json!({"minutes": 2}))
+        .await
+        .unwrap();
+    assert_eq!(
+        e.describe_execution(&arn).unwrap().status.as_str(),
+        "RUNNING"
+    );
+    e.advance_time(chrono::Duration::seconds(119))
+        .await
+        .unwrap();
+    assert_eq!(
+        e.describe_execution(&arn).unwrap().status.as_str(),
+        "RUNNING"
+    );
+    e.advance_time(chrono::Duration::seconds(2)).await.unwrap();
+    let d = e.describe_execution(&arn).unwrap();
+    assert_eq!(
+        (d.status.as_str(), d.error.as_deref()),
+        ("FAILED", Some("States.Timeout"))
+    );
+}
