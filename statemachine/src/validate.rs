@@ -451,31 +451,8 @@ impl Validator {
                         format!("unknown integration pattern \".{other}\""),
                     ),
                 }
-                // JSONPath: Parameters; JSONata: Arguments (a whole-expression Arguments may
-                // produce the key at run time).
-                let (field, has_param): (&str, Box<dyn Fn(&str) -> bool>) = match st.query_language
-                {
-                    crate::definition::QueryLanguage::JsonPath => (
-                        "Parameters",
-                        Box::new(|key: &str| match &st.parameters {
-                            Some(Template::Object(m)) => m.iter().any(|(k, _)| k == key),
-                            _ => false,
-                        }),
-                    ),
-                    crate::definition::QueryLanguage::Jsonata => (
-                        "Arguments",
-                        Box::new(|key: &str| match &st.arguments {
-                            Some(crate::jsonata::JsonataValue::Object(m)) => {
-                                m.iter().any(|(k, _)| k == key)
-                            }
-                            Some(crate::jsonata::JsonataValue::Literal(
-                                serde_json::Value::Object(m),
-                            )) => m.contains_key(key),
-                            Some(crate::jsonata::JsonataValue::Expr(_)) => true,
-                            _ => false,
-                        }),
-                    ),
-                };
+                let field = payload_field(st);
+                let has_param = |key: &str| has_payload_key(st, key);
                 if base == "lambda:invoke" && !has_param("FunctionName") {
                     self.err(
                         n,
@@ -503,6 +480,32 @@ impl Validator {
                 }
             }
         }
+    }
+}
+
+/// Where a Task's request payload is written: `Parameters` (JSONPath) or `Arguments` (JSONata).
+fn payload_field(st: &State) -> &'static str {
+    match st.query_language {
+        crate::definition::QueryLanguage::JsonPath => "Parameters",
+        crate::definition::QueryLanguage::Jsonata => "Arguments",
+    }
+}
+
+/// Whether the payload has `key` (a whole-expression JSONata `Arguments` may produce it at run
+/// time, so it counts).
+fn has_payload_key(st: &State, key: &str) -> bool {
+    use crate::jsonata::JsonataValue;
+    match st.query_language {
+        crate::definition::QueryLanguage::JsonPath => match &st.parameters {
+            Some(Template::Object(m)) => m.iter().any(|(k, _)| k == key),
+            _ => false,
+        },
+        crate::definition::QueryLanguage::Jsonata => match &st.arguments {
+            Some(JsonataValue::Object(m)) => m.iter().any(|(k, _)| k == key),
+            Some(JsonataValue::Literal(serde_json::Value::Object(m))) => m.contains_key(key),
+            Some(JsonataValue::Expr(_)) => true,
+            _ => false,
+        },
     }
 }
 

@@ -482,6 +482,8 @@ async fn task_timeout_seconds_expression() {
         e.describe_execution(&arn).unwrap().status.as_str(),
         "RUNNING"
     );
+    // The handler got the token through `$states.context.Task.Token` in Arguments.
+    assert_eq!(tokens.lock().unwrap().len(), 1);
     e.advance_time(chrono::Duration::seconds(119))
         .await
         .unwrap();
