@@ -376,6 +376,8 @@ pub struct State {
     pub timeout_seconds_expr: Option<JsonataValue>,
     /// JSONata Task `HeartbeatSeconds` given as an expression.
     pub heartbeat_seconds_expr: Option<JsonataValue>,
+    /// How much of the context object the state's JSONata expressions read.
+    pub context_use: crate::jsonata::ContextUse,
     /// Fields present in the source (for validation messages).
     pub present: BTreeSet<String>,
 }
@@ -966,7 +968,7 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
             "{% … %} expressions need \"QueryLanguage\": \"JSONata\"",
         ));
     }
-    let state = State {
+    let mut state = State {
         kind,
         comment: f.string("Comment")?,
         next: f.string("Next")?,
@@ -1016,16 +1018,21 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
         max_concurrency_expr,
         timeout_seconds_expr,
         heartbeat_seconds_expr,
+        context_use: crate::jsonata::ContextUse::None,
         present: obj.keys().cloned().collect(),
     };
-    check_states_references(&f, &state)?;
+    state.context_use = check_states_references(&f, &state)?;
     Ok(state)
 }
 
 /// `$states.result` exists only in the `Output` and `Assign` of Task, Map and Parallel
 /// states, `$states.errorOutput` only in a catcher's: elsewhere they are refused when the
-/// definition is parsed, with the state and field.
-fn check_states_references(f: &Fields<'_>, st: &State) -> Result<(), ParseError> {
+/// definition is parsed, with the state and field. Returns how much of the context object the
+/// state's expressions read.
+fn check_states_references(
+    f: &Fields<'_>,
+    st: &State,
+) -> Result<crate::jsonata::ContextUse, ParseError> {
     let produces_result = matches!(
         st.kind,
         StateType::Task | StateType::Map | StateType::Parallel
@@ -1079,9 +1086,11 @@ fn check_states_references(f: &Fields<'_>, st: &State) -> Result<(), ParseError>
         fields.push(("Choices", rule.output.clone(), false, false));
         fields.push(("Choices", assign(&rule.assign), false, false));
     }
+    let mut context = crate::jsonata::ContextUse::None;
     for (field, value, result_ok, error_ok) in fields {
         let Some(value) = value else { continue };
         let text = value.expressions().join(" ");
+        context = context.max(crate::jsonata::ContextUse::of([text.as_str()]));
         if !result_ok && text.contains("$states.result") {
             return Err(f.err(
                 field,
@@ -1095,7 +1104,7 @@ fn check_states_references(f: &Fields<'_>, st: &State) -> Result<(), ParseError>
             ));
         }
     }
-    Ok(())
+    Ok(context)
 }
 
 /// A choice rule of a JSONata Choice state: `Condition`, `Next`, optional `Assign`/`Output`.

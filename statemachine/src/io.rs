@@ -311,6 +311,15 @@ pub fn context_object_for(path: &str, exec: &ExecutionInfo, state: &StateInfo<'_
     }
 }
 
+/// The context object without the execution input (`Execution.Input` is null).
+pub fn context_object_without_input(exec: &ExecutionInfo, state: &StateInfo<'_>) -> Value {
+    let mut ctx = Map::new();
+    for name in ["Execution", "State", "StateMachine", "Task", "Map"] {
+        insert_member(&mut ctx, name, exec, state, false);
+    }
+    Value::Object(ctx)
+}
+
 /// Builds the full context object.
 pub fn context_object(exec: &ExecutionInfo, state: &StateInfo<'_>) -> Value {
     let mut ctx = Map::new();

@@ -5,13 +5,56 @@
 //! virtual clock. Evaluation failures raise `States.QueryEvaluationError`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use jsonata_core::ast::AstNode;
 use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError};
-use jsonata_core::value::JValue;
+use jsonata_core::value::{JMap, JValue};
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value};
 use sha2::Digest;
+use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::errors::{self, StateError};
+
+/// How much of the context object a state's expressions read: building it (with the
+/// execution input, which can be large) for every evaluation made a 1,000-item JSONata Map
+/// quadratic, so a state gets only what its expressions mention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord)]
+pub enum ContextUse {
+    /// No `$states.context` anywhere.
+    #[default]
+    None,
+    /// `$states.context.<member>` without the execution input.
+    WithoutInput,
+    /// The whole context object, or `$states.context.Execution(.Input)`.
+    Full,
+}
+
+impl ContextUse {
+    /// What `texts` (expressions) need.
+    pub fn of<'a>(texts: impl IntoIterator<Item = &'a str>) -> ContextUse {
+        let mut need = ContextUse::None;
+        for text in texts {
+            for (at, m) in text.match_indices("$states.context") {
+                let rest = &text[at + m.len()..];
+                let member = rest.strip_prefix('.');
+                let full = match member {
+                    None => true,
+                    Some(member) => match member.strip_prefix("Execution") {
+                        Some(after) => !after.starts_with('.') || after.starts_with(".Input"),
+                        None => false,
+                    },
+                };
+                need = need.max(if full {
+                    ContextUse::Full
+                } else {
+                    ContextUse::WithoutInput
+                });
+            }
+        }
+        need
+    }
+}
 
 /// A field value of a JSONata state: JSON in which every string of the form `{% … %}` is an
 /// expression. Compiled (syntax-checked) when the definition is parsed.
@@ -19,12 +62,50 @@ use crate::errors::{self, StateError};
 pub enum JsonataValue {
     /// Nothing to evaluate.
     Literal(Value),
-    /// A whole-string expression (the text between `{%` and `%}`).
-    Expr(String),
+    /// A whole-string expression (the text between `{%` and `%}`), parsed once.
+    Expr(Expr),
     /// An object with at least one expression inside.
     Object(Vec<(String, JsonataValue)>),
     /// An array with at least one expression inside.
     Array(Vec<JsonataValue>),
+}
+
+/// A parsed JSONata expression and its text (parsing on every evaluation cost a JSONata
+/// Map-heavy run more than evaluating).
+#[derive(Debug, Clone)]
+pub struct Expr {
+    text: String,
+    ast: Arc<AstNode>,
+}
+
+impl PartialEq for Expr {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Expr {
+    /// Parses and checks `text` (see [`check_expression`]).
+    pub fn parse(text: &str) -> Result<Expr, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("the JSONata expression is empty".into());
+        }
+        let ast = jsonata_core::parser::parse(text)
+            .map_err(|e| format!("invalid JSONata expression: {e}"))?;
+        if refers_to_eval(text) {
+            return Err("the JSONata function $eval is not supported by Step Functions".into());
+        }
+        Ok(Expr {
+            text: text.to_string(),
+            ast: Arc::new(ast),
+        })
+    }
+
+    /// The expression's text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
 }
 
 /// The expression of a `{% … %}` string, if it is one.
@@ -36,14 +117,7 @@ pub fn expression_of(text: &str) -> Option<&str> {
 
 /// Checks an expression's syntax and what Step Functions refuses (`$eval`).
 pub fn check_expression(expr: &str) -> Result<(), String> {
-    if expr.trim().is_empty() {
-        return Err("the JSONata expression is empty".into());
-    }
-    jsonata_core::parser::parse(expr).map_err(|e| format!("invalid JSONata expression: {e}"))?;
-    if refers_to_eval(expr) {
-        return Err("the JSONata function $eval is not supported by Step Functions".into());
-    }
-    Ok(())
+    Expr::parse(expr).map(|_| ())
 }
 
 /// `$eval` used as a name (not `$evaluate` or inside a string literal is good enough: a string
@@ -62,10 +136,7 @@ impl JsonataValue {
     pub fn compile(v: &Value) -> Result<JsonataValue, String> {
         Ok(match v {
             Value::String(s) => match expression_of(s) {
-                Some(expr) => {
-                    check_expression(expr)?;
-                    JsonataValue::Expr(expr.trim().to_string())
-                }
+                Some(expr) => JsonataValue::Expr(Expr::parse(expr)?),
                 None => JsonataValue::Literal(v.clone()),
             },
             Value::Object(m) => {
@@ -101,7 +172,7 @@ impl JsonataValue {
     pub fn expressions(&self) -> Vec<&str> {
         match self {
             JsonataValue::Literal(_) => Vec::new(),
-            JsonataValue::Expr(e) => vec![e.as_str()],
+            JsonataValue::Expr(e) => vec![e.text()],
             JsonataValue::Object(members) => {
                 members.iter().flat_map(|(_, v)| v.expressions()).collect()
             }
@@ -112,7 +183,7 @@ impl JsonataValue {
     }
 
     /// Evaluates the value for `field` (named in errors).
-    pub fn eval(&self, field: &str, env: &Env<'_>) -> Result<Value, StateError> {
+    pub fn eval(&self, field: &str, env: &Env) -> Result<Value, StateError> {
         if let JsonataValue::Literal(v) = self {
             return Ok(v.clone());
         }
@@ -140,14 +211,14 @@ impl JsonataValue {
     }
 }
 
-/// What an expression sees: `$states` and the variables, at the engine's time.
-pub struct Env<'a> {
-    /// `$states`: `input`, `context`, and `result` or `errorOutput` where AWS provides them.
-    pub states: Value,
-    /// The workflow variables in scope (as they were when the state started).
-    pub vars: &'a Map<String, Value>,
-    /// The engine's (virtual) clock.
-    pub now: DateTime<Utc>,
+/// What an expression sees: `$states` and the variables, at the engine's time. Both are
+/// converted to JSONata values once per Env (and shared by [`Env::with_member`]), not once
+/// per expression: a Map's `ItemSelector` would otherwise convert the whole Map input for
+/// every item.
+pub struct Env {
+    states: Rc<JMap>,
+    vars: Rc<Vec<(String, JValue)>>,
+    now: DateTime<Utc>,
 }
 
 fn query_error(cause: String) -> StateError {
@@ -181,13 +252,39 @@ fn from_json(v: Value) -> JValue {
     JValue::from(v)
 }
 
-impl Env<'_> {
+impl Env {
+    /// `$states` (`input`, `context`, and `result` or `errorOutput` where AWS provides them)
+    /// and the variables in scope (as they were when the state started).
+    pub fn new(states: Map<String, Value>, vars: &Map<String, Value>, now: DateTime<Utc>) -> Env {
+        Env {
+            states: Rc::new(states.into_iter().map(|(k, v)| (k, from_json(v))).collect()),
+            vars: Rc::new(
+                vars.iter()
+                    .map(|(k, v)| (k.clone(), from_json(v.clone())))
+                    .collect(),
+            ),
+            now,
+        }
+    }
+
+    /// The same `$states` with one member set (e.g. the `context` of one Map item), sharing
+    /// everything else.
+    pub fn with_member(&self, name: &str, value: Value) -> Env {
+        let mut states = JMap::clone(&self.states);
+        states.insert(name.to_string(), from_json(value));
+        Env {
+            states: Rc::new(states),
+            vars: Rc::clone(&self.vars),
+            now: self.now,
+        }
+    }
+
     fn evaluator(&self) -> Result<Evaluator, StateError> {
         let mut context = Context::new();
-        for (name, value) in self.vars {
-            context.bind(name.clone(), from_json(value.clone()));
+        for (name, value) in self.vars.iter() {
+            context.bind(name.clone(), value.clone());
         }
-        context.bind("states".into(), from_json(self.states.clone()));
+        context.bind("states".into(), JValue::Object(Rc::clone(&self.states)));
         let mut ev = Evaluator::with_context(context);
         let now = self.now;
         let setup = |e: EvaluatorError| query_error(format!("JSONata setup failed: {e}"));
@@ -226,18 +323,19 @@ impl Env<'_> {
 
     /// Evaluates one expression (without `{% %}`), for `field`.
     pub fn eval_expr(&self, expr: &str, field: &str) -> Result<Value, StateError> {
+        let parsed = Expr::parse(expr).map_err(|e| {
+            query_error(format!(
+                "The JSONata expression '{expr}' specified for the field '{field}' is invalid: {e}"
+            ))
+        })?;
         let mut ev = self.evaluator()?;
-        evaluate(&mut ev, expr, field)
+        evaluate(&mut ev, &parsed, field)
     }
 }
 
-fn evaluate(ev: &mut Evaluator, expr: &str, field: &str) -> Result<Value, StateError> {
-    let ast = jsonata_core::parser::parse(expr).map_err(|e| {
-        query_error(format!(
-            "The JSONata expression '{expr}' specified for the field '{field}' is invalid: {e}"
-        ))
-    })?;
-    let result = ev.evaluate(&ast, &JValue::Null).map_err(|e| {
+fn evaluate(ev: &mut Evaluator, parsed: &Expr, field: &str) -> Result<Value, StateError> {
+    let expr = parsed.text();
+    let result = ev.evaluate(&parsed.ast, &JValue::Null).map_err(|e| {
         query_error(format!(
             "An error occurred while evaluating the JSONata expression '{expr}' specified for the field '{field}': {}",
             e.message()
@@ -355,14 +453,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn env(vars: &Map<String, Value>) -> Env<'_> {
-        Env {
-            states: json!({"input": {"a": [1, 2, 3, 4, 5], "name": "x"}, "context": {}}),
+    fn env(vars: &Map<String, Value>) -> Env {
+        let states = json!({"input": {"a": [1, 2, 3, 4, 5], "name": "x"}, "context": {}});
+        Env::new(
+            states.as_object().cloned().unwrap_or_default(),
             vars,
-            now: DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z")
+            DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z")
                 .map(|d| d.with_timezone(&Utc))
                 .unwrap_or_default(),
-        }
+        )
     }
 
     fn eval(expr: &str) -> Result<Value, StateError> {
@@ -417,6 +516,28 @@ mod tests {
             Some(errors::QUERY_EVALUATION_ERROR)
         );
         assert!(undefined.is_some_and(|e| e.cause.contains("returned nothing (undefined)")));
+    }
+
+    #[test]
+    fn the_context_is_built_only_as_far_as_expressions_read_it() {
+        assert_eq!(ContextUse::of(["$states.input.a"]), ContextUse::None);
+        assert_eq!(
+            ContextUse::of(["$states.context.Map.Item.Value", "$x"]),
+            ContextUse::WithoutInput
+        );
+        assert_eq!(
+            ContextUse::of(["$states.context.Execution.Name"]),
+            ContextUse::WithoutInput
+        );
+        assert_eq!(
+            ContextUse::of(["$states.context.Execution.Input.id"]),
+            ContextUse::Full
+        );
+        assert_eq!(
+            ContextUse::of(["$states.context.Execution"]),
+            ContextUse::Full
+        );
+        assert_eq!(ContextUse::of(["$keys($states.context)"]), ContextUse::Full);
     }
 
     #[test]

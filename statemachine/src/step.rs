@@ -9,7 +9,7 @@ use crate::errors::{self, StateError};
 use crate::history::{EventDetails, HistoryEvent, HistoryEventType as T};
 use crate::intrinsics;
 use crate::io::{self, ExecutionInfo, StateInfo};
-use crate::jsonata::{Env, JsonataValue};
+use crate::jsonata::{ContextUse, Env, JsonataValue};
 use crate::path;
 use crate::retry::{self, RetryDecision};
 use crate::state::{CallbackWait, Child, Fanout, Frame, Phase, Wake};
@@ -211,36 +211,57 @@ impl Runner {
 
     /// What a JSONata expression of the current state sees: `$states.input`, `$states.context`
     /// (with the task token when there is one) and `extra` (`result` or `errorOutput`).
-    fn env<'f>(
+    fn env(
         &self,
-        frame: &'f Frame,
+        st: &State,
+        frame: &Frame,
         token: Option<&str>,
         extra: Option<(&str, Value)>,
-    ) -> Env<'f> {
-        self.env_at(frame, token, None, extra)
+    ) -> Env {
+        self.env_at(st, frame, token, None, extra)
     }
 
     /// [`Self::env`] with `$states.context.Map.Item` (a JSONata Map's `ItemSelector`).
-    fn env_at<'f>(
+    fn env_at(
         &self,
-        frame: &'f Frame,
+        st: &State,
+        frame: &Frame,
         token: Option<&str>,
         map_item: Option<(usize, &Value)>,
         extra: Option<(&str, Value)>,
-    ) -> Env<'f> {
+    ) -> Env {
         let mut states = Map::new();
         states.insert("input".into(), Value::clone(&frame.input));
-        states.insert(
-            "context".into(),
-            self.ctx_value("$$", frame, token, map_item),
-        );
+        if let Some(context) = self.jsonata_context(st, frame, token, map_item) {
+            states.insert("context".into(), context);
+        }
         if let Some((name, value)) = extra {
             states.insert(name.into(), value);
         }
-        Env {
-            states: Value::Object(states),
-            vars: &frame.vars,
-            now: self.now,
+        Env::new(states, &frame.vars, self.now)
+    }
+
+    /// `$states.context` as far as the state's expressions read it (None: not at all).
+    fn jsonata_context(
+        &self,
+        st: &State,
+        frame: &Frame,
+        token: Option<&str>,
+        map_item: Option<(usize, &Value)>,
+    ) -> Option<Value> {
+        match st.context_use {
+            ContextUse::None => None,
+            ContextUse::WithoutInput => {
+                let info = StateInfo {
+                    name: &frame.state,
+                    entered_time: frame.entered,
+                    retry_count: frame.retry_count,
+                    task_token: token,
+                    map_item,
+                };
+                Some(io::context_object_without_input(&self.exec, &info))
+            }
+            ContextUse::Full => Some(self.ctx_value("$$", frame, token, map_item)),
         }
     }
 
@@ -251,14 +272,18 @@ impl Runner {
         frame: &Frame,
         assign: Option<&Assign>,
         subject: &Value,
-        env: Option<&Env<'_>>,
+        env: Option<&Env>,
     ) -> Result<Option<Vars>, StateError> {
         let Some(assign) = assign else {
             return Ok(None);
         };
         let values = match (assign, env) {
             (Assign::Jsonata(v), Some(env)) => v.eval("Assign", env)?,
-            (Assign::Jsonata(v), None) => v.eval("Assign", &self.env(frame, None, None))?,
+            (Assign::Jsonata(_), None) => {
+                return Err(StateError::runtime(
+                    "a JSONata Assign was evaluated without its state's $states",
+                ))
+            }
             (Assign::JsonPath(t), _) => {
                 let ctx = |p: &str| self.ctx_value(p, frame, None, None);
                 t.eval(subject, &ctx)?
@@ -314,7 +339,7 @@ impl Runner {
         &self,
         output: Option<&JsonataValue>,
         frame: &Frame,
-        env: &Env<'_>,
+        env: &Env,
         default: Value,
     ) -> Result<Value, StateError> {
         let out = match output {
@@ -357,7 +382,7 @@ impl Runner {
             Phase::Wait { until } => {
                 if *until <= self.now {
                     let out = if st.query_language == QueryLanguage::Jsonata {
-                        let env = self.env(frame, None, None);
+                        let env = self.env(st, frame, None, None);
                         self.jsonata_output(
                             st.output.as_ref(),
                             frame,
@@ -559,7 +584,7 @@ impl Runner {
             if let Some(c) = retry::find_catcher(&st.catch, &err.error) {
                 let next = c.next.clone();
                 let caught = if st.query_language == QueryLanguage::Jsonata {
-                    let env = self.env(frame, None, Some(("errorOutput", err.to_output())));
+                    let env = self.env(st, frame, None, Some(("errorOutput", err.to_output())));
                     self.jsonata_output(c.output.as_ref(), frame, &env, err.to_output())
                         .and_then(|out| {
                             Ok((
@@ -662,7 +687,7 @@ impl Runner {
 
     fn run_pass(&mut self, st: &State, frame: &mut Frame) -> Result<(), StateError> {
         if st.query_language == QueryLanguage::Jsonata {
-            let env = self.env(frame, None, None);
+            let env = self.env(st, frame, None, None);
             let out =
                 self.jsonata_output(st.output.as_ref(), frame, &env, Value::clone(&frame.input))?;
             let vars = self.assigned(frame, st.assign.as_ref(), &Value::Null, Some(&env))?;
@@ -718,7 +743,7 @@ impl Runner {
     /// A JSONata Choice: the first rule whose `Condition` is true; its `Output`/`Assign` (else
     /// the state's) are evaluated against the state's input and the variables at its start.
     fn run_choice_jsonata(&mut self, st: &State, frame: &mut Frame) -> Result<(), StateError> {
-        let env = self.env(frame, None, None);
+        let env = self.env(st, frame, None, None);
         let mut matched = None;
         for rule in st.choices.as_deref().unwrap_or(&[]) {
             let choice::Condition::Jsonata(condition) = &rule.condition else {
@@ -758,7 +783,7 @@ impl Runner {
 
     fn run_wait(&mut self, st: &State, frame: &mut Frame) -> Result<(), StateError> {
         if st.query_language == QueryLanguage::Jsonata {
-            let env = self.env(frame, None, None);
+            let env = self.env(st, frame, None, None);
             let until = if let Some(e) = &st.seconds_expr {
                 let v = e.eval("Seconds", &env)?;
                 let s = v.as_u64().ok_or_else(|| {
@@ -824,7 +849,7 @@ impl Runner {
 
     fn run_succeed(&mut self, st: &State, frame: &mut Frame) -> Result<(), StateError> {
         if st.query_language == QueryLanguage::Jsonata {
-            let env = self.env(frame, None, None);
+            let env = self.env(st, frame, None, None);
             let out =
                 self.jsonata_output(st.output.as_ref(), frame, &env, Value::clone(&frame.input))?;
             self.exit_state(st, frame, out, None);
@@ -861,7 +886,7 @@ impl Runner {
             }
         };
         let (error, cause) = if st.query_language == QueryLanguage::Jsonata {
-            let env = self.env(frame, None, None);
+            let env = self.env(st, frame, None, None);
             let text = |lit: &Option<String>, expr: &Option<JsonataValue>, field: &str| match (
                 lit, expr,
             ) {
@@ -917,11 +942,12 @@ impl Runner {
     /// A JSONata `TimeoutSeconds`/`HeartbeatSeconds`: a positive integer.
     fn positive_seconds(
         &self,
+        st: &State,
         expr: &JsonataValue,
         frame: &Frame,
         field: &str,
     ) -> Result<u64, StateError> {
-        let v = expr.eval(field, &self.env(frame, None, None))?;
+        let v = expr.eval(field, &self.env(st, frame, None, None))?;
         v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
             StateError::new(
                 errors::QUERY_EVALUATION_ERROR,
@@ -961,7 +987,7 @@ impl Runner {
             }
         );
         let timeout = match &st.timeout_seconds_expr {
-            Some(e) => Some(self.positive_seconds(e, frame, "TimeoutSeconds")?),
+            Some(e) => Some(self.positive_seconds(st, e, frame, "TimeoutSeconds")?),
             None => self.seconds_field(
                 st,
                 frame,
@@ -971,7 +997,7 @@ impl Runner {
             )?,
         };
         let heartbeat = match &st.heartbeat_seconds_expr {
-            Some(e) => Some(self.positive_seconds(e, frame, "HeartbeatSeconds")?),
+            Some(e) => Some(self.positive_seconds(st, e, frame, "HeartbeatSeconds")?),
             None => self.seconds_field(
                 st,
                 frame,
@@ -984,7 +1010,7 @@ impl Runner {
         let input = if st.query_language == QueryLanguage::Jsonata {
             match &st.arguments {
                 Some(arguments) => {
-                    arguments.eval("Arguments", &self.env(frame, token.as_deref(), None))?
+                    arguments.eval("Arguments", &self.env(st, frame, token.as_deref(), None))?
                 }
                 None => Value::clone(&frame.input),
             }
@@ -1104,7 +1130,7 @@ impl Runner {
         result: Value,
     ) -> Result<(Value, Option<Vars>), StateError> {
         if st.query_language == QueryLanguage::Jsonata {
-            let env = self.env(frame, None, Some(("result", result.clone())));
+            let env = self.env(st, frame, None, Some(("result", result.clone())));
             let out = self.jsonata_output(st.output.as_ref(), frame, &env, result)?;
             let vars = self.assigned(frame, st.assign.as_ref(), &Value::Null, Some(&env))?;
             return Ok((out, vars));
@@ -1266,7 +1292,7 @@ impl Runner {
         st: &State,
         frame: &Frame,
     ) -> Result<(Vec<Value>, usize), StateError> {
-        let env = self.env(frame, None, None);
+        let env = self.env(st, frame, None, None);
         if st.kind != StateType::Map {
             let input = match &st.arguments {
                 Some(a) => a.eval("Arguments", &env)?,
@@ -1294,10 +1320,16 @@ impl Runner {
         let mut inputs = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
             inputs.push(match &st.item_selector_jsonata {
-                Some(sel) => sel.eval(
-                    "ItemSelector",
-                    &self.env_at(frame, None, Some((i, &item)), None),
-                )?,
+                // The Map's input is converted once (in `env`); each item only swaps the
+                // context, which carries `Map.Item`.
+                Some(sel) => {
+                    let context = self.jsonata_context(st, frame, None, Some((i, &item)));
+                    let item_env = match context {
+                        Some(context) => env.with_member("context", context),
+                        None => env.with_member("context", Value::Null),
+                    };
+                    sel.eval("ItemSelector", &item_env)?
+                }
                 None => item,
             });
         }

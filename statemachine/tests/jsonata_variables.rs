@@ -71,6 +71,24 @@ async fn task_arguments_and_result() {
     );
 }
 
+/// Guide: `$states.context` is the context object (execution, state, state machine).
+#[tokio::test]
+async fn the_context_object() {
+    let def = r#"{"QueryLanguage":"JSONata","StartAt":"P","States":{"P":{"Type":"Pass","Output":{
+        "name":"{% $states.context.Execution.Name %}","state":"{% $states.context.State.Name %}",
+        "input":"{% $states.context.Execution.Input.id %}","retries":"{% $states.context.State.RetryCount %}"},"End":true}}}"#;
+    assert_eq!(
+        output(def, json!({"id": 5})).await,
+        json!({"name": "run", "state": "P", "input": 5, "retries": 0})
+    );
+    let without_input = r#"{"QueryLanguage":"JSONata","StartAt":"P","States":{"P":{"Type":"Pass","Output":{
+        "name":"{% $states.context.Execution.Name %}","machine":"{% $states.context.StateMachine.Name %}"},"End":true}}}"#;
+    assert_eq!(
+        output(without_input, json!({"id": 5})).await,
+        json!({"name": "run", "machine": "test"})
+    );
+}
+
 /// Guide: JSONata Choice rules have `Condition` and `Next`; the first true condition wins,
 /// otherwise `Default`.
 #[tokio::test]
