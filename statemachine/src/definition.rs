@@ -1025,6 +1025,14 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
     Ok(state)
 }
 
+/// The JSONata value of an `Assign`, if it is one.
+fn jsonata_assign(a: &Option<Assign>) -> Option<&JsonataValue> {
+    match a {
+        Some(Assign::Jsonata(v)) => Some(v),
+        _ => None,
+    }
+}
+
 /// `$states.result` exists only in the `Output` and `Assign` of Task, Map and Parallel
 /// states, `$states.errorOutput` only in a catcher's: elsewhere they are refused when the
 /// definition is parsed, with the state and field. Returns how much of the context object the
@@ -1037,54 +1045,35 @@ fn check_states_references(
         st.kind,
         StateType::Task | StateType::Map | StateType::Parallel
     );
-    let assign = |a: &Option<Assign>| match a {
-        Some(Assign::Jsonata(v)) => Some(v.clone()),
-        _ => None,
-    };
-    let mut fields: Vec<(&str, Option<JsonataValue>, bool, bool)> = vec![
-        ("Output", st.output.clone(), produces_result, false),
-        ("Assign", assign(&st.assign), produces_result, false),
-        ("Arguments", st.arguments.clone(), false, false),
-        ("Items", st.items.clone(), false, false),
-        (
-            "ItemSelector",
-            st.item_selector_jsonata.clone(),
-            false,
-            false,
-        ),
-        ("Seconds", st.seconds_expr.clone(), false, false),
-        ("Timestamp", st.timestamp_expr.clone(), false, false),
-        ("Error", st.error_expr.clone(), false, false),
-        ("Cause", st.cause_expr.clone(), false, false),
-        (
-            "MaxConcurrency",
-            st.max_concurrency_expr.clone(),
-            false,
-            false,
-        ),
-        (
-            "TimeoutSeconds",
-            st.timeout_seconds_expr.clone(),
-            false,
-            false,
-        ),
-        (
-            "HeartbeatSeconds",
-            st.heartbeat_seconds_expr.clone(),
-            false,
-            false,
-        ),
+    // (field, value, may read $states.result, may read $states.errorOutput)
+    let mut fields: Vec<(&str, Option<&JsonataValue>, bool, bool)> = vec![
+        ("Output", st.output.as_ref(), produces_result, false),
+        ("Assign", jsonata_assign(&st.assign), produces_result, false),
     ];
+    for (field, value) in [
+        ("Arguments", &st.arguments),
+        ("Items", &st.items),
+        ("ItemSelector", &st.item_selector_jsonata),
+        ("Seconds", &st.seconds_expr),
+        ("Timestamp", &st.timestamp_expr),
+        ("Error", &st.error_expr),
+        ("Cause", &st.cause_expr),
+        ("MaxConcurrency", &st.max_concurrency_expr),
+        ("TimeoutSeconds", &st.timeout_seconds_expr),
+        ("HeartbeatSeconds", &st.heartbeat_seconds_expr),
+    ] {
+        fields.push((field, value.as_ref(), false, false));
+    }
     for c in &st.catch {
-        fields.push(("Catch", c.output.clone(), false, true));
-        fields.push(("Catch", assign(&c.assign), false, true));
+        fields.push(("Catch", c.output.as_ref(), false, true));
+        fields.push(("Catch", jsonata_assign(&c.assign), false, true));
     }
     for rule in st.choices.iter().flatten() {
         if let choice::Condition::Jsonata(v) = &rule.condition {
-            fields.push(("Choices", Some(v.clone()), false, false));
+            fields.push(("Choices", Some(v), false, false));
         }
-        fields.push(("Choices", rule.output.clone(), false, false));
-        fields.push(("Choices", assign(&rule.assign), false, false));
+        fields.push(("Choices", rule.output.as_ref(), false, false));
+        fields.push(("Choices", jsonata_assign(&rule.assign), false, false));
     }
     let mut context = crate::jsonata::ContextUse::None;
     for (field, value, result_ok, error_ok) in fields {

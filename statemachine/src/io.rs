@@ -307,24 +307,16 @@ pub fn context_object_for(path: &str, exec: &ExecutionInfo, state: &StateInfo<'_
             insert_member(&mut ctx, name, exec, state, with_input);
             Value::Object(ctx)
         }
-        _ => context_object(exec, state),
+        _ => context_object(exec, state, true),
     }
 }
 
-/// The context object without the execution input (`Execution.Input` is null).
-pub fn context_object_without_input(exec: &ExecutionInfo, state: &StateInfo<'_>) -> Value {
+/// Builds the context object; without `with_input`, `Execution.Input` is null (the input can
+/// be large and most readers do not need it).
+pub fn context_object(exec: &ExecutionInfo, state: &StateInfo<'_>, with_input: bool) -> Value {
     let mut ctx = Map::new();
     for name in ["Execution", "State", "StateMachine", "Task", "Map"] {
-        insert_member(&mut ctx, name, exec, state, false);
-    }
-    Value::Object(ctx)
-}
-
-/// Builds the full context object.
-pub fn context_object(exec: &ExecutionInfo, state: &StateInfo<'_>) -> Value {
-    let mut ctx = Map::new();
-    for name in ["Execution", "State", "StateMachine", "Task", "Map"] {
-        insert_member(&mut ctx, name, exec, state, true);
+        insert_member(&mut ctx, name, exec, state, with_input);
     }
     Value::Object(ctx)
 }
@@ -459,7 +451,7 @@ mod tests {
             task_token: Some("tok"),
             map_item: Some((3, &item)),
         };
-        let full = context_object(&exec, &state);
+        let full = context_object(&exec, &state, true);
         for p in [
             "$$",
             "$$.Map.Item.Value",

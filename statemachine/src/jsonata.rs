@@ -11,6 +11,7 @@ use jsonata_core::value::{JMap, JValue};
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value};
 use sha2::Digest;
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -187,8 +188,7 @@ impl JsonataValue {
         if let JsonataValue::Literal(v) = self {
             return Ok(v.clone());
         }
-        let mut evaluator = env.evaluator()?;
-        self.eval_with(field, &mut evaluator)
+        env.with_evaluator(|ev| self.eval_with(field, ev))
     }
 
     fn eval_with(&self, field: &str, ev: &mut Evaluator) -> Result<Value, StateError> {
@@ -219,6 +219,8 @@ pub struct Env {
     states: Rc<JMap>,
     vars: Rc<Vec<(String, JValue)>>,
     now: DateTime<Utc>,
+    /// Built on first use and kept for the state's other fields (Output and Assign share it).
+    evaluator: RefCell<Option<Evaluator>>,
 }
 
 fn query_error(cause: String) -> StateError {
@@ -264,6 +266,7 @@ impl Env {
                     .collect(),
             ),
             now,
+            evaluator: RefCell::new(None),
         }
     }
 
@@ -276,6 +279,25 @@ impl Env {
             states: Rc::new(states),
             vars: Rc::clone(&self.vars),
             now: self.now,
+            evaluator: RefCell::new(None),
+        }
+    }
+
+    /// Runs `f` with this Env's evaluator (created, with the bindings and Step Functions'
+    /// functions, on first use).
+    fn with_evaluator<R>(
+        &self,
+        f: impl FnOnce(&mut Evaluator) -> Result<R, StateError>,
+    ) -> Result<R, StateError> {
+        let mut slot = self.evaluator.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(self.evaluator()?);
+        }
+        match slot.as_mut() {
+            Some(ev) => f(ev),
+            None => Err(query_error(
+                "the JSONata evaluator could not be created".into(),
+            )),
         }
     }
 
@@ -321,15 +343,15 @@ impl Env {
         Ok(ev)
     }
 
-    /// Evaluates one expression (without `{% %}`), for `field`.
-    pub fn eval_expr(&self, expr: &str, field: &str) -> Result<Value, StateError> {
+    /// Evaluates one expression (without `{% %}`), for `field` (the unit tests' entry).
+    #[cfg(test)]
+    fn eval_expr(&self, expr: &str, field: &str) -> Result<Value, StateError> {
         let parsed = Expr::parse(expr).map_err(|e| {
             query_error(format!(
                 "The JSONata expression '{expr}' specified for the field '{field}' is invalid: {e}"
             ))
         })?;
-        let mut ev = self.evaluator()?;
-        evaluate(&mut ev, &parsed, field)
+        self.with_evaluator(|ev| evaluate(ev, &parsed, field))
     }
 }
 

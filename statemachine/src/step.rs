@@ -259,7 +259,7 @@ impl Runner {
                     task_token: token,
                     map_item,
                 };
-                Some(io::context_object_without_input(&self.exec, &info))
+                Some(io::context_object(&self.exec, &info, false))
             }
             ContextUse::Full => Some(self.ctx_value("$$", frame, token, map_item)),
         }
@@ -662,19 +662,10 @@ impl Runner {
         }
     }
 
-    /// ResultSelector (optional) → ResultPath → OutputPath.
-    fn finish_output(
-        &self,
-        st: &State,
-        frame: &Frame,
-        result: Value,
-        select: bool,
-    ) -> Result<Value, StateError> {
+    /// ResultPath → OutputPath (a task's ResultSelector is applied before, in `task_output`,
+    /// because `Assign` sees the selected result).
+    fn finish_output(&self, st: &State, frame: &Frame, result: Value) -> Result<Value, StateError> {
         let ctx = |p: &str| self.ctx_value(p, frame, None, None);
-        let result = match (&st.result_selector, select) {
-            (Some(sel), true) => sel.eval(&result, &ctx)?,
-            _ => result,
-        };
         // ResultPath absent discards the raw input: no need to copy it.
         let combined = match &st.result_path {
             io::OptPath::Default => result,
@@ -705,7 +696,7 @@ impl Runner {
             None => self.effective_input(st, frame, None)?,
         };
         let vars = self.assigned(frame, st.assign.as_ref(), &result, None)?;
-        let out = self.finish_output(st, frame, result, false)?;
+        let out = self.finish_output(st, frame, result)?;
         self.exit_with(st, frame, out, vars, st.next.clone());
         Ok(())
     }
@@ -1141,7 +1132,7 @@ impl Runner {
             None => result,
         };
         let vars = self.assigned(frame, st.assign.as_ref(), &selected, None)?;
-        Ok((self.finish_output(st, frame, selected, false)?, vars))
+        Ok((self.finish_output(st, frame, selected)?, vars))
     }
 
     /// Records that a callback task's handler ran (`Ok`) or failed to submit (`Err`).
