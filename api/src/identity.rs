@@ -338,36 +338,14 @@ impl ReviewersFile {
             path: path.display().to_string(),
             source,
         };
-        if let Some(dir) = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty() && !d.is_dir())
-        {
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder.create(dir).map_err(io)?;
+        if let Some(dir) = path.parent() {
+            crate::files::create_owner_only_dir(dir).map_err(io)?;
         }
         let text = serde_json::to_string_pretty(self).map_err(|e| ReviewersFileError::Format {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
-        let tmp = path.with_extension("json.tmp");
-        // Created 0600 from the start (a leftover temp file is tightened before writing).
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp).map_err(io)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-        }
-        std::io::Write::write_all(&mut file, (text + "\n").as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        drop(file);
-        std::fs::rename(&tmp, path).map_err(io)
+        crate::files::write_owner_only(path, (text + "\n").as_bytes()).map_err(io)
     }
 
     /// Adds (or replaces) a reviewer with a fresh token and returns the token. Only its hash

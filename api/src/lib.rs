@@ -6,6 +6,7 @@
 
 pub mod cursor;
 pub mod error;
+pub mod files;
 pub mod identity;
 pub mod rate_limit;
 pub mod request;

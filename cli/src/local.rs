@@ -144,14 +144,7 @@ impl ExecutionResumer for LocalResumer {
 /// Creates `dir` (and missing parents) readable by this user only (0700); an existing
 /// directory is left as it is.
 fn private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
+    hitl_api::files::create_owner_only_dir(dir)
 }
 
 /// Creates a new directory readable by this user only; fails if anything is at `dir`.
@@ -206,34 +199,19 @@ impl OutcomePublisher for FilePublisher {
         if let Some(dir) = path.parent() {
             private_dir(dir).map_err(io)?;
         }
-        let tmp = path.with_extension("json.tmp");
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp).map_err(io)?;
-        std::io::Write::write_all(&mut file, body).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
+        hitl_api::files::write_owner_only(&path, body).map_err(io)?;
         Ok(path.display().to_string())
     }
 
     async fn emit_finished(&self, detail: &Value) -> Result<(), HandlerError> {
-        use std::io::Write;
         let line = serde_json::json!({
             "kind": "workflow_finished",
             "source": hitl_domain::outcome::EVENT_SOURCE,
             "detail_type": hitl_domain::outcome::EVENT_DETAIL_TYPE,
             "detail": detail,
         });
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options
-            .open(&self.notifications)
-            .map_err(|e| HandlerError::PublishFailed(e.to_string()))?;
-        writeln!(file, "{line}").map_err(|e| HandlerError::PublishFailed(e.to_string()))
+        hitl_api::files::append_owner_only(&self.notifications, &line.to_string())
+            .map_err(|e| HandlerError::PublishFailed(e.to_string()))
     }
 }
 
@@ -245,17 +223,10 @@ pub struct FileNotifier {
 #[async_trait]
 impl Notifier for FileNotifier {
     async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
-        use std::io::Write;
         let line = serde_json::to_string(notification)
             .map_err(|e| HandlerError::NotificationFailed(e.to_string()))?;
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options
-            .open(&self.path)
+        hitl_api::files::append_owner_only(&self.path, &line)
             .map_err(|e| HandlerError::NotificationFailed(e.to_string()))?;
-        writeln!(file, "{line}").map_err(|e| HandlerError::NotificationFailed(e.to_string()))?;
         tracing::info!(workflow_id = %notification.workflow_id, kind = ?notification.kind, "notification");
         Ok(())
     }
