@@ -172,6 +172,44 @@ fn run_journey(
     )
 }
 
+/// One browser script's run against a served data dir.
+struct Journey<'a> {
+    root: &'a Path,
+    artifacts: &'a Path,
+    scratch: &'a Path,
+    server_log: &'a Path,
+    token: &'a str,
+}
+
+impl Journey<'_> {
+    /// Runs `tests/e2e/<script>` with the reviewer token and `env`; fails the test (with the
+    /// script's output and the server log) unless it exits 0 and prints `passed`; the token
+    /// must appear in neither stream. Returns stdout.
+    fn expect_passed(&self, script: &str, env: &[(&str, &str)], passed: &str) -> String {
+        let mut env = env.to_vec();
+        env.push(("HITL_E2E_TOKEN", self.token));
+        let (ok, stdout, stderr) =
+            run_journey(self.root, script, &env, self.artifacts, self.scratch);
+        println!("{stdout}");
+        eprintln!("{stderr}");
+        assert!(
+            ok,
+            "{script} failed (screenshots in {}):\n{stdout}\n{stderr}\nserver log:\n{}",
+            self.artifacts.display(),
+            std::fs::read_to_string(self.server_log).unwrap_or_default()
+        );
+        assert!(
+            stdout.contains(passed),
+            "{script} must report \"{passed}\":\n{stdout}"
+        );
+        assert!(
+            !stdout.contains(self.token) && !stderr.contains(self.token),
+            "the reviewer token must not be printed"
+        );
+        stdout
+    }
+}
+
 /// Adds reviewer `rita` (group `reviewers`); returns her bearer token.
 fn add_reviewer(data: &Path) -> String {
     hitl_json(
@@ -229,33 +267,21 @@ fn a_reviewer_requests_changes_then_approves_on_the_review_page_in_chromium() {
     let (_served, base) = serve(&data, Some(&server_log));
 
     let clock = Instant::now();
-    let (ok, stdout, stderr) = run_journey(
-        &root,
+    let journey = Journey {
+        root: &root,
+        artifacts: &artifacts,
+        scratch: dir.path(),
+        server_log: &server_log,
+        token: &token,
+    };
+    journey.expect_passed(
         "review_page.mjs",
         &[
             ("HITL_E2E_BASE_URL", &base),
-            ("HITL_E2E_TOKEN", &token),
             ("HITL_E2E_WORKFLOW", &id),
             ("HITL_E2E_REVIEWER", "rita"),
         ],
-        &artifacts,
-        dir.path(),
-    );
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    assert!(
-        ok,
-        "the review page journey failed (screenshots in {}):\n{stdout}\n{stderr}\nserver log:\n{}",
-        artifacts.display(),
-        std::fs::read_to_string(&server_log).unwrap_or_default()
-    );
-    assert!(
-        stdout.contains("review-page e2e passed: 14 steps"),
-        "the script must report all 14 steps passed:\n{stdout}"
-    );
-    assert!(
-        !stdout.contains(&token) && !stderr.contains(&token),
-        "the reviewer token must not be printed"
+        "review-page e2e passed: 14 steps",
     );
     println!("journey took {:?}", clock.elapsed());
 
@@ -354,29 +380,21 @@ fn the_review_page_is_usable_by_keyboard_and_passes_axe_and_reflow_checks_in_chr
 
     let server_log = dir.path().join("serve.log");
     let (_served, base) = serve(&data, Some(&server_log));
-    let (ok, stdout, stderr) = run_journey(
-        &root,
+    let journey = Journey {
+        root: &root,
+        artifacts: &artifacts,
+        scratch: dir.path(),
+        server_log: &server_log,
+        token: &token,
+    };
+    let stdout = journey.expect_passed(
         "review_page_a11y.mjs",
         &[
             ("HITL_E2E_BASE_URL", &base),
-            ("HITL_E2E_TOKEN", &token),
             ("HITL_E2E_WORKFLOW_A", &first),
             ("HITL_E2E_WORKFLOW_B", &second),
         ],
-        &artifacts,
-        dir.path(),
-    );
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    assert!(
-        ok,
-        "the accessibility journey failed (screenshots in {}):\n{stdout}\n{stderr}\nserver log:\n{}",
-        artifacts.display(),
-        std::fs::read_to_string(&server_log).unwrap_or_default()
-    );
-    assert!(
-        stdout.contains("review-page a11y passed: 14 steps"),
-        "the script must report all 14 steps passed:\n{stdout}"
+        "review-page a11y passed: 14 steps",
     );
     for view in A11Y_VIEWS {
         assert!(
@@ -389,7 +407,6 @@ fn the_review_page_is_usable_by_keyboard_and_passes_axe_and_reflow_checks_in_chr
             assert_eq!(png_size(&path).0, width, "{}", path.display());
         }
     }
-    assert!(!stdout.contains(&token) && !stderr.contains(&token));
 
     // What the keyboard did, seen from outside the browser: A got one change request (the
     // invalid attempt changed nothing) and was approved at iteration 2; B approved at once.
