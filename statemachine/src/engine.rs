@@ -369,7 +369,8 @@ impl Engine {
     /// `ExecutionRedriven` event is added), then runs it like `start_execution`. Refused
     /// (`ExecutionNotRedrivable`) for other statuses, executions stopped more than 14 days ago,
     /// after 1,000 redrives, and for executions that stopped before the engine kept their
-    /// state. A Map or Parallel state is re-run whole (AWS re-runs only its failed iterations).
+    /// state. In a Map or Parallel state only the iterations and branches that failed or were
+    /// aborted run again, each from the state where it stopped.
     pub async fn redrive_execution(&self, arn: &str) -> Result<(), EngineError> {
         let _guard = self.exclusive().await?;
         self.inner.clock.refresh()?;
@@ -406,11 +407,7 @@ impl Engine {
         }
         ld.state.redrive_count += 1;
         ld.state.redriven_at = Some(now);
-        let root = &mut ld.state.root;
-        root.phase = crate::state::Phase::Enter;
-        root.entered = now;
-        root.retries.clear();
-        root.retry_count = 0;
+        ld.state.root.prepare_redrive(now);
         ld.runner.now = now;
         ld.runner.emit(
             T::ExecutionRedriven,

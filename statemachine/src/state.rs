@@ -6,6 +6,7 @@ use crate::errors::StateError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The whole persisted state of a running execution.
@@ -46,6 +47,10 @@ pub struct Frame {
     /// starts with a copy of its parent's, and its own assignments stay inside it.
     #[serde(default)]
     pub vars: Arc<serde_json::Map<String, Value>>,
+    /// The children of a Map or Parallel state that failed this frame, kept so that a redrive
+    /// re-runs only the iterations/branches that failed or were aborted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unfinished: Option<Box<Fanout>>,
 }
 
 /// The phase of a frame's current state.
@@ -136,6 +141,10 @@ pub struct Fanout {
     /// every transition).
     #[serde(default)]
     pub first_unfinished: usize,
+    /// The frames of failed children, by index, at the state where each failed: a redrive
+    /// continues them from there.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failed_frames: BTreeMap<usize, Frame>,
 }
 
 /// One Map iteration or Parallel branch.
@@ -183,6 +192,50 @@ impl Wake {
 }
 
 impl Frame {
+    /// Readies a stopped frame for `RedriveExecution`: a Map or Parallel state that failed (or
+    /// was running when the execution stopped) resumes its fan-out, keeping the children that
+    /// succeeded and redriving, each from where it stopped, those that failed or were aborted;
+    /// any other state is entered again with the input it had.
+    pub fn prepare_redrive(&mut self, now: DateTime<Utc>) {
+        self.retries.clear();
+        self.retry_count = 0;
+        if let Some(fanout) = self.unfinished.take() {
+            self.phase = Phase::Fanout(fanout);
+        }
+        let Phase::Fanout(fo) = &mut self.phase else {
+            self.phase = Phase::Enter;
+            self.entered = now;
+            return;
+        };
+        let mut running = 0;
+        for (i, child) in fo.children.iter_mut().enumerate() {
+            match child {
+                // A child that failed before the engine kept failed children has nothing to
+                // resume from and stays failed.
+                Child::Failed(_) => {
+                    if let Some(mut frame) = fo.failed_frames.remove(&i) {
+                        frame.prepare_redrive(now);
+                        *child = Child::Running(Box::new(frame));
+                        running += 1;
+                    }
+                }
+                Child::Running(frame) => {
+                    frame.prepare_redrive(now);
+                    running += 1;
+                }
+                Child::Pending | Child::Succeeded(_) => {}
+            }
+        }
+        fo.failures = fo
+            .children
+            .iter()
+            .filter(|c| matches!(c, Child::Failed(_)))
+            .count();
+        fo.running = running;
+        fo.first_unfinished = 0;
+        fo.failed_frames.clear();
+    }
+
     /// A fresh frame about to enter `state`.
     pub fn new(state: &str, input: Value, now: DateTime<Utc>) -> Self {
         Frame {
@@ -193,6 +246,7 @@ impl Frame {
             retry_count: 0,
             phase: Phase::Enter,
             vars: Arc::default(),
+            unfinished: None,
         }
     }
 
@@ -275,6 +329,7 @@ mod tests {
             tolerated_count: None,
             tolerated_percentage: None,
             first_unfinished: 1,
+            failed_frames: BTreeMap::new(),
         }));
         let mut saved = serde_json::to_value(&frame).unwrap();
         let fanout = &mut saved["phase"]["Fanout"];
@@ -293,5 +348,55 @@ mod tests {
             json!({"a": 1}),
             "the shared input round-trips"
         );
+    }
+
+    #[test]
+    fn a_failed_fanout_kept_for_redrive_round_trips_and_resumes_only_unfinished_children() {
+        let now = Utc::now();
+        let mut failed_child = Frame::new("Call", json!({"item": "b"}), now);
+        failed_child.phase = Phase::Failed {
+            error: StateError::new("Boom", "b failed"),
+        };
+        let mut aborted_child = Frame::new("Wait", json!({"item": "c"}), now);
+        aborted_child.phase = Phase::Wait { until: now };
+        let mut frame = Frame::new("Fan", json!({}), now);
+        frame.phase = Phase::Failed {
+            error: StateError::new("Boom", "b failed"),
+        };
+        frame.unfinished = Some(Box::new(Fanout {
+            is_map: true,
+            inputs: vec![Value::Null, Value::Null, Value::Null, json!({"item": "d"})],
+            children: vec![
+                Child::Succeeded(json!("a")),
+                Child::Failed(StateError::new("Boom", "b failed")),
+                Child::Running(Box::new(aborted_child)),
+                Child::Pending,
+            ],
+            max_concurrency: 0,
+            running: 1,
+            next_start: 3,
+            failures: 1,
+            tolerated_count: None,
+            tolerated_percentage: None,
+            first_unfinished: 1,
+            failed_frames: BTreeMap::from([(1, failed_child)]),
+        }));
+        let mut loaded: Frame =
+            serde_json::from_value(serde_json::to_value(&frame).unwrap()).unwrap();
+        loaded.prepare_redrive(now);
+        assert!(loaded.unfinished.is_none());
+        let Phase::Fanout(fo) = &loaded.phase else {
+            panic!("the fan-out resumes, got {:?}", loaded.phase)
+        };
+        assert_eq!((fo.running, fo.failures, fo.next_start), (2, 0, 3));
+        assert!(matches!(&fo.children[0], Child::Succeeded(v) if v == "a"));
+        let entered = |c: &Child| match c {
+            Child::Running(f) => Some((f.state.clone(), matches!(f.phase, Phase::Enter))),
+            _ => None,
+        };
+        assert_eq!(entered(&fo.children[1]), Some(("Call".into(), true)));
+        assert_eq!(entered(&fo.children[2]), Some(("Wait".into(), true)));
+        assert!(matches!(fo.children[3], Child::Pending));
+        assert!(fo.failed_frames.is_empty());
     }
 }

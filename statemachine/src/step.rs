@@ -1197,8 +1197,9 @@ impl Runner {
         let _ = scope;
         let ctx = |p: &str| self.ctx_value(p, frame, None, None);
         let is_map = st.kind == StateType::Map;
-        let (inputs, max_concurrency) = if st.query_language == QueryLanguage::Jsonata {
-            self.fanout_inputs_jsonata(st, frame)?
+        let (inputs, max_concurrency, tolerated) = if st.query_language == QueryLanguage::Jsonata {
+            let (inputs, max) = self.fanout_inputs_jsonata(st, frame)?;
+            (inputs, max, self.tolerance_jsonata(st, frame)?)
         } else if is_map {
             if st.item_reader.is_some() {
                 return Err(StateError::new(
@@ -1242,11 +1243,12 @@ impl Runner {
                 }
                 (None, None) => 0,
             };
-            (inputs, usize::try_from(mc).unwrap_or(0))
+            let tolerated = tolerance_jsonpath(st, &eff, &ctx)?;
+            (inputs, usize::try_from(mc).unwrap_or(0), tolerated)
         } else {
             let eff = self.effective_input(st, frame, None)?;
             let n = st.branches.as_ref().map_or(0, Vec::len);
-            (vec![eff; n], 0)
+            (vec![eff; n], 0, (None, None))
         };
         let n = inputs.len();
         self.emit(
@@ -1268,9 +1270,10 @@ impl Runner {
             running: 0,
             next_start: 0,
             failures: 0,
-            tolerated_count: st.tolerated_failure_count,
-            tolerated_percentage: st.tolerated_failure_percentage,
+            tolerated_count: tolerated.0,
+            tolerated_percentage: tolerated.1,
             first_unfinished: 0,
+            failed_frames: std::collections::BTreeMap::new(),
         }));
         Ok(())
     }
@@ -1340,6 +1343,47 @@ impl Runner {
         Ok((inputs, usize::try_from(max).unwrap_or(0)))
     }
 
+    /// A JSONata Map's `ToleratedFailureCount` and `ToleratedFailurePercentage`, literals or
+    /// expressions evaluated against the state's input.
+    fn tolerance_jsonata(&self, st: &State, frame: &Frame) -> Result<Tolerance, StateError> {
+        if st.kind != StateType::Map {
+            return Ok((None, None));
+        }
+        let exprs = [
+            &st.tolerated_failure_count_expr,
+            &st.tolerated_failure_percentage_expr,
+        ];
+        if exprs.iter().all(|e| e.is_none()) {
+            return Ok((st.tolerated_failure_count, st.tolerated_failure_percentage));
+        }
+        let env = self.env(st, frame, None, None);
+        let count = match &st.tolerated_failure_count_expr {
+            Some(e) => Some(
+                tolerated_count(e.eval("ToleratedFailureCount", &env)?).map_err(|msg| {
+                    StateError::new(
+                        errors::QUERY_EVALUATION_ERROR,
+                        format!("ToleratedFailureCount {msg}"),
+                    )
+                })?,
+            ),
+            None => st.tolerated_failure_count,
+        };
+        let percentage = match &st.tolerated_failure_percentage_expr {
+            Some(e) => Some(
+                tolerated_percentage(e.eval("ToleratedFailurePercentage", &env)?).map_err(
+                    |msg| {
+                        StateError::new(
+                            errors::QUERY_EVALUATION_ERROR,
+                            format!("ToleratedFailurePercentage {msg}"),
+                        )
+                    },
+                )?,
+            ),
+            None => st.tolerated_failure_percentage,
+        };
+        Ok((count, percentage))
+    }
+
     fn step_fanout(&mut self, st: &State, frame: &mut Frame, path: &mut Vec<usize>) -> Step {
         let Phase::Fanout(fo) = &mut frame.phase else {
             return Step::Progress;
@@ -1375,8 +1419,7 @@ impl Runner {
                 first_error
                     .unwrap_or_else(|| StateError::new(errors::BRANCH_FAILED, "a branch failed"))
             };
-            let children = std::mem::take(&mut fo.children);
-            for c in &children {
+            for c in &fo.children {
                 if let Child::Running(fr) = c {
                     self.close_callbacks(fr);
                 }
@@ -1389,8 +1432,14 @@ impl Runner {
                 },
                 err_details(&error),
             );
-            frame.phase = Phase::Run;
+            let Phase::Fanout(children) = std::mem::replace(&mut frame.phase, Phase::Run) else {
+                return Step::Progress;
+            };
             self.fail_state(st, frame, error);
+            // Unhandled (neither retried nor caught): keep the children for a redrive.
+            if matches!(frame.phase, Phase::Failed { .. }) {
+                frame.unfinished = Some(children);
+            }
             return Step::Progress;
         }
 
@@ -1487,10 +1536,10 @@ impl Runner {
                 Step::Done => {
                     let done = std::mem::replace(&mut fo.children[i], Child::Pending);
                     fo.running -= 1;
-                    let Child::Running(child) = done else {
+                    let Child::Running(mut child) = done else {
                         continue;
                     };
-                    match child.phase {
+                    match std::mem::replace(&mut child.phase, Phase::Run) {
                         Phase::Failed { error } => {
                             fo.failures += 1;
                             if is_map {
@@ -1499,6 +1548,11 @@ impl Runner {
                                 d.index = Some(i);
                                 self.emit(T::MapIterationFailed, d);
                             }
+                            let mut failed = *child;
+                            failed.phase = Phase::Failed {
+                                error: error.clone(),
+                            };
+                            fo.failed_frames.insert(i, failed);
                             fo.children[i] = Child::Failed(error);
                         }
                         Phase::Succeeded { output } => {
@@ -1555,6 +1609,52 @@ pub fn locate<'d, 'f>(
 
 /// An RFC 3339 timestamp with the `T` separator (the service refuses `2016-12-05 21:29:29Z`,
 /// which chrono's RFC 3339 parser would take).
+/// A Map's tolerated failures: (count, percentage).
+type Tolerance = (Option<u64>, Option<f64>);
+
+fn tolerated_count(v: Value) -> Result<u64, String> {
+    v.as_u64()
+        .or_else(|| {
+            v.as_f64()
+                .filter(|x| *x >= 0.0 && x.fract() == 0.0)
+                .map(|x| x as u64)
+        })
+        .ok_or_else(|| format!("must be a non-negative integer, got {v}"))
+}
+
+fn tolerated_percentage(v: Value) -> Result<f64, String> {
+    v.as_f64()
+        .filter(|p| (0.0..=100.0).contains(p))
+        .ok_or_else(|| format!("must be a number between 0 and 100, got {v}"))
+}
+
+/// A JSONPath Map's tolerated failures: the literals, or the values its
+/// `ToleratedFailureCountPath`/`ToleratedFailurePercentagePath` select from the effective input.
+fn tolerance_jsonpath(
+    st: &State,
+    eff: &Value,
+    ctx: &dyn Fn(&str) -> Value,
+) -> Result<Tolerance, StateError> {
+    let select = |field: &str, p: &str| {
+        path::select(eff, p, ctx).map_err(|e| StateError::runtime(format!("{field}: {e}")))
+    };
+    let count = match &st.tolerated_failure_count_path {
+        Some(p) => Some(
+            tolerated_count(select("ToleratedFailureCountPath", p)?)
+                .map_err(|m| StateError::runtime(format!("ToleratedFailureCountPath {m}")))?,
+        ),
+        None => st.tolerated_failure_count,
+    };
+    let percentage = match &st.tolerated_failure_percentage_path {
+        Some(p) => Some(
+            tolerated_percentage(select("ToleratedFailurePercentagePath", p)?)
+                .map_err(|m| StateError::runtime(format!("ToleratedFailurePercentagePath {m}")))?,
+        ),
+        None => st.tolerated_failure_percentage,
+    };
+    Ok((count, percentage))
+}
+
 pub(crate) fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, StateError> {
     if s.get(10..11)
         .is_none_or(|sep| !sep.eq_ignore_ascii_case("t"))
