@@ -348,6 +348,14 @@ pub struct State {
     pub tolerated_failure_percentage: Option<f64>,
     /// Map `ToleratedFailureCount`
     pub tolerated_failure_count: Option<u64>,
+    /// Map `ToleratedFailurePercentagePath` (JSONPath)
+    pub tolerated_failure_percentage_path: Option<String>,
+    /// Map `ToleratedFailureCountPath` (JSONPath)
+    pub tolerated_failure_count_path: Option<String>,
+    /// JSONata Map `ToleratedFailurePercentage` given as an expression.
+    pub tolerated_failure_percentage_expr: Option<JsonataValue>,
+    /// JSONata Map `ToleratedFailureCount` given as an expression.
+    pub tolerated_failure_count_expr: Option<JsonataValue>,
     /// Map `ItemReader` (accepted, not supported at run time).
     pub item_reader: Option<Value>,
     /// The state's query language (its own `QueryLanguage` or the definition's).
@@ -912,14 +920,18 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
     } else {
         (f.template("Parameters"), None)
     };
-    let tolerated_failure_percentage = match obj.get("ToleratedFailurePercentage") {
-        None => None,
-        Some(v) => Some(
-            v.as_f64()
-                .filter(|p| (0.0..=100.0).contains(p))
-                .ok_or_else(|| f.err("ToleratedFailurePercentage", "must be a number 0-100"))?,
-        ),
+    let percentage = |f: &Fields, k: &str| match f.obj.get(k) {
+        None => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .filter(|p| (0.0..=100.0).contains(p))
+            .map(Some)
+            .ok_or_else(|| f.err(k, "must be a number 0-100")),
     };
+    let (tolerated_failure_percentage, tolerated_failure_percentage_expr) =
+        f.maybe_expr("ToleratedFailurePercentage", percentage)?;
+    let (tolerated_failure_count, tolerated_failure_count_expr) =
+        f.maybe_expr("ToleratedFailureCount", Fields::uint)?;
     let (seconds, seconds_expr) = f.maybe_expr("Seconds", Fields::uint)?;
     let (timestamp, timestamp_expr) = f.maybe_expr("Timestamp", Fields::string)?;
     let (error, error_expr) = f.maybe_expr("Error", Fields::string)?;
@@ -942,6 +954,8 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
             &max_concurrency_expr,
             &timeout_seconds_expr,
             &heartbeat_seconds_expr,
+            &tolerated_failure_percentage_expr,
+            &tolerated_failure_count_expr,
         ]
         .iter()
         .any(|e| e.is_some())
@@ -954,6 +968,8 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
             "MaxConcurrency",
             "TimeoutSeconds",
             "HeartbeatSeconds",
+            "ToleratedFailurePercentage",
+            "ToleratedFailureCount",
         ]
         .into_iter()
         .find(|k| {
@@ -1003,7 +1019,11 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
         max_concurrency,
         max_concurrency_path: f.string("MaxConcurrencyPath")?,
         tolerated_failure_percentage,
-        tolerated_failure_count: f.uint("ToleratedFailureCount")?,
+        tolerated_failure_count,
+        tolerated_failure_percentage_path: f.string("ToleratedFailurePercentagePath")?,
+        tolerated_failure_count_path: f.string("ToleratedFailureCountPath")?,
+        tolerated_failure_percentage_expr,
+        tolerated_failure_count_expr,
         item_reader: obj.get("ItemReader").cloned(),
         query_language: lang,
         assign: f.assign(lang)?,
@@ -1061,6 +1081,11 @@ fn check_states_references(
         ("MaxConcurrency", &st.max_concurrency_expr),
         ("TimeoutSeconds", &st.timeout_seconds_expr),
         ("HeartbeatSeconds", &st.heartbeat_seconds_expr),
+        (
+            "ToleratedFailurePercentage",
+            &st.tolerated_failure_percentage_expr,
+        ),
+        ("ToleratedFailureCount", &st.tolerated_failure_count_expr),
     ] {
         fields.push((field, value.as_ref(), false, false));
     }

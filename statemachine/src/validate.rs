@@ -383,6 +383,30 @@ impl Validator {
                         "use either \"MaxConcurrency\" or \"MaxConcurrencyPath\", not both",
                     );
                 }
+                for (field, path, literal, literal_field) in [
+                    (
+                        "ToleratedFailurePercentagePath",
+                        &st.tolerated_failure_percentage_path,
+                        st.tolerated_failure_percentage.is_some(),
+                        "ToleratedFailurePercentage",
+                    ),
+                    (
+                        "ToleratedFailureCountPath",
+                        &st.tolerated_failure_count_path,
+                        st.tolerated_failure_count.is_some(),
+                        "ToleratedFailureCount",
+                    ),
+                ] {
+                    let Some(p) = path else { continue };
+                    self.path_field(name, field, p);
+                    if literal {
+                        self.err(
+                            n,
+                            field,
+                            format!("use either \"{literal_field}\" or \"{field}\", not both"),
+                        );
+                    }
+                }
                 self.template(name, "ItemSelector", &st.item_selector);
             }
             StateType::Pass | StateType::Succeed => {}

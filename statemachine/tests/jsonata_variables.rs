@@ -453,6 +453,124 @@ async fn jsonata_parallel_arguments_and_output() {
     assert_eq!(output(def, json!({"x": 1})).await, json!({"sum": 23}));
 }
 
+/// Guide (Map state, JSONata): `ToleratedFailureCount` and `ToleratedFailurePercentage` take a
+/// number or an expression evaluated against the state input; "rule" for the threshold: the
+/// state fails with `States.ExceedToleratedFailureThreshold` once failures exceed it.
+#[tokio::test]
+async fn jsonata_map_tolerated_failures_from_expressions() {
+    let def = r#"{"QueryLanguage":"JSONata","StartAt":"M","States":{"M":{"Type":"Map",
+        "Items":"{% $states.input.xs %}",
+        "ToleratedFailureCount":"{% $states.input.allowed %}",
+        "ToleratedFailurePercentage":"{% $states.input.pct %}",
+        "ItemProcessor":{"StartAt":"C","States":{
+          "C":{"Type":"Choice","Choices":[{"Condition":"{% $states.input > 1 %}","Next":"F"}],"Default":"OK"},
+          "F":{"Type":"Fail","Error":"Big"},"OK":{"Type":"Succeed"}}},"End":true}}}"#;
+    // Two of three fail: tolerated by a count of 2 (and 100 %), not by a count of 1.
+    assert_eq!(
+        output(def, json!({"xs": [1, 2, 3], "allowed": 2, "pct": 100})).await,
+        json!([1, {"Error": "Big", "Cause": ""}, {"Error": "Big", "Cause": ""}])
+    );
+    let (error, _) = failure(
+        def,
+        json!({"xs": [1, 2, 3], "allowed": 1, "pct": 100}),
+        HandlerRegistry::new(),
+    )
+    .await;
+    assert_eq!(error, "States.ExceedToleratedFailureThreshold");
+    // 2 of 3 is 66.7 %: over a 50 % tolerance even with a generous count.
+    let (error, _) = failure(
+        def,
+        json!({"xs": [1, 2, 3], "allowed": 5, "pct": 50}),
+        HandlerRegistry::new(),
+    )
+    .await;
+    assert_eq!(error, "States.ExceedToleratedFailureThreshold");
+    let (error, cause) = failure(
+        def,
+        json!({"xs": [1], "allowed": -1, "pct": 100}),
+        HandlerRegistry::new(),
+    )
+    .await;
+    assert_eq!(error, "States.QueryEvaluationError");
+    assert!(
+        cause.contains("ToleratedFailureCount must be a non-negative integer, got -1"),
+        "{cause}"
+    );
+    let (error, cause) = failure(
+        def,
+        json!({"xs": [1], "allowed": 0, "pct": 101}),
+        HandlerRegistry::new(),
+    )
+    .await;
+    assert_eq!(error, "States.QueryEvaluationError");
+    assert!(
+        cause.contains("ToleratedFailurePercentage must be a number between 0 and 100"),
+        "{cause}"
+    );
+}
+
+/// Rule (ASL, Map): `ToleratedFailureCountPath`/`ToleratedFailurePercentagePath` select the
+/// threshold from the state's input; they and the literal field are mutually exclusive.
+#[tokio::test]
+async fn jsonpath_map_tolerated_failures_from_paths() {
+    let def = r#"{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.xs",
+        "ToleratedFailureCountPath":"$.allowed",
+        "ItemProcessor":{"StartAt":"C","States":{
+          "C":{"Type":"Choice","Choices":[{"Variable":"$","NumericGreaterThan":1,"Next":"F"}],"Default":"OK"},
+          "F":{"Type":"Fail","Error":"Big"},"OK":{"Type":"Succeed"}}},"End":true}}}"#;
+    let d = run(
+        def,
+        json!({"xs": [1, 2, 3], "allowed": 2}),
+        HandlerRegistry::new(),
+    )
+    .await;
+    assert_eq!(d.status.as_str(), "SUCCEEDED", "{:?}", d.cause);
+    let d = run(
+        def,
+        json!({"xs": [1, 2, 3], "allowed": 1}),
+        HandlerRegistry::new(),
+    )
+    .await;
+    assert_eq!(
+        d.error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+    let pct = def.replace(
+        "ToleratedFailureCountPath",
+        "ToleratedFailurePercentagePath",
+    );
+    let d = run(
+        &pct,
+        json!({"xs": [1, 2, 3], "allowed": 70}),
+        HandlerRegistry::new(),
+    )
+    .await;
+    assert_eq!(d.status.as_str(), "SUCCEEDED", "{:?}", d.cause);
+    let d = run(
+        &pct,
+        json!({"xs": [1, 2, 3], "allowed": 60}),
+        HandlerRegistry::new(),
+    )
+    .await;
+    assert_eq!(
+        d.error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+    let both = def.replace(
+        r#""ToleratedFailureCountPath":"$.allowed","#,
+        r#""ToleratedFailureCountPath":"$.allowed","ToleratedFailureCount":1,"#,
+    );
+    let report = statemachine::validate::validate(
+        &Definition::from_value(&serde_json::from_str(&both).unwrap()).unwrap(),
+    );
+    assert!(
+        report.iter().any(|e| e.field == "ToleratedFailureCountPath"
+            && e.message
+                .contains("use either \"ToleratedFailureCount\" or \"ToleratedFailureCountPath\"")),
+        "{report:?}"
+    );
+}
+
 /// Rule: `Items` must be an array.
 #[tokio::test]
 async fn jsonata_map_items_must_be_an_array() {
