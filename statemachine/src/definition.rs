@@ -386,6 +386,8 @@ pub struct State {
     pub heartbeat_seconds_expr: Option<JsonataValue>,
     /// How much of the context object the state's JSONata expressions read.
     pub context_use: crate::jsonata::ContextUse,
+    /// Which host functions the state's JSONata expressions call.
+    pub host_fns: crate::jsonata::HostFns,
     /// Fields present in the source (for validation messages).
     pub present: BTreeSet<String>,
 }
@@ -1039,9 +1041,10 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
         timeout_seconds_expr,
         heartbeat_seconds_expr,
         context_use: crate::jsonata::ContextUse::None,
+        host_fns: crate::jsonata::HostFns::default(),
         present: obj.keys().cloned().collect(),
     };
-    state.context_use = check_states_references(&f, &state)?;
+    (state.context_use, state.host_fns) = check_states_references(&f, &state)?;
     Ok(state)
 }
 
@@ -1060,7 +1063,7 @@ fn jsonata_assign(a: &Option<Assign>) -> Option<&JsonataValue> {
 fn check_states_references(
     f: &Fields<'_>,
     st: &State,
-) -> Result<crate::jsonata::ContextUse, ParseError> {
+) -> Result<(crate::jsonata::ContextUse, crate::jsonata::HostFns), ParseError> {
     let produces_result = matches!(
         st.kind,
         StateType::Task | StateType::Map | StateType::Parallel
@@ -1101,10 +1104,12 @@ fn check_states_references(
         fields.push(("Choices", jsonata_assign(&rule.assign), false, false));
     }
     let mut context = crate::jsonata::ContextUse::None;
+    let mut host_fns = crate::jsonata::HostFns::default();
     for (field, value, result_ok, error_ok) in fields {
         let Some(value) = value else { continue };
         let text = value.expressions().join(" ");
         context = context.max(crate::jsonata::ContextUse::of([text.as_str()]));
+        host_fns = host_fns.union(crate::jsonata::HostFns::of([text.as_str()]));
         if !result_ok && text.contains("$states.result") {
             return Err(f.err(
                 field,
@@ -1118,7 +1123,7 @@ fn check_states_references(
             ));
         }
     }
-    Ok(context)
+    Ok((context, host_fns))
 }
 
 /// A choice rule of a JSONata Choice state: `Condition`, `Next`, optional `Assign`/`Output`.

@@ -57,6 +57,56 @@ impl ContextUse {
     }
 }
 
+/// The host functions (Step Functions' own and the engine's overrides of `$now`, `$millis`,
+/// `$random` and `$eval`) a state's expressions can call, found by name in their text:
+/// registering all nine for every state cost more than evaluating most expressions. A name
+/// that only looks like one (a variable `$hashes`) registers a function that is not called,
+/// which is harmless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HostFns(u16);
+
+const HOST_FN_NAMES: [&str; 9] = [
+    "now",
+    "millis",
+    "eval",
+    "random",
+    "partition",
+    "range",
+    "hash",
+    "uuid",
+    "parse",
+];
+
+impl HostFns {
+    /// Every host function (the unit tests' evaluator).
+    pub const ALL: HostFns = HostFns((1 << HOST_FN_NAMES.len()) - 1);
+
+    /// The host functions `texts` (expressions) name.
+    pub fn of<'a>(texts: impl IntoIterator<Item = &'a str>) -> HostFns {
+        let mut mask = 0;
+        for text in texts {
+            for (i, name) in HOST_FN_NAMES.iter().enumerate() {
+                if text.contains(&format!("${name}")) {
+                    mask |= 1 << i;
+                }
+            }
+        }
+        HostFns(mask)
+    }
+
+    /// Both sets.
+    pub fn union(self, other: HostFns) -> HostFns {
+        HostFns(self.0 | other.0)
+    }
+
+    fn has(self, name: &str) -> bool {
+        HOST_FN_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+}
+
 /// A field value of a JSONata state: JSON in which every string of the form `{% … %}` is an
 /// expression. Compiled (syntax-checked) when the definition is parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -219,6 +269,7 @@ pub struct Env {
     states: Rc<JMap>,
     vars: Rc<Vec<(String, JValue)>>,
     now: DateTime<Utc>,
+    host_fns: HostFns,
     /// Built on first use and kept for the state's other fields (Output and Assign share it).
     evaluator: RefCell<Option<Evaluator>>,
 }
@@ -234,19 +285,28 @@ fn host_error(message: impl Into<String>) -> EvaluatorError {
 /// JSONata numbers are doubles; integral ones are written as integers (`2`, not `2.0`), as
 /// Step Functions writes them.
 fn to_json(v: &JValue) -> Value {
-    integral(Value::from(v))
+    // One pass (jsonata-core's conversion followed by `integral` rebuilt every object twice).
+    match v {
+        JValue::Number(n) => integral_number(*n),
+        JValue::String(s) => Value::String(s.to_string()),
+        JValue::Array(items) => Value::Array(items.iter().map(to_json).collect()),
+        JValue::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), to_json(v)))
+                .collect(),
+        ),
+        other => Value::from(other),
+    }
 }
 
-fn integral(v: Value) -> Value {
+/// A JSONata number as JSON: integral values within 2^53 as integers, NaN and infinities as
+/// `null` (as jsonata-core writes them).
+fn integral_number(x: f64) -> Value {
     const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-    match v {
-        Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
-            Some(x) if x.fract() == 0.0 && x.abs() <= EXACT => Value::from(x as i64),
-            _ => Value::Number(n),
-        },
-        Value::Array(items) => Value::Array(items.into_iter().map(integral).collect()),
-        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, integral(v))).collect()),
-        other => other,
+    if x.fract() == 0.0 && x.abs() <= EXACT {
+        Value::from(x as i64)
+    } else {
+        serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
     }
 }
 
@@ -254,15 +314,61 @@ fn from_json(v: Value) -> JValue {
     JValue::from(v)
 }
 
+/// [`from_json`] from a borrowed value: converting a state's input without cloning it first
+/// saves one allocation per string and object (as jsonata-core's own conversion does).
+fn from_json_ref(v: &Value) -> JValue {
+    match v {
+        Value::Null => JValue::Null,
+        Value::Bool(b) => JValue::Bool(*b),
+        Value::Number(n) => JValue::Number(n.as_f64().unwrap_or(0.0)),
+        Value::String(s) => JValue::from(s.as_str()),
+        Value::Array(items) => {
+            let flat = !items.iter().any(Value::is_array);
+            JValue::Array(jsonata_core::value::JArray::new_flat(
+                items.iter().map(from_json_ref).collect(),
+                flat,
+            ))
+        }
+        Value::Object(m) => JValue::Object(Rc::new(
+            m.iter()
+                .map(|(k, v)| (k.clone(), from_json_ref(v)))
+                .collect::<JMap>(),
+        )),
+    }
+}
+
 impl Env {
     /// `$states` (`input`, `context`, and `result` or `errorOutput` where AWS provides them)
     /// and the variables in scope (as they were when the state started).
-    pub fn new(states: Map<String, Value>, vars: &Map<String, Value>, now: DateTime<Utc>) -> Env {
+    pub fn new(
+        states: Map<String, Value>,
+        vars: &Map<String, Value>,
+        now: DateTime<Utc>,
+        host_fns: HostFns,
+    ) -> Env {
+        Env::with_input(None, states, vars, now, host_fns)
+    }
+
+    /// [`Env::new`] with `$states.input` converted from a borrowed value.
+    pub fn with_input(
+        input: Option<&Value>,
+        states: Map<String, Value>,
+        vars: &Map<String, Value>,
+        now: DateTime<Utc>,
+        host_fns: HostFns,
+    ) -> Env {
+        let input = input.map(|v| ("input".to_string(), from_json_ref(v)));
         Env {
-            states: Rc::new(states.into_iter().map(|(k, v)| (k, from_json(v))).collect()),
+            host_fns,
+            states: Rc::new(
+                input
+                    .into_iter()
+                    .chain(states.into_iter().map(|(k, v)| (k, from_json(v))))
+                    .collect(),
+            ),
             vars: Rc::new(
                 vars.iter()
-                    .map(|(k, v)| (k.clone(), from_json(v.clone())))
+                    .map(|(k, v)| (k.clone(), from_json_ref(v)))
                     .collect(),
             ),
             now,
@@ -279,6 +385,7 @@ impl Env {
             states: Rc::new(states),
             vars: Rc::clone(&self.vars),
             now: self.now,
+            host_fns: self.host_fns,
             evaluator: RefCell::new(None),
         }
     }
@@ -310,36 +417,55 @@ impl Env {
         let mut ev = Evaluator::with_context(context);
         let now = self.now;
         let setup = |e: EvaluatorError| query_error(format!("JSONata setup failed: {e}"));
-        ev.register_fn_override("now", move |_: &[JValue]| {
-            Ok(JValue::from(
-                now.to_rfc3339_opts(SecondsFormat::Millis, true),
-            ))
-        })
-        .map_err(setup)?;
-        ev.register_fn_override("millis", move |_: &[JValue]| {
-            Ok(JValue::from(now.timestamp_millis() as f64))
-        })
-        .map_err(setup)?;
-        ev.register_fn_override("eval", |_: &[JValue]| {
-            Err(host_error(
-                "The JSONata function $eval is not supported by Step Functions",
-            ))
-        })
-        .map_err(setup)?;
-        ev.register_fn_override("random", |args: &[JValue]| random(args))
+        let fns = self.host_fns;
+        if fns.has("now") {
+            ev.register_fn_override("now", move |_: &[JValue]| {
+                Ok(JValue::from(
+                    now.to_rfc3339_opts(SecondsFormat::Millis, true),
+                ))
+            })
             .map_err(setup)?;
-        ev.register_fn("partition", |args: &[JValue]| partition(args))
+        }
+        if fns.has("millis") {
+            ev.register_fn_override("millis", move |_: &[JValue]| {
+                Ok(JValue::from(now.timestamp_millis() as f64))
+            })
             .map_err(setup)?;
-        ev.register_fn("range", |args: &[JValue]| range(args))
+        }
+        if fns.has("eval") {
+            ev.register_fn_override("eval", |_: &[JValue]| {
+                Err(host_error(
+                    "The JSONata function $eval is not supported by Step Functions",
+                ))
+            })
             .map_err(setup)?;
-        ev.register_fn("hash", |args: &[JValue]| hash(args))
+        }
+        if fns.has("random") {
+            ev.register_fn_override("random", |args: &[JValue]| random(args))
+                .map_err(setup)?;
+        }
+        if fns.has("partition") {
+            ev.register_fn("partition", |args: &[JValue]| partition(args))
+                .map_err(setup)?;
+        }
+        if fns.has("range") {
+            ev.register_fn("range", |args: &[JValue]| range(args))
+                .map_err(setup)?;
+        }
+        if fns.has("hash") {
+            ev.register_fn("hash", |args: &[JValue]| hash(args))
+                .map_err(setup)?;
+        }
+        if fns.has("uuid") {
+            ev.register_fn("uuid", |_: &[JValue]| {
+                Ok(JValue::from(uuid::Uuid::new_v4().to_string()))
+            })
             .map_err(setup)?;
-        ev.register_fn("uuid", |_: &[JValue]| {
-            Ok(JValue::from(uuid::Uuid::new_v4().to_string()))
-        })
-        .map_err(setup)?;
-        ev.register_fn("parse", |args: &[JValue]| parse(args))
-            .map_err(setup)?;
+        }
+        if fns.has("parse") {
+            ev.register_fn("parse", |args: &[JValue]| parse(args))
+                .map_err(setup)?;
+        }
         Ok(ev)
     }
 
@@ -483,6 +609,7 @@ mod tests {
             DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z")
                 .map(|d| d.with_timezone(&Utc))
                 .unwrap_or_default(),
+            HostFns::ALL,
         )
     }
 

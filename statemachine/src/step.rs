@@ -231,14 +231,19 @@ impl Runner {
         extra: Option<(&str, Value)>,
     ) -> Env {
         let mut states = Map::new();
-        states.insert("input".into(), Value::clone(&frame.input));
         if let Some(context) = self.jsonata_context(st, frame, token, map_item) {
             states.insert("context".into(), context);
         }
         if let Some((name, value)) = extra {
             states.insert(name.into(), value);
         }
-        Env::new(states, &frame.vars, self.now)
+        Env::with_input(
+            Some(&frame.input),
+            states,
+            &frame.vars,
+            self.now,
+            st.host_fns,
+        )
     }
 
     /// `$states.context` as far as the state's expressions read it (None: not at all).
