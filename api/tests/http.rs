@@ -1037,6 +1037,7 @@ async fn the_trail_is_paged_and_every_response_stays_under_one_megabyte() {
     s.awaiting("wf-big", "reviewers").await;
     for i in 0..hitl_domain::feedback::MAX_RECORDED_REJECTIONS {
         let entry = FeedbackEntry {
+            resolution: None,
             workflow_id: "wf-big".into(),
             idempotency_key: format!("big-{i:03}"),
             request_fingerprint: "fp".into(),

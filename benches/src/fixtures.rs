@@ -35,6 +35,7 @@ fn base(id: &str, now: DateTime<Utc>) -> Workflow {
         artifact_hash: Some("9f2c".repeat(16)),
         pending_review: None,
         decisions: vec![DecisionRecord {
+            resolution: None,
             iteration: 1,
             decision: Decision::RequestChanges,
             reviewer: "rita".into(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use hitl_domain::feedback::FeedbackRequest;
+use hitl_domain::feedback::{FeedbackRequest, ResolutionRequest};
 use hitl_domain::model::{Correction, Subject};
 use serde_json::{json, Value};
 
@@ -32,6 +32,12 @@ pub struct StartArgs {
     /// Reviewer group allowed to decide.
     #[arg(long, default_value = "reviewers")]
     pub reviewer_group: String,
+    /// Group that resolves escalations (`admin` always may).
+    #[arg(long, default_value = "escalations")]
+    pub escalation_group: String,
+    /// Escalation SLA (e.g. 7d); unresolved after it, the workflow ends escalated.
+    #[arg(long, default_value = "7d")]
+    pub escalation_timeout: String,
     /// Request id (idempotency: the same id and subject start one workflow).
     #[arg(long)]
     pub request_id: Option<String>,
@@ -99,6 +105,96 @@ impl FeedbackArgs {
     }
 }
 
+/// `hitl resolve`: one resolution of an escalated workflow.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("action").required(true).args(["final_artifact", "corrections", "extend", "reassign", "abandon"])))]
+pub struct ResolveArgs {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Resolve with this final artifact (inline JSON or @file.json).
+    #[arg(long = "final", value_name = "JSON|@FILE", conflicts_with_all = ["corrections", "extend", "reassign", "abandon"])]
+    pub final_artifact: Option<String>,
+    /// Resolve with the newest draft corrected: `field=value` (repeatable).
+    #[arg(long = "correction", value_name = "FIELD=VALUE", conflicts_with_all = ["extend", "reassign", "abandon"])]
+    pub corrections: Vec<String>,
+    /// Grant N more iterations; the same execution regenerates.
+    #[arg(long, value_name = "N", conflicts_with_all = ["reassign", "abandon"])]
+    pub extend: Option<i64>,
+    /// Guidance for the agent's next draft (with --extend).
+    #[arg(long, requires = "extend")]
+    pub guidance: Option<String>,
+    /// Hand the current draft to this reviewer group.
+    #[arg(long, value_name = "GROUP", conflicts_with = "abandon")]
+    pub reassign: Option<String>,
+    /// New review SLA for the reassigned draft (e.g. 24h; with --reassign).
+    #[arg(long, requires = "reassign")]
+    pub review_timeout: Option<String>,
+    /// Stop the workflow for good (give --reason).
+    #[arg(long, requires = "reason")]
+    pub abandon: bool,
+    /// Why (required with --abandon; optional when resolving).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Who resolves, recorded in the audit trail (locally `local-operator` when not given;
+    /// required by `hitl aws resolve`).
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Idempotency key (as for `hitl feedback`).
+    #[arg(long)]
+    pub key: Option<String>,
+}
+
+impl ResolveArgs {
+    /// The request for the escalated `iteration`, and its idempotency key.
+    pub fn request(&self, iteration: i64) -> Result<(ResolutionRequest, String)> {
+        let mut request = ResolutionRequest {
+            iteration: Some(iteration),
+            reason: self.reason.clone(),
+            ..ResolutionRequest::default()
+        };
+        if let Some(text) = &self.final_artifact {
+            request.action = Some("resolve".into());
+            request.final_artifact = Some(read_input(text).context("--final")?);
+        } else if !self.corrections.is_empty() {
+            request.action = Some("resolve".into());
+            request.corrections = parse_corrections(&self.corrections)?;
+        } else if let Some(n) = self.extend {
+            request.action = Some("extend".into());
+            request.iterations = Some(n);
+            request.guidance = self.guidance.clone();
+        } else if let Some(group) = &self.reassign {
+            request.action = Some("reassign".into());
+            request.reviewer_group = Some(group.clone());
+            if let Some(t) = &self.review_timeout {
+                let t = parse_duration(t).map_err(|e| anyhow!("--review-timeout: {e}"))?;
+                request.review_timeout_seconds = Some(t.num_seconds());
+            }
+        } else if self.abandon {
+            request.action = Some("abandon".into());
+        } else {
+            bail!("give one of --final, --correction, --extend, --reassign or --abandon");
+        }
+        let key = self
+            .key
+            .clone()
+            .unwrap_or_else(|| format!("cli-{}", uuid::Uuid::new_v4().simple()));
+        Ok((request, key))
+    }
+
+    /// The action's name, for messages.
+    pub fn action(&self) -> &'static str {
+        if self.final_artifact.is_some() || !self.corrections.is_empty() {
+            "resolve"
+        } else if self.extend.is_some() {
+            "extend"
+        } else if self.reassign.is_some() {
+            "reassign"
+        } else {
+            "abandon"
+        }
+    }
+}
+
 pub fn read_input(text: &str) -> Result<Value> {
     let raw = match text.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
@@ -129,6 +225,8 @@ pub fn start_input(
         (None, None) => bail!("give --subject '<json>' or --subjects-file <file>"),
     };
     let timeout = parse_duration(&args.review_timeout).map_err(|e| anyhow!(e))?;
+    let escalation_timeout = parse_duration(&args.escalation_timeout)
+        .map_err(|e| anyhow!("--escalation-timeout: {e}"))?;
     let mut input = json!({
         "action": "start_workflow",
         "request_id": request_id,
@@ -137,6 +235,8 @@ pub fn start_input(
             "batch_size": args.batch_size,
             "review_timeout_seconds": timeout.num_seconds(),
             "reviewer_group": args.reviewer_group,
+            "escalation_group": args.escalation_group,
+            "escalation_timeout_seconds": escalation_timeout.num_seconds(),
         },
     });
     if smoke {

@@ -165,6 +165,89 @@ pub(crate) async fn feedback(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The REASON column of `hitl list`: why a workflow was escalated, and for one waiting for a
+/// resolution how long it has waited.
+fn escalation_column(w: &Workflow, now: chrono::DateTime<chrono::Utc>) -> String {
+    let Some(e) = &w.escalation else {
+        return String::new();
+    };
+    if !matches!(
+        w.status,
+        WorkflowStatus::Escalated | WorkflowStatus::Resolved | WorkflowStatus::Abandoned
+    ) {
+        return String::new();
+    }
+    match (&e.awaiting, e.unresolved_at) {
+        (Some(_), _) => format!("{} (waiting {})", e.reason, human(now - e.escalated_at)),
+        (None, Some(_)) => format!("{} (unresolved)", e.reason),
+        _ => e.reason.to_string(),
+    }
+}
+
+pub(crate) async fn resolve(
+    runtime: &Runtime,
+    args: crate::args::ResolveArgs,
+    as_json: bool,
+) -> Result<ExitCode> {
+    let workflow = load(runtime, &args.workflow_id).await?;
+    // The escalated iteration (kept on the escalation record, so a retry after the resolution
+    // moved the workflow on sends the very same request).
+    let iteration = workflow
+        .escalation
+        .as_ref()
+        .map_or(workflow.iteration, |e| e.iteration);
+    let (request, key) = args.request(i64::from(iteration))?;
+    let processor = FeedbackProcessor::new(
+        runtime.store.clone(),
+        runtime.resumer(),
+        runtime.clock.clone(),
+    );
+    let by = Reviewer {
+        name: args
+            .by
+            .clone()
+            .unwrap_or_else(|| "local-operator".to_owned()),
+        groups: None,
+        channel: "cli".into(),
+    };
+    let receipt = processor
+        .resolve(&args.workflow_id, &request, &key, &by)
+        .await?;
+    runtime.settle().await?;
+    let after = load(runtime, &args.workflow_id).await?;
+    let refused = matches!(receipt.outcome, FeedbackOutcome::Rejected { .. });
+    if as_json {
+        println!(
+            "{}",
+            json!({"receipt": receipt, "status": after.status, "iteration": after.iteration,
+                "max_iterations": after.config.max_iterations, "reviewer_group": after.config.reviewer_group})
+        );
+    } else {
+        println!(
+            "idempotency key: {} (to retry this very resolution: --key {})",
+            receipt.idempotency_key, receipt.idempotency_key
+        );
+        match &receipt.outcome {
+            FeedbackOutcome::Applied { .. } => println!(
+                "{}applied: {} — workflow is now {} (iteration {} of {})",
+                if receipt.replayed { "already " } else { "" },
+                args.action(),
+                after.status,
+                after.iteration,
+                after.config.max_iterations
+            ),
+            FeedbackOutcome::Rejected { reason, message } => {
+                println!("rejected ({reason}): {message}");
+            }
+        }
+    }
+    Ok(if refused {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 pub(crate) async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result<ExitCode> {
     let wf = load(runtime, id).await?;
     let artifacts = runtime.store.list_artifacts(id).await?;
@@ -185,7 +268,8 @@ pub(crate) async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result
                 "deadline": wf.pending_review.as_ref().map(|p| p.deadline),
                 "artifact": current.map(|a| &a.content),
                 "changes": changes.iter().map(|(f, b, a)| json!({"field": f, "before": b, "after": a})).collect::<Vec<_>>(),
-                "feedback": trail, "escalation": wf.escalation, "failure": wf.failure,
+                "feedback": trail,
+                "escalation": wf.escalation.as_ref().map(|e| e.summary()), "failure": wf.failure,
             })
         );
         return Ok(ExitCode::SUCCESS);
@@ -205,6 +289,20 @@ pub(crate) async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result
     }
     if let Some(e) = &wf.escalation {
         println!("escalated  {} — {}", e.reason, printable(&e.detail));
+        if let Some(a) = &e.awaiting {
+            println!(
+                "           waiting for a resolution until {} (in {}): hitl resolve {} --final @file.json | --correction f=v | --extend N | --reassign GROUP | --abandon --reason TEXT",
+                a.deadline.format("%Y-%m-%d %H:%M UTC"),
+                human(a.deadline - now),
+                wf.id
+            );
+        }
+        if let Some(at) = e.unresolved_at {
+            println!(
+                "           unresolved: the escalation SLA ran out at {}",
+                at.format("%Y-%m-%d %H:%M UTC")
+            );
+        }
     }
     if let Some(f) = &wf.failure {
         println!(
@@ -279,7 +377,8 @@ pub(crate) async fn list(
     if as_json {
         let items: Vec<Value> = all
             .iter()
-            .map(|w| json!({"workflow_id": w.id, "subject_id": w.subject.id, "status": w.status, "iteration": w.iteration, "updated_at": w.updated_at}))
+            .map(|w| json!({"workflow_id": w.id, "subject_id": w.subject.id, "status": w.status, "iteration": w.iteration, "updated_at": w.updated_at,
+                "escalation": w.escalation.as_ref().map(|e| e.summary())}))
             .collect();
         println!("{}", Value::Array(items));
     } else {
@@ -291,9 +390,7 @@ pub(crate) async fn list(
                     w.subject.name.clone(),
                     w.status.to_string(),
                     format!("{}/{}", w.iteration, w.config.max_iterations),
-                    w.escalation
-                        .as_ref()
-                        .map_or(String::new(), |e| e.reason.to_string()),
+                    escalation_column(w, runtime.clock.now()),
                     w.updated_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                 ]
             })
@@ -504,20 +601,20 @@ pub(crate) async fn export(
     use hitl_domain::outcome::{envelope, envelope_bytes, finished_event};
     let wf = load(runtime, id).await?;
     let bytes = match wf.status {
-        WorkflowStatus::Approved => {
+        WorkflowStatus::Approved | WorkflowStatus::Resolved => {
             let artifacts = runtime.store.list_artifacts(id).await?;
             let last = artifacts
                 .iter()
                 .find(|a| a.iteration == wf.artifact_iteration)
-                .ok_or_else(|| anyhow!("workflow {id} has no final draft"))?;
+                .ok_or_else(|| anyhow!("workflow {id} has no final artifact"))?;
             envelope_bytes(&envelope(&wf, last)?)
         }
-        WorkflowStatus::Escalated => {
+        WorkflowStatus::Escalated | WorkflowStatus::Abandoned => {
             let mut text = serde_json::to_vec_pretty(&finished_event(&wf, None)?)?;
             text.push(b'\n');
             text
         }
-        other => bail!("workflow {id} is {other}: only approved and escalated workflows have an outcome to export"),
+        other => bail!("workflow {id} is {other}: only approved, resolved, escalated and abandoned workflows have an outcome to export"),
     };
     match out {
         Some(path) => {

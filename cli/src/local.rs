@@ -331,6 +331,7 @@ pub fn registry(ports: &Ports) -> HandlerRegistry {
     let esc = escalate::Deps {
         store: p.store.clone(),
         notifier: p.notifier.clone(),
+        resumer: p.resumer.clone(),
         clock: p.clock.clone(),
     };
     let fin = finalize::Deps {

@@ -35,6 +35,9 @@ pub enum Command {
     Start(args::StartArgs),
     /// Submit a reviewer's decision for a workflow's current iteration.
     Feedback(args::FeedbackArgs),
+    /// Resolve an escalated workflow: --final/--correction (resolve), --extend N, --reassign
+    /// GROUP or --abandon --reason TEXT.
+    Resolve(args::ResolveArgs),
     /// Show one workflow: status, current draft, diff, feedback, deadline.
     Status {
         /// Workflow id.
@@ -158,6 +161,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Start(args) => commands::start(&runtime, args, cli.json).await,
         Command::Feedback(args) => commands::feedback(&runtime, args, cli.json).await,
+        Command::Resolve(args) => commands::resolve(&runtime, args, cli.json).await,
         Command::Status { workflow_id } => commands::status(&runtime, &workflow_id, cli.json).await,
         Command::List { status, limit } => {
             commands::list(&runtime, status.as_deref(), limit, cli.json).await

@@ -49,8 +49,9 @@ fn expected(scenario: SmokeScenario, max: u32) -> (WorkflowStatus, u32, Option<E
     match scenario {
         SmokeScenario::ApproveFirst => (WorkflowStatus::Approved, 1, None),
         SmokeScenario::ApproveAfterRevisions => (WorkflowStatus::Approved, max, None),
+        // Escalated at the limit, then resolved by the synthetic resolver (a correction).
         SmokeScenario::EscalateAtLimit => (
-            WorkflowStatus::Escalated,
+            WorkflowStatus::Resolved,
             max,
             Some(EscalationReason::IterationLimit),
         ),
@@ -85,11 +86,13 @@ async fn item_checks(runtime: &Runtime, wf: &Workflow) -> Result<Vec<Check>> {
         .filter(|e| matches!(e.outcome, FeedbackOutcome::Applied { .. }))
         .count();
     let artifacts = runtime.store.list_artifacts(&wf.id).await?;
+    // A resolution adds one decision and the person-authored final artifact.
+    let resolved = u32::from(status == WorkflowStatus::Resolved);
     checks.push(check(
         format!("{label}: audit trail"),
         applied == wf.decisions.len()
-            && applied as u32 == iteration
-            && artifacts.len() as u32 == iteration,
+            && applied as u32 == iteration + resolved
+            && artifacts.len() as u32 == iteration + resolved,
         format!("{applied} decision(s), {} draft(s)", artifacts.len()),
     ));
     // Issue 18: the outcome reached its consumers: an approved workflow's envelope is in
@@ -105,14 +108,13 @@ async fn item_checks(runtime: &Runtime, wf: &Workflow) -> Result<Vec<Check>> {
         })
     });
     let (published, detail) = match status {
-        WorkflowStatus::Approved => {
+        WorkflowStatus::Approved | WorkflowStatus::Resolved => {
             let envelope: Option<serde_json::Value> = std::fs::read(&envelope_path)
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok());
-            let ok = envelope
-                .as_ref()
-                .is_some_and(|e| e["workflow_id"] == wf.id.as_str() && e["outcome"] == "approved")
-                && event_seen;
+            let ok = envelope.as_ref().is_some_and(|e| {
+                e["workflow_id"] == wf.id.as_str() && e["outcome"] == status.as_str()
+            }) && event_seen;
             (
                 ok,
                 format!(
@@ -134,6 +136,7 @@ async fn item_checks(runtime: &Runtime, wf: &Workflow) -> Result<Vec<Check>> {
         let history = runtime.engine.get_execution_history(arn)?;
         let terminal_state = match status {
             WorkflowStatus::Approved => "WorkflowApproved",
+            WorkflowStatus::Resolved => "WorkflowResolved",
             _ => "WorkflowEscalated",
         };
         let entered = serde_json::to_string(&history)?.contains(terminal_state);

@@ -180,9 +180,10 @@ fn a_review_loop_across_separate_processes() {
     let v = json_line(&status);
     assert_eq!(v["status"], "escalated");
     assert_eq!(v["escalation"]["reason"], "iteration_limit");
+    // The execution waits in Escalation for a resolution (tests/escalation.rs resolves it).
     let history = stdout(&hitl(&data, &["history", &id]));
     assert!(
-        history.contains("WorkflowEscalated") && history.contains("ExecutionSucceeded"),
+        history.contains("Escalation") && !history.contains("ExecutionSucceeded"),
         "{history}"
     );
 }
@@ -764,7 +765,7 @@ fn finished_workflows_are_published_and_exported() {
         "hitl export prints the stored bytes"
     );
     let envelope: Value = serde_json::from_slice(&stored).unwrap();
-    assert_eq!(envelope["schema_version"], "1.0");
+    assert_eq!(envelope["schema_version"], "1.1");
     assert_eq!(envelope["outcome"], "approved");
     assert_eq!(envelope["approved_by"], "synthetic-reviewer");
     let event = events
@@ -803,22 +804,35 @@ fn finished_workflows_are_published_and_exported() {
             problems(&event_schema, &e["detail"])
         );
     }
-    let escalated = workflows
+    // The smoke's escalation was resolved by the synthetic resolver: an envelope with the
+    // person-authored artifact, and a `resolved` event that says why it was escalated.
+    let resolved = workflows
         .iter()
-        .find(|w| w["status"] == "escalated")
+        .find(|w| w["status"] == "resolved")
         .unwrap();
     let out = dir.path().join("esc.json");
     let written = hitl(
         &data,
         &[
             "export",
-            escalated["workflow_id"].as_str().unwrap(),
+            resolved["workflow_id"].as_str().unwrap(),
             "--out",
             out.to_str().unwrap(),
         ],
     );
     assert!(written.status.success());
-    let detail: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-    assert_eq!(detail["outcome"], "escalated");
-    assert_eq!(detail["reason"], "iteration_limit");
+    let envelope: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(envelope["outcome"], "resolved");
+    assert_eq!(envelope["generator"], "person:synthetic-reviewer");
+    assert!(
+        envelope_schema.is_valid(&envelope),
+        "{:?}",
+        problems(&envelope_schema, &envelope)
+    );
+    let event = events
+        .iter()
+        .find(|e| e["detail"]["workflow_id"] == resolved["workflow_id"])
+        .unwrap();
+    assert_eq!(event["detail"]["outcome"], "resolved");
+    assert_eq!(event["detail"]["reason"], "iteration_limit");
 }

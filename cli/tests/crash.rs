@@ -205,7 +205,7 @@ fn a_crash_after_a_queued_delivery_is_reconciled_on_restart() {
         let id = w["workflow_id"].as_str().unwrap();
         let status = json(&hitl(&data, &["--json", "status", id]));
         assert!(
-            matches!(status["status"].as_str(), Some("approved" | "escalated")),
+            matches!(status["status"].as_str(), Some("approved" | "resolved")),
             "{id} is stuck: {status}"
         );
         let applied = status["feedback"]
@@ -260,4 +260,68 @@ fn a_crash_between_a_handler_and_the_engine_commit_leaves_a_decidable_review() {
         (1, "ExecutionSucceeded"),
         "the execution got the decision"
     );
+}
+
+/// Issue 16: resolutions go through the same outbox. Abort `hitl resolve --extend` at each
+/// crash point, restart, retry with the same key: one resolution recorded and delivered once,
+/// the same execution regenerating and waiting for iteration 4's review.
+#[test]
+fn a_crash_while_resolving_an_escalation_loses_nothing_and_applies_nothing_twice() {
+    for point in [AFTER_RECORD, AFTER_RESUME, RECONCILE_BEFORE_DELIVER] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let id = start(&data, "crash-esc");
+        for round in 1..=3 {
+            let comments = format!("Not yet (round {round})");
+            let out = hitl(&data, &["feedback", &id, "--request-changes", &comments]);
+            assert!(out.status.success());
+        }
+        let escalated = json(&hitl(&data, &["--json", "status", &id]));
+        assert_eq!(escalated["status"], "escalated", "{escalated}");
+        let resolve = ["--json", "resolve", &id, "--extend", "2", "--key", "k-res"];
+        if point == RECONCILE_BEFORE_DELIVER {
+            assert!(crashed(&hitl_armed(&data, AFTER_RECORD, &resolve)));
+            assert!(crashed(&hitl_armed(&data, point, &["reconcile"])));
+        } else {
+            assert!(
+                crashed(&hitl_armed(&data, point, &resolve)),
+                "{point} did not fire"
+            );
+        }
+        let restarted = hitl(&data, &["--json", "reconcile"]);
+        assert!(restarted.status.success());
+        assert_eq!(json(&restarted)["still_pending"], 0);
+        let retry = hitl(&data, &resolve);
+        assert!(
+            retry.status.success(),
+            "{}",
+            String::from_utf8_lossy(&retry.stderr)
+        );
+        let answer: Value = serde_json::from_slice(
+            String::from_utf8_lossy(&retry.stdout)
+                .lines()
+                .last()
+                .unwrap()
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(answer["receipt"]["replayed"], true, "{point}: {answer}");
+        let status = json(&hitl(&data, &["--json", "status", &id]));
+        let resolutions = status["feedback"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["decision"] == "extend" && f["outcome"]["kind"] == "applied")
+            .count();
+        let (carried, last) = deliveries(&data, &id);
+        assert_eq!(resolutions, 1, "{point}: resolutions recorded: {status}");
+        // Three review decisions and the resolution, each delivered once.
+        assert_eq!(carried, 4, "{point}: deliveries in the execution history");
+        assert_eq!(status["status"], "awaiting_review", "{point}: {status}");
+        assert_eq!(status["iteration"], 4);
+        assert_eq!(
+            last, "TaskSubmitted",
+            "{point}: a live wait for iteration 4"
+        );
+    }
 }

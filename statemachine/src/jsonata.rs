@@ -290,11 +290,9 @@ fn to_json(v: &JValue) -> Value {
         JValue::Number(n) => integral_number(*n),
         JValue::String(s) => Value::String(s.to_string()),
         JValue::Array(items) => Value::Array(items.iter().map(to_json).collect()),
-        JValue::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), to_json(v)))
-                .collect(),
-        ),
+        JValue::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
+        }
         other => Value::from(other),
     }
 }

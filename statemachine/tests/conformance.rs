@@ -1234,7 +1234,9 @@ async fn shipped_hitl_definition_validates() {
 }
 
 /// The shipped HITL definition end to end: a batch fans out into child executions, one is
-/// approved through its callback token, the other's review times out and is escalated.
+/// approved through its callback token, the other's review times out and is escalated; the
+/// escalation waits for its own callback, which extends the workflow, and the same execution
+/// regenerates and is approved.
 #[tokio::test]
 async fn shipped_hitl_definition_runs_end_to_end() {
     let tokens: Arc<Mutex<Vec<(String, String)>>> = Arc::new(Mutex::new(Vec::new()));
@@ -1246,7 +1248,8 @@ async fn shipped_hitl_definition_runs_end_to_end() {
                     {"subject": "a", "execution_name": "item-a"},
                     {"subject": "b", "execution_name": "item-b"}]}),
                 _ => json!({"workflow_id": format!("wf-{}", p["item"]["subject"].as_str().unwrap_or("?")),
-                            "iteration": 1, "review_timeout_seconds": 3600}),
+                            "iteration": 1, "review_timeout_seconds": 3600,
+                            "escalation_timeout_seconds": 86400}),
             })
         })
         .with_fn("generate-metadata", |_: Value, _| async move {
@@ -1267,8 +1270,17 @@ async fn shipped_hitl_definition_runs_end_to_end() {
         .with_fn("iteration-check", |_: Value, _| async move {
             Ok(json!({"action": "escalate", "next_iteration": 2, "reason": "limit"}))
         })
-        .with_fn("escalate", |p: Value, _| async move {
-            Ok(json!({"status": format!("escalated:{}", p["reason"].as_str().unwrap_or("")), "iteration": 1}))
+        .with_fn("escalate", {
+            let t = tokens.clone();
+            move |p: Value, _| {
+                let t = t.clone();
+                async move {
+                    let tok = p["task_token"].as_str().unwrap_or_default().to_string();
+                    let reason = p["reason"].as_str().unwrap_or_default().to_string();
+                    t.lock().unwrap().push((format!("escalation:{reason}"), tok));
+                    Ok(json!({}))
+                }
+            }
         })
         .with_fn("publish-outcome", |p: Value, _| async move {
             Ok(json!({"workflow_id": p["workflow_id"], "outcome": "published", "location": null}))
@@ -1341,6 +1353,35 @@ async fn shipped_hitl_definition_runs_end_to_end() {
     e.advance_time(chrono::Duration::seconds(3600))
         .await
         .unwrap();
+    assert_eq!(
+        e.describe_execution(b).unwrap().status,
+        ExecutionStatus::Running
+    );
+    assert_eq!(e.pending_callbacks(b).unwrap()[0].state_name, "Escalation");
+    let token_of = |who: &str| {
+        tokens
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|(w, _)| w == who)
+            .unwrap()
+            .1
+            .clone()
+    };
+    e.send_task_success(
+        &token_of("escalation:review_timeout"),
+        json!({"decision": "extend", "next_iteration": 2, "review_timeout_seconds": 3600}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        e.pending_callbacks(b).unwrap()[0].state_name,
+        "WaitForFeedback"
+    );
+    e.send_task_success(&token_of("wf-b"), json!({"decision": "approve"}))
+        .await
+        .unwrap();
     let db = e.describe_execution(b).unwrap();
     assert_eq!(
         db.status,
@@ -1349,10 +1390,9 @@ async fn shipped_hitl_definition_runs_end_to_end() {
         db.error,
         db.cause
     );
-    assert_eq!(
-        db.output.unwrap()["result"]["status"],
-        json!("escalated:review_timeout")
-    );
+    let out = db.output.unwrap();
+    assert_eq!(out["result"]["status"], json!("approved"));
+    assert_eq!(out["workflow"]["iteration"], json!(2));
 }
 
 /// Issue 14/17: a state output over Step Functions' 256 KiB limit fails with

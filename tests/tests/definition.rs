@@ -238,12 +238,57 @@ fn the_review_loop_has_the_documented_states_and_wiring() {
         s[wait["Catch"][0]["Next"].as_str().unwrap()]["Next"],
         "Escalation"
     );
+    // Issue 16: the escalation is a human task; its resolution decides where the same
+    // execution goes (extend → regenerate, reassign → review again, resolve/abandon → publish);
+    // unresolved within the escalation SLA it ends escalated.
+    let escalation = &s["Escalation"];
+    assert_eq!(
+        escalation["Resource"],
+        "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    );
+    assert_eq!(
+        escalation["Parameters"]["Payload"]["task_token.$"],
+        "$$.Task.Token"
+    );
+    assert_eq!(
+        escalation["TimeoutSecondsPath"],
+        "$.workflow.escalation_timeout_seconds"
+    );
+    assert_eq!(escalation["Catch"][0]["Next"], "EscalationUnresolved");
+    assert_eq!(escalation["Next"], "ResolutionDecision");
+    let routes: Vec<(String, String)> = s["ResolutionDecision"]["Choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["StringEquals"].as_str().unwrap().to_owned(),
+                c["Next"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let route = |action: &str| {
+        routes
+            .iter()
+            .find(|(a, _)| a == action)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default()
+    };
+    // The Choice matches the resolution names the processor emits.
+    for action in hitl_domain::feedback::RESOLUTION_ACTIONS {
+        assert!(!route(action).is_empty(), "no route for {action}");
+    }
+    assert_eq!(s[route("extend").as_str()]["Next"], "MetadataRegeneration");
+    assert_eq!(s[route("reassign").as_str()]["Next"], "WaitForFeedback");
+    assert_eq!(route("resolve"), "PublishResolution");
+    assert_eq!(route("abandon"), "PublishResolution");
+    assert_eq!(s["PublishResolution"]["Next"], "WorkflowResolved");
     // Issue 18: every finished workflow is published before its execution ends.
-    assert_eq!(s["Escalation"]["Next"], "PublishEscalation");
+    assert_eq!(s["EscalationUnresolved"]["Next"], "PublishEscalation");
     assert_eq!(s["PublishEscalation"]["Next"], "WorkflowEscalated");
     assert_eq!(s["MarkApproved"]["Next"], "PublishOutcome");
     assert_eq!(s["PublishOutcome"]["Next"], "WorkflowApproved");
-    for publish in ["PublishOutcome", "PublishEscalation"] {
+    for publish in ["PublishOutcome", "PublishEscalation", "PublishResolution"] {
         assert_eq!(
             s[publish]["Parameters"]["FunctionName"],
             "${PublishOutcomeFunctionArn}"

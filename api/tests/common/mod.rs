@@ -257,6 +257,7 @@ impl Server {
         let now = self.now();
         let first = awaiting(id, "reviewers", now);
         let submission = Submission {
+            resolution: None,
             iteration: 1,
             decision: Decision::RequestChanges,
             reviewer: "sam".into(),
@@ -278,6 +279,7 @@ impl Server {
         self.store
             .record_feedback(
                 &FeedbackEntry {
+                    resolution: None,
                     workflow_id: id.into(),
                     idempotency_key: "k-sam-1".into(),
                     request_fingerprint: "fp".into(),
@@ -308,9 +310,15 @@ impl Server {
     /// Stores an escalated workflow (iteration limit).
     pub async fn escalated(&self, id: &str) -> Workflow {
         let wf = awaiting(id, "reviewers", self.now());
-        let wf = rules::escalate(&wf, EscalationReason::IterationLimit, "limit", self.now())
-            .unwrap()
-            .unwrap();
+        let wf = rules::escalate(
+            &wf,
+            EscalationReason::IterationLimit,
+            "limit",
+            None,
+            self.now(),
+        )
+        .unwrap()
+        .unwrap();
         self.store.create_workflow(&wf).await.unwrap();
         wf
     }

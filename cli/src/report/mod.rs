@@ -219,6 +219,7 @@ mod tests {
             pending_review: None,
             decisions: if status == WorkflowStatus::Approved {
                 vec![DecisionRecord {
+                    resolution: None,
                     iteration: 1,
                     decision: Decision::Approve,
                     reviewer: "rita".into(),
@@ -245,6 +246,7 @@ mod tests {
 
     fn entry(workflow_id: &str, key: &str, field: &str) -> FeedbackEntry {
         FeedbackEntry {
+            resolution: None,
             workflow_id: workflow_id.to_owned(),
             idempotency_key: key.to_owned(),
             request_fingerprint: format!("rf-{key}"),

@@ -1,17 +1,22 @@
-//! `Escalation`: marks the workflow escalated with its reason and notifies operators (SNS).
+//! `Escalation`: marks the workflow escalated with its reason, stores the token of the waiting
+//! `.waitForTaskToken` task (the escalation group resolves it: see `rules::resolve`) and
+//! notifies operators (SNS). From the escalation SLA's timeout (`unresolved: true`) it records
+//! the escalation as unresolved. Smoke workflows are resolved at once by the synthetic
+//! resolver, through the same rules.
+//!
 //! Idempotent: a retry after the write re-sends the notification (at-least-once) but does
-//! not write again.
+//! not write again (a retry with a new token records the new token).
 
 use std::sync::Arc;
 
 use hitl_domain::contracts::{EscalateInput, WorkflowOutcome};
+use hitl_domain::feedback::{FeedbackError, FeedbackProcessor};
 use hitl_domain::metrics;
 use hitl_domain::model::EscalationReason;
 use hitl_domain::optimistic::mutate;
-use hitl_domain::ports::{Clock, Notification, NotificationKind, Notifier};
-use hitl_domain::rules;
+use hitl_domain::ports::{Clock, ExecutionResumer, Notification, NotificationKind, Notifier};
 use hitl_domain::store::WorkflowStore;
-use hitl_domain::HandlerError;
+use hitl_domain::{rules, smoke, HandlerError};
 use tracing::info;
 
 /// The function's ports.
@@ -21,6 +26,8 @@ pub struct Deps {
     pub store: Arc<dyn WorkflowStore>,
     /// Escalation notifications.
     pub notifier: Arc<dyn Notifier>,
+    /// Resumes executions (used by the synthetic resolver of smoke workflows).
+    pub resumer: Arc<dyn ExecutionResumer>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
 }
@@ -59,6 +66,17 @@ fn detail(reason: EscalationReason, iteration: u32, max: u32, cause: Option<&str
 /// Handles one invocation.
 pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome, HandlerError> {
     let now = deps.clock.now();
+    if input.unresolved {
+        return unresolved(deps, &input).await;
+    }
+    if let Some(token) = &input.task_token {
+        if token.expose().trim().is_empty() || token.expose().len() > 2048 {
+            return Err(HandlerError::field(
+                "task_token",
+                "must be 1..=2048 characters (pass $$.Task.Token)",
+            ));
+        }
+    }
     let (workflow, ()) = mutate(deps.store.as_ref(), &input.workflow_id, |current| {
         let text = detail(
             input.reason,
@@ -66,7 +84,10 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
             current.config.max_iterations,
             input.detail.as_deref(),
         );
-        Ok((rules::escalate(current, input.reason, &text, now)?, ()))
+        Ok((
+            rules::escalate(current, input.reason, &text, input.task_token.clone(), now)?,
+            (),
+        ))
     })
     .await?;
     let escalation = workflow.escalation.clone();
@@ -79,15 +100,78 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
             &[("workflow_id", &workflow.id)],
         ));
     }
+    let waits_until = escalation
+        .as_ref()
+        .and_then(|e| e.awaiting.as_ref())
+        .map(|a| a.deadline);
+    if let (Some(scenario), Some(_)) = (workflow.smoke, waits_until) {
+        // Smoke runs finish without a person: the synthetic resolver resolves at once.
+        let processor = FeedbackProcessor::new(
+            Arc::clone(&deps.store),
+            Arc::clone(&deps.resumer),
+            Arc::clone(&deps.clock),
+        );
+        let request = smoke::resolve(scenario, &workflow);
+        let key = smoke::resolution_key(&workflow);
+        match processor
+            .resolve(&workflow.id, &request, &key, &smoke::reviewer())
+            .await
+        {
+            Ok(_) => {}
+            Err(FeedbackError::ResumeFailed(e)) => return Err(HandlerError::ResumeFailed(e)),
+            Err(other) => return Err(other.into()),
+        }
+    } else {
+        let message = escalation.map(|e| e.detail).unwrap_or_default();
+        deps.notifier
+            .publish(&Notification {
+                kind: NotificationKind::Escalated,
+                workflow_id: workflow.id.clone(),
+                subject_name: workflow.subject.name.clone(),
+                iteration: workflow.iteration,
+                reviewer_group: workflow.config.escalation_group.clone(),
+                reason: Some(input.reason.as_str().to_owned()),
+                message: match waits_until {
+                    Some(deadline) => format!(
+                        "{message}. Resolve, extend, reassign or abandon it by {} (hitl resolve {}).",
+                        deadline.format("%Y-%m-%d %H:%M UTC"),
+                        workflow.id
+                    ),
+                    None => message,
+                },
+            })
+            .await?;
+    }
+    Ok(WorkflowOutcome {
+        workflow_id: workflow.id,
+        status: workflow.status.as_str().to_owned(),
+        iteration: workflow.iteration,
+    })
+}
+
+/// The escalation SLA ran out: the workflow ends escalated and unresolved; operators hear.
+async fn unresolved(deps: &Deps, input: &EscalateInput) -> Result<WorkflowOutcome, HandlerError> {
+    let now = deps.clock.now();
+    let (workflow, ()) = mutate(deps.store.as_ref(), &input.workflow_id, |current| {
+        Ok((rules::mark_unresolved(current, now), ()))
+    })
+    .await?;
+    info!(workflow_id = %workflow.id, iteration = workflow.iteration,
+        "escalation left unresolved: its SLA ran out");
+    metrics::emit(&metrics::escalation("unresolved"));
     deps.notifier
         .publish(&Notification {
             kind: NotificationKind::Escalated,
             workflow_id: workflow.id.clone(),
             subject_name: workflow.subject.name.clone(),
             iteration: workflow.iteration,
-            reviewer_group: workflow.config.reviewer_group.clone(),
-            reason: Some(input.reason.as_str().to_owned()),
-            message: escalation.map(|e| e.detail).unwrap_or_default(),
+            reviewer_group: workflow.config.escalation_group.clone(),
+            reason: Some("unresolved".to_owned()),
+            message: format!(
+                "Nobody resolved the escalation of {} within its SLA ({} h); the workflow ended escalated (unresolved).",
+                workflow.subject.name,
+                workflow.config.escalation_timeout_seconds / 3600
+            ),
         })
         .await?;
     Ok(WorkflowOutcome {
@@ -116,6 +200,7 @@ mod tests {
             Deps {
                 store,
                 notifier: notifier.clone(),
+                resumer: Arc::new(hitl_domain::testing::RecordingResumer::default()),
                 clock: Arc::new(FixedClock::default()),
             },
             notifier,
@@ -153,5 +238,66 @@ mod tests {
         let err = handle(&deps, fixture()).await.unwrap_err();
         assert_eq!(err.name().as_str(), "InvalidTransition");
         assert!(notifier.sent.lock().unwrap().is_empty());
+    }
+
+    fn waiting(token: &str) -> EscalateInput {
+        let mut input = fixture();
+        input.task_token = Some(hitl_domain::model::TaskToken::new(token));
+        input
+    }
+
+    #[tokio::test]
+    async fn an_escalation_with_a_token_waits_for_a_resolution_until_its_sla() {
+        let (deps, notifier) = setup(WorkflowStatus::AwaitingReview).await;
+        handle(&deps, waiting("tok-1")).await.unwrap();
+        let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
+        let awaiting = wf.escalation.as_ref().unwrap().awaiting.clone().unwrap();
+        assert_eq!(awaiting.task_token.expose(), "tok-1");
+        assert_eq!(
+            (awaiting.deadline - awaiting.requested_at).num_seconds(),
+            i64::try_from(wf.config.escalation_timeout_seconds).unwrap()
+        );
+        let sent = notifier.sent.lock().unwrap().clone();
+        assert_eq!(sent[0].reviewer_group, "escalations");
+        assert!(
+            sent[0].message.contains("hitl resolve wf-esc"),
+            "{}",
+            sent[0].message
+        );
+        assert!(!sent[0].message.contains("tok-1"));
+        // A retried task carries a new token: the record follows it; the same token writes
+        // nothing.
+        handle(&deps, waiting("tok-2")).await.unwrap();
+        let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
+        let esc = wf.escalation.clone().unwrap();
+        assert_eq!(esc.awaiting.unwrap().task_token.expose(), "tok-2");
+        let version = wf.version;
+        handle(&deps, waiting("tok-2")).await.unwrap();
+        let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
+        assert_eq!(wf.version, version);
+
+        // The SLA ran out: unresolved, for good.
+        let mut expired = fixture();
+        expired.unresolved = true;
+        let out = handle(&deps, expired.clone()).await.unwrap();
+        assert_eq!(out.status, "escalated");
+        let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
+        let esc = wf.escalation.unwrap();
+        assert!(esc.awaiting.is_none() && esc.unresolved_at.is_some());
+        assert_eq!(
+            notifier
+                .sent
+                .lock()
+                .unwrap()
+                .last()
+                .unwrap()
+                .reason
+                .as_deref(),
+            Some("unresolved")
+        );
+        let version = wf.version;
+        handle(&deps, expired).await.unwrap();
+        let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
+        assert_eq!(wf.version, version, "recorded once");
     }
 }

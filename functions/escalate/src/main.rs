@@ -19,6 +19,7 @@ async fn main() -> Result<(), Error> {
             &sdk,
             hitl_aws::config::ESCALATION_TOPIC_ARN,
         )?),
+        resumer: Arc::new(hitl_aws::sfn_resumer(&sdk)),
         clock: Arc::new(hitl_domain::ports::SystemClock),
     };
     run(service_fn(|event: LambdaEvent<_>| {

@@ -46,7 +46,7 @@ pub async fn handle(deps: &Deps, input: InitInput) -> Result<InitOutput, Handler
         InitInput::Init {
             item,
             execution_arn,
-        } => init(deps, item, execution_arn)
+        } => init(deps, *item, execution_arn)
             .await
             .map(InitOutput::Initialized),
     }
@@ -106,6 +106,7 @@ async fn init(
         workflow_id: stored.id,
         iteration: stored.iteration,
         review_timeout_seconds: stored.config.review_timeout_seconds,
+        escalation_timeout_seconds: stored.config.escalation_timeout_seconds,
     })
 }
 

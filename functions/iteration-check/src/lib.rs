@@ -73,6 +73,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, fp)| DecisionRecord {
+                resolution: None,
                 iteration: first + i as u32,
                 decision: Decision::RequestChanges,
                 reviewer: "r".into(),

@@ -345,6 +345,7 @@ mod tests {
             &wf,
             hitl_domain::model::EscalationReason::ReviewTimeout,
             "timed out",
+            None,
             f.clock.now(),
         )
         .unwrap()

@@ -1,7 +1,8 @@
-//! `PublishOutcome` / `PublishEscalation`: the end of every finished workflow. An approved
-//! workflow's envelope (the final artifact with its provenance, `hitl_domain::outcome`) is
-//! stored at `metadata/<env>/<subject id>/<workflow id>.json`, then one `Workflow Finished`
-//! event is emitted; an escalated workflow emits the event only. Idempotent: a retried task
+//! `PublishOutcome` / `PublishResolution` / `PublishEscalation`: the end of every finished
+//! workflow. An approved or resolved workflow's envelope (the final artifact with its
+//! provenance, `hitl_domain::outcome`) is stored at `metadata/<env>/<subject id>/<workflow
+//! id>.json`, then one `Workflow Finished` event is emitted; an escalated (unresolved) or
+//! abandoned workflow emits the event only. Idempotent: a retried task
 //! builds the same bytes from the record and the store skips an identical object; the event
 //! carries the workflow id and outcome as a stable key for consumers that deduplicate
 //! (EventBridge delivers at least once anyway). A failure is `PublishFailed` (retried by the
@@ -9,6 +10,8 @@
 
 use std::sync::Arc;
 
+use hitl_domain::feedback::person_artifact;
+use hitl_domain::model::{Artifact, Decision, Workflow, WorkflowStatus};
 use hitl_domain::outcome::{envelope, envelope_bytes, envelope_key, finished_event};
 use hitl_domain::ports::OutcomePublisher;
 use hitl_domain::store::WorkflowStore;
@@ -40,10 +43,44 @@ pub struct PublishInput {
 pub struct PublishOutput {
     /// The workflow.
     pub workflow_id: String,
-    /// `approved` or `escalated`.
+    /// `approved`, `resolved`, `escalated` or `abandoned`.
     pub outcome: String,
-    /// Where the envelope is (approvals only).
+    /// Where the envelope is (approved and resolved workflows).
     pub location: Option<String>,
+}
+
+/// A resolved workflow's person-authored artifact, from the audit entry of its resolution,
+/// stored now (the resolver's own write of it was lost).
+async fn person_artifact_from_trail(
+    deps: &Deps,
+    workflow: &Workflow,
+) -> Result<Option<Artifact>, HandlerError> {
+    if workflow.status != WorkflowStatus::Resolved {
+        return Ok(None);
+    }
+    let Some(resolution) = workflow
+        .decisions
+        .iter()
+        .rev()
+        .find(|d| d.decision == Decision::Resolve)
+    else {
+        return Ok(None);
+    };
+    let context = deps
+        .store
+        .load_feedback_context(&workflow.id, &resolution.feedback_key)
+        .await?;
+    let Some(artifact) = context
+        .existing_entry
+        .as_ref()
+        .and_then(|entry| person_artifact(workflow, entry))
+    else {
+        return Ok(None);
+    };
+    deps.store.put_artifact(&workflow.id, &artifact).await?;
+    info!(workflow_id = %workflow.id, iteration = artifact.iteration,
+        "stored the resolved artifact from the audit trail");
+    Ok(Some(artifact))
 }
 
 /// Handles one invocation.
@@ -54,18 +91,26 @@ pub async fn handle(deps: &Deps, input: PublishInput) -> Result<PublishOutput, H
         .await?
         .ok_or_else(|| HandlerError::WorkflowNotFound(input.workflow_id.clone()))?;
     let stored = match workflow.status {
-        hitl_domain::model::WorkflowStatus::Approved => {
-            let artifacts = deps.store.list_artifacts(&workflow.id).await?;
-            let last = artifacts
-                .iter()
-                .find(|a| a.iteration == workflow.artifact_iteration)
-                .ok_or_else(|| {
-                    HandlerError::field(
-                        "workflow_id",
-                        format!("approved workflow {} has no final draft", workflow.id),
-                    )
-                })?;
-            let env = envelope(&workflow, last)?;
+        WorkflowStatus::Approved | WorkflowStatus::Resolved => {
+            let last = match deps
+                .store
+                .get_artifact(&workflow.id, workflow.artifact_iteration)
+                .await?
+            {
+                Some(artifact) => artifact,
+                None => person_artifact_from_trail(deps, &workflow)
+                    .await?
+                    .ok_or_else(|| {
+                        HandlerError::field(
+                            "workflow_id",
+                            format!(
+                                "{} workflow {} has no final artifact",
+                                workflow.status, workflow.id
+                            ),
+                        )
+                    })?,
+            };
+            let env = envelope(&workflow, &last)?;
             let key = envelope_key(&deps.environment, &workflow);
             let location = deps
                 .publisher
@@ -157,6 +202,7 @@ mod tests {
             .unwrap();
         let next = if approve {
             let submission = rules::Submission {
+                resolution: None,
                 iteration: 1,
                 decision: hitl_domain::model::Decision::Approve,
                 reviewer: "rita".into(),
@@ -166,7 +212,7 @@ mod tests {
             };
             rules::decide(&wf, &submission, now).unwrap().workflow
         } else {
-            rules::escalate(&wf, EscalationReason::ReviewTimeout, "late", now)
+            rules::escalate(&wf, EscalationReason::ReviewTimeout, "late", None, now)
                 .unwrap()
                 .unwrap()
         };
@@ -205,7 +251,7 @@ mod tests {
             .cloned()
             .unwrap();
         let env: Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(env["schema_version"], "1.0");
+        assert_eq!(env["schema_version"], "1.1");
         assert_eq!(env["approved_by"], "rita");
         assert_eq!(env["artifact"]["tagline"], "Good mornings");
         let events = publisher.events.lock().unwrap();

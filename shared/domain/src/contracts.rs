@@ -7,8 +7,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{FieldError, HandlerError};
 use crate::model::{
-    Decision, EscalationReason, Subject, WorkflowConfig, DEFAULT_BATCH_SIZE,
-    DEFAULT_REVIEWER_GROUP, DEFAULT_REVIEW_TIMEOUT_SECONDS, MAX_BATCH_SIZE, MAX_ITERATIONS_RANGE,
+    Decision, EscalationReason, Subject, TaskToken, WorkflowConfig, DEFAULT_BATCH_SIZE,
+    DEFAULT_ESCALATION_GROUP, DEFAULT_ESCALATION_TIMEOUT_SECONDS, DEFAULT_REVIEWER_GROUP,
+    DEFAULT_REVIEW_TIMEOUT_SECONDS, ESCALATION_TIMEOUT_RANGE, MAX_BATCH_SIZE, MAX_ITERATIONS_RANGE,
     REVIEW_TIMEOUT_RANGE,
 };
 
@@ -28,6 +29,12 @@ pub struct StartConfig {
     /// Reviewer group allowed to decide (default `reviewers`).
     #[serde(default)]
     pub reviewer_group: Option<String>,
+    /// Group that resolves escalations (default `escalations`; `admin` always may).
+    #[serde(default)]
+    pub escalation_group: Option<String>,
+    /// Escalation SLA in seconds (60..=31536000, default 604800 = 7 days).
+    #[serde(default)]
+    pub escalation_timeout_seconds: Option<i64>,
 }
 
 /// The execution input: `{"action":"start_workflow","config":{...},"subjects":[...]}`.
@@ -98,7 +105,7 @@ pub enum InitInput {
     /// Create (idempotently) the workflow for one item.
     Init {
         /// The item.
-        item: ItemInput,
+        item: Box<ItemInput>,
         /// Execution that drives it.
         execution_arn: String,
     },
@@ -113,6 +120,13 @@ pub struct WorkflowRef {
     pub iteration: u32,
     /// Review SLA, for `TimeoutSecondsPath`.
     pub review_timeout_seconds: u64,
+    /// Escalation SLA, for the escalation wait's `TimeoutSecondsPath`.
+    #[serde(default = "default_escalation_timeout")]
+    pub escalation_timeout_seconds: u64,
+}
+
+fn default_escalation_timeout() -> u64 {
+    DEFAULT_ESCALATION_TIMEOUT_SECONDS
 }
 
 /// Input of generation (first draft and regeneration).
@@ -173,6 +187,12 @@ pub struct FeedbackTaskResult {
     pub decision: Decision,
     /// Key of the audit entry.
     pub feedback_key: String,
+    /// Resolutions: the iteration the workflow continues with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_iteration: Option<u32>,
+    /// Resolutions: the review SLA from now on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_timeout_seconds: Option<u64>,
 }
 
 /// Input of the iteration check.
@@ -218,6 +238,13 @@ pub struct EscalateInput {
     /// task's cause); `null` otherwise.
     #[serde(default)]
     pub detail: Option<String>,
+    /// Token of the waiting `Escalation` task (`.waitForTaskToken`): the escalation waits
+    /// for a resolution. Absent in definitions where escalation ends the execution.
+    #[serde(default)]
+    pub task_token: Option<TaskToken>,
+    /// `true` from the escalation SLA's timeout: record the escalation as unresolved.
+    #[serde(default)]
+    pub unresolved: bool,
 }
 
 /// Output of escalation and finalisation.
@@ -284,7 +311,8 @@ fn field_range(
     }
 }
 
-fn valid_id(value: &str) -> bool {
+/// A group, request or subject id: 1..=64 letters, digits, `-` or `_`.
+pub fn valid_id(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= 64
         && value
@@ -394,6 +422,25 @@ pub fn plan_batch(raw: &Value, execution_name: &str) -> Result<PlanOutput, Handl
             "must be 1..=64 characters of letters, digits, '-' or '_'",
         ));
     }
+    let escalation_group = request
+        .config
+        .escalation_group
+        .clone()
+        .unwrap_or_else(|| DEFAULT_ESCALATION_GROUP.to_owned());
+    if !valid_id(&escalation_group) {
+        errors.push(FieldError::new(
+            "config.escalation_group",
+            "must be 1..=64 characters of letters, digits, '-' or '_'",
+        ));
+    }
+    let escalation_timeout = field_range(
+        &mut errors,
+        "config.escalation_timeout_seconds",
+        request.config.escalation_timeout_seconds,
+        i64::try_from(*ESCALATION_TIMEOUT_RANGE.start()).unwrap_or(60)
+            ..=i64::try_from(*ESCALATION_TIMEOUT_RANGE.end()).unwrap_or(31_536_000),
+        i64::try_from(DEFAULT_ESCALATION_TIMEOUT_SECONDS).unwrap_or(604_800),
+    );
     let request_id = request
         .request_id
         .clone()
@@ -447,6 +494,9 @@ pub fn plan_batch(raw: &Value, execution_name: &str) -> Result<PlanOutput, Handl
         max_iterations: u32::try_from(max_iterations).unwrap_or(10),
         review_timeout_seconds: u64::try_from(timeout).unwrap_or(DEFAULT_REVIEW_TIMEOUT_SECONDS),
         reviewer_group,
+        escalation_group,
+        escalation_timeout_seconds: u64::try_from(escalation_timeout)
+            .unwrap_or(DEFAULT_ESCALATION_TIMEOUT_SECONDS),
     };
     let items = subjects
         .into_iter()
@@ -487,6 +537,18 @@ pub fn check_item(item: &ItemInput) -> Result<(), HandlerError> {
         errors.push(FieldError::new(
             "item.config.review_timeout_seconds",
             "must be between 60 and 31536000",
+        ));
+    }
+    if !ESCALATION_TIMEOUT_RANGE.contains(&item.config.escalation_timeout_seconds) {
+        errors.push(FieldError::new(
+            "item.config.escalation_timeout_seconds",
+            "must be between 60 and 31536000",
+        ));
+    }
+    if !valid_id(&item.config.escalation_group) {
+        errors.push(FieldError::new(
+            "item.config.escalation_group",
+            "invalid id",
         ));
     }
     if !valid_id(&item.request_id) {

@@ -24,7 +24,8 @@ use tracing::{info, warn};
 use crate::contracts::FeedbackTaskResult;
 use crate::error::{describe_fields, FieldError};
 use crate::model::{
-    Correction, Decision, DecisionRecord, Delivery, FeedbackEntry, FeedbackOutcome, Workflow,
+    Artifact, Correction, Decision, DecisionRecord, Delivery, FeedbackEntry, FeedbackOutcome,
+    ResolutionDetails, Workflow, MAX_ITERATIONS_RANGE, REVIEW_TIMEOUT_RANGE,
 };
 use crate::ports::{Clock, ExecutionResumer, ResumeError, Resumed, TaskFate};
 use crate::rules::{self, Rejection, Submission};
@@ -366,11 +367,324 @@ pub fn validate(
                         reviewer.name.trim(),
                         idempotency_key,
                     ),
+                    resolution: None,
                 },
             })
         }
         _ => Err(errors),
     }
+}
+
+/// A resolution of an escalated workflow as it arrives from any channel, before validation:
+/// `{"action":"resolve","final":{…}}` or `{"action":"resolve","corrections":[…]}`,
+/// `{"action":"extend","iterations":2,"guidance":"…"}`,
+/// `{"action":"reassign","reviewer_group":"brand-leads","review_timeout_seconds":86400}`,
+/// `{"action":"abandon","reason":"…"}`, each with the escalated `iteration`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolutionRequest {
+    /// The escalated iteration (the workflow's current one).
+    #[serde(default, deserialize_with = "integral")]
+    pub iteration: Option<i64>,
+    /// `resolve`, `extend`, `reassign` or `abandon`.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// `resolve`: the full final artifact.
+    #[serde(default, rename = "final", skip_serializing_if = "Option::is_none")]
+    pub final_artifact: Option<serde_json::Value>,
+    /// `resolve`: corrections to the newest draft (instead of `final`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrections: Vec<Correction>,
+    /// `extend`: iterations to grant (the total stays within 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<i64>,
+    /// `extend`: guidance for the agent's next draft.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<String>,
+    /// `reassign`: the reviewer group that reviews the draft now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewer_group: Option<String>,
+    /// `reassign`: a new review SLA in seconds (default: unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_timeout_seconds: Option<i64>,
+    /// `abandon` (required) and `resolve` (optional): why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The resolution actions, as named in requests.
+pub const RESOLUTION_ACTIONS: [&str; 4] = ["resolve", "extend", "reassign", "abandon"];
+
+/// Validates a resolution request; lists every bad field. The final artifact of a `resolve`
+/// by corrections is checked against the draft when the request is processed.
+pub fn validate_resolution(
+    workflow_id: &str,
+    request: &ResolutionRequest,
+    idempotency_key: &str,
+    reviewer: &Reviewer,
+) -> Result<ValidFeedback, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    if workflow_id.is_empty() || workflow_id.len() > 64 {
+        errors.push(FieldError::new("workflow_id", "must be 1..=64 characters"));
+    }
+    if !valid_key(idempotency_key) {
+        errors.push(FieldError::new(
+            "idempotency_key",
+            "must be 1..=128 characters of letters, digits, '-', '_', ':' or '.'",
+        ));
+    }
+    if reviewer.name.trim().is_empty() || reviewer.name.len() > 128 {
+        errors.push(FieldError::new("reviewer", "must be 1..=128 characters"));
+    }
+    let iteration = match request.iteration {
+        None => {
+            errors.push(FieldError::new("iteration", "is required"));
+            0
+        }
+        Some(i) if ITERATION_RANGE.contains(&i) => u32::try_from(i).unwrap_or(0),
+        Some(i) => {
+            errors.push(FieldError::new("iteration", iteration_range_error(i)));
+            0
+        }
+    };
+    let decision = match request.action.as_deref() {
+        Some("resolve") => Some(Decision::Resolve),
+        Some("extend") => Some(Decision::Extend),
+        Some("reassign") => Some(Decision::Reassign),
+        Some("abandon") => Some(Decision::Abandon),
+        Some(other) => {
+            errors.push(FieldError::new(
+                "action",
+                format!(
+                    "must be one of {}, got {other:?}",
+                    RESOLUTION_ACTIONS.map(|a| format!("\"{a}\"")).join(", ")
+                ),
+            ));
+            None
+        }
+        None => {
+            errors.push(FieldError::new("action", "is required"));
+            None
+        }
+    };
+    // Fields that belong to another action are refused, so a misplaced one is not ignored.
+    let only = |errors: &mut Vec<FieldError>, present: bool, field: &str, action: Decision| {
+        if present && decision.is_some() && decision != Some(action) {
+            errors.push(FieldError::new(
+                field,
+                format!("only applies to action \"{}\"", action.as_str()),
+            ));
+        }
+    };
+    only(
+        &mut errors,
+        request.final_artifact.is_some(),
+        "final",
+        Decision::Resolve,
+    );
+    only(
+        &mut errors,
+        !request.corrections.is_empty(),
+        "corrections",
+        Decision::Resolve,
+    );
+    only(
+        &mut errors,
+        request.iterations.is_some(),
+        "iterations",
+        Decision::Extend,
+    );
+    only(
+        &mut errors,
+        request.guidance.is_some(),
+        "guidance",
+        Decision::Extend,
+    );
+    only(
+        &mut errors,
+        request.reviewer_group.is_some(),
+        "reviewer_group",
+        Decision::Reassign,
+    );
+    only(
+        &mut errors,
+        request.review_timeout_seconds.is_some(),
+        "review_timeout_seconds",
+        Decision::Reassign,
+    );
+    if request.reason.is_some() && matches!(decision, Some(Decision::Extend | Decision::Reassign)) {
+        errors.push(FieldError::new(
+            "reason",
+            "only applies to actions \"abandon\" and \"resolve\" (extend takes `guidance`)",
+        ));
+    }
+    let text = |errors: &mut Vec<FieldError>, field: &str, value: &Option<String>| {
+        let value = value.clone().unwrap_or_default();
+        if value.chars().count() > MAX_COMMENT_CHARS {
+            errors.push(FieldError::new(
+                field,
+                format!("must be at most {MAX_COMMENT_CHARS} characters"),
+            ));
+        }
+        value
+    };
+    let mut details = ResolutionDetails::default();
+    let comments = match decision {
+        Some(Decision::Resolve) => {
+            match (&request.final_artifact, request.corrections.is_empty()) {
+                (Some(_), false) => errors.push(FieldError::new(
+                    "final",
+                    "give either the full artifact (`final`) or `corrections` to the newest draft, not both",
+                )),
+                (None, true) => errors.push(FieldError::new(
+                    "final",
+                    "is required for \"resolve\": the full artifact, or `corrections` to the newest draft",
+                )),
+                (Some(content), true) => {
+                    if content.is_object() {
+                        for e in metadata::validate(content) {
+                            errors.push(FieldError::new(format!("final.{}", e.field), e.message));
+                        }
+                    } else {
+                        errors.push(FieldError::new("final", "must be a JSON object"));
+                    }
+                }
+                (None, false) => {}
+            }
+            check_corrections(&mut errors, &request.corrections);
+            details.final_artifact = request.final_artifact.clone();
+            text(&mut errors, "reason", &request.reason)
+        }
+        Some(Decision::Extend) => {
+            let max = i64::from(*MAX_ITERATIONS_RANGE.end()) - 1;
+            match request.iterations {
+                Some(n) if (1..=max).contains(&n) => {
+                    details.extra_iterations = u32::try_from(n).ok();
+                }
+                Some(n) => errors.push(FieldError::new(
+                    "iterations",
+                    format!("must be an integer from 1 to {max}, got {n}"),
+                )),
+                None => errors.push(FieldError::new("iterations", "is required for \"extend\"")),
+            }
+            text(&mut errors, "guidance", &request.guidance)
+        }
+        Some(Decision::Reassign) => {
+            match &request.reviewer_group {
+                Some(group) if crate::contracts::valid_id(group) => {
+                    details.reviewer_group = Some(group.clone());
+                }
+                Some(_) => errors.push(FieldError::new(
+                    "reviewer_group",
+                    "must be 1..=64 characters of letters, digits, '-' or '_'",
+                )),
+                None => errors.push(FieldError::new(
+                    "reviewer_group",
+                    "is required for \"reassign\"",
+                )),
+            }
+            if let Some(t) = request.review_timeout_seconds {
+                let range = i64::try_from(*REVIEW_TIMEOUT_RANGE.start()).unwrap_or(60)
+                    ..=i64::try_from(*REVIEW_TIMEOUT_RANGE.end()).unwrap_or(31_536_000);
+                if range.contains(&t) {
+                    details.review_timeout_seconds = u64::try_from(t).ok();
+                } else {
+                    errors.push(FieldError::new(
+                        "review_timeout_seconds",
+                        format!(
+                            "must be an integer from {} to {}, got {t}",
+                            range.start(),
+                            range.end()
+                        ),
+                    ));
+                }
+            }
+            String::new()
+        }
+        Some(Decision::Abandon) => {
+            let reason = text(&mut errors, "reason", &request.reason);
+            if metadata::is_blank(&reason) {
+                errors.push(FieldError::new(
+                    "reason",
+                    "is required for \"abandon\": say why the workflow stops",
+                ));
+            }
+            reason
+        }
+        _ => String::new(),
+    };
+    match (errors.is_empty(), decision) {
+        (true, Some(decision)) => {
+            let body = serde_json::to_vec(request).unwrap_or_default();
+            let mut hasher = Sha256::new();
+            hasher.update(workflow_id.as_bytes());
+            hasher.update([0]);
+            hasher.update(&body);
+            Ok(ValidFeedback {
+                workflow_id: workflow_id.to_owned(),
+                fingerprint: hex::encode(hasher.finalize()),
+                submission: Submission {
+                    iteration,
+                    decision,
+                    reviewer: reviewer.name.trim().to_owned(),
+                    comments,
+                    corrections: request.corrections.clone(),
+                    idempotency_key: scoped_key(
+                        &reviewer.channel,
+                        reviewer.name.trim(),
+                        idempotency_key,
+                    ),
+                    resolution: Some(details),
+                },
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+fn check_corrections(errors: &mut Vec<FieldError>, corrections: &[Correction]) {
+    if corrections.len() > MAX_CORRECTIONS {
+        errors.push(FieldError::new(
+            "corrections",
+            format!("at most {MAX_CORRECTIONS} corrections"),
+        ));
+    }
+    for (i, correction) in corrections.iter().enumerate() {
+        if correction.value.chars().count() > MAX_CORRECTION_CHARS {
+            errors.push(FieldError::new(
+                format!("corrections[{i}].value"),
+                format!("must be at most {MAX_CORRECTION_CHARS} characters"),
+            ));
+            continue;
+        }
+        match metadata::check_correction(correction) {
+            Ok(()) => {}
+            Err(metadata::CorrectionProblem::Field(message)) => {
+                errors.push(FieldError::new(format!("corrections[{i}].field"), message));
+            }
+            Err(metadata::CorrectionProblem::Value(message)) => {
+                errors.push(FieldError::new(format!("corrections[{i}].value"), message));
+            }
+        }
+    }
+}
+
+/// The person-authored final artifact of a `resolve` recorded in `entry` (stored as the
+/// iteration after the escalated one), if the entry is one.
+pub fn person_artifact(workflow: &Workflow, entry: &FeedbackEntry) -> Option<Artifact> {
+    if entry.decision != Decision::Resolve
+        || !matches!(entry.outcome, FeedbackOutcome::Applied { .. })
+    {
+        return None;
+    }
+    let content = entry.resolution.as_ref()?.final_artifact.clone()?;
+    Some(Artifact {
+        iteration: workflow.artifact_iteration,
+        hash: metadata::content_hash(&content),
+        content,
+        generator: format!("person:{}", entry.reviewer),
+        created_at: entry.received_at,
+    })
 }
 
 /// Separates the submitter's scope from the key the client chose (`~` is not allowed in
@@ -429,6 +743,11 @@ fn task_result(workflow_id: &str, decision: &DecisionRecord) -> serde_json::Valu
         iteration: decision.iteration,
         decision: decision.decision,
         feedback_key: decision.feedback_key.clone(),
+        next_iteration: decision.resolution.as_ref().map(|r| r.next_iteration),
+        review_timeout_seconds: decision
+            .resolution
+            .as_ref()
+            .map(|r| r.review_timeout_seconds),
     })
     .unwrap_or_default()
 }
@@ -442,7 +761,7 @@ enum DeliveryAttempt {
     Settled(Delivery),
     /// The wait had timed out: settled as late; the audit entry as rewritten
     /// (`review_timed_out`), when there was one.
-    Late(Option<FeedbackEntry>),
+    Late(Option<Box<FeedbackEntry>>),
 }
 
 /// What one [`FeedbackProcessor::reconcile`] pass did.
@@ -478,6 +797,7 @@ fn new_entry(
         reviewer: s.reviewer.clone(),
         comments: s.comments.clone(),
         corrections: s.corrections.clone(),
+        resolution: s.resolution.clone(),
         channel: reviewer.channel.clone(),
         received_at: now,
         outcome,
@@ -546,7 +866,11 @@ where
             // Authorise before anything else is answered (a replay included). A non-member's
             // attempt is logged and counted, never written to the workflow's partition.
             if let Some(groups) = &reviewer.groups {
-                let group = &workflow.config.reviewer_group;
+                let group = if feedback.submission.decision.is_resolution() {
+                    &workflow.config.escalation_group
+                } else {
+                    &workflow.config.reviewer_group
+                };
                 if !groups.iter().any(|g| g == group || g == "admin") {
                     warn!(workflow_id = %workflow.id, reviewer = %reviewer.name,
                         channel = %reviewer.channel, "decision refused: not in the reviewer group");
@@ -561,6 +885,14 @@ where
                 return self.replay(existing, Some(&workflow), feedback).await;
             }
             let now = self.clock.now();
+            let completed;
+            let feedback = match self.complete_resolution(&workflow, feedback).await? {
+                Some(with_final) => {
+                    completed = with_final;
+                    &completed
+                }
+                None => feedback,
+            };
             match rules::decide(&workflow, &feedback.submission, now) {
                 Ok(applied) => {
                     let entry = new_entry(
@@ -593,6 +925,15 @@ where
                         if let Some(pending) = &workflow.pending_review {
                             let waited = (now - pending.requested_at).num_milliseconds();
                             metrics::emit(&metrics::review_latency_seconds(waited as f64 / 1000.0));
+                        }
+                    }
+                    if let Some(artifact) = person_artifact(&applied.workflow, &entry) {
+                        // The audit entry holds the artifact already; the publish step writes
+                        // it again if this write is lost.
+                        if let Err(e) = self.store.put_artifact(&entry.workflow_id, &artifact).await
+                        {
+                            warn!(workflow_id = %entry.workflow_id, error = %e,
+                                "the resolved artifact is recorded but not stored yet; publishing stores it");
                         }
                     }
                     let Some(decision) = applied.workflow.pending_delivery().cloned() else {
@@ -639,6 +980,64 @@ where
     /// Whether one more rejection of this submitter may be stored in the workflow's trail
     /// (at most [`MAX_RECORDED_REJECTIONS`] per workflow and
     /// [`MAX_RECORDED_REJECTIONS_PER_PRINCIPAL`] per submitter).
+    /// Validates and applies a resolution of an escalated workflow (see
+    /// [`rules::resolve`]): the same processor, audit trail and delivery as a review decision.
+    pub async fn resolve(
+        &self,
+        workflow_id: &str,
+        request: &ResolutionRequest,
+        idempotency_key: &str,
+        reviewer: &Reviewer,
+    ) -> Result<FeedbackReceipt, FeedbackError> {
+        let resolution = validate_resolution(workflow_id, request, idempotency_key, reviewer)
+            .map_err(FeedbackError::Invalid)?;
+        self.process(&resolution, reviewer).await
+    }
+
+    /// A `resolve` given as corrections: the final artifact is the newest draft with them
+    /// applied, checked against the schema (field errors name the correction). `None` when
+    /// there is nothing to complete.
+    async fn complete_resolution(
+        &self,
+        workflow: &Workflow,
+        feedback: &ValidFeedback,
+    ) -> Result<Option<ValidFeedback>, FeedbackError> {
+        let s = &feedback.submission;
+        let needs_draft = s.decision == Decision::Resolve
+            && s.resolution
+                .as_ref()
+                .is_some_and(|r| r.final_artifact.is_none());
+        if !needs_draft {
+            return Ok(None);
+        }
+        let draft = self
+            .store
+            .get_artifact(&workflow.id, workflow.artifact_iteration)
+            .await?
+            .ok_or_else(|| {
+                FeedbackError::Invalid(vec![FieldError::new(
+                    "corrections",
+                    "the workflow has no draft to correct; give the full artifact as `final`",
+                )])
+            })?;
+        let mut content = draft.content;
+        for correction in &s.corrections {
+            metadata::apply_correction(&mut content, correction);
+        }
+        let errors: Vec<FieldError> = metadata::validate(&content)
+            .into_iter()
+            .map(|e| FieldError::new(format!("final.{}", e.field), e.message))
+            .collect();
+        if !errors.is_empty() {
+            return Err(FeedbackError::Invalid(errors));
+        }
+        let mut completed = feedback.clone();
+        if let Some(r) = completed.submission.resolution.as_mut() {
+            r.final_artifact = Some(content);
+        }
+        Ok(Some(completed))
+    }
+
     async fn may_record_rejection(&self, entry: &FeedbackEntry) -> Result<bool, FeedbackError> {
         let all = self
             .store
@@ -738,7 +1137,7 @@ where
                     ),
                 };
                 self.store.replace_feedback(&entry).await?;
-                Ok(DeliveryAttempt::Late(Some(entry)))
+                Ok(DeliveryAttempt::Late(Some(Box::new(entry))))
             }
         }
     }

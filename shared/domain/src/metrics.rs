@@ -418,6 +418,8 @@ mod tests {
         assert_eq!(smoke_item_passed(&wf), Some(false));
         wf.status = WorkflowStatus::Escalated;
         wf.escalation = Some(Escalation {
+            awaiting: None,
+            unresolved_at: None,
             reason: EscalationReason::IterationLimit,
             detail: "limit".into(),
             iteration: 3,

@@ -21,6 +21,20 @@ pub const DEFAULT_BATCH_SIZE: u32 = 10;
 pub const MAX_BATCH_SIZE: u32 = 100;
 /// Reviewer group used when the start request names none.
 pub const DEFAULT_REVIEWER_GROUP: &str = "reviewers";
+/// Group that resolves escalations when the start request names none (`admin` always may).
+pub const DEFAULT_ESCALATION_GROUP: &str = "escalations";
+/// Default escalation SLA: 7 days; then the workflow ends escalated and unresolved.
+pub const DEFAULT_ESCALATION_TIMEOUT_SECONDS: u64 = 7 * 24 * 3600;
+/// Accepted escalation SLA range (the review SLA's: one minute to one year).
+pub const ESCALATION_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = REVIEW_TIMEOUT_RANGE;
+
+fn default_escalation_group() -> String {
+    DEFAULT_ESCALATION_GROUP.to_owned()
+}
+
+fn default_escalation_timeout() -> u64 {
+    DEFAULT_ESCALATION_TIMEOUT_SECONDS
+}
 
 /// The thing being reviewed; the reference case is a brand. Unknown fields are refused with
 /// their name (a misspelt `categroy` must not vanish silently); free-form data goes in
@@ -49,6 +63,12 @@ pub struct WorkflowConfig {
     pub review_timeout_seconds: u64,
     /// Reviewers of this group may decide the workflow.
     pub reviewer_group: String,
+    /// Members of this group (and `admin`) resolve the workflow's escalations.
+    #[serde(default = "default_escalation_group")]
+    pub escalation_group: String,
+    /// Escalation SLA: unresolved after this long, the workflow ends escalated (`unresolved`).
+    #[serde(default = "default_escalation_timeout")]
+    pub escalation_timeout_seconds: u64,
 }
 
 impl Default for WorkflowConfig {
@@ -57,6 +77,8 @@ impl Default for WorkflowConfig {
             max_iterations: DEFAULT_MAX_ITERATIONS,
             review_timeout_seconds: DEFAULT_REVIEW_TIMEOUT_SECONDS,
             reviewer_group: DEFAULT_REVIEWER_GROUP.to_owned(),
+            escalation_group: default_escalation_group(),
+            escalation_timeout_seconds: DEFAULT_ESCALATION_TIMEOUT_SECONDS,
         }
     }
 }
@@ -73,26 +95,37 @@ pub enum WorkflowStatus {
     Revising,
     /// A reviewer approved the current draft. Terminal.
     Approved,
-    /// Handed to a person (limit reached, no progress, review timed out). Terminal.
+    /// Handed to a person (limit reached, no progress, review timed out, rejected): waits for
+    /// a resolution by the escalation group; terminal for everything else, and for good once
+    /// the escalation SLA passed unresolved.
     Escalated,
     /// An unrecoverable error ended the workflow. Terminal.
     Failed,
+    /// A person resolved the escalation with a final artifact. Terminal.
+    Resolved,
+    /// A person abandoned the workflow after its escalation. Terminal.
+    Abandoned,
 }
 
 impl WorkflowStatus {
     /// All statuses, in lifecycle order.
-    pub const ALL: [WorkflowStatus; 6] = [
+    pub const ALL: [WorkflowStatus; 8] = [
         Self::Generating,
         Self::AwaitingReview,
         Self::Revising,
         Self::Approved,
         Self::Escalated,
         Self::Failed,
+        Self::Resolved,
+        Self::Abandoned,
     ];
 
     /// Whether no further transition is allowed.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Approved | Self::Escalated | Self::Failed)
+        matches!(
+            self,
+            Self::Approved | Self::Escalated | Self::Failed | Self::Resolved | Self::Abandoned
+        )
     }
 
     /// The stable snake_case name used in storage, APIs and logs.
@@ -104,6 +137,8 @@ impl WorkflowStatus {
             Self::Approved => "approved",
             Self::Escalated => "escalated",
             Self::Failed => "failed",
+            Self::Resolved => "resolved",
+            Self::Abandoned => "abandoned",
         }
     }
 }
@@ -165,7 +200,9 @@ pub struct PendingReview {
     pub deadline: DateTime<Utc>,
 }
 
-/// A reviewer's decision.
+/// A person's decision: a reviewer's on a draft, or (the resolutions) the escalation group's on
+/// an escalated workflow. Both kinds go through the same processor, audit trail and delivery
+/// outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
@@ -173,6 +210,14 @@ pub enum Decision {
     Approve,
     /// Ask the agent for another draft.
     RequestChanges,
+    /// Resolution: a person supplies the final artifact.
+    Resolve,
+    /// Resolution: grant more iterations; the same execution regenerates.
+    Extend,
+    /// Resolution: hand the current draft to another reviewer group.
+    Reassign,
+    /// Resolution: stop the workflow for good.
+    Abandon,
 }
 
 impl Decision {
@@ -181,7 +226,19 @@ impl Decision {
         match self {
             Self::Approve => "approve",
             Self::RequestChanges => "request_changes",
+            Self::Resolve => "resolve",
+            Self::Extend => "extend",
+            Self::Reassign => "reassign",
+            Self::Abandon => "abandon",
         }
+    }
+
+    /// Whether this resolves an escalation (rather than deciding a draft).
+    pub fn is_resolution(self) -> bool {
+        matches!(
+            self,
+            Self::Resolve | Self::Extend | Self::Reassign | Self::Abandon
+        )
     }
 }
 
@@ -221,6 +278,39 @@ pub struct DecisionRecord {
     /// it). `None` on records written before the outbox existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,
+    /// For a resolution: where the execution goes on (what the waiting escalation task
+    /// completes with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<ResolutionEffect>,
+}
+
+/// What a resolution tells the execution (the same for the inline delivery, a replay and the
+/// reconciler).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolutionEffect {
+    /// The iteration the workflow continues with (`extend`: the next one; `reassign`: the
+    /// current one).
+    pub next_iteration: u32,
+    /// The review SLA from now on.
+    pub review_timeout_seconds: u64,
+}
+
+/// What a resolution carries beyond its action, as recorded in the audit trail.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolutionDetails {
+    /// `extend`: iterations granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_iterations: Option<u32>,
+    /// `reassign`: the new reviewer group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewer_group: Option<String>,
+    /// `reassign`: the new review SLA (default: unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_timeout_seconds: Option<u64>,
+    /// `resolve`: the final artifact (the full document, or the last draft with the
+    /// corrections applied), validated against the schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_artifact: Option<Value>,
 }
 
 /// Where an applied decision stands with the execution it resumes.
@@ -274,6 +364,17 @@ pub enum EscalationReason {
     InvalidDraft,
 }
 
+/// The escalation task waiting for a resolution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingResolution {
+    /// Token of the waiting `Escalation` task. Never leaves the backend.
+    pub task_token: TaskToken,
+    /// When the escalation started waiting.
+    pub requested_at: DateTime<Utc>,
+    /// When the escalation SLA runs out.
+    pub deadline: DateTime<Utc>,
+}
+
 impl EscalationReason {
     /// Stable snake_case name.
     pub fn as_str(self) -> &'static str {
@@ -303,6 +404,46 @@ pub struct Escalation {
     pub iteration: u32,
     /// When.
     pub escalated_at: DateTime<Utc>,
+    /// The execution waiting for a resolution (none before it waits, once resolved, and
+    /// for escalations recorded before resolutions existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting: Option<PendingResolution>,
+    /// Set when the escalation SLA passed without a resolution (the workflow ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unresolved_at: Option<DateTime<Utc>>,
+}
+
+impl Escalation {
+    /// What may be shown about the escalation (everything but the task token).
+    pub fn summary(&self) -> EscalationSummary {
+        EscalationSummary {
+            reason: self.reason,
+            detail: self.detail.clone(),
+            iteration: self.iteration,
+            escalated_at: self.escalated_at,
+            resolve_by: self.awaiting.as_ref().map(|a| a.deadline),
+            unresolved_at: self.unresolved_at,
+        }
+    }
+}
+
+/// An escalation as the CLI and API show it: never the task token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EscalationSummary {
+    /// Why.
+    pub reason: EscalationReason,
+    /// A sentence for the person who picks it up.
+    pub detail: String,
+    /// Iteration at which it happened.
+    pub iteration: u32,
+    /// When.
+    pub escalated_at: DateTime<Utc>,
+    /// While waiting for a resolution: the end of the escalation SLA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_by: Option<DateTime<Utc>>,
+    /// When the SLA ran out unresolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unresolved_at: Option<DateTime<Utc>>,
 }
 
 /// The failure record written by the state machine's catch-all.
@@ -430,6 +571,9 @@ pub struct FeedbackEntry {
     /// Structured field corrections.
     #[serde(default)]
     pub corrections: Vec<Correction>,
+    /// What a resolution carries beyond its action (none for a reviewer's decision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<ResolutionDetails>,
     /// Where it came from (`cli`, `api`, `sqs`, `lambda`, `synthetic`).
     pub channel: String,
     /// When received.

@@ -13,7 +13,7 @@ use crate::error::HandlerError;
 use crate::model::{Artifact, Decision, Subject, Workflow, WorkflowStatus};
 
 /// Version of the envelope's shape; a breaking change bumps the major part.
-pub const ENVELOPE_SCHEMA_VERSION: &str = "1.0";
+pub const ENVELOPE_SCHEMA_VERSION: &str = "1.1";
 /// `source` of the events.
 pub const EVENT_SOURCE: &str = "hitl.orchestrator";
 /// `detail-type` of the events.
@@ -102,22 +102,33 @@ pub fn envelope(
     workflow: &Workflow,
     final_artifact: &Artifact,
 ) -> Result<OutcomeEnvelope, HandlerError> {
-    if workflow.status != WorkflowStatus::Approved {
-        return Err(HandlerError::field(
-            "workflow_id",
-            format!(
-                "workflow {} is {}, not approved: it has no envelope",
-                workflow.id, workflow.status
-            ),
-        ));
-    }
+    let final_decision = match workflow.status {
+        WorkflowStatus::Approved => Decision::Approve,
+        WorkflowStatus::Resolved => Decision::Resolve,
+        _ => {
+            return Err(HandlerError::field(
+                "workflow_id",
+                format!(
+                    "workflow {} is {}, not approved or resolved: it has no envelope",
+                    workflow.id, workflow.status
+                ),
+            ))
+        }
+    };
     let approval = workflow
         .decisions
         .iter()
         .rev()
-        .find(|d| d.decision == Decision::Approve)
+        .find(|d| d.decision == final_decision)
         .ok_or_else(|| {
-            HandlerError::field("workflow_id", "an approved workflow without an approval")
+            HandlerError::field(
+                "workflow_id",
+                format!(
+                    "a {} workflow without its {} decision",
+                    workflow.status,
+                    final_decision.as_str()
+                ),
+            )
         })?;
     let completed_at = workflow.completed_at.unwrap_or(approval.decided_at);
     let mut envelope = OutcomeEnvelope {
@@ -125,7 +136,7 @@ pub fn envelope(
         workflow_id: workflow.id.clone(),
         request_id: workflow.request_id.clone(),
         subject: workflow.subject.clone(),
-        outcome: "approved".to_owned(),
+        outcome: workflow.status.as_str().to_owned(),
         artifact: final_artifact.content.clone(),
         artifact_iteration: final_artifact.iteration,
         artifact_hash: final_artifact.hash.clone(),
@@ -159,13 +170,15 @@ pub fn finished_event(
     envelope: Option<(&OutcomeEnvelope, &str)>,
 ) -> Result<FinishedEvent, HandlerError> {
     let outcome = match workflow.status {
-        WorkflowStatus::Approved => "approved",
-        WorkflowStatus::Escalated => "escalated",
+        status @ (WorkflowStatus::Approved
+        | WorkflowStatus::Escalated
+        | WorkflowStatus::Resolved
+        | WorkflowStatus::Abandoned) => status.as_str(),
         other => {
             return Err(HandlerError::field(
                 "workflow_id",
                 format!(
-                    "workflow {} is {other}: only approved or escalated workflows are published",
+                    "workflow {} is {other}: only approved, escalated, resolved or abandoned workflows are published",
                     workflow.id
                 ),
             ))
@@ -177,9 +190,11 @@ pub fn finished_event(
         request_id: workflow.request_id.clone(),
         subject_id: workflow.subject.id.clone(),
         outcome: outcome.to_owned(),
+        // Why it was escalated (also for a resolved or abandoned escalation).
         reason: workflow
             .escalation
             .as_ref()
+            .filter(|_| workflow.status != WorkflowStatus::Approved)
             .map(|e| e.reason.as_str().to_owned()),
         iterations: workflow.iteration,
         completed_at: workflow.completed_at.unwrap_or(workflow.updated_at),

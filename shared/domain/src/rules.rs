@@ -8,7 +8,8 @@ use thiserror::Error;
 
 use crate::model::{
     Correction, Decision, DecisionRecord, Delivery, Escalation, EscalationReason, Failure,
-    PendingReview, TaskToken, Workflow, WorkflowStatus,
+    PendingResolution, PendingReview, ResolutionDetails, ResolutionEffect, TaskToken, Workflow,
+    WorkflowStatus, MAX_ITERATIONS_RANGE,
 };
 
 /// A transition that is not allowed from the record's current state.
@@ -87,6 +88,42 @@ pub enum Rejection {
         /// When it timed out.
         deadline: DateTime<Utc>,
     },
+    /// A resolution for a workflow that is not escalated.
+    #[error("workflow is {status}, not escalated: only an escalated workflow can be resolved")]
+    NotEscalated {
+        /// The current status.
+        status: WorkflowStatus,
+    },
+    /// Somebody resolved this escalation already.
+    #[error("the escalation was already resolved ({decision}) by {by}")]
+    AlreadyResolved {
+        /// The resolution that won.
+        decision: &'static str,
+        /// Who made it.
+        by: String,
+    },
+    /// The escalation SLA passed: the workflow ended escalated and unresolved.
+    #[error("the escalation was left unresolved: its SLA ran out at {deadline}")]
+    EscalationExpired {
+        /// When it ran out.
+        deadline: DateTime<Utc>,
+    },
+    /// `extend` would take the workflow past the largest iteration limit.
+    #[error("extending by {requested} would allow {total} iterations; at most {max} are allowed in total")]
+    TooManyIterations {
+        /// Iterations asked for.
+        requested: u32,
+        /// The limit it would reach.
+        total: u32,
+        /// The largest limit.
+        max: u32,
+    },
+    /// `reassign` of an escalation whose current iteration has no valid draft.
+    #[error("iteration {iteration} has no valid draft to review; extend or resolve instead")]
+    NoDraftToReview {
+        /// The iteration.
+        iteration: u32,
+    },
 }
 
 impl Rejection {
@@ -99,6 +136,11 @@ impl Rejection {
             Self::NotAwaitingReview { .. } => "not_awaiting_review",
             Self::WorkflowFinished { .. } => "workflow_finished",
             Self::ReviewTimedOut { .. } => "review_timed_out",
+            Self::NotEscalated { .. } => "not_escalated",
+            Self::AlreadyResolved { .. } => "already_resolved",
+            Self::EscalationExpired { .. } => "escalation_expired",
+            Self::TooManyIterations { .. } => "too_many_iterations",
+            Self::NoDraftToReview { .. } => "no_draft_to_review",
         }
     }
 }
@@ -118,6 +160,8 @@ pub struct Submission {
     pub corrections: Vec<Correction>,
     /// Idempotency key.
     pub idempotency_key: String,
+    /// For a resolution: what it carries beyond its action.
+    pub resolution: Option<ResolutionDetails>,
 }
 
 /// The applied decision: the next record and the token that resumes the waiting execution.
@@ -264,6 +308,9 @@ pub fn decide(
     submission: &Submission,
     now: DateTime<Utc>,
 ) -> Result<AppliedDecision, Rejection> {
+    if submission.decision.is_resolution() {
+        return resolve(workflow, submission, now);
+    }
     if workflow.status.is_terminal() {
         // A decision for a finished workflow: tell the reviewer precisely what happened.
         if let Some(record) = workflow
@@ -301,9 +348,13 @@ pub fn decide(
             current: workflow.iteration,
         });
     }
+    // Decisions made before the last resolution belong to an earlier round: a reassigned
+    // draft is decided again by the new group.
     if let Some(record) = workflow
         .decisions
         .iter()
+        .rev()
+        .take_while(|d| !d.decision.is_resolution())
         .find(|d| d.iteration == submission.iteration)
     {
         return Err(Rejection::AlreadyDecided {
@@ -334,6 +385,12 @@ pub fn decide(
     next.status = match submission.decision {
         Decision::Approve => WorkflowStatus::Approved,
         Decision::RequestChanges => WorkflowStatus::Revising,
+        // Resolutions were dispatched to `resolve` above.
+        Decision::Resolve | Decision::Extend | Decision::Reassign | Decision::Abandon => {
+            return Err(Rejection::NotEscalated {
+                status: workflow.status,
+            })
+        }
     };
     if submission.decision == Decision::Approve {
         next.completed_at = Some(now);
@@ -349,11 +406,211 @@ pub fn decide(
         decided_at: now,
         task_token: Some(pending.task_token.clone()),
         delivery: Some(Delivery::Pending),
+        resolution: None,
     });
     Ok(AppliedDecision {
         workflow: next,
         task_token: pending.task_token.clone(),
     })
+}
+
+/// Applies a resolution of the escalation group to an escalated workflow that waits for one.
+/// The first resolution wins; the rules:
+/// - `resolve`: the workflow ends `resolved` with the person's final artifact (stored as the
+///   next iteration's artifact, authored by them).
+/// - `extend`: `max_iterations` grows by the granted number (at most 50 in total) and the
+///   workflow continues with the next iteration (`revising`); the guidance goes to the agent.
+/// - `reassign`: the current draft goes to another reviewer group (optionally with a new
+///   review SLA) and waits for its review again; decisions before the reassignment no longer
+///   count for that iteration.
+/// - `abandon`: the workflow ends `abandoned`.
+pub fn resolve(
+    workflow: &Workflow,
+    submission: &Submission,
+    now: DateTime<Utc>,
+) -> Result<AppliedDecision, Rejection> {
+    let escalation = match (&workflow.status, &workflow.escalation) {
+        (WorkflowStatus::Escalated, Some(e)) => e,
+        (status, _) => {
+            return Err(match last_resolution(workflow) {
+                Some(r) if workflow.escalation.is_some() => Rejection::AlreadyResolved {
+                    decision: r.decision.as_str(),
+                    by: r.reviewer.clone(),
+                },
+                _ => Rejection::NotEscalated { status: *status },
+            })
+        }
+    };
+    let Some(awaiting) = &escalation.awaiting else {
+        if escalation.unresolved_at.is_some() {
+            return Err(Rejection::EscalationExpired {
+                deadline: escalation.unresolved_at.unwrap_or(now),
+            });
+        }
+        return Err(Rejection::NotEscalated {
+            status: workflow.status,
+        });
+    };
+    if submission.iteration < workflow.iteration {
+        return Err(Rejection::StaleIteration {
+            submitted: submission.iteration,
+            current: workflow.iteration,
+        });
+    }
+    if submission.iteration > workflow.iteration {
+        return Err(Rejection::UnknownIteration {
+            submitted: submission.iteration,
+            current: workflow.iteration,
+        });
+    }
+    if now > awaiting.deadline {
+        return Err(Rejection::EscalationExpired {
+            deadline: awaiting.deadline,
+        });
+    }
+    let details = submission.resolution.clone().unwrap_or_default();
+    let mut next = bumped(workflow, now);
+    let mut next_iteration = workflow.iteration;
+    match submission.decision {
+        Decision::Resolve => {
+            next.status = WorkflowStatus::Resolved;
+            next.completed_at = Some(now);
+            if let Some(content) = &details.final_artifact {
+                next.artifact_iteration = workflow.artifact_iteration.max(workflow.iteration) + 1;
+                next.artifact_hash = Some(crate::metadata::content_hash(content));
+            }
+        }
+        Decision::Abandon => {
+            next.status = WorkflowStatus::Abandoned;
+            next.completed_at = Some(now);
+        }
+        Decision::Extend => {
+            let requested = details.extra_iterations.unwrap_or(1);
+            let total = workflow.config.max_iterations.saturating_add(requested);
+            let max = *MAX_ITERATIONS_RANGE.end();
+            // The next iteration must fit too (an escalation before the limit was reached
+            // leaves room already).
+            if total > max {
+                return Err(Rejection::TooManyIterations {
+                    requested,
+                    total,
+                    max,
+                });
+            }
+            next.config.max_iterations = total.max(workflow.iteration + 1);
+            next_iteration = workflow.iteration + 1;
+            next.iteration = next_iteration;
+            next.status = WorkflowStatus::Revising;
+            next.completed_at = None;
+        }
+        Decision::Reassign => {
+            if workflow.artifact_iteration != workflow.iteration {
+                return Err(Rejection::NoDraftToReview {
+                    iteration: workflow.iteration,
+                });
+            }
+            if let Some(group) = &details.reviewer_group {
+                next.config.reviewer_group = group.clone();
+            }
+            if let Some(timeout) = details.review_timeout_seconds {
+                next.config.review_timeout_seconds = timeout;
+            }
+            next.status = WorkflowStatus::Revising;
+            next.completed_at = None;
+        }
+        Decision::Approve | Decision::RequestChanges => {
+            return Err(Rejection::NotAwaitingReview {
+                status: workflow.status,
+            })
+        }
+    }
+    if let Some(e) = next.escalation.as_mut() {
+        e.awaiting = None;
+    }
+    next.decisions.push(DecisionRecord {
+        iteration: workflow.iteration,
+        decision: submission.decision,
+        reviewer: submission.reviewer.clone(),
+        feedback_key: submission.idempotency_key.clone(),
+        fingerprint: feedback_fingerprint(&submission.comments, &submission.corrections),
+        requested_at: awaiting.requested_at,
+        decided_at: now,
+        task_token: Some(awaiting.task_token.clone()),
+        delivery: Some(Delivery::Pending),
+        resolution: Some(ResolutionEffect {
+            next_iteration,
+            review_timeout_seconds: next.config.review_timeout_seconds,
+        }),
+    });
+    Ok(AppliedDecision {
+        workflow: next,
+        task_token: awaiting.task_token.clone(),
+    })
+}
+
+fn last_resolution(workflow: &Workflow) -> Option<&DecisionRecord> {
+    workflow
+        .decisions
+        .iter()
+        .rev()
+        .find(|d| d.decision.is_resolution())
+}
+
+/// The escalation SLA ran out: the workflow stays escalated for good (`unresolved`). A
+/// resolution recorded but never delivered (the wait timed out first) is kept and marked late,
+/// and its effect is undone: the execution never got it. `None` when already recorded.
+pub fn mark_unresolved(workflow: &Workflow, now: DateTime<Utc>) -> Option<Workflow> {
+    if workflow
+        .escalation
+        .as_ref()
+        .is_some_and(|e| e.unresolved_at.is_some())
+    {
+        return None;
+    }
+    let late = last_resolution(workflow)
+        .filter(|r| !r.delivery.as_ref().is_some_and(Delivery::is_delivered))
+        .filter(|r| {
+            workflow
+                .escalation
+                .as_ref()
+                .is_some_and(|e| r.decided_at >= e.escalated_at)
+        })
+        // Nothing happened since the resolution that only its delivery could cause (a new
+        // draft or review request means the execution had it).
+        .filter(|_| match workflow.status {
+            WorkflowStatus::Resolved | WorkflowStatus::Abandoned => true,
+            WorkflowStatus::Revising => {
+                workflow.pending_review.is_none()
+                    && workflow
+                        .escalation
+                        .as_ref()
+                        .is_some_and(|e| workflow.artifact_iteration <= e.iteration)
+            }
+            _ => false,
+        })
+        .map(|r| r.feedback_key.clone());
+    if workflow.status != WorkflowStatus::Escalated && late.is_none() {
+        return None;
+    }
+    let mut next = bumped(workflow, now);
+    if let Some(key) = late {
+        if let Some(r) = next.decisions.iter_mut().find(|d| d.feedback_key == key) {
+            r.delivery = Some(Delivery::Late { at: now });
+        }
+        if let Some(e) = &workflow.escalation {
+            // Undo the resolution's effect on the record: back to the escalated iteration.
+            next.iteration = e.iteration;
+            next.artifact_iteration = workflow.artifact_iteration.min(e.iteration);
+        }
+    }
+    next.status = WorkflowStatus::Escalated;
+    next.pending_review = None;
+    next.completed_at = Some(now);
+    if let Some(e) = next.escalation.as_mut() {
+        e.awaiting = None;
+        e.unresolved_at = Some(now);
+    }
+    Some(next)
 }
 
 /// After a `request_changes` decision on `reviewed_iteration`: either start the next iteration
@@ -429,10 +686,34 @@ pub fn escalate(
     workflow: &Workflow,
     reason: EscalationReason,
     detail: &str,
+    token: Option<TaskToken>,
     now: DateTime<Utc>,
 ) -> Result<Option<Workflow>, TransitionError> {
     if workflow.status == WorkflowStatus::Escalated {
-        return Ok(None);
+        // A retried escalation task carries a new token: the newest one is the waiting task.
+        let Some(token) = token else { return Ok(None) };
+        let Some(escalation) = &workflow.escalation else {
+            return Ok(None);
+        };
+        if escalation.unresolved_at.is_some()
+            || escalation
+                .awaiting
+                .as_ref()
+                .is_some_and(|a| a.task_token == token)
+        {
+            return Ok(None);
+        }
+        if escalation.awaiting.is_none()
+            && last_resolution(workflow).is_some_and(|r| r.decided_at >= escalation.escalated_at)
+        {
+            // Resolved already; the resolution's delivery settles the task.
+            return Ok(None);
+        }
+        let mut next = bumped(workflow, now);
+        if let Some(e) = next.escalation.as_mut() {
+            e.awaiting = Some(pending_resolution(workflow, token, now));
+        }
+        return Ok(Some(next));
     }
     // "Decision recorded, wait timed out": the execution never got the decision, so its
     // timeout stands. Keep the decision, mark it late, escalate.
@@ -462,8 +743,23 @@ pub fn escalate(
         detail: detail.to_owned(),
         iteration: workflow.iteration,
         escalated_at: now,
+        awaiting: token.map(|t| pending_resolution(workflow, t, now)),
+        unresolved_at: None,
     });
     Ok(Some(next))
+}
+
+fn pending_resolution(
+    workflow: &Workflow,
+    token: TaskToken,
+    now: DateTime<Utc>,
+) -> PendingResolution {
+    let timeout = i64::try_from(workflow.config.escalation_timeout_seconds).unwrap_or(i64::MAX);
+    PendingResolution {
+        task_token: token,
+        requested_at: now,
+        deadline: now + Duration::seconds(timeout),
+    }
 }
 
 /// The error name a failed publication ends with (`ErrorName::PublishFailed`; spelt here so
@@ -527,8 +823,15 @@ pub fn settle_delivery(
 /// closed, or a record from before the outbox): then a review timeout is what the execution
 /// actually saw, and it may escalate a workflow the record already shows as decided.
 fn undelivered_current_decision(workflow: &Workflow) -> bool {
-    workflow.decisions.iter().any(|d| {
-        d.iteration == workflow.iteration
-            && !d.delivery.as_ref().is_some_and(Delivery::is_delivered)
-    })
+    // Review decisions of the current round only (after the last resolution): a resolution's
+    // own wait (the escalation) ends by `mark_unresolved`.
+    workflow
+        .decisions
+        .iter()
+        .rev()
+        .take_while(|d| !d.decision.is_resolution())
+        .any(|d| {
+            d.iteration == workflow.iteration
+                && !d.delivery.as_ref().is_some_and(Delivery::is_delivered)
+        })
 }

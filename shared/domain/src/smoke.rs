@@ -2,7 +2,7 @@
 //! without a human and still cover approval on round one, approval after revisions and
 //! escalation at the iteration limit.
 
-use crate::feedback::{FeedbackRequest, Reviewer};
+use crate::feedback::{FeedbackRequest, ResolutionRequest, Reviewer};
 use crate::model::{Correction, SmokeScenario, Workflow};
 
 /// The reviewer identity recorded for synthetic decisions.
@@ -57,5 +57,30 @@ pub fn decide(scenario: SmokeScenario, workflow: &Workflow, iteration: u32) -> F
             )),
             corrections: vec![],
         },
+    }
+}
+
+/// Idempotency key of the synthetic resolution of a workflow's escalation (stable under
+/// retries; one escalation per smoke workflow).
+pub fn resolution_key(workflow: &Workflow) -> String {
+    format!(
+        "synthetic-resolution-{}-{}",
+        workflow.id, workflow.iteration
+    )
+}
+
+/// What the synthetic resolver submits for an escalated smoke workflow: it resolves the
+/// escalation with a correction to the newest draft, so the smoke run covers the resolution
+/// path (schema check, person-authored final artifact, outcome) and ends `resolved`.
+pub fn resolve(_scenario: SmokeScenario, workflow: &Workflow) -> ResolutionRequest {
+    ResolutionRequest {
+        iteration: Some(i64::from(workflow.iteration)),
+        action: Some("resolve".into()),
+        corrections: vec![Correction {
+            field: "tagline".into(),
+            value: format!("{}, settled by a person", workflow.subject.name),
+        }],
+        reason: Some("Synthetic resolution of a smoke escalation.".into()),
+        ..ResolutionRequest::default()
     }
 }

@@ -4,7 +4,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use hitl_domain::model::{
-    Decision, Delivery, EscalationReason, TaskToken, Workflow, WorkflowStatus,
+    Decision, Delivery, EscalationReason, ResolutionDetails, TaskToken, Workflow, WorkflowStatus,
 };
 use hitl_domain::rules::{self, IterationVerdict, Rejection, Submission};
 use hitl_domain::store::contract::sample_workflow;
@@ -15,7 +15,9 @@ fn now() -> chrono::DateTime<Utc> {
 }
 
 fn submit(iteration: u32, decision: Decision, comments: &str) -> Submission {
+    // (resolutions set `resolution` themselves)
     Submission {
+        resolution: None,
         iteration,
         decision,
         reviewer: "rita".into(),
@@ -59,7 +61,7 @@ fn with_max_ten_the_tenth_rejection_escalates_when_the_eleventh_would_start() {
     }
     assert_eq!(wf.iteration, 10);
     assert_eq!(wf.decisions.len(), 10);
-    let escalated = rules::escalate(&wf, EscalationReason::IterationLimit, "limit", now())
+    let escalated = rules::escalate(&wf, EscalationReason::IterationLimit, "limit", None, now())
         .unwrap()
         .unwrap();
     assert_eq!(escalated.status, WorkflowStatus::Escalated);
@@ -137,9 +139,15 @@ fn feedback_rejections_are_specific() {
             current: 2
         }
     ));
-    let timed_out = rules::escalate(&waiting, EscalationReason::ReviewTimeout, "late", now())
-        .unwrap()
-        .unwrap();
+    let timed_out = rules::escalate(
+        &waiting,
+        EscalationReason::ReviewTimeout,
+        "late",
+        None,
+        now(),
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(
         rules::decide(&timed_out, &submit(1, Decision::Approve, ""), now())
             .unwrap_err()
@@ -175,6 +183,12 @@ enum Op {
     Fail,
     Settle(u8),
     TimeoutEscalate,
+    /// Escalation as a human task (with a token): waits for a resolution.
+    EscalateWaiting,
+    /// A resolution: 0 resolve, 1 extend by `n`, 2 reassign, 3 abandon.
+    Resolve(u8, u32),
+    /// The escalation SLA ran out.
+    Unresolved,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -187,6 +201,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Fail),
         2 => (0u8..3).prop_map(Op::Settle),
         1 => Just(Op::TimeoutEscalate),
+        2 => Just(Op::EscalateWaiting),
+        3 => (0u8..4, 1u32..60).prop_map(|(k, n)| Op::Resolve(k, n)),
+        1 => Just(Op::Unresolved),
     ]
 }
 
@@ -215,7 +232,7 @@ fn apply(wf: &Workflow, op: &Op) -> Option<Workflow> {
         Op::Check => rules::check_iteration(wf, i, now())
             .ok()
             .and_then(|(_, n)| n),
-        Op::Escalate => rules::escalate(wf, EscalationReason::NoProgress, "p", now())
+        Op::Escalate => rules::escalate(wf, EscalationReason::NoProgress, "p", None, now())
             .ok()
             .flatten(),
         Op::Fail => rules::fail(wf, "E", "c", now()),
@@ -230,9 +247,50 @@ fn apply(wf: &Workflow, op: &Op) -> Option<Workflow> {
             };
             rules::settle_delivery(wf, &d.feedback_key, outcome, now())
         }),
-        Op::TimeoutEscalate => rules::escalate(wf, EscalationReason::ReviewTimeout, "t", now())
-            .ok()
-            .flatten(),
+        Op::TimeoutEscalate => {
+            rules::escalate(wf, EscalationReason::ReviewTimeout, "t", None, now())
+                .ok()
+                .flatten()
+        }
+        Op::EscalateWaiting => rules::escalate(
+            wf,
+            EscalationReason::IterationLimit,
+            "l",
+            Some(TaskToken::new(format!("esc-{}", wf.version))),
+            now(),
+        )
+        .ok()
+        .flatten(),
+        Op::Resolve(kind, n) => {
+            let (decision, details) = match kind {
+                0 => (
+                    Decision::Resolve,
+                    ResolutionDetails {
+                        final_artifact: Some(serde_json::json!({"name": "x"})),
+                        ..Default::default()
+                    },
+                ),
+                1 => (
+                    Decision::Extend,
+                    ResolutionDetails {
+                        extra_iterations: Some(*n),
+                        ..Default::default()
+                    },
+                ),
+                2 => (
+                    Decision::Reassign,
+                    ResolutionDetails {
+                        reviewer_group: Some("leads".into()),
+                        ..Default::default()
+                    },
+                ),
+                _ => (Decision::Abandon, ResolutionDetails::default()),
+            };
+            let mut s = submit(i, decision, &format!("r{}", wf.version));
+            s.resolution = Some(details);
+            rules::decide(wf, &s, now()).ok().map(|a| a.workflow)
+        }
+        Op::Unresolved => rules::mark_unresolved(wf, now()),
     }
 }
 
@@ -258,13 +316,34 @@ proptest! {
                     Op::TimeoutEscalate if before.status == WorkflowStatus::Approved => {
                         // The one way out of a terminal status: the execution's wait timed out
                         // before the approval reached it. The decision is kept, marked late.
-                        let d = before.decisions.iter().find(|d| d.iteration == before.iteration);
+                        // (the latest decision of the iteration: a reassigned draft is decided again)
+                        let d = before.decisions.iter().rev().find(|d| d.iteration == before.iteration);
                         let undelivered = d.is_some_and(|d| !d.delivery.as_ref().is_some_and(Delivery::is_delivered));
                         prop_assert!(undelivered, "escalated an approval that was delivered");
                         prop_assert_eq!(next.status, WorkflowStatus::Escalated);
                         prop_assert_eq!(next.decisions.len(), before.decisions.len());
                         let late = next.decisions.iter().any(|d| matches!(d.delivery, Some(Delivery::Late { .. })));
                         prop_assert!(late, "no late decision");
+                    }
+                    Op::EscalateWaiting | Op::Resolve(..) | Op::Unresolved
+                        if before.status == WorkflowStatus::Escalated =>
+                    {
+                        // Out of an escalation only by a resolution while it waits, by a new
+                        // token for the waiting task, or by the SLA running out.
+                        let waiting = before.escalation.as_ref().is_some_and(|e| e.awaiting.is_some());
+                        let expired = next.escalation.as_ref().is_some_and(|e| e.unresolved_at.is_some());
+                        prop_assert!(waiting || expired || matches!(op, Op::EscalateWaiting), "{:?} from {:?}", op, before.escalation);
+                        if let Op::Resolve(..) = op {
+                            prop_assert!(next.decisions.last().is_some_and(|d| d.decision.is_resolution()));
+                        }
+                    }
+                    Op::Unresolved if matches!(before.status, WorkflowStatus::Resolved | WorkflowStatus::Abandoned) => {
+                        // A resolved or abandoned workflow changes again only when its
+                        // resolution never reached the execution (the escalation wait timed
+                        // out first): back to escalated, unresolved, the resolution kept late.
+                        let r = before.decisions.iter().rev().find(|d| d.decision.is_resolution());
+                        prop_assert!(r.is_some_and(|r| !r.delivery.as_ref().is_some_and(Delivery::is_delivered)));
+                        prop_assert_eq!(next.status, WorkflowStatus::Escalated);
                     }
                     _ => {
                         // No transition out of a terminal status.
@@ -283,15 +362,16 @@ proptest! {
                 prop_assert_eq!(next.version, before.version + 1);
                 wf = next;
             }
-            // The iteration never exceeds max + 1 (in fact never exceeds max).
-            prop_assert!(wf.iteration <= max + 1);
-            prop_assert!(wf.iteration <= max);
-            // At most one decision per iteration, in iteration order.
-            let iterations: Vec<u32> = wf.decisions.iter().map(|d| d.iteration).collect();
-            let mut sorted = iterations.clone();
-            sorted.dedup();
-            prop_assert_eq!(&iterations, &sorted);
-            prop_assert!(iterations.windows(2).all(|w| w[0] < w[1]));
+            // The iteration never exceeds the limit; `extend` never takes the limit past 50.
+            prop_assert!(wf.iteration <= wf.config.max_iterations);
+            prop_assert!(wf.config.max_iterations <= 50);
+            prop_assert!(wf.config.max_iterations >= max);
+            // Within a round (between resolutions) at most one review decision per iteration,
+            // in iteration order.
+            for round in wf.decisions.split(|d| d.decision.is_resolution()) {
+                let iterations: Vec<u32> = round.iter().map(|d| d.iteration).collect();
+                prop_assert!(iterations.windows(2).all(|w| w[0] < w[1]), "{:?}", iterations);
+            }
             // A pending review exists exactly when awaiting review.
             prop_assert_eq!(wf.pending_review.is_some(), wf.status == WorkflowStatus::AwaitingReview);
         }
@@ -317,6 +397,7 @@ fn only_an_unpublished_outcome_turns_a_finished_workflow_failed() {
         &sample_workflow("esc"),
         EscalationReason::NoProgress,
         "p",
+        None,
         now(),
     )
     .unwrap()

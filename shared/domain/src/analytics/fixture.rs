@@ -60,6 +60,7 @@ pub fn decision(
     seconds: i64,
 ) -> DecisionRecord {
     DecisionRecord {
+        resolution: None,
         iteration,
         decision,
         reviewer: "rita".into(),
@@ -81,6 +82,7 @@ pub fn applied(
     fields: &[&str],
 ) -> FeedbackEntry {
     FeedbackEntry {
+        resolution: None,
         workflow_id: workflow_id.to_owned(),
         idempotency_key: format!("{workflow_id}-{iteration}-{}", decision.as_str()),
         request_fingerprint: format!("rf-{workflow_id}-{iteration}"),
@@ -100,7 +102,11 @@ pub fn applied(
         outcome: FeedbackOutcome::Applied {
             status: match decision {
                 Decision::Approve => WorkflowStatus::Approved,
-                Decision::RequestChanges => WorkflowStatus::Revising,
+                Decision::RequestChanges | Decision::Extend | Decision::Reassign => {
+                    WorkflowStatus::Revising
+                }
+                Decision::Resolve => WorkflowStatus::Resolved,
+                Decision::Abandon => WorkflowStatus::Abandoned,
             },
         },
     }
@@ -151,6 +157,8 @@ pub fn escalated(
     wf.artifact_iteration = iteration;
     wf.decisions = decisions;
     wf.escalation = Some(Escalation {
+        awaiting: None,
+        unresolved_at: None,
         reason,
         detail: format!("escalated: {reason}"),
         iteration,

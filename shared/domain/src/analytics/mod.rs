@@ -190,6 +190,30 @@ pub struct EscalationFigures {
     /// One entry per reason (all three always present, in declaration order), each over
     /// completed workflows; a record without an escalation reason adds an `unknown` entry.
     pub by_reason: Vec<ReasonCount>,
+    /// What people did with escalations (every workflow in scope).
+    #[serde(default)]
+    pub resolutions: ResolutionFigures,
+}
+
+/// Escalation resolutions: how escalations were resolved, how long they waited, and how many
+/// iterations `extend` granted. Over every workflow in scope (an extended or reassigned
+/// workflow may have gone on to be approved).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolutionFigures {
+    /// Resolved with a person's final artifact.
+    pub resolve: usize,
+    /// Given more iterations.
+    pub extend: usize,
+    /// Handed to another reviewer group.
+    pub reassign: usize,
+    /// Abandoned.
+    pub abandon: usize,
+    /// Left past the escalation SLA.
+    pub unresolved: usize,
+    /// Iterations granted by `extend`, in total.
+    pub iterations_granted: u64,
+    /// Time from escalation to resolution: resolutions counted.
+    pub time_to_resolve: Turnaround,
 }
 
 /// Escalations of one reason.
@@ -309,10 +333,12 @@ pub fn nearest_rank<T: Copy>(sorted: &[T], p: u32) -> Option<T> {
 pub fn rounds(workflow: &Workflow) -> u32 {
     match workflow.status {
         WorkflowStatus::Approved => approval_iteration(workflow),
-        WorkflowStatus::Escalated => workflow
-            .escalation
-            .as_ref()
-            .map_or(workflow.iteration, |e| e.iteration),
+        WorkflowStatus::Escalated | WorkflowStatus::Resolved | WorkflowStatus::Abandoned => {
+            workflow
+                .escalation
+                .as_ref()
+                .map_or(workflow.iteration, |e| e.iteration)
+        }
         _ => workflow.iteration,
     }
 }
@@ -463,7 +489,10 @@ fn bin(workflow: &Workflow, options: &ReportOptions) -> Option<Bin> {
     }
     Some(match workflow.status {
         WorkflowStatus::Approved => Bin::Approved,
-        WorkflowStatus::Escalated => Bin::Escalated,
+        // A resolved or abandoned workflow was escalated: it counts as an escalation.
+        WorkflowStatus::Escalated | WorkflowStatus::Resolved | WorkflowStatus::Abandoned => {
+            Bin::Escalated
+        }
         _ => Bin::Failed,
     })
 }
@@ -595,14 +624,46 @@ pub fn compute(
     let mut phrases: BTreeMap<String, usize> = BTreeMap::new();
     let mut comments_analysed = 0usize;
     let mut problematic: Vec<ProblemSubject> = Vec::new();
+    let mut resolutions = ResolutionFigures::default();
+    let mut waits: Vec<i64> = Vec::new();
     for (workflow, _) in &scope {
         turnaround.extend(
             workflow
                 .decisions
                 .iter()
+                .filter(|d| !d.decision.is_resolution())
                 .map(|d| (d.decided_at - d.requested_at).num_seconds().max(0)),
         );
         let entries = feedback.get(&workflow.id).map_or(&[][..], Vec::as_slice);
+        for d in workflow
+            .decisions
+            .iter()
+            .filter(|d| d.decision.is_resolution())
+        {
+            match d.decision {
+                Decision::Resolve => resolutions.resolve += 1,
+                Decision::Extend => resolutions.extend += 1,
+                Decision::Reassign => resolutions.reassign += 1,
+                _ => resolutions.abandon += 1,
+            }
+            waits.push((d.decided_at - d.requested_at).num_seconds().max(0));
+        }
+        resolutions.iterations_granted += entries
+            .iter()
+            .filter(|e| {
+                e.decision == Decision::Extend
+                    && matches!(e.outcome, FeedbackOutcome::Applied { .. })
+            })
+            .filter_map(|e| e.resolution.as_ref()?.extra_iterations)
+            .map(u64::from)
+            .sum::<u64>();
+        if workflow
+            .escalation
+            .as_ref()
+            .is_some_and(|e| e.unresolved_at.is_some())
+        {
+            resolutions.unresolved += 1;
+        }
         for entry in applied_change_requests(entries) {
             for correction in &entry.corrections {
                 let field = correction.field.trim();
@@ -629,7 +690,11 @@ pub fn compute(
             }
         }
         let reached = rounds(workflow);
-        if workflow.status == WorkflowStatus::Escalated || reached >= options.stale_rounds {
+        if matches!(
+            workflow.status,
+            WorkflowStatus::Escalated | WorkflowStatus::Resolved | WorkflowStatus::Abandoned
+        ) || reached >= options.stale_rounds
+        {
             problematic.push(ProblemSubject {
                 workflow_id: workflow.id.clone(),
                 subject_id: workflow.subject.id.clone(),
@@ -644,6 +709,13 @@ pub fn compute(
     // Scope is sorted by id, so a stable sort by rounds keeps ids ascending within ties.
     problematic.sort_by_key(|p| std::cmp::Reverse(p.rounds));
     turnaround.sort_unstable();
+    waits.sort_unstable();
+    resolutions.time_to_resolve = Turnaround {
+        decisions: waits.len(),
+        median_seconds: nearest_rank(&waits, 50),
+        p90_seconds: nearest_rank(&waits, 90),
+        max_seconds: waits.last().copied(),
+    };
 
     let mut most_corrected_fields: Vec<FieldCount> = fields
         .into_iter()
@@ -662,6 +734,7 @@ pub fn compute(
         escalations: EscalationFigures {
             overall: Ratio::new(counts.escalated, counts.completed),
             by_reason,
+            resolutions,
         },
         counts,
         iterations_to_approval,

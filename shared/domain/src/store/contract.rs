@@ -66,6 +66,7 @@ pub async fn stored_awaiting_review(store: &dyn WorkflowStore) -> Workflow {
 
 fn entry(wf: &Workflow, key: &str, decision: Decision, outcome: FeedbackOutcome) -> FeedbackEntry {
     FeedbackEntry {
+        resolution: None,
         workflow_id: wf.id.clone(),
         idempotency_key: key.to_owned(),
         request_fingerprint: format!("fp-{key}"),
@@ -82,6 +83,7 @@ fn entry(wf: &Workflow, key: &str, decision: Decision, outcome: FeedbackOutcome)
 
 fn submission(key: &str, decision: Decision) -> Submission {
     Submission {
+        resolution: None,
         iteration: 1,
         decision,
         reviewer: format!("reviewer-{key}"),
