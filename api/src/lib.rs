@@ -119,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::REVIEWS, get(list_reviews))
         .route(routes::WORKFLOW, get(get_workflow))
         .route(routes::FEEDBACK, post(submit_feedback).get(list_feedback))
+        .route(routes::RESOLUTION, post(submit_resolution))
         .route(routes::ANALYTICS, get(analytics))
         .route(routes::INDEX, get(web::index))
         .route(routes::APP_JS, get(web::app_js))
@@ -367,7 +368,10 @@ async fn visible_workflow(
         .await
         .map_err(store_error)?
         .ok_or_else(|| not_found(id))?;
-    if !caller.may_review(&workflow.config.reviewer_group) {
+    // Its reviewers, and its escalation group (who resolve it when it escalates).
+    if !caller.may_review(&workflow.config.reviewer_group)
+        && !caller.may_review(&workflow.config.escalation_group)
+    {
         return Err(not_found(id));
     }
     Ok(workflow)
@@ -461,11 +465,76 @@ async fn submit_feedback(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    submit(
+        state,
+        caller,
+        path,
+        headers,
+        body,
+        Submission {
+            validate: request::parse_and_validate,
+            bucket: "decisions",
+        },
+    )
+    .await
+}
+
+/// `POST /workflows/{id}/resolution`: resolve, extend, reassign or abandon an escalated
+/// workflow. The same processor, audit trail, idempotency and delivery as a decision; only
+/// the workflow's escalation group (and `admin`) may; anyone else gets the unknown-workflow
+/// answer.
+async fn submit_resolution(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    submit(
+        state,
+        caller,
+        path,
+        headers,
+        body,
+        Submission {
+            validate: request::parse_and_validate_resolution,
+            bucket: "resolutions",
+        },
+    )
+    .await
+}
+
+type Validate = fn(
+    &str,
+    &[u8],
+    Option<&str>,
+    &Reviewer,
+) -> Result<hitl_domain::feedback::ValidFeedback, Vec<hitl_domain::FieldError>>;
+
+/// What kind of submission a POST carries: how its body is validated, and its rate-limit
+/// bucket (decisions and resolutions are limited separately per caller, so resolving
+/// escalations is not blocked by one's own review decisions).
+struct Submission {
+    validate: Validate,
+    bucket: &'static str,
+}
+
+async fn submit(
+    state: AppState,
+    caller: Identity,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    kind: Submission,
+) -> Response {
     let Path(workflow_id) = match path {
         Ok(p) => p,
         Err(_) => return not_found("(unreadable id)").into_response(),
     };
-    if let Err(seconds) = state.rate_limit.check(&caller.name) {
+    if let Err(seconds) = state
+        .rate_limit
+        .check(&format!("{}\u{0}{}", kind.bucket, caller.name))
+    {
         warn!(reviewer = %caller.name, "decision submissions rate-limited");
         return ApiError::TooManyRequests(seconds).into_response();
     }
@@ -492,7 +561,7 @@ async fn submit_feedback(
         groups: Some(caller.groups.clone()),
         channel: CHANNEL.into(),
     };
-    let valid = match request::parse_and_validate(&workflow_id, &body, key, &reviewer) {
+    let valid = match (kind.validate)(&workflow_id, &body, key, &reviewer) {
         Ok(v) => v,
         Err(errors) => {
             if errors.iter().any(|e| e.field == "workflow_id") {

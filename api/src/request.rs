@@ -4,7 +4,7 @@
 //! merges them with the shared validator's findings.
 
 use hitl_domain::error::FieldError;
-use hitl_domain::feedback::{self, FeedbackRequest, Reviewer, ValidFeedback};
+use hitl_domain::feedback::{self, FeedbackRequest, ResolutionRequest, Reviewer, ValidFeedback};
 use hitl_domain::model::Correction;
 use serde_json::Value;
 
@@ -176,23 +176,170 @@ pub fn parse_and_validate(
     idempotency_key: Option<&str>,
     reviewer: &Reviewer,
 ) -> Result<ValidFeedback, Vec<FieldError>> {
-    let (request, mut errors) = parse_feedback(body);
+    let (request, errors) = parse_feedback(body);
+    let key = idempotency_key.unwrap_or("");
+    // When the body did not parse, "iteration is required" would only add noise: `merge`
+    // keeps only the header's and the path's findings then.
+    merge(
+        errors,
+        feedback::validate(workflow_id, &request, key, reviewer),
+        idempotency_key.is_none(),
+    )
+}
+
+const RESOLUTION_FIELDS: &str =
+    "iteration, action, final, corrections, iterations, guidance, reviewer_group, review_timeout_seconds, reason";
+
+fn integer_field(
+    object: &serde_json::Map<String, Value>,
+    name: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<i64> {
+    match object.get(name) {
+        None => None,
+        Some(Value::Number(n)) => match feedback::integral_number(n) {
+            Ok(i) => Some(i),
+            Err(message) => {
+                errors.push(FieldError::new(name, message));
+                None
+            }
+        },
+        Some(other) => {
+            errors.push(FieldError::new(
+                name,
+                format!("must be an integer, got {}", kind(other)),
+            ));
+            None
+        }
+    }
+}
+
+/// Parses a resolution body (`POST /workflows/{id}/resolution`) into a
+/// [`ResolutionRequest`], with shape errors per field (as [`parse_feedback`]).
+pub fn parse_resolution(body: &[u8]) -> (ResolutionRequest, Vec<FieldError>) {
+    let mut errors = Vec::new();
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            errors.push(FieldError::new("body", format!("is not valid JSON: {e}")));
+            return (ResolutionRequest::default(), errors);
+        }
+    };
+    if let Some(key) = feedback::duplicate_key(body) {
+        errors.push(FieldError::new(short(&key), DUPLICATE_KEY_MESSAGE));
+        return (ResolutionRequest::default(), errors);
+    }
+    let Value::Object(object) = value else {
+        errors.push(FieldError::new(
+            "body",
+            format!("must be a JSON object, got {}", kind(&value)),
+        ));
+        return (ResolutionRequest::default(), errors);
+    };
+    for key in object.keys().filter(|k| {
+        !matches!(
+            k.as_str(),
+            "iteration"
+                | "action"
+                | "final"
+                | "corrections"
+                | "iterations"
+                | "guidance"
+                | "reviewer_group"
+                | "review_timeout_seconds"
+                | "reason"
+        )
+    }) {
+        errors.push(FieldError::new(
+            short(key),
+            format!("is not a known field; expected {RESOLUTION_FIELDS}"),
+        ));
+    }
+    let iteration = match object.get("iteration") {
+        None => None,
+        Some(Value::Number(n)) => match feedback::iteration_from_number(n) {
+            Ok(i) => Some(i),
+            Err(message) => {
+                errors.push(FieldError::new("iteration", message));
+                None
+            }
+        },
+        Some(other) => {
+            errors.push(FieldError::new(
+                "iteration",
+                feedback::iteration_range_error(kind(other)),
+            ));
+            None
+        }
+    };
+    let final_artifact = match object.get("final") {
+        None => None,
+        Some(v @ Value::Object(_)) => Some(v.clone()),
+        Some(other) => {
+            errors.push(FieldError::new(
+                "final",
+                format!("must be an object (the artifact), got {}", kind(other)),
+            ));
+            None
+        }
+    };
+    let request = ResolutionRequest {
+        iteration,
+        action: string_field(&object, "action", &mut errors),
+        final_artifact,
+        corrections: corrections(object.get("corrections"), &mut errors),
+        iterations: integer_field(&object, "iterations", &mut errors),
+        guidance: string_field(&object, "guidance", &mut errors),
+        reviewer_group: string_field(&object, "reviewer_group", &mut errors),
+        review_timeout_seconds: integer_field(&object, "review_timeout_seconds", &mut errors),
+        reason: string_field(&object, "reason", &mut errors),
+    };
+    (request, errors)
+}
+
+/// Parses and validates a resolution body with
+/// [`hitl_domain::feedback::validate_resolution`], all problems together (as
+/// [`parse_and_validate`]).
+pub fn parse_and_validate_resolution(
+    workflow_id: &str,
+    body: &[u8],
+    idempotency_key: Option<&str>,
+    reviewer: &Reviewer,
+) -> Result<ValidFeedback, Vec<FieldError>> {
+    let (request, errors) = parse_resolution(body);
+    merge(
+        errors,
+        feedback::validate_resolution(
+            workflow_id,
+            &request,
+            idempotency_key.unwrap_or(""),
+            reviewer,
+        ),
+        idempotency_key.is_none(),
+    )
+}
+
+/// Merges shape errors with the shared validator's answer: a field with a shape error is not
+/// reported twice; the header's name replaces `idempotency_key`.
+fn merge(
+    mut errors: Vec<FieldError>,
+    validated: Result<ValidFeedback, Vec<FieldError>>,
+    key_missing: bool,
+) -> Result<ValidFeedback, Vec<FieldError>> {
     let body_unusable = errors
         .iter()
         .any(|e| e.field == "body" || e.message.starts_with(DUPLICATE_KEY_MESSAGE));
-    let key = idempotency_key.unwrap_or("");
-    match feedback::validate(workflow_id, &request, key, reviewer) {
+    match validated {
         Ok(valid) if errors.is_empty() => return Ok(valid),
         Ok(_) => {}
         Err(found) => {
             for mut e in found {
                 if e.field == "idempotency_key" {
                     e.field = IDEMPOTENCY_KEY_HEADER.to_owned();
-                    if idempotency_key.is_none() {
+                    if key_missing {
                         e.message = "header is required: a fresh random value per decision, reused when retrying it".into();
                     }
                 } else if body_unusable && e.field != "workflow_id" && e.field != "reviewer" {
-                    // The body did not parse; "iteration is required" would only add noise.
                     continue;
                 }
                 let prefix = format!("{}.", e.field);
@@ -270,6 +417,29 @@ mod tests {
         let nested = br#"{"iteration":1,"decision":"request_changes","comments":"x","corrections":[{"field":"tagline","value":"a","value":"b"}]}"#;
         let got = fields(parse_and_validate("wf-1", nested, Some("k"), &reviewer()));
         assert_eq!(got, ["value"]);
+    }
+
+    #[test]
+    fn a_resolution_body_is_parsed_and_misplaced_fields_are_named() {
+        let body = br#"{"iteration":2,"action":"extend","iterations":2,"guidance":"bolder"}"#;
+        let valid = parse_and_validate_resolution("wf-1", body, Some("k-1"), &reviewer()).unwrap();
+        assert_eq!(valid.submission.decision.as_str(), "extend");
+        let body = br#"{"iteration":2,"action":"abandon","iterations":2,"final":[1],"colour":1}"#;
+        let got = fields(parse_and_validate_resolution(
+            "wf-1",
+            body,
+            Some("k"),
+            &reviewer(),
+        ));
+        assert_eq!(got, ["colour", "final", "iterations", "reason"]);
+        let body = br#"{"iteration":2,"action":"resolve","final":{"name":"x"}}"#;
+        let got = fields(parse_and_validate_resolution(
+            "wf-1",
+            body,
+            Some("k"),
+            &reviewer(),
+        ));
+        assert!(got.contains(&"final.tagline".to_owned()), "{got:?}");
     }
 
     #[test]

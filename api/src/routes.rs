@@ -10,6 +10,8 @@ pub const REVIEWS: &str = "/reviews";
 pub const WORKFLOW: &str = "/workflows/{id}";
 /// Submitting a decision (POST) and paging the audit trail (GET).
 pub const FEEDBACK: &str = "/workflows/{id}/feedback";
+/// Resolving an escalated workflow (its escalation group and admins).
+pub const RESOLUTION: &str = "/workflows/{id}/resolution";
 /// Learning analytics (analysts and admins).
 pub const ANALYTICS: &str = "/analytics";
 /// The review web page.
@@ -68,6 +70,12 @@ pub const ROUTES: &[RouteSpec] = &[
         statuses: &[200, 400, 401, 404, 409, 413, 415, 429, 500, 503],
     },
     RouteSpec {
+        method: "post",
+        path: RESOLUTION,
+        authenticated: true,
+        statuses: &[200, 400, 401, 404, 409, 413, 415, 429, 500, 503],
+    },
+    RouteSpec {
         method: "get",
         path: ANALYTICS,
         authenticated: true,
@@ -106,7 +114,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_ANALYTICS_DAYS: i64 = 400;
 
 /// `reason` values of 409 responses.
-pub const CONFLICT_REASONS: [&str; 7] = [
+pub const CONFLICT_REASONS: [&str; 12] = [
     "stale_iteration",
     "unknown_iteration",
     "already_decided",
@@ -114,4 +122,9 @@ pub const CONFLICT_REASONS: [&str; 7] = [
     "workflow_finished",
     "review_timed_out",
     "idempotency_key_reused",
+    "not_escalated",
+    "already_resolved",
+    "escalation_expired",
+    "too_many_iterations",
+    "no_draft_to_review",
 ];

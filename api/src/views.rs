@@ -163,6 +163,12 @@ pub struct EscalationView {
     pub iteration: u32,
     /// When.
     pub escalated_at: DateTime<Utc>,
+    /// While it waits for a resolution: the end of the escalation SLA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_by: Option<DateTime<Utc>>,
+    /// When the escalation SLA ran out unresolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unresolved_at: Option<DateTime<Utc>>,
 }
 
 /// Why the workflow failed.
@@ -393,6 +399,8 @@ pub fn workflow_view(
             detail: e.detail.clone(),
             iteration: e.iteration,
             escalated_at: e.escalated_at,
+            resolve_by: e.awaiting.as_ref().map(|a| a.deadline),
+            unresolved_at: e.unresolved_at,
         }),
         failure: workflow.failure.as_ref().map(|f| FailureView {
             error: f.error.clone(),

@@ -18,7 +18,9 @@ use aws_sdk_dynamodb::types::{IndexStatus, TableStatus};
 use hitl_aws::dynamodb::DynamoStore;
 use hitl_aws::SfnResumer;
 use hitl_domain::contracts::{plan_batch, workflow_id};
-use hitl_domain::feedback::{FeedbackProcessor, FeedbackReceipt, FeedbackRequest, Reviewer};
+use hitl_domain::feedback::{
+    FeedbackProcessor, FeedbackReceipt, FeedbackRequest, ResolutionRequest, Reviewer,
+};
 use hitl_domain::model::Workflow;
 use hitl_domain::ports::{Clock, SystemClock};
 use hitl_domain::store::WorkflowStore;
@@ -652,6 +654,30 @@ pub async fn feedback(
     };
     Ok(processor
         .submit(workflow_id, request, idempotency_key, &who)
+        .await?)
+}
+
+/// `hitl aws resolve`: an operator's resolution of an escalated workflow through the shared
+/// feedback processor (as [`feedback`]: the operator's AWS credentials are the authorisation).
+pub async fn resolve(
+    clients: &Clients,
+    targets: &Targets,
+    workflow_id: &str,
+    request: &ResolutionRequest,
+    idempotency_key: &str,
+    by: &str,
+) -> Result<FeedbackReceipt> {
+    let store: Arc<dyn WorkflowStore> = Arc::new(clients.store(targets)?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let processor =
+        FeedbackProcessor::new(store, Arc::new(SfnResumer::new(clients.sfn.clone())), clock);
+    let who = Reviewer {
+        name: by.to_owned(),
+        groups: None,
+        channel: "cli".into(),
+    };
+    Ok(processor
+        .resolve(workflow_id, request, idempotency_key, &who)
         .await?)
 }
 

@@ -12,7 +12,7 @@ use hitl_domain::model::{FeedbackOutcome, WorkflowStatus};
 use hitl_domain::store::WorkflowStore;
 use serde_json::json;
 
-use crate::args::{start_input, FeedbackArgs, StartArgs};
+use crate::args::{start_input, FeedbackArgs, ResolveArgs, StartArgs};
 use hitl_cli::format::{parse_duration, table};
 use hitl_cli::report::{self, ReportArgs};
 
@@ -61,6 +61,9 @@ pub enum AwsCommand {
     Start(AwsStartArgs),
     /// Submit a decision as an operator (channel `cli`), resuming the execution.
     Feedback(FeedbackArgs),
+    /// Resolve an escalated workflow as an operator (the twin of `hitl resolve`; `--by` is
+    /// required), resuming its execution.
+    Resolve(ResolveArgs),
     /// One workflow and its execution, or the workflows of a status.
     Status(AwsStatusArgs),
     /// The learning report over the table (through the status index, with progress).
@@ -149,6 +152,7 @@ pub async fn run(args: AwsArgs, as_json: bool) -> Result<ExitCode> {
         AwsCommand::Verify => verify(&clients, &targets, as_json).await,
         AwsCommand::Start(start) => start_workflows(&clients, &targets, start, as_json).await,
         AwsCommand::Feedback(feedback) => submit(&clients, &targets, feedback, as_json).await,
+        AwsCommand::Resolve(args) => resolve(&clients, &targets, args, as_json).await,
         AwsCommand::Status(status) => show_status(&clients, &targets, status, as_json).await,
         AwsCommand::Report(mut report_args) => {
             report_args.format = Some(report_args.format_with_json(as_json)?);
@@ -279,6 +283,55 @@ async fn submit(
                     "{}applied: {decision} on iteration {} of {}: workflow is now {status}",
                     if receipt.replayed { "already " } else { "" },
                     receipt.iteration,
+                    receipt.workflow_id
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        FeedbackOutcome::Rejected { reason, message } => {
+            if !as_json {
+                println!("rejected ({reason}): {message}");
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+async fn resolve(
+    clients: &Clients,
+    targets: &Targets,
+    args: ResolveArgs,
+    as_json: bool,
+) -> Result<ExitCode> {
+    let by = args.by.as_deref().ok_or_else(|| {
+        anyhow!("hitl aws resolve needs --by NAME: the name is recorded in the deployed stack's audit trail")
+    })?;
+    let store = clients.store(targets)?;
+    let workflow = store
+        .get_workflow(&args.workflow_id)
+        .await
+        .context("reading the workflow")?
+        .ok_or_else(|| anyhow!("workflow {} not found", args.workflow_id))?;
+    let iteration = workflow
+        .escalation
+        .as_ref()
+        .map_or(workflow.iteration, |e| e.iteration);
+    let (request, key) = args.request(i64::from(iteration))?;
+    let receipt = aws::resolve(clients, targets, &args.workflow_id, &request, &key, by).await?;
+    if as_json {
+        println!("{}", json!({"receipt": receipt}));
+    }
+    match &receipt.outcome {
+        FeedbackOutcome::Applied { status } => {
+            if !as_json {
+                println!(
+                    "idempotency key: {} (to retry this very resolution: --key {})",
+                    receipt.idempotency_key, receipt.idempotency_key
+                );
+                println!(
+                    "{}applied: {} on {}: workflow is now {status}",
+                    if receipt.replayed { "already " } else { "" },
+                    args.action(),
                     receipt.workflow_id
                 );
             }

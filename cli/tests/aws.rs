@@ -455,6 +455,62 @@ async fn hitl_aws_operates_a_stack_on_moto() {
         "an ended execution without that decision"
     );
 
+    // Issue 16: `hitl aws resolve`, the operator twin of `hitl resolve`: an escalated
+    // workflow whose escalation task waits (its token stored, as the escalate function does)
+    // is abandoned, and the execution gets the resolution.
+    let out = moto.hitl(&[
+        "start",
+        "--request-id",
+        "req-esc",
+        "--subject",
+        r#"{"id":"s-esc","name":"Escalated Coffee"}"#,
+    ]);
+    assert!(out.status.success());
+    let esc_execution = json_out(&out)["execution_arn"].as_str().unwrap().to_owned();
+    let esc_token = receive_token(&moto, &queue_url).await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let esc_id = workflow_id("req-esc", "s-esc");
+    let mut esc = sample_workflow(&esc_id);
+    esc.execution_arn = Some(esc_execution.clone());
+    let esc = rules::escalate(
+        &esc,
+        hitl_domain::model::EscalationReason::ReviewTimeout,
+        "no reviewer decided iteration 1 within the review SLA",
+        Some(TaskToken::new(esc_token.clone())),
+        now,
+    )
+    .unwrap()
+    .unwrap();
+    store.create_workflow(&esc).await.unwrap();
+    let anonymous = moto.hitl(&["resolve", &esc_id, "--abandon", "--reason", "x"]);
+    assert_eq!(anonymous.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&anonymous.stderr).contains("needs --by"));
+    let out = moto.hitl(&[
+        "resolve",
+        &esc_id,
+        "--abandon",
+        "--reason",
+        "The brand was sold",
+        "--by",
+        "ops",
+    ]);
+    let receipt = json_out(&out);
+    assert!(out.status.success(), "{receipt}");
+    assert_eq!(receipt["receipt"]["decision"], "abandon");
+    let (sfn_status, output) = execution_status(&sfn, &esc_execution, "RUNNING").await;
+    assert_eq!(sfn_status, "SUCCEEDED");
+    let output: Value = serde_json::from_str(&output).unwrap();
+    assert_eq!(output["decision"], "abandon", "{output}");
+    let esc_after = store.get_workflow(&esc_id).await.unwrap().unwrap();
+    assert_eq!(esc_after.status.as_str(), "abandoned");
+    assert!(
+        esc_after.pending_delivery().is_none(),
+        "settled as delivered"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&esc_token));
+
     // report: through the status index, paginated (120 more workflows), with progress.
     for i in 0..120 {
         let mut open = sample_workflow(&format!("wf-open-{i:03}"));
@@ -465,10 +521,13 @@ async fn hitl_aws_operates_a_stack_on_moto() {
     let out = moto.hitl(&["report", "--since", "30d"]);
     let report = json_out(&out);
     assert!(out.status.success());
-    // The approved workflow completed at iteration 1; the 120 seeded ones are open.
+    // The approved workflow completed at iteration 1, the abandoned one is an escalation
+    // (resolved by abandoning it); the 120 seeded ones are open.
     assert_eq!(report["counts"]["in_progress"], 120, "{}", report["counts"]);
     assert_eq!(report["counts"]["approved"], 1);
-    assert_eq!(report["first_draft_approval"]["rate"], 1.0);
+    assert_eq!(report["counts"]["escalated"], 1);
+    assert_eq!(report["first_draft_approval"]["rate"], 0.5);
+    assert_eq!(report["escalations"]["resolutions"]["abandon"], 1);
     let progress = String::from_utf8_lossy(&out.stderr);
     // One line per page: more lines than statuses means a status took more than one page.
     assert!(
@@ -476,7 +535,7 @@ async fn hitl_aws_operates_a_stack_on_moto() {
         "{progress}"
     );
     assert!(
-        progress.contains("report: loaded feedback of 121/121 workflows"),
+        progress.contains("report: loaded feedback of 122/122 workflows"),
         "{progress}"
     );
     // What `hitl aws status` showed is the stored record: approved.
