@@ -1,6 +1,6 @@
-//! SQS consumer of reviewer decisions. Each message goes through the shared
-//! [`FeedbackProcessor`] (same validation, rules, audit trail and idempotent replay as every
-//! other front door).
+//! SQS consumer of reviewer decisions and of resolutions of escalated workflows. Each message
+//! goes through the shared [`FeedbackProcessor`] (same validation, rules, audit trail and
+//! idempotent replay as every other front door).
 //!
 //! Failure handling (the event source mapping must enable `ReportBatchItemFailures`):
 //! - transient failures (the store is throttled or busy, resuming the execution failed) are
@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use hitl_domain::feedback::{
-    duplicate_key, FeedbackError, FeedbackProcessor, FeedbackRequest, Reviewer,
+    duplicate_key, FeedbackError, FeedbackProcessor, FeedbackRequest, ResolutionRequest, Reviewer,
 };
 use hitl_domain::model::FeedbackOutcome;
 use hitl_domain::ports::{Clock, ExecutionResumer};
@@ -50,12 +50,18 @@ pub struct QueueMessage {
     pub idempotency_key: Option<String>,
     /// Reviewer identity recorded in the audit trail.
     pub reviewer: String,
-    /// Reviewer's groups; when given, membership of the workflow's group is enforced.
-    /// The queue itself is trusted (only principals allowed by its policy can send).
+    /// Reviewer's groups; when given, membership of the workflow's group (its escalation
+    /// group for a resolution) is enforced. The queue itself is trusted (only principals
+    /// allowed by its policy can send).
     #[serde(default)]
     pub reviewer_groups: Option<Vec<String>>,
-    /// The decision: `{iteration, decision, comments?, corrections?}`.
-    pub feedback: FeedbackRequest,
+    /// A decision: `{iteration, decision, comments?, corrections?}`.
+    #[serde(default)]
+    pub feedback: Option<FeedbackRequest>,
+    /// Or a resolution of an escalated workflow: `{iteration, action, …}` (as
+    /// `POST /workflows/{id}/resolution`). Exactly one of `feedback` and `resolution`.
+    #[serde(default)]
+    pub resolution: Option<ResolutionRequest>,
 }
 
 /// What happened to one message.
@@ -142,10 +148,25 @@ pub async fn process_message(deps: &Deps, message: &SqsMessage) -> Disposition {
             reason: reason.to_owned(),
         }
     };
-    match processor
-        .submit(workflow_id, &parsed.feedback, &key, &reviewer)
-        .await
-    {
+    let result = match (&parsed.feedback, &parsed.resolution) {
+        (Some(feedback), None) => {
+            processor
+                .submit(workflow_id, feedback, &key, &reviewer)
+                .await
+        }
+        (None, Some(resolution)) => {
+            processor
+                .resolve(workflow_id, resolution, &key, &reviewer)
+                .await
+        }
+        _ => {
+            return dropped(
+                "invalid",
+                "give exactly one of `feedback` (a decision) and `resolution`",
+            )
+        }
+    };
+    match result {
         Ok(receipt) => match receipt.outcome {
             FeedbackOutcome::Applied { status } => {
                 info!(message_id, workflow_id, iteration = receipt.iteration,
@@ -530,5 +551,66 @@ mod tests {
         ) -> Result<hitl_domain::store::Page<hitl_domain::model::Workflow>, StoreError> {
             Err(StoreError::Throttled("down".into()))
         }
+    }
+
+    /// Issue 16: a resolution arrives through the queue like a decision: group-checked
+    /// against the escalation group, applied once, the waiting escalation task resumed; a
+    /// message with both or neither of `feedback` and `resolution` is dropped as invalid.
+    #[tokio::test]
+    async fn a_resolution_message_resolves_an_escalated_workflow() {
+        let f = setup().await;
+        let wf = f.deps.store.get_workflow("wf-q2").await.unwrap().unwrap();
+        let escalated = rules::escalate(
+            &wf,
+            hitl_domain::model::EscalationReason::ReviewTimeout,
+            "late",
+            Some(TaskToken::new("tok-escalation")),
+            f.deps.clock.now(),
+        )
+        .unwrap()
+        .unwrap();
+        f.deps
+            .store
+            .update_workflow(&escalated, wf.version)
+            .await
+            .unwrap();
+        let resolution =
+            serde_json::json!({"iteration": 1, "action": "abandon", "reason": "Brand retired"});
+        let not_member = message(
+            "m-r1",
+            serde_json::json!({"workflow_id": "wf-q2", "reviewer": "rita",
+                "reviewer_groups": ["reviewers"], "resolution": resolution}),
+        );
+        assert_eq!(
+            process_message(&f.deps, &not_member).await,
+            Disposition::Dropped {
+                reason: "not_authorized".into()
+            }
+        );
+        let both = message(
+            "m-r2",
+            serde_json::json!({"workflow_id": "wf-q2", "reviewer": "olga",
+                "feedback": {"iteration": 1, "decision": "approve"}, "resolution": resolution}),
+        );
+        assert_eq!(
+            process_message(&f.deps, &both).await,
+            Disposition::Dropped {
+                reason: "invalid".into()
+            }
+        );
+        let ok = message(
+            "m-r3",
+            serde_json::json!({"workflow_id": "wf-q2", "reviewer": "olga",
+                "reviewer_groups": ["escalations"], "resolution": resolution}),
+        );
+        assert_eq!(process_message(&f.deps, &ok).await, Disposition::Applied);
+        // Redelivered: applied once.
+        assert_eq!(process_message(&f.deps, &ok).await, Disposition::Applied);
+        let wf = f.deps.store.get_workflow("wf-q2").await.unwrap().unwrap();
+        assert_eq!(wf.status, WorkflowStatus::Abandoned);
+        let delivered = f.resumer.delivered.lock().unwrap().clone();
+        assert_eq!(delivered.len(), 1);
+        assert_eq!(delivered[0].0, "tok-escalation");
+        assert_eq!(delivered[0].1["decision"], "abandon");
     }
 }
