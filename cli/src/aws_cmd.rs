@@ -368,7 +368,7 @@ async fn show_status(
                         "iteration": d.iteration, "decision": d.decision,
                         "reviewer": d.reviewer, "decided_at": d.decided_at,
                     })).collect::<Vec<_>>(),
-                    "escalation": wf.escalation, "failure": wf.failure,
+                    "escalation": wf.escalation.as_ref().map(|e| e.summary()), "failure": wf.failure,
                     "outcome_location": targets.outcome_location(wf),
                     "updated_at": wf.updated_at,
                 })
@@ -419,7 +419,8 @@ async fn show_status(
         let items: Vec<_> = page
             .items
             .iter()
-            .map(|w| json!({"workflow_id": w.id, "subject_id": w.subject.id, "status": w.status, "iteration": w.iteration, "updated_at": w.updated_at}))
+            .map(|w| json!({"workflow_id": w.id, "subject_id": w.subject.id, "status": w.status, "iteration": w.iteration, "updated_at": w.updated_at,
+                "escalation": w.escalation.as_ref().map(|e| e.summary())}))
             .collect();
         println!("{}", json!({"status": status, "workflows": items}));
     } else {

@@ -484,6 +484,15 @@ async fn hitl_aws_operates_a_stack_on_moto() {
     .unwrap()
     .unwrap();
     store.create_workflow(&esc).await.unwrap();
+    let shown = moto.hitl(&["status", &esc_id]);
+    assert_eq!(json_out(&shown)["escalation"]["reason"], "review_timeout");
+    assert!(json_out(&shown)["escalation"]["resolve_by"].is_string());
+    assert!(
+        !String::from_utf8_lossy(&shown.stdout).contains(&esc_token),
+        "status must not print the escalation's task token"
+    );
+    let listed = moto.hitl(&["status", "--status", "escalated"]);
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains(&esc_token));
     let anonymous = moto.hitl(&["resolve", &esc_id, "--abandon", "--reason", "x"]);
     assert_eq!(anonymous.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&anonymous.stderr).contains("needs --by"));
