@@ -1,0 +1,376 @@
+//! Runbooks that cannot rot (issue 16): every JSON document and every `hitl` command in the
+//! fenced code blocks of `docs/runbooks/*.md` and `docs/DEPLOYMENT.md` is extracted and
+//! exercised, so a broken example fails CI.
+//!
+//! - A start request (`"action": "start_workflow"`, in a ```json block or an `--input '…'`
+//!   argument) runs through the local engine on the real definition: neither the request's
+//!   execution nor any child may fail.
+//! - A brand-metadata artifact passes the artifact schema.
+//! - A `hitl …` command runs against a temporary data directory prepared for it (an escalated
+//!   workflow for `resolve`, one at the named iteration for `feedback`, …) and must exit 0.
+//! - A `hitl aws …` command must parse (run against a closed endpoint, it may fail to connect
+//!   but not with a usage error), and its local twin (`status`, `list`, `feedback`, `resolve`,
+//!   `start`, `report`: the same argument structs) runs as above.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{hitl, hitl_ok, workspace};
+use hitl_cli::local::Runtime;
+use serde_json::Value;
+use statemachine::ExecutionStatus;
+
+/// One fenced code block.
+struct Block {
+    file: String,
+    line: usize,
+    lang: String,
+    text: String,
+}
+
+fn documents() -> Vec<PathBuf> {
+    let root = workspace();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("docs/runbooks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    files.sort();
+    files.push(root.join("docs/DEPLOYMENT.md"));
+    files
+}
+
+fn blocks(path: &Path) -> Vec<Block> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let mut out = Vec::new();
+    let mut open: Option<(usize, String, String)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_start();
+        match (&mut open, line.strip_prefix("```")) {
+            (None, Some(lang)) => open = Some((i + 1, lang.trim().to_owned(), String::new())),
+            (Some(_), Some(_)) => {
+                let (start, lang, body) = open.take().unwrap();
+                out.push(Block {
+                    file: name.clone(),
+                    line: start,
+                    lang,
+                    text: body,
+                });
+            }
+            (Some((_, _, body)), None) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    out
+}
+
+/// The shell lines of a block, continuation lines joined and trailing comments dropped.
+fn shell_lines(block: &Block) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in block.text.lines() {
+        let line = match line.find("  #").or_else(|| line.find("\t#")) {
+            Some(i) if !line.trim_start().starts_with('#') => &line[..i],
+            _ => line,
+        };
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        match line.trim_end().strip_suffix('\\') {
+            Some(head) => {
+                current.push_str(head);
+                current.push(' ');
+            }
+            None => {
+                current.push_str(line);
+                out.push(std::mem::take(&mut current).trim().to_owned());
+            }
+        }
+    }
+    out.retain(|l| !l.is_empty());
+    out
+}
+
+/// JSON start requests passed as `--input '…'` in shell lines.
+fn inline_inputs(line: &str) -> Vec<Value> {
+    let words = shlex::split(line).unwrap_or_default();
+    words
+        .windows(2)
+        .filter(|w| w[0] == "--input")
+        .filter_map(|w| serde_json::from_str(&w[1]).ok())
+        .collect()
+}
+
+fn is_start_request(v: &Value) -> bool {
+    v["action"] == "start_workflow"
+}
+
+fn is_artifact(v: &Value) -> bool {
+    v.get("tagline").is_some() && v.get("colors").is_some()
+}
+
+/// Runs a start request through the local engine on the real definition; the request's
+/// execution and every child must not fail. Returns how many executions ran.
+fn run_start_request(input: &Value, label: &str) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::open(Some(dir.path())).unwrap();
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tokio.block_on(async {
+        rt.engine
+            .start_execution(&rt.state_machine_arn, Some("runbook"), input.clone())
+            .await
+            .unwrap();
+        while rt.settle().await.unwrap() > 0 {}
+    });
+    let executions = rt.engine.list_executions(None, None).unwrap();
+    assert!(!executions.is_empty(), "{label}: nothing ran");
+    for e in &executions {
+        assert_ne!(
+            e.status,
+            ExecutionStatus::Failed,
+            "{label}: execution {} failed: {:?} {:?}",
+            e.name,
+            e.error,
+            e.cause
+        );
+    }
+    executions.len()
+}
+
+#[test]
+fn every_json_document_in_the_runbooks_does_what_it_says() {
+    let mut starts = 0;
+    let mut artifacts = 0;
+    for path in documents() {
+        for block in blocks(&path) {
+            let label = format!("{}:{}", block.file, block.line);
+            let mut docs: Vec<Value> = Vec::new();
+            if block.lang == "json" {
+                docs.push(
+                    serde_json::from_str(&block.text)
+                        .unwrap_or_else(|e| panic!("{label}: not JSON: {e}")),
+                );
+            } else if block.lang == "sh" {
+                for line in shell_lines(&block) {
+                    docs.extend(inline_inputs(&line));
+                }
+            }
+            for doc in docs {
+                if is_start_request(&doc) {
+                    let ran = run_start_request(&doc, &label);
+                    println!("{label}: start request ran {ran} execution(s), none failed");
+                    starts += 1;
+                } else if is_artifact(&doc) {
+                    let problems = hitl_domain::metadata::validate(&doc);
+                    assert!(problems.is_empty(), "{label}: {problems:?}");
+                    artifacts += 1;
+                }
+            }
+        }
+    }
+    // The escalation runbook's restart request and final artifact, the deployment guide's
+    // smoke input.
+    assert!(starts >= 2, "start requests found: {starts}");
+    assert!(artifacts >= 1, "artifacts found: {artifacts}");
+}
+
+/// What a command needs in the data directory: a workflow in the right state, as `$WF`.
+fn prepare(data: &Path, args: &[String], n: usize) -> Option<String> {
+    let sub = args.first().map(String::as_str);
+    let request = format!("runbook-{n}");
+    let start = |max: &str| {
+        let out = hitl_ok(
+            data,
+            &[
+                "--json",
+                "start",
+                "--request-id",
+                &request,
+                "--max-iterations",
+                max,
+                "--subject",
+                r#"{"id":"brand-1","name":"Alpha Roasters","category":"food"}"#,
+            ],
+        );
+        let v: Value =
+            serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap())
+                .unwrap();
+        v["workflows"][0]["workflow_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    match sub {
+        Some("resolve") => {
+            let id = start("1");
+            hitl_ok(
+                data,
+                &["feedback", &id, "--request-changes", "Not on brand"],
+            );
+            Some(id)
+        }
+        Some("feedback") => {
+            let iteration = args
+                .windows(2)
+                .find(|w| w[0] == "--iteration")
+                .map_or(1, |w| w[1].parse::<u32>().unwrap());
+            let id = start("5");
+            for round in 1..iteration {
+                let comments = format!("Round {round}: warmer");
+                hitl_ok(data, &["feedback", &id, "--request-changes", &comments]);
+            }
+            Some(id)
+        }
+        Some("status") | Some("list") | Some("report") | Some("history") | Some("export") => {
+            let id = start("3");
+            Some(id)
+        }
+        _ => None,
+    }
+}
+
+/// `hitl aws [--stack X] <sub> …` → the local twin's arguments, when there is one.
+fn local_twin(aws_args: &[String]) -> Option<Vec<String>> {
+    let mut rest: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < aws_args.len() {
+        if matches!(aws_args[i].as_str(), "--stack" | "--region") {
+            i += 2;
+            continue;
+        }
+        rest = aws_args[i..].to_vec();
+        break;
+    }
+    let sub = rest.first()?.clone();
+    match sub.as_str() {
+        "status" if rest.get(1).is_some_and(|a| a == "--status") => {
+            let mut twin = vec!["list".to_owned()];
+            twin.extend_from_slice(&rest[1..]);
+            Some(twin)
+        }
+        "status" | "feedback" | "resolve" | "report" => Some(rest),
+        "start" => Some(rest.into_iter().filter(|a| a != "--smoke").collect()),
+        _ => None,
+    }
+}
+
+fn substitute(line: &str, wf: Option<&str>) -> String {
+    let mut line = line.to_owned();
+    // Command substitutions in the examples: a fixed value stands in.
+    while let Some(start) = line.find("$(date") {
+        let end = line[start..]
+            .find(')')
+            .map_or(line.len(), |e| start + e + 1);
+        line.replace_range(start..end, "20261128120000");
+    }
+    for (var, value) in [
+        ("$WF", wf.unwrap_or("wf-none")),
+        ("$USER", "oncall"),
+        ("$STACK", "hitl-test"),
+        ("$HITL_STACK", "hitl-test"),
+    ] {
+        line = line.replace(&format!("\"{var}\""), value);
+        line = line.replace(var, value);
+    }
+    line
+}
+
+fn run_in(dir: &Path, data: &Path, args: &[String], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hitl"));
+    cmd.current_dir(dir).arg("--data-dir").arg(data).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn every_hitl_command_in_the_runbooks_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // A `--final @final.json` reads the runbook's own artifact.
+    let mut ran = 0;
+    for path in documents() {
+        let all = blocks(&path);
+        if let Some(artifact) = all
+            .iter()
+            .filter(|b| b.lang == "json")
+            .filter_map(|b| serde_json::from_str::<Value>(&b.text).ok())
+            .find(is_artifact)
+        {
+            std::fs::write(dir.path().join("final.json"), artifact.to_string()).unwrap();
+        }
+        for block in all.iter().filter(|b| b.lang == "sh") {
+            for line in shell_lines(block) {
+                if !line.starts_with("hitl ") {
+                    continue;
+                }
+                let label = format!("{}:{}: {line}", block.file, block.line);
+                let words = shlex::split(&substitute(&line, Some("wf-probe")))
+                    .unwrap_or_else(|| panic!("{label}: unbalanced quotes"));
+                let args: Vec<String> = words[1..].to_vec();
+                let (local, aws) = if args.first().is_some_and(|a| a == "aws") {
+                    (local_twin(&args[1..]), true)
+                } else {
+                    (Some(args.clone()), false)
+                };
+                if aws {
+                    // Parses: against a closed endpoint it may fail to connect, never with a
+                    // usage error.
+                    let out = run_in(
+                        dir.path(),
+                        &data,
+                        &args,
+                        &[
+                            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+                            ("AWS_ACCESS_KEY_ID", "runbook"),
+                            ("AWS_SECRET_ACCESS_KEY", "runbook"),
+                            ("AWS_REGION", "eu-west-1"),
+                            ("AWS_MAX_ATTEMPTS", "1"),
+                        ],
+                    );
+                    let stderr = String::from_utf8_lossy(&out.stderr);
+                    assert!(
+                        !stderr.contains("For more information, try '--help'"),
+                        "{label}: does not parse: {stderr}"
+                    );
+                }
+                let Some(local) = local else {
+                    println!("{label}: parses (no local twin)");
+                    continue;
+                };
+                let wf = prepare(&data, &local, ran);
+                let words = shlex::split(&substitute(&line, wf.as_deref())).unwrap();
+                let twin = if aws {
+                    local_twin(&words[2..]).unwrap()
+                } else {
+                    words[1..].to_vec()
+                };
+                let out = run_in(dir.path(), &data, &twin, &[]);
+                assert!(
+                    out.status.success(),
+                    "{label}: `hitl {}` failed (exit {:?}):\n{}\n{}",
+                    twin.join(" "),
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                println!("{label}: ran as `hitl {}`", twin.join(" "));
+                ran += 1;
+            }
+        }
+    }
+    // The escalation runbook alone has its five resolutions, status and restart.
+    assert!(ran >= 8, "commands run: {ran}");
+    assert!(hitl(&data, &["list"]).status.success());
+}
