@@ -1268,7 +1268,8 @@ async fn shipped_hitl_definition_runs_end_to_end() {
             Ok(json!({"status": p["outcome"], "iteration": 1}))
         })
         .with_fn("iteration-check", |_: Value, _| async move {
-            Ok(json!({"action": "escalate", "next_iteration": 2, "reason": "limit"}))
+            Ok(json!({"workflow_id": "wf-b", "action": "escalate", "next_iteration": 1, "reason": "limit",
+                      "review_timeout_seconds": 3600, "escalation_timeout_seconds": 86400}))
         })
         .with_fn("escalate", {
             let t = tokens.clone();

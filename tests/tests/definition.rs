@@ -313,14 +313,25 @@ fn the_review_loop_has_the_documented_states_and_wiring() {
         choices,
         vec![
             hitl_domain::model::Decision::Approve.as_str(),
-            hitl_domain::model::Decision::RequestChanges.as_str()
+            hitl_domain::model::Decision::RequestChanges.as_str(),
+            // request-review's answer for a draft identical to the previous one
+            "no_progress",
         ]
     );
+    assert_eq!(s["FeedbackProcessing"]["Choices"][2]["Next"], "NoProgress");
+    assert_eq!(s["NoProgress"]["Next"], "Escalation");
     let escalate = serde_json::to_value(hitl_domain::contracts::IterationAction::Escalate).unwrap();
     assert_eq!(
         s["IterationDecision"]["Choices"][0]["StringEquals"],
         escalate
     );
-    assert_eq!(s["MetadataRegeneration"]["Next"], "RegenerationProgress");
-    assert_eq!(s["RegenerationProgress"]["Default"], "WaitForFeedback");
+    assert_eq!(
+        s["IterationDecision"]["Choices"][0]["Variable"],
+        "$.workflow.action"
+    );
+    // Issue 16: a request-changes iteration is five transitions: WaitForFeedback,
+    // FeedbackProcessing, IterationCheck, IterationDecision, MetadataRegeneration.
+    assert_eq!(s["IterationCheck"]["ResultPath"], "$.workflow");
+    assert_eq!(s["IterationDecision"]["Default"], "MetadataRegeneration");
+    assert_eq!(s["MetadataRegeneration"]["Next"], "WaitForFeedback");
 }

@@ -416,3 +416,79 @@ async fn an_invalid_regenerated_draft_escalates_instead_of_failing() {
     assert!(!history.iter().any(|(_, n)| n == "RecordFailure"));
     assert!(history.iter().any(|(_, n)| n == "WorkflowEscalated"));
 }
+
+/// An agent that keeps returning its first draft.
+struct StuckAgent;
+
+#[async_trait::async_trait]
+impl hitl_domain::ports::MetadataAgent for StuckAgent {
+    async fn generate(
+        &self,
+        request: &hitl_domain::ports::GenerationRequest,
+    ) -> Result<hitl_domain::ports::GeneratedDraft, hitl_domain::HandlerError> {
+        let first = hitl_domain::ports::GenerationRequest {
+            iteration: 1,
+            previous: None,
+            feedback: vec![],
+            ..request.clone()
+        };
+        hitl_domain::metadata::LocalGenerator.generate(&first).await
+    }
+}
+
+/// A regenerated draft identical to the previous one is not sent to reviewers: the review
+/// task completes at once with `no_progress` and the workflow escalates (`no_progress`), in a
+/// request-changes round of five state transitions (issue 16).
+#[tokio::test]
+async fn an_identical_regenerated_draft_escalates_without_a_review() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::open_with_agent(Some(dir.path()), std::sync::Arc::new(StuckAgent)).unwrap();
+    let ids = start(&rt, "stuck", json!({}), vec![subject("b-stuck")]).await;
+    decide(
+        &rt,
+        &ids[0],
+        false,
+        "Warmer tagline please",
+        vec![],
+        "k-stuck",
+    )
+    .await;
+    rt.settle().await.unwrap();
+    let w = wf(&rt, &ids[0]).await;
+    assert_eq!(w.status, WorkflowStatus::Escalated, "{w:?}");
+    assert_eq!(
+        w.escalation.as_ref().unwrap().reason,
+        EscalationReason::NoProgress
+    );
+    assert!(w.pending_review.is_none(), "no review was requested");
+    let history = history_types(&rt, &w);
+    let entered: Vec<&str> = history
+        .iter()
+        .filter(|(t, _)| t.ends_with("StateEntered"))
+        .map(|(_, n)| n.as_str())
+        .collect();
+    let round = entered
+        .iter()
+        .position(|n| *n == "FeedbackProcessing")
+        .unwrap();
+    assert_eq!(
+        entered[round..round + 7],
+        [
+            "FeedbackProcessing",
+            "IterationCheck",
+            "IterationDecision",
+            "MetadataRegeneration",
+            "WaitForFeedback",
+            "FeedbackProcessing",
+            "NoProgress"
+        ],
+        "{entered:?}"
+    );
+    assert_eq!(entered[round - 1], "WaitForFeedback");
+    let notified = std::fs::read_to_string(dir.path().join("notifications.jsonl")).unwrap();
+    let review_requests = notified
+        .lines()
+        .filter(|l| l.contains("review_requested"))
+        .count();
+    assert_eq!(review_requests, 1, "only the first draft went to reviewers");
+}

@@ -1,6 +1,8 @@
 //! `IterationCheck`: after changes were requested, starts the next iteration, or escalates
 //! when the next iteration would exceed `max_iterations` (`iteration_limit`) or the same
-//! feedback was given twice in a row (`no_progress`). Idempotent under retries.
+//! feedback was given twice in a row (`no_progress`). Its output is the execution's next
+//! `$.workflow` (id, iteration, SLAs) with the verdict, so no Pass state is needed to build it.
+//! Idempotent under retries.
 
 use std::sync::Arc;
 
@@ -38,12 +40,16 @@ pub async fn handle(
             action: IterationAction::Regenerate,
             next_iteration: next,
             reason: None,
+            review_timeout_seconds: workflow.config.review_timeout_seconds,
+            escalation_timeout_seconds: workflow.config.escalation_timeout_seconds,
         },
         IterationVerdict::Escalate { reason } => IterationCheckOutput {
             workflow_id: workflow.id.clone(),
             action: IterationAction::Escalate,
             next_iteration: workflow.iteration,
             reason: Some(reason),
+            review_timeout_seconds: workflow.config.review_timeout_seconds,
+            escalation_timeout_seconds: workflow.config.escalation_timeout_seconds,
         },
     };
     info!(workflow_id = %workflow.id, iteration = workflow.iteration,

@@ -2,6 +2,11 @@
 //! (workflow, iteration), moves the workflow to `awaiting_review` and notifies reviewers.
 //! The token is never returned or logged. Smoke workflows are decided at once by the
 //! synthetic reviewer through the normal feedback rules.
+//!
+//! A regenerated draft identical to the previous one is not sent to reviewers: the task
+//! completes at once with `{"decision": "no_progress"}`, and the definition's
+//! `FeedbackProcessing` escalates it (`no_progress`). Checking here rather than in a Choice
+//! after `MetadataRegeneration` saves a state transition in every review iteration.
 
 use std::sync::Arc;
 
@@ -9,7 +14,9 @@ use hitl_domain::contracts::{ReviewRequestInput, ReviewRequestOutput};
 use hitl_domain::feedback::{FeedbackError, FeedbackProcessor};
 use hitl_domain::model::TaskToken;
 use hitl_domain::optimistic::mutate;
-use hitl_domain::ports::{Clock, ExecutionResumer, Notification, NotificationKind, Notifier};
+use hitl_domain::ports::{
+    Clock, ExecutionResumer, Notification, NotificationKind, Notifier, ResumeError,
+};
 use hitl_domain::store::WorkflowStore;
 use hitl_domain::{rules, smoke, HandlerError};
 use tracing::info;
@@ -40,6 +47,40 @@ pub async fn handle(
     }
     let now = deps.clock.now();
     let token = TaskToken::new(input.task_token.clone());
+    if input.iteration > 1 {
+        let current = deps
+            .store
+            .get_artifact(&input.workflow_id, input.iteration)
+            .await?;
+        let previous = deps
+            .store
+            .get_artifact(&input.workflow_id, input.iteration - 1)
+            .await?;
+        if let (Some(current), Some(previous)) = (current, previous) {
+            if current.hash == previous.hash {
+                info!(workflow_id = %input.workflow_id, iteration = input.iteration,
+                    "the regenerated draft is identical to the previous one: no review requested");
+                let output = serde_json::json!({
+                    "workflow_id": input.workflow_id,
+                    "iteration": input.iteration,
+                    "decision": "no_progress",
+                });
+                match deps.resumer.deliver(&token, &output).await {
+                    // Closed already (a retried task whose first attempt delivered it, or a
+                    // timeout): the execution has moved on.
+                    Ok(_) | Err(ResumeError::TaskClosed(_)) => {}
+                    Err(ResumeError::Transient(e) | ResumeError::Permanent(e)) => {
+                        return Err(HandlerError::ResumeFailed(e))
+                    }
+                }
+                return Ok(ReviewRequestOutput {
+                    workflow_id: input.workflow_id,
+                    iteration: input.iteration,
+                    deadline: now,
+                });
+            }
+        }
+    }
     let (workflow, ()) = mutate(deps.store.as_ref(), &input.workflow_id, |current| {
         Ok((
             Some(rules::request_review(

@@ -225,6 +225,12 @@ pub struct IterationCheckOutput {
     pub next_iteration: u32,
     /// Escalation reason (when escalating), else null.
     pub reason: Option<EscalationReason>,
+    /// Review SLA (the definition rebuilds `$.workflow` from this output).
+    #[serde(default)]
+    pub review_timeout_seconds: u64,
+    /// Escalation SLA (likewise).
+    #[serde(default)]
+    pub escalation_timeout_seconds: u64,
 }
 
 /// Input of the escalation.
