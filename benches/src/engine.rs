@@ -100,7 +100,11 @@ pub async fn project_run(max_iterations: u32, batch: u32, tag: &str) -> Result<P
         largest = largest.max(largest_payload(&history));
     }
     let mut workflows = Vec::new();
-    for status in [WorkflowStatus::Approved, WorkflowStatus::Escalated] {
+    for status in [
+        WorkflowStatus::Approved,
+        WorkflowStatus::Escalated,
+        WorkflowStatus::Resolved,
+    ] {
         let page = runtime.store.list_by_status(status, 1000, None).await?;
         for wf in page.items {
             let (Some(scenario), Some(arn)) = (wf.smoke, wf.execution_arn.as_ref()) else {

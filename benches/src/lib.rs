@@ -7,6 +7,8 @@
 //! Runtime API) and stay small.
 
 pub mod coldstart;
+#[cfg(feature = "engine")]
+pub mod cost;
 pub mod ddb_floor;
 #[cfg(feature = "engine")]
 pub mod engine;

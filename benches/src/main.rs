@@ -24,7 +24,7 @@ struct Options {
 
 fn parse_args() -> Result<Options> {
     let mut o = Options {
-        sections: (1..=6).collect(),
+        sections: (1..=7).collect(),
         rounds: 3,
         ddb_rounds: 2,
         events: 10_000,
@@ -41,7 +41,7 @@ fn parse_args() -> Result<Options> {
                     .split(',')
                     .map(|s| s.trim().parse::<u32>())
                     .collect::<Result<_, _>>()
-                    .context("--sections: comma-separated numbers 1..6")?
+                    .context("--sections: comma-separated numbers 1..7")?
             }
             "--rounds" => o.rounds = value()?.parse()?,
             "--ddb-rounds" => o.ddb_rounds = value()?.parse()?,
@@ -50,7 +50,7 @@ fn parse_args() -> Result<Options> {
             "--warm" => o.warm = value()?.parse()?,
             "--engine-rounds" => o.engine_rounds = value()?.parse()?,
             "-h" | "--help" => {
-                println!("hitl-bench [--sections 1,2,3,4,5,6] [--rounds N] [--ddb-rounds N] [--events N] [--cold-rounds N] [--warm N] [--engine-rounds N]");
+                println!("hitl-bench [--sections 1,2,3,4,5,6,7] [--rounds N] [--ddb-rounds N] [--events N] [--cold-rounds N] [--warm N] [--engine-rounds N]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?} (see --help)"),
@@ -179,6 +179,9 @@ async fn main() -> Result<()> {
     if options.sections.contains(&4) || options.sections.contains(&5) {
         engine_sections(&options, &mut rows, &mut timings).await?;
     }
+    if options.sections.contains(&7) {
+        cost_section(&mut rows, &mut timings).await?;
+    }
     drop(dynamo);
 
     let total = started.elapsed().as_secs_f64();
@@ -204,6 +207,20 @@ async fn main() -> Result<()> {
     let passed = rows.iter().filter(|r| r.verdict() == Some(true)).count();
     println!("targets: {passed} passed, {failed} failed");
     Ok(())
+}
+
+#[cfg(feature = "engine")]
+async fn cost_section(rows: &mut Vec<Row>, timings: &mut Vec<(String, f64)>) -> Result<()> {
+    log("7: cost per workflow …");
+    let t = Instant::now();
+    rows.extend(hitl_bench::cost::measure(&log).await?);
+    timings.push(("7 cost".into(), t.elapsed().as_secs_f64()));
+    Ok(())
+}
+
+#[cfg(not(feature = "engine"))]
+async fn cost_section(_rows: &mut Vec<Row>, _timings: &mut Vec<(String, f64)>) -> Result<()> {
+    bail!("section 7 needs the engine feature (benches/bench.sh builds with it)")
 }
 
 #[cfg(feature = "engine")]

@@ -443,6 +443,18 @@ impl Runtime {
 
     /// [`Runtime::open`] with another drafting agent (tests use one that misbehaves).
     pub fn open_with_agent(data_dir: Option<&Path>, agent: Arc<dyn MetadataAgent>) -> Result<Self> {
+        Self::open_with_store_layer(data_dir, agent, &|store| store, DEFINITION)
+    }
+
+    /// [`Runtime::open_with_agent`] with the workflow store wrapped by `layer` and another
+    /// definition of the state machine (the cost bench counts every store request of the
+    /// functions this way, and runs an earlier definition as its baseline).
+    pub fn open_with_store_layer(
+        data_dir: Option<&Path>,
+        agent: Arc<dyn MetadataAgent>,
+        layer: &dyn Fn(Arc<dyn WorkflowStore>) -> Arc<dyn WorkflowStore>,
+        definition: &str,
+    ) -> Result<Self> {
         let (store, exec_store, notifications): (
             Arc<dyn WorkflowStore>,
             Arc<dyn statemachine::ExecutionStore>,
@@ -484,6 +496,7 @@ impl Runtime {
                 },
             ),
         };
+        let store = layer(store);
         let exports = notifications
             .parent()
             .map_or_else(|| PathBuf::from("exports"), |d| d.join("exports"));
@@ -511,7 +524,7 @@ impl Runtime {
             EngineConfig::default(),
         ));
         let _ = resumer.engine.set(Arc::downgrade(&engine));
-        let definition = statemachine::substitute(DEFINITION, &substitutions())?;
+        let definition = statemachine::substitute(definition, &substitutions())?;
         let state_machine_arn = engine.create_state_machine(STATE_MACHINE_NAME, &definition)?;
         Ok(Self {
             store,

@@ -583,7 +583,7 @@ pub struct FeedbackEntry {
 }
 
 /// What the synthetic reviewer does with a smoke workflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SmokeScenario {
     /// Approve the first draft.
