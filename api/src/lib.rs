@@ -117,6 +117,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(routes::HEALTHZ, get(healthz))
         .route(routes::REVIEWS, get(list_reviews))
+        .route(routes::ESCALATIONS, get(list_escalations))
         .route(routes::WORKFLOW, get(get_workflow))
         .route(routes::FEEDBACK, post(submit_feedback).get(list_feedback))
         .route(routes::RESOLUTION, post(submit_resolution))
@@ -279,6 +280,50 @@ async fn list_reviews(
     Caller(caller): Caller,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<views::ReviewPage>, ApiError> {
+    let (items, next_cursor) = queue(
+        &state,
+        &caller,
+        query,
+        WorkflowStatus::AwaitingReview,
+        |caller, w| caller.may_review(&w.config.reviewer_group),
+        views::review_item,
+    )
+    .await?;
+    Ok(Json(views::ReviewPage { items, next_cursor }))
+}
+
+/// `GET /escalations`: escalated workflows waiting for a resolution by one of the caller's
+/// groups (their escalation group, or any for `admin`), newest first.
+async fn list_escalations(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<views::EscalationPage>, ApiError> {
+    let (items, next_cursor) = queue(
+        &state,
+        &caller,
+        query,
+        WorkflowStatus::Escalated,
+        |caller, w| {
+            caller.may_review(&w.config.escalation_group)
+                && w.escalation.as_ref().is_some_and(|e| e.awaiting.is_some())
+        },
+        views::escalation_item,
+    )
+    .await?;
+    Ok(Json(views::EscalationPage { items, next_cursor }))
+}
+
+/// One page of the workflows in `status` that `visible` lets the caller see, mapped by `item`,
+/// and the sealed cursor of the next page (`limit` and `cursor` as the query says).
+async fn queue<T>(
+    state: &AppState,
+    caller: &Identity,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    status: WorkflowStatus,
+    visible: fn(&Identity, &hitl_domain::model::Workflow) -> bool,
+    item: fn(&hitl_domain::model::Workflow) -> T,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
     let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     let mut errors = Vec::new();
     let limit = match query.get("limit").map(|l| query_integer(l)) {
@@ -322,7 +367,7 @@ async fn list_reviews(
         let need = limit - items.len();
         let page = state
             .store
-            .list_by_status(WorkflowStatus::AwaitingReview, need, cursor.as_deref())
+            .list_by_status(status, need, cursor.as_deref())
             .await
             .map_err(|e| {
                 if malformed_cursor(&e) {
@@ -334,18 +379,15 @@ async fn list_reviews(
         items.extend(
             page.items
                 .iter()
-                .filter(|w| caller.may_review(&w.config.reviewer_group))
-                .map(views::review_item),
+                .filter(|w| visible(caller, w))
+                .map(item),
         );
         cursor = page.next_cursor;
         if items.len() >= limit || cursor.is_none() {
             break;
         }
     }
-    Ok(Json(views::ReviewPage {
-        items,
-        next_cursor: cursor.map(|c| state.cursors.seal(&c)),
-    }))
+    Ok((items, cursor.map(|c| state.cursors.seal(&c))))
 }
 
 fn not_found(id: &str) -> ApiError {

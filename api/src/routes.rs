@@ -6,6 +6,8 @@
 pub const HEALTHZ: &str = "/healthz";
 /// The review queue of the caller.
 pub const REVIEWS: &str = "/reviews";
+/// The escalations the caller's groups resolve.
+pub const ESCALATIONS: &str = "/escalations";
 /// One workflow.
 pub const WORKFLOW: &str = "/workflows/{id}";
 /// Submitting a decision (POST) and paging the audit trail (GET).
@@ -48,6 +50,12 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec {
         method: "get",
         path: REVIEWS,
+        authenticated: true,
+        statuses: &[200, 400, 401, 500, 503],
+    },
+    RouteSpec {
+        method: "get",
+        path: ESCALATIONS,
         authenticated: true,
         statuses: &[200, 400, 401, 500, 503],
     },

@@ -59,6 +59,40 @@ pub struct ReviewPage {
     pub next_cursor: Option<String>,
 }
 
+/// An escalated workflow waiting for a resolution, as the escalation queue lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EscalationItem {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// What is reviewed.
+    pub subject: SubjectView,
+    /// The escalated iteration (the `iteration` of a resolution).
+    pub iteration: u32,
+    /// Iteration limit.
+    pub max_iterations: u32,
+    /// Group that resolves it.
+    pub escalation_group: String,
+    /// Why it was escalated.
+    pub reason: String,
+    /// When.
+    pub escalated_at: DateTime<Utc>,
+    /// The end of the escalation SLA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_by: Option<DateTime<Utc>>,
+    /// Last change of the workflow.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A page of the escalation queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EscalationPage {
+    /// Escalations the caller may resolve, newest first.
+    pub items: Vec<EscalationItem>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
 /// A stored draft.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArtifactView {
@@ -219,6 +253,12 @@ pub struct WorkflowView {
     /// Set when escalated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<EscalationView>,
+    /// Group that resolves the workflow's escalations.
+    pub escalation_group: String,
+    /// Every draft, oldest first, while an escalation waits for a resolution (the resolver
+    /// reviews them all); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drafts: Vec<ArtifactView>,
     /// Set when failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<FailureView>,
@@ -277,6 +317,24 @@ fn subject(workflow: &Workflow) -> SubjectView {
 }
 
 /// Queue entry of a workflow.
+/// The escalation queue's entry for an escalated workflow.
+pub fn escalation_item(workflow: &Workflow) -> EscalationItem {
+    let escalation = workflow.escalation.as_ref();
+    EscalationItem {
+        workflow_id: workflow.id.clone(),
+        subject: subject(workflow),
+        iteration: escalation.map_or(workflow.iteration, |e| e.iteration),
+        max_iterations: workflow.config.max_iterations,
+        escalation_group: workflow.config.escalation_group.clone(),
+        reason: escalation.map_or(String::new(), |e| e.reason.as_str().to_owned()),
+        escalated_at: escalation.map_or(workflow.updated_at, |e| e.escalated_at),
+        resolve_by: escalation
+            .and_then(|e| e.awaiting.as_ref())
+            .map(|a| a.deadline),
+        updated_at: workflow.updated_at,
+    }
+}
+
 pub fn review_item(workflow: &Workflow) -> ReviewItem {
     let pending = workflow.pending_review.as_ref();
     ReviewItem {
@@ -402,6 +460,17 @@ pub fn workflow_view(
             resolve_by: e.awaiting.as_ref().map(|a| a.deadline),
             unresolved_at: e.unresolved_at,
         }),
+        escalation_group: workflow.config.escalation_group.clone(),
+        drafts: if workflow
+            .escalation
+            .as_ref()
+            .is_some_and(|e| e.awaiting.is_some())
+            && workflow.status == WorkflowStatus::Escalated
+        {
+            artifacts.iter().map(artifact).collect()
+        } else {
+            Vec::new()
+        },
         failure: workflow.failure.as_ref().map(|f| FailureView {
             error: f.error.clone(),
             failed_at: f.failed_at,

@@ -51,6 +51,21 @@ async fn the_escalation_group_resolves_once_and_the_execution_gets_it() {
     let body = json!({"iteration": 1, "action": "resolve",
         "corrections": [{"field": "tagline", "value": "Roasted for early risers"}]});
 
+    // The escalation queue: the escalation group's (here the admin's), not the reviewers'.
+    let queue = s.get("/escalations", Some(&s.reviewers.ada)).await;
+    assert_eq!(queue.status, 200, "{}", queue.body);
+    let items = queue.json()["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["reason"], "iteration_limit");
+    assert_eq!(items[0]["iteration"], 1);
+    assert!(items[0]["resolve_by"].is_string());
+    let none = s.get("/escalations", Some(&s.reviewers.rita)).await;
+    assert_eq!(none.json()["items"], json!([]));
+    // The resolver sees every draft.
+    let view = s.get("/workflows/wf-esc", Some(&s.reviewers.ada)).await;
+    assert_eq!(view.json()["drafts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(view.json()["escalation_group"], "escalations");
+
     // A reviewer of the workflow's group is not in its escalation group: not found, nothing
     // recorded.
     let refused = s
@@ -113,7 +128,9 @@ async fn the_escalation_group_resolves_once_and_the_execution_gets_it() {
     assert_eq!(second.status, 409, "{}", second.body);
     assert_eq!(second.json()["reason"], "already_resolved");
 
-    // The workflow view shows the escalation without any token.
+    // Resolved: off the queue; the workflow view shows the escalation without any token.
+    let queue = s.get("/escalations", Some(&s.reviewers.ada)).await;
+    assert_eq!(queue.json()["items"], json!([]));
     let view = s.get("/workflows/wf-esc", Some(&s.reviewers.ada)).await;
     assert_eq!(view.status, 200);
     assert_eq!(view.json()["status"], "resolved");
