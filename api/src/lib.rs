@@ -376,12 +376,7 @@ async fn queue<T>(
                     store_error(e)
                 }
             })?;
-        items.extend(
-            page.items
-                .iter()
-                .filter(|w| visible(caller, w))
-                .map(item),
-        );
+        items.extend(page.items.iter().filter(|w| visible(caller, w)).map(item));
         cursor = page.next_cursor;
         if items.len() >= limit || cursor.is_none() {
             break;

@@ -14,6 +14,18 @@
     workflow_finished: 'This workflow has already finished; no more decisions are possible.',
     review_timed_out: 'The review deadline passed before your decision arrived; the workflow was escalated.',
     idempotency_key_reused: 'This submission collided with an earlier one. Please submit again.',
+    not_escalated: 'This workflow is not escalated (anymore).',
+    already_resolved: 'Someone else already resolved this escalation.',
+    escalation_expired: 'The escalation deadline passed: the workflow ended unresolved.',
+    too_many_iterations: 'That would allow more than 50 iterations in total.',
+    no_draft_to_review: 'There is no valid draft to reassign; grant more iterations or resolve it instead.',
+  };
+
+  const REASONS = {
+    iteration_limit: 'iteration limit reached',
+    no_progress: 'no progress',
+    review_timeout: 'review deadline passed',
+    invalid_draft: 'invalid draft',
   };
 
   const state = {
@@ -22,6 +34,8 @@
     // The submission that has not received a definitive answer yet: its key is reused when
     // the same decision is submitted again (retry), a new decision gets a fresh key.
     pending: null,
+    // The same for a resolution.
+    resolvePending: null,
   };
 
   function token() { return sessionStorage.getItem(TOKEN_KEY); }
@@ -165,9 +179,35 @@
       const empty = body.children.length === 0;
       $('queue-empty').hidden = !empty;
       $('queue-scroll').hidden = empty;
+      if (!more) { await loadEscalations(); }
     } catch (err) {
       if (err.status !== 401) { flash(describe(err), 'error'); }
     }
+  }
+
+  /** The escalations the caller's groups resolve (shown only when there are some). */
+  async function loadEscalations() {
+    const body = $('escalations-body');
+    body.textContent = '';
+    const page = await api('GET', '/escalations?limit=50');
+    for (const item of page.items) {
+      const tr = document.createElement('tr');
+      cell(tr, item.subject.name + ' (' + item.subject.id + ')');
+      cell(tr, REASONS[item.reason] || item.reason);
+      cell(tr, item.iteration + ' / ' + item.max_iterations);
+      cell(tr, fmtDate(item.resolve_by));
+      const td = cell(tr, '');
+      const open = document.createElement('a');
+      open.href = '#/workflows/' + encodeURIComponent(item.workflow_id);
+      open.textContent = 'Resolve';
+      const what = document.createElement('span');
+      what.className = 'vh';
+      what.textContent = ' the escalation of ' + item.subject.name;
+      open.appendChild(what);
+      td.appendChild(open);
+      body.appendChild(tr);
+    }
+    $('escalations').hidden = body.children.length === 0;
   }
 
   // ---- one workflow ----------------------------------------------------------------------
@@ -230,8 +270,11 @@
     for (const f of view.feedback) {
       const li = document.createElement('li');
       if (f.outcome !== 'applied') { li.className = 'rejected'; }
-      let text = 'Iteration ' + f.iteration + ': ' + f.reviewer + ' — ' +
-        (f.decision === 'approve' ? 'approved' : 'requested changes');
+      const said = {
+        approve: 'approved', request_changes: 'requested changes', resolve: 'resolved the escalation',
+        extend: 'granted more iterations', reassign: 'reassigned the review', abandon: 'abandoned the workflow',
+      };
+      let text = 'Iteration ' + f.iteration + ': ' + f.reviewer + ' — ' + (said[f.decision] || f.decision);
       if (f.outcome !== 'applied') { text += ' (not applied: ' + f.reason + ')'; }
       text += ' · ' + fmtDate(f.received_at);
       li.appendChild(document.createTextNode(text));
@@ -265,7 +308,9 @@
     fact(facts, 'Iteration', view.iteration + ' of at most ' + view.max_iterations);
     fact(facts, 'Reviewer group', view.reviewer_group);
     if (view.deadline) { fact(facts, 'Review deadline', fmtDate(view.deadline)); }
-    if (view.escalation) { fact(facts, 'Escalated', view.escalation.reason + ': ' + view.escalation.detail); }
+    if (view.escalation) { fact(facts, 'Escalated', (REASONS[view.escalation.reason] || view.escalation.reason) + ': ' + view.escalation.detail); }
+    if (view.escalation && view.escalation.resolve_by) { fact(facts, 'Resolve by', fmtDate(view.escalation.resolve_by)); }
+    if (view.escalation && view.escalation.unresolved_at) { fact(facts, 'Unresolved since', fmtDate(view.escalation.unresolved_at)); }
     renderArtifact(view);
     renderFeedback(view);
     const open = view.status === 'awaiting_review' && view.review && view.review.iteration === view.iteration;
@@ -273,6 +318,7 @@
     $('decided-note').hidden = open;
     $('decided-note').textContent = open ? '' : 'No decision is possible right now (status: ' + view.status.replace(/_/g, ' ') + ').';
     $('decide-iteration').textContent = String(view.iteration);
+    renderEscalation(view);
     const select = document.querySelector('#correction-row').content.querySelector('select');
     select.textContent = '';
     for (const field of view.correctable_fields) {
@@ -512,6 +558,167 @@
     }
   }
 
+  // ---- escalation ------------------------------------------------------------------------
+
+  function waitingEscalation(view) {
+    return view.status === 'escalated' && view.escalation && view.escalation.resolve_by;
+  }
+
+  function renderEscalation(view) {
+    const waiting = Boolean(waitingEscalation(view));
+    $('escalation-panel').hidden = !waiting;
+    if (!waiting) { return; }
+    $('decided-note').hidden = true;
+    $('resolve-iteration').textContent = String(view.escalation.iteration);
+    const list = $('esc-drafts');
+    list.textContent = '';
+    for (const draft of view.drafts || []) {
+      const li = document.createElement('li');
+      li.appendChild(document.createTextNode('Iteration ' + draft.iteration + ' (' + draft.generator + ')'));
+      const dl = document.createElement('dl');
+      dl.className = 'facts';
+      for (const [field, value] of flatten('', draft.content, [])) { fact(dl, field, fmtValue(value)); }
+      li.appendChild(dl);
+      list.appendChild(li);
+    }
+    if (!state.resolvePending || state.resolvePending.workflowId !== view.workflow_id) {
+      const newest = (view.drafts || [])[view.drafts.length - 1];
+      $('resolve-final').value = newest ? JSON.stringify(newest.content, null, 2) : '';
+    }
+  }
+
+  function currentAction() {
+    const checked = document.querySelector('#resolve input[name=action]:checked');
+    return checked ? checked.value : '';
+  }
+
+  function showActionFields() {
+    const action = currentAction();
+    for (const el of document.querySelectorAll('#resolve [data-action]')) {
+      el.hidden = !el.dataset.action.split(' ').includes(action);
+    }
+  }
+
+  function clearResolveErrors() {
+    for (const el of document.querySelectorAll('#resolve .field-error')) { el.remove(); }
+    for (const el of document.querySelectorAll('#resolve [aria-invalid]')) {
+      el.removeAttribute('aria-invalid');
+      const own = el.dataset.describedby;
+      if (own) { el.setAttribute('aria-describedby', own); } else { el.removeAttribute('aria-describedby'); }
+    }
+    $('resolve-errors').hidden = true;
+    $('resolve-errors-list').textContent = '';
+  }
+
+  const RESOLVE_FIELDS = {
+    action: ['Resolution', () => document.querySelector('#resolve input[name=action]')],
+    final: ['The final version', () => $('resolve-final')],
+    iterations: ['More iterations', () => $('resolve-iterations')],
+    guidance: ['The guidance', () => $('resolve-guidance')],
+    reviewer_group: ['The reviewer group', () => $('resolve-group')],
+    review_timeout_seconds: ['The new review deadline', () => $('resolve-hours')],
+    reason: ['The reason', () => $('resolve-reason')],
+  };
+
+  function showResolveErrors(errors) {
+    clearResolveErrors();
+    let first = null;
+    errors.forEach((e, i) => {
+      const key = Object.keys(RESOLVE_FIELDS).find((k) => e.field === k || e.field.startsWith(k + '.') || e.field.startsWith(k + '['));
+      const [label, control] = key ? RESOLVE_FIELDS[key] : [e.field, () => null];
+      const where = key && e.field !== key ? ' (' + e.field.slice(key.length + 1) + ')' : '';
+      const text = sentence(label + where, e.message);
+      const li = document.createElement('li');
+      li.textContent = text;
+      $('resolve-errors-list').appendChild(li);
+      const el = control();
+      if (!el) { return; }
+      const note = document.createElement('p');
+      note.className = 'field-error';
+      note.id = 'resolve-error-' + i;
+      note.textContent = text;
+      (el.type === 'radio' ? el.closest('fieldset') : el).after(note);
+      if (!el.hasAttribute('aria-invalid')) {
+        if (el.dataset.describedby === undefined) { el.dataset.describedby = el.getAttribute('aria-describedby') || ''; }
+        el.setAttribute('aria-invalid', 'true');
+      }
+      const ids = (el.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+      el.setAttribute('aria-describedby', [note.id].concat(ids).join(' '));
+      first = first || el;
+    });
+    $('resolve-errors').hidden = errors.length === 0;
+    focusOn(first);
+  }
+
+  /** The resolution body, or field errors found before sending (no action, JSON that does not parse). */
+  function resolutionBody(view) {
+    const action = currentAction();
+    if (!action) { return { errors: [{ field: 'action', message: 'is required: choose one' }] }; }
+    const body = { iteration: view.escalation.iteration, action };
+    const reason = $('resolve-reason').value.trim();
+    if (action === 'resolve') {
+      try {
+        body.final = JSON.parse($('resolve-final').value);
+      } catch (err) {
+        return { errors: [{ field: 'final', message: 'is not valid JSON (' + err.message + ')' }] };
+      }
+      if (reason) { body.reason = reason; }
+    } else if (action === 'extend') {
+      body.iterations = Number($('resolve-iterations').value);
+      const guidance = $('resolve-guidance').value.trim();
+      if (guidance) { body.guidance = guidance; }
+    } else if (action === 'reassign') {
+      body.reviewer_group = $('resolve-group').value.trim();
+      const hours = $('resolve-hours').value.trim();
+      if (hours) { body.review_timeout_seconds = Math.round(Number(hours) * 3600); }
+    } else if (reason) {
+      body.reason = reason;
+    }
+    return { body: JSON.stringify(body) };
+  }
+
+  async function submitResolution(event) {
+    event.preventDefault();
+    const view = state.workflow;
+    if (!view || !waitingEscalation(view)) { return; }
+    const { body, errors } = resolutionBody(view);
+    if (errors) {
+      flash('The resolution was not sent: 1 problem needs fixing (marked next to the field).', 'error');
+      showResolveErrors(errors);
+      return;
+    }
+    if (!state.resolvePending || state.resolvePending.workflowId !== view.workflow_id || state.resolvePending.body !== body) {
+      state.resolvePending = { workflowId: view.workflow_id, body, key: newKey() };
+    }
+    const pending = state.resolvePending;
+    const button = $('resolve-submit');
+    button.disabled = true;
+    clearResolveErrors();
+    flash('Submitting…');
+    try {
+      const result = await api('POST', '/workflows/' + encodeURIComponent(pending.workflowId) + '/resolution', pending.body, pending.key);
+      state.resolvePending = null;
+      flash('Resolution applied (' + result.decision + '): the workflow is now ' + String(result.status).replace(/_/g, ' ') + '.', 'ok');
+      $('resolve').reset();
+      showActionFields();
+      await openWorkflow(pending.workflowId, true);
+      focusOn($('wf-title'));
+    } catch (err) {
+      if (err.status === 401) { return; }
+      if (!(err.status === undefined || err.status >= 500)) { state.resolvePending = null; }
+      if (err.status === 400 && err.body && Array.isArray(err.body.errors)) {
+        const n = err.body.errors.length;
+        flash('The resolution was not sent: ' + n + (n === 1 ? ' problem needs' : ' problems need') + ' fixing (marked next to the fields).', 'error');
+        showResolveErrors(err.body.errors);
+      } else {
+        flash(describe(err), 'error');
+        if (err.status === 409) { await openWorkflow(pending.workflowId, true); focusOn($('wf-title')); }
+      }
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   // ---- wiring ----------------------------------------------------------------------------
 
   /** Shows the view of the current URL and puts focus on its heading (not on `<body>`). */
@@ -551,6 +758,13 @@
     $('back').addEventListener('click', () => { location.hash = '#/'; });
     $('add-correction').addEventListener('click', addCorrection);
     $('decide').addEventListener('submit', submit);
+    $('resolve').addEventListener('submit', submitResolution);
+    $('resolve').addEventListener('change', (event) => {
+      if (event.target.name === 'action') { showActionFields(); }
+    });
+    $('resolve').addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && (event.target.name === 'action' || event.target.tagName === 'INPUT')) { event.preventDefault(); }
+    });
     $('decide').addEventListener('change', (event) => {
       if (event.target.name === 'decision') {
         $('corrections-block').hidden = currentDecision() !== 'request_changes';

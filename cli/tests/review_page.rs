@@ -440,3 +440,116 @@ fn the_review_page_is_usable_by_keyboard_and_passes_axe_and_reflow_checks_in_chr
         "{b:#}"
     );
 }
+
+/// Must match RESOLVED_TAGLINE in escalation_page.mjs.
+const RESOLVED_TAGLINE: &str = "Roasted for early risers";
+
+/// Issue 16: the escalation group's queue and resolution form, in Chromium
+/// (`tests/e2e/escalation_page.mjs`): one escalation extended by two iterations with guidance,
+/// one resolved with a final version edited in the page (after a JSON typo and a schema error,
+/// both refused with the field named). axe runs on the queue, the escalation and the error.
+#[test]
+fn the_escalation_group_extends_and_resolves_on_the_review_page_in_chromium() {
+    let root = workspace();
+    node();
+    node_modules(&root);
+    chromium();
+    let artifacts = artifacts_dir(&root, "escalation-page");
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let token = hitl_json(
+        &data,
+        &[
+            "--json",
+            "reviewers",
+            "add",
+            "olga",
+            "--groups",
+            "escalations",
+        ],
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let escalate = |request: &str, subject: &str, name: &str| {
+        let subject = serde_json::json!({"id": subject, "name": name, "category": "food"});
+        let started = hitl_json(
+            &data,
+            &[
+                "--json",
+                "start",
+                "--request-id",
+                request,
+                "--max-iterations",
+                "1",
+                "--subject",
+                &subject.to_string(),
+            ],
+        );
+        let id = started["workflows"][0]["workflow_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        hitl_ok(
+            &data,
+            &["feedback", &id, "--request-changes", "Not on brand"],
+        );
+        id
+    };
+    let a = escalate("esc-page-a", "esc-a", "Alpha Roasters");
+    let b = escalate("esc-page-b", "esc-b", "Beta Beans");
+
+    let server_log = dir.path().join("serve.log");
+    let (_served, base) = serve(&data, Some(&server_log));
+    let journey = Journey {
+        root: &root,
+        artifacts: &artifacts,
+        scratch: dir.path(),
+        server_log: &server_log,
+        token: &token,
+    };
+    journey.expect_passed(
+        "escalation_page.mjs",
+        &[
+            ("HITL_E2E_BASE_URL", &base),
+            ("HITL_E2E_WORKFLOW_A", &a),
+            ("HITL_E2E_WORKFLOW_B", &b),
+        ],
+        "escalation page passed: 8 steps",
+    );
+
+    // The outcomes, seen from outside the browser.
+    let extended = hitl_json(&data, &["--json", "status", &a]);
+    assert_eq!(extended["status"], "awaiting_review", "{extended:#}");
+    assert_eq!(
+        (
+            extended["iteration"].as_u64(),
+            extended["max_iterations"].as_u64()
+        ),
+        (Some(2), Some(3)),
+        "{extended:#}"
+    );
+    let trail = extended["feedback"].as_array().unwrap();
+    let extend = trail.iter().find(|f| f["decision"] == "extend").unwrap();
+    assert_eq!(extend["reviewer"], "olga");
+    assert_eq!(extend["channel"], "api");
+    assert_eq!(
+        extend["comments"],
+        "Lead with the morning ritual, not the beans."
+    );
+    let resolved = hitl_json(&data, &["--json", "status", &b]);
+    assert_eq!(resolved["status"], "resolved", "{resolved:#}");
+    assert_eq!(resolved["artifact"]["tagline"], RESOLVED_TAGLINE);
+    assert_eq!(resolved["artifact"]["colors"]["primary"], "#1A2B3C");
+    let refusals = resolved["feedback"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["outcome"]["kind"] != "applied")
+        .count();
+    assert_eq!(
+        refusals, 0,
+        "the refused attempts changed nothing: {resolved:#}"
+    );
+}
