@@ -339,3 +339,55 @@ fn extend_past_fifty_iterations_is_refused() {
     assert_eq!(json_of(&ok)["max_iterations"], 50);
     assert_eq!(json_of(&ok)["iteration"], 3);
 }
+
+/// Two people resolve the same escalation at the same moment (separate processes): exactly
+/// one resolution is applied; the other is refused with `already_resolved` and changes
+/// nothing.
+#[test]
+fn concurrent_resolutions_apply_exactly_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let id = escalated_workflow(&data, "esc-race");
+    let outcomes: Vec<Output> = std::thread::scope(|scope| {
+        let handles: Vec<_> = [
+            vec!["--extend", "2", "--by", "olga"],
+            vec!["--abandon", "--reason", "Discontinued", "--by", "omar"],
+        ]
+        .into_iter()
+        .map(|args| {
+            let data = &data;
+            let id = &id;
+            scope.spawn(move || resolve(data, id, &args))
+        })
+        .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let answers: Vec<Value> = outcomes.iter().map(json_of).collect();
+    let applied = answers
+        .iter()
+        .filter(|a| a["receipt"]["outcome"]["kind"] == "applied")
+        .count();
+    let refused: Vec<&Value> = answers
+        .iter()
+        .filter(|a| a["receipt"]["outcome"]["kind"] == "rejected")
+        .collect();
+    assert_eq!(applied, 1, "{answers:?}");
+    assert_eq!(refused.len(), 1, "{answers:?}");
+    assert_eq!(
+        refused[0]["receipt"]["outcome"]["reason"],
+        "already_resolved"
+    );
+    let s = status(&data, &id);
+    let resolutions = s["feedback"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            matches!(f["decision"].as_str(), Some("extend" | "abandon"))
+                && f["outcome"]["kind"] == "applied"
+        })
+        .count();
+    assert_eq!(resolutions, 1, "{s}");
+    let (executions, _) = history(&data, &id);
+    assert_eq!(executions, 1);
+}

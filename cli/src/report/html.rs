@@ -516,6 +516,28 @@ pub fn render_html(report: &Report) -> String {
         ],
         &rows,
     );
+    let r = &report.escalations.resolutions;
+    let seconds = format_seconds;
+    let rows = vec![
+        vec!["resolved by a person".to_owned(), r.resolve.to_string()],
+        vec!["more iterations granted".to_owned(), r.extend.to_string()],
+        vec!["reassigned".to_owned(), r.reassign.to_string()],
+        vec!["abandoned".to_owned(), r.abandon.to_string()],
+        vec!["left unresolved".to_owned(), r.unresolved.to_string()],
+        vec![
+            "iterations granted by extend".to_owned(),
+            r.iterations_granted.to_string(),
+        ],
+        vec![
+            "time to resolve, median".to_owned(),
+            seconds(r.time_to_resolve.median_seconds),
+        ],
+        vec![
+            "time to resolve, p90".to_owned(),
+            seconds(r.time_to_resolve.p90_seconds),
+        ],
+    ];
+    table_html(&mut out, &[("resolution", false), ("count", true)], &rows);
     out.push_str("</section>");
 
     let th = &report.feedback_themes;

@@ -205,6 +205,32 @@ pub fn render_table(report: &Report) -> String {
         .collect();
     out.push_str(&table(&["reason", "escalated", "of completed"], &rows));
 
+    let r = &report.escalations.resolutions;
+    let _ = writeln!(out, "\nEscalation resolutions");
+    let rows = vec![
+        vec!["resolved by a person".to_owned(), r.resolve.to_string()],
+        vec!["more iterations granted".to_owned(), r.extend.to_string()],
+        vec!["reassigned".to_owned(), r.reassign.to_string()],
+        vec!["abandoned".to_owned(), r.abandon.to_string()],
+        vec![
+            "left unresolved (SLA passed)".to_owned(),
+            r.unresolved.to_string(),
+        ],
+        vec![
+            "iterations granted by extend".to_owned(),
+            r.iterations_granted.to_string(),
+        ],
+        vec![
+            "time to resolve, median".to_owned(),
+            format_seconds(r.time_to_resolve.median_seconds),
+        ],
+        vec![
+            "time to resolve, 90th percentile".to_owned(),
+            format_seconds(r.time_to_resolve.p90_seconds),
+        ],
+    ];
+    out.push_str(&table(&["", "workflows"], &rows));
+
     let _ = writeln!(out, "\nMost-corrected fields");
     if report.most_corrected_fields.is_empty() {
         let _ = writeln!(out, "  no corrections in this window");
