@@ -49,11 +49,15 @@ pub struct FeedbackArgs {
     /// Workflow id.
     pub workflow_id: String,
     /// Approve the current draft.
-    #[arg(long, conflicts_with = "request_changes")]
+    #[arg(long, conflicts_with_all = ["request_changes", "reject"])]
     pub approve: bool,
     /// Request changes, with comments.
-    #[arg(long, value_name = "COMMENTS")]
+    #[arg(long, value_name = "COMMENTS", conflicts_with = "reject")]
     pub request_changes: Option<String>,
+    /// Stop the loop outright, with the reason: the workflow escalates
+    /// (`rejected_by_reviewer`) to its escalation group.
+    #[arg(long, value_name = "REASON")]
+    pub reject: Option<String>,
     /// Reviewer name recorded in the audit trail (locally `local-reviewer` when not given;
     /// required by `hitl aws feedback`, where it lands in the production audit trail).
     #[arg(long)]
@@ -73,10 +77,13 @@ pub struct FeedbackArgs {
 impl FeedbackArgs {
     /// The decision `--approve` / `--request-changes` name.
     pub fn decision(&self) -> Result<&'static str> {
-        match (self.approve, &self.request_changes) {
-            (true, _) => Ok("approve"),
-            (false, Some(_)) => Ok("request_changes"),
-            (false, None) => bail!("give --approve or --request-changes \"<comments>\""),
+        match (self.approve, &self.request_changes, &self.reject) {
+            (true, _, _) => Ok("approve"),
+            (false, Some(_), _) => Ok("request_changes"),
+            (false, None, Some(_)) => Ok("reject"),
+            (false, None, None) => {
+                bail!("give --approve, --request-changes \"<comments>\" or --reject \"<reason>\"")
+            }
         }
     }
 
@@ -87,7 +94,7 @@ impl FeedbackArgs {
         let request = FeedbackRequest {
             iteration: Some(iteration),
             decision: Some(decision.to_owned()),
-            comments: self.request_changes.clone(),
+            comments: self.request_changes.clone().or_else(|| self.reject.clone()),
             corrections: parse_corrections(&self.corrections)?,
         };
         let key = self

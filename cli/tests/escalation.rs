@@ -391,3 +391,57 @@ fn concurrent_resolutions_apply_exactly_one() {
     let (executions, _) = history(&data, &id);
     assert_eq!(executions, 1);
 }
+
+/// A reviewer stops the loop outright with a reason: the workflow escalates
+/// (`rejected_by_reviewer`) quoting the reason, and the escalation group resolves it.
+#[test]
+fn a_rejection_escalates_with_the_reviewers_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let started = hitl_ok(
+        &data,
+        &[
+            "--json",
+            "start",
+            "--request-id",
+            "esc-reject",
+            "--subject",
+            r#"{"id":"b9","name":"Gamma"}"#,
+        ],
+    );
+    let id = json_of(&started)["workflows"][0]["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A rejection needs its reason.
+    let blank = hitl(&data, &["--json", "feedback", &id, "--reject", "  "]);
+    assert!(!blank.status.success());
+    assert!(String::from_utf8_lossy(&blank.stderr).contains("comments"));
+    hitl_ok(
+        &data,
+        &[
+            "feedback",
+            &id,
+            "--reject",
+            "Legal has not cleared the name",
+            "--reviewer",
+            "rita",
+        ],
+    );
+    let s = status(&data, &id);
+    assert_eq!(s["status"], "escalated", "{s}");
+    assert_eq!(s["escalation"]["reason"], "rejected_by_reviewer");
+    assert!(
+        s["escalation"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Legal has not cleared the name"),
+        "{s}"
+    );
+    assert!(s["escalation"]["resolve_by"].is_string());
+    let out = resolve(&data, &id, &["--abandon", "--reason", "Name withdrawn"]);
+    assert!(out.status.success());
+    assert_eq!(status(&data, &id)["status"], "abandoned");
+    let (_, text) = history(&data, &id);
+    assert!(text.contains("RejectedByReviewer"), "{text}");
+}

@@ -314,11 +314,21 @@ fn the_review_loop_has_the_documented_states_and_wiring() {
         vec![
             hitl_domain::model::Decision::Approve.as_str(),
             hitl_domain::model::Decision::RequestChanges.as_str(),
+            hitl_domain::model::Decision::Reject.as_str(),
             // request-review's answer for a draft identical to the previous one
             "no_progress",
         ]
     );
-    assert_eq!(s["FeedbackProcessing"]["Choices"][2]["Next"], "NoProgress");
+    assert_eq!(
+        s["FeedbackProcessing"]["Choices"][2]["Next"],
+        "RejectedByReviewer"
+    );
+    assert_eq!(
+        s["RejectedByReviewer"]["Parameters"]["reason"],
+        "rejected_by_reviewer"
+    );
+    assert_eq!(s["RejectedByReviewer"]["Next"], "Escalation");
+    assert_eq!(s["FeedbackProcessing"]["Choices"][3]["Next"], "NoProgress");
     assert_eq!(s["NoProgress"]["Next"], "Escalation");
     let escalate = serde_json::to_value(hitl_domain::contracts::IterationAction::Escalate).unwrap();
     assert_eq!(

@@ -60,6 +60,10 @@ fn detail(reason: EscalationReason, iteration: u32, max: u32, cause: Option<&str
             "the regenerated draft for iteration {iteration} failed the artifact schema after retries{}",
             cause.map(|c| format!(": {}", cause_message(c))).unwrap_or_default()
         ),
+        EscalationReason::RejectedByReviewer => format!(
+            "a reviewer rejected iteration {iteration} and stopped the loop{}",
+            cause.map(|c| format!(": {c}")).unwrap_or_default()
+        ),
     }
 }
 
@@ -77,12 +81,16 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
             ));
         }
     }
+    let rejection = match input.reason {
+        EscalationReason::RejectedByReviewer => rejection_reason(deps, &input.workflow_id).await?,
+        _ => None,
+    };
     let (workflow, ()) = mutate(deps.store.as_ref(), &input.workflow_id, |current| {
         let text = detail(
             input.reason,
             current.iteration,
             current.config.max_iterations,
-            input.detail.as_deref(),
+            input.detail.as_deref().or(rejection.as_deref()),
         );
         Ok((
             rules::escalate(current, input.reason, &text, input.task_token.clone(), now)?,
@@ -147,6 +155,26 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
         status: workflow.status.as_str().to_owned(),
         iteration: workflow.iteration,
     })
+}
+
+/// What the reviewer who rejected the current iteration wrote (from the audit trail).
+async fn rejection_reason(deps: &Deps, workflow_id: &str) -> Result<Option<String>, HandlerError> {
+    let Some(workflow) = deps.store.get_workflow(workflow_id).await? else {
+        return Ok(None);
+    };
+    let Some(rejection) = workflow
+        .decisions
+        .iter()
+        .rev()
+        .find(|d| d.decision == hitl_domain::model::Decision::Reject)
+    else {
+        return Ok(None);
+    };
+    let context = deps
+        .store
+        .load_feedback_context(workflow_id, &rejection.feedback_key)
+        .await?;
+    Ok(context.existing_entry.map(|e| e.comments))
 }
 
 /// The escalation SLA ran out: the workflow ends escalated and unresolved; operators hear.

@@ -288,10 +288,11 @@ pub fn validate(
     let decision = match request.decision.as_deref() {
         Some("approve") => Some(Decision::Approve),
         Some("request_changes") => Some(Decision::RequestChanges),
+        Some("reject") => Some(Decision::Reject),
         Some(other) => {
             errors.push(FieldError::new(
                 "decision",
-                format!("must be \"approve\" or \"request_changes\", got {other:?}"),
+                format!("must be \"approve\", \"request_changes\" or \"reject\", got {other:?}"),
             ));
             None
         }
@@ -305,6 +306,18 @@ pub fn validate(
         errors.push(FieldError::new(
             "comments",
             format!("must be at most {MAX_COMMENT_CHARS} characters"),
+        ));
+    }
+    if decision == Some(Decision::Reject) && metadata::is_blank(&comments) {
+        errors.push(FieldError::new(
+            "comments",
+            "is required when rejecting: say why the loop stops",
+        ));
+    }
+    if decision == Some(Decision::Reject) && !request.corrections.is_empty() {
+        errors.push(FieldError::new(
+            "corrections",
+            "a rejection stops the loop; corrections need request_changes",
         ));
     }
     if decision == Some(Decision::RequestChanges)

@@ -210,6 +210,9 @@ pub enum Decision {
     Approve,
     /// Ask the agent for another draft.
     RequestChanges,
+    /// Stop the loop outright (with a reason): the workflow escalates
+    /// (`rejected_by_reviewer`).
+    Reject,
     /// Resolution: a person supplies the final artifact.
     Resolve,
     /// Resolution: grant more iterations; the same execution regenerates.
@@ -226,6 +229,7 @@ impl Decision {
         match self {
             Self::Approve => "approve",
             Self::RequestChanges => "request_changes",
+            Self::Reject => "reject",
             Self::Resolve => "resolve",
             Self::Extend => "extend",
             Self::Reassign => "reassign",
@@ -362,6 +366,8 @@ pub enum EscalationReason {
     /// The regenerated draft kept failing the artifact schema after the definition's retries:
     /// a person takes over instead of the workflow failing for good.
     InvalidDraft,
+    /// A reviewer stopped the loop outright (`"decision": "reject"`, with a reason).
+    RejectedByReviewer,
 }
 
 /// The escalation task waiting for a resolution.
@@ -383,6 +389,7 @@ impl EscalationReason {
             Self::NoProgress => "no_progress",
             Self::ReviewTimeout => "review_timeout",
             Self::InvalidDraft => "invalid_draft",
+            Self::RejectedByReviewer => "rejected_by_reviewer",
         }
     }
 }

@@ -384,7 +384,8 @@ pub fn decide(
     let mut next = bumped(workflow, now);
     next.status = match submission.decision {
         Decision::Approve => WorkflowStatus::Approved,
-        Decision::RequestChanges => WorkflowStatus::Revising,
+        // The definition escalates a rejection next (`rejected_by_reviewer`).
+        Decision::RequestChanges | Decision::Reject => WorkflowStatus::Revising,
         // Resolutions were dispatched to `resolve` above.
         Decision::Resolve | Decision::Extend | Decision::Reassign | Decision::Abandon => {
             return Err(Rejection::NotEscalated {
@@ -518,7 +519,7 @@ pub fn resolve(
             next.status = WorkflowStatus::Revising;
             next.completed_at = None;
         }
-        Decision::Approve | Decision::RequestChanges => {
+        Decision::Approve | Decision::RequestChanges | Decision::Reject => {
             return Err(Rejection::NotAwaitingReview {
                 status: workflow.status,
             })

@@ -129,6 +129,7 @@ fn escalation_rates_overall_and_by_reason() {
             ("no_progress", 0, 6),
             ("review_timeout", 1, 6), // e
             ("invalid_draft", 0, 6),
+            ("rejected_by_reviewer", 0, 6),
         ]
     );
     close(e.by_reason[0].ratio.rate, 1.0 / 6.0);

@@ -102,9 +102,10 @@ pub fn applied(
         outcome: FeedbackOutcome::Applied {
             status: match decision {
                 Decision::Approve => WorkflowStatus::Approved,
-                Decision::RequestChanges | Decision::Extend | Decision::Reassign => {
-                    WorkflowStatus::Revising
-                }
+                Decision::RequestChanges
+                | Decision::Reject
+                | Decision::Extend
+                | Decision::Reassign => WorkflowStatus::Revising,
                 Decision::Resolve => WorkflowStatus::Resolved,
                 Decision::Abandon => WorkflowStatus::Abandoned,
             },

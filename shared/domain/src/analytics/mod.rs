@@ -598,6 +598,7 @@ pub fn compute(
         EscalationReason::NoProgress,
         EscalationReason::ReviewTimeout,
         EscalationReason::InvalidDraft,
+        EscalationReason::RejectedByReviewer,
     ]
     .into_iter()
     .map(|reason| ReasonCount {
