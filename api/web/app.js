@@ -26,6 +26,7 @@
     no_progress: 'no progress',
     review_timeout: 'review deadline passed',
     invalid_draft: 'invalid draft',
+    rejected_by_reviewer: 'rejected by a reviewer',
   };
 
   const state = {
@@ -271,7 +272,8 @@
       const li = document.createElement('li');
       if (f.outcome !== 'applied') { li.className = 'rejected'; }
       const said = {
-        approve: 'approved', request_changes: 'requested changes', resolve: 'resolved the escalation',
+        approve: 'approved', request_changes: 'requested changes', reject: 'rejected the draft and stopped the loop',
+        resolve: 'resolved the escalation',
         extend: 'granted more iterations', reassign: 'reassigned the review', abandon: 'abandoned the workflow',
       };
       let text = 'Iteration ' + f.iteration + ': ' + f.reviewer + ' — ' + (said[f.decision] || f.decision);
@@ -526,7 +528,9 @@
           state.pending = null;
           flash(result.decision === 'approve'
             ? 'Approved iteration ' + result.iteration + '.'
-            : 'Changes requested for iteration ' + result.iteration + '. The next draft will appear in your queue.', 'ok');
+            : result.decision === 'reject'
+              ? 'Rejected iteration ' + result.iteration + '. The workflow goes to its escalation group.'
+              : 'Changes requested for iteration ' + result.iteration + '. The next draft will appear in your queue.', 'ok');
           resetForm();
           await openWorkflow(pending.workflowId, true);
           focusOn($('wf-title'));

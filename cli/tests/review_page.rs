@@ -444,7 +444,7 @@ fn the_review_page_is_usable_by_keyboard_and_passes_axe_and_reflow_checks_in_chr
 /// Must match RESOLVED_TAGLINE in escalation_page.mjs.
 const RESOLVED_TAGLINE: &str = "Roasted for early risers";
 
-/// Issue 16: the escalation group's queue and resolution form, in Chromium
+/// Issues 15/16: a reviewer rejects a draft, and the escalation group's queue and resolution form, in Chromium
 /// (`tests/e2e/escalation_page.mjs`): one escalation extended by two iterations with guidance,
 /// one resolved with a final version edited in the page (after a JSON typo and a schema error,
 /// both refused with the field named). axe runs on the queue, the escalation and the error.
@@ -466,7 +466,7 @@ fn the_escalation_group_extends_and_resolves_on_the_review_page_in_chromium() {
             "add",
             "olga",
             "--groups",
-            "escalations",
+            "escalations,reviewers",
         ],
     )["token"]
         .as_str()
@@ -499,6 +499,7 @@ fn the_escalation_group_extends_and_resolves_on_the_review_page_in_chromium() {
     };
     let a = escalate("esc-page-a", "esc-a", "Alpha Roasters");
     let b = escalate("esc-page-b", "esc-b", "Beta Beans");
+    let c = start_workflow(&data, "esc-page-c", "esc-c", "Gamma Grounds");
 
     let server_log = dir.path().join("serve.log");
     let (_served, base) = serve(&data, Some(&server_log));
@@ -515,8 +516,9 @@ fn the_escalation_group_extends_and_resolves_on_the_review_page_in_chromium() {
             ("HITL_E2E_BASE_URL", &base),
             ("HITL_E2E_WORKFLOW_A", &a),
             ("HITL_E2E_WORKFLOW_B", &b),
+            ("HITL_E2E_WORKFLOW_C", &c),
         ],
-        "escalation page passed: 8 steps",
+        "escalation page passed: 9 steps",
     );
 
     // The outcomes, seen from outside the browser.
@@ -552,4 +554,8 @@ fn the_escalation_group_extends_and_resolves_on_the_review_page_in_chromium() {
         refusals, 0,
         "the refused attempts changed nothing: {resolved:#}"
     );
+    let rejected = hitl_json(&data, &["--json", "status", &c]);
+    assert_eq!(rejected["status"], "escalated", "{rejected:#}");
+    assert_eq!(rejected["escalation"]["reason"], "rejected_by_reviewer");
+    assert_eq!(rejected["feedback"][0]["reviewer"], "olga");
 }

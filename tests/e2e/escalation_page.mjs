@@ -23,6 +23,8 @@ const baseUrl = (arg('base-url', 'HITL_E2E_BASE_URL') || fail('no base URL: set 
 const token = process.env.HITL_E2E_TOKEN || fail('no token: set HITL_E2E_TOKEN');
 const workflowA = arg('workflow-a', 'HITL_E2E_WORKFLOW_A') || fail('no first workflow: set HITL_E2E_WORKFLOW_A');
 const workflowB = arg('workflow-b', 'HITL_E2E_WORKFLOW_B') || fail('no second workflow: set HITL_E2E_WORKFLOW_B');
+const workflowC = arg('workflow-c', 'HITL_E2E_WORKFLOW_C') || fail('no workflow to reject: set HITL_E2E_WORKFLOW_C');
+const REJECTION = 'Legal has not cleared the name.';
 const artifacts = path.resolve(arg('artifacts', 'HITL_E2E_ARTIFACTS', path.join(workspace, 'target', 'artifacts', 'escalation-page')));
 const { chromium } = loadPlaywright(LABEL);
 const axeSource = readFileSync(path.join(workspace, '.tools', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
@@ -78,10 +80,29 @@ await run(LABEL, artifacts, async (ctx) => {
     return version;
   });
 
-  await step('the escalation queue lists both escalations with their reason', async () => {
+  await step('a reviewer rejects a draft with a reason: it joins the escalations', async () => {
+    await visible(page, '#queue-body', 'the review queue');
+    await page.click('#queue-body a[href="#/workflows/' + encodeURIComponent(workflowC) + '"]');
+    await visible(page, '#decide', 'the decision form');
+    await page.check('#decide input[name=decision][value=reject]');
+    await page.fill('#comments', REJECTION);
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/feedback'), { timeout: WAIT_MS }),
+      page.click('#submit'),
+    ]);
+    expect(response.status() === 200, 'the rejection answered ' + response.status());
+    const said = await textMatches(page, '#flash', /Rejected iteration 1/, 'the confirmation');
+    await textMatches(page, '#wf-facts', /Escalated.*rejected by a reviewer.*Legal has not cleared the name/s, 'the escalation with the reason');
+    await page.click('#back');
+    await visible(page, '#queue', 'the queue');
+    await until('three escalations listed', async () => (await page.locator('#escalations-body tr').count()) === 3);
+    return said;
+  });
+
+  await step('the escalation queue lists the escalations with their reason', async () => {
     await visible(page, '#escalations', 'the escalations table');
     const rows = await page.locator('#escalations-body tr').count();
-    expect(rows === 2, 'two escalations listed, got ' + rows);
+    expect(rows === 3, 'three escalations listed, got ' + rows);
     await textMatches(page, '#escalations-body', /iteration limit reached/, 'the reason');
     const name = await page.locator('#escalations-body a').first().evaluate((a) => a.textContent);
     expect(/^Resolve the escalation of /.test(name), 'the link names what it resolves: ' + JSON.stringify(name));
@@ -128,7 +149,7 @@ await run(LABEL, artifacts, async (ctx) => {
   await step('a final version with a JSON typo is refused in the page', async () => {
     await page.click('#back');
     await visible(page, '#queue', 'the queue');
-    await until('one escalation left', async () => (await page.locator('#escalations-body tr').count()) === 1);
+    await until('two escalations left', async () => (await page.locator('#escalations-body tr').count()) === 2);
     await open(workflowB);
     await page.check('#resolve input[value=resolve]');
     const draft = JSON.parse(await page.inputValue('#resolve-final'));
