@@ -285,7 +285,11 @@ pub(crate) async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result
         wf.status, wf.iteration, wf.config.max_iterations
     );
     if let Some(p) = &wf.pending_review {
-        println!("deadline   {} (in {})", p.deadline, human(p.deadline - now));
+        println!(
+            "deadline   {} (in {})",
+            p.deadline.format("%Y-%m-%d %H:%M UTC"),
+            human(p.deadline - now)
+        );
     }
     if let Some(e) = &wf.escalation {
         println!("escalated  {} — {}", e.reason, printable(&e.detail));

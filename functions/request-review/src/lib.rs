@@ -127,8 +127,10 @@ pub async fn handle(
                 reviewer_group: workflow.config.reviewer_group.clone(),
                 reason: None,
                 message: format!(
-                    "Draft {} of {} is ready for review; decide by {deadline}.",
-                    input.iteration, workflow.subject.name
+                    "Draft {} of {} is ready for review; decide by {}.",
+                    input.iteration,
+                    workflow.subject.name,
+                    deadline.format("%Y-%m-%d %H:%M UTC")
                 ),
             })
             .await?;
