@@ -53,6 +53,30 @@ fn string_field(
     }
 }
 
+/// The `iteration` member: an integral JSON number in range, else the error that says so.
+fn iteration_field(
+    object: &serde_json::Map<String, Value>,
+    errors: &mut Vec<FieldError>,
+) -> Option<i64> {
+    match object.get("iteration") {
+        None => None,
+        Some(Value::Number(n)) => match feedback::iteration_from_number(n) {
+            Ok(i) => Some(i),
+            Err(message) => {
+                errors.push(FieldError::new("iteration", message));
+                None
+            }
+        },
+        Some(other) => {
+            errors.push(FieldError::new(
+                "iteration",
+                feedback::iteration_range_error(kind(other)),
+            ));
+            None
+        }
+    }
+}
+
 fn corrections(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Vec<Correction> {
     let list = match value {
         None => return Vec::new(),
@@ -141,23 +165,7 @@ pub fn parse_feedback(body: &[u8]) -> (FeedbackRequest, Vec<FieldError>) {
             format!("is not a known field; expected {KNOWN_FIELDS}"),
         ));
     }
-    let iteration = match object.get("iteration") {
-        None => None,
-        Some(Value::Number(n)) => match feedback::iteration_from_number(n) {
-            Ok(i) => Some(i),
-            Err(message) => {
-                errors.push(FieldError::new("iteration", message));
-                None
-            }
-        },
-        Some(other) => {
-            errors.push(FieldError::new(
-                "iteration",
-                feedback::iteration_range_error(kind(other)),
-            ));
-            None
-        }
-    };
+    let iteration = iteration_field(&object, &mut errors);
     let request = FeedbackRequest {
         iteration,
         decision: string_field(&object, "decision", &mut errors),
@@ -255,23 +263,7 @@ pub fn parse_resolution(body: &[u8]) -> (ResolutionRequest, Vec<FieldError>) {
             format!("is not a known field; expected {RESOLUTION_FIELDS}"),
         ));
     }
-    let iteration = match object.get("iteration") {
-        None => None,
-        Some(Value::Number(n)) => match feedback::iteration_from_number(n) {
-            Ok(i) => Some(i),
-            Err(message) => {
-                errors.push(FieldError::new("iteration", message));
-                None
-            }
-        },
-        Some(other) => {
-            errors.push(FieldError::new(
-                "iteration",
-                feedback::iteration_range_error(kind(other)),
-            ));
-            None
-        }
-    };
+    let iteration = iteration_field(&object, &mut errors);
     let final_artifact = match object.get("final") {
         None => None,
         Some(v @ Value::Object(_)) => Some(v.clone()),

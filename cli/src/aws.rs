@@ -643,18 +643,31 @@ pub async fn feedback(
     idempotency_key: &str,
     reviewer: &str,
 ) -> Result<FeedbackReceipt> {
+    let (processor, who) = operator(clients, targets, reviewer)?;
+    Ok(processor
+        .submit(workflow_id, request, idempotency_key, &who)
+        .await?)
+}
+
+type OperatorProcessor = FeedbackProcessor<Arc<dyn WorkflowStore>, Arc<SfnResumer>, Arc<dyn Clock>>;
+
+/// The feedback processor on the stack's table and Step Functions, and the operator as the
+/// submitter (channel `cli`; the AWS credentials are the authorisation, so no group check).
+fn operator(
+    clients: &Clients,
+    targets: &Targets,
+    name: &str,
+) -> Result<(OperatorProcessor, Reviewer)> {
     let store: Arc<dyn WorkflowStore> = Arc::new(clients.store(targets)?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let processor =
         FeedbackProcessor::new(store, Arc::new(SfnResumer::new(clients.sfn.clone())), clock);
     let who = Reviewer {
-        name: reviewer.to_owned(),
+        name: name.to_owned(),
         groups: None,
         channel: "cli".into(),
     };
-    Ok(processor
-        .submit(workflow_id, request, idempotency_key, &who)
-        .await?)
+    Ok((processor, who))
 }
 
 /// `hitl aws resolve`: an operator's resolution of an escalated workflow through the shared
@@ -667,15 +680,7 @@ pub async fn resolve(
     idempotency_key: &str,
     by: &str,
 ) -> Result<FeedbackReceipt> {
-    let store: Arc<dyn WorkflowStore> = Arc::new(clients.store(targets)?);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let processor =
-        FeedbackProcessor::new(store, Arc::new(SfnResumer::new(clients.sfn.clone())), clock);
-    let who = Reviewer {
-        name: by.to_owned(),
-        groups: None,
-        channel: "cli".into(),
-    };
+    let (processor, who) = operator(clients, targets, by)?;
     Ok(processor
         .resolve(workflow_id, request, idempotency_key, &who)
         .await?)

@@ -262,29 +262,13 @@ pub fn validate(
     reviewer: &Reviewer,
 ) -> Result<ValidFeedback, Vec<FieldError>> {
     let mut errors = Vec::new();
-    if workflow_id.is_empty() || workflow_id.len() > 64 {
-        errors.push(FieldError::new("workflow_id", "must be 1..=64 characters"));
-    }
-    if !valid_key(idempotency_key) {
-        errors.push(FieldError::new(
-            "idempotency_key",
-            "must be 1..=128 characters of letters, digits, '-', '_', ':' or '.'",
-        ));
-    }
-    if reviewer.name.trim().is_empty() || reviewer.name.len() > 128 {
-        errors.push(FieldError::new("reviewer", "must be 1..=128 characters"));
-    }
-    let iteration = match request.iteration {
-        None => {
-            errors.push(FieldError::new("iteration", "is required"));
-            0
-        }
-        Some(i) if ITERATION_RANGE.contains(&i) => u32::try_from(i).unwrap_or(0),
-        Some(i) => {
-            errors.push(FieldError::new("iteration", iteration_range_error(i)));
-            0
-        }
-    };
+    let iteration = check_common(
+        &mut errors,
+        workflow_id,
+        request.iteration,
+        idempotency_key,
+        reviewer,
+    );
     let decision = match request.decision.as_deref() {
         Some("approve") => Some(Decision::Approve),
         Some("request_changes") => Some(Decision::RequestChanges),
@@ -329,30 +313,7 @@ pub fn validate(
             "is required when requesting changes (say what to change, or give corrections)",
         ));
     }
-    if request.corrections.len() > MAX_CORRECTIONS {
-        errors.push(FieldError::new(
-            "corrections",
-            format!("at most {MAX_CORRECTIONS} corrections"),
-        ));
-    }
-    for (i, correction) in request.corrections.iter().enumerate() {
-        if correction.value.chars().count() > MAX_CORRECTION_CHARS {
-            errors.push(FieldError::new(
-                format!("corrections[{i}].value"),
-                format!("must be at most {MAX_CORRECTION_CHARS} characters"),
-            ));
-            continue;
-        }
-        match metadata::check_correction(correction) {
-            Ok(()) => {}
-            Err(metadata::CorrectionProblem::Field(message)) => {
-                errors.push(FieldError::new(format!("corrections[{i}].field"), message));
-            }
-            Err(metadata::CorrectionProblem::Value(message)) => {
-                errors.push(FieldError::new(format!("corrections[{i}].value"), message));
-            }
-        }
-    }
+    check_corrections(&mut errors, &request.corrections);
     if decision == Some(Decision::Approve) && !request.corrections.is_empty() {
         errors.push(FieldError::new(
             "corrections",
@@ -360,31 +321,79 @@ pub fn validate(
         ));
     }
     match (errors.is_empty(), decision) {
-        (true, Some(decision)) => {
-            let body = serde_json::to_vec(request).unwrap_or_default();
-            let mut hasher = Sha256::new();
-            hasher.update(workflow_id.as_bytes());
-            hasher.update([0]);
-            hasher.update(&body);
-            Ok(ValidFeedback {
-                workflow_id: workflow_id.to_owned(),
-                fingerprint: hex::encode(hasher.finalize()),
-                submission: Submission {
-                    iteration,
-                    decision,
-                    reviewer: reviewer.name.trim().to_owned(),
-                    comments,
-                    corrections: request.corrections.clone(),
-                    idempotency_key: scoped_key(
-                        &reviewer.channel,
-                        reviewer.name.trim(),
-                        idempotency_key,
-                    ),
-                    resolution: None,
-                },
-            })
-        }
+        (true, Some(decision)) => Ok(accepted(
+            workflow_id,
+            request,
+            idempotency_key,
+            reviewer,
+            Submission {
+                iteration,
+                decision,
+                reviewer: reviewer.name.trim().to_owned(),
+                comments,
+                corrections: request.corrections.clone(),
+                idempotency_key: String::new(),
+                resolution: None,
+            },
+        )),
         _ => Err(errors),
+    }
+}
+
+/// The checks every submission shares (path, key, submitter, iteration); the iteration as a
+/// number (0 when invalid, with the error recorded).
+fn check_common(
+    errors: &mut Vec<FieldError>,
+    workflow_id: &str,
+    iteration: Option<i64>,
+    idempotency_key: &str,
+    reviewer: &Reviewer,
+) -> u32 {
+    if workflow_id.is_empty() || workflow_id.len() > 64 {
+        errors.push(FieldError::new("workflow_id", "must be 1..=64 characters"));
+    }
+    if !valid_key(idempotency_key) {
+        errors.push(FieldError::new(
+            "idempotency_key",
+            "must be 1..=128 characters of letters, digits, '-', '_', ':' or '.'",
+        ));
+    }
+    if reviewer.name.trim().is_empty() || reviewer.name.len() > 128 {
+        errors.push(FieldError::new("reviewer", "must be 1..=128 characters"));
+    }
+    match iteration {
+        None => {
+            errors.push(FieldError::new("iteration", "is required"));
+            0
+        }
+        Some(i) if ITERATION_RANGE.contains(&i) => u32::try_from(i).unwrap_or(0),
+        Some(i) => {
+            errors.push(FieldError::new("iteration", iteration_range_error(i)));
+            0
+        }
+    }
+}
+
+/// A valid submission: its fingerprint (hash of the path and the body, to detect a reused
+/// key) and its key scoped to the submitter.
+fn accepted<T: Serialize>(
+    workflow_id: &str,
+    request: &T,
+    idempotency_key: &str,
+    reviewer: &Reviewer,
+    mut submission: Submission,
+) -> ValidFeedback {
+    let body = serde_json::to_vec(request).unwrap_or_default();
+    let mut hasher = Sha256::new();
+    hasher.update(workflow_id.as_bytes());
+    hasher.update([0]);
+    hasher.update(&body);
+    submission.idempotency_key =
+        scoped_key(&reviewer.channel, reviewer.name.trim(), idempotency_key);
+    ValidFeedback {
+        workflow_id: workflow_id.to_owned(),
+        fingerprint: hex::encode(hasher.finalize()),
+        submission,
     }
 }
 
@@ -437,29 +446,13 @@ pub fn validate_resolution(
     reviewer: &Reviewer,
 ) -> Result<ValidFeedback, Vec<FieldError>> {
     let mut errors = Vec::new();
-    if workflow_id.is_empty() || workflow_id.len() > 64 {
-        errors.push(FieldError::new("workflow_id", "must be 1..=64 characters"));
-    }
-    if !valid_key(idempotency_key) {
-        errors.push(FieldError::new(
-            "idempotency_key",
-            "must be 1..=128 characters of letters, digits, '-', '_', ':' or '.'",
-        ));
-    }
-    if reviewer.name.trim().is_empty() || reviewer.name.len() > 128 {
-        errors.push(FieldError::new("reviewer", "must be 1..=128 characters"));
-    }
-    let iteration = match request.iteration {
-        None => {
-            errors.push(FieldError::new("iteration", "is required"));
-            0
-        }
-        Some(i) if ITERATION_RANGE.contains(&i) => u32::try_from(i).unwrap_or(0),
-        Some(i) => {
-            errors.push(FieldError::new("iteration", iteration_range_error(i)));
-            0
-        }
-    };
+    let iteration = check_common(
+        &mut errors,
+        workflow_id,
+        request.iteration,
+        idempotency_key,
+        reviewer,
+    );
     let decision = match request.action.as_deref() {
         Some("resolve") => Some(Decision::Resolve),
         Some("extend") => Some(Decision::Extend),
@@ -627,30 +620,21 @@ pub fn validate_resolution(
         _ => String::new(),
     };
     match (errors.is_empty(), decision) {
-        (true, Some(decision)) => {
-            let body = serde_json::to_vec(request).unwrap_or_default();
-            let mut hasher = Sha256::new();
-            hasher.update(workflow_id.as_bytes());
-            hasher.update([0]);
-            hasher.update(&body);
-            Ok(ValidFeedback {
-                workflow_id: workflow_id.to_owned(),
-                fingerprint: hex::encode(hasher.finalize()),
-                submission: Submission {
-                    iteration,
-                    decision,
-                    reviewer: reviewer.name.trim().to_owned(),
-                    comments,
-                    corrections: request.corrections.clone(),
-                    idempotency_key: scoped_key(
-                        &reviewer.channel,
-                        reviewer.name.trim(),
-                        idempotency_key,
-                    ),
-                    resolution: Some(details),
-                },
-            })
-        }
+        (true, Some(decision)) => Ok(accepted(
+            workflow_id,
+            request,
+            idempotency_key,
+            reviewer,
+            Submission {
+                iteration,
+                decision,
+                reviewer: reviewer.name.trim().to_owned(),
+                comments,
+                corrections: request.corrections.clone(),
+                idempotency_key: String::new(),
+                resolution: Some(details),
+            },
+        )),
         _ => Err(errors),
     }
 }

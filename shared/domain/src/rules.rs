@@ -336,18 +336,7 @@ pub fn decide(
             status: workflow.status,
         });
     }
-    if submission.iteration < workflow.iteration {
-        return Err(Rejection::StaleIteration {
-            submitted: submission.iteration,
-            current: workflow.iteration,
-        });
-    }
-    if submission.iteration > workflow.iteration {
-        return Err(Rejection::UnknownIteration {
-            submitted: submission.iteration,
-            current: workflow.iteration,
-        });
-    }
+    same_iteration(submission.iteration, workflow.iteration)?;
     // Decisions made before the last resolution belong to an earlier round: a reassigned
     // draft is decided again by the new group.
     if let Some(record) = workflow
@@ -452,18 +441,7 @@ pub fn resolve(
             status: workflow.status,
         });
     };
-    if submission.iteration < workflow.iteration {
-        return Err(Rejection::StaleIteration {
-            submitted: submission.iteration,
-            current: workflow.iteration,
-        });
-    }
-    if submission.iteration > workflow.iteration {
-        return Err(Rejection::UnknownIteration {
-            submitted: submission.iteration,
-            current: workflow.iteration,
-        });
-    }
+    same_iteration(submission.iteration, workflow.iteration)?;
     if now > awaiting.deadline {
         return Err(Rejection::EscalationExpired {
             deadline: awaiting.deadline,
@@ -547,6 +525,17 @@ pub fn resolve(
         workflow: next,
         task_token: awaiting.task_token.clone(),
     })
+}
+
+/// The submission must name the workflow's current iteration.
+fn same_iteration(submitted: u32, current: u32) -> Result<(), Rejection> {
+    if submitted < current {
+        return Err(Rejection::StaleIteration { submitted, current });
+    }
+    if submitted > current {
+        return Err(Rejection::UnknownIteration { submitted, current });
+    }
+    Ok(())
 }
 
 fn last_resolution(workflow: &Workflow) -> Option<&DecisionRecord> {
