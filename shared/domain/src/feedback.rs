@@ -559,6 +559,7 @@ pub fn validate_resolution(
             }
             check_corrections(&mut errors, &request.corrections);
             details.final_artifact = request.final_artifact.clone();
+            details.final_hash = request.final_artifact.as_ref().map(metadata::content_hash);
             text(&mut errors, "reason", &request.reason)
         }
         Some(Decision::Extend) => {
@@ -1030,6 +1031,7 @@ where
         }
         let mut completed = feedback.clone();
         if let Some(r) = completed.submission.resolution.as_mut() {
+            r.final_hash = Some(metadata::content_hash(&content));
             r.final_artifact = Some(content);
         }
         Ok(Some(completed))

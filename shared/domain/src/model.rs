@@ -315,6 +315,10 @@ pub struct ResolutionDetails {
     /// corrections applied), validated against the schema.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_artifact: Option<Value>,
+    /// `resolve`: the content hash of `final_artifact` (computed where it is built, so the
+    /// rules stay free of the artifact schema).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_hash: Option<String>,
 }
 
 /// Where an applied decision stands with the execution it resumes.

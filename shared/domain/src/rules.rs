@@ -454,9 +454,9 @@ pub fn resolve(
         Decision::Resolve => {
             next.status = WorkflowStatus::Resolved;
             next.completed_at = Some(now);
-            if let Some(content) = &details.final_artifact {
+            if details.final_artifact.is_some() {
                 next.artifact_iteration = workflow.artifact_iteration.max(workflow.iteration) + 1;
-                next.artifact_hash = Some(crate::metadata::content_hash(content));
+                next.artifact_hash = details.final_hash.clone();
             }
         }
         Decision::Abandon => {
