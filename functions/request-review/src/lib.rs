@@ -47,41 +47,22 @@ pub async fn handle(
     }
     let now = deps.clock.now();
     let token = TaskToken::new(input.task_token.clone());
-    if input.iteration > 1 {
-        let current = deps
+    // The record holds the new draft's hash: only the previous draft is read to compare.
+    let previous_hash = match input.iteration {
+        1 => None,
+        i => deps
             .store
-            .get_artifact(&input.workflow_id, input.iteration)
-            .await?;
-        let previous = deps
-            .store
-            .get_artifact(&input.workflow_id, input.iteration - 1)
-            .await?;
-        if let (Some(current), Some(previous)) = (current, previous) {
-            if current.hash == previous.hash {
-                info!(workflow_id = %input.workflow_id, iteration = input.iteration,
-                    "the regenerated draft is identical to the previous one: no review requested");
-                let output = serde_json::json!({
-                    "workflow_id": input.workflow_id,
-                    "iteration": input.iteration,
-                    "decision": "no_progress",
-                });
-                match deps.resumer.deliver(&token, &output).await {
-                    // Closed already (a retried task whose first attempt delivered it, or a
-                    // timeout): the execution has moved on.
-                    Ok(_) | Err(ResumeError::TaskClosed(_)) => {}
-                    Err(ResumeError::Transient(e) | ResumeError::Permanent(e)) => {
-                        return Err(HandlerError::ResumeFailed(e))
-                    }
-                }
-                return Ok(ReviewRequestOutput {
-                    workflow_id: input.workflow_id,
-                    iteration: input.iteration,
-                    deadline: now,
-                });
-            }
+            .get_artifact(&input.workflow_id, i - 1)
+            .await?
+            .map(|a| a.hash),
+    };
+    let (workflow, identical) = mutate(deps.store.as_ref(), &input.workflow_id, |current| {
+        if previous_hash.is_some()
+            && current.artifact_iteration == input.iteration
+            && current.artifact_hash == previous_hash
+        {
+            return Ok((None, true));
         }
-    }
-    let (workflow, ()) = mutate(deps.store.as_ref(), &input.workflow_id, |current| {
         Ok((
             Some(rules::request_review(
                 current,
@@ -89,10 +70,32 @@ pub async fn handle(
                 token.clone(),
                 now,
             )?),
-            (),
+            false,
         ))
     })
     .await?;
+    if identical {
+        info!(workflow_id = %input.workflow_id, iteration = input.iteration,
+            "the regenerated draft is identical to the previous one: no review requested");
+        let output = serde_json::json!({
+            "workflow_id": input.workflow_id,
+            "iteration": input.iteration,
+            "decision": "no_progress",
+        });
+        match deps.resumer.deliver(&token, &output).await {
+            // Closed already (a retried task whose first attempt delivered it, or a
+            // timeout): the execution has moved on.
+            Ok(_) | Err(ResumeError::TaskClosed(_)) => {}
+            Err(ResumeError::Transient(e) | ResumeError::Permanent(e)) => {
+                return Err(HandlerError::ResumeFailed(e))
+            }
+        }
+        return Ok(ReviewRequestOutput {
+            workflow_id: workflow.id,
+            iteration: input.iteration,
+            deadline: now,
+        });
+    }
     let deadline = workflow
         .pending_review
         .as_ref()
