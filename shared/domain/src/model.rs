@@ -315,9 +315,9 @@ pub struct ResolutionDetails {
     /// corrections applied), validated against the schema.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_artifact: Option<Value>,
-    /// `resolve`: the content hash of `final_artifact` (computed where it is built, so the
-    /// rules stay free of the artifact schema).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `resolve`: the content hash of `final_artifact`, computed where it is built so the
+    /// rules stay free of the artifact schema. Derivable, so never stored.
+    #[serde(skip)]
     pub final_hash: Option<String>,
 }
 
