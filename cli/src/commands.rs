@@ -109,6 +109,30 @@ async fn load(runtime: &Runtime, id: &str) -> Result<Workflow> {
         .ok_or_else(|| anyhow!("workflow {id} not found (see `hitl list`)"))
 }
 
+/// The feedback processor on the local store, resumer and clock.
+fn processor(
+    runtime: &Runtime,
+) -> FeedbackProcessor<
+    std::sync::Arc<dyn hitl_domain::store::WorkflowStore>,
+    std::sync::Arc<hitl_cli::local::LocalResumer>,
+    std::sync::Arc<dyn hitl_domain::ports::Clock>,
+> {
+    FeedbackProcessor::new(
+        runtime.store.clone(),
+        runtime.resumer(),
+        runtime.clock.clone(),
+    )
+}
+
+/// A local submitter: channel `cli`, trusted (no group check).
+fn cli(name: String) -> Reviewer {
+    Reviewer {
+        name,
+        groups: None,
+        channel: "cli".into(),
+    }
+}
+
 pub(crate) async fn feedback(
     runtime: &Runtime,
     args: FeedbackArgs,
@@ -117,18 +141,13 @@ pub(crate) async fn feedback(
     let workflow = load(runtime, &args.workflow_id).await?;
     let decision = args.decision()?;
     let (request, key) = args.request(args.iteration.unwrap_or(i64::from(workflow.iteration)))?;
-    let processor = FeedbackProcessor::new(
-        runtime.store.clone(),
-        runtime.resumer(),
-        runtime.clock.clone(),
-    );
-    let reviewer = Reviewer {
-        name: args.local_reviewer(),
-        groups: None,
-        channel: "cli".into(),
-    };
-    let receipt = processor
-        .submit(&args.workflow_id, &request, &key, &reviewer)
+    let receipt = processor(runtime)
+        .submit(
+            &args.workflow_id,
+            &request,
+            &key,
+            &cli(args.local_reviewer()),
+        )
         .await?;
     runtime.settle().await?;
     let after = load(runtime, &args.workflow_id).await?;
@@ -197,21 +216,12 @@ pub(crate) async fn resolve(
         .as_ref()
         .map_or(workflow.iteration, |e| e.iteration);
     let (request, key) = args.request(i64::from(iteration))?;
-    let processor = FeedbackProcessor::new(
-        runtime.store.clone(),
-        runtime.resumer(),
-        runtime.clock.clone(),
-    );
-    let by = Reviewer {
-        name: args
-            .by
-            .clone()
-            .unwrap_or_else(|| "local-operator".to_owned()),
-        groups: None,
-        channel: "cli".into(),
-    };
-    let receipt = processor
-        .resolve(&args.workflow_id, &request, &key, &by)
+    let by = args
+        .by
+        .clone()
+        .unwrap_or_else(|| "local-operator".to_owned());
+    let receipt = processor(runtime)
+        .resolve(&args.workflow_id, &request, &key, &cli(by))
         .await?;
     runtime.settle().await?;
     let after = load(runtime, &args.workflow_id).await?;
