@@ -390,16 +390,29 @@
 
   // ---- field errors ----------------------------------------------------------------------
 
-  function clearFieldErrors() {
-    for (const el of document.querySelectorAll('#decide .field-error')) { el.remove(); }
-    for (const el of document.querySelectorAll('#decide [aria-invalid]')) {
+  /** Removes the error notes and marks of form `formId` and empties its summary box. */
+  function clearErrors(formId, boxId) {
+    for (const el of document.querySelectorAll('#' + formId + ' .field-error')) { el.remove(); }
+    for (const el of document.querySelectorAll('#' + formId + ' [aria-invalid]')) {
       el.removeAttribute('aria-invalid');
       const own = el.dataset.describedby;
       if (own) { el.setAttribute('aria-describedby', own); } else { el.removeAttribute('aria-describedby'); }
     }
-    $('field-errors').hidden = true;
-    $('field-errors-list').textContent = '';
+    $(boxId).hidden = true;
+    $(boxId + '-list').textContent = '';
   }
+
+  /** Marks `control` invalid, described first by the error note `noteId`. */
+  function markInvalid(control, noteId) {
+    if (!control.hasAttribute('aria-invalid')) {
+      if (control.dataset.describedby === undefined) { control.dataset.describedby = control.getAttribute('aria-describedby') || ''; }
+      control.setAttribute('aria-invalid', 'true');
+    }
+    const ids = (control.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+    control.setAttribute('aria-describedby', [noteId].concat(ids).join(' '));
+  }
+
+  function clearFieldErrors() { clearErrors('decide', 'field-errors'); }
 
   /** The control and the readable name of an API error's `field`, for the rows that were sent. */
   function fieldTarget(field, rows) {
@@ -449,12 +462,7 @@
       note.id = 'field-error-' + i;
       note.textContent = text;
       if (after && after.tagName === 'LI') { after.appendChild(note); } else if (after) { after.after(note); }
-      if (!control.hasAttribute('aria-invalid')) {
-        if (control.dataset.describedby === undefined) { control.dataset.describedby = control.getAttribute('aria-describedby') || ''; }
-        control.setAttribute('aria-invalid', 'true');
-      }
-      const ids = (control.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
-      control.setAttribute('aria-describedby', [note.id].concat(ids).join(' '));
+      markInvalid(control, note.id);
       first = first || control;
     });
     $('field-errors').hidden = errors.length === 0;
@@ -603,16 +611,7 @@
     }
   }
 
-  function clearResolveErrors() {
-    for (const el of document.querySelectorAll('#resolve .field-error')) { el.remove(); }
-    for (const el of document.querySelectorAll('#resolve [aria-invalid]')) {
-      el.removeAttribute('aria-invalid');
-      const own = el.dataset.describedby;
-      if (own) { el.setAttribute('aria-describedby', own); } else { el.removeAttribute('aria-describedby'); }
-    }
-    $('resolve-errors').hidden = true;
-    $('resolve-errors-list').textContent = '';
-  }
+  function clearResolveErrors() { clearErrors('resolve', 'resolve-errors'); }
 
   const RESOLVE_FIELDS = {
     action: ['Resolution', () => document.querySelector('#resolve input[name=action]')],
@@ -642,12 +641,7 @@
       note.id = 'resolve-error-' + i;
       note.textContent = text;
       (el.type === 'radio' ? el.closest('fieldset') : el).after(note);
-      if (!el.hasAttribute('aria-invalid')) {
-        if (el.dataset.describedby === undefined) { el.dataset.describedby = el.getAttribute('aria-describedby') || ''; }
-        el.setAttribute('aria-invalid', 'true');
-      }
-      const ids = (el.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
-      el.setAttribute('aria-describedby', [note.id].concat(ids).join(' '));
+      markInvalid(el, note.id);
       first = first || el;
     });
     $('resolve-errors').hidden = errors.length === 0;
