@@ -36,6 +36,9 @@ fn base(id: &str, now: DateTime<Utc>) -> Workflow {
         pending_review: None,
         decisions: vec![DecisionRecord {
             resolution: None,
+            co_approvers: Vec::new(),
+            claimed_at: None,
+            edited: false,
             iteration: 1,
             decision: Decision::RequestChanges,
             reviewer: "rita".into(),
@@ -78,6 +81,9 @@ pub fn awaiting_review(id: &str) -> Workflow {
         task_token: TaskToken::new(format!("token-{id}-2")),
         requested_at: now - Duration::hours(1),
         deadline: now + Duration::hours(71),
+        approvals: Vec::new(),
+        claim: None,
+        first_claimed_at: None,
     });
     wf.updated_at = now - Duration::hours(1);
     wf.version = 6;

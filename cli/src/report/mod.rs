@@ -220,6 +220,9 @@ mod tests {
             decisions: if status == WorkflowStatus::Approved {
                 vec![DecisionRecord {
                     resolution: None,
+                    co_approvers: Vec::new(),
+                    claimed_at: None,
+                    edited: false,
                     iteration: 1,
                     decision: Decision::Approve,
                     reviewer: "rita".into(),

@@ -80,6 +80,9 @@ mod tests {
             .enumerate()
             .map(|(i, fp)| DecisionRecord {
                 resolution: None,
+                co_approvers: Vec::new(),
+                claimed_at: None,
+                edited: false,
                 iteration: first + i as u32,
                 decision: Decision::RequestChanges,
                 reviewer: "r".into(),

@@ -398,4 +398,152 @@ mod tests {
         assert_eq!(f.deps.store.list_feedback("wf-fb").await.unwrap().len(), 50);
         assert_eq!(f.resumer.delivered.lock().unwrap().len(), 1);
     }
+
+    /// A valid draft for iteration 1 of `wf-fb`, stored.
+    async fn store_draft(f: &Fixture) {
+        let content = serde_json::json!({
+            "name": "Acme Coffee",
+            "tagline": "Discover Acme Coffee",
+            "description": "Acme Coffee is a food brand offering products for general consumers.",
+            "category": "food",
+            "tone": "friendly",
+            "target_audience": "general consumers",
+            "keywords": ["acme", "coffee", "food"],
+            "colors": {"primary": "#112233"}
+        });
+        let artifact = hitl_domain::model::Artifact {
+            iteration: 1,
+            hash: hitl_domain::metadata::content_hash(&content),
+            content,
+            generator: "agent".into(),
+            created_at: f.clock.now(),
+        };
+        f.deps.store.put_artifact("wf-fb", &artifact).await.unwrap();
+    }
+
+    fn edit_and_approve(field: &str, value: &str) -> FeedbackEvent {
+        let mut event = approve();
+        event.idempotency_key = format!("edit-{}", value.len());
+        event.feedback.corrections = vec![hitl_domain::model::Correction {
+            field: field.into(),
+            value: value.into(),
+        }];
+        event
+    }
+
+    #[tokio::test]
+    async fn edit_and_approve_stores_the_reviewers_version_without_an_agent_round() {
+        let f = setup().await;
+        store_draft(&f).await;
+        // A correction that breaks the schema names the correction; nothing is recorded.
+        let err = handle(&f.deps, edit_and_approve("colors.primary", "#12"))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("corrections[0].value"), "{text}");
+        assert!(f.deps.store.list_feedback("wf-fb").await.unwrap().is_empty());
+
+        let receipt = handle(&f.deps, edit_and_approve("tagline", "Good mornings, brewed"))
+            .await
+            .unwrap();
+        assert_eq!(
+            receipt.outcome,
+            FeedbackOutcome::Applied {
+                status: WorkflowStatus::Approved
+            }
+        );
+        let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
+        assert_eq!(wf.artifact_iteration, 2);
+        assert!(wf.decisions[0].edited);
+        let final_version = f.deps.store.get_artifact("wf-fb", 2).await.unwrap().unwrap();
+        assert_eq!(final_version.generator, "person:rita");
+        assert_eq!(final_version.content["tagline"], "Good mornings, brewed");
+        assert_eq!(wf.artifact_hash.as_deref(), Some(final_version.hash.as_str()));
+        // The agent's draft is kept as it was; the execution gets one plain approval.
+        let draft = f.deps.store.get_artifact("wf-fb", 1).await.unwrap().unwrap();
+        assert_eq!(draft.content["tagline"], "Discover Acme Coffee");
+        let delivered = f.resumer.delivered.lock().unwrap().clone();
+        assert_eq!(delivered.len(), 1);
+        assert_eq!(delivered[0].1["decision"], "approve");
+        // The audit entry shows who changed what.
+        let trail = f.deps.store.list_feedback("wf-fb").await.unwrap();
+        assert_eq!(trail[0].corrections[0].field, "tagline");
+        assert_eq!(trail[0].reviewer, "rita");
+    }
+
+    async fn require_approvals(f: &Fixture, n: u32) {
+        let mut wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
+        let version = wf.version;
+        wf.config.required_approvals = n;
+        wf.version += 1;
+        f.deps.store.update_workflow(&wf, version).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn two_approvals_resume_the_execution_once_and_only_at_the_quorum() {
+        let f = setup().await;
+        require_approvals(&f, 2).await;
+        let first = handle(&f.deps, approve()).await.unwrap();
+        assert_eq!(
+            first.outcome,
+            FeedbackOutcome::Applied {
+                status: WorkflowStatus::AwaitingReview
+            }
+        );
+        assert!(f.resumer.delivered.lock().unwrap().is_empty());
+        // The same reviewer with a new key counts once; the replay of the first is a replay.
+        let mut again = approve();
+        again.idempotency_key = "rita-again".into();
+        match handle(&f.deps, again).await.unwrap().outcome {
+            FeedbackOutcome::Rejected { reason, .. } => assert_eq!(reason, "already_approved"),
+            other => panic!("{other:?}"),
+        }
+        assert!(handle(&f.deps, approve()).await.unwrap().replayed);
+        // An edit is refused when several approvals are needed.
+        store_draft(&f).await;
+        let mut edit = edit_and_approve("tagline", "Brewed");
+        edit.reviewer = "sam".into();
+        match handle(&f.deps, edit).await.unwrap().outcome {
+            FeedbackOutcome::Rejected { reason, .. } => {
+                assert_eq!(reason, "edit_needs_single_approval")
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut second = approve();
+        second.reviewer = "sam".into();
+        let receipt = handle(&f.deps, second).await.unwrap();
+        assert_eq!(
+            receipt.outcome,
+            FeedbackOutcome::Applied {
+                status: WorkflowStatus::Approved
+            }
+        );
+        assert_eq!(f.resumer.delivered.lock().unwrap().len(), 1);
+        let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
+        assert_eq!(wf.decisions.len(), 1);
+        assert_eq!(wf.decisions[0].co_approvers, vec!["rita".to_owned()]);
+    }
+
+    #[tokio::test]
+    async fn a_decision_against_another_reviewers_claim_is_refused_and_recorded() {
+        let f = setup().await;
+        let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
+        let claimed = rules::claim(&wf, "sam", None, f.clock.now()).unwrap();
+        f.deps.store.update_workflow(&claimed, wf.version).await.unwrap();
+        match handle(&f.deps, approve()).await.unwrap().outcome {
+            FeedbackOutcome::Rejected { reason, message } => {
+                assert_eq!(reason, "claimed_by_other");
+                assert!(message.contains("sam"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(f.resumer.delivered.lock().unwrap().is_empty());
+        assert_eq!(f.deps.store.list_feedback("wf-fb").await.unwrap().len(), 1);
+        // Once the claim lapses, the decision goes through.
+        f.clock.advance(Duration::minutes(31));
+        let mut later = approve();
+        later.idempotency_key = "rita-later".into();
+        let receipt = handle(&f.deps, later).await.unwrap();
+        assert!(matches!(receipt.outcome, FeedbackOutcome::Applied { .. }));
+    }
 }

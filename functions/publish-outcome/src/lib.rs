@@ -49,21 +49,26 @@ pub struct PublishOutput {
     pub location: Option<String>,
 }
 
-/// A resolved workflow's person-authored artifact, from the audit entry of its resolution,
-/// stored now (the resolver's own write of it was lost).
+/// A person-authored final artifact — of a resolution, or of an edit-and-approve — from the
+/// audit entry of that decision, stored now (the decider's own write of it was lost).
 async fn person_artifact_from_trail(
     deps: &Deps,
     workflow: &Workflow,
 ) -> Result<Option<Artifact>, HandlerError> {
-    if workflow.status != WorkflowStatus::Resolved {
-        return Ok(None);
-    }
-    let Some(resolution) = workflow
-        .decisions
-        .iter()
-        .rev()
-        .find(|d| d.decision == Decision::Resolve)
-    else {
+    let authoring = match workflow.status {
+        WorkflowStatus::Resolved => workflow
+            .decisions
+            .iter()
+            .rev()
+            .find(|d| d.decision == Decision::Resolve),
+        WorkflowStatus::Approved => workflow
+            .decisions
+            .iter()
+            .rev()
+            .find(|d| d.decision == Decision::Approve && d.edited),
+        _ => None,
+    };
+    let Some(resolution) = authoring else {
         return Ok(None);
     };
     let context = deps
@@ -296,5 +301,72 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.name().as_str(), "PublishFailed");
         assert!(publisher.events.lock().unwrap().is_empty());
+    }
+
+    /// An edit-and-approve whose own write of the reviewer's version was lost: publishing
+    /// stores it from the audit entry and publishes it, not the agent's draft.
+    #[tokio::test]
+    async fn an_edited_approval_publishes_the_reviewers_version_from_the_trail() {
+        let (deps, publisher) = setup(false).await;
+        let store = &deps.store;
+        let mut wf = sample_workflow("wf-edit");
+        let now = chrono::Utc::now();
+        wf = rules::record_artifact(&wf, 1, "h1", now).unwrap().unwrap();
+        wf = rules::request_review(&wf, 1, TaskToken::new("t"), now).unwrap();
+        store.create_workflow(&wf).await.unwrap();
+        let edited = json!({"name": "Acme", "tagline": "Brewed by hand"});
+        let submission = rules::Submission {
+            resolution: Some(hitl_domain::model::ResolutionDetails {
+                final_artifact: Some(edited.clone()),
+                final_hash: Some(hitl_domain::metadata::content_hash(&edited)),
+                ..Default::default()
+            }),
+            iteration: 1,
+            decision: hitl_domain::model::Decision::Approve,
+            reviewer: "rita".into(),
+            comments: String::new(),
+            corrections: vec![hitl_domain::model::Correction {
+                field: "tagline".into(),
+                value: "Brewed by hand".into(),
+            }],
+            idempotency_key: "edit".into(),
+        };
+        let next = rules::decide(&wf, &submission, now).unwrap().workflow;
+        let entry = hitl_domain::model::FeedbackEntry {
+            workflow_id: "wf-edit".into(),
+            idempotency_key: "edit".into(),
+            request_fingerprint: "f".into(),
+            iteration: 1,
+            decision: hitl_domain::model::Decision::Approve,
+            reviewer: "rita".into(),
+            comments: String::new(),
+            corrections: submission.corrections.clone(),
+            resolution: submission.resolution.clone(),
+            channel: "api".into(),
+            received_at: now,
+            outcome: hitl_domain::model::FeedbackOutcome::Applied {
+                status: WorkflowStatus::Approved,
+            },
+        };
+        store
+            .record_feedback(&entry, Some((&next, wf.version)))
+            .await
+            .unwrap();
+        let out = handle(
+            &deps,
+            PublishInput {
+                workflow_id: "wf-edit".into(),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.outcome, "approved");
+        let stored = store.get_artifact("wf-edit", 2).await.unwrap().unwrap();
+        assert_eq!(stored.generator, "person:rita");
+        let objects = publisher.objects.lock().unwrap();
+        let (bytes, _) = objects.values().next().cloned().unwrap();
+        let env: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(env["artifact"]["tagline"], "Brewed by hand");
+        assert_eq!(env["generator"], "person:rita");
     }
 }

@@ -10,7 +10,8 @@ use crate::model::{
     Decision, EscalationReason, Subject, TaskToken, WorkflowConfig, DEFAULT_BATCH_SIZE,
     DEFAULT_ESCALATION_GROUP, DEFAULT_ESCALATION_TIMEOUT_SECONDS, DEFAULT_REVIEWER_GROUP,
     DEFAULT_REVIEW_TIMEOUT_SECONDS, ESCALATION_TIMEOUT_RANGE, MAX_BATCH_SIZE, MAX_ITERATIONS_RANGE,
-    REVIEW_TIMEOUT_RANGE,
+    REVIEW_TIMEOUT_RANGE, CLAIM_TTL_RANGE, DEFAULT_CLAIM_TTL_SECONDS, DEFAULT_REQUIRED_APPROVALS,
+    REQUIRED_APPROVALS_RANGE,
 };
 
 /// Optional settings of a start request; defaults fill the gaps.
@@ -35,6 +36,12 @@ pub struct StartConfig {
     /// Escalation SLA in seconds (60..=31536000, default 604800 = 7 days).
     #[serde(default)]
     pub escalation_timeout_seconds: Option<i64>,
+    /// Distinct reviewers who must approve an iteration (1..=5, default 1).
+    #[serde(default)]
+    pub required_approvals: Option<i64>,
+    /// How long a reviewer's claim lasts unless renewed, in seconds (60..=86400, default 1800).
+    #[serde(default)]
+    pub claim_ttl_seconds: Option<i64>,
 }
 
 /// The execution input: `{"action":"start_workflow","config":{...},"subjects":[...]}`.
@@ -447,6 +454,21 @@ pub fn plan_batch(raw: &Value, execution_name: &str) -> Result<PlanOutput, Handl
             ..=i64::try_from(*ESCALATION_TIMEOUT_RANGE.end()).unwrap_or(31_536_000),
         i64::try_from(DEFAULT_ESCALATION_TIMEOUT_SECONDS).unwrap_or(604_800),
     );
+    let required_approvals = field_range(
+        &mut errors,
+        "config.required_approvals",
+        request.config.required_approvals,
+        i64::from(*REQUIRED_APPROVALS_RANGE.start())..=i64::from(*REQUIRED_APPROVALS_RANGE.end()),
+        i64::from(DEFAULT_REQUIRED_APPROVALS),
+    );
+    let claim_ttl = field_range(
+        &mut errors,
+        "config.claim_ttl_seconds",
+        request.config.claim_ttl_seconds,
+        i64::try_from(*CLAIM_TTL_RANGE.start()).unwrap_or(60)
+            ..=i64::try_from(*CLAIM_TTL_RANGE.end()).unwrap_or(86_400),
+        i64::try_from(DEFAULT_CLAIM_TTL_SECONDS).unwrap_or(1800),
+    );
     let request_id = request
         .request_id
         .clone()
@@ -503,6 +525,9 @@ pub fn plan_batch(raw: &Value, execution_name: &str) -> Result<PlanOutput, Handl
         escalation_group,
         escalation_timeout_seconds: u64::try_from(escalation_timeout)
             .unwrap_or(DEFAULT_ESCALATION_TIMEOUT_SECONDS),
+        required_approvals: u32::try_from(required_approvals)
+            .unwrap_or(DEFAULT_REQUIRED_APPROVALS),
+        claim_ttl_seconds: u64::try_from(claim_ttl).unwrap_or(DEFAULT_CLAIM_TTL_SECONDS),
     };
     let items = subjects
         .into_iter()
@@ -549,6 +574,18 @@ pub fn check_item(item: &ItemInput) -> Result<(), HandlerError> {
         errors.push(FieldError::new(
             "item.config.escalation_timeout_seconds",
             "must be between 60 and 31536000",
+        ));
+    }
+    if !REQUIRED_APPROVALS_RANGE.contains(&item.config.required_approvals) {
+        errors.push(FieldError::new(
+            "item.config.required_approvals",
+            "must be between 1 and 5",
+        ));
+    }
+    if !CLAIM_TTL_RANGE.contains(&item.config.claim_ttl_seconds) {
+        errors.push(FieldError::new(
+            "item.config.claim_ttl_seconds",
+            "must be between 60 and 86400",
         ));
     }
     if !valid_id(&item.config.escalation_group) {

@@ -314,12 +314,10 @@ pub fn validate(
         ));
     }
     check_corrections(&mut errors, &request.corrections);
-    if decision == Some(Decision::Approve) && !request.corrections.is_empty() {
-        errors.push(FieldError::new(
-            "corrections",
-            "corrections require request_changes; an approval accepts the draft as it is",
-        ));
-    }
+    // An approval with corrections is an edit-and-approve: the corrected draft is final (the
+    // processor applies them to the draft and checks the result against the schema).
+    let resolution = (decision == Some(Decision::Approve) && !request.corrections.is_empty())
+        .then(ResolutionDetails::default);
     match (errors.is_empty(), decision) {
         (true, Some(decision)) => Ok(accepted(
             workflow_id,
@@ -333,7 +331,7 @@ pub fn validate(
                 comments,
                 corrections: request.corrections.clone(),
                 idempotency_key: String::new(),
-                resolution: None,
+                resolution,
             },
         )),
         _ => Err(errors),
@@ -667,10 +665,11 @@ fn check_corrections(errors: &mut Vec<FieldError>, corrections: &[Correction]) {
     }
 }
 
-/// The person-authored final artifact of a `resolve` recorded in `entry` (stored as the
-/// iteration after the escalated one), if the entry is one.
+/// The person-authored final artifact recorded in `entry` — of a `resolve`, or of an approval
+/// with corrections (edit and approve) — stored as the iteration after the decided one, if the
+/// entry is one.
 pub fn person_artifact(workflow: &Workflow, entry: &FeedbackEntry) -> Option<Artifact> {
-    if entry.decision != Decision::Resolve
+    if !matches!(entry.decision, Decision::Resolve | Decision::Approve)
         || !matches!(entry.outcome, FeedbackOutcome::Applied { .. })
     {
         return None;
@@ -934,12 +933,14 @@ where
                                 "the resolved artifact is recorded but not stored yet; publishing stores it");
                         }
                     }
-                    let Some(decision) = applied.workflow.pending_delivery().cloned() else {
+                    // An approval short of the quorum has nothing to deliver.
+                    let (Some(token), Some(decision)) = (
+                        applied.task_token.as_ref(),
+                        applied.workflow.pending_delivery().cloned(),
+                    ) else {
                         return Ok(receipt(&entry, false));
                     };
-                    return match self
-                        .deliver(&applied.workflow, &decision, &applied.task_token)
-                        .await?
+                    return match self.deliver(&applied.workflow, &decision, token).await?
                     {
                         DeliveryAttempt::Late(Some(late)) => Ok(receipt(&late, false)),
                         _ => Ok(receipt(&entry, false)),
@@ -992,16 +993,17 @@ where
         self.process(&resolution, reviewer).await
     }
 
-    /// A `resolve` given as corrections: the final artifact is the newest draft with them
-    /// applied, checked against the schema (field errors name the correction). `None` when
-    /// there is nothing to complete.
+    /// A `resolve` given as corrections, or an approval with corrections (edit and approve):
+    /// the final artifact is the newest draft with them applied, checked against the schema
+    /// (field errors name the correction that broke it). `None` when there is nothing to
+    /// complete.
     async fn complete_resolution(
         &self,
         workflow: &Workflow,
         feedback: &ValidFeedback,
     ) -> Result<Option<ValidFeedback>, FeedbackError> {
         let s = &feedback.submission;
-        let needs_draft = s.decision == Decision::Resolve
+        let needs_draft = matches!(s.decision, Decision::Resolve | Decision::Approve)
             && s.resolution
                 .as_ref()
                 .is_some_and(|r| r.final_artifact.is_none());
@@ -1024,7 +1026,16 @@ where
         }
         let errors: Vec<FieldError> = metadata::validate(&content)
             .into_iter()
-            .map(|e| FieldError::new(format!("final.{}", e.field), e.message))
+            .map(|e| {
+                // An approval names the correction (the reviewer never wrote a `final`).
+                let correction = (s.decision == Decision::Approve)
+                    .then(|| s.corrections.iter().position(|c| c.field == e.field))
+                    .flatten();
+                match correction {
+                    Some(i) => FieldError::new(format!("corrections[{i}].value"), e.message),
+                    None => FieldError::new(format!("final.{}", e.field), e.message),
+                }
+            })
             .collect();
         if !errors.is_empty() {
             return Err(FeedbackError::Invalid(errors));

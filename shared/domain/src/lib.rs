@@ -3,6 +3,7 @@
 //! metric records. No I/O: adapters live in `hitl-aws` and `hitl-sqlite`.
 
 pub mod analytics;
+pub mod claims;
 pub mod contracts;
 pub mod deployment;
 pub mod error;

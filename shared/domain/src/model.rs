@@ -27,6 +27,14 @@ pub const DEFAULT_ESCALATION_GROUP: &str = "escalations";
 pub const DEFAULT_ESCALATION_TIMEOUT_SECONDS: u64 = 7 * 24 * 3600;
 /// Accepted escalation SLA range (the review SLA's: one minute to one year).
 pub const ESCALATION_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = REVIEW_TIMEOUT_RANGE;
+/// Default number of distinct reviewers who must approve an iteration.
+pub const DEFAULT_REQUIRED_APPROVALS: u32 = 1;
+/// Accepted `required_approvals`.
+pub const REQUIRED_APPROVALS_RANGE: std::ops::RangeInclusive<u32> = 1..=5;
+/// Default claim lifetime: 30 minutes (renewed while the reviewer's page is open).
+pub const DEFAULT_CLAIM_TTL_SECONDS: u64 = 30 * 60;
+/// Accepted claim lifetime: one minute to one day.
+pub const CLAIM_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
 
 fn default_escalation_group() -> String {
     DEFAULT_ESCALATION_GROUP.to_owned()
@@ -34,6 +42,14 @@ fn default_escalation_group() -> String {
 
 fn default_escalation_timeout() -> u64 {
     DEFAULT_ESCALATION_TIMEOUT_SECONDS
+}
+
+fn default_required_approvals() -> u32 {
+    DEFAULT_REQUIRED_APPROVALS
+}
+
+fn default_claim_ttl() -> u64 {
+    DEFAULT_CLAIM_TTL_SECONDS
 }
 
 /// The thing being reviewed; the reference case is a brand. Unknown fields are refused with
@@ -69,6 +85,12 @@ pub struct WorkflowConfig {
     /// Escalation SLA: unresolved after this long, the workflow ends escalated (`unresolved`).
     #[serde(default = "default_escalation_timeout")]
     pub escalation_timeout_seconds: u64,
+    /// Distinct reviewers who must approve an iteration before it is approved (1..=5).
+    #[serde(default = "default_required_approvals")]
+    pub required_approvals: u32,
+    /// How long a reviewer's claim on an iteration lasts unless renewed.
+    #[serde(default = "default_claim_ttl")]
+    pub claim_ttl_seconds: u64,
 }
 
 impl Default for WorkflowConfig {
@@ -79,6 +101,8 @@ impl Default for WorkflowConfig {
             reviewer_group: DEFAULT_REVIEWER_GROUP.to_owned(),
             escalation_group: default_escalation_group(),
             escalation_timeout_seconds: DEFAULT_ESCALATION_TIMEOUT_SECONDS,
+            required_approvals: DEFAULT_REQUIRED_APPROVALS,
+            claim_ttl_seconds: DEFAULT_CLAIM_TTL_SECONDS,
         }
     }
 }
@@ -198,6 +222,79 @@ pub struct PendingReview {
     pub requested_at: DateTime<Utc>,
     /// When the wait state times out.
     pub deadline: DateTime<Utc>,
+    /// Approvals recorded so far for this iteration, while fewer than `required_approvals`
+    /// distinct reviewers have approved (nothing is delivered for them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<Approval>,
+    /// The reviewer working on this iteration, if any: another reviewer's decision is refused
+    /// (`claimed_by_other`) until the claim expires or is released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
+    /// When this iteration was first claimed (kept after a release, for time-to-claim figures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_claimed_at: Option<DateTime<Utc>>,
+}
+
+impl PendingReview {
+    /// The claim, if it is still live at `now`.
+    pub fn live_claim(&self, now: DateTime<Utc>) -> Option<&Claim> {
+        self.claim.as_ref().filter(|c| now < c.expires_at)
+    }
+}
+
+/// One reviewer's approval that did not reach the quorum yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// Who approved.
+    pub reviewer: String,
+    /// Idempotency key of the audit entry.
+    pub feedback_key: String,
+    /// When.
+    pub approved_at: DateTime<Utc>,
+}
+
+/// A reviewer's exclusive hold on the iteration under review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// Who holds it.
+    pub reviewer: String,
+    /// When it was taken (a renewal keeps it).
+    pub claimed_at: DateTime<Utc>,
+    /// When it lapses unless renewed.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What may be shown about a review in progress (everything but the task token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewSummary {
+    /// The iteration under review.
+    pub iteration: u32,
+    /// When the review was requested.
+    pub requested_at: DateTime<Utc>,
+    /// End of the review SLA.
+    pub deadline: DateTime<Utc>,
+    /// Distinct approvals needed.
+    pub required_approvals: u32,
+    /// Who approved so far (fewer than `required_approvals`).
+    pub approved_by: Vec<String>,
+    /// The live claim, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
+}
+
+impl Workflow {
+    /// The review in progress as it may be shown, with claims that expired by `now` left out.
+    pub fn review_summary(&self, now: DateTime<Utc>) -> Option<ReviewSummary> {
+        let pending = self.pending_review.as_ref()?;
+        Some(ReviewSummary {
+            iteration: pending.iteration,
+            requested_at: pending.requested_at,
+            deadline: pending.deadline,
+            required_approvals: self.config.required_approvals,
+            approved_by: pending.approvals.iter().map(|a| a.reviewer.clone()).collect(),
+            claim: pending.live_claim(now).cloned(),
+        })
+    }
 }
 
 /// A person's decision: a reviewer's on a draft, or (the resolutions) the escalation group's on
@@ -286,6 +383,16 @@ pub struct DecisionRecord {
     /// completes with).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<ResolutionEffect>,
+    /// For an approval that completed a quorum: the earlier approvers of the iteration.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub co_approvers: Vec<String>,
+    /// When the iteration was first claimed, if it was (time-to-claim figures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_at: Option<DateTime<Utc>>,
+    /// For an approval with corrections (edit and approve): the final version is the
+    /// reviewer's, stored as the next artifact.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub edited: bool,
 }
 
 /// What a resolution tells the execution (the same for the inline delivery, a replay and the
@@ -299,7 +406,8 @@ pub struct ResolutionEffect {
     pub review_timeout_seconds: u64,
 }
 
-/// What a resolution carries beyond its action, as recorded in the audit trail.
+/// What a resolution (or an edit-and-approve) carries beyond its action, as recorded in the
+/// audit trail.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResolutionDetails {
     /// `extend`: iterations granted.
@@ -311,8 +419,8 @@ pub struct ResolutionDetails {
     /// `reassign`: the new review SLA (default: unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_timeout_seconds: Option<u64>,
-    /// `resolve`: the final artifact (the full document, or the last draft with the
-    /// corrections applied), validated against the schema.
+    /// `resolve` (and an approval with corrections): the final artifact (the full document,
+    /// or the last draft with the corrections applied), validated against the schema.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_artifact: Option<Value>,
     /// `resolve`: the content hash of `final_artifact`, computed where it is built so the

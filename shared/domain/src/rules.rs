@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::model::{
-    Correction, Decision, DecisionRecord, Delivery, Escalation, EscalationReason, Failure,
+    Approval, Claim, Correction, Decision, DecisionRecord, Delivery, Escalation, EscalationReason, Failure,
     PendingResolution, PendingReview, ResolutionDetails, ResolutionEffect, TaskToken, Workflow,
     WorkflowStatus, MAX_ITERATIONS_RANGE,
 };
@@ -124,6 +124,31 @@ pub enum Rejection {
         /// The iteration.
         iteration: u32,
     },
+    /// Another reviewer holds a live claim on the iteration.
+    #[error("iteration {iteration} is claimed by {holder} until {until}")]
+    ClaimedByOther {
+        /// The iteration.
+        iteration: u32,
+        /// Who holds the claim.
+        holder: String,
+        /// When it lapses unless renewed.
+        until: DateTime<Utc>,
+    },
+    /// The reviewer approved this iteration already; one reviewer counts once.
+    #[error("{reviewer} already approved iteration {iteration}; another reviewer must approve it")]
+    AlreadyApproved {
+        /// The iteration.
+        iteration: u32,
+        /// Who.
+        reviewer: String,
+    },
+    /// An approval with corrections when several approvals are required: the other approvers
+    /// would have approved a version they never saw.
+    #[error("this workflow needs {required} approvals of the same draft, so an approval cannot edit it; request changes instead")]
+    EditNeedsSingleApproval {
+        /// Approvals required.
+        required: u32,
+    },
 }
 
 impl Rejection {
@@ -141,6 +166,9 @@ impl Rejection {
             Self::EscalationExpired { .. } => "escalation_expired",
             Self::TooManyIterations { .. } => "too_many_iterations",
             Self::NoDraftToReview { .. } => "no_draft_to_review",
+            Self::ClaimedByOther { .. } => "claimed_by_other",
+            Self::AlreadyApproved { .. } => "already_approved",
+            Self::EditNeedsSingleApproval { .. } => "edit_needs_single_approval",
         }
     }
 }
@@ -169,8 +197,9 @@ pub struct Submission {
 pub struct AppliedDecision {
     /// The record to write (version bumped).
     pub workflow: Workflow,
-    /// Token of the `WaitForFeedback` task to resume.
-    pub task_token: TaskToken,
+    /// Token of the `WaitForFeedback` task to resume; `None` for an approval that did not
+    /// reach the quorum yet (recorded, nothing to deliver).
+    pub task_token: Option<TaskToken>,
 }
 
 /// What the iteration check decided.
@@ -293,11 +322,21 @@ pub fn request_review(
     let timeout = i64::try_from(workflow.config.review_timeout_seconds).unwrap_or(i64::MAX);
     let mut next = bumped(workflow, now);
     next.status = WorkflowStatus::AwaitingReview;
+    // A retried request for the same iteration keeps what reviewers did meanwhile.
+    let (approvals, claim, first_claimed_at) = match &workflow.pending_review {
+        Some(p) if p.iteration == iteration => {
+            (p.approvals.clone(), p.claim.clone(), p.first_claimed_at)
+        }
+        _ => (Vec::new(), None, None),
+    };
     next.pending_review = Some(PendingReview {
         iteration,
         task_token: token,
         requested_at: now,
         deadline: now + Duration::seconds(timeout),
+        approvals,
+        claim,
+        first_claimed_at,
     });
     Ok(next)
 }
@@ -370,6 +409,54 @@ pub fn decide(
             deadline: pending.deadline,
         });
     }
+    if let Some(claim) = pending
+        .live_claim(now)
+        .filter(|c| c.reviewer != submission.reviewer)
+    {
+        return Err(Rejection::ClaimedByOther {
+            iteration: pending.iteration,
+            holder: claim.reviewer.clone(),
+            until: claim.expires_at,
+        });
+    }
+    let edited = submission
+        .resolution
+        .as_ref()
+        .is_some_and(|r| r.final_artifact.is_some());
+    let required = workflow.config.required_approvals.max(1);
+    if submission.decision == Decision::Approve {
+        if pending
+            .approvals
+            .iter()
+            .any(|a| a.reviewer == submission.reviewer)
+        {
+            return Err(Rejection::AlreadyApproved {
+                iteration: pending.iteration,
+                reviewer: submission.reviewer.clone(),
+            });
+        }
+        if edited && required > 1 {
+            return Err(Rejection::EditNeedsSingleApproval { required });
+        }
+        if pending.approvals.len() + 1 < required as usize {
+            // Not enough distinct approvers yet: record this one; the execution keeps waiting.
+            let mut next = bumped(workflow, now);
+            if let Some(p) = next.pending_review.as_mut() {
+                p.approvals.push(Approval {
+                    reviewer: submission.reviewer.clone(),
+                    feedback_key: submission.idempotency_key.clone(),
+                    approved_at: now,
+                });
+                if p.claim.as_ref().is_some_and(|c| c.reviewer == submission.reviewer) {
+                    p.claim = None;
+                }
+            }
+            return Ok(AppliedDecision {
+                workflow: next,
+                task_token: None,
+            });
+        }
+    }
     let mut next = bumped(workflow, now);
     next.status = match submission.decision {
         Decision::Approve => WorkflowStatus::Approved,
@@ -382,8 +469,17 @@ pub fn decide(
             })
         }
     };
-    if submission.decision == Decision::Approve {
+    let approving = submission.decision == Decision::Approve;
+    if approving {
         next.completed_at = Some(now);
+        if edited {
+            // The reviewer's corrected version is the final artifact, stored as the next one.
+            next.artifact_iteration = workflow.artifact_iteration.max(workflow.iteration) + 1;
+            next.artifact_hash = submission
+                .resolution
+                .as_ref()
+                .and_then(|r| r.final_hash.clone());
+        }
     }
     next.pending_review = None;
     next.decisions.push(DecisionRecord {
@@ -391,17 +487,128 @@ pub fn decide(
         decision: submission.decision,
         reviewer: submission.reviewer.clone(),
         feedback_key: submission.idempotency_key.clone(),
-        fingerprint: feedback_fingerprint(&submission.comments, &submission.corrections),
+        // An edit-and-approve's corrections are applied, not feedback for the agent.
+        fingerprint: if approving {
+            feedback_fingerprint(&submission.comments, &[])
+        } else {
+            feedback_fingerprint(&submission.comments, &submission.corrections)
+        },
         requested_at: pending.requested_at,
         decided_at: now,
         task_token: Some(pending.task_token.clone()),
         delivery: Some(Delivery::Pending),
         resolution: None,
+        co_approvers: if approving {
+            pending.approvals.iter().map(|a| a.reviewer.clone()).collect()
+        } else {
+            Vec::new()
+        },
+        claimed_at: pending.first_claimed_at,
+        edited: approving && edited,
     });
     Ok(AppliedDecision {
         workflow: next,
-        task_token: pending.task_token.clone(),
+        task_token: Some(pending.task_token.clone()),
     })
+}
+
+/// Why a claim or a release was refused (as [`Rejection`]s, with their stable names).
+fn claimable<'a>(
+    workflow: &'a Workflow,
+    iteration: Option<u32>,
+    now: DateTime<Utc>,
+) -> Result<&'a PendingReview, Rejection> {
+    if workflow.status.is_terminal() {
+        return Err(Rejection::WorkflowFinished {
+            status: workflow.status,
+        });
+    }
+    if let Some(iteration) = iteration {
+        same_iteration(iteration, workflow.iteration)?;
+    }
+    let pending = match (&workflow.status, &workflow.pending_review) {
+        (WorkflowStatus::AwaitingReview, Some(p)) if p.iteration == workflow.iteration => p,
+        _ => {
+            return Err(Rejection::NotAwaitingReview {
+                status: workflow.status,
+            })
+        }
+    };
+    if now > pending.deadline {
+        return Err(Rejection::ReviewTimedOut {
+            iteration: pending.iteration,
+            deadline: pending.deadline,
+        });
+    }
+    Ok(pending)
+}
+
+/// A reviewer claims the iteration under review (optionally naming it, so a stale page cannot
+/// claim a newer draft): exclusive until it expires (`claim_ttl_seconds`) or is released.
+/// Claiming again renews the holder's own claim. A reviewer who already approved the
+/// iteration cannot claim it (their approval counts already).
+pub fn claim(
+    workflow: &Workflow,
+    reviewer: &str,
+    iteration: Option<u32>,
+    now: DateTime<Utc>,
+) -> Result<Workflow, Rejection> {
+    let pending = claimable(workflow, iteration, now)?;
+    if let Some(held) = pending.live_claim(now).filter(|c| c.reviewer != reviewer) {
+        return Err(Rejection::ClaimedByOther {
+            iteration: pending.iteration,
+            holder: held.reviewer.clone(),
+            until: held.expires_at,
+        });
+    }
+    if pending.approvals.iter().any(|a| a.reviewer == reviewer) {
+        return Err(Rejection::AlreadyApproved {
+            iteration: pending.iteration,
+            reviewer: reviewer.to_owned(),
+        });
+    }
+    let ttl = i64::try_from(workflow.config.claim_ttl_seconds).unwrap_or(i64::MAX);
+    // The review SLA bounds a claim: past the deadline there is nothing left to hold.
+    let expires_at = (now + Duration::seconds(ttl)).min(pending.deadline);
+    let claimed_at = pending
+        .live_claim(now)
+        .map_or(now, |own| own.claimed_at);
+    let mut next = bumped(workflow, now);
+    if let Some(p) = next.pending_review.as_mut() {
+        p.claim = Some(Claim {
+            reviewer: reviewer.to_owned(),
+            claimed_at,
+            expires_at,
+        });
+        p.first_claimed_at.get_or_insert(now);
+    }
+    Ok(next)
+}
+
+/// Releases the claim on the iteration under review: its holder may, and an admin may release
+/// anyone's. `None` when there is no live claim (nothing to write).
+pub fn release(
+    workflow: &Workflow,
+    reviewer: &str,
+    is_admin: bool,
+    now: DateTime<Utc>,
+) -> Result<Option<Workflow>, Rejection> {
+    let pending = claimable(workflow, None, now)?;
+    let Some(held) = pending.live_claim(now) else {
+        return Ok(None);
+    };
+    if held.reviewer != reviewer && !is_admin {
+        return Err(Rejection::ClaimedByOther {
+            iteration: pending.iteration,
+            holder: held.reviewer.clone(),
+            until: held.expires_at,
+        });
+    }
+    let mut next = bumped(workflow, now);
+    if let Some(p) = next.pending_review.as_mut() {
+        p.claim = None;
+    }
+    Ok(Some(next))
 }
 
 /// Applies a resolution of the escalation group to an escalated workflow that waits for one.
@@ -520,10 +727,13 @@ pub fn resolve(
             next_iteration,
             review_timeout_seconds: next.config.review_timeout_seconds,
         }),
+        co_approvers: Vec::new(),
+        claimed_at: None,
+        edited: false,
     });
     Ok(AppliedDecision {
         workflow: next,
-        task_token: awaiting.task_token.clone(),
+        task_token: Some(awaiting.task_token.clone()),
     })
 }
 

@@ -61,6 +61,9 @@ pub fn decision(
 ) -> DecisionRecord {
     DecisionRecord {
         resolution: None,
+        co_approvers: Vec::new(),
+        claimed_at: None,
+        edited: false,
         iteration,
         decision,
         reviewer: "rita".into(),

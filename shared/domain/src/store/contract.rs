@@ -394,8 +394,97 @@ pub async fn pending_deliveries_are_listed_until_settled(store: Arc<dyn Workflow
     .is_none());
 }
 
+/// A clock standing at one instant.
+struct At(chrono::DateTime<Utc>);
+
+impl crate::ports::Clock for At {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        self.0
+    }
+}
+
+/// 20 reviewers claim the same iteration at once: exactly one holds the claim, every other is
+/// told who does (`claimed_by_other`), and the stored claim is the winner's.
+pub async fn concurrent_claims_hold_once(store: Arc<dyn WorkflowStore>) {
+    use crate::claims::{ClaimError, ClaimService};
+    use crate::feedback::Reviewer;
+    let waiting = stored_awaiting_review(store.as_ref()).await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = Arc::clone(&store);
+        let id = waiting.id.clone();
+        let now = waiting.updated_at + Duration::minutes(1);
+        tasks.push(tokio::spawn(async move {
+            let service = ClaimService::new(store, At(now));
+            let reviewer = Reviewer {
+                name: format!("reviewer-{i}"),
+                groups: Some(vec!["reviewers".into()]),
+                channel: "test".into(),
+            };
+            service.claim(&id, Some(1), &reviewer).await
+        }));
+    }
+    let mut holders = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(receipt) => holders.push(receipt.claim.unwrap().reviewer),
+            Err(ClaimError::Refused(r)) => assert_eq!(r.name(), "claimed_by_other"),
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+    assert_eq!(holders.len(), 1, "exactly one reviewer holds the claim");
+    let stored = store.get_workflow(&waiting.id).await.unwrap().unwrap();
+    let claim = stored.pending_review.unwrap().claim.unwrap();
+    assert_eq!(claim.reviewer, holders[0]);
+    assert_eq!(stored.version, waiting.version + 1);
+}
+
+/// A workflow needing two approvals: the first approval is stored with the pending review
+/// (nothing to deliver), the second by another reviewer approves with both on record.
+pub async fn partial_approvals_are_stored(store: Arc<dyn WorkflowStore>) {
+    let mut waiting = stored_awaiting_review(store.as_ref()).await;
+    let version = waiting.version;
+    waiting.config.required_approvals = 2;
+    waiting.version += 1;
+    store.update_workflow(&waiting, version).await.unwrap();
+    let mut first = submission("q1", Decision::Approve);
+    first.reviewer = "ana".into();
+    let applied = rules::decide(&waiting, &first, waiting.updated_at).unwrap();
+    assert!(applied.task_token.is_none());
+    let status = applied.workflow.status;
+    store
+        .record_feedback(
+            &entry(&waiting, "q1", Decision::Approve, FeedbackOutcome::Applied { status }),
+            Some((&applied.workflow, waiting.version)),
+        )
+        .await
+        .unwrap();
+    let stored = store.get_workflow(&waiting.id).await.unwrap().unwrap();
+    let pending = stored.pending_review.clone().unwrap();
+    assert_eq!(pending.approvals.len(), 1);
+    assert_eq!(pending.approvals[0].reviewer, "ana");
+    assert!(stored.pending_delivery().is_none(), "nothing to deliver yet");
+    let mut second = submission("q2", Decision::Approve);
+    second.reviewer = "ben".into();
+    let applied = rules::decide(&stored, &second, stored.updated_at).unwrap();
+    let status = applied.workflow.status;
+    store
+        .record_feedback(
+            &entry(&stored, "q2", Decision::Approve, FeedbackOutcome::Applied { status }),
+            Some((&applied.workflow, stored.version)),
+        )
+        .await
+        .unwrap();
+    let done = store.get_workflow(&waiting.id).await.unwrap().unwrap();
+    assert_eq!(done.status, WorkflowStatus::Approved);
+    assert_eq!(done.decisions[0].co_approvers, vec!["ana".to_owned()]);
+    assert_eq!(store.list_feedback(&waiting.id).await.unwrap().len(), 2);
+}
+
 /// Runs every check.
 pub async fn run_all(store: Arc<dyn WorkflowStore>) {
+    concurrent_claims_hold_once(Arc::clone(&store)).await;
+    partial_approvals_are_stored(Arc::clone(&store)).await;
     pending_deliveries_are_listed_until_settled(Arc::clone(&store)).await;
     create_is_idempotent(Arc::clone(&store)).await;
     update_requires_version(Arc::clone(&store)).await;
