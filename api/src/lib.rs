@@ -28,6 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use hitl_domain::analytics;
+use hitl_domain::claims::{ClaimError, ClaimReceipt, ClaimService};
 use hitl_domain::feedback::{FeedbackError, FeedbackProcessor, FeedbackReceipt, Reviewer};
 use hitl_domain::model::{FeedbackOutcome, WorkflowStatus};
 use hitl_domain::ports::{Clock, ExecutionResumer};
@@ -121,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::WORKFLOW, get(get_workflow))
         .route(routes::FEEDBACK, post(submit_feedback).get(list_feedback))
         .route(routes::RESOLUTION, post(submit_resolution))
+        .route(routes::CLAIM, post(claim_review).delete(release_review))
         .route(routes::ANALYTICS, get(analytics))
         .route(routes::INDEX, get(web::index))
         .route(routes::APP_JS, get(web::app_js))
@@ -322,7 +324,7 @@ async fn queue<T>(
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
     status: WorkflowStatus,
     visible: fn(&Identity, &hitl_domain::model::Workflow) -> bool,
-    item: fn(&hitl_domain::model::Workflow) -> T,
+    item: fn(&hitl_domain::model::Workflow, chrono::DateTime<chrono::Utc>) -> T,
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
     let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     let mut errors = Vec::new();
@@ -376,7 +378,13 @@ async fn queue<T>(
                     store_error(e)
                 }
             })?;
-        items.extend(page.items.iter().filter(|w| visible(caller, w)).map(item));
+        let now = state.clock.now();
+        items.extend(
+            page.items
+                .iter()
+                .filter(|w| visible(caller, w))
+                .map(|w| item(w, now)),
+        );
         cursor = page.next_cursor;
         if items.len() >= limit || cursor.is_none() {
             break;
@@ -423,7 +431,12 @@ async fn get_workflow(
     let workflow = visible_workflow(&state, &caller, &id).await?;
     let artifacts = state.store.list_artifacts(&id).await.map_err(store_error)?;
     let trail = state.store.list_feedback(&id).await.map_err(store_error)?;
-    Ok(Json(views::workflow_view(&workflow, &artifacts, &trail)))
+    Ok(Json(views::workflow_view(
+        &workflow,
+        &artifacts,
+        &trail,
+        state.clock.now(),
+    )))
 }
 
 async fn list_feedback(
@@ -539,6 +552,99 @@ async fn submit_resolution(
         },
     )
     .await
+}
+
+/// `POST /workflows/{id}/claim`: the caller takes (or renews) the claim on the iteration
+/// under review; while it is live another reviewer's decision is a 409 `claimed_by_other`.
+async fn claim_review(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Ok(Path(workflow_id)) = path else {
+        return not_found("(unreadable id)").into_response();
+    };
+    if let Err(seconds) = state
+        .rate_limit
+        .check(&format!("claims\u{0}{}", caller.name))
+    {
+        return ApiError::TooManyRequests(seconds).into_response();
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return ApiError::PayloadTooLarge.into_response()
+        }
+        Err(_) => return ApiError::field("body", "could not be read").into_response(),
+    };
+    if !body.iter().all(u8::is_ascii_whitespace) && !is_json(&headers) {
+        return ApiError::UnsupportedMediaType.into_response();
+    }
+    let iteration = match request::parse_claim(&body) {
+        Ok(i) => i,
+        Err(errors) => return ApiError::Invalid(errors).into_response(),
+    };
+    let service = ClaimService::new(Arc::clone(&state.store), Arc::clone(&state.clock));
+    claim_response(
+        &workflow_id,
+        service
+            .claim(&workflow_id, iteration, &claimant(&caller))
+            .await,
+    )
+}
+
+/// `DELETE /workflows/{id}/claim`: the holder releases the claim (an admin may release
+/// anyone's); releasing when nothing is held is a 200 with `claim: null`.
+async fn release_review(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let Ok(Path(workflow_id)) = path else {
+        return not_found("(unreadable id)").into_response();
+    };
+    if let Err(seconds) = state
+        .rate_limit
+        .check(&format!("claims\u{0}{}", caller.name))
+    {
+        return ApiError::TooManyRequests(seconds).into_response();
+    }
+    let service = ClaimService::new(Arc::clone(&state.store), Arc::clone(&state.clock));
+    claim_response(
+        &workflow_id,
+        service.release(&workflow_id, &claimant(&caller)).await,
+    )
+}
+
+fn claimant(caller: &Identity) -> Reviewer {
+    Reviewer {
+        name: caller.name.clone(),
+        groups: Some(caller.groups.clone()),
+        channel: CHANNEL.into(),
+    }
+}
+
+fn claim_response(workflow_id: &str, result: Result<ClaimReceipt, ClaimError>) -> Response {
+    match result {
+        Ok(receipt) => Json(views::ClaimAnswer {
+            workflow_id: receipt.workflow_id,
+            iteration: receipt.iteration,
+            claim: receipt.claim.as_ref().map(views::ClaimView::from),
+        })
+        .into_response(),
+        // A non-member learns nothing, not even that the workflow exists.
+        Err(ClaimError::NotFound(_) | ClaimError::Forbidden { .. }) => {
+            not_found(&workflow_id.chars().take(64).collect::<String>()).into_response()
+        }
+        Err(ClaimError::Refused(rejection)) => ApiError::Conflict {
+            reason: rejection.name().to_owned(),
+            message: rejection.to_string(),
+        }
+        .into_response(),
+        Err(ClaimError::Store(e)) => store_error(e).into_response(),
+    }
 }
 
 type Validate = fn(

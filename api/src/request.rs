@@ -175,6 +175,45 @@ pub fn parse_feedback(body: &[u8]) -> (FeedbackRequest, Vec<FieldError>) {
     (request, errors)
 }
 
+/// Parses the optional body of a claim: nothing, `{}` or `{"iteration": n}` (the iteration the
+/// reviewer is looking at, so a stale page cannot claim a newer draft).
+pub fn parse_claim(body: &[u8]) -> Result<Option<u32>, Vec<FieldError>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let mut errors = Vec::new();
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(vec![FieldError::new(
+                "body",
+                format!("is not valid JSON: {e}"),
+            )])
+        }
+    };
+    if let Some(key) = feedback::duplicate_key(body) {
+        return Err(vec![FieldError::new(short(&key), DUPLICATE_KEY_MESSAGE)]);
+    }
+    let Value::Object(object) = value else {
+        return Err(vec![FieldError::new(
+            "body",
+            format!("must be a JSON object, got {}", kind(&value)),
+        )]);
+    };
+    for key in object.keys().filter(|k| k.as_str() != "iteration") {
+        errors.push(FieldError::new(
+            short(key),
+            "is not a known field; expected iteration",
+        ));
+    }
+    let iteration = iteration_field(&object, &mut errors);
+    if errors.is_empty() {
+        Ok(iteration.and_then(|i| u32::try_from(i).ok()))
+    } else {
+        Err(errors)
+    }
+}
+
 /// Parses the body and validates it with [`hitl_domain::feedback::validate`]. All problems
 /// are reported together; a field with a shape error is not reported twice.
 /// `idempotency_key` is `None` when the header is missing.

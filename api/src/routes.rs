@@ -14,6 +14,8 @@ pub const WORKFLOW: &str = "/workflows/{id}";
 pub const FEEDBACK: &str = "/workflows/{id}/feedback";
 /// Resolving an escalated workflow (its escalation group and admins).
 pub const RESOLUTION: &str = "/workflows/{id}/resolution";
+/// Claiming (POST) and releasing (DELETE) the iteration under review.
+pub const CLAIM: &str = "/workflows/{id}/claim";
 /// Learning analytics (analysts and admins).
 pub const ANALYTICS: &str = "/analytics";
 /// The review web page.
@@ -84,6 +86,18 @@ pub const ROUTES: &[RouteSpec] = &[
         statuses: &[200, 400, 401, 404, 409, 413, 415, 429, 500, 503],
     },
     RouteSpec {
+        method: "post",
+        path: CLAIM,
+        authenticated: true,
+        statuses: &[200, 400, 401, 404, 409, 413, 415, 429, 500, 503],
+    },
+    RouteSpec {
+        method: "delete",
+        path: CLAIM,
+        authenticated: true,
+        statuses: &[200, 401, 404, 409, 429, 500, 503],
+    },
+    RouteSpec {
         method: "get",
         path: ANALYTICS,
         authenticated: true,
@@ -122,7 +136,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_ANALYTICS_DAYS: i64 = 400;
 
 /// `reason` values of 409 responses.
-pub const CONFLICT_REASONS: [&str; 12] = [
+pub const CONFLICT_REASONS: [&str; 15] = [
     "stale_iteration",
     "unknown_iteration",
     "already_decided",
@@ -135,4 +149,7 @@ pub const CONFLICT_REASONS: [&str; 12] = [
     "escalation_expired",
     "too_many_iterations",
     "no_draft_to_review",
+    "claimed_by_other",
+    "already_approved",
+    "edit_needs_single_approval",
 ];

@@ -45,8 +45,47 @@ pub struct ReviewItem {
     /// When the review times out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<DateTime<Utc>>,
+    /// Distinct approvals the iteration needs.
+    pub required_approvals: u32,
+    /// Who approved the iteration so far (fewer than `required_approvals`).
+    pub approved_by: Vec<String>,
+    /// Who is working on it (a live claim), if anyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<ClaimView>,
     /// Last change of the workflow.
     pub updated_at: DateTime<Utc>,
+}
+
+/// A reviewer's live claim on the iteration under review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimView {
+    /// Who holds it.
+    pub reviewer: String,
+    /// When it was taken.
+    pub claimed_at: DateTime<Utc>,
+    /// When it lapses unless renewed.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<&hitl_domain::model::Claim> for ClaimView {
+    fn from(c: &hitl_domain::model::Claim) -> Self {
+        Self {
+            reviewer: c.reviewer.clone(),
+            claimed_at: c.claimed_at,
+            expires_at: c.expires_at,
+        }
+    }
+}
+
+/// The answer to a claim or a release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimAnswer {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// The iteration under review.
+    pub iteration: u32,
+    /// The claim now held (`null` after a release).
+    pub claim: Option<ClaimView>,
 }
 
 /// A page of the review queue.
@@ -171,6 +210,13 @@ pub struct ReviewView {
     pub requested_at: DateTime<Utc>,
     /// When it times out.
     pub deadline: DateTime<Utc>,
+    /// Distinct approvals the iteration needs.
+    pub required_approvals: u32,
+    /// Who approved it so far (fewer than `required_approvals`).
+    pub approved_by: Vec<String>,
+    /// Who is working on it (a live claim), if anyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<ClaimView>,
 }
 
 /// An applied decision, without its task token.
@@ -184,6 +230,12 @@ pub struct DecisionView {
     pub reviewer: String,
     /// When.
     pub decided_at: DateTime<Utc>,
+    /// For an approval that completed a quorum: the earlier approvers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub co_approvers: Vec<String>,
+    /// An approval with corrections: the final version is the reviewer's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub edited: bool,
 }
 
 /// Why the workflow was escalated.
@@ -318,7 +370,7 @@ fn subject(workflow: &Workflow) -> SubjectView {
 
 /// Queue entry of a workflow.
 /// The escalation queue's entry for an escalated workflow.
-pub fn escalation_item(workflow: &Workflow) -> EscalationItem {
+pub fn escalation_item(workflow: &Workflow, _now: DateTime<Utc>) -> EscalationItem {
     let escalation = workflow.escalation.as_ref();
     EscalationItem {
         workflow_id: workflow.id.clone(),
@@ -335,7 +387,7 @@ pub fn escalation_item(workflow: &Workflow) -> EscalationItem {
     }
 }
 
-pub fn review_item(workflow: &Workflow) -> ReviewItem {
+pub fn review_item(workflow: &Workflow, now: DateTime<Utc>) -> ReviewItem {
     let pending = workflow.pending_review.as_ref();
     ReviewItem {
         workflow_id: workflow.id.clone(),
@@ -345,6 +397,11 @@ pub fn review_item(workflow: &Workflow) -> ReviewItem {
         reviewer_group: workflow.config.reviewer_group.clone(),
         requested_at: pending.map(|p| p.requested_at),
         deadline: pending.map(|p| p.deadline),
+        required_approvals: workflow.config.required_approvals,
+        approved_by: pending
+            .map(|p| p.approvals.iter().map(|a| a.reviewer.clone()).collect())
+            .unwrap_or_default(),
+        claim: pending.and_then(|p| p.live_claim(now)).map(ClaimView::from),
         updated_at: workflow.updated_at,
     }
 }
@@ -416,6 +473,7 @@ pub fn workflow_view(
     workflow: &Workflow,
     artifacts: &[Artifact],
     trail: &[FeedbackEntry],
+    now: DateTime<Utc>,
 ) -> WorkflowView {
     let current = artifacts.last();
     let previous = current.and_then(|c| artifacts.iter().rev().find(|a| a.iteration < c.iteration));
@@ -427,6 +485,9 @@ pub fn workflow_view(
         iteration: p.iteration,
         requested_at: p.requested_at,
         deadline: p.deadline,
+        required_approvals: workflow.config.required_approvals,
+        approved_by: p.approvals.iter().map(|a| a.reviewer.clone()).collect(),
+        claim: p.live_claim(now).map(ClaimView::from),
     });
     WorkflowView {
         workflow_id: workflow.id.clone(),
@@ -450,6 +511,8 @@ pub fn workflow_view(
                 decision: d.decision,
                 reviewer: d.reviewer.clone(),
                 decided_at: d.decided_at,
+                co_approvers: d.co_approvers.clone(),
+                edited: d.edited,
             })
             .collect(),
         escalation: workflow.escalation.as_ref().map(|e| EscalationView {

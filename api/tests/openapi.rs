@@ -98,6 +98,7 @@ async fn every_route_in_the_table_is_routed() {
                 .header("content-type", "application/json")
                 .header("idempotency-key", "k")
                 .body("{}"),
+            "delete" => s.client.delete(format!("{}{path}", s.base)),
             other => panic!("unexpected method {other}"),
         };
         let r = s.send(request.bearer_auth(&s.reviewers.rita)).await;

@@ -441,11 +441,20 @@ mod tests {
             .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("corrections[0].value"), "{text}");
-        assert!(f.deps.store.list_feedback("wf-fb").await.unwrap().is_empty());
-
-        let receipt = handle(&f.deps, edit_and_approve("tagline", "Good mornings, brewed"))
+        assert!(f
+            .deps
+            .store
+            .list_feedback("wf-fb")
             .await
-            .unwrap();
+            .unwrap()
+            .is_empty());
+
+        let receipt = handle(
+            &f.deps,
+            edit_and_approve("tagline", "Good mornings, brewed"),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             receipt.outcome,
             FeedbackOutcome::Applied {
@@ -455,12 +464,27 @@ mod tests {
         let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
         assert_eq!(wf.artifact_iteration, 2);
         assert!(wf.decisions[0].edited);
-        let final_version = f.deps.store.get_artifact("wf-fb", 2).await.unwrap().unwrap();
+        let final_version = f
+            .deps
+            .store
+            .get_artifact("wf-fb", 2)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(final_version.generator, "person:rita");
         assert_eq!(final_version.content["tagline"], "Good mornings, brewed");
-        assert_eq!(wf.artifact_hash.as_deref(), Some(final_version.hash.as_str()));
+        assert_eq!(
+            wf.artifact_hash.as_deref(),
+            Some(final_version.hash.as_str())
+        );
         // The agent's draft is kept as it was; the execution gets one plain approval.
-        let draft = f.deps.store.get_artifact("wf-fb", 1).await.unwrap().unwrap();
+        let draft = f
+            .deps
+            .store
+            .get_artifact("wf-fb", 1)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(draft.content["tagline"], "Discover Acme Coffee");
         let delivered = f.resumer.delivered.lock().unwrap().clone();
         assert_eq!(delivered.len(), 1);
@@ -529,7 +553,11 @@ mod tests {
         let f = setup().await;
         let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
         let claimed = rules::claim(&wf, "sam", None, f.clock.now()).unwrap();
-        f.deps.store.update_workflow(&claimed, wf.version).await.unwrap();
+        f.deps
+            .store
+            .update_workflow(&claimed, wf.version)
+            .await
+            .unwrap();
         match handle(&f.deps, approve()).await.unwrap().outcome {
             FeedbackOutcome::Rejected { reason, message } => {
                 assert_eq!(reason, "claimed_by_other");

@@ -142,7 +142,9 @@ where
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ClaimError::Store(StoreError::Conflict(workflow_id.to_owned())))
+        Err(ClaimError::Store(StoreError::Conflict(
+            workflow_id.to_owned(),
+        )))
     }
 }
 

@@ -7,11 +7,11 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{FieldError, HandlerError};
 use crate::model::{
-    Decision, EscalationReason, Subject, TaskToken, WorkflowConfig, DEFAULT_BATCH_SIZE,
-    DEFAULT_ESCALATION_GROUP, DEFAULT_ESCALATION_TIMEOUT_SECONDS, DEFAULT_REVIEWER_GROUP,
+    Decision, EscalationReason, Subject, TaskToken, WorkflowConfig, CLAIM_TTL_RANGE,
+    DEFAULT_BATCH_SIZE, DEFAULT_CLAIM_TTL_SECONDS, DEFAULT_ESCALATION_GROUP,
+    DEFAULT_ESCALATION_TIMEOUT_SECONDS, DEFAULT_REQUIRED_APPROVALS, DEFAULT_REVIEWER_GROUP,
     DEFAULT_REVIEW_TIMEOUT_SECONDS, ESCALATION_TIMEOUT_RANGE, MAX_BATCH_SIZE, MAX_ITERATIONS_RANGE,
-    REVIEW_TIMEOUT_RANGE, CLAIM_TTL_RANGE, DEFAULT_CLAIM_TTL_SECONDS, DEFAULT_REQUIRED_APPROVALS,
-    REQUIRED_APPROVALS_RANGE,
+    REQUIRED_APPROVALS_RANGE, REVIEW_TIMEOUT_RANGE,
 };
 
 /// Optional settings of a start request; defaults fill the gaps.
@@ -525,8 +525,7 @@ pub fn plan_batch(raw: &Value, execution_name: &str) -> Result<PlanOutput, Handl
         escalation_group,
         escalation_timeout_seconds: u64::try_from(escalation_timeout)
             .unwrap_or(DEFAULT_ESCALATION_TIMEOUT_SECONDS),
-        required_approvals: u32::try_from(required_approvals)
-            .unwrap_or(DEFAULT_REQUIRED_APPROVALS),
+        required_approvals: u32::try_from(required_approvals).unwrap_or(DEFAULT_REQUIRED_APPROVALS),
         claim_ttl_seconds: u64::try_from(claim_ttl).unwrap_or(DEFAULT_CLAIM_TTL_SECONDS),
     };
     let items = subjects

@@ -940,8 +940,7 @@ where
                     ) else {
                         return Ok(receipt(&entry, false));
                     };
-                    return match self.deliver(&applied.workflow, &decision, token).await?
-                    {
+                    return match self.deliver(&applied.workflow, &decision, token).await? {
                         DeliveryAttempt::Late(Some(late)) => Ok(receipt(&late, false)),
                         _ => Ok(receipt(&entry, false)),
                     };

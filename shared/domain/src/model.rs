@@ -291,7 +291,11 @@ impl Workflow {
             requested_at: pending.requested_at,
             deadline: pending.deadline,
             required_approvals: self.config.required_approvals,
-            approved_by: pending.approvals.iter().map(|a| a.reviewer.clone()).collect(),
+            approved_by: pending
+                .approvals
+                .iter()
+                .map(|a| a.reviewer.clone())
+                .collect(),
             claim: pending.live_claim(now).cloned(),
         })
     }

@@ -7,9 +7,9 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::model::{
-    Approval, Claim, Correction, Decision, DecisionRecord, Delivery, Escalation, EscalationReason, Failure,
-    PendingResolution, PendingReview, ResolutionDetails, ResolutionEffect, TaskToken, Workflow,
-    WorkflowStatus, MAX_ITERATIONS_RANGE,
+    Approval, Claim, Correction, Decision, DecisionRecord, Delivery, Escalation, EscalationReason,
+    Failure, PendingResolution, PendingReview, ResolutionDetails, ResolutionEffect, TaskToken,
+    Workflow, WorkflowStatus, MAX_ITERATIONS_RANGE,
 };
 
 /// A transition that is not allowed from the record's current state.
@@ -447,7 +447,10 @@ pub fn decide(
                     feedback_key: submission.idempotency_key.clone(),
                     approved_at: now,
                 });
-                if p.claim.as_ref().is_some_and(|c| c.reviewer == submission.reviewer) {
+                if p.claim
+                    .as_ref()
+                    .is_some_and(|c| c.reviewer == submission.reviewer)
+                {
                     p.claim = None;
                 }
             }
@@ -499,7 +502,11 @@ pub fn decide(
         delivery: Some(Delivery::Pending),
         resolution: None,
         co_approvers: if approving {
-            pending.approvals.iter().map(|a| a.reviewer.clone()).collect()
+            pending
+                .approvals
+                .iter()
+                .map(|a| a.reviewer.clone())
+                .collect()
         } else {
             Vec::new()
         },
@@ -570,9 +577,7 @@ pub fn claim(
     let ttl = i64::try_from(workflow.config.claim_ttl_seconds).unwrap_or(i64::MAX);
     // The review SLA bounds a claim: past the deadline there is nothing left to hold.
     let expires_at = (now + Duration::seconds(ttl)).min(pending.deadline);
-    let claimed_at = pending
-        .live_claim(now)
-        .map_or(now, |own| own.claimed_at);
+    let claimed_at = pending.live_claim(now).map_or(now, |own| own.claimed_at);
     let mut next = bumped(workflow, now);
     if let Some(p) = next.pending_review.as_mut() {
         p.claim = Some(Claim {

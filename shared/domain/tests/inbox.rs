@@ -42,7 +42,11 @@ fn decision(reviewer: &str, decision: Decision, key: &str) -> Submission {
 fn approve(wf: &Workflow, reviewer: &str, at: DateTime<Utc>) -> Result<Workflow, Rejection> {
     rules::decide(
         wf,
-        &decision(reviewer, Decision::Approve, &format!("{reviewer}-{}", wf.version)),
+        &decision(
+            reviewer,
+            Decision::Approve,
+            &format!("{reviewer}-{}", wf.version),
+        ),
         at,
     )
     .map(|a| a.workflow)
@@ -52,7 +56,10 @@ fn approve(wf: &Workflow, reviewer: &str, at: DateTime<Utc>) -> Result<Workflow,
 fn two_distinct_approvals_approve_and_only_the_second_is_delivered() {
     let wf = awaiting(2);
     let first = rules::decide(&wf, &decision("ana", Decision::Approve, "a1"), t0()).unwrap();
-    assert_eq!(first.task_token, None, "nothing to deliver short of the quorum");
+    assert_eq!(
+        first.task_token, None,
+        "nothing to deliver short of the quorum"
+    );
     assert_eq!(first.workflow.status, WorkflowStatus::AwaitingReview);
     assert!(first.workflow.decisions.is_empty());
     let summary = first.workflow.review_summary(t0()).unwrap();
@@ -84,7 +91,8 @@ fn two_distinct_approvals_approve_and_only_the_second_is_delivered() {
 #[test]
 fn a_request_for_changes_ends_the_round_despite_partial_approvals() {
     let wf = approve(&awaiting(3), "ana", t0()).unwrap();
-    let applied = rules::decide(&wf, &decision("ben", Decision::RequestChanges, "b1"), t0()).unwrap();
+    let applied =
+        rules::decide(&wf, &decision("ben", Decision::RequestChanges, "b1"), t0()).unwrap();
     assert_eq!(applied.workflow.status, WorkflowStatus::Revising);
     assert!(applied.workflow.pending_review.is_none());
     assert_eq!(applied.task_token, Some(TaskToken::new("t1")));
@@ -92,7 +100,13 @@ fn a_request_for_changes_ends_the_round_despite_partial_approvals() {
 
 #[test]
 fn a_retried_review_request_keeps_approvals_and_claims() {
-    let wf = rules::claim(&approve(&awaiting(2), "ana", t0()).unwrap(), "ben", None, t0()).unwrap();
+    let wf = rules::claim(
+        &approve(&awaiting(2), "ana", t0()).unwrap(),
+        "ben",
+        None,
+        t0(),
+    )
+    .unwrap();
     let retried = rules::request_review(&wf, 1, TaskToken::new("t1b"), t0()).unwrap();
     let summary = retried.review_summary(t0()).unwrap();
     assert_eq!(summary.approved_by, vec!["ana".to_owned()]);
@@ -132,25 +146,38 @@ fn a_claim_is_exclusive_until_released_or_expired() {
     let refused = rules::decide(&claimed, &decision("ben", Decision::Approve, "b"), later);
     assert_eq!(refused.unwrap_err().name(), "claimed_by_other");
     assert_eq!(
-        rules::release(&claimed, "ben", false, later).unwrap_err().name(),
+        rules::release(&claimed, "ben", false, later)
+            .unwrap_err()
+            .name(),
         "claimed_by_other"
     );
 
     // The holder renews (same claimed_at, later expiry) and decides; the claim ends with it.
     let renewed = rules::claim(&claimed, "ana", None, later).unwrap();
-    let claim = renewed.pending_review.as_ref().unwrap().claim.clone().unwrap();
+    let claim = renewed
+        .pending_review
+        .as_ref()
+        .unwrap()
+        .claim
+        .clone()
+        .unwrap();
     assert_eq!(claim.claimed_at, t0());
     assert_eq!(claim.expires_at, later + Duration::minutes(30));
     let decided = rules::decide(&renewed, &decision("ana", Decision::Approve, "a"), later).unwrap();
     assert_eq!(decided.workflow.decisions[0].claimed_at, Some(t0()));
 
     // An admin may release anyone's claim; an expired claim is nobody's.
-    let released = rules::release(&claimed, "root", true, later).unwrap().unwrap();
+    let released = rules::release(&claimed, "root", true, later)
+        .unwrap()
+        .unwrap();
     assert!(released.review_summary(later).unwrap().claim.is_none());
     let expired = t0() + Duration::minutes(31);
     assert!(rules::claim(&claimed, "ben", None, expired).is_ok());
     assert!(rules::decide(&claimed, &decision("ben", Decision::Approve, "b"), expired).is_ok());
-    assert_eq!(rules::release(&claimed, "ben", false, expired).unwrap(), None);
+    assert_eq!(
+        rules::release(&claimed, "ben", false, expired).unwrap(),
+        None
+    );
 }
 
 #[test]
@@ -162,17 +189,23 @@ fn claims_are_refused_specifically() {
     );
     let after_deadline = t0() + Duration::hours(73);
     assert_eq!(
-        rules::claim(&wf, "ana", None, after_deadline).unwrap_err().name(),
+        rules::claim(&wf, "ana", None, after_deadline)
+            .unwrap_err()
+            .name(),
         "review_timed_out"
     );
     let approved = approve(&wf, "ana", t0()).unwrap();
     assert_eq!(
-        rules::claim(&approved, "ben", None, t0()).unwrap_err().name(),
+        rules::claim(&approved, "ben", None, t0())
+            .unwrap_err()
+            .name(),
         "workflow_finished"
     );
     let partial = approve(&awaiting(2), "ana", t0()).unwrap();
     assert_eq!(
-        rules::claim(&partial, "ana", None, t0()).unwrap_err().name(),
+        rules::claim(&partial, "ana", None, t0())
+            .unwrap_err()
+            .name(),
         "already_approved"
     );
     // A claim never outlives the review SLA.

@@ -454,7 +454,12 @@ pub async fn partial_approvals_are_stored(store: Arc<dyn WorkflowStore>) {
     let status = applied.workflow.status;
     store
         .record_feedback(
-            &entry(&waiting, "q1", Decision::Approve, FeedbackOutcome::Applied { status }),
+            &entry(
+                &waiting,
+                "q1",
+                Decision::Approve,
+                FeedbackOutcome::Applied { status },
+            ),
             Some((&applied.workflow, waiting.version)),
         )
         .await
@@ -463,14 +468,22 @@ pub async fn partial_approvals_are_stored(store: Arc<dyn WorkflowStore>) {
     let pending = stored.pending_review.clone().unwrap();
     assert_eq!(pending.approvals.len(), 1);
     assert_eq!(pending.approvals[0].reviewer, "ana");
-    assert!(stored.pending_delivery().is_none(), "nothing to deliver yet");
+    assert!(
+        stored.pending_delivery().is_none(),
+        "nothing to deliver yet"
+    );
     let mut second = submission("q2", Decision::Approve);
     second.reviewer = "ben".into();
     let applied = rules::decide(&stored, &second, stored.updated_at).unwrap();
     let status = applied.workflow.status;
     store
         .record_feedback(
-            &entry(&stored, "q2", Decision::Approve, FeedbackOutcome::Applied { status }),
+            &entry(
+                &stored,
+                "q2",
+                Decision::Approve,
+                FeedbackOutcome::Applied { status },
+            ),
             Some((&applied.workflow, stored.version)),
         )
         .await

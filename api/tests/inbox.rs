@@ -1,0 +1,249 @@
+//! The reviewers' inbox over real HTTP: claims (`POST`/`DELETE /workflows/{id}/claim`),
+//! multi-reviewer approval and edit-and-approve through `POST /workflows/{id}/feedback`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+impl Server {
+    async fn claim(&self, id: &str, token: &str, body: Option<&Value>) -> Resp {
+        let mut request = self
+            .client
+            .post(format!("{}/workflows/{id}/claim", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        self.send(request).await
+    }
+
+    async fn release(&self, id: &str, token: &str) -> Resp {
+        self.send(
+            self.client
+                .delete(format!("{}/workflows/{id}/claim", self.base))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    async fn require_approvals(&self, id: &str, n: u32) {
+        let mut wf = self.store.get_workflow(id).await.unwrap().unwrap();
+        let version = wf.version;
+        wf.config.required_approvals = n;
+        wf.version += 1;
+        self.store.update_workflow(&wf, version).await.unwrap();
+    }
+}
+
+fn reason(resp: &Resp) -> String {
+    resp.json()["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_claim_is_exclusive_visible_and_released_by_its_holder_or_an_admin() {
+    let s = Server::start().await;
+    s.awaiting("wf-claim", "reviewers").await;
+
+    // Bad input is a 400 naming the field, a non-JSON body a 415; nothing changes.
+    let bad = s
+        .claim(
+            "wf-claim",
+            &s.reviewers.rita,
+            Some(&json!({"iteration": "one"})),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.error_fields(), vec!["iteration"]);
+    let unknown = s
+        .claim(
+            "wf-claim",
+            &s.reviewers.rita,
+            Some(&json!({"iterashun": 1})),
+        )
+        .await;
+    assert_eq!(unknown.error_fields(), vec!["iterashun"]);
+    let text = s
+        .send(
+            s.client
+                .post(format!("{}/workflows/wf-claim/claim", s.base))
+                .bearer_auth(&s.reviewers.rita)
+                .header("content-type", "text/plain")
+                .body("1"),
+        )
+        .await;
+    assert_eq!(text.status, 415);
+    // Another group's reviewer learns nothing; a stale page cannot claim a newer draft.
+    assert_eq!(
+        s.claim("wf-claim", &s.reviewers.mark, None).await.status,
+        404
+    );
+    let ahead = s
+        .claim(
+            "wf-claim",
+            &s.reviewers.rita,
+            Some(&json!({"iteration": 2})),
+        )
+        .await;
+    assert_eq!(
+        (ahead.status, reason(&ahead).as_str()),
+        (409, "unknown_iteration")
+    );
+    assert!(s
+        .store
+        .get_workflow("wf-claim")
+        .await
+        .unwrap()
+        .unwrap()
+        .pending_review
+        .unwrap()
+        .claim
+        .is_none());
+
+    // rita claims; the queue and the workflow show it; no token anywhere.
+    let claimed = s
+        .claim(
+            "wf-claim",
+            &s.reviewers.rita,
+            Some(&json!({"iteration": 1})),
+        )
+        .await;
+    assert_eq!(claimed.status, 200, "{}", claimed.body);
+    s.assert_clean(&claimed);
+    assert_eq!(claimed.json()["claim"]["reviewer"], "rita");
+    let queue = s.get("/reviews", Some(&s.reviewers.ada)).await;
+    assert_eq!(queue.json()["items"][0]["claim"]["reviewer"], "rita");
+    let view = s.get("/workflows/wf-claim", Some(&s.reviewers.ada)).await;
+    assert_eq!(view.json()["review"]["claim"]["reviewer"], "rita");
+    s.assert_clean(&view);
+
+    // ada (admin) can neither claim nor decide while rita holds it …
+    let taken = s.claim("wf-claim", &s.reviewers.ada, None).await;
+    assert_eq!(
+        (taken.status, reason(&taken).as_str()),
+        (409, "claimed_by_other")
+    );
+    assert!(taken.json()["message"].as_str().unwrap().contains("rita"));
+    let decided = s
+        .feedback("wf-claim", &s.reviewers.ada, "ada-1", &approve(1))
+        .await;
+    assert_eq!(
+        (decided.status, reason(&decided).as_str()),
+        (409, "claimed_by_other")
+    );
+    assert!(s.resumer.delivered.lock().unwrap().is_empty());
+    // … but may release it.
+    let released = s.release("wf-claim", &s.reviewers.ada).await;
+    assert_eq!(released.status, 200, "{}", released.body);
+    assert_eq!(released.json()["claim"], Value::Null);
+
+    // rita claims again and releases her own; releasing nothing is a 200 too.
+    assert_eq!(
+        s.claim("wf-claim", &s.reviewers.rita, None).await.status,
+        200
+    );
+    assert_eq!(s.release("wf-claim", &s.reviewers.rita).await.status, 200);
+    assert_eq!(s.release("wf-claim", &s.reviewers.rita).await.status, 200);
+
+    // A claim lapses after claim_ttl (30 min): then anyone may decide.
+    assert_eq!(
+        s.claim("wf-claim", &s.reviewers.rita, None).await.status,
+        200
+    );
+    s.clock.advance(chrono::Duration::minutes(31));
+    let after = s
+        .feedback("wf-claim", &s.reviewers.ada, "ada-2", &approve(1))
+        .await;
+    assert_eq!(after.status, 200, "{}", after.body);
+    let finished = s.claim("wf-claim", &s.reviewers.rita, None).await;
+    assert_eq!(
+        (finished.status, reason(&finished).as_str()),
+        (409, "workflow_finished")
+    );
+}
+
+#[tokio::test]
+async fn two_reviewers_approve_a_two_approval_workflow() {
+    let s = Server::start().await;
+    s.awaiting("wf-two", "reviewers").await;
+    s.require_approvals("wf-two", 2).await;
+
+    let first = s
+        .feedback("wf-two", &s.reviewers.rita, "rita-1", &approve(1))
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.json()["status"], "awaiting_review");
+    assert!(s.resumer.delivered.lock().unwrap().is_empty());
+    let view = s.get("/workflows/wf-two", Some(&s.reviewers.rita)).await;
+    assert_eq!(view.json()["review"]["approved_by"], json!(["rita"]));
+    assert_eq!(view.json()["review"]["required_approvals"], 2);
+
+    let again = s
+        .feedback("wf-two", &s.reviewers.rita, "rita-2", &approve(1))
+        .await;
+    assert_eq!(
+        (again.status, reason(&again).as_str()),
+        (409, "already_approved")
+    );
+    // The replay of the first answers as the first did.
+    let replay = s
+        .feedback("wf-two", &s.reviewers.rita, "rita-1", &approve(1))
+        .await;
+    assert_eq!(replay.status, 200);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+
+    let second = s
+        .feedback("wf-two", &s.reviewers.ada, "ada-1", &approve(1))
+        .await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(second.json()["status"], "approved");
+    assert_eq!(s.resumer.delivered.lock().unwrap().len(), 1);
+    let view = s.get("/workflows/wf-two", Some(&s.reviewers.rita)).await;
+    assert_eq!(view.json()["decisions"][0]["reviewer"], "ada");
+    assert_eq!(view.json()["decisions"][0]["co_approvers"], json!(["rita"]));
+}
+
+#[tokio::test]
+async fn edit_and_approve_makes_the_reviewers_version_final() {
+    let s = Server::start().await;
+    s.awaiting("wf-edit", "reviewers").await;
+    let edit = |value: &str| {
+        json!({"iteration": 1, "decision": "approve",
+            "corrections": [{"field": "tagline", "value": value}]})
+    };
+    let bad = s
+        .feedback("wf-edit", &s.reviewers.rita, "e-0", &edit(""))
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.error_fields(), vec!["corrections[0].value"]);
+
+    let done = s
+        .feedback(
+            "wf-edit",
+            &s.reviewers.rita,
+            "e-1",
+            &edit("Roasted for early risers"),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.json()["status"], "approved");
+    let view = s.get("/workflows/wf-edit", Some(&s.reviewers.rita)).await;
+    let view = view.json();
+    assert_eq!(view["decisions"][0]["edited"], true);
+    assert_eq!(view["artifact"]["iteration"], 2);
+    assert_eq!(view["artifact"]["generator"], "person:rita");
+    assert_eq!(
+        view["artifact"]["content"]["tagline"],
+        "Roasted for early risers"
+    );
+    // The agent was not asked again: one delivery, an approval.
+    let delivered = s.resumer.delivered.lock().unwrap().clone();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].1["decision"], "approve");
+}
