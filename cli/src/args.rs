@@ -38,9 +38,31 @@ pub struct StartArgs {
     /// Escalation SLA (e.g. 7d); unresolved after it, the workflow ends escalated.
     #[arg(long, default_value = "7d")]
     pub escalation_timeout: String,
+    /// Distinct reviewers who must approve an iteration (1..=5).
+    #[arg(long, default_value_t = 1)]
+    pub required_approvals: i64,
+    /// How long a reviewer's claim lasts unless renewed (e.g. 30m; 1m..=1d).
+    #[arg(long, default_value = "30m")]
+    pub claim_ttl: String,
     /// Request id (idempotency: the same id and subject start one workflow).
     #[arg(long)]
     pub request_id: Option<String>,
+}
+
+/// `hitl claim` / `hitl release`.
+#[derive(Debug, Args)]
+pub struct ClaimArgs {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// The reviewer (locally `local-reviewer` when not given).
+    #[arg(long)]
+    pub reviewer: Option<String>,
+    /// The iteration the reviewer is looking at (default: the current one).
+    #[arg(long)]
+    pub iteration: Option<u32>,
+    /// Act as an admin (release someone else's claim).
+    #[arg(long)]
+    pub admin: bool,
 }
 
 /// `hitl feedback`.
@@ -63,6 +85,8 @@ pub struct FeedbackArgs {
     #[arg(long)]
     pub reviewer: Option<String>,
     /// Field correction, `field=value` (repeatable), e.g. --correction tagline="Fresh daily".
+    /// With --request-changes the agent applies it; with --approve it is an edit-and-approve:
+    /// the draft with the corrections is the final version, without another agent round.
     #[arg(long = "correction", value_name = "FIELD=VALUE")]
     pub corrections: Vec<String>,
     /// Iteration decided (defaults to the workflow's current iteration).
@@ -234,6 +258,7 @@ pub fn start_input(
     let timeout = parse_duration(&args.review_timeout).map_err(|e| anyhow!(e))?;
     let escalation_timeout = parse_duration(&args.escalation_timeout)
         .map_err(|e| anyhow!("--escalation-timeout: {e}"))?;
+    let claim_ttl = parse_duration(&args.claim_ttl).map_err(|e| anyhow!("--claim-ttl: {e}"))?;
     let mut input = json!({
         "action": "start_workflow",
         "request_id": request_id,
@@ -244,6 +269,8 @@ pub fn start_input(
             "reviewer_group": args.reviewer_group,
             "escalation_group": args.escalation_group,
             "escalation_timeout_seconds": escalation_timeout.num_seconds(),
+            "required_approvals": args.required_approvals,
+            "claim_ttl_seconds": claim_ttl.num_seconds(),
         },
     });
     if smoke {

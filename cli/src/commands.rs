@@ -10,7 +10,7 @@ use hitl_domain::feedback::{FeedbackProcessor, Reviewer};
 use hitl_domain::model::{FeedbackOutcome, Workflow, WorkflowStatus};
 use serde_json::{json, Value};
 
-use crate::args::{read_input, start_input, FeedbackArgs, StartArgs};
+use crate::args::{read_input, start_input, ClaimArgs, FeedbackArgs, StartArgs};
 use hitl_cli::format::{diff, human, parse_duration, printable, short, table};
 use hitl_cli::local::Runtime;
 
@@ -167,6 +167,23 @@ pub(crate) async fn feedback(
             receipt.idempotency_key, receipt.idempotency_key, receipt.iteration
         );
         match &receipt.outcome {
+            FeedbackOutcome::Applied {
+                status: WorkflowStatus::AwaitingReview,
+            } => {
+                let approved_by: Vec<String> = after
+                    .pending_review
+                    .as_ref()
+                    .map(|p| p.approvals.iter().map(|a| a.reviewer.clone()).collect())
+                    .unwrap_or_default();
+                println!(
+                    "{}applied: approval {} of {} on iteration {} (approved by {}) — the workflow waits for another reviewer",
+                    if receipt.replayed { "already " } else { "" },
+                    approved_by.len(),
+                    after.config.required_approvals,
+                    receipt.iteration,
+                    approved_by.join(", ")
+                );
+            }
             FeedbackOutcome::Applied { .. } => println!(
                 "{}applied: {} on iteration {} — workflow is now {} (iteration {})",
                 if receipt.replayed { "already " } else { "" },
@@ -179,6 +196,65 @@ pub(crate) async fn feedback(
                 println!("rejected ({reason}): {message}");
                 return Ok(ExitCode::from(1));
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `hitl claim` (`take`) and `hitl release`: the same claim service as the API.
+pub(crate) async fn claim(
+    runtime: &Runtime,
+    args: ClaimArgs,
+    take: bool,
+    as_json: bool,
+) -> Result<ExitCode> {
+    let service =
+        hitl_domain::claims::ClaimService::new(runtime.store.clone(), runtime.clock.clone());
+    let reviewer = Reviewer {
+        name: args
+            .reviewer
+            .clone()
+            .unwrap_or_else(|| "local-reviewer".to_owned()),
+        groups: args.admin.then(|| vec!["admin".to_owned()]),
+        channel: "cli".into(),
+    };
+    let result = if take {
+        service
+            .claim(&args.workflow_id, args.iteration, &reviewer)
+            .await
+    } else {
+        service.release(&args.workflow_id, &reviewer).await
+    };
+    let receipt = match result {
+        Ok(receipt) => receipt,
+        Err(hitl_domain::claims::ClaimError::Refused(rejection)) => {
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"refused": rejection.name(), "message": rejection.to_string()})
+                );
+            } else {
+                println!("refused ({}): {rejection}", rejection.name());
+            }
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if as_json {
+        println!("{}", json!(receipt));
+    } else {
+        match &receipt.claim {
+            Some(c) => println!(
+                "{} holds iteration {} of {} until {} (claim again to renew)",
+                c.reviewer,
+                receipt.iteration,
+                receipt.workflow_id,
+                c.expires_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => println!(
+                "iteration {} of {} is not claimed",
+                receipt.iteration, receipt.workflow_id
+            ),
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -276,6 +352,7 @@ pub(crate) async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result
                 "workflow_id": wf.id, "subject": wf.subject, "status": wf.status,
                 "iteration": wf.iteration, "max_iterations": wf.config.max_iterations,
                 "deadline": wf.pending_review.as_ref().map(|p| p.deadline),
+                "review": wf.review_summary(now),
                 "artifact": current.map(|a| &a.content),
                 "changes": changes.iter().map(|(f, b, a)| json!({"field": f, "before": b, "after": a})).collect::<Vec<_>>(),
                 "feedback": trail,
@@ -300,6 +377,27 @@ pub(crate) async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result
             p.deadline.format("%Y-%m-%d %H:%M UTC"),
             human(p.deadline - now)
         );
+        if wf.config.required_approvals > 1 {
+            let by: Vec<&str> = p.approvals.iter().map(|a| a.reviewer.as_str()).collect();
+            println!(
+                "approvals  {} of {}{}",
+                by.len(),
+                wf.config.required_approvals,
+                if by.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", by.join(", "))
+                }
+            );
+        }
+        if let Some(c) = p.live_claim(now) {
+            println!(
+                "claimed    by {} until {} (in {})",
+                printable(&c.reviewer),
+                c.expires_at.format("%Y-%m-%d %H:%M UTC"),
+                human(c.expires_at - now)
+            );
+        }
     }
     if let Some(e) = &wf.escalation {
         println!("escalated  {} — {}", e.reason, printable(&e.detail));

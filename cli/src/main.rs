@@ -35,6 +35,11 @@ pub enum Command {
     Start(args::StartArgs),
     /// Submit a reviewer's decision for a workflow's current iteration.
     Feedback(args::FeedbackArgs),
+    /// Claim a workflow's current iteration: other reviewers' decisions are refused until the
+    /// claim is released or expires (claim_ttl, default 30 min); claiming again renews it.
+    Claim(args::ClaimArgs),
+    /// Release a claim (one's own; --admin releases anyone's).
+    Release(args::ClaimArgs),
     /// Resolve an escalated workflow: --final/--correction (resolve), --extend N, --reassign
     /// GROUP or --abandon --reason TEXT.
     Resolve(args::ResolveArgs),
@@ -162,6 +167,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Start(args) => commands::start(&runtime, args, cli.json).await,
         Command::Feedback(args) => commands::feedback(&runtime, args, cli.json).await,
         Command::Resolve(args) => commands::resolve(&runtime, args, cli.json).await,
+        Command::Claim(args) => commands::claim(&runtime, args, true, cli.json).await,
+        Command::Release(args) => commands::claim(&runtime, args, false, cli.json).await,
         Command::Status { workflow_id } => commands::status(&runtime, &workflow_id, cli.json).await,
         Command::List { status, limit } => {
             commands::list(&runtime, status.as_deref(), limit, cli.json).await

@@ -1,0 +1,167 @@
+//! The reviewers' inbox from the command line, as separate `hitl` processes over one data
+//! directory on the local engine and the real definition: claims, a two-approval workflow and
+//! an edit-and-approve, down to the published envelope.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+
+use common::{hitl, hitl_ok};
+use serde_json::Value;
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn status(data: &Path, id: &str) -> Value {
+    serde_json::from_slice(&hitl_ok(data, &["--json", "status", id]).stdout).unwrap()
+}
+
+fn start(data: &Path, request: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "--json",
+        "start",
+        "--request-id",
+        request,
+        "--subject",
+        r#"{"id":"brand-7","name":"Acme Coffee","category":"food"}"#,
+    ];
+    args.extend_from_slice(extra);
+    let out = hitl_ok(data, &args);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["workflows"][0]["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn invalid_inbox_settings_are_refused_with_the_field_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for (request, flag, value, field) in [
+        ("bad-1", "--required-approvals", "6", "config.required_approvals"),
+        ("bad-2", "--claim-ttl", "2d", "config.claim_ttl_seconds"),
+    ] {
+        let out = hitl(
+            &data,
+            &[
+                "start",
+                "--request-id",
+                request,
+                "--subject",
+                r#"{"id":"b","name":"B"}"#,
+                flag,
+                value,
+            ],
+        );
+        assert!(!out.status.success(), "{flag} {value} accepted");
+        assert!(text(&out).contains(field), "{}", text(&out));
+    }
+}
+
+#[test]
+fn claims_and_two_approvals_across_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let id = start(
+        &data,
+        "two-approvals",
+        &["--required-approvals", "2", "--claim-ttl", "10m"],
+    );
+    assert_eq!(status(&data, &id)["status"], "awaiting_review");
+
+    // ana claims; ben's decision is refused and recorded; ben cannot release it.
+    let claimed = hitl_ok(&data, &["claim", &id, "--reviewer", "ana"]);
+    assert!(
+        text(&claimed).contains("ana holds iteration 1"),
+        "{}",
+        text(&claimed)
+    );
+    assert_eq!(status(&data, &id)["review"]["claim"]["reviewer"], "ana");
+    let refused = hitl(&data, &["feedback", &id, "--approve", "--reviewer", "ben"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("claimed_by_other"),
+        "{}",
+        text(&refused)
+    );
+    let not_his = hitl(&data, &["release", &id, "--reviewer", "ben"]);
+    assert_eq!(not_his.status.code(), Some(1));
+    // The claim lapses after claim_ttl on the virtual clock; ana claims again, approves.
+    hitl_ok(&data, &["advance-time", "11m"]);
+    assert!(status(&data, &id)["review"].get("claim").is_none());
+    hitl_ok(&data, &["claim", &id, "--reviewer", "ana"]);
+    let first = hitl_ok(&data, &["feedback", &id, "--approve", "--reviewer", "ana"]);
+    assert!(text(&first).contains("approval 1 of 2"), "{}", text(&first));
+    let view = status(&data, &id);
+    assert_eq!(view["status"], "awaiting_review");
+    assert_eq!(view["review"]["approved_by"][0], "ana");
+    assert!(
+        view["review"].get("claim").is_none(),
+        "a decision ends the claim"
+    );
+    // ana twice counts once; ben's approval completes the quorum and the execution ends.
+    let twice = hitl(&data, &["feedback", &id, "--approve", "--reviewer", "ana"]);
+    assert!(
+        text(&twice).contains("already_approved"),
+        "{}",
+        text(&twice)
+    );
+    hitl_ok(&data, &["feedback", &id, "--approve", "--reviewer", "ben"]);
+    let done = status(&data, &id);
+    assert_eq!(done["status"], "approved");
+    let envelope: Value = serde_json::from_slice(&hitl_ok(&data, &["export", &id]).stdout).unwrap();
+    assert_eq!(envelope["approved_by"], "ben");
+}
+
+#[test]
+fn edit_and_approve_publishes_the_reviewers_version_without_an_agent_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let id = start(&data, "edit", &[]);
+    let bad = hitl(
+        &data,
+        &[
+            "feedback",
+            &id,
+            "--approve",
+            "--correction",
+            "colors.primary=blue",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad).contains("corrections[0].value"),
+        "{}",
+        text(&bad)
+    );
+    assert_eq!(status(&data, &id)["status"], "awaiting_review");
+    hitl_ok(
+        &data,
+        &[
+            "feedback",
+            &id,
+            "--approve",
+            "--reviewer",
+            "olga",
+            "--correction",
+            "tagline=Roasted for early risers",
+        ],
+    );
+    let done = status(&data, &id);
+    assert_eq!(done["status"], "approved");
+    assert_eq!(done["iteration"], 1, "no agent round");
+    let envelope: Value = serde_json::from_slice(&hitl_ok(&data, &["export", &id]).stdout).unwrap();
+    assert_eq!(envelope["artifact"]["tagline"], "Roasted for early risers");
+    assert_eq!(envelope["generator"], "person:olga");
+    // The execution went from the review straight to publishing: no regeneration.
+    let history = text(&hitl_ok(&data, &["history", &id]));
+    assert!(history.contains("WaitForFeedback"), "{history}");
+    assert!(!history.contains("MetadataRegeneration"), "{history}");
+}
