@@ -519,12 +519,13 @@ pub fn decide(
     })
 }
 
-/// Why a claim or a release was refused (as [`Rejection`]s, with their stable names).
-fn claimable<'a>(
-    workflow: &'a Workflow,
+/// The review a claim or release acts on, or why there is none (as [`Rejection`]s, with
+/// their stable names).
+fn claimable(
+    workflow: &Workflow,
     iteration: Option<u32>,
     now: DateTime<Utc>,
-) -> Result<&'a PendingReview, Rejection> {
+) -> Result<&PendingReview, Rejection> {
     if workflow.status.is_terminal() {
         return Err(Rejection::WorkflowFinished {
             status: workflow.status,
