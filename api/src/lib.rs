@@ -291,7 +291,11 @@ async fn list_reviews(
         views::review_item,
     )
     .await?;
-    Ok(Json(views::ReviewPage { items, next_cursor }))
+    Ok(Json(views::ReviewPage {
+        viewer: caller.name.clone(),
+        items,
+        next_cursor,
+    }))
 }
 
 /// `GET /escalations`: escalated workflows waiting for a resolution by one of the caller's
@@ -436,6 +440,7 @@ async fn get_workflow(
         &artifacts,
         &trail,
         state.clock.now(),
+        &caller.name,
     )))
 }
 

@@ -91,6 +91,8 @@ pub struct ClaimAnswer {
 /// A page of the review queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewPage {
+    /// Who is asking (the signed-in reviewer's name).
+    pub viewer: String,
     /// Workflows the caller may decide, newest first.
     pub items: Vec<ReviewItem>,
     /// Pass as `cursor` for the next page; absent on the last page.
@@ -269,6 +271,8 @@ pub struct FailureView {
 /// Everything a reviewer needs to decide one workflow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowView {
+    /// Who is asking (the signed-in reviewer's name: a claim held by them is theirs).
+    pub viewer: String,
     /// Workflow id.
     pub workflow_id: String,
     /// What is reviewed.
@@ -474,6 +478,7 @@ pub fn workflow_view(
     artifacts: &[Artifact],
     trail: &[FeedbackEntry],
     now: DateTime<Utc>,
+    viewer: &str,
 ) -> WorkflowView {
     let current = artifacts.last();
     let previous = current.and_then(|c| artifacts.iter().rev().find(|a| a.iteration < c.iteration));
@@ -490,6 +495,7 @@ pub fn workflow_view(
         claim: p.live_claim(now).map(ClaimView::from),
     });
     WorkflowView {
+        viewer: viewer.to_owned(),
         workflow_id: workflow.id.clone(),
         subject: subject(workflow),
         status: workflow.status,

@@ -19,7 +19,14 @@
     escalation_expired: 'The escalation deadline passed: the workflow ended unresolved.',
     too_many_iterations: 'That would allow more than 50 iterations in total.',
     no_draft_to_review: 'There is no valid draft to reassign; grant more iterations or resolve it instead.',
+    claimed_by_other: 'Another reviewer is working on this iteration (they claimed it).',
+    already_approved: 'You approved this iteration already; it needs another reviewer\'s approval.',
+    edit_needs_single_approval: 'This workflow needs several approvals of the same draft, so an approval cannot change it. Request changes instead.',
   };
+
+  // How long a held claim is renewed while its workflow is open (the server's default claim
+  // lasts 30 minutes; renewing every 5 keeps any claim of at least 6 minutes alive).
+  const CLAIM_RENEW_MS = 5 * 60 * 1000;
 
   const REASONS = {
     iteration_limit: 'iteration limit reached',
@@ -37,6 +44,8 @@
     pending: null,
     // The same for a resolution.
     resolvePending: null,
+    // The timer renewing the claim the signed-in reviewer holds on the open workflow.
+    renewTimer: null,
   };
 
   function token() { return sessionStorage.getItem(TOKEN_KEY); }
@@ -108,7 +117,12 @@
     return data;
   }
 
+  function signedInAs(name) {
+    $('who-name').textContent = name ? 'Signed in as ' + name : 'Signed in';
+  }
+
   function signOut(message) {
+    stopRenewing();
     sessionStorage.removeItem(TOKEN_KEY);
     $('who').hidden = true;
     state.pending = null;
@@ -157,12 +171,17 @@
     if (more && state.cursor) { path += '&cursor=' + encodeURIComponent(state.cursor); }
     try {
       const page = await api('GET', path);
-      for (const item of page.items) {
+      signedInAs(page.viewer);
+      // Soonest deadline first (within what is loaded).
+      const items = page.items.slice().sort((a, b) => String(a.deadline || '~').localeCompare(String(b.deadline || '~')));
+      for (const item of items) {
         const tr = document.createElement('tr');
         cell(tr, item.subject.name + ' (' + item.subject.id + ')');
         cell(tr, item.iteration + ' / ' + item.max_iterations);
         cell(tr, item.reviewer_group);
         cell(tr, fmtDate(item.deadline));
+        cell(tr, (item.approved_by || []).length + ' of ' + item.required_approvals);
+        cell(tr, item.claim ? (item.claim.reviewer === page.viewer ? 'you' : item.claim.reviewer) : '—');
         const td = cell(tr, '');
         const open = document.createElement('a');
         open.href = '#/workflows/' + encodeURIComponent(item.workflow_id);
@@ -310,12 +329,18 @@
     fact(facts, 'Iteration', view.iteration + ' of at most ' + view.max_iterations);
     fact(facts, 'Reviewer group', view.reviewer_group);
     if (view.deadline) { fact(facts, 'Review deadline', fmtDate(view.deadline)); }
+    if (view.review && view.review.required_approvals > 1) {
+      const by = view.review.approved_by;
+      fact(facts, 'Approvals', by.length + ' of ' + view.review.required_approvals + (by.length ? ' (' + by.join(', ') + ')' : ''));
+    }
     if (view.escalation) { fact(facts, 'Escalated', (REASONS[view.escalation.reason] || view.escalation.reason) + ': ' + view.escalation.detail); }
     if (view.escalation && view.escalation.resolve_by) { fact(facts, 'Resolve by', fmtDate(view.escalation.resolve_by)); }
     if (view.escalation && view.escalation.unresolved_at) { fact(facts, 'Unresolved since', fmtDate(view.escalation.unresolved_at)); }
     renderArtifact(view);
     renderFeedback(view);
     const open = view.status === 'awaiting_review' && view.review && view.review.iteration === view.iteration;
+    signedInAs(view.viewer);
+    renderClaim(view, open);
     $('decide').hidden = !open;
     $('decided-note').hidden = open;
     $('decided-note').textContent = open ? '' : 'No decision is possible right now (status: ' + view.status.replace(/_/g, ' ') + ').';
@@ -329,6 +354,54 @@
       option.textContent = field;
       select.appendChild(option);
     }
+  }
+
+  // ---- claims ----------------------------------------------------------------------------
+
+  function stopRenewing() {
+    if (state.renewTimer) { clearInterval(state.renewTimer); state.renewTimer = null; }
+  }
+
+  /** Who holds the review, and the Claim / Release buttons that apply to the viewer. */
+  function renderClaim(view, open) {
+    stopRenewing();
+    const claim = open ? view.review.claim : null;
+    const mine = Boolean(claim && claim.reviewer === view.viewer);
+    $('claim-bar').hidden = !open;
+    $('claim-note').textContent = !claim
+      ? 'Nobody is working on this review. Claim it so that nobody else decides it while you do.'
+      : mine
+        ? 'You hold this review until ' + fmtDate(claim.expires_at) + ' (renewed while this page is open).'
+        : 'Claimed by ' + claim.reviewer + ' until ' + fmtDate(claim.expires_at) + ': only they can decide it until then.';
+    $('claim').hidden = Boolean(claim);
+    $('release').hidden = !mine;
+    if (mine) {
+      const id = view.workflow_id;
+      state.renewTimer = setInterval(() => {
+        if (!state.workflow || state.workflow.workflow_id !== id) { stopRenewing(); return; }
+        api('POST', '/workflows/' + encodeURIComponent(id) + '/claim', JSON.stringify({ iteration: view.iteration }), newKey())
+          .catch(() => stopRenewing());
+      }, CLAIM_RENEW_MS);
+    }
+  }
+
+  async function changeClaim(take) {
+    const view = state.workflow;
+    if (!view) { return; }
+    const path = '/workflows/' + encodeURIComponent(view.workflow_id) + '/claim';
+    try {
+      if (take) {
+        await api('POST', path, JSON.stringify({ iteration: view.iteration }), newKey());
+      } else {
+        await api('DELETE', path);
+      }
+      flash(take ? 'You hold this review now.' : 'You released this review.', 'ok');
+    } catch (err) {
+      if (err.status === 401) { return; }
+      flash(describe(err), 'error');
+    }
+    await openWorkflow(view.workflow_id, true);
+    focusOn([$('release'), $('claim')].find((b) => !b.hidden && !$('claim-bar').hidden) || $('wf-title'));
   }
 
   /** Shows workflow `id`; resolves to true when it was loaded. */
@@ -345,6 +418,7 @@
       if (err.status === 401) { return false; }
       // Nothing of another workflow (or an empty draft table) may stay under the error.
       state.workflow = null;
+      stopRenewing();
       $('wf-body').hidden = true;
       $('wf-title').textContent = 'Workflow not available';
       setTitle('Workflow not available');
@@ -359,8 +433,17 @@
     $('decide').reset();
     $('corrections').textContent = '';
     clearFieldErrors();
-    $('corrections-block').hidden = true;
+    showCorrections();
     state.pending = null;
+  }
+
+  /** Corrections go with "Request changes" (to the agent) and "Approve" (edit and approve). */
+  function showCorrections() {
+    const decision = currentDecision();
+    $('corrections-block').hidden = decision !== 'request_changes' && decision !== 'approve';
+    $('corrections-hint').textContent = decision === 'approve'
+      ? 'Edit and approve: the draft with these corrections becomes the final version, exactly as you type them, without another round with the agent.'
+      : 'A correction replaces a field\'s value in the next draft exactly as you type it.';
   }
 
   /** Gives every correction row numbered accessible names ("Correction 2: field", …). */
@@ -433,7 +516,7 @@
       }
       case 'decision':
       case 'iteration': {
-        const radio = document.querySelector('#decide input[name=decision]:checked');
+        const radio = document.querySelector('#decide input[name=decision]:checked') || document.querySelector('#decide input[name=decision]');
         return { control: radio, label: field === 'decision' ? 'Decision' : 'Iteration', after: document.querySelector('#decide .choice') };
       }
       default: return { control: null, label: field, after: null };
@@ -469,8 +552,10 @@
     focusOn(first);
   }
 
+  /** The chosen decision, or null: nothing is preselected, so one click never approves. */
   function currentDecision() {
-    return document.querySelector('#decide input[name=decision]:checked').value;
+    const checked = document.querySelector('#decide input[name=decision]:checked');
+    return checked ? checked.value : null;
   }
 
   /** The request body, and the correction rows in the order they were sent. */
@@ -480,7 +565,7 @@
     const comments = $('comments').value.trim();
     if (comments) { body.comments = comments; }
     const rows = [];
-    if (decision === 'request_changes') {
+    if (decision === 'request_changes' || decision === 'approve') {
       const corrections = [];
       for (const li of $('corrections').children) {
         const value = li.querySelector('input[name=value]').value;
@@ -520,6 +605,11 @@
     event.preventDefault();
     const view = state.workflow;
     if (!view) { return; }
+    if (!currentDecision()) {
+      flash('Your decision was not sent: 1 problem needs fixing (marked next to the fields).', 'error');
+      showFieldErrors([{ field: 'decision', message: 'is not chosen: choose Approve, Request changes or Reject.' }], []);
+      return;
+    }
     const { body, rows } = buildBody();
     if (!state.pending || state.pending.workflowId !== view.workflow_id || state.pending.body !== body) {
       state.pending = { workflowId: view.workflow_id, body, key: newKey() };
@@ -534,7 +624,9 @@
         try {
           const result = await api('POST', '/workflows/' + encodeURIComponent(pending.workflowId) + '/feedback', pending.body, pending.key);
           state.pending = null;
-          flash(result.decision === 'approve'
+          flash(result.decision === 'approve' && result.status === 'awaiting_review'
+            ? 'Your approval of iteration ' + result.iteration + ' is recorded; the workflow waits for another reviewer\'s approval.'
+            : result.decision === 'approve'
             ? 'Approved iteration ' + result.iteration + '.'
             : result.decision === 'reject'
               ? 'Rejected iteration ' + result.iteration + '. The workflow goes to its escalation group.'
@@ -722,6 +814,7 @@
   /** Shows the view of the current URL and puts focus on its heading (not on `<body>`). */
   async function route() {
     if (!token()) { show('sign-in'); return; }
+    stopRenewing();
     $('who').hidden = false;
     const match = location.hash.match(/^#\/workflows\/(.+)$/);
     if (match) {
@@ -755,6 +848,8 @@
     $('more').addEventListener('click', () => loadQueue(true));
     $('back').addEventListener('click', () => { location.hash = '#/'; });
     $('add-correction').addEventListener('click', addCorrection);
+    $('claim').addEventListener('click', () => changeClaim(true));
+    $('release').addEventListener('click', () => changeClaim(false));
     $('decide').addEventListener('submit', submit);
     $('resolve').addEventListener('submit', submitResolution);
     $('resolve').addEventListener('change', (event) => {
@@ -764,9 +859,7 @@
       if (event.key === 'Enter' && (event.target.name === 'action' || event.target.tagName === 'INPUT')) { event.preventDefault(); }
     });
     $('decide').addEventListener('change', (event) => {
-      if (event.target.name === 'decision') {
-        $('corrections-block').hidden = currentDecision() !== 'request_changes';
-      }
+      if (event.target.name === 'decision') { showCorrections(); }
     });
     window.addEventListener('hashchange', route);
     if (token()) { $('who-name').textContent = 'Signed in'; }

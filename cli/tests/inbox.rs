@@ -45,7 +45,12 @@ fn invalid_inbox_settings_are_refused_with_the_field_named() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     for (request, flag, value, field) in [
-        ("bad-1", "--required-approvals", "6", "config.required_approvals"),
+        (
+            "bad-1",
+            "--required-approvals",
+            "6",
+            "config.required_approvals",
+        ),
         ("bad-2", "--claim-ttl", "2d", "config.claim_ttl_seconds"),
     ] {
         let out = hitl(

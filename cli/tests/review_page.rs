@@ -559,3 +559,100 @@ fn the_escalation_group_extends_and_resolves_on_the_review_page_in_chromium() {
     assert_eq!(rejected["escalation"]["reason"], "rejected_by_reviewer");
     assert_eq!(rejected["feedback"][0]["reviewer"], "olga");
 }
+
+/// The reviewers' inbox in Chromium, two reviewers in two browser contexts: a claim seen and
+/// respected, an edit-and-approve, and a two-approval workflow approved by both
+/// (tests/e2e/inbox_page.mjs); screenshots in target/artifacts/inbox-page.
+#[test]
+fn two_reviewers_claim_edit_and_approve_on_the_review_page_in_chromium() {
+    let root = workspace();
+    node();
+    node_modules(&root);
+    chromium();
+    let artifacts = artifacts_dir(&root, "inbox-page");
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let token = add_reviewer(&data);
+    let sam = hitl_json(
+        &data,
+        &["--json", "reviewers", "add", "sam", "--groups", "reviewers"],
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let one = start_workflow(&data, "inbox-one", "inbox-1", "Solo Roasters");
+    let subject = serde_json::json!({"id": "inbox-2", "name": "Duo Beans", "category": "food"});
+    let two = hitl_json(
+        &data,
+        &[
+            "--json",
+            "start",
+            "--request-id",
+            "inbox-two",
+            "--required-approvals",
+            "2",
+            "--subject",
+            &subject.to_string(),
+        ],
+    )["workflows"][0]["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let server_log = dir.path().join("serve.log");
+    let (_served, base) = serve(&data, Some(&server_log));
+    let journey = Journey {
+        root: &root,
+        artifacts: &artifacts,
+        scratch: dir.path(),
+        server_log: &server_log,
+        token: &token,
+    };
+    let stdout = journey.expect_passed(
+        "inbox_page.mjs",
+        &[
+            ("HITL_E2E_BASE_URL", &base),
+            ("HITL_E2E_TOKEN_B", &sam),
+            ("HITL_E2E_WORKFLOW_ONE", &one),
+            ("HITL_E2E_WORKFLOW_TWO", &two),
+        ],
+        "inbox page passed: 8 steps",
+    );
+    assert!(!stdout.contains(&sam), "sam's token must not be printed");
+    for name in [
+        "01-queue.png",
+        "02-claimed.png",
+        "03-claimed-by-other.png",
+        "04-edited-and-approved.png",
+        "05-one-of-two.png",
+        "06-two-of-two.png",
+    ] {
+        assert!(
+            artifacts.join(name).is_file(),
+            "screenshot {name} is missing"
+        );
+    }
+
+    // The outcomes, seen from outside the browser.
+    let edited = hitl_json(&data, &["--json", "status", &one]);
+    assert_eq!(edited["status"], "approved", "{edited:#}");
+    assert_eq!(edited["iteration"], 1, "no agent round: {edited:#}");
+    assert_eq!(edited["artifact"]["tagline"], "Roasted for early risers");
+    let trail = edited["feedback"].as_array().unwrap();
+    let refused = trail
+        .iter()
+        .find(|f| f["reviewer"] == "sam")
+        .expect("sam's refused approval is on record");
+    assert_eq!(refused["outcome"]["reason"], "claimed_by_other");
+    let both = hitl_json(&data, &["--json", "status", &two]);
+    assert_eq!(both["status"], "approved", "{both:#}");
+    let approvers: Vec<&str> = both["feedback"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["reviewer"].as_str().unwrap())
+        .collect();
+    assert_eq!(approvers.len(), 2, "{both:#}");
+    assert!(approvers.contains(&"rita") && approvers.contains(&"sam"));
+}

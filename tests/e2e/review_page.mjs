@@ -144,6 +144,7 @@ await run(LABEL, artifacts, async (ctx) => {
     expect(/^1 \/ \d+$/.test(row[1]), 'the queue row shows iteration 1, got ' + JSON.stringify(row[1]));
     expect(row[2] === 'reviewers', 'the queue row shows the reviewer group, got ' + JSON.stringify(row[2]));
     expect(row[3] !== '—' && row[3] !== '', 'the queue row shows a deadline, got ' + JSON.stringify(row[3]));
+    expect(row[4] === '0 of 1' && row[5] === '—', 'the queue row shows no approvals and no claim, got ' + JSON.stringify(row.slice(4, 6)));
     return row.slice(0, 3).join(' | ') + ' [' + await shot(page, '02-queue.png') + ']';
   });
 
@@ -165,8 +166,18 @@ await run(LABEL, artifacts, async (ctx) => {
     await visible(page, '#wf-feedback-empty', '"No feedback yet."');
     await visible(page, '#decide', 'the decision form');
     await textMatches(page, '#decide-iteration', /^1$/, 'the decision form iteration');
-    await hidden(page, '#corrections-block', 'the corrections block while "Approve" is selected');
-    return fields.length + ' fields, tagline ' + JSON.stringify(originalTagline) + ' [' + await shot(page, '03-draft.png') + ']';
+    // Nothing is preselected: submitting without a choice sends nothing and says what is missing.
+    expect(await page.locator('#decide input[name=decision]:checked').count() === 0, 'no decision is preselected');
+    await hidden(page, '#corrections-block', 'the corrections block before a decision is chosen');
+    let posted = 0;
+    const count = (r) => { if (r.method() === 'POST') { posted++; } };
+    page.on('request', count);
+    await page.click('#submit');
+    const missing = await textMatches(page, '#field-errors-list', /^Decision is not chosen: choose Approve, Request changes or Reject\.$/, 'the missing decision');
+    await page.waitForTimeout(300);
+    page.off('request', count);
+    expect(posted === 0, 'nothing is sent without a decision (' + posted + ' POST)');
+    return JSON.stringify(missing) + '; ' + fields.length + ' fields, tagline ' + JSON.stringify(originalTagline) + ' [' + await shot(page, '03-draft.png') + ']';
   });
 
   await step('a second tab opens the same draft (iteration 1)', async () => {
@@ -261,6 +272,7 @@ await run(LABEL, artifacts, async (ctx) => {
   await step('a decision for the old iteration (second tab) gets a clear 409 message', async () => {
     await stale.bringToFront();
     await textMatches(stale, '#decide-iteration', /^1$/, 'tab 2 still shows iteration 1');
+    await stale.check('#decide input[name=decision][value=approve]');
     const response = await submitDecision(stale);
     const body = await response.json();
     expect(response.status() === 409 && body.reason === 'stale_iteration', 'expected 409 stale_iteration, got ' + response.status() + ' ' + JSON.stringify(body));
@@ -277,7 +289,9 @@ await run(LABEL, artifacts, async (ctx) => {
   await step('approve iteration 2', async () => {
     await page.bringToFront();
     await page.check('#decide input[name=decision][value=approve]');
-    await hidden(page, '#corrections-block', 'the corrections block for an approval');
+    // With "Approve", corrections would be an edit-and-approve; none are given here.
+    await visible(page, '#corrections-block', 'the corrections block for an approval');
+    await textMatches(page, '#corrections-hint', /^Edit and approve:/, 'the edit-and-approve hint');
     await page.fill('#comments', APPROVAL);
     const response = await submitDecision(page);
     const body = await response.json();

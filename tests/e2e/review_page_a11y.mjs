@@ -175,6 +175,14 @@ await run(LABEL, artifacts, async (ctx) => {
     return presses + ' Tab(s) to ' + JSON.stringify(link.accessibleName) + ', Enter → focus ' + focus;
   }
 
+  /** Tabs to the decision radios and checks `value` with the arrow keys and Space. */
+  async function chooseByKeyboard(value) {
+    await tabTo(page, (f) => f.name === 'decision', 'the decision radios');
+    for (let i = 0; i < 4 && (await active(page)).value !== value; i++) { await page.keyboard.press('ArrowRight'); }
+    await page.keyboard.press('Space');
+    return focusIs(page, (f) => f.name === 'decision' && f.value === value && f.checked, JSON.stringify(value) + ', checked');
+  }
+
   async function submitByKeyboard(key) {
     await tabTo(page, (f) => f.id === 'submit', 'the submit button');
     const [response] = await Promise.all([
@@ -231,7 +239,8 @@ await run(LABEL, artifacts, async (ctx) => {
 
   await step('keyboard: request changes with an invalid correction; Enter in the value does not submit', async () => {
     const toRadio = await tabTo(page, (f) => f.name === 'decision', 'the decision radios');
-    expect((await active(page)).value === 'approve', 'Tab lands on the checked radio (approve)');
+    const first = await active(page);
+    expect(first.value === 'approve' && !first.checked, 'Tab lands on the first radio (approve), not checked: nothing is preselected');
     await page.keyboard.press('ArrowRight');
     await focusIs(page, (f) => f.name === 'decision' && f.value === 'request_changes' && f.checked, '"Request changes", checked');
     await visible(page, '#corrections-block', 'the corrections block');
@@ -292,6 +301,7 @@ await run(LABEL, artifacts, async (ctx) => {
 
   await step('keyboard: open workflow B and approve it with Space', async () => {
     const note = await openByKeyboard(workflowB, 'workflow B');
+    await chooseByKeyboard('approve');
     // Focus rings meet 3:1 (WCAG 1.4.11) on the submit button, measured against the card.
     await tabTo(page, (f) => f.id === 'submit', 'the submit button');
     const ring = await page.$eval('#submit', (el) => {
@@ -347,6 +357,7 @@ await run(LABEL, artifacts, async (ctx) => {
   });
 
   await step('keyboard: approve iteration 2; the empty queue', async () => {
+    await chooseByKeyboard('approve');
     const response = await submitByKeyboard('Enter');
     expect(response.status() === 200, 'the approval answered ' + response.status());
     await textMatches(page, '#flash', /^Approved iteration 2\.$/, 'the confirmation');

@@ -38,6 +38,11 @@ pub enum TransitionError {
     },
 }
 
+/// A time as messages print it: to the second, in UTC (no nanoseconds).
+fn seconds(at: &DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
 /// Why a reviewer's submission was not applied. Each has a stable name used in the audit
 /// trail, the API (409 bodies) and logs.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -81,7 +86,7 @@ pub enum Rejection {
         status: WorkflowStatus,
     },
     /// The review SLA passed before the decision arrived.
-    #[error("the review for iteration {iteration} timed out at {deadline}")]
+    #[error("the review for iteration {iteration} timed out at {}", seconds(.deadline))]
     ReviewTimedOut {
         /// The iteration.
         iteration: u32,
@@ -103,7 +108,7 @@ pub enum Rejection {
         by: String,
     },
     /// The escalation SLA passed: the workflow ended escalated and unresolved.
-    #[error("the escalation was left unresolved: its SLA ran out at {deadline}")]
+    #[error("the escalation was left unresolved: its SLA ran out at {}", seconds(.deadline))]
     EscalationExpired {
         /// When it ran out.
         deadline: DateTime<Utc>,
@@ -125,7 +130,7 @@ pub enum Rejection {
         iteration: u32,
     },
     /// Another reviewer holds a live claim on the iteration.
-    #[error("iteration {iteration} is claimed by {holder} until {until}")]
+    #[error("iteration {iteration} is claimed by {holder} until {}", seconds(.until))]
     ClaimedByOther {
         /// The iteration.
         iteration: u32,
