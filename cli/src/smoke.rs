@@ -47,7 +47,9 @@ fn check(name: impl Into<String>, passed: bool, detail: impl Into<String>) -> Ch
 
 fn expected(scenario: SmokeScenario, max: u32) -> (WorkflowStatus, u32, Option<EscalationReason>) {
     match scenario {
-        SmokeScenario::ApproveFirst => (WorkflowStatus::Approved, 1, None),
+        SmokeScenario::ApproveFirst
+        | SmokeScenario::ApproveByTwo
+        | SmokeScenario::EditAndApprove => (WorkflowStatus::Approved, 1, None),
         SmokeScenario::ApproveAfterRevisions => (WorkflowStatus::Approved, max, None),
         // Escalated at the limit, then resolved by the synthetic resolver (a correction).
         SmokeScenario::EscalateAtLimit => (
@@ -86,15 +88,44 @@ async fn item_checks(runtime: &Runtime, wf: &Workflow) -> Result<Vec<Check>> {
         .filter(|e| matches!(e.outcome, FeedbackOutcome::Applied { .. }))
         .count();
     let artifacts = runtime.store.list_artifacts(&wf.id).await?;
-    // A resolution adds one decision and the person-authored final artifact.
+    // A resolution adds one decision and the person-authored final artifact; an edit adds the
+    // reviewer's final version; an approval short of the quorum is an entry but no decision.
     let resolved = u32::from(status == WorkflowStatus::Resolved);
+    let edited = u32::from(scenario == SmokeScenario::EditAndApprove);
+    let partial = usize::from(scenario == SmokeScenario::ApproveByTwo);
     checks.push(check(
         format!("{label}: audit trail"),
-        applied == wf.decisions.len()
-            && applied as u32 == iteration + resolved
-            && artifacts.len() as u32 == iteration + resolved,
+        applied == wf.decisions.len() + partial
+            && applied as u32 == iteration + resolved + partial as u32
+            && artifacts.len() as u32 == iteration + resolved + edited,
         format!("{applied} decision(s), {} draft(s)", artifacts.len()),
     ));
+    let last = wf.decisions.last();
+    match scenario {
+        SmokeScenario::ApproveByTwo => checks.push(check(
+            format!("{label}: two distinct approvers"),
+            last.is_some_and(|d| d.co_approvers.len() == 1 && d.co_approvers[0] != d.reviewer),
+            last.map(|d| format!("{} after {}", d.reviewer, d.co_approvers.join(", ")))
+                .unwrap_or_default(),
+        )),
+        SmokeScenario::EditAndApprove => {
+            let final_version = artifacts.last();
+            checks.push(check(
+                format!("{label}: the reviewer's version is final"),
+                last.is_some_and(|d| d.edited)
+                    && final_version.is_some_and(|a| {
+                        a.generator.starts_with("person:")
+                            && a.content["tagline"]
+                                .as_str()
+                                .is_some_and(|t| t.ends_with("approved with an edit"))
+                    }),
+                final_version
+                    .map(|a| format!("iteration {} by {}", a.iteration, a.generator))
+                    .unwrap_or_default(),
+            ));
+        }
+        _ => {}
+    }
     // Issue 18: the outcome reached its consumers: an approved workflow's envelope is in
     // exports/, an escalated one's Workflow Finished event in the notification log.
     let envelope_path = runtime

@@ -105,20 +105,25 @@ pub async fn handle(
         execution_arn = input.execution_arn.as_deref().unwrap_or_default(), %deadline,
         "review requested");
     if let Some(scenario) = workflow.smoke {
-        let request = smoke::decide(scenario, &workflow, input.iteration);
         let processor = FeedbackProcessor::new(
             Arc::clone(&deps.store),
             Arc::clone(&deps.resumer),
             Arc::clone(&deps.clock),
         );
-        let key = smoke::idempotency_key(&workflow, input.iteration);
-        match processor
-            .submit(&workflow.id, &request, &key, &smoke::reviewer())
-            .await
-        {
-            Ok(_) => {}
-            Err(FeedbackError::ResumeFailed(e)) => return Err(HandlerError::ResumeFailed(e)),
-            Err(other) => return Err(other.into()),
+        for synthetic in smoke::decisions(scenario, &workflow, input.iteration) {
+            match processor
+                .submit(
+                    &workflow.id,
+                    &synthetic.request,
+                    &synthetic.key,
+                    &synthetic.reviewer,
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(FeedbackError::ResumeFailed(e)) => return Err(HandlerError::ResumeFailed(e)),
+                Err(other) => return Err(other.into()),
+            }
         }
     } else {
         deps.notifier

@@ -536,8 +536,16 @@ pub fn plan_batch(raw: &Value, execution_name: &str) -> Result<PlanOutput, Handl
             request_id: request_id.clone(),
             index,
             subject,
-            config: config.clone(),
             smoke: request.smoke.then(|| SmokeScenario::for_index(index)),
+            // The two-approval smoke scenario needs two approvals whatever the request says.
+            config: if request.smoke && SmokeScenario::for_index(index) == SmokeScenario::ApproveByTwo {
+                WorkflowConfig {
+                    required_approvals: 2,
+                    ..config.clone()
+                }
+            } else {
+                config.clone()
+            },
         })
         .collect();
     Ok(PlanOutput { request_id, items })

@@ -222,6 +222,19 @@ pub fn smoke_item_passed(workflow: &Workflow) -> Option<bool> {
         SmokeScenario::ApproveFirst => {
             workflow.status == WorkflowStatus::Approved && workflow.iteration == 1
         }
+        SmokeScenario::ApproveByTwo => {
+            workflow.status == WorkflowStatus::Approved
+                && workflow.iteration == 1
+                && workflow
+                    .decisions
+                    .last()
+                    .is_some_and(|d| d.co_approvers.len() == 1)
+        }
+        SmokeScenario::EditAndApprove => {
+            workflow.status == WorkflowStatus::Approved
+                && workflow.iteration == 1
+                && workflow.decisions.last().is_some_and(|d| d.edited)
+        }
         SmokeScenario::ApproveAfterRevisions => {
             workflow.status == WorkflowStatus::Approved && workflow.iteration == max
         }

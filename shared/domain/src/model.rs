@@ -715,15 +715,23 @@ pub enum SmokeScenario {
     ApproveAfterRevisions,
     /// Always request changes, with new comments each time: escalates at the limit.
     EscalateAtLimit,
+    /// Needs two approvals (`required_approvals` 2): two synthetic reviewers approve the first
+    /// draft.
+    ApproveByTwo,
+    /// Approve the first draft with a correction (edit and approve): the final version is the
+    /// synthetic reviewer's.
+    EditAndApprove,
 }
 
 impl SmokeScenario {
     /// Scenario for the n-th smoke item (round robin).
     pub fn for_index(index: usize) -> Self {
-        match index % 3 {
+        match index % 5 {
             0 => Self::ApproveFirst,
             1 => Self::ApproveAfterRevisions,
-            _ => Self::EscalateAtLimit,
+            2 => Self::EscalateAtLimit,
+            3 => Self::ApproveByTwo,
+            _ => Self::EditAndApprove,
         }
     }
 }

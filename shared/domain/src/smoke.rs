@@ -1,12 +1,51 @@
 //! The synthetic reviewer that decides smoke-test workflows, so scheduled smoke runs finish
-//! without a human and still cover approval on round one, approval after revisions and
-//! escalation at the iteration limit.
+//! without a human and still cover approval on round one, approval after revisions,
+//! escalation at the iteration limit, a two-approval workflow and an edit-and-approve.
 
 use crate::feedback::{FeedbackRequest, ResolutionRequest, Reviewer};
 use crate::model::{Correction, SmokeScenario, Workflow};
 
 /// The reviewer identity recorded for synthetic decisions.
 pub const SYNTHETIC_REVIEWER: &str = "synthetic-reviewer";
+/// The second synthetic approver of the two-approval scenario.
+pub const SECOND_SYNTHETIC_REVIEWER: &str = "synthetic-reviewer-2";
+
+/// One synthetic submission: who, under which key, what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntheticDecision {
+    /// The submitter.
+    pub reviewer: Reviewer,
+    /// Its idempotency key (stable under retries).
+    pub key: String,
+    /// The decision.
+    pub request: FeedbackRequest,
+}
+
+/// Everything the synthetic reviewers submit for `iteration`, in order: one decision, or for
+/// the two-approval scenario one approval from each of two synthetic reviewers.
+pub fn decisions(
+    scenario: SmokeScenario,
+    workflow: &Workflow,
+    iteration: u32,
+) -> Vec<SyntheticDecision> {
+    let first = SyntheticDecision {
+        reviewer: reviewer(),
+        key: idempotency_key(workflow, iteration),
+        request: decide(scenario, workflow, iteration),
+    };
+    if scenario != SmokeScenario::ApproveByTwo {
+        return vec![first];
+    }
+    let second = SyntheticDecision {
+        reviewer: Reviewer {
+            name: SECOND_SYNTHETIC_REVIEWER.into(),
+            ..reviewer()
+        },
+        key: format!("{}-second", idempotency_key(workflow, iteration)),
+        request: first.request.clone(),
+    };
+    vec![first, second]
+}
 
 /// The identity the synthetic reviewer submits as (authorised by construction).
 pub fn reviewer() -> Reviewer {
@@ -31,7 +70,14 @@ pub fn decide(scenario: SmokeScenario, workflow: &Workflow, iteration: u32) -> F
         corrections: vec![],
     };
     match scenario {
-        SmokeScenario::ApproveFirst => approve(),
+        SmokeScenario::ApproveFirst | SmokeScenario::ApproveByTwo => approve(),
+        SmokeScenario::EditAndApprove => FeedbackRequest {
+            corrections: vec![Correction {
+                field: "tagline".into(),
+                value: format!("{}, approved with an edit", workflow.subject.name),
+            }],
+            ..approve()
+        },
         SmokeScenario::ApproveAfterRevisions if iteration >= workflow.config.max_iterations => {
             approve()
         }
