@@ -431,17 +431,22 @@ fn report_after_smoke_shows_the_smoke_batch_figures() {
         "{default}"
     );
     let v = json_line(&hitl(&data, &["--json", "report", "--include-smoke"]));
-    // Six items: scenarios round-robin approve-first, approve-after-revisions, escalate.
+    // Six items: scenarios round-robin approve-first, approve-after-revisions, escalate,
+    // approve-by-two, edit-and-approve, approve-first.
     assert_eq!(v["counts"]["completed"], 6);
-    assert_eq!(v["counts"]["approved"], 4);
-    assert_eq!(v["counts"]["escalated"], 2);
-    assert_eq!(v["first_draft_approval"]["count"], 2);
+    assert_eq!(v["counts"]["approved"], 5);
+    assert_eq!(v["counts"]["escalated"], 1);
+    assert_eq!(v["first_draft_approval"]["count"], 4);
     assert_eq!(v["iterations_to_approval"]["max"], 3);
     assert_eq!(
         v["escalations"]["by_reason"][0]["reason"],
         "iteration_limit"
     );
-    assert_eq!(v["escalations"]["by_reason"][0]["ratio"]["count"], 2);
+    assert_eq!(v["escalations"]["by_reason"][0]["ratio"]["count"], 1);
+    // The inbox: one approval by two reviewers, one edit of five approvals.
+    assert_eq!(v["inbox"]["multi_approval"], 1);
+    assert_eq!(v["inbox"]["edit_and_approve"]["count"], 1);
+    assert_eq!(v["inbox"]["edit_and_approve"]["of"], 5);
     assert_eq!(v["most_corrected_fields"][0]["field"], "tagline");
     let html = dir.path().join("report.html");
     let out = hitl(

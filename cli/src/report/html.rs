@@ -538,6 +538,48 @@ pub fn render_html(report: &Report) -> String {
         ],
     ];
     table_html(&mut out, &[("resolution", false), ("count", true)], &rows);
+    let inbox = &report.inbox;
+    let rows = vec![
+        vec![
+            "decisions on a claimed iteration".to_owned(),
+            format!(
+                "{} ({})",
+                inbox.claimed.count,
+                format_rate(inbox.claimed.rate)
+            ),
+        ],
+        vec![
+            "time to claim, median".to_owned(),
+            seconds(inbox.time_to_claim.median_seconds),
+        ],
+        vec![
+            "time to claim, p90".to_owned(),
+            seconds(inbox.time_to_claim.p90_seconds),
+        ],
+        vec![
+            "approvals per approved iteration".to_owned(),
+            inbox
+                .approvals_per_approved_iteration
+                .map_or("—".to_owned(), |a| format!("{a:.2}")),
+        ],
+        vec![
+            "approved by several reviewers".to_owned(),
+            inbox.multi_approval.to_string(),
+        ],
+        vec![
+            "edit and approve".to_owned(),
+            format!(
+                "{} ({})",
+                inbox.edit_and_approve.count,
+                format_rate(inbox.edit_and_approve.rate)
+            ),
+        ],
+    ];
+    table_html(
+        &mut out,
+        &[("reviewers' inbox", false), ("value", true)],
+        &rows,
+    );
     out.push_str("</section>");
 
     let th = &report.feedback_themes;

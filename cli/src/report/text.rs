@@ -231,6 +231,44 @@ pub fn render_table(report: &Report) -> String {
     ];
     out.push_str(&table(&["", "workflows"], &rows));
 
+    let inbox = &report.inbox;
+    let _ = writeln!(out, "\nReviewers' inbox");
+    let rows = vec![
+        vec![
+            "decisions on a claimed iteration".to_owned(),
+            inbox.claimed.count.to_string(),
+            format_rate(inbox.claimed.rate),
+        ],
+        vec![
+            "time to claim, median".to_owned(),
+            format_seconds(inbox.time_to_claim.median_seconds),
+            String::new(),
+        ],
+        vec![
+            "time to claim, 90th percentile".to_owned(),
+            format_seconds(inbox.time_to_claim.p90_seconds),
+            String::new(),
+        ],
+        vec![
+            "approvals per approved iteration".to_owned(),
+            inbox
+                .approvals_per_approved_iteration
+                .map_or("—".to_owned(), |a| format!("{a:.2}")),
+            String::new(),
+        ],
+        vec![
+            "approved by several reviewers".to_owned(),
+            inbox.multi_approval.to_string(),
+            String::new(),
+        ],
+        vec![
+            "edit and approve".to_owned(),
+            inbox.edit_and_approve.count.to_string(),
+            format_rate(inbox.edit_and_approve.rate),
+        ],
+    ];
+    out.push_str(&table(&["", "value", "rate"], &rows));
+
     let _ = writeln!(out, "\nMost-corrected fields");
     if report.most_corrected_fields.is_empty() {
         let _ = writeln!(out, "  no corrections in this window");

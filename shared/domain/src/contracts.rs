@@ -538,7 +538,9 @@ pub fn plan_batch(raw: &Value, execution_name: &str) -> Result<PlanOutput, Handl
             subject,
             smoke: request.smoke.then(|| SmokeScenario::for_index(index)),
             // The two-approval smoke scenario needs two approvals whatever the request says.
-            config: if request.smoke && SmokeScenario::for_index(index) == SmokeScenario::ApproveByTwo {
+            config: if request.smoke
+                && SmokeScenario::for_index(index) == SmokeScenario::ApproveByTwo
+            {
                 WorkflowConfig {
                     required_approvals: 2,
                     ..config.clone()

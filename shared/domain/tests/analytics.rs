@@ -561,3 +561,45 @@ fn lookback_parsing() {
         assert!(parse_lookback(bad).is_err(), "{bad:?} should be refused");
     }
 }
+
+/// The inbox figures over three approved workflows, worked by hand:
+/// * x: changes requested on iteration 1 (not claimed), then approved on iteration 2 by rita
+///   alone, claimed 10 min after the request;
+/// * y: approved on iteration 1 by rita after ana (two approvals), claimed after 30 min;
+/// * z: approved on iteration 1 with corrections (edit and approve), never claimed.
+///
+/// Review decisions 4, claimed 2 → 0.5; time to claim {600, 1800} s → median (nearest rank)
+/// 600, p90 1800; approvals 3 with 1 + 2 + 1 = 4 approvers → 4/3; several approvers 1; edits
+/// 1 of 3 approvals.
+#[test]
+fn inbox_figures() {
+    use hitl_domain::model::Decision;
+    let t = jan(5, 9);
+    let mut x2 = fixture::decision(2, Decision::Approve, t + Duration::hours(2), 3600);
+    x2.claimed_at = Some(t + Duration::hours(2) + Duration::minutes(10));
+    let x = fixture::approved(
+        "wf-x",
+        "X",
+        t,
+        vec![fixture::decision(1, Decision::RequestChanges, t, 600), x2],
+    );
+    let mut y1 = fixture::decision(1, Decision::Approve, t, 7200);
+    y1.co_approvers = vec!["ana".into()];
+    y1.claimed_at = Some(t + Duration::minutes(30));
+    let y = fixture::approved("wf-y", "Y", t, vec![y1]);
+    let mut z1 = fixture::decision(1, Decision::Approve, t, 60);
+    z1.edited = true;
+    let z = fixture::approved("wf-z", "Z", t, vec![z1]);
+    let report = compute(&[x, y, z], &HashMap::new(), &window_options());
+    let inbox = &report.inbox;
+    assert_eq!((inbox.claimed.count, inbox.claimed.of), (2, 4));
+    close(inbox.claimed.rate, 0.5);
+    assert_eq!(inbox.time_to_claim.median_seconds, Some(600));
+    assert_eq!(inbox.time_to_claim.p90_seconds, Some(1800));
+    close(inbox.approvals_per_approved_iteration, 4.0 / 3.0);
+    assert_eq!(inbox.multi_approval, 1);
+    assert_eq!(
+        (inbox.edit_and_approve.count, inbox.edit_and_approve.of),
+        (1, 3)
+    );
+}

@@ -115,6 +115,9 @@ pub struct Report {
     pub problematic_subjects: Vec<ProblemSubject>,
     /// Time from review request to decision.
     pub reviewer_turnaround: Turnaround,
+    /// The reviewers' inbox: claims, multi-reviewer approvals, edit-and-approve.
+    #[serde(default)]
+    pub inbox: InboxFigures,
     /// Per ISO week of completion, oldest first, contiguous from the first to the last week.
     pub weekly: Vec<WeekTrend>,
 }
@@ -137,7 +140,7 @@ pub struct Counts {
 }
 
 /// A fraction whose rate is `None` when the denominator is zero.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ratio {
     /// Numerator.
     pub count: usize,
@@ -156,6 +159,21 @@ impl Ratio {
             rate: rate(count, of),
         }
     }
+}
+
+/// How reviewers worked the inbox.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InboxFigures {
+    /// Review decisions on a claimed iteration, of all review decisions.
+    pub claimed: Ratio,
+    /// From the review request to the first claim, over claimed iterations.
+    pub time_to_claim: Turnaround,
+    /// Approved iterations and the distinct approvers they had, on average.
+    pub approvals_per_approved_iteration: Option<f64>,
+    /// Approved iterations that needed more than one approval.
+    pub multi_approval: usize,
+    /// Approvals with corrections (edit and approve), of all approvals.
+    pub edit_and_approve: Ratio,
 }
 
 /// One histogram bucket: how many approved workflows needed exactly `iterations` drafts.
@@ -627,7 +645,27 @@ pub fn compute(
     let mut problematic: Vec<ProblemSubject> = Vec::new();
     let mut resolutions = ResolutionFigures::default();
     let mut waits: Vec<i64> = Vec::new();
+    let mut to_claim: Vec<i64> = Vec::new();
+    let (mut reviewed, mut claimed, mut approvals, mut approvers, mut multi, mut edited) =
+        (0usize, 0usize, 0usize, 0usize, 0usize, 0usize);
     for (workflow, _) in &scope {
+        for d in workflow
+            .decisions
+            .iter()
+            .filter(|d| !d.decision.is_resolution())
+        {
+            reviewed += 1;
+            if let Some(at) = d.claimed_at {
+                claimed += 1;
+                to_claim.push((at - d.requested_at).num_seconds().max(0));
+            }
+            if d.decision == Decision::Approve {
+                approvals += 1;
+                approvers += 1 + d.co_approvers.len();
+                multi += usize::from(!d.co_approvers.is_empty());
+                edited += usize::from(d.edited);
+            }
+        }
         turnaround.extend(
             workflow
                 .decisions
@@ -711,6 +749,20 @@ pub fn compute(
     problematic.sort_by_key(|p| std::cmp::Reverse(p.rounds));
     turnaround.sort_unstable();
     waits.sort_unstable();
+    to_claim.sort_unstable();
+    let inbox = InboxFigures {
+        claimed: Ratio::new(claimed, reviewed),
+        time_to_claim: Turnaround {
+            decisions: to_claim.len(),
+            median_seconds: nearest_rank(&to_claim, 50),
+            p90_seconds: nearest_rank(&to_claim, 90),
+            max_seconds: to_claim.last().copied(),
+        },
+        approvals_per_approved_iteration: (approvals > 0)
+            .then(|| approvers as f64 / approvals as f64),
+        multi_approval: multi,
+        edit_and_approve: Ratio::new(edited, approvals),
+    };
     resolutions.time_to_resolve = Turnaround {
         decisions: waits.len(),
         median_seconds: nearest_rank(&waits, 50),
@@ -752,6 +804,7 @@ pub fn compute(
             p90_seconds: nearest_rank(&turnaround, 90),
             max_seconds: turnaround.last().copied(),
         },
+        inbox,
         weekly,
     }
 }
