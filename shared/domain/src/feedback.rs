@@ -1016,7 +1016,11 @@ where
             .ok_or_else(|| {
                 FeedbackError::Invalid(vec![FieldError::new(
                     "corrections",
-                    "the workflow has no draft to correct; give the full artifact as `final`",
+                    if s.decision == Decision::Approve {
+                        "the workflow has no draft to correct yet; approve without corrections or wait for the draft"
+                    } else {
+                        "the workflow has no draft to correct; give the full artifact as `final`"
+                    },
                 )])
             })?;
         let mut content = draft.content;
