@@ -301,8 +301,11 @@ pub fn token_sha256(token: &str) -> String {
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("hitl_{}", hex::encode(bytes))
+    format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
 }
+
+/// How every token of `hitl reviewers add` starts (an OIDC token never does: it is a JWT).
+pub const TOKEN_PREFIX: &str = "hitl_";
 
 impl ReviewersFile {
     /// Reads a file; a missing file is an empty list.

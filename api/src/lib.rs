@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod error;
 pub mod files;
 pub mod identity;
+pub mod oidc;
 pub mod rate_limit;
 pub mod request;
 pub mod routes;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub rate_limit: Arc<rate_limit::RateLimiter>,
     /// Seals the queue's page cursors.
     pub cursors: cursor::CursorSeal,
+    /// How the review page signs reviewers in (`GET /auth/config`).
+    pub page_auth: Arc<oidc::PageAuth>,
 }
 
 impl AppState {
@@ -82,7 +85,14 @@ impl AppState {
             identity,
             rate_limit: Arc::new(rate_limit::RateLimiter::default()),
             cursors: cursor::CursorSeal::random(),
+            page_auth: Arc::new(oidc::PageAuth::Token),
         }
+    }
+
+    /// Sets how the review page signs reviewers in.
+    pub fn with_page_auth(mut self, auth: oidc::PageAuth) -> Self {
+        self.page_auth = Arc::new(auth);
+        self
     }
 
     /// Replaces the cursor key (every instance of one deployment needs the same).
@@ -128,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::APP_JS, get(web::app_js))
         .route(routes::APP_CSS, get(web::app_css))
         .route(routes::OPENAPI, get(web::openapi))
+        .route(routes::AUTH_CONFIG, get(web::auth_config))
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(routes::MAX_BODY_BYTES))
         .layer(middleware::from_fn(access_log))

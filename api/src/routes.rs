@@ -26,6 +26,8 @@ pub const APP_JS: &str = "/app.js";
 pub const APP_CSS: &str = "/app.css";
 /// This API's OpenAPI description.
 pub const OPENAPI: &str = "/openapi.yaml";
+/// How the review page signs reviewers in (token or OpenID Connect settings).
+pub const AUTH_CONFIG: &str = "/auth/config";
 
 /// One route: method, path (OpenAPI template syntax, which axum 0.8 shares) and the status
 /// codes it can return.
@@ -124,6 +126,12 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec {
         method: "get",
         path: OPENAPI,
+        authenticated: false,
+        statuses: &[200],
+    },
+    RouteSpec {
+        method: "get",
+        path: AUTH_CONFIG,
         authenticated: false,
         statuses: &[200],
     },

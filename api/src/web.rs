@@ -11,13 +11,29 @@ const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+/// The page's policy: [`CSP`], with the OIDC token endpoint's origin allowed for `fetch` when
+/// reviewers sign in with an issuer (the code exchange and refresh go there).
+fn csp(token_origin: Option<&str>) -> String {
+    match token_origin {
+        Some(origin) => CSP.replace(
+            "connect-src 'self'",
+            &format!("connect-src 'self' {origin}"),
+        ),
+        None => CSP.to_owned(),
+    }
+}
+
 fn asset(content_type: &'static str, body: &'static str) -> Response {
+    with_policy(content_type, body, CSP.to_owned())
+}
+
+fn with_policy(content_type: &'static str, body: &'static str, policy: String) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
+        HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static(CSP)),
     );
     headers.insert(
         header::REFERRER_POLICY,
@@ -27,8 +43,22 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     response
 }
 
-pub(crate) async fn index() -> Response {
-    asset("text/html; charset=utf-8", INDEX_HTML)
+pub(crate) async fn index(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+) -> Response {
+    let origin = state.page_auth.token_origin();
+    with_policy(
+        "text/html; charset=utf-8",
+        INDEX_HTML,
+        csp(origin.as_deref()),
+    )
+}
+
+/// `GET /auth/config`: how the page signs reviewers in (public: it holds no secret).
+pub(crate) async fn auth_config(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+) -> axum::Json<crate::oidc::PageAuth> {
+    axum::Json(state.page_auth.as_ref().clone())
 }
 
 pub(crate) async fn app_js() -> Response {

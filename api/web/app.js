@@ -46,9 +46,129 @@
     resolvePending: null,
     // The timer renewing the claim the signed-in reviewer holds on the open workflow.
     renewTimer: null,
+    // How reviewers sign in (GET /auth/config) and the OIDC refresh timer.
+    auth: { mode: 'token' },
+    refreshTimer: null,
   };
 
-  function token() { return sessionStorage.getItem(TOKEN_KEY); }
+  // ---- sign-in ---------------------------------------------------------------------------
+  // Two ways in: a reviewer token pasted once (kept in this tab's sessionStorage), or OpenID
+  // Connect (authorization code + PKCE) when the server's /auth/config says so. OIDC tokens are
+  // kept in localStorage, so every tab of the page shares one session and one refresh.
+
+  const OIDC_KEY = 'hitl.oidc';
+  const PKCE_KEY = 'hitl.pkce';
+  // Refresh this long before the ID token expires.
+  const REFRESH_EARLY_MS = 60 * 1000;
+
+  function oidcSession() {
+    try { return JSON.parse(localStorage.getItem(OIDC_KEY) || 'null'); } catch (_) { return null; }
+  }
+
+  function token() {
+    const session = oidcSession();
+    return (session && session.id_token) || sessionStorage.getItem(TOKEN_KEY);
+  }
+
+  function base64url(bytes) {
+    let text = '';
+    for (const b of new Uint8Array(bytes)) { text += String.fromCharCode(b); }
+    return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  function randomString() {
+    const bytes = new Uint8Array(32);
+    window.crypto.getRandomValues(bytes);
+    return base64url(bytes);
+  }
+
+  /** Where the issuer sends the reviewer back: this page, without query or fragment. */
+  function redirectUri() { return location.origin + location.pathname; }
+
+  async function startOidc() {
+    const auth = state.auth;
+    const verifier = randomString();
+    const challenge = base64url(await window.crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
+    const pkce = { verifier, state: randomString(), back: location.hash || '#/' };
+    sessionStorage.setItem(PKCE_KEY, JSON.stringify(pkce));
+    const url = new URL(auth.authorization_endpoint);
+    url.search = new URLSearchParams({
+      response_type: 'code',
+      client_id: auth.client_id,
+      redirect_uri: redirectUri(),
+      scope: auth.scope,
+      state: pkce.state,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    }).toString();
+    location.assign(url.toString());
+  }
+
+  async function tokenRequest(params) {
+    const response = await fetch(state.auth.token_endpoint, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(Object.assign({ client_id: state.auth.client_id }, params)).toString(),
+      cache: 'no-store',
+      credentials: 'omit',
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok || !body.id_token) { throw new Error(body.error || ('HTTP ' + response.status)); }
+    return body;
+  }
+
+  function storeTokens(body, previous) {
+    const session = {
+      id_token: body.id_token,
+      refresh_token: body.refresh_token || (previous && previous.refresh_token) || null,
+      expires_at: Date.now() + 1000 * Number(body.expires_in || 300),
+    };
+    localStorage.setItem(OIDC_KEY, JSON.stringify(session));
+    scheduleRefresh();
+  }
+
+  /** Back from the issuer with ?code=…&state=…: exchange the code (PKCE) for tokens. */
+  async function completeOidc() {
+    const params = new URLSearchParams(location.search);
+    if (!params.has('code') && !params.has('error')) { return false; }
+    let pkce = null;
+    try { pkce = JSON.parse(sessionStorage.getItem(PKCE_KEY) || 'null'); } catch (_) { pkce = null; }
+    sessionStorage.removeItem(PKCE_KEY);
+    history.replaceState(null, '', redirectUri() + ((pkce && pkce.back) || '#/'));
+    if (params.has('error') || !pkce || params.get('state') !== pkce.state) {
+      flash('Sign-in did not complete' + (params.get('error') ? ' (' + params.get('error') + ')' : ' (the answer did not match this sign-in)') + '. Please try again.', 'error');
+      return true;
+    }
+    try {
+      storeTokens(await tokenRequest({
+        grant_type: 'authorization_code', code: params.get('code'), redirect_uri: redirectUri(), code_verifier: pkce.verifier,
+      }));
+    } catch (err) {
+      flash('Sign-in did not complete (' + err.message + '). Please try again.', 'error');
+    }
+    return true;
+  }
+
+  async function refreshTokens() {
+    const session = oidcSession();
+    if (!session || !session.refresh_token) { signOut('Your session has ended. Please sign in again.'); return; }
+    try {
+      storeTokens(await tokenRequest({ grant_type: 'refresh_token', refresh_token: session.refresh_token }), session);
+    } catch (_) {
+      // Another tab may have refreshed (and rotated the refresh token) first.
+      const now = oidcSession();
+      if (now && now.id_token !== session.id_token && now.expires_at > Date.now()) { scheduleRefresh(); return; }
+      signOut('Your session has ended. Please sign in again.');
+    }
+  }
+
+  function scheduleRefresh() {
+    if (state.refreshTimer) { clearTimeout(state.refreshTimer); state.refreshTimer = null; }
+    const session = oidcSession();
+    if (!session) { return; }
+    const wait = Math.max(1000, session.expires_at - Date.now() - REFRESH_EARLY_MS);
+    state.refreshTimer = setTimeout(refreshTokens, wait);
+  }
 
   function newKey() {
     if (window.crypto && typeof window.crypto.randomUUID === 'function') {
@@ -123,13 +243,15 @@
 
   function signOut(message) {
     stopRenewing();
+    if (state.refreshTimer) { clearTimeout(state.refreshTimer); state.refreshTimer = null; }
+    localStorage.removeItem(OIDC_KEY);
     sessionStorage.removeItem(TOKEN_KEY);
     $('who').hidden = true;
     state.pending = null;
     state.workflow = null;
     show('sign-in');
     flash(message || (message === undefined ? 'You are signed out.' : ''), message ? 'error' : '');
-    focusOn($('token'));
+    focusOn($('sign-in-form').hidden ? $('oidc-start') : $('token'));
   }
 
   function fmtDate(text) {
@@ -828,6 +950,24 @@
     }
   }
 
+  /** Reads how to sign in, finishes an OIDC sign-in coming back from the issuer, routes. */
+  async function start() {
+    try {
+      const response = await fetch('/auth/config', { cache: 'no-store' });
+      if (response.ok) { state.auth = await response.json(); }
+    } catch (_) { state.auth = { mode: 'token' }; }
+    const oidc = state.auth.mode === 'oidc';
+    $('oidc-sign-in').hidden = !oidc;
+    $('sign-in-form').hidden = oidc && !state.auth.reviewer_tokens;
+    if (oidc) {
+      $('token-label').textContent = 'Or use a reviewer token';
+      await completeOidc();
+      scheduleRefresh();
+    }
+    if (token()) { $('who-name').textContent = 'Signed in'; }
+    await route();
+  }
+
   document.addEventListener('DOMContentLoaded', () => {
     $('sign-in-form').addEventListener('submit', async (event) => {
       event.preventDefault();
@@ -840,6 +980,12 @@
       await route();
     });
     $('sign-out').addEventListener('click', () => signOut());
+    $('oidc-start').addEventListener('click', () => { startOidc().catch((err) => flash('Sign-in could not start (' + err.message + ').', 'error')); });
+    // Another tab signed out (or in): follow it.
+    window.addEventListener('storage', (event) => {
+      if (event.key !== OIDC_KEY) { return; }
+      if (!event.newValue && !sessionStorage.getItem(TOKEN_KEY)) { signOut(); } else { scheduleRefresh(); }
+    });
     $('decide').addEventListener('keydown', (event) => {
       // Enter on a radio button would submit the form implicitly; Space selects instead.
       if (event.key === 'Enter' && event.target.name === 'decision') { event.preventDefault(); }
@@ -862,7 +1008,6 @@
       if (event.target.name === 'decision') { showCorrections(); }
     });
     window.addEventListener('hashchange', route);
-    if (token()) { $('who-name').textContent = 'Signed in'; }
-    route();
+    start();
   });
 })();

@@ -28,6 +28,13 @@ pub struct ServeArgs {
     /// Reviewers file [default: <data-dir>/reviewers.json].
     #[arg(long, value_name = "FILE")]
     pub reviewers: Option<PathBuf>,
+    /// Also sign reviewers in with this OpenID Connect issuer (authorization code + PKCE on the
+    /// page; ID tokens verified against the issuer's keys). Reviewer tokens keep working.
+    #[arg(long, value_name = "URL", requires = "oidc_audience")]
+    pub oidc_issuer: Option<String>,
+    /// The page's client id at the issuer: the audience ID tokens must be issued for.
+    #[arg(long, value_name = "CLIENT_ID", requires = "oidc_issuer")]
+    pub oidc_audience: Option<String>,
 }
 
 impl ServeArgs {
@@ -53,12 +60,33 @@ pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<ExitCode> {
             path.display()
         );
     }
+    let tokens: Arc<dyn hitl_api::identity::IdentitySource> = Arc::new(tokens);
+    let (identity, page_auth): (Arc<dyn hitl_api::identity::IdentitySource>, _) =
+        match (&args.oidc_issuer, &args.oidc_audience) {
+            (Some(issuer), Some(audience)) => {
+                let verifier = oidc_verifier(issuer, audience)
+                    .await
+                    .with_context(|| format!("reading the OIDC issuer {issuer}"))?;
+                eprintln!(
+                    "reviewers sign in with {issuer} (client {audience}) or a reviewer token"
+                );
+                (
+                    Arc::new(hitl_api::oidc::SignIn::new(
+                        tokens,
+                        Some(Arc::clone(&verifier)),
+                    )) as Arc<dyn hitl_api::identity::IdentitySource>,
+                    verifier.page_auth(),
+                )
+            }
+            _ => (tokens, hitl_api::oidc::PageAuth::Token),
+        };
     let state = AppState::new(
         runtime.store.clone(),
         runtime.resumer(),
         runtime.clock.clone(),
-        Arc::new(tokens),
-    );
+        identity,
+    )
+    .with_page_auth(page_auth);
     let listener = hitl_api::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;
@@ -83,6 +111,73 @@ pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<ExitCode> {
         () = housekeeping => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn fetch_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<T> {
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("fetching {url}"))?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "fetching {url}: HTTP {}",
+        response.status()
+    );
+    response
+        .json()
+        .await
+        .with_context(|| format!("reading {url}"))
+}
+
+/// A verifier for `issuer`'s ID tokens issued to `audience`: reads the discovery document and
+/// the key set, and keeps the keys fresh in the background (every
+/// [`hitl_api::oidc::JWKS_REFRESH`], and soon after a token names an unknown key).
+async fn oidc_verifier(issuer: &str, audience: &str) -> Result<Arc<hitl_api::oidc::OidcVerifier>> {
+    use hitl_api::oidc::{Discovery, OidcVerifier, JWKS_REFRESH};
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let issuer = issuer.trim_end_matches('/');
+    let discovery: Discovery =
+        fetch_json(&http, &format!("{issuer}/.well-known/openid-configuration")).await?;
+    anyhow::ensure!(
+        discovery.issuer.trim_end_matches('/') == issuer,
+        "the discovery document names issuer {:?}, not {issuer:?}",
+        discovery.issuer
+    );
+    let keys = fetch_json(&http, &discovery.jwks_uri).await?;
+    let wanted = Arc::new(tokio::sync::Notify::new());
+    let signal = Arc::clone(&wanted);
+    let verifier = Arc::new(OidcVerifier::new(
+        discovery,
+        keys,
+        audience,
+        hitl_api::identity::JwtClaims::from_env(),
+        Some(Box::new(move || signal.notify_one())),
+    ));
+    let weak = Arc::downgrade(&verifier);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(JWKS_REFRESH) => {}
+                () = wanted.notified() => {}
+            }
+            let Some(verifier) = weak.upgrade() else {
+                return;
+            };
+            match fetch_json(&http, &verifier.discovery().jwks_uri).await {
+                Ok(keys) => verifier.replace_keys(keys),
+                Err(e) => {
+                    tracing::warn!(error = %e, "refreshing the OIDC keys failed; keeping the old ones")
+                }
+            }
+        }
+    });
+    Ok(verifier)
 }
 
 /// `hitl reviewers`.

@@ -320,9 +320,10 @@ async fn a_batch_isolates_items_and_the_smoke_reviewer_covers_every_path() {
             (Approved, 1),
             (Approved, 3),
             (Resolved, 3),
+            // ApproveByTwo, EditAndApprove, then ApproveFirst again.
             (Approved, 1),
-            (Approved, 3),
-            (Resolved, 3)
+            (Approved, 1),
+            (Approved, 1)
         ]
     );
 }

@@ -51,6 +51,11 @@ impl Drop for Served {
 /// Starts `hitl serve` on `data` at a free loopback port and returns it with its base URL
 /// (no trailing slash). The server's stderr goes to `log` when given, else nowhere.
 pub fn serve(data: &Path, log: Option<&Path>) -> (Served, String) {
+    serve_with(data, log, &[])
+}
+
+/// [`serve`] with extra `hitl serve` arguments.
+pub fn serve_with(data: &Path, log: Option<&Path>, extra: &[&str]) -> (Served, String) {
     let stderr = match log {
         Some(path) => Stdio::from(File::create(path).unwrap()),
         None => Stdio::null(),
@@ -59,6 +64,7 @@ pub fn serve(data: &Path, log: Option<&Path>) -> (Served, String) {
         .arg("--data-dir")
         .arg(data)
         .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()

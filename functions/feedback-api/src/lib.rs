@@ -22,7 +22,8 @@ pub fn app(
 ) -> axum::Router {
     hitl_api::router(
         AppState::new(store, resumer, clock, Arc::new(claims))
-            .with_cursor_seal(hitl_api::cursor::CursorSeal::from_env()),
+            .with_cursor_seal(hitl_api::cursor::CursorSeal::from_env())
+            .with_page_auth(hitl_api::oidc::PageAuth::from_env()),
     )
 }
 
