@@ -31,6 +31,16 @@ pub const ALGORITHMS: [Algorithm; 6] = [
 ];
 /// Scopes the page asks for.
 pub const SCOPES: &str = "openid email profile";
+/// The issuer (environment of the API function on AWS).
+pub const OIDC_ISSUER_ENV: &str = "OIDC_ISSUER";
+/// The review page's public client id.
+pub const OIDC_CLIENT_ID_ENV: &str = "OIDC_CLIENT_ID";
+/// The issuer's authorization endpoint.
+pub const OIDC_AUTHORIZATION_ENDPOINT_ENV: &str = "OIDC_AUTHORIZATION_ENDPOINT";
+/// The issuer's token endpoint.
+pub const OIDC_TOKEN_ENDPOINT_ENV: &str = "OIDC_TOKEN_ENDPOINT";
+/// The issuer's sign-out endpoint (optional).
+pub const OIDC_END_SESSION_ENDPOINT_ENV: &str = "OIDC_END_SESSION_ENDPOINT";
 
 /// The parts of the discovery document this server and the page use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,17 +89,17 @@ impl PageAuth {
     /// `OIDC_CLIENT_ID`, `OIDC_AUTHORIZATION_ENDPOINT`, `OIDC_TOKEN_ENDPOINT`, optional
     /// `OIDC_END_SESSION_ENDPOINT`): `Token` when any required one is missing.
     pub fn from_env() -> Self {
-        let var = |name: &str| {
-            std::env::var(name)
+        let var = |value: Result<String, std::env::VarError>| {
+            value
                 .ok()
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
         match (
-            var("OIDC_ISSUER"),
-            var("OIDC_CLIENT_ID"),
-            var("OIDC_AUTHORIZATION_ENDPOINT"),
-            var("OIDC_TOKEN_ENDPOINT"),
+            var(std::env::var(OIDC_ISSUER_ENV)),
+            var(std::env::var(OIDC_CLIENT_ID_ENV)),
+            var(std::env::var(OIDC_AUTHORIZATION_ENDPOINT_ENV)),
+            var(std::env::var(OIDC_TOKEN_ENDPOINT_ENV)),
         ) {
             (Some(issuer), Some(client_id), Some(authorization_endpoint), Some(token_endpoint)) => {
                 Self::Oidc {
@@ -97,7 +107,7 @@ impl PageAuth {
                     client_id,
                     authorization_endpoint,
                     token_endpoint,
-                    end_session_endpoint: var("OIDC_END_SESSION_ENDPOINT"),
+                    end_session_endpoint: var(std::env::var(OIDC_END_SESSION_ENDPOINT_ENV)),
                     scope: SCOPES.to_owned(),
                     reviewer_tokens: false,
                 }

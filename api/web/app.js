@@ -155,7 +155,9 @@
     try {
       storeTokens(await tokenRequest({ grant_type: 'refresh_token', refresh_token: session.refresh_token }), session);
     } catch (_) {
-      // Another tab may have refreshed (and rotated the refresh token) first.
+      // Another tab may have refreshed (and rotated the refresh token) at the same moment:
+      // give its answer a moment to land in the shared storage.
+      await sleep(1500);
       const now = oidcSession();
       if (now && now.id_token !== session.id_token && now.expires_at > Date.now()) { scheduleRefresh(); return; }
       signOut('Your session has ended. Please sign in again.');
@@ -166,7 +168,10 @@
     if (state.refreshTimer) { clearTimeout(state.refreshTimer); state.refreshTimer = null; }
     const session = oidcSession();
     if (!session) { return; }
-    const wait = Math.max(1000, session.expires_at - Date.now() - REFRESH_EARLY_MS);
+    // A minute before expiry, or half-way for short-lived tokens.
+    const left = session.expires_at - Date.now();
+    // Tabs share the session: a little jitter keeps them from refreshing at the same instant.
+    const wait = Math.max(1000, Math.min(left - REFRESH_EARLY_MS, left / 2)) + Math.floor(Math.random() * 1000);
     state.refreshTimer = setTimeout(refreshTokens, wait);
   }
 

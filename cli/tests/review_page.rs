@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{hitl_ok, serve, workspace};
+use common::{hitl_ok, serve, serve_with, workspace};
 use serde_json::Value;
 
 /// The whole browser journey normally takes well under 30 s; this bounds a hang.
@@ -655,4 +655,89 @@ fn two_reviewers_claim_edit_and_approve_on_the_review_page_in_chromium() {
         .collect();
     assert_eq!(approvers.len(), 2, "{both:#}");
     assert!(approvers.contains(&"rita") && approvers.contains(&"sam"));
+}
+
+/// The OIDC test issuer (tests/e2e/oidc_issuer.mjs), killed when dropped.
+struct Issuer(std::process::Child);
+
+impl Drop for Issuer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the test issuer (keys generated per run; ID tokens live `ttl` seconds) for client
+/// `hitl-page` with reviewer `rita`; returns it with its URL.
+fn start_issuer(root: &Path, ttl: u32) -> (Issuer, String) {
+    use std::io::BufRead as _;
+    let mut child = Command::new(node())
+        .arg(root.join("tests").join("e2e").join("oidc_issuer.mjs"))
+        .args([
+            "--client-id=hitl-page".to_owned(),
+            "--users=rita:reviewers".to_owned(),
+            format!("--ttl={ttl}"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let issuer = serde_json::from_str::<serde_json::Value>(&line)
+        .unwrap_or_else(|e| panic!("the test issuer did not start ({e}): {line:?}"))["issuer"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (Issuer(child), issuer)
+}
+
+/// OpenID Connect sign-in end to end (tests/e2e/oidc_page.mjs): redirect, login at the test
+/// issuer, callback with PKCE, queue, decide, a second tab sharing the session, a silent
+/// refresh, refused forged tokens, sign-out in both tabs.
+#[test]
+fn a_reviewer_signs_in_with_oidc_and_pkce_in_chromium() {
+    let root = workspace();
+    node();
+    node_modules(&root);
+    chromium();
+    let artifacts = artifacts_dir(&root, "oidc-page");
+    let (_issuer, issuer) = start_issuer(&root, 12);
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let token = add_reviewer(&data);
+    let id = start_workflow(&data, "oidc-e2e", "oidc-1", "Open Id Roasters");
+    let server_log = dir.path().join("serve.log");
+    let (_served, base) = serve_with(
+        &data,
+        Some(&server_log),
+        &["--oidc-issuer", &issuer, "--oidc-audience", "hitl-page"],
+    );
+    let journey = Journey {
+        root: &root,
+        artifacts: &artifacts,
+        scratch: dir.path(),
+        server_log: &server_log,
+        token: &token,
+    };
+    journey.expect_passed(
+        "oidc_page.mjs",
+        &[
+            ("HITL_E2E_BASE_URL", &base),
+            ("HITL_E2E_ISSUER", &issuer),
+            ("HITL_E2E_WORKFLOW", &id),
+        ],
+        "oidc page passed: 8 steps",
+    );
+    let status = hitl_json(&data, &["--json", "status", &id]);
+    assert_eq!(status["status"], "approved", "{status:#}");
+    let decision = &status["feedback"][0];
+    assert_eq!(decision["reviewer"], "rita [sub-rita]");
+    assert_eq!(decision["channel"], "api");
+    let log = std::fs::read_to_string(&server_log).unwrap_or_default();
+    assert!(!log.contains("eyJ"), "no token in the server log:\n{log}");
 }

@@ -747,7 +747,11 @@ def test_http_api_routes_match_the_api_crate():
     auth = api_res["Properties"]["Auth"]
     assert auth["DefaultAuthorizer"] in auth["Authorizers"]
     jwt = auth["Authorizers"][auth["DefaultAuthorizer"]]["JwtConfiguration"]
-    assert ref(jwt["issuer"]) == "JwtIssuer" and ref(jwt["audience"]) == "JwtAudience"
+    # The stack's Cognito pool and client unless JwtIssuer names another provider.
+    issuer, audience = jwt["issuer"]["Fn::If"], jwt["audience"]["Fn::If"]
+    assert issuer[0] == audience[0] == "UseCognito"
+    assert "ReviewerUserPool" in json.dumps(issuer[1]) and ref(issuer[2]) == "JwtIssuer"
+    assert ref(audience[1][0]) == "ReviewerUserPoolClient" and ref(audience[2]) == "JwtAudience"
     got = set()
     for lid, res in resources("AWS::Serverless::Function").items():
         for e in res["Properties"].get("Events", {}).values():

@@ -108,7 +108,7 @@ const server = createServer(async (req, res) => {
         return send(res, 400, '<p>bad authorization request</p>');
       }
       const hidden = ['redirect_uri', 'state', 'code_challenge'].map((n) => '<input type="hidden" name="' + n + '" value="' + escape(p.get(n) || '') + '">').join('');
-      return send(res, 200, '<!doctype html><html lang="en"><head><title>Test issuer sign-in</title></head><body><main><h1>Test issuer</h1>' +
+      return send(res, 200, '<!doctype html><html lang="en"><head><link rel="icon" href="data:,"><title>Test issuer sign-in</title></head><body><main><h1>Test issuer</h1>' +
         '<form method="post" action="/authorize">' + hidden + '<label for="username">User name</label> <input id="username" name="username"> ' +
         '<button type="submit" id="login">Sign in</button></form></main></body></html>');
     }
