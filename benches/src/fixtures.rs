@@ -39,6 +39,7 @@ fn base(id: &str, now: DateTime<Utc>) -> Workflow {
             co_approvers: Vec::new(),
             claimed_at: None,
             edited: false,
+            reminders_sent: 0,
             iteration: 1,
             decision: Decision::RequestChanges,
             reviewer: "rita".into(),
@@ -84,6 +85,8 @@ pub fn awaiting_review(id: &str) -> Workflow {
         approvals: Vec::new(),
         claim: None,
         first_claimed_at: None,
+        reminders_passed: Vec::new(),
+        reminders_sent: 0,
     });
     wf.updated_at = now - Duration::hours(1);
     wf.version = 6;

@@ -44,6 +44,10 @@ pub struct StartArgs {
     /// How long a reviewer's claim lasts unless renewed (e.g. 30m; 1m..=1d).
     #[arg(long, default_value = "30m")]
     pub claim_ttl: String,
+    /// Reminders before the review deadline, comma-separated (e.g. 24h,1h; `none` for none);
+    /// default 24h,1h (those shorter than the review SLA).
+    #[arg(long, value_name = "OFFSETS")]
+    pub reminders: Option<String>,
     /// Request id (idempotency: the same id and subject start one workflow).
     #[arg(long)]
     pub request_id: Option<String>,
@@ -259,6 +263,19 @@ pub fn start_input(
     let escalation_timeout = parse_duration(&args.escalation_timeout)
         .map_err(|e| anyhow!("--escalation-timeout: {e}"))?;
     let claim_ttl = parse_duration(&args.claim_ttl).map_err(|e| anyhow!("--claim-ttl: {e}"))?;
+    let reminders: Option<Vec<i64>> = match args.reminders.as_deref().map(str::trim) {
+        None => None,
+        Some("none" | "") => Some(Vec::new()),
+        Some(list) => Some(
+            list.split(',')
+                .map(|o| {
+                    parse_duration(o.trim())
+                        .map(|d| d.num_seconds())
+                        .map_err(|e| anyhow!("--reminders: {e}"))
+                })
+                .collect::<Result<_>>()?,
+        ),
+    };
     let mut input = json!({
         "action": "start_workflow",
         "request_id": request_id,
@@ -273,6 +290,9 @@ pub fn start_input(
             "claim_ttl_seconds": claim_ttl.num_seconds(),
         },
     });
+    if let Some(reminders) = reminders {
+        input["config"]["reminders"] = json!(reminders);
+    }
     if smoke {
         input["smoke"] = json!(true);
     }

@@ -591,13 +591,126 @@ pub(crate) async fn advance(runtime: &Runtime, duration: &str, as_json: bool) ->
     if by < chrono::Duration::zero() {
         bail!("time only moves forward");
     }
-    let report = runtime.engine.advance_time(by).await?;
-    runtime.settle().await?;
+    // The clock stops at every reminder's instant on the way, so reminders fire in order and
+    // before the timeouts they warn of.
+    let target = runtime.clock.now() + by;
+    let mut sent = Vec::new();
+    let mut reports = Vec::new();
+    sent.extend(runtime.send_reminders(None).await?.sent);
+    loop {
+        let now = runtime.clock.now();
+        let stop = match runtime.next_reminder_at().await? {
+            Some(at) if at > now && at <= target => at,
+            _ => target,
+        };
+        reports.push(format!(
+            "{:?}",
+            runtime.engine.advance_time(stop - now).await?
+        ));
+        runtime.settle().await?;
+        sent.extend(runtime.send_reminders(None).await?.sent);
+        if stop >= target {
+            break;
+        }
+    }
     let now = runtime.clock.now();
     if as_json {
-        println!("{}", json!({"now": now, "report": format!("{report:?}")}));
+        println!(
+            "{}",
+            json!({"now": now, "reminders": sent, "report": reports.join("; ")})
+        );
     } else {
-        println!("virtual clock advanced by {} to {now}", human(by));
+        println!(
+            "virtual clock advanced by {} to {}",
+            human(by),
+            now.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+        for r in &sent {
+            println!(
+                "reminder sent at {}: {} iteration {} ({} before the deadline {})",
+                r.sent_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                r.workflow_id,
+                r.iteration,
+                human(chrono::Duration::seconds(
+                    i64::try_from(r.offset_seconds).unwrap_or(0)
+                )),
+                r.deadline.format("%Y-%m-%d %H:%M UTC"),
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `hitl notifications`: the local notification log (review requests, reminders,
+/// escalations, `Workflow Finished` events), optionally only the last `since` of virtual time.
+pub(crate) async fn notifications(
+    runtime: &Runtime,
+    since: Option<&str>,
+    as_json: bool,
+) -> Result<ExitCode> {
+    let cutoff = match since {
+        Some(s) => {
+            Some(runtime.clock.now() - parse_duration(s).map_err(|e| anyhow!("--since: {e}"))?)
+        }
+        None => None,
+    };
+    let text = std::fs::read_to_string(&runtime.notifications).unwrap_or_default();
+    let mut rows = Vec::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let at = v["at"]
+            .as_str()
+            .and_then(|a| chrono::DateTime::parse_from_rfc3339(a).ok())
+            .map(|a| a.with_timezone(&chrono::Utc));
+        if let (Some(cutoff), Some(at)) = (cutoff, at) {
+            if at < cutoff {
+                continue;
+            }
+        }
+        if cutoff.is_some() && at.is_none() {
+            continue;
+        }
+        rows.push((at, v));
+    }
+    if as_json {
+        for (_, v) in &rows {
+            println!("{v}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(at, v)| {
+            let detail = &v["detail"];
+            vec![
+                at.map_or("—".into(), |a| a.format("%Y-%m-%d %H:%M:%S").to_string()),
+                v["kind"].as_str().unwrap_or("?").to_owned(),
+                v["workflow_id"]
+                    .as_str()
+                    .or_else(|| detail["workflow_id"].as_str())
+                    .unwrap_or("")
+                    .to_owned(),
+                printable(
+                    v["message"]
+                        .as_str()
+                        .or_else(|| detail["outcome"].as_str())
+                        .unwrap_or(""),
+                ),
+            ]
+        })
+        .collect();
+    if body.is_empty() {
+        println!(
+            "no notifications{}",
+            if since.is_some() { " in that time" } else { "" }
+        );
+    } else {
+        println!(
+            "{}",
+            table(&["AT (UTC)", "KIND", "WORKFLOW", "MESSAGE"], &body)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -218,13 +218,17 @@ impl OutcomePublisher for FilePublisher {
 /// Appends notifications to `notifications.jsonl` in the data directory.
 pub struct FileNotifier {
     path: PathBuf,
+    clock: Arc<dyn Clock>,
 }
 
 #[async_trait]
 impl Notifier for FileNotifier {
     async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
-        let line = serde_json::to_string(notification)
+        // The log line is the notification with the (virtual) time it was sent.
+        let mut value = serde_json::to_value(notification)
             .map_err(|e| HandlerError::NotificationFailed(e.to_string()))?;
+        value["at"] = serde_json::json!(self.clock.now());
+        let line = value.to_string();
         hitl_api::files::append_owner_only(&self.path, &line)
             .map_err(|e| HandlerError::NotificationFailed(e.to_string()))?;
         tracing::info!(workflow_id = %notification.workflow_id, kind = ?notification.kind, "notification");
@@ -510,6 +514,7 @@ impl Runtime {
             resumer: resumer.clone(),
             notifier: Arc::new(FileNotifier {
                 path: notifications.clone(),
+                clock: clock.clone(),
             }),
             agent,
             publisher: Arc::new(FilePublisher {
@@ -535,6 +540,54 @@ impl Runtime {
             notifications,
             resumer,
         })
+    }
+
+    /// The notifier of this runtime (the notification log).
+    pub fn notifier(&self) -> Arc<dyn Notifier> {
+        Arc::new(FileNotifier {
+            path: self.notifications.clone(),
+            clock: self.clock.clone(),
+        })
+    }
+
+    /// Sends the review reminders due now (the notification log; links to a local review
+    /// page when `page_url` is given).
+    pub async fn send_reminders(
+        &self,
+        page_url: Option<String>,
+    ) -> Result<hitl_domain::reminders::ReminderReport> {
+        let sweeper = hitl_domain::reminders::ReminderSweeper::new(
+            self.store.clone(),
+            self.notifier(),
+            self.clock.clone(),
+            page_url,
+        );
+        Ok(sweeper.sweep(usize::MAX).await?)
+    }
+
+    /// When the next review reminder is due, over every workflow awaiting review.
+    pub async fn next_reminder_at(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        let mut next = None;
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .list_by_status(
+                    hitl_domain::model::WorkflowStatus::AwaitingReview,
+                    200,
+                    cursor.as_deref(),
+                )
+                .await?;
+            for wf in page.items.iter().filter(|w| w.smoke.is_none()) {
+                if let Some(at) = hitl_domain::rules::next_reminder_at(wf) {
+                    next = Some(next.map_or(at, |n: chrono::DateTime<chrono::Utc>| n.min(at)));
+                }
+            }
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                return Ok(next);
+            }
+        }
     }
 
     /// The local resumer (the `SendTaskSuccess` of the local engine).

@@ -68,7 +68,15 @@ pub enum Command {
         /// Workflow id or execution ARN.
         id: String,
     },
-    /// Move the virtual clock forward (e.g. 72h, 30m, 1d2h), firing due timeouts.
+    /// Show the local notification log: review requests, reminders, escalations, finished
+    /// workflows (`--since 2h` for the last two hours of virtual time).
+    Notifications {
+        /// Only notifications of the last DURATION (e.g. 30m, 2h, 1d).
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+    },
+    /// Move the virtual clock forward (e.g. 72h, 30m, 1d2h), firing due timeouts and review
+    /// reminders (printed) in order.
     AdvanceTime {
         /// How far: a number with s, m, h or d (combinations like 1h30m work).
         duration: String,
@@ -176,6 +184,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::History { id } => commands::history(&runtime, &id, cli.json).await,
         Command::Redrive { id } => commands::redrive(&runtime, &id).await,
         Command::AdvanceTime { duration } => commands::advance(&runtime, &duration, cli.json).await,
+        Command::Notifications { since } => {
+            commands::notifications(&runtime, since.as_deref(), cli.json).await
+        }
         Command::Smoke(args) => smoke::run(&runtime, args, cli.json).await,
         Command::Reconcile => commands::reconcile(&runtime, cli.json).await,
         Command::Export { workflow_id, out } => {

@@ -95,9 +95,16 @@ pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<ExitCode> {
         "review page on http://{addr}/ — reviewers from {} — Ctrl-C to stop",
         path.display()
     );
+    let page_url = format!("http://{addr}/");
     let housekeeping = async {
-        loop {
+        for tick in 0u64.. {
             tokio::time::sleep(Duration::from_secs(1)).await;
+            // Review reminders due on the (virtual) clock, with links to this page.
+            if tick % 10 == 0 {
+                if let Err(e) = runtime.send_reminders(Some(page_url.clone())).await {
+                    tracing::warn!(error = %e, "sending review reminders failed");
+                }
+            }
             if let Err(e) = runtime.engine.run_due().await {
                 tracing::warn!(error = %e, "firing due timeouts failed");
             }

@@ -170,3 +170,63 @@ fn edit_and_approve_publishes_the_reviewers_version_without_an_agent_round() {
     assert!(history.contains("WaitForFeedback"), "{history}");
     assert!(!history.contains("MetadataRegeneration"), "{history}");
 }
+
+#[test]
+fn reminders_fire_before_the_deadline_and_the_log_shows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // An offset not shorter than the SLA is refused with its index named.
+    let bad = hitl(
+        &data,
+        &[
+            "start",
+            "--request-id",
+            "rem-bad",
+            "--subject",
+            r#"{"id":"b","name":"B"}"#,
+            "--review-timeout",
+            "3h",
+            "--reminders",
+            "1h,3h",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("config.reminders[1]"), "{}", text(&bad));
+
+    let id = start(
+        &data,
+        "rem",
+        &["--review-timeout", "3h", "--reminders", "2h,30m"],
+    );
+    let advanced = hitl_ok(&data, &["advance-time", "2h"]);
+    let out = text(&advanced);
+    assert_eq!(out.matches("reminder sent").count(), 1, "{out}");
+    assert!(out.contains("2h 0m before the deadline"), "{out}");
+    let advanced = hitl_ok(&data, &["--json", "advance-time", "2h"]);
+    let v: Value = serde_json::from_slice(&advanced.stdout).unwrap();
+    let sent = v["reminders"].as_array().unwrap();
+    assert_eq!(sent.len(), 1, "{v}");
+    assert_eq!(sent[0]["offset_seconds"], 1800);
+    assert_eq!(sent[0]["workflow_id"], id.as_str());
+    // The reminder came before the timeout it warned of: the workflow escalated after it.
+    assert_eq!(status(&data, &id)["escalation"]["reason"], "review_timeout");
+    let log = text(&hitl_ok(&data, &["notifications"]));
+    let kinds: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "review_requested",
+            "review_reminder",
+            "review_reminder",
+            "escalated"
+        ],
+        "{log}"
+    );
+    let recent = text(&hitl_ok(&data, &["notifications", "--since", "1h"]));
+    assert!(!recent.contains("review_requested"), "{recent}");
+    assert!(recent.contains("escalated"), "{recent}");
+}

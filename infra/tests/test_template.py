@@ -226,6 +226,13 @@ def relay_calls() -> frozenset:
 
 
 @lru_cache(maxsize=None)
+def sweeper_calls() -> frozenset:
+    """Store methods of the review-reminder sweep (shared/domain/src/reminders.rs)."""
+    text = strip_tests(read(DOMAIN / "reminders.rs"))
+    return frozenset(store_calls(block(text, text.index("impl<S, N, C> ReminderSweeper"))))
+
+
+@lru_cache(maxsize=None)
 def adapters() -> dict[str, dict]:
     """Constructor in shared/aws/src/lib.rs -> {actions, env (config constant names), topic_param}."""
     text = strip_tests(read(AWS / "lib.rs"))
@@ -330,6 +337,8 @@ def required_by_function() -> dict[str, dict]:
             methods |= p_methods
             if re.search(r"\.reconcile\(", src):
                 methods |= relay_calls()
+        if "ReminderSweeper" in src:
+            methods |= sweeper_calls()
         dynamo, index = set(), set()
         for m in methods:
             a, i = store_method_actions()[m]
@@ -351,6 +360,8 @@ def required_by_function() -> dict[str, dict]:
             env.add(consts[const])
         # Variables the crate (or a workspace crate it uses) reads itself, by constant.
         optional = set()
+        for const in re.findall(r"config::optional\(\s*(?:hitl_aws::)?config::([A-Z][A-Z0-9_]+)\)", src):
+            optional.add(consts[const])
         for const in re.findall(r"std::env::var\((\w+)\)", src):
             m = re.search(rf'const {const}: &str = "([A-Z0-9_]+)"', src)
             if m:
@@ -636,7 +647,8 @@ def test_the_outbox_relay_runs_every_minute_with_retries_a_dlq_and_an_alarm():
     alarm = resources()["DecisionDeliveryAlarm"]["Properties"]
     watched = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
     assert watched == {"Errors", "ApproximateNumberOfMessagesVisible"}
-    assert need_index("reconcile-deliveries") == {"GSI2"}
+    # GSI2: pending deliveries; GSI1: workflows awaiting review (the reminder sweep).
+    assert need_index("reconcile-deliveries") == {"GSI1", "GSI2"}
 
 
 def need_index(binary: str) -> set:

@@ -575,6 +575,23 @@ pub fn render_html(report: &Report) -> String {
             ),
         ],
     ];
+    let rows = rows
+        .into_iter()
+        .chain([
+            vec![
+                "reminders sent before a decision".to_owned(),
+                inbox.reminders_sent.to_string(),
+            ],
+            vec![
+                "decided only after a reminder".to_owned(),
+                format!(
+                    "{} ({})",
+                    inbox.decided_after_reminder.count,
+                    format_rate(inbox.decided_after_reminder.rate)
+                ),
+            ],
+        ])
+        .collect::<Vec<_>>();
     table_html(
         &mut out,
         &[("reviewers' inbox", false), ("value", true)],

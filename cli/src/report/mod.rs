@@ -223,6 +223,7 @@ mod tests {
                     co_approvers: Vec::new(),
                     claimed_at: None,
                     edited: false,
+                    reminders_sent: 0,
                     iteration: 1,
                     decision: Decision::Approve,
                     reviewer: "rita".into(),

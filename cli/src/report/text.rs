@@ -266,6 +266,16 @@ pub fn render_table(report: &Report) -> String {
             inbox.edit_and_approve.count.to_string(),
             format_rate(inbox.edit_and_approve.rate),
         ],
+        vec![
+            "reminders sent before a decision".to_owned(),
+            inbox.reminders_sent.to_string(),
+            String::new(),
+        ],
+        vec![
+            "decided only after a reminder".to_owned(),
+            inbox.decided_after_reminder.count.to_string(),
+            format_rate(inbox.decided_after_reminder.rate),
+        ],
     ];
     out.push_str(&table(&["", "value", "rate"], &rows));
 

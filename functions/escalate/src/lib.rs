@@ -147,7 +147,8 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
                     ),
                     None => message,
                 },
-            })
+                link: None,
+})
             .await?;
     }
     Ok(WorkflowOutcome {
@@ -200,7 +201,8 @@ async fn unresolved(deps: &Deps, input: &EscalateInput) -> Result<WorkflowOutcom
                 workflow.subject.name,
                 workflow.config.escalation_timeout_seconds / 3600
             ),
-        })
+            link: None,
+})
         .await?;
     Ok(WorkflowOutcome {
         workflow_id: workflow.id,

@@ -83,6 +83,7 @@ mod tests {
                 co_approvers: Vec::new(),
                 claimed_at: None,
                 edited: false,
+                reminders_sent: 0,
                 iteration: first + i as u32,
                 decision: Decision::RequestChanges,
                 reviewer: "r".into(),

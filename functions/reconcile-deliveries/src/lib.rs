@@ -1,14 +1,18 @@
-//! The outbox relay on AWS, run by an EventBridge Scheduler schedule every minute: delivers
-//! every accepted decision whose delivery to its execution is not confirmed (the sparse
-//! `GSI2` index of pending deliveries) through the same [`FeedbackProcessor::reconcile`] the
-//! local runtime uses. A pass that leaves transient failures behind returns `ResumeFailed`,
-//! so Lambda retries the invocation and, after its retries, sends it to the dead-letter queue
-//! (both alarmed); the decisions stay pending and the next pass picks them up again.
+//! The scheduled housekeeping on AWS, run by an EventBridge Scheduler schedule every minute:
+//! the outbox relay — delivers every accepted decision whose delivery to its execution is not
+//! confirmed (the sparse `GSI2` index of pending deliveries) through the same
+//! [`FeedbackProcessor::reconcile`] the local runtime uses — and the review reminders
+//! ([`ReminderSweeper`], over the awaiting-review index). A pass that leaves transient
+//! delivery failures behind returns `ResumeFailed`, so Lambda retries the invocation and,
+//! after its retries, sends it to the dead-letter queue (both alarmed); the decisions stay
+//! pending and the next pass picks them up again. Reminders whose notification failed are
+//! taken back and retried by the next pass.
 
 use std::sync::Arc;
 
 use hitl_domain::feedback::{FeedbackProcessor, ReconcileReport};
-use hitl_domain::ports::{Clock, ExecutionResumer};
+use hitl_domain::ports::{Clock, ExecutionResumer, Notifier};
+use hitl_domain::reminders::ReminderSweeper;
 use hitl_domain::store::WorkflowStore;
 use hitl_domain::HandlerError;
 use serde::Deserialize;
@@ -28,6 +32,10 @@ pub struct Deps {
     pub resumer: Arc<dyn ExecutionResumer>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
+    /// The review topic (reminders).
+    pub notifier: Arc<dyn Notifier>,
+    /// The review page, for the reminders' links.
+    pub page_url: Option<String>,
 }
 
 /// The schedule's payload. Unknown fields are ignored (a scheduler may add its own).
@@ -64,6 +72,21 @@ pub async fn handle(deps: &Deps, input: ReconcileInput) -> Result<ReconcileRepor
         retry = report.retry,
         "reconciliation pass"
     );
+    let reminders = ReminderSweeper::new(
+        Arc::clone(&deps.store),
+        Arc::clone(&deps.notifier),
+        Arc::clone(&deps.clock),
+        deps.page_url.clone(),
+    )
+    .sweep(MAX_LIMIT)
+    .await
+    .map_err(HandlerError::from)?;
+    info!(
+        examined = reminders.examined,
+        sent = reminders.sent.len(),
+        failed = reminders.failed,
+        "reminder pass"
+    );
     if report.retry > 0 {
         return Err(HandlerError::ResumeFailed(format!(
             "{} of {} pending deliveries failed transiently; they stay pending for the next pass",
@@ -82,7 +105,7 @@ mod tests {
     use hitl_domain::ports::ResumeError;
     use hitl_domain::rules;
     use hitl_domain::store::contract::sample_workflow;
-    use hitl_domain::testing::{FixedClock, RecordingResumer};
+    use hitl_domain::testing::{FixedClock, RecordingNotifier, RecordingResumer};
     use hitl_sqlite::SqliteStore;
 
     /// GIVEN an approval recorded while Step Functions was throttled (the decision is pending)
@@ -109,6 +132,8 @@ mod tests {
             store,
             resumer: resumer.clone(),
             clock,
+            notifier: Arc::new(RecordingNotifier::default()),
+            page_url: None,
         };
         let processor = FeedbackProcessor::new(
             Arc::clone(&deps.store),
@@ -185,5 +210,56 @@ mod tests {
             err.to_string(),
             "invalid input: limit: must be 1..=1000, got 0"
         );
+    }
+
+    /// GIVEN a review requested 72 h before its deadline with the default reminders (24 h and
+    /// 1 h before), WHEN the schedule runs as time passes, THEN each reminder is sent once, with
+    /// a link to the workflow on the review page; a failed notification is retried by the next
+    /// pass, not lost and not doubled.
+    #[tokio::test]
+    async fn reminders_are_sent_once_each_and_a_failed_one_is_retried() {
+        use chrono::Duration;
+        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let clock = Arc::new(FixedClock::default());
+        let wf = sample_workflow("wf-rem");
+        let wf = rules::record_artifact(&wf, 1, "h", clock.now())
+            .unwrap()
+            .unwrap();
+        let wf = rules::request_review(&wf, 1, TaskToken::new("tok"), clock.now()).unwrap();
+        store.create_workflow(&wf).await.unwrap();
+        let notifier = Arc::new(RecordingNotifier::default());
+        let deps = Deps {
+            store,
+            resumer: Arc::new(RecordingResumer::default()),
+            clock: clock.clone(),
+            notifier: notifier.clone(),
+            page_url: Some("https://review.example.com/".into()),
+        };
+        let sent = || notifier.sent.lock().unwrap().len();
+        handle(&deps, ReconcileInput::default()).await.unwrap();
+        assert_eq!(sent(), 0, "nothing due right after the request");
+        // 24 h before the deadline, but SNS fails: taken back, retried by the next pass.
+        clock.advance(Duration::hours(48));
+        *notifier.fail.lock().unwrap() = true;
+        handle(&deps, ReconcileInput::default()).await.unwrap();
+        assert_eq!(sent(), 0);
+        *notifier.fail.lock().unwrap() = false;
+        handle(&deps, ReconcileInput::default()).await.unwrap();
+        handle(&deps, ReconcileInput::default()).await.unwrap();
+        assert_eq!(sent(), 1, "sent once when SNS is back");
+        let first = notifier.sent.lock().unwrap()[0].clone();
+        assert_eq!(
+            first.link.as_deref(),
+            Some("https://review.example.com/#/workflows/wf-rem")
+        );
+        assert!(first.message.contains("in 24 h"), "{}", first.message);
+        // 1 h before the deadline: the second reminder; then nothing more.
+        clock.advance(Duration::hours(23));
+        handle(&deps, ReconcileInput::default()).await.unwrap();
+        clock.advance(Duration::minutes(30));
+        handle(&deps, ReconcileInput::default()).await.unwrap();
+        assert_eq!(sent(), 2);
+        let wf = deps.store.get_workflow("wf-rem").await.unwrap().unwrap();
+        assert_eq!(wf.pending_review.unwrap().reminders_sent, 2);
     }
 }

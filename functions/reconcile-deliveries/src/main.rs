@@ -17,6 +17,11 @@ async fn main() -> Result<(), Error> {
         store: Arc::new(hitl_aws::dynamo_store(&sdk)?),
         resumer: Arc::new(hitl_aws::sfn_resumer(&sdk)),
         clock: Arc::new(hitl_domain::ports::SystemClock),
+        notifier: Arc::new(hitl_aws::sns_notifier(
+            &sdk,
+            hitl_aws::config::REVIEW_TOPIC_ARN,
+        )?),
+        page_url: hitl_aws::config::optional(hitl_aws::config::REVIEW_PAGE_URL),
     };
     run(service_fn(|event: LambdaEvent<_>| {
         let deps = deps.clone();

@@ -140,6 +140,7 @@ pub async fn handle(
                     workflow.subject.name,
                     deadline.format("%Y-%m-%d %H:%M UTC")
                 ),
+                link: None,
             })
             .await?;
     }

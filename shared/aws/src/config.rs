@@ -14,6 +14,8 @@ pub const ENVIRONMENT: &str = "HITL_ENVIRONMENT";
 pub const OUTCOMES_BUCKET: &str = "HITL_OUTCOMES_BUCKET";
 /// EventBridge bus of the `Workflow Finished` events (`default` for the account's default bus).
 pub const EVENT_BUS_NAME: &str = "HITL_EVENT_BUS_NAME";
+/// The review page's URL (optional; reminders link to the workflow on it when set).
+pub const REVIEW_PAGE_URL: &str = "HITL_REVIEW_PAGE_URL";
 /// Bedrock agent id (optional; without it the deterministic generator is used).
 pub const AGENT_ID: &str = "HITL_AGENT_ID";
 /// Bedrock agent alias id (required with `HITL_AGENT_ID`).

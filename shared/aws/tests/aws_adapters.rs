@@ -262,6 +262,7 @@ mod sns {
             reviewer_group: "reviewers".into(),
             reason: Some("iteration_limit".into()),
             message: "limit".into(),
+            link: None,
         }
     }
 

@@ -9,9 +9,10 @@ use crate::error::{FieldError, HandlerError};
 use crate::model::{
     Decision, EscalationReason, Subject, TaskToken, WorkflowConfig, CLAIM_TTL_RANGE,
     DEFAULT_BATCH_SIZE, DEFAULT_CLAIM_TTL_SECONDS, DEFAULT_ESCALATION_GROUP,
-    DEFAULT_ESCALATION_TIMEOUT_SECONDS, DEFAULT_REQUIRED_APPROVALS, DEFAULT_REVIEWER_GROUP,
-    DEFAULT_REVIEW_TIMEOUT_SECONDS, ESCALATION_TIMEOUT_RANGE, MAX_BATCH_SIZE, MAX_ITERATIONS_RANGE,
-    REQUIRED_APPROVALS_RANGE, REVIEW_TIMEOUT_RANGE,
+    DEFAULT_ESCALATION_TIMEOUT_SECONDS, DEFAULT_REMINDERS, DEFAULT_REQUIRED_APPROVALS,
+    DEFAULT_REVIEWER_GROUP, DEFAULT_REVIEW_TIMEOUT_SECONDS, ESCALATION_TIMEOUT_RANGE,
+    MAX_BATCH_SIZE, MAX_ITERATIONS_RANGE, MAX_REMINDERS, REQUIRED_APPROVALS_RANGE,
+    REVIEW_TIMEOUT_RANGE,
 };
 
 /// Optional settings of a start request; defaults fill the gaps.
@@ -42,6 +43,11 @@ pub struct StartConfig {
     /// How long a reviewer's claim lasts unless renewed, in seconds (60..=86400, default 1800).
     #[serde(default)]
     pub claim_ttl_seconds: Option<i64>,
+    /// Reminders to the reviewer group, in seconds before the review deadline (at most 5, each
+    /// shorter than the review SLA; default `[86400, 3600]`, those shorter than the SLA; `[]`
+    /// for none).
+    #[serde(default)]
+    pub reminders: Option<Vec<i64>>,
 }
 
 /// The execution input: `{"action":"start_workflow","config":{...},"subjects":[...]}`.
@@ -469,6 +475,7 @@ pub fn plan_batch(raw: &Value, execution_name: &str) -> Result<PlanOutput, Handl
             ..=i64::try_from(*CLAIM_TTL_RANGE.end()).unwrap_or(86_400),
         i64::try_from(DEFAULT_CLAIM_TTL_SECONDS).unwrap_or(1800),
     );
+    let reminders = check_reminders(&mut errors, request.config.reminders.as_deref(), timeout);
     let request_id = request
         .request_id
         .clone()
@@ -527,6 +534,7 @@ pub fn plan_batch(raw: &Value, execution_name: &str) -> Result<PlanOutput, Handl
             .unwrap_or(DEFAULT_ESCALATION_TIMEOUT_SECONDS),
         required_approvals: u32::try_from(required_approvals).unwrap_or(DEFAULT_REQUIRED_APPROVALS),
         claim_ttl_seconds: u64::try_from(claim_ttl).unwrap_or(DEFAULT_CLAIM_TTL_SECONDS),
+        reminders,
     };
     let items = subjects
         .into_iter()
@@ -551,6 +559,47 @@ pub fn plan_batch(raw: &Value, execution_name: &str) -> Result<PlanOutput, Handl
         })
         .collect();
     Ok(PlanOutput { request_id, items })
+}
+
+/// The reminder offsets of a start request: given ones checked (at most
+/// [`MAX_REMINDERS`], each from 60 s to one second less than the review SLA, no duplicates,
+/// every problem named by its index); when absent, the defaults that fit the SLA.
+fn check_reminders(errors: &mut Vec<FieldError>, given: Option<&[i64]>, sla: i64) -> Vec<u64> {
+    let Some(given) = given else {
+        return DEFAULT_REMINDERS
+            .iter()
+            .copied()
+            .filter(|o| i64::try_from(*o).is_ok_and(|o| o < sla))
+            .collect();
+    };
+    if given.len() > MAX_REMINDERS {
+        errors.push(FieldError::new(
+            "config.reminders",
+            format!("at most {MAX_REMINDERS} reminders, got {}", given.len()),
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, offset) in given.iter().enumerate() {
+        let field = format!("config.reminders[{i}]");
+        if *offset < 60 {
+            errors.push(FieldError::new(
+                field,
+                format!("must be at least 60 seconds before the deadline, got {offset}"),
+            ));
+        } else if *offset >= sla {
+            errors.push(FieldError::new(
+                field,
+                format!(
+                    "{offset} s before the deadline is not after the review request: the review SLA is {sla} s"
+                ),
+            ));
+        } else if given[..i].contains(offset) {
+            errors.push(FieldError::new(field, format!("{offset} is given twice")));
+        } else {
+            out.push(u64::try_from(*offset).unwrap_or_default());
+        }
+    }
+    out
 }
 
 fn truncate(value: &str, max: usize) -> &str {

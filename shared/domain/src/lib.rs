@@ -15,6 +15,7 @@ pub mod model;
 pub mod optimistic;
 pub mod outcome;
 pub mod ports;
+pub mod reminders;
 pub mod rules;
 pub mod smoke;
 pub mod store;

@@ -35,6 +35,10 @@ pub const REQUIRED_APPROVALS_RANGE: std::ops::RangeInclusive<u32> = 1..=5;
 pub const DEFAULT_CLAIM_TTL_SECONDS: u64 = 30 * 60;
 /// Accepted claim lifetime: one minute to one day.
 pub const CLAIM_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
+/// Default reminders: 24 hours and 1 hour before the review deadline.
+pub const DEFAULT_REMINDERS: [u64; 2] = [24 * 3600, 3600];
+/// Most reminders one review may have.
+pub const MAX_REMINDERS: usize = 5;
 
 fn default_escalation_group() -> String {
     DEFAULT_ESCALATION_GROUP.to_owned()
@@ -50,6 +54,10 @@ fn default_required_approvals() -> u32 {
 
 fn default_claim_ttl() -> u64 {
     DEFAULT_CLAIM_TTL_SECONDS
+}
+
+fn default_reminders() -> Vec<u64> {
+    DEFAULT_REMINDERS.to_vec()
 }
 
 /// The thing being reviewed; the reference case is a brand. Unknown fields are refused with
@@ -91,6 +99,10 @@ pub struct WorkflowConfig {
     /// How long a reviewer's claim on an iteration lasts unless renewed.
     #[serde(default = "default_claim_ttl")]
     pub claim_ttl_seconds: u64,
+    /// Reminders to the reviewer group, in seconds before the review deadline (only those
+    /// shorter than the review SLA fire).
+    #[serde(default = "default_reminders")]
+    pub reminders: Vec<u64>,
 }
 
 impl Default for WorkflowConfig {
@@ -103,6 +115,7 @@ impl Default for WorkflowConfig {
             escalation_timeout_seconds: DEFAULT_ESCALATION_TIMEOUT_SECONDS,
             required_approvals: DEFAULT_REQUIRED_APPROVALS,
             claim_ttl_seconds: DEFAULT_CLAIM_TTL_SECONDS,
+            reminders: default_reminders(),
         }
     }
 }
@@ -233,6 +246,17 @@ pub struct PendingReview {
     /// When this iteration was first claimed (kept after a release, for time-to-claim figures).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_claimed_at: Option<DateTime<Utc>>,
+    /// Reminder offsets (seconds before the deadline) whose time has passed: sent, or skipped
+    /// for a more urgent one that was due at the same time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reminders_passed: Vec<u64>,
+    /// Reminders actually sent for this iteration.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reminders_sent: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl PendingReview {
@@ -397,6 +421,9 @@ pub struct DecisionRecord {
     /// reviewer's, stored as the next artifact.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub edited: bool,
+    /// Reminders sent for the iteration before this decision.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reminders_sent: u32,
 }
 
 /// What a resolution tells the execution (the same for the inline delivery, a replay and the

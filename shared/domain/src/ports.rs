@@ -40,6 +40,8 @@ pub enum NotificationKind {
     ReviewRequested,
     /// A workflow was escalated to a person.
     Escalated,
+    /// A draft still waits for a reviewer and its deadline is near.
+    ReviewReminder,
 }
 
 /// A message for reviewers or operators. Never contains a task token.
@@ -60,6 +62,9 @@ pub struct Notification {
     pub reason: Option<String>,
     /// A readable sentence.
     pub message: String,
+    /// Where to act (the review page's view of the workflow), when the page's URL is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// Publishes notifications (SNS on AWS).

@@ -327,21 +327,29 @@ pub fn request_review(
     let timeout = i64::try_from(workflow.config.review_timeout_seconds).unwrap_or(i64::MAX);
     let mut next = bumped(workflow, now);
     next.status = WorkflowStatus::AwaitingReview;
-    // A retried request for the same iteration keeps what reviewers did meanwhile.
-    let (approvals, claim, first_claimed_at) = match &workflow.pending_review {
-        Some(p) if p.iteration == iteration => {
-            (p.approvals.clone(), p.claim.clone(), p.first_claimed_at)
-        }
-        _ => (Vec::new(), None, None),
-    };
-    next.pending_review = Some(PendingReview {
+    // A retried request for the same iteration keeps what reviewers did meanwhile (and the
+    // reminders already sent).
+    let fresh = PendingReview {
         iteration,
         task_token: token,
         requested_at: now,
         deadline: now + Duration::seconds(timeout),
-        approvals,
-        claim,
-        first_claimed_at,
+        approvals: Vec::new(),
+        claim: None,
+        first_claimed_at: None,
+        reminders_passed: Vec::new(),
+        reminders_sent: 0,
+    };
+    next.pending_review = Some(match &workflow.pending_review {
+        Some(p) if p.iteration == iteration => PendingReview {
+            approvals: p.approvals.clone(),
+            claim: p.claim.clone(),
+            first_claimed_at: p.first_claimed_at,
+            reminders_passed: p.reminders_passed.clone(),
+            reminders_sent: p.reminders_sent,
+            ..fresh
+        },
+        _ => fresh,
     });
     Ok(next)
 }
@@ -517,11 +525,88 @@ pub fn decide(
         },
         claimed_at: pending.first_claimed_at,
         edited: approving && edited,
+        reminders_sent: pending.reminders_sent,
     });
     Ok(AppliedDecision {
         workflow: next,
         task_token: Some(pending.task_token.clone()),
     })
+}
+
+/// The reminder offsets of the review in progress that fire at all: shorter than the review
+/// SLA (a longer one would be due before the review was requested), largest first.
+fn reminder_offsets(workflow: &Workflow) -> Vec<u64> {
+    let mut offsets: Vec<u64> = workflow
+        .config
+        .reminders
+        .iter()
+        .copied()
+        .filter(|o| *o > 0 && *o < workflow.config.review_timeout_seconds)
+        .collect();
+    offsets.sort_unstable_by(|a, b| b.cmp(a));
+    offsets.dedup();
+    offsets
+}
+
+fn reminder_time(deadline: DateTime<Utc>, offset: u64) -> DateTime<Utc> {
+    deadline - Duration::seconds(i64::try_from(offset).unwrap_or(i64::MAX / 2))
+}
+
+/// The reminder to send for the review in progress at `now`, and the record with it marked:
+/// the most urgent of the offsets whose time has come and that have not passed yet (the
+/// others due at the same time are marked passed too, so after an outage reviewers get one
+/// reminder, not a burst). `None` when nothing is due, the workflow is not awaiting review,
+/// or the deadline has passed.
+pub fn mark_reminder(workflow: &Workflow, now: DateTime<Utc>) -> Option<(Workflow, u64)> {
+    let pending = match (&workflow.status, &workflow.pending_review) {
+        (WorkflowStatus::AwaitingReview, Some(p)) if p.iteration == workflow.iteration => p,
+        _ => return None,
+    };
+    if now >= pending.deadline {
+        return None;
+    }
+    let due: Vec<u64> = reminder_offsets(workflow)
+        .into_iter()
+        .filter(|o| !pending.reminders_passed.contains(o))
+        .filter(|o| reminder_time(pending.deadline, *o) <= now)
+        .collect();
+    let send = *due.iter().min()?;
+    let mut next = bumped(workflow, now);
+    if let Some(p) = next.pending_review.as_mut() {
+        p.reminders_passed.extend(due);
+        p.reminders_sent += 1;
+    }
+    Some((next, send))
+}
+
+/// Takes back a reminder marked by [`mark_reminder`] whose notification could not be sent,
+/// so the next sweep sends it. `None` when there is nothing to take back.
+pub fn unmark_reminder(workflow: &Workflow, offset: u64, now: DateTime<Utc>) -> Option<Workflow> {
+    let pending = workflow.pending_review.as_ref()?;
+    if !pending.reminders_passed.contains(&offset) || pending.reminders_sent == 0 {
+        return None;
+    }
+    let mut next = bumped(workflow, now);
+    if let Some(p) = next.pending_review.as_mut() {
+        p.reminders_passed.retain(|o| *o != offset);
+        p.reminders_sent -= 1;
+    }
+    Some(next)
+}
+
+/// When the next reminder of the review in progress is due (the local engine advances its
+/// virtual clock through these instants so every reminder fires in order).
+pub fn next_reminder_at(workflow: &Workflow) -> Option<DateTime<Utc>> {
+    let pending = match (&workflow.status, &workflow.pending_review) {
+        (WorkflowStatus::AwaitingReview, Some(p)) if p.iteration == workflow.iteration => p,
+        _ => return None,
+    };
+    reminder_offsets(workflow)
+        .into_iter()
+        .filter(|o| !pending.reminders_passed.contains(o))
+        .map(|o| reminder_time(pending.deadline, o))
+        .filter(|at| *at < pending.deadline)
+        .min()
 }
 
 /// The review a claim or release acts on, or why there is none (as [`Rejection`]s, with
@@ -741,6 +826,7 @@ pub fn resolve(
         co_approvers: Vec::new(),
         claimed_at: None,
         edited: false,
+        reminders_sent: 0,
     });
     Ok(AppliedDecision {
         workflow: next,

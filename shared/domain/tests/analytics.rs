@@ -589,6 +589,7 @@ fn inbox_figures() {
     let y = fixture::approved("wf-y", "Y", t, vec![y1]);
     let mut z1 = fixture::decision(1, Decision::Approve, t, 60);
     z1.edited = true;
+    z1.reminders_sent = 2;
     let z = fixture::approved("wf-z", "Z", t, vec![z1]);
     let report = compute(&[x, y, z], &HashMap::new(), &window_options());
     let inbox = &report.inbox;
@@ -601,5 +602,14 @@ fn inbox_figures() {
     assert_eq!(
         (inbox.edit_and_approve.count, inbox.edit_and_approve.of),
         (1, 3)
+    );
+    // z was decided after two reminders: 2 sent, 1 of 4 review decisions.
+    assert_eq!(inbox.reminders_sent, 2);
+    assert_eq!(
+        (
+            inbox.decided_after_reminder.count,
+            inbox.decided_after_reminder.of
+        ),
+        (1, 4)
     );
 }

@@ -292,3 +292,68 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn reminders_fire_in_order_once_and_an_outage_sends_one_not_a_burst() {
+    // Default reminders 24 h and 1 h before a 72 h deadline; a 90 s offset longer than a
+    // shorter SLA never fires.
+    let wf = awaiting(1);
+    assert_eq!(rules::mark_reminder(&wf, t0() + Duration::hours(47)), None);
+    assert_eq!(
+        rules::next_reminder_at(&wf),
+        Some(t0() + Duration::hours(48))
+    );
+    let (wf, offset) = rules::mark_reminder(&wf, t0() + Duration::hours(48)).unwrap();
+    assert_eq!(offset, 24 * 3600);
+    assert_eq!(
+        rules::mark_reminder(&wf, t0() + Duration::hours(50)),
+        None,
+        "sent once"
+    );
+    assert_eq!(
+        rules::next_reminder_at(&wf),
+        Some(t0() + Duration::hours(71))
+    );
+    let (wf, offset) = rules::mark_reminder(&wf, t0() + Duration::hours(71)).unwrap();
+    assert_eq!(offset, 3600);
+    assert_eq!(rules::next_reminder_at(&wf), None);
+    // The decision carries how many were sent.
+    let decided = rules::decide(
+        &wf,
+        &decision("ana", Decision::Approve, "a"),
+        t0() + Duration::hours(71),
+    )
+    .unwrap();
+    assert_eq!(decided.workflow.decisions[0].reminders_sent, 2);
+
+    // After an outage both are due at once: only the more urgent one is sent.
+    let late = awaiting(1);
+    let (late, offset) =
+        rules::mark_reminder(&late, t0() + Duration::hours(71) + Duration::minutes(5)).unwrap();
+    assert_eq!(offset, 3600);
+    assert_eq!(late.pending_review.as_ref().unwrap().reminders_sent, 1);
+    assert_eq!(
+        rules::mark_reminder(&late, t0() + Duration::hours(71) + Duration::minutes(6)),
+        None
+    );
+    // Past the deadline nothing is sent; a failed send is taken back.
+    assert_eq!(
+        rules::mark_reminder(&awaiting(1), t0() + Duration::hours(73)),
+        None
+    );
+    let (marked, offset) = rules::mark_reminder(&awaiting(1), t0() + Duration::hours(48)).unwrap();
+    let back = rules::unmark_reminder(&marked, offset, t0() + Duration::hours(48)).unwrap();
+    assert!(rules::mark_reminder(&back, t0() + Duration::hours(48)).is_some());
+
+    let mut short = sample_workflow("short");
+    short.config.review_timeout_seconds = 7200;
+    let short = rules::record_artifact(&short, 1, "h", t0())
+        .unwrap()
+        .unwrap();
+    let short = rules::request_review(&short, 1, TaskToken::new("t"), t0()).unwrap();
+    assert_eq!(
+        rules::next_reminder_at(&short),
+        Some(t0() + Duration::hours(1)),
+        "24 h does not fit a 2 h SLA"
+    );
+}

@@ -64,6 +64,7 @@ pub fn decision(
         co_approvers: Vec::new(),
         claimed_at: None,
         edited: false,
+        reminders_sent: 0,
         iteration,
         decision,
         reviewer: "rita".into(),

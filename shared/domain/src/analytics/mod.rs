@@ -174,6 +174,10 @@ pub struct InboxFigures {
     pub multi_approval: usize,
     /// Approvals with corrections (edit and approve), of all approvals.
     pub edit_and_approve: Ratio,
+    /// Reminders sent before the review decisions in scope.
+    pub reminders_sent: usize,
+    /// Review decisions that came only after at least one reminder, of all review decisions.
+    pub decided_after_reminder: Ratio,
 }
 
 /// One histogram bucket: how many approved workflows needed exactly `iterations` drafts.
@@ -648,6 +652,7 @@ pub fn compute(
     let mut to_claim: Vec<i64> = Vec::new();
     let (mut reviewed, mut claimed, mut approvals, mut approvers, mut multi, mut edited) =
         (0usize, 0usize, 0usize, 0usize, 0usize, 0usize);
+    let (mut reminders_sent, mut after_reminder) = (0usize, 0usize);
     for (workflow, _) in &scope {
         for d in workflow
             .decisions
@@ -655,6 +660,8 @@ pub fn compute(
             .filter(|d| !d.decision.is_resolution())
         {
             reviewed += 1;
+            reminders_sent += d.reminders_sent as usize;
+            after_reminder += usize::from(d.reminders_sent > 0);
             if let Some(at) = d.claimed_at {
                 claimed += 1;
                 to_claim.push((at - d.requested_at).num_seconds().max(0));
@@ -762,6 +769,8 @@ pub fn compute(
             .then(|| approvers as f64 / approvals as f64),
         multi_approval: multi,
         edit_and_approve: Ratio::new(edited, approvals),
+        reminders_sent,
+        decided_after_reminder: Ratio::new(after_reminder, reviewed),
     };
     resolutions.time_to_resolve = Turnaround {
         decisions: waits.len(),

@@ -1,0 +1,215 @@
+//! Reminders before the review deadline: a sweep over the workflows awaiting review that
+//! re-notifies the reviewer group when one of the workflow's `reminders` offsets is reached.
+//! On AWS the scheduled housekeeping function runs it every minute; locally the virtual clock
+//! stops at every reminder's instant (`hitl advance-time`) and `hitl serve` sweeps as it runs.
+//!
+//! A reminder is marked on the record first (a version-conditional write, so two sweeps never
+//! both send it) and then published; a failed publish takes the mark back so the next sweep
+//! tries again. A crash between the two loses that one reminder (the next offset still fires):
+//! a reminder is never sent twice by concurrent sweeps.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::model::{Workflow, WorkflowStatus};
+use crate::ports::{Clock, Notification, NotificationKind, Notifier};
+use crate::rules;
+use crate::store::{StoreError, WorkflowStore};
+
+/// Workflows read per page of the awaiting-review index.
+const PAGE: usize = 100;
+/// Attempts of one workflow's conditional write before it is left for the next sweep.
+const ATTEMPTS: usize = 3;
+
+/// One reminder sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SentReminder {
+    /// Workflow.
+    pub workflow_id: String,
+    /// Iteration under review.
+    pub iteration: u32,
+    /// How long before the deadline it was configured to fire, in seconds.
+    pub offset_seconds: u64,
+    /// The review deadline.
+    pub deadline: DateTime<Utc>,
+    /// When it was sent.
+    pub sent_at: DateTime<Utc>,
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReminderReport {
+    /// Workflows awaiting review that were looked at.
+    pub examined: usize,
+    /// Reminders sent.
+    pub sent: Vec<SentReminder>,
+    /// Reminders whose notification failed (taken back; the next sweep retries them).
+    pub failed: usize,
+}
+
+/// Sends due reminders.
+pub struct ReminderSweeper<S, N, C> {
+    store: S,
+    notifier: N,
+    clock: C,
+    page_url: Option<String>,
+}
+
+/// The link to a workflow on the review page at `page_url` (which ends in `/`).
+pub fn review_link(page_url: &str, workflow_id: &str) -> String {
+    format!(
+        "{}/#/workflows/{workflow_id}",
+        page_url.trim_end_matches('/')
+    )
+}
+
+impl<S, N, C> ReminderSweeper<S, N, C>
+where
+    S: std::ops::Deref + Send + Sync,
+    S::Target: WorkflowStore,
+    N: std::ops::Deref + Send + Sync,
+    N::Target: Notifier,
+    C: Clock,
+{
+    /// Wires the sweeper; `page_url` (the review page, e.g. the `ReviewPageUrl` parameter)
+    /// makes every reminder carry a link to the workflow.
+    pub fn new(store: S, notifier: N, clock: C, page_url: Option<String>) -> Self {
+        Self {
+            store,
+            notifier,
+            clock,
+            page_url: page_url.filter(|u| !u.trim().is_empty()),
+        }
+    }
+
+    /// One pass over (at most `limit`) workflows awaiting review.
+    pub async fn sweep(&self, limit: usize) -> Result<ReminderReport, StoreError> {
+        let mut report = ReminderReport::default();
+        let mut cursor: Option<String> = None;
+        while report.examined < limit {
+            let page = self
+                .store
+                .list_by_status(
+                    WorkflowStatus::AwaitingReview,
+                    PAGE.min(limit - report.examined),
+                    cursor.as_deref(),
+                )
+                .await?;
+            for workflow in &page.items {
+                report.examined += 1;
+                // Smoke workflows are decided at once by the synthetic reviewer.
+                if workflow.smoke.is_some() {
+                    continue;
+                }
+                self.remind(workflow.clone(), &mut report).await?;
+            }
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    async fn remind(
+        &self,
+        mut workflow: Workflow,
+        report: &mut ReminderReport,
+    ) -> Result<(), StoreError> {
+        for _ in 0..ATTEMPTS {
+            let now = self.clock.now();
+            let Some((marked, offset)) = rules::mark_reminder(&workflow, now) else {
+                return Ok(());
+            };
+            match self.store.update_workflow(&marked, workflow.version).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => {
+                    match self.store.get_workflow(&workflow.id).await? {
+                        Some(fresh) => workflow = fresh,
+                        None => return Ok(()),
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            let Some(pending) = marked.pending_review.as_ref() else {
+                return Ok(());
+            };
+            let notification = self.notification(&marked, pending.deadline, now);
+            match self.notifier.publish(&notification).await {
+                Ok(()) => {
+                    info!(workflow_id = %marked.id, iteration = pending.iteration,
+                        offset_seconds = offset, "review reminder sent");
+                    report.sent.push(SentReminder {
+                        workflow_id: marked.id.clone(),
+                        iteration: pending.iteration,
+                        offset_seconds: offset,
+                        deadline: pending.deadline,
+                        sent_at: now,
+                    });
+                }
+                Err(e) => {
+                    warn!(workflow_id = %marked.id, error = %e,
+                        "review reminder not sent; taken back for the next sweep");
+                    report.failed += 1;
+                    if let Some(back) = rules::unmark_reminder(&marked, offset, now) {
+                        // Best effort: if someone changed the record meanwhile, the reminder
+                        // stays marked and the next offset fires instead.
+                        let _ = self.store.update_workflow(&back, marked.version).await;
+                    }
+                }
+            }
+            return Ok(());
+        }
+        Ok(())
+    }
+
+    fn notification(
+        &self,
+        workflow: &Workflow,
+        deadline: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Notification {
+        let left = ((deadline - now).num_seconds().max(0) + 30) / 60;
+        let left = if left >= 120 {
+            format!("{} h", left / 60)
+        } else {
+            format!("{left} min")
+        };
+        let link = self
+            .page_url
+            .as_deref()
+            .map(|url| review_link(url, &workflow.id));
+        let approvals = workflow
+            .pending_review
+            .as_ref()
+            .map_or(0, |p| p.approvals.len());
+        let mut message = format!(
+            "Reminder: draft {} of {} still waits for a review by {}; the deadline is {} (in {left}).",
+            workflow.iteration,
+            workflow.subject.name,
+            workflow.config.reviewer_group,
+            deadline.format("%Y-%m-%d %H:%M UTC"),
+        );
+        if workflow.config.required_approvals > 1 {
+            message.push_str(&format!(
+                " Approvals so far: {approvals} of {}.",
+                workflow.config.required_approvals
+            ));
+        }
+        if let Some(link) = &link {
+            message.push_str(&format!(" Review it: {link}"));
+        }
+        Notification {
+            kind: NotificationKind::ReviewReminder,
+            workflow_id: workflow.id.clone(),
+            subject_name: workflow.subject.name.clone(),
+            iteration: workflow.iteration,
+            reviewer_group: workflow.config.reviewer_group.clone(),
+            reason: None,
+            message,
+            link,
+        }
+    }
+}
