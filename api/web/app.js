@@ -149,18 +149,32 @@
     return true;
   }
 
+  /**
+   * Refreshes the ID token. Tabs share one session and the issuer rotates refresh tokens, so
+   * one tab at a time refreshes (a Web Lock); a tab that waited for the lock finds the session
+   * already renewed by another and only re-arms its timer.
+   */
   async function refreshTokens() {
-    const session = oidcSession();
-    if (!session || !session.refresh_token) { signOut('Your session has ended. Please sign in again.'); return; }
-    try {
-      storeTokens(await tokenRequest({ grant_type: 'refresh_token', refresh_token: session.refresh_token }), session);
-    } catch (_) {
-      // Another tab may have refreshed (and rotated the refresh token) at the same moment:
-      // give its answer a moment to land in the shared storage.
-      await sleep(1500);
-      const now = oidcSession();
-      if (now && now.id_token !== session.id_token && now.expires_at > Date.now()) { scheduleRefresh(); return; }
-      signOut('Your session has ended. Please sign in again.');
+    const planned = oidcSession();
+    const run = async () => {
+      const session = oidcSession();
+      if (!session || !session.refresh_token) { signOut('Your session has ended. Please sign in again.'); return; }
+      if (planned && session.id_token !== planned.id_token) { scheduleRefresh(); return; }
+      try {
+        storeTokens(await tokenRequest({ grant_type: 'refresh_token', refresh_token: session.refresh_token }), session);
+      } catch (_) {
+        // Without Web Locks another tab may have rotated the refresh token at the same moment:
+        // give its answer a moment to land in the shared storage.
+        await sleep(1500);
+        const now = oidcSession();
+        if (now && now.id_token !== session.id_token && now.expires_at > Date.now()) { scheduleRefresh(); return; }
+        signOut('Your session has ended. Please sign in again.');
+      }
+    };
+    if (navigator.locks && navigator.locks.request) {
+      await navigator.locks.request('hitl.oidc.refresh', run);
+    } else {
+      await run();
     }
   }
 

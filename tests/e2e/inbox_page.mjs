@@ -23,7 +23,7 @@ const EDITED = 'Roasted for early risers';
 const { chromium } = loadPlaywright(LABEL);
 
 async function facts(page) {
-  return page.$$eval('#wf-facts dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
+  return page.$$eval('#wf-facts dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling ? dt.nextElementSibling.textContent : null])));
 }
 
 async function signIn(page, token, name) {
@@ -36,6 +36,8 @@ async function signIn(page, token, name) {
 
 async function open(page, id) {
   await page.goto(baseUrl + '/#/workflows/' + encodeURIComponent(id));
+  // The view of another workflow may still be on screen: wait for this one's.
+  await textMatches(page, '#wf-title', new RegExp(id + '$'), 'the title of ' + id);
   await visible(page, '#decide', 'the decision form of ' + id);
 }
 
