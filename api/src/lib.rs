@@ -288,17 +288,73 @@ fn malformed_cursor(err: &StoreError) -> bool {
     matches!(err, StoreError::Backend(m) if m.contains("malformed cursor"))
 }
 
+/// Which reviews `GET /reviews?claim=` lists.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClaimFilter {
+    Any,
+    Mine,
+    Unclaimed,
+    Others,
+}
+
+/// `GET /reviews`: the caller's queue, optionally only one of their groups
+/// (`reviewer_group=`) and by who works on it (`claim=mine|unclaimed|others|any`).
 async fn list_reviews(
     State(state): State<AppState>,
     Caller(caller): Caller,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<views::ReviewPage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let mut errors = Vec::new();
+    let group = query.get("reviewer_group").cloned();
+    if group
+        .as_deref()
+        .is_some_and(|g| !hitl_domain::contracts::valid_id(g))
+    {
+        errors.push(hitl_domain::FieldError::new(
+            "reviewer_group",
+            "must be 1..=64 characters of letters, digits, '-' or '_'",
+        ));
+    }
+    let claim = match query.get("claim").map(String::as_str) {
+        None | Some("any") => ClaimFilter::Any,
+        Some("mine") => ClaimFilter::Mine,
+        Some("unclaimed") => ClaimFilter::Unclaimed,
+        Some("others") => ClaimFilter::Others,
+        Some(_) => {
+            errors.push(hitl_domain::FieldError::new(
+                "claim",
+                "must be one of any, mine, unclaimed, others",
+            ));
+            ClaimFilter::Any
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let now = state.clock.now();
+    let visible = |caller: &Identity, w: &hitl_domain::model::Workflow| {
+        let holder = w
+            .pending_review
+            .as_ref()
+            .and_then(|p| p.live_claim(now))
+            .map(|c| c.reviewer.as_str());
+        caller.may_review(&w.config.reviewer_group)
+            && group.as_ref().is_none_or(|g| &w.config.reviewer_group == g)
+            && match claim {
+                ClaimFilter::Any => true,
+                ClaimFilter::Mine => holder == Some(caller.name.as_str()),
+                ClaimFilter::Unclaimed => holder.is_none(),
+                ClaimFilter::Others => holder.is_some_and(|h| h != caller.name),
+            }
+    };
     let (items, next_cursor) = queue(
         &state,
         &caller,
         query,
+        &["reviewer_group", "claim"],
         WorkflowStatus::AwaitingReview,
-        |caller, w| caller.may_review(&w.config.reviewer_group),
+        &visible,
         views::review_item,
     )
     .await?;
@@ -316,12 +372,14 @@ async fn list_escalations(
     Caller(caller): Caller,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<views::EscalationPage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     let (items, next_cursor) = queue(
         &state,
         &caller,
         query,
+        &[],
         WorkflowStatus::Escalated,
-        |caller, w| {
+        &|caller, w| {
             caller.may_review(&w.config.escalation_group)
                 && w.escalation.as_ref().is_some_and(|e| e.awaiting.is_some())
         },
@@ -336,12 +394,12 @@ async fn list_escalations(
 async fn queue<T>(
     state: &AppState,
     caller: &Identity,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    query: HashMap<String, String>,
+    filters: &[&str],
     status: WorkflowStatus,
-    visible: fn(&Identity, &hitl_domain::model::Workflow) -> bool,
+    visible: &(dyn Fn(&Identity, &hitl_domain::model::Workflow) -> bool + Sync),
     item: fn(&hitl_domain::model::Workflow, chrono::DateTime<chrono::Utc>) -> T,
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     let mut errors = Vec::new();
     let limit = match query.get("limit").map(|l| query_integer(l)) {
         None => DEFAULT_PAGE_SIZE,
@@ -367,13 +425,11 @@ async fn queue<T>(
             }
         },
     };
-    for key in query
-        .keys()
-        .filter(|k| !matches!(k.as_str(), "limit" | "cursor"))
-    {
+    let known: Vec<&str> = ["limit", "cursor"].iter().chain(filters).copied().collect();
+    for key in query.keys().filter(|k| !known.contains(&k.as_str())) {
         errors.push(hitl_domain::FieldError::new(
             key.chars().take(64).collect::<String>(),
-            "is not a known parameter; expected limit, cursor",
+            format!("is not a known parameter; expected {}", known.join(", ")),
         ));
     }
     if !errors.is_empty() {

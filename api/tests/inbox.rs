@@ -247,3 +247,52 @@ async fn edit_and_approve_makes_the_reviewers_version_final() {
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].1["decision"], "approve");
 }
+
+#[tokio::test]
+async fn the_queue_filters_by_group_and_by_who_works_on_it() {
+    let s = Server::start().await;
+    s.awaiting("wf-mine", "reviewers").await;
+    s.awaiting("wf-free", "reviewers").await;
+    s.awaiting("wf-mkt", "marketing").await;
+    assert_eq!(s.claim("wf-mine", &s.reviewers.ada, None).await.status, 200);
+    let ids = |path: &str| {
+        let path = path.to_owned();
+        let s = &s;
+        async move {
+            let r = s.get(&path, Some(&s.reviewers.ada)).await;
+            assert_eq!(r.status, 200, "{path}: {}", r.body);
+            let mut ids: Vec<String> = r.json()["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["workflow_id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(ids("/reviews").await, ["wf-free", "wf-mine", "wf-mkt"]);
+    assert_eq!(ids("/reviews?reviewer_group=marketing").await, ["wf-mkt"]);
+    assert_eq!(ids("/reviews?claim=mine").await, ["wf-mine"]);
+    assert_eq!(ids("/reviews?claim=unclaimed").await, ["wf-free", "wf-mkt"]);
+    assert_eq!(ids("/reviews?claim=others").await, Vec::<String>::new());
+    // rita sees ada's claim as someone else's, and never marketing's workflow.
+    let r = s
+        .get("/reviews?claim=others", Some(&s.reviewers.rita))
+        .await;
+    assert_eq!(r.json()["items"][0]["workflow_id"], "wf-mine");
+    let r = s
+        .get("/reviews?reviewer_group=marketing", Some(&s.reviewers.rita))
+        .await;
+    assert_eq!(r.json()["items"], json!([]));
+    let bad = s
+        .get(
+            "/reviews?claim=someone&reviewer_group=a%20b",
+            Some(&s.reviewers.ada),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    let mut fields = bad.error_fields();
+    fields.sort();
+    assert_eq!(fields, ["claim", "reviewer_group"]);
+}

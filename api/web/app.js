@@ -309,6 +309,8 @@
     const body = $('queue-body');
     if (!more) { body.textContent = ''; state.cursor = null; }
     let path = '/reviews?limit=20';
+    if ($('filter-group').value) { path += '&reviewer_group=' + encodeURIComponent($('filter-group').value); }
+    if ($('filter-claim').value !== 'any') { path += '&claim=' + encodeURIComponent($('filter-claim').value); }
     if (more && state.cursor) { path += '&cursor=' + encodeURIComponent(state.cursor); }
     try {
       const page = await api('GET', path);
@@ -316,6 +318,7 @@
       // Soonest deadline first (within what is loaded).
       const items = page.items.slice().sort((a, b) => String(a.deadline || '~').localeCompare(String(b.deadline || '~')));
       for (const item of items) {
+        rememberGroup(item.reviewer_group);
         const tr = document.createElement('tr');
         cell(tr, item.subject.name + ' (' + item.subject.id + ')');
         cell(tr, item.iteration + ' / ' + item.max_iterations);
@@ -344,6 +347,16 @@
     } catch (err) {
       if (err.status !== 401) { flash(describe(err), 'error'); }
     }
+  }
+
+  /** Offers `group` in the queue's group filter (the groups seen in the queue so far). */
+  function rememberGroup(group) {
+    const select = $('filter-group');
+    if (Array.from(select.options).some((o) => o.value === group)) { return; }
+    const option = document.createElement('option');
+    option.value = group;
+    option.textContent = group;
+    select.appendChild(option);
   }
 
   /** The escalations the caller's groups resolve (shown only when there are some). */
@@ -1010,6 +1023,8 @@
       if (event.key === 'Enter' && event.target.name === 'decision') { event.preventDefault(); }
     });
     $('refresh').addEventListener('click', () => loadQueue(false));
+    $('filter-group').addEventListener('change', () => loadQueue(false));
+    $('filter-claim').addEventListener('change', () => loadQueue(false));
     $('more').addEventListener('click', () => loadQueue(true));
     $('back').addEventListener('click', () => { location.hash = '#/'; });
     $('add-correction').addEventListener('click', addCorrection);

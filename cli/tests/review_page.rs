@@ -617,7 +617,7 @@ fn two_reviewers_claim_edit_and_approve_on_the_review_page_in_chromium() {
             ("HITL_E2E_WORKFLOW_ONE", &one),
             ("HITL_E2E_WORKFLOW_TWO", &two),
         ],
-        "inbox page passed: 8 steps",
+        "inbox page passed: 9 steps",
     );
     assert!(!stdout.contains(&sam), "sam's token must not be printed");
     for name in [

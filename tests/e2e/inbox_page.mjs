@@ -88,6 +88,22 @@ run(LABEL, artifacts, async (ctx) => {
     return JSON.stringify(note) + ' [' + await shot(rita, '02-claimed.png') + ']';
   });
 
+  await step('sam filters the queue: claimed by others, nobody working on it', async () => {
+    await sam.goto(baseUrl + '/#/');
+    await visible(sam, '#filter-claim', 'the queue filter');
+    const rows = async () => sam.$$eval('#queue-body tr', (trs) => trs.map((tr) => tr.querySelector('td').textContent.trim()));
+    await Promise.all([sam.waitForResponse((r) => r.url().includes('claim=others')), sam.selectOption('#filter-claim', 'others')]);
+    const others = await rows();
+    expect(others.length === 1 && others[0].startsWith('Solo Roasters'), 'claimed by others: ' + JSON.stringify(others));
+    await Promise.all([sam.waitForResponse((r) => r.url().includes('claim=unclaimed')), sam.selectOption('#filter-claim', 'unclaimed')]);
+    const free = await rows();
+    expect(free.length === 1 && free[0].startsWith('Duo Beans'), 'nobody working on it: ' + JSON.stringify(free));
+    await Promise.all([sam.waitForResponse((r) => r.url().includes('reviewer_group=reviewers')), sam.selectOption('#filter-group', 'reviewers')]);
+    await sam.selectOption('#filter-claim', 'any');
+    await until('both in the group filter', async () => (await rows()).length === 2);
+    return JSON.stringify({ others, free }) + ' [' + await shot(sam, '02b-filtered.png') + ']';
+  });
+
   await step('sam sees the claim in the queue and on the page; his approval is refused', async () => {
     await sam.goto(baseUrl + '/#/');
     await until('the claim in sam\'s queue', async () => {
