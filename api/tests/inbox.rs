@@ -296,3 +296,28 @@ async fn the_queue_filters_by_group_and_by_who_works_on_it() {
     fields.sort();
     assert_eq!(fields, ["claim", "reviewer_group"]);
 }
+
+/// Claims have their own per-caller bucket (a claim storm cannot starve decisions, and one
+/// reviewer's storm does not limit another); a body over 64 KiB is a 413; neither changes
+/// anything.
+#[tokio::test]
+async fn claims_are_rate_limited_per_caller_and_big_bodies_are_refused() {
+    let resumer = std::sync::Arc::new(hitl_domain::testing::RecordingResumer::default());
+    let s = Server::start_limited(resumer.clone(), resumer, 3, 6).await;
+    s.awaiting("wf-cl", "reviewers").await;
+    for _ in 0..3 {
+        assert_eq!(s.claim("wf-cl", &s.reviewers.rita, None).await.status, 200);
+    }
+    let limited = s.claim("wf-cl", &s.reviewers.rita, None).await;
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert!(limited.header("retry-after").is_some());
+    assert_eq!(s.release("wf-cl", &s.reviewers.rita).await.status, 429);
+    // Decisions are another bucket, and ada another caller.
+    let decided = s
+        .feedback("wf-cl", &s.reviewers.rita, "rita-cl", &approve(1))
+        .await;
+    assert_eq!(decided.status, 200, "{}", decided.body);
+    let big = json!({"iteration": 1, "pad": "x".repeat(70 * 1024)});
+    let r = s.claim("wf-cl", &s.reviewers.ada, Some(&big)).await;
+    assert_eq!(r.status, 413, "{}", r.body);
+}
