@@ -627,7 +627,8 @@ pub(crate) async fn advance(runtime: &Runtime, duration: &str, as_json: bool) ->
         );
         for r in &sent {
             println!(
-                "reminder sent at {}: {} iteration {} ({} before the deadline {})",
+                "{} reminder sent at {}: {} iteration {} ({} before the deadline {})",
+                r.about,
                 r.sent_at.format("%Y-%m-%d %H:%M:%S UTC"),
                 r.workflow_id,
                 r.iteration,

@@ -559,35 +559,36 @@ impl Runtime {
         let sweeper = hitl_domain::reminders::ReminderSweeper::new(
             self.store.clone(),
             self.notifier(),
+            self.notifier(),
             self.clock.clone(),
             page_url,
         );
         Ok(sweeper.sweep(usize::MAX).await?)
     }
 
-    /// When the next review reminder is due, over every workflow awaiting review.
+    /// When the next reminder is due, over every workflow awaiting review or a resolution.
     pub async fn next_reminder_at(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        use hitl_domain::model::WorkflowStatus;
         let mut next = None;
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self
-                .store
-                .list_by_status(
-                    hitl_domain::model::WorkflowStatus::AwaitingReview,
-                    200,
-                    cursor.as_deref(),
-                )
-                .await?;
-            for wf in page.items.iter().filter(|w| w.smoke.is_none()) {
-                if let Some(at) = hitl_domain::rules::next_reminder_at(wf) {
-                    next = Some(next.map_or(at, |n: chrono::DateTime<chrono::Utc>| n.min(at)));
+        for status in [WorkflowStatus::AwaitingReview, WorkflowStatus::Escalated] {
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = self
+                    .store
+                    .list_by_status(status, 200, cursor.as_deref())
+                    .await?;
+                for wf in page.items.iter().filter(|w| w.smoke.is_none()) {
+                    if let Some(at) = hitl_domain::rules::next_reminder_at(wf) {
+                        next = Some(next.map_or(at, |n: chrono::DateTime<chrono::Utc>| n.min(at)));
+                    }
+                }
+                cursor = page.next_cursor;
+                if cursor.is_none() || page.items.is_empty() {
+                    break;
                 }
             }
-            cursor = page.next_cursor;
-            if cursor.is_none() {
-                return Ok(next);
-            }
         }
+        Ok(next)
     }
 
     /// The local resumer (the `SendTaskSuccess` of the local engine).

@@ -229,4 +229,14 @@ fn reminders_fire_before_the_deadline_and_the_log_shows_them() {
     let recent = text(&hitl_ok(&data, &["notifications", "--since", "1h"]));
     assert!(!recent.contains("review_requested"), "{recent}");
     assert!(recent.contains("escalated"), "{recent}");
+    // The escalation waits 7 days for a resolution: its group is reminded 2 h and 30 min
+    // before it ends unresolved.
+    let week = text(&hitl_ok(&data, &["advance-time", "7d"]));
+    assert_eq!(
+        week.matches("resolution reminder sent").count(),
+        2,
+        "{week}"
+    );
+    let log = text(&hitl_ok(&data, &["notifications", "--since", "3h"]));
+    assert_eq!(log.matches("resolution_reminder").count(), 2, "{log}");
 }

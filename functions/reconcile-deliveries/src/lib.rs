@@ -32,8 +32,10 @@ pub struct Deps {
     pub resumer: Arc<dyn ExecutionResumer>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
-    /// The review topic (reminders).
+    /// The review topic (reminders to reviewers).
     pub notifier: Arc<dyn Notifier>,
+    /// The escalation topic (reminders to the escalation group).
+    pub escalation_notifier: Arc<dyn Notifier>,
     /// The review page, for the reminders' links.
     pub page_url: Option<String>,
 }
@@ -75,6 +77,7 @@ pub async fn handle(deps: &Deps, input: ReconcileInput) -> Result<ReconcileRepor
     let reminders = ReminderSweeper::new(
         Arc::clone(&deps.store),
         Arc::clone(&deps.notifier),
+        Arc::clone(&deps.escalation_notifier),
         Arc::clone(&deps.clock),
         deps.page_url.clone(),
     )
@@ -133,6 +136,7 @@ mod tests {
             resumer: resumer.clone(),
             clock,
             notifier: Arc::new(RecordingNotifier::default()),
+            escalation_notifier: Arc::new(RecordingNotifier::default()),
             page_url: None,
         };
         let processor = FeedbackProcessor::new(
@@ -233,6 +237,7 @@ mod tests {
             resumer: Arc::new(RecordingResumer::default()),
             clock: clock.clone(),
             notifier: notifier.clone(),
+            escalation_notifier: Arc::new(RecordingNotifier::default()),
             page_url: Some("https://review.example.com/".into()),
         };
         let sent = || notifier.sent.lock().unwrap().len();

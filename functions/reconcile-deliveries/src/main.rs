@@ -21,6 +21,10 @@ async fn main() -> Result<(), Error> {
             &sdk,
             hitl_aws::config::REVIEW_TOPIC_ARN,
         )?),
+        escalation_notifier: Arc::new(hitl_aws::sns_notifier(
+            &sdk,
+            hitl_aws::config::ESCALATION_TOPIC_ARN,
+        )?),
         page_url: hitl_aws::config::optional(hitl_aws::config::REVIEW_PAGE_URL),
     };
     run(service_fn(|event: LambdaEvent<_>| {

@@ -522,6 +522,12 @@ pub struct PendingResolution {
     pub requested_at: DateTime<Utc>,
     /// When the escalation SLA runs out.
     pub deadline: DateTime<Utc>,
+    /// Reminder offsets (seconds before the deadline) whose time has passed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reminders_passed: Vec<u64>,
+    /// Reminders actually sent to the escalation group.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reminders_sent: u32,
 }
 
 impl EscalationReason {

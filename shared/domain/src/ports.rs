@@ -42,6 +42,8 @@ pub enum NotificationKind {
     Escalated,
     /// A draft still waits for a reviewer and its deadline is near.
     ReviewReminder,
+    /// An escalation still waits for a resolution and its deadline is near.
+    ResolutionReminder,
 }
 
 /// A message for reviewers or operators. Never contains a task token.

@@ -1,5 +1,7 @@
-//! Reminders before the review deadline: a sweep over the workflows awaiting review that
-//! re-notifies the reviewer group when one of the workflow's `reminders` offsets is reached.
+//! Reminders before a deadline: a sweep over the workflows awaiting review (reminding the
+//! reviewer group before the review deadline) and the escalations waiting for a resolution
+//! (reminding the escalation group before the escalation deadline), at the workflow's
+//! `reminders` offsets.
 //! On AWS the scheduled housekeeping function runs it every minute; locally the virtual clock
 //! stops at every reminder's instant (`hitl advance-time`) and `hitl serve` sweeps as it runs.
 //!
@@ -14,7 +16,7 @@ use tracing::{info, warn};
 
 use crate::model::{Workflow, WorkflowStatus};
 use crate::ports::{Clock, Notification, NotificationKind, Notifier};
-use crate::rules;
+use crate::rules::{self, ReminderTarget};
 use crate::store::{StoreError, WorkflowStore};
 
 /// Workflows read per page of the awaiting-review index.
@@ -27,6 +29,8 @@ const ATTEMPTS: usize = 3;
 pub struct SentReminder {
     /// Workflow.
     pub workflow_id: String,
+    /// `review` (to the reviewer group) or `resolution` (to the escalation group).
+    pub about: &'static str,
     /// Iteration under review.
     pub iteration: u32,
     /// How long before the deadline it was configured to fire, in seconds.
@@ -51,9 +55,20 @@ pub struct ReminderReport {
 /// Sends due reminders.
 pub struct ReminderSweeper<S, N, C> {
     store: S,
-    notifier: N,
+    review: N,
+    escalation: N,
     clock: C,
     page_url: Option<String>,
+}
+
+/// "in 24 h" / "in 59 min": the time left, rounded to the minute.
+fn time_left(deadline: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let minutes = ((deadline - now).num_seconds().max(0) + 30) / 60;
+    if minutes >= 120 {
+        format!("{} h", minutes / 60)
+    } else {
+        format!("{minutes} min")
+    }
 }
 
 /// The link to a workflow on the review page at `page_url` (which ends in `/`).
@@ -72,44 +87,57 @@ where
     N::Target: Notifier,
     C: Clock,
 {
-    /// Wires the sweeper; `page_url` (the review page, e.g. the `ReviewPageUrl` parameter)
-    /// makes every reminder carry a link to the workflow.
-    pub fn new(store: S, notifier: N, clock: C, page_url: Option<String>) -> Self {
+    /// Wires the sweeper: review reminders go to `review` (the review topic), resolution
+    /// reminders to `escalation` (the escalation topic); `page_url` (the review page, e.g. the
+    /// `ReviewPageUrl` parameter) makes every reminder carry a link to the workflow.
+    pub fn new(store: S, review: N, escalation: N, clock: C, page_url: Option<String>) -> Self {
         Self {
             store,
-            notifier,
+            review,
+            escalation,
             clock,
             page_url: page_url.filter(|u| !u.trim().is_empty()),
         }
     }
 
-    /// One pass over (at most `limit`) workflows awaiting review.
+    /// One pass over (at most `limit` each) the workflows awaiting review and the escalated
+    /// ones.
     pub async fn sweep(&self, limit: usize) -> Result<ReminderReport, StoreError> {
         let mut report = ReminderReport::default();
+        for status in [WorkflowStatus::AwaitingReview, WorkflowStatus::Escalated] {
+            self.sweep_status(status, limit, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn sweep_status(
+        &self,
+        status: WorkflowStatus,
+        limit: usize,
+        report: &mut ReminderReport,
+    ) -> Result<(), StoreError> {
         let mut cursor: Option<String> = None;
-        while report.examined < limit {
+        let mut examined = 0;
+        while examined < limit {
             let page = self
                 .store
-                .list_by_status(
-                    WorkflowStatus::AwaitingReview,
-                    PAGE.min(limit - report.examined),
-                    cursor.as_deref(),
-                )
+                .list_by_status(status, PAGE.min(limit - examined), cursor.as_deref())
                 .await?;
+            examined += page.items.len();
             for workflow in &page.items {
                 report.examined += 1;
                 // Smoke workflows are decided at once by the synthetic reviewer.
                 if workflow.smoke.is_some() {
                     continue;
                 }
-                self.remind(workflow.clone(), &mut report).await?;
+                self.remind(workflow.clone(), report).await?;
             }
             cursor = page.next_cursor;
-            if cursor.is_none() {
+            if cursor.is_none() || page.items.is_empty() {
                 break;
             }
         }
-        Ok(report)
+        Ok(())
     }
 
     async fn remind(
@@ -119,7 +147,7 @@ where
     ) -> Result<(), StoreError> {
         for _ in 0..ATTEMPTS {
             let now = self.clock.now();
-            let Some((marked, offset)) = rules::mark_reminder(&workflow, now) else {
+            let Some((marked, offset, target)) = rules::mark_reminder(&workflow, now) else {
                 return Ok(());
             };
             match self.store.update_workflow(&marked, workflow.version).await {
@@ -133,19 +161,37 @@ where
                 }
                 Err(e) => return Err(e),
             }
-            let Some(pending) = marked.pending_review.as_ref() else {
+            let deadline = match target {
+                ReminderTarget::Review => marked.pending_review.as_ref().map(|p| p.deadline),
+                ReminderTarget::Resolution => marked
+                    .escalation
+                    .as_ref()
+                    .and_then(|e| e.awaiting.as_ref())
+                    .map(|a| a.deadline),
+            };
+            let Some(deadline) = deadline else {
                 return Ok(());
             };
-            let notification = self.notification(&marked, pending.deadline, now);
-            match self.notifier.publish(&notification).await {
+            let (notifier, notification) = match target {
+                ReminderTarget::Review => (&self.review, self.notification(&marked, deadline, now)),
+                ReminderTarget::Resolution => (
+                    &self.escalation,
+                    self.resolution_notification(&marked, deadline, now),
+                ),
+            };
+            match notifier.publish(&notification).await {
                 Ok(()) => {
-                    info!(workflow_id = %marked.id, iteration = pending.iteration,
-                        offset_seconds = offset, "review reminder sent");
+                    info!(workflow_id = %marked.id, iteration = marked.iteration,
+                        offset_seconds = offset, about = ?target, "reminder sent");
                     report.sent.push(SentReminder {
                         workflow_id: marked.id.clone(),
-                        iteration: pending.iteration,
+                        about: match target {
+                            ReminderTarget::Review => "review",
+                            ReminderTarget::Resolution => "resolution",
+                        },
+                        iteration: marked.iteration,
                         offset_seconds: offset,
-                        deadline: pending.deadline,
+                        deadline,
                         sent_at: now,
                     });
                 }
@@ -165,18 +211,47 @@ where
         Ok(())
     }
 
+    fn resolution_notification(
+        &self,
+        workflow: &Workflow,
+        deadline: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Notification {
+        let link = self
+            .page_url
+            .as_deref()
+            .map(|url| review_link(url, &workflow.id));
+        let reason = workflow.escalation.as_ref().map(|e| e.reason.as_str());
+        let mut message = format!(
+            "Reminder: the escalation of {} ({}) still waits for a resolution by {}; unresolved, it ends at {} (in {}).",
+            workflow.subject.name,
+            reason.unwrap_or("escalated"),
+            workflow.config.escalation_group,
+            deadline.format("%Y-%m-%d %H:%M UTC"),
+            time_left(deadline, now),
+        );
+        if let Some(link) = &link {
+            message.push_str(&format!(" Resolve it: {link}"));
+        }
+        Notification {
+            kind: NotificationKind::ResolutionReminder,
+            workflow_id: workflow.id.clone(),
+            subject_name: workflow.subject.name.clone(),
+            iteration: workflow.iteration,
+            reviewer_group: workflow.config.escalation_group.clone(),
+            reason: reason.map(str::to_owned),
+            message,
+            link,
+        }
+    }
+
     fn notification(
         &self,
         workflow: &Workflow,
         deadline: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Notification {
-        let left = ((deadline - now).num_seconds().max(0) + 30) / 60;
-        let left = if left >= 120 {
-            format!("{} h", left / 60)
-        } else {
-            format!("{left} min")
-        };
+        let left = time_left(deadline, now);
         let link = self
             .page_url
             .as_deref()

@@ -303,7 +303,7 @@ fn reminders_fire_in_order_once_and_an_outage_sends_one_not_a_burst() {
         rules::next_reminder_at(&wf),
         Some(t0() + Duration::hours(48))
     );
-    let (wf, offset) = rules::mark_reminder(&wf, t0() + Duration::hours(48)).unwrap();
+    let (wf, offset, _) = rules::mark_reminder(&wf, t0() + Duration::hours(48)).unwrap();
     assert_eq!(offset, 24 * 3600);
     assert_eq!(
         rules::mark_reminder(&wf, t0() + Duration::hours(50)),
@@ -314,7 +314,7 @@ fn reminders_fire_in_order_once_and_an_outage_sends_one_not_a_burst() {
         rules::next_reminder_at(&wf),
         Some(t0() + Duration::hours(71))
     );
-    let (wf, offset) = rules::mark_reminder(&wf, t0() + Duration::hours(71)).unwrap();
+    let (wf, offset, _) = rules::mark_reminder(&wf, t0() + Duration::hours(71)).unwrap();
     assert_eq!(offset, 3600);
     assert_eq!(rules::next_reminder_at(&wf), None);
     // The decision carries how many were sent.
@@ -328,7 +328,7 @@ fn reminders_fire_in_order_once_and_an_outage_sends_one_not_a_burst() {
 
     // After an outage both are due at once: only the more urgent one is sent.
     let late = awaiting(1);
-    let (late, offset) =
+    let (late, offset, _) =
         rules::mark_reminder(&late, t0() + Duration::hours(71) + Duration::minutes(5)).unwrap();
     assert_eq!(offset, 3600);
     assert_eq!(late.pending_review.as_ref().unwrap().reminders_sent, 1);
@@ -341,7 +341,8 @@ fn reminders_fire_in_order_once_and_an_outage_sends_one_not_a_burst() {
         rules::mark_reminder(&awaiting(1), t0() + Duration::hours(73)),
         None
     );
-    let (marked, offset) = rules::mark_reminder(&awaiting(1), t0() + Duration::hours(48)).unwrap();
+    let (marked, offset, _) =
+        rules::mark_reminder(&awaiting(1), t0() + Duration::hours(48)).unwrap();
     let back = rules::unmark_reminder(&marked, offset, t0() + Duration::hours(48)).unwrap();
     assert!(rules::mark_reminder(&back, t0() + Duration::hours(48)).is_some());
 
@@ -355,5 +356,62 @@ fn reminders_fire_in_order_once_and_an_outage_sends_one_not_a_burst() {
         rules::next_reminder_at(&short),
         Some(t0() + Duration::hours(1)),
         "24 h does not fit a 2 h SLA"
+    );
+}
+
+#[test]
+fn an_escalation_waiting_for_a_resolution_is_reminded_too() {
+    // Escalated at t0 with the default 7-day escalation SLA: reminders 24 h and 1 h before it
+    // ends, to the escalation group.
+    let wf = awaiting(1);
+    let esc = rules::escalate(
+        &wf,
+        hitl_domain::model::EscalationReason::ReviewTimeout,
+        "late",
+        Some(TaskToken::new("esc")),
+        t0(),
+    )
+    .unwrap()
+    .unwrap();
+    let deadline = t0() + Duration::days(7);
+    assert_eq!(
+        rules::next_reminder_at(&esc),
+        Some(deadline - Duration::hours(24))
+    );
+    let (esc, offset, target) = rules::mark_reminder(&esc, deadline - Duration::hours(24)).unwrap();
+    assert_eq!(
+        (offset, target),
+        (24 * 3600, rules::ReminderTarget::Resolution)
+    );
+    assert_eq!(
+        rules::mark_reminder(&esc, deadline - Duration::hours(2)),
+        None
+    );
+    // A new token for the same waiting escalation keeps what was sent.
+    let retried = rules::escalate(
+        &esc,
+        hitl_domain::model::EscalationReason::ReviewTimeout,
+        "late",
+        Some(TaskToken::new("esc-2")),
+        deadline - Duration::hours(2),
+    )
+    .unwrap();
+    if let Some(retried) = retried {
+        // The new task's timer starts now; the 24 h reminder stays sent.
+        let new_deadline = retried
+            .escalation
+            .as_ref()
+            .and_then(|e| e.awaiting.as_ref())
+            .unwrap()
+            .deadline;
+        assert_eq!(
+            rules::next_reminder_at(&retried),
+            Some(new_deadline - Duration::hours(1))
+        );
+    }
+    assert_eq!(
+        rules::mark_reminder(&esc, deadline),
+        None,
+        "past its deadline"
     );
 }
