@@ -161,15 +161,7 @@ where
                 }
                 Err(e) => return Err(e),
             }
-            let deadline = match target {
-                ReminderTarget::Review => marked.pending_review.as_ref().map(|p| p.deadline),
-                ReminderTarget::Resolution => marked
-                    .escalation
-                    .as_ref()
-                    .and_then(|e| e.awaiting.as_ref())
-                    .map(|a| a.deadline),
-            };
-            let Some(deadline) = deadline else {
+            let Some(deadline) = rules::reminder_deadline(&marked) else {
                 return Ok(());
             };
             let (notifier, notification) = match target {

@@ -404,24 +404,7 @@ pub fn decide(
             reviewer: record.reviewer.clone(),
         });
     }
-    let pending = match (&workflow.status, &workflow.pending_review) {
-        (WorkflowStatus::AwaitingReview, Some(pending))
-            if pending.iteration == workflow.iteration =>
-        {
-            pending
-        }
-        _ => {
-            return Err(Rejection::NotAwaitingReview {
-                status: workflow.status,
-            })
-        }
-    };
-    if now > pending.deadline {
-        return Err(Rejection::ReviewTimedOut {
-            iteration: pending.iteration,
-            deadline: pending.deadline,
-        });
-    }
+    let pending = open_review(workflow, now)?;
     if let Some(claim) = pending
         .live_claim(now)
         .filter(|c| c.reviewer != submission.reviewer)
@@ -632,6 +615,11 @@ pub fn mark_reminder(
     Some((next, send, target))
 }
 
+/// The deadline of the wait (review or resolution) a reminder is for.
+pub fn reminder_deadline(workflow: &Workflow) -> Option<DateTime<Utc>> {
+    reminded_wait(workflow).map(|(_, deadline, _, _)| deadline)
+}
+
 /// Takes back a reminder marked by [`mark_reminder`] whose notification could not be sent,
 /// so the next sweep sends it. `None` when there is nothing to take back.
 pub fn unmark_reminder(workflow: &Workflow, offset: u64, now: DateTime<Utc>) -> Option<Workflow> {
@@ -674,6 +662,12 @@ fn claimable(
     if let Some(iteration) = iteration {
         same_iteration(iteration, workflow.iteration)?;
     }
+    open_review(workflow, now)
+}
+
+/// The review of the current iteration, still within its deadline at `now` — what a decision
+/// or a claim acts on — or why there is none.
+fn open_review(workflow: &Workflow, now: DateTime<Utc>) -> Result<&PendingReview, Rejection> {
     let pending = match (&workflow.status, &workflow.pending_review) {
         (WorkflowStatus::AwaitingReview, Some(p)) if p.iteration == workflow.iteration => p,
         _ => {
