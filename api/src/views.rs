@@ -392,20 +392,24 @@ pub fn escalation_item(workflow: &Workflow, _now: DateTime<Utc>) -> EscalationIt
 }
 
 pub fn review_item(workflow: &Workflow, now: DateTime<Utc>) -> ReviewItem {
-    let pending = workflow.pending_review.as_ref();
+    let review = workflow.review_summary(now);
     ReviewItem {
         workflow_id: workflow.id.clone(),
         subject: subject(workflow),
         iteration: workflow.iteration,
         max_iterations: workflow.config.max_iterations,
         reviewer_group: workflow.config.reviewer_group.clone(),
-        requested_at: pending.map(|p| p.requested_at),
-        deadline: pending.map(|p| p.deadline),
+        requested_at: review.as_ref().map(|r| r.requested_at),
+        deadline: review.as_ref().map(|r| r.deadline),
         required_approvals: workflow.config.required_approvals,
-        approved_by: pending
-            .map(|p| p.approvals.iter().map(|a| a.reviewer.clone()).collect())
+        approved_by: review
+            .as_ref()
+            .map(|r| r.approved_by.clone())
             .unwrap_or_default(),
-        claim: pending.and_then(|p| p.live_claim(now)).map(ClaimView::from),
+        claim: review
+            .as_ref()
+            .and_then(|r| r.claim.as_ref())
+            .map(ClaimView::from),
         updated_at: workflow.updated_at,
     }
 }
@@ -486,13 +490,13 @@ pub fn workflow_view(
         (Some(p), Some(c)) => diff(&p.content, &c.content),
         _ => Vec::new(),
     };
-    let review = workflow.pending_review.as_ref().map(|p| ReviewView {
-        iteration: p.iteration,
-        requested_at: p.requested_at,
-        deadline: p.deadline,
-        required_approvals: workflow.config.required_approvals,
-        approved_by: p.approvals.iter().map(|a| a.reviewer.clone()).collect(),
-        claim: p.live_claim(now).map(ClaimView::from),
+    let review = workflow.review_summary(now).map(|r| ReviewView {
+        claim: r.claim.as_ref().map(ClaimView::from),
+        iteration: r.iteration,
+        requested_at: r.requested_at,
+        deadline: r.deadline,
+        required_approvals: r.required_approvals,
+        approved_by: r.approved_by,
     });
     WorkflowView {
         viewer: viewer.to_owned(),

@@ -170,10 +170,9 @@ pub(crate) async fn feedback(
             FeedbackOutcome::Applied {
                 status: WorkflowStatus::AwaitingReview,
             } => {
-                let approved_by: Vec<String> = after
-                    .pending_review
-                    .as_ref()
-                    .map(|p| p.approvals.iter().map(|a| a.reviewer.clone()).collect())
+                let approved_by = after
+                    .review_summary(runtime.clock.now())
+                    .map(|r| r.approved_by)
                     .unwrap_or_default();
                 println!(
                     "{}applied: approval {} of {} on iteration {} (approved by {}) — the workflow waits for another reviewer",
