@@ -635,15 +635,10 @@ async fn claim_review(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let Ok(Path(workflow_id)) = path else {
-        return not_found("(unreadable id)").into_response();
+    let workflow_id = match claim_gate(&state, &caller, path) {
+        Ok(id) => id,
+        Err(refused) => return refused.into_response(),
     };
-    if let Err(seconds) = state
-        .rate_limit
-        .check(&format!("claims\u{0}{}", caller.name))
-    {
-        return ApiError::TooManyRequests(seconds).into_response();
-    }
     let body = match body {
         Ok(b) => b,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -658,10 +653,9 @@ async fn claim_review(
         Ok(i) => i,
         Err(errors) => return ApiError::Invalid(errors).into_response(),
     };
-    let service = ClaimService::new(Arc::clone(&state.store), Arc::clone(&state.clock));
     claim_response(
         &workflow_id,
-        service
+        claims(&state)
             .claim(&workflow_id, iteration, &claimant(&caller))
             .await,
     )
@@ -674,20 +668,39 @@ async fn release_review(
     Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let Ok(Path(workflow_id)) = path else {
-        return not_found("(unreadable id)").into_response();
+    let workflow_id = match claim_gate(&state, &caller, path) {
+        Ok(id) => id,
+        Err(refused) => return refused.into_response(),
     };
-    if let Err(seconds) = state
-        .rate_limit
-        .check(&format!("claims\u{0}{}", caller.name))
-    {
-        return ApiError::TooManyRequests(seconds).into_response();
-    }
-    let service = ClaimService::new(Arc::clone(&state.store), Arc::clone(&state.clock));
     claim_response(
         &workflow_id,
-        service.release(&workflow_id, &claimant(&caller)).await,
+        claims(&state)
+            .release(&workflow_id, &claimant(&caller))
+            .await,
     )
+}
+
+/// What both claim routes check first: a readable id, and the caller's claim rate limit (a
+/// bucket of its own, apart from decisions and resolutions).
+fn claim_gate(
+    state: &AppState,
+    caller: &Identity,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<String, ApiError> {
+    let Ok(Path(workflow_id)) = path else {
+        return Err(not_found("(unreadable id)"));
+    };
+    state
+        .rate_limit
+        .check(&format!("claims\u{0}{}", caller.name))
+        .map_err(ApiError::TooManyRequests)?;
+    Ok(workflow_id)
+}
+
+fn claims(
+    state: &AppState,
+) -> ClaimService<Arc<dyn hitl_domain::store::WorkflowStore>, Arc<dyn Clock>> {
+    ClaimService::new(Arc::clone(&state.store), Arc::clone(&state.clock))
 }
 
 fn claimant(caller: &Identity) -> Reviewer {
