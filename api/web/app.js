@@ -49,6 +49,8 @@
     // How reviewers sign in (GET /auth/config) and the OIDC refresh timer.
     auth: { mode: 'token' },
     refreshTimer: null,
+    // Counts queue loads: a response is shown only if no newer load started after it.
+    queueLoads: 0,
   };
 
   // ---- sign-in ---------------------------------------------------------------------------
@@ -305,16 +307,26 @@
 
   // ---- queue ---------------------------------------------------------------------------
 
+  /**
+   * Loads the queue (or, with `more`, its next page). Loads can overlap (Refresh clicked twice,
+   * a filter changed while loading): only the newest one is shown, and the old rows stay on
+   * screen until it arrives. `aria-busy` on the queue is true while a load is outstanding.
+   */
   async function loadQueue(more) {
+    const load = ++state.queueLoads;
+    const section = $('queue');
+    section.setAttribute('aria-busy', 'true');
     const body = $('queue-body');
-    if (!more) { body.textContent = ''; state.cursor = null; }
+    const cursor = more ? state.cursor : null;
     let path = '/reviews?limit=20';
     if ($('filter-group').value) { path += '&reviewer_group=' + encodeURIComponent($('filter-group').value); }
     if ($('filter-claim').value !== 'any') { path += '&claim=' + encodeURIComponent($('filter-claim').value); }
-    if (more && state.cursor) { path += '&cursor=' + encodeURIComponent(state.cursor); }
+    if (cursor) { path += '&cursor=' + encodeURIComponent(cursor); }
     try {
       const page = await api('GET', path);
+      if (load !== state.queueLoads) { return; }
       signedInAs(page.viewer);
+      const rows = document.createDocumentFragment();
       // Soonest deadline first (within what is loaded).
       const items = page.items.slice().sort((a, b) => String(a.deadline || '~').localeCompare(String(b.deadline || '~')));
       for (const item of items) {
@@ -336,16 +348,19 @@
         what.textContent = ' ' + item.subject.name + ', iteration ' + item.iteration;
         open.appendChild(what);
         td.appendChild(open);
-        body.appendChild(tr);
+        rows.appendChild(tr);
       }
+      if (more) { body.appendChild(rows); } else { body.replaceChildren(rows); }
       state.cursor = page.next_cursor || null;
       $('more').hidden = !state.cursor;
       const empty = body.children.length === 0;
       $('queue-empty').hidden = !empty;
       $('queue-scroll').hidden = empty;
-      if (!more) { await loadEscalations(); }
+      if (!more) { await loadEscalations(load); }
     } catch (err) {
-      if (err.status !== 401) { flash(describe(err), 'error'); }
+      if (load === state.queueLoads && err.status !== 401) { flash(describe(err), 'error'); }
+    } finally {
+      if (load === state.queueLoads) { section.setAttribute('aria-busy', 'false'); }
     }
   }
 
@@ -360,10 +375,11 @@
   }
 
   /** The escalations the caller's groups resolve (shown only when there are some). */
-  async function loadEscalations() {
+  async function loadEscalations(load) {
     const body = $('escalations-body');
-    body.textContent = '';
     const page = await api('GET', '/escalations?limit=50');
+    if (load !== state.queueLoads) { return; }
+    const rows = document.createDocumentFragment();
     for (const item of page.items) {
       const tr = document.createElement('tr');
       cell(tr, item.subject.name + ' (' + item.subject.id + ')');
@@ -379,8 +395,9 @@
       what.textContent = ' the escalation of ' + item.subject.name;
       open.appendChild(what);
       td.appendChild(open);
-      body.appendChild(tr);
+      rows.appendChild(tr);
     }
+    body.replaceChildren(rows);
     $('escalations').hidden = body.children.length === 0;
   }
 

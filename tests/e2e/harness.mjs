@@ -59,6 +59,17 @@ export async function until(what, probe, timeout = WAIT_MS) {
   }
 }
 
+/**
+ * Does `action` (a click or a select that reloads the review queue) and waits until the page
+ * has shown the result: the page marks the queue `aria-busy` from the moment a load starts
+ * until the newest load is rendered, so a response that arrived but is not on screen yet is
+ * never read.
+ */
+export async function reloadQueue(page, action) {
+  await action();
+  await page.waitForSelector('#queue[aria-busy="false"]', { state: 'attached', timeout: WAIT_MS });
+}
+
 export const text = async (page, selector) => ((await page.locator(selector).first().textContent()) || '').trim();
 
 export async function visible(page, selector, what) {

@@ -8,7 +8,7 @@
 // One line per step; a screenshot per view in the artifacts dir; exit 1 on the first failure.
 import path from 'node:path';
 import {
-  arg, expect, fail as failWith, loadPlaywright, run, textMatches, until, visible, WAIT_MS, workspace,
+  arg, expect, fail as failWith, loadPlaywright, reloadQueue, run, textMatches, until, visible, WAIT_MS, workspace,
 } from './harness.mjs';
 
 const LABEL = 'inbox page';
@@ -92,22 +92,25 @@ run(LABEL, artifacts, async (ctx) => {
     await sam.goto(baseUrl + '/#/');
     await visible(sam, '#filter-claim', 'the queue filter');
     const rows = async () => sam.$$eval('#queue-body tr', (trs) => trs.map((tr) => tr.querySelector('td').textContent.trim()));
-    await Promise.all([sam.waitForResponse((r) => r.url().includes('claim=others')), sam.selectOption('#filter-claim', 'others')]);
-    const others = await rows();
+    // Each filter change reloads the queue; the rows are read once the page has shown it.
+    const filtered = async (select, value, url) => {
+      await reloadQueue(sam, () => Promise.all([sam.waitForResponse((r) => r.url().includes(url)), sam.selectOption(select, value)]));
+      return rows();
+    };
+    const others = await filtered('#filter-claim', 'others', 'claim=others');
     expect(others.length === 1 && others[0].startsWith('Solo Roasters'), 'claimed by others: ' + JSON.stringify(others));
-    await Promise.all([sam.waitForResponse((r) => r.url().includes('claim=unclaimed')), sam.selectOption('#filter-claim', 'unclaimed')]);
-    const free = await rows();
+    const free = await filtered('#filter-claim', 'unclaimed', 'claim=unclaimed');
     expect(free.length === 1 && free[0].startsWith('Duo Beans'), 'nobody working on it: ' + JSON.stringify(free));
-    await Promise.all([sam.waitForResponse((r) => r.url().includes('reviewer_group=reviewers')), sam.selectOption('#filter-group', 'reviewers')]);
-    await sam.selectOption('#filter-claim', 'any');
-    await until('both in the group filter', async () => (await rows()).length === 2);
+    await filtered('#filter-group', 'reviewers', 'reviewer_group=reviewers');
+    const both = await filtered('#filter-claim', 'any', 'reviewer_group=reviewers');
+    expect(both.length === 2, 'both in the group filter: ' + JSON.stringify(both));
     return JSON.stringify({ others, free }) + ' [' + await shot(sam, '02b-filtered.png') + ']';
   });
 
   await step('sam sees the claim in the queue and on the page; his approval is refused', async () => {
     await sam.goto(baseUrl + '/#/');
     await until('the claim in sam\'s queue', async () => {
-      await sam.click('#refresh');
+      await reloadQueue(sam, () => sam.click('#refresh'));
       const cells = await sam.$$eval('#queue-body tr td', (tds) => tds.map((td) => td.textContent.trim()));
       return cells.includes('rita');
     });

@@ -21,7 +21,7 @@
 // expectation.
 import path from 'node:path';
 import {
-  arg, escapeRegExp, expect, fail as failWith, hidden, loadPlaywright, run, text, textMatches, until, visible, WAIT_MS, workspace,
+  arg, escapeRegExp, expect, fail as failWith, hidden, loadPlaywright, reloadQueue, run, text, textMatches, until, visible, WAIT_MS, workspace,
 } from './harness.mjs';
 
 const LABEL = 'review-page e2e';
@@ -218,10 +218,7 @@ await run(LABEL, artifacts, async (ctx) => {
     await visible(page, '#queue', 'the queue');
     // The next draft is generated in the background: refresh the queue until it is there.
     const row = await until('iteration 2 in the queue', async () => {
-      await Promise.all([
-        page.waitForResponse((r) => r.url().includes('/reviews?'), { timeout: WAIT_MS }),
-        page.click('#refresh'),
-      ]);
+      await reloadQueue(page, () => page.click('#refresh'));
       const r = await queueRow(page);
       return r && /^2 \/ \d+$/.test(r[1]) ? r : false;
     });
