@@ -19,7 +19,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  arg, expect, fail as failWith, loadPlaywright, run, text, textMatches, until, visible, WAIT_MS, workspace,
+  arg, expect, fail as failWith, loadPlaywright, reloadQueue, run, text, textMatches, until, visible, WAIT_MS, workspace,
 } from './harness.mjs';
 
 const LABEL = 'review-page a11y';
@@ -334,7 +334,7 @@ await run(LABEL, artifacts, async (ctx) => {
     await focusIs(page, (f) => f.id === 'queue-title', 'the queue heading');
     await until('iteration 2 of A in the queue', async () => {
       if ((await active(page)).id !== 'refresh') { await tabTo(page, (f) => f.id === 'refresh', '"Refresh"', { max: 10 }); }
-      await Promise.all([page.waitForResponse((r) => r.url().includes('/reviews?')), page.keyboard.press('Enter')]);
+      await reloadQueue(page, () => Promise.all([page.waitForResponse((r) => r.url().includes('/reviews?')), page.keyboard.press('Enter')]));
       const label = await page.$$eval('#queue-body a', (as) => as.map((a) => a.textContent).join(' | '));
       return /iteration 2/.test(label) ? label : false;
     });
