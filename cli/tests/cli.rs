@@ -770,7 +770,7 @@ fn finished_workflows_are_published_and_exported() {
         "hitl export prints the stored bytes"
     );
     let envelope: Value = serde_json::from_slice(&stored).unwrap();
-    assert_eq!(envelope["schema_version"], "1.1");
+    assert_eq!(envelope["schema_version"], "1.2");
     assert_eq!(envelope["outcome"], "approved");
     assert_eq!(envelope["approved_by"], "synthetic-reviewer");
     let event = events

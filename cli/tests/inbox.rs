@@ -123,6 +123,21 @@ fn claims_and_two_approvals_across_processes() {
     assert_eq!(done["status"], "approved");
     let envelope: Value = serde_json::from_slice(&hitl_ok(&data, &["export", &id]).stdout).unwrap();
     assert_eq!(envelope["approved_by"], "ben");
+    // Consumers see both approvers: the one who completed the quorum and who came before.
+    assert_eq!(envelope["co_approvers"], serde_json::json!(["ana"]));
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            common::workspace().join("docs/schemas/outcome-envelope.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let problems: Vec<String> = validator
+        .iter_errors(&envelope)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(problems.is_empty(), "{problems:?}");
 }
 
 #[test]

@@ -256,8 +256,12 @@ mod tests {
             .cloned()
             .unwrap();
         let env: Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(env["schema_version"], "1.1");
+        assert_eq!(env["schema_version"], "1.2");
         assert_eq!(env["approved_by"], "rita");
+        assert!(
+            env.get("co_approvers").is_none(),
+            "one approval: no co_approvers"
+        );
         assert_eq!(env["artifact"]["tagline"], "Good mornings");
         let events = publisher.events.lock().unwrap();
         assert_eq!(events[0]["outcome"], "approved");

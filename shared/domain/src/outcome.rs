@@ -13,7 +13,7 @@ use crate::error::HandlerError;
 use crate::model::{Artifact, Decision, Subject, Workflow, WorkflowStatus};
 
 /// Version of the envelope's shape; a breaking change bumps the major part.
-pub const ENVELOPE_SCHEMA_VERSION: &str = "1.1";
+pub const ENVELOPE_SCHEMA_VERSION: &str = "1.2";
 /// `source` of the events.
 pub const EVENT_SOURCE: &str = "hitl.orchestrator";
 /// `detail-type` of the events.
@@ -42,6 +42,10 @@ pub struct OutcomeEnvelope {
     pub generator: String,
     /// The reviewer whose approval made it final.
     pub approved_by: String,
+    /// In a workflow that needs several approvals: the reviewers who approved the final
+    /// iteration before `approved_by`, in order (1.2; absent when one approval was enough).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub co_approvers: Vec<String>,
     /// Iterations the loop took.
     pub iterations: u32,
     /// When the workflow started.
@@ -142,6 +146,7 @@ pub fn envelope(
         artifact_hash: final_artifact.hash.clone(),
         generator: final_artifact.generator.clone(),
         approved_by: approval.reviewer.clone(),
+        co_approvers: approval.co_approvers.clone(),
         iterations: workflow.iteration,
         created_at: workflow.created_at,
         completed_at,
