@@ -58,7 +58,8 @@ pub struct StartArgs {
 pub struct ClaimArgs {
     /// Workflow id.
     pub workflow_id: String,
-    /// The reviewer (locally `local-reviewer` when not given).
+    /// The reviewer (locally `local-reviewer` when not given; required by `hitl aws claim` and
+    /// `hitl aws release`).
     #[arg(long)]
     pub reviewer: Option<String>,
     /// The iteration the reviewer is looking at (default: the current one).

@@ -670,6 +670,17 @@ fn operator(
     Ok((processor, who))
 }
 
+/// The claim service on the stack's table (`hitl aws claim` / `release`): the same rules and
+/// conditional writes as the API's claim routes.
+pub fn claims(
+    clients: &Clients,
+    targets: &Targets,
+) -> Result<hitl_domain::claims::ClaimService<Arc<dyn WorkflowStore>, Arc<dyn Clock>>> {
+    let store: Arc<dyn WorkflowStore> = Arc::new(clients.store(targets)?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    Ok(hitl_domain::claims::ClaimService::new(store, clock))
+}
+
 /// `hitl aws resolve`: an operator's resolution of an escalated workflow through the shared
 /// feedback processor (as [`feedback`]: the operator's AWS credentials are the authorisation).
 pub async fn resolve(

@@ -12,7 +12,7 @@ use hitl_domain::model::{FeedbackOutcome, WorkflowStatus};
 use hitl_domain::store::WorkflowStore;
 use serde_json::json;
 
-use crate::args::{start_input, FeedbackArgs, ResolveArgs, StartArgs};
+use crate::args::{start_input, ClaimArgs, FeedbackArgs, ResolveArgs, StartArgs};
 use hitl_cli::format::{parse_duration, table};
 use hitl_cli::report::{self, ReportArgs};
 
@@ -64,6 +64,12 @@ pub enum AwsCommand {
     /// Resolve an escalated workflow as an operator (the twin of `hitl resolve`; `--by` is
     /// required), resuming its execution.
     Resolve(ResolveArgs),
+    /// Claim a workflow's current iteration for a reviewer (`--reviewer` is required): other
+    /// reviewers' decisions are refused until it is released or lapses.
+    Claim(ClaimArgs),
+    /// Release a claim (`--reviewer` is required; `--admin` releases anyone's, e.g. the claim
+    /// of a reviewer who is away).
+    Release(ClaimArgs),
     /// One workflow and its execution, or the workflows of a status.
     Status(AwsStatusArgs),
     /// The learning report over the table (through the status index, with progress).
@@ -153,6 +159,8 @@ pub async fn run(args: AwsArgs, as_json: bool) -> Result<ExitCode> {
         AwsCommand::Start(start) => start_workflows(&clients, &targets, start, as_json).await,
         AwsCommand::Feedback(feedback) => submit(&clients, &targets, feedback, as_json).await,
         AwsCommand::Resolve(args) => resolve(&clients, &targets, args, as_json).await,
+        AwsCommand::Claim(args) => claim(&clients, &targets, args, true, as_json).await,
+        AwsCommand::Release(args) => claim(&clients, &targets, args, false, as_json).await,
         AwsCommand::Status(status) => show_status(&clients, &targets, status, as_json).await,
         AwsCommand::Report(mut report_args) => {
             report_args.format = Some(report_args.format_with_json(as_json)?);
@@ -297,6 +305,23 @@ async fn submit(
     }
 }
 
+/// `hitl aws claim` / `hitl aws release`: the claim service on the stack's table, as the API
+/// and `hitl claim` use it (the operator's AWS credentials are the authorisation).
+async fn claim(
+    clients: &Clients,
+    targets: &Targets,
+    args: ClaimArgs,
+    take: bool,
+    as_json: bool,
+) -> Result<ExitCode> {
+    let verb = if take { "claim" } else { "release" };
+    let name = args.reviewer.clone().ok_or_else(|| {
+        anyhow!("hitl aws {verb} needs --reviewer NAME: the claim is held in that name on the deployed stack")
+    })?;
+    let service = aws::claims(clients, targets)?;
+    crate::commands::claim_with(&service, &name, &args, take, as_json).await
+}
+
 async fn resolve(
     clients: &Clients,
     targets: &Targets,
@@ -356,6 +381,8 @@ async fn show_status(
         let state = aws::status(clients, targets, id).await?;
         let wf = &state.workflow;
         let deadline = wf.pending_review.as_ref().map(|p| p.deadline);
+        // Approvals so far and the live claim, as `hitl status` and the API show them.
+        let review = wf.review_summary(chrono::Utc::now());
         if as_json {
             println!(
                 "{}",
@@ -363,6 +390,7 @@ async fn show_status(
                     "workflow_id": wf.id, "subject": wf.subject, "status": wf.status,
                     "iteration": wf.iteration, "max_iterations": wf.config.max_iterations,
                     "reviewer_group": wf.config.reviewer_group, "deadline": deadline,
+                    "review": review,
                     "execution_arn": wf.execution_arn, "execution_status": state.execution_status,
                     "decisions": wf.decisions.iter().map(|d| json!({
                         "iteration": d.iteration, "decision": d.decision,
@@ -397,6 +425,21 @@ async fn show_status(
                         wf.execution_arn.as_deref().unwrap_or("—"),
                         state.execution_status.as_deref().unwrap_or("—")
                     ),
+                ],
+                vec![
+                    "approvals".into(),
+                    review.as_ref().map_or("—".into(), |r| {
+                        format!("{} of {}", r.approved_by.len(), r.required_approvals)
+                    }),
+                ],
+                vec![
+                    "claimed by".into(),
+                    review
+                        .as_ref()
+                        .and_then(|r| r.claim.as_ref())
+                        .map_or("—".into(), |c| {
+                            format!("{} until {}", c.reviewer, c.expires_at.to_rfc3339())
+                        }),
                 ],
                 vec!["decisions".into(), wf.decisions.len().to_string()],
                 vec![

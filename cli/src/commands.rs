@@ -209,12 +209,32 @@ pub(crate) async fn claim(
 ) -> Result<ExitCode> {
     let service =
         hitl_domain::claims::ClaimService::new(runtime.store.clone(), runtime.clock.clone());
+    let name = args
+        .reviewer
+        .clone()
+        .unwrap_or_else(|| "local-reviewer".to_owned());
+    claim_with(&service, &name, &args, take, as_json).await
+}
+
+/// A claim or release by `name` through `service` (the local store or, for `hitl aws`, the
+/// stack's table): prints the receipt, or the refusal with its stable name (exit 1).
+pub(crate) async fn claim_with<S, C>(
+    service: &hitl_domain::claims::ClaimService<S, C>,
+    name: &str,
+    args: &ClaimArgs,
+    take: bool,
+    as_json: bool,
+) -> Result<ExitCode>
+where
+    S: std::ops::Deref + Send + Sync,
+    S::Target: hitl_domain::store::WorkflowStore,
+    C: hitl_domain::ports::Clock,
+{
     let reviewer = Reviewer {
-        name: args
-            .reviewer
-            .clone()
-            .unwrap_or_else(|| "local-reviewer".to_owned()),
-        groups: args.admin.then(|| vec!["admin".to_owned()]),
+        name: name.to_owned(),
+        groups: args
+            .admin
+            .then(|| vec![hitl_domain::claims::ADMIN_GROUP.to_owned()]),
         channel: "cli".into(),
     };
     let result = if take {

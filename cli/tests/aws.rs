@@ -374,6 +374,29 @@ async fn hitl_aws_operates_a_stack_on_moto() {
     let listed = json_out(&moto.hitl(&["status", "--status", "awaiting_review"]));
     assert_eq!(listed["workflows"][0]["workflow_id"], wf_id);
 
+    // claim / release on the stack's table: ana's claim refuses the operator's decision until
+    // an admin releases it (the claim of a reviewer who is away).
+    let anonymous = moto.hitl(&["claim", &wf_id]);
+    assert_eq!(anonymous.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&anonymous.stderr).contains("needs --reviewer"));
+    let claimed = moto.hitl(&["claim", &wf_id, "--reviewer", "ana"]);
+    assert!(claimed.status.success(), "{:?}", claimed);
+    assert_eq!(json_out(&claimed)["claim"]["reviewer"], "ana");
+    let viewed = json_out(&moto.hitl(&["status", &wf_id]));
+    assert_eq!(viewed["review"]["claim"]["reviewer"], "ana", "{viewed}");
+    let blocked = moto.hitl(&["feedback", &wf_id, "--approve", "--reviewer", "ops"]);
+    assert_eq!(blocked.status.code(), Some(1));
+    assert_eq!(
+        json_out(&blocked)["receipt"]["outcome"]["reason"],
+        "claimed_by_other"
+    );
+    let not_ops = moto.hitl(&["release", &wf_id, "--reviewer", "ops"]);
+    assert_eq!(not_ops.status.code(), Some(1));
+    assert_eq!(json_out(&not_ops)["refused"], "claimed_by_other");
+    let released = moto.hitl(&["release", &wf_id, "--reviewer", "ops", "--admin"]);
+    assert!(released.status.success(), "{:?}", released);
+    assert!(json_out(&released)["claim"].is_null());
+
     // feedback: a stale iteration is refused (exit 1), the decision resumes the execution.
     let out = moto.hitl(&[
         "feedback",
@@ -429,10 +452,18 @@ async fn hitl_aws_operates_a_stack_on_moto() {
     );
     assert_eq!(after["decisions"][0]["reviewer"], "ops");
     let trail = store.list_feedback(&wf_id).await.unwrap();
+    let mut outcomes: Vec<String> = trail
+        .iter()
+        .map(|e| match &e.outcome {
+            hitl_domain::model::FeedbackOutcome::Applied { status } => format!("applied:{status}"),
+            hitl_domain::model::FeedbackOutcome::Rejected { reason, .. } => reason.clone(),
+        })
+        .collect();
+    outcomes.sort();
     assert_eq!(
-        trail.len(),
-        2,
-        "the refused and the applied decision are both on record"
+        outcomes,
+        ["applied:approved", "claimed_by_other", "unknown_iteration"],
+        "both refusals (the stale iteration, the decision against ana's claim) and the applied decision are on record"
     );
     // The outbox against the real SDK clients: the decision was settled as delivered, the
     // execution's history (GetExecutionHistory) says this decision ended the wait, and a
