@@ -41,6 +41,8 @@ pub const OIDC_AUTHORIZATION_ENDPOINT_ENV: &str = "OIDC_AUTHORIZATION_ENDPOINT";
 pub const OIDC_TOKEN_ENDPOINT_ENV: &str = "OIDC_TOKEN_ENDPOINT";
 /// The issuer's sign-out endpoint (optional).
 pub const OIDC_END_SESSION_ENDPOINT_ENV: &str = "OIDC_END_SESSION_ENDPOINT";
+/// The issuer's token revocation endpoint (optional, RFC 7009).
+pub const OIDC_REVOCATION_ENDPOINT_ENV: &str = "OIDC_REVOCATION_ENDPOINT";
 
 /// The parts of the discovery document this server and the page use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +58,9 @@ pub struct Discovery {
     /// Where the page signs the reviewer out at the issuer, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_session_endpoint: Option<String>,
+    /// Where the page revokes the refresh token on sign-out (RFC 7009), if the issuer has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<String>,
 }
 
 /// What the review page needs to sign reviewers in (`GET /auth/config`).
@@ -74,9 +79,16 @@ pub enum PageAuth {
         authorization_endpoint: String,
         /// Token endpoint (code exchange and refresh).
         token_endpoint: String,
-        /// Sign-out endpoint, if any.
+        /// Sign-out endpoint, if any: on "Sign out" the page sends the browser there with
+        /// `client_id`, `logout_uri` (Amazon Cognito's name) and `post_logout_redirect_uri`
+        /// (OpenID Connect RP-Initiated Logout), both the page's own address, so the issuer's
+        /// session ends too.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         end_session_endpoint: Option<String>,
+        /// Token revocation endpoint (RFC 7009), if any: the page revokes the refresh token on
+        /// "Sign out".
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revocation_endpoint: Option<String>,
         /// Scopes to ask for.
         scope: String,
         /// Whether reviewer tokens (`hitl reviewers add`) are accepted too (locally).
@@ -87,7 +99,8 @@ pub enum PageAuth {
 impl PageAuth {
     /// The page settings from the environment of the API function on AWS (`OIDC_ISSUER`,
     /// `OIDC_CLIENT_ID`, `OIDC_AUTHORIZATION_ENDPOINT`, `OIDC_TOKEN_ENDPOINT`, optional
-    /// `OIDC_END_SESSION_ENDPOINT`): `Token` when any required one is missing.
+    /// `OIDC_END_SESSION_ENDPOINT` and `OIDC_REVOCATION_ENDPOINT`): `Token` when any required
+    /// one is missing.
     pub fn from_env() -> Self {
         let var = |value: Result<String, std::env::VarError>| {
             value
@@ -108,6 +121,7 @@ impl PageAuth {
                     authorization_endpoint,
                     token_endpoint,
                     end_session_endpoint: var(std::env::var(OIDC_END_SESSION_ENDPOINT_ENV)),
+                    revocation_endpoint: var(std::env::var(OIDC_REVOCATION_ENDPOINT_ENV)),
                     scope: SCOPES.to_owned(),
                     reviewer_tokens: false,
                 }
@@ -116,22 +130,46 @@ impl PageAuth {
         }
     }
 
-    /// The origin the page must be allowed to `fetch` (the token endpoint's), for the
-    /// Content-Security-Policy's `connect-src`.
+    /// The origin the page must be allowed to `fetch` for the code exchange and refresh (the
+    /// token endpoint's), for the Content-Security-Policy's `connect-src`.
     pub fn token_origin(&self) -> Option<String> {
         let Self::Oidc { token_endpoint, .. } = self else {
             return None;
         };
-        // scheme://host[:port] — everything before the path.
-        let (scheme, rest) = token_endpoint.split_once("://")?;
-        let authority = rest.split(['/', '?', '#']).next()?;
-        let valid = matches!(scheme, "https" | "http")
-            && !authority.is_empty()
-            && authority
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
-        valid.then(|| format!("{scheme}://{authority}"))
+        origin(token_endpoint)
     }
+
+    /// Every origin the page must be allowed to `fetch`: the token endpoint's and, when it is
+    /// another one, the revocation endpoint's (a valid `scheme://host[:port]` each).
+    pub fn connect_origins(&self) -> Vec<String> {
+        let Self::Oidc {
+            token_endpoint,
+            revocation_endpoint,
+            ..
+        } = self
+        else {
+            return Vec::new();
+        };
+        let mut origins: Vec<String> = std::iter::once(token_endpoint)
+            .chain(revocation_endpoint)
+            .filter_map(|endpoint| origin(endpoint))
+            .collect();
+        origins.dedup();
+        origins
+    }
+}
+
+/// `scheme://host[:port]` of an http(s) URL — everything before the path — or `None` when it
+/// is not one (nothing that could widen the policy gets through).
+fn origin(endpoint: &str) -> Option<String> {
+    let (scheme, rest) = endpoint.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let valid = matches!(scheme, "https" | "http")
+        && !authority.is_empty()
+        && authority
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    valid.then(|| format!("{scheme}://{authority}"))
 }
 
 /// Verifies ID tokens of one issuer for one audience (the page's client id).
@@ -200,6 +238,7 @@ impl OidcVerifier {
             authorization_endpoint: self.discovery.authorization_endpoint.clone(),
             token_endpoint: self.discovery.token_endpoint.clone(),
             end_session_endpoint: self.discovery.end_session_endpoint.clone(),
+            revocation_endpoint: self.discovery.revocation_endpoint.clone(),
             scope: SCOPES.to_owned(),
             reviewer_tokens: true,
         }

@@ -11,16 +11,16 @@ const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// The page's policy: [`CSP`], with the OIDC token endpoint's origin allowed for `fetch` when
-/// reviewers sign in with an issuer (the code exchange and refresh go there).
-fn csp(token_origin: Option<&str>) -> String {
-    match token_origin {
-        Some(origin) => CSP.replace(
-            "connect-src 'self'",
-            &format!("connect-src 'self' {origin}"),
-        ),
-        None => CSP.to_owned(),
+/// The page's policy: [`CSP`], with the issuer's origins allowed for `fetch` when reviewers
+/// sign in with an issuer (the code exchange, refresh and revocation go there).
+fn csp(origins: &[String]) -> String {
+    if origins.is_empty() {
+        return CSP.to_owned();
     }
+    CSP.replace(
+        "connect-src 'self'",
+        &format!("connect-src 'self' {}", origins.join(" ")),
+    )
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -46,12 +46,8 @@ fn with_policy(content_type: &'static str, body: &'static str, policy: String) -
 pub(crate) async fn index(
     axum::extract::State(state): axum::extract::State<crate::AppState>,
 ) -> Response {
-    let origin = state.page_auth.token_origin();
-    with_policy(
-        "text/html; charset=utf-8",
-        INDEX_HTML,
-        csp(origin.as_deref()),
-    )
+    let origins = state.page_auth.connect_origins();
+    with_policy("text/html; charset=utf-8", INDEX_HTML, csp(&origins))
 }
 
 /// `GET /auth/config`: how the page signs reviewers in (public: it holds no secret).

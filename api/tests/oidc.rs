@@ -74,6 +74,7 @@ fn discovery() -> Discovery {
         token_endpoint: format!("{ISSUER}/token"),
         jwks_uri: format!("{ISSUER}/jwks"),
         end_session_endpoint: None,
+        revocation_endpoint: None,
     }
 }
 
@@ -214,6 +215,7 @@ fn the_page_may_fetch_only_the_token_endpoints_origin() {
         authorization_endpoint: format!("{ISSUER}/authorize"),
         token_endpoint: endpoint.into(),
         end_session_endpoint: None,
+        revocation_endpoint: None,
         scope: "openid".into(),
         reviewer_tokens: false,
     };
@@ -224,4 +226,41 @@ fn the_page_may_fetch_only_the_token_endpoints_origin() {
     assert_eq!(oidc("javascript:alert(1)").token_origin(), None);
     assert_eq!(oidc("https://a b/token").token_origin(), None);
     assert_eq!(PageAuth::Token.token_origin(), None);
+}
+
+#[test]
+fn the_page_may_also_fetch_the_revocation_endpoints_origin() {
+    let oidc = |token: &str, revocation: Option<&str>| PageAuth::Oidc {
+        issuer: ISSUER.into(),
+        client_id: AUDIENCE.into(),
+        authorization_endpoint: format!("{ISSUER}/authorize"),
+        token_endpoint: token.into(),
+        end_session_endpoint: Some(format!("{ISSUER}/logout")),
+        revocation_endpoint: revocation.map(str::to_owned),
+        scope: "openid".into(),
+        reviewer_tokens: false,
+    };
+    // Amazon Cognito: both on the hosted domain, allowed once.
+    assert_eq!(
+        oidc(
+            "https://d.auth.eu-west-1.amazoncognito.com/oauth2/token",
+            Some("https://d.auth.eu-west-1.amazoncognito.com/oauth2/revoke")
+        )
+        .connect_origins(),
+        ["https://d.auth.eu-west-1.amazoncognito.com"]
+    );
+    assert_eq!(
+        oidc(
+            "https://idp.example/token",
+            Some("https://revoke.example:8443/r")
+        )
+        .connect_origins(),
+        ["https://idp.example", "https://revoke.example:8443"]
+    );
+    // Nothing that is not an http(s) origin widens the policy.
+    assert_eq!(
+        oidc("https://idp.example/token", Some("javascript:alert(1)")).connect_origins(),
+        ["https://idp.example"]
+    );
+    assert!(PageAuth::Token.connect_origins().is_empty());
 }

@@ -275,6 +275,42 @@
     focusOn($('sign-in-form').hidden ? $('oidc-start') : $('token'));
   }
 
+  /**
+   * "Sign out", clicked: ends the session in every tab of this page, revokes the refresh token
+   * at the issuer (RFC 7009, so a copy of it left anywhere is worthless) and ends the issuer's
+   * own sign-in session, so on a shared computer the next "Sign in" asks for the password again
+   * instead of signing the last reviewer straight back in. The issuer sends the browser back
+   * here. The return address goes under both names: `post_logout_redirect_uri` (OpenID Connect
+   * RP-Initiated Logout) and `logout_uri` (Amazon Cognito's /logout, which needs it and
+   * `client_id`).
+   */
+  async function signOutByReviewer() {
+    const session = oidcSession();
+    const auth = state.auth;
+    signOut();
+    if (!session || auth.mode !== 'oidc') { return; }
+    if (session.refresh_token && auth.revocation_endpoint) {
+      try {
+        await fetch(auth.revocation_endpoint, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ token: session.refresh_token, token_type_hint: 'refresh_token', client_id: auth.client_id }).toString(),
+          cache: 'no-store',
+          credentials: 'omit',
+        });
+      } catch (_) {
+        // Best effort: the tokens are gone from this browser either way.
+      }
+    }
+    if (auth.end_session_endpoint) {
+      const url = new URL(auth.end_session_endpoint);
+      url.searchParams.set('client_id', auth.client_id);
+      url.searchParams.set('post_logout_redirect_uri', redirectUri());
+      url.searchParams.set('logout_uri', redirectUri());
+      location.assign(url.toString());
+    }
+  }
+
   function fmtDate(text) {
     if (!text) { return '—'; }
     const d = new Date(text);
@@ -1028,7 +1064,7 @@
       $('who-name').textContent = 'Signed in';
       await route();
     });
-    $('sign-out').addEventListener('click', () => signOut());
+    $('sign-out').addEventListener('click', () => signOutByReviewer());
     $('oidc-start').addEventListener('click', () => { startOidc().catch((err) => flash('Sign-in could not start (' + err.message + ').', 'error')); });
     // Another tab signed out (or in): follow it.
     window.addEventListener('storage', (event) => {

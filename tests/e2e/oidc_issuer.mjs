@@ -2,9 +2,13 @@
 // killed with it. Keys are generated per run (RSA 2048, RS256). It implements what the page and
 // `hitl serve --oidc-*` use: discovery, JWKS, the authorization endpoint (a login form that asks
 // for a user name — no password: this is a test issuer), the token endpoint (authorization code
-// with PKCE S256, refresh tokens that rotate, CORS for the page's fetch) and, for the refusal
+// with PKCE S256, refresh tokens that rotate, CORS for the page's fetch), a sign-in session
+// kept in a cookie as real issuers do (a second authorization within it needs no login), token
+// revocation (RFC 7009) and a sign-out endpoint that ends that session (OpenID Connect
+// RP-Initiated Logout, also accepting Amazon Cognito's `logout_uri`) and, for the refusal
 // tests, /forge?kind=expired|wrong-key|wrong-audience|wrong-issuer, which issues tokens the
-// server must refuse. /stats counts codes, exchanges and refreshes.
+// server must refuse. /stats counts codes, exchanges, refreshes, sessions, revocations and
+// sign-outs.
 //
 //   node tests/e2e/oidc_issuer.mjs --client-id=hitl-page --users=rita:reviewers,sam:reviewers --ttl=12
 //
@@ -30,7 +34,29 @@ const jwk = { ...key.publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use
 
 const codes = new Map();
 const refreshTokens = new Map();
-const stats = { codes: 0, exchanges: 0, refreshes: 0, refused: 0 };
+const stats = { codes: 0, exchanges: 0, refreshes: 0, refused: 0, silent: 0, revoked: 0, logouts: 0 };
+// Sign-in sessions (cookie `issuer_sid`) and the redirect URIs seen in authorizations (the only
+// addresses a sign-out may send the browser back to).
+const sessions = new Map();
+const redirects = new Set();
+const SESSION_COOKIE = 'issuer_sid';
+
+function sessionOf(req) {
+  const cookie = (req.headers.cookie || '').split(';').map((c) => c.trim().split('=')).find(([n]) => n === SESSION_COOKIE);
+  return cookie ? cookie[1] : null;
+}
+
+/** A code for `user`, and the redirect back to the client with it. */
+function authorize(res, user, redirect, state, challenge, headers = {}) {
+  const code = randomBytes(16).toString('base64url');
+  codes.set(code, { user, redirect, challenge });
+  stats.codes++;
+  const back = new URL(redirect);
+  back.searchParams.set('code', code);
+  back.searchParams.set('state', state || '');
+  res.writeHead(302, { Location: back.toString(), ...headers });
+  return res.end();
+}
 let issuer = '';
 
 const b64url = (buf) => Buffer.from(buf).toString('base64url');
@@ -93,6 +119,8 @@ const server = createServer(async (req, res) => {
         authorization_endpoint: issuer + '/authorize',
         token_endpoint: issuer + '/token',
         jwks_uri: issuer + '/jwks',
+        end_session_endpoint: issuer + '/logout',
+        revocation_endpoint: issuer + '/revoke',
         response_types_supported: ['code'],
         grant_types_supported: ['authorization_code', 'refresh_token'],
         code_challenge_methods_supported: ['S256'],
@@ -107,6 +135,12 @@ const server = createServer(async (req, res) => {
       if (p.get('client_id') !== clientId || p.get('response_type') !== 'code' || p.get('code_challenge_method') !== 'S256' || !p.get('code_challenge') || !p.get('redirect_uri')) {
         return send(res, 400, '<p>bad authorization request</p>');
       }
+      redirects.add(p.get('redirect_uri'));
+      const signedIn = sessions.get(sessionOf(req));
+      if (signedIn) {
+        stats.silent++;
+        return authorize(res, signedIn, p.get('redirect_uri'), p.get('state'), p.get('code_challenge'));
+      }
       const hidden = ['redirect_uri', 'state', 'code_challenge'].map((n) => '<input type="hidden" name="' + n + '" value="' + escape(p.get(n) || '') + '">').join('');
       return send(res, 200, '<!doctype html><html lang="en"><head><link rel="icon" href="data:,"><title>Test issuer sign-in</title></head><body><main><h1>Test issuer</h1>' +
         '<form method="post" action="/authorize">' + hidden + '<label for="username">User name</label> <input id="username" name="username"> ' +
@@ -116,14 +150,31 @@ const server = createServer(async (req, res) => {
       const p = await form(req);
       const user = p.get('username');
       if (!users[user]) { return send(res, 403, '<p>unknown user</p>'); }
-      const code = randomBytes(16).toString('base64url');
-      codes.set(code, { user, redirect: p.get('redirect_uri'), challenge: p.get('code_challenge') });
-      stats.codes++;
-      const back = new URL(p.get('redirect_uri'));
-      back.searchParams.set('code', code);
-      back.searchParams.set('state', p.get('state') || '');
-      res.writeHead(302, { Location: back.toString() });
+      const sid = randomBytes(16).toString('base64url');
+      sessions.set(sid, user);
+      return authorize(res, user, p.get('redirect_uri'), p.get('state'), p.get('code_challenge'),
+        { 'Set-Cookie': SESSION_COOKIE + '=' + sid + '; Path=/; HttpOnly; SameSite=Lax' });
+    }
+    if (req.method === 'GET' && url.pathname === '/logout') {
+      // OpenID Connect names the return address post_logout_redirect_uri, Cognito logout_uri;
+      // either must be one the client registered (here: used as a redirect URI).
+      const p = url.searchParams;
+      const back = p.get('post_logout_redirect_uri') || p.get('logout_uri');
+      if (p.get('client_id') !== clientId || !back || !redirects.has(back)) {
+        return send(res, 400, '<p>bad sign-out request</p>');
+      }
+      sessions.delete(sessionOf(req));
+      stats.logouts++;
+      res.writeHead(302, { Location: back, 'Set-Cookie': SESSION_COOKIE + '=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax' });
       return res.end();
+    }
+    if (req.method === 'OPTIONS' && url.pathname === '/revoke') { res.writeHead(204, cors); return res.end(); }
+    if (req.method === 'POST' && url.pathname === '/revoke') {
+      const p = await form(req);
+      if (p.get('client_id') !== clientId) { return send(res, 401, { error: 'invalid_client' }, cors); }
+      // RFC 7009: 200 whether or not the token was valid.
+      if (refreshTokens.delete(p.get('token') || '')) { stats.revoked++; }
+      return send(res, 200, {}, cors);
     }
     if (req.method === 'OPTIONS' && url.pathname === '/token') { res.writeHead(204, cors); return res.end(); }
     if (req.method === 'POST' && url.pathname === '/token') {

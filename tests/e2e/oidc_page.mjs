@@ -2,7 +2,8 @@
 // (tests/e2e/oidc_issuer.mjs, keys generated per run) and `hitl serve --oidc-issuer`:
 // redirect → the issuer's login → callback (code + PKCE) → queue → decide → a second tab shares
 // the session → the ID token is refreshed silently and still works → expired, wrongly signed,
-// other-audience and other-issuer tokens are refused → sign-out clears it in both tabs.
+// other-audience and other-issuer tokens are refused → sign-out clears it in both tabs, revokes
+// the refresh token and ends the issuer's session (the next sign-in asks for a login again).
 // One line per step; screenshots in the artifacts dir; exit 1 on the first failure.
 import path from 'node:path';
 import {
@@ -113,14 +114,37 @@ run(LABEL, artifacts, async (ctx) => {
     return JSON.stringify(answers);
   });
 
-  await step('sign out clears the session in both tabs', async () => {
+  await step('sign out: both tabs, the refresh token and the issuer\'s session end', async () => {
     await page.bringToFront();
+    const { client_id: clientId } = await (await fetch(baseUrl + '/auth/config')).json();
+    // What the issuer answers this browser's next authorization: 302 with a code while its
+    // sign-in session lives (no login asked), the login form once it ended.
+    const authorizeAnswer = async () => {
+      const query = new URLSearchParams({
+        response_type: 'code', client_id: clientId, redirect_uri: baseUrl + '/', state: 'probe', code_challenge: 'probe', code_challenge_method: 'S256',
+      });
+      return (await page.context().request.get(issuer + '/authorize?' + query, { maxRedirects: 0 })).status();
+    };
+    expect(await authorizeAnswer() === 302, 'before sign-out the issuer signs this browser in without a login');
+    const before = await session(page);
     await page.click('#sign-out');
-    await visible(page, '#oidc-start', 'the sign-in button');
+    const s = await until('the revocation and the sign-out at the issuer', async () => {
+      const now = await stats();
+      return now.revoked === 1 && now.logouts === 1 ? now : false;
+    });
+    await page.waitForURL((u) => u.toString().startsWith(baseUrl + '/'), { timeout: WAIT_MS });
+    await visible(page, '#oidc-start', 'the sign-in button, back from the issuer');
     expect(await session(page) === null, 'the tokens are gone from storage');
     expect(await page.isHidden('#who'), 'the signed-in bar is hidden');
     await visible(second, '#oidc-start', 'tab 2: the sign-in button after the other tab signed out');
-    return await shot(page, '04-signed-out.png');
+    const refresh = await fetch(issuer + '/token', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: before.refresh_token, client_id: clientId }).toString(),
+    });
+    expect(refresh.status === 400, 'the revoked refresh token is refused: ' + refresh.status);
+    expect(await authorizeAnswer() === 200, 'after sign-out the issuer asks for a login again');
+    return 'revoked ' + s.revoked + ', issuer sign-outs ' + s.logouts + ' [' + await shot(page, '04-signed-out.png') + ']';
   });
 
   await step('no script errors; the only failed requests are the refused tokens', async () => {
