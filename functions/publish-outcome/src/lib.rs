@@ -256,6 +256,27 @@ mod tests {
             .cloned()
             .unwrap();
         let env: Value = serde_json::from_slice(&bytes).unwrap();
+        // The stored bytes have their keys sorted (the struct's field order is not).
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let top: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("  \"") && !l.starts_with("   "))
+            .filter_map(|l| l.trim_start().split('"').nth(1))
+            .collect();
+        let mut sorted = top.clone();
+        sorted.sort_unstable();
+        assert_eq!(top, sorted);
+        assert!(top.len() >= 13, "{top:?}");
+        assert_eq!(
+            env["content_hash"],
+            {
+                let mut rest = env.clone();
+                rest.as_object_mut().unwrap().remove("content_hash");
+                hitl_domain::metadata::content_hash(&rest)
+            }
+            .as_str(),
+            "a consumer recomputes content_hash over the other fields"
+        );
         assert_eq!(env["schema_version"], "1.2");
         assert_eq!(env["approved_by"], "rita");
         assert!(

@@ -151,11 +151,18 @@ pub fn validate(content: &Value) -> Vec<FieldError> {
     errors
 }
 
-/// SHA-256 of the canonical (key-sorted, compact) JSON.
+/// SHA-256 (hex) of the RFC 8785 canonical JSON of `content` (JCS: keys sorted, no white
+/// space, numbers as ECMAScript writes them), so a consumer recomputes it with any JCS library.
+/// Not `serde_json::to_vec`: its key order is insertion order whenever the `preserve_order`
+/// feature is on, which the AWS SDK turns on in every binary that links it.
 pub fn content_hash(content: &Value) -> String {
-    // serde_json's Map is a BTreeMap without the preserve_order feature: keys are sorted.
-    let canonical = serde_json::to_vec(content).unwrap_or_default();
-    hex::encode(Sha256::digest(canonical))
+    hex::encode(Sha256::digest(canonical_json(content)))
+}
+
+/// The RFC 8785 canonical JSON of `value`.
+pub fn canonical_json(value: &Value) -> Vec<u8> {
+    // A `Value` always serializes (string keys, finite numbers).
+    serde_json_canonicalizer::to_vec(value).unwrap_or_default()
 }
 
 /// Whether a text has nothing but white space: Unicode `White_Space` and the byte-order mark

@@ -36,7 +36,7 @@ pub struct OutcomeEnvelope {
     pub artifact: Value,
     /// The iteration that produced it.
     pub artifact_iteration: u32,
-    /// SHA-256 of the artifact's canonical JSON (as stored with the draft).
+    /// SHA-256 of the artifact's RFC 8785 canonical JSON (as stored with the draft).
     pub artifact_hash: String,
     /// Who produced the artifact (agent id or `local-generator`).
     pub generator: String,
@@ -52,7 +52,7 @@ pub struct OutcomeEnvelope {
     pub created_at: DateTime<Utc>,
     /// When it finished.
     pub completed_at: DateTime<Utc>,
-    /// SHA-256 over the canonical JSON of every other field (keys sorted, compact): two
+    /// SHA-256 over the RFC 8785 canonical JSON of every other field (keys sorted, compact): two
     /// publications of one outcome carry the same hash.
     pub content_hash: String,
 }
@@ -95,10 +95,7 @@ pub fn envelope_key(environment: &str, workflow: &Workflow) -> String {
 }
 
 fn canonical_hash(value: &Value) -> String {
-    // serde_json's Map is ordered (no preserve_order feature): keys come out sorted.
-    hex::encode(Sha256::digest(
-        serde_json::to_vec(value).unwrap_or_default(),
-    ))
+    hex::encode(Sha256::digest(crate::metadata::canonical_json(value)))
 }
 
 /// The envelope of an approved workflow, from its record and its final draft.
@@ -164,7 +161,17 @@ pub fn envelope(
 /// The envelope's bytes as stored: pretty JSON with sorted keys and a final newline (the same
 /// bytes for every publication of one outcome).
 pub fn envelope_bytes(envelope: &OutcomeEnvelope) -> Vec<u8> {
-    let mut bytes = serde_json::to_vec_pretty(envelope).unwrap_or_default();
+    // Through the canonical form, so the keys are sorted at every level whatever the order of
+    // the struct's fields or of the artifact's keys (a map keeps insertion order when
+    // serde_json's `preserve_order` is on; the canonical text inserts them sorted).
+    let sorted = serde_json::to_value(envelope)
+        .ok()
+        .and_then(|v| serde_json::from_slice::<Value>(&crate::metadata::canonical_json(&v)).ok());
+    let mut bytes = match sorted {
+        Some(value) => serde_json::to_vec_pretty(&value),
+        None => serde_json::to_vec_pretty(envelope),
+    }
+    .unwrap_or_default();
     bytes.push(b'\n');
     bytes
 }
