@@ -918,10 +918,10 @@ where
                         "feedback applied"
                     );
                     if workflow.smoke.is_none() {
-                        metrics::emit(&metrics::feedback_received(entry.decision.as_str()));
-                        if let Some(pending) = &workflow.pending_review {
-                            let waited = (now - pending.requested_at).num_milliseconds();
-                            metrics::emit(&metrics::review_latency_seconds(waited as f64 / 1000.0));
+                        for record in
+                            metrics::decision_applied(&workflow, &applied, entry.decision, now)
+                        {
+                            metrics::emit(&record);
                         }
                     }
                     if let Some(artifact) = person_artifact(&applied.workflow, &entry) {

@@ -134,6 +134,34 @@ pub fn feedback_received(decision: &str) -> Value {
     )
 }
 
+/// What an applied decision on `before` reports: `FeedbackReceived` by decision and, once the
+/// review is over, `ReviewLatency` (review request to the decision). An approval short of the
+/// quorum counts as [`PARTIAL_APPROVAL`], not `approve`, and reports no latency: the review
+/// goes on, so "approvals" on the dashboard stay one per approved iteration.
+pub fn decision_applied(
+    before: &crate::model::Workflow,
+    applied: &crate::rules::AppliedDecision,
+    decision: crate::model::Decision,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Value> {
+    let approvals =
+        |w: &crate::model::Workflow| w.pending_review.as_ref().map_or(0, |p| p.approvals.len());
+    // Recorded, nothing to deliver, one more approval on the review that goes on.
+    let partial = applied.task_token.is_none() && approvals(&applied.workflow) > approvals(before);
+    if partial {
+        return vec![feedback_received(PARTIAL_APPROVAL)];
+    }
+    let mut records = vec![feedback_received(decision.as_str())];
+    if let Some(pending) = &before.pending_review {
+        let waited = (now - pending.requested_at).num_milliseconds();
+        records.push(review_latency_seconds(waited as f64 / 1000.0));
+    }
+    records
+}
+
+/// The `Decision` dimension of an approval recorded while more are needed.
+pub const PARTIAL_APPROVAL: &str = "partial_approval";
+
 /// Someone outside the workflow's reviewer group tried to decide it (through `channel`).
 pub fn unauthorized_attempt(channel: &str) -> Value {
     record(

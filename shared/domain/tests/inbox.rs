@@ -415,3 +415,61 @@ fn an_escalation_waiting_for_a_resolution_is_reminded_too() {
         "past its deadline"
     );
 }
+
+#[test]
+fn a_partial_approval_is_counted_apart_and_reports_no_review_latency() {
+    use hitl_domain::metrics;
+    let names = |records: &[serde_json::Value]| -> Vec<String> {
+        records
+            .iter()
+            .map(|r| {
+                let metric = r["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                match r["Decision"].as_str() {
+                    Some(d) => format!("{metric}:{d}"),
+                    None => metric,
+                }
+            })
+            .collect()
+    };
+    let wf = awaiting(2);
+    let later = t0() + Duration::minutes(30);
+    let first = rules::decide(&wf, &decision("ana", Decision::Approve, "a1"), later).unwrap();
+    assert_eq!(
+        names(&metrics::decision_applied(
+            &wf,
+            &first,
+            Decision::Approve,
+            later
+        )),
+        ["FeedbackReceived:partial_approval"]
+    );
+    let done = later + Duration::minutes(30);
+    let second = rules::decide(
+        &first.workflow,
+        &decision("ben", Decision::Approve, "b1"),
+        done,
+    )
+    .unwrap();
+    let records = metrics::decision_applied(&first.workflow, &second, Decision::Approve, done);
+    assert_eq!(
+        names(&records),
+        ["FeedbackReceived:approve", "ReviewLatency"]
+    );
+    // Latency runs from the review request to the decision that ended it.
+    assert_eq!(records[1]["ReviewLatency"], 3600.0);
+    // One approval is enough: an approval as before.
+    let single = awaiting(1);
+    let applied = rules::decide(&single, &decision("ana", Decision::Approve, "s1"), later).unwrap();
+    assert_eq!(
+        names(&metrics::decision_applied(
+            &single,
+            &applied,
+            Decision::Approve,
+            later
+        )),
+        ["FeedbackReceived:approve", "ReviewLatency"]
+    );
+}
