@@ -306,6 +306,9 @@ pub struct WorkflowView {
     pub feedback_total: usize,
     /// Applied decisions, oldest first.
     pub decisions: Vec<DecisionView>,
+    /// Claims taken and released (renewals and lapses are not entries), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claim_log: Vec<hitl_domain::model::ClaimEvent>,
     /// Set when escalated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<EscalationView>,
@@ -525,6 +528,7 @@ pub fn workflow_view(
                 edited: d.edited,
             })
             .collect(),
+        claim_log: workflow.claim_log.clone(),
         escalation: workflow.escalation.as_ref().map(|e| EscalationView {
             reason: e.reason.as_str().to_owned(),
             detail: e.detail.clone(),

@@ -166,6 +166,35 @@ async fn a_claim_is_exclusive_visible_and_released_by_its_holder_or_an_admin() {
         (finished.status, reason(&finished).as_str()),
         (409, "workflow_finished")
     );
+    // The workflow's claim log: every claim and release (the admin's named), no renewals, no
+    // lapses, nothing for the refused attempts.
+    let view = s.get("/workflows/wf-claim", Some(&s.reviewers.ada)).await;
+    let log: Vec<String> = view.json()["claim_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}{}",
+                e["reviewer"].as_str().unwrap(),
+                e["action"].as_str().unwrap(),
+                e["by"]
+                    .as_str()
+                    .map(|b| format!(" by {b}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(
+        log,
+        [
+            "rita claimed",
+            "rita released by ada",
+            "rita claimed",
+            "rita released",
+            "rita claimed",
+        ]
+    );
 }
 
 #[tokio::test]

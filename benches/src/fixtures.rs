@@ -50,6 +50,7 @@ fn base(id: &str, now: DateTime<Utc>) -> Workflow {
             task_token: Some(TaskToken::new(format!("token-{id}-1"))),
             delivery: None,
         }],
+        claim_log: Vec::new(),
         escalation: None,
         failure: None,
         execution_arn: Some(format!(

@@ -390,7 +390,7 @@ async fn show_status(
                     "workflow_id": wf.id, "subject": wf.subject, "status": wf.status,
                     "iteration": wf.iteration, "max_iterations": wf.config.max_iterations,
                     "reviewer_group": wf.config.reviewer_group, "deadline": deadline,
-                    "review": review,
+                    "review": review, "claim_log": wf.claim_log,
                     "execution_arn": wf.execution_arn, "execution_status": state.execution_status,
                     "decisions": wf.decisions.iter().map(|d| json!({
                         "iteration": d.iteration, "decision": d.decision,
@@ -448,6 +448,10 @@ async fn show_status(
                 ],
             ];
             println!("{}", table(&["FIELD", "VALUE"], &rows));
+            if !wf.claim_log.is_empty() {
+                println!("\nclaims:");
+                println!("{}", crate::commands::claim_log_table(&wf.claim_log));
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -375,6 +375,7 @@ pub(crate) async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result
                 "artifact": current.map(|a| &a.content),
                 "changes": changes.iter().map(|(f, b, a)| json!({"field": f, "before": b, "after": a})).collect::<Vec<_>>(),
                 "feedback": trail,
+                "claim_log": wf.claim_log,
                 "escalation": wf.escalation.as_ref().map(|e| e.summary()), "failure": wf.failure,
             })
         );
@@ -486,7 +487,36 @@ pub(crate) async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result
             )
         );
     }
+    if !wf.claim_log.is_empty() {
+        println!(
+            "
+claims:"
+        );
+        println!("{}", claim_log_table(&wf.claim_log));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The claim log as a table: when, iteration, who, what (and which admin released it).
+pub(crate) fn claim_log_table(log: &[hitl_domain::model::ClaimEvent]) -> String {
+    let rows: Vec<Vec<String>> = log
+        .iter()
+        .map(|e| {
+            vec![
+                e.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                e.iteration.to_string(),
+                printable(&e.reviewer),
+                match (e.action, &e.by) {
+                    (hitl_domain::model::ClaimAction::Claimed, _) => "claimed".to_owned(),
+                    (hitl_domain::model::ClaimAction::Released, None) => "released".to_owned(),
+                    (hitl_domain::model::ClaimAction::Released, Some(by)) => {
+                        format!("released by {}", printable(by))
+                    }
+                },
+            ]
+        })
+        .collect();
+    table(&["AT", "ITER", "REVIEWER", "WHAT"], &rows)
 }
 
 pub(crate) async fn list(

@@ -396,6 +396,13 @@ async fn hitl_aws_operates_a_stack_on_moto() {
     let released = moto.hitl(&["release", &wf_id, "--reviewer", "ops", "--admin"]);
     assert!(released.status.success(), "{:?}", released);
     assert!(json_out(&released)["claim"].is_null());
+    // Both are on the workflow's claim log, the release with the admin who made it.
+    let log = json_out(&moto.hitl(&["status", &wf_id]))["claim_log"].clone();
+    assert_eq!(log[0]["action"], "claimed", "{log}");
+    assert_eq!(log[0]["reviewer"], "ana");
+    assert_eq!(log[1]["action"], "released", "{log}");
+    assert_eq!(log[1]["reviewer"], "ana");
+    assert_eq!(log[1]["by"], "ops");
 
     // feedback: a stale iteration is refused (exit 1), the decision resumes the execution.
     let out = moto.hitl(&[

@@ -237,6 +237,7 @@ mod tests {
             } else {
                 vec![]
             },
+            claim_log: Vec::new(),
             escalation: None,
             failure: None,
             execution_arn: None,

@@ -75,6 +75,7 @@ async fn init(
         artifact_hash: None,
         pending_review: None,
         decisions: vec![],
+        claim_log: Vec::new(),
         escalation: None,
         failure: None,
         execution_arn: Some(execution_arn),

@@ -288,6 +288,37 @@ pub struct Claim {
     pub expires_at: DateTime<Utc>,
 }
 
+/// One entry of a workflow's claim log: a claim taken or released (renewals and lapses are
+/// not entries: a renewal changes nothing but the expiry, a lapse is the expiry passing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimEvent {
+    /// The iteration claimed.
+    pub iteration: u32,
+    /// Claimed or released.
+    pub action: ClaimAction,
+    /// Who held (or took) the claim.
+    pub reviewer: String,
+    /// Who released someone else's claim (an admin); absent when the holder acted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// What happened to a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimAction {
+    /// A reviewer took the claim.
+    Claimed,
+    /// The claim was given up (by its holder or an admin).
+    Released,
+}
+
+/// Entries a workflow's claim log keeps (the newest), so a claim/release loop cannot grow the
+/// record without bound.
+pub const CLAIM_LOG_LIMIT: usize = 50;
+
 /// What may be shown about a review in progress (everything but the task token).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewSummary {
@@ -639,6 +670,10 @@ pub struct Workflow {
     /// Applied decisions, oldest first.
     #[serde(default)]
     pub decisions: Vec<DecisionRecord>,
+    /// Claims taken and released, oldest first (the newest [`CLAIM_LOG_LIMIT`]); written with
+    /// the claim itself, in the same conditional write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claim_log: Vec<ClaimEvent>,
     /// Set when escalated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<Escalation>,

@@ -7,9 +7,9 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::model::{
-    Approval, Claim, Correction, Decision, DecisionRecord, Delivery, Escalation, EscalationReason,
-    Failure, PendingResolution, PendingReview, ResolutionDetails, ResolutionEffect, TaskToken,
-    Workflow, WorkflowStatus, MAX_ITERATIONS_RANGE,
+    Approval, Claim, ClaimAction, ClaimEvent, Correction, Decision, DecisionRecord, Delivery,
+    Escalation, EscalationReason, Failure, PendingResolution, PendingReview, ResolutionDetails,
+    ResolutionEffect, TaskToken, Workflow, WorkflowStatus, CLAIM_LOG_LIMIT, MAX_ITERATIONS_RANGE,
 };
 
 /// A transition that is not allowed from the record's current state.
@@ -712,7 +712,9 @@ pub fn claim(
     let ttl = i64::try_from(workflow.config.claim_ttl_seconds).unwrap_or(i64::MAX);
     // The review SLA bounds a claim: past the deadline there is nothing left to hold.
     let expires_at = (now + Duration::seconds(ttl)).min(pending.deadline);
+    let renewal = pending.live_claim(now).is_some();
     let claimed_at = pending.live_claim(now).map_or(now, |own| own.claimed_at);
+    let iteration = pending.iteration;
     let mut next = bumped(workflow, now);
     if let Some(p) = next.pending_review.as_mut() {
         p.claim = Some(Claim {
@@ -721,6 +723,16 @@ pub fn claim(
             expires_at,
         });
         p.first_claimed_at.get_or_insert(now);
+    }
+    if !renewal {
+        log_claim(
+            &mut next,
+            iteration,
+            ClaimAction::Claimed,
+            reviewer,
+            None,
+            now,
+        );
     }
     Ok(next)
 }
@@ -744,11 +756,42 @@ pub fn release(
             until: held.expires_at,
         });
     }
+    let holder = held.reviewer.clone();
+    let iteration = pending.iteration;
     let mut next = bumped(workflow, now);
     if let Some(p) = next.pending_review.as_mut() {
         p.claim = None;
     }
+    let by = (holder != reviewer).then(|| reviewer.to_owned());
+    log_claim(
+        &mut next,
+        iteration,
+        ClaimAction::Released,
+        &holder,
+        by,
+        now,
+    );
     Ok(Some(next))
+}
+
+/// Appends to the claim log, keeping the newest [`CLAIM_LOG_LIMIT`] entries.
+fn log_claim(
+    workflow: &mut Workflow,
+    iteration: u32,
+    action: ClaimAction,
+    reviewer: &str,
+    by: Option<String>,
+    at: DateTime<Utc>,
+) {
+    workflow.claim_log.push(ClaimEvent {
+        iteration,
+        action,
+        reviewer: reviewer.to_owned(),
+        by,
+        at,
+    });
+    let excess = workflow.claim_log.len().saturating_sub(CLAIM_LOG_LIMIT);
+    workflow.claim_log.drain(..excess);
 }
 
 /// Applies a resolution of the escalation group to an escalated workflow that waits for one.

@@ -473,3 +473,55 @@ fn a_partial_approval_is_counted_apart_and_reports_no_review_latency() {
         ["FeedbackReceived:approve", "ReviewLatency"]
     );
 }
+
+#[test]
+fn the_claim_log_records_claims_and_releases_but_not_renewals() {
+    use hitl_domain::model::{ClaimAction, CLAIM_LOG_LIMIT};
+    let wf = awaiting(1);
+    let t = |m: i64| t0() + Duration::minutes(m);
+    let claimed = rules::claim(&wf, "ana", Some(1), t(1)).unwrap();
+    let renewed = rules::claim(&claimed, "ana", None, t(5)).unwrap();
+    assert_eq!(
+        renewed.claim_log, claimed.claim_log,
+        "a renewal is not an entry"
+    );
+    let released = rules::release(&renewed, "ana", false, t(6))
+        .unwrap()
+        .unwrap();
+    let taken = rules::claim(&released, "ben", None, t(7)).unwrap();
+    // An admin frees ben's claim: the entry names both.
+    let freed = rules::release(&taken, "ops", true, t(8)).unwrap().unwrap();
+    let log: Vec<(ClaimAction, &str, Option<&str>, u32)> = freed
+        .claim_log
+        .iter()
+        .map(|e| (e.action, e.reviewer.as_str(), e.by.as_deref(), e.iteration))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            (ClaimAction::Claimed, "ana", None, 1),
+            (ClaimAction::Released, "ana", None, 1),
+            (ClaimAction::Claimed, "ben", None, 1),
+            (ClaimAction::Released, "ben", Some("ops"), 1),
+        ]
+    );
+    assert_eq!(freed.claim_log[3].at, t(8));
+    // Releasing when nothing is held writes nothing, so logs nothing.
+    assert!(rules::release(&freed, "ana", false, t(9))
+        .unwrap()
+        .is_none());
+    // A claim/release loop cannot grow the record without bound: the newest entries stay.
+    let mut looped = freed;
+    for i in 0..40 {
+        looped = rules::claim(&looped, "cai", None, t(10 + i)).unwrap();
+        looped = rules::release(&looped, "cai", false, t(10 + i))
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(looped.claim_log.len(), CLAIM_LOG_LIMIT);
+    assert_eq!(looped.claim_log.last().unwrap().at, t(49));
+    assert_eq!(
+        looped.claim_log.last().unwrap().action,
+        ClaimAction::Released
+    );
+}

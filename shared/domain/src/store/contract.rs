@@ -41,6 +41,7 @@ pub fn sample_workflow(id: &str) -> Workflow {
         artifact_hash: None,
         pending_review: None,
         decisions: vec![],
+        claim_log: Vec::new(),
         escalation: None,
         failure: None,
         execution_arn: None,
@@ -434,6 +435,13 @@ pub async fn concurrent_claims_hold_once(store: Arc<dyn WorkflowStore>) {
     }
     assert_eq!(holders.len(), 1, "exactly one reviewer holds the claim");
     let stored = store.get_workflow(&waiting.id).await.unwrap().unwrap();
+    // The claim log is part of the same conditional write: one entry, the winner's.
+    assert_eq!(stored.claim_log.len(), 1, "{:?}", stored.claim_log);
+    assert_eq!(stored.claim_log[0].reviewer, holders[0]);
+    assert_eq!(
+        stored.claim_log[0].action,
+        crate::model::ClaimAction::Claimed
+    );
     let claim = stored.pending_review.unwrap().claim.unwrap();
     assert_eq!(claim.reviewer, holders[0]);
     assert_eq!(stored.version, waiting.version + 1);
