@@ -51,6 +51,8 @@
     refreshTimer: null,
     // Counts queue loads: a response is shown only if no newer load started after it.
     queueLoads: 0,
+    // The same for the workflow view (a quick second click must not be overtaken by the first).
+    workflowLoads: 0,
   };
 
   // ---- sign-in ---------------------------------------------------------------------------
@@ -613,16 +615,20 @@
 
   /** Shows workflow `id`; resolves to true when it was loaded. */
   async function openWorkflow(id, keepFlash) {
+    const load = ++state.workflowLoads;
     if (!keepFlash) { flash(''); }
     show('workflow');
     if (!state.workflow || state.workflow.workflow_id !== id) {
       resetForm();
     }
     try {
-      renderWorkflow(await api('GET', '/workflows/' + encodeURIComponent(id)));
+      const view = await api('GET', '/workflows/' + encodeURIComponent(id));
+      // Another workflow (or this one again) was opened meanwhile: its answer is the one shown.
+      if (load !== state.workflowLoads) { return false; }
+      renderWorkflow(view);
       return true;
     } catch (err) {
-      if (err.status === 401) { return false; }
+      if (err.status === 401 || load !== state.workflowLoads) { return false; }
       // Nothing of another workflow (or an empty draft table) may stay under the error.
       state.workflow = null;
       stopRenewing();
@@ -1029,6 +1035,8 @@
       if (token()) { focusOn($('wf-title')); }
     } else {
       state.workflow = null;
+      // A workflow still loading must not render (and start renewing a claim) behind the queue.
+      state.workflowLoads++;
       show('queue');
       await loadQueue(false);
       if (token()) { focusOn($('queue-title')); }
