@@ -525,6 +525,27 @@
       list.appendChild(li);
     }
     $('wf-feedback-empty').hidden = view.feedback.length > 0;
+    renderClaimLog(view);
+  }
+
+  /** The workflow's claim log: every claim taken and released (an admin's release named). */
+  function renderClaimLog(view) {
+    const list = $('wf-claim-log');
+    list.textContent = '';
+    for (const e of view.claim_log || []) {
+      const li = document.createElement('li');
+      let text = 'Iteration ' + e.iteration + ': ';
+      if (e.action === 'claimed') {
+        text += e.reviewer + ' claimed it';
+      } else if (e.by) {
+        text += e.by + ' released ' + e.reviewer + '\'s claim';
+      } else {
+        text += e.reviewer + ' released it';
+      }
+      li.textContent = text + ' · ' + fmtDate(e.at);
+      list.appendChild(li);
+    }
+    $('wf-claims').hidden = list.children.length === 0;
   }
 
   function renderWorkflow(view) {

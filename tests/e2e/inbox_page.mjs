@@ -85,6 +85,7 @@ run(LABEL, artifacts, async (ctx) => {
     await rita.click('#claim');
     const note = await textMatches(rita, '#claim-note', /^You hold this review until .+ \(renewed while this page is open\)\.$/, 'the claim note');
     await visible(rita, '#release', 'the release button');
+    await textMatches(rita, '#wf-claim-log li:last-child', /^Iteration 1: rita claimed it · /, 'the claim log');
     return JSON.stringify(note) + ' [' + await shot(rita, '02-claimed.png') + ']';
   });
 
