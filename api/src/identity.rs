@@ -14,8 +14,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use thiserror::Error;
 
-/// The group that may decide every workflow.
-pub const ADMIN_GROUP: &str = "admin";
+/// The group that may decide every workflow (the domain's, so the API's reads and the
+/// processor's writes agree on who is an admin).
+pub use hitl_domain::feedback::ADMIN_GROUP;
 /// Group whose members may read the learning analytics (`GET /analytics`), with admins.
 pub const ANALYST_GROUP: &str = "analyst";
 /// Claim read for groups on AWS unless configured otherwise.

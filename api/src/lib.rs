@@ -639,12 +639,9 @@ async fn claim_review(
         Ok(id) => id,
         Err(refused) => return refused.into_response(),
     };
-    let body = match body {
+    let body = match read_body(body) {
         Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return ApiError::PayloadTooLarge.into_response()
-        }
-        Err(_) => return ApiError::field("body", "could not be read").into_response(),
+        Err(refused) => return refused.into_response(),
     };
     if !body.iter().all(u8::is_ascii_whitespace) && !is_json(&headers) {
         return ApiError::UnsupportedMediaType.into_response();
@@ -656,7 +653,7 @@ async fn claim_review(
     claim_response(
         &workflow_id,
         claims(&state)
-            .claim(&workflow_id, iteration, &claimant(&caller))
+            .claim(&workflow_id, iteration, &reviewer_of(&caller))
             .await,
     )
 }
@@ -675,7 +672,7 @@ async fn release_review(
     claim_response(
         &workflow_id,
         claims(&state)
-            .release(&workflow_id, &claimant(&caller))
+            .release(&workflow_id, &reviewer_of(&caller))
             .await,
     )
 }
@@ -703,7 +700,19 @@ fn claims(
     ClaimService::new(Arc::clone(&state.store), Arc::clone(&state.clock))
 }
 
-fn claimant(caller: &Identity) -> Reviewer {
+/// The body as read, or why not: 413 past the size limit, 400 otherwise.
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::field("body", "could not be read")
+        }
+    })
+}
+
+/// The caller as the domain's submitter of decisions and claims (channel `api`).
+fn reviewer_of(caller: &Identity) -> Reviewer {
     Reviewer {
         name: caller.name.clone(),
         groups: Some(caller.groups.clone()),
@@ -713,12 +722,7 @@ fn claimant(caller: &Identity) -> Reviewer {
 
 fn claim_response(workflow_id: &str, result: Result<ClaimReceipt, ClaimError>) -> Response {
     match result {
-        Ok(receipt) => Json(views::ClaimAnswer {
-            workflow_id: receipt.workflow_id,
-            iteration: receipt.iteration,
-            claim: receipt.claim.as_ref().map(views::ClaimView::from),
-        })
-        .into_response(),
+        Ok(receipt) => Json(receipt).into_response(),
         // A non-member learns nothing, not even that the workflow exists.
         Err(ClaimError::NotFound(_) | ClaimError::Forbidden { .. }) => {
             not_found(&workflow_id.chars().take(64).collect::<String>()).into_response()
@@ -769,12 +773,9 @@ async fn submit(
     if !is_json(&headers) {
         return ApiError::UnsupportedMediaType.into_response();
     }
-    let body = match body {
+    let body = match read_body(body) {
         Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return ApiError::PayloadTooLarge.into_response()
-        }
-        Err(_) => return ApiError::field("body", "could not be read").into_response(),
+        Err(refused) => return refused.into_response(),
     };
     let key = match headers
         .get(request::IDEMPOTENCY_KEY_HEADER)
@@ -784,11 +785,7 @@ async fn submit(
         Some(Ok(k)) => Some(k.trim()),
         Some(Err(_)) => Some(""),
     };
-    let reviewer = Reviewer {
-        name: caller.name.clone(),
-        groups: Some(caller.groups.clone()),
-        channel: CHANNEL.into(),
-    };
+    let reviewer = reviewer_of(&caller);
     let valid = match (kind.validate)(&workflow_id, &body, key, &reviewer) {
         Ok(v) => v,
         Err(errors) => {

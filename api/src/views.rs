@@ -51,41 +51,9 @@ pub struct ReviewItem {
     pub approved_by: Vec<String>,
     /// Who is working on it (a live claim), if anyone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub claim: Option<ClaimView>,
+    pub claim: Option<hitl_domain::model::Claim>,
     /// Last change of the workflow.
     pub updated_at: DateTime<Utc>,
-}
-
-/// A reviewer's live claim on the iteration under review.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClaimView {
-    /// Who holds it.
-    pub reviewer: String,
-    /// When it was taken.
-    pub claimed_at: DateTime<Utc>,
-    /// When it lapses unless renewed.
-    pub expires_at: DateTime<Utc>,
-}
-
-impl From<&hitl_domain::model::Claim> for ClaimView {
-    fn from(c: &hitl_domain::model::Claim) -> Self {
-        Self {
-            reviewer: c.reviewer.clone(),
-            claimed_at: c.claimed_at,
-            expires_at: c.expires_at,
-        }
-    }
-}
-
-/// The answer to a claim or a release.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClaimAnswer {
-    /// Workflow id.
-    pub workflow_id: String,
-    /// The iteration under review.
-    pub iteration: u32,
-    /// The claim now held (`null` after a release).
-    pub claim: Option<ClaimView>,
 }
 
 /// A page of the review queue.
@@ -203,24 +171,6 @@ pub struct FeedbackView {
     pub message: Option<String>,
 }
 
-/// The review currently waiting, without its task token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReviewView {
-    /// Iteration under review.
-    pub iteration: u32,
-    /// When requested.
-    pub requested_at: DateTime<Utc>,
-    /// When it times out.
-    pub deadline: DateTime<Utc>,
-    /// Distinct approvals the iteration needs.
-    pub required_approvals: u32,
-    /// Who approved it so far (fewer than `required_approvals`).
-    pub approved_by: Vec<String>,
-    /// Who is working on it (a live claim), if anyone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub claim: Option<ClaimView>,
-}
-
 /// An applied decision, without its task token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecisionView {
@@ -287,7 +237,7 @@ pub struct WorkflowView {
     pub reviewer_group: String,
     /// The review waiting for a decision, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review: Option<ReviewView>,
+    pub review: Option<hitl_domain::model::ReviewSummary>,
     /// Deadline of the waiting review (same as `review.deadline`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<DateTime<Utc>>,
@@ -409,10 +359,7 @@ pub fn review_item(workflow: &Workflow, now: DateTime<Utc>) -> ReviewItem {
             .as_ref()
             .map(|r| r.approved_by.clone())
             .unwrap_or_default(),
-        claim: review
-            .as_ref()
-            .and_then(|r| r.claim.as_ref())
-            .map(ClaimView::from),
+        claim: review.as_ref().and_then(|r| r.claim.clone()),
         updated_at: workflow.updated_at,
     }
 }
@@ -493,14 +440,7 @@ pub fn workflow_view(
         (Some(p), Some(c)) => diff(&p.content, &c.content),
         _ => Vec::new(),
     };
-    let review = workflow.review_summary(now).map(|r| ReviewView {
-        claim: r.claim.as_ref().map(ClaimView::from),
-        iteration: r.iteration,
-        requested_at: r.requested_at,
-        deadline: r.deadline,
-        required_approvals: r.required_approvals,
-        approved_by: r.approved_by,
-    });
+    let review = workflow.review_summary(now);
     WorkflowView {
         viewer: viewer.to_owned(),
         workflow_id: workflow.id.clone(),

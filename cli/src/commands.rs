@@ -234,7 +234,7 @@ where
         name: name.to_owned(),
         groups: args
             .admin
-            .then(|| vec![hitl_domain::claims::ADMIN_GROUP.to_owned()]),
+            .then(|| vec![hitl_domain::feedback::ADMIN_GROUP.to_owned()]),
         channel: "cli".into(),
     };
     let result = if take {
@@ -391,26 +391,25 @@ pub(crate) async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result
         "status     {}   iteration {}/{}",
         wf.status, wf.iteration, wf.config.max_iterations
     );
-    if let Some(p) = &wf.pending_review {
+    if let Some(r) = wf.review_summary(now) {
         println!(
             "deadline   {} (in {})",
-            p.deadline.format("%Y-%m-%d %H:%M UTC"),
-            human(p.deadline - now)
+            r.deadline.format("%Y-%m-%d %H:%M UTC"),
+            human(r.deadline - now)
         );
-        if wf.config.required_approvals > 1 {
-            let by: Vec<&str> = p.approvals.iter().map(|a| a.reviewer.as_str()).collect();
+        if r.required_approvals > 1 {
             println!(
                 "approvals  {} of {}{}",
-                by.len(),
-                wf.config.required_approvals,
-                if by.is_empty() {
+                r.approved_by.len(),
+                r.required_approvals,
+                if r.approved_by.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({})", by.join(", "))
+                    format!(" ({})", r.approved_by.join(", "))
                 }
             );
         }
-        if let Some(c) = p.live_claim(now) {
+        if let Some(c) = &r.claim {
             println!(
                 "claimed    by {} until {} (in {})",
                 printable(&c.reviewer),

@@ -18,9 +18,6 @@ use crate::store::{StoreError, WorkflowStore};
 /// Attempts before giving up on a conflict storm.
 const MAX_ATTEMPTS: usize = 8;
 
-/// The group whose members may release anyone's claim.
-pub const ADMIN_GROUP: &str = "admin";
-
 /// Why a claim or release was not made.
 #[derive(Debug, Error)]
 pub enum ClaimError {
@@ -96,10 +93,7 @@ where
         reviewer: &Reviewer,
     ) -> Result<ClaimReceipt, ClaimError> {
         let name = reviewer.name.trim();
-        let admin = reviewer
-            .groups
-            .as_ref()
-            .is_some_and(|g| g.iter().any(|g| g == ADMIN_GROUP));
+        let admin = reviewer.is_admin();
         self.change(workflow_id, reviewer, |wf, now| {
             rules::release(wf, name, admin, now)
         })
@@ -164,15 +158,13 @@ fn receipt(workflow: &Workflow, now: DateTime<Utc>) -> ClaimReceipt {
 /// authorised the caller already.
 fn authorise(workflow: &Workflow, reviewer: &Reviewer) -> Result<(), ClaimError> {
     let group = &workflow.config.reviewer_group;
-    match &reviewer.groups {
-        Some(groups) if !groups.iter().any(|g| g == group || g == ADMIN_GROUP) => {
-            warn!(workflow_id = %workflow.id, reviewer = %reviewer.name,
-                "claim refused: not in the reviewer group");
-            Err(ClaimError::Forbidden {
-                reviewer: reviewer.name.clone(),
-                group: group.clone(),
-            })
-        }
-        _ => Ok(()),
+    if reviewer.may_act_for(group) {
+        return Ok(());
     }
+    warn!(workflow_id = %workflow.id, reviewer = %reviewer.name,
+        "claim refused: not in the reviewer group");
+    Err(ClaimError::Forbidden {
+        reviewer: reviewer.name.clone(),
+        group: group.clone(),
+    })
 }

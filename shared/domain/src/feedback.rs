@@ -188,6 +188,27 @@ pub struct Reviewer {
     pub channel: String,
 }
 
+/// The group whose members may act on every workflow (decide, resolve, claim, release anyone's
+/// claim).
+pub const ADMIN_GROUP: &str = "admin";
+
+impl Reviewer {
+    /// Whether the reviewer may act for `group`: its members and admins; `None` groups mean the
+    /// channel authorised the caller already.
+    pub fn may_act_for(&self, group: &str) -> bool {
+        self.groups
+            .as_ref()
+            .is_none_or(|groups| groups.iter().any(|g| g == group || g == ADMIN_GROUP))
+    }
+
+    /// Whether the reviewer is in [`ADMIN_GROUP`].
+    pub fn is_admin(&self) -> bool {
+        self.groups
+            .as_ref()
+            .is_some_and(|groups| groups.iter().any(|g| g == ADMIN_GROUP))
+    }
+}
+
 /// A request after validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidFeedback {
@@ -862,21 +883,19 @@ where
             };
             // Authorise before anything else is answered (a replay included). A non-member's
             // attempt is logged and counted, never written to the workflow's partition.
-            if let Some(groups) = &reviewer.groups {
-                let group = if feedback.submission.decision.is_resolution() {
-                    &workflow.config.escalation_group
-                } else {
-                    &workflow.config.reviewer_group
-                };
-                if !groups.iter().any(|g| g == group || g == "admin") {
-                    warn!(workflow_id = %workflow.id, reviewer = %reviewer.name,
-                        channel = %reviewer.channel, "decision refused: not in the reviewer group");
-                    metrics::emit(&metrics::unauthorized_attempt(&reviewer.channel));
-                    return Err(FeedbackError::Forbidden {
-                        reviewer: reviewer.name.clone(),
-                        group: group.clone(),
-                    });
-                }
+            let group = if feedback.submission.decision.is_resolution() {
+                &workflow.config.escalation_group
+            } else {
+                &workflow.config.reviewer_group
+            };
+            if !reviewer.may_act_for(group) {
+                warn!(workflow_id = %workflow.id, reviewer = %reviewer.name,
+                    channel = %reviewer.channel, "decision refused: not in the reviewer group");
+                metrics::emit(&metrics::unauthorized_attempt(&reviewer.channel));
+                return Err(FeedbackError::Forbidden {
+                    reviewer: reviewer.name.clone(),
+                    group: group.clone(),
+                });
             }
             if let Some(existing) = context.existing_entry {
                 return self.replay(existing, Some(&workflow), feedback).await;

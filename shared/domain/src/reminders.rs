@@ -174,13 +174,10 @@ where
             match notifier.publish(&notification).await {
                 Ok(()) => {
                     info!(workflow_id = %marked.id, iteration = marked.iteration,
-                        offset_seconds = offset, about = ?target, "reminder sent");
+                        offset_seconds = offset, about = target.as_str(), "reminder sent");
                     report.sent.push(SentReminder {
                         workflow_id: marked.id.clone(),
-                        about: match target {
-                            ReminderTarget::Review => "review",
-                            ReminderTarget::Resolution => "resolution",
-                        },
+                        about: target.as_str(),
                         iteration: marked.iteration,
                         offset_seconds: offset,
                         deadline,
@@ -188,8 +185,8 @@ where
                     });
                 }
                 Err(e) => {
-                    warn!(workflow_id = %marked.id, error = %e,
-                        "review reminder not sent; taken back for the next sweep");
+                    warn!(workflow_id = %marked.id, about = target.as_str(), error = %e,
+                        "reminder not sent; taken back for the next sweep");
                     report.failed += 1;
                     if let Some(back) = rules::unmark_reminder(&marked, offset, now) {
                         // Best effort: if someone changed the record meanwhile, the reminder

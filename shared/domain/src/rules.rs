@@ -526,6 +526,16 @@ pub enum ReminderTarget {
     Resolution,
 }
 
+impl ReminderTarget {
+    /// `review` or `resolution`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Review => "review",
+            Self::Resolution => "resolution",
+        }
+    }
+}
+
 /// The wait a reminder is for: its target, deadline, SLA and the offsets already passed.
 fn reminded_wait(workflow: &Workflow) -> Option<(ReminderTarget, DateTime<Utc>, u64, &[u64])> {
     match (
