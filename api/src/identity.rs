@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use hitl_domain::identity;
 use http::header::AUTHORIZATION;
 use http::request::Parts;
 use lambda_http::request::RequestContext;
@@ -33,22 +34,40 @@ pub const NAME_CLAIM_ENV: &str = "HITL_NAME_CLAIM";
 /// An authenticated reviewer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
+    /// The stable identity approvals, claims and idempotency scopes are matched on
+    /// (`oidc:<issuer>|<sub>` for a verified token, `name:<folded>` for a local reviewer
+    /// token; see `hitl_domain::identity`). Never the display name.
+    pub id: String,
     /// Name recorded in the audit trail: the display name, with the stable subject in
-    /// brackets when they differ (`rita@example.com [5b1c…]`).
+    /// brackets when they differ (`rita@example.com [5b1c…]`). A label only.
     pub name: String,
-    /// Groups the reviewer belongs to.
+    /// Groups the reviewer belongs to, exactly as the credential names them.
     pub groups: Vec<String>,
 }
 
 impl Identity {
-    /// An identity from a display name and the issuer's stable subject (`sub`).
-    pub fn new(display: &str, subject: &str, groups: Vec<String>) -> Self {
+    /// An identity from a verified OIDC token: the display name and the issuer's stable
+    /// subject (`sub`), which with the issuer is the identity.
+    pub fn oidc(display: &str, issuer: &str, subject: &str, groups: Vec<String>) -> Self {
         let name = if display == subject || subject.is_empty() {
             display.to_owned()
         } else {
             format!("{display} [{subject}]")
         };
-        Self { name, groups }
+        Self {
+            id: identity::oidc_id(issuer, subject),
+            name,
+            groups,
+        }
+    }
+
+    /// A local reviewer (the reviewers file): the name is the identity, normalised.
+    pub fn local(name: &str, groups: Vec<String>) -> Self {
+        Self {
+            id: identity::declared_id(name),
+            name: identity::canonical_name(name),
+            groups,
+        }
     }
 
     /// Whether this reviewer may decide workflows of `group` (members of the group and admins).
@@ -170,24 +189,26 @@ impl JwtClaims {
         let subject = text("sub")
             .or_else(|| text("cognito:username"))
             .ok_or(AuthError::Invalid)?;
+        // A subject is unique only within its issuer: the issuer is part of the identity.
+        let issuer = text("iss").ok_or(AuthError::Invalid)?;
         let display = self
             .name_claims
             .iter()
             .filter(|c| c.as_str() != "email" || email_verified)
             .find_map(|c| text(c))
             .unwrap_or(subject);
+        // Group names are matched exactly: `" admin "` is not `admin`.
         let groups = match payload.get(&self.groups_claim) {
             Some(serde_json::Value::Array(list)) => list
                 .iter()
                 .filter_map(serde_json::Value::as_str)
-                .map(str::trim)
                 .filter(|g| !g.is_empty())
                 .map(str::to_owned)
                 .collect(),
             Some(serde_json::Value::String(one)) => unambiguous_group(one),
             _ => Vec::new(),
         };
-        Ok(Identity::new(display, subject, groups))
+        Ok(Identity::oidc(display, issuer, subject, groups))
     }
 }
 
@@ -195,12 +216,10 @@ impl JwtClaims {
 /// form of HTTP APIs (`[a b]`) and comma lists cannot tell a group name with a space from two
 /// groups, so they grant nothing (the verified token's own JSON array is read instead).
 fn unambiguous_group(raw: &str) -> Vec<String> {
-    let raw = raw.trim();
     let inner = raw
         .strip_prefix('[')
         .and_then(|r| r.strip_suffix(']'))
-        .unwrap_or(raw)
-        .trim();
+        .unwrap_or(raw);
     if inner.is_empty() || inner.contains(|c: char| c.is_whitespace() || c == ',' || c == '"') {
         return Vec::new();
     }
@@ -355,12 +374,9 @@ impl ReviewersFile {
     /// Adds (or replaces) a reviewer with a fresh token and returns the token. Only its hash
     /// is kept.
     pub fn add(&mut self, name: &str, groups: &[String]) -> Result<String, ReviewersFileError> {
-        let name = name.trim();
-        if name.is_empty() || name.len() > 128 {
-            return Err(ReviewersFileError::Invalid(
-                "reviewer name must be 1..=128 characters".into(),
-            ));
-        }
+        let name = identity::check_name(name)
+            .map_err(|why| ReviewersFileError::Invalid(format!("reviewer name: {why}")))?;
+        let name = name.as_str();
         let groups: Vec<String> = groups
             .iter()
             .map(|g| g.trim().to_owned())
@@ -372,7 +388,10 @@ impl ReviewersFile {
             ));
         }
         let token = new_token();
-        self.reviewers.retain(|r| r.name != name);
+        // One person, one entry: a name that folds to an existing one replaces it.
+        let key = identity::name_key(name);
+        self.reviewers
+            .retain(|r| identity::name_key(&r.name) != key);
         self.reviewers.push(ReviewerRecord {
             name: name.to_owned(),
             groups,
@@ -384,7 +403,9 @@ impl ReviewersFile {
     /// Removes a reviewer (their token stops working).
     pub fn remove(&mut self, name: &str) -> Result<(), ReviewersFileError> {
         let before = self.reviewers.len();
-        self.reviewers.retain(|r| r.name != name.trim());
+        let key = identity::name_key(name);
+        self.reviewers
+            .retain(|r| identity::name_key(&r.name) != key);
         if self.reviewers.len() == before {
             return Err(ReviewersFileError::Invalid(format!(
                 "no reviewer named {:?}",
@@ -399,7 +420,7 @@ impl ReviewersFile {
         let record = self
             .reviewers
             .iter_mut()
-            .find(|r| r.name == name.trim())
+            .find(|r| identity::name_key(&r.name) == identity::name_key(name))
             .ok_or_else(|| {
                 ReviewersFileError::Invalid(format!("no reviewer named {:?}", name.trim()))
             })?;
@@ -497,7 +518,7 @@ impl ReviewerTokens {
             .iter()
             .filter_map(|r| {
                 let hash: [u8; 32] = hex::decode(&r.token_sha256).ok()?.try_into().ok()?;
-                Some((hash, Identity::new(&r.name, &r.name, r.groups.clone())))
+                Some((hash, Identity::local(&r.name, r.groups.clone())))
             })
             .collect();
         Self { entries }
@@ -573,6 +594,7 @@ mod tests {
         let jwt = JwtClaims::default();
         let groups = |raw: &str| {
             let claims = [
+                ("iss".to_owned(), "https://issuer.test".to_owned()),
                 ("sub".to_owned(), "s-1".to_owned()),
                 ("cognito:groups".to_owned(), raw.to_owned()),
             ]
@@ -595,7 +617,7 @@ mod tests {
         ] {
             assert!(groups(ambiguous).is_empty(), "{ambiguous:?} granted groups");
         }
-        let payload = serde_json::json!({"sub": "s-1", "cognito:groups": ["Brand admin"]});
+        let payload = serde_json::json!({"iss": "https://issuer.test", "sub": "s-1", "cognito:groups": ["Brand admin"]});
         let id = jwt
             .from_token_payload(payload.as_object().unwrap())
             .unwrap();
@@ -607,7 +629,11 @@ mod tests {
     #[test]
     fn the_subject_is_recorded_and_email_only_when_verified() {
         let jwt = JwtClaims::default();
-        let id = |payload: serde_json::Value| {
+        let id = |mut payload: serde_json::Value| {
+            if let Some(sub) = payload.get("sub").cloned() {
+                payload["iss"] = "https://issuer.test".into();
+                payload["sub"] = sub;
+            }
             jwt.from_token_payload(payload.as_object().unwrap())
                 .map(|i| i.name)
         };
@@ -621,6 +647,81 @@ mod tests {
         );
         assert_eq!(id(serde_json::json!({"sub": "s-1"})).unwrap(), "s-1");
         assert_eq!(id(serde_json::json!({})), Err(AuthError::Invalid));
+    }
+
+    /// Issue 31: approvals were matched on the display name, which differs between two valid
+    /// tokens of one person (`email_verified` true in one, false in the other). The identity
+    /// is the issuer and `sub`; the display name is a label.
+    #[test]
+    fn the_identity_is_issuer_and_subject_whatever_the_display_name() {
+        let jwt = JwtClaims::default();
+        let identity = |payload: serde_json::Value| {
+            jwt.from_token_payload(payload.as_object().unwrap())
+                .unwrap()
+        };
+        let verified = identity(serde_json::json!({"iss": "https://a.test", "sub": "s-1",
+            "email": "rita@example.com", "email_verified": true, "cognito:username": "rita"}));
+        let unverified = identity(serde_json::json!({"iss": "https://a.test", "sub": "s-1",
+            "email": "rita@example.com", "email_verified": false, "cognito:username": "rita"}));
+        assert_ne!(verified.name, unverified.name);
+        assert_eq!(verified.id, "oidc:https://a.test|s-1");
+        assert_eq!(verified.id, unverified.id);
+        // Another issuer's `s-1` is another person, and no subject is a local reviewer.
+        let elsewhere = identity(serde_json::json!({"iss": "https://b.test", "sub": "s-1"}));
+        assert_ne!(elsewhere.id, verified.id);
+        let namesake = identity(serde_json::json!({"iss": "https://a.test", "sub": "rita"}));
+        assert_ne!(namesake.id, Identity::local("rita", vec![]).id);
+        // Without an issuer there is no identity.
+        assert_eq!(
+            jwt.from_token_payload(serde_json::json!({"sub": "s-1"}).as_object().unwrap()),
+            Err(AuthError::Invalid)
+        );
+    }
+
+    /// Issue 31: `cognito:groups: [" admin "]` granted admin (group names were trimmed).
+    #[test]
+    fn group_names_are_not_trimmed() {
+        let jwt = JwtClaims::default();
+        for groups in [
+            serde_json::json!([" admin "]),
+            serde_json::json!(["admin "]),
+            serde_json::json!(" admin"),
+        ] {
+            let payload = serde_json::json!({"iss": "https://a.test", "sub": "s-1",
+                "cognito:groups": groups});
+            let id = jwt
+                .from_token_payload(payload.as_object().unwrap())
+                .unwrap();
+            assert!(!id.may_review("reviewers"), "{groups} grants admin");
+        }
+        let claims = [
+            ("iss".to_owned(), "https://a.test".to_owned()),
+            ("sub".to_owned(), "s-1".to_owned()),
+            ("cognito:groups".to_owned(), " admin ".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        assert!(jwt.from_claims(&claims).unwrap().groups.is_empty());
+    }
+
+    /// Local reviewer names are one identity however they are typed, and look-alikes are
+    /// refused when added.
+    #[test]
+    fn local_reviewer_names_are_normalised_and_look_alikes_refused() {
+        let mut file = ReviewersFile::default();
+        let first = file.add("ann", &["reviewers".into()]).unwrap();
+        let again = file.add("ＡＮＮ", &["admin".into()]).unwrap();
+        let tokens = ReviewerTokens::new(&file);
+        assert_eq!(tokens.len(), 1, "ANN replaced ann");
+        assert!(tokens.lookup(&first).is_none());
+        assert_eq!(tokens.lookup(&again).unwrap().id, "name:ann");
+        for look_alike in ["\u{430}nn", "ann\u{200B}"] {
+            let err = file.add(look_alike, &["reviewers".into()]).unwrap_err();
+            assert!(err.to_string().starts_with("reviewer name: "), "{err}");
+        }
+        file.rotate("Ann").unwrap();
+        file.remove("ANN").unwrap();
+        assert!(file.reviewers.is_empty());
     }
 
     #[test]

@@ -334,18 +334,15 @@ async fn list_reviews(
     }
     let now = state.clock.now();
     let visible = |caller: &Identity, w: &hitl_domain::model::Workflow| {
-        let holder = w
-            .pending_review
-            .as_ref()
-            .and_then(|p| p.live_claim(now))
-            .map(|c| c.reviewer.as_str());
+        let holder = w.pending_review.as_ref().and_then(|p| p.live_claim(now));
+        let mine = holder.is_some_and(|c| c.held_by(&caller.id, &caller.name));
         caller.may_review(&w.config.reviewer_group)
             && group.as_ref().is_none_or(|g| &w.config.reviewer_group == g)
             && match claim {
                 ClaimFilter::Any => true,
-                ClaimFilter::Mine => holder == Some(caller.name.as_str()),
+                ClaimFilter::Mine => mine,
                 ClaimFilter::Unclaimed => holder.is_none(),
-                ClaimFilter::Others => holder.is_some_and(|h| h != caller.name),
+                ClaimFilter::Others => holder.is_some() && !mine,
             }
     };
     let (items, next_cursor) = queue(
@@ -715,6 +712,7 @@ fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
 fn reviewer_of(caller: &Identity) -> Reviewer {
     Reviewer {
         name: caller.name.clone(),
+        id: Some(caller.id.clone()),
         groups: Some(caller.groups.clone()),
         channel: CHANNEL.into(),
     }
@@ -732,6 +730,8 @@ fn claim_response(workflow_id: &str, result: Result<ClaimReceipt, ClaimError>) -
             message: rejection.to_string(),
         }
         .into_response(),
+        // An authenticated caller always has an identity; kept for completeness.
+        Err(ClaimError::InvalidReviewer(why)) => ApiError::field("reviewer", why).into_response(),
         Err(ClaimError::Store(e)) => store_error(e).into_response(),
     }
 }

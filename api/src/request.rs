@@ -395,11 +395,7 @@ mod tests {
     use super::*;
 
     fn reviewer() -> Reviewer {
-        Reviewer {
-            name: "rita".into(),
-            groups: Some(vec!["reviewers".into()]),
-            channel: "api".into(),
-        }
+        Reviewer::declared("rita", Some(vec!["reviewers".into()]), "api")
     }
 
     fn fields(result: Result<ValidFeedback, Vec<FieldError>>) -> Vec<String> {

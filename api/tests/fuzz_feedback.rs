@@ -17,11 +17,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 fn reviewer() -> Reviewer {
-    Reviewer {
-        name: "rita".into(),
-        groups: Some(vec!["reviewers".into()]),
-        channel: "api".into(),
-    }
+    Reviewer::declared("rita", Some(vec!["reviewers".into()]), "api")
 }
 
 /// Arbitrary JSON, biased towards the feedback shape.

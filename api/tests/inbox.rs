@@ -350,3 +350,156 @@ async fn claims_are_rate_limited_per_caller_and_big_bodies_are_refused() {
     let r = s.claim("wf-cl", &s.reviewers.ada, Some(&big)).await;
     assert_eq!(r.status, 413, "{}", r.body);
 }
+
+/// Two valid ID tokens of one person (same issuer and `sub`) whose display names differ — one
+/// with a verified email, one without (an email changed while an older token is still valid).
+fn two_tokens_of_rita(k: &oidc::Key) -> (String, String) {
+    let verified = oidc::token(
+        k,
+        &oidc::claims(json!({"email": "rita@example.com", "email_verified": true})),
+    );
+    let unverified = oidc::token(
+        k,
+        &oidc::claims(json!({"email": "rita@example.com", "email_verified": false})),
+    );
+    (verified, unverified)
+}
+
+#[tokio::test]
+async fn one_person_with_two_id_tokens_counts_once_toward_the_quorum() {
+    let k = oidc::key("k1");
+    let s = Server::start_with_issuer(oidc::verifier(&[&k], Default::default())).await;
+    let (verified, unverified) = two_tokens_of_rita(&k);
+    s.awaiting("wf-one", "reviewers").await;
+    s.require_approvals("wf-one", 2).await;
+
+    let first = s.feedback("wf-one", &verified, "rita-1", &approve(1)).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.json()["status"], "awaiting_review");
+    let view = s.get("/workflows/wf-one", Some(&unverified)).await;
+    assert_eq!(
+        view.json()["review"]["approved_by"],
+        json!(["rita@example.com [sub-rita]"])
+    );
+    // The other token is the same person: refused, not a second approval.
+    let second = s
+        .feedback("wf-one", &unverified, "rita-2", &approve(1))
+        .await;
+    assert_eq!(
+        (second.status, reason(&second).as_str()),
+        (409, "already_approved"),
+        "{}",
+        second.body
+    );
+    // One person, one idempotency scope: the other token's retry of the first key replays.
+    let replay = s
+        .feedback("wf-one", &unverified, "rita-1", &approve(1))
+        .await;
+    assert_eq!(replay.status, 200, "{}", replay.body);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    let wf = s.store.get_workflow("wf-one").await.unwrap().unwrap();
+    assert_eq!(
+        wf.status,
+        hitl_domain::model::WorkflowStatus::AwaitingReview
+    );
+    assert_eq!(wf.pending_review.unwrap().approvals.len(), 1);
+    assert!(s.resumer.delivered.lock().unwrap().is_empty());
+
+    // A claim taken with one token is held by the person, whichever token they decide with.
+    s.awaiting("wf-held", "reviewers").await;
+    let claim = s.claim("wf-held", &verified, None).await;
+    assert_eq!(claim.status, 200, "{}", claim.body);
+    let decided = s
+        .feedback(
+            "wf-held",
+            &unverified,
+            "rita-3",
+            &request_changes(1, "Warmer tagline"),
+        )
+        .await;
+    assert_eq!(decided.status, 200, "{}", decided.body);
+    let mine = s.get("/reviews?claim=mine", Some(&unverified)).await;
+    assert_eq!(mine.status, 200);
+}
+
+#[tokio::test]
+async fn an_issuer_subject_named_like_a_local_reviewer_is_not_that_reviewer() {
+    let k = oidc::key("k1");
+    let s = Server::start_with_issuer(oidc::verifier(&[&k], Default::default())).await;
+    // An ID token whose subject and username are the local reviewer's name.
+    let namesake = oidc::token(
+        &k,
+        &oidc::claims(json!({"sub": "rita", "cognito:username": "rita"})),
+    );
+    s.awaiting("wf-ns", "reviewers").await;
+    let claim = s.claim("wf-ns", &s.reviewers.rita, None).await;
+    assert_eq!(claim.status, 200, "{}", claim.body);
+
+    let pre_empt = s
+        .feedback("wf-ns", &namesake, "k-shared", &approve(1))
+        .await;
+    assert_eq!(
+        (pre_empt.status, reason(&pre_empt).as_str()),
+        (409, "claimed_by_other"),
+        "{}",
+        pre_empt.body
+    );
+    let release = s.release("wf-ns", &namesake).await;
+    assert_eq!(
+        (release.status, reason(&release).as_str()),
+        (409, "claimed_by_other")
+    );
+
+    // The local reviewer decides with a key; the namesake's same key is not a replay of it.
+    let body = request_changes(1, "Warmer tagline");
+    let own = s.feedback("wf-ns", &s.reviewers.rita, "k-ns", &body).await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    let replay = s.feedback("wf-ns", &namesake, "k-ns", &body).await;
+    assert_eq!(
+        replay.header("idempotent-replayed"),
+        None,
+        "{}",
+        replay.body
+    );
+    assert_eq!(
+        (replay.status, reason(&replay).as_str()),
+        (409, "already_decided"),
+        "{}",
+        replay.body
+    );
+}
+
+#[tokio::test]
+async fn group_names_are_matched_exactly() {
+    let k = oidc::key("k1");
+    let s = Server::start_with_issuer(oidc::verifier(&[&k], Default::default())).await;
+    s.awaiting("wf-groups", "reviewers").await;
+    for groups in [
+        json!([" admin "]),
+        json!(["admin "]),
+        json!(["Admin"]),
+        json!(" admin"),
+        json!([" reviewers"]),
+    ] {
+        let t = oidc::token(
+            &k,
+            &oidc::claims(json!({"sub": "mallory", "cognito:groups": groups})),
+        );
+        let view = s.get("/workflows/wf-groups", Some(&t)).await;
+        assert_eq!(view.status, 404, "groups {groups} may read: {}", view.body);
+        let decided = s.feedback("wf-groups", &t, "m-1", &approve(1)).await;
+        assert_eq!(
+            decided.status, 404,
+            "groups {groups} may decide: {}",
+            decided.body
+        );
+    }
+    let exact = oidc::token(
+        &k,
+        &oidc::claims(json!({"sub": "ada", "cognito:groups": ["admin"]})),
+    );
+    assert_eq!(
+        s.get("/workflows/wf-groups", Some(&exact)).await.status,
+        200
+    );
+}

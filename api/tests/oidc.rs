@@ -5,94 +5,16 @@
 //! still go to the reviewer-token source.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
-use base64::Engine as _;
-use hitl_api::identity::{AuthError, Identity, IdentitySource, JwtClaims};
-use hitl_api::oidc::{Discovery, OidcVerifier, PageAuth, SignIn};
-use jsonwebtoken::jwk::JwkSet;
+use common::oidc::*;
+use hitl_api::identity::{AuthError, Identity, IdentitySource};
+use hitl_api::oidc::{PageAuth, SignIn};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde_json::{json, Value};
-
-const ISSUER: &str = "https://issuer.test";
-const AUDIENCE: &str = "hitl-page";
-
-struct Key {
-    kid: String,
-    encoding: EncodingKey,
-    jwk: Value,
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn key(kid: &str) -> Key {
-    let rng = SystemRandom::new();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
-    let point = pair.public_key().as_ref().to_vec();
-    assert_eq!(point.len(), 65, "uncompressed P-256 point");
-    Key {
-        kid: kid.to_owned(),
-        encoding: EncodingKey::from_ec_der(pkcs8.as_ref()),
-        jwk: json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..]),
-            "kid": kid, "alg": "ES256", "use": "sig"}),
-    }
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
-fn claims(overrides: Value) -> Value {
-    let mut c = json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "sub-rita", "cognito:username": "rita",
-        "cognito:groups": ["reviewers"], "iat": now(), "exp": now() + 300});
-    for (k, v) in overrides.as_object().unwrap() {
-        if v.is_null() {
-            c.as_object_mut().unwrap().remove(k);
-        } else {
-            c[k] = v.clone();
-        }
-    }
-    c
-}
-
-fn token(key: &Key, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::ES256);
-    header.kid = Some(key.kid.clone());
-    jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
-}
-
-fn discovery() -> Discovery {
-    Discovery {
-        issuer: ISSUER.into(),
-        authorization_endpoint: format!("{ISSUER}/authorize"),
-        token_endpoint: format!("{ISSUER}/token"),
-        jwks_uri: format!("{ISSUER}/jwks"),
-        end_session_endpoint: None,
-        revocation_endpoint: None,
-    }
-}
-
-fn verifier(keys: &[&Key], asked: Arc<AtomicUsize>) -> OidcVerifier {
-    let set: JwkSet = serde_json::from_value(
-        json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()}),
-    )
-    .unwrap();
-    OidcVerifier::new(
-        discovery(),
-        set,
-        AUDIENCE,
-        JwtClaims::default(),
-        Some(Box::new(move || {
-            asked.fetch_add(1, Ordering::SeqCst);
-        })),
-    )
-}
+use serde_json::json;
 
 #[test]
 fn a_valid_token_names_the_reviewer_and_their_groups() {
@@ -101,7 +23,7 @@ fn a_valid_token_names_the_reviewer_and_their_groups() {
     let identity = v.verify(&token(&k, &claims(json!({})))).unwrap();
     assert_eq!(
         identity,
-        Identity::new("rita", "sub-rita", vec!["reviewers".into()])
+        Identity::oidc("rita", ISSUER, "sub-rita", vec!["reviewers".into()])
     );
 }
 
@@ -178,7 +100,7 @@ struct Fixed;
 
 impl IdentitySource for Fixed {
     fn identify(&self, _: &axum::http::request::Parts) -> Result<Identity, AuthError> {
-        Ok(Identity::new("token-user", "token-user", vec![]))
+        Ok(Identity::local("token-user", vec![]))
     }
 }
 

@@ -107,11 +107,7 @@ pub fn bench_submitter(store: Arc<dyn WorkflowStore>) -> (BenchProcessor, Review
         Arc::new(NoopResumer),
         BenchClock(crate::fixtures::bench_now()),
     );
-    let reviewer = Reviewer {
-        name: "rita".into(),
-        groups: Some(vec!["reviewers".into()]),
-        channel: "api".into(),
-    };
+    let reviewer = Reviewer::declared("rita", Some(vec!["reviewers".into()]), "api");
     (processor, reviewer)
 }
 

@@ -662,11 +662,7 @@ fn operator(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let processor =
         FeedbackProcessor::new(store, Arc::new(SfnResumer::new(clients.sfn.clone())), clock);
-    let who = Reviewer {
-        name: name.to_owned(),
-        groups: None,
-        channel: "cli".into(),
-    };
+    let who = Reviewer::declared(name.to_owned(), None, "cli");
     Ok((processor, who))
 }
 

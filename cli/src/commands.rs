@@ -126,11 +126,7 @@ fn processor(
 
 /// A local submitter: channel `cli`, trusted (no group check).
 fn cli(name: String) -> Reviewer {
-    Reviewer {
-        name,
-        groups: None,
-        channel: "cli".into(),
-    }
+    Reviewer::declared(name, None, "cli")
 }
 
 pub(crate) async fn feedback(
@@ -230,13 +226,12 @@ where
     S::Target: hitl_domain::store::WorkflowStore,
     C: hitl_domain::ports::Clock,
 {
-    let reviewer = Reviewer {
-        name: name.to_owned(),
-        groups: args
-            .admin
+    let reviewer = Reviewer::declared(
+        name,
+        args.admin
             .then(|| vec![hitl_domain::feedback::ADMIN_GROUP.to_owned()]),
-        channel: "cli".into(),
-    };
+        "cli",
+    );
     let result = if take {
         service
             .claim(&args.workflow_id, args.iteration, &reviewer)

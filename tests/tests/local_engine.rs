@@ -62,11 +62,7 @@ async fn decide(
         corrections,
     };
     let processor = FeedbackProcessor::new(rt.store.clone(), rt.resumer(), rt.clock.clone());
-    let reviewer = Reviewer {
-        name: "rita".into(),
-        groups: Some(vec!["reviewers".into()]),
-        channel: "test".into(),
-    };
+    let reviewer = Reviewer::declared("rita", Some(vec!["reviewers".into()]), "test");
     let receipt = processor
         .submit(id, &request, key, &reviewer)
         .await
@@ -251,11 +247,7 @@ async fn duplicate_feedback_is_applied_once() {
         corrections: vec![],
     };
     let processor = FeedbackProcessor::new(rt.store.clone(), rt.resumer(), rt.clock.clone());
-    let reviewer = Reviewer {
-        name: "rita".into(),
-        groups: Some(vec!["reviewers".into()]),
-        channel: "test".into(),
-    };
+    let reviewer = Reviewer::declared("rita", Some(vec!["reviewers".into()]), "test");
     let again = processor
         .submit(&ids[0], &request, "same-key", &reviewer)
         .await

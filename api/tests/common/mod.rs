@@ -2,6 +2,8 @@
 //! scripted resumer, fixed clock, three reviewers, and a global log capture.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod oidc;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -137,6 +139,30 @@ impl Server {
         burst: u32,
         per_minute: u32,
     ) -> Self {
+        Self::start_signing_in(resumer, recording, burst, per_minute, None).await
+    }
+
+    /// Starts a server that also signs in with ID tokens of the test issuer (as
+    /// `hitl serve --oidc-issuer` does), beside the reviewer tokens.
+    pub async fn start_with_issuer(verifier: hitl_api::oidc::OidcVerifier) -> Self {
+        let resumer = Arc::new(RecordingResumer::default());
+        Self::start_signing_in(
+            resumer.clone(),
+            resumer,
+            100_000,
+            6_000_000,
+            Some(Arc::new(verifier)),
+        )
+        .await
+    }
+
+    async fn start_signing_in(
+        resumer: Arc<dyn ExecutionResumer>,
+        recording: Arc<RecordingResumer>,
+        burst: u32,
+        per_minute: u32,
+        issuer: Option<Arc<hitl_api::oidc::OidcVerifier>>,
+    ) -> Self {
         logs();
         let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
         let clock = Arc::new(FixedClock::default());
@@ -151,7 +177,10 @@ impl Server {
             store.clone(),
             resumer,
             clock.clone(),
-            Arc::new(ReviewerTokens::new(&file)),
+            Arc::new(hitl_api::oidc::SignIn::new(
+                Arc::new(ReviewerTokens::new(&file)),
+                issuer,
+            )),
         )
         .with_rate_limit(burst, per_minute);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -261,6 +290,7 @@ impl Server {
             iteration: 1,
             decision: Decision::RequestChanges,
             reviewer: "sam".into(),
+            reviewer_id: "name:sam".into(),
             comments: "Make the tagline warmer.".into(),
             corrections: vec![Correction {
                 field: "tagline".into(),

@@ -128,11 +128,11 @@ pub async fn process_message(deps: &Deps, message: &SqsMessage) -> Disposition {
         .idempotency_key
         .clone()
         .unwrap_or_else(|| format!("sqs:{message_id}"));
-    let reviewer = Reviewer {
-        name: parsed.reviewer.clone(),
-        groups: parsed.reviewer_groups.clone(),
-        channel: CHANNEL.into(),
-    };
+    let reviewer = Reviewer::declared(
+        parsed.reviewer.clone(),
+        parsed.reviewer_groups.clone(),
+        CHANNEL,
+    );
     let processor = FeedbackProcessor::new(
         Arc::clone(&deps.store),
         Arc::clone(&deps.resumer),

@@ -48,11 +48,11 @@ pub async fn handle(deps: &Deps, event: FeedbackEvent) -> Result<FeedbackReceipt
         Arc::clone(&deps.resumer),
         Arc::clone(&deps.clock),
     );
-    let reviewer = Reviewer {
-        name: event.reviewer.clone(),
-        groups: event.reviewer_groups.clone(),
-        channel: "lambda".into(),
-    };
+    let reviewer = Reviewer::declared(
+        event.reviewer.clone(),
+        event.reviewer_groups.clone(),
+        "lambda",
+    );
     Ok(processor
         .submit(
             &event.workflow_id,

@@ -211,6 +211,7 @@ mod tests {
                 iteration: 1,
                 decision: hitl_domain::model::Decision::Approve,
                 reviewer: "rita".into(),
+                reviewer_id: "name:rita".into(),
                 comments: String::new(),
                 corrections: vec![],
                 idempotency_key: "k".into(),
@@ -349,6 +350,7 @@ mod tests {
             iteration: 1,
             decision: hitl_domain::model::Decision::Approve,
             reviewer: "rita".into(),
+            reviewer_id: "name:rita".into(),
             comments: String::new(),
             corrections: vec![hitl_domain::model::Correction {
                 field: "tagline".into(),

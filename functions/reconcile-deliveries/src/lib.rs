@@ -150,11 +150,7 @@ mod tests {
             comments: None,
             corrections: vec![],
         };
-        let reviewer = Reviewer {
-            name: "rita".into(),
-            groups: None,
-            channel: "api".into(),
-        };
+        let reviewer = Reviewer::declared("rita", None, "api");
         assert!(processor
             .submit("wf-rc", &request, "k-rc", &reviewer)
             .await

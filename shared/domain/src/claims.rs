@@ -10,6 +10,7 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use crate::feedback::Reviewer;
+use crate::identity::Actor;
 use crate::model::{Claim, Workflow};
 use crate::ports::Clock;
 use crate::rules::{self, Rejection};
@@ -32,6 +33,9 @@ pub enum ClaimError {
         /// The group required.
         group: String,
     },
+    /// The claimant's declared name is not a valid name (nothing was read or written).
+    #[error("reviewer: {0}")]
+    InvalidReviewer(String),
     /// The rules refused (stable name via [`Rejection::name`]): `claimed_by_other`,
     /// `not_awaiting_review`, `workflow_finished`, `review_timed_out`, `already_approved`,
     /// `stale_iteration`, `unknown_iteration`.
@@ -78,9 +82,9 @@ where
         iteration: Option<u32>,
         reviewer: &Reviewer,
     ) -> Result<ClaimReceipt, ClaimError> {
-        let name = reviewer.name.trim();
+        let actor = actor_of(reviewer)?;
         self.change(workflow_id, reviewer, |wf, now| {
-            rules::claim(wf, name, iteration, now).map(Some)
+            rules::claim(wf, actor.clone(), iteration, now).map(Some)
         })
         .await
     }
@@ -92,10 +96,10 @@ where
         workflow_id: &str,
         reviewer: &Reviewer,
     ) -> Result<ClaimReceipt, ClaimError> {
-        let name = reviewer.name.trim();
+        let actor = actor_of(reviewer)?;
         let admin = reviewer.is_admin();
         self.change(workflow_id, reviewer, |wf, now| {
-            rules::release(wf, name, admin, now)
+            rules::release(wf, actor.clone(), admin, now)
         })
         .await
     }
@@ -140,6 +144,14 @@ where
             workflow_id.to_owned(),
         )))
     }
+}
+
+/// The claimant's stable identity and label, or why its declared name is refused.
+fn actor_of(reviewer: &Reviewer) -> Result<Actor, ClaimError> {
+    let (id, name) = reviewer
+        .identity()
+        .map_err(|why| ClaimError::InvalidReviewer(why.to_string()))?;
+    Ok(Actor { id, name })
 }
 
 fn receipt(workflow: &Workflow, now: DateTime<Utc>) -> ClaimReceipt {

@@ -30,7 +30,7 @@ use crate::model::{
 use crate::ports::{Clock, ExecutionResumer, ResumeError, Resumed, TaskFate};
 use crate::rules::{self, Rejection, Submission};
 use crate::store::{StoreError, WorkflowStore};
-use crate::{failpoints, metadata, metrics};
+use crate::{failpoints, identity, metadata, metrics};
 
 /// Longest accepted comment, in characters.
 pub const MAX_COMMENT_CHARS: usize = 4000;
@@ -180,8 +180,14 @@ pub fn duplicate_key(body: &[u8]) -> Option<String> {
 /// Who submitted it and through which channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reviewer {
-    /// Identity recorded in the audit trail.
+    /// The name recorded in the audit trail and shown: a label, never what approvals, claims
+    /// or idempotency scopes are matched on (that is [`Reviewer::identity`]).
     pub name: String,
+    /// The stable identity a verified credential gave (`oidc:<issuer>|<sub>`, or
+    /// `name:<folded>` for a local reviewer token); `None` for a name the front door declares
+    /// (CLI, SQS, Lambda, synthetic), which is checked and folded into `name:<folded>` (see
+    /// [`crate::identity`]).
+    pub id: Option<String>,
     /// Groups; `None` means the channel already authorised the caller (e.g. a trusted queue).
     pub groups: Option<Vec<String>>,
     /// `api`, `sqs`, `cli`, `lambda`, `synthetic`.
@@ -199,6 +205,38 @@ impl Reviewer {
         self.groups
             .as_ref()
             .is_none_or(|groups| groups.iter().any(|g| g == group || g == ADMIN_GROUP))
+    }
+
+    /// A submitter whose name the front door declares (CLI, SQS, Lambda, synthetic): its
+    /// identity is the name, normalised.
+    pub fn declared(name: impl Into<String>, groups: Option<Vec<String>>, channel: &str) -> Self {
+        Self {
+            name: name.into(),
+            id: None,
+            groups,
+            channel: channel.to_owned(),
+        }
+    }
+
+    /// The stable identity approvals, claims and idempotency scopes are matched on, with the
+    /// label to show; a declared name that is not a valid name is refused with the reason.
+    pub fn identity(&self) -> Result<(String, String), identity::NameError> {
+        match &self.id {
+            Some(id) => {
+                let label = self.name.trim();
+                if label.is_empty() || id.trim().is_empty() {
+                    return Err(identity::NameError::Empty);
+                }
+                if label.chars().count() > identity::MAX_NAME_CHARS * 2 {
+                    return Err(identity::NameError::TooLong);
+                }
+                Ok((id.clone(), label.to_owned()))
+            }
+            None => {
+                let canonical = identity::check_name(&self.name)?;
+                Ok((identity::declared_id(&canonical), canonical))
+            }
+        }
     }
 
     /// Whether the reviewer is in [`ADMIN_GROUP`].
@@ -348,7 +386,8 @@ pub fn validate(
             Submission {
                 iteration,
                 decision,
-                reviewer: reviewer.name.trim().to_owned(),
+                reviewer: String::new(),
+                reviewer_id: String::new(),
                 comments,
                 corrections: request.corrections.clone(),
                 idempotency_key: String::new(),
@@ -377,8 +416,8 @@ fn check_common(
             "must be 1..=128 characters of letters, digits, '-', '_', ':' or '.'",
         ));
     }
-    if reviewer.name.trim().is_empty() || reviewer.name.len() > 128 {
-        errors.push(FieldError::new("reviewer", "must be 1..=128 characters"));
+    if let Err(why) = reviewer.identity() {
+        errors.push(FieldError::new("reviewer", why.to_string()));
     }
     match iteration {
         None => {
@@ -407,8 +446,12 @@ fn accepted<T: Serialize>(
     hasher.update(workflow_id.as_bytes());
     hasher.update([0]);
     hasher.update(&body);
-    submission.idempotency_key =
-        scoped_key(&reviewer.channel, reviewer.name.trim(), idempotency_key);
+    // Validation has checked the identity; a failure here cannot happen and leaves the
+    // submission's identity empty, which the rules never match.
+    let (id, label) = reviewer.identity().unwrap_or_default();
+    submission.idempotency_key = scoped_key(&reviewer.channel, &id, idempotency_key);
+    submission.reviewer = label;
+    submission.reviewer_id = id;
     ValidFeedback {
         workflow_id: workflow_id.to_owned(),
         fingerprint: hex::encode(hasher.finalize()),
@@ -648,7 +691,8 @@ pub fn validate_resolution(
             Submission {
                 iteration,
                 decision,
-                reviewer: reviewer.name.trim().to_owned(),
+                reviewer: String::new(),
+                reviewer_id: String::new(),
                 comments,
                 corrections: request.corrections.clone(),
                 idempotency_key: String::new(),
@@ -710,12 +754,14 @@ pub fn person_artifact(workflow: &Workflow, entry: &FeedbackEntry) -> Option<Art
 const SCOPE_SEPARATOR: char = '~';
 
 /// The stored key of a submission: the client's key inside its submitter's scope (a hash of
-/// channel and reviewer), so one principal's key never replays or pre-empts another's.
-pub fn scoped_key(channel: &str, reviewer: &str, key: &str) -> String {
+/// channel and the reviewer's stable identity, see [`Reviewer::identity`]), so one principal's
+/// key never replays or pre-empts another's, and one principal's keys stay one scope whatever
+/// display name their credential carries today.
+pub fn scoped_key(channel: &str, reviewer_id: &str, key: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(channel.as_bytes());
     hasher.update([0]);
-    hasher.update(reviewer.as_bytes());
+    hasher.update(reviewer_id.as_bytes());
     let scope = hex::encode(hasher.finalize());
     format!("{}{SCOPE_SEPARATOR}{key}", &scope[..16])
 }
@@ -797,6 +843,18 @@ pub struct ReconcileReport {
     pub closed: usize,
     /// Deliveries that failed transiently and stay pending for the next pass.
     pub retry: usize,
+}
+
+impl ReconcileReport {
+    /// Adds another pass's figures to these.
+    pub fn add(&mut self, other: &Self) {
+        self.examined += other.examined;
+        self.delivered += other.delivered;
+        self.deferred += other.deferred;
+        self.late += other.late;
+        self.closed += other.closed;
+        self.retry += other.retry;
+    }
 }
 
 fn new_entry(

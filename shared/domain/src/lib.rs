@@ -9,6 +9,7 @@ pub mod deployment;
 pub mod error;
 pub mod failpoints;
 pub mod feedback;
+pub mod identity;
 pub mod metadata;
 pub mod metrics;
 pub mod model;

@@ -269,8 +269,12 @@ impl PendingReview {
 /// One reviewer's approval that did not reach the quorum yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
-    /// Who approved.
+    /// Who approved (the name shown).
     pub reviewer: String,
+    /// The approver's stable identity ([`crate::identity`]); empty in records kept before
+    /// identities were recorded (matched by name then).
+    #[serde(default)]
+    pub reviewer_id: String,
     /// Idempotency key of the audit entry.
     pub feedback_key: String,
     /// When.
@@ -280,12 +284,30 @@ pub struct Approval {
 /// A reviewer's exclusive hold on the iteration under review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claim {
-    /// Who holds it.
+    /// Who holds it (the name shown).
     pub reviewer: String,
+    /// The holder's stable identity ([`crate::identity`]); empty in records kept before
+    /// identities were recorded (matched by name then).
+    #[serde(default)]
+    pub reviewer_id: String,
     /// When it was taken (a renewal keeps it).
     pub claimed_at: DateTime<Utc>,
     /// When it lapses unless renewed.
     pub expires_at: DateTime<Utc>,
+}
+
+impl Approval {
+    /// Whether this approval is the reviewer's `(id, name)`.
+    pub fn by(&self, id: &str, name: &str) -> bool {
+        crate::identity::same_reviewer(&self.reviewer_id, &self.reviewer, id, name)
+    }
+}
+
+impl Claim {
+    /// Whether the reviewer `(id, name)` holds this claim.
+    pub fn held_by(&self, id: &str, name: &str) -> bool {
+        crate::identity::same_reviewer(&self.reviewer_id, &self.reviewer, id, name)
+    }
 }
 
 /// One entry of a workflow's claim log: a claim taken or released (renewals and lapses are

@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::identity::Actor;
 use crate::model::{
     Approval, Claim, ClaimAction, ClaimEvent, Correction, Decision, DecisionRecord, Delivery,
     Escalation, EscalationReason, Failure, PendingResolution, PendingReview, ResolutionDetails,
@@ -185,8 +186,11 @@ pub struct Submission {
     pub iteration: u32,
     /// The decision.
     pub decision: Decision,
-    /// Reviewer identity.
+    /// The reviewer's name as shown (a label).
     pub reviewer: String,
+    /// The reviewer's stable identity ([`crate::identity`]): what approvals and claims are
+    /// matched on.
+    pub reviewer_id: String,
     /// Comments (required for `request_changes`).
     pub comments: String,
     /// Field corrections.
@@ -407,7 +411,7 @@ pub fn decide(
     let pending = open_review(workflow, now)?;
     if let Some(claim) = pending
         .live_claim(now)
-        .filter(|c| c.reviewer != submission.reviewer)
+        .filter(|c| !c.held_by(&submission.reviewer_id, &submission.reviewer))
     {
         return Err(Rejection::ClaimedByOther {
             iteration: pending.iteration,
@@ -424,7 +428,7 @@ pub fn decide(
         if pending
             .approvals
             .iter()
-            .any(|a| a.reviewer == submission.reviewer)
+            .any(|a| a.by(&submission.reviewer_id, &submission.reviewer))
         {
             return Err(Rejection::AlreadyApproved {
                 iteration: pending.iteration,
@@ -440,12 +444,13 @@ pub fn decide(
             if let Some(p) = next.pending_review.as_mut() {
                 p.approvals.push(Approval {
                     reviewer: submission.reviewer.clone(),
+                    reviewer_id: submission.reviewer_id.clone(),
                     feedback_key: submission.idempotency_key.clone(),
                     approved_at: now,
                 });
                 if p.claim
                     .as_ref()
-                    .is_some_and(|c| c.reviewer == submission.reviewer)
+                    .is_some_and(|c| c.held_by(&submission.reviewer_id, &submission.reviewer))
                 {
                     p.claim = None;
                 }
@@ -701,22 +706,30 @@ fn open_review(workflow: &Workflow, now: DateTime<Utc>) -> Result<&PendingReview
 /// iteration cannot claim it (their approval counts already).
 pub fn claim(
     workflow: &Workflow,
-    reviewer: &str,
+    reviewer: impl Into<Actor>,
     iteration: Option<u32>,
     now: DateTime<Utc>,
 ) -> Result<Workflow, Rejection> {
+    let actor = reviewer.into();
     let pending = claimable(workflow, iteration, now)?;
-    if let Some(held) = pending.live_claim(now).filter(|c| c.reviewer != reviewer) {
+    if let Some(held) = pending
+        .live_claim(now)
+        .filter(|c| !c.held_by(&actor.id, &actor.name))
+    {
         return Err(Rejection::ClaimedByOther {
             iteration: pending.iteration,
             holder: held.reviewer.clone(),
             until: held.expires_at,
         });
     }
-    if pending.approvals.iter().any(|a| a.reviewer == reviewer) {
+    if pending
+        .approvals
+        .iter()
+        .any(|a| a.by(&actor.id, &actor.name))
+    {
         return Err(Rejection::AlreadyApproved {
             iteration: pending.iteration,
-            reviewer: reviewer.to_owned(),
+            reviewer: actor.name,
         });
     }
     let ttl = i64::try_from(workflow.config.claim_ttl_seconds).unwrap_or(i64::MAX);
@@ -728,7 +741,8 @@ pub fn claim(
     let mut next = bumped(workflow, now);
     if let Some(p) = next.pending_review.as_mut() {
         p.claim = Some(Claim {
-            reviewer: reviewer.to_owned(),
+            reviewer: actor.name.clone(),
+            reviewer_id: actor.id.clone(),
             claimed_at,
             expires_at,
         });
@@ -739,7 +753,7 @@ pub fn claim(
             &mut next,
             iteration,
             ClaimAction::Claimed,
-            reviewer,
+            &actor.name,
             None,
             now,
         );
@@ -751,15 +765,17 @@ pub fn claim(
 /// anyone's. `None` when there is no live claim (nothing to write).
 pub fn release(
     workflow: &Workflow,
-    reviewer: &str,
+    reviewer: impl Into<Actor>,
     is_admin: bool,
     now: DateTime<Utc>,
 ) -> Result<Option<Workflow>, Rejection> {
+    let actor = reviewer.into();
     let pending = claimable(workflow, None, now)?;
     let Some(held) = pending.live_claim(now) else {
         return Ok(None);
     };
-    if held.reviewer != reviewer && !is_admin {
+    let own = held.held_by(&actor.id, &actor.name);
+    if !own && !is_admin {
         return Err(Rejection::ClaimedByOther {
             iteration: pending.iteration,
             holder: held.reviewer.clone(),
@@ -772,7 +788,7 @@ pub fn release(
     if let Some(p) = next.pending_review.as_mut() {
         p.claim = None;
     }
-    let by = (holder != reviewer).then(|| reviewer.to_owned());
+    let by = (!own).then(|| actor.name.clone());
     log_claim(
         &mut next,
         iteration,

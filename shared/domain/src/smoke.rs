@@ -49,11 +49,7 @@ pub fn decisions(
 
 /// The identity the synthetic reviewer submits as (authorised by construction).
 pub fn reviewer() -> Reviewer {
-    Reviewer {
-        name: SYNTHETIC_REVIEWER.into(),
-        groups: None,
-        channel: "synthetic".into(),
-    }
+    Reviewer::declared(SYNTHETIC_REVIEWER, None, "synthetic")
 }
 
 /// Idempotency key of the synthetic decision for an iteration (stable under retries).

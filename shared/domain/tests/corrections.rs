@@ -10,11 +10,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 fn reviewer() -> Reviewer {
-    Reviewer {
-        name: "rita".into(),
-        groups: None,
-        channel: "sqs".into(),
-    }
+    Reviewer::declared("rita", None, "sqs")
 }
 
 fn changes(corrections: Vec<(&str, &str)>) -> FeedbackRequest {

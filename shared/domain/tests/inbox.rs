@@ -28,6 +28,7 @@ fn decision(reviewer: &str, decision: Decision, key: &str) -> Submission {
         iteration: 1,
         decision,
         reviewer: reviewer.into(),
+        reviewer_id: hitl_domain::identity::declared_id(reviewer),
         comments: if decision == Decision::RequestChanges {
             "shorter tagline".into()
         } else {

@@ -21,6 +21,7 @@ fn submit(iteration: u32, decision: Decision, comments: &str) -> Submission {
         iteration,
         decision,
         reviewer: "rita".into(),
+        reviewer_id: "name:rita".into(),
         comments: comments.into(),
         corrections: vec![],
         idempotency_key: format!("k-{iteration}-{comments}"),

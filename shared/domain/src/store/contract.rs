@@ -88,6 +88,7 @@ fn submission(key: &str, decision: Decision) -> Submission {
         iteration: 1,
         decision,
         reviewer: format!("reviewer-{key}"),
+        reviewer_id: format!("name:reviewer-{key}"),
         comments: format!("comment {key}"),
         corrections: vec![],
         idempotency_key: key.to_owned(),
@@ -417,11 +418,11 @@ pub async fn concurrent_claims_hold_once(store: Arc<dyn WorkflowStore>) {
         let now = waiting.updated_at + Duration::minutes(1);
         tasks.push(tokio::spawn(async move {
             let service = ClaimService::new(store, At(now));
-            let reviewer = Reviewer {
-                name: format!("reviewer-{i}"),
-                groups: Some(vec!["reviewers".into()]),
-                channel: "test".into(),
-            };
+            let reviewer = Reviewer::declared(
+                format!("reviewer-{i}"),
+                Some(vec!["reviewers".into()]),
+                "test",
+            );
             service.claim(&id, Some(1), &reviewer).await
         }));
     }
