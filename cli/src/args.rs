@@ -89,6 +89,10 @@ pub struct FeedbackArgs {
     /// required by `hitl aws feedback`, where it lands in the production audit trail).
     #[arg(long)]
     pub reviewer: Option<String>,
+    /// A comment with an approval (`--request-changes` and `--reject` carry theirs as their
+    /// value).
+    #[arg(long, value_name = "TEXT", requires = "approve")]
+    pub comments: Option<String>,
     /// Field correction, `field=value` (repeatable), e.g. --correction tagline="Fresh daily".
     /// With --request-changes the agent applies it; with --approve it is an edit-and-approve:
     /// the draft with the corrections is the final version, without another agent round.
@@ -123,7 +127,11 @@ impl FeedbackArgs {
         let request = FeedbackRequest {
             iteration: Some(iteration),
             decision: Some(decision.to_owned()),
-            comments: self.request_changes.clone().or_else(|| self.reject.clone()),
+            comments: self
+                .request_changes
+                .clone()
+                .or_else(|| self.reject.clone())
+                .or_else(|| self.comments.clone()),
             corrections: parse_corrections(&self.corrections)?,
         };
         let key = self
@@ -301,6 +309,78 @@ pub fn start_input(
         input["subjects"] = json!(subjects);
     }
     Ok((input, subjects))
+}
+
+/// The start request's fields and the flags that set them, so a refusal names what the user
+/// typed (`--batch-size`, not `config.batch_size`).
+const START_FLAGS: [(&str, &str); 10] = [
+    ("config.max_iterations", "--max-iterations"),
+    ("config.batch_size", "--batch-size"),
+    ("config.review_timeout_seconds", "--review-timeout"),
+    ("config.reviewer_group", "--reviewer-group"),
+    ("config.escalation_group", "--escalation-group"),
+    ("config.escalation_timeout_seconds", "--escalation-timeout"),
+    ("config.required_approvals", "--required-approvals"),
+    ("config.claim_ttl_seconds", "--claim-ttl"),
+    ("config.reminders", "--reminders"),
+    ("request_id", "--request-id"),
+];
+
+/// Checks a start request with the PlanBatch task's own rules before anything starts; a
+/// refusal lists every bad field under the flag that set it.
+pub fn check_start(input: &Value, request_id: &str) -> Result<()> {
+    match hitl_domain::contracts::plan_batch(input, request_id) {
+        Ok(_) => Ok(()),
+        Err(hitl_domain::HandlerError::InvalidInput(errors)) => {
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|e| {
+                    let mut text = format!("{}: {}", e.field, e.message);
+                    for (field, flag) in START_FLAGS {
+                        text = text.replace(field, flag);
+                    }
+                    text
+                })
+                .collect();
+            bail!(
+                "start request refused, nothing started: {}",
+                lines.join("; ")
+            )
+        }
+        Err(other) => bail!("start request refused, nothing started: {other}"),
+    }
+}
+
+/// A feedback or resolution refusal that names the `--correction` the user typed instead of
+/// the request's `corrections[i]` (`--correction colors.primary: must be #RRGGBB`).
+pub fn name_corrections(err: anyhow::Error, typed: &[Correction]) -> anyhow::Error {
+    let Some(hitl_domain::feedback::FeedbackError::Invalid(errors)) =
+        err.downcast_ref::<hitl_domain::feedback::FeedbackError>()
+    else {
+        return err;
+    };
+    let lines: Vec<String> = errors
+        .iter()
+        .map(|e| {
+            let field = e
+                .field
+                .strip_prefix("corrections[")
+                .and_then(|rest| rest.split_once(']'))
+                .and_then(|(i, part)| {
+                    let c = typed.get(i.parse::<usize>().ok()?)?;
+                    Some(match part {
+                        ".field" => format!("--correction {}=…: field {:?}", c.field, c.field),
+                        _ => format!("--correction {}", c.field),
+                    })
+                })
+                .unwrap_or_else(|| match e.field.as_str() {
+                    "corrections" => "--correction".to_owned(),
+                    other => other.to_owned(),
+                });
+            format!("{field}: {}", e.message)
+        })
+        .collect();
+    anyhow!("invalid feedback: {}", lines.join("; "))
 }
 
 fn parse_corrections(raw: &[String]) -> Result<Vec<Correction>> {

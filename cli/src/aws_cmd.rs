@@ -221,6 +221,7 @@ async fn start_workflows(
         )
     });
     let (input, _) = start_input(&args.start, &request_id, args.smoke)?;
+    crate::args::check_start(&input, &request_id)?;
     let started = aws::start(&clients.sfn, targets, &request_id, &input).await?;
     if as_json {
         let workflows: Vec<_> = started
@@ -280,7 +281,8 @@ async fn submit(
         &key,
         reviewer,
     )
-    .await?;
+    .await
+    .map_err(|e| crate::args::name_corrections(e, &request.corrections))?;
     if as_json {
         println!("{}", json!({"receipt": receipt}));
     }
@@ -342,7 +344,9 @@ async fn resolve(
         .as_ref()
         .map_or(workflow.iteration, |e| e.iteration);
     let (request, key) = args.request(i64::from(iteration))?;
-    let receipt = aws::resolve(clients, targets, &args.workflow_id, &request, &key, by).await?;
+    let receipt = aws::resolve(clients, targets, &args.workflow_id, &request, &key, by)
+        .await
+        .map_err(|e| crate::args::name_corrections(e, &request.corrections))?;
     if as_json {
         println!("{}", json!({"receipt": receipt}));
     }

@@ -33,6 +33,7 @@ pub(crate) async fn start(runtime: &Runtime, args: StartArgs, as_json: bool) -> 
         .clone()
         .unwrap_or_else(|| format!("local-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]));
     let (input, subjects) = start_input(&args, &request_id, false)?;
+    crate::args::check_start(&input, &request_id)?;
     let execution = match runtime
         .engine
         .start_execution(&runtime.state_machine_arn, Some(&request_id), input.clone())
@@ -144,7 +145,8 @@ pub(crate) async fn feedback(
             &key,
             &cli(args.local_reviewer()),
         )
-        .await?;
+        .await
+        .map_err(|e| crate::args::name_corrections(e.into(), &request.corrections))?;
     runtime.settle().await?;
     let after = load(runtime, &args.workflow_id).await?;
     let refused = matches!(receipt.outcome, FeedbackOutcome::Rejected { .. });
@@ -312,7 +314,8 @@ pub(crate) async fn resolve(
         .unwrap_or_else(|| "local-operator".to_owned());
     let receipt = processor(runtime)
         .resolve(&args.workflow_id, &request, &key, &cli(by))
-        .await?;
+        .await
+        .map_err(|e| crate::args::name_corrections(e.into(), &request.corrections))?;
     runtime.settle().await?;
     let after = load(runtime, &args.workflow_id).await?;
     let refused = matches!(receipt.outcome, FeedbackOutcome::Rejected { .. });
@@ -365,6 +368,8 @@ pub(crate) async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result
             json!({
                 "workflow_id": wf.id, "subject": wf.subject, "status": wf.status,
                 "iteration": wf.iteration, "max_iterations": wf.config.max_iterations,
+                "reviewer_group": wf.config.reviewer_group,
+                "escalation_group": wf.config.escalation_group,
                 "deadline": wf.pending_review.as_ref().map(|p| p.deadline),
                 "review": wf.review_summary(now),
                 "artifact": current.map(|a| &a.content),
@@ -385,6 +390,11 @@ pub(crate) async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result
     println!(
         "status     {}   iteration {}/{}",
         wf.status, wf.iteration, wf.config.max_iterations
+    );
+    println!(
+        "groups     reviewers: {}   escalations: {}",
+        printable(&wf.config.reviewer_group),
+        printable(&wf.config.escalation_group)
     );
     if let Some(r) = wf.review_summary(now) {
         println!(
@@ -438,7 +448,16 @@ pub(crate) async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result
         );
     }
     if let Some(a) = current {
-        println!("\ndraft (iteration {}):", a.iteration);
+        match a.generator.strip_prefix("person:") {
+            // An edit-and-approve or a resolution: a person's corrected version, stored after
+            // the iteration they decided (not an iteration of its own).
+            Some(person) => println!(
+                "\nfinal version (by {}, from the draft of iteration {}):",
+                printable(person),
+                previous.map_or(wf.iteration, |p| p.iteration)
+            ),
+            None => println!("\ndraft (iteration {}):", a.iteration),
+        }
         let rows: Vec<Vec<String>> = a
             .content
             .as_object()
@@ -470,13 +489,28 @@ pub(crate) async fn status(runtime: &Runtime, id: &str, as_json: bool) -> Result
                         FeedbackOutcome::Rejected { reason, .. } => format!("rejected: {reason}"),
                     },
                     e.comments.chars().take(60).collect(),
+                    e.corrections
+                        .iter()
+                        .map(|c| format!("{}={}", c.field, c.value))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                        .chars()
+                        .take(80)
+                        .collect(),
                 ]
             })
             .collect();
         println!(
             "{}",
             table(
-                &["ITER", "REVIEWER", "DECISION", "OUTCOME", "COMMENTS"],
+                &[
+                    "ITER",
+                    "REVIEWER",
+                    "DECISION",
+                    "OUTCOME",
+                    "COMMENTS",
+                    "CORRECTIONS"
+                ],
                 &rows
             )
         );
@@ -840,10 +874,20 @@ pub(crate) async fn exec(args: ExecArgs) -> Result<ExitCode> {
     })
 }
 
-/// `hitl reconcile`: one more pass of the delivery outbox relay (the command's start-up has
-/// already run one), reporting what it found.
-pub(crate) async fn reconcile(runtime: &Runtime, as_json: bool) -> Result<ExitCode> {
-    let report = runtime.reconcile().await?;
+/// `hitl reconcile`: one more pass of the delivery outbox relay, reporting what it and the
+/// command's start-up (`started`: the passes every command runs first, which deliver a
+/// stranded decision before this pass sees it) did together. A decision the relay handed to
+/// the local engine and the engine then delivered counts as delivered, not deferred.
+pub(crate) async fn reconcile(
+    runtime: &Runtime,
+    started: hitl_cli::local::Settled,
+    as_json: bool,
+) -> Result<ExitCode> {
+    let mut report = started.relay;
+    report.add(&runtime.reconcile().await?);
+    let handed_on = report.deferred.min(started.queued);
+    report.deferred -= handed_on;
+    report.delivered += handed_on;
     let pending = runtime.store.list_pending_deliveries(1000).await?.len();
     if as_json {
         println!("{}", json!({"report": report, "still_pending": pending}));

@@ -439,6 +439,16 @@ pub struct Runtime {
     resumer: Arc<LocalResumer>,
 }
 
+/// What [`Runtime::settle_report`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settled {
+    /// Resumptions queued by handlers (the synthetic reviewer, decisions the relay handed to
+    /// the local engine) and delivered.
+    pub queued: usize,
+    /// The passes of the outbox relay, summed.
+    pub relay: ReconcileReport,
+}
+
 impl Runtime {
     /// Opens (creating) the runtime in `data_dir`; `None` keeps everything in memory.
     pub fn open(data_dir: Option<&Path>) -> Result<Self> {
@@ -602,12 +612,19 @@ impl Runtime {
     /// every engine step loop of every command, so `hitl serve` start-up and `hitl reconcile`
     /// include it.
     pub async fn settle(&self) -> Result<usize> {
-        let mut delivered = 0;
+        Ok(self.settle_report().await?.queued)
+    }
+
+    /// [`Runtime::settle`], reporting everything it did: the queued resumptions delivered and
+    /// every pass of the outbox relay, summed (what `hitl reconcile` prints, so a decision the
+    /// start-up pass delivered is reported, not hidden behind a "0 delivered").
+    pub async fn settle_report(&self) -> Result<Settled> {
+        let mut settled = Settled::default();
         loop {
             while let Some((token, output)) = self.resumer.pop() {
                 match self.engine.send_task_success(&token, output.clone()).await {
                     Ok(()) => {
-                        delivered += 1;
+                        settled.queued += 1;
                         hitl_domain::failpoints::crash_point(
                             hitl_domain::failpoints::LOCAL_AFTER_QUEUED_DELIVERY,
                         );
@@ -622,9 +639,9 @@ impl Runtime {
                     Err(e) => tracing::warn!(error = %e, "queued resumption not delivered"),
                 }
             }
-            self.reconcile().await?;
+            settled.relay.add(&self.reconcile().await?);
             if self.resumer.is_idle() {
-                return Ok(delivered);
+                return Ok(settled);
             }
         }
     }

@@ -170,7 +170,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     }
     let runtime = hitl_cli::local::Runtime::open(Some(&cli.data_dir))?;
     runtime.engine.run_due().await?;
-    runtime.settle().await?;
+    let settled = runtime.settle_report().await?;
     match cli.command {
         Command::Start(args) => commands::start(&runtime, args, cli.json).await,
         Command::Feedback(args) => commands::feedback(&runtime, args, cli.json).await,
@@ -188,7 +188,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             commands::notifications(&runtime, since.as_deref(), cli.json).await
         }
         Command::Smoke(args) => smoke::run(&runtime, args, cli.json).await,
-        Command::Reconcile => commands::reconcile(&runtime, cli.json).await,
+        Command::Reconcile => commands::reconcile(&runtime, settled, cli.json).await,
         Command::Export { workflow_id, out } => {
             commands::export(&runtime, &workflow_id, out.as_deref()).await
         }
