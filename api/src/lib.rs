@@ -507,7 +507,7 @@ async fn get_workflow(
         &artifacts,
         &trail,
         state.clock.now(),
-        &caller.name,
+        &caller,
     )))
 }
 
