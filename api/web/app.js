@@ -1218,6 +1218,7 @@
       if (!event.newValue && !sessionStorage.getItem(TOKEN_KEY)) { signOut(); return; }
       if (sessionSubject(event.oldValue) !== sessionSubject(event.newValue)) {
         forget();
+        $('who-name').textContent = 'Signed in';
         route();
       }
       scheduleRefresh();
