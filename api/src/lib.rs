@@ -504,7 +504,7 @@ async fn get_workflow(
         &artifacts,
         &trail,
         state.clock.now(),
-        &caller.name,
+        &caller,
     )))
 }
 

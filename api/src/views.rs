@@ -11,6 +11,8 @@ use hitl_domain::model::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::identity::Identity;
+
 /// The subject, as shown to reviewers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubjectView {
@@ -223,6 +225,12 @@ pub struct FailureView {
 pub struct WorkflowView {
     /// Who is asking (the signed-in reviewer's name: a claim held by them is theirs).
     pub viewer: String,
+    /// Whether the viewer may decide (and claim) the workflow's reviews: a member of its
+    /// reviewer group or an admin. Its escalation group may look without deciding.
+    pub viewer_may_decide: bool,
+    /// Whether the viewer may resolve the workflow's escalations: a member of its escalation
+    /// group or an admin.
+    pub viewer_may_resolve: bool,
     /// Workflow id.
     pub workflow_id: String,
     /// What is reviewed.
@@ -427,12 +435,14 @@ pub fn feedback_page(trail: &[FeedbackEntry], page: usize) -> FeedbackPage {
     }
 }
 
+/// The view of `workflow` for `viewer`, who is allowed to see it (its reviewer or escalation
+/// group, or an admin): what they may do with it is part of the view.
 pub fn workflow_view(
     workflow: &Workflow,
     artifacts: &[Artifact],
     trail: &[FeedbackEntry],
     now: DateTime<Utc>,
-    viewer: &str,
+    viewer: &Identity,
 ) -> WorkflowView {
     let current = artifacts.last();
     let previous = current.and_then(|c| artifacts.iter().rev().find(|a| a.iteration < c.iteration));
@@ -442,7 +452,9 @@ pub fn workflow_view(
     };
     let review = workflow.review_summary(now);
     WorkflowView {
-        viewer: viewer.to_owned(),
+        viewer: viewer.name.clone(),
+        viewer_may_decide: viewer.may_review(&workflow.config.reviewer_group),
+        viewer_may_resolve: viewer.may_review(&workflow.config.escalation_group),
         workflow_id: workflow.id.clone(),
         subject: subject(workflow),
         status: workflow.status,

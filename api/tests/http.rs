@@ -245,6 +245,40 @@ async fn the_workflow_view_has_draft_changes_feedback_and_deadline_but_no_token(
     assert_eq!(long.status, 404);
 }
 
+#[tokio::test]
+async fn the_workflow_view_says_whether_the_viewer_may_decide_or_resolve() {
+    // GIVEN a workflow reviewed by `reviewers` whose escalations `marketing` resolves
+    let s = Server::start().await;
+    let mut wf = awaiting("wf-may", "reviewers", s.now());
+    wf.config.escalation_group = "marketing".into();
+    s.store.create_workflow(&wf).await.unwrap();
+    // WHEN its reviewer, its escalation group and an admin open it THEN each view says what
+    // that viewer may do: the escalation group sees the draft but may not decide it
+    let mut may = Vec::new();
+    for (who, token) in [
+        ("rita", &s.reviewers.rita),
+        ("mark", &s.reviewers.mark),
+        ("ada", &s.reviewers.ada),
+    ] {
+        let r = s.get("/workflows/wf-may", Some(token)).await;
+        assert_eq!(r.status, 200, "{who}: {}", r.body);
+        let v = r.json();
+        may.push((
+            v["viewer"].as_str().unwrap().to_owned(),
+            v["viewer_may_decide"].clone(),
+            v["viewer_may_resolve"].clone(),
+        ));
+    }
+    assert_eq!(
+        may,
+        [
+            ("rita".to_owned(), json!(true), json!(false)),
+            ("mark".to_owned(), json!(false), json!(true)),
+            ("ada".to_owned(), json!(true), json!(true)),
+        ]
+    );
+}
+
 // ---- POST /workflows/{id}/feedback ----------------------------------------------------------
 
 #[tokio::test]

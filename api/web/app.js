@@ -53,6 +53,11 @@
     queueLoads: 0,
     // The same for the workflow view (a quick second click must not be overtaken by the first).
     workflowLoads: 0,
+    // Counts sign-ins and sign-outs: an answer to a request of an earlier session is dropped,
+    // and a submission of an earlier session is never sent (again) with the next one's token.
+    session: 0,
+    // The signed-in person's name once the server has named them (a view was shown).
+    viewer: null,
   };
 
   // ---- sign-in ---------------------------------------------------------------------------
@@ -67,6 +72,22 @@
 
   function oidcSession() {
     try { return JSON.parse(localStorage.getItem(OIDC_KEY) || 'null'); } catch (_) { return null; }
+  }
+
+  /**
+   * Who a stored OIDC session (its JSON text) is for: the ID token's `sub`, read only to notice
+   * a different person (the server verifies tokens); the token itself if it cannot be read.
+   */
+  function sessionSubject(raw) {
+    let idToken = null;
+    try { idToken = (JSON.parse(raw || 'null') || {}).id_token || null; } catch (_) { idToken = null; }
+    if (!idToken) { return null; }
+    try {
+      const payload = idToken.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      return JSON.parse(atob(payload + '==='.slice((payload.length + 3) % 4))).sub || idToken;
+    } catch (_) {
+      return idToken;
+    }
   }
 
   function token() {
@@ -241,7 +262,24 @@
     }
   }
 
-  async function api(method, path, body, key) {
+  /** A request of a session that ended (signed out, or in as someone else) meanwhile. */
+  class SessionEnded extends Error {
+    constructor() {
+      super('the session ended');
+      this.superseded = true;
+    }
+  }
+
+  /** Whether `err` ended the session or belongs to an ended one: nothing more to say or show. */
+  function gone(err) { return err.status === 401 || Boolean(err.superseded); }
+
+  /**
+   * One API request with the signed-in person's token. `session` (default: the current one) is
+   * the session the request belongs to: if it ended, the request is not sent, and an answer
+   * arriving after it ended is dropped (SessionEnded).
+   */
+  async function api(method, path, body, key, session = state.session) {
+    if (session !== state.session) { throw new SessionEnded(); }
     const headers = { Accept: 'application/json', Authorization: 'Bearer ' + token() };
     const init = { method, headers, cache: 'no-store' };
     if (body !== undefined) {
@@ -252,6 +290,7 @@
     const response = await fetch(path, init);
     let data = null;
     try { data = await response.json(); } catch (_) { data = null; }
+    if (session !== state.session) { throw new SessionEnded(); }
     if (response.status === 401) {
       signOut('Your session is not valid (anymore). Please sign in again.');
       throw new HttpError(401, data, response.headers);
@@ -261,17 +300,53 @@
   }
 
   function signedInAs(name) {
+    state.viewer = name || state.viewer;
     $('who-name').textContent = name ? 'Signed in as ' + name : 'Signed in';
   }
 
-  function signOut(message) {
+  /**
+   * Forgets everything of the session that ends: what was shown (queue, escalations, the
+   * workflow, the group filter learnt from the queue), what was typed (decision, corrections,
+   * resolution), pending submissions, the claim renewal, and every answer still on its way.
+   * The next person's views are all fetched for them.
+   */
+  function forget() {
+    state.session++;
+    state.queueLoads++;
+    state.workflowLoads++;
     stopRenewing();
+    state.viewer = null;
+    state.cursor = null;
+    state.resolvePending = null;
+    $('queue').setAttribute('aria-busy', 'false');
+    $('queue-body').textContent = '';
+    $('queue-empty').hidden = true;
+    $('queue-scroll').hidden = true;
+    $('more').hidden = true;
+    $('escalations-body').textContent = '';
+    $('escalations').hidden = true;
+    const groups = $('filter-group');
+    while (groups.options.length > 1) { groups.remove(1); }
+    groups.value = '';
+    $('filter-claim').value = 'any';
+    clearWorkflow('');
+    resetForm();
+    $('resolve').reset();
+    clearResolveErrors();
+    showActionFields();
+    $('who-name').textContent = '';
+  }
+
+  function signOut(message) {
+    // Someone was shown views: the next person starts at their own queue, not at the address
+    // the last one had open (a refused token at sign-in keeps the link it came with).
+    const shown = state.viewer !== null;
+    forget();
     if (state.refreshTimer) { clearTimeout(state.refreshTimer); state.refreshTimer = null; }
     localStorage.removeItem(OIDC_KEY);
     sessionStorage.removeItem(TOKEN_KEY);
     $('who').hidden = true;
-    state.pending = null;
-    state.workflow = null;
+    if (shown && location.hash && location.hash !== '#/') { history.replaceState(null, '', redirectUri() + '#/'); }
     show('sign-in');
     flash(message || (message === undefined ? 'You are signed out.' : ''), message ? 'error' : '');
     focusOn($('sign-in-form').hidden ? $('oidc-start') : $('token'));
@@ -568,12 +643,16 @@
     if (view.escalation && view.escalation.unresolved_at) { fact(facts, 'Unresolved since', fmtDate(view.escalation.unresolved_at)); }
     renderArtifact(view);
     renderFeedback(view);
-    const open = view.status === 'awaiting_review' && view.review && view.review.iteration === view.iteration;
+    const reviewing = view.status === 'awaiting_review' && view.review && view.review.iteration === view.iteration;
+    // The decision form and the claim only for who may decide (the escalation group may look).
+    const open = Boolean(reviewing && view.viewer_may_decide);
     signedInAs(view.viewer);
     renderClaim(view, open);
     $('decide').hidden = !open;
     $('decided-note').hidden = open;
-    $('decided-note').textContent = open ? '' : 'No decision is possible right now (status: ' + view.status.replace(/_/g, ' ') + ').';
+    $('decided-note').textContent = open ? '' : reviewing
+      ? 'Only group ' + view.reviewer_group + ' decides this review; you can follow it here.'
+      : 'No decision is possible right now (status: ' + view.status.replace(/_/g, ' ') + ').';
     $('decide-iteration').textContent = String(view.iteration);
     renderEscalation(view);
     const select = document.querySelector('#correction-row').content.querySelector('select');
@@ -619,15 +698,16 @@
     const view = state.workflow;
     if (!view) { return; }
     const path = '/workflows/' + encodeURIComponent(view.workflow_id) + '/claim';
+    const session = state.session;
     try {
       if (take) {
-        await api('POST', path, JSON.stringify({ iteration: view.iteration }), newKey());
+        await api('POST', path, JSON.stringify({ iteration: view.iteration }), newKey(), session);
       } else {
-        await api('DELETE', path);
+        await api('DELETE', path, undefined, undefined, session);
       }
       flash(take ? 'You hold this review now.' : 'You released this review.', 'ok');
     } catch (err) {
-      if (err.status === 401) { return; }
+      if (gone(err)) { return; }
       flash(describe(err), 'error');
     }
     await openWorkflow(view.workflow_id, true);
@@ -638,10 +718,14 @@
   async function openWorkflow(id, keepFlash) {
     const load = ++state.workflowLoads;
     if (!keepFlash) { flash(''); }
-    show('workflow');
     if (!state.workflow || state.workflow.workflow_id !== id) {
+      // Nothing of the workflow shown before (or of the person signed in before) is on screen
+      // while this one loads.
+      clearWorkflow('Loading the workflow…');
       resetForm();
     }
+    show('workflow');
+    $('workflow').setAttribute('aria-busy', 'true');
     try {
       const view = await api('GET', '/workflows/' + encodeURIComponent(id));
       // Another workflow (or this one again) was opened meanwhile: its answer is the one shown.
@@ -649,16 +733,40 @@
       renderWorkflow(view);
       return true;
     } catch (err) {
-      if (err.status === 401 || load !== state.workflowLoads) { return false; }
+      if (gone(err) || load !== state.workflowLoads) { return false; }
       // Nothing of another workflow (or an empty draft table) may stay under the error.
-      state.workflow = null;
-      stopRenewing();
-      $('wf-body').hidden = true;
-      $('wf-title').textContent = 'Workflow not available';
+      clearWorkflow('Workflow not available');
       setTitle('Workflow not available');
       flash(describe(err), 'error');
       return false;
+    } finally {
+      if (load === state.workflowLoads) { $('workflow').setAttribute('aria-busy', 'false'); }
     }
+  }
+
+  /** Empties the workflow view (hidden, `title` as its heading) and stops renewing its claim. */
+  function clearWorkflow(title) {
+    state.workflow = null;
+    stopRenewing();
+    $('wf-body').hidden = true;
+    $('wf-title').textContent = title;
+    $('wf-facts').textContent = '';
+    $('wf-artifact').querySelector('tbody').textContent = '';
+    $('wf-draft-iteration').textContent = '';
+    $('wf-changes-note').textContent = '';
+    $('wf-feedback').textContent = '';
+    $('wf-claim-log').textContent = '';
+    $('wf-claims').hidden = true;
+    $('claim-bar').hidden = true;
+    $('claim-note').textContent = '';
+    $('decide').hidden = true;
+    $('decide-iteration').textContent = '';
+    $('decided-note').hidden = true;
+    $('decided-note').textContent = '';
+    $('escalation-panel').hidden = true;
+    $('esc-drafts').textContent = '';
+    $('resolve-final').value = '';
+    $('resolve-iteration').textContent = '';
   }
 
   // ---- decision form -------------------------------------------------------------------
@@ -844,6 +952,7 @@
       showFieldErrors([{ field: 'decision', message: 'is not chosen: choose Approve, Request changes or Reject.' }], []);
       return;
     }
+    const session = state.session;
     const { body, rows } = buildBody();
     if (!state.pending || state.pending.workflowId !== view.workflow_id || state.pending.body !== body) {
       state.pending = { workflowId: view.workflow_id, body, key: newKey() };
@@ -856,7 +965,7 @@
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          const result = await api('POST', '/workflows/' + encodeURIComponent(pending.workflowId) + '/feedback', pending.body, pending.key);
+          const result = await api('POST', '/workflows/' + encodeURIComponent(pending.workflowId) + '/feedback', pending.body, pending.key, session);
           state.pending = null;
           flash(result.decision === 'approve' && result.status === 'awaiting_review'
             ? 'Your approval of iteration ' + result.iteration + ' is recorded; the workflow waits for another reviewer\'s approval.'
@@ -870,7 +979,7 @@
           focusOn($('wf-title'));
           return;
         } catch (err) {
-          const retriable = err.status === undefined || err.status === 503 || err.status >= 500;
+          const retriable = !gone(err) && (err.status === undefined || err.status === 503 || err.status >= 500);
           if (retriable && attempt < 2) {
             const after = err.headers && Number(err.headers.get('Retry-After'));
             await sleep(1000 * (after > 0 && after < 30 ? after : 1));
@@ -880,14 +989,15 @@
         }
       }
     } catch (err) {
-      if (err.status === 401) { return; }
+      if (gone(err)) { return; }
       const retriable = err.status === undefined || err.status >= 500;
       if (!retriable) { state.pending = null; }
       flash(describe(err), 'error');
       if (err.status === 400 && err.body && Array.isArray(err.body.errors)) {
         showFieldErrors(err.body.errors, rows);
       }
-      if (err.status === 409) {
+      // A 404 (not, or no longer, theirs) or 409 reloads the view: no form stays beside it.
+      if (err.status === 404 || err.status === 409) {
         await openWorkflow(pending.workflowId, true);
         focusOn($('wf-title'));
       }
@@ -903,8 +1013,11 @@
   }
 
   function renderEscalation(view) {
-    const waiting = Boolean(waitingEscalation(view));
+    const waiting = Boolean(waitingEscalation(view) && view.viewer_may_resolve);
     $('escalation-panel').hidden = !waiting;
+    if (waitingEscalation(view) && !waiting) {
+      $('decided-note').textContent = 'Only group ' + view.escalation_group + ' resolves this escalation; you can follow it here.';
+    }
     if (!waiting) { return; }
     $('decided-note').hidden = true;
     $('resolve-iteration').textContent = String(view.escalation.iteration);
@@ -1004,7 +1117,8 @@
   async function submitResolution(event) {
     event.preventDefault();
     const view = state.workflow;
-    if (!view || !waitingEscalation(view)) { return; }
+    if (!view || !waitingEscalation(view) || !view.viewer_may_resolve) { return; }
+    const session = state.session;
     const { body, errors } = resolutionBody(view);
     if (errors) {
       flash('The resolution was not sent: 1 problem needs fixing (marked next to the field).', 'error');
@@ -1020,7 +1134,7 @@
     clearResolveErrors();
     flash('Submitting…');
     try {
-      const result = await api('POST', '/workflows/' + encodeURIComponent(pending.workflowId) + '/resolution', pending.body, pending.key);
+      const result = await api('POST', '/workflows/' + encodeURIComponent(pending.workflowId) + '/resolution', pending.body, pending.key, session);
       state.resolvePending = null;
       flash('Resolution applied (' + result.decision + '): the workflow is now ' + String(result.status).replace(/_/g, ' ') + '.', 'ok');
       $('resolve').reset();
@@ -1028,7 +1142,7 @@
       await openWorkflow(pending.workflowId, true);
       focusOn($('wf-title'));
     } catch (err) {
-      if (err.status === 401) { return; }
+      if (gone(err)) { return; }
       if (!(err.status === undefined || err.status >= 500)) { state.resolvePending = null; }
       if (err.status === 400 && err.body && Array.isArray(err.body.errors)) {
         const n = err.body.errors.length;
@@ -1036,7 +1150,8 @@
         showResolveErrors(err.body.errors);
       } else {
         flash(describe(err), 'error');
-        if (err.status === 409) { await openWorkflow(pending.workflowId, true); focusOn($('wf-title')); }
+        // A 404 (not, or no longer, theirs) or 409 reloads the view: no form stays beside it.
+        if (err.status === 404 || err.status === 409) { await openWorkflow(pending.workflowId, true); focusOn($('wf-title')); }
       }
     } finally {
       button.disabled = false;
@@ -1087,6 +1202,7 @@
       event.preventDefault();
       const value = $('token').value.trim();
       if (!value) { return; }
+      forget();
       sessionStorage.setItem(TOKEN_KEY, value);
       $('token').value = '';
       flash('');
@@ -1095,10 +1211,17 @@
     });
     $('sign-out').addEventListener('click', () => signOutByReviewer());
     $('oidc-start').addEventListener('click', () => { startOidc().catch((err) => flash('Sign-in could not start (' + err.message + ').', 'error')); });
-    // Another tab signed out (or in): follow it.
+    // Another tab signed out, or in (maybe as someone else): follow it. A refresh of the same
+    // person's tokens only re-arms the timer.
     window.addEventListener('storage', (event) => {
       if (event.key !== OIDC_KEY) { return; }
-      if (!event.newValue && !sessionStorage.getItem(TOKEN_KEY)) { signOut(); } else { scheduleRefresh(); }
+      if (!event.newValue && !sessionStorage.getItem(TOKEN_KEY)) { signOut(); return; }
+      if (sessionSubject(event.oldValue) !== sessionSubject(event.newValue)) {
+        forget();
+        $('who-name').textContent = 'Signed in';
+        route();
+      }
+      scheduleRefresh();
     });
     $('decide').addEventListener('keydown', (event) => {
       // Enter on a radio button would submit the form implicitly; Space selects instead.

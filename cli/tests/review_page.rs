@@ -1,12 +1,14 @@
-//! The reviewers' web page end to end in a real headless Chromium, two journeys on `hitl serve`
-//! with a fresh data dir each:
+//! The reviewers' web page end to end in a real headless Chromium, journeys on `hitl serve`
+//! with a fresh data dir each, among them:
 //! - `tests/e2e/review_page.mjs` (playwright-core) signs in, requests changes with a field
 //!   correction, checks the highlighted diff of iteration 2, provokes a stale 409 from a second
 //!   tab and approves; screenshots in `<workspace>/target/artifacts/review-page/`;
 //! - `tests/e2e/review_page_a11y.mjs` drives two workflows by keyboard only, asserting focus and
 //!   live-region announcements after each step, runs axe-core's WCAG 2.1 A/AA rules in every
 //!   view and checks reflow at 320 px and 200 % zoom; screenshots at 1280 and 320 px in
-//!   `<workspace>/target/artifacts/review-page-a11y/`.
+//!   `<workspace>/target/artifacts/review-page-a11y/`;
+//! - `tests/e2e/identity_page.mjs` signs one person out and another in (reviewer token and
+//!   OIDC) and checks that nothing of the first session is ever shown to the second.
 //!
 //! The outcomes are then checked through `hitl --json status`.
 //!
@@ -668,14 +670,14 @@ impl Drop for Issuer {
 }
 
 /// Starts the test issuer (keys generated per run; ID tokens live `ttl` seconds) for client
-/// `hitl-page` with reviewer `rita`; returns it with its URL.
-fn start_issuer(root: &Path, ttl: u32) -> (Issuer, String) {
+/// `hitl-page` with `users` (`name:group+group,…`); returns it with its URL.
+fn start_issuer(root: &Path, ttl: u32, users: &str) -> (Issuer, String) {
     use std::io::BufRead as _;
     let mut child = Command::new(node())
         .arg(root.join("tests").join("e2e").join("oidc_issuer.mjs"))
         .args([
             "--client-id=hitl-page".to_owned(),
-            "--users=rita:reviewers".to_owned(),
+            format!("--users={users}"),
             format!("--ttl={ttl}"),
         ])
         .stdin(Stdio::null())
@@ -705,7 +707,7 @@ fn a_reviewer_signs_in_with_oidc_and_pkce_in_chromium() {
     node_modules(&root);
     chromium();
     let artifacts = artifacts_dir(&root, "oidc-page");
-    let (_issuer, issuer) = start_issuer(&root, 12);
+    let (_issuer, issuer) = start_issuer(&root, 12, "rita:reviewers");
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
@@ -740,4 +742,79 @@ fn a_reviewer_signs_in_with_oidc_and_pkce_in_chromium() {
     assert_eq!(decision["channel"], "api");
     let log = std::fs::read_to_string(&server_log).unwrap_or_default();
     assert!(!log.contains("eyJ"), "no token in the server log:\n{log}");
+}
+
+/// Issue 31: nothing of one person's session is shown to the next, with both sign-in kinds
+/// (tests/e2e/identity_page.mjs): rita (reviewers) opens, claims and half-decides a workflow,
+/// signs out; olive (escalations only) signs in with her token and lands on her own queue, and
+/// the workflow's link shows her no decision form; over OIDC, rita signs out in one tab and nora
+/// (marketing) signs in in the other: her queue, then "not available" for the workflow.
+#[test]
+fn the_next_person_signed_in_sees_nothing_of_the_last_ones_session_in_chromium() {
+    let root = workspace();
+    node();
+    node_modules(&root);
+    chromium();
+    let artifacts = artifacts_dir(&root, "identity-page");
+    let (_issuer, issuer) = start_issuer(
+        &root,
+        300,
+        "rita:reviewers,olive:escalations,nora:marketing",
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let rita = add_reviewer(&data);
+    let olive = hitl_json(
+        &data,
+        &[
+            "--json",
+            "reviewers",
+            "add",
+            "olive",
+            "--groups",
+            "escalations",
+        ],
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = start_workflow(&data, "identity-e2e", "identity-1", "Handover Roasters");
+    let server_log = dir.path().join("serve.log");
+    let (_served, base) = serve_with(
+        &data,
+        Some(&server_log),
+        &["--oidc-issuer", &issuer, "--oidc-audience", "hitl-page"],
+    );
+    let journey = Journey {
+        root: &root,
+        artifacts: &artifacts,
+        scratch: dir.path(),
+        server_log: &server_log,
+        token: &rita,
+    };
+    let stdout = journey.expect_passed(
+        "identity_page.mjs",
+        &[
+            ("HITL_E2E_BASE_URL", &base),
+            ("HITL_E2E_ISSUER", &issuer),
+            ("HITL_E2E_WORKFLOW", &id),
+            ("HITL_E2E_SUBJECT", "Handover Roasters"),
+            ("HITL_E2E_TOKEN_B", &olive),
+        ],
+        "identity page passed: 9 steps",
+    );
+    assert!(
+        !stdout.contains(&olive),
+        "olive's token must not be printed"
+    );
+
+    // Nobody decided anything: rita's typing was never sent, olive and nora could not.
+    let status = hitl_json(&data, &["--json", "status", &id]);
+    assert_eq!(status["status"], "awaiting_review", "{status:#}");
+    assert_eq!(
+        status["feedback"].as_array().map_or(0, Vec::len),
+        0,
+        "{status:#}"
+    );
 }
