@@ -173,7 +173,7 @@ pub struct ResolveArgs {
     pub reason: Option<String>,
     /// Who resolves, recorded in the audit trail (locally `local-operator` when not given;
     /// required by `hitl aws resolve`).
-    #[arg(long)]
+    #[arg(long, value_name = "NAME", value_parser = resolver_name)]
     pub by: Option<String>,
     /// Idempotency key (as for `hitl feedback`).
     #[arg(long)]
@@ -229,6 +229,21 @@ impl ResolveArgs {
             "abandon"
         }
     }
+}
+
+/// `--by NAME`: the name recorded with the resolution, checked before anything is sent, so an
+/// empty `--by "$USER"` (USER unset) is refused naming the flag the user typed.
+fn resolver_name(name: &str) -> std::result::Result<String, String> {
+    if name.trim().is_empty() {
+        return Err("the name recorded with the resolution is empty; give 1..=128 characters (is $USER set?)".to_owned());
+    }
+    if name.len() > 128 {
+        return Err(format!(
+            "the name recorded with the resolution must be 1..=128 characters, got {}",
+            name.len()
+        ));
+    }
+    Ok(name.to_owned())
 }
 
 pub fn read_input(text: &str) -> Result<Value> {

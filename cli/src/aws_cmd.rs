@@ -329,7 +329,7 @@ async fn resolve(
     as_json: bool,
 ) -> Result<ExitCode> {
     let by = args.by.as_deref().ok_or_else(|| {
-        anyhow!("hitl aws resolve needs --by NAME: the name is recorded in the deployed stack's audit trail")
+        anyhow!("hitl aws resolve needs --by NAME: the name is recorded with the resolution in the deployed stack's audit trail")
     })?;
     let store = clients.store(targets)?;
     let workflow = store

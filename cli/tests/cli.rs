@@ -841,3 +841,80 @@ fn finished_workflows_are_published_and_exported() {
     assert_eq!(event["detail"]["outcome"], "resolved");
     assert_eq!(event["detail"]["reason"], "iteration_limit");
 }
+
+/// Issue 31: `--by "$USER"` with USER unset is `--by ""`. The refusal names the flag the user
+/// typed and the resolution (not the domain's "invalid feedback: reviewer"), and nothing
+/// changes.
+#[test]
+fn an_empty_resolver_name_is_refused_naming_by_and_the_resolution() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // GIVEN an escalated workflow (limit 1, changes requested)
+    let started = hitl(
+        &data,
+        &[
+            "--json",
+            "start",
+            "--max-iterations",
+            "1",
+            "--subject",
+            r#"{"id":"by-1","name":"Bywater Tea"}"#,
+        ],
+    );
+    assert!(started.status.success());
+    let id = json_line(&started)["workflows"][0]["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sent_back = hitl(&data, &["feedback", &id, "--request-changes", "Warmer"]);
+    assert!(sent_back.status.success());
+    let before = json_line(&hitl(&data, &["--json", "status", &id]));
+    assert_eq!(before["status"], "escalated", "{before}");
+
+    for by in ["", "   ", &"x".repeat(129)] {
+        // WHEN it is resolved by an empty, blank or too long name
+        let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+            .env_remove("USER")
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["resolve", &id, "--abandon", "--reason", "gone", "--by", by])
+            .output()
+            .unwrap();
+        // THEN the error names `--by` and the resolution, and the workflow is untouched
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("'--by <NAME>'"), "{err}");
+        assert!(
+            err.contains("the name recorded with the resolution"),
+            "{err}"
+        );
+        assert!(!err.contains("invalid feedback"), "{err}");
+        if by.trim().is_empty() {
+            assert!(err.contains("is $USER set?"), "{err}");
+        }
+    }
+    let after = json_line(&hitl(&data, &["--json", "status", &id]));
+    assert_eq!(after, before);
+
+    // The operators' twin takes the same flag: refused before any AWS call.
+    let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .args([
+            "aws",
+            "resolve",
+            &id,
+            "--abandon",
+            "--reason",
+            "gone",
+            "--by",
+            "",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("'--by <NAME>'") && err.contains("the name recorded with the resolution"),
+        "{err}"
+    );
+}
