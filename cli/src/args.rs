@@ -51,6 +51,22 @@ pub struct StartArgs {
     /// Request id (idempotency: the same id and subject start one workflow).
     #[arg(long)]
     pub request_id: Option<String>,
+    /// Print only the started workflow ids, one a line, for scripts:
+    /// `wf=$(hitl start --quiet --subject …)`.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl StartArgs {
+    /// `--quiet` and `--json` are two different outputs: refuse both before anything starts.
+    pub fn check_output(&self, as_json: bool) -> Result<()> {
+        if self.quiet && as_json {
+            bail!(
+                "--quiet prints only the workflow ids and --json a JSON document: give one of them"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// `hitl claim` / `hitl release`.

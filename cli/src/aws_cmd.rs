@@ -220,9 +220,14 @@ async fn start_workflows(
             &uuid::Uuid::new_v4().simple().to_string()[..12]
         )
     });
+    args.start.check_output(as_json)?;
     let (input, _) = start_input(&args.start, &request_id, args.smoke)?;
     let started = aws::start(&clients.sfn, targets, &request_id, &input).await?;
-    if as_json {
+    if args.start.quiet {
+        for (workflow, _) in &started.workflows {
+            println!("{workflow}");
+        }
+    } else if as_json {
         let workflows: Vec<_> = started
             .workflows
             .iter()

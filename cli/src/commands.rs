@@ -28,6 +28,7 @@ pub struct ExecArgs {
 }
 
 pub(crate) async fn start(runtime: &Runtime, args: StartArgs, as_json: bool) -> Result<ExitCode> {
+    args.check_output(as_json)?;
     let request_id = args
         .request_id
         .clone()
@@ -74,7 +75,11 @@ pub(crate) async fn start(runtime: &Runtime, args: StartArgs, as_json: bool) -> 
         let wf = runtime.store.get_workflow(&id).await?;
         rows.push((id, subject.clone(), wf));
     }
-    if as_json {
+    if args.quiet {
+        for (id, _, _) in &rows {
+            println!("{id}");
+        }
+    } else if as_json {
         let items: Vec<Value> = rows
             .iter()
             .map(|(id, s, wf)| json!({"workflow_id": id, "subject_id": s.id, "status": wf.as_ref().map(|w| w.status)}))

@@ -918,3 +918,53 @@ fn an_empty_resolver_name_is_refused_naming_by_and_the_resolution() {
         "{err}"
     );
 }
+
+/// Issue 31: `hitl start --quiet` prints only the workflow ids, so a walk-through can keep one
+/// in a variable (`wf=$(hitl start --quiet …)`) without jq; with `--json` it is refused before
+/// anything starts.
+#[test]
+fn start_quiet_prints_only_the_workflow_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let subjects = write(
+        dir.path(),
+        "subjects.json",
+        r#"[{"id":"q-1","name":"Quill Ink"},{"id":"q-2","name":"Quarry Stone"}]"#,
+    );
+    let out = hitl(&data, &["start", "--quiet", "--subjects-file", &subjects]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    for id in &ids {
+        assert!(id.starts_with("wf-") && !id.contains(' '), "{id:?}");
+        let status = json_line(&hitl(&data, &["--json", "status", id]));
+        assert_eq!(status["status"], "awaiting_review", "{status}");
+    }
+
+    let both = hitl(
+        &data,
+        &[
+            "--json",
+            "start",
+            "-q",
+            "--subject",
+            r#"{"id":"q-3","name":"Quay"}"#,
+        ],
+    );
+    assert_eq!(both.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&both.stderr).contains("--quiet"),
+        "{}",
+        String::from_utf8_lossy(&both.stderr)
+    );
+    let all = json_line(&hitl(&data, &["--json", "list"]));
+    assert_eq!(
+        all.as_array().map(Vec::len),
+        Some(2),
+        "nothing started: {all}"
+    );
+}
