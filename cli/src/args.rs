@@ -262,9 +262,20 @@ fn resolver_name(name: &str) -> std::result::Result<String, String> {
     Ok(name.to_owned())
 }
 
+/// Reads a file the user named; a relative path that is not there says which directory it was
+/// looked up in (the examples in README.md are relative to the repository root).
+pub fn read_file(path: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| match std::env::current_dir() {
+        Ok(cwd) if path.is_relative() => {
+            format!("reading {} (relative to {})", path.display(), cwd.display())
+        }
+        _ => format!("reading {}", path.display()),
+    })
+}
+
 pub fn read_input(text: &str) -> Result<Value> {
     let raw = match text.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+        Some(path) => read_file(std::path::Path::new(path))?,
         None => text.to_owned(),
     };
     serde_json::from_str(&raw).context("input is not valid JSON")

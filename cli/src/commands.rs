@@ -769,9 +769,8 @@ pub(crate) async fn notifications(
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn validate(path: &PathBuf) -> Result<ExitCode> {
-    let raw =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+pub(crate) fn validate(path: &std::path::Path) -> Result<ExitCode> {
+    let raw = crate::args::read_file(path)?;
     let names = statemachine::substitution_names(&raw);
     let mut values = hitl_cli::local::substitutions();
     for name in names {
@@ -801,8 +800,7 @@ pub(crate) fn validate(path: &PathBuf) -> Result<ExitCode> {
 }
 
 pub(crate) async fn exec(args: ExecArgs) -> Result<ExitCode> {
-    let raw = std::fs::read_to_string(&args.definition)
-        .with_context(|| format!("reading {}", args.definition.display()))?;
+    let raw = crate::args::read_file(&args.definition)?;
     let mut values = hitl_cli::local::substitutions();
     for s in &args.substitutions {
         let (k, v) = s

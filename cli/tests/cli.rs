@@ -968,3 +968,51 @@ fn start_quiet_prints_only_the_workflow_ids() {
         "nothing started: {all}"
     );
 }
+
+/// Issue 31: a relative definition path is read from the current directory; when it is not
+/// there, the error says which directory that was (README.md's paths are relative to the
+/// repository root).
+#[test]
+fn a_missing_relative_path_names_the_directory_it_was_looked_up_in() {
+    let root = common::workspace();
+    let from_cli = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .current_dir(root.join("cli"))
+        .args(["validate", "statemachine/definition.asl.json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&from_cli.stderr);
+    assert_eq!(from_cli.status.code(), Some(2), "{err}");
+    let cli_dir = root.join("cli").canonicalize().unwrap();
+    assert!(
+        err.contains(&format!(
+            "reading statemachine/definition.asl.json (relative to {})",
+            cli_dir.display()
+        )),
+        "{err}"
+    );
+    let exec = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .current_dir(root.join("cli"))
+        .args([
+            "exec",
+            "examples/double.asl.json",
+            "--input",
+            "@examples/x.json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&exec.stderr).contains("(relative to "),
+        "{}",
+        String::from_utf8_lossy(&exec.stderr)
+    );
+    let from_root = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .current_dir(&root)
+        .args(["validate", "statemachine/definition.asl.json"])
+        .output()
+        .unwrap();
+    assert!(
+        from_root.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_root.stderr)
+    );
+}
