@@ -10,7 +10,12 @@
 //!   workflow for `resolve`, one at the named iteration for `feedback`, …) and must exit 0.
 //! - A `hitl aws …` command must parse (run against a closed endpoint, it may fail to connect
 //!   but not with a usage error), and its local twin (`status`, `list`, `feedback`, `resolve`,
-//!   `start`, `report`: the same argument structs) runs as above.
+//!   `start`, `report`: the same argument structs) runs as above. The twin is the command
+//!   without `aws`, except `status --status S`, which is `list --status S` (the escalation
+//!   runbook says so).
+//! - Shell variables are what the document assigns (`export STACK=…`, `ME=…`); any other is
+//!   empty, as in a shell: the commands run with USER unset, as in a fresh container (issue 31:
+//!   `--by "$USER"` was `--by ""` there).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -264,7 +269,44 @@ fn local_twin(aws_args: &[String]) -> Option<Vec<String>> {
     }
 }
 
-fn substitute(line: &str, wf: Option<&str>) -> String {
+/// The shell variables a document assigns in its blocks (`export A=x B=y`, `WF=wf-…`), in
+/// order; values that are command substitutions or placeholders are left out.
+fn assignments(blocks: &[Block]) -> Vec<(String, String)> {
+    let mut vars = Vec::new();
+    for block in blocks.iter().filter(|b| b.lang == "sh") {
+        for line in shell_lines(block) {
+            let Some(words) = shlex::split(&line) else {
+                continue;
+            };
+            let words: Vec<&String> = words.iter().skip_while(|w| *w == "export").collect();
+            let pairs: Vec<(&str, &str)> = words.iter().filter_map(|w| w.split_once('=')).collect();
+            let is_assignment = |name: &str| {
+                name.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            };
+            if words.is_empty()
+                || pairs.len() != words.len()
+                || !pairs.iter().all(|(name, _)| is_assignment(name))
+            {
+                continue;
+            }
+            for (name, value) in pairs {
+                if !value.contains("$(") && !value.contains('<') {
+                    vars.push((name.to_owned(), value.to_owned()));
+                }
+            }
+        }
+    }
+    vars
+}
+
+/// `line` with its shell variables expanded as a shell would in the test's environment: `$WF`
+/// is the workflow prepared for the command, a variable the document assigns has that value,
+/// any other (`$USER` among them: the test runs with USER unset) is empty. Quotes stay, so an
+/// empty `"$USER"` is an empty argument, as in a shell.
+fn substitute(line: &str, wf: Option<&str>, vars: &[(String, String)]) -> String {
     let mut line = line.to_owned();
     // Command substitutions in the examples: a fixed value stands in.
     while let Some(start) = line.find("$(date") {
@@ -273,20 +315,40 @@ fn substitute(line: &str, wf: Option<&str>) -> String {
             .map_or(line.len(), |e| start + e + 1);
         line.replace_range(start..end, "20261128120000");
     }
-    for (var, value) in [
-        ("$WF", wf.unwrap_or("wf-none")),
-        ("$USER", "oncall"),
-        ("$STACK", "hitl-test"),
-        ("$HITL_STACK", "hitl-test"),
-    ] {
-        line = line.replace(&format!("\"{var}\""), value);
-        line = line.replace(var, value);
+    let mut out = String::new();
+    let mut rest = line.as_str();
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, tail) = match after.strip_prefix('{') {
+            Some(braced) => match braced.find('}') {
+                Some(end) => (&braced[..end], &braced[end + 1..]),
+                None => (braced, ""),
+            },
+            None => {
+                let end = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..end], &after[end..])
+            }
+        };
+        if name.is_empty() {
+            out.push('$');
+        } else if name == "WF" {
+            out.push_str(wf.unwrap_or("wf-none"));
+        } else if let Some((_, value)) = vars.iter().rev().find(|(n, _)| n == name) {
+            out.push_str(value);
+        }
+        rest = tail;
     }
-    line
+    out.push_str(rest);
+    out
 }
 
 fn run_in(dir: &Path, data: &Path, args: &[String], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hitl"));
+    // As in a fresh container or CI job: no USER, so `--by "$USER"` would be `--by ""`.
+    cmd.env_remove("USER");
     cmd.current_dir(dir).arg("--data-dir").arg(data).args(args);
     for (k, v) in env {
         cmd.env(k, v);
@@ -310,13 +372,14 @@ fn every_hitl_command_in_the_runbooks_runs() {
         {
             std::fs::write(dir.path().join("final.json"), artifact.to_string()).unwrap();
         }
+        let vars = assignments(&all);
         for block in all.iter().filter(|b| b.lang == "sh") {
             for line in shell_lines(block) {
                 if !line.starts_with("hitl ") {
                     continue;
                 }
                 let label = format!("{}:{}: {line}", block.file, block.line);
-                let words = shlex::split(&substitute(&line, Some("wf-probe")))
+                let words = shlex::split(&substitute(&line, Some("wf-probe"), &vars))
                     .unwrap_or_else(|| panic!("{label}: unbalanced quotes"));
                 let args: Vec<String> = words[1..].to_vec();
                 let (local, aws) = if args.first().is_some_and(|a| a == "aws") {
@@ -350,7 +413,7 @@ fn every_hitl_command_in_the_runbooks_runs() {
                     continue;
                 };
                 let wf = prepare(&data, &local, ran);
-                let words = shlex::split(&substitute(&line, wf.as_deref())).unwrap();
+                let words = shlex::split(&substitute(&line, wf.as_deref(), &vars)).unwrap();
                 let twin = if aws {
                     local_twin(&words[2..]).unwrap()
                 } else {
