@@ -51,6 +51,22 @@ pub struct StartArgs {
     /// Request id (idempotency: the same id and subject start one workflow).
     #[arg(long)]
     pub request_id: Option<String>,
+    /// Print only the started workflow ids, one a line, for scripts:
+    /// `wf=$(hitl start --quiet --subject …)`.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl StartArgs {
+    /// `--quiet` and `--json` are two different outputs: refuse both before anything starts.
+    pub fn check_output(&self, as_json: bool) -> Result<()> {
+        if self.quiet && as_json {
+            bail!(
+                "--quiet prints only the workflow ids and --json a JSON document: give one of them"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// `hitl claim` / `hitl release`.
@@ -181,7 +197,7 @@ pub struct ResolveArgs {
     pub reason: Option<String>,
     /// Who resolves, recorded in the audit trail (locally `local-operator` when not given;
     /// required by `hitl aws resolve`).
-    #[arg(long)]
+    #[arg(long, value_name = "NAME", value_parser = resolver_name)]
     pub by: Option<String>,
     /// Idempotency key (as for `hitl feedback`).
     #[arg(long)]
@@ -239,9 +255,35 @@ impl ResolveArgs {
     }
 }
 
+/// `--by NAME`: the name recorded with the resolution, checked before anything is sent, so an
+/// empty `--by "$USER"` (USER unset) is refused naming the flag the user typed.
+fn resolver_name(name: &str) -> std::result::Result<String, String> {
+    if name.trim().is_empty() {
+        return Err("the name recorded with the resolution is empty; give 1..=128 characters (is $USER set?)".to_owned());
+    }
+    if name.len() > 128 {
+        return Err(format!(
+            "the name recorded with the resolution must be 1..=128 characters, got {}",
+            name.len()
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Reads a file the user named; a relative path that is not there says which directory it was
+/// looked up in (the examples in README.md are relative to the repository root).
+pub fn read_file(path: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| match std::env::current_dir() {
+        Ok(cwd) if path.is_relative() => {
+            format!("reading {} (relative to {})", path.display(), cwd.display())
+        }
+        _ => format!("reading {}", path.display()),
+    })
+}
+
 pub fn read_input(text: &str) -> Result<Value> {
     let raw = match text.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+        Some(path) => read_file(std::path::Path::new(path))?,
         None => text.to_owned(),
     };
     serde_json::from_str(&raw).context("input is not valid JSON")

@@ -220,10 +220,15 @@ async fn start_workflows(
             &uuid::Uuid::new_v4().simple().to_string()[..12]
         )
     });
+    args.start.check_output(as_json)?;
     let (input, _) = start_input(&args.start, &request_id, args.smoke)?;
     crate::args::check_start(&input, &request_id)?;
     let started = aws::start(&clients.sfn, targets, &request_id, &input).await?;
-    if as_json {
+    if args.start.quiet {
+        for (workflow, _) in &started.workflows {
+            println!("{workflow}");
+        }
+    } else if as_json {
         let workflows: Vec<_> = started
             .workflows
             .iter()
@@ -331,7 +336,7 @@ async fn resolve(
     as_json: bool,
 ) -> Result<ExitCode> {
     let by = args.by.as_deref().ok_or_else(|| {
-        anyhow!("hitl aws resolve needs --by NAME: the name is recorded in the deployed stack's audit trail")
+        anyhow!("hitl aws resolve needs --by NAME: the name is recorded with the resolution in the deployed stack's audit trail")
     })?;
     let store = clients.store(targets)?;
     let workflow = store

@@ -28,6 +28,7 @@ pub struct ExecArgs {
 }
 
 pub(crate) async fn start(runtime: &Runtime, args: StartArgs, as_json: bool) -> Result<ExitCode> {
+    args.check_output(as_json)?;
     let request_id = args
         .request_id
         .clone()
@@ -75,7 +76,11 @@ pub(crate) async fn start(runtime: &Runtime, args: StartArgs, as_json: bool) -> 
         let wf = runtime.store.get_workflow(&id).await?;
         rows.push((id, subject.clone(), wf));
     }
-    if as_json {
+    if args.quiet {
+        for (id, _, _) in &rows {
+            println!("{id}");
+        }
+    } else if as_json {
         let items: Vec<Value> = rows
             .iter()
             .map(|(id, s, wf)| json!({"workflow_id": id, "subject_id": s.id, "status": wf.as_ref().map(|w| w.status)}))
@@ -793,9 +798,8 @@ pub(crate) async fn notifications(
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn validate(path: &PathBuf) -> Result<ExitCode> {
-    let raw =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+pub(crate) fn validate(path: &std::path::Path) -> Result<ExitCode> {
+    let raw = crate::args::read_file(path)?;
     let names = statemachine::substitution_names(&raw);
     let mut values = hitl_cli::local::substitutions();
     for name in names {
@@ -825,8 +829,7 @@ pub(crate) fn validate(path: &PathBuf) -> Result<ExitCode> {
 }
 
 pub(crate) async fn exec(args: ExecArgs) -> Result<ExitCode> {
-    let raw = std::fs::read_to_string(&args.definition)
-        .with_context(|| format!("reading {}", args.definition.display()))?;
+    let raw = crate::args::read_file(&args.definition)?;
     let mut values = hitl_cli::local::substitutions();
     for s in &args.substitutions {
         let (k, v) = s

@@ -841,3 +841,178 @@ fn finished_workflows_are_published_and_exported() {
     assert_eq!(event["detail"]["outcome"], "resolved");
     assert_eq!(event["detail"]["reason"], "iteration_limit");
 }
+
+/// Issue 31: `--by "$USER"` with USER unset is `--by ""`. The refusal names the flag the user
+/// typed and the resolution (not the domain's "invalid feedback: reviewer"), and nothing
+/// changes.
+#[test]
+fn an_empty_resolver_name_is_refused_naming_by_and_the_resolution() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // GIVEN an escalated workflow (limit 1, changes requested)
+    let started = hitl(
+        &data,
+        &[
+            "--json",
+            "start",
+            "--max-iterations",
+            "1",
+            "--subject",
+            r#"{"id":"by-1","name":"Bywater Tea"}"#,
+        ],
+    );
+    assert!(started.status.success());
+    let id = json_line(&started)["workflows"][0]["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sent_back = hitl(&data, &["feedback", &id, "--request-changes", "Warmer"]);
+    assert!(sent_back.status.success());
+    let before = json_line(&hitl(&data, &["--json", "status", &id]));
+    assert_eq!(before["status"], "escalated", "{before}");
+
+    for by in ["", "   ", &"x".repeat(129)] {
+        // WHEN it is resolved by an empty, blank or too long name
+        let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+            .env_remove("USER")
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["resolve", &id, "--abandon", "--reason", "gone", "--by", by])
+            .output()
+            .unwrap();
+        // THEN the error names `--by` and the resolution, and the workflow is untouched
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("'--by <NAME>'"), "{err}");
+        assert!(
+            err.contains("the name recorded with the resolution"),
+            "{err}"
+        );
+        assert!(!err.contains("invalid feedback"), "{err}");
+        if by.trim().is_empty() {
+            assert!(err.contains("is $USER set?"), "{err}");
+        }
+    }
+    let after = json_line(&hitl(&data, &["--json", "status", &id]));
+    assert_eq!(after, before);
+
+    // The operators' twin takes the same flag: refused before any AWS call.
+    let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .args([
+            "aws",
+            "resolve",
+            &id,
+            "--abandon",
+            "--reason",
+            "gone",
+            "--by",
+            "",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("'--by <NAME>'") && err.contains("the name recorded with the resolution"),
+        "{err}"
+    );
+}
+
+/// Issue 31: `hitl start --quiet` prints only the workflow ids, so a walk-through can keep one
+/// in a variable (`wf=$(hitl start --quiet …)`) without jq; with `--json` it is refused before
+/// anything starts.
+#[test]
+fn start_quiet_prints_only_the_workflow_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let subjects = write(
+        dir.path(),
+        "subjects.json",
+        r#"[{"id":"q-1","name":"Quill Ink"},{"id":"q-2","name":"Quarry Stone"}]"#,
+    );
+    let out = hitl(&data, &["start", "--quiet", "--subjects-file", &subjects]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    for id in &ids {
+        assert!(id.starts_with("wf-") && !id.contains(' '), "{id:?}");
+        let status = json_line(&hitl(&data, &["--json", "status", id]));
+        assert_eq!(status["status"], "awaiting_review", "{status}");
+    }
+
+    let both = hitl(
+        &data,
+        &[
+            "--json",
+            "start",
+            "-q",
+            "--subject",
+            r#"{"id":"q-3","name":"Quay"}"#,
+        ],
+    );
+    assert_eq!(both.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&both.stderr).contains("--quiet"),
+        "{}",
+        String::from_utf8_lossy(&both.stderr)
+    );
+    let all = json_line(&hitl(&data, &["--json", "list"]));
+    assert_eq!(
+        all.as_array().map(Vec::len),
+        Some(2),
+        "nothing started: {all}"
+    );
+}
+
+/// Issue 31: a relative definition path is read from the current directory; when it is not
+/// there, the error says which directory that was (README.md's paths are relative to the
+/// repository root).
+#[test]
+fn a_missing_relative_path_names_the_directory_it_was_looked_up_in() {
+    let root = common::workspace();
+    let from_cli = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .current_dir(root.join("cli"))
+        .args(["validate", "statemachine/definition.asl.json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&from_cli.stderr);
+    assert_eq!(from_cli.status.code(), Some(2), "{err}");
+    let cli_dir = root.join("cli").canonicalize().unwrap();
+    assert!(
+        err.contains(&format!(
+            "reading statemachine/definition.asl.json (relative to {})",
+            cli_dir.display()
+        )),
+        "{err}"
+    );
+    let exec = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .current_dir(root.join("cli"))
+        .args([
+            "exec",
+            "examples/double.asl.json",
+            "--input",
+            "@examples/x.json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&exec.stderr).contains("(relative to "),
+        "{}",
+        String::from_utf8_lossy(&exec.stderr)
+    );
+    let from_root = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .current_dir(&root)
+        .args(["validate", "statemachine/definition.asl.json"])
+        .output()
+        .unwrap();
+    assert!(
+        from_root.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_root.stderr)
+    );
+}

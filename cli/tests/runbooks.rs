@@ -10,7 +10,17 @@
 //!   workflow for `resolve`, one at the named iteration for `feedback`, …) and must exit 0.
 //! - A `hitl aws …` command must parse (run against a closed endpoint, it may fail to connect
 //!   but not with a usage error), and its local twin (`status`, `list`, `feedback`, `resolve`,
-//!   `start`, `report`: the same argument structs) runs as above.
+//!   `start`, `report`: the same argument structs) runs as above. The twin is the command
+//!   without `aws`, except `status --status S`, which is `list --status S` (the escalation
+//!   runbook says so).
+//! - Shell variables are what the document assigns (`export STACK=…`, `ME=…`); any other is
+//!   empty, as in a shell: the commands run with USER unset, as in a fresh container (issue 31:
+//!   `--by "$USER"` was `--by ""` there).
+//!
+//! README.md's walk-through (`## Using it locally`) runs as a newcomer runs it: every line in
+//! order, in one shell, from the repository root, each expected to exit 0 unless its comment
+//! starts `exit N:`. Two lines are treated apart, each named below with its reason
+//! ([`README_ALIAS`], [`README_SERVE`]).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -46,12 +56,20 @@ fn documents() -> Vec<PathBuf> {
 fn blocks(path: &Path) -> Vec<Block> {
     let text = std::fs::read_to_string(path).unwrap();
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    blocks_in(&name, &text, 1)
+}
+
+/// The fenced blocks of `text`, whose first line is line `first_line` of `name`.
+fn blocks_in(name: &str, text: &str, first_line: usize) -> Vec<Block> {
+    let name = name.to_owned();
     let mut out = Vec::new();
     let mut open: Option<(usize, String, String)> = None;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_start();
         match (&mut open, line.strip_prefix("```")) {
-            (None, Some(lang)) => open = Some((i + 1, lang.trim().to_owned(), String::new())),
+            (None, Some(lang)) => {
+                open = Some((i + first_line, lang.trim().to_owned(), String::new()))
+            }
             (Some(_), Some(_)) => {
                 let (start, lang, body) = open.take().unwrap();
                 out.push(Block {
@@ -264,7 +282,44 @@ fn local_twin(aws_args: &[String]) -> Option<Vec<String>> {
     }
 }
 
-fn substitute(line: &str, wf: Option<&str>) -> String {
+/// The shell variables a document assigns in its blocks (`export A=x B=y`, `WF=wf-…`), in
+/// order; values that are command substitutions or placeholders are left out.
+fn assignments(blocks: &[Block]) -> Vec<(String, String)> {
+    let mut vars = Vec::new();
+    for block in blocks.iter().filter(|b| b.lang == "sh") {
+        for line in shell_lines(block) {
+            let Some(words) = shlex::split(&line) else {
+                continue;
+            };
+            let words: Vec<&String> = words.iter().skip_while(|w| *w == "export").collect();
+            let pairs: Vec<(&str, &str)> = words.iter().filter_map(|w| w.split_once('=')).collect();
+            let is_assignment = |name: &str| {
+                name.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            };
+            if words.is_empty()
+                || pairs.len() != words.len()
+                || !pairs.iter().all(|(name, _)| is_assignment(name))
+            {
+                continue;
+            }
+            for (name, value) in pairs {
+                if !value.contains("$(") && !value.contains('<') {
+                    vars.push((name.to_owned(), value.to_owned()));
+                }
+            }
+        }
+    }
+    vars
+}
+
+/// `line` with its shell variables expanded as a shell would in the test's environment: `$WF`
+/// is the workflow prepared for the command, a variable the document assigns has that value,
+/// any other (`$USER` among them: the test runs with USER unset) is empty. Quotes stay, so an
+/// empty `"$USER"` is an empty argument, as in a shell.
+fn substitute(line: &str, wf: Option<&str>, vars: &[(String, String)]) -> String {
     let mut line = line.to_owned();
     // Command substitutions in the examples: a fixed value stands in.
     while let Some(start) = line.find("$(date") {
@@ -273,20 +328,40 @@ fn substitute(line: &str, wf: Option<&str>) -> String {
             .map_or(line.len(), |e| start + e + 1);
         line.replace_range(start..end, "20261128120000");
     }
-    for (var, value) in [
-        ("$WF", wf.unwrap_or("wf-none")),
-        ("$USER", "oncall"),
-        ("$STACK", "hitl-test"),
-        ("$HITL_STACK", "hitl-test"),
-    ] {
-        line = line.replace(&format!("\"{var}\""), value);
-        line = line.replace(var, value);
+    let mut out = String::new();
+    let mut rest = line.as_str();
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, tail) = match after.strip_prefix('{') {
+            Some(braced) => match braced.find('}') {
+                Some(end) => (&braced[..end], &braced[end + 1..]),
+                None => (braced, ""),
+            },
+            None => {
+                let end = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..end], &after[end..])
+            }
+        };
+        if name.is_empty() {
+            out.push('$');
+        } else if name == "WF" {
+            out.push_str(wf.unwrap_or("wf-none"));
+        } else if let Some((_, value)) = vars.iter().rev().find(|(n, _)| n == name) {
+            out.push_str(value);
+        }
+        rest = tail;
     }
-    line
+    out.push_str(rest);
+    out
 }
 
 fn run_in(dir: &Path, data: &Path, args: &[String], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hitl"));
+    // As in a fresh container or CI job: no USER, so `--by "$USER"` would be `--by ""`.
+    cmd.env_remove("USER");
     cmd.current_dir(dir).arg("--data-dir").arg(data).args(args);
     for (k, v) in env {
         cmd.env(k, v);
@@ -310,13 +385,14 @@ fn every_hitl_command_in_the_runbooks_runs() {
         {
             std::fs::write(dir.path().join("final.json"), artifact.to_string()).unwrap();
         }
+        let vars = assignments(&all);
         for block in all.iter().filter(|b| b.lang == "sh") {
             for line in shell_lines(block) {
                 if !line.starts_with("hitl ") {
                     continue;
                 }
                 let label = format!("{}:{}: {line}", block.file, block.line);
-                let words = shlex::split(&substitute(&line, Some("wf-probe")))
+                let words = shlex::split(&substitute(&line, Some("wf-probe"), &vars))
                     .unwrap_or_else(|| panic!("{label}: unbalanced quotes"));
                 let args: Vec<String> = words[1..].to_vec();
                 let (local, aws) = if args.first().is_some_and(|a| a == "aws") {
@@ -350,7 +426,7 @@ fn every_hitl_command_in_the_runbooks_runs() {
                     continue;
                 };
                 let wf = prepare(&data, &local, ran);
-                let words = shlex::split(&substitute(&line, wf.as_deref())).unwrap();
+                let words = shlex::split(&substitute(&line, wf.as_deref(), &vars)).unwrap();
                 let twin = if aws {
                     local_twin(&words[2..]).unwrap()
                 } else {
@@ -373,4 +449,180 @@ fn every_hitl_command_in_the_runbooks_runs() {
     // The escalation runbook alone has its five resolutions, status and restart.
     assert!(ran >= 8, "commands run: {ran}");
     assert!(hitl(&data, &["list"]).status.success());
+}
+
+/// The README line that defines `hitl` as `cargo run`: not run, because the test puts the
+/// binary cargo built for it on PATH as `hitl` (a `cargo run` inside the test would wait for
+/// the build lock the test run holds, or rebuild).
+const README_ALIAS: &str = "alias hitl='cargo run -q -p hitl --'";
+/// The README line that runs until Ctrl-C: run in the background until it prints its address,
+/// then stopped; on port 0 instead of the README's 8080, which another program on a shared
+/// machine may hold.
+const README_SERVE: (&str, &str) = ("--addr 127.0.0.1:8080", "--addr 127.0.0.1:0");
+
+/// One line of the README's walk-through: where it is, the command, the exit status its
+/// comment announces (`# exit N: …`; 0 without one).
+struct ReadmeLine {
+    line: usize,
+    command: String,
+    expected_exit: i32,
+}
+
+/// The first ```sh block under `## Using it locally` in README.md.
+fn readme_walk_through() -> Vec<ReadmeLine> {
+    let text = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let heading = text
+        .find("\n## Using it locally\n")
+        .expect("README.md has a section `## Using it locally`")
+        + 1;
+    let first_line = text[..heading].lines().count() + 1;
+    let section = &text[heading..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    let block = blocks_in("README.md", section, first_line)
+        .into_iter()
+        .find(|b| b.lang == "sh")
+        .expect("`## Using it locally` has a ```sh block");
+    block
+        .text
+        .lines()
+        .enumerate()
+        .filter(|(_, raw)| !raw.trim().is_empty() && !raw.trim_start().starts_with('#'))
+        .map(|(i, raw)| {
+            let (command, comment) = match raw.find("  #") {
+                Some(at) => (raw[..at].trim_end(), raw[at + 3..].trim()),
+                None => (raw.trim_end(), ""),
+            };
+            let expected_exit = comment
+                .strip_prefix("exit ")
+                .and_then(|c| c.split(':').next())
+                .map_or(0, |n| {
+                    n.trim().parse().unwrap_or_else(|_| {
+                        panic!(
+                            "README.md:{}: `# exit N:` needs a number",
+                            block.line + 1 + i
+                        )
+                    })
+                });
+            ReadmeLine {
+                line: block.line + 1 + i,
+                command: command.to_owned(),
+                expected_exit,
+            }
+        })
+        .collect()
+}
+
+/// Single-quotes `text` for sh.
+fn sh_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+#[test]
+fn the_readme_walk_through_runs_in_order_as_written() {
+    let lines = readme_walk_through();
+    assert_eq!(
+        lines.iter().filter(|l| l.command == README_ALIAS).count(),
+        1,
+        "the walk-through no longer defines `{README_ALIAS}`: update README_ALIAS"
+    );
+    let serve: Vec<&ReadmeLine> = lines
+        .iter()
+        .filter(|l| l.command.starts_with("hitl serve"))
+        .collect();
+    assert!(
+        serve.len() == 1 && serve[0].command.contains(README_SERVE.0),
+        "the walk-through's `hitl serve` line changed: update README_SERVE"
+    );
+
+    // One shell runs every line in order, so variables (`wf=$(hitl start --quiet …)`) carry
+    // over; after each line its exit status is checked, and a mismatch is recorded (the run
+    // goes on, so one test run names every line that fails).
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_hitl"), bin.join("hitl")).unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let failures = dir.path().join("failures");
+    let serve_log = dir.path().join("serve.log");
+    let mut script = String::from("set -o pipefail\n");
+    let mut run = 0;
+    for l in &lines {
+        let at = format!("README.md:{}", l.line);
+        script.push_str(&format!(
+            "echo {} >&2\n",
+            sh_quote(&format!("+ {at}: {}", l.command))
+        ));
+        if l.command == README_ALIAS {
+            println!("{at}: not run (the test's PATH has the built `hitl`)");
+            continue;
+        }
+        let record = |what: &str| {
+            format!(
+                "echo {} {what} >> {}",
+                sh_quote(&format!("{at}: `{}`", l.command)),
+                sh_quote(&failures.to_string_lossy())
+            )
+        };
+        if l.command.starts_with("hitl serve") {
+            let command = l.command.replace(README_SERVE.0, README_SERVE.1);
+            let log = sh_quote(&serve_log.to_string_lossy());
+            script.push_str(&format!(
+                "{command} > {log} 2>&1 &\n\
+                 serve_pid=$!\n\
+                 for _ in $(seq 1 200); do grep -q 'http://' {log} && break; kill -0 $serve_pid 2>/dev/null || break; sleep 0.1; done\n\
+                 if grep -q 'http://' {log}; then kill $serve_pid; wait $serve_pid 2>/dev/null; \
+                 else kill $serve_pid 2>/dev/null; {}; cat {log} >&2; fi\n",
+                record("\"did not start serving\"")
+            ));
+            println!("{at}: run in the background until it served, as `{command}`");
+            run += 1;
+            continue;
+        }
+        // `eval`: a line that is not valid shell fails alone (status 2) instead of ending
+        // the run; it still runs in this shell, so its assignments carry over.
+        script.push_str(&format!("eval {}\n", sh_quote(&l.command)));
+        script.push_str(&format!(
+            "rc=$?; if [ \"$rc\" -ne {} ]; then {}; fi\n",
+            l.expected_exit,
+            record(&format!("\"exited $rc, expected {}\"", l.expected_exit))
+        ));
+        run += 1;
+    }
+    // Reached only when bash ran to the end (a syntax error stops it with status 2).
+    script.push_str("exit 0\n");
+    let script_path = dir.path().join("walk-through.sh");
+    std::fs::write(&script_path, &script).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .arg(&script_path)
+        .current_dir(workspace())
+        .env("PATH", path)
+        .env("TMPDIR", &tmp)
+        .env("NO_COLOR", "1")
+        // Should the walk-through not choose its own fresh data directory, it still does not
+        // touch the checkout's `./.hitl` (and the check below fails).
+        .env("HITL_DATA_DIR", dir.path().join("unused-data"))
+        .env_remove("USER")
+        .output()
+        .unwrap();
+    let failed = std::fs::read_to_string(&failures).unwrap_or_default();
+    assert!(
+        failed.is_empty() && out.status.success(),
+        "README.md's walk-through does not run as written:\n{failed}\n--- output ---\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(run >= 20, "lines run: {run}");
+    // It ran in a fresh data directory of its own (`mktemp -d`, under the test's TMPDIR).
+    let fresh = std::fs::read_dir(&tmp)
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|e| e.path().join("workflows.sqlite").exists());
+    assert!(fresh, "the walk-through did not use a fresh data directory");
+    println!("README.md: {run} lines ran in order as written");
 }
