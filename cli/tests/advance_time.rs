@@ -26,11 +26,12 @@ fn time(v: &Value) -> DateTime<Utc> {
 }
 
 /// Asserts that `at` is `expected` give or take the wall-clock time a stop takes (the virtual
-/// clock runs on the wall clock between jumps) — far from the end of any jump in these tests.
+/// clock runs on the wall clock under its offset; a stop takes milliseconds, the slack is for
+/// a loaded machine) — hours from the end of any jump in these tests.
 fn assert_near(at: DateTime<Utc>, expected: DateTime<Utc>, what: &str) {
     let off = (at - expected).num_milliseconds().abs();
     assert!(
-        off < 1000,
+        off < 5000,
         "{what} at {at}, expected at {expected} ({off} ms off)"
     );
 }
@@ -139,7 +140,7 @@ fn a_timeout_inside_a_jump_escalates_at_its_deadline_and_is_printed() {
         .unwrap()
         .and_utc();
     assert!(
-        (at - deadline).num_seconds().abs() <= 1,
+        (at - deadline).num_seconds().abs() <= 5,
         "escalated at {at}, the deadline was {deadline}"
     );
 }
