@@ -166,6 +166,10 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Exec(args) => return commands::exec(args).await,
         Command::Validate { definition } => return commands::validate(&definition),
         Command::Reviewers(args) => return serve::reviewers(args, &cli.data_dir, cli.json),
+        // Flags that contradict each other are refused before the data directory is touched.
+        Command::Serve(ref args) => {
+            args.limits()?;
+        }
         _ => {}
     }
     let runtime = hitl_cli::local::Runtime::open(Some(&cli.data_dir))?;

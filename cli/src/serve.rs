@@ -49,6 +49,21 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// The server's limits, or why the flags do not make sense together.
+    pub fn limits(&self) -> Result<hitl_api::ServeLimits> {
+        anyhow::ensure!(
+            self.max_connections_per_client <= self.max_connections,
+            "--max-connections-per-client ({}) must not exceed --max-connections ({})",
+            self.max_connections_per_client,
+            self.max_connections
+        );
+        Ok(hitl_api::ServeLimits {
+            max_connections: usize::from(self.max_connections),
+            max_connections_per_client: usize::from(self.max_connections_per_client),
+            ..hitl_api::ServeLimits::default()
+        })
+    }
+
     /// Fills the default reviewers file from the data directory.
     pub fn with_data_dir(mut self, data_dir: &Path) -> Self {
         self.reviewers
@@ -60,17 +75,7 @@ impl ServeArgs {
 /// Serves the API and the review page until the process is stopped. In the background it
 /// fires due timeouts and delivers queued resumptions, as the other commands do on start.
 pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<ExitCode> {
-    anyhow::ensure!(
-        args.max_connections_per_client <= args.max_connections,
-        "--max-connections-per-client ({}) must not exceed --max-connections ({})",
-        args.max_connections_per_client,
-        args.max_connections
-    );
-    let limits = hitl_api::ServeLimits {
-        max_connections: usize::from(args.max_connections),
-        max_connections_per_client: usize::from(args.max_connections_per_client),
-        ..hitl_api::ServeLimits::default()
-    };
+    let limits = args.limits()?;
     let path = args
         .reviewers
         .clone()

@@ -240,3 +240,28 @@ async fn one_client_flooding_half_sent_requests_does_not_starve_the_others() {
     );
     drop(flood);
 }
+
+#[test]
+fn a_per_client_limit_above_the_total_is_refused_before_anything_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let out = hitl(
+        &data,
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--max-connections",
+            "8",
+            "--max-connections-per-client",
+            "9",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--max-connections-per-client (9) must not exceed --max-connections (8)"),
+        "{err}"
+    );
+    assert!(!data.exists(), "no data directory was created");
+}
