@@ -1159,6 +1159,7 @@ async fn half_sent_requests_are_dropped_and_real_ones_still_served() {
         header_read_timeout: std::time::Duration::from_millis(500),
         request_timeout: std::time::Duration::from_secs(5),
         max_connections: 8,
+        max_connections_per_client: 8,
     };
     tokio::spawn(hitl_api::serve_with(listener, state, limits));
     // Eight slow clients take every slot with a request head they never finish.

@@ -673,42 +673,57 @@ pub(crate) async fn advance(runtime: &Runtime, duration: &str, as_json: bool) ->
     if by < chrono::Duration::zero() {
         bail!("time only moves forward");
     }
-    // The clock stops at every reminder's instant on the way, so reminders fire in order and
-    // before the timeouts they warn of.
-    let target = runtime.clock.now() + by;
-    let mut sent = Vec::new();
-    let mut reports = Vec::new();
-    sent.extend(runtime.send_reminders(None).await?.sent);
-    loop {
-        let now = runtime.clock.now();
-        let stop = match runtime.next_reminder_at().await? {
-            Some(at) if at > now && at <= target => at,
-            _ => target,
-        };
-        reports.push(format!(
-            "{:?}",
-            runtime.engine.advance_time(stop - now).await?
-        ));
-        runtime.settle().await?;
-        sent.extend(runtime.send_reminders(None).await?.sent);
-        if stop >= target {
-            break;
-        }
-    }
-    let now = runtime.clock.now();
+    // The clock stops at every engine timer and every reminder on the way, so each fires at
+    // its own time and in order (see `hitl_cli::jump`).
+    let jump = hitl_cli::jump::advance_clock(runtime, by).await?;
+    let now = jump.now.unwrap_or_else(|| runtime.clock.now());
     if as_json {
         println!(
             "{}",
-            json!({"now": now, "reminders": sent, "report": reports.join("; ")})
+            json!({
+                "now": now,
+                "reminders": jump.reminders,
+                "notifications": jump.notifications,
+                "stops": jump.stops,
+                "report": jump.engine_reports.join("; "),
+            })
         );
-    } else {
-        println!(
-            "virtual clock advanced by {} to {}",
-            human(by),
-            now.format("%Y-%m-%d %H:%M:%S UTC")
-        );
-        for r in &sent {
-            println!(
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "virtual clock advanced by {} to {}",
+        human(by),
+        now.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    let lines = jump_lines(&jump);
+    if lines.is_empty() {
+        let next = match hitl_cli::jump::next_due(runtime, now).await? {
+            Some(due) => format!(
+                "; next: {} at {}",
+                match due {
+                    hitl_cli::jump::Due::Timer(_) => "a workflow timer (timeout or wait)",
+                    hitl_cli::jump::Due::Reminder(_) => "a reminder",
+                },
+                due.at().format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            None => "; nothing waits for time".to_owned(),
+        };
+        println!("nothing fired in that time{next}");
+    }
+    for (_, line) in lines {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line per thing that fired during a jump, in time order: the reminders sent, and every
+/// other notification the jump caused (escalations, review requests, finished workflows).
+fn jump_lines(jump: &hitl_cli::jump::ClockJump) -> Vec<(chrono::DateTime<chrono::Utc>, String)> {
+    let mut lines: Vec<_> = jump
+        .reminders
+        .iter()
+        .map(|r| {
+            let line = format!(
                 "{} reminder sent at {}: {} iteration {} ({} before the deadline {})",
                 r.about,
                 r.sent_at.format("%Y-%m-%d %H:%M:%S UTC"),
@@ -719,9 +734,47 @@ pub(crate) async fn advance(runtime: &Runtime, duration: &str, as_json: bool) ->
                 )),
                 r.deadline.format("%Y-%m-%d %H:%M UTC"),
             );
+            (r.sent_at, line)
+        })
+        .collect();
+    for v in &jump.notifications {
+        let kind = v["kind"].as_str().unwrap_or("?");
+        // Reminders are listed above, from what the sweep reported.
+        if kind.ends_with("_reminder") {
+            continue;
         }
+        let Some(at) = v["at"]
+            .as_str()
+            .and_then(|a| chrono::DateTime::parse_from_rfc3339(a).ok())
+            .map(|a| a.with_timezone(&chrono::Utc))
+        else {
+            continue;
+        };
+        let detail = &v["detail"];
+        let workflow = v["workflow_id"]
+            .as_str()
+            .or_else(|| detail["workflow_id"].as_str())
+            .unwrap_or("?");
+        let reason = v["reason"]
+            .as_str()
+            .map_or_else(String::new, |r| format!(" ({})", printable(r)));
+        let message = v["message"]
+            .as_str()
+            .or_else(|| detail["outcome"].as_str())
+            .unwrap_or("");
+        lines.push((
+            at,
+            format!(
+                "{} at {}: {}{reason}: {}",
+                kind.replace('_', " "),
+                at.format("%Y-%m-%d %H:%M:%S UTC"),
+                printable(workflow),
+                printable(message)
+            ),
+        ));
     }
-    Ok(ExitCode::SUCCESS)
+    lines.sort_by_key(|(at, _)| *at);
+    lines
 }
 
 /// `hitl notifications`: the local notification log (review requests, reminders,

@@ -3,5 +3,6 @@
 
 pub mod aws;
 pub mod format;
+pub mod jump;
 pub mod local;
 pub mod report;

@@ -179,6 +179,8 @@ pub struct FilePublisher {
     pub exports: PathBuf,
     /// The notification log.
     pub notifications: PathBuf,
+    /// The (virtual) clock, for the time an event was emitted.
+    pub clock: Arc<dyn Clock>,
 }
 
 #[async_trait]
@@ -209,6 +211,7 @@ impl OutcomePublisher for FilePublisher {
             "source": hitl_domain::outcome::EVENT_SOURCE,
             "detail_type": hitl_domain::outcome::EVENT_DETAIL_TYPE,
             "detail": detail,
+            "at": self.clock.now(),
         });
         hitl_api::files::append_owner_only(&self.notifications, &line.to_string())
             .map_err(|e| HandlerError::PublishFailed(e.to_string()))
@@ -530,6 +533,7 @@ impl Runtime {
             publisher: Arc::new(FilePublisher {
                 exports: exports.clone(),
                 notifications: notifications.clone(),
+                clock: clock.clone(),
             }),
         };
         let engine = Arc::new(Engine::new(
@@ -576,8 +580,10 @@ impl Runtime {
         Ok(sweeper.sweep(usize::MAX).await?)
     }
 
-    /// When the next reminder is due, over every workflow awaiting review or a resolution.
-    pub async fn next_reminder_at(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    /// When the next reminder later than `after` is due, over every workflow awaiting review
+    /// or a resolution (a workflow whose reminder is overdue, e.g. because its notification
+    /// failed, does not hide the others').
+    pub async fn next_reminder_after(&self, after: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
         use hitl_domain::model::WorkflowStatus;
         let mut next = None;
         for status in [WorkflowStatus::AwaitingReview, WorkflowStatus::Escalated] {
@@ -589,7 +595,9 @@ impl Runtime {
                     .await?;
                 for wf in page.items.iter().filter(|w| w.smoke.is_none()) {
                     if let Some(at) = hitl_domain::rules::next_reminder_at(wf) {
-                        next = Some(next.map_or(at, |n: chrono::DateTime<chrono::Utc>| n.min(at)));
+                        if at > after {
+                            next = Some(next.map_or(at, |n: DateTime<Utc>| n.min(at)));
+                        }
                     }
                 }
                 cursor = page.next_cursor;

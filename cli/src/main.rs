@@ -75,8 +75,8 @@ pub enum Command {
         #[arg(long, value_name = "DURATION")]
         since: Option<String>,
     },
-    /// Move the virtual clock forward (e.g. 72h, 30m, 1d2h), firing due timeouts and review
-    /// reminders (printed) in order.
+    /// Move the virtual clock forward (e.g. 72h, 30m, 1d2h): the clock stops at each timeout,
+    /// timer and reminder on the way so each fires at its own time; prints what fired.
     AdvanceTime {
         /// How far: a number with s, m, h or d (combinations like 1h30m work).
         duration: String,
@@ -166,6 +166,10 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Exec(args) => return commands::exec(args).await,
         Command::Validate { definition } => return commands::validate(&definition),
         Command::Reviewers(args) => return serve::reviewers(args, &cli.data_dir, cli.json),
+        // Flags that contradict each other are refused before the data directory is touched.
+        Command::Serve(ref args) => {
+            args.limits()?;
+        }
         _ => {}
     }
     let runtime = hitl_cli::local::Runtime::open(Some(&cli.data_dir))?;

@@ -35,9 +35,35 @@ pub struct ServeArgs {
     /// The page's client id at the issuer: the audience ID tokens must be issued for.
     #[arg(long, value_name = "CLIENT_ID", requires = "oidc_issuer")]
     pub oidc_audience: Option<String>,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, value_name = "N", default_value_t = hitl_api::DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_connections: u16,
+    /// Connections served at once from one client address (at most --max-connections); more
+    /// are answered 503 at once, so one client holding half-sent requests cannot starve the
+    /// others. Behind a reverse proxy, where every connection comes from the proxy, set it to
+    /// --max-connections.
+    #[arg(long, value_name = "N", default_value_t = hitl_api::DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+        value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_connections_per_client: u16,
 }
 
 impl ServeArgs {
+    /// The server's limits, or why the flags do not make sense together.
+    pub fn limits(&self) -> Result<hitl_api::ServeLimits> {
+        anyhow::ensure!(
+            self.max_connections_per_client <= self.max_connections,
+            "--max-connections-per-client ({}) must not exceed --max-connections ({})",
+            self.max_connections_per_client,
+            self.max_connections
+        );
+        Ok(hitl_api::ServeLimits {
+            max_connections: usize::from(self.max_connections),
+            max_connections_per_client: usize::from(self.max_connections_per_client),
+            ..hitl_api::ServeLimits::default()
+        })
+    }
+
     /// Fills the default reviewers file from the data directory.
     pub fn with_data_dir(mut self, data_dir: &Path) -> Self {
         self.reviewers
@@ -49,6 +75,7 @@ impl ServeArgs {
 /// Serves the API and the review page until the process is stopped. In the background it
 /// fires due timeouts and delivers queued resumptions, as the other commands do on start.
 pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<ExitCode> {
+    let limits = args.limits()?;
     let path = args
         .reviewers
         .clone()
@@ -114,7 +141,7 @@ pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<ExitCode> {
         }
     };
     tokio::select! {
-        served = hitl_api::serve(listener, state) => served.context("serving")?,
+        served = hitl_api::serve_with(listener, state, limits) => served.context("serving")?,
         () = housekeeping => {}
     }
     Ok(ExitCode::SUCCESS)

@@ -241,7 +241,8 @@ fn reminders_fire_before_the_deadline_and_the_log_shows_them() {
         ],
         "{log}"
     );
-    let recent = text(&hitl_ok(&data, &["notifications", "--since", "1h"]));
+    // The escalation fired at the deadline, 3 h in, an hour before the end of the jump.
+    let recent = text(&hitl_ok(&data, &["notifications", "--since", "90m"]));
     assert!(!recent.contains("review_requested"), "{recent}");
     assert!(recent.contains("escalated"), "{recent}");
     // The escalation waits 7 days for a resolution: its group is reminded 2 h and 30 min
@@ -252,6 +253,8 @@ fn reminders_fire_before_the_deadline_and_the_log_shows_them() {
         2,
         "{week}"
     );
-    let log = text(&hitl_ok(&data, &["notifications", "--since", "3h"]));
+    // The escalation's deadline was 7 days after the review deadline, an hour before the end
+    // of this jump: its reminders are 3 h and 1.5 h old.
+    let log = text(&hitl_ok(&data, &["notifications", "--since", "4h"]));
     assert_eq!(log.matches("resolution_reminder").count(), 2, "{log}");
 }

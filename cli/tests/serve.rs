@@ -165,3 +165,103 @@ async fn rotate_and_remove_take_effect_on_a_running_server() {
     assert_eq!(unknown.status.code(), Some(2));
     let _ = json!({});
 }
+
+/// Issue 31: one client holding 300 half-sent requests took every connection slot of
+/// `hitl serve`, so `/healthz` and real requests of everyone else waited for the 10 s header
+/// timeout. A client now gets at most its share of the connections; the rest of its
+/// connections are answered 503 at once. On loopback the whole 127.0.0.0/8 is this machine,
+/// so the flood comes from 127.0.0.2 and the others from 127.0.0.1.
+#[tokio::test]
+async fn one_client_flooding_half_sent_requests_does_not_starve_the_others() {
+    use std::time::{Duration, Instant};
+    use tokio::io::AsyncWriteExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let added = hitl(
+        &data,
+        &[
+            "--json",
+            "reviewers",
+            "add",
+            "rita",
+            "--groups",
+            "reviewers",
+        ],
+    );
+    assert!(added.status.success());
+    let token = serde_json::from_slice::<Value>(&added.stdout).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_served, base) = serve(&data, None);
+    let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+
+    // 300 connections from 127.0.0.2, each with half a request head, held open.
+    let mut flood = Vec::new();
+    for _ in 0..300 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let mut stream = tokio::time::timeout(Duration::from_secs(5), socket.connect(addr))
+            .await
+            .expect("the listen queue takes the connection")
+            .unwrap();
+        // A connection the server already answered and closed may refuse the write.
+        let _ = stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await;
+        flood.push(stream);
+    }
+    // Let the server accept what it will of them.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let http = reqwest::Client::builder()
+        .local_address("127.0.0.1".parse::<std::net::IpAddr>().unwrap())
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(15))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let health = http.get(format!("{base}/healthz")).send().await.unwrap();
+    let health_took = started.elapsed();
+    assert_eq!(health.status(), 200);
+    let started = Instant::now();
+    let queue = http
+        .get(format!("{base}/reviews"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let queue_took = started.elapsed();
+    assert_eq!(queue.status(), 200);
+    assert!(
+        health_took < Duration::from_secs(1) && queue_took < Duration::from_secs(1),
+        "under the flood /healthz took {health_took:?} and /reviews {queue_took:?} (the header timeout is 10 s)"
+    );
+    drop(flood);
+}
+
+#[test]
+fn a_per_client_limit_above_the_total_is_refused_before_anything_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let out = hitl(
+        &data,
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--max-connections",
+            "8",
+            "--max-connections-per-client",
+            "9",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--max-connections-per-client (9) must not exceed --max-connections (8)"),
+        "{err}"
+    );
+    assert!(!data.exists(), "no data directory was created");
+}

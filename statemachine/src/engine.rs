@@ -1029,6 +1029,18 @@ impl Engine {
         self.run_due_locked().await
     }
 
+    /// When the next timer later than `after` of a running execution is due (a Wait state, a
+    /// retry's back-off, a task's timeout or heartbeat deadline, an execution's timeout), so a
+    /// caller moving the virtual clock can stop there and let it fire at its own time. `None`:
+    /// no running execution waits for a later time. Instants are kept in whole milliseconds
+    /// (rounded down).
+    pub fn next_timer_after(
+        &self,
+        after: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, EngineError> {
+        Ok(self.inner.store.next_wake_after(after)?)
+    }
+
     /// Runs whatever is due at the current clock (timers, deadlines, interrupted runs).
     pub async fn run_due(&self) -> Result<(), EngineError> {
         let _guard = self.exclusive().await?;

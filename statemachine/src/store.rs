@@ -238,6 +238,10 @@ pub trait ExecutionStore: Send + Sync {
     fn commit(&self, c: Commit) -> Result<(), StoreError>;
     /// Running executions that are runnable or whose `wake_at` is at or before `now`.
     fn due_executions(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
+    /// The earliest `wake_at` later than `after` of the running executions: when the next
+    /// timer (a Wait state, a retry's back-off, a task's timeout or heartbeat deadline, an
+    /// execution's timeout) is due. `None` when no running execution waits for a later time.
+    fn next_wake_after(&self, after: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError>;
     /// Looks up a token by hash.
     fn get_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
     /// Full history of an execution, in order.
@@ -378,6 +382,16 @@ impl ExecutionStore for MemoryExecutionStore {
             })
             .map(|r| r.arn.clone())
             .collect())
+    }
+
+    fn next_wake_after(&self, after: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let g = self.lock()?;
+        Ok(g.executions
+            .values()
+            .filter(|r| r.status == ExecutionStatus::Running)
+            .filter_map(|r| r.wake_at)
+            .filter(|w| *w > after)
+            .min())
     }
 
     fn get_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
@@ -856,6 +870,18 @@ impl ExecutionStore for SqliteExecutionStore {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    fn next_wake_after(&self, after: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let conn = self.conn()?;
+        // `wake_at` is stored as RFC 3339 in UTC with a fixed number of digits, so the
+        // smallest text is the earliest time (and the `executions_due` index serves it).
+        let earliest: Option<String> = conn.query_row(
+            "SELECT MIN(wake_at) FROM executions WHERE status = 'RUNNING' AND wake_at > ?1",
+            params![ts(after)],
+            |r| r.get(0),
+        )?;
+        parse_opt_ts(earliest)
+    }
+
     fn get_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         let conn = self.conn()?;
         let raw = conn
@@ -974,7 +1000,9 @@ mod tests {
         ));
         let mut next = r.clone();
         next.version = 2;
-        next.wake_at = Some(Utc::now() - chrono::Duration::seconds(1));
+        // Whole milliseconds, as the SQLite store keeps them.
+        let wake = DateTime::from_timestamp_millis(Utc::now().timestamp_millis() - 1000).unwrap();
+        next.wake_at = Some(wake);
         let ev = HistoryEvent {
             id: 1,
             previous_event_id: 0,
@@ -1020,7 +1048,39 @@ mod tests {
             store.due_executions(Utc::now()).unwrap(),
             vec!["arn:1".to_string()]
         );
-        assert_eq!(store.list_executions(Some("sm"), None).unwrap().len(), 1);
+        assert_eq!(
+            store
+                .next_wake_after(wake - chrono::Duration::days(1))
+                .unwrap(),
+            Some(wake)
+        );
+        let mut later = rec("arn:2");
+        later.wake_at = Some(wake + chrono::Duration::hours(1));
+        store.insert_execution(&later, &[]).unwrap();
+        assert_eq!(
+            store
+                .next_wake_after(wake - chrono::Duration::days(1))
+                .unwrap(),
+            Some(wake),
+            "the earliest timer of all running executions"
+        );
+        let mut ended = rec("arn:3");
+        ended.status = ExecutionStatus::Failed;
+        ended.wake_at = Some(wake - chrono::Duration::hours(1));
+        store.insert_execution(&ended, &[]).unwrap();
+        assert_eq!(
+            store
+                .next_wake_after(wake - chrono::Duration::days(1))
+                .unwrap(),
+            Some(wake),
+            "an ended execution waits for nothing"
+        );
+        assert_eq!(
+            store.next_wake_after(wake).unwrap(),
+            Some(wake + chrono::Duration::hours(1)),
+            "only timers after the given instant"
+        );
+        assert_eq!(store.list_executions(Some("sm"), None).unwrap().len(), 3);
         assert_eq!(
             store
                 .list_executions(None, Some(ExecutionStatus::Succeeded))

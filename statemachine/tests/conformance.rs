@@ -397,6 +397,47 @@ async fn wait_without_auto_advance_needs_advance_time() {
 }
 
 #[tokio::test]
+async fn next_timer_after_names_the_earliest_parked_timer() {
+    let e = engine_with(
+        HandlerRegistry::new(),
+        EngineConfig {
+            auto_advance_timers: false,
+            ..Default::default()
+        },
+    );
+    let start = e.now();
+    assert_eq!(e.next_timer_after(start).unwrap(), None, "nothing runs yet");
+    let short = r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":10,"End":true}}}"#;
+    let long = r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":30,"End":true}}}"#;
+    let short = e.create_state_machine("short", short).unwrap();
+    let long = e.create_state_machine("long", long).unwrap();
+    e.start_execution(&long, None, json!({})).await.unwrap();
+    e.start_execution(&short, None, json!({})).await.unwrap();
+    assert_eq!(
+        e.next_timer_after(start).unwrap(),
+        Some(start + chrono::Duration::seconds(10))
+    );
+    e.advance_time(chrono::Duration::seconds(10)).await.unwrap();
+    assert_eq!(
+        e.next_timer_after(start).unwrap(),
+        Some(start + chrono::Duration::seconds(30)),
+        "the fired timer is gone, the later one is next"
+    );
+    assert_eq!(
+        e.next_timer_after(start + chrono::Duration::seconds(30))
+            .unwrap(),
+        None,
+        "only timers after the instant given"
+    );
+    e.advance_time(chrono::Duration::seconds(20)).await.unwrap();
+    assert_eq!(
+        e.next_timer_after(start).unwrap(),
+        None,
+        "both executions ended"
+    );
+}
+
+#[tokio::test]
 async fn succeed_and_fail_states() {
     let def = r#"{"StartAt":"S","States":{"S":{"Type":"Succeed","OutputPath":"$.x"}}}"#;
     assert_eq!(output(def, json!({"x": 7})).await, json!(7));
