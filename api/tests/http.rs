@@ -980,7 +980,15 @@ async fn a_retry_racing_the_original_request_does_not_revoke_the_decision() {
 async fn analytics_is_the_json_report_for_analysts_and_admins_only() {
     let s = Server::start().await;
     s.awaiting("wf-open", "reviewers").await;
-    s.escalated("wf-esc").await;
+    let esc = s.escalated("wf-esc").await;
+    // Its escalation SLA passed: left unresolved, a completed escalation.
+    let unresolved = hitl_domain::rules::mark_unresolved(&esc, s.now()).unwrap();
+    s.store
+        .update_workflow(&unresolved, esc.version)
+        .await
+        .unwrap();
+    // Another still waits for a person's resolution: not completed (issue 31, item 14).
+    s.escalated("wf-waiting").await;
     s.second_iteration("wf-two").await;
 
     for token in [&s.reviewers.rita, &s.reviewers.mark] {
@@ -996,9 +1004,11 @@ async fn analytics_is_the_json_report_for_analysts_and_admins_only() {
             .unwrap()
             .starts_with("application/json"));
         let report = r.json();
-        // One escalated (completed), two still open; nothing approved.
-        assert_eq!(report["counts"]["completed"], 1);
+        // One escalated and left unresolved (completed), one escalation waiting for a
+        // resolution (not completed), two still open; nothing approved.
+        assert_eq!(report["counts"]["completed"], 1, "{}", report["counts"]);
         assert_eq!(report["counts"]["escalated"], 1);
+        assert_eq!(report["counts"]["awaiting_resolution"], 1);
         assert_eq!(report["counts"]["in_progress"], 2);
         assert_eq!(report["escalations"]["overall"]["count"], 1);
         assert_eq!(report["escalations"]["overall"]["rate"], 1.0);

@@ -469,6 +469,129 @@ fn report_after_smoke_shows_the_smoke_batch_figures() {
     );
 }
 
+/// Issue 31 item 14, as a newcomer met it: a data directory after a smoke run of three
+/// workflows (the synthetic reviewer decides milliseconds after each request).
+fn smoke_data(dir: &Path) -> std::path::PathBuf {
+    let data = dir.join("d");
+    common::hitl_ok(
+        &data,
+        &["smoke", "--batch-size", "3", "--max-iterations", "3"],
+    );
+    data
+}
+
+/// `hitl report --include-smoke --format html [extra…]`: the page.
+fn html_report(data: &Path, extra: &[&str]) -> String {
+    let html = data.with_file_name("report.html");
+    let mut args = vec![
+        "report",
+        "--include-smoke",
+        "--format",
+        "html",
+        "--out",
+        html.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    common::hitl_ok(data, &args);
+    std::fs::read_to_string(&html).unwrap()
+}
+
+/// Issue 31 item 14: "reviewer turnaround 0s" after a smoke run, where nothing waited.
+#[test]
+fn report_says_no_decision_waited_rather_than_0s() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = smoke_data(dir.path());
+    let table = stdout(&common::hitl_ok(&data, &["report", "--include-smoke"]));
+    let turnaround = table
+        .lines()
+        .find(|l| l.contains("reviewer turnaround"))
+        .unwrap();
+    assert!(
+        turnaround.contains("no wait") && !turnaround.contains("0s"),
+        "{turnaround}"
+    );
+    assert!(
+        turnaround.contains("came within a second of the request: nothing waited"),
+        "{turnaround}"
+    );
+}
+
+/// Issue 31 item 14: one week of data drew three lone dots.
+#[test]
+fn report_of_one_week_is_a_sentence_and_bars() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = smoke_data(dir.path());
+    let v = json_line(&common::hitl_ok(
+        &data,
+        &["--json", "report", "--include-smoke"],
+    ));
+    // The smoke batch completes within seconds: one ISO week.
+    assert_eq!(v["weekly"].as_array().unwrap().len(), 1);
+    let page = html_report(&data, &[]);
+    assert!(page.contains(r#"<p class="single-week">Only one week"#));
+    assert_eq!(page.matches("<circle").count(), 0);
+    assert_eq!(page.matches(r#"<rect class="rate "#).count(), 3);
+}
+
+/// Issue 31 item 14: workflow ids in the HTML report were not links.
+#[test]
+fn report_links_workflow_ids_to_the_review_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = smoke_data(dir.path());
+    let page = html_report(&data, &["--page-url", "http://127.0.0.1:8080/"]);
+    let v = json_line(&common::hitl_ok(
+        &data,
+        &["--json", "report", "--include-smoke"],
+    ));
+    let problems = v["problematic_subjects"].as_array().unwrap();
+    assert!(!problems.is_empty());
+    for p in problems {
+        let id = p["workflow_id"].as_str().unwrap();
+        let link = format!(r#"href="http://127.0.0.1:8080/#/workflows/{id}""#);
+        assert!(page.contains(&link), "no {link} in the HTML report");
+    }
+    // `--page-url` is for the HTML report; a bad address is refused, naming the option.
+    let out = hitl(&data, &["report", "--page-url", "http://127.0.0.1:8080/"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("--page-url links workflow ids in the HTML report"));
+    let out = hitl(
+        &data,
+        &["report", "--format", "html", "--page-url", "localhost:8080"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("invalid value 'localhost:8080' for '--page-url"));
+}
+
+/// Issue 31 item 14: an escalation still waiting for a resolution counted as completed. And
+/// a decision made after virtual time passed shows that time.
+#[test]
+fn report_counts_an_escalation_awaiting_resolution_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let waited = start_workflow(&data, "req-waited", r#"{"id":"b-1","name":"Waited"}"#);
+    let timed_out = start_workflow(&data, "req-timeout", r#"{"id":"b-2","name":"Timed Out"}"#);
+    common::hitl_ok(&data, &["advance-time", "2h"]);
+    common::hitl_ok(
+        &data,
+        &["feedback", &waited, "--approve", "--reviewer", "rita"],
+    );
+    // The review timeout escalates the other one, which then waits for a person.
+    common::hitl_ok(&data, &["advance-time", "72h"]);
+    let v = json_line(&common::hitl_ok(&data, &["--json", "report"]));
+    assert_eq!(v["counts"]["completed"], 1, "{}", v["counts"]); // waited only
+    assert_eq!(v["counts"]["escalated"], 0);
+    assert_eq!(v["counts"]["awaiting_resolution"], 1);
+    assert_eq!(v["escalations"]["overall"]["of"], 1);
+    assert_eq!(v["reviewer_turnaround"]["median_seconds"], 7200); // virtual time
+    assert_eq!(v["reviewer_turnaround"]["immediate"], 0);
+    let table = stdout(&common::hitl_ok(&data, &["report"]));
+    let row = table.lines().find(|l| l.contains(&timed_out)).unwrap();
+    assert!(row.contains("escalated, waiting"), "{row}");
+    assert!(table.contains("2h 00m"), "{table}");
+}
+
 /// Issue 19: `--correction colors.primary=red` used to print "applied … workflow is now failed"
 /// and exit 0. It is refused with the field error, exits non-zero and changes nothing; a
 /// refused decision exits non-zero in `--json` mode too; stderr carries no colour codes when it

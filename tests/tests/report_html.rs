@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hitl_cli::report::html::render_html;
+use hitl_cli::report::html::{parse_page_url, render_html, render_html_with, HtmlOptions};
 use hitl_domain::analytics::{compute, fixture};
 
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
@@ -171,6 +171,39 @@ fn html_report_renders_in_chromium() {
         "screenshot suspiciously small: {} bytes",
         png.len()
     );
+}
+
+/// Issue 31 item 14: one week of data is a sentence and one bar per series (it drew three lone
+/// dots), and with the review page's address every workflow id is a link Chromium sees.
+#[test]
+fn single_week_report_with_links_renders_in_chromium() {
+    let browser = chromium();
+    let (mut workflows, feedback) = fixture::sample_set();
+    // a, b (W02, approved) and w (escalated, waiting: not completed, still a problem).
+    workflows.retain(|w| ["wf-a", "wf-b", "wf-w"].contains(&w.id.as_str()));
+    let report = compute(&workflows, &feedback, &fixture::window_options());
+    assert_eq!(report.weekly.len(), 1);
+    let options = HtmlOptions {
+        page_url: Some(parse_page_url("http://127.0.0.1:8080/").unwrap()),
+    };
+    let page = artifacts_dir().join("report-single-week.html");
+    std::fs::write(&page, render_html_with(&report, &options)).unwrap();
+
+    let dom = run_chromium(&browser, &page, &["--dump-dom".to_owned()]);
+    assert!(dom.contains("Learning report"), "not rendered");
+    assert_eq!(count_elements(&dom, "circle", "point"), 0, "no lone points");
+    assert_eq!(
+        count_elements(&dom, "rect", "rate"),
+        3,
+        "one bar per series"
+    );
+    assert_eq!(count_elements(&dom, "p", "single-week"), 1);
+    assert_eq!(
+        count_elements(&dom, "a", "workflow"),
+        report.problematic_subjects.len()
+    );
+    assert!(dom.contains(r#"href="http://127.0.0.1:8080/#/workflows/wf-w""#));
+    assert_eq!(count_elements(&dom, "span", "waiting"), 1);
 }
 
 #[test]

@@ -3,15 +3,74 @@
 //!
 //! Stable hooks for tests and styling:
 //! * iterations histogram (`#fig-iterations`): one `<rect class="bar">` per histogram bucket;
-//! * weekly trend (`#fig-trend`): one `<circle class="point SERIES">` per week with completions
-//!   and per series, `SERIES` ∈ `approval`, `first-draft`, `escalation`, joined by
-//!   `<polyline class="line SERIES">` segments;
-//! * most-corrected fields (`#fig-fields`): one `<rect class="hbar">` per field.
+//! * weekly trend (`#fig-trend`), with two weeks or more: one `<circle class="point SERIES">`
+//!   per week with completions and per series, `SERIES` ∈ `approval`, `first-draft`,
+//!   `escalation`, joined by `<polyline class="line SERIES">` segments; with one week (a line
+//!   needs two): a sentence saying so (`<p class="single-week">`) and one
+//!   `<rect class="rate SERIES">` bar per series instead of lone points;
+//! * most-corrected fields (`#fig-fields`): one `<rect class="hbar">` per field;
+//! * problematic subjects (`#problematic`): with a review page address
+//!   ([`HtmlOptions::page_url`]) each workflow id is an `<a class="workflow">` link to
+//!   `<page>/#/workflows/<id>`, the review page's workflow view; without one, plain `<code>`.
 
 use std::fmt::Write as _;
 
-use super::text::{describe_scope, format_opt, format_rate, format_seconds};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use url::Url;
+
+use super::text::{
+    describe_scope, describe_wait, format_opt, format_rate, format_wait, problem_status,
+    single_week_note,
+};
 use hitl_domain::analytics::{Report, WeekTrend};
+
+/// How the page is rendered beyond the report's figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HtmlOptions {
+    /// The review page's address (`hitl report --page-url`): workflow ids link to its workflow
+    /// view. Validated by [`parse_page_url`].
+    pub page_url: Option<Url>,
+}
+
+/// Parses a review page address for [`HtmlOptions::page_url`]: an absolute `http` or `https`
+/// URL without a query or fragment (the link adds its own `#/workflows/<id>`).
+pub fn parse_page_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| {
+        format!("{text:?} is not an absolute URL ({e}); give the review page's address, e.g. https://review.example.com/")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "{text:?} is a {} URL; the review page's address starts with http:// or https://",
+            url.scheme()
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "{text:?} has a query or #fragment; give the review page's address without them \
+             (each link adds #/workflows/<id>)"
+        ));
+    }
+    Ok(url)
+}
+
+/// What `encodeURIComponent` leaves alone, so the review page's `decodeURIComponent` gives the
+/// id back unchanged.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// The review page's view of `workflow_id` (route `#/workflows/<id>` of `api/web/app.js`).
+pub fn workflow_link(page_url: &Url, workflow_id: &str) -> String {
+    let id = utf8_percent_encode(workflow_id, COMPONENT).to_string();
+    hitl_domain::reminders::review_link(page_url.as_str(), &id)
+}
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -81,6 +140,13 @@ tr:last-child td { border-bottom: none; }
 .badge.escalated { background: #fbe9e5; color: var(--red); }
 .badge.approved { background: #e5f4ec; color: var(--green); }
 .badge.failed { background: #f1e9fb; color: var(--violet); }
+.badge.waiting { background: #fdf1dc; color: #8a5608; }
+.single-week { margin: 4px 0 10px; }
+svg .rate.approval { fill: var(--green); }
+svg .rate.first-draft { fill: var(--blue); }
+svg .rate.escalation { fill: var(--red); }
+svg .track { fill: #eef1f6; }
+a.workflow { color: var(--blue); }
 .empty { color: var(--muted); font-style: italic; margin: 8px 0; }
 code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 13px; }
 footer { color: var(--muted); font-size: 13px; margin-top: 24px; }
@@ -292,10 +358,53 @@ fn trend_svg(weeks: &[WeekTrend]) -> String {
     }
     let _ = write!(
         s,
-        r#"<text class="axis-title" x="{}" y="{}" text-anchor="middle">ISO week of completion (n = workflows completed that week)</text></svg>"#,
+        r#"<text class="axis-title" x="{}" y="{}" text-anchor="middle">ISO week of completion (n = workflows completed that week)</text><text class="axis-title" x="14" y="{}" text-anchor="middle" transform="rotate(-90 14 {})">share of completed</text></svg>"#,
         num(left + plot_w / 2.0),
-        num(h - 6.0)
+        num(h - 6.0),
+        num(top + plot_h / 2.0),
+        num(top + plot_h / 2.0)
     );
+    s
+}
+
+/// One week of data: one labelled horizontal bar per series (0–100 %), not a line chart of
+/// lone points.
+fn single_week_svg(week: &WeekTrend) -> String {
+    let row = 40.0;
+    let (w, left, right, top) = (1000.0, 230.0, 90.0, 6.0);
+    let plot_w = w - left - right;
+    let h = top * 2.0 + row * SERIES.len() as f64;
+    let mut s = format!(
+        r#"<svg viewBox="0 0 {w} {}" role="img" aria-label="Approval and escalation rates of {}">"#,
+        num(h),
+        escape(&week.week)
+    );
+    for (i, (class, label, value)) in SERIES.into_iter().enumerate() {
+        let y0 = top + row * i as f64;
+        let rate = value(week);
+        let bar_w = rate.map_or(0.0, |r| r.clamp(0.0, 1.0) * plot_w);
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="end">{label}</text><rect class="track" x="{}" y="{}" width="{}" height="{}" rx="3"/><rect class="rate {class}" x="{}" y="{}" width="{}" height="{}" rx="3"><title>{}: {label} {} of {} completed</title></rect><text class="value" x="{}" y="{}">{}</text>"#,
+            num(left - 10.0),
+            num(y0 + row / 2.0 + 4.0),
+            num(left),
+            num(y0 + 8.0),
+            num(plot_w),
+            num(row - 16.0),
+            num(left),
+            num(y0 + 8.0),
+            num(bar_w),
+            num(row - 16.0),
+            escape(&week.week),
+            format_rate(rate),
+            week.completed,
+            num(left + plot_w + 10.0),
+            num(y0 + row / 2.0 + 4.0),
+            format_rate(rate)
+        );
+    }
+    s.push_str("</svg>");
     s
 }
 
@@ -378,15 +487,20 @@ fn panel_start(out: &mut String, id: &str, title: &str, how: &str) {
     );
 }
 
-/// The report as one self-contained HTML page.
+/// The report as one self-contained HTML page, workflow ids unlinked.
 pub fn render_html(report: &Report) -> String {
+    render_html_with(report, &HtmlOptions::default())
+}
+
+/// The report as one self-contained HTML page, rendered with `options`.
+pub fn render_html_with(report: &Report, options: &HtmlOptions) -> String {
     let c = &report.counts;
     let d = &report.iterations_to_approval;
     let t = &report.reviewer_turnaround;
     let mut out = String::with_capacity(32 * 1024);
     let _ = write!(
         out,
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>HITL learning report</title><style>{STYLE}</style></head><body><main><header><h1>Learning report</h1><p>{}</p><p>Approved, escalated and failed workflows are counted by completion time; in-progress ones are those still open that started before the window ended.</p></header>"#,
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>HITL learning report</title><style>{STYLE}</style></head><body><main><header><h1>Learning report</h1><p>{}</p><p>Approved, escalated and failed workflows are counted by completion time; in-progress ones are those still open that started before the window ended; escalations still waiting for a resolution are counted apart, like open ones, and in no rate.</p></header>"#,
         escape(&describe_scope(report))
     );
 
@@ -395,7 +509,10 @@ pub fn render_html(report: &Report) -> String {
         &mut out,
         "Completed",
         &c.completed.to_string(),
-        &format!("{} approved · {} escalated", c.approved, c.escalated),
+        &format!(
+            "{} approved · {} escalated (finished with)",
+            c.approved, c.escalated
+        ),
     );
     card(
         &mut out,
@@ -424,18 +541,21 @@ pub fn render_html(report: &Report) -> String {
     card(
         &mut out,
         "Reviewer turnaround",
-        &format_seconds(t.median_seconds),
-        &format!(
-            "median · p90 {} · {} decisions",
-            format_seconds(t.p90_seconds),
-            t.decisions
-        ),
+        &format_wait(t, t.median_seconds),
+        &if t.nothing_waited() {
+            describe_wait(t, "decisions")
+        } else {
+            format!("median · {}", describe_wait(t, "decisions"))
+        },
     );
     card(
         &mut out,
-        "Open / failed",
-        &format!("{} / {}", c.in_progress, c.failed),
-        "in progress / failed (in no rate)",
+        "Open / waiting / failed",
+        &format!(
+            "{} / {} / {}",
+            c.in_progress, c.awaiting_resolution, c.failed
+        ),
+        "in progress / escalated, waiting for a resolution / failed (in no rate)",
     );
     out.push_str("</section>");
 
@@ -464,6 +584,18 @@ pub fn render_html(report: &Report) -> String {
     );
     if report.weekly.is_empty() {
         out.push_str(r#"<p class="empty">No completed workflows in this window.</p>"#);
+    } else if let (Some(note), [week]) = (single_week_note(report), report.weekly.as_slice()) {
+        let mut note = note;
+        if let Some(first) = note.get(..1) {
+            note = format!("{}{}.", first.to_uppercase(), note.get(1..).unwrap_or(""));
+        }
+        let _ = write!(
+            out,
+            r#"<p class="single-week">{} Its {} completed workflow(s):</p>"#,
+            escape(&note),
+            week.completed
+        );
+        out.push_str(&single_week_svg(week));
     } else {
         out.push_str(&trend_svg(&report.weekly));
         out.push_str(r#"<div class="legend">"#);
@@ -493,7 +625,9 @@ pub fn render_html(report: &Report) -> String {
         &mut out,
         "escalations",
         "Escalations by reason",
-        "share of completed workflows handed to a person, per reason.",
+        "share of completed workflows handed to a person, per reason. An escalation still \
+         waiting for a resolution is not completed yet: it is counted under \"still waiting\" \
+         below, in no rate.",
     );
     let rows: Vec<Vec<String>> = report
         .escalations
@@ -517,8 +651,11 @@ pub fn render_html(report: &Report) -> String {
         &rows,
     );
     let r = &report.escalations.resolutions;
-    let seconds = format_seconds;
     let rows = vec![
+        vec![
+            "still waiting for a resolution".to_owned(),
+            c.awaiting_resolution.to_string(),
+        ],
         vec!["resolved by a person".to_owned(), r.resolve.to_string()],
         vec!["more iterations granted".to_owned(), r.extend.to_string()],
         vec!["reassigned".to_owned(), r.reassign.to_string()],
@@ -530,11 +667,11 @@ pub fn render_html(report: &Report) -> String {
         ],
         vec![
             "time to resolve, median".to_owned(),
-            seconds(r.time_to_resolve.median_seconds),
+            format_wait(&r.time_to_resolve, r.time_to_resolve.median_seconds),
         ],
         vec![
             "time to resolve, p90".to_owned(),
-            seconds(r.time_to_resolve.p90_seconds),
+            format_wait(&r.time_to_resolve, r.time_to_resolve.p90_seconds),
         ],
     ];
     table_html(&mut out, &[("resolution", false), ("count", true)], &rows);
@@ -550,11 +687,11 @@ pub fn render_html(report: &Report) -> String {
         ],
         vec![
             "time to claim, median".to_owned(),
-            seconds(inbox.time_to_claim.median_seconds),
+            format_wait(&inbox.time_to_claim, inbox.time_to_claim.median_seconds),
         ],
         vec![
             "time to claim, p90".to_owned(),
-            seconds(inbox.time_to_claim.p90_seconds),
+            format_wait(&inbox.time_to_claim, inbox.time_to_claim.p90_seconds),
         ],
         vec![
             "approvals per approved iteration".to_owned(),
@@ -647,8 +784,15 @@ pub fn render_html(report: &Report) -> String {
         "Problematic subjects",
         &format!(
             "escalated workflows and workflows that reached {} or more rounds, most rounds \
-             first; open ones can still be helped.",
-            report.options.stale_rounds
+             first; open ones, and escalations still waiting for a resolution, can still be \
+             helped. {}",
+            report.options.stale_rounds,
+            if options.page_url.is_some() {
+                "Each workflow id opens the workflow on the review page."
+            } else {
+                "Render with --page-url <review page address> to make each workflow id a link \
+                 to the review page."
+            }
         ),
     );
     if report.problematic_subjects.is_empty() {
@@ -666,14 +810,26 @@ pub fn render_html(report: &Report) -> String {
                     ),
                     escape(p.category.as_deref().unwrap_or("")),
                     format!(
-                        r#"<span class="badge {s}">{s}</span>"#,
-                        s = escape(p.status.as_str())
+                        r#"<span class="badge {}">{}</span>"#,
+                        if p.awaiting_resolution {
+                            "waiting"
+                        } else {
+                            p.status.as_str()
+                        },
+                        escape(&problem_status(p))
                     ),
                     p.rounds.to_string(),
                     p.escalation_reason
                         .map(|r| format!("<code>{r}</code>"))
                         .unwrap_or_default(),
-                    format!("<code>{}</code>", escape(&p.workflow_id)),
+                    match &options.page_url {
+                        Some(page) => format!(
+                            r#"<a class="workflow" href="{}"><code>{}</code></a>"#,
+                            escape(&workflow_link(page, &p.workflow_id)),
+                            escape(&p.workflow_id)
+                        ),
+                        None => format!("<code>{}</code>", escape(&p.workflow_id)),
+                    },
                 ]
             })
             .collect();
@@ -734,8 +890,9 @@ pub fn render_html(report: &Report) -> String {
     }
     out.push_str("</section>");
     out.push_str(
-        "<footer>Rates are over completed (approved + escalated) workflows; n/a means nothing \
-         completed. Medians and p90s use the nearest-rank method.</footer></main></body></html>\n",
+        "<footer>Rates are over completed workflows (approved, or escalated and finished with: \
+         resolved, abandoned or left unresolved); n/a means nothing completed. Medians and p90s \
+         use the nearest-rank method; durations are rounded down to the second.</footer></main></body></html>\n",
     );
     out
 }
@@ -800,6 +957,121 @@ mod tests {
         assert_eq!(count(&html, r#"<circle class="point "#), 6);
         // Each series is two single points: no segment long enough for a line.
         assert_eq!(count(&html, "<polyline"), 0);
+    }
+
+    /// Issue 31 item 14: one week of data drew three lone dots.
+    #[test]
+    fn a_single_week_is_a_sentence_and_bars_not_lone_points() {
+        let (mut workflows, feedback) = fixture::sample_set();
+        workflows.retain(|w| w.id == "wf-a" || w.id == "wf-b"); // both completed in W02
+        let report = compute(&workflows, &feedback, &fixture::window_options());
+        assert_eq!(report.weekly.len(), 1);
+        let html = render_html(&report);
+        assert_eq!(count(&html, "<circle"), 0, "no lone points");
+        assert_eq!(count(&html, "<polyline"), 0);
+        assert!(
+            html.contains(
+                r#"<p class="single-week">Only one week (2026-W02) has completed workflows: no trend yet"#
+            ),
+            "{html}"
+        );
+        // One labelled bar per series: approved 100%, first draft 50% (a of a, b), escalated 0%.
+        assert_eq!(count(&html, r#"<rect class="rate "#), 3);
+        assert!(
+            html.contains(r#"<title>2026-W02: approved first draft 50.0% of 2 completed</title>"#)
+        );
+        // Two weeks or more: the line chart, with both axes titled.
+        let html = render_html(&sample());
+        assert!(!html.contains(r#"<p class="single-week">"#));
+        assert!(html.contains(">share of completed</text>"));
+        assert!(html.contains(">ISO week of completion"));
+    }
+
+    /// Issue 31 item 14: workflow ids were not links.
+    #[test]
+    fn workflow_ids_link_to_the_review_page_when_its_address_is_given() {
+        let report = sample();
+        let page = parse_page_url("https://review.example.com/hitl/").unwrap();
+        let html = render_html_with(
+            &report,
+            &HtmlOptions {
+                page_url: Some(page),
+            },
+        );
+        assert_eq!(
+            count(&html, r#"<a class="workflow" href="#),
+            report.problematic_subjects.len()
+        );
+        assert!(html.contains(
+            r#"<a class="workflow" href="https://review.example.com/hitl/#/workflows/wf-w"><code>wf-w</code></a>"#
+        ));
+        // Without an address: plain ids, and the panel says how to get links.
+        let plain = render_html(&report);
+        assert_eq!(count(&plain, "<a "), 0);
+        assert!(plain.contains("<code>wf-w</code>"));
+        assert!(plain.contains("--page-url"));
+    }
+
+    #[test]
+    fn links_encode_the_id_as_the_review_page_decodes_it() {
+        let page = parse_page_url("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            workflow_link(&page, "wf-1"),
+            "http://127.0.0.1:8080/#/workflows/wf-1"
+        );
+        // encodeURIComponent's set: the review page's decodeURIComponent gives the id back.
+        assert_eq!(
+            workflow_link(&page, "a b/#&é%"),
+            "http://127.0.0.1:8080/#/workflows/a%20b%2F%23%26%C3%A9%25"
+        );
+        for bad in [
+            "review.example.com",
+            "ftp://x/",
+            "http://x/?a=1",
+            "http://x/#/",
+        ] {
+            assert!(parse_page_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Issue 31 item 14: a waiting escalation is shown as waiting, and nothing-waited turnaround
+    /// is not "0s".
+    #[test]
+    fn waiting_escalations_and_turnaround_that_did_not_wait() {
+        let html = render_html(&sample());
+        assert!(html.contains(r#"<span class="badge waiting">escalated, waiting</span>"#));
+        // Open / waiting / failed: h i / w / g
+        assert!(
+            html.contains(r#"<div class="value">2 / 1 / 1</div>"#),
+            "{html}"
+        );
+        // Completed: 6 (w is not)
+        assert!(html.contains(r#"<div class="label">Completed</div><div class="value">6</div>"#));
+
+        let mut d = fixture::decision(
+            1,
+            hitl_domain::model::Decision::Approve,
+            fixture::jan(6, 8),
+            0,
+        );
+        d.decided_at = d.requested_at + chrono::Duration::milliseconds(5);
+        let workflows = vec![fixture::approved(
+            "wf-1",
+            "One",
+            fixture::jan(5, 9),
+            vec![d],
+        )];
+        let html = render_html(&compute(
+            &workflows,
+            &Default::default(),
+            &fixture::window_options(),
+        ));
+        assert!(
+            html.contains(
+                r#"<div class="label">Reviewer turnaround</div><div class="value">no wait</div>"#
+            ),
+            "{html}"
+        );
     }
 
     #[test]

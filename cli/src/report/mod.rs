@@ -57,6 +57,10 @@ pub struct ReportArgs {
     /// Count smoke-test workflows too (left out by default).
     #[arg(long)]
     pub include_smoke: bool,
+    /// The review page's address (e.g. http://127.0.0.1:8080/ for `hitl serve`, or the stack's
+    /// ReviewPageUrl): in the HTML report each workflow id links to its view there.
+    #[arg(long, value_name = "URL", value_parser = html::parse_page_url)]
+    pub page_url: Option<url::Url>,
 }
 
 /// Loads every workflow a report since `since` can use, with its feedback audit trail
@@ -110,6 +114,20 @@ pub fn options(now: DateTime<Utc>, args: &ReportArgs) -> anyhow::Result<ReportOp
 }
 
 impl ReportArgs {
+    /// The HTML options `--page-url` asks for. Workflow ids are links only in the HTML report:
+    /// `--page-url` with another format is refused rather than silently ignored.
+    pub fn html_options(&self, format: ReportFormat) -> anyhow::Result<html::HtmlOptions> {
+        if self.page_url.is_some() && format != ReportFormat::Html {
+            anyhow::bail!(
+                "--page-url links workflow ids in the HTML report; it has no effect with --format {}: add --format html or leave --page-url out",
+                format!("{format:?}").to_lowercase()
+            );
+        }
+        Ok(html::HtmlOptions {
+            page_url: self.page_url.clone(),
+        })
+    }
+
     /// The format to render: `--format`, else JSON with the global `--json`, else a table.
     /// `--json` with another explicit `--format` is refused rather than silently overridden
     /// (it used to write JSON into the file named for an HTML report).
@@ -127,6 +145,15 @@ impl ReportArgs {
 
 /// Renders a report in the chosen format.
 pub fn render(report: &analytics::Report, format: ReportFormat) -> anyhow::Result<String> {
+    render_with(report, format, &html::HtmlOptions::default())
+}
+
+/// Renders a report in the chosen format; `html_options` apply to [`ReportFormat::Html`].
+pub fn render_with(
+    report: &analytics::Report,
+    format: ReportFormat,
+    html_options: &html::HtmlOptions,
+) -> anyhow::Result<String> {
     Ok(match format {
         ReportFormat::Table => text::render_table(report),
         ReportFormat::Json => {
@@ -134,7 +161,7 @@ pub fn render(report: &analytics::Report, format: ReportFormat) -> anyhow::Resul
             json.push('\n');
             json
         }
-        ReportFormat::Html => html::render_html(report),
+        ReportFormat::Html => html::render_html_with(report, html_options),
     })
 }
 
@@ -155,10 +182,12 @@ pub async fn run_with_progress(
     show_progress: bool,
 ) -> anyhow::Result<ExitCode> {
     let options = options(now, &args)?;
+    let format = args.format.unwrap_or(ReportFormat::Table);
+    let html_options = args.html_options(format)?;
     let since = options.since.unwrap_or(now);
     let (workflows, feedback) = collect(store, since, show_progress).await?;
     let report = analytics::compute(&workflows, &feedback, &options);
-    let rendered = render(&report, args.format.unwrap_or(ReportFormat::Table))?;
+    let rendered = render_with(&report, format, &html_options)?;
     match &args.out {
         Some(path) => {
             std::fs::write(path, rendered)

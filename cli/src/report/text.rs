@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
-use hitl_domain::analytics::Report;
+use hitl_domain::analytics::{Report, Turnaround};
 
 /// A rate as a percentage with one decimal (`33.3%`), or `n/a` when undefined.
 pub fn format_rate(rate: Option<f64>) -> String {
@@ -14,17 +14,77 @@ pub fn format_rate(rate: Option<f64>) -> String {
     }
 }
 
-/// A duration in seconds as `45s`, `12m 05s`, `3h 07m` or `2d 04h`; `n/a` when undefined.
+/// A duration in whole seconds (rounded down) as `<1s`, `45s`, `12m 05s`, `3h 07m` or
+/// `2d 04h`; `n/a` when undefined. 0 reads `<1s`: rounded down, it was less than a second.
 pub fn format_seconds(seconds: Option<i64>) -> String {
     let Some(s) = seconds else {
         return "n/a".to_owned();
     };
     let s = s.max(0);
     match s {
-        0..=59 => format!("{s}s"),
+        0 => "<1s".to_owned(),
+        1..=59 => format!("{s}s"),
         60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
         3600..=86_399 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
         _ => format!("{}d {:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// What a wait figure (`median_seconds`, `p90_seconds`, …) of `t` shows: `no wait` when every
+/// decision came within a second of its request (nothing waited: a figure of 0 there measures
+/// nothing), the duration otherwise.
+pub fn format_wait(t: &Turnaround, seconds: Option<i64>) -> String {
+    if t.nothing_waited() {
+        "no wait".to_owned()
+    } else {
+        format_seconds(seconds)
+    }
+}
+
+/// The sentence under a turnaround figure: how many decisions, and how many did not wait.
+pub fn describe_wait(t: &Turnaround, what: &str) -> String {
+    if t.nothing_waited() {
+        format!(
+            "all {} {what} came within a second of the request: nothing waited",
+            t.decisions
+        )
+    } else if t.immediate > 0 {
+        format!(
+            "p90 {}, max {}, {} {what}, {} of them within a second",
+            format_seconds(t.p90_seconds),
+            format_seconds(t.max_seconds),
+            t.decisions,
+            t.immediate
+        )
+    } else {
+        format!(
+            "p90 {}, max {}, {} {what}",
+            format_seconds(t.p90_seconds),
+            format_seconds(t.max_seconds),
+            t.decisions
+        )
+    }
+}
+
+/// A sentence for a trend of fewer than two weeks (a line needs two), `None` otherwise.
+pub fn single_week_note(report: &Report) -> Option<String> {
+    match report.weekly.as_slice() {
+        [week] => Some(format!(
+            "only one week ({}) has completed workflows: no trend yet, a trend needs two or more \
+             weeks",
+            week.week
+        )),
+        _ => None,
+    }
+}
+
+/// The status shown for a problematic subject: `escalated, waiting` for an escalation still
+/// waiting for a resolution, the workflow status otherwise.
+pub fn problem_status(p: &hitl_domain::analytics::ProblemSubject) -> String {
+    if p.awaiting_resolution {
+        "escalated, waiting".to_owned()
+    } else {
+        p.status.to_string()
     }
 }
 
@@ -108,7 +168,7 @@ pub fn render_table(report: &Report) -> String {
     let _ = writeln!(out, "Window: {}", describe_scope(report));
     let _ = writeln!(
         out,
-        "(approved/escalated/failed counted by completion time; in-progress = open now, started before the window end)\n"
+        "(approved/escalated/failed counted by completion time; in-progress = open now, started before the window end;\n waiting = escalated and still waiting for a resolution: not completed, in no rate)\n"
     );
 
     let _ = writeln!(out, "Workflows");
@@ -119,6 +179,7 @@ pub fn render_table(report: &Report) -> String {
             "escalated",
             "failed",
             "in progress",
+            "waiting",
         ],
         &[vec![
             c.completed.to_string(),
@@ -126,6 +187,7 @@ pub fn render_table(report: &Report) -> String {
             c.escalated.to_string(),
             c.failed.to_string(),
             c.in_progress.to_string(),
+            c.awaiting_resolution.to_string(),
         ]],
     ));
 
@@ -152,13 +214,8 @@ pub fn render_table(report: &Report) -> String {
             ],
             vec![
                 "reviewer turnaround (median)".into(),
-                format_seconds(t.median_seconds),
-                format!(
-                    "p90 {}, max {}, {} decisions",
-                    format_seconds(t.p90_seconds),
-                    format_seconds(t.max_seconds),
-                    t.decisions
-                ),
+                format_wait(t, t.median_seconds),
+                describe_wait(t, "decisions"),
             ],
         ],
     ));
@@ -208,6 +265,10 @@ pub fn render_table(report: &Report) -> String {
     let r = &report.escalations.resolutions;
     let _ = writeln!(out, "\nEscalation resolutions");
     let rows = vec![
+        vec![
+            "still waiting for a resolution".to_owned(),
+            c.awaiting_resolution.to_string(),
+        ],
         vec!["resolved by a person".to_owned(), r.resolve.to_string()],
         vec!["more iterations granted".to_owned(), r.extend.to_string()],
         vec!["reassigned".to_owned(), r.reassign.to_string()],
@@ -222,11 +283,11 @@ pub fn render_table(report: &Report) -> String {
         ],
         vec![
             "time to resolve, median".to_owned(),
-            format_seconds(r.time_to_resolve.median_seconds),
+            format_wait(&r.time_to_resolve, r.time_to_resolve.median_seconds),
         ],
         vec![
             "time to resolve, 90th percentile".to_owned(),
-            format_seconds(r.time_to_resolve.p90_seconds),
+            format_wait(&r.time_to_resolve, r.time_to_resolve.p90_seconds),
         ],
     ];
     out.push_str(&table(&["", "workflows"], &rows));
@@ -241,12 +302,12 @@ pub fn render_table(report: &Report) -> String {
         ],
         vec![
             "time to claim, median".to_owned(),
-            format_seconds(inbox.time_to_claim.median_seconds),
+            format_wait(&inbox.time_to_claim, inbox.time_to_claim.median_seconds),
             String::new(),
         ],
         vec![
             "time to claim, 90th percentile".to_owned(),
-            format_seconds(inbox.time_to_claim.p90_seconds),
+            format_wait(&inbox.time_to_claim, inbox.time_to_claim.p90_seconds),
             String::new(),
         ],
         vec![
@@ -325,7 +386,7 @@ pub fn render_table(report: &Report) -> String {
 
     let _ = writeln!(
         out,
-        "\nProblematic subjects (escalated, or {}+ rounds)",
+        "\nProblematic subjects (escalated, or {}+ rounds; \"escalated, waiting\" = no resolution yet)",
         report.options.stale_rounds
     );
     if report.problematic_subjects.is_empty() {
@@ -339,7 +400,7 @@ pub fn render_table(report: &Report) -> String {
                     p.subject_name.clone(),
                     p.subject_id.clone(),
                     p.category.clone().unwrap_or_default(),
-                    p.status.to_string(),
+                    problem_status(p),
                     p.rounds.to_string(),
                     p.escalation_reason
                         .map(|r| r.to_string())
@@ -391,6 +452,9 @@ pub fn render_table(report: &Report) -> String {
             ],
             &rows,
         ));
+        if let Some(note) = single_week_note(report) {
+            let _ = writeln!(out, "  {note}");
+        }
     }
     out
 }
@@ -405,6 +469,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use hitl_domain::analytics::{compute, fixture, ReportOptions};
+    use hitl_domain::model::Decision;
 
     #[test]
     fn formats() {
@@ -416,6 +481,8 @@ mod tests {
         assert_eq!(format_seconds(Some(3600)), "1h 00m");
         assert_eq!(format_seconds(Some(2 * 86_400 + 4 * 3600 + 59)), "2d 04h");
         assert_eq!(format_seconds(None), "n/a");
+        // Whole seconds are rounded down: 0 means less than a second, not a measured 0.
+        assert_eq!(format_seconds(Some(0)), "<1s");
     }
 
     #[test]
@@ -445,6 +512,85 @@ mod tests {
         assert_eq!(lines[1].find("approved"), Some(14), "{lines:?}");
         // "  6" padded to the width of "completed", then the next column at the same offset.
         assert_eq!(lines[3].find('4'), Some(14), "{lines:?}");
+    }
+
+    fn sample() -> Report {
+        let (workflows, feedback) = fixture::sample_set();
+        compute(&workflows, &feedback, &fixture::window_options())
+    }
+
+    /// Issue 31 item 14: after a smoke run "reviewer turnaround 0s": the synthetic reviewer
+    /// decides milliseconds after the request, which whole seconds round down to 0.
+    #[test]
+    fn turnaround_of_decisions_that_did_not_wait_is_not_shown_as_0s() {
+        let workflows: Vec<_> = (0..3)
+            .map(|i| {
+                let mut d = fixture::decision(1, Decision::Approve, fixture::jan(6 + i, 8), 0);
+                d.decided_at = d.requested_at + chrono::Duration::milliseconds(40);
+                fixture::approved(&format!("wf-{i}"), "Brand", fixture::jan(5, 9), vec![d])
+            })
+            .collect();
+        let report = compute(&workflows, &Default::default(), &fixture::window_options());
+        let text = render_table(&report);
+        let line = text
+            .lines()
+            .find(|l| l.contains("reviewer turnaround"))
+            .unwrap();
+        assert!(line.contains("no wait"), "{line}");
+        assert!(
+            line.contains("all 3 decisions came within a second of the request"),
+            "{line}"
+        );
+        assert!(!line.contains("0s"), "{line}");
+        // Decisions that waited keep their durations (the fixture's median is 1 h).
+        let text = render_table(&sample());
+        let line = text
+            .lines()
+            .find(|l| l.contains("reviewer turnaround"))
+            .unwrap();
+        assert!(
+            line.contains("1h 00m") && !line.contains("no wait"),
+            "{line}"
+        );
+    }
+
+    /// Issue 31 item 14: an escalation still waiting for a resolution was counted as completed.
+    #[test]
+    fn an_escalation_awaiting_resolution_is_shown_as_waiting_not_completed() {
+        let text = render_table(&sample());
+        let lines: Vec<&str> = text
+            .lines()
+            .skip_while(|l| *l != "Workflows")
+            .take(4)
+            .collect();
+        assert!(lines[1].trim_end().ends_with("waiting"), "{lines:?}");
+        // completed 6 (not 7), approved 4, escalated 2 (not 3), failed 1, in progress 2, waiting 1
+        let figures: Vec<&str> = lines[3].split_whitespace().collect();
+        assert_eq!(figures, ["6", "4", "2", "1", "2", "1"], "{lines:?}");
+        let willow = text.lines().find(|l| l.contains("Willow Wines")).unwrap();
+        assert!(willow.contains("escalated, waiting"), "{willow}");
+        let row: Vec<&str> = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("still waiting for a resolution"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        assert_eq!(row.last(), Some(&"1"), "{text}");
+    }
+
+    /// Issue 31 item 14: one week of data is no trend; the report says so.
+    #[test]
+    fn a_single_week_says_there_is_no_trend_yet() {
+        let (mut workflows, feedback) = fixture::sample_set();
+        workflows.retain(|w| w.id == "wf-a" || w.id == "wf-b"); // both completed in W02
+        let text = render_table(&compute(&workflows, &feedback, &fixture::window_options()));
+        assert!(
+            text.contains(
+                "only one week (2026-W02) has completed workflows: no trend yet, a trend needs two or more weeks"
+            ),
+            "{text}"
+        );
+        assert!(!render_table(&sample()).contains("no trend yet"));
     }
 
     #[test]

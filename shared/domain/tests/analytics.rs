@@ -3,9 +3,10 @@
 //! the comment beside it shows the arithmetic.
 //!
 //! In the window `[2026-01-01, 2026-02-01)`:
-//! * completed = approved {a (it1), b (it2), c (it3), f (it1)} + escalated {d (iteration_limit,
-//!   it3), e (review_timeout, it1)} = 6;
+//! * completed = approved {a (it1), b (it2), c (it3), f (it1)} + escalated and left unresolved
+//!   {d (iteration_limit, it3), e (review_timeout, it1)} = 6;
 //! * failed = {g} = 1; in progress = {h (it1), i (it3)} = 2 (wf-late was created after `until`);
+//! * awaiting resolution = {w (escalated review_timeout at it1, no resolution yet)} = 1;
 //! * out: wf-old (completed 2025-12-01), wf-smoke (smoke test).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -17,7 +18,7 @@ use hitl_domain::analytics::{
     comment_phrases, compute, nearest_rank, normalise_comment, parse_lookback, rate, Bucket,
     Counts, FieldCount, Ratio, Report, ReportOptions, TermCount,
 };
-use hitl_domain::model::{EscalationReason, FeedbackEntry, Workflow, WorkflowStatus};
+use hitl_domain::model::{Decision, EscalationReason, FeedbackEntry, Workflow, WorkflowStatus};
 use hitl_domain::store::contract::sample_workflow;
 
 fn sample_report() -> Report {
@@ -37,17 +38,111 @@ fn terms(list: &[TermCount]) -> Vec<(&str, usize)> {
 #[test]
 fn counts_follow_the_window_rules() {
     let r = sample_report();
+    // Compared as the JSON document `GET /analytics` serves.
     assert_eq!(
-        r.counts,
-        Counts {
-            completed: 6,      // a b c f (approved) + d e (escalated)
-            approved: 4,       // a b c f
-            escalated: 2,      // d e
-            failed: 1,         // g
-            in_progress: 2,    // h i (wf-late created 02-03 >= until)
-            smoke_excluded: 1, // wf-smoke
-        }
+        serde_json::to_value(&r.counts).unwrap(),
+        serde_json::json!({
+            "completed": 6,           // a b c f (approved) + d e (escalated, left unresolved)
+            "approved": 4,            // a b c f
+            "escalated": 2,           // d e
+            "failed": 1,              // g
+            "in_progress": 2,         // h i (wf-late created 02-03 >= until)
+            "awaiting_resolution": 1, // w (escalated, no resolution yet)
+            "smoke_excluded": 1,      // wf-smoke
+        })
     );
+}
+
+/// Issue 31 item 14: an escalation still waiting for a person's resolution was counted as a
+/// completed workflow (and as an escalation in every rate and in the weekly trend).
+#[test]
+fn an_escalation_awaiting_resolution_is_in_no_completed_figure() {
+    let r = sample_report();
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["counts"]["awaiting_resolution"], 1); // w
+    assert_eq!((r.counts.completed, r.counts.escalated), (6, 2)); // not 7, 3
+    assert_eq!(
+        (r.escalations.overall.count, r.escalations.overall.of),
+        (2, 6)
+    );
+    assert_eq!(
+        (r.first_draft_approval.count, r.first_draft_approval.of),
+        (2, 6)
+    );
+    // review_timeout: e only (w waits)
+    assert_eq!(
+        (
+            r.escalations.by_reason[2].reason.as_str(),
+            r.escalations.by_reason[2].ratio.count
+        ),
+        ("review_timeout", 1)
+    );
+    // w was escalated on 01-27 (W05): no completion that week, so the trend ends in W04.
+    assert_eq!(r.weekly.last().map(|w| w.week.as_str()), Some("2026-W04"));
+    // Listed as a problem, marked as waiting; e (left unresolved) is not waiting.
+    let waiting: Vec<(&str, bool)> = json["problematic_subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["status"] == "escalated")
+        .map(|p| {
+            (
+                p["workflow_id"].as_str().unwrap(),
+                p["awaiting_resolution"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(waiting, [("wf-d", false), ("wf-e", false), ("wf-w", true)]);
+}
+
+#[test]
+fn an_escalation_counts_as_completed_once_finished_with() {
+    let (mut workflows, feedback) = fixture::sample_set();
+    // The SLA passes for w on 01-29: left unresolved, completed in W05.
+    for wf in &mut workflows {
+        if wf.id == "wf-w" {
+            if let Some(e) = wf.escalation.as_mut() {
+                e.unresolved_at = Some(jan(29, 9));
+            }
+            wf.completed_at = Some(jan(29, 9));
+        }
+    }
+    let r = compute(&workflows, &feedback, &window_options());
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["counts"]["awaiting_resolution"], 0);
+    assert_eq!((r.counts.completed, r.counts.escalated), (7, 3));
+    assert_eq!(r.escalations.resolutions.unresolved, 3); // d e w
+    assert_eq!(r.weekly.last().map(|w| w.week.as_str()), Some("2026-W05"));
+
+    // Resolved by a person: completed as well.
+    for wf in &mut workflows {
+        if wf.id == "wf-w" {
+            wf.status = WorkflowStatus::Resolved;
+            if let Some(e) = wf.escalation.as_mut() {
+                e.unresolved_at = None;
+            }
+        }
+    }
+    let r = compute(&workflows, &feedback, &window_options());
+    assert_eq!((r.counts.completed, r.counts.escalated), (7, 3));
+}
+
+#[test]
+fn an_escalation_awaiting_resolution_is_counted_like_an_open_workflow() {
+    let (workflows, feedback) = fixture::sample_set();
+    // Created 01-23 09:00: counted whatever `since` says, but not when created after `until`.
+    let count = |since, until| {
+        let options = ReportOptions {
+            since: Some(since),
+            until: Some(until),
+            ..window_options()
+        };
+        serde_json::to_value(compute(&workflows, &feedback, &options).counts).unwrap()
+            ["awaiting_resolution"]
+            .clone()
+    };
+    assert_eq!(count(jan(31, 0), jan(31, 12)), 1);
+    assert_eq!(count(jan(1, 0), jan(23, 9)), 0);
 }
 
 #[test]
@@ -217,8 +312,8 @@ fn feedback_themes() {
 #[test]
 fn problematic_subjects() {
     let r = sample_report();
-    // Escalated: d (3 rounds), e (1 round). ≥ 3 rounds: c (approved at 3), d, i (open at 3).
-    // Order: rounds desc, then workflow id: c, d, i (3) then e (1).
+    // Escalated: d (3 rounds), e (1 round), w (1 round, waiting). ≥ 3 rounds: c (approved at
+    // 3), d, i (open at 3). Order: rounds desc, then workflow id: c, d, i (3) then e, w (1).
     let got: Vec<(&str, u32, WorkflowStatus, Option<EscalationReason>)> = r
         .problematic_subjects
         .iter()
@@ -248,6 +343,12 @@ fn problematic_subjects() {
                 WorkflowStatus::Escalated,
                 Some(EscalationReason::ReviewTimeout)
             ),
+            (
+                "wf-w",
+                1,
+                WorkflowStatus::Escalated,
+                Some(EscalationReason::ReviewTimeout)
+            ),
         ]
     );
     assert_eq!(r.problematic_subjects[0].subject_name, "Cobalt Couture");
@@ -257,7 +358,7 @@ fn problematic_subjects() {
     );
 
     // With the threshold at 2, b (approved at iteration 2) joins, after the 3-round ones:
-    // c d i (3), b (2), e (1).
+    // c d i (3), b (2), e w (1).
     let (workflows, feedback) = fixture::sample_set();
     let options = ReportOptions {
         stale_rounds: 2,
@@ -268,7 +369,7 @@ fn problematic_subjects() {
         .into_iter()
         .map(|p| p.workflow_id)
         .collect();
-    assert_eq!(ids, ["wf-c", "wf-d", "wf-i", "wf-b", "wf-e"]);
+    assert_eq!(ids, ["wf-c", "wf-d", "wf-i", "wf-b", "wf-e", "wf-w"]);
 }
 
 #[test]
@@ -282,6 +383,40 @@ fn reviewer_turnaround() {
     assert_eq!(t.median_seconds, Some(3600));
     assert_eq!(t.p90_seconds, Some(21_600));
     assert_eq!(t.max_seconds, Some(28_800));
+    // Every one of them waited: none was made within a second of its request.
+    assert_eq!(serde_json::to_value(&t).unwrap()["immediate"], 0);
+}
+
+/// Issue 31 item 14: after a smoke run the report said "reviewer turnaround 0s". The
+/// synthetic reviewer decides milliseconds after the request (no virtual time passes), and
+/// whole seconds round that down to 0. The report says how many decisions did not wait.
+#[test]
+fn turnaround_says_how_many_decisions_did_not_wait() {
+    let mut instant = fixture::decision(1, Decision::Approve, jan(6, 8), 0);
+    instant.decided_at = instant.requested_at + Duration::milliseconds(300);
+    let mut also = fixture::decision(1, Decision::Approve, jan(6, 9), 0);
+    also.decided_at = also.requested_at + Duration::milliseconds(999);
+    let workflows = vec![
+        fixture::approved("wf-1", "One", jan(5, 9), vec![instant]),
+        fixture::approved("wf-2", "Two", jan(5, 9), vec![also]),
+    ];
+    let r = compute(&workflows, &HashMap::new(), &window_options());
+    let t = serde_json::to_value(&r.reviewer_turnaround).unwrap();
+    assert_eq!(t["decisions"], 2);
+    assert_eq!(t["immediate"], 2, "{t}");
+    assert_eq!(t["median_seconds"], 0);
+
+    // One decision that waited 2 h (virtual time moved between request and decision).
+    let waited = fixture::decision(1, Decision::Approve, jan(7, 8), 7200);
+    let mut workflows = workflows;
+    workflows.push(fixture::approved("wf-3", "Three", jan(5, 9), vec![waited]));
+    let r = compute(&workflows, &HashMap::new(), &window_options());
+    let t = serde_json::to_value(&r.reviewer_turnaround).unwrap();
+    assert_eq!(
+        (t["decisions"].clone(), t["immediate"].clone()),
+        (3.into(), 2.into())
+    );
+    assert_eq!(t["max_seconds"], 7200);
 }
 
 /// week, week start, completed, approved, escalated, median iterations

@@ -10,12 +10,13 @@
 //! | wf-a | approved it1 | 1 | 01-06 (W02) | reviewers / food | approve 1h | — (an approve entry "Looks great, ship it.") |
 //! | wf-b | approved it2 | 2 | 01-07 (W02) | reviewers / food | 2h, 30m | "Tagline is too long." → tagline (plus a *rejected* entry → slogan) |
 //! | wf-c | approved it3 | 3 | 01-13 (W03) | reviewers / fashion | 4h, 1h, 3h | "The tagline is too long; colors feel off-brand." → tagline, colors.primary; "Tagline too long, and the colors are still off-brand!" → tagline |
-//! | wf-d | escalated iteration_limit at it3 | 3 | 01-14 (W03) | reviewers / food | 8h, 2h, 1h | "Description is vague." → description; "Description still vague." → description; "Tone is wrong." |
-//! | wf-e | escalated review_timeout at it1 | 1 | 01-21 (W04) | reviewers / food | — | — |
+//! | wf-d | escalated iteration_limit at it3, left unresolved | 3 | 01-14 (W03) | reviewers / food | 8h, 2h, 1h | "Description is vague." → description; "Description still vague." → description; "Tone is wrong." |
+//! | wf-e | escalated review_timeout at it1, left unresolved | 1 | 01-21 (W04) | reviewers / food | — | — |
 //! | wf-f | approved it1 | 1 | 01-22 (W04) | legal / food | approve 6h | — |
 //! | wf-g | failed | 1 | 01-15 | reviewers / food | — | — |
 //! | wf-h | generating | 1 | open, created 01-20 | reviewers / food | — | — |
 //! | wf-i | awaiting_review it3 | 3 | open, created 01-10 | reviewers / food | 10m, 10m | "Name feels generic." → name; "" → tagline |
+//! | wf-w | escalated review_timeout at it1, awaiting resolution | 1 | not completed (escalated 01-27), created 01-23 | reviewers / food | — | — |
 //! | wf-late | generating | 1 | open, created 02-03 (after `until`: out) | reviewers / food | — | — |
 //! | wf-old | approved it2 | 2 | 2025-12-01 (before `since`: out) | reviewers / food | 1d, 1d | "Old feedback." → legacy |
 //! | wf-smoke | approved it1, smoke | 1 | 01-08 (smoke: out) | reviewers / food | approve 1m | — |
@@ -147,7 +148,8 @@ pub fn approved(
     finish(wf, WorkflowStatus::Approved, last.decided_at)
 }
 
-/// An escalated workflow.
+/// An escalated workflow that was finished with: left unresolved at `at` (the escalation SLA
+/// passed), so it counts as completed.
 pub fn escalated(
     id: &str,
     name: &str,
@@ -163,13 +165,31 @@ pub fn escalated(
     wf.decisions = decisions;
     wf.escalation = Some(Escalation {
         awaiting: None,
-        unresolved_at: None,
+        unresolved_at: Some(at),
         reason,
         detail: format!("escalated: {reason}"),
         iteration,
         escalated_at: at,
     });
     finish(wf, WorkflowStatus::Escalated, at)
+}
+
+/// An escalated workflow still waiting for a person's resolution (escalated at `at`, not
+/// resolved, the escalation SLA not passed): not completed.
+pub fn awaiting_resolution(
+    id: &str,
+    name: &str,
+    created_at: DateTime<Utc>,
+    iteration: u32,
+    reason: EscalationReason,
+    at: DateTime<Utc>,
+    decisions: Vec<DecisionRecord>,
+) -> Workflow {
+    let mut wf = escalated(id, name, created_at, iteration, reason, at, decisions);
+    if let Some(e) = wf.escalation.as_mut() {
+        e.unresolved_at = None;
+    }
+    wf
 }
 
 /// The fixture set: workflows and their feedback, keyed by workflow id.
@@ -331,6 +351,16 @@ pub fn sample_set() -> (Vec<Workflow>, HashMap<String, Vec<FeedbackEntry>>) {
             applied("wf-i", 2, Changes, "", &["tagline"]),
         ],
     );
+
+    workflows.push(awaiting_resolution(
+        "wf-w",
+        "Willow Wines",
+        jan(23, 9),
+        1,
+        EscalationReason::ReviewTimeout,
+        jan(27, 9),
+        vec![],
+    ));
 
     workflows.push(base("wf-late", "Lima Latte", ymdh(2026, 2, 3, 9)));
 

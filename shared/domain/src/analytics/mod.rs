@@ -5,10 +5,16 @@
 //!
 //! # Which workflows a report counts
 //!
-//! * **Completed** means *approved or escalated*. A terminal workflow is in the window when
-//!   its `completed_at` (falling back to `updated_at` for records written without it) lies in
+//! * **Completed** means *approved, or escalated and finished with*: resolved, abandoned, or
+//!   left unresolved past the escalation SLA (and escalations recorded without any escalation
+//!   details, which predate resolutions). A terminal workflow is in the window when its
+//!   `completed_at` (falling back to `updated_at` for records written without it) lies in
 //!   `[since, until)`. Every completed-only figure (first-draft approval rate, iterations to
 //!   approval, escalation rates, the weekly trend) uses these workflows and no others.
+//! * **Awaiting resolution** means escalated and still waiting for a person's resolution
+//!   (status `escalated`, not resolved, not marked unresolved; see [`awaits_resolution`]). Its
+//!   outcome is not known yet, so it is in no completed-only figure: it is counted apart, like
+//!   an in-progress workflow (when `created_at < until`, whatever `since` says).
 //! * **Failed** workflows are windowed the same way but counted separately: they are in no
 //!   rate's numerator or denominator (a failure says nothing about the reviewers or the agent).
 //! * **In progress** means not terminal (`generating`, `awaiting_review`, `revising`). These are
@@ -125,16 +131,20 @@ pub struct Report {
 /// Workflow counts of the scope.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
-    /// Approved + escalated in the window: the denominator of every rate.
+    /// Approved + escalated (and finished with) in the window: the denominator of every rate.
     pub completed: usize,
     /// Approved in the window.
     pub approved: usize,
-    /// Escalated in the window.
+    /// Escalated and finished with (resolved, abandoned, left unresolved) in the window.
     pub escalated: usize,
     /// Failed in the window (in no rate).
     pub failed: usize,
     /// Not terminal, created before `until` (in no completed-only figure).
     pub in_progress: usize,
+    /// Escalated and still waiting for a resolution, created before `until` (in no
+    /// completed-only figure: the outcome is not known yet).
+    #[serde(default)]
+    pub awaiting_resolution: usize,
     /// Smoke-test workflows left out.
     pub smoke_excluded: usize,
 }
@@ -295,19 +305,48 @@ pub struct ProblemSubject {
     pub rounds: u32,
     /// Why it was escalated, if it was.
     pub escalation_reason: Option<EscalationReason>,
+    /// Escalated and still waiting for a person's resolution (see [`awaits_resolution`]).
+    #[serde(default)]
+    pub awaiting_resolution: bool,
 }
 
-/// Reviewer turnaround: `decided_at − requested_at` of every applied decision in scope.
+/// Reviewer turnaround: `decided_at − requested_at` of every applied decision in scope, on the
+/// clock the decisions were recorded with (the virtual clock locally). Durations are whole
+/// seconds, rounded down: a decision made within a second of the request counts as 0 and in
+/// [`Turnaround::immediate`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Turnaround {
     /// Decisions counted.
     pub decisions: usize,
+    /// Decisions made less than a second after the request: nobody waited (the smoke test's
+    /// synthetic reviewer, a decision given at once). When it equals `decisions`, the figures
+    /// are all 0 because nothing waited, not because a wait was measured as 0.
+    #[serde(default)]
+    pub immediate: usize,
     /// Nearest-rank median, whole seconds.
     pub median_seconds: Option<i64>,
     /// Nearest-rank 90th percentile, whole seconds.
     pub p90_seconds: Option<i64>,
     /// Longest, whole seconds.
     pub max_seconds: Option<i64>,
+}
+
+impl Turnaround {
+    /// The figures of `sorted` (ascending, whole seconds).
+    pub fn from_sorted(sorted: &[i64]) -> Self {
+        Self {
+            decisions: sorted.len(),
+            immediate: sorted.iter().take_while(|&&s| s <= 0).count(),
+            median_seconds: nearest_rank(sorted, 50),
+            p90_seconds: nearest_rank(sorted, 90),
+            max_seconds: sorted.last().copied(),
+        }
+    }
+
+    /// Whether there were decisions and none of them waited a second or more.
+    pub fn nothing_waited(&self) -> bool {
+        self.decisions > 0 && self.immediate == self.decisions
+    }
 }
 
 /// Completed workflows of one ISO week (Monday to Sunday, UTC) of `completed_at`.
@@ -348,6 +387,18 @@ pub fn nearest_rank<T: Copy>(sorted: &[T], p: u32) -> Option<T> {
     let p = p.min(100) as usize;
     let rank = (p * n).div_ceil(100).clamp(1, n);
     sorted.get(rank - 1).copied()
+}
+
+/// Whether `workflow` is escalated and still waiting for a person's resolution: status
+/// `escalated`, with its escalation details, not marked unresolved (the SLA has not passed).
+/// Resolved and abandoned workflows have their own statuses; extended and reassigned ones are
+/// open again. A record without escalation details predates resolutions and waits for nothing.
+pub fn awaits_resolution(workflow: &Workflow) -> bool {
+    workflow.status == WorkflowStatus::Escalated
+        && workflow
+            .escalation
+            .as_ref()
+            .is_some_and(|e| e.unresolved_at.is_none())
 }
 
 /// Rounds a workflow reached: the approving iteration for an approved workflow, the iteration
@@ -483,6 +534,7 @@ enum Bin {
     Escalated,
     Failed,
     InProgress,
+    AwaitingResolution,
 }
 
 fn in_window(at: DateTime<Utc>, options: &ReportOptions) -> bool {
@@ -501,9 +553,12 @@ fn bin(workflow: &Workflow, options: &ReportOptions) -> Option<Bin> {
             return None;
         }
     }
+    let open_by_until = !matches!(options.until, Some(until) if workflow.created_at >= until);
     if !workflow.status.is_terminal() {
-        let open_by_until = !matches!(options.until, Some(until) if workflow.created_at >= until);
         return open_by_until.then_some(Bin::InProgress);
+    }
+    if awaits_resolution(workflow) {
+        return open_by_until.then_some(Bin::AwaitingResolution);
     }
     let completed_at = workflow.completed_at.unwrap_or(workflow.updated_at);
     if !in_window(completed_at, options) {
@@ -511,7 +566,7 @@ fn bin(workflow: &Workflow, options: &ReportOptions) -> Option<Bin> {
     }
     Some(match workflow.status {
         WorkflowStatus::Approved => Bin::Approved,
-        // A resolved or abandoned workflow was escalated: it counts as an escalation.
+        // A resolved, abandoned or unresolved workflow was escalated: it counts as an escalation.
         WorkflowStatus::Escalated | WorkflowStatus::Resolved | WorkflowStatus::Abandoned => {
             Bin::Escalated
         }
@@ -570,6 +625,7 @@ pub fn compute(
         match bin {
             Bin::Failed => counts.failed += 1,
             Bin::InProgress => counts.in_progress += 1,
+            Bin::AwaitingResolution => counts.awaiting_resolution += 1,
             Bin::Approved | Bin::Escalated => {
                 counts.completed += 1;
                 let completed_at = workflow.completed_at.unwrap_or(workflow.updated_at);
@@ -749,6 +805,7 @@ pub fn compute(
                 status: workflow.status,
                 rounds: reached,
                 escalation_reason: workflow.escalation.as_ref().map(|e| e.reason),
+                awaiting_resolution: awaits_resolution(workflow),
             });
         }
     }
@@ -759,12 +816,7 @@ pub fn compute(
     to_claim.sort_unstable();
     let inbox = InboxFigures {
         claimed: Ratio::new(claimed, reviewed),
-        time_to_claim: Turnaround {
-            decisions: to_claim.len(),
-            median_seconds: nearest_rank(&to_claim, 50),
-            p90_seconds: nearest_rank(&to_claim, 90),
-            max_seconds: to_claim.last().copied(),
-        },
+        time_to_claim: Turnaround::from_sorted(&to_claim),
         approvals_per_approved_iteration: (approvals > 0)
             .then(|| approvers as f64 / approvals as f64),
         multi_approval: multi,
@@ -772,12 +824,7 @@ pub fn compute(
         reminders_sent,
         decided_after_reminder: Ratio::new(after_reminder, reviewed),
     };
-    resolutions.time_to_resolve = Turnaround {
-        decisions: waits.len(),
-        median_seconds: nearest_rank(&waits, 50),
-        p90_seconds: nearest_rank(&waits, 90),
-        max_seconds: waits.last().copied(),
-    };
+    resolutions.time_to_resolve = Turnaround::from_sorted(&waits);
 
     let mut most_corrected_fields: Vec<FieldCount> = fields
         .into_iter()
@@ -807,12 +854,7 @@ pub fn compute(
             phrases: top_terms(phrases, options.top_n),
         },
         problematic_subjects: problematic,
-        reviewer_turnaround: Turnaround {
-            decisions: turnaround.len(),
-            median_seconds: nearest_rank(&turnaround, 50),
-            p90_seconds: nearest_rank(&turnaround, 90),
-            max_seconds: turnaround.last().copied(),
-        },
+        reviewer_turnaround: Turnaround::from_sorted(&turnaround),
         inbox,
         weekly,
     }
