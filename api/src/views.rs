@@ -171,6 +171,14 @@ pub struct FeedbackView {
     /// Rejection message, if rejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The workflow's status right after an applied submission (`awaiting_review` for an
+    /// approval short of the quorum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<WorkflowStatus>,
+    /// What a resolution carried beyond its action (iterations granted, the group reassigned
+    /// to, the final version), when the submission is a resolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<hitl_domain::model::ResolutionDetails>,
 }
 
 /// An applied decision, without its task token.
@@ -383,11 +391,14 @@ fn artifact(a: &Artifact) -> ArtifactView {
 }
 
 fn feedback(entry: &FeedbackEntry) -> FeedbackView {
-    let (outcome, reason, message) = match &entry.outcome {
-        FeedbackOutcome::Applied { .. } => ("applied", None, None),
-        FeedbackOutcome::Rejected { reason, message } => {
-            ("rejected", Some(reason.clone()), Some(message.clone()))
-        }
+    let (outcome, reason, message, status) = match &entry.outcome {
+        FeedbackOutcome::Applied { status } => ("applied", None, None, Some(*status)),
+        FeedbackOutcome::Rejected { reason, message } => (
+            "rejected",
+            Some(reason.clone()),
+            Some(message.clone()),
+            None,
+        ),
     };
     FeedbackView {
         iteration: entry.iteration,
@@ -400,6 +411,8 @@ fn feedback(entry: &FeedbackEntry) -> FeedbackView {
         outcome: outcome.into(),
         reason,
         message,
+        status,
+        resolution: entry.resolution.clone(),
     }
 }
 

@@ -158,6 +158,57 @@ impl Clients {
     }
 }
 
+/// A deployed stack as the source of `hitl aws status`: its table, its executions and its
+/// outcomes bucket (the status command itself is [`crate::status`], shared with `hitl status`).
+pub struct StackStatus {
+    store: Arc<dyn WorkflowStore>,
+    sfn: aws_sdk_sfn::Client,
+    targets: Targets,
+}
+
+impl StackStatus {
+    /// The stack's status source.
+    pub fn new(clients: &Clients, targets: &Targets) -> Result<Self> {
+        Ok(Self {
+            store: Arc::new(clients.store(targets)?),
+            sfn: clients.sfn.clone(),
+            targets: targets.clone(),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::status::StatusSource for StackStatus {
+    fn store(&self) -> Arc<dyn WorkflowStore> {
+        self.store.clone()
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        SystemClock.now()
+    }
+
+    async fn execution_status(&self, workflow: &Workflow) -> Result<Option<String>> {
+        let Some(arn) = &workflow.execution_arn else {
+            return Ok(None);
+        };
+        Ok(Some(
+            self.sfn
+                .describe_execution()
+                .execution_arn(arn)
+                .send()
+                .await
+                .map_err(|e| anyhow!("DescribeExecution {arn}: {}", sdk_error(e)))?
+                .status()
+                .as_str()
+                .to_owned(),
+        ))
+    }
+
+    fn outcome_location(&self, workflow: &Workflow) -> Option<String> {
+        self.targets.outcome_location(workflow)
+    }
+}
+
 /// An SDK failure in one line: the service's error code and message (or the root cause of a
 /// transport or credentials failure), and a hint where one helps.
 fn sdk_error<E>(err: E) -> String
@@ -585,50 +636,6 @@ pub async fn start(
                 )
             })
             .collect(),
-    })
-}
-
-/// A workflow as stored, with its execution's status from Step Functions. Not `Serialize`:
-/// the record holds task tokens, so callers print chosen fields only.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WorkflowState {
-    /// The stored record (its task tokens are never serialised).
-    pub workflow: Workflow,
-    /// `RUNNING`, `SUCCEEDED`, … of its execution, when it has one.
-    pub execution_status: Option<String>,
-}
-
-/// `hitl aws status <id>`: the stored workflow and its execution's status.
-pub async fn status(clients: &Clients, targets: &Targets, id: &str) -> Result<WorkflowState> {
-    let store = clients.store(targets)?;
-    let workflow = store
-        .get_workflow(id)
-        .await
-        .with_context(|| format!("reading workflow {id}"))?
-        .ok_or_else(|| {
-            anyhow!(
-                "workflow {id} not found in table {}",
-                targets.table().unwrap_or("?")
-            )
-        })?;
-    let execution_status = match &workflow.execution_arn {
-        None => None,
-        Some(arn) => Some(
-            clients
-                .sfn
-                .describe_execution()
-                .execution_arn(arn)
-                .send()
-                .await
-                .map_err(|e| anyhow!("DescribeExecution {arn}: {}", sdk_error(e)))?
-                .status()
-                .as_str()
-                .to_owned(),
-        ),
-    };
-    Ok(WorkflowState {
-        workflow,
-        execution_status,
     })
 }
 

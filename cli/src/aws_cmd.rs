@@ -387,81 +387,9 @@ async fn show_status(
     as_json: bool,
 ) -> Result<ExitCode> {
     if let Some(id) = &args.workflow_id {
-        let state = aws::status(clients, targets, id).await?;
-        let wf = &state.workflow;
-        let deadline = wf.pending_review.as_ref().map(|p| p.deadline);
-        // Approvals so far and the live claim, as `hitl status` and the API show them.
-        let review = wf.review_summary(chrono::Utc::now());
-        if as_json {
-            println!(
-                "{}",
-                json!({
-                    "workflow_id": wf.id, "subject": wf.subject, "status": wf.status,
-                    "iteration": wf.iteration, "max_iterations": wf.config.max_iterations,
-                    "reviewer_group": wf.config.reviewer_group, "deadline": deadline,
-                    "review": review, "claim_log": wf.claim_log,
-                    "execution_arn": wf.execution_arn, "execution_status": state.execution_status,
-                    "decisions": wf.decisions.iter().map(|d| json!({
-                        "iteration": d.iteration, "decision": d.decision,
-                        "reviewer": d.reviewer, "decided_at": d.decided_at,
-                    })).collect::<Vec<_>>(),
-                    "escalation": wf.escalation.as_ref().map(|e| e.summary()), "failure": wf.failure,
-                    "outcome_location": targets.outcome_location(wf),
-                    "updated_at": wf.updated_at,
-                })
-            );
-        } else {
-            let rows = vec![
-                vec!["workflow".into(), wf.id.clone()],
-                vec![
-                    "subject".into(),
-                    format!("{} ({})", wf.subject.name, wf.subject.id),
-                ],
-                vec!["status".into(), wf.status.to_string()],
-                vec![
-                    "iteration".into(),
-                    format!("{} of {}", wf.iteration, wf.config.max_iterations),
-                ],
-                vec!["reviewer group".into(), wf.config.reviewer_group.clone()],
-                vec![
-                    "deadline".into(),
-                    deadline.map_or("—".into(), |d| d.to_rfc3339()),
-                ],
-                vec![
-                    "execution".into(),
-                    format!(
-                        "{} ({})",
-                        wf.execution_arn.as_deref().unwrap_or("—"),
-                        state.execution_status.as_deref().unwrap_or("—")
-                    ),
-                ],
-                vec![
-                    "approvals".into(),
-                    review.as_ref().map_or("—".into(), |r| {
-                        format!("{} of {}", r.approved_by.len(), r.required_approvals)
-                    }),
-                ],
-                vec![
-                    "claimed by".into(),
-                    review
-                        .as_ref()
-                        .and_then(|r| r.claim.as_ref())
-                        .map_or("—".into(), |c| {
-                            format!("{} until {}", c.reviewer, c.expires_at.to_rfc3339())
-                        }),
-                ],
-                vec!["decisions".into(), wf.decisions.len().to_string()],
-                vec![
-                    "outcome".into(),
-                    targets.outcome_location(wf).unwrap_or_else(|| "—".into()),
-                ],
-            ];
-            println!("{}", table(&["FIELD", "VALUE"], &rows));
-            if !wf.claim_log.is_empty() {
-                println!("\nclaims:");
-                println!("{}", crate::commands::claim_log_table(&wf.claim_log));
-            }
-        }
+        // The same document and text as `hitl status` (the API's workflow view).
+        let source = aws::StackStatus::new(clients, targets)?;
+        hitl_cli::status::show(&source, id, as_json).await?;
         return Ok(ExitCode::SUCCESS);
     }
     let status: WorkflowStatus = serde_json::from_value(json!(args.status))

@@ -6,3 +6,4 @@ pub mod format;
 pub mod jump;
 pub mod local;
 pub mod report;
+pub mod status;

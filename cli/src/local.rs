@@ -665,3 +665,44 @@ impl Runtime {
         FeedbackProcessor::new(self.store.clone(), self.resumer(), self.clock.clone())
     }
 }
+
+#[async_trait]
+impl crate::status::StatusSource for Runtime {
+    fn store(&self) -> Arc<dyn WorkflowStore> {
+        self.store.clone()
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    async fn execution_status(
+        &self,
+        workflow: &hitl_domain::model::Workflow,
+    ) -> anyhow::Result<Option<String>> {
+        Ok(match &workflow.execution_arn {
+            Some(arn) => self
+                .engine
+                .describe_execution(arn)
+                .ok()
+                .map(|d| d.status.to_string()),
+            None => None,
+        })
+    }
+
+    fn outcome_location(&self, workflow: &hitl_domain::model::Workflow) -> Option<String> {
+        if !matches!(
+            workflow.status,
+            hitl_domain::model::WorkflowStatus::Approved
+                | hitl_domain::model::WorkflowStatus::Resolved
+        ) {
+            return None;
+        }
+        // The publisher writes `<exports>/<subject>/<workflow>.json` (the key less its
+        // `metadata/<env>/` prefix).
+        let key = hitl_domain::outcome::envelope_key("local", workflow);
+        let relative = key.splitn(3, '/').nth(2).unwrap_or(&key).to_owned();
+        let path = self.exports.join(relative);
+        path.exists().then(|| path.display().to_string())
+    }
+}

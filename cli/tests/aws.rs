@@ -300,7 +300,7 @@ async fn hitl_aws_operates_a_stack_on_moto() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("max_iterations"), "{stderr}");
+    assert!(stderr.contains("--max-iterations"), "{stderr}");
     let out = moto.hitl(&[
         "start",
         "--request-id",
@@ -366,7 +366,7 @@ async fn hitl_aws_operates_a_stack_on_moto() {
     let out = moto.hitl(&["status", &wf_id]);
     let status = json_out(&out);
     assert_eq!(status["status"], "awaiting_review");
-    assert_eq!(status["execution_status"], "RUNNING");
+    assert_eq!(status["operator"]["execution_status"], "RUNNING");
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains(&token),
         "status must not print the task token"
@@ -450,11 +450,11 @@ async fn hitl_aws_operates_a_stack_on_moto() {
     assert!(replay.status.success());
     assert_eq!(json_out(&replay)["receipt"]["replayed"], true);
     let after = json_out(&moto.hitl(&["status", &wf_id]));
-    assert_eq!(after["execution_status"], "SUCCEEDED");
+    assert_eq!(after["operator"]["execution_status"], "SUCCEEDED");
     // Issue 18: the status of an approved workflow says where its envelope is published.
     let subject_id = after["subject"]["id"].as_str().unwrap();
     assert_eq!(
-        after["outcome_location"],
+        after["operator"]["outcome_location"],
         format!("s3://hitl-moto-outcomes/metadata/moto/{subject_id}/{wf_id}.json").as_str()
     );
     assert_eq!(after["decisions"][0]["reviewer"], "ops");

@@ -620,7 +620,7 @@ fn a_schema_breaking_correction_is_refused_and_a_refusal_exits_non_zero() {
     let stderr = String::from_utf8_lossy(&typo.stderr);
     assert!(!typo.status.success(), "exit {:?}: {stderr}", typo.status);
     assert!(
-        stderr.contains("corrections[0].value: must be #RRGGBB"),
+        stderr.contains("--correction colors.primary: must be #RRGGBB"),
         "{stderr}"
     );
     assert!(

@@ -142,7 +142,7 @@ fn cell(point: &str, approve: bool) -> String {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| f["outcome"]["kind"] == "applied")
+        .filter(|f| f["outcome"] == "applied")
         .count();
     let (carried, last) = deliveries(&data, &id);
     assert_eq!(applied, 1, "{point}: decisions recorded: {status}");
@@ -213,9 +213,7 @@ fn a_crash_after_a_queued_delivery_is_reconciled_on_restart() {
             .unwrap()
             .iter()
             // An approval short of the quorum is applied but has nothing to deliver.
-            .filter(|f| {
-                f["outcome"]["kind"] == "applied" && f["outcome"]["status"] != "awaiting_review"
-            })
+            .filter(|f| f["outcome"] == "applied" && f["status"] != "awaiting_review")
             .count();
         let (carried, _) = deliveries(&data, id);
         assert_eq!(
@@ -314,7 +312,7 @@ fn a_crash_while_resolving_an_escalation_loses_nothing_and_applies_nothing_twice
             .as_array()
             .unwrap()
             .iter()
-            .filter(|f| f["decision"] == "extend" && f["outcome"]["kind"] == "applied")
+            .filter(|f| f["decision"] == "extend" && f["outcome"] == "applied")
             .count();
         let (carried, last) = deliveries(&data, &id);
         assert_eq!(resolutions, 1, "{point}: resolutions recorded: {status}");

@@ -153,7 +153,7 @@ fn resolve_with_corrections_ends_resolved_with_a_person_authored_artifact() {
     let bad = resolve(&data, &id, &["--correction", "colors.primary=teal"]);
     assert!(!bad.status.success());
     let stderr = String::from_utf8_lossy(&bad.stderr);
-    assert!(stderr.contains("corrections[0].value"), "{stderr}");
+    assert!(stderr.contains("--correction colors.primary: "), "{stderr}");
     assert_eq!(status(&data, &id)["status"], "escalated");
 
     let out = resolve(
@@ -174,9 +174,12 @@ fn resolve_with_corrections_ends_resolved_with_a_person_authored_artifact() {
     assert_eq!(json_of(&out)["status"], "resolved");
     let s = status(&data, &id);
     assert_eq!(s["status"], "resolved");
-    assert_eq!(s["artifact"]["tagline"], "Roasted for early risers");
+    assert_eq!(
+        s["artifact"]["content"]["tagline"],
+        "Roasted for early risers"
+    );
     // The rest of the draft is kept as it was.
-    assert_eq!(s["artifact"]["name"], "Alpha Roasters");
+    assert_eq!(s["artifact"]["content"]["name"], "Alpha Roasters");
     let (executions, text) = history(&data, &id);
     assert_eq!(executions, 1);
     assert!(text.contains("WorkflowResolved"), "{text}");
@@ -384,7 +387,7 @@ fn concurrent_resolutions_apply_exactly_one() {
         .iter()
         .filter(|f| {
             matches!(f["decision"].as_str(), Some("extend" | "abandon"))
-                && f["outcome"]["kind"] == "applied"
+                && f["outcome"] == "applied"
         })
         .count();
     assert_eq!(resolutions, 1, "{s}");

@@ -49,9 +49,9 @@ fn invalid_inbox_settings_are_refused_with_the_field_named() {
             "bad-1",
             "--required-approvals",
             "6",
-            "config.required_approvals",
+            "--required-approvals: must be",
         ),
-        ("bad-2", "--claim-ttl", "2d", "config.claim_ttl_seconds"),
+        ("bad-2", "--claim-ttl", "2d", "--claim-ttl: must be"),
     ] {
         let out = hitl(
             &data,
@@ -157,7 +157,7 @@ fn edit_and_approve_publishes_the_reviewers_version_without_an_agent_round() {
     );
     assert!(!bad.status.success());
     assert!(
-        text(&bad).contains("corrections[0].value"),
+        text(&bad).contains("--correction colors.primary: "),
         "{}",
         text(&bad)
     );
@@ -206,7 +206,7 @@ fn reminders_fire_before_the_deadline_and_the_log_shows_them() {
         ],
     );
     assert!(!bad.status.success());
-    assert!(text(&bad).contains("config.reminders[1]"), "{}", text(&bad));
+    assert!(text(&bad).contains("--reminders[1]"), "{}", text(&bad));
 
     let id = start(
         &data,

@@ -67,8 +67,14 @@ fn look_alike_names_are_one_approver_or_are_refused() {
     }
     for (look_alike, why) in [
         ("\u{430}nn", "mixes letters of different scripts"),
-        ("ann\u{200B}", "contains an invisible or control character (U+200B)"),
-        ("\u{FEFF}ann", "contains an invisible or control character (U+FEFF)"),
+        (
+            "ann\u{200B}",
+            "contains an invisible or control character (U+200B)",
+        ),
+        (
+            "\u{FEFF}ann",
+            "contains an invisible or control character (U+FEFF)",
+        ),
     ] {
         let out = approve_as(&data, &id, look_alike);
         assert_eq!(out.status.code(), Some(2), "{look_alike:?}: {}", text(&out));

@@ -304,7 +304,7 @@ fn a_reviewer_requests_changes_then_approves_on_the_review_page_in_chromium() {
     assert_eq!(status["status"], "approved", "{status:#}");
     assert_eq!(status["iteration"], 2, "{status:#}");
     assert_eq!(
-        status["artifact"]["tagline"], CORRECTED_TAGLINE,
+        status["artifact"]["content"]["tagline"], CORRECTED_TAGLINE,
         "{status:#}"
     );
     let feedback = status["feedback"].as_array().unwrap();
@@ -315,7 +315,7 @@ fn a_reviewer_requests_changes_then_approves_on_the_review_page_in_chromium() {
                 f["iteration"].as_u64().unwrap(),
                 f["decision"].as_str().unwrap(),
                 f["reviewer"].as_str().unwrap(),
-                f["outcome"]["kind"].as_str().unwrap_or("?"),
+                f["outcome"].as_str().unwrap_or("?"),
             )
         })
         .collect();
@@ -418,7 +418,10 @@ fn the_review_page_is_usable_by_keyboard_and_passes_axe_and_reflow_checks_in_chr
         (Some("approved"), Some(2)),
         "{a:#}"
     );
-    assert_eq!(a["artifact"]["colors"]["primary"], "#1A2B3C", "{a:#}");
+    assert_eq!(
+        a["artifact"]["content"]["colors"]["primary"], "#1A2B3C",
+        "{a:#}"
+    );
     let decisions: Vec<(&str, &str)> = a["feedback"]
         .as_array()
         .unwrap()
@@ -426,7 +429,7 @@ fn the_review_page_is_usable_by_keyboard_and_passes_axe_and_reflow_checks_in_chr
         .map(|f| {
             (
                 f["decision"].as_str().unwrap(),
-                f["outcome"]["kind"].as_str().unwrap_or("?"),
+                f["outcome"].as_str().unwrap_or("?"),
             )
         })
         .collect();
@@ -544,13 +547,16 @@ fn the_escalation_group_extends_and_resolves_on_the_review_page_in_chromium() {
     );
     let resolved = hitl_json(&data, &["--json", "status", &b]);
     assert_eq!(resolved["status"], "resolved", "{resolved:#}");
-    assert_eq!(resolved["artifact"]["tagline"], RESOLVED_TAGLINE);
-    assert_eq!(resolved["artifact"]["colors"]["primary"], "#1A2B3C");
+    assert_eq!(resolved["artifact"]["content"]["tagline"], RESOLVED_TAGLINE);
+    assert_eq!(
+        resolved["artifact"]["content"]["colors"]["primary"],
+        "#1A2B3C"
+    );
     let refusals = resolved["feedback"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| f["outcome"]["kind"] != "applied")
+        .filter(|f| f["outcome"] != "applied")
         .count();
     assert_eq!(
         refusals, 0,
@@ -640,13 +646,16 @@ fn two_reviewers_claim_edit_and_approve_on_the_review_page_in_chromium() {
     let edited = hitl_json(&data, &["--json", "status", &one]);
     assert_eq!(edited["status"], "approved", "{edited:#}");
     assert_eq!(edited["iteration"], 1, "no agent round: {edited:#}");
-    assert_eq!(edited["artifact"]["tagline"], "Roasted for early risers");
+    assert_eq!(
+        edited["artifact"]["content"]["tagline"],
+        "Roasted for early risers"
+    );
     let trail = edited["feedback"].as_array().unwrap();
     let refused = trail
         .iter()
         .find(|f| f["reviewer"] == "sam")
         .expect("sam's refused approval is on record");
-    assert_eq!(refused["outcome"]["reason"], "claimed_by_other");
+    assert_eq!(refused["reason"], "claimed_by_other");
     let both = hitl_json(&data, &["--json", "status", &two]);
     assert_eq!(both["status"], "approved", "{both:#}");
     let approvers: Vec<&str> = both["feedback"]
