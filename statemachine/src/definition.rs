@@ -1652,4 +1652,168 @@ mod tests {
             Err(SubstitutionError::Unterminated(0))
         ));
     }
+
+    fn one_state(state: &str) -> Result<State, ParseError> {
+        Definition::parse(&format!(r#"{{"StartAt":"A","States":{{"A":{state}}}}}"#))
+            .map(|d| d.states["A"].clone())
+    }
+
+    #[test]
+    fn each_type_parses_into_its_own_struct_with_its_fields() {
+        let task = one_state(
+            r#"{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:f","TimeoutSecondsPath":"$.t","HeartbeatSeconds":5,"Parameters":{"a.$":"$.a"},"ResultSelector":{"r.$":"$.r"},"ResultPath":"$.out","Retry":[{"ErrorEquals":["X"]}],"End":true}"#,
+        )
+        .unwrap();
+        let State::Task(t) = &task else {
+            panic!("{task:?}")
+        };
+        assert_eq!(t.timeout_seconds.path.as_deref(), Some("$.t"));
+        assert_eq!(t.heartbeat_seconds.literal, Some(5));
+        assert!(t.parameters.is_some() && t.result.result_selector.is_some());
+        assert_eq!(t.result.result_path, OptPath::Path("$.out".into()));
+        assert_eq!(t.errors.retry.len(), 1);
+        assert!(t.transition.end);
+
+        let map = one_state(
+            r#"{"Type":"Map","ItemsPath":"$.items","Parameters":{"x.$":"$$.Map.Item.Value"},"MaxConcurrencyPath":"$.m","ToleratedFailureCount":2,"ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"Next":"B"}"#,
+        )
+        .unwrap();
+        let State::Map(m) = &map else {
+            panic!("{map:?}")
+        };
+        assert_eq!(m.items_path.as_deref(), Some("$.items"));
+        // Legacy `Parameters` of a Map is its ItemSelector.
+        assert!(m.item_selector.is_some());
+        assert_eq!(m.max_concurrency.path.as_deref(), Some("$.m"));
+        assert_eq!(m.tolerated_failure_count.literal, Some(2));
+        assert_eq!(m.item_processor.as_ref().unwrap().start_at, "P");
+        assert_eq!(m.transition.next.as_deref(), Some("B"));
+
+        let wait = one_state(r#"{"Type":"Wait","SecondsPath":"$.s","End":true}"#).unwrap();
+        let State::Wait(w) = &wait else {
+            panic!("{wait:?}")
+        };
+        assert_eq!(
+            (w.seconds.path.as_deref(), w.seconds.literal),
+            (Some("$.s"), None)
+        );
+
+        let fail = one_state(r#"{"Type":"Fail","Error":"E","CausePath":"$.c"}"#).unwrap();
+        let State::Fail(f) = &fail else {
+            panic!("{fail:?}")
+        };
+        assert_eq!(f.error.literal.as_deref(), Some("E"));
+        assert_eq!(f.cause.path.as_deref(), Some("$.c"));
+        assert!(fail.transition().is_none() && fail.filters().is_none());
+
+        let choice = one_state(
+            r#"{"Type":"Choice","Choices":[{"Variable":"$.a","IsPresent":true,"Next":"X"}],"Default":"Y"}"#,
+        )
+        .unwrap();
+        assert_eq!(choice.kind(), StateType::Choice);
+        assert!(choice.transition().is_none() && choice.error_handling().is_none());
+        assert_eq!(choice.successors(), vec!["Y", "X"]);
+
+        let parallel = one_state(
+            r#"{"Type":"Parallel","Branches":[{"StartAt":"P","States":{"P":{"Type":"Succeed"}}}],"Catch":[{"ErrorEquals":["States.ALL"],"Next":"C"}],"End":true}"#,
+        )
+        .unwrap();
+        let State::Parallel(p) = &parallel else {
+            panic!("{parallel:?}")
+        };
+        assert_eq!(p.branches.as_ref().map(Vec::len), Some(1));
+        assert_eq!(parallel.successors(), vec!["C"]);
+
+        let succeed = one_state(
+            r#"{"Type":"Succeed","QueryLanguage":"JSONata","Output":"{% $states.input.a %}"}"#,
+        )
+        .unwrap();
+        let State::Succeed(su) = &succeed else {
+            panic!("{succeed:?}")
+        };
+        assert!(su.output.is_some());
+        assert_eq!(su.common.query_language, QueryLanguage::Jsonata);
+    }
+
+    #[test]
+    fn a_field_of_another_state_type_is_refused_naming_state_field_and_type() {
+        for (state, field, kind) in [
+            (
+                r#"{"Type":"Task","Resource":"r","ItemsPath":"$.a","End":true}"#,
+                "ItemsPath",
+                "Task",
+            ),
+            (
+                r#"{"Type":"Pass","Resource":"r","End":true}"#,
+                "Resource",
+                "Pass",
+            ),
+            (
+                r#"{"Type":"Pass","ResultSelector":{},"End":true}"#,
+                "ResultSelector",
+                "Pass",
+            ),
+            (
+                r#"{"Type":"Choice","Choices":[],"Next":"B"}"#,
+                "Next",
+                "Choice",
+            ),
+            (
+                r#"{"Type":"Wait","Seconds":1,"Retry":[],"End":true}"#,
+                "Retry",
+                "Wait",
+            ),
+            (
+                r#"{"Type":"Succeed","Assign":{"a":1}}"#,
+                "Assign",
+                "Succeed",
+            ),
+            (r#"{"Type":"Fail","InputPath":"$"}"#, "InputPath", "Fail"),
+            (
+                r#"{"Type":"Fail","QueryLanguage":"JSONata","Output":"{% 1 %}"}"#,
+                "Output",
+                "Fail",
+            ),
+            (
+                r#"{"Type":"Pass","QueryLanguage":"JSONata","Arguments":{},"End":true}"#,
+                "Arguments",
+                "Pass",
+            ),
+            (
+                r#"{"Type":"Parallel","ItemProcessor":{},"End":true}"#,
+                "ItemProcessor",
+                "Parallel",
+            ),
+            (
+                r#"{"Type":"Map","Branches":[],"End":true}"#,
+                "Branches",
+                "Map",
+            ),
+        ] {
+            let e = one_state(state).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "state \"A\", field \"{field}\": unknown field \"{field}\" for a {kind} state"
+                ),
+                "{state}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_bad_field_in_reading_order_is_the_one_named() {
+        // Arguments is read before Output: with both broken, Arguments is named.
+        let e = one_state(
+            r#"{"Type":"Task","QueryLanguage":"JSONata","Resource":"arn:aws:lambda:us-east-1:1:function:f","Arguments":"{% ( %}","Output":"{% ( %}","End":true}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("Arguments"), "{e}");
+        // Next is read before InputPath, InputPath before ResultPath.
+        let e = one_state(r#"{"Type":"Pass","Next":1,"InputPath":2,"ResultPath":3}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("Next"), "{e}");
+        let e =
+            one_state(r#"{"Type":"Pass","InputPath":2,"ResultPath":3,"End":true}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("InputPath"), "{e}");
+    }
 }
