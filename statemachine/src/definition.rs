@@ -275,121 +275,362 @@ pub struct Catcher {
     pub output: Option<JsonataValue>,
 }
 
-/// One state. Fields not relevant to the state's type are `None`/empty.
+/// What every state has.
 #[derive(Debug, Clone)]
-pub struct State {
-    /// State type.
-    pub kind: StateType,
+pub struct Common {
     /// `Comment`
     pub comment: Option<String>,
-    /// `Next`
-    pub next: Option<String>,
-    /// `End`
-    pub end: bool,
-    /// `InputPath`
-    pub input_path: OptPath,
-    /// `OutputPath`
-    pub output_path: OptPath,
-    /// `ResultPath`
-    pub result_path: OptPath,
-    /// `Parameters` (for Map: `ItemSelector` or legacy `Parameters`, see `item_selector`).
-    pub parameters: Option<Template>,
-    /// `ResultSelector`
-    pub result_selector: Option<Template>,
-    /// Pass `Result`
-    pub result: Option<Value>,
-    /// Task `Resource`
-    pub resource: Option<String>,
-    /// `TimeoutSeconds`
-    pub timeout_seconds: Option<u64>,
-    /// `TimeoutSecondsPath`
-    pub timeout_seconds_path: Option<String>,
-    /// `HeartbeatSeconds`
-    pub heartbeat_seconds: Option<u64>,
-    /// `HeartbeatSecondsPath`
-    pub heartbeat_seconds_path: Option<String>,
-    /// `Retry`
-    pub retry: Vec<Retrier>,
-    /// `Catch`
-    pub catch: Vec<Catcher>,
-    /// Choice `Choices` (None when absent).
-    pub choices: Option<Vec<ChoiceRule>>,
-    /// Choice `Default`
-    pub default: Option<String>,
-    /// Wait `Seconds`
-    pub seconds: Option<u64>,
-    /// Wait `Timestamp`
-    pub timestamp: Option<String>,
-    /// Wait `SecondsPath`
-    pub seconds_path: Option<String>,
-    /// Wait `TimestampPath`
-    pub timestamp_path: Option<String>,
-    /// Fail `Error`
-    pub error: Option<String>,
-    /// Fail `Cause`
-    pub cause: Option<String>,
-    /// Fail `ErrorPath`
-    pub error_path: Option<String>,
-    /// Fail `CausePath`
-    pub cause_path: Option<String>,
-    /// Parallel `Branches` (None when absent).
-    pub branches: Option<Vec<Definition>>,
-    /// Map `ItemProcessor` (or legacy `Iterator`).
-    pub item_processor: Option<Box<Definition>>,
-    /// Map `ItemsPath`
-    pub items_path: Option<String>,
-    /// Map `ItemSelector` (or legacy `Parameters`).
-    pub item_selector: Option<Template>,
-    /// Map `MaxConcurrency` (0 = unlimited).
-    pub max_concurrency: Option<u64>,
-    /// Map `MaxConcurrencyPath`
-    pub max_concurrency_path: Option<String>,
-    /// Map `ToleratedFailurePercentage`
-    pub tolerated_failure_percentage: Option<f64>,
-    /// Map `ToleratedFailureCount`
-    pub tolerated_failure_count: Option<u64>,
-    /// Map `ToleratedFailurePercentagePath` (JSONPath)
-    pub tolerated_failure_percentage_path: Option<String>,
-    /// Map `ToleratedFailureCountPath` (JSONPath)
-    pub tolerated_failure_count_path: Option<String>,
-    /// JSONata Map `ToleratedFailurePercentage` given as an expression.
-    pub tolerated_failure_percentage_expr: Option<JsonataValue>,
-    /// JSONata Map `ToleratedFailureCount` given as an expression.
-    pub tolerated_failure_count_expr: Option<JsonataValue>,
-    /// Map `ItemReader` (accepted, not supported at run time).
-    pub item_reader: Option<Value>,
     /// The state's query language (its own `QueryLanguage` or the definition's).
     pub query_language: QueryLanguage,
-    /// `Assign`
-    pub assign: Option<Assign>,
-    /// JSONata `Arguments`
-    pub arguments: Option<JsonataValue>,
-    /// JSONata `Output`
-    pub output: Option<JsonataValue>,
-    /// JSONata Wait `Seconds` given as an expression.
-    pub seconds_expr: Option<JsonataValue>,
-    /// JSONata Wait `Timestamp` given as an expression.
-    pub timestamp_expr: Option<JsonataValue>,
-    /// JSONata Fail `Error` given as an expression.
-    pub error_expr: Option<JsonataValue>,
-    /// JSONata Fail `Cause` given as an expression.
-    pub cause_expr: Option<JsonataValue>,
-    /// JSONata Map `Items` (default: the state input, which must be an array).
-    pub items: Option<JsonataValue>,
-    /// JSONata Map `ItemSelector` (with `$states.context.Map.Item`).
-    pub item_selector_jsonata: Option<JsonataValue>,
-    /// JSONata Map `MaxConcurrency` given as an expression.
-    pub max_concurrency_expr: Option<JsonataValue>,
-    /// JSONata Task `TimeoutSeconds` given as an expression.
-    pub timeout_seconds_expr: Option<JsonataValue>,
-    /// JSONata Task `HeartbeatSeconds` given as an expression.
-    pub heartbeat_seconds_expr: Option<JsonataValue>,
     /// How much of the context object the state's JSONata expressions read.
     pub context_use: crate::jsonata::ContextUse,
     /// Which host functions the state's JSONata expressions call.
     pub host_fns: crate::jsonata::HostFns,
-    /// Fields present in the source (for validation messages).
-    pub present: BTreeSet<String>,
+}
+
+/// `Next` / `End` of a state that moves on by itself (Task, Pass, Wait, Parallel, Map).
+/// Both or neither are a validation error, so both are kept as written.
+#[derive(Debug, Clone, Default)]
+pub struct Transition {
+    /// `Next`
+    pub next: Option<String>,
+    /// `End`
+    pub end: bool,
+}
+
+/// `InputPath` and `OutputPath` (every state but Fail; JSONPath only).
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    /// `InputPath`
+    pub input_path: OptPath,
+    /// `OutputPath`
+    pub output_path: OptPath,
+}
+
+/// How a Task, Parallel or Map state places its result: `ResultSelector`, then `ResultPath`.
+#[derive(Debug, Clone, Default)]
+pub struct ResultShaping {
+    /// `ResultSelector`
+    pub result_selector: Option<Template>,
+    /// `ResultPath`
+    pub result_path: OptPath,
+}
+
+/// `Retry` and `Catch` (Task, Parallel, Map).
+#[derive(Debug, Clone, Default)]
+pub struct ErrorHandling {
+    /// `Retry`
+    pub retry: Vec<Retrier>,
+    /// `Catch`
+    pub catch: Vec<Catcher>,
+}
+
+/// `Assign` and the JSONata `Output` (every state but Succeed, which has only `Output`, and
+/// Fail, which has neither).
+#[derive(Debug, Clone, Default)]
+pub struct Effects {
+    /// `Assign`
+    pub assign: Option<Assign>,
+    /// JSONata `Output`
+    pub output: Option<JsonataValue>,
+}
+
+/// A field that may be given as a literal, as a JSONPath `…Path` field or as a JSONata
+/// `{% … %}` expression (e.g. `TimeoutSeconds` / `TimeoutSecondsPath`). Parsing keeps what was
+/// written; validation refuses more than one.
+#[derive(Debug, Clone)]
+pub struct FieldValue<T> {
+    /// The literal (`TimeoutSeconds: 5`).
+    pub literal: Option<T>,
+    /// The `…Path` field (JSONPath states).
+    pub path: Option<String>,
+    /// The `{% … %}` expression (JSONata states).
+    pub expr: Option<JsonataValue>,
+}
+
+impl<T> Default for FieldValue<T> {
+    fn default() -> Self {
+        FieldValue {
+            literal: None,
+            path: None,
+            expr: None,
+        }
+    }
+}
+
+/// A `Task` state.
+#[derive(Debug, Clone)]
+pub struct TaskState {
+    /// Comment, query language, context use.
+    pub common: Common,
+    /// `Next` / `End`
+    pub transition: Transition,
+    /// `InputPath` / `OutputPath`
+    pub filters: Filters,
+    /// `Parameters`
+    pub parameters: Option<Template>,
+    /// `ResultSelector` / `ResultPath`
+    pub result: ResultShaping,
+    /// `Retry` / `Catch`
+    pub errors: ErrorHandling,
+    /// `Assign` / `Output`
+    pub effects: Effects,
+    /// JSONata `Arguments`
+    pub arguments: Option<JsonataValue>,
+    /// `Resource` (required: its absence is a validation error).
+    pub resource: Option<String>,
+    /// `TimeoutSeconds` / `TimeoutSecondsPath`
+    pub timeout_seconds: FieldValue<u64>,
+    /// `HeartbeatSeconds` / `HeartbeatSecondsPath`
+    pub heartbeat_seconds: FieldValue<u64>,
+}
+
+/// A `Pass` state.
+#[derive(Debug, Clone)]
+pub struct PassState {
+    /// Comment, query language, context use.
+    pub common: Common,
+    /// `Next` / `End`
+    pub transition: Transition,
+    /// `InputPath` / `OutputPath`
+    pub filters: Filters,
+    /// `Parameters`
+    pub parameters: Option<Template>,
+    /// `Result`
+    pub result: Option<Value>,
+    /// `ResultPath`
+    pub result_path: OptPath,
+    /// `Assign` / `Output`
+    pub effects: Effects,
+}
+
+/// A `Choice` state.
+#[derive(Debug, Clone)]
+pub struct ChoiceState {
+    /// Comment, query language, context use.
+    pub common: Common,
+    /// `InputPath` / `OutputPath`
+    pub filters: Filters,
+    /// `Choices` (None when absent, a validation error).
+    pub choices: Option<Vec<ChoiceRule>>,
+    /// `Default`
+    pub default: Option<String>,
+    /// `Assign` / `Output` (used when the matching rule has none).
+    pub effects: Effects,
+}
+
+/// A `Wait` state.
+#[derive(Debug, Clone)]
+pub struct WaitState {
+    /// Comment, query language, context use.
+    pub common: Common,
+    /// `Next` / `End`
+    pub transition: Transition,
+    /// `InputPath` / `OutputPath`
+    pub filters: Filters,
+    /// `Seconds` / `SecondsPath`
+    pub seconds: FieldValue<u64>,
+    /// `Timestamp` / `TimestampPath`
+    pub timestamp: FieldValue<String>,
+    /// `Assign` / `Output`
+    pub effects: Effects,
+}
+
+/// A `Succeed` state.
+#[derive(Debug, Clone)]
+pub struct SucceedState {
+    /// Comment, query language, context use.
+    pub common: Common,
+    /// `InputPath` / `OutputPath`
+    pub filters: Filters,
+    /// JSONata `Output`
+    pub output: Option<JsonataValue>,
+}
+
+/// A `Fail` state.
+#[derive(Debug, Clone)]
+pub struct FailState {
+    /// Comment, query language, context use.
+    pub common: Common,
+    /// `Error` / `ErrorPath`
+    pub error: FieldValue<String>,
+    /// `Cause` / `CausePath`
+    pub cause: FieldValue<String>,
+}
+
+/// A `Parallel` state.
+#[derive(Debug, Clone)]
+pub struct ParallelState {
+    /// Comment, query language, context use.
+    pub common: Common,
+    /// `Next` / `End`
+    pub transition: Transition,
+    /// `InputPath` / `OutputPath`
+    pub filters: Filters,
+    /// `Parameters`
+    pub parameters: Option<Template>,
+    /// `ResultSelector` / `ResultPath`
+    pub result: ResultShaping,
+    /// `Retry` / `Catch`
+    pub errors: ErrorHandling,
+    /// `Assign` / `Output`
+    pub effects: Effects,
+    /// JSONata `Arguments` (the input of every branch).
+    pub arguments: Option<JsonataValue>,
+    /// `Branches` (None when absent, a validation error).
+    pub branches: Option<Vec<Definition>>,
+}
+
+/// A `Map` state.
+#[derive(Debug, Clone)]
+pub struct MapState {
+    /// Comment, query language, context use.
+    pub common: Common,
+    /// `Next` / `End`
+    pub transition: Transition,
+    /// `InputPath` / `OutputPath`
+    pub filters: Filters,
+    /// `ResultSelector` / `ResultPath`
+    pub result: ResultShaping,
+    /// `Retry` / `Catch`
+    pub errors: ErrorHandling,
+    /// `Assign` / `Output`
+    pub effects: Effects,
+    /// JSONata `Arguments` (accepted and checked, not used at run time).
+    pub arguments: Option<JsonataValue>,
+    /// `ItemProcessor` (or legacy `Iterator`; None when absent, a validation error).
+    pub item_processor: Option<Box<Definition>>,
+    /// `ItemsPath` (JSONPath)
+    pub items_path: Option<String>,
+    /// JSONata `Items` (default: the state input, which must be an array).
+    pub items: Option<JsonataValue>,
+    /// `ItemSelector` (or legacy `Parameters`; JSONPath).
+    pub item_selector: Option<Template>,
+    /// JSONata `ItemSelector` (with `$states.context.Map.Item`).
+    pub item_selector_jsonata: Option<JsonataValue>,
+    /// `MaxConcurrency` / `MaxConcurrencyPath` (0 = unlimited).
+    pub max_concurrency: FieldValue<u64>,
+    /// `ToleratedFailurePercentage` / `ToleratedFailurePercentagePath`
+    pub tolerated_failure_percentage: FieldValue<f64>,
+    /// `ToleratedFailureCount` / `ToleratedFailureCountPath`
+    pub tolerated_failure_count: FieldValue<u64>,
+    /// `ItemReader` (accepted, not supported at run time).
+    pub item_reader: Option<Value>,
+}
+
+/// One state: each type holds only the fields ASL gives it.
+///
+/// The variants differ in size (a Task or Map carries many optional fields), but states are
+/// built once when a definition is parsed and only borrowed afterwards: boxing them would add
+/// a pointer chase to every step for no saving that matters.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum State {
+    /// `Task`
+    Task(TaskState),
+    /// `Pass`
+    Pass(PassState),
+    /// `Choice`
+    Choice(ChoiceState),
+    /// `Wait`
+    Wait(WaitState),
+    /// `Succeed`
+    Succeed(SucceedState),
+    /// `Fail`
+    Fail(FailState),
+    /// `Parallel`
+    Parallel(ParallelState),
+    /// `Map`
+    Map(MapState),
+}
+
+impl State {
+    /// The state's type.
+    pub fn kind(&self) -> StateType {
+        match self {
+            State::Task(_) => StateType::Task,
+            State::Pass(_) => StateType::Pass,
+            State::Choice(_) => StateType::Choice,
+            State::Wait(_) => StateType::Wait,
+            State::Succeed(_) => StateType::Succeed,
+            State::Fail(_) => StateType::Fail,
+            State::Parallel(_) => StateType::Parallel,
+            State::Map(_) => StateType::Map,
+        }
+    }
+
+    /// What every state has.
+    pub fn common(&self) -> &Common {
+        match self {
+            State::Task(s) => &s.common,
+            State::Pass(s) => &s.common,
+            State::Choice(s) => &s.common,
+            State::Wait(s) => &s.common,
+            State::Succeed(s) => &s.common,
+            State::Fail(s) => &s.common,
+            State::Parallel(s) => &s.common,
+            State::Map(s) => &s.common,
+        }
+    }
+
+    /// `Next` / `End` (None for Choice, Succeed and Fail, which have neither).
+    pub fn transition(&self) -> Option<&Transition> {
+        match self {
+            State::Task(s) => Some(&s.transition),
+            State::Pass(s) => Some(&s.transition),
+            State::Wait(s) => Some(&s.transition),
+            State::Parallel(s) => Some(&s.transition),
+            State::Map(s) => Some(&s.transition),
+            State::Choice(_) | State::Succeed(_) | State::Fail(_) => None,
+        }
+    }
+
+    /// `InputPath` / `OutputPath` (None for Fail).
+    pub fn filters(&self) -> Option<&Filters> {
+        match self {
+            State::Task(s) => Some(&s.filters),
+            State::Pass(s) => Some(&s.filters),
+            State::Choice(s) => Some(&s.filters),
+            State::Wait(s) => Some(&s.filters),
+            State::Succeed(s) => Some(&s.filters),
+            State::Parallel(s) => Some(&s.filters),
+            State::Map(s) => Some(&s.filters),
+            State::Fail(_) => None,
+        }
+    }
+
+    /// `Retry` / `Catch` (only Task, Parallel and Map handle errors).
+    pub fn error_handling(&self) -> Option<&ErrorHandling> {
+        match self {
+            State::Task(s) => Some(&s.errors),
+            State::Parallel(s) => Some(&s.errors),
+            State::Map(s) => Some(&s.errors),
+            _ => None,
+        }
+    }
+
+    /// The states this one may move to: `Next`, `Default`, each choice rule's `Next` and
+    /// each catcher's `Next`.
+    pub fn successors(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        if let Some(n) = self.transition().and_then(|t| t.next.as_deref()) {
+            out.push(n);
+        }
+        if let State::Choice(c) = self {
+            if let Some(d) = &c.default {
+                out.push(d);
+            }
+            for r in c.choices.iter().flatten() {
+                if let Some(n) = &r.next {
+                    out.push(n);
+                }
+            }
+        }
+        for c in self.error_handling().map_or(&[][..], |e| &e.catch) {
+            out.push(&c.next);
+        }
+        out
+    }
 }
 
 /// A state machine (the top-level definition, a Parallel branch or a Map processor).
@@ -986,66 +1227,185 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
             "{% … %} expressions need \"QueryLanguage\": \"JSONata\"",
         ));
     }
-    let mut state = State {
-        kind,
-        comment: f.string("Comment")?,
-        next: f.string("Next")?,
-        end,
+    let comment = f.string("Comment")?;
+    let next = f.string("Next")?;
+    let filters = Filters {
         input_path: f.opt_path("InputPath")?,
         output_path: f.opt_path("OutputPath")?,
-        result_path: f.opt_path("ResultPath")?,
-        parameters,
-        result_selector: f.template("ResultSelector"),
-        result: obj.get("Result").cloned(),
-        resource: f.string("Resource")?,
-        timeout_seconds,
-        timeout_seconds_path: f.string("TimeoutSecondsPath")?,
-        heartbeat_seconds,
-        heartbeat_seconds_path: f.string("HeartbeatSecondsPath")?,
-        retry,
-        catch,
-        choices,
-        default: f.string("Default")?,
-        seconds,
-        timestamp,
-        seconds_path: f.string("SecondsPath")?,
-        timestamp_path: f.string("TimestampPath")?,
-        error,
-        cause,
-        error_path: f.string("ErrorPath")?,
-        cause_path: f.string("CausePath")?,
-        branches,
-        item_processor,
-        items_path: f.string("ItemsPath")?,
-        item_selector,
-        max_concurrency,
-        max_concurrency_path: f.string("MaxConcurrencyPath")?,
-        tolerated_failure_percentage,
-        tolerated_failure_count,
-        tolerated_failure_percentage_path: f.string("ToleratedFailurePercentagePath")?,
-        tolerated_failure_count_path: f.string("ToleratedFailureCountPath")?,
-        tolerated_failure_percentage_expr,
-        tolerated_failure_count_expr,
-        item_reader: obj.get("ItemReader").cloned(),
-        query_language: lang,
-        assign: f.assign(lang)?,
-        arguments: f.jsonata("Arguments")?,
-        output: f.jsonata("Output")?,
-        seconds_expr,
-        timestamp_expr,
-        error_expr,
-        cause_expr,
-        items,
-        item_selector_jsonata,
-        max_concurrency_expr,
-        timeout_seconds_expr,
-        heartbeat_seconds_expr,
-        context_use: crate::jsonata::ContextUse::None,
-        host_fns: crate::jsonata::HostFns::default(),
-        present: obj.keys().cloned().collect(),
     };
-    (state.context_use, state.host_fns) = check_states_references(&f, &state)?;
-    Ok(state)
+    let result_path = f.opt_path("ResultPath")?;
+    let result_selector = f.template("ResultSelector");
+    let resource = f.string("Resource")?;
+    let timeout_seconds_path = f.string("TimeoutSecondsPath")?;
+    let heartbeat_seconds_path = f.string("HeartbeatSecondsPath")?;
+    let default = f.string("Default")?;
+    let seconds_path = f.string("SecondsPath")?;
+    let timestamp_path = f.string("TimestampPath")?;
+    let error_path = f.string("ErrorPath")?;
+    let cause_path = f.string("CausePath")?;
+    let items_path = f.string("ItemsPath")?;
+    let max_concurrency_path = f.string("MaxConcurrencyPath")?;
+    let tolerated_failure_percentage_path = f.string("ToleratedFailurePercentagePath")?;
+    let tolerated_failure_count_path = f.string("ToleratedFailureCountPath")?;
+    let assign = f.assign(lang)?;
+    let arguments = f.jsonata("Arguments")?;
+    let effects = Effects {
+        assign,
+        output: f.jsonata("Output")?,
+    };
+
+    let (context_use, host_fns) = check_states_references(
+        &f,
+        kind,
+        &effects,
+        &[
+            ("Arguments", &arguments),
+            ("Items", &items),
+            ("ItemSelector", &item_selector_jsonata),
+            ("Seconds", &seconds_expr),
+            ("Timestamp", &timestamp_expr),
+            ("Error", &error_expr),
+            ("Cause", &cause_expr),
+            ("MaxConcurrency", &max_concurrency_expr),
+            ("TimeoutSeconds", &timeout_seconds_expr),
+            ("HeartbeatSeconds", &heartbeat_seconds_expr),
+            (
+                "ToleratedFailurePercentage",
+                &tolerated_failure_percentage_expr,
+            ),
+            ("ToleratedFailureCount", &tolerated_failure_count_expr),
+        ],
+        &catch,
+        choices.as_deref().unwrap_or(&[]),
+    )?;
+    let common = Common {
+        comment,
+        query_language: lang,
+        context_use,
+        host_fns,
+    };
+    // Fields another type would have were refused above as unknown, so what is not moved into
+    // the state's own struct is absent.
+    let transition = Transition { next, end };
+    let errors = ErrorHandling { retry, catch };
+    let result = ResultShaping {
+        result_selector,
+        result_path: result_path.clone(),
+    };
+    Ok(match kind {
+        StateType::Task => State::Task(TaskState {
+            common,
+            transition,
+            filters,
+            parameters,
+            result,
+            errors,
+            effects,
+            arguments,
+            resource,
+            timeout_seconds: FieldValue {
+                literal: timeout_seconds,
+                path: timeout_seconds_path,
+                expr: timeout_seconds_expr,
+            },
+            heartbeat_seconds: FieldValue {
+                literal: heartbeat_seconds,
+                path: heartbeat_seconds_path,
+                expr: heartbeat_seconds_expr,
+            },
+        }),
+        StateType::Pass => State::Pass(PassState {
+            common,
+            transition,
+            filters,
+            parameters,
+            result: obj.get("Result").cloned(),
+            result_path,
+            effects,
+        }),
+        StateType::Choice => State::Choice(ChoiceState {
+            common,
+            filters,
+            choices,
+            default,
+            effects,
+        }),
+        StateType::Wait => State::Wait(WaitState {
+            common,
+            transition,
+            filters,
+            seconds: FieldValue {
+                literal: seconds,
+                path: seconds_path,
+                expr: seconds_expr,
+            },
+            timestamp: FieldValue {
+                literal: timestamp,
+                path: timestamp_path,
+                expr: timestamp_expr,
+            },
+            effects,
+        }),
+        StateType::Succeed => State::Succeed(SucceedState {
+            common,
+            filters,
+            output: effects.output,
+        }),
+        StateType::Fail => State::Fail(FailState {
+            common,
+            error: FieldValue {
+                literal: error,
+                path: error_path,
+                expr: error_expr,
+            },
+            cause: FieldValue {
+                literal: cause,
+                path: cause_path,
+                expr: cause_expr,
+            },
+        }),
+        StateType::Parallel => State::Parallel(ParallelState {
+            common,
+            transition,
+            filters,
+            parameters,
+            result,
+            errors,
+            effects,
+            arguments,
+            branches,
+        }),
+        StateType::Map => State::Map(MapState {
+            common,
+            transition,
+            filters,
+            result,
+            errors,
+            effects,
+            arguments,
+            item_processor,
+            items_path,
+            items,
+            item_selector,
+            item_selector_jsonata,
+            max_concurrency: FieldValue {
+                literal: max_concurrency,
+                path: max_concurrency_path,
+                expr: max_concurrency_expr,
+            },
+            tolerated_failure_percentage: FieldValue {
+                literal: tolerated_failure_percentage,
+                path: tolerated_failure_percentage_path,
+                expr: tolerated_failure_percentage_expr,
+            },
+            tolerated_failure_count: FieldValue {
+                literal: tolerated_failure_count,
+                path: tolerated_failure_count_path,
+                expr: tolerated_failure_count_expr,
+            },
+            item_reader: obj.get("ItemReader").cloned(),
+        }),
+    })
 }
 
 /// The JSONata value of an `Assign`, if it is one.
@@ -1059,44 +1419,34 @@ fn jsonata_assign(a: &Option<Assign>) -> Option<&JsonataValue> {
 /// `$states.result` exists only in the `Output` and `Assign` of Task, Map and Parallel
 /// states, `$states.errorOutput` only in a catcher's: elsewhere they are refused when the
 /// definition is parsed, with the state and field. Returns how much of the context object the
-/// state's expressions read.
+/// state's expressions read, and which host functions they call.
 fn check_states_references(
     f: &Fields<'_>,
-    st: &State,
+    kind: StateType,
+    effects: &Effects,
+    expressions: &[(&str, &Option<JsonataValue>)],
+    catch: &[Catcher],
+    choices: &[ChoiceRule],
 ) -> Result<(crate::jsonata::ContextUse, crate::jsonata::HostFns), ParseError> {
-    let produces_result = matches!(
-        st.kind,
-        StateType::Task | StateType::Map | StateType::Parallel
-    );
+    let produces_result = matches!(kind, StateType::Task | StateType::Map | StateType::Parallel);
     // (field, value, may read $states.result, may read $states.errorOutput)
     let mut fields: Vec<(&str, Option<&JsonataValue>, bool, bool)> = vec![
-        ("Output", st.output.as_ref(), produces_result, false),
-        ("Assign", jsonata_assign(&st.assign), produces_result, false),
-    ];
-    for (field, value) in [
-        ("Arguments", &st.arguments),
-        ("Items", &st.items),
-        ("ItemSelector", &st.item_selector_jsonata),
-        ("Seconds", &st.seconds_expr),
-        ("Timestamp", &st.timestamp_expr),
-        ("Error", &st.error_expr),
-        ("Cause", &st.cause_expr),
-        ("MaxConcurrency", &st.max_concurrency_expr),
-        ("TimeoutSeconds", &st.timeout_seconds_expr),
-        ("HeartbeatSeconds", &st.heartbeat_seconds_expr),
+        ("Output", effects.output.as_ref(), produces_result, false),
         (
-            "ToleratedFailurePercentage",
-            &st.tolerated_failure_percentage_expr,
+            "Assign",
+            jsonata_assign(&effects.assign),
+            produces_result,
+            false,
         ),
-        ("ToleratedFailureCount", &st.tolerated_failure_count_expr),
-    ] {
+    ];
+    for (field, value) in expressions {
         fields.push((field, value.as_ref(), false, false));
     }
-    for c in &st.catch {
+    for c in catch {
         fields.push(("Catch", c.output.as_ref(), false, true));
         fields.push(("Catch", jsonata_assign(&c.assign), false, true));
     }
-    for rule in st.choices.iter().flatten() {
+    for rule in choices {
         if let choice::Condition::Jsonata(v) = &rule.condition {
             fields.push(("Choices", Some(v), false, false));
         }
@@ -1234,8 +1584,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.start_at, "A");
-        assert_eq!(d.states["A"].kind, StateType::Pass);
-        assert!(d.states["A"].end);
+        assert_eq!(d.states["A"].kind(), StateType::Pass);
+        assert!(d.states["A"].transition().unwrap().end);
     }
 
     #[test]
@@ -1272,13 +1622,14 @@ mod tests {
               "Retry":[{"ErrorEquals":["X"]}],"Catch":[{"ErrorEquals":["States.ALL"],"Next":"A"}]}}}"#,
         )
         .unwrap();
-        let r = &d.states["A"].retry[0];
+        let errors = d.states["A"].error_handling().unwrap();
+        let r = &errors.retry[0];
         assert_eq!(
             (r.interval_seconds, r.max_attempts, r.backoff_rate),
             (1, 3, 2.0)
         );
         assert_eq!(r.jitter, Jitter::None);
-        assert_eq!(d.states["A"].catch[0].result_path, OptPath::Default);
+        assert_eq!(errors.catch[0].result_path, OptPath::Default);
     }
 
     #[test]
@@ -1300,5 +1651,169 @@ mod tests {
             substitute("${oops", &m),
             Err(SubstitutionError::Unterminated(0))
         ));
+    }
+
+    fn one_state(state: &str) -> Result<State, ParseError> {
+        Definition::parse(&format!(r#"{{"StartAt":"A","States":{{"A":{state}}}}}"#))
+            .map(|d| d.states["A"].clone())
+    }
+
+    #[test]
+    fn each_type_parses_into_its_own_struct_with_its_fields() {
+        let task = one_state(
+            r#"{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:f","TimeoutSecondsPath":"$.t","HeartbeatSeconds":5,"Parameters":{"a.$":"$.a"},"ResultSelector":{"r.$":"$.r"},"ResultPath":"$.out","Retry":[{"ErrorEquals":["X"]}],"End":true}"#,
+        )
+        .unwrap();
+        let State::Task(t) = &task else {
+            panic!("{task:?}")
+        };
+        assert_eq!(t.timeout_seconds.path.as_deref(), Some("$.t"));
+        assert_eq!(t.heartbeat_seconds.literal, Some(5));
+        assert!(t.parameters.is_some() && t.result.result_selector.is_some());
+        assert_eq!(t.result.result_path, OptPath::Path("$.out".into()));
+        assert_eq!(t.errors.retry.len(), 1);
+        assert!(t.transition.end);
+
+        let map = one_state(
+            r#"{"Type":"Map","ItemsPath":"$.items","Parameters":{"x.$":"$$.Map.Item.Value"},"MaxConcurrencyPath":"$.m","ToleratedFailureCount":2,"ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"Next":"B"}"#,
+        )
+        .unwrap();
+        let State::Map(m) = &map else {
+            panic!("{map:?}")
+        };
+        assert_eq!(m.items_path.as_deref(), Some("$.items"));
+        // Legacy `Parameters` of a Map is its ItemSelector.
+        assert!(m.item_selector.is_some());
+        assert_eq!(m.max_concurrency.path.as_deref(), Some("$.m"));
+        assert_eq!(m.tolerated_failure_count.literal, Some(2));
+        assert_eq!(m.item_processor.as_ref().unwrap().start_at, "P");
+        assert_eq!(m.transition.next.as_deref(), Some("B"));
+
+        let wait = one_state(r#"{"Type":"Wait","SecondsPath":"$.s","End":true}"#).unwrap();
+        let State::Wait(w) = &wait else {
+            panic!("{wait:?}")
+        };
+        assert_eq!(
+            (w.seconds.path.as_deref(), w.seconds.literal),
+            (Some("$.s"), None)
+        );
+
+        let fail = one_state(r#"{"Type":"Fail","Error":"E","CausePath":"$.c"}"#).unwrap();
+        let State::Fail(f) = &fail else {
+            panic!("{fail:?}")
+        };
+        assert_eq!(f.error.literal.as_deref(), Some("E"));
+        assert_eq!(f.cause.path.as_deref(), Some("$.c"));
+        assert!(fail.transition().is_none() && fail.filters().is_none());
+
+        let choice = one_state(
+            r#"{"Type":"Choice","Choices":[{"Variable":"$.a","IsPresent":true,"Next":"X"}],"Default":"Y"}"#,
+        )
+        .unwrap();
+        assert_eq!(choice.kind(), StateType::Choice);
+        assert!(choice.transition().is_none() && choice.error_handling().is_none());
+        assert_eq!(choice.successors(), vec!["Y", "X"]);
+
+        let parallel = one_state(
+            r#"{"Type":"Parallel","Branches":[{"StartAt":"P","States":{"P":{"Type":"Succeed"}}}],"Catch":[{"ErrorEquals":["States.ALL"],"Next":"C"}],"End":true}"#,
+        )
+        .unwrap();
+        let State::Parallel(p) = &parallel else {
+            panic!("{parallel:?}")
+        };
+        assert_eq!(p.branches.as_ref().map(Vec::len), Some(1));
+        assert_eq!(parallel.successors(), vec!["C"]);
+
+        let succeed = one_state(
+            r#"{"Type":"Succeed","QueryLanguage":"JSONata","Output":"{% $states.input.a %}"}"#,
+        )
+        .unwrap();
+        let State::Succeed(su) = &succeed else {
+            panic!("{succeed:?}")
+        };
+        assert!(su.output.is_some());
+        assert_eq!(su.common.query_language, QueryLanguage::Jsonata);
+    }
+
+    #[test]
+    fn a_field_of_another_state_type_is_refused_naming_state_field_and_type() {
+        for (state, field, kind) in [
+            (
+                r#"{"Type":"Task","Resource":"r","ItemsPath":"$.a","End":true}"#,
+                "ItemsPath",
+                "Task",
+            ),
+            (
+                r#"{"Type":"Pass","Resource":"r","End":true}"#,
+                "Resource",
+                "Pass",
+            ),
+            (
+                r#"{"Type":"Pass","ResultSelector":{},"End":true}"#,
+                "ResultSelector",
+                "Pass",
+            ),
+            (
+                r#"{"Type":"Choice","Choices":[],"Next":"B"}"#,
+                "Next",
+                "Choice",
+            ),
+            (
+                r#"{"Type":"Wait","Seconds":1,"Retry":[],"End":true}"#,
+                "Retry",
+                "Wait",
+            ),
+            (
+                r#"{"Type":"Succeed","Assign":{"a":1}}"#,
+                "Assign",
+                "Succeed",
+            ),
+            (r#"{"Type":"Fail","InputPath":"$"}"#, "InputPath", "Fail"),
+            (
+                r#"{"Type":"Fail","QueryLanguage":"JSONata","Output":"{% 1 %}"}"#,
+                "Output",
+                "Fail",
+            ),
+            (
+                r#"{"Type":"Pass","QueryLanguage":"JSONata","Arguments":{},"End":true}"#,
+                "Arguments",
+                "Pass",
+            ),
+            (
+                r#"{"Type":"Parallel","ItemProcessor":{},"End":true}"#,
+                "ItemProcessor",
+                "Parallel",
+            ),
+            (
+                r#"{"Type":"Map","Branches":[],"End":true}"#,
+                "Branches",
+                "Map",
+            ),
+        ] {
+            let e = one_state(state).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "state \"A\", field \"{field}\": unknown field \"{field}\" for a {kind} state"
+                ),
+                "{state}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_bad_field_in_reading_order_is_the_one_named() {
+        // Arguments is read before Output: with both broken, Arguments is named.
+        let e = one_state(
+            r#"{"Type":"Task","QueryLanguage":"JSONata","Resource":"arn:aws:lambda:us-east-1:1:function:f","Arguments":"{% ( %}","Output":"{% ( %}","End":true}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("Arguments"), "{e}");
+        // Next is read before InputPath, InputPath before ResultPath.
+        let e = one_state(r#"{"Type":"Pass","Next":1,"InputPath":2,"ResultPath":3}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("Next"), "{e}");
+        let e =
+            one_state(r#"{"Type":"Pass","InputPath":2,"ResultPath":3,"End":true}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("InputPath"), "{e}");
     }
 }

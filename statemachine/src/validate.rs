@@ -3,10 +3,13 @@
 //! state and field.
 
 use crate::choice;
-use crate::definition::{Catcher, Definition, Retrier, State, StateType};
+use crate::definition::{
+    Catcher, Definition, FailState, MapState, QueryLanguage, Retrier, State, TaskState, WaitState,
+};
 use crate::errors;
 use crate::intrinsics;
 use crate::io::{OptPath, Template};
+use crate::jsonata::JsonataValue;
 use crate::path;
 use crate::task;
 use std::collections::{BTreeSet, VecDeque};
@@ -44,25 +47,6 @@ pub fn validate(def: &Definition) -> Vec<ValidationError> {
 
 struct Validator {
     out: Vec<ValidationError>,
-}
-
-fn successors(st: &State) -> Vec<&str> {
-    let mut out: Vec<&str> = Vec::new();
-    if let Some(n) = &st.next {
-        out.push(n);
-    }
-    if let Some(d) = &st.default {
-        out.push(d);
-    }
-    for r in st.choices.iter().flatten() {
-        if let Some(n) = &r.next {
-            out.push(n);
-        }
-    }
-    for c in &st.catch {
-        out.push(&c.next);
-    }
-    out
 }
 
 impl Validator {
@@ -103,7 +87,7 @@ impl Validator {
                 continue;
             }
             if let Some(st) = def.states.get(n) {
-                for s in successors(st) {
+                for s in st.successors() {
                     if def.states.contains_key(s) && !seen.contains(s) {
                         queue.push_back(s);
                     }
@@ -234,12 +218,8 @@ impl Validator {
 
     fn state(&mut self, def: &Definition, name: &str, st: &State) {
         let n = Some(name);
-        let terminal = matches!(
-            st.kind,
-            StateType::Succeed | StateType::Fail | StateType::Choice
-        );
-        if !terminal {
-            match (&st.next, st.end) {
+        if let Some(t) = st.transition() {
+            match (&t.next, t.end) {
                 (Some(_), true) => self.err(
                     n,
                     "End",
@@ -252,23 +232,50 @@ impl Validator {
                 ),
                 _ => {}
             }
+            if let Some(target) = &t.next {
+                self.target(def, name, "Next", target);
+            }
         }
-        if let Some(t) = &st.next {
-            self.target(def, name, "Next", t);
+        if let Some(filters) = st.filters() {
+            self.opt_path(name, "InputPath", &filters.input_path);
+            self.opt_path(name, "OutputPath", &filters.output_path);
         }
-        self.opt_path(name, "InputPath", &st.input_path);
-        self.opt_path(name, "OutputPath", &st.output_path);
-        self.result_path(name, "ResultPath", &st.result_path);
-        self.template(name, "Parameters", &st.parameters);
-        self.template(name, "ResultSelector", &st.result_selector);
-        self.retriers(name, &st.retry);
-        self.catchers(def, name, &st.catch);
-        match st.kind {
-            StateType::Task => self.task(name, st),
-            StateType::Choice => {
-                match &st.choices {
+        let (result_path, parameters, result_selector) = match st {
+            State::Task(s) => (
+                Some(&s.result.result_path),
+                &s.parameters,
+                &s.result.result_selector,
+            ),
+            State::Parallel(s) => (
+                Some(&s.result.result_path),
+                &s.parameters,
+                &s.result.result_selector,
+            ),
+            State::Map(s) => (
+                Some(&s.result.result_path),
+                &None,
+                &s.result.result_selector,
+            ),
+            State::Pass(s) => (Some(&s.result_path), &s.parameters, &None),
+            State::Choice(_) | State::Wait(_) | State::Succeed(_) | State::Fail(_) => {
+                (None, &None, &None)
+            }
+        };
+        if let Some(p) = result_path {
+            self.result_path(name, "ResultPath", p);
+        }
+        self.template(name, "Parameters", parameters);
+        self.template(name, "ResultSelector", result_selector);
+        if let Some(errors) = st.error_handling() {
+            self.retriers(name, &errors.retry);
+            self.catchers(def, name, &errors.catch);
+        }
+        match st {
+            State::Task(t) => self.task(name, t),
+            State::Choice(c) => {
+                match &c.choices {
                     None => self.err(n, "Choices", "a Choice state requires \"Choices\""),
-                    Some(c) if c.is_empty() => {
+                    Some(rules) if rules.is_empty() => {
                         self.err(n, "Choices", "\"Choices\" must not be empty")
                     }
                     Some(rules) => {
@@ -285,72 +292,13 @@ impl Validator {
                         }
                     }
                 }
-                if let Some(d) = &st.default {
+                if let Some(d) = &c.default {
                     self.target(def, name, "Default", d);
                 }
             }
-            StateType::Wait => {
-                let count = [
-                    st.seconds.is_some(),
-                    st.timestamp.is_some(),
-                    st.seconds_path.is_some(),
-                    st.timestamp_path.is_some(),
-                    st.seconds_expr.is_some(),
-                    st.timestamp_expr.is_some(),
-                ]
-                .iter()
-                .filter(|b| **b)
-                .count();
-                if count != 1 {
-                    self.err(n, "Seconds", "a Wait state needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath");
-                }
-                if let Some(t) = &st.timestamp {
-                    let has_t = t
-                        .get(10..11)
-                        .is_some_and(|sep| sep.eq_ignore_ascii_case("t"));
-                    if !has_t || chrono::DateTime::parse_from_rfc3339(t).is_err() {
-                        self.err(
-                            n,
-                            "Timestamp",
-                            format!("'{t}' is not an RFC 3339 timestamp"),
-                        );
-                    }
-                }
-                if let Some(p) = &st.seconds_path {
-                    self.path_field(name, "SecondsPath", p);
-                }
-                if let Some(p) = &st.timestamp_path {
-                    self.path_field(name, "TimestampPath", p);
-                }
-            }
-            StateType::Fail => {
-                if st.error.is_some() && st.error_path.is_some() {
-                    self.err(
-                        n,
-                        "ErrorPath",
-                        "use either \"Error\" or \"ErrorPath\", not both",
-                    );
-                }
-                if st.cause.is_some() && st.cause_path.is_some() {
-                    self.err(
-                        n,
-                        "CausePath",
-                        "use either \"Cause\" or \"CausePath\", not both",
-                    );
-                }
-                for (field, p) in [("ErrorPath", &st.error_path), ("CausePath", &st.cause_path)] {
-                    if let Some(p) = p {
-                        if intrinsics::looks_like_call(p) {
-                            if let Err(m) = intrinsics::parse(p) {
-                                self.err(n, field, format!("invalid intrinsic function: {m}"));
-                            }
-                        } else {
-                            self.path_field(name, field, p);
-                        }
-                    }
-                }
-            }
-            StateType::Parallel => match &st.branches {
+            State::Wait(w) => self.wait(name, w),
+            State::Fail(f) => self.fail(name, f),
+            State::Parallel(p) => match &p.branches {
                 None => self.err(n, "Branches", "a Parallel state requires \"Branches\""),
                 Some(b) if b.is_empty() => {
                     self.err(n, "Branches", "\"Branches\" must not be empty")
@@ -361,89 +309,162 @@ impl Validator {
                     }
                 }
             },
-            StateType::Map => {
-                match &st.item_processor {
-                    None => self.err(
-                        n,
-                        "ItemProcessor",
-                        "a Map state requires \"ItemProcessor\" (or the legacy \"Iterator\")",
-                    ),
-                    Some(p) => self.scope(p, Some(name), "ItemProcessor.StartAt"),
-                }
-                if let Some(p) = &st.items_path {
-                    self.path_field(name, "ItemsPath", p);
-                }
-                if let Some(p) = &st.max_concurrency_path {
-                    self.path_field(name, "MaxConcurrencyPath", p);
-                }
-                if st.max_concurrency.is_some() && st.max_concurrency_path.is_some() {
-                    self.err(
-                        n,
-                        "MaxConcurrencyPath",
-                        "use either \"MaxConcurrency\" or \"MaxConcurrencyPath\", not both",
-                    );
-                }
-                for (field, path, literal, literal_field) in [
-                    (
-                        "ToleratedFailurePercentagePath",
-                        &st.tolerated_failure_percentage_path,
-                        st.tolerated_failure_percentage.is_some(),
-                        "ToleratedFailurePercentage",
-                    ),
-                    (
-                        "ToleratedFailureCountPath",
-                        &st.tolerated_failure_count_path,
-                        st.tolerated_failure_count.is_some(),
-                        "ToleratedFailureCount",
-                    ),
-                ] {
-                    let Some(p) = path else { continue };
-                    self.path_field(name, field, p);
-                    if literal {
-                        self.err(
-                            n,
-                            field,
-                            format!("use either \"{literal_field}\" or \"{field}\", not both"),
-                        );
-                    }
-                }
-                self.template(name, "ItemSelector", &st.item_selector);
-            }
-            StateType::Pass | StateType::Succeed => {}
+            State::Map(m) => self.map(name, m),
+            State::Pass(_) | State::Succeed(_) => {}
         }
     }
 
-    fn task(&mut self, name: &str, st: &State) {
+    fn wait(&mut self, name: &str, st: &WaitState) {
+        let n = Some(name);
+        let count = [
+            st.seconds.literal.is_some(),
+            st.timestamp.literal.is_some(),
+            st.seconds.path.is_some(),
+            st.timestamp.path.is_some(),
+            st.seconds.expr.is_some(),
+            st.timestamp.expr.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if count != 1 {
+            self.err(
+                n,
+                "Seconds",
+                "a Wait state needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath",
+            );
+        }
+        if let Some(t) = &st.timestamp.literal {
+            let has_t = t
+                .get(10..11)
+                .is_some_and(|sep| sep.eq_ignore_ascii_case("t"));
+            if !has_t || chrono::DateTime::parse_from_rfc3339(t).is_err() {
+                self.err(
+                    n,
+                    "Timestamp",
+                    format!("'{t}' is not an RFC 3339 timestamp"),
+                );
+            }
+        }
+        if let Some(p) = &st.seconds.path {
+            self.path_field(name, "SecondsPath", p);
+        }
+        if let Some(p) = &st.timestamp.path {
+            self.path_field(name, "TimestampPath", p);
+        }
+    }
+
+    fn fail(&mut self, name: &str, st: &FailState) {
+        let n = Some(name);
+        if st.error.literal.is_some() && st.error.path.is_some() {
+            self.err(
+                n,
+                "ErrorPath",
+                "use either \"Error\" or \"ErrorPath\", not both",
+            );
+        }
+        if st.cause.literal.is_some() && st.cause.path.is_some() {
+            self.err(
+                n,
+                "CausePath",
+                "use either \"Cause\" or \"CausePath\", not both",
+            );
+        }
+        for (field, p) in [("ErrorPath", &st.error.path), ("CausePath", &st.cause.path)] {
+            if let Some(p) = p {
+                if intrinsics::looks_like_call(p) {
+                    if let Err(m) = intrinsics::parse(p) {
+                        self.err(n, field, format!("invalid intrinsic function: {m}"));
+                    }
+                } else {
+                    self.path_field(name, field, p);
+                }
+            }
+        }
+    }
+
+    fn map(&mut self, name: &str, st: &MapState) {
+        let n = Some(name);
+        match &st.item_processor {
+            None => self.err(
+                n,
+                "ItemProcessor",
+                "a Map state requires \"ItemProcessor\" (or the legacy \"Iterator\")",
+            ),
+            Some(p) => self.scope(p, Some(name), "ItemProcessor.StartAt"),
+        }
+        if let Some(p) = &st.items_path {
+            self.path_field(name, "ItemsPath", p);
+        }
+        if let Some(p) = &st.max_concurrency.path {
+            self.path_field(name, "MaxConcurrencyPath", p);
+        }
+        if st.max_concurrency.literal.is_some() && st.max_concurrency.path.is_some() {
+            self.err(
+                n,
+                "MaxConcurrencyPath",
+                "use either \"MaxConcurrency\" or \"MaxConcurrencyPath\", not both",
+            );
+        }
+        for (field, path, literal, literal_field) in [
+            (
+                "ToleratedFailurePercentagePath",
+                &st.tolerated_failure_percentage.path,
+                st.tolerated_failure_percentage.literal.is_some(),
+                "ToleratedFailurePercentage",
+            ),
+            (
+                "ToleratedFailureCountPath",
+                &st.tolerated_failure_count.path,
+                st.tolerated_failure_count.literal.is_some(),
+                "ToleratedFailureCount",
+            ),
+        ] {
+            let Some(p) = path else { continue };
+            self.path_field(name, field, p);
+            if literal {
+                self.err(
+                    n,
+                    field,
+                    format!("use either \"{literal_field}\" or \"{field}\", not both"),
+                );
+            }
+        }
+        self.template(name, "ItemSelector", &st.item_selector);
+    }
+
+    fn task(&mut self, name: &str, st: &TaskState) {
         let n = Some(name);
         let Some(resource) = &st.resource else {
             self.err(n, "Resource", "a Task state requires \"Resource\"");
             return;
         };
-        if st.timeout_seconds.is_some() && st.timeout_seconds_path.is_some() {
+        let (timeout, heartbeat) = (&st.timeout_seconds, &st.heartbeat_seconds);
+        if timeout.literal.is_some() && timeout.path.is_some() {
             self.err(
                 n,
                 "TimeoutSecondsPath",
                 "use either \"TimeoutSeconds\" or \"TimeoutSecondsPath\", not both",
             );
         }
-        if st.heartbeat_seconds.is_some() && st.heartbeat_seconds_path.is_some() {
+        if heartbeat.literal.is_some() && heartbeat.path.is_some() {
             self.err(
                 n,
                 "HeartbeatSecondsPath",
                 "use either \"HeartbeatSeconds\" or \"HeartbeatSecondsPath\", not both",
             );
         }
-        if st.timeout_seconds == Some(0) {
+        if timeout.literal == Some(0) {
             self.err(n, "TimeoutSeconds", "must be a positive integer");
         }
-        if let (Some(h), Some(t)) = (st.heartbeat_seconds, st.timeout_seconds) {
+        if let (Some(h), Some(t)) = (heartbeat.literal, timeout.literal) {
             if h >= t {
                 self.err(n, "HeartbeatSeconds", "must be smaller than TimeoutSeconds");
             }
         }
         for (f, p) in [
-            ("TimeoutSecondsPath", &st.timeout_seconds_path),
-            ("HeartbeatSecondsPath", &st.heartbeat_seconds_path),
+            ("TimeoutSecondsPath", &timeout.path),
+            ("HeartbeatSecondsPath", &heartbeat.path),
         ] {
             if let Some(p) = p {
                 self.path_field(name, f, p);
@@ -508,23 +529,22 @@ impl Validator {
 }
 
 /// Where a Task's request payload is written: `Parameters` (JSONPath) or `Arguments` (JSONata).
-fn payload_field(st: &State) -> &'static str {
-    match st.query_language {
-        crate::definition::QueryLanguage::JsonPath => "Parameters",
-        crate::definition::QueryLanguage::Jsonata => "Arguments",
+fn payload_field(st: &TaskState) -> &'static str {
+    match st.common.query_language {
+        QueryLanguage::JsonPath => "Parameters",
+        QueryLanguage::Jsonata => "Arguments",
     }
 }
 
 /// Whether the payload has `key` (a whole-expression JSONata `Arguments` may produce it at run
 /// time, so it counts).
-fn has_payload_key(st: &State, key: &str) -> bool {
-    use crate::jsonata::JsonataValue;
-    match st.query_language {
-        crate::definition::QueryLanguage::JsonPath => match &st.parameters {
+fn has_payload_key(st: &TaskState, key: &str) -> bool {
+    match st.common.query_language {
+        QueryLanguage::JsonPath => match &st.parameters {
             Some(Template::Object(m)) => m.iter().any(|(k, _)| k == key),
             _ => false,
         },
-        crate::definition::QueryLanguage::Jsonata => match &st.arguments {
+        QueryLanguage::Jsonata => match &st.arguments {
             Some(JsonataValue::Object(m)) => m.iter().any(|(k, _)| k == key),
             Some(JsonataValue::Literal(serde_json::Value::Object(m))) => m.contains_key(key),
             Some(JsonataValue::Expr(_)) => true,
