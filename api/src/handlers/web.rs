@@ -4,10 +4,10 @@
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
-const INDEX_HTML: &str = include_str!("../web/index.html");
-const APP_JS: &str = include_str!("../web/app.js");
-const APP_CSS: &str = include_str!("../web/app.css");
-const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
+const INDEX_HTML: &str = include_str!("../../web/index.html");
+const APP_JS: &str = include_str!("../../web/app.js");
+const APP_CSS: &str = include_str!("../../web/app.css");
+const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
@@ -44,7 +44,7 @@ fn with_policy(content_type: &'static str, body: &'static str, policy: String) -
 }
 
 pub(crate) async fn index(
-    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
 ) -> Response {
     let origins = state.page_auth.connect_origins();
     with_policy("text/html; charset=utf-8", INDEX_HTML, csp(&origins))
@@ -52,7 +52,7 @@ pub(crate) async fn index(
 
 /// `GET /auth/config`: how the page signs reviewers in (public: it holds no secret).
 pub(crate) async fn auth_config(
-    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
 ) -> axum::Json<crate::oidc::PageAuth> {
     axum::Json(state.page_auth.as_ref().clone())
 }
