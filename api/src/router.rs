@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::ANALYTICS, get(analytics::analytics))
         .route(routes::INDEX, get(web::index))
         .route(routes::APP_JS, get(web::app_js))
+        .route(routes::SCRIPT_MODULE, get(web::script_module))
         .route(routes::APP_CSS, get(web::app_css))
         .route(routes::OPENAPI, get(web::openapi))
         .route(routes::AUTH_CONFIG, get(web::auth_config))

@@ -155,7 +155,7 @@ fn page_message_keys(script: &str) -> BTreeSet<String> {
 
 #[test]
 fn the_page_has_a_message_for_every_conflict_reason() {
-    let keys = page_message_keys(include_str!("../web/app.js"));
+    let keys = page_message_keys(include_str!("../web/js/messages.js"));
     let listed: BTreeSet<String> = reasons().into_iter().map(str::to_owned).collect();
     let missing: Vec<_> = listed.difference(&keys).collect();
     let extra: Vec<_> = keys.difference(&listed).collect();

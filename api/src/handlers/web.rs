@@ -1,11 +1,33 @@
 //! The review web page and the OpenAPI description, embedded at compile time: plain HTML, CSS
 //! and JavaScript with no external resources, served with a strict Content-Security-Policy.
 
+use axum::extract::rejection::PathRejection;
+use axum::extract::Path;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
+use crate::error::ApiError;
+
 const INDEX_HTML: &str = include_str!("../../web/index.html");
 const APP_JS: &str = include_str!("../../web/app.js");
+/// The modules `app.js` imports, served under `/js/` by file name (nothing else is).
+pub const SCRIPT_MODULES: [(&str, &str); 12] = [
+    ("api.js", include_str!("../../web/js/api.js")),
+    ("auth.js", include_str!("../../web/js/auth.js")),
+    ("claims.js", include_str!("../../web/js/claims.js")),
+    ("decision.js", include_str!("../../web/js/decision.js")),
+    ("escalation.js", include_str!("../../web/js/escalation.js")),
+    ("messages.js", include_str!("../../web/js/messages.js")),
+    ("page.js", include_str!("../../web/js/page.js")),
+    ("queue.js", include_str!("../../web/js/queue.js")),
+    ("session.js", include_str!("../../web/js/session.js")),
+    ("state.js", include_str!("../../web/js/state.js")),
+    (
+        "submissions.js",
+        include_str!("../../web/js/submissions.js"),
+    ),
+    ("workflow.js", include_str!("../../web/js/workflow.js")),
+];
 const APP_CSS: &str = include_str!("../../web/app.css");
 const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 
@@ -59,6 +81,17 @@ pub(crate) async fn auth_config(
 
 pub(crate) async fn app_js() -> Response {
     asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+/// `GET /js/{file}`: one of [`SCRIPT_MODULES`]; any other name is a 404.
+pub(crate) async fn script_module(file: Result<Path<String>, PathRejection>) -> Response {
+    let module = file
+        .ok()
+        .and_then(|Path(file)| SCRIPT_MODULES.iter().find(|(name, _)| *name == file));
+    match module {
+        Some((_, body)) => asset("text/javascript; charset=utf-8", body),
+        None => ApiError::NotFound("no such script module".into()).into_response(),
+    }
 }
 
 pub(crate) async fn app_css() -> Response {
