@@ -22,6 +22,8 @@ pub const ANALYTICS: &str = "/analytics";
 pub const INDEX: &str = "/";
 /// The page's script.
 pub const APP_JS: &str = "/app.js";
+/// The page's script modules (a fixed set, imported by `/app.js`).
+pub const SCRIPT_MODULE: &str = "/js/{file}";
 /// The page's stylesheet.
 pub const APP_CSS: &str = "/app.css";
 /// This API's OpenAPI description.
@@ -116,6 +118,12 @@ pub const ROUTES: &[RouteSpec] = &[
         path: APP_JS,
         authenticated: false,
         statuses: &[200],
+    },
+    RouteSpec {
+        method: "get",
+        path: SCRIPT_MODULE,
+        authenticated: false,
+        statuses: &[200, 404],
     },
     RouteSpec {
         method: "get",

@@ -1201,3 +1201,120 @@ async fn half_sent_requests_are_dropped_and_real_ones_still_served() {
         .unwrap();
     assert_eq!(ok.status(), 200);
 }
+
+/// The `./x.js` and `./js/x.js` modules a script imports, by file name.
+fn imported_modules(script: &str) -> Vec<String> {
+    script
+        .lines()
+        .filter(|l| l.starts_with("import "))
+        .filter_map(|l| l.split(" from '").nth(1))
+        .filter_map(|from| from.strip_suffix("';"))
+        .map(|path| {
+            path.trim_start_matches("./")
+                .trim_start_matches("js/")
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_module_of_the_page_script_is_served_under_the_policy_and_nothing_else() {
+    let s = common::Server::start().await;
+    let page = s.get("/", None).await;
+    assert!(
+        page.body.contains(r#"<script type="module" src="app.js">"#),
+        "the page loads its script as a module"
+    );
+    // Follow the imports from /app.js: every module is served as JavaScript with the CSP.
+    let mut seen = std::collections::BTreeSet::new();
+    let app = s.get("/app.js", None).await;
+    let mut queue = imported_modules(&app.body);
+    assert!(!queue.is_empty(), "app.js imports no module");
+    while let Some(name) = queue.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let r = s.get(&format!("/js/{name}"), None).await;
+        assert_eq!(r.status, 200, "/js/{name}");
+        assert!(
+            r.header("content-type")
+                .unwrap()
+                .starts_with("text/javascript"),
+            "/js/{name}"
+        );
+        assert!(
+            r.header("content-security-policy")
+                .unwrap()
+                .contains("script-src 'self'"),
+            "/js/{name}"
+        );
+        queue.extend(imported_modules(&r.body));
+    }
+    // Every file under api/web/js is reached from app.js (none is dead or forgotten).
+    let on_disk: std::collections::BTreeSet<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/web/js"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+    assert_eq!(
+        seen, on_disk,
+        "modules imported from app.js vs files in api/web/js"
+    );
+    for path in ["/js/nope.js", "/js/..%2Fapp.js", "/js/app.js", "/js/api"] {
+        let r = s.get(path, None).await;
+        assert_eq!(
+            (r.status, r.json()["error"].clone()),
+            (404, json!("not_found")),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn the_import_reader_reads_both_module_paths() {
+    let script =
+        "// x\nimport { a, b } from './js/api.js';\nimport { c } from './page.js';\nconst d = 1;\n";
+    assert_eq!(imported_modules(script), ["api.js", "page.js"]);
+}
+
+#[test]
+fn the_page_modules_import_each_other_without_a_circle() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/web/js");
+    let imports: BTreeMap<String, Vec<String>> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                imported_modules(&text),
+            )
+        })
+        .collect();
+    // Depth-first: a module met again while its own imports are being walked closes a circle.
+    fn walk<'a>(
+        name: &'a str,
+        imports: &'a BTreeMap<String, Vec<String>>,
+        path: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+    ) {
+        if done.contains(name) {
+            return;
+        }
+        assert!(
+            !path.contains(&name),
+            "import circle: {} -> {name}",
+            path.join(" -> ")
+        );
+        path.push(name);
+        for next in imports.get(name).into_iter().flatten() {
+            walk(next, imports, path, done);
+        }
+        path.pop();
+        done.insert(name);
+    }
+    let mut done = BTreeSet::new();
+    for name in imports.keys() {
+        walk(name, &imports, &mut Vec::new(), &mut done);
+    }
+}

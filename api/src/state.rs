@@ -1,0 +1,85 @@
+//! What every handler shares: the ports of the feedback processor, the identity source and the
+//! per-deployment settings ([`AppState`]), and the authenticated caller ([`Caller`]).
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use hitl_domain::ports::{Clock, ExecutionResumer};
+use hitl_domain::store::WorkflowStore;
+
+use crate::error::ApiError;
+use crate::identity::{Identity, IdentitySource};
+use crate::{cursor, oidc, rate_limit};
+
+/// What the router needs: the ports of the feedback processor and an identity source.
+#[derive(Clone)]
+pub struct AppState {
+    /// Workflow store.
+    pub store: Arc<dyn WorkflowStore>,
+    /// Resumes the waiting execution (Step Functions, or the local engine).
+    pub resumer: Arc<dyn ExecutionResumer>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+    /// Who is calling.
+    pub identity: Arc<dyn IdentitySource>,
+    /// Per-principal limit on decision submissions.
+    pub rate_limit: Arc<rate_limit::RateLimiter>,
+    /// Seals the queue's page cursors.
+    pub cursors: cursor::CursorSeal,
+    /// How the review page signs reviewers in (`GET /auth/config`).
+    pub page_auth: Arc<oidc::PageAuth>,
+}
+
+impl AppState {
+    /// Wires the state.
+    pub fn new(
+        store: Arc<dyn WorkflowStore>,
+        resumer: Arc<dyn ExecutionResumer>,
+        clock: Arc<dyn Clock>,
+        identity: Arc<dyn IdentitySource>,
+    ) -> Self {
+        Self {
+            store,
+            resumer,
+            clock,
+            identity,
+            rate_limit: Arc::new(rate_limit::RateLimiter::default()),
+            cursors: cursor::CursorSeal::random(),
+            page_auth: Arc::new(oidc::PageAuth::Token),
+        }
+    }
+
+    /// Sets how the review page signs reviewers in.
+    pub fn with_page_auth(mut self, auth: oidc::PageAuth) -> Self {
+        self.page_auth = Arc::new(auth);
+        self
+    }
+
+    /// Replaces the cursor key (every instance of one deployment needs the same).
+    pub fn with_cursor_seal(mut self, seal: cursor::CursorSeal) -> Self {
+        self.cursors = seal;
+        self
+    }
+
+    /// Replaces the submission rate limit (`burst` at once, `per_minute` sustained).
+    pub fn with_rate_limit(mut self, burst: u32, per_minute: u32) -> Self {
+        self.rate_limit = Arc::new(rate_limit::RateLimiter::new(burst, per_minute));
+        self
+    }
+}
+
+/// The authenticated caller; rejects with 401.
+pub struct Caller(pub Identity);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        state
+            .identity
+            .identify(parts)
+            .map(Caller)
+            .map_err(ApiError::Unauthenticated)
+    }
+}
