@@ -32,7 +32,7 @@ use hitl_domain::analytics;
 use hitl_domain::claims::{ClaimError, ClaimReceipt, ClaimService};
 use hitl_domain::feedback::{FeedbackError, FeedbackProcessor, FeedbackReceipt, Reviewer};
 use hitl_domain::model::{FeedbackOutcome, WorkflowStatus};
-use hitl_domain::ports::{Clock, ExecutionResumer};
+use hitl_domain::ports::{Clock, ExecutionResumer, LogMetrics, MetricsSink};
 use hitl_domain::store::{collect_report_records, StoreError, WorkflowStore};
 use serde_json::json;
 use tracing::{error, info, warn};
@@ -68,6 +68,8 @@ pub struct AppState {
     pub cursors: cursor::CursorSeal,
     /// How the review page signs reviewers in (`GET /auth/config`).
     pub page_auth: Arc<oidc::PageAuth>,
+    /// Where the processor's metrics go (debug logs unless [`AppState::with_metrics`]).
+    pub metrics: Arc<dyn MetricsSink>,
 }
 
 impl AppState {
@@ -86,7 +88,14 @@ impl AppState {
             rate_limit: Arc::new(rate_limit::RateLimiter::default()),
             cursors: cursor::CursorSeal::random(),
             page_auth: Arc::new(oidc::PageAuth::Token),
+            metrics: Arc::new(LogMetrics),
         }
+    }
+
+    /// Sends the processor's metrics to `sink` (the EMF writer on Lambda).
+    pub fn with_metrics(mut self, sink: Arc<dyn MetricsSink>) -> Self {
+        self.metrics = sink;
+        self
     }
 
     /// Sets how the review page signs reviewers in.
@@ -883,7 +892,8 @@ async fn submit(
         Arc::clone(&state.store),
         Arc::clone(&state.resumer),
         Arc::clone(&state.clock),
-    );
+    )
+    .with_metrics(Arc::clone(&state.metrics));
     match processor.process(&valid, &reviewer).await {
         Ok(receipt) => receipt_response(&receipt),
         Err(FeedbackError::Invalid(errors)) => ApiError::Invalid(errors).into_response(),

@@ -8,6 +8,7 @@ use hitl_domain::contracts::{FinalizeInput, WorkflowOutcome};
 use hitl_domain::metrics;
 use hitl_domain::optimistic::mutate;
 use hitl_domain::ports::Clock;
+use hitl_domain::ports::MetricsSink;
 use hitl_domain::rules;
 use hitl_domain::store::WorkflowStore;
 use hitl_domain::HandlerError;
@@ -21,6 +22,8 @@ pub struct Deps {
     pub store: Arc<dyn WorkflowStore>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
+    /// Where business metrics go (the EMF writer on Lambda).
+    pub metrics: Arc<dyn MetricsSink>,
 }
 
 /// Finds the workflow id in the state at the time of a failure, if one was created.
@@ -33,9 +36,9 @@ fn workflow_id_in(state: &Value) -> Option<String> {
 }
 
 /// Reports whether a finished smoke workflow ended as its scenario expects.
-fn emit_smoke_result(workflow: &hitl_domain::model::Workflow) {
+fn emit_smoke_result(deps: &Deps, workflow: &hitl_domain::model::Workflow) {
     if let Some(passed) = metrics::smoke_item_passed(workflow) {
-        metrics::emit(&metrics::with_properties(
+        deps.metrics.record(&metrics::with_properties(
             metrics::smoke_test_result(passed),
             &[("workflow_id", &workflow.id)],
         ));
@@ -53,9 +56,10 @@ pub async fn handle(deps: &Deps, input: FinalizeInput) -> Result<WorkflowOutcome
                 .ok_or_else(|| HandlerError::WorkflowNotFound(workflow_id.clone()))?;
             rules::confirm_approval(&workflow)?;
             if workflow.smoke.is_none() {
-                metrics::emit(&metrics::iterations_to_approval(workflow.iteration));
+                deps.metrics
+                    .record(&metrics::iterations_to_approval(workflow.iteration));
             }
-            emit_smoke_result(&workflow);
+            emit_smoke_result(deps, &workflow);
             info!(workflow_id = %workflow.id, iteration = workflow.iteration,
                 subject_id = %workflow.subject.id, iterations_to_approval = workflow.iteration,
                 "workflow approved");
@@ -82,7 +86,7 @@ pub async fn handle(deps: &Deps, input: FinalizeInput) -> Result<WorkflowOutcome
             .await?;
             error!(workflow_id = %workflow.id, iteration = workflow.iteration,
                 error = %error.error, cause = %error.cause, "workflow failed");
-            emit_smoke_result(&workflow);
+            emit_smoke_result(deps, &workflow);
             Ok(WorkflowOutcome {
                 workflow_id: workflow.id,
                 status: workflow.status.as_str().to_owned(),
@@ -107,6 +111,7 @@ mod tests {
         wf.status = status;
         store.create_workflow(&wf).await.unwrap();
         Deps {
+            metrics: Arc::new(hitl_domain::ports::NoMetrics),
             store,
             clock: Arc::new(FixedClock::default()),
         }

@@ -15,6 +15,8 @@
 //! the clock — and an applied decision is never taken back: if the wait had timed out, the
 //! decision is kept, marked late, and the timeout escalation proceeds.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -27,7 +29,9 @@ use crate::model::{
     Artifact, Correction, Decision, DecisionRecord, Delivery, FeedbackEntry, FeedbackOutcome,
     ResolutionDetails, Workflow, MAX_ITERATIONS_RANGE, REVIEW_TIMEOUT_RANGE,
 };
-use crate::ports::{Clock, ExecutionResumer, ResumeError, Resumed, TaskFate};
+use crate::ports::{
+    Clock, ExecutionResumer, LogMetrics, MetricsSink, ResumeError, Resumed, TaskFate,
+};
 use crate::rules::{self, Rejection, Submission};
 use crate::store::{StoreError, WorkflowStore};
 use crate::{failpoints, identity, metadata, metrics};
@@ -892,6 +896,7 @@ pub struct FeedbackProcessor<S, R, C> {
     store: S,
     resumer: R,
     clock: C,
+    metrics: Arc<dyn MetricsSink>,
 }
 
 impl<S, R, C> FeedbackProcessor<S, R, C>
@@ -902,13 +907,22 @@ where
     R::Target: ExecutionResumer,
     C: Clock,
 {
-    /// Wires the processor.
+    /// Wires the processor. Its metrics go to [`LogMetrics`] (debug logs) until
+    /// [`with_metrics`](Self::with_metrics) names another sink.
     pub fn new(store: S, resumer: R, clock: C) -> Self {
         Self {
             store,
             resumer,
             clock,
+            metrics: Arc::new(LogMetrics),
         }
+    }
+
+    /// Sends the processor's metrics (decisions, unauthorised attempts, unrecorded
+    /// rejections) to `sink`; the Lambda functions pass the EMF writer.
+    pub fn with_metrics(mut self, sink: Arc<dyn MetricsSink>) -> Self {
+        self.metrics = sink;
+        self
     }
 
     /// Validates and processes one submission.
@@ -949,7 +963,8 @@ where
             if !reviewer.may_act_for(group) {
                 warn!(workflow_id = %workflow.id, reviewer = %reviewer.name,
                     channel = %reviewer.channel, "decision refused: not in the reviewer group");
-                metrics::emit(&metrics::unauthorized_attempt(&reviewer.channel));
+                self.metrics
+                    .record(&metrics::unauthorized_attempt(&reviewer.channel));
                 return Err(FeedbackError::Forbidden {
                     reviewer: reviewer.name.clone(),
                     group: group.clone(),
@@ -998,7 +1013,7 @@ where
                         for record in
                             metrics::decision_applied(&workflow, &applied, entry.decision, now)
                         {
-                            metrics::emit(&record);
+                            self.metrics.record(&record);
                         }
                     }
                     if let Some(artifact) = person_artifact(&applied.workflow, &entry) {
@@ -1027,7 +1042,8 @@ where
                     if !self.may_record_rejection(&entry).await? {
                         warn!(workflow_id = %entry.workflow_id, reviewer = %entry.reviewer,
                             rejection = rejection.name(), "rejection answered but not recorded: the trail's cap is reached");
-                        metrics::emit(&metrics::rejection_not_recorded(rejection.name()));
+                        self.metrics
+                            .record(&metrics::rejection_not_recorded(rejection.name()));
                         return Ok(receipt(&entry, false));
                     }
                     match self.store.record_feedback(&entry, None).await {
