@@ -31,7 +31,7 @@ use axum::{Json, Router};
 use hitl_domain::analytics;
 use hitl_domain::claims::{ClaimError, ClaimReceipt, ClaimService};
 use hitl_domain::feedback::{FeedbackError, FeedbackProcessor, FeedbackReceipt, Reviewer};
-use hitl_domain::model::{FeedbackOutcome, WorkflowStatus};
+use hitl_domain::model::{Channel, FeedbackOutcome, WorkflowStatus};
 use hitl_domain::ports::{Clock, ExecutionResumer, LogMetrics, MetricsSink};
 use hitl_domain::store::{collect_report_records, StoreError, WorkflowStore};
 use serde_json::json;
@@ -49,7 +49,7 @@ pub const MAX_PAGE_SIZE: usize = 100;
 /// Store pages read at most to fill one page of the caller's queue.
 const MAX_QUEUE_SCANS: usize = 20;
 /// `channel` recorded in the audit trail for decisions made over HTTP.
-pub const CHANNEL: &str = "api";
+pub const CHANNEL: Channel = Channel::Api;
 
 /// What the router needs: the ports of the feedback processor and an identity source.
 #[derive(Clone)]
@@ -806,7 +806,7 @@ fn reviewer_of(caller: &Identity) -> Reviewer {
         name: caller.name.clone(),
         id: Some(caller.id.clone()),
         groups: Some(caller.groups.clone()),
-        channel: CHANNEL.into(),
+        channel: CHANNEL,
     }
 }
 

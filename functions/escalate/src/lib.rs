@@ -158,7 +158,7 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
     }
     Ok(WorkflowOutcome {
         workflow_id: workflow.id,
-        status: workflow.status.as_str().to_owned(),
+        status: workflow.status,
         iteration: workflow.iteration,
     })
 }
@@ -211,7 +211,7 @@ async fn unresolved(deps: &Deps, input: &EscalateInput) -> Result<WorkflowOutcom
         .await?;
     Ok(WorkflowOutcome {
         workflow_id: workflow.id,
-        status: workflow.status.as_str().to_owned(),
+        status: workflow.status,
         iteration: workflow.iteration,
     })
 }
@@ -251,7 +251,7 @@ mod tests {
     async fn escalates_with_reason_and_notifies_once_per_call() {
         let (deps, notifier) = setup(WorkflowStatus::AwaitingReview).await;
         let out = handle(&deps, fixture()).await.unwrap();
-        assert_eq!(out.status, "escalated");
+        assert_eq!(out.status, WorkflowStatus::Escalated);
         let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
         let esc = wf.escalation.unwrap();
         assert_eq!(esc.reason, EscalationReason::ReviewTimeout);
@@ -316,7 +316,7 @@ mod tests {
         let mut expired = fixture();
         expired.unresolved = true;
         let out = handle(&deps, expired.clone()).await.unwrap();
-        assert_eq!(out.status, "escalated");
+        assert_eq!(out.status, WorkflowStatus::Escalated);
         let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
         let esc = wf.escalation.unwrap();
         assert!(esc.awaiting.is_none() && esc.unresolved_at.is_some());

@@ -19,7 +19,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use hitl_domain::feedback::{
     duplicate_key, FeedbackError, FeedbackProcessor, FeedbackRequest, ResolutionRequest, Reviewer,
 };
-use hitl_domain::model::FeedbackOutcome;
+use hitl_domain::model::{Channel, FeedbackOutcome};
 use hitl_domain::ports::MetricsSink;
 use hitl_domain::ports::{Clock, ExecutionResumer};
 use hitl_domain::store::{StoreError, WorkflowStore};
@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 /// `channel` recorded in the audit trail.
-pub const CHANNEL: &str = "sqs";
+pub const CHANNEL: Channel = Channel::Sqs;
 
 /// The function's ports.
 #[derive(Clone)]

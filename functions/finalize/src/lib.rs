@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use hitl_domain::contracts::{FinalizeInput, WorkflowOutcome};
 use hitl_domain::metrics;
+use hitl_domain::model::WorkflowStatus;
 use hitl_domain::optimistic::mutate;
 use hitl_domain::ports::Clock;
 use hitl_domain::ports::MetricsSink;
@@ -65,7 +66,7 @@ pub async fn handle(deps: &Deps, input: FinalizeInput) -> Result<WorkflowOutcome
                 "workflow approved");
             Ok(WorkflowOutcome {
                 workflow_id: workflow.id,
-                status: workflow.status.as_str().to_owned(),
+                status: workflow.status,
                 iteration: workflow.iteration,
             })
         }
@@ -75,7 +76,7 @@ pub async fn handle(deps: &Deps, input: FinalizeInput) -> Result<WorkflowOutcome
                     "execution failed before a workflow record existed");
                 return Ok(WorkflowOutcome {
                     workflow_id: String::new(),
-                    status: "failed".into(),
+                    status: WorkflowStatus::Failed,
                     iteration: 0,
                 });
             };
@@ -89,7 +90,7 @@ pub async fn handle(deps: &Deps, input: FinalizeInput) -> Result<WorkflowOutcome
             emit_smoke_result(deps, &workflow);
             Ok(WorkflowOutcome {
                 workflow_id: workflow.id,
-                status: workflow.status.as_str().to_owned(),
+                status: workflow.status,
                 iteration: workflow.iteration,
             })
         }
@@ -123,7 +124,7 @@ mod tests {
         let input: FinalizeInput =
             serde_json::from_str(include_str!("../fixtures/record-failure.json")).unwrap();
         let out = handle(&deps, input).await.unwrap();
-        assert_eq!(out.status, "failed");
+        assert_eq!(out.status, WorkflowStatus::Failed);
         let wf = deps.store.get_workflow("wf-fin").await.unwrap().unwrap();
         let failure = wf.failure.unwrap();
         assert_eq!(failure.error, "AgentInvocationFailed");
@@ -148,7 +149,7 @@ mod tests {
         let input: FinalizeInput =
             serde_json::from_str(include_str!("../fixtures/record-failure.json")).unwrap();
         let out = handle(&deps, input).await.unwrap();
-        assert_eq!(out.status, "escalated");
+        assert_eq!(out.status, WorkflowStatus::Escalated);
     }
 
     #[tokio::test]
@@ -160,6 +161,9 @@ mod tests {
         let err = handle(&deps, input.clone()).await.unwrap_err();
         assert_eq!(err.name().as_str(), "InvalidTransition");
         let deps = setup(WorkflowStatus::Approved).await;
-        assert_eq!(handle(&deps, input).await.unwrap().status, "approved");
+        assert_eq!(
+            handle(&deps, input).await.unwrap().status,
+            WorkflowStatus::Approved
+        );
     }
 }

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use hitl_domain::feedback::{FeedbackProcessor, FeedbackReceipt, FeedbackRequest, Reviewer};
+use hitl_domain::model::Channel;
 use hitl_domain::ports::MetricsSink;
 use hitl_domain::ports::{Clock, ExecutionResumer};
 use hitl_domain::store::WorkflowStore;
@@ -55,7 +56,7 @@ pub async fn handle(deps: &Deps, event: FeedbackEvent) -> Result<FeedbackReceipt
     let reviewer = Reviewer::declared(
         event.reviewer.clone(),
         event.reviewer_groups.clone(),
-        "lambda",
+        Channel::Lambda,
     );
     Ok(processor
         .submit(
@@ -320,7 +321,7 @@ mod tests {
         f.resumer.delivered.lock().unwrap().push((
             "tok-fb".into(),
             serde_json::json!({"feedback_key": hitl_domain::feedback::scoped_key(
-                "lambda",
+                hitl_domain::model::Channel::Lambda,
                 "rita",
                 "rita-wf-fb-1-approve"
             )}),

@@ -26,8 +26,8 @@ use tracing::{info, warn};
 use crate::contracts::FeedbackTaskResult;
 use crate::error::{describe_fields, FieldError};
 use crate::model::{
-    Artifact, Correction, Decision, DecisionRecord, Delivery, FeedbackEntry, FeedbackOutcome,
-    ResolutionDetails, Workflow, MAX_ITERATIONS_RANGE, REVIEW_TIMEOUT_RANGE,
+    Artifact, Channel, Correction, Decision, DecisionRecord, Delivery, FeedbackEntry,
+    FeedbackOutcome, ResolutionDetails, Workflow, MAX_ITERATIONS_RANGE, REVIEW_TIMEOUT_RANGE,
 };
 use crate::ports::{
     Clock, ExecutionResumer, LogMetrics, MetricsSink, ResumeError, Resumed, TaskFate,
@@ -194,8 +194,8 @@ pub struct Reviewer {
     pub id: Option<String>,
     /// Groups; `None` means the channel already authorised the caller (e.g. a trusted queue).
     pub groups: Option<Vec<String>>,
-    /// `api`, `sqs`, `cli`, `lambda`, `synthetic`.
-    pub channel: String,
+    /// The front door the submission came through (part of the idempotency scope).
+    pub channel: Channel,
 }
 
 /// The group whose members may act on every workflow (decide, resolve, claim, release anyone's
@@ -213,12 +213,16 @@ impl Reviewer {
 
     /// A submitter whose name the front door declares (CLI, SQS, Lambda, synthetic): its
     /// identity is the name, normalised.
-    pub fn declared(name: impl Into<String>, groups: Option<Vec<String>>, channel: &str) -> Self {
+    pub fn declared(
+        name: impl Into<String>,
+        groups: Option<Vec<String>>,
+        channel: Channel,
+    ) -> Self {
         Self {
             name: name.into(),
             id: None,
             groups,
-            channel: channel.to_owned(),
+            channel,
         }
     }
 
@@ -453,7 +457,7 @@ fn accepted<T: Serialize>(
     // Validation has checked the identity; a failure here cannot happen and leaves the
     // submission's identity empty, which the rules never match.
     let (id, label) = reviewer.identity().unwrap_or_default();
-    submission.idempotency_key = scoped_key(&reviewer.channel, &id, idempotency_key);
+    submission.idempotency_key = scoped_key(reviewer.channel, &id, idempotency_key);
     submission.reviewer = label;
     submission.reviewer_id = id;
     ValidFeedback {
@@ -761,9 +765,9 @@ const SCOPE_SEPARATOR: char = '~';
 /// channel and the reviewer's stable identity, see [`Reviewer::identity`]), so one principal's
 /// key never replays or pre-empts another's, and one principal's keys stay one scope whatever
 /// display name their credential carries today.
-pub fn scoped_key(channel: &str, reviewer_id: &str, key: &str) -> String {
+pub fn scoped_key(channel: Channel, reviewer_id: &str, key: &str) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(channel.as_bytes());
+    hasher.update(channel.as_str().as_bytes());
     hasher.update([0]);
     hasher.update(reviewer_id.as_bytes());
     let scope = hex::encode(hasher.finalize());
@@ -878,7 +882,7 @@ fn new_entry(
         comments: s.comments.clone(),
         corrections: s.corrections.clone(),
         resolution: s.resolution.clone(),
-        channel: reviewer.channel.clone(),
+        channel: reviewer.channel.as_str().to_owned(),
         received_at: now,
         outcome,
     }
@@ -964,7 +968,7 @@ where
                 warn!(workflow_id = %workflow.id, reviewer = %reviewer.name,
                     channel = %reviewer.channel, "decision refused: not in the reviewer group");
                 self.metrics
-                    .record(&metrics::unauthorized_attempt(&reviewer.channel));
+                    .record(&metrics::unauthorized_attempt(reviewer.channel.as_str()));
                 return Err(FeedbackError::Forbidden {
                     reviewer: reviewer.name.clone(),
                     group: group.clone(),

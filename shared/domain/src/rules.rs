@@ -158,6 +158,25 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// Every stable name [`Rejection::name`] returns, in declaration order: the one list the
+    /// API's `409` reasons, the OpenAPI enum and the page's messages are checked against.
+    pub const NAMES: [&'static str; 14] = [
+        "stale_iteration",
+        "unknown_iteration",
+        "already_decided",
+        "not_awaiting_review",
+        "workflow_finished",
+        "review_timed_out",
+        "not_escalated",
+        "already_resolved",
+        "escalation_expired",
+        "too_many_iterations",
+        "no_draft_to_review",
+        "claimed_by_other",
+        "already_approved",
+        "edit_needs_single_approval",
+    ];
+
     /// Stable snake_case name of the rejection.
     pub fn name(&self) -> &'static str {
         match self {
