@@ -322,7 +322,7 @@ mod tests {
             "tok-fb".into(),
             serde_json::json!({"feedback_key": hitl_domain::feedback::scoped_key(
                 hitl_domain::model::Channel::Lambda,
-                "rita",
+                &hitl_domain::identity::declared_id("rita"),
                 "rita-wf-fb-1-approve"
             )}),
         ));
