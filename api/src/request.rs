@@ -395,7 +395,11 @@ mod tests {
     use super::*;
 
     fn reviewer() -> Reviewer {
-        Reviewer::declared("rita", Some(vec!["reviewers".into()]), "api")
+        Reviewer::declared(
+            "rita",
+            Some(vec!["reviewers".into()]),
+            hitl_domain::model::Channel::Api,
+        )
     }
 
     fn fields(result: Result<ValidFeedback, Vec<FieldError>>) -> Vec<String> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use hitl_domain::ports::{Clock, ExecutionResumer};
+use hitl_domain::ports::{Clock, ExecutionResumer, LogMetrics, MetricsSink};
 use hitl_domain::store::WorkflowStore;
 
 use crate::error::ApiError;
@@ -29,6 +29,8 @@ pub struct AppState {
     pub cursors: cursor::CursorSeal,
     /// How the review page signs reviewers in (`GET /auth/config`).
     pub page_auth: Arc<oidc::PageAuth>,
+    /// Where the processor's metrics go (debug logs unless [`AppState::with_metrics`]).
+    pub metrics: Arc<dyn MetricsSink>,
 }
 
 impl AppState {
@@ -47,7 +49,14 @@ impl AppState {
             rate_limit: Arc::new(rate_limit::RateLimiter::default()),
             cursors: cursor::CursorSeal::random(),
             page_auth: Arc::new(oidc::PageAuth::Token),
+            metrics: Arc::new(LogMetrics),
         }
+    }
+
+    /// Sends the processor's metrics to `sink` (the EMF writer on Lambda).
+    pub fn with_metrics(mut self, sink: Arc<dyn MetricsSink>) -> Self {
+        self.metrics = sink;
+        self
     }
 
     /// Sets how the review page signs reviewers in.

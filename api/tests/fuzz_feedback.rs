@@ -17,7 +17,11 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 fn reviewer() -> Reviewer {
-    Reviewer::declared("rita", Some(vec!["reviewers".into()]), "api")
+    Reviewer::declared(
+        "rita",
+        Some(vec!["reviewers".into()]),
+        hitl_domain::model::Channel::Api,
+    )
 }
 
 /// Arbitrary JSON, biased towards the feedback shape.

@@ -319,7 +319,7 @@ pub async fn smoke_costs(
 
 /// Section 7 rows.
 pub async fn measure(log: &dyn Fn(&str)) -> Result<Vec<Row>> {
-    let now = hitl_domain::deployment::DEFINITION;
+    let now = statemachine::DEFINITION;
     let before = definition_before_issue_16()?;
     let at3 = smoke_costs(3, now).await?;
     let at6 = smoke_costs(6, now).await?;

@@ -107,7 +107,11 @@ pub fn bench_submitter(store: Arc<dyn WorkflowStore>) -> (BenchProcessor, Review
         Arc::new(NoopResumer),
         BenchClock(crate::fixtures::bench_now()),
     );
-    let reviewer = Reviewer::declared("rita", Some(vec!["reviewers".into()]), "api");
+    let reviewer = Reviewer::declared(
+        "rita",
+        Some(vec!["reviewers".into()]),
+        hitl_domain::model::Channel::Api,
+    );
     (processor, reviewer)
 }
 

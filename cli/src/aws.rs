@@ -21,7 +21,7 @@ use hitl_domain::contracts::{plan_batch, workflow_id};
 use hitl_domain::feedback::{
     FeedbackProcessor, FeedbackReceipt, FeedbackRequest, ResolutionRequest, Reviewer,
 };
-use hitl_domain::model::Workflow;
+use hitl_domain::model::{Channel, Workflow};
 use hitl_domain::ports::{Clock, SystemClock};
 use hitl_domain::store::WorkflowStore;
 use serde::Serialize;
@@ -669,7 +669,7 @@ fn operator(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let processor =
         FeedbackProcessor::new(store, Arc::new(SfnResumer::new(clients.sfn.clone())), clock);
-    let who = Reviewer::declared(name.to_owned(), None, "cli");
+    let who = Reviewer::declared(name.to_owned(), None, Channel::Cli);
     Ok((processor, who))
 }
 

@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use hitl_domain::contracts::workflow_id;
 use hitl_domain::feedback::{FeedbackProcessor, Reviewer};
-use hitl_domain::model::{FeedbackOutcome, Workflow, WorkflowStatus};
+use hitl_domain::model::{Channel, FeedbackOutcome, Workflow, WorkflowStatus};
 use serde_json::{json, Value};
 
 use crate::args::{read_input, start_input, ClaimArgs, FeedbackArgs, StartArgs};
@@ -132,7 +132,7 @@ fn processor(
 
 /// A local submitter: channel `cli`, trusted (no group check).
 fn cli(name: String) -> Reviewer {
-    Reviewer::declared(name, None, "cli")
+    Reviewer::declared(name, None, Channel::Cli)
 }
 
 pub(crate) async fn feedback(
@@ -237,7 +237,7 @@ where
         name,
         args.admin
             .then(|| vec![hitl_domain::feedback::ADMIN_GROUP.to_owned()]),
-        "cli",
+        Channel::Cli,
     );
     let result = if take {
         service

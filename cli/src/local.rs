@@ -11,13 +11,13 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use hitl_domain::deployment::{local_function_arn, DEFINITION, FUNCTION_SUBSTITUTIONS};
+use hitl_domain::deployment::{local_function_arn, FUNCTION_SUBSTITUTIONS};
 use hitl_domain::feedback::{FeedbackProcessor, ReconcileReport};
 use hitl_domain::metadata::LocalGenerator;
 use hitl_domain::model::TaskToken;
 use hitl_domain::ports::{
-    fate_from_history, Clock, ExecutionResumer, MetadataAgent, NoAgentConfigured, Notification,
-    Notifier, OutcomePublisher, ResumeError, Resumed, TaskFate, WaitEvent,
+    fate_from_history, Clock, ExecutionResumer, LogMetrics, MetadataAgent, NoAgentConfigured,
+    Notification, Notifier, OutcomePublisher, ResumeError, Resumed, TaskFate, WaitEvent,
 };
 use hitl_domain::store::WorkflowStore;
 use hitl_domain::HandlerError;
@@ -25,6 +25,7 @@ use hitl_sqlite::{OffloadedSqliteStore, SqliteStore};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
+use statemachine::DEFINITION;
 use statemachine::{Engine, EngineConfig, EngineError, HandlerRegistry, TaskContext, TaskFailure};
 
 /// Workflows one reconciliation pass looks at.
@@ -316,16 +317,19 @@ pub struct Ports {
 pub fn registry(ports: &Ports) -> HandlerRegistry {
     let p = ports.clone();
     let init = init_workflow::Deps {
+        metrics: Arc::new(LogMetrics),
         store: p.store.clone(),
         readiness: Arc::new(NoAgentConfigured),
         clock: p.clock.clone(),
     };
     let generate = generate_metadata::Deps {
+        metrics: Arc::new(LogMetrics),
         store: p.store.clone(),
         agent: p.agent.clone(),
         clock: p.clock.clone(),
     };
     let review = request_review::Deps {
+        metrics: Arc::new(LogMetrics),
         store: p.store.clone(),
         notifier: p.notifier.clone(),
         resumer: p.resumer.clone(),
@@ -336,12 +340,14 @@ pub fn registry(ports: &Ports) -> HandlerRegistry {
         clock: p.clock.clone(),
     };
     let esc = escalate::Deps {
+        metrics: Arc::new(LogMetrics),
         store: p.store.clone(),
         notifier: p.notifier.clone(),
         resumer: p.resumer.clone(),
         clock: p.clock.clone(),
     };
     let fin = finalize::Deps {
+        metrics: Arc::new(LogMetrics),
         store: p.store.clone(),
         clock: p.clock.clone(),
     };
@@ -351,6 +357,7 @@ pub fn registry(ports: &Ports) -> HandlerRegistry {
         environment: "local".into(),
     };
     let feedback = process_feedback::Deps {
+        metrics: Arc::new(LogMetrics),
         store: p.store.clone(),
         resumer: p.resumer.clone(),
         clock: p.clock.clone(),

@@ -147,8 +147,6 @@ async fn main() -> std::process::ExitCode {
     }));
     // Crash points for the crash-matrix test (a no-op unless built with its feature).
     hitl_domain::failpoints::setup_from_env();
-    // Handlers emit CloudWatch EMF lines on stdout; locally stdout belongs to the user.
-    hitl_domain::metrics::disable();
     let cli = Cli::parse();
     match run(cli).await {
         Ok(code) => code,

@@ -5,9 +5,10 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use hitl_domain::deployment::{DEFINITION, FUNCTION_SUBSTITUTIONS};
+use hitl_domain::deployment::FUNCTION_SUBSTITUTIONS;
 use hitl_domain::ErrorName;
 use serde_json::Value;
+use statemachine::DEFINITION;
 
 fn definition() -> Value {
     serde_json::from_str(DEFINITION).expect("definition is JSON")

@@ -62,7 +62,11 @@ async fn decide(
         corrections,
     };
     let processor = FeedbackProcessor::new(rt.store.clone(), rt.resumer(), rt.clock.clone());
-    let reviewer = Reviewer::declared("rita", Some(vec!["reviewers".into()]), "test");
+    let reviewer = Reviewer::declared(
+        "rita",
+        Some(vec!["reviewers".into()]),
+        hitl_domain::model::Channel::Test,
+    );
     let receipt = processor
         .submit(id, &request, key, &reviewer)
         .await
@@ -247,7 +251,11 @@ async fn duplicate_feedback_is_applied_once() {
         corrections: vec![],
     };
     let processor = FeedbackProcessor::new(rt.store.clone(), rt.resumer(), rt.clock.clone());
-    let reviewer = Reviewer::declared("rita", Some(vec!["reviewers".into()]), "test");
+    let reviewer = Reviewer::declared(
+        "rita",
+        Some(vec!["reviewers".into()]),
+        hitl_domain::model::Channel::Test,
+    );
     let again = processor
         .submit(&ids[0], &request, "same-key", &reviewer)
         .await

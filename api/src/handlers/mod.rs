@@ -13,6 +13,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{header, HeaderMap, StatusCode};
 use hitl_domain::feedback::Reviewer;
+use hitl_domain::model::Channel;
 use hitl_domain::store::StoreError;
 use tracing::{error, warn};
 
@@ -21,7 +22,7 @@ use crate::identity::{self, Identity};
 use crate::state::AppState;
 
 /// `channel` recorded in the audit trail for decisions made over HTTP.
-pub const CHANNEL: &str = "api";
+pub const CHANNEL: Channel = Channel::Api;
 
 pub(crate) fn store_error(err: StoreError) -> ApiError {
     match err {
@@ -94,7 +95,7 @@ pub(crate) fn reviewer_of(caller: &Identity) -> Reviewer {
         name: caller.name.clone(),
         id: Some(caller.id.clone()),
         groups: Some(caller.groups.clone()),
-        channel: CHANNEL.into(),
+        channel: CHANNEL,
     }
 }
 

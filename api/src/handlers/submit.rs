@@ -159,7 +159,8 @@ async fn submit(
         Arc::clone(&state.store),
         Arc::clone(&state.resumer),
         Arc::clone(&state.clock),
-    );
+    )
+    .with_metrics(Arc::clone(&state.metrics));
     match processor.process(&valid, &reviewer).await {
         Ok(receipt) => receipt_response(&receipt),
         Err(FeedbackError::Invalid(errors)) => ApiError::Invalid(errors).into_response(),

@@ -14,6 +14,7 @@ use hitl_domain::feedback::{FeedbackError, FeedbackProcessor};
 use hitl_domain::metrics;
 use hitl_domain::model::EscalationReason;
 use hitl_domain::optimistic::mutate;
+use hitl_domain::ports::MetricsSink;
 use hitl_domain::ports::{Clock, ExecutionResumer, Notification, NotificationKind, Notifier};
 use hitl_domain::store::WorkflowStore;
 use hitl_domain::{rules, smoke, HandlerError};
@@ -30,6 +31,8 @@ pub struct Deps {
     pub resumer: Arc<dyn ExecutionResumer>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
+    /// Where business metrics go (the EMF writer on Lambda).
+    pub metrics: Arc<dyn MetricsSink>,
 }
 
 /// The error message inside a Step Functions `Cause` of a Lambda failure (a JSON document with
@@ -101,9 +104,10 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
     let escalation = workflow.escalation.clone();
     info!(workflow_id = %workflow.id, iteration = workflow.iteration, subject_id = %workflow.subject.id,
         reason = input.reason.as_str(), "workflow escalated");
-    metrics::emit(&metrics::escalation(input.reason.as_str()));
+    deps.metrics
+        .record(&metrics::escalation(input.reason.as_str()));
     if let Some(passed) = metrics::smoke_item_passed(&workflow) {
-        metrics::emit(&metrics::with_properties(
+        deps.metrics.record(&metrics::with_properties(
             metrics::smoke_test_result(passed),
             &[("workflow_id", &workflow.id)],
         ));
@@ -118,7 +122,8 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
             Arc::clone(&deps.store),
             Arc::clone(&deps.resumer),
             Arc::clone(&deps.clock),
-        );
+        )
+        .with_metrics(Arc::clone(&deps.metrics));
         let request = smoke::resolve(scenario, &workflow);
         let key = smoke::resolution_key(&workflow);
         match processor
@@ -153,7 +158,7 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
     }
     Ok(WorkflowOutcome {
         workflow_id: workflow.id,
-        status: workflow.status.as_str().to_owned(),
+        status: workflow.status,
         iteration: workflow.iteration,
     })
 }
@@ -187,7 +192,7 @@ async fn unresolved(deps: &Deps, input: &EscalateInput) -> Result<WorkflowOutcom
     .await?;
     info!(workflow_id = %workflow.id, iteration = workflow.iteration,
         "escalation left unresolved: its SLA ran out");
-    metrics::emit(&metrics::escalation("unresolved"));
+    deps.metrics.record(&metrics::escalation("unresolved"));
     deps.notifier
         .publish(&Notification {
             kind: NotificationKind::Escalated,
@@ -206,7 +211,7 @@ async fn unresolved(deps: &Deps, input: &EscalateInput) -> Result<WorkflowOutcom
         .await?;
     Ok(WorkflowOutcome {
         workflow_id: workflow.id,
-        status: workflow.status.as_str().to_owned(),
+        status: workflow.status,
         iteration: workflow.iteration,
     })
 }
@@ -228,6 +233,7 @@ mod tests {
         let notifier = Arc::new(RecordingNotifier::default());
         (
             Deps {
+                metrics: Arc::new(hitl_domain::ports::NoMetrics),
                 store,
                 notifier: notifier.clone(),
                 resumer: Arc::new(hitl_domain::testing::RecordingResumer::default()),
@@ -245,7 +251,7 @@ mod tests {
     async fn escalates_with_reason_and_notifies_once_per_call() {
         let (deps, notifier) = setup(WorkflowStatus::AwaitingReview).await;
         let out = handle(&deps, fixture()).await.unwrap();
-        assert_eq!(out.status, "escalated");
+        assert_eq!(out.status, WorkflowStatus::Escalated);
         let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
         let esc = wf.escalation.unwrap();
         assert_eq!(esc.reason, EscalationReason::ReviewTimeout);
@@ -310,7 +316,7 @@ mod tests {
         let mut expired = fixture();
         expired.unresolved = true;
         let out = handle(&deps, expired.clone()).await.unwrap();
-        assert_eq!(out.status, "escalated");
+        assert_eq!(out.status, WorkflowStatus::Escalated);
         let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
         let esc = wf.escalation.unwrap();
         assert!(esc.awaiting.is_none() && esc.unresolved_at.is_some());

@@ -23,7 +23,8 @@ pub fn app(
     hitl_api::router(
         AppState::new(store, resumer, clock, Arc::new(claims))
             .with_cursor_seal(hitl_api::cursor::CursorSeal::from_env())
-            .with_page_auth(hitl_api::oidc::PageAuth::from_env()),
+            .with_page_auth(hitl_api::oidc::PageAuth::from_env())
+            .with_metrics(Arc::new(hitl_aws::metrics::EmfStdout)),
     )
 }
 

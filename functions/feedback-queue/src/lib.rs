@@ -19,14 +19,15 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use hitl_domain::feedback::{
     duplicate_key, FeedbackError, FeedbackProcessor, FeedbackRequest, ResolutionRequest, Reviewer,
 };
-use hitl_domain::model::FeedbackOutcome;
+use hitl_domain::model::{Channel, FeedbackOutcome};
+use hitl_domain::ports::MetricsSink;
 use hitl_domain::ports::{Clock, ExecutionResumer};
 use hitl_domain::store::{StoreError, WorkflowStore};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 /// `channel` recorded in the audit trail.
-pub const CHANNEL: &str = "sqs";
+pub const CHANNEL: Channel = Channel::Sqs;
 
 /// The function's ports.
 #[derive(Clone)]
@@ -37,6 +38,8 @@ pub struct Deps {
     pub resumer: Arc<dyn ExecutionResumer>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
+    /// Where business metrics go (the EMF writer on Lambda).
+    pub metrics: Arc<dyn MetricsSink>,
 }
 
 /// The body of one queue message.
@@ -137,7 +140,8 @@ pub async fn process_message(deps: &Deps, message: &SqsMessage) -> Disposition {
         Arc::clone(&deps.store),
         Arc::clone(&deps.resumer),
         Arc::clone(&deps.clock),
-    );
+    )
+    .with_metrics(Arc::clone(&deps.metrics));
     let workflow_id = parsed.workflow_id.as_str();
     let dropped = |reason: &str, detail: &str| {
         warn!(
@@ -253,6 +257,7 @@ mod tests {
         let resumer = Arc::new(RecordingResumer::default());
         Fixture {
             deps: Deps {
+                metrics: Arc::new(hitl_domain::ports::NoMetrics),
                 store,
                 resumer: resumer.clone(),
                 clock,
@@ -448,6 +453,7 @@ mod tests {
         }
         let f = setup().await;
         let deps = Deps {
+            metrics: Arc::new(hitl_domain::ports::NoMetrics),
             store: Arc::new(FailingStore),
             resumer: Arc::new(Down),
             clock: f.deps.clock.clone(),

@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use hitl_domain::contracts::{FinalizeInput, WorkflowOutcome};
 use hitl_domain::metrics;
+use hitl_domain::model::WorkflowStatus;
 use hitl_domain::optimistic::mutate;
 use hitl_domain::ports::Clock;
+use hitl_domain::ports::MetricsSink;
 use hitl_domain::rules;
 use hitl_domain::store::WorkflowStore;
 use hitl_domain::HandlerError;
@@ -21,6 +23,8 @@ pub struct Deps {
     pub store: Arc<dyn WorkflowStore>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
+    /// Where business metrics go (the EMF writer on Lambda).
+    pub metrics: Arc<dyn MetricsSink>,
 }
 
 /// Finds the workflow id in the state at the time of a failure, if one was created.
@@ -33,9 +37,9 @@ fn workflow_id_in(state: &Value) -> Option<String> {
 }
 
 /// Reports whether a finished smoke workflow ended as its scenario expects.
-fn emit_smoke_result(workflow: &hitl_domain::model::Workflow) {
+fn emit_smoke_result(deps: &Deps, workflow: &hitl_domain::model::Workflow) {
     if let Some(passed) = metrics::smoke_item_passed(workflow) {
-        metrics::emit(&metrics::with_properties(
+        deps.metrics.record(&metrics::with_properties(
             metrics::smoke_test_result(passed),
             &[("workflow_id", &workflow.id)],
         ));
@@ -53,15 +57,16 @@ pub async fn handle(deps: &Deps, input: FinalizeInput) -> Result<WorkflowOutcome
                 .ok_or_else(|| HandlerError::WorkflowNotFound(workflow_id.clone()))?;
             rules::confirm_approval(&workflow)?;
             if workflow.smoke.is_none() {
-                metrics::emit(&metrics::iterations_to_approval(workflow.iteration));
+                deps.metrics
+                    .record(&metrics::iterations_to_approval(workflow.iteration));
             }
-            emit_smoke_result(&workflow);
+            emit_smoke_result(deps, &workflow);
             info!(workflow_id = %workflow.id, iteration = workflow.iteration,
                 subject_id = %workflow.subject.id, iterations_to_approval = workflow.iteration,
                 "workflow approved");
             Ok(WorkflowOutcome {
                 workflow_id: workflow.id,
-                status: workflow.status.as_str().to_owned(),
+                status: workflow.status,
                 iteration: workflow.iteration,
             })
         }
@@ -71,7 +76,7 @@ pub async fn handle(deps: &Deps, input: FinalizeInput) -> Result<WorkflowOutcome
                     "execution failed before a workflow record existed");
                 return Ok(WorkflowOutcome {
                     workflow_id: String::new(),
-                    status: "failed".into(),
+                    status: WorkflowStatus::Failed,
                     iteration: 0,
                 });
             };
@@ -82,10 +87,10 @@ pub async fn handle(deps: &Deps, input: FinalizeInput) -> Result<WorkflowOutcome
             .await?;
             error!(workflow_id = %workflow.id, iteration = workflow.iteration,
                 error = %error.error, cause = %error.cause, "workflow failed");
-            emit_smoke_result(&workflow);
+            emit_smoke_result(deps, &workflow);
             Ok(WorkflowOutcome {
                 workflow_id: workflow.id,
-                status: workflow.status.as_str().to_owned(),
+                status: workflow.status,
                 iteration: workflow.iteration,
             })
         }
@@ -107,6 +112,7 @@ mod tests {
         wf.status = status;
         store.create_workflow(&wf).await.unwrap();
         Deps {
+            metrics: Arc::new(hitl_domain::ports::NoMetrics),
             store,
             clock: Arc::new(FixedClock::default()),
         }
@@ -118,7 +124,7 @@ mod tests {
         let input: FinalizeInput =
             serde_json::from_str(include_str!("../fixtures/record-failure.json")).unwrap();
         let out = handle(&deps, input).await.unwrap();
-        assert_eq!(out.status, "failed");
+        assert_eq!(out.status, WorkflowStatus::Failed);
         let wf = deps.store.get_workflow("wf-fin").await.unwrap().unwrap();
         let failure = wf.failure.unwrap();
         assert_eq!(failure.error, "AgentInvocationFailed");
@@ -143,7 +149,7 @@ mod tests {
         let input: FinalizeInput =
             serde_json::from_str(include_str!("../fixtures/record-failure.json")).unwrap();
         let out = handle(&deps, input).await.unwrap();
-        assert_eq!(out.status, "escalated");
+        assert_eq!(out.status, WorkflowStatus::Escalated);
     }
 
     #[tokio::test]
@@ -155,6 +161,9 @@ mod tests {
         let err = handle(&deps, input.clone()).await.unwrap_err();
         assert_eq!(err.name().as_str(), "InvalidTransition");
         let deps = setup(WorkflowStatus::Approved).await;
-        assert_eq!(handle(&deps, input).await.unwrap().status, "approved");
+        assert_eq!(
+            handle(&deps, input).await.unwrap().status,
+            WorkflowStatus::Approved
+        );
     }
 }

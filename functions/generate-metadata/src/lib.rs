@@ -7,6 +7,7 @@ use std::sync::Arc;
 use hitl_domain::contracts::{GenerateInput, GenerateOutput};
 use hitl_domain::model::{Artifact, FeedbackOutcome};
 use hitl_domain::optimistic::mutate;
+use hitl_domain::ports::MetricsSink;
 use hitl_domain::ports::{Clock, GenerationRequest, MetadataAgent};
 use hitl_domain::rules;
 use hitl_domain::store::{StoreError, WorkflowStore};
@@ -23,6 +24,8 @@ pub struct Deps {
     pub agent: Arc<dyn MetadataAgent>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
+    /// Where business metrics go (the EMF writer on Lambda).
+    pub metrics: Arc<dyn MetricsSink>,
 }
 
 /// Handles one invocation. Idempotent: a retry after the draft was stored returns the stored
@@ -69,11 +72,13 @@ pub async fn handle(deps: &Deps, input: GenerateInput) -> Result<GenerateOutput,
             let draft = deps.agent.generate(&request).await.inspect_err(|e| {
                 warn!(workflow_id = %workflow.id, iteration = input.iteration, error = %e,
                     error_type = e.name().as_str(), "agent invocation failed");
-                metrics::emit(&metrics::agent_invocation_error(e.name().as_str()));
+                deps.metrics
+                    .record(&metrics::agent_invocation_error(e.name().as_str()));
             })?;
             let problems = metadata::validate(&draft.content);
             if !problems.is_empty() {
-                metrics::emit(&metrics::agent_invocation_error("ArtifactInvalid"));
+                deps.metrics
+                    .record(&metrics::agent_invocation_error("ArtifactInvalid"));
                 return Err(HandlerError::ArtifactInvalid(problems));
             }
             let artifact = Artifact {
@@ -144,6 +149,7 @@ mod tests {
         let wf = sample_workflow("wf-gen");
         store.create_workflow(&wf).await.unwrap();
         let deps = Deps {
+            metrics: Arc::new(hitl_domain::ports::NoMetrics),
             store,
             agent,
             clock: Arc::new(FixedClock::default()),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use hitl_domain::contracts::{self, InitInput, ItemInput, PlanOutput, WorkflowRef};
 use hitl_domain::model::{Workflow, WorkflowStatus};
+use hitl_domain::ports::MetricsSink;
 use hitl_domain::ports::{AgentReadiness, Clock};
 use hitl_domain::store::{CreateOutcome, WorkflowStore};
 use hitl_domain::HandlerError;
@@ -20,6 +21,8 @@ pub struct Deps {
     pub readiness: Arc<dyn AgentReadiness>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
+    /// Where business metrics go (the EMF writer on Lambda).
+    pub metrics: Arc<dyn MetricsSink>,
 }
 
 /// What the function returns, by operation.
@@ -59,9 +62,10 @@ async fn init(
 ) -> Result<WorkflowRef, HandlerError> {
     contracts::check_item(&item)?;
     deps.readiness.ensure_ready().await.inspect_err(|e| {
-        hitl_domain::metrics::emit(&hitl_domain::metrics::agent_invocation_error(
-            e.name().as_str(),
-        ));
+        deps.metrics
+            .record(&hitl_domain::metrics::agent_invocation_error(
+                e.name().as_str(),
+            ));
     })?;
     let now = deps.clock.now();
     let workflow = Workflow {
@@ -129,6 +133,7 @@ mod tests {
 
     fn deps(readiness: Arc<dyn AgentReadiness>) -> Deps {
         Deps {
+            metrics: Arc::new(hitl_domain::ports::NoMetrics),
             store: Arc::new(SqliteStore::in_memory().unwrap()),
             readiness,
             clock: Arc::new(FixedClock::default()),

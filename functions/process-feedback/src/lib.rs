@@ -7,6 +7,8 @@
 use std::sync::Arc;
 
 use hitl_domain::feedback::{FeedbackProcessor, FeedbackReceipt, FeedbackRequest, Reviewer};
+use hitl_domain::model::Channel;
+use hitl_domain::ports::MetricsSink;
 use hitl_domain::ports::{Clock, ExecutionResumer};
 use hitl_domain::store::WorkflowStore;
 use hitl_domain::HandlerError;
@@ -21,6 +23,8 @@ pub struct Deps {
     pub resumer: Arc<dyn ExecutionResumer>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
+    /// Where business metrics go (the EMF writer on Lambda).
+    pub metrics: Arc<dyn MetricsSink>,
 }
 
 /// A decision submitted by direct invocation (from a trusted caller).
@@ -47,11 +51,12 @@ pub async fn handle(deps: &Deps, event: FeedbackEvent) -> Result<FeedbackReceipt
         Arc::clone(&deps.store),
         Arc::clone(&deps.resumer),
         Arc::clone(&deps.clock),
-    );
+    )
+    .with_metrics(Arc::clone(&deps.metrics));
     let reviewer = Reviewer::declared(
         event.reviewer.clone(),
         event.reviewer_groups.clone(),
-        "lambda",
+        Channel::Lambda,
     );
     Ok(processor
         .submit(
@@ -97,6 +102,7 @@ mod tests {
         let resumer = Arc::new(RecordingResumer::default());
         Fixture {
             deps: Deps {
+                metrics: Arc::new(hitl_domain::ports::NoMetrics),
                 store,
                 resumer: resumer.clone(),
                 clock: clock.clone(),
@@ -228,6 +234,32 @@ mod tests {
     /// Issue 14: a non-member's attempt used to be recorded in the workflow's own partition,
     /// so one user could grow another group's audit trail without bound. It is refused,
     /// logged and counted, and the trail stays untouched.
+    /// Issue 27: the processor's metrics go to the injected sink (the EMF writer on Lambda),
+    /// the same records as before: a decision, its latency, an unauthorised attempt.
+    #[tokio::test]
+    async fn metrics_go_to_the_injected_sink() {
+        let mut f = setup().await;
+        let sink = Arc::new(hitl_domain::testing::RecordingMetrics::default());
+        f.deps.metrics = sink.clone();
+        let mut outsider = approve();
+        outsider.reviewer_groups = Some(vec!["marketing".into()]);
+        handle(&f.deps, outsider).await.unwrap_err();
+        f.clock.advance(Duration::seconds(90));
+        handle(&f.deps, approve()).await.unwrap();
+        assert_eq!(
+            sink.names(),
+            ["UnauthorizedAttempts", "FeedbackReceived", "ReviewLatency"]
+        );
+        let records = sink.records.lock().unwrap().clone();
+        assert_eq!(records[0]["Channel"], "lambda");
+        assert_eq!(records[1]["Decision"], "approve");
+        assert_eq!(records[2]["ReviewLatency"], 90.0);
+        assert_eq!(
+            records[2]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "HitlOrchestrator"
+        );
+    }
+
     #[tokio::test]
     async fn reviewer_outside_the_group_is_forbidden_and_not_recorded() {
         let f = setup().await;
@@ -289,7 +321,7 @@ mod tests {
         f.resumer.delivered.lock().unwrap().push((
             "tok-fb".into(),
             serde_json::json!({"feedback_key": hitl_domain::feedback::scoped_key(
-                "lambda",
+                hitl_domain::model::Channel::Lambda,
                 &hitl_domain::identity::declared_id("rita"),
                 "rita-wf-fb-1-approve"
             )}),

@@ -14,6 +14,7 @@ async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let sdk = hitl_aws::lambda_config()?;
     let deps = Deps {
+        metrics: Arc::new(hitl_aws::metrics::EmfStdout),
         store: Arc::new(hitl_aws::dynamo_store(&sdk)?),
         resumer: Arc::new(hitl_aws::sfn_resumer(&sdk)),
         clock: Arc::new(hitl_domain::ports::SystemClock),

@@ -150,7 +150,7 @@ mod tests {
             comments: None,
             corrections: vec![],
         };
-        let reviewer = Reviewer::declared("rita", None, "api");
+        let reviewer = Reviewer::declared("rita", None, hitl_domain::model::Channel::Api);
         assert!(processor
             .submit("wf-rc", &request, "k-rc", &reviewer)
             .await

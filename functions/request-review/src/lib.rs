@@ -14,6 +14,7 @@ use hitl_domain::contracts::{ReviewRequestInput, ReviewRequestOutput};
 use hitl_domain::feedback::{FeedbackError, FeedbackProcessor};
 use hitl_domain::model::TaskToken;
 use hitl_domain::optimistic::mutate;
+use hitl_domain::ports::MetricsSink;
 use hitl_domain::ports::{
     Clock, ExecutionResumer, Notification, NotificationKind, Notifier, ResumeError,
 };
@@ -32,6 +33,8 @@ pub struct Deps {
     pub resumer: Arc<dyn ExecutionResumer>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
+    /// Where business metrics go (the EMF writer on Lambda).
+    pub metrics: Arc<dyn MetricsSink>,
 }
 
 /// Handles one invocation.
@@ -109,7 +112,8 @@ pub async fn handle(
             Arc::clone(&deps.store),
             Arc::clone(&deps.resumer),
             Arc::clone(&deps.clock),
-        );
+        )
+        .with_metrics(Arc::clone(&deps.metrics));
         for synthetic in smoke::decisions(scenario, &workflow, input.iteration) {
             match processor
                 .submit(
@@ -177,6 +181,7 @@ mod tests {
         let resumer = Arc::new(RecordingResumer::default());
         Fixture {
             deps: Deps {
+                metrics: Arc::new(hitl_domain::ports::NoMetrics),
                 store,
                 notifier: notifier.clone(),
                 resumer: resumer.clone(),

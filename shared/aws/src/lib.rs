@@ -1,6 +1,7 @@
 //! The AWS side of the hexagon: the DynamoDB store ([`dynamodb`]), the SNS notifier, Step
 //! Functions resumer, Bedrock agent and its readiness check, the Lambda-side SDK configuration
-//! ([`config`], [`lambda_config`]) and the Lambda error bridge ([`lambda`]).
+//! ([`config`], [`lambda_config`]), the Lambda error bridge ([`lambda`]) and the EMF metrics
+//! writer ([`metrics`]).
 //! Clients are built once (at cold start) with
 //! `aws_config::defaults(BehaviorVersion::latest())`, which honours `AWS_ENDPOINT_URL` so
 //! DynamoDB Local or an emulator can stand in without a test branch in production code.
@@ -8,6 +9,7 @@
 pub mod config;
 pub mod dynamodb;
 pub mod lambda;
+pub mod metrics;
 pub mod outcomes;
 
 use async_trait::async_trait;

@@ -7,8 +7,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{FieldError, HandlerError};
 use crate::model::{
-    Decision, EscalationReason, Subject, TaskToken, WorkflowConfig, CLAIM_TTL_RANGE,
-    DEFAULT_BATCH_SIZE, DEFAULT_CLAIM_TTL_SECONDS, DEFAULT_ESCALATION_GROUP,
+    Decision, EscalationReason, Subject, TaskToken, WorkflowConfig, WorkflowStatus,
+    CLAIM_TTL_RANGE, DEFAULT_BATCH_SIZE, DEFAULT_CLAIM_TTL_SECONDS, DEFAULT_ESCALATION_GROUP,
     DEFAULT_ESCALATION_TIMEOUT_SECONDS, DEFAULT_REMINDERS, DEFAULT_REQUIRED_APPROVALS,
     DEFAULT_REVIEWER_GROUP, DEFAULT_REVIEW_TIMEOUT_SECONDS, ESCALATION_TIMEOUT_RANGE,
     MAX_BATCH_SIZE, MAX_ITERATIONS_RANGE, MAX_REMINDERS, REQUIRED_APPROVALS_RANGE,
@@ -271,8 +271,8 @@ pub struct EscalateInput {
 pub struct WorkflowOutcome {
     /// Workflow (empty when the failure happened before one existed).
     pub workflow_id: String,
-    /// Final status.
-    pub status: String,
+    /// Final status (serialized as its snake_case name, e.g. `escalated`).
+    pub status: WorkflowStatus,
     /// Iterations used.
     pub iteration: u32,
 }

@@ -1,10 +1,5 @@
 //! Names that tie the definition, the function crates and the deployment template together.
-
-/// The definition file, relative to the workspace root.
-pub const DEFINITION_PATH: &str = "statemachine/definition.asl.json";
-
-/// The ASL definition as deployed (with `${...}` substitutions unresolved).
-pub const DEFINITION: &str = include_str!("../../../statemachine/definition.asl.json");
+//! The definition itself belongs to `hitl-statemachine` (`statemachine::DEFINITION`).
 
 /// `(DefinitionSubstitutions key, function crate and binary name)` for every Lambda the
 /// definition invokes.

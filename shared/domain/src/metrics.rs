@@ -1,16 +1,15 @@
 //! Business metrics as CloudWatch Embedded Metric Format (EMF) records.
 //!
-//! Each record is one JSON object printed as a single line to stdout; CloudWatch Logs
-//! extracts the metric from the Lambda log stream, so emitting costs no API call and cannot
-//! fail the handler. Every function here is pure (it returns the record as a
-//! [`serde_json::Value`]); [`emit`] prints one.
+//! Each record is one JSON object; on Lambda the [`MetricsSink`](crate::ports::MetricsSink)
+//! adapter (`hitl_aws::metrics::EmfStdout`) prints it as a single line to stdout, where
+//! CloudWatch Logs extracts the metric from the log stream, so emitting costs no API call and
+//! cannot fail the handler. Every function here is pure (it returns the record as a
+//! [`serde_json::Value`]); writing is the sink's job.
 //!
 //! All metrics live in the namespace [`NAMESPACE`] with the dimension `Service` =
 //! [`SERVICE`], and — for metrics that have a breakdown — a second dimension set
 //! `[Service, <Breakdown>]` (for example `[Service, Reason]` for escalations). The alarms and
 //! the dashboard in `infra/template.yaml` read exactly these names.
-
-use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -289,24 +288,6 @@ pub fn with_properties(mut record: Value, properties: &[(&str, &str)]) -> Value 
     record
 }
 
-static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
-
-/// Turns emission off for this process (the local CLI, whose stdout belongs to the user).
-pub fn disable() {
-    ENABLED.store(false, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// Prints one record as a single line on stdout (where the Lambda log agent picks it up).
-/// Never panics: a failed write is ignored, metrics must not fail a handler.
-pub fn emit(record: &Value) {
-    if !ENABLED.load(std::sync::atomic::Ordering::Relaxed) {
-        return;
-    }
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{record}");
-    let _ = out.flush();
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -438,7 +419,6 @@ mod tests {
         assert!(!text.contains('\n'));
         let back: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
-        emit(&back);
     }
 
     #[test]

@@ -795,6 +795,56 @@ pub struct FeedbackEntry {
     pub outcome: FeedbackOutcome,
 }
 
+/// The front door a submission came through. Part of every idempotency key's scope (see
+/// `feedback::scoped_key`), so its names are stable: they are the bytes hashed and the
+/// strings stored in the audit trail (`FeedbackEntry::channel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// The HTTP API (and the review page).
+    Api,
+    /// The feedback queue.
+    Sqs,
+    /// The `hitl` CLI.
+    Cli,
+    /// A direct Lambda invocation (`process-feedback`).
+    Lambda,
+    /// The synthetic reviewer of smoke workflows.
+    Synthetic,
+    /// Tests.
+    Test,
+}
+
+impl Channel {
+    /// Every channel.
+    pub const ALL: [Channel; 6] = [
+        Self::Api,
+        Self::Sqs,
+        Self::Cli,
+        Self::Lambda,
+        Self::Synthetic,
+        Self::Test,
+    ];
+
+    /// The stable name (what the serde form and the key scope use).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Sqs => "sqs",
+            Self::Cli => "cli",
+            Self::Lambda => "lambda",
+            Self::Synthetic => "synthetic",
+            Self::Test => "test",
+        }
+    }
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What the synthetic reviewer does with a smoke workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

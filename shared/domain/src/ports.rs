@@ -32,6 +32,40 @@ impl<T: Clock + ?Sized> Clock for Arc<T> {
     }
 }
 
+/// Where business metrics go: the records are built by [`crate::metrics`] (pure), a sink
+/// delivers them. On Lambda the sink is `hitl_aws::metrics::EmfStdout` (one EMF line per
+/// record on stdout, where CloudWatch Logs extracts it); locally [`LogMetrics`] or
+/// [`NoMetrics`]. A sink never fails its caller: metrics must not fail a handler.
+pub trait MetricsSink: Send + Sync {
+    /// Delivers one EMF record.
+    fn record(&self, record: &Value);
+}
+
+impl<T: MetricsSink + ?Sized> MetricsSink for Arc<T> {
+    fn record(&self, record: &Value) {
+        (**self).record(record);
+    }
+}
+
+/// Discards every record.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMetrics;
+
+impl MetricsSink for NoMetrics {
+    fn record(&self, _record: &Value) {}
+}
+
+/// Logs every record through `tracing` at debug level (the local processes: the CLI's
+/// stdout belongs to the user).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogMetrics;
+
+impl MetricsSink for LogMetrics {
+    fn record(&self, record: &Value) {
+        tracing::debug!(target: "hitl::metrics", %record, "metric");
+    }
+}
+
 /// What a notification is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

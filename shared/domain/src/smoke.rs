@@ -3,7 +3,7 @@
 //! escalation at the iteration limit, a two-approval workflow and an edit-and-approve.
 
 use crate::feedback::{FeedbackRequest, ResolutionRequest, Reviewer};
-use crate::model::{Correction, SmokeScenario, Workflow};
+use crate::model::{Channel, Correction, SmokeScenario, Workflow};
 
 /// The reviewer identity recorded for synthetic decisions.
 pub const SYNTHETIC_REVIEWER: &str = "synthetic-reviewer";
@@ -49,7 +49,7 @@ pub fn decisions(
 
 /// The identity the synthetic reviewer submits as (authorised by construction).
 pub fn reviewer() -> Reviewer {
-    Reviewer::declared(SYNTHETIC_REVIEWER, None, "synthetic")
+    Reviewer::declared(SYNTHETIC_REVIEWER, None, Channel::Synthetic)
 }
 
 /// Idempotency key of the synthetic decision for an iteration (stable under retries).

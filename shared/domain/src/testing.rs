@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use crate::error::HandlerError;
 use crate::model::TaskToken;
-use crate::ports::{Clock, ExecutionResumer, Notification, Notifier, ResumeError, TaskFate};
+use crate::ports::{
+    Clock, ExecutionResumer, MetricsSink, Notification, Notifier, ResumeError, TaskFate,
+};
 
 /// A clock that stands still until moved.
 #[derive(Debug, Clone)]
@@ -106,5 +108,35 @@ impl ExecutionResumer for RecordingResumer {
         } else {
             self.fate.lock().unwrap().unwrap_or(TaskFate::Unknown)
         })
+    }
+}
+
+/// Keeps every metric record it is given, in order.
+#[derive(Debug, Default)]
+pub struct RecordingMetrics {
+    /// The records received.
+    pub records: Mutex<Vec<Value>>,
+}
+
+impl RecordingMetrics {
+    /// The metric name of each record (the first entry of its EMF directive), in order.
+    pub fn names(&self) -> Vec<String> {
+        self.records
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    }
+}
+
+impl MetricsSink for RecordingMetrics {
+    fn record(&self, record: &Value) {
+        self.records.lock().unwrap().push(record.clone());
     }
 }

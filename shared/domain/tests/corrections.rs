@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 fn reviewer() -> Reviewer {
-    Reviewer::declared("rita", None, "sqs")
+    Reviewer::declared("rita", None, hitl_domain::model::Channel::Sqs)
 }
 
 fn changes(corrections: Vec<(&str, &str)>) -> FeedbackRequest {

@@ -421,7 +421,7 @@ pub async fn concurrent_claims_hold_once(store: Arc<dyn WorkflowStore>) {
             let reviewer = Reviewer::declared(
                 format!("reviewer-{i}"),
                 Some(vec!["reviewers".into()]),
-                "test",
+                crate::model::Channel::Test,
             );
             service.claim(&id, Some(1), &reviewer).await
         }));
