@@ -2,6 +2,8 @@
 //! router registers its paths from these constants and a test compares the table with
 //! `api/openapi.yaml`, so the description cannot drift from the code.
 
+use hitl_domain::rules::Rejection;
+
 /// Liveness probe.
 pub const HEALTHZ: &str = "/healthz";
 /// The review queue of the caller.
@@ -151,21 +153,19 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest look-back `GET /analytics` accepts, in days (bounds the work of one request).
 pub const MAX_ANALYTICS_DAYS: i64 = 400;
 
-/// `reason` values of 409 responses.
-pub const CONFLICT_REASONS: [&str; 15] = [
-    "stale_iteration",
-    "unknown_iteration",
-    "already_decided",
-    "not_awaiting_review",
-    "workflow_finished",
-    "review_timed_out",
-    "idempotency_key_reused",
-    "not_escalated",
-    "already_resolved",
-    "escalation_expired",
-    "too_many_iterations",
-    "no_draft_to_review",
-    "claimed_by_other",
-    "already_approved",
-    "edit_needs_single_approval",
-];
+/// The 409 reason of a submission whose idempotency key was used before for another body
+/// (the processor's, not a rule's).
+pub const KEY_REUSED_REASON: &str = "idempotency_key_reused";
+
+/// `reason` values of 409 responses: every rejection of the rules (one list, in the domain)
+/// and the reused key. The OpenAPI enum, the page's messages and API.md's tables are checked
+/// against it (`api/tests/conflict_reasons.rs`).
+pub const CONFLICT_REASONS: [&str; Rejection::NAMES.len() + 1] = {
+    let mut reasons = [KEY_REUSED_REASON; Rejection::NAMES.len() + 1];
+    let mut i = 0;
+    while i < Rejection::NAMES.len() {
+        reasons[i] = Rejection::NAMES[i];
+        i += 1;
+    }
+    reasons
+};

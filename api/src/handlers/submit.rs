@@ -168,7 +168,7 @@ async fn submit(
         // Same answer as an unknown workflow: a non-member learns nothing.
         Err(FeedbackError::Forbidden { .. }) => not_found(&workflow_id).into_response(),
         Err(FeedbackError::KeyReused(_)) => ApiError::Conflict {
-            reason: "idempotency_key_reused".into(),
+            reason: crate::routes::KEY_REUSED_REASON.into(),
             message: "this Idempotency-Key was already used for a different submission; use a fresh key for a new decision".into(),
         }
         .into_response(),
