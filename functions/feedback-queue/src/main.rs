@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use feedback_queue::{handle, Deps};
-use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
+use lambda_runtime::{tracing, Error};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -19,9 +19,10 @@ async fn main() -> Result<(), Error> {
         resumer: Arc::new(hitl_aws::sfn_resumer(&sdk)),
         clock: Arc::new(hitl_domain::ports::SystemClock),
     };
-    run(service_fn(|event: LambdaEvent<_>| {
-        let deps = deps.clone();
-        async move { Ok::<_, Error>(handle(&deps, event.payload).await) }
-    }))
+    // A batch answers which messages failed; it never fails as a whole.
+    hitl_aws::lambda::serve(
+        deps,
+        |deps, event| async move { Ok(handle(&deps, event).await) },
+    )
     .await
 }

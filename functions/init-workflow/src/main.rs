@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use init_workflow::{handle, Deps};
-use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
+use lambda_runtime::{tracing, Error};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -19,13 +19,9 @@ async fn main() -> Result<(), Error> {
         readiness: hitl_aws::agent_readiness(&sdk)?,
         clock: Arc::new(hitl_domain::ports::SystemClock),
     };
-    run(service_fn(|event: LambdaEvent<_>| {
-        let deps = deps.clone();
-        async move {
-            handle(&deps, event.payload)
-                .await
-                .map_err(hitl_aws::lambda::LambdaError::from)
-        }
-    }))
+    hitl_aws::lambda::serve(
+        deps,
+        |deps, event| async move { handle(&deps, event).await },
+    )
     .await
 }

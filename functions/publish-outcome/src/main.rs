@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
+use lambda_runtime::{tracing, Error};
 use publish_outcome::{handle, Deps};
 
 #[global_allocator]
@@ -18,13 +18,9 @@ async fn main() -> Result<(), Error> {
         publisher: Arc::new(hitl_aws::outcome_publisher(&sdk)?),
         environment: hitl_aws::config::required(hitl_aws::config::ENVIRONMENT)?,
     };
-    run(service_fn(|event: LambdaEvent<_>| {
-        let deps = deps.clone();
-        async move {
-            handle(&deps, event.payload)
-                .await
-                .map_err(hitl_aws::lambda::LambdaError::from)
-        }
-    }))
+    hitl_aws::lambda::serve(
+        deps,
+        |deps, event| async move { handle(&deps, event).await },
+    )
     .await
 }

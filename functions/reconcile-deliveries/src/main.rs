@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
+use lambda_runtime::{tracing, Error};
 use reconcile_deliveries::{handle, Deps};
 
 #[global_allocator]
@@ -27,13 +27,9 @@ async fn main() -> Result<(), Error> {
         )?),
         page_url: hitl_aws::config::optional(hitl_aws::config::REVIEW_PAGE_URL),
     };
-    run(service_fn(|event: LambdaEvent<_>| {
-        let deps = deps.clone();
-        async move {
-            handle(&deps, event.payload)
-                .await
-                .map_err(hitl_aws::lambda::LambdaError::from)
-        }
-    }))
+    hitl_aws::lambda::serve(
+        deps,
+        |deps, event| async move { handle(&deps, event).await },
+    )
     .await
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
+use lambda_runtime::{tracing, Error};
 use request_review::{handle, Deps};
 
 #[global_allocator]
@@ -23,13 +23,9 @@ async fn main() -> Result<(), Error> {
         resumer: Arc::new(hitl_aws::sfn_resumer(&sdk)),
         clock: Arc::new(hitl_domain::ports::SystemClock),
     };
-    run(service_fn(|event: LambdaEvent<_>| {
-        let deps = deps.clone();
-        async move {
-            handle(&deps, event.payload)
-                .await
-                .map_err(hitl_aws::lambda::LambdaError::from)
-        }
-    }))
+    hitl_aws::lambda::serve(
+        deps,
+        |deps, event| async move { handle(&deps, event).await },
+    )
     .await
 }

@@ -3,8 +3,30 @@
 //!
 //! [`ErrorName`]: hitl_domain::ErrorName
 
+use std::future::Future;
+
 use hitl_domain::HandlerError;
-use lambda_runtime::Diagnostic;
+use lambda_runtime::{run, service_fn, Diagnostic, LambdaEvent};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Runs a function's handler for every invocation, one at a time: `handler(deps, payload)`,
+/// its [`HandlerError`] reported as a [`LambdaError`] (the stable `errorType`). Every
+/// function's `main.rs` is its ports' wiring and this one call.
+pub async fn serve<D, I, O, F, Fut>(deps: D, handler: F) -> Result<(), lambda_runtime::Error>
+where
+    D: Clone + Send + 'static,
+    I: DeserializeOwned + Send + 'static,
+    O: Serialize + Send + 'static,
+    F: Fn(D, I) -> Fut,
+    Fut: Future<Output = Result<O, HandlerError>> + Send,
+{
+    run(service_fn(|event: LambdaEvent<I>| {
+        let invocation = handler(deps.clone(), event.payload);
+        async move { invocation.await.map_err(LambdaError::from) }
+    }))
+    .await
+}
 
 /// A [`HandlerError`] on its way out of a Lambda handler (`handle(..).await.map_err(LambdaError::from)`).
 #[derive(Debug)]
