@@ -222,11 +222,17 @@ pub async fn run(runtime: &Runtime, args: SmokeArgs, as_json: bool) -> Result<Ex
         let mut items_done = true;
         for subject in &subjects_all {
             let id = workflow_id(&request_id, &subject.id);
-            let done = runtime
-                .store
-                .get_workflow(&id)
-                .await?
-                .is_some_and(|w| w.status.is_terminal());
+            // Done when the record is final and its execution has ended too: the record turns
+            // final (finalize) before the execution publishes its event and succeeds.
+            let done = match runtime.store.get_workflow(&id).await? {
+                Some(w) if w.status.is_terminal() => w.execution_arn.as_deref().is_none_or(|arn| {
+                    runtime
+                        .engine
+                        .describe_execution(arn)
+                        .is_ok_and(|d| d.status != ExecutionStatus::Running)
+                }),
+                _ => false,
+            };
             items_done &= done;
         }
         if (!parent_running && items_done) || std::time::Instant::now() > waiting_until {
