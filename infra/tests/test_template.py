@@ -206,8 +206,9 @@ def mutate_calls() -> set[str]:
 
 @lru_cache(maxsize=None)
 def processor_calls() -> tuple[frozenset, bool]:
-    """Store methods the FeedbackProcessor calls, and whether it resumes executions."""
-    text = strip_tests(read(DOMAIN / "feedback.rs"))
+    """Store methods the FeedbackProcessor calls (shared/domain/src/feedback/processor.rs),
+    and whether it resumes executions."""
+    text = strip_tests(read(DOMAIN / "feedback" / "processor.rs"))
     impl = block(text, text.index("impl<S, R, C> FeedbackProcessor"))
     calls = store_calls(impl)
     if re.search(r"\bmutate\(", impl):
@@ -217,11 +218,10 @@ def processor_calls() -> tuple[frozenset, bool]:
 
 @lru_cache(maxsize=None)
 def relay_calls() -> frozenset:
-    """Store methods of the outbox relay (the second FeedbackProcessor impl block, which also
-    runs the first block's delivery helpers)."""
-    text = strip_tests(read(DOMAIN / "feedback.rs"))
-    first = text.index("impl<S, R, C> FeedbackProcessor")
-    relay = block(text, text.index("impl<S, R, C> FeedbackProcessor", first + 1))
+    """Store methods of the outbox relay (the FeedbackProcessor impl block of
+    shared/domain/src/feedback/outbox.rs, which also runs the processor's delivery helpers)."""
+    text = strip_tests(read(DOMAIN / "feedback" / "outbox.rs"))
+    relay = block(text, text.index("impl<S, R, C> FeedbackProcessor"))
     return frozenset(store_calls(relay)) | processor_calls()[0]
 
 
