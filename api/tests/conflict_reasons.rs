@@ -5,9 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{TimeZone, Utc};
 use hitl_api::routes::CONFLICT_REASONS;
-use hitl_domain::model::WorkflowStatus;
 use hitl_domain::rules::Rejection;
 use serde_json::Value;
 
@@ -24,86 +22,15 @@ fn reasons() -> BTreeSet<&'static str> {
     set
 }
 
-/// One value of every variant. The `match` has no wildcard, so a new variant does not compile
-/// until it is added here (and then its name is checked below).
-fn one_of_each() -> Vec<Rejection> {
-    let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 30, 0).unwrap();
-    let all = vec![
-        Rejection::StaleIteration {
-            submitted: 1,
-            current: 2,
-        },
-        Rejection::UnknownIteration {
-            submitted: 3,
-            current: 2,
-        },
-        Rejection::AlreadyDecided {
-            iteration: 1,
-            decision: "approve",
-            reviewer: "rita".into(),
-        },
-        Rejection::NotAwaitingReview {
-            status: WorkflowStatus::Generating,
-        },
-        Rejection::WorkflowFinished {
-            status: WorkflowStatus::Approved,
-        },
-        Rejection::ReviewTimedOut {
-            iteration: 1,
-            deadline: at,
-        },
-        Rejection::NotEscalated {
-            status: WorkflowStatus::AwaitingReview,
-        },
-        Rejection::AlreadyResolved {
-            decision: "extend",
-            by: "olga".into(),
-        },
-        Rejection::EscalationExpired { deadline: at },
-        Rejection::TooManyIterations {
-            requested: 60,
-            total: 63,
-            max: 50,
-        },
-        Rejection::NoDraftToReview { iteration: 3 },
-        Rejection::ClaimedByOther {
-            iteration: 1,
-            holder: "sam".into(),
-            until: at,
-        },
-        Rejection::AlreadyApproved {
-            iteration: 1,
-            reviewer: "rita".into(),
-        },
-        Rejection::EditNeedsSingleApproval { required: 2 },
-    ];
-    for r in &all {
-        match r {
-            Rejection::StaleIteration { .. }
-            | Rejection::UnknownIteration { .. }
-            | Rejection::AlreadyDecided { .. }
-            | Rejection::NotAwaitingReview { .. }
-            | Rejection::WorkflowFinished { .. }
-            | Rejection::ReviewTimedOut { .. }
-            | Rejection::NotEscalated { .. }
-            | Rejection::AlreadyResolved { .. }
-            | Rejection::EscalationExpired { .. }
-            | Rejection::TooManyIterations { .. }
-            | Rejection::NoDraftToReview { .. }
-            | Rejection::ClaimedByOther { .. }
-            | Rejection::AlreadyApproved { .. }
-            | Rejection::EditNeedsSingleApproval { .. } => {}
-        }
-    }
-    all
-}
-
 #[test]
 fn the_conflict_reasons_are_the_rejection_names_and_the_idempotency_conflict() {
-    let names: BTreeSet<&str> = one_of_each().iter().map(Rejection::name).collect();
+    let names: BTreeSet<&str> = hitl_domain::testing::one_rejection_of_each_kind()
+        .iter()
+        .map(Rejection::name)
+        .collect();
     assert_eq!(
         names.len(),
-        one_of_each().len(),
+        hitl_domain::testing::one_rejection_of_each_kind().len(),
         "two rejections share a name"
     );
     let expected: BTreeSet<&str> = names.iter().copied().chain(NOT_A_RULE).collect();

@@ -409,6 +409,17 @@ async fn one_person_with_two_id_tokens_counts_once_toward_the_quorum() {
     s.awaiting("wf-held", "reviewers").await;
     let claim = s.claim("wf-held", &verified, None).await;
     assert_eq!(claim.status, 200, "{}", claim.body);
+    // The queue lists it as the person's own under the other token too.
+    let mine = s.get("/reviews?claim=mine", Some(&unverified)).await;
+    assert_eq!(mine.status, 200, "{}", mine.body);
+    let listed = mine.json();
+    let ids: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["workflow_id"].as_str())
+        .collect();
+    assert_eq!(ids, ["wf-held"], "{}", mine.body);
     let decided = s
         .feedback(
             "wf-held",
@@ -418,8 +429,6 @@ async fn one_person_with_two_id_tokens_counts_once_toward_the_quorum() {
         )
         .await;
     assert_eq!(decided.status, 200, "{}", decided.body);
-    let mine = s.get("/reviews?claim=mine", Some(&unverified)).await;
-    assert_eq!(mine.status, 200);
 }
 
 #[tokio::test]

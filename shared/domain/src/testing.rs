@@ -8,10 +8,11 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 
 use crate::error::HandlerError;
-use crate::model::TaskToken;
+use crate::model::{TaskToken, WorkflowStatus};
 use crate::ports::{
     Clock, ExecutionResumer, MetricsSink, Notification, Notifier, ResumeError, TaskFate,
 };
+use crate::rules::Rejection;
 
 /// A clock that stands still until moved.
 #[derive(Debug, Clone)]
@@ -139,4 +140,78 @@ impl MetricsSink for RecordingMetrics {
     fn record(&self, record: &Value) {
         self.records.lock().unwrap().push(record.clone());
     }
+}
+
+/// One value of every [`Rejection`] variant, for tests that check the names against a list.
+/// The `match` has no wildcard, so a new variant does not compile until it is added here.
+pub fn one_rejection_of_each_kind() -> Vec<Rejection> {
+    let at = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).single().unwrap();
+    let all = vec![
+        Rejection::StaleIteration {
+            submitted: 1,
+            current: 2,
+        },
+        Rejection::UnknownIteration {
+            submitted: 3,
+            current: 2,
+        },
+        Rejection::AlreadyDecided {
+            iteration: 1,
+            decision: "approve",
+            reviewer: "rita".into(),
+        },
+        Rejection::NotAwaitingReview {
+            status: WorkflowStatus::Generating,
+        },
+        Rejection::WorkflowFinished {
+            status: WorkflowStatus::Approved,
+        },
+        Rejection::ReviewTimedOut {
+            iteration: 1,
+            deadline: at,
+        },
+        Rejection::NotEscalated {
+            status: WorkflowStatus::Approved,
+        },
+        Rejection::AlreadyResolved {
+            decision: "abandon",
+            by: "lead".into(),
+        },
+        Rejection::EscalationExpired { deadline: at },
+        Rejection::TooManyIterations {
+            requested: 9,
+            total: 20,
+            max: 10,
+        },
+        Rejection::NoDraftToReview { iteration: 2 },
+        Rejection::ClaimedByOther {
+            iteration: 1,
+            holder: "ana".into(),
+            until: at,
+        },
+        Rejection::AlreadyApproved {
+            iteration: 1,
+            reviewer: "ana".into(),
+        },
+        Rejection::EditNeedsSingleApproval { required: 2 },
+    ];
+    for rejection in &all {
+        match rejection {
+            Rejection::StaleIteration { .. }
+            | Rejection::UnknownIteration { .. }
+            | Rejection::AlreadyDecided { .. }
+            | Rejection::NotAwaitingReview { .. }
+            | Rejection::WorkflowFinished { .. }
+            | Rejection::ReviewTimedOut { .. }
+            | Rejection::NotEscalated { .. }
+            | Rejection::AlreadyResolved { .. }
+            | Rejection::EscalationExpired { .. }
+            | Rejection::TooManyIterations { .. }
+            | Rejection::NoDraftToReview { .. }
+            | Rejection::ClaimedByOther { .. }
+            | Rejection::AlreadyApproved { .. }
+            | Rejection::EditNeedsSingleApproval { .. } => {}
+        }
+    }
+    all
 }

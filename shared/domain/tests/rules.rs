@@ -406,83 +406,12 @@ fn only_an_unpublished_outcome_turns_a_finished_workflow_failed() {
     assert!(rules::fail(&escalated, "PublishFailed", "x", now()).is_some());
 }
 
-/// One of each rejection. The exhaustive match makes a new variant a compile error here until
-/// it has an example (and so a name that must be in `Rejection::NAMES`).
-fn every_rejection() -> Vec<Rejection> {
-    let at = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).single().unwrap();
-    let all = vec![
-        Rejection::StaleIteration {
-            submitted: 1,
-            current: 2,
-        },
-        Rejection::UnknownIteration {
-            submitted: 3,
-            current: 2,
-        },
-        Rejection::AlreadyDecided {
-            iteration: 1,
-            decision: "approve",
-            reviewer: "rita".into(),
-        },
-        Rejection::NotAwaitingReview {
-            status: WorkflowStatus::Generating,
-        },
-        Rejection::WorkflowFinished {
-            status: WorkflowStatus::Approved,
-        },
-        Rejection::ReviewTimedOut {
-            iteration: 1,
-            deadline: at,
-        },
-        Rejection::NotEscalated {
-            status: WorkflowStatus::Approved,
-        },
-        Rejection::AlreadyResolved {
-            decision: "abandon",
-            by: "lead".into(),
-        },
-        Rejection::EscalationExpired { deadline: at },
-        Rejection::TooManyIterations {
-            requested: 9,
-            total: 20,
-            max: 10,
-        },
-        Rejection::NoDraftToReview { iteration: 2 },
-        Rejection::ClaimedByOther {
-            iteration: 1,
-            holder: "ana".into(),
-            until: at,
-        },
-        Rejection::AlreadyApproved {
-            iteration: 1,
-            reviewer: "ana".into(),
-        },
-        Rejection::EditNeedsSingleApproval { required: 2 },
-    ];
-    for rejection in &all {
-        match rejection {
-            Rejection::StaleIteration { .. }
-            | Rejection::UnknownIteration { .. }
-            | Rejection::AlreadyDecided { .. }
-            | Rejection::NotAwaitingReview { .. }
-            | Rejection::WorkflowFinished { .. }
-            | Rejection::ReviewTimedOut { .. }
-            | Rejection::NotEscalated { .. }
-            | Rejection::AlreadyResolved { .. }
-            | Rejection::EscalationExpired { .. }
-            | Rejection::TooManyIterations { .. }
-            | Rejection::NoDraftToReview { .. }
-            | Rejection::ClaimedByOther { .. }
-            | Rejection::AlreadyApproved { .. }
-            | Rejection::EditNeedsSingleApproval { .. } => {}
-        }
-    }
-    all
-}
-
 #[test]
 fn rejection_names_list_every_variant_once_and_nothing_else() {
-    let names: Vec<&str> = every_rejection().iter().map(Rejection::name).collect();
+    let names: Vec<&str> = hitl_domain::testing::one_rejection_of_each_kind()
+        .iter()
+        .map(Rejection::name)
+        .collect();
     assert_eq!(names.len(), 14, "one example per variant");
     for name in &names {
         assert!(
