@@ -1,26 +1,25 @@
-//! What every handler shares: the ports of the feedback processor, the identity source and the
-//! per-deployment settings ([`AppState`]), and the authenticated caller ([`Caller`]).
+//! What every handler shares: the process's ports ([`Ports`], wired once per kind of process),
+//! the identity source and the per-deployment settings ([`AppState`]), and the authenticated
+//! caller ([`Caller`]).
 
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use hitl_domain::ports::{Clock, ExecutionResumer, LogMetrics, MetricsSink};
+use hitl_app::Ports;
+use hitl_domain::ports::{Clock, ExecutionResumer, LogMetrics};
 use hitl_domain::store::WorkflowStore;
 
 use crate::error::ApiError;
 use crate::identity::{Identity, IdentitySource};
 use crate::{cursor, oidc, rate_limit};
 
-/// What the router needs: the ports of the feedback processor and an identity source.
+/// What the router needs: the process's ports and an identity source.
 #[derive(Clone)]
 pub struct AppState {
-    /// Workflow store.
-    pub store: Arc<dyn WorkflowStore>,
-    /// Resumes the waiting execution (Step Functions, or the local engine).
-    pub resumer: Arc<dyn ExecutionResumer>,
-    /// Clock.
-    pub clock: Arc<dyn Clock>,
+    /// The store, the clock, the resumer (Step Functions, or the local engine) and the
+    /// metrics sink the use cases run over.
+    pub ports: Ports,
     /// Who is calling.
     pub identity: Arc<dyn IdentitySource>,
     /// Per-principal limit on decision submissions.
@@ -29,34 +28,34 @@ pub struct AppState {
     pub cursors: cursor::CursorSeal,
     /// How the review page signs reviewers in (`GET /auth/config`).
     pub page_auth: Arc<oidc::PageAuth>,
-    /// Where the processor's metrics go (debug logs unless [`AppState::with_metrics`]).
-    pub metrics: Arc<dyn MetricsSink>,
 }
 
 impl AppState {
-    /// Wires the state.
+    /// The state over a process's ports (the API uses the store, the clock, the resumer and
+    /// the metrics sink).
+    pub fn over(ports: Ports, identity: Arc<dyn IdentitySource>) -> Self {
+        Self {
+            ports,
+            identity,
+            rate_limit: Arc::new(rate_limit::RateLimiter::default()),
+            cursors: cursor::CursorSeal::random(),
+            page_auth: Arc::new(oidc::PageAuth::Token),
+        }
+    }
+
+    /// [`AppState::over`] the given store, resumer and clock, metrics to the debug log (tests).
     pub fn new(
         store: Arc<dyn WorkflowStore>,
         resumer: Arc<dyn ExecutionResumer>,
         clock: Arc<dyn Clock>,
         identity: Arc<dyn IdentitySource>,
     ) -> Self {
-        Self {
-            store,
-            resumer,
-            clock,
+        Self::over(
+            Ports::new(store, clock)
+                .with_resumer(resumer)
+                .with_metrics(Arc::new(LogMetrics)),
             identity,
-            rate_limit: Arc::new(rate_limit::RateLimiter::default()),
-            cursors: cursor::CursorSeal::random(),
-            page_auth: Arc::new(oidc::PageAuth::Token),
-            metrics: Arc::new(LogMetrics),
-        }
-    }
-
-    /// Sends the processor's metrics to `sink` (the EMF writer on Lambda).
-    pub fn with_metrics(mut self, sink: Arc<dyn MetricsSink>) -> Self {
-        self.metrics = sink;
-        self
+        )
     }
 
     /// Sets how the review page signs reviewers in.

@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use hitl_app::{housekeeping, Ports};
 use hitl_domain::deployment::{local_function_arn, FUNCTION_SUBSTITUTIONS};
-use hitl_domain::feedback::{FeedbackProcessor, ReconcileReport};
+use hitl_domain::feedback::ReconcileReport;
 use hitl_domain::metadata::LocalGenerator;
 use hitl_domain::model::TaskToken;
 use hitl_domain::ports::{
@@ -27,6 +28,9 @@ use serde::Serialize;
 use serde_json::Value;
 use statemachine::DEFINITION;
 use statemachine::{Engine, EngineConfig, EngineError, HandlerRegistry, TaskContext, TaskFailure};
+
+/// The environment name of local outcomes (`metadata/local/…` keys).
+pub const LOCAL_ENVIRONMENT: &str = "local";
 
 /// Workflows one reconciliation pass looks at.
 const RECONCILE_BATCH: usize = 100;
@@ -296,130 +300,71 @@ impl statemachine::TaskHandler for IntegrationEcho {
     }
 }
 
-/// Ports shared by every handler.
-#[derive(Clone)]
-pub struct Ports {
-    /// Workflow store.
-    pub store: Arc<dyn WorkflowStore>,
-    /// Clock (the engine's).
-    pub clock: Arc<dyn Clock>,
-    /// Local resumer.
-    pub resumer: Arc<LocalResumer>,
-    /// Local notifier.
-    pub notifier: Arc<dyn Notifier>,
-    /// The drafting agent (the deterministic [`LocalGenerator`] unless a test swaps it).
-    pub agent: Arc<dyn MetadataAgent>,
-    /// Where finished workflows are published.
-    pub publisher: Arc<dyn OutcomePublisher>,
+/// A function's handler over the process's ports, as the engine calls it.
+fn function<I, O, F, Fut>(ports: &Ports, handler: F) -> Arc<dyn statemachine::TaskHandler>
+where
+    I: DeserializeOwned + Send + 'static,
+    O: Serialize + Send + 'static,
+    F: Fn(Ports, I) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, HandlerError>> + Send + 'static,
+{
+    let ports = ports.clone();
+    typed(move |input| handler(ports.clone(), input))
 }
 
-/// Registers the project's function handlers under their function names.
+/// Registers the project's function handlers under their function names, each over the same
+/// ports (the Lambda functions get theirs from `hitl_aws::lambda::ports`).
 pub fn registry(ports: &Ports) -> HandlerRegistry {
-    let p = ports.clone();
-    let init = init_workflow::Deps {
-        metrics: Arc::new(LogMetrics),
-        store: p.store.clone(),
-        readiness: Arc::new(NoAgentConfigured),
-        clock: p.clock.clone(),
-    };
-    let generate = generate_metadata::Deps {
-        metrics: Arc::new(LogMetrics),
-        store: p.store.clone(),
-        agent: p.agent.clone(),
-        clock: p.clock.clone(),
-    };
-    let review = request_review::Deps {
-        metrics: Arc::new(LogMetrics),
-        store: p.store.clone(),
-        notifier: p.notifier.clone(),
-        resumer: p.resumer.clone(),
-        clock: p.clock.clone(),
-    };
-    let check = iteration_check::Deps {
-        store: p.store.clone(),
-        clock: p.clock.clone(),
-    };
-    let esc = escalate::Deps {
-        metrics: Arc::new(LogMetrics),
-        store: p.store.clone(),
-        notifier: p.notifier.clone(),
-        resumer: p.resumer.clone(),
-        clock: p.clock.clone(),
-    };
-    let fin = finalize::Deps {
-        metrics: Arc::new(LogMetrics),
-        store: p.store.clone(),
-        clock: p.clock.clone(),
-    };
-    let publish = publish_outcome::Deps {
-        store: p.store.clone(),
-        publisher: p.publisher.clone(),
-        environment: "local".into(),
-    };
-    let feedback = process_feedback::Deps {
-        metrics: Arc::new(LogMetrics),
-        store: p.store.clone(),
-        resumer: p.resumer.clone(),
-        clock: p.clock.clone(),
-    };
     HandlerRegistry::new()
         .with(
             "init-workflow",
-            typed(move |i| {
-                let d = init.clone();
-                async move { init_workflow::handle(&d, i).await }
-            }),
+            function(
+                ports,
+                |p, i| async move { init_workflow::handle(&p, i).await },
+            ),
         )
         .with(
             "generate-metadata",
-            typed(move |i| {
-                let d = generate.clone();
-                async move { generate_metadata::handle(&d, i).await }
+            function(ports, |p, i| async move {
+                generate_metadata::handle(&p, i).await
             }),
         )
         .with(
             "request-review",
-            typed(move |i| {
-                let d = review.clone();
-                async move { request_review::handle(&d, i).await }
-            }),
+            function(
+                ports,
+                |p, i| async move { request_review::handle(&p, i).await },
+            ),
         )
         .with(
             "iteration-check",
-            typed(move |i| {
-                let d = check.clone();
-                async move { iteration_check::handle(&d, i).await }
-            }),
+            function(
+                ports,
+                |p, i| async move { iteration_check::handle(&p, i).await },
+            ),
         )
         .with(
             "escalate",
-            typed(move |i| {
-                let d = esc.clone();
-                async move { escalate::handle(&d, i).await }
-            }),
+            function(ports, |p, i| async move { escalate::handle(&p, i).await }),
         )
         .with(
             "finalize",
-            typed(move |i| {
-                let d = fin.clone();
-                async move { finalize::handle(&d, i).await }
-            }),
+            function(ports, |p, i| async move { finalize::handle(&p, i).await }),
         )
         .with(
             "publish-outcome",
-            typed(move |i| {
-                let d = publish.clone();
-                async move { publish_outcome::handle(&d, i).await }
-            }),
+            function(
+                ports,
+                |p, i| async move { publish_outcome::handle(&p, i).await },
+            ),
         )
         .with("sqs:sendMessage", Arc::new(IntegrationEcho("MessageId")))
         .with("sns:publish", Arc::new(IntegrationEcho("MessageId")))
         .with("events:putEvents", Arc::new(IntegrationEcho("Entries")))
         .with(
             "process-feedback",
-            typed(move |i| {
-                let d = feedback.clone();
-                async move { process_feedback::handle(&d, i).await }
+            function(ports, |p, i| async move {
+                process_feedback::handle(&p, i).await
             }),
         )
 }
@@ -436,6 +381,8 @@ pub fn substitutions() -> HashMap<String, String> {
 pub struct Runtime {
     /// Workflow records.
     pub store: Arc<dyn WorkflowStore>,
+    /// The ports every local handler and use case runs over (the same as [`registry`]'s).
+    pub ports: Ports,
     /// The engine.
     pub engine: Arc<Engine>,
     /// ARN of the project's state machine.
@@ -528,21 +475,27 @@ impl Runtime {
             Arc::new(statemachine::VirtualClock::new(exec_store.clone())?);
         let clock: Arc<dyn Clock> = Arc::new(EngineClock(engine_clock.clone()));
         let resumer = Arc::new(LocalResumer::default());
-        let ports = Ports {
-            store: store.clone(),
-            clock: clock.clone(),
-            resumer: resumer.clone(),
-            notifier: Arc::new(FileNotifier {
+        let ports = Ports::new(store.clone(), clock.clone())
+            .with_metrics(Arc::new(LogMetrics))
+            .with_resumer(resumer.clone())
+            .with_review_notifier(Arc::new(FileNotifier {
                 path: notifications.clone(),
                 clock: clock.clone(),
-            }),
-            agent,
-            publisher: Arc::new(FilePublisher {
-                exports: exports.clone(),
-                notifications: notifications.clone(),
+            }))
+            .with_escalation_notifier(Arc::new(FileNotifier {
+                path: notifications.clone(),
                 clock: clock.clone(),
-            }),
-        };
+            }))
+            .with_agent(agent)
+            .with_readiness(Arc::new(NoAgentConfigured))
+            .with_publisher(
+                Arc::new(FilePublisher {
+                    exports: exports.clone(),
+                    notifications: notifications.clone(),
+                    clock: clock.clone(),
+                }),
+                LOCAL_ENVIRONMENT,
+            );
         let engine = Arc::new(Engine::new(
             exec_store,
             registry(&ports),
@@ -554,6 +507,7 @@ impl Runtime {
         let state_machine_arn = engine.create_state_machine(STATE_MACHINE_NAME, &definition)?;
         Ok(Self {
             store,
+            ports,
             engine,
             state_machine_arn,
             clock,
@@ -577,14 +531,8 @@ impl Runtime {
         &self,
         page_url: Option<String>,
     ) -> Result<hitl_domain::reminders::ReminderReport> {
-        let sweeper = hitl_domain::reminders::ReminderSweeper::new(
-            self.store.clone(),
-            self.notifier(),
-            self.notifier(),
-            self.clock.clone(),
-            page_url,
-        );
-        Ok(sweeper.sweep(usize::MAX).await?)
+        let ports = self.ports.clone().with_page_url(page_url);
+        Ok(housekeeping::send_due_reminders(&ports, usize::MAX).await?)
     }
 
     /// When the next reminder later than `after` is due, over every workflow awaiting review
@@ -661,15 +609,13 @@ impl Runtime {
         }
     }
 
-    /// One pass of the delivery outbox relay (see `FeedbackProcessor::reconcile`).
+    /// One pass of the delivery outbox relay (see [`housekeeping::deliver_pending`]).
     pub async fn reconcile(&self) -> Result<ReconcileReport> {
-        Ok(self.processor().reconcile(RECONCILE_BATCH).await?)
+        Ok(housekeeping::deliver_pending(&self.ports, RECONCILE_BATCH).await?)
     }
 
-    fn processor(
-        &self,
-    ) -> FeedbackProcessor<Arc<dyn WorkflowStore>, Arc<LocalResumer>, Arc<dyn Clock>> {
-        FeedbackProcessor::new(self.store.clone(), self.resumer(), self.clock.clone())
+    fn processor(&self) -> hitl_app::ports::Decisions {
+        self.ports.decisions()
     }
 }
 
@@ -707,7 +653,7 @@ impl crate::status::StatusSource for Runtime {
         }
         // The publisher writes `<exports>/<subject>/<workflow>.json` (the key less its
         // `metadata/<env>/` prefix).
-        let key = hitl_domain::outcome::envelope_key("local", workflow);
+        let key = hitl_domain::outcome::envelope_key(LOCAL_ENVIRONMENT, workflow);
         let relative = key.splitn(3, '/').nth(2).unwrap_or(&key).to_owned();
         let path = self.exports.join(relative);
         path.exists().then(|| path.display().to_string())

@@ -107,13 +107,7 @@ pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<ExitCode> {
             }
             _ => (tokens, hitl_api::oidc::PageAuth::Token),
         };
-    let state = AppState::new(
-        runtime.store.clone(),
-        runtime.resumer(),
-        runtime.clock.clone(),
-        identity,
-    )
-    .with_page_auth(page_auth);
+    let state = AppState::over(runtime.ports.clone(), identity).with_page_auth(page_auth);
     let listener = hitl_api::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;

@@ -321,6 +321,33 @@ def crate_sources(crate_dir: Path) -> str:
 
 
 @lru_cache(maxsize=None)
+def lambda_wiring() -> tuple[str, dict[str, str]]:
+    """shared/aws/src/lambda.rs's `ports_from`: the code that wires every function (store,
+    clock, metrics, page URL) and, per `Port` variant, the code of its match arm."""
+    body = fn_bodies(strip_tests(read(AWS / "lambda.rs")))["ports_from"]
+    loop = body.index("for need in needs")
+    arms = list(re.finditer(r"Port::(\w+)\s*=>", body))
+    assert arms, "no `Port::X =>` arm in ports_from"
+    out = {}
+    for i, m in enumerate(arms):
+        end = arms[i + 1].start() if i + 1 < len(arms) else len(body)
+        out[m.group(1)] = body[m.end() : end]
+    return body[:loop], out
+
+
+def wired_sources(src: str, binary: str) -> str:
+    """What a function's `PORTS` (`pub const PORTS: &[Port] = &[Port::X, ...]`) makes
+    `hitl_aws::lambda::ports_from` build for it, as code to read like the crate's own."""
+    m = re.search(r"pub const PORTS: &\[Port\] = &\[(.*?)\];", src, re.S)
+    assert m, f"{binary}: no `pub const PORTS: &[Port]` (its ports are wired from it)"
+    always, arms = lambda_wiring()
+    names = re.findall(r"Port::(\w+)", m.group(1))
+    unknown = [n for n in names if n not in arms]
+    assert not unknown, f"{binary}: PORTS lists {unknown}, which ports_from does not wire"
+    return always + "".join(arms[n] for n in names)
+
+
+@lru_cache(maxsize=None)
 def required_by_function() -> dict[str, dict]:
     """Binary -> what its code needs: dynamodb actions, index use, other actions, env vars,
     topics (env var names), resumes (bool), bedrock (bool)."""
@@ -328,16 +355,21 @@ def required_by_function() -> dict[str, dict]:
     out = {}
     for binary, crate_dir in function_crates().items():
         src = crate_sources(crate_dir)
+        # The use cases of the application layer (shared/app) the crate calls.
+        processor = bool(re.search(r"FeedbackProcessor|\.decisions\(\)|housekeeping::", src))
+        relay = bool(re.search(r"\.reconcile\(|housekeeping::(pass|deliver_pending)", src))
+        sweeper = bool(re.search(r"ReminderSweeper|\.reminders\(\)|housekeeping::(pass|send_due_reminders)", src))
+        src += wired_sources(src, binary)
         methods = store_calls(src)
         if re.search(r"\bmutate\(", src):
             methods |= mutate_calls()
         actions, env, topics = set(), set(), set()
-        if "FeedbackProcessor" in src:
+        if processor:
             p_methods, resumes = processor_calls()
             methods |= p_methods
-            if re.search(r"\.reconcile\(", src):
+            if relay:
                 methods |= relay_calls()
-        if "ReminderSweeper" in src:
+        if sweeper:
             methods |= sweeper_calls()
         dynamo, index = set(), set()
         for m in methods:

@@ -115,10 +115,10 @@ pub(crate) async fn analytics(
         )));
     }
     let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
-    let now = state.clock.now();
+    let now = state.ports.clock.now();
     let options = analytics_options(&query, now)?;
     let since = options.since.unwrap_or(now);
-    let records = collect_report_records(state.store.as_ref(), since, &mut |_| {})
+    let records = collect_report_records(state.ports.store.as_ref(), since, &mut |_| {})
         .await
         .map_err(store_error)?;
     let report = analytics::compute(&records.workflows, &records.feedback, &options);

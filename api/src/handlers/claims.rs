@@ -1,16 +1,13 @@
 //! `POST` and `DELETE /workflows/{id}/claim`: take, renew and release the claim on the
 //! iteration under review.
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hitl_domain::claims::{ClaimError, ClaimReceipt, ClaimService};
-use hitl_domain::ports::Clock;
+use hitl_domain::claims::{ClaimError, ClaimReceipt};
 
 use super::{is_json, not_found, read_body, reviewer_of, store_error};
 use crate::error::ApiError;
@@ -86,10 +83,8 @@ fn claim_gate(
     Ok(workflow_id)
 }
 
-fn claims(
-    state: &AppState,
-) -> ClaimService<Arc<dyn hitl_domain::store::WorkflowStore>, Arc<dyn Clock>> {
-    ClaimService::new(Arc::clone(&state.store), Arc::clone(&state.clock))
+fn claims(state: &AppState) -> hitl_app::ports::Claims {
+    state.ports.claims()
 }
 
 fn claim_response(workflow_id: &str, result: Result<ClaimReceipt, ClaimError>) -> Response {

@@ -56,6 +56,7 @@ pub(crate) async fn visible_workflow(
         return Err(not_found(&id.chars().take(64).collect::<String>()));
     }
     let workflow = state
+        .ports
         .store
         .get_workflow(id)
         .await

@@ -69,7 +69,7 @@ pub(crate) async fn list_reviews(
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    let now = state.clock.now();
+    let now = state.ports.clock.now();
     let visible = |caller: &Identity, w: &hitl_domain::model::Workflow| {
         let holder = w.pending_review.as_ref().and_then(|p| p.live_claim(now));
         let mine = holder.is_some_and(|c| c.held_by(&caller.id, &caller.name));
@@ -173,6 +173,7 @@ async fn queue<T>(
     for _ in 0..MAX_QUEUE_SCANS {
         let need = limit - items.len();
         let page = state
+            .ports
             .store
             .list_by_status(status, need, cursor.as_deref())
             .await
@@ -183,7 +184,7 @@ async fn queue<T>(
                     store_error(e)
                 }
             })?;
-        let now = state.clock.now();
+        let now = state.ports.clock.now();
         items.extend(
             page.items
                 .iter()

@@ -1,15 +1,13 @@
 //! `POST /workflows/{id}/feedback` and `POST /workflows/{id}/resolution`: a decision or a
 //! resolution through the feedback processor, and its receipt as an answer.
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hitl_domain::feedback::{FeedbackError, FeedbackProcessor, FeedbackReceipt, Reviewer};
+use hitl_domain::feedback::{FeedbackError, FeedbackReceipt, Reviewer};
 use hitl_domain::model::FeedbackOutcome;
 use tracing::warn;
 
@@ -155,12 +153,7 @@ async fn submit(
             return ApiError::Invalid(errors).into_response();
         }
     };
-    let processor = FeedbackProcessor::new(
-        Arc::clone(&state.store),
-        Arc::clone(&state.resumer),
-        Arc::clone(&state.clock),
-    )
-    .with_metrics(Arc::clone(&state.metrics));
+    let processor = state.ports.decisions();
     match processor.process(&valid, &reviewer).await {
         Ok(receipt) => receipt_response(&receipt),
         Err(FeedbackError::Invalid(errors)) => ApiError::Invalid(errors).into_response(),

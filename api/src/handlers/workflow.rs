@@ -19,13 +19,23 @@ pub(crate) async fn get_workflow(
 ) -> Result<Json<views::WorkflowView>, ApiError> {
     let Path(id) = path.map_err(|_| not_found("(unreadable id)"))?;
     let workflow = visible_workflow(&state, &caller, &id).await?;
-    let artifacts = state.store.list_artifacts(&id).await.map_err(store_error)?;
-    let trail = state.store.list_feedback(&id).await.map_err(store_error)?;
+    let artifacts = state
+        .ports
+        .store
+        .list_artifacts(&id)
+        .await
+        .map_err(store_error)?;
+    let trail = state
+        .ports
+        .store
+        .list_feedback(&id)
+        .await
+        .map_err(store_error)?;
     Ok(Json(views::workflow_view(
         &workflow,
         &artifacts,
         &trail,
-        state.clock.now(),
+        state.ports.clock.now(),
         &caller,
     )))
 }
@@ -60,6 +70,11 @@ pub(crate) async fn list_feedback(
         return Err(ApiError::Invalid(errors));
     }
     visible_workflow(&state, &caller, &id).await?;
-    let trail = state.store.list_feedback(&id).await.map_err(store_error)?;
+    let trail = state
+        .ports
+        .store
+        .list_feedback(&id)
+        .await
+        .map_err(store_error)?;
     Ok(Json(views::feedback_page(&trail, page)))
 }

@@ -7,33 +7,21 @@
 //! Idempotent: a retry after the write re-sends the notification (at-least-once) but does
 //! not write again (a retry with a new token records the new token).
 
-use std::sync::Arc;
+use hitl_app::{Port, Ports};
 
 use hitl_domain::contracts::{EscalateInput, WorkflowOutcome};
-use hitl_domain::feedback::{FeedbackError, FeedbackProcessor};
+use hitl_domain::feedback::FeedbackError;
 use hitl_domain::metrics;
 use hitl_domain::model::EscalationReason;
 use hitl_domain::optimistic::mutate;
 use hitl_domain::ports::MetricsSink;
-use hitl_domain::ports::{Clock, ExecutionResumer, Notification, NotificationKind, Notifier};
-use hitl_domain::store::WorkflowStore;
+use hitl_domain::ports::{Clock, Notification, NotificationKind};
 use hitl_domain::{rules, smoke, HandlerError};
 use tracing::info;
 
-/// The function's ports.
-#[derive(Clone)]
-pub struct Deps {
-    /// Workflow store.
-    pub store: Arc<dyn WorkflowStore>,
-    /// Escalation notifications.
-    pub notifier: Arc<dyn Notifier>,
-    /// Resumes executions (used by the synthetic resolver of smoke workflows).
-    pub resumer: Arc<dyn ExecutionResumer>,
-    /// Clock.
-    pub clock: Arc<dyn Clock>,
-    /// Where business metrics go (the EMF writer on Lambda).
-    pub metrics: Arc<dyn MetricsSink>,
-}
+/// The ports this function uses beyond the store, the clock and the metrics sink: its
+/// wiring builds these and its IAM policy grants what they call.
+pub const PORTS: &[Port] = &[Port::EscalationNotifier, Port::Resumer];
 
 /// The error message inside a Step Functions `Cause` of a Lambda failure (a JSON document with
 /// `errorMessage`), or the cause as it is.
@@ -71,10 +59,10 @@ fn detail(reason: EscalationReason, iteration: u32, max: u32, cause: Option<&str
 }
 
 /// Handles one invocation.
-pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome, HandlerError> {
-    let now = deps.clock.now();
+pub async fn handle(ports: &Ports, input: EscalateInput) -> Result<WorkflowOutcome, HandlerError> {
+    let now = ports.clock.now();
     if input.unresolved {
-        return unresolved(deps, &input).await;
+        return unresolved(ports, &input).await;
     }
     if let Some(token) = &input.task_token {
         if token.expose().trim().is_empty() || token.expose().len() > 2048 {
@@ -85,10 +73,10 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
         }
     }
     let rejection = match input.reason {
-        EscalationReason::RejectedByReviewer => rejection_reason(deps, &input.workflow_id).await?,
+        EscalationReason::RejectedByReviewer => rejection_reason(ports, &input.workflow_id).await?,
         _ => None,
     };
-    let (workflow, ()) = mutate(deps.store.as_ref(), &input.workflow_id, |current| {
+    let (workflow, ()) = mutate(ports.store.as_ref(), &input.workflow_id, |current| {
         let text = detail(
             input.reason,
             current.iteration,
@@ -104,10 +92,11 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
     let escalation = workflow.escalation.clone();
     info!(workflow_id = %workflow.id, iteration = workflow.iteration, subject_id = %workflow.subject.id,
         reason = input.reason.as_str(), "workflow escalated");
-    deps.metrics
+    ports
+        .metrics
         .record(&metrics::escalation(input.reason.as_str()));
     if let Some(passed) = metrics::smoke_item_passed(&workflow) {
-        deps.metrics.record(&metrics::with_properties(
+        ports.metrics.record(&metrics::with_properties(
             metrics::smoke_test_result(passed),
             &[("workflow_id", &workflow.id)],
         ));
@@ -118,12 +107,7 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
         .map(|a| a.deadline);
     if let (Some(scenario), Some(_)) = (workflow.smoke, waits_until) {
         // Smoke runs finish without a person: the synthetic resolver resolves at once.
-        let processor = FeedbackProcessor::new(
-            Arc::clone(&deps.store),
-            Arc::clone(&deps.resumer),
-            Arc::clone(&deps.clock),
-        )
-        .with_metrics(Arc::clone(&deps.metrics));
+        let processor = ports.decisions();
         let request = smoke::resolve(scenario, &workflow);
         let key = smoke::resolution_key(&workflow);
         match processor
@@ -136,7 +120,7 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
         }
     } else {
         let message = escalation.map(|e| e.detail).unwrap_or_default();
-        deps.notifier
+        ports.escalation_notifier
             .publish(&Notification {
                 kind: NotificationKind::Escalated,
                 workflow_id: workflow.id.clone(),
@@ -164,8 +148,11 @@ pub async fn handle(deps: &Deps, input: EscalateInput) -> Result<WorkflowOutcome
 }
 
 /// What the reviewer who rejected the current iteration wrote (from the audit trail).
-async fn rejection_reason(deps: &Deps, workflow_id: &str) -> Result<Option<String>, HandlerError> {
-    let Some(workflow) = deps.store.get_workflow(workflow_id).await? else {
+async fn rejection_reason(
+    ports: &Ports,
+    workflow_id: &str,
+) -> Result<Option<String>, HandlerError> {
+    let Some(workflow) = ports.store.get_workflow(workflow_id).await? else {
         return Ok(None);
     };
     let Some(rejection) = workflow
@@ -176,7 +163,7 @@ async fn rejection_reason(deps: &Deps, workflow_id: &str) -> Result<Option<Strin
     else {
         return Ok(None);
     };
-    let context = deps
+    let context = ports
         .store
         .load_feedback_context(workflow_id, &rejection.feedback_key)
         .await?;
@@ -184,16 +171,16 @@ async fn rejection_reason(deps: &Deps, workflow_id: &str) -> Result<Option<Strin
 }
 
 /// The escalation SLA ran out: the workflow ends escalated and unresolved; operators hear.
-async fn unresolved(deps: &Deps, input: &EscalateInput) -> Result<WorkflowOutcome, HandlerError> {
-    let now = deps.clock.now();
-    let (workflow, ()) = mutate(deps.store.as_ref(), &input.workflow_id, |current| {
+async fn unresolved(ports: &Ports, input: &EscalateInput) -> Result<WorkflowOutcome, HandlerError> {
+    let now = ports.clock.now();
+    let (workflow, ()) = mutate(ports.store.as_ref(), &input.workflow_id, |current| {
         Ok((rules::mark_unresolved(current, now), ()))
     })
     .await?;
     info!(workflow_id = %workflow.id, iteration = workflow.iteration,
         "escalation left unresolved: its SLA ran out");
-    deps.metrics.record(&metrics::escalation("unresolved"));
-    deps.notifier
+    ports.metrics.record(&metrics::escalation("unresolved"));
+    ports.escalation_notifier
         .publish(&Notification {
             kind: NotificationKind::Escalated,
             workflow_id: workflow.id.clone(),
@@ -222,23 +209,21 @@ mod tests {
     use super::*;
     use hitl_domain::model::WorkflowStatus;
     use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::store::WorkflowStore;
     use hitl_domain::testing::{FixedClock, RecordingNotifier};
     use hitl_sqlite::SqliteStore;
+    use std::sync::Arc;
 
-    async fn setup(status: WorkflowStatus) -> (Deps, Arc<RecordingNotifier>) {
+    async fn setup(status: WorkflowStatus) -> (Ports, Arc<RecordingNotifier>) {
         let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
         let mut wf = sample_workflow("wf-esc");
         wf.status = status;
         store.create_workflow(&wf).await.unwrap();
         let notifier = Arc::new(RecordingNotifier::default());
         (
-            Deps {
-                metrics: Arc::new(hitl_domain::ports::NoMetrics),
-                store,
-                notifier: notifier.clone(),
-                resumer: Arc::new(hitl_domain::testing::RecordingResumer::default()),
-                clock: Arc::new(FixedClock::default()),
-            },
+            Ports::new(store, Arc::new(FixedClock::default()))
+                .with_escalation_notifier(notifier.clone())
+                .with_resumer(Arc::new(hitl_domain::testing::RecordingResumer::default())),
             notifier,
         )
     }
@@ -249,17 +234,17 @@ mod tests {
 
     #[tokio::test]
     async fn escalates_with_reason_and_notifies_once_per_call() {
-        let (deps, notifier) = setup(WorkflowStatus::AwaitingReview).await;
-        let out = handle(&deps, fixture()).await.unwrap();
+        let (ports, notifier) = setup(WorkflowStatus::AwaitingReview).await;
+        let out = handle(&ports, fixture()).await.unwrap();
         assert_eq!(out.status, WorkflowStatus::Escalated);
-        let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
+        let wf = ports.store.get_workflow("wf-esc").await.unwrap().unwrap();
         let esc = wf.escalation.unwrap();
         assert_eq!(esc.reason, EscalationReason::ReviewTimeout);
         assert!(esc.detail.contains("review SLA"));
         assert!(wf.pending_review.is_none());
         let version = wf.version;
-        handle(&deps, fixture()).await.unwrap();
-        let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
+        handle(&ports, fixture()).await.unwrap();
+        let wf = ports.store.get_workflow("wf-esc").await.unwrap().unwrap();
         assert_eq!(wf.version, version, "a retry must not write again");
         assert_eq!(notifier.sent.lock().unwrap().len(), 2);
         assert_eq!(
@@ -270,8 +255,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_approved_workflow_cannot_be_escalated() {
-        let (deps, notifier) = setup(WorkflowStatus::Approved).await;
-        let err = handle(&deps, fixture()).await.unwrap_err();
+        let (ports, notifier) = setup(WorkflowStatus::Approved).await;
+        let err = handle(&ports, fixture()).await.unwrap_err();
         assert_eq!(err.name().as_str(), "InvalidTransition");
         assert!(notifier.sent.lock().unwrap().is_empty());
     }
@@ -284,9 +269,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_escalation_with_a_token_waits_for_a_resolution_until_its_sla() {
-        let (deps, notifier) = setup(WorkflowStatus::AwaitingReview).await;
-        handle(&deps, waiting("tok-1")).await.unwrap();
-        let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
+        let (ports, notifier) = setup(WorkflowStatus::AwaitingReview).await;
+        handle(&ports, waiting("tok-1")).await.unwrap();
+        let wf = ports.store.get_workflow("wf-esc").await.unwrap().unwrap();
         let awaiting = wf.escalation.as_ref().unwrap().awaiting.clone().unwrap();
         assert_eq!(awaiting.task_token.expose(), "tok-1");
         assert_eq!(
@@ -303,21 +288,21 @@ mod tests {
         assert!(!sent[0].message.contains("tok-1"));
         // A retried task carries a new token: the record follows it; the same token writes
         // nothing.
-        handle(&deps, waiting("tok-2")).await.unwrap();
-        let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
+        handle(&ports, waiting("tok-2")).await.unwrap();
+        let wf = ports.store.get_workflow("wf-esc").await.unwrap().unwrap();
         let esc = wf.escalation.clone().unwrap();
         assert_eq!(esc.awaiting.unwrap().task_token.expose(), "tok-2");
         let version = wf.version;
-        handle(&deps, waiting("tok-2")).await.unwrap();
-        let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
+        handle(&ports, waiting("tok-2")).await.unwrap();
+        let wf = ports.store.get_workflow("wf-esc").await.unwrap().unwrap();
         assert_eq!(wf.version, version);
 
         // The SLA ran out: unresolved, for good.
         let mut expired = fixture();
         expired.unresolved = true;
-        let out = handle(&deps, expired.clone()).await.unwrap();
+        let out = handle(&ports, expired.clone()).await.unwrap();
         assert_eq!(out.status, WorkflowStatus::Escalated);
-        let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
+        let wf = ports.store.get_workflow("wf-esc").await.unwrap().unwrap();
         let esc = wf.escalation.unwrap();
         assert!(esc.awaiting.is_none() && esc.unresolved_at.is_some());
         assert_eq!(
@@ -332,8 +317,8 @@ mod tests {
             Some("unresolved")
         );
         let version = wf.version;
-        handle(&deps, expired).await.unwrap();
-        let wf = deps.store.get_workflow("wf-esc").await.unwrap().unwrap();
+        handle(&ports, expired).await.unwrap();
+        let wf = ports.store.get_workflow("wf-esc").await.unwrap().unwrap();
         assert_eq!(wf.version, version, "recorded once");
     }
 }

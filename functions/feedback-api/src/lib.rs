@@ -10,21 +10,17 @@
 use std::sync::Arc;
 
 use hitl_api::{AppState, JwtClaims};
-use hitl_domain::ports::{Clock, ExecutionResumer};
-use hitl_domain::store::WorkflowStore;
+use hitl_app::{Port, Ports};
 
-/// The router with identities taken from the JWT authorizer's claims.
-pub fn app(
-    store: Arc<dyn WorkflowStore>,
-    resumer: Arc<dyn ExecutionResumer>,
-    clock: Arc<dyn Clock>,
-    claims: JwtClaims,
-) -> axum::Router {
+/// The ports this function uses beyond the store, the clock and the metrics sink.
+pub const PORTS: &[Port] = &[Port::Resumer];
+
+/// The router over `ports`, with identities taken from the JWT authorizer's claims.
+pub fn app(ports: Ports, claims: JwtClaims) -> axum::Router {
     hitl_api::router(
-        AppState::new(store, resumer, clock, Arc::new(claims))
+        AppState::over(ports, Arc::new(claims))
             .with_cursor_seal(hitl_api::cursor::CursorSeal::from_env())
-            .with_page_auth(hitl_api::oidc::PageAuth::from_env())
-            .with_metrics(Arc::new(hitl_aws::metrics::EmfStdout)),
+            .with_page_auth(hitl_api::oidc::PageAuth::from_env()),
     )
 }
 
@@ -34,8 +30,10 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use hitl_domain::model::{Artifact, TaskToken, WorkflowStatus};
+    use hitl_domain::ports::Clock;
     use hitl_domain::rules;
     use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::store::WorkflowStore;
     use hitl_domain::testing::{FixedClock, RecordingResumer};
     use hitl_sqlite::SqliteStore;
     use serde_json::{json, Value};
@@ -76,7 +74,10 @@ mod tests {
             .unwrap();
         let resumer = Arc::new(RecordingResumer::default());
         Fixture {
-            app: app(store.clone(), resumer.clone(), clock, JwtClaims::default()),
+            app: app(
+                Ports::new(store.clone(), clock).with_resumer(resumer.clone()),
+                JwtClaims::default(),
+            ),
             store,
             resumer,
         }

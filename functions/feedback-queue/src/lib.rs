@@ -13,34 +13,23 @@
 //! - a message that keeps failing transiently is received again until the queue's redrive
 //!   policy (`maxReceiveCount`) moves it to the dead-letter queue.
 
-use std::sync::Arc;
+use hitl_app::{Port, Ports};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use hitl_domain::feedback::{
-    duplicate_key, FeedbackError, FeedbackProcessor, FeedbackRequest, ResolutionRequest, Reviewer,
+    duplicate_key, FeedbackError, FeedbackRequest, ResolutionRequest, Reviewer,
 };
 use hitl_domain::model::{Channel, FeedbackOutcome};
-use hitl_domain::ports::MetricsSink;
-use hitl_domain::ports::{Clock, ExecutionResumer};
-use hitl_domain::store::{StoreError, WorkflowStore};
+use hitl_domain::store::StoreError;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 /// `channel` recorded in the audit trail.
 pub const CHANNEL: Channel = Channel::Sqs;
 
-/// The function's ports.
-#[derive(Clone)]
-pub struct Deps {
-    /// Workflow store.
-    pub store: Arc<dyn WorkflowStore>,
-    /// Step Functions resumer.
-    pub resumer: Arc<dyn ExecutionResumer>,
-    /// Clock.
-    pub clock: Arc<dyn Clock>,
-    /// Where business metrics go (the EMF writer on Lambda).
-    pub metrics: Arc<dyn MetricsSink>,
-}
+/// The ports this function uses beyond the store, the clock and the metrics sink: its
+/// wiring builds these and its IAM policy grants what they call.
+pub const PORTS: &[Port] = &[Port::Resumer];
 
 /// The body of one queue message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,7 +81,7 @@ fn transient_store_error(err: &StoreError) -> bool {
 }
 
 /// Processes one message.
-pub async fn process_message(deps: &Deps, message: &SqsMessage) -> Disposition {
+pub async fn process_message(ports: &Ports, message: &SqsMessage) -> Disposition {
     let message_id = message.message_id.as_deref().unwrap_or("");
     let parsed: QueueMessage = match message
         .body
@@ -136,12 +125,7 @@ pub async fn process_message(deps: &Deps, message: &SqsMessage) -> Disposition {
         parsed.reviewer_groups.clone(),
         CHANNEL,
     );
-    let processor = FeedbackProcessor::new(
-        Arc::clone(&deps.store),
-        Arc::clone(&deps.resumer),
-        Arc::clone(&deps.clock),
-    )
-    .with_metrics(Arc::clone(&deps.metrics));
+    let processor = ports.decisions();
     let workflow_id = parsed.workflow_id.as_str();
     let dropped = |reason: &str, detail: &str| {
         warn!(
@@ -210,11 +194,20 @@ pub async fn process_message(deps: &Deps, message: &SqsMessage) -> Disposition {
     }
 }
 
+/// [`handle`] as the Lambda runtime calls it: a batch answers which messages failed; it never
+/// fails as a whole.
+pub async fn handle_batch(
+    ports: &Ports,
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, hitl_domain::HandlerError> {
+    Ok(handle(ports, event).await)
+}
+
 /// Handles one batch: only transient failures are reported for redelivery.
-pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
+pub async fn handle(ports: &Ports, event: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for message in &event.records {
-        if let Disposition::Retry { .. } = process_message(deps, message).await {
+        if let Disposition::Retry { .. } = process_message(ports, message).await {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = message.message_id.clone().unwrap_or_default();
             response.batch_item_failures.push(failure);
@@ -228,14 +221,18 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use hitl_domain::model::{TaskToken, WorkflowStatus};
+    use hitl_domain::ports::Clock;
+    use hitl_domain::ports::ExecutionResumer;
     use hitl_domain::ports::ResumeError;
     use hitl_domain::rules;
     use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::store::WorkflowStore;
     use hitl_domain::testing::{FixedClock, RecordingResumer};
     use hitl_sqlite::SqliteStore;
+    use std::sync::Arc;
 
     struct Fixture {
-        deps: Deps,
+        ports: Ports,
         resumer: Arc<RecordingResumer>,
     }
 
@@ -256,12 +253,7 @@ mod tests {
         }
         let resumer = Arc::new(RecordingResumer::default());
         Fixture {
-            deps: Deps {
-                metrics: Arc::new(hitl_domain::ports::NoMetrics),
-                store,
-                resumer: resumer.clone(),
-                clock,
-            },
+            ports: Ports::new(store, clock).with_resumer(resumer.clone()),
             resumer,
         }
     }
@@ -289,12 +281,12 @@ mod tests {
             .unwrap()
             .extend([Ok(()), Err(ResumeError::Transient("throttled".into()))]);
         // WHEN the batch is handled
-        let response = handle(&f.deps, batch()).await;
+        let response = handle(&f.ports, batch()).await;
         // THEN only the transient failure is returned for redelivery
         assert_eq!(failures(&response), ["m-6-resume-fails"]);
-        let wf = f.deps.store.get_workflow("wf-q1").await.unwrap().unwrap();
+        let wf = f.ports.store.get_workflow("wf-q1").await.unwrap().unwrap();
         assert_eq!(wf.status, WorkflowStatus::Approved);
-        let trail = f.deps.store.list_feedback("wf-q1").await.unwrap();
+        let trail = f.ports.store.list_feedback("wf-q1").await.unwrap();
         assert_eq!(
             trail.len(),
             2,
@@ -314,7 +306,7 @@ mod tests {
             .extend([Ok(()), Err(ResumeError::Transient("throttled".into()))]);
         let mut got = Vec::new();
         for message in &batch().records {
-            got.push(process_message(&f.deps, message).await);
+            got.push(process_message(&f.ports, message).await);
         }
         let dropped = |r: &str| Disposition::Dropped { reason: r.into() };
         assert_eq!(
@@ -356,27 +348,27 @@ mod tests {
                     "feedback": {"iteration": 1, "decision": "request_changes", "comments": "fix", "corrections": [correction]}}),
             );
             assert_eq!(
-                process_message(&f.deps, &m).await,
+                process_message(&f.ports, &m).await,
                 Disposition::Dropped {
                     reason: "invalid".into()
                 }
             );
         }
         assert!(f
-            .deps
+            .ports
             .store
             .list_feedback("wf-q1")
             .await
             .unwrap()
             .is_empty());
-        let wf = f.deps.store.get_workflow("wf-q1").await.unwrap().unwrap();
+        let wf = f.ports.store.get_workflow("wf-q1").await.unwrap().unwrap();
         assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
         let m = message(
             "float-iteration",
             serde_json::json!({"workflow_id": "wf-q1", "reviewer": "rita", "reviewer_groups": ["reviewers"],
                 "feedback": {"iteration": 1.0, "decision": "approve"}}),
         );
-        assert_eq!(process_message(&f.deps, &m).await, Disposition::Applied);
+        assert_eq!(process_message(&f.ports, &m).await, Disposition::Applied);
     }
 
     /// Issue 14: a duplicate key must never let one of its values win. On the queue the typed
@@ -388,13 +380,13 @@ mod tests {
             "body": r#"{"workflow_id":"wf-q1","reviewer":"rita","reviewer_groups":["reviewers"],"feedback":{"iteration":1,"decision":"request_changes","decision":"approve"}}"#}))
         .unwrap();
         assert_eq!(
-            process_message(&f.deps, &m).await,
+            process_message(&f.ports, &m).await,
             Disposition::Dropped {
                 reason: "unparseable".into()
             }
         );
         assert!(f
-            .deps
+            .ports
             .store
             .list_feedback("wf-q1")
             .await
@@ -414,20 +406,20 @@ mod tests {
         let event = batch();
         let message = &event.records[5];
         assert!(matches!(
-            process_message(&f.deps, message).await,
+            process_message(&f.ports, message).await,
             Disposition::Retry { .. }
         ));
         // WHEN SQS redelivers the same message (same message id, no explicit key)
         // THEN it is an idempotent replay: applied, resumed once, one audit entry
         assert_eq!(
-            process_message(&f.deps, message).await,
+            process_message(&f.ports, message).await,
             Disposition::Applied
         );
         assert_eq!(
-            process_message(&f.deps, message).await,
+            process_message(&f.ports, message).await,
             Disposition::Applied
         );
-        let trail = f.deps.store.list_feedback("wf-q2").await.unwrap();
+        let trail = f.ports.store.list_feedback("wf-q2").await.unwrap();
         assert_eq!(trail.len(), 1);
         assert_eq!(
             hitl_domain::feedback::client_key(&trail[0].idempotency_key),
@@ -452,13 +444,9 @@ mod tests {
             }
         }
         let f = setup().await;
-        let deps = Deps {
-            metrics: Arc::new(hitl_domain::ports::NoMetrics),
-            store: Arc::new(FailingStore),
-            resumer: Arc::new(Down),
-            clock: f.deps.clock.clone(),
-        };
-        let response = handle(&deps, batch()).await;
+        let ports =
+            Ports::new(Arc::new(FailingStore), f.ports.clock.clone()).with_resumer(Arc::new(Down));
+        let response = handle(&ports, batch()).await;
         // unparseable (m-2) and invalid (m-3) never reach the store: dropped, not retried
         assert_eq!(
             failures(&response),
@@ -565,17 +553,17 @@ mod tests {
     #[tokio::test]
     async fn a_resolution_message_resolves_an_escalated_workflow() {
         let f = setup().await;
-        let wf = f.deps.store.get_workflow("wf-q2").await.unwrap().unwrap();
+        let wf = f.ports.store.get_workflow("wf-q2").await.unwrap().unwrap();
         let escalated = rules::escalate(
             &wf,
             hitl_domain::model::EscalationReason::ReviewTimeout,
             "late",
             Some(TaskToken::new("tok-escalation")),
-            f.deps.clock.now(),
+            f.ports.clock.now(),
         )
         .unwrap()
         .unwrap();
-        f.deps
+        f.ports
             .store
             .update_workflow(&escalated, wf.version)
             .await
@@ -588,7 +576,7 @@ mod tests {
                 "reviewer_groups": ["reviewers"], "resolution": resolution}),
         );
         assert_eq!(
-            process_message(&f.deps, &not_member).await,
+            process_message(&f.ports, &not_member).await,
             Disposition::Dropped {
                 reason: "not_authorized".into()
             }
@@ -599,7 +587,7 @@ mod tests {
                 "feedback": {"iteration": 1, "decision": "approve"}, "resolution": resolution}),
         );
         assert_eq!(
-            process_message(&f.deps, &both).await,
+            process_message(&f.ports, &both).await,
             Disposition::Dropped {
                 reason: "invalid".into()
             }
@@ -609,10 +597,10 @@ mod tests {
             serde_json::json!({"workflow_id": "wf-q2", "reviewer": "olga",
                 "reviewer_groups": ["escalations"], "resolution": resolution}),
         );
-        assert_eq!(process_message(&f.deps, &ok).await, Disposition::Applied);
+        assert_eq!(process_message(&f.ports, &ok).await, Disposition::Applied);
         // Redelivered: applied once.
-        assert_eq!(process_message(&f.deps, &ok).await, Disposition::Applied);
-        let wf = f.deps.store.get_workflow("wf-q2").await.unwrap().unwrap();
+        assert_eq!(process_message(&f.ports, &ok).await, Disposition::Applied);
+        let wf = f.ports.store.get_workflow("wf-q2").await.unwrap().unwrap();
         assert_eq!(wf.status, WorkflowStatus::Abandoned);
         let delivered = f.resumer.delivered.lock().unwrap().clone();
         assert_eq!(delivered.len(), 1);

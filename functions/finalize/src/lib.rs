@@ -2,7 +2,7 @@
 //! — as the state machine's catch-all — records an unrecoverable failure (status `failed`,
 //! error, cause) on the workflow before the execution fails.
 
-use std::sync::Arc;
+use hitl_app::{Port, Ports};
 
 use hitl_domain::contracts::{FinalizeInput, WorkflowOutcome};
 use hitl_domain::metrics;
@@ -11,21 +11,13 @@ use hitl_domain::optimistic::mutate;
 use hitl_domain::ports::Clock;
 use hitl_domain::ports::MetricsSink;
 use hitl_domain::rules;
-use hitl_domain::store::WorkflowStore;
 use hitl_domain::HandlerError;
 use serde_json::Value;
 use tracing::{error, info};
 
-/// The function's ports.
-#[derive(Clone)]
-pub struct Deps {
-    /// Workflow store.
-    pub store: Arc<dyn WorkflowStore>,
-    /// Clock.
-    pub clock: Arc<dyn Clock>,
-    /// Where business metrics go (the EMF writer on Lambda).
-    pub metrics: Arc<dyn MetricsSink>,
-}
+/// The ports this function uses beyond the store, the clock and the metrics sink: its
+/// wiring builds these and its IAM policy grants what they call.
+pub const PORTS: &[Port] = &[];
 
 /// Finds the workflow id in the state at the time of a failure, if one was created.
 fn workflow_id_in(state: &Value) -> Option<String> {
@@ -37,9 +29,9 @@ fn workflow_id_in(state: &Value) -> Option<String> {
 }
 
 /// Reports whether a finished smoke workflow ended as its scenario expects.
-fn emit_smoke_result(deps: &Deps, workflow: &hitl_domain::model::Workflow) {
+fn emit_smoke_result(ports: &Ports, workflow: &hitl_domain::model::Workflow) {
     if let Some(passed) = metrics::smoke_item_passed(workflow) {
-        deps.metrics.record(&metrics::with_properties(
+        ports.metrics.record(&metrics::with_properties(
             metrics::smoke_test_result(passed),
             &[("workflow_id", &workflow.id)],
         ));
@@ -47,20 +39,21 @@ fn emit_smoke_result(deps: &Deps, workflow: &hitl_domain::model::Workflow) {
 }
 
 /// Handles one invocation.
-pub async fn handle(deps: &Deps, input: FinalizeInput) -> Result<WorkflowOutcome, HandlerError> {
+pub async fn handle(ports: &Ports, input: FinalizeInput) -> Result<WorkflowOutcome, HandlerError> {
     match input {
         FinalizeInput::Approved { workflow_id } => {
-            let workflow = deps
+            let workflow = ports
                 .store
                 .get_workflow(&workflow_id)
                 .await?
                 .ok_or_else(|| HandlerError::WorkflowNotFound(workflow_id.clone()))?;
             rules::confirm_approval(&workflow)?;
             if workflow.smoke.is_none() {
-                deps.metrics
+                ports
+                    .metrics
                     .record(&metrics::iterations_to_approval(workflow.iteration));
             }
-            emit_smoke_result(deps, &workflow);
+            emit_smoke_result(ports, &workflow);
             info!(workflow_id = %workflow.id, iteration = workflow.iteration,
                 subject_id = %workflow.subject.id, iterations_to_approval = workflow.iteration,
                 "workflow approved");
@@ -80,14 +73,14 @@ pub async fn handle(deps: &Deps, input: FinalizeInput) -> Result<WorkflowOutcome
                     iteration: 0,
                 });
             };
-            let now = deps.clock.now();
-            let (workflow, ()) = mutate(deps.store.as_ref(), &workflow_id, |current| {
+            let now = ports.clock.now();
+            let (workflow, ()) = mutate(ports.store.as_ref(), &workflow_id, |current| {
                 Ok((rules::fail(current, &error.error, &error.cause, now), ()))
             })
             .await?;
             error!(workflow_id = %workflow.id, iteration = workflow.iteration,
                 error = %error.error, cause = %error.cause, "workflow failed");
-            emit_smoke_result(deps, &workflow);
+            emit_smoke_result(ports, &workflow);
             Ok(WorkflowOutcome {
                 workflow_id: workflow.id,
                 status: workflow.status,
@@ -103,29 +96,27 @@ mod tests {
     use super::*;
     use hitl_domain::model::WorkflowStatus;
     use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::store::WorkflowStore;
     use hitl_domain::testing::FixedClock;
     use hitl_sqlite::SqliteStore;
+    use std::sync::Arc;
 
-    async fn setup(status: WorkflowStatus) -> Deps {
+    async fn setup(status: WorkflowStatus) -> Ports {
         let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
         let mut wf = sample_workflow("wf-fin");
         wf.status = status;
         store.create_workflow(&wf).await.unwrap();
-        Deps {
-            metrics: Arc::new(hitl_domain::ports::NoMetrics),
-            store,
-            clock: Arc::new(FixedClock::default()),
-        }
+        Ports::new(store, Arc::new(FixedClock::default()))
     }
 
     #[tokio::test]
     async fn failure_is_recorded_with_error_and_cause() {
-        let deps = setup(WorkflowStatus::Generating).await;
+        let ports = setup(WorkflowStatus::Generating).await;
         let input: FinalizeInput =
             serde_json::from_str(include_str!("../fixtures/record-failure.json")).unwrap();
-        let out = handle(&deps, input).await.unwrap();
+        let out = handle(&ports, input).await.unwrap();
         assert_eq!(out.status, WorkflowStatus::Failed);
-        let wf = deps.store.get_workflow("wf-fin").await.unwrap().unwrap();
+        let wf = ports.store.get_workflow("wf-fin").await.unwrap().unwrap();
         let failure = wf.failure.unwrap();
         assert_eq!(failure.error, "AgentInvocationFailed");
         assert!(failure.cause.contains("model access"));
@@ -133,36 +124,36 @@ mod tests {
 
     #[tokio::test]
     async fn failure_before_a_workflow_exists_is_logged_not_an_error() {
-        let deps = setup(WorkflowStatus::Generating).await;
+        let ports = setup(WorkflowStatus::Generating).await;
         let input: FinalizeInput = serde_json::from_value(serde_json::json!({
             "outcome": "failed", "state": {"subject": {}},
             "error": {"Error": "InvalidInput", "Cause": "bad"}
         }))
         .unwrap();
-        let out = handle(&deps, input).await.unwrap();
+        let out = handle(&ports, input).await.unwrap();
         assert_eq!(out.workflow_id, "");
     }
 
     #[tokio::test]
     async fn a_terminal_workflow_keeps_its_status() {
-        let deps = setup(WorkflowStatus::Escalated).await;
+        let ports = setup(WorkflowStatus::Escalated).await;
         let input: FinalizeInput =
             serde_json::from_str(include_str!("../fixtures/record-failure.json")).unwrap();
-        let out = handle(&deps, input).await.unwrap();
+        let out = handle(&ports, input).await.unwrap();
         assert_eq!(out.status, WorkflowStatus::Escalated);
     }
 
     #[tokio::test]
     async fn approval_is_confirmed_only_when_approved() {
-        let deps = setup(WorkflowStatus::Revising).await;
+        let ports = setup(WorkflowStatus::Revising).await;
         let input = FinalizeInput::Approved {
             workflow_id: "wf-fin".into(),
         };
-        let err = handle(&deps, input.clone()).await.unwrap_err();
+        let err = handle(&ports, input.clone()).await.unwrap_err();
         assert_eq!(err.name().as_str(), "InvalidTransition");
-        let deps = setup(WorkflowStatus::Approved).await;
+        let ports = setup(WorkflowStatus::Approved).await;
         assert_eq!(
-            handle(&deps, input).await.unwrap().status,
+            handle(&ports, input).await.unwrap().status,
             WorkflowStatus::Approved
         );
     }

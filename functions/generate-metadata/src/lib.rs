@@ -2,36 +2,27 @@
 //! or a new one from the previous draft and all feedback so far), validates it against the
 //! metadata schema, stores it per iteration and reports whether it changed.
 
-use std::sync::Arc;
+use hitl_app::{Port, Ports};
 
 use hitl_domain::contracts::{GenerateInput, GenerateOutput};
 use hitl_domain::model::{Artifact, FeedbackOutcome};
 use hitl_domain::optimistic::mutate;
 use hitl_domain::ports::MetricsSink;
-use hitl_domain::ports::{Clock, GenerationRequest, MetadataAgent};
+use hitl_domain::ports::{Clock, GenerationRequest};
 use hitl_domain::rules;
-use hitl_domain::store::{StoreError, WorkflowStore};
+use hitl_domain::store::StoreError;
 use hitl_domain::HandlerError;
 use hitl_domain::{metadata, metrics};
 use tracing::{info, warn};
 
-/// The function's ports.
-#[derive(Clone)]
-pub struct Deps {
-    /// Workflow store.
-    pub store: Arc<dyn WorkflowStore>,
-    /// The agent.
-    pub agent: Arc<dyn MetadataAgent>,
-    /// Clock.
-    pub clock: Arc<dyn Clock>,
-    /// Where business metrics go (the EMF writer on Lambda).
-    pub metrics: Arc<dyn MetricsSink>,
-}
+/// The ports this function uses beyond the store, the clock and the metrics sink: its
+/// wiring builds these and its IAM policy grants what they call.
+pub const PORTS: &[Port] = &[Port::Agent];
 
 /// Handles one invocation. Idempotent: a retry after the draft was stored returns the stored
 /// draft's hash without calling the agent again.
-pub async fn handle(deps: &Deps, input: GenerateInput) -> Result<GenerateOutput, HandlerError> {
-    let workflow = deps
+pub async fn handle(ports: &Ports, input: GenerateInput) -> Result<GenerateOutput, HandlerError> {
+    let workflow = ports
         .store
         .get_workflow(&input.workflow_id)
         .await?
@@ -46,16 +37,16 @@ pub async fn handle(deps: &Deps, input: GenerateInput) -> Result<GenerateOutput,
     }
     let previous = match input.iteration {
         1 => None,
-        i => deps.store.get_artifact(&workflow.id, i - 1).await?,
+        i => ports.store.get_artifact(&workflow.id, i - 1).await?,
     };
-    let artifact = match deps
+    let artifact = match ports
         .store
         .get_artifact(&workflow.id, input.iteration)
         .await?
     {
         Some(stored) => stored,
         None => {
-            let feedback = deps
+            let feedback = ports
                 .store
                 .list_feedback(&workflow.id)
                 .await?
@@ -69,15 +60,17 @@ pub async fn handle(deps: &Deps, input: GenerateInput) -> Result<GenerateOutput,
                 previous: previous.clone(),
                 feedback,
             };
-            let draft = deps.agent.generate(&request).await.inspect_err(|e| {
+            let draft = ports.agent.generate(&request).await.inspect_err(|e| {
                 warn!(workflow_id = %workflow.id, iteration = input.iteration, error = %e,
                     error_type = e.name().as_str(), "agent invocation failed");
-                deps.metrics
+                ports
+                    .metrics
                     .record(&metrics::agent_invocation_error(e.name().as_str()));
             })?;
             let problems = metadata::validate(&draft.content);
             if !problems.is_empty() {
-                deps.metrics
+                ports
+                    .metrics
                     .record(&metrics::agent_invocation_error("ArtifactInvalid"));
                 return Err(HandlerError::ArtifactInvalid(problems));
             }
@@ -86,12 +79,12 @@ pub async fn handle(deps: &Deps, input: GenerateInput) -> Result<GenerateOutput,
                 hash: metadata::content_hash(&draft.content),
                 content: draft.content,
                 generator: draft.generator,
-                created_at: deps.clock.now(),
+                created_at: ports.clock.now(),
             };
-            match deps.store.put_artifact(&workflow.id, &artifact).await {
+            match ports.store.put_artifact(&workflow.id, &artifact).await {
                 Ok(()) => artifact,
                 // A concurrent attempt stored a different draft first: use that one.
-                Err(StoreError::Duplicate(_)) => deps
+                Err(StoreError::Duplicate(_)) => ports
                     .store
                     .get_artifact(&workflow.id, input.iteration)
                     .await?
@@ -100,8 +93,8 @@ pub async fn handle(deps: &Deps, input: GenerateInput) -> Result<GenerateOutput,
             }
         }
     };
-    let now = deps.clock.now();
-    mutate(deps.store.as_ref(), &workflow.id, |current| {
+    let now = ports.clock.now();
+    mutate(ports.store.as_ref(), &workflow.id, |current| {
         Ok((
             rules::record_artifact(current, input.iteration, &artifact.hash, now)?,
             (),
@@ -127,9 +120,12 @@ mod tests {
     use hitl_domain::metadata::LocalGenerator;
     use hitl_domain::model::{TaskToken, WorkflowStatus};
     use hitl_domain::ports::GeneratedDraft;
+    use hitl_domain::ports::MetadataAgent;
     use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::store::WorkflowStore;
     use hitl_domain::testing::FixedClock;
     use hitl_sqlite::SqliteStore;
+    use std::sync::Arc;
     use std::sync::Mutex;
 
     struct Scripted(Mutex<Vec<Result<serde_json::Value, HandlerError>>>);
@@ -144,17 +140,12 @@ mod tests {
         }
     }
 
-    async fn setup(agent: Arc<dyn MetadataAgent>) -> (Deps, String) {
+    async fn setup(agent: Arc<dyn MetadataAgent>) -> (Ports, String) {
         let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
         let wf = sample_workflow("wf-gen");
         store.create_workflow(&wf).await.unwrap();
-        let deps = Deps {
-            metrics: Arc::new(hitl_domain::ports::NoMetrics),
-            store,
-            agent,
-            clock: Arc::new(FixedClock::default()),
-        };
-        (deps, wf.id)
+        let ports = Ports::new(store, Arc::new(FixedClock::default())).with_agent(agent);
+        (ports, wf.id)
     }
 
     fn fixture() -> GenerateInput {
@@ -163,15 +154,15 @@ mod tests {
 
     #[tokio::test]
     async fn first_draft_is_valid_stored_and_idempotent() {
-        let (deps, id) = setup(Arc::new(LocalGenerator)).await;
-        let out = handle(&deps, fixture()).await.unwrap();
+        let (ports, id) = setup(Arc::new(LocalGenerator)).await;
+        let out = handle(&ports, fixture()).await.unwrap();
         assert!(!out.no_progress);
-        let stored = deps.store.get_artifact(&id, 1).await.unwrap().unwrap();
+        let stored = ports.store.get_artifact(&id, 1).await.unwrap().unwrap();
         assert!(metadata::validate(&stored.content).is_empty());
         assert_eq!(stored.hash, out.artifact_hash);
-        let again = handle(&deps, fixture()).await.unwrap();
+        let again = handle(&ports, fixture()).await.unwrap();
         assert_eq!(again, out);
-        let wf = deps.store.get_workflow(&id).await.unwrap().unwrap();
+        let wf = ports.store.get_workflow(&id).await.unwrap().unwrap();
         assert_eq!(wf.artifact_iteration, 1);
         assert_eq!(wf.version, 2, "the retry must not write again");
     }
@@ -181,12 +172,12 @@ mod tests {
         let agent = Scripted(Mutex::new(vec![Ok(
             serde_json::json!({"name": "x", "tone": "grumpy"}),
         )]));
-        let (deps, id) = setup(Arc::new(agent)).await;
-        let err = handle(&deps, fixture()).await.unwrap_err();
+        let (ports, id) = setup(Arc::new(agent)).await;
+        let err = handle(&ports, fixture()).await.unwrap_err();
         assert_eq!(err.name().as_str(), "ArtifactInvalid");
         let text = err.to_string();
         assert!(text.contains("tone") && text.contains("keywords"), "{text}");
-        assert!(deps.store.get_artifact(&id, 1).await.unwrap().is_none());
+        assert!(ports.store.get_artifact(&id, 1).await.unwrap().is_none());
     }
 
     #[tokio::test]
@@ -195,11 +186,11 @@ mod tests {
             "category": "food", "tone": "bold", "target_audience": "all", "keywords": ["a","b","c"],
             "colors": {"primary": "#112233"}});
         let agent = Scripted(Mutex::new(vec![Ok(draft.clone()), Ok(draft)]));
-        let (deps, id) = setup(Arc::new(agent)).await;
-        handle(&deps, fixture()).await.unwrap();
+        let (ports, id) = setup(Arc::new(agent)).await;
+        handle(&ports, fixture()).await.unwrap();
         // Move the workflow to iteration 2 through the rules, as the loop would.
-        let now = deps.clock.now();
-        mutate(deps.store.as_ref(), &id, |wf| {
+        let now = ports.clock.now();
+        mutate(ports.store.as_ref(), &id, |wf| {
             let mut waiting = rules::request_review(wf, 1, TaskToken::new("t"), now).unwrap();
             waiting.status = WorkflowStatus::Revising;
             waiting.pending_review = None;
@@ -209,7 +200,7 @@ mod tests {
         .await
         .unwrap();
         let out = handle(
-            &deps,
+            &ports,
             GenerateInput {
                 workflow_id: id,
                 iteration: 2,
@@ -225,16 +216,16 @@ mod tests {
         let agent = Scripted(Mutex::new(vec![Err(HandlerError::AgentThrottled(
             "slow down".into(),
         ))]));
-        let (deps, _) = setup(Arc::new(agent)).await;
-        let err = handle(&deps, fixture()).await.unwrap_err();
+        let (ports, _) = setup(Arc::new(agent)).await;
+        let err = handle(&ports, fixture()).await.unwrap_err();
         assert_eq!(err.name().as_str(), "AgentThrottled");
     }
 
     #[tokio::test]
     async fn wrong_iteration_is_an_invalid_transition() {
-        let (deps, id) = setup(Arc::new(LocalGenerator)).await;
+        let (ports, id) = setup(Arc::new(LocalGenerator)).await;
         let err = handle(
-            &deps,
+            &ports,
             GenerateInput {
                 workflow_id: id,
                 iteration: 4,

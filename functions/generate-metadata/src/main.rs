@@ -1,27 +1,3 @@
-//! Lambda entry point of `generate-metadata`: wiring only.
+//! Lambda entry point of `generate-metadata`: its ports and its handler.
 
-use std::sync::Arc;
-
-use generate_metadata::{handle, Deps};
-use lambda_runtime::{tracing, Error};
-
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-// Lambda sends one invocation at a time per execution environment: one thread does.
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
-    let sdk = hitl_aws::lambda_config()?;
-    let deps = Deps {
-        metrics: Arc::new(hitl_aws::metrics::EmfStdout),
-        store: Arc::new(hitl_aws::dynamo_store(&sdk)?),
-        agent: hitl_aws::metadata_agent(&sdk)?,
-        clock: Arc::new(hitl_domain::ports::SystemClock),
-    };
-    hitl_aws::lambda::serve(
-        deps,
-        |deps, event| async move { handle(&deps, event).await },
-    )
-    .await
-}
+hitl_aws::lambda_main!(generate_metadata::PORTS, generate_metadata::handle);

@@ -1,29 +1,20 @@
 //! `InitWorkflow` and `PlanBatch`: validates a start request and expands it into items, and
 //! creates (idempotently) the workflow record of one item after checking the agent is ready.
 
-use std::sync::Arc;
+use hitl_app::{Port, Ports};
 
 use hitl_domain::contracts::{self, InitInput, ItemInput, PlanOutput, WorkflowRef};
 use hitl_domain::model::{Workflow, WorkflowStatus};
+use hitl_domain::ports::Clock;
 use hitl_domain::ports::MetricsSink;
-use hitl_domain::ports::{AgentReadiness, Clock};
-use hitl_domain::store::{CreateOutcome, WorkflowStore};
+use hitl_domain::store::CreateOutcome;
 use hitl_domain::HandlerError;
 use serde::Serialize;
 use tracing::info;
 
-/// The function's ports.
-#[derive(Clone)]
-pub struct Deps {
-    /// Workflow store.
-    pub store: Arc<dyn WorkflowStore>,
-    /// Agent readiness check.
-    pub readiness: Arc<dyn AgentReadiness>,
-    /// Clock.
-    pub clock: Arc<dyn Clock>,
-    /// Where business metrics go (the EMF writer on Lambda).
-    pub metrics: Arc<dyn MetricsSink>,
-}
+/// The ports this function uses beyond the store, the clock and the metrics sink: its
+/// wiring builds these and its IAM policy grants what they call.
+pub const PORTS: &[Port] = &[Port::AgentReadiness];
 
 /// What the function returns, by operation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -36,7 +27,7 @@ pub enum InitOutput {
 }
 
 /// Handles one invocation.
-pub async fn handle(deps: &Deps, input: InitInput) -> Result<InitOutput, HandlerError> {
+pub async fn handle(ports: &Ports, input: InitInput) -> Result<InitOutput, HandlerError> {
     match input {
         InitInput::PlanBatch {
             request,
@@ -49,25 +40,26 @@ pub async fn handle(deps: &Deps, input: InitInput) -> Result<InitOutput, Handler
         InitInput::Init {
             item,
             execution_arn,
-        } => init(deps, *item, execution_arn)
+        } => init(ports, *item, execution_arn)
             .await
             .map(InitOutput::Initialized),
     }
 }
 
 async fn init(
-    deps: &Deps,
+    ports: &Ports,
     item: ItemInput,
     execution_arn: String,
 ) -> Result<WorkflowRef, HandlerError> {
     contracts::check_item(&item)?;
-    deps.readiness.ensure_ready().await.inspect_err(|e| {
-        deps.metrics
+    ports.readiness.ensure_ready().await.inspect_err(|e| {
+        ports
+            .metrics
             .record(&hitl_domain::metrics::agent_invocation_error(
                 e.name().as_str(),
             ));
     })?;
-    let now = deps.clock.now();
+    let now = ports.clock.now();
     let workflow = Workflow {
         id: contracts::workflow_id(&item.request_id, &item.subject.id),
         request_id: item.request_id.clone(),
@@ -89,7 +81,7 @@ async fn init(
         completed_at: None,
         version: 1,
     };
-    let stored = match deps.store.create_workflow(&workflow).await? {
+    let stored = match ports.store.create_workflow(&workflow).await? {
         CreateOutcome::Created => {
             info!(workflow_id = %workflow.id, subject_id = %workflow.subject.id,
                 execution_arn = workflow.execution_arn.as_deref().unwrap_or_default(),
@@ -119,9 +111,11 @@ async fn init(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use hitl_domain::ports::AgentReadiness;
     use hitl_domain::ports::NoAgentConfigured;
     use hitl_domain::testing::FixedClock;
     use hitl_sqlite::SqliteStore;
+    use std::sync::Arc;
 
     struct NotReady;
     #[async_trait::async_trait]
@@ -131,13 +125,12 @@ mod tests {
         }
     }
 
-    fn deps(readiness: Arc<dyn AgentReadiness>) -> Deps {
-        Deps {
-            metrics: Arc::new(hitl_domain::ports::NoMetrics),
-            store: Arc::new(SqliteStore::in_memory().unwrap()),
-            readiness,
-            clock: Arc::new(FixedClock::default()),
-        }
+    fn ports(readiness: Arc<dyn AgentReadiness>) -> Ports {
+        Ports::new(
+            Arc::new(SqliteStore::in_memory().unwrap()),
+            Arc::new(FixedClock::default()),
+        )
+        .with_readiness(readiness)
     }
 
     fn fixture(name: &str) -> InitInput {
@@ -151,7 +144,7 @@ mod tests {
 
     #[tokio::test]
     async fn smoke_request_plans_batch_size_items_with_scenarios() {
-        let out = handle(&deps(Arc::new(NoAgentConfigured)), fixture("smoke"))
+        let out = handle(&ports(Arc::new(NoAgentConfigured)), fixture("smoke"))
             .await
             .unwrap();
         let InitOutput::Planned(plan) = out else {
@@ -166,7 +159,7 @@ mod tests {
 
     #[tokio::test]
     async fn invalid_config_reports_every_field_and_creates_nothing() {
-        let d = deps(Arc::new(NoAgentConfigured));
+        let d = ports(Arc::new(NoAgentConfigured));
         let input = InitInput::PlanBatch {
             request: serde_json::json!({"action": "start_workflow",
                 "config": {"max_iterations": 0, "batch_size": 500}, "subjects": []}),
@@ -186,7 +179,7 @@ mod tests {
             request: serde_json::json!({"action": "start_workflow", "smoke": true, "confg": {}}),
             execution_name: "e".into(),
         };
-        let err = handle(&deps(Arc::new(NoAgentConfigured)), input)
+        let err = handle(&ports(Arc::new(NoAgentConfigured)), input)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("confg"), "{err}");
@@ -194,7 +187,7 @@ mod tests {
 
     #[tokio::test]
     async fn init_is_idempotent() {
-        let d = deps(Arc::new(NoAgentConfigured));
+        let d = ports(Arc::new(NoAgentConfigured));
         let first = handle(&d, fixture("item")).await.unwrap();
         let second = handle(&d, fixture("item")).await.unwrap();
         assert_eq!(first, second);
@@ -214,7 +207,7 @@ mod tests {
 
     #[tokio::test]
     async fn agent_not_prepared_fails_before_creating_anything() {
-        let d = deps(Arc::new(NotReady));
+        let d = ports(Arc::new(NotReady));
         let err = handle(&d, fixture("item")).await.unwrap_err();
         assert_eq!(err.name().as_str(), "AgentNotReady");
         let page = d

@@ -4,32 +4,26 @@
 //! `$.workflow` (id, iteration, SLAs) with the verdict, so no Pass state is needed to build it.
 //! Idempotent under retries.
 
-use std::sync::Arc;
+use hitl_app::{Port, Ports};
 
 use hitl_domain::contracts::{IterationAction, IterationCheckInput, IterationCheckOutput};
 use hitl_domain::optimistic::mutate;
 use hitl_domain::ports::Clock;
 use hitl_domain::rules::{self, IterationVerdict};
-use hitl_domain::store::WorkflowStore;
 use hitl_domain::HandlerError;
 use tracing::info;
 
-/// The function's ports.
-#[derive(Clone)]
-pub struct Deps {
-    /// Workflow store.
-    pub store: Arc<dyn WorkflowStore>,
-    /// Clock.
-    pub clock: Arc<dyn Clock>,
-}
+/// The ports this function uses beyond the store, the clock and the metrics sink: its
+/// wiring builds these and its IAM policy grants what they call.
+pub const PORTS: &[Port] = &[];
 
 /// Handles one invocation.
 pub async fn handle(
-    deps: &Deps,
+    ports: &Ports,
     input: IterationCheckInput,
 ) -> Result<IterationCheckOutput, HandlerError> {
-    let now = deps.clock.now();
-    let (workflow, verdict) = mutate(deps.store.as_ref(), &input.workflow_id, |current| {
+    let now = ports.clock.now();
+    let (workflow, verdict) = mutate(ports.store.as_ref(), &input.workflow_id, |current| {
         let (verdict, next) = rules::check_iteration(current, input.reviewed_iteration, now)?;
         Ok((next, verdict))
     })
@@ -64,10 +58,12 @@ mod tests {
     use super::*;
     use hitl_domain::model::{Decision, DecisionRecord, EscalationReason, WorkflowStatus};
     use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::store::WorkflowStore;
     use hitl_domain::testing::FixedClock;
     use hitl_sqlite::SqliteStore;
+    use std::sync::Arc;
 
-    async fn setup(iteration: u32, max: u32, fingerprints: &[&str]) -> Deps {
+    async fn setup(iteration: u32, max: u32, fingerprints: &[&str]) -> Ports {
         let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
         let mut wf = sample_workflow("wf-it");
         wf.status = WorkflowStatus::Revising;
@@ -96,10 +92,7 @@ mod tests {
             })
             .collect();
         store.create_workflow(&wf).await.unwrap();
-        Deps {
-            store,
-            clock: Arc::new(FixedClock::default()),
-        }
+        Ports::new(store, Arc::new(FixedClock::default()))
     }
 
     fn fixture() -> IterationCheckInput {
@@ -108,21 +101,21 @@ mod tests {
 
     #[tokio::test]
     async fn continues_below_the_limit_and_is_idempotent() {
-        let deps = setup(1, 10, &["a"]).await;
-        let out = handle(&deps, fixture()).await.unwrap();
+        let ports = setup(1, 10, &["a"]).await;
+        let out = handle(&ports, fixture()).await.unwrap();
         assert_eq!(out.action, IterationAction::Regenerate);
         assert_eq!(out.next_iteration, 2);
-        let again = handle(&deps, fixture()).await.unwrap();
+        let again = handle(&ports, fixture()).await.unwrap();
         assert_eq!(again, out);
-        let wf = deps.store.get_workflow("wf-it").await.unwrap().unwrap();
+        let wf = ports.store.get_workflow("wf-it").await.unwrap().unwrap();
         assert_eq!(wf.iteration, 2);
     }
 
     #[tokio::test]
     async fn tenth_rejection_with_max_ten_escalates() {
-        let deps = setup(10, 10, &["x"]).await;
+        let ports = setup(10, 10, &["x"]).await;
         let out = handle(
-            &deps,
+            &ports,
             IterationCheckInput {
                 workflow_id: "wf-it".into(),
                 reviewed_iteration: 10,
@@ -137,9 +130,9 @@ mod tests {
 
     #[tokio::test]
     async fn same_feedback_twice_in_a_row_is_no_progress() {
-        let deps = setup(2, 10, &["same", "same"]).await;
+        let ports = setup(2, 10, &["same", "same"]).await;
         let out = handle(
-            &deps,
+            &ports,
             IterationCheckInput {
                 workflow_id: "wf-it".into(),
                 reviewed_iteration: 2,
@@ -152,9 +145,9 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_workflow_is_named() {
-        let deps = setup(1, 10, &["a"]).await;
+        let ports = setup(1, 10, &["a"]).await;
         let err = handle(
-            &deps,
+            &ports,
             IterationCheckInput {
                 workflow_id: "nope".into(),
                 reviewed_iteration: 1,

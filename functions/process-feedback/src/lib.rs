@@ -4,28 +4,16 @@
 //! `SendTaskSuccess`. This is the direct-invocation entry point; the HTTP and queue front
 //! doors call the same [`FeedbackProcessor`].
 
-use std::sync::Arc;
+use hitl_app::{Port, Ports};
 
-use hitl_domain::feedback::{FeedbackProcessor, FeedbackReceipt, FeedbackRequest, Reviewer};
+use hitl_domain::feedback::{FeedbackReceipt, FeedbackRequest, Reviewer};
 use hitl_domain::model::Channel;
-use hitl_domain::ports::MetricsSink;
-use hitl_domain::ports::{Clock, ExecutionResumer};
-use hitl_domain::store::WorkflowStore;
 use hitl_domain::HandlerError;
 use serde::{Deserialize, Serialize};
 
-/// The function's ports.
-#[derive(Clone)]
-pub struct Deps {
-    /// Workflow store.
-    pub store: Arc<dyn WorkflowStore>,
-    /// Step Functions resumer.
-    pub resumer: Arc<dyn ExecutionResumer>,
-    /// Clock.
-    pub clock: Arc<dyn Clock>,
-    /// Where business metrics go (the EMF writer on Lambda).
-    pub metrics: Arc<dyn MetricsSink>,
-}
+/// The ports this function uses beyond the store, the clock and the metrics sink: its
+/// wiring builds these and its IAM policy grants what they call.
+pub const PORTS: &[Port] = &[Port::Resumer];
 
 /// A decision submitted by direct invocation (from a trusted caller).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,13 +34,8 @@ pub struct FeedbackEvent {
 
 /// Handles one invocation. Rejections by the rules are returned as receipts with a
 /// `rejected` outcome (they are recorded); invalid input and unknown workflows are errors.
-pub async fn handle(deps: &Deps, event: FeedbackEvent) -> Result<FeedbackReceipt, HandlerError> {
-    let processor = FeedbackProcessor::new(
-        Arc::clone(&deps.store),
-        Arc::clone(&deps.resumer),
-        Arc::clone(&deps.clock),
-    )
-    .with_metrics(Arc::clone(&deps.metrics));
+pub async fn handle(ports: &Ports, event: FeedbackEvent) -> Result<FeedbackReceipt, HandlerError> {
+    let processor = ports.decisions();
     let reviewer = Reviewer::declared(
         event.reviewer.clone(),
         event.reviewer_groups.clone(),
@@ -74,14 +57,17 @@ mod tests {
     use super::*;
     use chrono::Duration;
     use hitl_domain::model::{Delivery, FeedbackOutcome, TaskToken, WorkflowStatus};
+    use hitl_domain::ports::Clock;
     use hitl_domain::ports::{ResumeError, TaskFate};
     use hitl_domain::rules;
     use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::store::WorkflowStore;
     use hitl_domain::testing::{FixedClock, RecordingResumer};
     use hitl_sqlite::SqliteStore;
+    use std::sync::Arc;
 
     struct Fixture {
-        deps: Deps,
+        ports: Ports,
         resumer: Arc<RecordingResumer>,
         clock: Arc<FixedClock>,
     }
@@ -101,12 +87,7 @@ mod tests {
         store.create_workflow(&wf).await.unwrap();
         let resumer = Arc::new(RecordingResumer::default());
         Fixture {
-            deps: Deps {
-                metrics: Arc::new(hitl_domain::ports::NoMetrics),
-                store,
-                resumer: resumer.clone(),
-                clock: clock.clone(),
-            },
+            ports: Ports::new(store, clock.clone()).with_resumer(resumer.clone()),
             resumer,
             clock,
         }
@@ -123,7 +104,7 @@ mod tests {
     #[tokio::test]
     async fn approval_is_applied_and_resumes_the_execution() {
         let f = setup().await;
-        let receipt = handle(&f.deps, approve()).await.unwrap();
+        let receipt = handle(&f.ports, approve()).await.unwrap();
         assert_eq!(
             receipt.outcome,
             FeedbackOutcome::Applied {
@@ -141,29 +122,29 @@ mod tests {
     #[tokio::test]
     async fn duplicate_returns_the_original_and_changes_nothing() {
         let f = setup().await;
-        let first = handle(&f.deps, request_changes()).await.unwrap();
+        let first = handle(&f.ports, request_changes()).await.unwrap();
         let version = f
-            .deps
+            .ports
             .store
             .get_workflow("wf-fb")
             .await
             .unwrap()
             .unwrap()
             .version;
-        let again = handle(&f.deps, request_changes()).await.unwrap();
+        let again = handle(&f.ports, request_changes()).await.unwrap();
         assert!(again.replayed);
         assert_eq!(again.outcome, first.outcome);
         assert_eq!(again.received_at, first.received_at);
-        let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
+        let wf = f.ports.store.get_workflow("wf-fb").await.unwrap().unwrap();
         assert_eq!(wf.version, version);
-        assert_eq!(f.deps.store.list_feedback("wf-fb").await.unwrap().len(), 1);
+        assert_eq!(f.ports.store.list_feedback("wf-fb").await.unwrap().len(), 1);
     }
 
     #[tokio::test]
     async fn second_decision_for_the_iteration_is_rejected_and_recorded() {
         let f = setup().await;
-        handle(&f.deps, approve()).await.unwrap();
-        let receipt = handle(&f.deps, request_changes()).await.unwrap();
+        handle(&f.ports, approve()).await.unwrap();
+        let receipt = handle(&f.ports, request_changes()).await.unwrap();
         match &receipt.outcome {
             FeedbackOutcome::Rejected { reason, message } => {
                 assert_eq!(reason, "already_decided");
@@ -171,7 +152,7 @@ mod tests {
             }
             other => panic!("expected rejection, got {other:?}"),
         }
-        let trail = f.deps.store.list_feedback("wf-fb").await.unwrap();
+        let trail = f.ports.store.list_feedback("wf-fb").await.unwrap();
         assert_eq!(trail.len(), 2);
         assert_eq!(f.resumer.delivered.lock().unwrap().len(), 1);
     }
@@ -181,12 +162,12 @@ mod tests {
         let f = setup().await;
         let mut event = approve();
         event.feedback.iteration = Some(0);
-        let err = handle(&f.deps, event).await.unwrap_err();
+        let err = handle(&f.ports, event).await.unwrap_err();
         assert_eq!(err.name().as_str(), "InvalidInput");
         let mut event = approve();
         event.feedback.iteration = Some(2);
         event.idempotency_key = "k-future".into();
-        let receipt = handle(&f.deps, event).await.unwrap();
+        let receipt = handle(&f.ports, event).await.unwrap();
         assert!(
             matches!(receipt.outcome, FeedbackOutcome::Rejected { ref reason, .. } if reason == "unknown_iteration")
         );
@@ -195,11 +176,11 @@ mod tests {
     #[tokio::test]
     async fn key_reused_for_a_different_request_is_an_error() {
         let f = setup().await;
-        handle(&f.deps, approve()).await.unwrap();
+        handle(&f.ports, approve()).await.unwrap();
         let mut other = request_changes();
         other.idempotency_key = approve().idempotency_key;
         other.reviewer = approve().reviewer;
-        let err = handle(&f.deps, other).await.unwrap_err();
+        let err = handle(&f.ports, other).await.unwrap_err();
         assert!(err.to_string().contains("already used"), "{err}");
     }
 
@@ -211,7 +192,7 @@ mod tests {
             "feedback": {"decision": "maybe", "corrections": [{"field": "id", "value": "x"}]}
         }))
         .unwrap();
-        let err = handle(&f.deps, event).await.unwrap_err();
+        let err = handle(&f.ports, event).await.unwrap_err();
         let text = err.to_string();
         for field in [
             "idempotency_key",
@@ -223,7 +204,7 @@ mod tests {
             assert!(text.contains(field), "{field} missing from {text}");
         }
         assert!(f
-            .deps
+            .ports
             .store
             .list_feedback("wf-fb")
             .await
@@ -240,12 +221,12 @@ mod tests {
     async fn metrics_go_to_the_injected_sink() {
         let mut f = setup().await;
         let sink = Arc::new(hitl_domain::testing::RecordingMetrics::default());
-        f.deps.metrics = sink.clone();
+        f.ports.metrics = sink.clone();
         let mut outsider = approve();
         outsider.reviewer_groups = Some(vec!["marketing".into()]);
-        handle(&f.deps, outsider).await.unwrap_err();
+        handle(&f.ports, outsider).await.unwrap_err();
         f.clock.advance(Duration::seconds(90));
-        handle(&f.deps, approve()).await.unwrap();
+        handle(&f.ports, approve()).await.unwrap();
         assert_eq!(
             sink.names(),
             ["UnauthorizedAttempts", "FeedbackReceived", "ReviewLatency"]
@@ -265,16 +246,16 @@ mod tests {
         let f = setup().await;
         let mut event = approve();
         event.reviewer_groups = Some(vec!["marketing".into()]);
-        let err = handle(&f.deps, event).await.unwrap_err();
+        let err = handle(&f.ports, event).await.unwrap_err();
         assert!(err.to_string().contains("reviewer group"), "{err}");
         assert!(f
-            .deps
+            .ports
             .store
             .list_feedback("wf-fb")
             .await
             .unwrap()
             .is_empty());
-        let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
+        let wf = f.ports.store.get_workflow("wf-fb").await.unwrap().unwrap();
         assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
     }
 
@@ -286,15 +267,15 @@ mod tests {
         let mut intruder = request_changes();
         intruder.idempotency_key = approve().idempotency_key;
         // The intruder decides first with rita's key…
-        let theirs = handle(&f.deps, intruder).await.unwrap();
+        let theirs = handle(&f.ports, intruder).await.unwrap();
         assert!(!theirs.replayed);
         // …and rita's own submission with that key is hers, not a replay of theirs.
-        let mine = handle(&f.deps, approve()).await.unwrap();
+        let mine = handle(&f.ports, approve()).await.unwrap();
         assert!(!mine.replayed);
         assert!(
             matches!(mine.outcome, FeedbackOutcome::Rejected { ref reason, .. } if reason == "already_decided")
         );
-        let trail = f.deps.store.list_feedback("wf-fb").await.unwrap();
+        let trail = f.ports.store.list_feedback("wf-fb").await.unwrap();
         assert_eq!(trail.len(), 2, "two submitters, two entries");
     }
 
@@ -302,7 +283,7 @@ mod tests {
     async fn after_the_deadline_the_decision_is_rejected_as_timed_out() {
         let f = setup().await;
         f.clock.advance(Duration::hours(73));
-        let receipt = handle(&f.deps, approve()).await.unwrap();
+        let receipt = handle(&f.ports, approve()).await.unwrap();
         assert!(
             matches!(receipt.outcome, FeedbackOutcome::Rejected { ref reason, .. } if reason == "review_timed_out")
         );
@@ -332,14 +313,14 @@ mod tests {
             .lock()
             .unwrap()
             .push(Err(ResumeError::TaskClosed("TaskTimedOut".into())));
-        let receipt = handle(&f.deps, approve()).await.unwrap();
+        let receipt = handle(&f.ports, approve()).await.unwrap();
         assert_eq!(
             receipt.outcome,
             FeedbackOutcome::Applied {
                 status: WorkflowStatus::Approved
             }
         );
-        let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
+        let wf = f.ports.store.get_workflow("wf-fb").await.unwrap().unwrap();
         assert_eq!(wf.status, WorkflowStatus::Approved);
         assert!(matches!(
             wf.decisions[0].delivery,
@@ -360,17 +341,17 @@ mod tests {
             .lock()
             .unwrap()
             .push(Err(ResumeError::TaskClosed("TaskTimedOut".into())));
-        let receipt = handle(&f.deps, approve()).await.unwrap();
+        let receipt = handle(&f.ports, approve()).await.unwrap();
         assert!(
             matches!(receipt.outcome, FeedbackOutcome::Rejected { ref reason, .. } if reason == "review_timed_out")
         );
-        let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
+        let wf = f.ports.store.get_workflow("wf-fb").await.unwrap().unwrap();
         assert_eq!(wf.decisions.len(), 1, "the decision is kept");
         assert!(matches!(
             wf.decisions[0].delivery,
             Some(Delivery::Late { .. })
         ));
-        let trail = f.deps.store.list_feedback("wf-fb").await.unwrap();
+        let trail = f.ports.store.list_feedback("wf-fb").await.unwrap();
         assert!(matches!(trail[0].outcome, FeedbackOutcome::Rejected { .. }));
         // The execution's ReviewTimedOut → Escalation path: no InvalidTransition.
         let escalated = rules::escalate(
@@ -393,10 +374,10 @@ mod tests {
             .lock()
             .unwrap()
             .push(Err(ResumeError::Transient("throttled".into())));
-        let err = handle(&f.deps, approve()).await.unwrap_err();
+        let err = handle(&f.ports, approve()).await.unwrap_err();
         assert_eq!(err.name().as_str(), "ResumeFailed");
         assert!(f.resumer.delivered.lock().unwrap().is_empty());
-        let receipt = handle(&f.deps, approve()).await.unwrap();
+        let receipt = handle(&f.ports, approve()).await.unwrap();
         assert!(receipt.replayed);
         assert_eq!(f.resumer.delivered.lock().unwrap().len(), 1);
     }
@@ -406,7 +387,7 @@ mod tests {
         let f = setup().await;
         let mut tasks = Vec::new();
         for i in 0..50 {
-            let deps = f.deps.clone();
+            let ports = f.ports.clone();
             tasks.push(tokio::spawn(async move {
                 let mut event = if i % 2 == 0 {
                     approve()
@@ -415,7 +396,7 @@ mod tests {
                 };
                 event.idempotency_key = format!("race-{i}");
                 event.reviewer = format!("reviewer-{i}");
-                handle(&deps, event).await.unwrap()
+                handle(&ports, event).await.unwrap()
             }));
         }
         let mut applied = 0;
@@ -427,7 +408,10 @@ mod tests {
             }
         }
         assert_eq!(applied, 1);
-        assert_eq!(f.deps.store.list_feedback("wf-fb").await.unwrap().len(), 50);
+        assert_eq!(
+            f.ports.store.list_feedback("wf-fb").await.unwrap().len(),
+            50
+        );
         assert_eq!(f.resumer.delivered.lock().unwrap().len(), 1);
     }
 
@@ -450,7 +434,11 @@ mod tests {
             generator: "agent".into(),
             created_at: f.clock.now(),
         };
-        f.deps.store.put_artifact("wf-fb", &artifact).await.unwrap();
+        f.ports
+            .store
+            .put_artifact("wf-fb", &artifact)
+            .await
+            .unwrap();
     }
 
     fn edit_and_approve(field: &str, value: &str) -> FeedbackEvent {
@@ -468,13 +456,13 @@ mod tests {
         let f = setup().await;
         store_draft(&f).await;
         // A correction that breaks the schema names the correction; nothing is recorded.
-        let err = handle(&f.deps, edit_and_approve("colors.primary", "#12"))
+        let err = handle(&f.ports, edit_and_approve("colors.primary", "#12"))
             .await
             .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("corrections[0].value"), "{text}");
         assert!(f
-            .deps
+            .ports
             .store
             .list_feedback("wf-fb")
             .await
@@ -482,7 +470,7 @@ mod tests {
             .is_empty());
 
         let receipt = handle(
-            &f.deps,
+            &f.ports,
             edit_and_approve("tagline", "Good mornings, brewed"),
         )
         .await
@@ -493,11 +481,11 @@ mod tests {
                 status: WorkflowStatus::Approved
             }
         );
-        let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
+        let wf = f.ports.store.get_workflow("wf-fb").await.unwrap().unwrap();
         assert_eq!(wf.artifact_iteration, 2);
         assert!(wf.decisions[0].edited);
         let final_version = f
-            .deps
+            .ports
             .store
             .get_artifact("wf-fb", 2)
             .await
@@ -511,7 +499,7 @@ mod tests {
         );
         // The agent's draft is kept as it was; the execution gets one plain approval.
         let draft = f
-            .deps
+            .ports
             .store
             .get_artifact("wf-fb", 1)
             .await
@@ -522,24 +510,24 @@ mod tests {
         assert_eq!(delivered.len(), 1);
         assert_eq!(delivered[0].1["decision"], "approve");
         // The audit entry shows who changed what.
-        let trail = f.deps.store.list_feedback("wf-fb").await.unwrap();
+        let trail = f.ports.store.list_feedback("wf-fb").await.unwrap();
         assert_eq!(trail[0].corrections[0].field, "tagline");
         assert_eq!(trail[0].reviewer, "rita");
     }
 
     async fn require_approvals(f: &Fixture, n: u32) {
-        let mut wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
+        let mut wf = f.ports.store.get_workflow("wf-fb").await.unwrap().unwrap();
         let version = wf.version;
         wf.config.required_approvals = n;
         wf.version += 1;
-        f.deps.store.update_workflow(&wf, version).await.unwrap();
+        f.ports.store.update_workflow(&wf, version).await.unwrap();
     }
 
     #[tokio::test]
     async fn two_approvals_resume_the_execution_once_and_only_at_the_quorum() {
         let f = setup().await;
         require_approvals(&f, 2).await;
-        let first = handle(&f.deps, approve()).await.unwrap();
+        let first = handle(&f.ports, approve()).await.unwrap();
         assert_eq!(
             first.outcome,
             FeedbackOutcome::Applied {
@@ -550,16 +538,16 @@ mod tests {
         // The same reviewer with a new key counts once; the replay of the first is a replay.
         let mut again = approve();
         again.idempotency_key = "rita-again".into();
-        match handle(&f.deps, again).await.unwrap().outcome {
+        match handle(&f.ports, again).await.unwrap().outcome {
             FeedbackOutcome::Rejected { reason, .. } => assert_eq!(reason, "already_approved"),
             other => panic!("{other:?}"),
         }
-        assert!(handle(&f.deps, approve()).await.unwrap().replayed);
+        assert!(handle(&f.ports, approve()).await.unwrap().replayed);
         // An edit is refused when several approvals are needed.
         store_draft(&f).await;
         let mut edit = edit_and_approve("tagline", "Brewed");
         edit.reviewer = "sam".into();
-        match handle(&f.deps, edit).await.unwrap().outcome {
+        match handle(&f.ports, edit).await.unwrap().outcome {
             FeedbackOutcome::Rejected { reason, .. } => {
                 assert_eq!(reason, "edit_needs_single_approval")
             }
@@ -567,7 +555,7 @@ mod tests {
         }
         let mut second = approve();
         second.reviewer = "sam".into();
-        let receipt = handle(&f.deps, second).await.unwrap();
+        let receipt = handle(&f.ports, second).await.unwrap();
         assert_eq!(
             receipt.outcome,
             FeedbackOutcome::Applied {
@@ -575,7 +563,7 @@ mod tests {
             }
         );
         assert_eq!(f.resumer.delivered.lock().unwrap().len(), 1);
-        let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
+        let wf = f.ports.store.get_workflow("wf-fb").await.unwrap().unwrap();
         assert_eq!(wf.decisions.len(), 1);
         assert_eq!(wf.decisions[0].co_approvers, vec!["rita".to_owned()]);
     }
@@ -583,14 +571,14 @@ mod tests {
     #[tokio::test]
     async fn a_decision_against_another_reviewers_claim_is_refused_and_recorded() {
         let f = setup().await;
-        let wf = f.deps.store.get_workflow("wf-fb").await.unwrap().unwrap();
+        let wf = f.ports.store.get_workflow("wf-fb").await.unwrap().unwrap();
         let claimed = rules::claim(&wf, "sam", None, f.clock.now()).unwrap();
-        f.deps
+        f.ports
             .store
             .update_workflow(&claimed, wf.version)
             .await
             .unwrap();
-        match handle(&f.deps, approve()).await.unwrap().outcome {
+        match handle(&f.ports, approve()).await.unwrap().outcome {
             FeedbackOutcome::Rejected { reason, message } => {
                 assert_eq!(reason, "claimed_by_other");
                 assert!(message.contains("sam"), "{message}");
@@ -598,12 +586,12 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(f.resumer.delivered.lock().unwrap().is_empty());
-        assert_eq!(f.deps.store.list_feedback("wf-fb").await.unwrap().len(), 1);
+        assert_eq!(f.ports.store.list_feedback("wf-fb").await.unwrap().len(), 1);
         // Once the claim lapses, the decision goes through.
         f.clock.advance(Duration::minutes(31));
         let mut later = approve();
         later.idempotency_key = "rita-later".into();
-        let receipt = handle(&f.deps, later).await.unwrap();
+        let receipt = handle(&f.ports, later).await.unwrap();
         assert!(matches!(receipt.outcome, FeedbackOutcome::Applied { .. }));
     }
 }

@@ -1,27 +1,3 @@
-//! Lambda entry point of `process-feedback`: wiring only.
+//! Lambda entry point of `process-feedback`: its ports and its handler.
 
-use std::sync::Arc;
-
-use lambda_runtime::{tracing, Error};
-use process_feedback::{handle, Deps};
-
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-// Lambda sends one invocation at a time per execution environment: one thread does.
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
-    let sdk = hitl_aws::lambda_config()?;
-    let deps = Deps {
-        metrics: Arc::new(hitl_aws::metrics::EmfStdout),
-        store: Arc::new(hitl_aws::dynamo_store(&sdk)?),
-        resumer: Arc::new(hitl_aws::sfn_resumer(&sdk)),
-        clock: Arc::new(hitl_domain::ports::SystemClock),
-    };
-    hitl_aws::lambda::serve(
-        deps,
-        |deps, event| async move { handle(&deps, event).await },
-    )
-    .await
-}
+hitl_aws::lambda_main!(process_feedback::PORTS, process_feedback::handle);

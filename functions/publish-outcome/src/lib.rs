@@ -8,27 +8,18 @@
 //! (EventBridge delivers at least once anyway). A failure is `PublishFailed` (retried by the
 //! definition, then recorded as the workflow's failure).
 
-use std::sync::Arc;
+use hitl_app::{Port, Ports};
 
 use hitl_domain::feedback::person_artifact;
 use hitl_domain::model::{Artifact, Decision, Workflow, WorkflowStatus};
 use hitl_domain::outcome::{envelope, envelope_bytes, envelope_key, finished_event};
-use hitl_domain::ports::OutcomePublisher;
-use hitl_domain::store::WorkflowStore;
 use hitl_domain::HandlerError;
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
-/// The function's ports.
-#[derive(Clone)]
-pub struct Deps {
-    /// Workflow store.
-    pub store: Arc<dyn WorkflowStore>,
-    /// S3 + EventBridge (or the local folder and notification log).
-    pub publisher: Arc<dyn OutcomePublisher>,
-    /// The deployment environment (`dev`, `prod`, …), part of the envelope's key.
-    pub environment: String,
-}
+/// The ports this function uses beyond the store, the clock and the metrics sink: its
+/// wiring builds these and its IAM policy grants what they call.
+pub const PORTS: &[Port] = &[Port::Publisher];
 
 /// Task input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +43,7 @@ pub struct PublishOutput {
 /// A person-authored final artifact — of a resolution, or of an edit-and-approve — from the
 /// audit entry of that decision, stored now (the decider's own write of it was lost).
 async fn person_artifact_from_trail(
-    deps: &Deps,
+    ports: &Ports,
     workflow: &Workflow,
 ) -> Result<Option<Artifact>, HandlerError> {
     let authoring = match workflow.status {
@@ -71,7 +62,7 @@ async fn person_artifact_from_trail(
     let Some(resolution) = authoring else {
         return Ok(None);
     };
-    let context = deps
+    let context = ports
         .store
         .load_feedback_context(&workflow.id, &resolution.feedback_key)
         .await?;
@@ -82,28 +73,28 @@ async fn person_artifact_from_trail(
     else {
         return Ok(None);
     };
-    deps.store.put_artifact(&workflow.id, &artifact).await?;
+    ports.store.put_artifact(&workflow.id, &artifact).await?;
     info!(workflow_id = %workflow.id, iteration = artifact.iteration,
         "stored the resolved artifact from the audit trail");
     Ok(Some(artifact))
 }
 
 /// Handles one invocation.
-pub async fn handle(deps: &Deps, input: PublishInput) -> Result<PublishOutput, HandlerError> {
-    let workflow = deps
+pub async fn handle(ports: &Ports, input: PublishInput) -> Result<PublishOutput, HandlerError> {
+    let workflow = ports
         .store
         .get_workflow(&input.workflow_id)
         .await?
         .ok_or_else(|| HandlerError::WorkflowNotFound(input.workflow_id.clone()))?;
     let stored = match workflow.status {
         WorkflowStatus::Approved | WorkflowStatus::Resolved => {
-            let last = match deps
+            let last = match ports
                 .store
                 .get_artifact(&workflow.id, workflow.artifact_iteration)
                 .await?
             {
                 Some(artifact) => artifact,
-                None => person_artifact_from_trail(deps, &workflow)
+                None => person_artifact_from_trail(ports, &workflow)
                     .await?
                     .ok_or_else(|| {
                         HandlerError::field(
@@ -116,8 +107,8 @@ pub async fn handle(deps: &Deps, input: PublishInput) -> Result<PublishOutput, H
                     })?,
             };
             let env = envelope(&workflow, &last)?;
-            let key = envelope_key(&deps.environment, &workflow);
-            let location = deps
+            let key = envelope_key(&ports.settings.environment, &workflow);
+            let location = ports
                 .publisher
                 .store_envelope(&key, &envelope_bytes(&env), &env.content_hash)
                 .await?;
@@ -128,7 +119,7 @@ pub async fn handle(deps: &Deps, input: PublishInput) -> Result<PublishOutput, H
     let event = finished_event(&workflow, stored.as_ref().map(|(e, l)| (e, l.as_str())))?;
     let detail = serde_json::to_value(&event)
         .map_err(|e| HandlerError::PublishFailed(format!("encoding the event: {e}")))?;
-    deps.publisher.emit_finished(&detail).await?;
+    ports.publisher.emit_finished(&detail).await?;
     info!(workflow_id = %workflow.id, outcome = %event.outcome, location = ?event.location,
         "outcome published");
     Ok(PublishOutput {
@@ -144,10 +135,13 @@ mod tests {
     use super::*;
     use async_trait::async_trait;
     use hitl_domain::model::{Artifact, EscalationReason, TaskToken};
+    use hitl_domain::ports::OutcomePublisher;
     use hitl_domain::rules;
     use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::store::WorkflowStore;
     use hitl_sqlite::SqliteStore;
     use serde_json::{json, Value};
+    use std::sync::Arc;
     use std::sync::Mutex;
 
     /// An in-process bucket: key → (bytes, hash), writes counted; events recorded.
@@ -183,7 +177,7 @@ mod tests {
         }
     }
 
-    async fn setup(approve: bool) -> (Deps, Arc<MemoryPublisher>) {
+    async fn setup(approve: bool) -> (Ports, Arc<MemoryPublisher>) {
         let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
         let now = chrono::Utc::now();
         let wf = sample_workflow("wf-pub");
@@ -225,23 +219,20 @@ mod tests {
         store.update_workflow(&next, wf.version).await.unwrap();
         let publisher = Arc::new(MemoryPublisher::default());
         (
-            Deps {
-                store,
-                publisher: publisher.clone(),
-                environment: "dev".into(),
-            },
+            Ports::new(store, Arc::new(hitl_domain::testing::FixedClock::default()))
+                .with_publisher(publisher.clone(), "dev"),
             publisher,
         )
     }
 
     #[tokio::test]
     async fn an_approval_stores_one_envelope_and_emits_one_event_per_attempt() {
-        let (deps, publisher) = setup(true).await;
+        let (ports, publisher) = setup(true).await;
         let input: PublishInput =
             serde_json::from_str(include_str!("../fixtures/publish.json")).unwrap();
-        let first = handle(&deps, input.clone()).await.unwrap();
+        let first = handle(&ports, input.clone()).await.unwrap();
         // A retried task (the definition retries on PublishFailed) writes nothing new.
-        let again = handle(&deps, input).await.unwrap();
+        let again = handle(&ports, input).await.unwrap();
         assert_eq!(first, again);
         assert_eq!(
             first.location.as_deref(),
@@ -296,9 +287,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_escalation_emits_the_event_with_its_reason_and_no_envelope() {
-        let (deps, publisher) = setup(false).await;
+        let (ports, publisher) = setup(false).await;
         let out = handle(
-            &deps,
+            &ports,
             PublishInput {
                 workflow_id: "wf-pub".into(),
             },
@@ -315,10 +306,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_store_is_publish_failed_and_emits_nothing() {
-        let (deps, publisher) = setup(true).await;
+        let (ports, publisher) = setup(true).await;
         *publisher.fail.lock().unwrap() = true;
         let err = handle(
-            &deps,
+            &ports,
             PublishInput {
                 workflow_id: "wf-pub".into(),
             },
@@ -333,8 +324,8 @@ mod tests {
     /// stores it from the audit entry and publishes it, not the agent's draft.
     #[tokio::test]
     async fn an_edited_approval_publishes_the_reviewers_version_from_the_trail() {
-        let (deps, publisher) = setup(false).await;
-        let store = &deps.store;
+        let (ports, publisher) = setup(false).await;
+        let store = &ports.store;
         let mut wf = sample_workflow("wf-edit");
         let now = chrono::Utc::now();
         wf = rules::record_artifact(&wf, 1, "h1", now).unwrap().unwrap();
@@ -380,7 +371,7 @@ mod tests {
             .await
             .unwrap();
         let out = handle(
-            &deps,
+            &ports,
             PublishInput {
                 workflow_id: "wf-edit".into(),
             },

@@ -1,44 +1,31 @@
 //! The scheduled housekeeping on AWS, run by an EventBridge Scheduler schedule every minute:
 //! the outbox relay — delivers every accepted decision whose delivery to its execution is not
 //! confirmed (the sparse `GSI2` index of pending deliveries) through the same
-//! [`FeedbackProcessor::reconcile`] the local runtime uses — and the review reminders
-//! ([`ReminderSweeper`], over the awaiting-review index). A pass that leaves transient
+//! [`housekeeping::pass`] the local runtime uses — and the review reminders (over the
+//! awaiting-review index). A pass that leaves transient
 //! delivery failures behind returns `ResumeFailed`, so Lambda retries the invocation and,
 //! after its retries, sends it to the dead-letter queue (both alarmed); the decisions stay
 //! pending and the next pass picks them up again. Reminders whose notification failed are
 //! taken back and retried by the next pass.
 
-use std::sync::Arc;
+use hitl_app::{housekeeping, Port, Ports};
 
-use hitl_domain::feedback::{FeedbackProcessor, ReconcileReport};
-use hitl_domain::ports::{Clock, ExecutionResumer, Notifier};
-use hitl_domain::reminders::ReminderSweeper;
-use hitl_domain::store::WorkflowStore;
+use hitl_domain::feedback::ReconcileReport;
 use hitl_domain::HandlerError;
 use serde::Deserialize;
-use tracing::info;
 
 /// Default and largest number of workflows one pass looks at.
 pub const DEFAULT_LIMIT: usize = 100;
 /// Largest `limit` accepted.
 pub const MAX_LIMIT: usize = 1000;
 
-/// The function's ports.
-#[derive(Clone)]
-pub struct Deps {
-    /// Workflow store.
-    pub store: Arc<dyn WorkflowStore>,
-    /// Step Functions resumer (SendTaskSuccess, GetExecutionHistory).
-    pub resumer: Arc<dyn ExecutionResumer>,
-    /// Clock.
-    pub clock: Arc<dyn Clock>,
-    /// The review topic (reminders to reviewers).
-    pub notifier: Arc<dyn Notifier>,
-    /// The escalation topic (reminders to the escalation group).
-    pub escalation_notifier: Arc<dyn Notifier>,
-    /// The review page, for the reminders' links.
-    pub page_url: Option<String>,
-}
+/// The ports this function uses beyond the store, the clock and the metrics sink: its
+/// wiring builds these and its IAM policy grants what they call.
+pub const PORTS: &[Port] = &[
+    Port::Resumer,
+    Port::ReviewNotifier,
+    Port::EscalationNotifier,
+];
 
 /// The schedule's payload. Unknown fields are ignored (a scheduler may add its own).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -49,7 +36,7 @@ pub struct ReconcileInput {
 }
 
 /// Handles one invocation: one reconciliation pass.
-pub async fn handle(deps: &Deps, input: ReconcileInput) -> Result<ReconcileReport, HandlerError> {
+pub async fn handle(ports: &Ports, input: ReconcileInput) -> Result<ReconcileReport, HandlerError> {
     let limit = match input.limit {
         None => DEFAULT_LIMIT,
         Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
@@ -60,36 +47,9 @@ pub async fn handle(deps: &Deps, input: ReconcileInput) -> Result<ReconcileRepor
             ))
         }
     };
-    let processor = FeedbackProcessor::new(
-        Arc::clone(&deps.store),
-        Arc::clone(&deps.resumer),
-        Arc::clone(&deps.clock),
-    );
-    let report = processor.reconcile(limit).await?;
-    info!(
-        examined = report.examined,
-        delivered = report.delivered,
-        late = report.late,
-        closed = report.closed,
-        retry = report.retry,
-        "reconciliation pass"
-    );
-    let reminders = ReminderSweeper::new(
-        Arc::clone(&deps.store),
-        Arc::clone(&deps.notifier),
-        Arc::clone(&deps.escalation_notifier),
-        Arc::clone(&deps.clock),
-        deps.page_url.clone(),
-    )
-    .sweep(MAX_LIMIT)
-    .await
-    .map_err(HandlerError::from)?;
-    info!(
-        examined = reminders.examined,
-        sent = reminders.sent.len(),
-        failed = reminders.failed,
-        "reminder pass"
-    );
+    let report = housekeeping::pass(ports, limit, MAX_LIMIT)
+        .await?
+        .deliveries;
     if report.retry > 0 {
         return Err(HandlerError::ResumeFailed(format!(
             "{} of {} pending deliveries failed transiently; they stay pending for the next pass",
@@ -105,14 +65,17 @@ mod tests {
     use super::*;
     use hitl_domain::feedback::{FeedbackRequest, Reviewer};
     use hitl_domain::model::{Delivery, TaskToken, WorkflowStatus};
+    use hitl_domain::ports::Clock;
     use hitl_domain::ports::ResumeError;
     use hitl_domain::rules;
     use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::store::WorkflowStore;
     use hitl_domain::testing::{FixedClock, RecordingNotifier, RecordingResumer};
     use hitl_sqlite::SqliteStore;
+    use std::sync::Arc;
 
     /// GIVEN an approval recorded while Step Functions was throttled (the decision is pending)
-    async fn pending_approval() -> (Deps, Arc<RecordingResumer>) {
+    async fn pending_approval() -> (Ports, Arc<RecordingResumer>) {
         let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
         let clock = Arc::new(FixedClock::default());
         let mut wf = sample_workflow("wf-rc");
@@ -131,19 +94,12 @@ mod tests {
             .lock()
             .unwrap()
             .push(Err(ResumeError::Transient("ThrottlingException".into())));
-        let deps = Deps {
-            store,
-            resumer: resumer.clone(),
-            clock,
-            notifier: Arc::new(RecordingNotifier::default()),
-            escalation_notifier: Arc::new(RecordingNotifier::default()),
-            page_url: None,
-        };
-        let processor = FeedbackProcessor::new(
-            Arc::clone(&deps.store),
-            Arc::clone(&deps.resumer),
-            Arc::clone(&deps.clock),
-        );
+        let ports = Ports::new(store, clock)
+            .with_resumer(resumer.clone())
+            .with_review_notifier(Arc::new(RecordingNotifier::default()))
+            .with_escalation_notifier(Arc::new(RecordingNotifier::default()))
+            .with_page_url(None);
+        let processor = ports.decisions();
         let request = FeedbackRequest {
             iteration: Some(1),
             decision: Some("approve".into()),
@@ -155,22 +111,22 @@ mod tests {
             .submit("wf-rc", &request, "k-rc", &reviewer)
             .await
             .is_err());
-        (deps, resumer)
+        (ports, resumer)
     }
 
     #[tokio::test]
     async fn a_pending_decision_is_delivered_once_and_settled() {
-        let (deps, resumer) = pending_approval().await;
+        let (ports, resumer) = pending_approval().await;
         let input: ReconcileInput =
             serde_json::from_str(include_str!("../fixtures/schedule.json")).unwrap();
         // WHEN the schedule runs twice
-        let first = handle(&deps, input.clone()).await.unwrap();
-        let second = handle(&deps, input).await.unwrap();
+        let first = handle(&ports, input.clone()).await.unwrap();
+        let second = handle(&ports, input).await.unwrap();
         // THEN the decision reached the execution exactly once and is settled
         assert_eq!((first.examined, first.delivered), (1, 1));
         assert_eq!(second, ReconcileReport::default());
         assert_eq!(resumer.delivered.lock().unwrap().len(), 1);
-        let wf = deps.store.get_workflow("wf-rc").await.unwrap().unwrap();
+        let wf = ports.store.get_workflow("wf-rc").await.unwrap().unwrap();
         assert_eq!(wf.status, WorkflowStatus::Approved);
         assert!(matches!(
             wf.decisions[0].delivery,
@@ -180,19 +136,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_transient_failure_fails_the_invocation_and_keeps_the_decision_pending() {
-        let (deps, resumer) = pending_approval().await;
+        let (ports, resumer) = pending_approval().await;
         resumer
             .script
             .lock()
             .unwrap()
             .push(Err(ResumeError::Transient("ThrottlingException".into())));
-        let err = handle(&deps, ReconcileInput::default()).await.unwrap_err();
+        let err = handle(&ports, ReconcileInput::default()).await.unwrap_err();
         assert_eq!(err.name().as_str(), "ResumeFailed");
-        let wf = deps.store.get_workflow("wf-rc").await.unwrap().unwrap();
+        let wf = ports.store.get_workflow("wf-rc").await.unwrap().unwrap();
         assert!(wf.pending_delivery().is_some());
         // The next pass delivers it.
         assert_eq!(
-            handle(&deps, ReconcileInput::default())
+            handle(&ports, ReconcileInput::default())
                 .await
                 .unwrap()
                 .delivered,
@@ -202,8 +158,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_bad_limit_is_refused_with_the_field_named() {
-        let (deps, _) = pending_approval().await;
-        let err = handle(&deps, ReconcileInput { limit: Some(0) })
+        let (ports, _) = pending_approval().await;
+        let err = handle(&ports, ReconcileInput { limit: Some(0) })
             .await
             .unwrap_err();
         assert_eq!(
@@ -228,25 +184,22 @@ mod tests {
         let wf = rules::request_review(&wf, 1, TaskToken::new("tok"), clock.now()).unwrap();
         store.create_workflow(&wf).await.unwrap();
         let notifier = Arc::new(RecordingNotifier::default());
-        let deps = Deps {
-            store,
-            resumer: Arc::new(RecordingResumer::default()),
-            clock: clock.clone(),
-            notifier: notifier.clone(),
-            escalation_notifier: Arc::new(RecordingNotifier::default()),
-            page_url: Some("https://review.example.com/".into()),
-        };
+        let ports = Ports::new(store, clock.clone())
+            .with_resumer(Arc::new(RecordingResumer::default()))
+            .with_review_notifier(notifier.clone())
+            .with_escalation_notifier(Arc::new(RecordingNotifier::default()))
+            .with_page_url(Some("https://review.example.com/".into()));
         let sent = || notifier.sent.lock().unwrap().len();
-        handle(&deps, ReconcileInput::default()).await.unwrap();
+        handle(&ports, ReconcileInput::default()).await.unwrap();
         assert_eq!(sent(), 0, "nothing due right after the request");
         // 24 h before the deadline, but SNS fails: taken back, retried by the next pass.
         clock.advance(Duration::hours(48));
         *notifier.fail.lock().unwrap() = true;
-        handle(&deps, ReconcileInput::default()).await.unwrap();
+        handle(&ports, ReconcileInput::default()).await.unwrap();
         assert_eq!(sent(), 0);
         *notifier.fail.lock().unwrap() = false;
-        handle(&deps, ReconcileInput::default()).await.unwrap();
-        handle(&deps, ReconcileInput::default()).await.unwrap();
+        handle(&ports, ReconcileInput::default()).await.unwrap();
+        handle(&ports, ReconcileInput::default()).await.unwrap();
         assert_eq!(sent(), 1, "sent once when SNS is back");
         let first = notifier.sent.lock().unwrap()[0].clone();
         assert_eq!(
@@ -256,11 +209,11 @@ mod tests {
         assert!(first.message.contains("in 24 h"), "{}", first.message);
         // 1 h before the deadline: the second reminder; then nothing more.
         clock.advance(Duration::hours(23));
-        handle(&deps, ReconcileInput::default()).await.unwrap();
+        handle(&ports, ReconcileInput::default()).await.unwrap();
         clock.advance(Duration::minutes(30));
-        handle(&deps, ReconcileInput::default()).await.unwrap();
+        handle(&ports, ReconcileInput::default()).await.unwrap();
         assert_eq!(sent(), 2);
-        let wf = deps.store.get_workflow("wf-rem").await.unwrap().unwrap();
+        let wf = ports.store.get_workflow("wf-rem").await.unwrap().unwrap();
         assert_eq!(wf.pending_review.unwrap().reminders_sent, 2);
     }
 }

@@ -8,38 +8,23 @@
 //! `FeedbackProcessing` escalates it (`no_progress`). Checking here rather than in a Choice
 //! after `MetadataRegeneration` saves a state transition in every review iteration.
 
-use std::sync::Arc;
+use hitl_app::{Port, Ports};
 
 use hitl_domain::contracts::{ReviewRequestInput, ReviewRequestOutput};
-use hitl_domain::feedback::{FeedbackError, FeedbackProcessor};
+use hitl_domain::feedback::FeedbackError;
 use hitl_domain::model::TaskToken;
 use hitl_domain::optimistic::mutate;
-use hitl_domain::ports::MetricsSink;
-use hitl_domain::ports::{
-    Clock, ExecutionResumer, Notification, NotificationKind, Notifier, ResumeError,
-};
-use hitl_domain::store::WorkflowStore;
+use hitl_domain::ports::{Notification, NotificationKind, ResumeError};
 use hitl_domain::{rules, smoke, HandlerError};
 use tracing::info;
 
-/// The function's ports.
-#[derive(Clone)]
-pub struct Deps {
-    /// Workflow store.
-    pub store: Arc<dyn WorkflowStore>,
-    /// Reviewer notifications.
-    pub notifier: Arc<dyn Notifier>,
-    /// Resumes executions (used by the synthetic reviewer).
-    pub resumer: Arc<dyn ExecutionResumer>,
-    /// Clock.
-    pub clock: Arc<dyn Clock>,
-    /// Where business metrics go (the EMF writer on Lambda).
-    pub metrics: Arc<dyn MetricsSink>,
-}
+/// The ports this function uses beyond the store, the clock and the metrics sink: its
+/// wiring builds these and its IAM policy grants what they call.
+pub const PORTS: &[Port] = &[Port::ReviewNotifier, Port::Resumer];
 
 /// Handles one invocation.
 pub async fn handle(
-    deps: &Deps,
+    ports: &Ports,
     input: ReviewRequestInput,
 ) -> Result<ReviewRequestOutput, HandlerError> {
     if input.task_token.trim().is_empty() || input.task_token.len() > 2048 {
@@ -48,18 +33,18 @@ pub async fn handle(
             "must be 1..=2048 characters (pass $$.Task.Token)",
         ));
     }
-    let now = deps.clock.now();
+    let now = ports.clock.now();
     let token = TaskToken::new(input.task_token.clone());
     // The record holds the new draft's hash: only the previous draft is read to compare.
     let previous_hash = match input.iteration {
         1 => None,
-        i => deps
+        i => ports
             .store
             .get_artifact(&input.workflow_id, i - 1)
             .await?
             .map(|a| a.hash),
     };
-    let (workflow, identical) = mutate(deps.store.as_ref(), &input.workflow_id, |current| {
+    let (workflow, identical) = mutate(ports.store.as_ref(), &input.workflow_id, |current| {
         if previous_hash.is_some()
             && current.artifact_iteration == input.iteration
             && current.artifact_hash == previous_hash
@@ -85,7 +70,7 @@ pub async fn handle(
             "iteration": input.iteration,
             "decision": "no_progress",
         });
-        match deps.resumer.deliver(&token, &output).await {
+        match ports.resumer.deliver(&token, &output).await {
             // Closed already (a retried task whose first attempt delivered it, or a
             // timeout): the execution has moved on.
             Ok(_) | Err(ResumeError::TaskClosed(_)) => {}
@@ -108,12 +93,7 @@ pub async fn handle(
         execution_arn = input.execution_arn.as_deref().unwrap_or_default(), %deadline,
         "review requested");
     if let Some(scenario) = workflow.smoke {
-        let processor = FeedbackProcessor::new(
-            Arc::clone(&deps.store),
-            Arc::clone(&deps.resumer),
-            Arc::clone(&deps.clock),
-        )
-        .with_metrics(Arc::clone(&deps.metrics));
+        let processor = ports.decisions();
         for synthetic in smoke::decisions(scenario, &workflow, input.iteration) {
             match processor
                 .submit(
@@ -130,7 +110,8 @@ pub async fn handle(
             }
         }
     } else {
-        deps.notifier
+        ports
+            .review_notifier
             .publish(&Notification {
                 kind: NotificationKind::ReviewRequested,
                 workflow_id: workflow.id.clone(),
@@ -161,11 +142,13 @@ mod tests {
     use super::*;
     use hitl_domain::model::{SmokeScenario, WorkflowStatus};
     use hitl_domain::store::contract::sample_workflow;
+    use hitl_domain::store::WorkflowStore;
     use hitl_domain::testing::{FixedClock, RecordingNotifier, RecordingResumer};
     use hitl_sqlite::SqliteStore;
+    use std::sync::Arc;
 
     struct Fixture {
-        deps: Deps,
+        ports: Ports,
         notifier: Arc<RecordingNotifier>,
         resumer: Arc<RecordingResumer>,
     }
@@ -180,13 +163,9 @@ mod tests {
         let notifier = Arc::new(RecordingNotifier::default());
         let resumer = Arc::new(RecordingResumer::default());
         Fixture {
-            deps: Deps {
-                metrics: Arc::new(hitl_domain::ports::NoMetrics),
-                store,
-                notifier: notifier.clone(),
-                resumer: resumer.clone(),
-                clock: Arc::new(FixedClock::default()),
-            },
+            ports: Ports::new(store, Arc::new(FixedClock::default()))
+                .with_review_notifier(notifier.clone())
+                .with_resumer(resumer.clone()),
             notifier,
             resumer,
         }
@@ -199,14 +178,14 @@ mod tests {
     #[tokio::test]
     async fn stores_token_notifies_and_never_returns_the_token() {
         let f = setup(None).await;
-        let out = handle(&f.deps, fixture()).await.unwrap();
+        let out = handle(&f.ports, fixture()).await.unwrap();
         let text = serde_json::to_string(&out).unwrap();
         assert!(
             !text.contains("AAAAKgAAAAIAAAAA"),
             "token leaked into output: {text}"
         );
         let wf = f
-            .deps
+            .ports
             .store
             .get_workflow("wf-review")
             .await
@@ -226,12 +205,12 @@ mod tests {
     #[tokio::test]
     async fn a_retried_request_replaces_the_token() {
         let f = setup(None).await;
-        handle(&f.deps, fixture()).await.unwrap();
+        handle(&f.ports, fixture()).await.unwrap();
         let mut retry = fixture();
         retry.task_token = "second-token".into();
-        handle(&f.deps, retry).await.unwrap();
+        handle(&f.ports, retry).await.unwrap();
         let wf = f
-            .deps
+            .ports
             .store
             .get_workflow("wf-review")
             .await
@@ -246,9 +225,9 @@ mod tests {
     #[tokio::test]
     async fn smoke_workflows_are_decided_by_the_synthetic_reviewer() {
         let f = setup(Some(SmokeScenario::ApproveFirst)).await;
-        handle(&f.deps, fixture()).await.unwrap();
+        handle(&f.ports, fixture()).await.unwrap();
         let wf = f
-            .deps
+            .ports
             .store
             .get_workflow("wf-review")
             .await
@@ -266,7 +245,7 @@ mod tests {
     async fn notification_failure_is_a_transient_error() {
         let f = setup(None).await;
         *f.notifier.fail.lock().unwrap() = true;
-        let err = handle(&f.deps, fixture()).await.unwrap_err();
+        let err = handle(&f.ports, fixture()).await.unwrap_err();
         assert_eq!(err.name().as_str(), "NotificationFailed");
         assert!(err.name().is_transient());
     }
@@ -276,7 +255,7 @@ mod tests {
         let f = setup(None).await;
         let mut input = fixture();
         input.task_token = " ".into();
-        let err = handle(&f.deps, input).await.unwrap_err();
+        let err = handle(&f.ports, input).await.unwrap_err();
         assert!(err.to_string().contains("task_token"));
     }
 }

@@ -1,0 +1,150 @@
+//! The housekeeping pass every deployment runs on a schedule (a minute on AWS, after every
+//! engine step locally): the delivery outbox relay — every accepted decision whose delivery to
+//! its execution is not confirmed is delivered, or found delivered, late or closed in the
+//! execution's history — then the review and resolution reminders that are due.
+
+use hitl_domain::feedback::ReconcileReport;
+use hitl_domain::reminders::ReminderReport;
+use hitl_domain::HandlerError;
+use tracing::info;
+
+use crate::Ports;
+
+/// What one pass did.
+#[derive(Debug, Default)]
+pub struct HousekeepingReport {
+    /// The outbox relay.
+    pub deliveries: ReconcileReport,
+    /// The reminders.
+    pub reminders: ReminderReport,
+}
+
+/// One pass of the outbox relay over at most `limit` workflows with a pending delivery.
+pub async fn deliver_pending(ports: &Ports, limit: usize) -> Result<ReconcileReport, HandlerError> {
+    let report = ports.decisions().reconcile(limit).await?;
+    if report != ReconcileReport::default() {
+        info!(
+            examined = report.examined,
+            delivered = report.delivered,
+            deferred = report.deferred,
+            late = report.late,
+            closed = report.closed,
+            retry = report.retry,
+            "delivery outbox pass"
+        );
+    }
+    Ok(report)
+}
+
+/// Sends the reminders due now, over at most `limit` workflows awaiting a person. A reminder
+/// whose notification failed is taken back; the next pass retries it.
+pub async fn send_due_reminders(
+    ports: &Ports,
+    limit: usize,
+) -> Result<ReminderReport, HandlerError> {
+    let report = ports.reminders().sweep(limit).await?;
+    if !report.sent.is_empty() || report.failed > 0 {
+        info!(
+            examined = report.examined,
+            sent = report.sent.len(),
+            failed = report.failed,
+            "reminder pass"
+        );
+    }
+    Ok(report)
+}
+
+/// The whole pass: the relay over at most `delivery_limit` workflows, then the reminders over
+/// at most `reminder_limit`. A failing relay does not hold the reminders back: both run, and
+/// the relay's error is returned after the reminders were sent.
+pub async fn pass(
+    ports: &Ports,
+    delivery_limit: usize,
+    reminder_limit: usize,
+) -> Result<HousekeepingReport, HandlerError> {
+    let deliveries = deliver_pending(ports, delivery_limit).await;
+    let reminders = send_due_reminders(ports, reminder_limit).await?;
+    Ok(HousekeepingReport {
+        deliveries: deliveries?,
+        reminders,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::sync::Arc;
+
+    use chrono::Duration;
+    use hitl_domain::feedback::{FeedbackRequest, Reviewer};
+    use hitl_domain::model::{Channel, Delivery, WorkflowStatus};
+    use hitl_domain::ports::ResumeError;
+    use hitl_domain::testing::{FixedClock, RecordingNotifier, RecordingResumer};
+    use hitl_sqlite::SqliteStore;
+
+    /// GIVEN one approval recorded while Step Functions was throttled and another workflow
+    /// whose review reminder is due, WHEN one pass runs, THEN the approval reaches its
+    /// execution and the reminder goes out, each once (a second pass does nothing).
+    #[tokio::test]
+    async fn one_pass_delivers_what_is_pending_and_sends_what_is_due() {
+        let clock = Arc::new(FixedClock::default());
+        let resumer = Arc::new(RecordingResumer::default());
+        let notifier = Arc::new(RecordingNotifier::default());
+        let ports = Ports::new(Arc::new(SqliteStore::in_memory().unwrap()), clock.clone())
+            .with_resumer(resumer.clone())
+            .with_review_notifier(notifier.clone())
+            .with_escalation_notifier(Arc::new(RecordingNotifier::default()));
+        let start = hitl_domain::ports::Clock::now(clock.as_ref());
+        for id in ["wf-pending", "wf-remind"] {
+            let wf = crate::testing::awaiting_review(id, start);
+            ports.store.create_workflow(&wf).await.unwrap();
+        }
+        resumer
+            .script
+            .lock()
+            .unwrap()
+            .push(Err(ResumeError::Transient("ThrottlingException".into())));
+        let approve = FeedbackRequest {
+            iteration: Some(1),
+            decision: Some("approve".into()),
+            comments: None,
+            corrections: vec![],
+        };
+        let reviewer = Reviewer::declared("rita", None, Channel::Cli);
+        assert!(ports
+            .decisions()
+            .submit("wf-pending", &approve, "k-1", &reviewer)
+            .await
+            .is_err());
+        // 48 h on: 24 h before the 72 h deadline, the first reminder of both is due; the
+        // approved one no longer awaits review.
+        clock.advance(Duration::hours(48));
+
+        let first = pass(&ports, 100, 100).await.unwrap();
+        let second = pass(&ports, 100, 100).await.unwrap();
+
+        assert_eq!(
+            (first.deliveries.examined, first.deliveries.delivered),
+            (1, 1)
+        );
+        assert_eq!(first.reminders.sent.len(), 1);
+        assert_eq!(second.deliveries, ReconcileReport::default());
+        assert!(second.reminders.sent.is_empty());
+        assert_eq!(resumer.delivered.lock().unwrap().len(), 1);
+        let sent = notifier.sent.lock().unwrap().clone();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].workflow_id, "wf-remind");
+        let wf = ports
+            .store
+            .get_workflow("wf-pending")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(wf.status, WorkflowStatus::Approved);
+        assert!(matches!(
+            wf.decisions[0].delivery,
+            Some(Delivery::Delivered { .. })
+        ));
+    }
+}

@@ -1,0 +1,612 @@
+//! The read model of a workflow: what the API answers, the review page shows and `hitl status`
+//! / `hitl aws status` print (`--json`). These are explicit view structs built field by field
+//! from the domain types: `PendingReview` and `DecisionRecord` carry Step Functions task
+//! tokens, so domain records are never serialised into a response.
+
+use chrono::{DateTime, Utc};
+use hitl_domain::feedback::FeedbackReceipt;
+use hitl_domain::metadata::CORRECTABLE_FIELDS;
+use hitl_domain::model::{
+    Artifact, Correction, Decision, FeedbackEntry, FeedbackOutcome, Workflow, WorkflowStatus,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The subject, as shown to reviewers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubjectView {
+    /// Caller-chosen id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Category, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Free-form attributes.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub attributes: Map<String, Value>,
+}
+
+/// One entry of the review queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewItem {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// What is reviewed.
+    pub subject: SubjectView,
+    /// Iteration waiting for a decision.
+    pub iteration: u32,
+    /// Iteration limit.
+    pub max_iterations: u32,
+    /// Group allowed to decide.
+    pub reviewer_group: String,
+    /// When the review was requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<DateTime<Utc>>,
+    /// When the review times out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<DateTime<Utc>>,
+    /// Distinct approvals the iteration needs.
+    pub required_approvals: u32,
+    /// Who approved the iteration so far (fewer than `required_approvals`).
+    pub approved_by: Vec<String>,
+    /// Who is working on it (a live claim), if anyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<hitl_domain::model::Claim>,
+    /// Last change of the workflow.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A page of the review queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewPage {
+    /// Who is asking (the signed-in reviewer's name).
+    pub viewer: String,
+    /// Workflows the caller may decide, newest first.
+    pub items: Vec<ReviewItem>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// An escalated workflow waiting for a resolution, as the escalation queue lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EscalationItem {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// What is reviewed.
+    pub subject: SubjectView,
+    /// The escalated iteration (the `iteration` of a resolution).
+    pub iteration: u32,
+    /// Iteration limit.
+    pub max_iterations: u32,
+    /// Group that resolves it.
+    pub escalation_group: String,
+    /// Why it was escalated.
+    pub reason: String,
+    /// When.
+    pub escalated_at: DateTime<Utc>,
+    /// The end of the escalation SLA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_by: Option<DateTime<Utc>>,
+    /// Last change of the workflow.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A page of the escalation queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EscalationPage {
+    /// Escalations the caller may resolve, newest first.
+    pub items: Vec<EscalationItem>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A stored draft.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactView {
+    /// Iteration that produced it.
+    pub iteration: u32,
+    /// The metadata.
+    pub content: Value,
+    /// SHA-256 of the canonical JSON.
+    pub hash: String,
+    /// Who produced it.
+    pub generator: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// How a field changed between two drafts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// New in the current draft.
+    Added,
+    /// Gone from the current draft.
+    Removed,
+    /// Different value.
+    Changed,
+}
+
+/// One changed field (dotted path; arrays compare as a whole).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// Dotted path, e.g. `colors.primary`.
+    pub field: String,
+    /// What happened.
+    pub change: ChangeKind,
+    /// Value in the previous draft.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    /// Value in the current draft.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+}
+
+/// One feedback submission of the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackView {
+    /// Iteration decided.
+    pub iteration: u32,
+    /// The decision.
+    pub decision: Decision,
+    /// Who.
+    pub reviewer: String,
+    /// Comments.
+    pub comments: String,
+    /// Field corrections.
+    pub corrections: Vec<Correction>,
+    /// `api`, `sqs`, `cli`, …
+    pub channel: String,
+    /// When received.
+    pub received_at: DateTime<Utc>,
+    /// `applied` or `rejected`.
+    pub outcome: String,
+    /// Rejection reason, if rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Rejection message, if rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The workflow's status right after an applied submission (`awaiting_review` for an
+    /// approval short of the quorum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<WorkflowStatus>,
+    /// What a resolution carried beyond its action (iterations granted, the group reassigned
+    /// to, the final version), when the submission is a resolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<hitl_domain::model::ResolutionDetails>,
+}
+
+/// An applied decision, without its task token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionView {
+    /// Iteration decided.
+    pub iteration: u32,
+    /// The decision.
+    pub decision: Decision,
+    /// Who decided.
+    pub reviewer: String,
+    /// When.
+    pub decided_at: DateTime<Utc>,
+    /// For an approval that completed a quorum: the earlier approvers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub co_approvers: Vec<String>,
+    /// An approval with corrections: the final version is the reviewer's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub edited: bool,
+}
+
+/// Why the workflow was escalated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EscalationView {
+    /// `iteration_limit`, `no_progress` or `review_timeout`.
+    pub reason: String,
+    /// A sentence.
+    pub detail: String,
+    /// Iteration at which it happened.
+    pub iteration: u32,
+    /// When.
+    pub escalated_at: DateTime<Utc>,
+    /// While it waits for a resolution: the end of the escalation SLA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_by: Option<DateTime<Utc>>,
+    /// When the escalation SLA ran out unresolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unresolved_at: Option<DateTime<Utc>>,
+}
+
+/// Why the workflow failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureView {
+    /// Error name.
+    pub error: String,
+    /// When.
+    pub failed_at: DateTime<Utc>,
+}
+
+/// Everything a reviewer needs to decide one workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowView {
+    /// Who is asking (the signed-in reviewer's name: a claim held by them is theirs).
+    pub viewer: String,
+    /// Whether the viewer may decide (and claim) the workflow's reviews: a member of its
+    /// reviewer group or an admin. Its escalation group may look without deciding.
+    pub viewer_may_decide: bool,
+    /// Whether the viewer may resolve the workflow's escalations: a member of its escalation
+    /// group or an admin.
+    pub viewer_may_resolve: bool,
+    /// Workflow id.
+    pub workflow_id: String,
+    /// What is reviewed.
+    pub subject: SubjectView,
+    /// Lifecycle status.
+    pub status: WorkflowStatus,
+    /// Current iteration.
+    pub iteration: u32,
+    /// Iteration limit.
+    pub max_iterations: u32,
+    /// Group allowed to decide.
+    pub reviewer_group: String,
+    /// The review waiting for a decision, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<hitl_domain::model::ReviewSummary>,
+    /// Deadline of the waiting review (same as `review.deadline`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<DateTime<Utc>>,
+    /// The newest draft.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<ArtifactView>,
+    /// Iteration the changes are measured against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_iteration: Option<u32>,
+    /// Field-level changes since the previous draft.
+    pub changes: Vec<FieldChange>,
+    /// The audit trail, oldest first.
+    pub feedback: Vec<FeedbackView>,
+    /// Entries in the whole audit trail; `feedback` holds the newest
+    /// [`FEEDBACK_PAGE_SIZE`] of them (older pages: `GET /workflows/{id}/feedback?page=2…`).
+    pub feedback_total: usize,
+    /// Applied decisions, oldest first.
+    pub decisions: Vec<DecisionView>,
+    /// Claims taken and released (renewals and lapses are not entries), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claim_log: Vec<hitl_domain::model::ClaimEvent>,
+    /// Set when escalated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<EscalationView>,
+    /// Group that resolves the workflow's escalations.
+    pub escalation_group: String,
+    /// Every draft, oldest first, while an escalation waits for a resolution (the resolver
+    /// reviews them all); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drafts: Vec<ArtifactView>,
+    /// Set when failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureView>,
+    /// Fields a reviewer may correct.
+    pub correctable_fields: Vec<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// The 200 answer to a submission. A replay with the same key returns the same body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackAccepted {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Iteration decided.
+    pub iteration: u32,
+    /// The decision.
+    pub decision: Decision,
+    /// The key it was submitted under.
+    pub idempotency_key: String,
+    /// Always `applied`.
+    pub outcome: String,
+    /// Workflow status right after the decision.
+    pub status: WorkflowStatus,
+    /// When the submission was first received.
+    pub received_at: DateTime<Utc>,
+}
+
+impl FeedbackAccepted {
+    /// From an applied receipt.
+    pub fn new(receipt: &FeedbackReceipt, status: WorkflowStatus) -> Self {
+        Self {
+            workflow_id: receipt.workflow_id.clone(),
+            iteration: receipt.iteration,
+            decision: receipt.decision,
+            idempotency_key: receipt.idempotency_key.clone(),
+            outcome: "applied".into(),
+            status,
+            received_at: receipt.received_at,
+        }
+    }
+}
+
+fn subject(workflow: &Workflow) -> SubjectView {
+    SubjectView {
+        id: workflow.subject.id.clone(),
+        name: workflow.subject.name.clone(),
+        category: workflow.subject.category.clone(),
+        attributes: workflow.subject.attributes.clone(),
+    }
+}
+
+/// Queue entry of a workflow.
+/// The escalation queue's entry for an escalated workflow.
+pub fn escalation_item(workflow: &Workflow, _now: DateTime<Utc>) -> EscalationItem {
+    let escalation = workflow.escalation.as_ref();
+    EscalationItem {
+        workflow_id: workflow.id.clone(),
+        subject: subject(workflow),
+        iteration: escalation.map_or(workflow.iteration, |e| e.iteration),
+        max_iterations: workflow.config.max_iterations,
+        escalation_group: workflow.config.escalation_group.clone(),
+        reason: escalation.map_or(String::new(), |e| e.reason.as_str().to_owned()),
+        escalated_at: escalation.map_or(workflow.updated_at, |e| e.escalated_at),
+        resolve_by: escalation
+            .and_then(|e| e.awaiting.as_ref())
+            .map(|a| a.deadline),
+        updated_at: workflow.updated_at,
+    }
+}
+
+pub fn review_item(workflow: &Workflow, now: DateTime<Utc>) -> ReviewItem {
+    let review = workflow.review_summary(now);
+    ReviewItem {
+        workflow_id: workflow.id.clone(),
+        subject: subject(workflow),
+        iteration: workflow.iteration,
+        max_iterations: workflow.config.max_iterations,
+        reviewer_group: workflow.config.reviewer_group.clone(),
+        requested_at: review.as_ref().map(|r| r.requested_at),
+        deadline: review.as_ref().map(|r| r.deadline),
+        required_approvals: workflow.config.required_approvals,
+        approved_by: review
+            .as_ref()
+            .map(|r| r.approved_by.clone())
+            .unwrap_or_default(),
+        claim: review.as_ref().and_then(|r| r.claim.clone()),
+        updated_at: workflow.updated_at,
+    }
+}
+
+fn artifact(a: &Artifact) -> ArtifactView {
+    ArtifactView {
+        iteration: a.iteration,
+        content: a.content.clone(),
+        hash: a.hash.clone(),
+        generator: a.generator.clone(),
+        created_at: a.created_at,
+    }
+}
+
+fn feedback(entry: &FeedbackEntry) -> FeedbackView {
+    let (outcome, reason, message, status) = match &entry.outcome {
+        FeedbackOutcome::Applied { status } => ("applied", None, None, Some(*status)),
+        FeedbackOutcome::Rejected { reason, message } => (
+            "rejected",
+            Some(reason.clone()),
+            Some(message.clone()),
+            None,
+        ),
+    };
+    FeedbackView {
+        iteration: entry.iteration,
+        decision: entry.decision,
+        reviewer: entry.reviewer.clone(),
+        comments: entry.comments.clone(),
+        corrections: entry.corrections.clone(),
+        channel: entry.channel.clone(),
+        received_at: entry.received_at,
+        outcome: outcome.into(),
+        reason,
+        message,
+        status,
+        resolution: entry.resolution.clone(),
+    }
+}
+
+/// The full view of a workflow with its drafts (oldest first) and audit trail.
+/// Audit-trail entries per page: bounds every response (an entry is at most about 56 KB: 4,000
+/// characters of comments and 20 corrections of 500), so a page stays well under 1 MB.
+pub const FEEDBACK_PAGE_SIZE: usize = 10;
+
+/// One page of a workflow's audit trail, oldest first within the page; page 1 is the newest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeedbackPage {
+    /// The entries.
+    pub items: Vec<FeedbackView>,
+    /// This page (1 = newest).
+    pub page: usize,
+    /// Pages in all (0 when the trail is empty).
+    pub pages: usize,
+    /// Entries in all.
+    pub total: usize,
+}
+
+/// Page `page` (1-based, newest first) of `trail` (oldest first).
+pub fn feedback_page(trail: &[FeedbackEntry], page: usize) -> FeedbackPage {
+    let total = trail.len();
+    let pages = total.div_ceil(FEEDBACK_PAGE_SIZE);
+    let end = total.saturating_sub((page.max(1) - 1) * FEEDBACK_PAGE_SIZE);
+    let start = end.saturating_sub(FEEDBACK_PAGE_SIZE);
+    FeedbackPage {
+        items: trail[start..end].iter().map(feedback).collect(),
+        page,
+        pages,
+        total,
+    }
+}
+
+/// Who looks at a workflow view: their name, and which groups they may act for.
+pub trait Viewer {
+    /// The name shown as the viewer.
+    fn name(&self) -> &str;
+    /// Whether they may act for `group` (decide for a reviewer group, resolve for an
+    /// escalation group).
+    fn may_review(&self, group: &str) -> bool;
+}
+
+/// The view of `workflow` for `viewer`, who is allowed to see it (its reviewer or escalation
+/// group, or an admin): what they may do with it is part of the view.
+pub fn workflow_view(
+    workflow: &Workflow,
+    artifacts: &[Artifact],
+    trail: &[FeedbackEntry],
+    now: DateTime<Utc>,
+    viewer: &dyn Viewer,
+) -> WorkflowView {
+    let current = artifacts.last();
+    let previous = current.and_then(|c| artifacts.iter().rev().find(|a| a.iteration < c.iteration));
+    let changes = match (previous, current) {
+        (Some(p), Some(c)) => diff(&p.content, &c.content),
+        _ => Vec::new(),
+    };
+    let review = workflow.review_summary(now);
+    WorkflowView {
+        viewer: viewer.name().to_owned(),
+        viewer_may_decide: viewer.may_review(&workflow.config.reviewer_group),
+        viewer_may_resolve: viewer.may_review(&workflow.config.escalation_group),
+        workflow_id: workflow.id.clone(),
+        subject: subject(workflow),
+        status: workflow.status,
+        iteration: workflow.iteration,
+        max_iterations: workflow.config.max_iterations,
+        reviewer_group: workflow.config.reviewer_group.clone(),
+        deadline: review.as_ref().map(|r| r.deadline),
+        review,
+        artifact: current.map(artifact),
+        previous_iteration: previous.map(|p| p.iteration),
+        changes,
+        feedback: feedback_page(trail, 1).items,
+        feedback_total: trail.len(),
+        decisions: workflow
+            .decisions
+            .iter()
+            .map(|d| DecisionView {
+                iteration: d.iteration,
+                decision: d.decision,
+                reviewer: d.reviewer.clone(),
+                decided_at: d.decided_at,
+                co_approvers: d.co_approvers.clone(),
+                edited: d.edited,
+            })
+            .collect(),
+        claim_log: workflow.claim_log.clone(),
+        escalation: workflow.escalation.as_ref().map(|e| EscalationView {
+            reason: e.reason.as_str().to_owned(),
+            detail: e.detail.clone(),
+            iteration: e.iteration,
+            escalated_at: e.escalated_at,
+            resolve_by: e.awaiting.as_ref().map(|a| a.deadline),
+            unresolved_at: e.unresolved_at,
+        }),
+        escalation_group: workflow.config.escalation_group.clone(),
+        drafts: if workflow
+            .escalation
+            .as_ref()
+            .is_some_and(|e| e.awaiting.is_some())
+            && workflow.status == WorkflowStatus::Escalated
+        {
+            artifacts.iter().map(artifact).collect()
+        } else {
+            Vec::new()
+        },
+        failure: workflow.failure.as_ref().map(|f| FailureView {
+            error: f.error.clone(),
+            failed_at: f.failed_at,
+        }),
+        correctable_fields: CORRECTABLE_FIELDS.iter().map(|f| (*f).to_owned()).collect(),
+        created_at: workflow.created_at,
+        updated_at: workflow.updated_at,
+        completed_at: workflow.completed_at,
+    }
+}
+
+fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
+    match value {
+        Value::Object(map) if !map.is_empty() || prefix.is_empty() => {
+            for (key, child) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten(&path, child, out);
+            }
+        }
+        other => out.push((prefix.to_owned(), other.clone())),
+    }
+}
+
+/// Field-level differences from `before` to `after`: objects are walked into dotted paths,
+/// everything else (strings, numbers, arrays) compares as one value. Sorted by path.
+pub fn diff(before: &Value, after: &Value) -> Vec<FieldChange> {
+    let mut old = Vec::new();
+    let mut new = Vec::new();
+    flatten("", before, &mut old);
+    flatten("", after, &mut new);
+    let old: std::collections::BTreeMap<String, Value> = old.into_iter().collect();
+    let new: std::collections::BTreeMap<String, Value> = new.into_iter().collect();
+    let mut fields: Vec<&String> = old.keys().chain(new.keys()).collect();
+    fields.sort();
+    fields.dedup();
+    fields
+        .into_iter()
+        .filter_map(|field| {
+            let (b, a) = (old.get(field), new.get(field));
+            let change = match (b, a) {
+                (Some(b), Some(a)) if b == a => return None,
+                (Some(_), Some(_)) => ChangeKind::Changed,
+                (None, Some(_)) => ChangeKind::Added,
+                (Some(_), None) => ChangeKind::Removed,
+                (None, None) => return None,
+            };
+            Some(FieldChange {
+                field: field.clone(),
+                change,
+                before: b.cloned(),
+                after: a.cloned(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn diff_walks_objects_and_compares_arrays_whole() {
+        let before =
+            json!({"tagline": "a", "colors": {"primary": "#000000"}, "keywords": ["x"], "gone": 1});
+        let after = json!({"tagline": "b", "colors": {"primary": "#000000", "secondary": "#FFFFFF"}, "keywords": ["x", "y"]});
+        let changes = diff(&before, &after);
+        let summary: Vec<(&str, ChangeKind)> = changes
+            .iter()
+            .map(|c| (c.field.as_str(), c.change))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("colors.secondary", ChangeKind::Added),
+                ("gone", ChangeKind::Removed),
+                ("keywords", ChangeKind::Changed),
+                ("tagline", ChangeKind::Changed),
+            ]
+        );
+        assert_eq!(changes[3].before, Some(json!("a")));
+        assert_eq!(changes[3].after, Some(json!("b")));
+        assert!(diff(&after, &after).is_empty());
+    }
+}
