@@ -121,30 +121,24 @@ pub async fn handle(ports: &Ports, input: EscalateInput) -> Result<WorkflowOutco
     } else {
         let message = escalation.map(|e| e.detail).unwrap_or_default();
         ports.escalation_notifier
-            .publish(&Notification {
-                kind: NotificationKind::Escalated,
-                workflow_id: workflow.id.clone(),
-                subject_name: workflow.subject.name.clone(),
-                iteration: workflow.iteration,
-                reviewer_group: workflow.config.escalation_group.clone(),
-                reason: Some(input.reason.as_str().to_owned()),
-                message: match waits_until {
-                    Some(deadline) => format!(
-                        "{message}. Resolve, extend, reassign or abandon it by {} (hitl resolve {}).",
-                        deadline.format("%Y-%m-%d %H:%M UTC"),
-                        workflow.id
-                    ),
-                    None => message,
-                },
-                link: None,
-})
+            .publish(
+                &Notification::to_escalation_group(
+                    NotificationKind::Escalated,
+                    &workflow,
+                    match waits_until {
+                        Some(deadline) => format!(
+                            "{message}. Resolve, extend, reassign or abandon it by {} (hitl resolve {}).",
+                            deadline.format("%Y-%m-%d %H:%M UTC"),
+                            workflow.id
+                        ),
+                        None => message,
+                    },
+                )
+                .because(Some(input.reason.as_str().to_owned())),
+            )
             .await?;
     }
-    Ok(WorkflowOutcome {
-        workflow_id: workflow.id,
-        status: workflow.status,
-        iteration: workflow.iteration,
-    })
+    Ok(WorkflowOutcome::from(&workflow))
 }
 
 /// What the reviewer who rejected the current iteration wrote (from the audit trail).
@@ -181,26 +175,20 @@ async fn unresolved(ports: &Ports, input: &EscalateInput) -> Result<WorkflowOutc
         "escalation left unresolved: its SLA ran out");
     ports.metrics.record(&metrics::escalation("unresolved"));
     ports.escalation_notifier
-        .publish(&Notification {
-            kind: NotificationKind::Escalated,
-            workflow_id: workflow.id.clone(),
-            subject_name: workflow.subject.name.clone(),
-            iteration: workflow.iteration,
-            reviewer_group: workflow.config.escalation_group.clone(),
-            reason: Some("unresolved".to_owned()),
-            message: format!(
-                "Nobody resolved the escalation of {} within its SLA ({} h); the workflow ended escalated (unresolved).",
-                workflow.subject.name,
-                workflow.config.escalation_timeout_seconds / 3600
-            ),
-            link: None,
-})
+        .publish(
+            &Notification::to_escalation_group(
+                NotificationKind::Escalated,
+                &workflow,
+                format!(
+                    "Nobody resolved the escalation of {} within its SLA ({} h); the workflow ended escalated (unresolved).",
+                    workflow.subject.name,
+                    workflow.config.escalation_timeout_seconds / 3600
+                ),
+            )
+            .because(Some("unresolved".to_owned())),
+        )
         .await?;
-    Ok(WorkflowOutcome {
-        workflow_id: workflow.id,
-        status: workflow.status,
-        iteration: workflow.iteration,
-    })
+    Ok(WorkflowOutcome::from(&workflow))
 }
 
 #[cfg(test)]

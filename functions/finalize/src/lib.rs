@@ -57,11 +57,7 @@ pub async fn handle(ports: &Ports, input: FinalizeInput) -> Result<WorkflowOutco
             info!(workflow_id = %workflow.id, iteration = workflow.iteration,
                 subject_id = %workflow.subject.id, iterations_to_approval = workflow.iteration,
                 "workflow approved");
-            Ok(WorkflowOutcome {
-                workflow_id: workflow.id,
-                status: workflow.status,
-                iteration: workflow.iteration,
-            })
+            Ok(WorkflowOutcome::from(&workflow))
         }
         FinalizeInput::Failed { state, error } => {
             let Some(workflow_id) = workflow_id_in(&state) else {
@@ -81,11 +77,7 @@ pub async fn handle(ports: &Ports, input: FinalizeInput) -> Result<WorkflowOutco
             error!(workflow_id = %workflow.id, iteration = workflow.iteration,
                 error = %error.error, cause = %error.cause, "workflow failed");
             emit_smoke_result(ports, &workflow);
-            Ok(WorkflowOutcome {
-                workflow_id: workflow.id,
-                status: workflow.status,
-                iteration: workflow.iteration,
-            })
+            Ok(WorkflowOutcome::from(&workflow))
         }
     }
 }

@@ -113,19 +113,18 @@ pub async fn handle(
         ports
             .review_notifier
             .publish(&Notification {
-                kind: NotificationKind::ReviewRequested,
-                workflow_id: workflow.id.clone(),
-                subject_name: workflow.subject.name.clone(),
+                // The iteration this review is for (the record may have moved on since).
                 iteration: input.iteration,
-                reviewer_group: workflow.config.reviewer_group.clone(),
-                reason: None,
-                message: format!(
-                    "Draft {} of {} is ready for review; decide by {}.",
-                    input.iteration,
-                    workflow.subject.name,
-                    deadline.format("%Y-%m-%d %H:%M UTC")
-                ),
-                link: None,
+                ..Notification::to_reviewers(
+                    NotificationKind::ReviewRequested,
+                    &workflow,
+                    format!(
+                        "Draft {} of {} is ready for review; decide by {}.",
+                        input.iteration,
+                        workflow.subject.name,
+                        deadline.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                )
             })
             .await?;
     }

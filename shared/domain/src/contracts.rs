@@ -277,6 +277,16 @@ pub struct WorkflowOutcome {
     pub iteration: u32,
 }
 
+impl From<&crate::model::Workflow> for WorkflowOutcome {
+    fn from(workflow: &crate::model::Workflow) -> Self {
+        Self {
+            workflow_id: workflow.id.clone(),
+            status: workflow.status,
+            iteration: workflow.iteration,
+        }
+    }
+}
+
 /// The `{Error, Cause}` object a Catch puts into the state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaughtError {

@@ -103,6 +103,56 @@ pub struct Notification {
     pub link: Option<String>,
 }
 
+impl Notification {
+    /// A notification of `kind` about `workflow` for its reviewer group.
+    pub fn to_reviewers(
+        kind: NotificationKind,
+        workflow: &crate::model::Workflow,
+        message: String,
+    ) -> Self {
+        Self::to_group(kind, workflow, &workflow.config.reviewer_group, message)
+    }
+
+    /// A notification of `kind` about `workflow` for its escalation group.
+    pub fn to_escalation_group(
+        kind: NotificationKind,
+        workflow: &crate::model::Workflow,
+        message: String,
+    ) -> Self {
+        Self::to_group(kind, workflow, &workflow.config.escalation_group, message)
+    }
+
+    fn to_group(
+        kind: NotificationKind,
+        workflow: &crate::model::Workflow,
+        group: &str,
+        message: String,
+    ) -> Self {
+        Self {
+            kind,
+            workflow_id: workflow.id.clone(),
+            subject_name: workflow.subject.name.clone(),
+            iteration: workflow.iteration,
+            reviewer_group: group.to_owned(),
+            reason: None,
+            message,
+            link: None,
+        }
+    }
+
+    /// With the escalation reason.
+    pub fn because(mut self, reason: Option<String>) -> Self {
+        self.reason = reason;
+        self
+    }
+
+    /// With a link to the review page.
+    pub fn linking(mut self, link: Option<String>) -> Self {
+        self.link = link;
+        self
+    }
+}
+
 /// Publishes notifications (SNS on AWS).
 #[async_trait]
 pub trait Notifier: Send + Sync {

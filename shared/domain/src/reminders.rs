@@ -222,16 +222,9 @@ where
         if let Some(link) = &link {
             message.push_str(&format!(" Resolve it: {link}"));
         }
-        Notification {
-            kind: NotificationKind::ResolutionReminder,
-            workflow_id: workflow.id.clone(),
-            subject_name: workflow.subject.name.clone(),
-            iteration: workflow.iteration,
-            reviewer_group: workflow.config.escalation_group.clone(),
-            reason: reason.map(str::to_owned),
-            message,
-            link,
-        }
+        Notification::to_escalation_group(NotificationKind::ResolutionReminder, workflow, message)
+            .because(reason.map(str::to_owned))
+            .linking(link)
     }
 
     fn notification(
@@ -265,15 +258,7 @@ where
         if let Some(link) = &link {
             message.push_str(&format!(" Review it: {link}"));
         }
-        Notification {
-            kind: NotificationKind::ReviewReminder,
-            workflow_id: workflow.id.clone(),
-            subject_name: workflow.subject.name.clone(),
-            iteration: workflow.iteration,
-            reviewer_group: workflow.config.reviewer_group.clone(),
-            reason: None,
-            message,
-            link,
-        }
+        Notification::to_reviewers(NotificationKind::ReviewReminder, workflow, message)
+            .linking(link)
     }
 }
