@@ -255,26 +255,36 @@ impl ExecutionResumer for SfnResumer {
 /// 10,000 events cover every iteration a workflow can have).
 pub const FATE_HISTORY_PAGES: usize = 10;
 
+/// A Bedrock agent and the alias a deployment invokes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentAlias {
+    /// The agent's id.
+    pub agent_id: String,
+    /// The alias's id.
+    pub alias_id: String,
+}
+
+impl AgentAlias {
+    /// The alias `alias_id` of the agent `agent_id`.
+    pub fn new(agent_id: impl Into<String>, alias_id: impl Into<String>) -> Self {
+        Self {
+            agent_id: agent_id.into(),
+            alias_id: alias_id.into(),
+        }
+    }
+}
+
 /// Drafts metadata with a Bedrock agent (InvokeAgent), one agent session per workflow.
 #[derive(Debug, Clone)]
 pub struct BedrockAgent {
     client: aws_sdk_bedrockagentruntime::Client,
-    agent_id: String,
-    alias_id: String,
+    alias: AgentAlias,
 }
 
 impl BedrockAgent {
-    /// Wraps a client and the agent/alias ids.
-    pub fn new(
-        client: aws_sdk_bedrockagentruntime::Client,
-        agent_id: impl Into<String>,
-        alias_id: impl Into<String>,
-    ) -> Self {
-        Self {
-            client,
-            agent_id: agent_id.into(),
-            alias_id: alias_id.into(),
-        }
+    /// Invokes `alias` through `client`.
+    pub fn new(client: aws_sdk_bedrockagentruntime::Client, alias: AgentAlias) -> Self {
+        Self { client, alias }
     }
 }
 
@@ -341,8 +351,8 @@ impl MetadataAgent for BedrockAgent {
         let output = self
             .client
             .invoke_agent()
-            .agent_id(&self.agent_id)
-            .agent_alias_id(&self.alias_id)
+            .agent_id(&self.alias.agent_id)
+            .agent_alias_id(&self.alias.alias_id)
             .session_id(&request.workflow_id)
             .input_text(agent_prompt(request))
             .send()
@@ -396,7 +406,10 @@ impl MetadataAgent for BedrockAgent {
         let text = String::from_utf8_lossy(&completion);
         Ok(GeneratedDraft {
             content: parse_agent_completion(&text)?,
-            generator: format!("bedrock-agent:{}/{}", self.agent_id, self.alias_id),
+            generator: format!(
+                "bedrock-agent:{}/{}",
+                self.alias.agent_id, self.alias.alias_id
+            ),
         })
     }
 }
@@ -405,22 +418,13 @@ impl MetadataAgent for BedrockAgent {
 #[derive(Debug, Clone)]
 pub struct BedrockReadiness {
     client: aws_sdk_bedrockagent::Client,
-    agent_id: String,
-    alias_id: String,
+    alias: AgentAlias,
 }
 
 impl BedrockReadiness {
-    /// Wraps a client and the agent/alias ids.
-    pub fn new(
-        client: aws_sdk_bedrockagent::Client,
-        agent_id: impl Into<String>,
-        alias_id: impl Into<String>,
-    ) -> Self {
-        Self {
-            client,
-            agent_id: agent_id.into(),
-            alias_id: alias_id.into(),
-        }
+    /// Checks `alias` through `client`.
+    pub fn new(client: aws_sdk_bedrockagent::Client, alias: AgentAlias) -> Self {
+        Self { client, alias }
     }
 }
 
@@ -431,8 +435,8 @@ impl AgentReadiness for BedrockReadiness {
         let out = self
             .client
             .get_agent_alias()
-            .agent_id(&self.agent_id)
-            .agent_alias_id(&self.alias_id)
+            .agent_id(&self.alias.agent_id)
+            .agent_alias_id(&self.alias.alias_id)
             .send()
             .await
             .map_err(|err| {
@@ -456,13 +460,13 @@ impl AgentReadiness for BedrockReadiness {
             Some(AgentAliasStatus::Prepared) => Ok(()),
             Some(other) => Err(HandlerError::AgentNotReady(format!(
                 "agent {} alias {} is {}, not PREPARED",
-                self.agent_id,
-                self.alias_id,
+                self.alias.agent_id,
+                self.alias.alias_id,
                 other.as_str()
             ))),
             None => Err(HandlerError::AgentNotReady(format!(
                 "agent {} alias {} not found",
-                self.agent_id, self.alias_id
+                self.alias.agent_id, self.alias.alias_id
             ))),
         }
     }
@@ -504,8 +508,7 @@ pub fn metadata_agent(sdk: &SdkConfig) -> Result<std::sync::Arc<dyn MetadataAgen
     Ok(match crate::config::agent()? {
         Some((agent, alias)) => std::sync::Arc::new(BedrockAgent::new(
             aws_sdk_bedrockagentruntime::Client::new(sdk),
-            agent,
-            alias,
+            AgentAlias::new(agent, alias),
         )),
         None => std::sync::Arc::new(hitl_domain::metadata::LocalGenerator),
     })
@@ -518,8 +521,7 @@ pub fn agent_readiness(
     Ok(match crate::config::agent()? {
         Some((agent, alias)) => std::sync::Arc::new(BedrockReadiness::new(
             aws_sdk_bedrockagent::Client::new(sdk),
-            agent,
-            alias,
+            AgentAlias::new(agent, alias),
         )),
         None => std::sync::Arc::new(hitl_domain::ports::NoAgentConfigured),
     })

@@ -147,7 +147,7 @@ mod bedrock {
             })
             .then_output(|| alias(AgentAliasStatus::Prepared));
         let client = mock_client!(aws_sdk_bedrockagent, [&rule]);
-        BedrockReadiness::new(client, "AGENT", "ALIAS")
+        BedrockReadiness::new(client, hitl_aws::AgentAlias::new("AGENT", "ALIAS"))
             .ensure_ready()
             .await
             .unwrap();
@@ -166,7 +166,7 @@ mod bedrock {
             [&rule],
             retrying
         );
-        BedrockReadiness::new(client, "AGENT", "ALIAS")
+        BedrockReadiness::new(client, hitl_aws::AgentAlias::new("AGENT", "ALIAS"))
             .ensure_ready()
             .await
             .unwrap();
@@ -178,7 +178,7 @@ mod bedrock {
         let rule = mock!(aws_sdk_bedrockagent::Client::get_agent_alias)
             .then_output(|| alias(AgentAliasStatus::Updating));
         let client = mock_client!(aws_sdk_bedrockagent, [&rule]);
-        let err = BedrockReadiness::new(client, "AGENT", "ALIAS")
+        let err = BedrockReadiness::new(client, hitl_aws::AgentAlias::new("AGENT", "ALIAS"))
             .ensure_ready()
             .await
             .unwrap_err();
@@ -192,7 +192,7 @@ mod bedrock {
             )
         });
         let client = mock_client!(aws_sdk_bedrockagent, [&missing]);
-        let err = BedrockReadiness::new(client, "AGENT", "ALIAS")
+        let err = BedrockReadiness::new(client, hitl_aws::AgentAlias::new("AGENT", "ALIAS"))
             .ensure_ready()
             .await
             .unwrap_err();
@@ -217,7 +217,7 @@ mod bedrock {
             )
         });
         let client = mock_client!(aws_sdk_bedrockagentruntime, [&throttled]);
-        let err = BedrockAgent::new(client, "AGENT", "ALIAS")
+        let err = BedrockAgent::new(client, hitl_aws::AgentAlias::new("AGENT", "ALIAS"))
             .generate(&request())
             .await
             .unwrap_err();
@@ -228,7 +228,7 @@ mod bedrock {
             )
         });
         let client = mock_client!(aws_sdk_bedrockagentruntime, [&denied]);
-        let err = BedrockAgent::new(client, "AGENT", "ALIAS")
+        let err = BedrockAgent::new(client, hitl_aws::AgentAlias::new("AGENT", "ALIAS"))
             .generate(&request())
             .await
             .unwrap_err();
