@@ -199,24 +199,8 @@ pub struct DecisionView {
     pub edited: bool,
 }
 
-/// Why the workflow was escalated.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EscalationView {
-    /// `iteration_limit`, `no_progress` or `review_timeout`.
-    pub reason: String,
-    /// A sentence.
-    pub detail: String,
-    /// Iteration at which it happened.
-    pub iteration: u32,
-    /// When.
-    pub escalated_at: DateTime<Utc>,
-    /// While it waits for a resolution: the end of the escalation SLA.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resolve_by: Option<DateTime<Utc>>,
-    /// When the escalation SLA ran out unresolved.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unresolved_at: Option<DateTime<Utc>>,
-}
+/// Why the workflow was escalated: the domain's task-token-free summary, as it is.
+pub type EscalationView = hitl_domain::model::EscalationSummary;
 
 /// Why the workflow failed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -502,14 +486,7 @@ pub fn workflow_view(
             })
             .collect(),
         claim_log: workflow.claim_log.clone(),
-        escalation: workflow.escalation.as_ref().map(|e| EscalationView {
-            reason: e.reason.as_str().to_owned(),
-            detail: e.detail.clone(),
-            iteration: e.iteration,
-            escalated_at: e.escalated_at,
-            resolve_by: e.awaiting.as_ref().map(|a| a.deadline),
-            unresolved_at: e.unresolved_at,
-        }),
+        escalation: workflow.escalation.as_ref().map(|e| e.summary()),
         escalation_group: workflow.config.escalation_group.clone(),
         drafts: if workflow
             .escalation
