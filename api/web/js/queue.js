@@ -36,16 +36,9 @@ export async function loadQueue(more) {
       cell(tr, fmtDate(item.deadline));
       cell(tr, (item.approved_by || []).length + ' of ' + item.required_approvals);
       cell(tr, item.claim ? (item.claim.reviewer === page.viewer ? 'you' : item.claim.reviewer) : '—');
-      const td = cell(tr, '');
-      const open = document.createElement('a');
-      open.href = '#/workflows/' + encodeURIComponent(item.workflow_id);
-      open.textContent = 'Open';
       // Every link says "Open" on screen; its accessible name says what it opens.
-      const what = document.createElement('span');
-      what.className = 'vh';
-      what.textContent = ' ' + item.subject.name + ', iteration ' + item.iteration;
-      open.appendChild(what);
-      td.appendChild(open);
+      cell(tr, '').appendChild(
+        workflowLink(item.workflow_id, 'Open', ' ' + item.subject.name + ', iteration ' + item.iteration));
       rows.appendChild(tr);
     }
     if (more) { body.appendChild(rows); } else { body.replaceChildren(rows); }
@@ -60,6 +53,18 @@ export async function loadQueue(more) {
   } finally {
     if (load === state.queueLoads) { section.setAttribute('aria-busy', 'false'); }
   }
+}
+
+/** A link to a workflow's view: `text` on screen, followed by `hidden` for screen readers only. */
+function workflowLink(workflowId, text, hidden) {
+  const open = document.createElement('a');
+  open.href = '#/workflows/' + encodeURIComponent(workflowId);
+  open.textContent = text;
+  const what = document.createElement('span');
+  what.className = 'vh';
+  what.textContent = hidden;
+  open.appendChild(what);
+  return open;
 }
 
 /** Offers `group` in the queue's group filter (the groups seen in the queue so far). */
@@ -84,15 +89,8 @@ async function loadEscalations(load) {
     cell(tr, REASONS[item.reason] || item.reason);
     cell(tr, item.iteration + ' / ' + item.max_iterations);
     cell(tr, fmtDate(item.resolve_by));
-    const td = cell(tr, '');
-    const open = document.createElement('a');
-    open.href = '#/workflows/' + encodeURIComponent(item.workflow_id);
-    open.textContent = 'Resolve';
-    const what = document.createElement('span');
-    what.className = 'vh';
-    what.textContent = ' the escalation of ' + item.subject.name;
-    open.appendChild(what);
-    td.appendChild(open);
+    cell(tr, '').appendChild(
+      workflowLink(item.workflow_id, 'Resolve', ' the escalation of ' + item.subject.name));
     rows.appendChild(tr);
   }
   body.replaceChildren(rows);
