@@ -90,9 +90,9 @@ pub enum Command {
     Reviewers(serve::ReviewersArgs),
     /// Learning analytics over the workflows in the data directory (table, JSON or HTML).
     Report(report::ReportArgs),
-    /// Operate a deployed stack on AWS: the operator commands above (start, list, status,
-    /// feedback, claim, release, resolve, export, report, reconcile) plus verify and
-    /// deploy-agent.
+    /// Operate a deployed stack on AWS: the same operator commands (start, list, status,
+    /// feedback, claim, release, resolve, export, report, reconcile) on the stack, plus verify
+    /// and deploy-agent.
     Aws(Box<aws_cmd::AwsArgs>),
     /// Execute any ASL definition with the registered handlers; prints one JSON line.
     Exec(commands::ExecArgs),
