@@ -1125,3 +1125,41 @@ async fn status_json_has_the_same_shape_locally_and_on_the_stack() {
         assert_eq!(local[field], stack[field], "{field}");
     }
 }
+
+/// Issue 27: `hitl start --json` and `hitl aws start --json` print one document (request,
+/// execution, workflows with their status once created).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_json_has_the_same_shape_locally_and_on_the_stack() {
+    let env = Env::new().await;
+    let subject = r#"{"id":"s1","name":"Acme Coffee"}"#;
+    let stack = json_out(&env.hitl(&["start", "--request-id", "req-1", "--subject", subject]));
+    let dir = tempfile::tempdir().unwrap();
+    let local_out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args([
+            "--json",
+            "start",
+            "--request-id",
+            "req-1",
+            "--subject",
+            subject,
+        ])
+        .output()
+        .unwrap();
+    let local = json_out(&local_out);
+    assert_eq!(
+        local["workflows"][0]["status"], "awaiting_review",
+        "{local}"
+    );
+    let (mut local_keys, mut stack_keys) = (BTreeSet::new(), BTreeSet::new());
+    key_paths(&local, "", &mut local_keys);
+    key_paths(&stack, "", &mut stack_keys);
+    assert!(local_keys.contains(".execution_arn"), "{local_keys:?}");
+    assert!(stack_keys.contains(".workflows[].status"), "{stack_keys:?}");
+    assert_eq!(local_keys, stack_keys);
+    assert_eq!(
+        local["workflows"][0]["workflow_id"],
+        stack["workflows"][0]["workflow_id"]
+    );
+}
