@@ -344,6 +344,20 @@ impl Env {
         receipt
     }
 
+    /// `hitl aws feedback ID --approve --iteration 3 --reviewer ops`: an iteration the workflow
+    /// never had.
+    fn stale_approval(&self, id: &str) -> Output {
+        self.hitl(&[
+            "feedback",
+            id,
+            "--approve",
+            "--iteration",
+            "3",
+            "--reviewer",
+            "ops",
+        ])
+    }
+
     async fn workflow(&self, id: &str) -> Workflow {
         self.store.get_workflow(id).await.unwrap().unwrap()
     }
@@ -362,6 +376,12 @@ fn waiting_record(id: &str, execution_arn: &str, token: &str) -> Workflow {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts that `out` exited `code` with `needle` in its error message.
+fn fails_with(out: &Output, code: i32, needle: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
+    assert!(stderr(out).contains(needle), "{}", stderr(out));
 }
 
 fn stdout(out: &Output) -> String {
@@ -438,12 +458,7 @@ async fn start_refuses_a_bad_request_and_starts_nothing() {
         "--subject",
         r#"{"id":"s1","name":"Acme"}"#,
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("--max-iterations"),
-        "{}",
-        stderr(&out)
-    );
+    fails_with(&out, 2, "--max-iterations");
     let executions = env
         .sfn
         .list_executions()
@@ -502,12 +517,7 @@ async fn start_again_is_idempotent_and_another_request_under_its_id_is_refused()
         "--subject",
         r#"{"id":"s2","name":"Other"}"#,
     ]);
-    assert_eq!(clash.status.code(), Some(2));
-    assert!(
-        stderr(&clash).contains("already started"),
-        "{}",
-        stderr(&clash)
-    );
+    fails_with(&clash, 2, "already started");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -556,8 +566,7 @@ async fn status_of_a_status_lists_its_workflows() {
     assert_eq!(listed["status"], "awaiting_review");
     assert_eq!(listed["workflows"][0]["workflow_id"], wf.id.as_str());
     let bad = env.hitl(&["status", "--status", "pending"]);
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(stderr(&bad).contains("--status"), "{}", stderr(&bad));
+    fails_with(&bad, 2, "--status");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -598,12 +607,7 @@ async fn list_shows_the_stacks_workflows_newest_first_and_by_status() {
         assert!(!stdout(out).contains(&first.token));
     }
     let bad = env.hitl(&["list", "--status", "pending"]);
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(
-        stderr(&bad).contains("unknown status \"pending\""),
-        "{}",
-        stderr(&bad)
-    );
+    fails_with(&bad, 2, "unknown status \"pending\"");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -612,12 +616,7 @@ async fn claim_and_release_need_a_reviewer() {
     let wf = env.awaiting_review("req-1", "s1").await;
     for verb in ["claim", "release"] {
         let anonymous = env.hitl(&[verb, &wf.id]);
-        assert_eq!(anonymous.status.code(), Some(2), "{verb}");
-        assert!(
-            stderr(&anonymous).contains(&format!("hitl aws {verb} needs --reviewer")),
-            "{}",
-            stderr(&anonymous)
-        );
+        fails_with(&anonymous, 2, &format!("hitl aws {verb} needs --reviewer"));
     }
 }
 
@@ -659,12 +658,7 @@ async fn feedback_needs_a_reviewer() {
     let wf = env.awaiting_review("req-1", "s1").await;
     // Issue 14: no silent "local-reviewer" in a production audit trail.
     let anonymous = env.hitl(&["feedback", &wf.id, "--approve"]);
-    assert_eq!(anonymous.status.code(), Some(2));
-    assert!(
-        stderr(&anonymous).contains("needs --reviewer"),
-        "{}",
-        stderr(&anonymous)
-    );
+    fails_with(&anonymous, 2, "needs --reviewer");
     assert!(env.workflow(&wf.id).await.decisions.is_empty());
 }
 
@@ -672,15 +666,7 @@ async fn feedback_needs_a_reviewer() {
 async fn feedback_on_a_stale_iteration_is_rejected() {
     let env = Env::new().await;
     let wf = env.awaiting_review("req-1", "s1").await;
-    let out = env.hitl(&[
-        "feedback",
-        &wf.id,
-        "--approve",
-        "--iteration",
-        "3",
-        "--reviewer",
-        "ops",
-    ]);
+    let out = env.stale_approval(&wf.id);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         json_out(&out)["receipt"]["outcome"]["reason"],
@@ -782,15 +768,7 @@ async fn an_approved_workflow_shows_where_its_envelope_is_published() {
 async fn refusals_and_the_applied_decision_are_all_on_record() {
     let env = Env::new().await;
     let wf = env.awaiting_review("req-1", "s1").await;
-    let stale = env.hitl(&[
-        "feedback",
-        &wf.id,
-        "--approve",
-        "--iteration",
-        "3",
-        "--reviewer",
-        "ops",
-    ]);
+    let stale = env.stale_approval(&wf.id);
     assert_eq!(stale.status.code(), Some(1));
     assert!(env
         .hitl(&["claim", &wf.id, "--reviewer", "ana"])
@@ -910,12 +888,7 @@ async fn resolve_needs_by() {
     let env = Env::new().await;
     let esc = env.escalated("req-esc", "s-esc").await;
     let anonymous = env.hitl(&["resolve", &esc.id, "--abandon", "--reason", "x"]);
-    assert_eq!(anonymous.status.code(), Some(2));
-    assert!(
-        stderr(&anonymous).contains("needs --by"),
-        "{}",
-        stderr(&anonymous)
-    );
+    fails_with(&anonymous, 2, "needs --by");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -990,18 +963,12 @@ async fn export_prints_the_outcome_rebuilt_from_the_table() {
     assert_eq!(std::fs::read(&file).unwrap(), expected);
     // A workflow still in review has no outcome: refused, saying why.
     let refused = env.hitl(&["export", &open.id]);
-    assert_eq!(refused.status.code(), Some(2));
-    assert!(
-        stderr(&refused).contains("is awaiting_review"),
-        "{}",
-        stderr(&refused)
-    );
+    fails_with(&refused, 2, "is awaiting_review");
     let missing = env.hitl(&["export", "wf-missing"]);
-    assert_eq!(missing.status.code(), Some(2));
-    assert!(
-        stderr(&missing).contains("workflow wf-missing not found (see `hitl aws list`)"),
-        "{}",
-        stderr(&missing)
+    fails_with(
+        &missing,
+        2,
+        "workflow wf-missing not found (see `hitl aws list`)",
     );
 }
 
