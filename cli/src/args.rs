@@ -69,6 +69,28 @@ impl StartArgs {
     }
 }
 
+/// `hitl list` / `hitl aws list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this status (generating, awaiting_review, revising, approved, escalated, failed,
+    /// resolved, abandoned).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// At most this many per status.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+/// `hitl export` / `hitl aws export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Write it to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
 /// `hitl claim` / `hitl release`.
 #[derive(Debug, Args)]
 pub struct ClaimArgs {
@@ -370,9 +392,9 @@ const START_FLAGS: [(&str, &str); 10] = [
 
 /// Checks a start request with the PlanBatch task's own rules before anything starts; a
 /// refusal lists every bad field under the flag that set it.
-pub fn check_start(input: &Value, request_id: &str) -> Result<()> {
+pub fn check_start(input: &Value, request_id: &str) -> Result<hitl_domain::contracts::PlanOutput> {
     match hitl_domain::contracts::plan_batch(input, request_id) {
-        Ok(_) => Ok(()),
+        Ok(plan) => Ok(plan),
         Err(hitl_domain::HandlerError::InvalidInput(errors)) => {
             let lines: Vec<String> = errors
                 .iter()

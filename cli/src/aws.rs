@@ -3,9 +3,10 @@
 //! Everything here talks to AWS (or an emulator through `--endpoint-url`): the stack's
 //! outputs and parameters come from CloudFormation, the checks call DynamoDB, Step Functions,
 //! Lambda, the reviewer API and Bedrock, and decisions go through the same
-//! [`FeedbackProcessor`] as the Lambda functions, on the DynamoDB store and the Step Functions
-//! resumer. The binary only parses arguments and prints; this module returns data so it can
-//! be tested against moto and, for Bedrock, `aws-smithy-mocks`.
+//! feedback processor as the Lambda functions, on the DynamoDB store and the Step Functions
+//! resumer ([`Stack`], the backend of the operator commands). The binary only parses arguments
+//! and prints; this module returns data so it can be tested against moto and, for Bedrock,
+//! `aws-smithy-mocks`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,15 +18,13 @@ use aws_sdk_bedrockagent::types::{AgentAliasStatus, AgentStatus};
 use aws_sdk_dynamodb::types::{IndexStatus, TableStatus};
 use hitl_aws::dynamodb::DynamoStore;
 use hitl_aws::SfnResumer;
-use hitl_domain::contracts::{plan_batch, workflow_id};
-use hitl_domain::feedback::{
-    FeedbackProcessor, FeedbackReceipt, FeedbackRequest, ResolutionRequest, Reviewer,
-};
-use hitl_domain::model::{Channel, Workflow};
-use hitl_domain::ports::{Clock, SystemClock};
-use hitl_domain::store::WorkflowStore;
+use hitl_domain::feedback::ReconcileReport;
+use hitl_domain::model::Workflow;
+use hitl_domain::ports::SystemClock;
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::backend::Backend;
 
 /// Stack output keys `hitl aws` reads (see `Outputs` in `infra/template.yaml`).
 pub mod output_keys {
@@ -158,19 +157,22 @@ impl Clients {
     }
 }
 
-/// A deployed stack as the source of `hitl aws status`: its table, its executions and its
-/// outcomes bucket (the status command itself is [`crate::status`], shared with `hitl status`).
-pub struct StackStatus {
-    store: Arc<dyn WorkflowStore>,
+/// A deployed stack as the [`Backend`] of the `hitl aws` operator commands: its DynamoDB
+/// table, Step Functions (`StartExecution`, `SendTaskSuccess`, `DescribeExecution`), the
+/// system clock and its outcomes bucket. Decisions go through the same feedback processor as
+/// the Lambda functions; the operator's AWS credentials are the authorisation.
+pub struct Stack {
+    ports: hitl_app::Ports,
     sfn: aws_sdk_sfn::Client,
     targets: Targets,
 }
 
-impl StackStatus {
-    /// The stack's status source.
+impl Stack {
+    /// The stack `targets` name (its table is required).
     pub fn new(clients: &Clients, targets: &Targets) -> Result<Self> {
         Ok(Self {
-            store: Arc::new(clients.store(targets)?),
+            ports: hitl_app::Ports::new(Arc::new(clients.store(targets)?), Arc::new(SystemClock))
+                .with_resumer(Arc::new(SfnResumer::new(clients.sfn.clone()))),
             sfn: clients.sfn.clone(),
             targets: targets.clone(),
         })
@@ -178,13 +180,50 @@ impl StackStatus {
 }
 
 #[async_trait::async_trait]
-impl crate::status::StatusSource for StackStatus {
-    fn store(&self) -> Arc<dyn WorkflowStore> {
-        self.store.clone()
+impl Backend for Stack {
+    fn command(&self) -> &'static str {
+        "hitl aws"
     }
 
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        SystemClock.now()
+    fn ports(&self) -> &hitl_app::Ports {
+        &self.ports
+    }
+
+    fn stand_in(&self, _name: &'static str) -> Option<String> {
+        None
+    }
+
+    fn request_prefix(&self) -> &'static str {
+        "cli"
+    }
+
+    /// `StartExecution` named `request_id` (the request was validated with the PlanBatch
+    /// task's rules before).
+    async fn start(&self, request_id: &str, input: &Value) -> Result<String> {
+        let arn = self.targets.state_machine_arn()?;
+        let started = self
+            .sfn
+            .start_execution()
+            .state_machine_arn(arn)
+            .name(request_id)
+            .input(input.to_string())
+            .send()
+            .await
+            .map_err(|e| {
+                use aws_sdk_sfn::operation::start_execution::StartExecutionError as E;
+                match e.as_service_error() {
+                    Some(E::ExecutionAlreadyExists(_)) => anyhow!(
+                        "request {request_id} was already started (execution names are unique for 90 days): \
+                         use `hitl aws status` to see its workflows, or a new --request-id"
+                    ),
+                    _ => anyhow!("StartExecution: {}", sdk_error(e)),
+                }
+            })?;
+        Ok(started.execution_arn().to_owned())
+    }
+
+    async fn settle(&self) -> Result<()> {
+        Ok(())
     }
 
     async fn execution_status(&self, workflow: &Workflow) -> Result<Option<String>> {
@@ -207,7 +246,18 @@ impl crate::status::StatusSource for StackStatus {
     fn outcome_location(&self, workflow: &Workflow) -> Option<String> {
         self.targets.outcome_location(workflow)
     }
+
+    async fn reconcile(&self) -> Result<ReconcileReport> {
+        Ok(hitl_app::housekeeping::deliver_pending(&self.ports, RECONCILE_BATCH).await?)
+    }
+
+    fn shows_progress(&self) -> bool {
+        true
+    }
 }
+
+/// Workflows one `hitl aws reconcile` pass looks at.
+const RECONCILE_BATCH: usize = 100;
 
 /// An SDK failure in one line: the service's error code and message (or the root cause of a
 /// transport or credentials failure), and a hint where one helps.
@@ -582,122 +632,6 @@ pub async fn check_agent_alias(
             None => Check::new(name, Verdict::Fail, "alias not found"),
         },
     }
-}
-
-/// An execution started by [`start`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Started {
-    /// Request id (the execution's name).
-    pub request_id: String,
-    /// Execution ARN.
-    pub execution_arn: String,
-    /// `(workflow id, subject id)` of each subject, as the batch will create them.
-    pub workflows: Vec<(String, String)>,
-}
-
-/// `hitl aws start`: validates `input` with the same rules as the PlanBatch task (every bad
-/// field reported, nothing started), then starts an execution named `request_id`.
-pub async fn start(
-    sfn: &aws_sdk_sfn::Client,
-    targets: &Targets,
-    request_id: &str,
-    input: &Value,
-) -> Result<Started> {
-    let plan = plan_batch(input, request_id)
-        .map_err(|e| anyhow!("start request refused, nothing started: {e}"))?;
-    let arn = targets.state_machine_arn()?;
-    let started = sfn
-        .start_execution()
-        .state_machine_arn(arn)
-        .name(request_id)
-        .input(input.to_string())
-        .send()
-        .await
-        .map_err(|e| {
-            use aws_sdk_sfn::operation::start_execution::StartExecutionError as E;
-            match e.as_service_error() {
-                Some(E::ExecutionAlreadyExists(_)) => anyhow!(
-                    "request {request_id} was already started (execution names are unique for 90 days): \
-                     use `hitl aws status` to see its workflows, or a new --request-id"
-                ),
-                _ => anyhow!("StartExecution: {}", sdk_error(e)),
-            }
-        })?;
-    Ok(Started {
-        request_id: request_id.to_owned(),
-        execution_arn: started.execution_arn().to_owned(),
-        workflows: plan
-            .items
-            .iter()
-            .map(|item| {
-                (
-                    workflow_id(request_id, &item.subject.id),
-                    item.subject.id.clone(),
-                )
-            })
-            .collect(),
-    })
-}
-
-/// `hitl aws feedback`: an operator's decision through the shared feedback processor, on the
-/// DynamoDB store and the Step Functions resumer (channel `cli`; the operator's AWS
-/// credentials are the authorisation, so no reviewer group is checked).
-pub async fn feedback(
-    clients: &Clients,
-    targets: &Targets,
-    workflow_id: &str,
-    request: &FeedbackRequest,
-    idempotency_key: &str,
-    reviewer: &str,
-) -> Result<FeedbackReceipt> {
-    let (processor, who) = operator(clients, targets, reviewer)?;
-    Ok(processor
-        .submit(workflow_id, request, idempotency_key, &who)
-        .await?)
-}
-
-type OperatorProcessor = FeedbackProcessor<Arc<dyn WorkflowStore>, Arc<SfnResumer>, Arc<dyn Clock>>;
-
-/// The feedback processor on the stack's table and Step Functions, and the operator as the
-/// submitter (channel `cli`; the AWS credentials are the authorisation, so no group check).
-fn operator(
-    clients: &Clients,
-    targets: &Targets,
-    name: &str,
-) -> Result<(OperatorProcessor, Reviewer)> {
-    let store: Arc<dyn WorkflowStore> = Arc::new(clients.store(targets)?);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let processor =
-        FeedbackProcessor::new(store, Arc::new(SfnResumer::new(clients.sfn.clone())), clock);
-    let who = Reviewer::declared(name.to_owned(), None, Channel::Cli);
-    Ok((processor, who))
-}
-
-/// The claim service on the stack's table (`hitl aws claim` / `release`): the same rules and
-/// conditional writes as the API's claim routes.
-pub fn claims(
-    clients: &Clients,
-    targets: &Targets,
-) -> Result<hitl_domain::claims::ClaimService<Arc<dyn WorkflowStore>, Arc<dyn Clock>>> {
-    let store: Arc<dyn WorkflowStore> = Arc::new(clients.store(targets)?);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    Ok(hitl_domain::claims::ClaimService::new(store, clock))
-}
-
-/// `hitl aws resolve`: an operator's resolution of an escalated workflow through the shared
-/// feedback processor (as [`feedback`]: the operator's AWS credentials are the authorisation).
-pub async fn resolve(
-    clients: &Clients,
-    targets: &Targets,
-    workflow_id: &str,
-    request: &ResolutionRequest,
-    idempotency_key: &str,
-    by: &str,
-) -> Result<FeedbackReceipt> {
-    let (processor, who) = operator(clients, targets, by)?;
-    Ok(processor
-        .resolve(workflow_id, request, idempotency_key, &who)
-        .await?)
 }
 
 /// What `hitl aws deploy-agent` creates or updates.

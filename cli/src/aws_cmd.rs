@@ -1,4 +1,6 @@
-//! `hitl aws …`: argument parsing and printing around [`hitl_cli::aws`].
+//! `hitl aws …`: argument parsing around [`hitl_cli::aws`]. The operator commands are the
+//! local ones (`crate::operate`) on the stack's backend ([`Stack`]); `verify` and
+//! `deploy-agent` exist only here.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,14 +9,13 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use aws_config::BehaviorVersion;
 use clap::{Args, Subcommand};
-use hitl_cli::aws::{self, AgentSpec, Clients, Overrides, Polling, Targets, Verdict};
-use hitl_domain::model::{FeedbackOutcome, WorkflowStatus};
-use hitl_domain::store::WorkflowStore;
+use hitl_cli::aws::{self, AgentSpec, Clients, Overrides, Polling, Stack, Targets, Verdict};
 use serde_json::json;
 
-use crate::args::{start_input, ClaimArgs, FeedbackArgs, ResolveArgs, StartArgs};
+use crate::args::{ClaimArgs, ExportArgs, FeedbackArgs, ListArgs, ResolveArgs, StartArgs};
+use crate::operate;
 use hitl_cli::format::{parse_duration, table};
-use hitl_cli::report::{self, ReportArgs};
+use hitl_cli::report::ReportArgs;
 
 /// `hitl aws`: the deployed stack, through the real SDK clients.
 #[derive(Debug, Args)]
@@ -59,6 +60,8 @@ pub enum AwsCommand {
     Verify,
     /// Start review workflows (validated locally first; nothing starts on a bad field).
     Start(AwsStartArgs),
+    /// List workflows, optionally by status, newest first (the twin of `hitl list`).
+    List(ListArgs),
     /// Submit a decision as an operator (channel `cli`), resuming the execution.
     Feedback(FeedbackArgs),
     /// Resolve an escalated workflow as an operator (the twin of `hitl resolve`; `--by` is
@@ -70,10 +73,17 @@ pub enum AwsCommand {
     /// Release a claim (`--reviewer` is required; `--admin` releases anyone's, e.g. the claim
     /// of a reviewer who is away).
     Release(ClaimArgs),
-    /// One workflow and its execution, or the workflows of a status.
+    /// One workflow and its execution (the same text and `--json` document as `hitl status`),
+    /// or without an id the newest workflows of `--status`.
     Status(AwsStatusArgs),
+    /// Print (or write with --out) the outcome of a finished workflow, rebuilt from the table:
+    /// the envelope of an approved one, the Workflow Finished event of an escalated one.
+    Export(ExportArgs),
     /// The learning report over the table (through the status index, with progress).
     Report(ReportArgs),
+    /// Deliver every accepted decision the executions have not confirmed yet (one pass of the
+    /// outbox relay with the operator's credentials); exits 1 while any is still pending.
+    Reconcile,
     /// Create or update the Bedrock agent and its alias, prepare it, wait for PREPARED.
     DeployAgent(DeployAgentArgs),
 }
@@ -154,20 +164,26 @@ pub async fn run(args: AwsArgs, as_json: bool) -> Result<ExitCode> {
     };
     let targets =
         aws::resolve_targets(&clients.cloudformation, args.stack.as_deref(), overrides).await?;
+    if let AwsCommand::Verify = args.command {
+        return verify(&clients, &targets, as_json).await;
+    }
+    // Every other command is the local one, on the stack.
+    let stack = Stack::new(&clients, &targets)?;
     match args.command {
-        AwsCommand::Verify => verify(&clients, &targets, as_json).await,
-        AwsCommand::Start(start) => start_workflows(&clients, &targets, start, as_json).await,
-        AwsCommand::Feedback(feedback) => submit(&clients, &targets, feedback, as_json).await,
-        AwsCommand::Resolve(args) => resolve(&clients, &targets, args, as_json).await,
-        AwsCommand::Claim(args) => claim(&clients, &targets, args, true, as_json).await,
-        AwsCommand::Release(args) => claim(&clients, &targets, args, false, as_json).await,
-        AwsCommand::Status(status) => show_status(&clients, &targets, status, as_json).await,
-        AwsCommand::Report(mut report_args) => {
-            report_args.format = Some(report_args.format_with_json(as_json)?);
-            let store = clients.store(&targets)?;
-            report::run_with_progress(&store, chrono::Utc::now(), report_args, true).await
-        }
-        AwsCommand::DeployAgent(_) => Ok(ExitCode::SUCCESS),
+        AwsCommand::Start(a) => operate::start(&stack, &a.start, a.smoke, as_json).await,
+        AwsCommand::List(a) => operate::list(&stack, &a, as_json).await,
+        AwsCommand::Feedback(a) => operate::feedback(&stack, &a, as_json).await,
+        AwsCommand::Resolve(a) => operate::resolve(&stack, &a, as_json).await,
+        AwsCommand::Claim(a) => operate::claim(&stack, &a, true, as_json).await,
+        AwsCommand::Release(a) => operate::claim(&stack, &a, false, as_json).await,
+        AwsCommand::Status(a) => match &a.workflow_id {
+            Some(id) => operate::status(&stack, id, as_json).await,
+            None => operate::status_listing(&stack, &a.status, a.limit, as_json).await,
+        },
+        AwsCommand::Export(a) => operate::export(&stack, &a).await,
+        AwsCommand::Report(a) => operate::report(&stack, a, as_json).await,
+        AwsCommand::Reconcile => operate::reconcile(&stack, as_json).await,
+        AwsCommand::Verify | AwsCommand::DeployAgent(_) => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -205,228 +221,6 @@ async fn verify(clients: &Clients, targets: &Targets, as_json: bool) -> Result<E
     } else {
         ExitCode::from(1)
     })
-}
-
-async fn start_workflows(
-    clients: &Clients,
-    targets: &Targets,
-    args: AwsStartArgs,
-    as_json: bool,
-) -> Result<ExitCode> {
-    let request_id = args.start.request_id.clone().unwrap_or_else(|| {
-        format!(
-            "{}-{}",
-            if args.smoke { "smoke" } else { "cli" },
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        )
-    });
-    args.start.check_output(as_json)?;
-    let (input, _) = start_input(&args.start, &request_id, args.smoke)?;
-    crate::args::check_start(&input, &request_id)?;
-    let started = aws::start(&clients.sfn, targets, &request_id, &input).await?;
-    if args.start.quiet {
-        for (workflow, _) in &started.workflows {
-            println!("{workflow}");
-        }
-    } else if as_json {
-        let workflows: Vec<_> = started
-            .workflows
-            .iter()
-            .map(|(w, s)| json!({"workflow_id": w, "subject_id": s}))
-            .collect();
-        println!(
-            "{}",
-            json!({"request_id": started.request_id, "execution_arn": started.execution_arn, "workflows": workflows})
-        );
-    } else {
-        println!(
-            "request {}: execution {}",
-            started.request_id, started.execution_arn
-        );
-        let rows: Vec<Vec<String>> = started
-            .workflows
-            .iter()
-            .map(|(w, s)| vec![w.clone(), s.clone()])
-            .collect();
-        if !rows.is_empty() {
-            println!("{}", table(&["WORKFLOW", "SUBJECT"], &rows));
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn submit(
-    clients: &Clients,
-    targets: &Targets,
-    args: FeedbackArgs,
-    as_json: bool,
-) -> Result<ExitCode> {
-    let decision = args.decision()?;
-    let reviewer = args.reviewer.as_deref().ok_or_else(|| {
-        anyhow!("hitl aws feedback needs --reviewer NAME: the name is recorded in the deployed stack's audit trail")
-    })?;
-    let iteration = match args.iteration {
-        Some(i) => i,
-        None => {
-            let store = clients.store(targets)?;
-            let workflow = store
-                .get_workflow(&args.workflow_id)
-                .await
-                .context("reading the workflow")?
-                .ok_or_else(|| anyhow!("workflow {} not found", args.workflow_id))?;
-            i64::from(workflow.iteration)
-        }
-    };
-    let (request, key) = args.request(iteration)?;
-    let receipt = aws::feedback(
-        clients,
-        targets,
-        &args.workflow_id,
-        &request,
-        &key,
-        reviewer,
-    )
-    .await
-    .map_err(|e| crate::args::name_corrections(e, &request.corrections))?;
-    if as_json {
-        println!("{}", json!({"receipt": receipt}));
-    }
-    match &receipt.outcome {
-        FeedbackOutcome::Applied { status } => {
-            if !as_json {
-                println!(
-                    "{}applied: {decision} on iteration {} of {}: workflow is now {status}",
-                    if receipt.replayed { "already " } else { "" },
-                    receipt.iteration,
-                    receipt.workflow_id
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        FeedbackOutcome::Rejected { reason, message } => {
-            if !as_json {
-                println!("rejected ({reason}): {message}");
-            }
-            Ok(ExitCode::from(1))
-        }
-    }
-}
-
-/// `hitl aws claim` / `hitl aws release`: the claim service on the stack's table, as the API
-/// and `hitl claim` use it (the operator's AWS credentials are the authorisation).
-async fn claim(
-    clients: &Clients,
-    targets: &Targets,
-    args: ClaimArgs,
-    take: bool,
-    as_json: bool,
-) -> Result<ExitCode> {
-    let verb = if take { "claim" } else { "release" };
-    let name = args.reviewer.clone().ok_or_else(|| {
-        anyhow!("hitl aws {verb} needs --reviewer NAME: the claim is held in that name on the deployed stack")
-    })?;
-    let service = aws::claims(clients, targets)?;
-    crate::commands::claim_with(&service, &name, &args, take, as_json).await
-}
-
-async fn resolve(
-    clients: &Clients,
-    targets: &Targets,
-    args: ResolveArgs,
-    as_json: bool,
-) -> Result<ExitCode> {
-    let by = args.by.as_deref().ok_or_else(|| {
-        anyhow!("hitl aws resolve needs --by NAME: the name is recorded with the resolution in the deployed stack's audit trail")
-    })?;
-    let store = clients.store(targets)?;
-    let workflow = store
-        .get_workflow(&args.workflow_id)
-        .await
-        .context("reading the workflow")?
-        .ok_or_else(|| anyhow!("workflow {} not found", args.workflow_id))?;
-    let iteration = workflow
-        .escalation
-        .as_ref()
-        .map_or(workflow.iteration, |e| e.iteration);
-    let (request, key) = args.request(i64::from(iteration))?;
-    let receipt = aws::resolve(clients, targets, &args.workflow_id, &request, &key, by)
-        .await
-        .map_err(|e| crate::args::name_corrections(e, &request.corrections))?;
-    if as_json {
-        println!("{}", json!({"receipt": receipt}));
-    }
-    match &receipt.outcome {
-        FeedbackOutcome::Applied { status } => {
-            if !as_json {
-                println!(
-                    "idempotency key: {} (to retry this very resolution: --key {})",
-                    receipt.idempotency_key, receipt.idempotency_key
-                );
-                println!(
-                    "{}applied: {} on {}: workflow is now {status}",
-                    if receipt.replayed { "already " } else { "" },
-                    args.action(),
-                    receipt.workflow_id
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        FeedbackOutcome::Rejected { reason, message } => {
-            if !as_json {
-                println!("rejected ({reason}): {message}");
-            }
-            Ok(ExitCode::from(1))
-        }
-    }
-}
-
-async fn show_status(
-    clients: &Clients,
-    targets: &Targets,
-    args: AwsStatusArgs,
-    as_json: bool,
-) -> Result<ExitCode> {
-    if let Some(id) = &args.workflow_id {
-        // The same document and text as `hitl status` (the API's workflow view).
-        let source = aws::StackStatus::new(clients, targets)?;
-        hitl_cli::status::show(&source, id, as_json).await?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let status: WorkflowStatus = serde_json::from_value(json!(args.status))
-        .map_err(|_| anyhow!("--status {:?} is not a workflow status", args.status))?;
-    let store = clients.store(targets)?;
-    let page = store
-        .list_by_status(status, args.limit.clamp(1, 100), None)
-        .await
-        .context("querying the status index")?;
-    if as_json {
-        let items: Vec<_> = page
-            .items
-            .iter()
-            .map(|w| json!({"workflow_id": w.id, "subject_id": w.subject.id, "status": w.status, "iteration": w.iteration, "updated_at": w.updated_at,
-                "escalation": w.escalation.as_ref().map(|e| e.summary())}))
-            .collect();
-        println!("{}", json!({"status": status, "workflows": items}));
-    } else {
-        let rows: Vec<Vec<String>> = page
-            .items
-            .iter()
-            .map(|w| {
-                vec![
-                    w.id.clone(),
-                    w.subject.name.clone(),
-                    w.iteration.to_string(),
-                    w.updated_at.to_rfc3339(),
-                ]
-            })
-            .collect();
-        println!("{} {status} workflow(s), newest first", rows.len());
-        println!(
-            "{}",
-            table(&["WORKFLOW", "SUBJECT", "ITERATION", "UPDATED"], &rows)
-        );
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn deploy_agent(

@@ -2,6 +2,7 @@
 //! clock) and presentation helpers, shared by the binary and the workspace integration tests.
 
 pub mod aws;
+pub mod backend;
 pub mod format;
 pub mod jump;
 pub mod local;

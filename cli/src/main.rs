@@ -4,6 +4,7 @@
 mod args;
 mod aws_cmd;
 mod commands;
+mod operate;
 mod serve;
 mod smoke;
 
@@ -48,15 +49,8 @@ pub enum Command {
         /// Workflow id.
         workflow_id: String,
     },
-    /// List workflows, optionally by status.
-    List {
-        /// Only this status (generating, awaiting_review, revising, approved, escalated, failed).
-        #[arg(long)]
-        status: Option<String>,
-        /// At most this many per status.
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
-    },
+    /// List workflows, optionally by status, newest first.
+    List(args::ListArgs),
     /// Show the Step Functions-style execution history of a workflow (or execution ARN).
     History {
         /// Workflow id or execution ARN.
@@ -83,13 +77,7 @@ pub enum Command {
     },
     /// Print (or write with --out) the published outcome of a finished workflow: the envelope of
     /// an approved one, the Workflow Finished event of an escalated one.
-    Export {
-        /// Workflow id.
-        workflow_id: String,
-        /// Write it to this file instead of standard output.
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Export(args::ExportArgs),
     /// Deliver every accepted decision the executions have not confirmed yet (the outbox
     /// relay; also runs after every command's engine step loop and at `hitl serve` start-up).
     Reconcile,
@@ -102,7 +90,9 @@ pub enum Command {
     Reviewers(serve::ReviewersArgs),
     /// Learning analytics over the workflows in the data directory (table, JSON or HTML).
     Report(report::ReportArgs),
-    /// Operate a deployed stack on AWS: verify, start, feedback, status, report, deploy-agent.
+    /// Operate a deployed stack on AWS: the same operator commands (start, list, status,
+    /// feedback, claim, release, resolve, export, report, reconcile) on the stack, plus verify
+    /// and deploy-agent.
     Aws(Box<aws_cmd::AwsArgs>),
     /// Execute any ASL definition with the registered handlers; prints one JSON line.
     Exec(commands::ExecArgs),
@@ -173,16 +163,19 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     let runtime = hitl_cli::local::Runtime::open(Some(&cli.data_dir))?;
     runtime.engine.run_due().await?;
     let settled = runtime.settle_report().await?;
+    let local = hitl_cli::backend::Local::new(&runtime, settled);
+    let json = cli.json;
     match cli.command {
-        Command::Start(args) => commands::start(&runtime, args, cli.json).await,
-        Command::Feedback(args) => commands::feedback(&runtime, args, cli.json).await,
-        Command::Resolve(args) => commands::resolve(&runtime, args, cli.json).await,
-        Command::Claim(args) => commands::claim(&runtime, args, true, cli.json).await,
-        Command::Release(args) => commands::claim(&runtime, args, false, cli.json).await,
-        Command::Status { workflow_id } => commands::status(&runtime, &workflow_id, cli.json).await,
-        Command::List { status, limit } => {
-            commands::list(&runtime, status.as_deref(), limit, cli.json).await
-        }
+        Command::Start(args) => operate::start(&local, &args, false, json).await,
+        Command::Feedback(args) => operate::feedback(&local, &args, json).await,
+        Command::Resolve(args) => operate::resolve(&local, &args, json).await,
+        Command::Claim(args) => operate::claim(&local, &args, true, json).await,
+        Command::Release(args) => operate::claim(&local, &args, false, json).await,
+        Command::Status { workflow_id } => operate::status(&local, &workflow_id, json).await,
+        Command::List(args) => operate::list(&local, &args, json).await,
+        Command::Export(args) => operate::export(&local, &args).await,
+        Command::Report(args) => operate::report(&local, args, json).await,
+        Command::Reconcile => operate::reconcile(&local, json).await,
         Command::History { id } => commands::history(&runtime, &id, cli.json).await,
         Command::Redrive { id } => commands::redrive(&runtime, &id).await,
         Command::AdvanceTime { duration } => commands::advance(&runtime, &duration, cli.json).await,
@@ -190,14 +183,6 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             commands::notifications(&runtime, since.as_deref(), cli.json).await
         }
         Command::Smoke(args) => smoke::run(&runtime, args, cli.json).await,
-        Command::Reconcile => commands::reconcile(&runtime, settled, cli.json).await,
-        Command::Export { workflow_id, out } => {
-            commands::export(&runtime, &workflow_id, out.as_deref()).await
-        }
-        Command::Report(mut args) => {
-            args.format = Some(args.format_with_json(cli.json)?);
-            report::run(runtime.store.as_ref(), runtime.clock.now(), args).await
-        }
         Command::Serve(args) => serve::run(&runtime, args.with_data_dir(&cli.data_dir)).await,
         Command::Exec(_) | Command::Validate { .. } | Command::Reviewers(_) | Command::Aws(_) => {
             Ok(std::process::ExitCode::SUCCESS)

@@ -1,35 +1,18 @@
-//! `hitl status ID` and `hitl aws status ID`, written once over a [`StatusSource`]: the local
+//! `hitl status ID` and `hitl aws status ID`, written once over a [`Backend`]: the local
 //! data directory or a deployed stack. Both print the same text and the same `--json`
 //! document, and that document is the reviewers' API's workflow view (`GET /workflows/{id}`,
 //! `hitl_api::views::WorkflowView`) seen by an operator, with an `operator` object beside it
 //! naming the execution and where the outcome was published.
 
-use std::sync::Arc;
-
 use anyhow::{anyhow, Result};
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hitl_api::identity::Identity;
 use hitl_api::views::{workflow_view, WorkflowView};
 use hitl_domain::feedback::ADMIN_GROUP;
-use hitl_domain::model::Workflow;
-use hitl_domain::store::WorkflowStore;
 use serde::Serialize;
 
+use crate::backend::Backend;
 use crate::format::{human, printable, short, table};
-
-/// Where an operator's status command reads a workflow from.
-#[async_trait]
-pub trait StatusSource: Send + Sync {
-    /// The workflow store.
-    fn store(&self) -> Arc<dyn WorkflowStore>;
-    /// Now, on the clock the workflows run on (virtual locally).
-    fn now(&self) -> DateTime<Utc>;
-    /// The status of the workflow's execution (`RUNNING`, `SUCCEEDED`, …), if it has one.
-    async fn execution_status(&self, workflow: &Workflow) -> Result<Option<String>>;
-    /// Where the workflow's outcome envelope was published, if it was.
-    fn outcome_location(&self, workflow: &Workflow) -> Option<String>;
-}
 
 /// What an operator sees beyond the reviewers' view.
 #[derive(Debug, Clone, Serialize)]
@@ -59,7 +42,7 @@ fn operator() -> Identity {
 }
 
 /// Builds the status document of workflow `id`.
-pub async fn document(source: &dyn StatusSource, id: &str) -> Result<StatusDocument> {
+pub async fn document(source: &dyn Backend, id: &str) -> Result<StatusDocument> {
     let store = source.store();
     let workflow = store
         .get_workflow(id)
@@ -79,7 +62,7 @@ pub async fn document(source: &dyn StatusSource, id: &str) -> Result<StatusDocum
 }
 
 /// Prints workflow `id` as JSON (the document) or text.
-pub async fn show(source: &dyn StatusSource, id: &str, as_json: bool) -> Result<()> {
+pub async fn show(source: &dyn Backend, id: &str, as_json: bool) -> Result<()> {
     let doc = document(source, id).await?;
     if as_json {
         println!("{}", serde_json::to_string(&doc)?);
