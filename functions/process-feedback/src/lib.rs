@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use hitl_domain::feedback::{FeedbackProcessor, FeedbackReceipt, FeedbackRequest, Reviewer};
+use hitl_domain::feedback::{
+    feedback_of_message, FeedbackProcessor, FeedbackReceipt, Reviewer, StrictJson,
+};
 use hitl_domain::model::Channel;
 use hitl_domain::ports::MetricsSink;
 use hitl_domain::ports::{Clock, ExecutionResumer};
@@ -40,8 +42,9 @@ pub struct FeedbackEvent {
     /// Reviewer's groups; when given, membership of the workflow's group is enforced.
     #[serde(default)]
     pub reviewer_groups: Option<Vec<String>>,
-    /// The decision.
-    pub feedback: FeedbackRequest,
+    /// The decision `{iteration, decision, comments?, corrections?}`, read by the shared parser
+    /// so that every bad field is reported, in the API's words.
+    pub feedback: StrictJson,
 }
 
 /// Handles one invocation. Rejections by the rules are returned as receipts with a
@@ -58,10 +61,17 @@ pub async fn handle(deps: &Deps, event: FeedbackEvent) -> Result<FeedbackReceipt
         event.reviewer_groups.clone(),
         Channel::Lambda,
     );
+    let feedback = feedback_of_message(
+        &event.workflow_id,
+        &event.feedback.0,
+        &event.idempotency_key,
+        &reviewer,
+    )
+    .map_err(HandlerError::InvalidInput)?;
     Ok(processor
         .submit(
             &event.workflow_id,
-            &event.feedback,
+            &feedback,
             &event.idempotency_key,
             &reviewer,
         )
@@ -159,6 +169,47 @@ mod tests {
             .await
             .unwrap()
             .is_empty());
+    }
+
+    /// Issue 27: the event's `feedback` is read by the API's parser, so a bad event lists every
+    /// bad field in the API's words (serde stopped at the first, and the event did not even
+    /// deserialize), and nothing is recorded.
+    #[tokio::test]
+    async fn an_event_with_two_bad_feedback_fields_reports_both_in_the_apis_words() {
+        let f = setup().await;
+        let event: FeedbackEvent = serde_json::from_value(serde_json::json!({
+            "workflow_id": "wf-fb", "idempotency_key": "k-bad", "reviewer": "rita",
+            "feedback": {"iteration": "one", "decision": "maybe"}
+        }))
+        .unwrap();
+        let err = handle(&f.deps, event).await.unwrap_err();
+        assert_eq!(err.name().as_str(), "InvalidInput");
+        assert_eq!(
+            err.to_string(),
+            "invalid input: iteration: must be an integer from 1 to 50, got a string; \
+             decision: must be \"approve\", \"request_changes\" or \"reject\", got \"maybe\""
+        );
+        assert!(f
+            .deps
+            .store
+            .list_feedback("wf-fb")
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    /// A key twice in the event's `feedback` is refused while reading the event, as before.
+    #[test]
+    fn a_key_twice_in_the_feedback_is_refused() {
+        let err = serde_json::from_str::<FeedbackEvent>(
+            r#"{"workflow_id":"wf-fb","idempotency_key":"k","reviewer":"rita",
+               "feedback":{"iteration":1,"decision":"request_changes","decision":"approve"}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("decision: appears more than once"),
+            "{err}"
+        );
     }
 
     /// Issue 14: a non-member's attempt used to be recorded in the workflow's own partition,
