@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use hitl_domain::feedback::{
-    duplicate_key, FeedbackError, FeedbackProcessor, FeedbackRequest, ResolutionRequest, Reviewer,
+    duplicate_key, feedback_of_message, FeedbackError, FeedbackProcessor, ResolutionRequest,
+    Reviewer, StrictJson,
 };
 use hitl_domain::model::{Channel, FeedbackOutcome};
 use hitl_domain::ports::MetricsSink;
@@ -58,9 +59,10 @@ pub struct QueueMessage {
     /// allowed by its policy can send).
     #[serde(default)]
     pub reviewer_groups: Option<Vec<String>>,
-    /// A decision: `{iteration, decision, comments?, corrections?}`.
+    /// A decision: `{iteration, decision, comments?, corrections?}`, read by the shared
+    /// parser so that every bad field is reported, in the API's words.
     #[serde(default)]
-    pub feedback: Option<FeedbackRequest>,
+    pub feedback: Option<StrictJson>,
     /// Or a resolution of an escalated workflow: `{iteration, action, …}` (as
     /// `POST /workflows/{id}/resolution`). Exactly one of `feedback` and `resolution`.
     #[serde(default)]
@@ -154,9 +156,14 @@ pub async fn process_message(deps: &Deps, message: &SqsMessage) -> Disposition {
     };
     let result = match (&parsed.feedback, &parsed.resolution) {
         (Some(feedback), None) => {
-            processor
-                .submit(workflow_id, feedback, &key, &reviewer)
-                .await
+            match feedback_of_message(workflow_id, &feedback.0, &key, &reviewer) {
+                Ok(feedback) => {
+                    processor
+                        .submit(workflow_id, &feedback, &key, &reviewer)
+                        .await
+                }
+                Err(fields) => Err(FeedbackError::Invalid(fields)),
+            }
         }
         (None, Some(resolution)) => {
             processor
@@ -392,6 +399,67 @@ mod tests {
             Disposition::Dropped {
                 reason: "unparseable".into()
             }
+        );
+        assert!(f
+            .deps
+            .store
+            .list_feedback("wf-q1")
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    /// A sink for the function's log lines, to read what a dropped message was told.
+    #[derive(Clone, Default)]
+    struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+        type Writer = Logs;
+        fn make_writer(&'a self) -> Logs {
+            self.clone()
+        }
+    }
+
+    /// Issue 27: the message's `feedback` is read by the API's parser: a message with two bad
+    /// fields is dropped as `invalid` with both named in the API's words (serde stopped at the
+    /// first and the message was `unparseable`), and nothing is recorded.
+    #[tokio::test]
+    async fn a_message_with_two_bad_feedback_fields_reports_both_in_the_apis_words() {
+        let f = setup().await;
+        let logs = Logs::default();
+        let _log = tracing::subscriber::set_default(
+            tracing_subscriber::fmt()
+                .with_writer(logs.clone())
+                .with_ansi(false)
+                .finish(),
+        );
+        let m = message(
+            "two-bad",
+            serde_json::json!({"workflow_id": "wf-q1", "reviewer": "rita",
+                "feedback": {"iteration": "one", "decision": "maybe"}}),
+        );
+        assert_eq!(
+            process_message(&f.deps, &m).await,
+            Disposition::Dropped {
+                reason: "invalid".into()
+            }
+        );
+        let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            logged.contains(
+                "iteration: must be an integer from 1 to 50, got a string; decision: must be"
+            ),
+            "{logged}"
         );
         assert!(f
             .deps
