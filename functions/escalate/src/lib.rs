@@ -198,12 +198,12 @@ mod tests {
     use hitl_domain::model::WorkflowStatus;
     use hitl_domain::store::contract::sample_workflow;
     use hitl_domain::store::WorkflowStore;
+    use hitl_domain::testing::MemoryStore;
     use hitl_domain::testing::{FixedClock, RecordingNotifier};
-    use hitl_sqlite::SqliteStore;
     use std::sync::Arc;
 
     async fn setup(status: WorkflowStatus) -> (Ports, Arc<RecordingNotifier>) {
-        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let store: Arc<dyn WorkflowStore> = Arc::new(MemoryStore::default());
         let mut wf = sample_workflow("wf-esc");
         wf.status = status;
         store.create_workflow(&wf).await.unwrap();

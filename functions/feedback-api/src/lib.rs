@@ -29,13 +29,12 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use axum::body::Body;
-    use hitl_domain::model::{Artifact, TaskToken, WorkflowStatus};
+    use hitl_domain::model::{Artifact, WorkflowStatus};
     use hitl_domain::ports::Clock;
-    use hitl_domain::rules;
-    use hitl_domain::store::contract::sample_workflow;
+
     use hitl_domain::store::WorkflowStore;
+    use hitl_domain::testing::{awaiting_review, MemoryStore};
     use hitl_domain::testing::{FixedClock, RecordingResumer};
-    use hitl_sqlite::SqliteStore;
     use serde_json::{json, Value};
     use tower::ServiceExt;
 
@@ -48,15 +47,9 @@ mod tests {
     }
 
     async fn setup() -> Fixture {
-        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let store: Arc<dyn WorkflowStore> = Arc::new(MemoryStore::default());
         let clock = Arc::new(FixedClock::default());
-        let wf = sample_workflow("wf-api-1");
-        let mut wf = rules::record_artifact(&wf, 1, "h1", clock.now())
-            .unwrap()
-            .unwrap();
-        wf.version = 1;
-        let mut wf = rules::request_review(&wf, 1, TaskToken::new(TOKEN), clock.now()).unwrap();
-        wf.version = 1;
+        let wf = awaiting_review("wf-api-1", TOKEN, clock.now());
         store.create_workflow(&wf).await.unwrap();
         let content = json!({"name": "Acme Coffee", "tagline": "Discover Acme Coffee"});
         store

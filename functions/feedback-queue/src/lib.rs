@@ -17,7 +17,7 @@ use hitl_app::{Port, Ports};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use hitl_domain::feedback::{
-    duplicate_key, FeedbackError, FeedbackRequest, ResolutionRequest, Reviewer,
+    duplicate_key, feedback_of_message, FeedbackError, ResolutionRequest, Reviewer, StrictJson,
 };
 use hitl_domain::model::{Channel, FeedbackOutcome};
 use hitl_domain::store::StoreError;
@@ -47,9 +47,10 @@ pub struct QueueMessage {
     /// allowed by its policy can send).
     #[serde(default)]
     pub reviewer_groups: Option<Vec<String>>,
-    /// A decision: `{iteration, decision, comments?, corrections?}`.
+    /// A decision: `{iteration, decision, comments?, corrections?}`, read by the shared
+    /// parser so that every bad field is reported, in the API's words.
     #[serde(default)]
-    pub feedback: Option<FeedbackRequest>,
+    pub feedback: Option<StrictJson>,
     /// Or a resolution of an escalated workflow: `{iteration, action, …}` (as
     /// `POST /workflows/{id}/resolution`). Exactly one of `feedback` and `resolution`.
     #[serde(default)]
@@ -138,9 +139,14 @@ pub async fn process_message(ports: &Ports, message: &SqsMessage) -> Disposition
     };
     let result = match (&parsed.feedback, &parsed.resolution) {
         (Some(feedback), None) => {
-            processor
-                .submit(workflow_id, feedback, &key, &reviewer)
-                .await
+            match feedback_of_message(workflow_id, &feedback.0, &key, &reviewer) {
+                Ok(feedback) => {
+                    processor
+                        .submit(workflow_id, &feedback, &key, &reviewer)
+                        .await
+                }
+                Err(fields) => Err(FeedbackError::Invalid(fields)),
+            }
         }
         (None, Some(resolution)) => {
             processor
@@ -225,10 +231,10 @@ mod tests {
     use hitl_domain::ports::ExecutionResumer;
     use hitl_domain::ports::ResumeError;
     use hitl_domain::rules;
-    use hitl_domain::store::contract::sample_workflow;
+
     use hitl_domain::store::WorkflowStore;
+    use hitl_domain::testing::{awaiting_review, MemoryStore};
     use hitl_domain::testing::{FixedClock, RecordingResumer};
-    use hitl_sqlite::SqliteStore;
     use std::sync::Arc;
 
     struct Fixture {
@@ -237,18 +243,10 @@ mod tests {
     }
 
     async fn setup() -> Fixture {
-        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let store: Arc<dyn WorkflowStore> = Arc::new(MemoryStore::default());
         let clock = Arc::new(FixedClock::default());
         for id in ["wf-q1", "wf-q2"] {
-            let wf = sample_workflow(id);
-            let mut wf = rules::record_artifact(&wf, 1, "h", clock.now())
-                .unwrap()
-                .unwrap();
-            wf.version = 1;
-            let mut wf =
-                rules::request_review(&wf, 1, TaskToken::new(format!("tok-{id}")), clock.now())
-                    .unwrap();
-            wf.version = 1;
+            let wf = awaiting_review(id, &format!("tok-{id}"), clock.now());
             store.create_workflow(&wf).await.unwrap();
         }
         let resumer = Arc::new(RecordingResumer::default());
@@ -384,6 +382,67 @@ mod tests {
             Disposition::Dropped {
                 reason: "unparseable".into()
             }
+        );
+        assert!(f
+            .ports
+            .store
+            .list_feedback("wf-q1")
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    /// A sink for the function's log lines, to read what a dropped message was told.
+    #[derive(Clone, Default)]
+    struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+        type Writer = Logs;
+        fn make_writer(&'a self) -> Logs {
+            self.clone()
+        }
+    }
+
+    /// Issue 27: the message's `feedback` is read by the API's parser: a message with two bad
+    /// fields is dropped as `invalid` with both named in the API's words (serde stopped at the
+    /// first and the message was `unparseable`), and nothing is recorded.
+    #[tokio::test]
+    async fn a_message_with_two_bad_feedback_fields_reports_both_in_the_apis_words() {
+        let f = setup().await;
+        let logs = Logs::default();
+        let _log = tracing::subscriber::set_default(
+            tracing_subscriber::fmt()
+                .with_writer(logs.clone())
+                .with_ansi(false)
+                .finish(),
+        );
+        let m = message(
+            "two-bad",
+            serde_json::json!({"workflow_id": "wf-q1", "reviewer": "rita",
+                "feedback": {"iteration": "one", "decision": "maybe"}}),
+        );
+        assert_eq!(
+            process_message(&f.ports, &m).await,
+            Disposition::Dropped {
+                reason: "invalid".into()
+            }
+        );
+        let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            logged.contains(
+                "iteration: must be an integer from 1 to 50, got a string; decision: must be"
+            ),
+            "{logged}"
         );
         assert!(f
             .ports

@@ -90,11 +90,11 @@ mod tests {
     use hitl_domain::store::contract::sample_workflow;
     use hitl_domain::store::WorkflowStore;
     use hitl_domain::testing::FixedClock;
-    use hitl_sqlite::SqliteStore;
+    use hitl_domain::testing::MemoryStore;
     use std::sync::Arc;
 
     async fn setup(status: WorkflowStatus) -> Ports {
-        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let store: Arc<dyn WorkflowStore> = Arc::new(MemoryStore::default());
         let mut wf = sample_workflow("wf-fin");
         wf.status = status;
         store.create_workflow(&wf).await.unwrap();

@@ -124,7 +124,7 @@ mod tests {
     use hitl_domain::store::contract::sample_workflow;
     use hitl_domain::store::WorkflowStore;
     use hitl_domain::testing::FixedClock;
-    use hitl_sqlite::SqliteStore;
+    use hitl_domain::testing::MemoryStore;
     use std::sync::Arc;
     use std::sync::Mutex;
 
@@ -141,7 +141,7 @@ mod tests {
     }
 
     async fn setup(agent: Arc<dyn MetadataAgent>) -> (Ports, String) {
-        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let store: Arc<dyn WorkflowStore> = Arc::new(MemoryStore::default());
         let wf = sample_workflow("wf-gen");
         store.create_workflow(&wf).await.unwrap();
         let ports = Ports::new(store, Arc::new(FixedClock::default())).with_agent(agent);

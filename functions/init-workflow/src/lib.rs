@@ -114,7 +114,7 @@ mod tests {
     use hitl_domain::ports::AgentReadiness;
     use hitl_domain::ports::NoAgentConfigured;
     use hitl_domain::testing::FixedClock;
-    use hitl_sqlite::SqliteStore;
+    use hitl_domain::testing::MemoryStore;
     use std::sync::Arc;
 
     struct NotReady;
@@ -127,7 +127,7 @@ mod tests {
 
     fn ports(readiness: Arc<dyn AgentReadiness>) -> Ports {
         Ports::new(
-            Arc::new(SqliteStore::in_memory().unwrap()),
+            Arc::new(MemoryStore::default()),
             Arc::new(FixedClock::default()),
         )
         .with_readiness(readiness)

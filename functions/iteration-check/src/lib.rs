@@ -60,11 +60,11 @@ mod tests {
     use hitl_domain::store::contract::sample_workflow;
     use hitl_domain::store::WorkflowStore;
     use hitl_domain::testing::FixedClock;
-    use hitl_sqlite::SqliteStore;
+    use hitl_domain::testing::MemoryStore;
     use std::sync::Arc;
 
     async fn setup(iteration: u32, max: u32, fingerprints: &[&str]) -> Ports {
-        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let store: Arc<dyn WorkflowStore> = Arc::new(MemoryStore::default());
         let mut wf = sample_workflow("wf-it");
         wf.status = WorkflowStatus::Revising;
         wf.iteration = iteration;

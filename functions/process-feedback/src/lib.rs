@@ -6,7 +6,7 @@
 
 use hitl_app::{Port, Ports};
 
-use hitl_domain::feedback::{FeedbackReceipt, FeedbackRequest, Reviewer};
+use hitl_domain::feedback::{feedback_of_message, FeedbackReceipt, Reviewer, StrictJson};
 use hitl_domain::model::Channel;
 use hitl_domain::HandlerError;
 use serde::{Deserialize, Serialize};
@@ -28,8 +28,9 @@ pub struct FeedbackEvent {
     /// Reviewer's groups; when given, membership of the workflow's group is enforced.
     #[serde(default)]
     pub reviewer_groups: Option<Vec<String>>,
-    /// The decision.
-    pub feedback: FeedbackRequest,
+    /// The decision `{iteration, decision, comments?, corrections?}`, read by the shared parser
+    /// so that every bad field is reported, in the API's words.
+    pub feedback: StrictJson,
 }
 
 /// Handles one invocation. Rejections by the rules are returned as receipts with a
@@ -41,10 +42,17 @@ pub async fn handle(ports: &Ports, event: FeedbackEvent) -> Result<FeedbackRecei
         event.reviewer_groups.clone(),
         Channel::Lambda,
     );
+    let feedback = feedback_of_message(
+        &event.workflow_id,
+        &event.feedback.0,
+        &event.idempotency_key,
+        &reviewer,
+    )
+    .map_err(HandlerError::InvalidInput)?;
     Ok(processor
         .submit(
             &event.workflow_id,
-            &event.feedback,
+            &feedback,
             &event.idempotency_key,
             &reviewer,
         )
@@ -56,14 +64,12 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use chrono::Duration;
-    use hitl_domain::model::{Delivery, FeedbackOutcome, TaskToken, WorkflowStatus};
+    use hitl_domain::model::{FeedbackOutcome, WorkflowStatus};
     use hitl_domain::ports::Clock;
-    use hitl_domain::ports::{ResumeError, TaskFate};
-    use hitl_domain::rules;
-    use hitl_domain::store::contract::sample_workflow;
+
     use hitl_domain::store::WorkflowStore;
+    use hitl_domain::testing::{awaiting_review, MemoryStore};
     use hitl_domain::testing::{FixedClock, RecordingResumer};
-    use hitl_sqlite::SqliteStore;
     use std::sync::Arc;
 
     struct Fixture {
@@ -73,17 +79,11 @@ mod tests {
     }
 
     async fn setup() -> Fixture {
-        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let store: Arc<dyn WorkflowStore> = Arc::new(MemoryStore::default());
         let clock = Arc::new(FixedClock::default());
-        let mut wf = sample_workflow("wf-fb");
+        let mut wf = awaiting_review("wf-fb", "tok-fb", clock.now());
         wf.execution_arn =
             Some("arn:aws:states:eu-west-1:123456789012:execution:hitl:wf-fb".into());
-        let mut wf = rules::record_artifact(&wf, 1, "h", clock.now())
-            .unwrap()
-            .unwrap();
-        wf.version = 1;
-        let mut wf = rules::request_review(&wf, 1, TaskToken::new("tok-fb"), clock.now()).unwrap();
-        wf.version = 1;
         store.create_workflow(&wf).await.unwrap();
         let resumer = Arc::new(RecordingResumer::default());
         Fixture {
@@ -95,10 +95,6 @@ mod tests {
 
     fn approve() -> FeedbackEvent {
         serde_json::from_str(include_str!("../fixtures/approve.json")).unwrap()
-    }
-
-    fn request_changes() -> FeedbackEvent {
-        serde_json::from_str(include_str!("../fixtures/request-changes.json")).unwrap()
     }
 
     #[tokio::test]
@@ -117,71 +113,6 @@ mod tests {
         assert_eq!(delivered[0].0, "tok-fb");
         assert_eq!(delivered[0].1["decision"], "approve");
         assert!(!serde_json::to_string(&receipt).unwrap().contains("tok-fb"));
-    }
-
-    #[tokio::test]
-    async fn duplicate_returns_the_original_and_changes_nothing() {
-        let f = setup().await;
-        let first = handle(&f.ports, request_changes()).await.unwrap();
-        let version = f
-            .ports
-            .store
-            .get_workflow("wf-fb")
-            .await
-            .unwrap()
-            .unwrap()
-            .version;
-        let again = handle(&f.ports, request_changes()).await.unwrap();
-        assert!(again.replayed);
-        assert_eq!(again.outcome, first.outcome);
-        assert_eq!(again.received_at, first.received_at);
-        let wf = f.ports.store.get_workflow("wf-fb").await.unwrap().unwrap();
-        assert_eq!(wf.version, version);
-        assert_eq!(f.ports.store.list_feedback("wf-fb").await.unwrap().len(), 1);
-    }
-
-    #[tokio::test]
-    async fn second_decision_for_the_iteration_is_rejected_and_recorded() {
-        let f = setup().await;
-        handle(&f.ports, approve()).await.unwrap();
-        let receipt = handle(&f.ports, request_changes()).await.unwrap();
-        match &receipt.outcome {
-            FeedbackOutcome::Rejected { reason, message } => {
-                assert_eq!(reason, "already_decided");
-                assert!(message.contains("rita"), "{message}");
-            }
-            other => panic!("expected rejection, got {other:?}"),
-        }
-        let trail = f.ports.store.list_feedback("wf-fb").await.unwrap();
-        assert_eq!(trail.len(), 2);
-        assert_eq!(f.resumer.delivered.lock().unwrap().len(), 1);
-    }
-
-    #[tokio::test]
-    async fn stale_iteration_is_rejected_with_its_reason() {
-        let f = setup().await;
-        let mut event = approve();
-        event.feedback.iteration = Some(0);
-        let err = handle(&f.ports, event).await.unwrap_err();
-        assert_eq!(err.name().as_str(), "InvalidInput");
-        let mut event = approve();
-        event.feedback.iteration = Some(2);
-        event.idempotency_key = "k-future".into();
-        let receipt = handle(&f.ports, event).await.unwrap();
-        assert!(
-            matches!(receipt.outcome, FeedbackOutcome::Rejected { ref reason, .. } if reason == "unknown_iteration")
-        );
-    }
-
-    #[tokio::test]
-    async fn key_reused_for_a_different_request_is_an_error() {
-        let f = setup().await;
-        handle(&f.ports, approve()).await.unwrap();
-        let mut other = request_changes();
-        other.idempotency_key = approve().idempotency_key;
-        other.reviewer = approve().reviewer;
-        let err = handle(&f.ports, other).await.unwrap_err();
-        assert!(err.to_string().contains("already used"), "{err}");
     }
 
     #[tokio::test]
@@ -212,6 +143,47 @@ mod tests {
             .is_empty());
     }
 
+    /// Issue 27: the event's `feedback` is read by the API's parser, so a bad event lists every
+    /// bad field in the API's words (serde stopped at the first, and the event did not even
+    /// deserialize), and nothing is recorded.
+    #[tokio::test]
+    async fn an_event_with_two_bad_feedback_fields_reports_both_in_the_apis_words() {
+        let f = setup().await;
+        let event: FeedbackEvent = serde_json::from_value(serde_json::json!({
+            "workflow_id": "wf-fb", "idempotency_key": "k-bad", "reviewer": "rita",
+            "feedback": {"iteration": "one", "decision": "maybe"}
+        }))
+        .unwrap();
+        let err = handle(&f.ports, event).await.unwrap_err();
+        assert_eq!(err.name().as_str(), "InvalidInput");
+        assert_eq!(
+            err.to_string(),
+            "invalid input: iteration: must be an integer from 1 to 50, got a string; \
+             decision: must be \"approve\", \"request_changes\" or \"reject\", got \"maybe\""
+        );
+        assert!(f
+            .ports
+            .store
+            .list_feedback("wf-fb")
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    /// A key twice in the event's `feedback` is refused while reading the event, as before.
+    #[test]
+    fn a_key_twice_in_the_feedback_is_refused() {
+        let err = serde_json::from_str::<FeedbackEvent>(
+            r#"{"workflow_id":"wf-fb","idempotency_key":"k","reviewer":"rita",
+               "feedback":{"iteration":1,"decision":"request_changes","decision":"approve"}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("decision: appears more than once"),
+            "{err}"
+        );
+    }
+
     /// Issue 14: a non-member's attempt used to be recorded in the workflow's own partition,
     /// so one user could grow another group's audit trail without bound. It is refused,
     /// logged and counted, and the trail stays untouched.
@@ -239,359 +211,5 @@ mod tests {
             records[2]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
             "HitlOrchestrator"
         );
-    }
-
-    #[tokio::test]
-    async fn reviewer_outside_the_group_is_forbidden_and_not_recorded() {
-        let f = setup().await;
-        let mut event = approve();
-        event.reviewer_groups = Some(vec!["marketing".into()]);
-        let err = handle(&f.ports, event).await.unwrap_err();
-        assert!(err.to_string().contains("reviewer group"), "{err}");
-        assert!(f
-            .ports
-            .store
-            .list_feedback("wf-fb")
-            .await
-            .unwrap()
-            .is_empty());
-        let wf = f.ports.store.get_workflow("wf-fb").await.unwrap().unwrap();
-        assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
-    }
-
-    /// Issue 14: keys are scoped per submitter and channel: another principal reusing
-    /// someone's key neither replays their answer nor pre-empts their decision.
-    #[tokio::test]
-    async fn another_principal_reusing_a_key_gets_no_replay_and_pre_empts_nothing() {
-        let f = setup().await;
-        let mut intruder = request_changes();
-        intruder.idempotency_key = approve().idempotency_key;
-        // The intruder decides first with rita's key…
-        let theirs = handle(&f.ports, intruder).await.unwrap();
-        assert!(!theirs.replayed);
-        // …and rita's own submission with that key is hers, not a replay of theirs.
-        let mine = handle(&f.ports, approve()).await.unwrap();
-        assert!(!mine.replayed);
-        assert!(
-            matches!(mine.outcome, FeedbackOutcome::Rejected { ref reason, .. } if reason == "already_decided")
-        );
-        let trail = f.ports.store.list_feedback("wf-fb").await.unwrap();
-        assert_eq!(trail.len(), 2, "two submitters, two entries");
-    }
-
-    #[tokio::test]
-    async fn after_the_deadline_the_decision_is_rejected_as_timed_out() {
-        let f = setup().await;
-        f.clock.advance(Duration::hours(73));
-        let receipt = handle(&f.ports, approve()).await.unwrap();
-        assert!(
-            matches!(receipt.outcome, FeedbackOutcome::Rejected { ref reason, .. } if reason == "review_timed_out")
-        );
-        assert!(f.resumer.delivered.lock().unwrap().is_empty());
-    }
-
-    /// Issue 14: the processor used to decide "the review timed out" from the clock (a closed
-    /// task within 60 s of the deadline) and revert an applied decision, although a concurrent
-    /// replay of the same key had delivered it and the execution succeeded. Now the
-    /// execution's history decides: it shows this decision ended the wait, so it stands.
-    #[tokio::test]
-    async fn a_closed_task_near_the_deadline_that_the_history_shows_delivered_stands() {
-        let f = setup().await;
-        f.clock.advance(Duration::hours(72) - Duration::seconds(30));
-        // A replay of the same submission delivered it first (the fake's history has it)...
-        f.resumer.delivered.lock().unwrap().push((
-            "tok-fb".into(),
-            serde_json::json!({"feedback_key": hitl_domain::feedback::scoped_key(
-                hitl_domain::model::Channel::Lambda,
-                &hitl_domain::identity::declared_id("rita"),
-                "rita-wf-fb-1-approve"
-            )}),
-        ));
-        // ...so this delivery finds the task closed.
-        f.resumer
-            .script
-            .lock()
-            .unwrap()
-            .push(Err(ResumeError::TaskClosed("TaskTimedOut".into())));
-        let receipt = handle(&f.ports, approve()).await.unwrap();
-        assert_eq!(
-            receipt.outcome,
-            FeedbackOutcome::Applied {
-                status: WorkflowStatus::Approved
-            }
-        );
-        let wf = f.ports.store.get_workflow("wf-fb").await.unwrap().unwrap();
-        assert_eq!(wf.status, WorkflowStatus::Approved);
-        assert!(matches!(
-            wf.decisions[0].delivery,
-            Some(Delivery::Delivered { .. })
-        ));
-        assert!(wf.pending_delivery().is_none());
-    }
-
-    /// The history shows the wait timed out before the decision arrived: the decision is kept
-    /// (never revoked), marked late, the submitter is told `review_timed_out`, and the timeout
-    /// escalation the execution is running can still escalate the workflow.
-    #[tokio::test]
-    async fn a_closed_task_that_timed_out_keeps_the_decision_late_and_escalation_proceeds() {
-        let f = setup().await;
-        *f.resumer.fate.lock().unwrap() = Some(TaskFate::TimedOut);
-        f.resumer
-            .script
-            .lock()
-            .unwrap()
-            .push(Err(ResumeError::TaskClosed("TaskTimedOut".into())));
-        let receipt = handle(&f.ports, approve()).await.unwrap();
-        assert!(
-            matches!(receipt.outcome, FeedbackOutcome::Rejected { ref reason, .. } if reason == "review_timed_out")
-        );
-        let wf = f.ports.store.get_workflow("wf-fb").await.unwrap().unwrap();
-        assert_eq!(wf.decisions.len(), 1, "the decision is kept");
-        assert!(matches!(
-            wf.decisions[0].delivery,
-            Some(Delivery::Late { .. })
-        ));
-        let trail = f.ports.store.list_feedback("wf-fb").await.unwrap();
-        assert!(matches!(trail[0].outcome, FeedbackOutcome::Rejected { .. }));
-        // The execution's ReviewTimedOut → Escalation path: no InvalidTransition.
-        let escalated = rules::escalate(
-            &wf,
-            hitl_domain::model::EscalationReason::ReviewTimeout,
-            "timed out",
-            None,
-            f.clock.now(),
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(escalated.status, WorkflowStatus::Escalated);
-    }
-
-    #[tokio::test]
-    async fn a_transient_resume_failure_is_redelivered_on_replay() {
-        let f = setup().await;
-        f.resumer
-            .script
-            .lock()
-            .unwrap()
-            .push(Err(ResumeError::Transient("throttled".into())));
-        let err = handle(&f.ports, approve()).await.unwrap_err();
-        assert_eq!(err.name().as_str(), "ResumeFailed");
-        assert!(f.resumer.delivered.lock().unwrap().is_empty());
-        let receipt = handle(&f.ports, approve()).await.unwrap();
-        assert!(receipt.replayed);
-        assert_eq!(f.resumer.delivered.lock().unwrap().len(), 1);
-    }
-
-    #[tokio::test]
-    async fn fifty_concurrent_conflicting_decisions_apply_exactly_once() {
-        let f = setup().await;
-        let mut tasks = Vec::new();
-        for i in 0..50 {
-            let ports = f.ports.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut event = if i % 2 == 0 {
-                    approve()
-                } else {
-                    request_changes()
-                };
-                event.idempotency_key = format!("race-{i}");
-                event.reviewer = format!("reviewer-{i}");
-                handle(&ports, event).await.unwrap()
-            }));
-        }
-        let mut applied = 0;
-        for t in tasks {
-            let receipt = t.await.unwrap();
-            match receipt.outcome {
-                FeedbackOutcome::Applied { .. } => applied += 1,
-                FeedbackOutcome::Rejected { reason, .. } => assert_eq!(reason, "already_decided"),
-            }
-        }
-        assert_eq!(applied, 1);
-        assert_eq!(
-            f.ports.store.list_feedback("wf-fb").await.unwrap().len(),
-            50
-        );
-        assert_eq!(f.resumer.delivered.lock().unwrap().len(), 1);
-    }
-
-    /// A valid draft for iteration 1 of `wf-fb`, stored.
-    async fn store_draft(f: &Fixture) {
-        let content = serde_json::json!({
-            "name": "Acme Coffee",
-            "tagline": "Discover Acme Coffee",
-            "description": "Acme Coffee is a food brand offering products for general consumers.",
-            "category": "food",
-            "tone": "friendly",
-            "target_audience": "general consumers",
-            "keywords": ["acme", "coffee", "food"],
-            "colors": {"primary": "#112233"}
-        });
-        let artifact = hitl_domain::model::Artifact {
-            iteration: 1,
-            hash: hitl_domain::metadata::content_hash(&content),
-            content,
-            generator: "agent".into(),
-            created_at: f.clock.now(),
-        };
-        f.ports
-            .store
-            .put_artifact("wf-fb", &artifact)
-            .await
-            .unwrap();
-    }
-
-    fn edit_and_approve(field: &str, value: &str) -> FeedbackEvent {
-        let mut event = approve();
-        event.idempotency_key = format!("edit-{}", value.len());
-        event.feedback.corrections = vec![hitl_domain::model::Correction {
-            field: field.into(),
-            value: value.into(),
-        }];
-        event
-    }
-
-    #[tokio::test]
-    async fn edit_and_approve_stores_the_reviewers_version_without_an_agent_round() {
-        let f = setup().await;
-        store_draft(&f).await;
-        // A correction that breaks the schema names the correction; nothing is recorded.
-        let err = handle(&f.ports, edit_and_approve("colors.primary", "#12"))
-            .await
-            .unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("corrections[0].value"), "{text}");
-        assert!(f
-            .ports
-            .store
-            .list_feedback("wf-fb")
-            .await
-            .unwrap()
-            .is_empty());
-
-        let receipt = handle(
-            &f.ports,
-            edit_and_approve("tagline", "Good mornings, brewed"),
-        )
-        .await
-        .unwrap();
-        assert_eq!(
-            receipt.outcome,
-            FeedbackOutcome::Applied {
-                status: WorkflowStatus::Approved
-            }
-        );
-        let wf = f.ports.store.get_workflow("wf-fb").await.unwrap().unwrap();
-        assert_eq!(wf.artifact_iteration, 2);
-        assert!(wf.decisions[0].edited);
-        let final_version = f
-            .ports
-            .store
-            .get_artifact("wf-fb", 2)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(final_version.generator, "person:rita");
-        assert_eq!(final_version.content["tagline"], "Good mornings, brewed");
-        assert_eq!(
-            wf.artifact_hash.as_deref(),
-            Some(final_version.hash.as_str())
-        );
-        // The agent's draft is kept as it was; the execution gets one plain approval.
-        let draft = f
-            .ports
-            .store
-            .get_artifact("wf-fb", 1)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(draft.content["tagline"], "Discover Acme Coffee");
-        let delivered = f.resumer.delivered.lock().unwrap().clone();
-        assert_eq!(delivered.len(), 1);
-        assert_eq!(delivered[0].1["decision"], "approve");
-        // The audit entry shows who changed what.
-        let trail = f.ports.store.list_feedback("wf-fb").await.unwrap();
-        assert_eq!(trail[0].corrections[0].field, "tagline");
-        assert_eq!(trail[0].reviewer, "rita");
-    }
-
-    async fn require_approvals(f: &Fixture, n: u32) {
-        let mut wf = f.ports.store.get_workflow("wf-fb").await.unwrap().unwrap();
-        let version = wf.version;
-        wf.config.required_approvals = n;
-        wf.version += 1;
-        f.ports.store.update_workflow(&wf, version).await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn two_approvals_resume_the_execution_once_and_only_at_the_quorum() {
-        let f = setup().await;
-        require_approvals(&f, 2).await;
-        let first = handle(&f.ports, approve()).await.unwrap();
-        assert_eq!(
-            first.outcome,
-            FeedbackOutcome::Applied {
-                status: WorkflowStatus::AwaitingReview
-            }
-        );
-        assert!(f.resumer.delivered.lock().unwrap().is_empty());
-        // The same reviewer with a new key counts once; the replay of the first is a replay.
-        let mut again = approve();
-        again.idempotency_key = "rita-again".into();
-        match handle(&f.ports, again).await.unwrap().outcome {
-            FeedbackOutcome::Rejected { reason, .. } => assert_eq!(reason, "already_approved"),
-            other => panic!("{other:?}"),
-        }
-        assert!(handle(&f.ports, approve()).await.unwrap().replayed);
-        // An edit is refused when several approvals are needed.
-        store_draft(&f).await;
-        let mut edit = edit_and_approve("tagline", "Brewed");
-        edit.reviewer = "sam".into();
-        match handle(&f.ports, edit).await.unwrap().outcome {
-            FeedbackOutcome::Rejected { reason, .. } => {
-                assert_eq!(reason, "edit_needs_single_approval")
-            }
-            other => panic!("{other:?}"),
-        }
-        let mut second = approve();
-        second.reviewer = "sam".into();
-        let receipt = handle(&f.ports, second).await.unwrap();
-        assert_eq!(
-            receipt.outcome,
-            FeedbackOutcome::Applied {
-                status: WorkflowStatus::Approved
-            }
-        );
-        assert_eq!(f.resumer.delivered.lock().unwrap().len(), 1);
-        let wf = f.ports.store.get_workflow("wf-fb").await.unwrap().unwrap();
-        assert_eq!(wf.decisions.len(), 1);
-        assert_eq!(wf.decisions[0].co_approvers, vec!["rita".to_owned()]);
-    }
-
-    #[tokio::test]
-    async fn a_decision_against_another_reviewers_claim_is_refused_and_recorded() {
-        let f = setup().await;
-        let wf = f.ports.store.get_workflow("wf-fb").await.unwrap().unwrap();
-        let claimed = rules::claim(&wf, "sam", None, f.clock.now()).unwrap();
-        f.ports
-            .store
-            .update_workflow(&claimed, wf.version)
-            .await
-            .unwrap();
-        match handle(&f.ports, approve()).await.unwrap().outcome {
-            FeedbackOutcome::Rejected { reason, message } => {
-                assert_eq!(reason, "claimed_by_other");
-                assert!(message.contains("sam"), "{message}");
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(f.resumer.delivered.lock().unwrap().is_empty());
-        assert_eq!(f.ports.store.list_feedback("wf-fb").await.unwrap().len(), 1);
-        // Once the claim lapses, the decision goes through.
-        f.clock.advance(Duration::minutes(31));
-        let mut later = approve();
-        later.idempotency_key = "rita-later".into();
-        let receipt = handle(&f.ports, later).await.unwrap();
-        assert!(matches!(receipt.outcome, FeedbackOutcome::Applied { .. }));
     }
 }

@@ -139,7 +139,7 @@ mod tests {
     use hitl_domain::rules;
     use hitl_domain::store::contract::sample_workflow;
     use hitl_domain::store::WorkflowStore;
-    use hitl_sqlite::SqliteStore;
+    use hitl_domain::testing::MemoryStore;
     use serde_json::{json, Value};
     use std::sync::Arc;
     use std::sync::Mutex;
@@ -178,7 +178,7 @@ mod tests {
     }
 
     async fn setup(approve: bool) -> (Ports, Arc<MemoryPublisher>) {
-        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let store: Arc<dyn WorkflowStore> = Arc::new(MemoryStore::default());
         let now = chrono::Utc::now();
         let wf = sample_workflow("wf-pub");
         let mut wf = rules::record_artifact(&wf, 1, "h1", now).unwrap().unwrap();

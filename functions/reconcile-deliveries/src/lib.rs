@@ -64,29 +64,22 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use hitl_domain::feedback::{FeedbackRequest, Reviewer};
-    use hitl_domain::model::{Delivery, TaskToken, WorkflowStatus};
+    use hitl_domain::model::{Delivery, WorkflowStatus};
     use hitl_domain::ports::Clock;
     use hitl_domain::ports::ResumeError;
-    use hitl_domain::rules;
-    use hitl_domain::store::contract::sample_workflow;
+
     use hitl_domain::store::WorkflowStore;
+    use hitl_domain::testing::{awaiting_review, MemoryStore};
     use hitl_domain::testing::{FixedClock, RecordingNotifier, RecordingResumer};
-    use hitl_sqlite::SqliteStore;
     use std::sync::Arc;
 
     /// GIVEN an approval recorded while Step Functions was throttled (the decision is pending)
     async fn pending_approval() -> (Ports, Arc<RecordingResumer>) {
-        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let store: Arc<dyn WorkflowStore> = Arc::new(MemoryStore::default());
         let clock = Arc::new(FixedClock::default());
-        let mut wf = sample_workflow("wf-rc");
+        let mut wf = awaiting_review("wf-rc", "tok-rc", clock.now());
         wf.execution_arn =
             Some("arn:aws:states:eu-west-1:1:execution:hitl-review-dev:wf-rc".into());
-        let mut wf = rules::record_artifact(&wf, 1, "h", clock.now())
-            .unwrap()
-            .unwrap();
-        wf.version = 1;
-        let mut wf = rules::request_review(&wf, 1, TaskToken::new("tok-rc"), clock.now()).unwrap();
-        wf.version = 1;
         store.create_workflow(&wf).await.unwrap();
         let resumer = Arc::new(RecordingResumer::default());
         resumer
@@ -175,13 +168,9 @@ mod tests {
     #[tokio::test]
     async fn reminders_are_sent_once_each_and_a_failed_one_is_retried() {
         use chrono::Duration;
-        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let store: Arc<dyn WorkflowStore> = Arc::new(MemoryStore::default());
         let clock = Arc::new(FixedClock::default());
-        let wf = sample_workflow("wf-rem");
-        let wf = rules::record_artifact(&wf, 1, "h", clock.now())
-            .unwrap()
-            .unwrap();
-        let wf = rules::request_review(&wf, 1, TaskToken::new("tok"), clock.now()).unwrap();
+        let wf = awaiting_review("wf-rem", "tok", clock.now());
         store.create_workflow(&wf).await.unwrap();
         let notifier = Arc::new(RecordingNotifier::default());
         let ports = Ports::new(store, clock.clone())

@@ -142,8 +142,8 @@ mod tests {
     use hitl_domain::model::{SmokeScenario, WorkflowStatus};
     use hitl_domain::store::contract::sample_workflow;
     use hitl_domain::store::WorkflowStore;
+    use hitl_domain::testing::MemoryStore;
     use hitl_domain::testing::{FixedClock, RecordingNotifier, RecordingResumer};
-    use hitl_sqlite::SqliteStore;
     use std::sync::Arc;
 
     struct Fixture {
@@ -153,7 +153,7 @@ mod tests {
     }
 
     async fn setup(smoke: Option<SmokeScenario>) -> Fixture {
-        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::in_memory().unwrap());
+        let store: Arc<dyn WorkflowStore> = Arc::new(MemoryStore::default());
         let mut wf = sample_workflow("wf-review");
         wf.smoke = smoke;
         wf.artifact_iteration = 1;

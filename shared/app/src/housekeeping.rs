@@ -81,7 +81,6 @@ mod tests {
     use hitl_domain::model::{Channel, Delivery, WorkflowStatus};
     use hitl_domain::ports::ResumeError;
     use hitl_domain::testing::{FixedClock, RecordingNotifier, RecordingResumer};
-    use hitl_sqlite::SqliteStore;
 
     /// GIVEN one approval recorded while Step Functions was throttled and another workflow
     /// whose review reminder is due, WHEN one pass runs, THEN the approval reaches its
@@ -91,13 +90,16 @@ mod tests {
         let clock = Arc::new(FixedClock::default());
         let resumer = Arc::new(RecordingResumer::default());
         let notifier = Arc::new(RecordingNotifier::default());
-        let ports = Ports::new(Arc::new(SqliteStore::in_memory().unwrap()), clock.clone())
-            .with_resumer(resumer.clone())
-            .with_review_notifier(notifier.clone())
-            .with_escalation_notifier(Arc::new(RecordingNotifier::default()));
+        let ports = Ports::new(
+            Arc::new(hitl_domain::testing::MemoryStore::default()),
+            clock.clone(),
+        )
+        .with_resumer(resumer.clone())
+        .with_review_notifier(notifier.clone())
+        .with_escalation_notifier(Arc::new(RecordingNotifier::default()));
         let start = hitl_domain::ports::Clock::now(clock.as_ref());
         for id in ["wf-pending", "wf-remind"] {
-            let wf = crate::testing::awaiting_review(id, start);
+            let wf = hitl_domain::testing::awaiting_review(id, "tok", start);
             ports.store.create_workflow(&wf).await.unwrap();
         }
         resumer

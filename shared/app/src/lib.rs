@@ -13,7 +13,4 @@ pub mod housekeeping;
 pub mod ports;
 pub mod view;
 
-#[cfg(test)]
-mod testing;
-
 pub use ports::{Port, Ports, Settings};

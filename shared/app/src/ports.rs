@@ -263,11 +263,10 @@ mod tests {
     use super::*;
     use hitl_domain::ports::NotificationKind;
     use hitl_domain::testing::{FixedClock, RecordingMetrics};
-    use hitl_sqlite::SqliteStore;
 
     fn ports() -> Ports {
         Ports::new(
-            Arc::new(SqliteStore::in_memory().unwrap()),
+            Arc::new(hitl_domain::testing::MemoryStore::default()),
             Arc::new(FixedClock::default()),
         )
     }
@@ -324,7 +323,7 @@ mod tests {
             .with_metrics(sink.clone())
             .with_resumer(resumer.clone());
         let now = ports.clock.now();
-        let wf = crate::testing::awaiting_review("wf-1", now);
+        let wf = hitl_domain::testing::awaiting_review("wf-1", "tok", now);
         ports.store.create_workflow(&wf).await.unwrap();
         let approve = FeedbackRequest {
             iteration: Some(1),

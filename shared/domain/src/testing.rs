@@ -1,18 +1,296 @@
-//! Test doubles of the ports, shared by the function crates' tests (feature `test-support`).
+//! Test doubles of the ports, shared by the function crates' tests (feature `test-support`):
+//! an in-process [`MemoryStore`], a clock, a resumer, a notifier and a metrics sink, and
+//! ready-made records such as [`awaiting_review`].
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 
 use crate::error::HandlerError;
-use crate::model::{TaskToken, WorkflowStatus};
+use crate::model::{Artifact, FeedbackEntry, TaskToken, Workflow, WorkflowStatus};
 use crate::ports::{
     Clock, ExecutionResumer, MetricsSink, Notification, Notifier, ResumeError, TaskFate,
 };
-use crate::rules::Rejection;
+use crate::rules::{self, Rejection};
+use crate::store::{CreateOutcome, FeedbackContext, Page, StoreError, WorkflowStore};
+
+/// The [`WorkflowStore`] in process memory, with the conditional-write semantics of the
+/// DynamoDB and SQLite adapters: an update needs the stored version (else `Conflict`, or
+/// `NotFound` for a missing record), creation needs absence, an idempotency key is taken once
+/// (`Duplicate`), and a feedback entry and its workflow update are written together or not at
+/// all. One lock around the whole state makes every call atomic. It passes the same
+/// [`contract`](crate::store::contract) suite as the adapters.
+#[derive(Debug, Default)]
+pub struct MemoryStore(Mutex<Tables>);
+
+#[derive(Debug, Default)]
+struct Tables {
+    workflows: HashMap<String, Workflow>,
+    /// workflow id → iteration → artifact.
+    artifacts: HashMap<String, BTreeMap<u32, Artifact>>,
+    /// (workflow id, idempotency key) → entry.
+    feedback: HashMap<(String, String), FeedbackEntry>,
+}
+
+impl MemoryStore {
+    fn tables(&self) -> MutexGuard<'_, Tables> {
+        // A panicking test thread must not hide the store from the others.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// As the SQLite adapter: the caller derives the next record from the one it read.
+fn check_next_version(workflow: &Workflow, expected_version: u64) -> Result<(), StoreError> {
+    if workflow.version == expected_version + 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Backend(format!(
+            "workflow {} version {} must be expected version {} + 1",
+            workflow.id, workflow.version, expected_version
+        )))
+    }
+}
+
+impl Tables {
+    /// The version check of a conditional update, without writing.
+    fn check_update(&self, workflow: &Workflow, expected_version: u64) -> Result<(), StoreError> {
+        match self.workflows.get(&workflow.id) {
+            None => Err(StoreError::NotFound(workflow.id.clone())),
+            Some(stored) if stored.version != expected_version => {
+                Err(StoreError::Conflict(workflow.id.clone()))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// The listing order's key of a workflow, as a cursor: `updated_at|id`.
+fn cursor_of(workflow: &Workflow) -> String {
+    format!(
+        "{}|{}",
+        workflow
+            .updated_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        workflow.id
+    )
+}
+
+#[async_trait]
+impl WorkflowStore for MemoryStore {
+    async fn create_workflow(&self, workflow: &Workflow) -> Result<CreateOutcome, StoreError> {
+        let mut tables = self.tables();
+        if let Some(existing) = tables.workflows.get(&workflow.id) {
+            return Ok(CreateOutcome::Existing(Box::new(existing.clone())));
+        }
+        tables
+            .workflows
+            .insert(workflow.id.clone(), workflow.clone());
+        Ok(CreateOutcome::Created)
+    }
+
+    async fn get_workflow(&self, id: &str) -> Result<Option<Workflow>, StoreError> {
+        Ok(self.tables().workflows.get(id).cloned())
+    }
+
+    async fn update_workflow(
+        &self,
+        workflow: &Workflow,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        check_next_version(workflow, expected_version)?;
+        let mut tables = self.tables();
+        tables.check_update(workflow, expected_version)?;
+        tables
+            .workflows
+            .insert(workflow.id.clone(), workflow.clone());
+        Ok(())
+    }
+
+    async fn put_artifact(&self, workflow_id: &str, artifact: &Artifact) -> Result<(), StoreError> {
+        let mut tables = self.tables();
+        let artifacts = tables.artifacts.entry(workflow_id.to_owned()).or_default();
+        match artifacts.get(&artifact.iteration) {
+            Some(stored) if stored.hash == artifact.hash => Ok(()),
+            Some(_) => Err(StoreError::Duplicate(format!(
+                "artifact {workflow_id}#{}",
+                artifact.iteration
+            ))),
+            None => {
+                artifacts.insert(artifact.iteration, artifact.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn get_artifact(
+        &self,
+        workflow_id: &str,
+        iteration: u32,
+    ) -> Result<Option<Artifact>, StoreError> {
+        Ok(self
+            .tables()
+            .artifacts
+            .get(workflow_id)
+            .and_then(|a| a.get(&iteration))
+            .cloned())
+    }
+
+    async fn list_artifacts(&self, workflow_id: &str) -> Result<Vec<Artifact>, StoreError> {
+        Ok(self
+            .tables()
+            .artifacts
+            .get(workflow_id)
+            .map(|a| a.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn load_feedback_context(
+        &self,
+        workflow_id: &str,
+        idempotency_key: &str,
+    ) -> Result<FeedbackContext, StoreError> {
+        let tables = self.tables();
+        Ok(FeedbackContext {
+            workflow: tables.workflows.get(workflow_id).cloned(),
+            existing_entry: tables
+                .feedback
+                .get(&(workflow_id.to_owned(), idempotency_key.to_owned()))
+                .cloned(),
+        })
+    }
+
+    async fn record_feedback(
+        &self,
+        entry: &FeedbackEntry,
+        update: Option<(&Workflow, u64)>,
+    ) -> Result<(), StoreError> {
+        if let Some((workflow, expected)) = update {
+            check_next_version(workflow, expected)?;
+        }
+        let mut tables = self.tables();
+        let key = (entry.workflow_id.clone(), entry.idempotency_key.clone());
+        // Every condition is checked before anything is written: all or nothing.
+        if tables.feedback.contains_key(&key) {
+            return Err(StoreError::Duplicate(entry.idempotency_key.clone()));
+        }
+        if let Some((workflow, expected)) = update {
+            tables.check_update(workflow, expected)?;
+            tables
+                .workflows
+                .insert(workflow.id.clone(), workflow.clone());
+        }
+        tables.feedback.insert(key, entry.clone());
+        Ok(())
+    }
+
+    async fn replace_feedback(&self, entry: &FeedbackEntry) -> Result<(), StoreError> {
+        let mut tables = self.tables();
+        let key = (entry.workflow_id.clone(), entry.idempotency_key.clone());
+        match tables.feedback.get_mut(&key) {
+            Some(stored) => {
+                *stored = entry.clone();
+                Ok(())
+            }
+            None => Err(StoreError::NotFound(format!(
+                "{}#{}",
+                entry.workflow_id, entry.idempotency_key
+            ))),
+        }
+    }
+
+    async fn count_feedback(
+        &self,
+        workflow_id: &str,
+        key_prefix: &str,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        Ok(self
+            .tables()
+            .feedback
+            .keys()
+            .filter(|(id, key)| id == workflow_id && key.starts_with(key_prefix))
+            .take(limit)
+            .count())
+    }
+
+    async fn list_feedback(&self, workflow_id: &str) -> Result<Vec<FeedbackEntry>, StoreError> {
+        let mut entries: Vec<FeedbackEntry> = self
+            .tables()
+            .feedback
+            .values()
+            .filter(|e| e.workflow_id == workflow_id)
+            .cloned()
+            .collect();
+        entries.sort_by(|a, b| {
+            (a.received_at, &a.idempotency_key).cmp(&(b.received_at, &b.idempotency_key))
+        });
+        Ok(entries)
+    }
+
+    async fn list_pending_deliveries(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
+        let mut pending: Vec<Workflow> = self
+            .tables()
+            .workflows
+            .values()
+            .filter(|w| w.pending_delivery().is_some())
+            .cloned()
+            .collect();
+        pending.sort_by(|a, b| (a.updated_at, &a.id).cmp(&(b.updated_at, &b.id)));
+        pending.truncate(limit);
+        Ok(pending)
+    }
+
+    async fn list_by_status(
+        &self,
+        status: WorkflowStatus,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Workflow>, StoreError> {
+        let mut listed: Vec<Workflow> = self
+            .tables()
+            .workflows
+            .values()
+            .filter(|w| w.status == status)
+            .cloned()
+            .collect();
+        // Newest first; the cursor (fixed-width timestamp, then id) sorts the same way.
+        listed.sort_by_key(|w| std::cmp::Reverse(cursor_of(w)));
+        if let Some(after) = cursor {
+            if !after.contains('|') {
+                return Err(StoreError::Backend(format!("malformed cursor {after:?}")));
+            }
+            listed.retain(|w| cursor_of(w).as_str() < after);
+        }
+        let more = listed.len() > limit;
+        listed.truncate(limit);
+        let next_cursor = listed.last().filter(|_| more).map(cursor_of);
+        Ok(Page {
+            items: listed,
+            next_cursor,
+        })
+    }
+}
+
+/// A workflow (`sample_workflow(workflow_id)`, version 1) whose iteration 1 is drafted and
+/// waiting for review with `token`, as `rules::record_artifact` then `rules::request_review`
+/// leave it at `now`: the starting point of most feedback, claim and reminder tests.
+pub fn awaiting_review(workflow_id: &str, token: &str, now: DateTime<Utc>) -> Workflow {
+    let fresh = crate::store::contract::sample_workflow(workflow_id);
+    let mut drafted = rules::record_artifact(&fresh, 1, "h", now)
+        .expect("a fresh workflow accepts its first draft")
+        .expect("the first draft changes the record");
+    drafted.version = 1;
+    let mut waiting = rules::request_review(&drafted, 1, TaskToken::new(token), now)
+        .expect("a drafted iteration can be put up for review");
+    waiting.version = 1;
+    waiting
+}
 
 /// A clock that stands still until moved.
 #[derive(Debug, Clone)]
@@ -214,4 +492,26 @@ pub fn one_rejection_of_each_kind() -> Vec<Rejection> {
         }
     }
     all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn memory_store_passes_the_store_contract() {
+        crate::store::contract::run_all(Arc::new(MemoryStore::default())).await;
+    }
+
+    #[test]
+    fn awaiting_review_is_iteration_one_waiting_with_its_token() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).single().unwrap();
+        let wf = awaiting_review("wf-a", "tok-a", now);
+        assert_eq!(wf.id, "wf-a");
+        assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
+        assert_eq!((wf.iteration, wf.artifact_iteration, wf.version), (1, 1, 1));
+        let pending = wf.pending_review.expect("a pending review");
+        assert_eq!(pending.task_token, TaskToken::new("tok-a"));
+        assert_eq!(wf.updated_at, now);
+    }
 }

@@ -16,13 +16,15 @@
 //! decision is kept, marked late, and the timeout escalation proceeds.
 //!
 //! One file per job: `request.rs` (what arrives and what is answered), `duplicate.rs` (the
-//! duplicate-key check of a raw body), `validate.rs` (field validation), `keys.rs` (idempotency
+//! duplicate-key check of a raw body), `parse.rs` (the one JSON parser of submissions for
+//! every front door, with field-level errors), `validate.rs` (field validation), `keys.rs` (idempotency
 //! key scoping), `processor.rs` (authorise, apply, record, deliver) and `outbox.rs` (the relay
 //! that confirms and retries deliveries).
 
 mod duplicate;
 mod keys;
 mod outbox;
+mod parse;
 mod processor;
 mod request;
 mod validate;
@@ -30,6 +32,10 @@ mod validate;
 pub use duplicate::duplicate_key;
 pub use keys::{client_key, key_scope, scoped_key};
 pub use outbox::ReconcileReport;
+pub use parse::{
+    feedback_of_message, merge_findings, parse_body, parse_claim, parse_feedback, parse_resolution,
+    read_feedback, read_resolution, StrictJson, DUPLICATE_KEY_MESSAGE,
+};
 pub use processor::{
     person_artifact, FeedbackProcessor, MAX_RECORDED_REJECTIONS,
     MAX_RECORDED_REJECTIONS_PER_PRINCIPAL,

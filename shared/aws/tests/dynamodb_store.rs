@@ -2,12 +2,14 @@
 //! 50-writer concurrency check on real conditional writes and transactions.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::sync::Arc;
 
 use hitl_aws::dynamodb::DynamoStore;
 use hitl_domain::store::contract;
 use hitl_domain::store::WorkflowStore;
-use hitl_integration_tests::DynamoDbLocal;
+use support::DynamoDbLocal;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_adapter_passes_the_store_contract() {
