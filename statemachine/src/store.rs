@@ -586,6 +586,26 @@ impl SqliteExecutionStore {
     }
 }
 
+/// The columns of a `state_machines` row, in the order [`state_machine_row`] reads them.
+const SM_COLS: &str = "arn, name, definition, created_at, updated_at";
+
+/// A `state_machines` row as stored: arn, name, definition, created_at, updated_at.
+fn state_machine_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<[String; 5]> {
+    Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
+}
+
+fn state_machine_record(
+    [arn, name, definition, created_at, updated_at]: [String; 5],
+) -> Result<StateMachineRecord, StoreError> {
+    Ok(StateMachineRecord {
+        arn,
+        name,
+        definition,
+        created_at: parse_ts(&created_at)?,
+        updated_at: parse_ts(&updated_at)?,
+    })
+}
+
 struct RawExec {
     arn: String,
     state_machine_arn: String,
@@ -692,60 +712,24 @@ impl ExecutionStore for SqliteExecutionStore {
     }
 
     fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, StoreError> {
-        let conn = self.conn()?;
-        let row = conn
+        let raw = self
+            .conn()?
             .query_row(
-                "SELECT arn, name, definition, created_at, updated_at FROM state_machines WHERE arn = ?1",
+                &format!("SELECT {SM_COLS} FROM state_machines WHERE arn = ?1"),
                 params![arn],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                    ))
-                },
+                state_machine_row,
             )
             .optional()?;
-        row.map(|(arn, name, definition, c, u)| {
-            Ok(StateMachineRecord {
-                arn,
-                name,
-                definition,
-                created_at: parse_ts(&c)?,
-                updated_at: parse_ts(&u)?,
-            })
-        })
-        .transpose()
+        raw.map(state_machine_record).transpose()
     }
 
     fn list_state_machines(&self) -> Result<Vec<StateMachineRecord>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare(
-            "SELECT arn, name, definition, created_at, updated_at FROM state_machines ORDER BY name",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (arn, name, definition, c, u) = row?;
-            out.push(StateMachineRecord {
-                arn,
-                name,
-                definition,
-                created_at: parse_ts(&c)?,
-                updated_at: parse_ts(&u)?,
-            });
-        }
-        Ok(out)
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {SM_COLS} FROM state_machines ORDER BY name"
+        ))?;
+        let rows = stmt.query_map([], state_machine_row)?;
+        rows.map(|row| state_machine_record(row?)).collect()
     }
 
     fn insert_execution(
@@ -803,11 +787,7 @@ impl ExecutionStore for SqliteExecutionStore {
             params![state_machine_arn, status.map(ExecutionStatus::as_str)],
             Self::row_to_exec,
         )?;
-        let mut out = Vec::new();
-        for r in rows {
-            out.push(r?.into_record()?);
-        }
-        Ok(out)
+        rows.map(|row| row?.into_record()).collect()
     }
 
     fn commit(&self, c: Commit) -> Result<(), StoreError> {
@@ -921,21 +901,20 @@ impl ExecutionStore for SqliteExecutionStore {
                 r.get::<_, String>(4)?,
             ))
         })?;
-        let mut out = Vec::new();
-        for row in rows {
+        rows.map(|row| {
             let (id, prev, t, ty, details) = row?;
             let details: EventDetails =
                 serde_json::from_str(&details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            out.push(HistoryEvent {
+            Ok(HistoryEvent {
                 id: u64::try_from(id).unwrap_or(0),
                 previous_event_id: u64::try_from(prev).unwrap_or(0),
                 timestamp: parse_ts(&t)?,
                 event_type: HistoryEventType::parse(&ty)
                     .ok_or_else(|| StoreError::Corrupt(format!("event type {ty}")))?,
                 details,
-            });
-        }
-        Ok(out)
+            })
+        })
+        .collect()
     }
 
     fn clock_offset_ms(&self) -> Result<i64, StoreError> {
@@ -1090,6 +1069,70 @@ mod tests {
         );
         assert_eq!(store.add_clock_offset_ms(500).unwrap(), 500);
         assert_eq!(store.clock_offset_ms().unwrap(), 500);
+    }
+
+    /// Put, get and list of state machines, the same for every store.
+    fn state_machines_round_trip(store: &dyn ExecutionStore) {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let sm = |arn: &str, name: &str, definition: &str, updated: &str| StateMachineRecord {
+            arn: arn.into(),
+            name: name.into(),
+            definition: definition.into(),
+            created_at: at("2026-01-01T00:00:00.000Z"),
+            updated_at: at(updated),
+        };
+        // GIVEN two machines, put out of name order, and one of them updated
+        store
+            .put_state_machine(&sm("arn:b", "b", "{}", "2026-01-01T00:00:00.000Z"))
+            .unwrap();
+        store
+            .put_state_machine(&sm("arn:a", "a", "{}", "2026-01-01T00:00:00.000Z"))
+            .unwrap();
+        let updated = sm("arn:b", "b", "{\"v\":2}", "2026-01-02T00:00:00.000Z");
+        store.put_state_machine(&updated).unwrap();
+        // THEN get returns the latest version, an unknown ARN returns None
+        assert_eq!(
+            store.get_state_machine("arn:b").unwrap(),
+            Some(updated.clone())
+        );
+        assert_eq!(store.get_state_machine("arn:none").unwrap(), None);
+        // AND list returns each once, by name
+        let names: Vec<String> = store
+            .list_state_machines()
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+    }
+
+    #[test]
+    fn memory_store_state_machines() {
+        state_machines_round_trip(&MemoryExecutionStore::new());
+    }
+
+    #[test]
+    fn sqlite_store_state_machines() {
+        let store = SqliteExecutionStore::open_in_memory().unwrap();
+        state_machines_round_trip(&store);
+        // A stored timestamp that is not RFC 3339 is reported as corrupt, by get and by list.
+        store
+            .conn()
+            .unwrap()
+            .execute(
+                "UPDATE state_machines SET updated_at = 'yesterday' WHERE arn = 'arn:a'",
+                [],
+            )
+            .unwrap();
+        for err in [
+            store.get_state_machine("arn:a").unwrap_err(),
+            store.list_state_machines().unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, StoreError::Corrupt(m) if m.contains("yesterday")),
+                "{err:?}"
+            );
+        }
     }
 
     #[test]
