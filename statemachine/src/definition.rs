@@ -70,124 +70,81 @@ impl StateType {
         }
     }
 
-    fn allowed_fields(self) -> &'static [&'static str] {
+    /// The fields a state of this type may have, in groups (Assign, Output, Arguments and
+    /// Items depend on more than the type: see `parse_state`).
+    fn allowed_fields(self) -> &'static [&'static [&'static str]] {
         match self {
             StateType::Pass => &[
-                "Type",
-                "Comment",
-                "QueryLanguage",
-                "Next",
-                "End",
-                "InputPath",
-                "OutputPath",
-                "ResultPath",
-                "Parameters",
-                "Result",
+                EVERY_STATE,
+                MOVES_ON,
+                FILTERS,
+                &["ResultPath", "Parameters", "Result"],
             ],
             StateType::Task => &[
-                "Type",
-                "Comment",
-                "QueryLanguage",
-                "Next",
-                "End",
-                "InputPath",
-                "OutputPath",
-                "ResultPath",
-                "Parameters",
-                "ResultSelector",
-                "Resource",
-                "TimeoutSeconds",
-                "TimeoutSecondsPath",
-                "HeartbeatSeconds",
-                "HeartbeatSecondsPath",
-                "Retry",
-                "Catch",
-                "Credentials",
+                EVERY_STATE,
+                MOVES_ON,
+                FILTERS,
+                ACTING,
+                &[
+                    "Resource",
+                    "TimeoutSeconds",
+                    "TimeoutSecondsPath",
+                    "HeartbeatSeconds",
+                    "HeartbeatSecondsPath",
+                    "Credentials",
+                ],
             ],
-            StateType::Choice => &[
-                "Type",
-                "Comment",
-                "QueryLanguage",
-                "InputPath",
-                "OutputPath",
-                "Choices",
-                "Default",
-            ],
+            StateType::Choice => &[EVERY_STATE, FILTERS, &["Choices", "Default"]],
             StateType::Wait => &[
-                "Type",
-                "Comment",
-                "QueryLanguage",
-                "Next",
-                "End",
-                "InputPath",
-                "OutputPath",
-                "Seconds",
-                "Timestamp",
-                "SecondsPath",
-                "TimestampPath",
+                EVERY_STATE,
+                MOVES_ON,
+                FILTERS,
+                &["Seconds", "Timestamp", "SecondsPath", "TimestampPath"],
             ],
-            StateType::Succeed => &[
-                "Type",
-                "Comment",
-                "QueryLanguage",
-                "InputPath",
-                "OutputPath",
-            ],
-            StateType::Fail => &[
-                "Type",
-                "Comment",
-                "QueryLanguage",
-                "Error",
-                "Cause",
-                "ErrorPath",
-                "CausePath",
-            ],
-            StateType::Parallel => &[
-                "Type",
-                "Comment",
-                "QueryLanguage",
-                "Next",
-                "End",
-                "InputPath",
-                "OutputPath",
-                "ResultPath",
-                "Parameters",
-                "ResultSelector",
-                "Branches",
-                "Retry",
-                "Catch",
-            ],
+            StateType::Succeed => &[EVERY_STATE, FILTERS],
+            StateType::Fail => &[EVERY_STATE, &["Error", "Cause", "ErrorPath", "CausePath"]],
+            StateType::Parallel => &[EVERY_STATE, MOVES_ON, FILTERS, ACTING, &["Branches"]],
             StateType::Map => &[
-                "Type",
-                "Comment",
-                "QueryLanguage",
-                "Next",
-                "End",
-                "InputPath",
-                "OutputPath",
-                "ResultPath",
-                "Parameters",
-                "ItemSelector",
-                "ResultSelector",
-                "ItemsPath",
-                "ItemProcessor",
-                "Iterator",
-                "MaxConcurrency",
-                "MaxConcurrencyPath",
-                "Retry",
-                "Catch",
-                "ItemReader",
-                "ItemBatcher",
-                "ResultWriter",
-                "Label",
-                "ToleratedFailurePercentage",
-                "ToleratedFailureCount",
-                "ToleratedFailurePercentagePath",
-                "ToleratedFailureCountPath",
+                EVERY_STATE,
+                MOVES_ON,
+                FILTERS,
+                ACTING,
+                &[
+                    "ItemSelector",
+                    "ItemsPath",
+                    "ItemProcessor",
+                    "Iterator",
+                    "MaxConcurrency",
+                    "MaxConcurrencyPath",
+                    "ItemReader",
+                    "ItemBatcher",
+                    "ResultWriter",
+                    "Label",
+                    "ToleratedFailurePercentage",
+                    "ToleratedFailureCount",
+                    "ToleratedFailurePercentagePath",
+                    "ToleratedFailureCountPath",
+                ],
             ],
         }
     }
 }
+
+/// Fields every state type has.
+const EVERY_STATE: &[&str] = &["Type", "Comment", "QueryLanguage"];
+/// Fields of the types that move on by themselves (all but Choice, Succeed and Fail).
+const MOVES_ON: &[&str] = &["Next", "End"];
+/// `InputPath` / `OutputPath` (all but Fail).
+const FILTERS: &[&str] = &["InputPath", "OutputPath"];
+/// Fields of the acting types (Task, Parallel, Map): see [`Acting`]. A Map's `Parameters` is
+/// the legacy name of its `ItemSelector`.
+const ACTING: &[&str] = &[
+    "ResultPath",
+    "Parameters",
+    "ResultSelector",
+    "Retry",
+    "Catch",
+];
 
 /// `QueryLanguage` of a state (its own, or the definition's top-level one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -348,35 +305,51 @@ pub struct FieldValue<T> {
     pub expr: Option<JsonataValue>,
 }
 
-impl<T> Default for FieldValue<T> {
-    fn default() -> Self {
+impl<T> FieldValue<T> {
+    fn new(literal: Option<T>, path: Option<String>, expr: Option<JsonataValue>) -> Self {
         FieldValue {
-            literal: None,
-            path: None,
-            expr: None,
+            literal,
+            path,
+            expr,
         }
     }
 }
 
-/// A `Task` state.
+impl<T> Default for FieldValue<T> {
+    fn default() -> Self {
+        FieldValue::new(None, None, None)
+    }
+}
+
+/// What every state that acts and produces a result has: Task, Parallel and Map (the
+/// "acting" states). Each of them embeds it, so a field they share is declared, parsed and
+/// read in one place, while a field only one of them has stays in that type's own struct.
 #[derive(Debug, Clone)]
-pub struct TaskState {
+pub struct Acting {
     /// Comment, query language, context use.
     pub common: Common,
     /// `Next` / `End`
     pub transition: Transition,
     /// `InputPath` / `OutputPath`
     pub filters: Filters,
-    /// `Parameters`
-    pub parameters: Option<Template>,
     /// `ResultSelector` / `ResultPath`
     pub result: ResultShaping,
     /// `Retry` / `Catch`
     pub errors: ErrorHandling,
     /// `Assign` / `Output`
     pub effects: Effects,
-    /// JSONata `Arguments`
+    /// JSONata `Arguments` (a Task's input, every Parallel branch's input; a Map accepts and
+    /// checks it but does not use it at run time).
     pub arguments: Option<JsonataValue>,
+}
+
+/// A `Task` state.
+#[derive(Debug, Clone)]
+pub struct TaskState {
+    /// What Task, Parallel and Map share.
+    pub acting: Acting,
+    /// `Parameters`
+    pub parameters: Option<Template>,
     /// `Resource` (required: its absence is a validation error).
     pub resource: Option<String>,
     /// `TimeoutSeconds` / `TimeoutSecondsPath`
@@ -461,22 +434,10 @@ pub struct FailState {
 /// A `Parallel` state.
 #[derive(Debug, Clone)]
 pub struct ParallelState {
-    /// Comment, query language, context use.
-    pub common: Common,
-    /// `Next` / `End`
-    pub transition: Transition,
-    /// `InputPath` / `OutputPath`
-    pub filters: Filters,
+    /// What Task, Parallel and Map share.
+    pub acting: Acting,
     /// `Parameters`
     pub parameters: Option<Template>,
-    /// `ResultSelector` / `ResultPath`
-    pub result: ResultShaping,
-    /// `Retry` / `Catch`
-    pub errors: ErrorHandling,
-    /// `Assign` / `Output`
-    pub effects: Effects,
-    /// JSONata `Arguments` (the input of every branch).
-    pub arguments: Option<JsonataValue>,
     /// `Branches` (None when absent, a validation error).
     pub branches: Option<Vec<Definition>>,
 }
@@ -484,20 +445,8 @@ pub struct ParallelState {
 /// A `Map` state.
 #[derive(Debug, Clone)]
 pub struct MapState {
-    /// Comment, query language, context use.
-    pub common: Common,
-    /// `Next` / `End`
-    pub transition: Transition,
-    /// `InputPath` / `OutputPath`
-    pub filters: Filters,
-    /// `ResultSelector` / `ResultPath`
-    pub result: ResultShaping,
-    /// `Retry` / `Catch`
-    pub errors: ErrorHandling,
-    /// `Assign` / `Output`
-    pub effects: Effects,
-    /// JSONata `Arguments` (accepted and checked, not used at run time).
-    pub arguments: Option<JsonataValue>,
+    /// What Task, Parallel and Map share.
+    pub acting: Acting,
     /// `ItemProcessor` (or legacy `Iterator`; None when absent, a validation error).
     pub item_processor: Option<Box<Definition>>,
     /// `ItemsPath` (JSONPath)
@@ -562,25 +511,25 @@ impl State {
     /// What every state has.
     pub fn common(&self) -> &Common {
         match self {
-            State::Task(s) => &s.common,
+            State::Task(s) => &s.acting.common,
             State::Pass(s) => &s.common,
             State::Choice(s) => &s.common,
             State::Wait(s) => &s.common,
             State::Succeed(s) => &s.common,
             State::Fail(s) => &s.common,
-            State::Parallel(s) => &s.common,
-            State::Map(s) => &s.common,
+            State::Parallel(s) => &s.acting.common,
+            State::Map(s) => &s.acting.common,
         }
     }
 
     /// `Next` / `End` (None for Choice, Succeed and Fail, which have neither).
     pub fn transition(&self) -> Option<&Transition> {
         match self {
-            State::Task(s) => Some(&s.transition),
+            State::Task(s) => Some(&s.acting.transition),
             State::Pass(s) => Some(&s.transition),
             State::Wait(s) => Some(&s.transition),
-            State::Parallel(s) => Some(&s.transition),
-            State::Map(s) => Some(&s.transition),
+            State::Parallel(s) => Some(&s.acting.transition),
+            State::Map(s) => Some(&s.acting.transition),
             State::Choice(_) | State::Succeed(_) | State::Fail(_) => None,
         }
     }
@@ -588,25 +537,30 @@ impl State {
     /// `InputPath` / `OutputPath` (None for Fail).
     pub fn filters(&self) -> Option<&Filters> {
         match self {
-            State::Task(s) => Some(&s.filters),
+            State::Task(s) => Some(&s.acting.filters),
             State::Pass(s) => Some(&s.filters),
             State::Choice(s) => Some(&s.filters),
             State::Wait(s) => Some(&s.filters),
             State::Succeed(s) => Some(&s.filters),
-            State::Parallel(s) => Some(&s.filters),
-            State::Map(s) => Some(&s.filters),
+            State::Parallel(s) => Some(&s.acting.filters),
+            State::Map(s) => Some(&s.acting.filters),
             State::Fail(_) => None,
+        }
+    }
+
+    /// What Task, Parallel and Map share (None for the other types).
+    pub fn acting(&self) -> Option<&Acting> {
+        match self {
+            State::Task(s) => Some(&s.acting),
+            State::Parallel(s) => Some(&s.acting),
+            State::Map(s) => Some(&s.acting),
+            _ => None,
         }
     }
 
     /// `Retry` / `Catch` (only Task, Parallel and Map handle errors).
     pub fn error_handling(&self) -> Option<&ErrorHandling> {
-        match self {
-            State::Task(s) => Some(&s.errors),
-            State::Parallel(s) => Some(&s.errors),
-            State::Map(s) => Some(&s.errors),
-            _ => None,
-        }
+        self.acting().map(|a| &a.errors)
     }
 
     /// The states this one may move to: `Next`, `Default`, each choice rule's `Next` and
@@ -981,7 +935,7 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
             "Items" => kind == StateType::Map,
             _ => false,
         };
-        if !allowed.contains(&key) && !extra {
+        if !allowed.iter().any(|group| group.contains(&key)) && !extra {
             return Err(f.err(
                 k,
                 format!("unknown field \"{k}\" for a {} state", kind.as_str()),
@@ -1285,124 +1239,97 @@ fn parse_state(name: &str, v: &Value, inherited: QueryLanguage) -> Result<State,
         host_fns,
     };
     // Fields another type would have were refused above as unknown, so what is not moved into
-    // the state's own struct is absent.
-    let transition = Transition { next, end };
-    let errors = ErrorHandling { retry, catch };
-    let result = ResultShaping {
-        result_selector,
-        result_path: result_path.clone(),
+    // the state's own struct is absent. What Task, Parallel and Map share is gathered once;
+    // the other types take the parts of it they have.
+    let acting = Acting {
+        common,
+        transition: Transition { next, end },
+        filters,
+        result: ResultShaping {
+            result_selector,
+            result_path,
+        },
+        errors: ErrorHandling { retry, catch },
+        effects,
+        arguments,
     };
     Ok(match kind {
         StateType::Task => State::Task(TaskState {
-            common,
-            transition,
-            filters,
+            acting,
             parameters,
-            result,
-            errors,
-            effects,
-            arguments,
             resource,
-            timeout_seconds: FieldValue {
-                literal: timeout_seconds,
-                path: timeout_seconds_path,
-                expr: timeout_seconds_expr,
-            },
-            heartbeat_seconds: FieldValue {
-                literal: heartbeat_seconds,
-                path: heartbeat_seconds_path,
-                expr: heartbeat_seconds_expr,
-            },
+            timeout_seconds: FieldValue::new(
+                timeout_seconds,
+                timeout_seconds_path,
+                timeout_seconds_expr,
+            ),
+            heartbeat_seconds: FieldValue::new(
+                heartbeat_seconds,
+                heartbeat_seconds_path,
+                heartbeat_seconds_expr,
+            ),
         }),
         StateType::Pass => State::Pass(PassState {
-            common,
-            transition,
-            filters,
+            common: acting.common,
+            transition: acting.transition,
+            filters: acting.filters,
             parameters,
             result: obj.get("Result").cloned(),
-            result_path,
-            effects,
+            result_path: acting.result.result_path,
+            effects: acting.effects,
         }),
         StateType::Choice => State::Choice(ChoiceState {
-            common,
-            filters,
+            common: acting.common,
+            filters: acting.filters,
             choices,
             default,
-            effects,
+            effects: acting.effects,
         }),
         StateType::Wait => State::Wait(WaitState {
-            common,
-            transition,
-            filters,
-            seconds: FieldValue {
-                literal: seconds,
-                path: seconds_path,
-                expr: seconds_expr,
-            },
-            timestamp: FieldValue {
-                literal: timestamp,
-                path: timestamp_path,
-                expr: timestamp_expr,
-            },
-            effects,
+            common: acting.common,
+            transition: acting.transition,
+            filters: acting.filters,
+            seconds: FieldValue::new(seconds, seconds_path, seconds_expr),
+            timestamp: FieldValue::new(timestamp, timestamp_path, timestamp_expr),
+            effects: acting.effects,
         }),
         StateType::Succeed => State::Succeed(SucceedState {
-            common,
-            filters,
-            output: effects.output,
+            common: acting.common,
+            filters: acting.filters,
+            output: acting.effects.output,
         }),
         StateType::Fail => State::Fail(FailState {
-            common,
-            error: FieldValue {
-                literal: error,
-                path: error_path,
-                expr: error_expr,
-            },
-            cause: FieldValue {
-                literal: cause,
-                path: cause_path,
-                expr: cause_expr,
-            },
+            common: acting.common,
+            error: FieldValue::new(error, error_path, error_expr),
+            cause: FieldValue::new(cause, cause_path, cause_expr),
         }),
         StateType::Parallel => State::Parallel(ParallelState {
-            common,
-            transition,
-            filters,
+            acting,
             parameters,
-            result,
-            errors,
-            effects,
-            arguments,
             branches,
         }),
         StateType::Map => State::Map(MapState {
-            common,
-            transition,
-            filters,
-            result,
-            errors,
-            effects,
-            arguments,
+            acting,
             item_processor,
             items_path,
             items,
             item_selector,
             item_selector_jsonata,
-            max_concurrency: FieldValue {
-                literal: max_concurrency,
-                path: max_concurrency_path,
-                expr: max_concurrency_expr,
-            },
-            tolerated_failure_percentage: FieldValue {
-                literal: tolerated_failure_percentage,
-                path: tolerated_failure_percentage_path,
-                expr: tolerated_failure_percentage_expr,
-            },
-            tolerated_failure_count: FieldValue {
-                literal: tolerated_failure_count,
-                path: tolerated_failure_count_path,
-                expr: tolerated_failure_count_expr,
-            },
+            max_concurrency: FieldValue::new(
+                max_concurrency,
+                max_concurrency_path,
+                max_concurrency_expr,
+            ),
+            tolerated_failure_percentage: FieldValue::new(
+                tolerated_failure_percentage,
+                tolerated_failure_percentage_path,
+                tolerated_failure_percentage_expr,
+            ),
+            tolerated_failure_count: FieldValue::new(
+                tolerated_failure_count,
+                tolerated_failure_count_path,
+                tolerated_failure_count_expr,
+            ),
             item_reader: obj.get("ItemReader").cloned(),
         }),
     })
@@ -1659,6 +1586,42 @@ mod tests {
     }
 
     #[test]
+    fn task_parallel_and_map_read_their_shared_fields_from_one_acting_struct() {
+        // GIVEN the same shared fields (ResultSelector, ResultPath, Retry, Catch, Next) on a
+        // Task, a Parallel and a Map
+        let shared = r#""ResultSelector":{"r.$":"$.r"},"ResultPath":"$.out","Retry":[{"ErrorEquals":["X"]}],"Catch":[{"ErrorEquals":["States.ALL"],"Next":"B"}],"Next":"B""#;
+        let branch = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#;
+        for state in [
+            format!(r#"{{"Type":"Task","Resource":"r",{shared}}}"#),
+            format!(r#"{{"Type":"Parallel","Branches":[{branch}],{shared}}}"#),
+            format!(r#"{{"Type":"Map","ItemProcessor":{branch},{shared}}}"#),
+        ] {
+            // WHEN each is parsed
+            let st = one_state(&state).unwrap();
+            // THEN each has them in its `Acting` part, and the accessors read them there
+            let acting = st.acting().unwrap_or_else(|| panic!("{state}: no Acting"));
+            assert!(acting.result.result_selector.is_some(), "{state}");
+            assert_eq!(acting.result.result_path, OptPath::Path("$.out".into()));
+            assert_eq!(acting.errors.retry.len(), 1, "{state}");
+            assert_eq!(acting.errors.catch.len(), 1, "{state}");
+            assert_eq!(acting.transition.next.as_deref(), Some("B"), "{state}");
+            assert!(std::ptr::eq(st.error_handling().unwrap(), &acting.errors));
+            assert!(std::ptr::eq(st.transition().unwrap(), &acting.transition));
+            assert!(std::ptr::eq(st.common(), &acting.common));
+        }
+        // AND the other types have no Acting part (a Pass has no Retry or ResultSelector)
+        for state in [
+            r#"{"Type":"Pass","ResultPath":"$.out","Next":"B"}"#,
+            r#"{"Type":"Wait","Seconds":1,"Next":"B"}"#,
+            r#"{"Type":"Succeed"}"#,
+            r#"{"Type":"Fail"}"#,
+            r#"{"Type":"Choice","Choices":[{"Variable":"$.a","IsPresent":true,"Next":"B"}]}"#,
+        ] {
+            assert!(one_state(state).unwrap().acting().is_none(), "{state}");
+        }
+    }
+
+    #[test]
     fn each_type_parses_into_its_own_struct_with_its_fields() {
         let task = one_state(
             r#"{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:f","TimeoutSecondsPath":"$.t","HeartbeatSeconds":5,"Parameters":{"a.$":"$.a"},"ResultSelector":{"r.$":"$.r"},"ResultPath":"$.out","Retry":[{"ErrorEquals":["X"]}],"End":true}"#,
@@ -1669,10 +1632,10 @@ mod tests {
         };
         assert_eq!(t.timeout_seconds.path.as_deref(), Some("$.t"));
         assert_eq!(t.heartbeat_seconds.literal, Some(5));
-        assert!(t.parameters.is_some() && t.result.result_selector.is_some());
-        assert_eq!(t.result.result_path, OptPath::Path("$.out".into()));
-        assert_eq!(t.errors.retry.len(), 1);
-        assert!(t.transition.end);
+        assert!(t.parameters.is_some() && t.acting.result.result_selector.is_some());
+        assert_eq!(t.acting.result.result_path, OptPath::Path("$.out".into()));
+        assert_eq!(t.acting.errors.retry.len(), 1);
+        assert!(t.acting.transition.end);
 
         let map = one_state(
             r#"{"Type":"Map","ItemsPath":"$.items","Parameters":{"x.$":"$$.Map.Item.Value"},"MaxConcurrencyPath":"$.m","ToleratedFailureCount":2,"ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"Next":"B"}"#,
@@ -1687,7 +1650,7 @@ mod tests {
         assert_eq!(m.max_concurrency.path.as_deref(), Some("$.m"));
         assert_eq!(m.tolerated_failure_count.literal, Some(2));
         assert_eq!(m.item_processor.as_ref().unwrap().start_at, "P");
-        assert_eq!(m.transition.next.as_deref(), Some("B"));
+        assert_eq!(m.acting.transition.next.as_deref(), Some("B"));
 
         let wait = one_state(r#"{"Type":"Wait","SecondsPath":"$.s","End":true}"#).unwrap();
         let State::Wait(w) = &wait else {

@@ -10,8 +10,8 @@ use crate::io::ExecutionInfo;
 use crate::state::{ExecState, Frame, Phase};
 use crate::step::{self, Runner, Step, TaskCall};
 use crate::store::{
-    Commit, ExecutionRecord, ExecutionStatus, ExecutionStore, StateMachineRecord, StoreError,
-    TokenStatus,
+    Commit, ExecutionDescription, ExecutionRecord, ExecutionStatus, ExecutionStore,
+    StateMachineRecord, StoreError, TokenStatus,
 };
 use crate::task::{self, HandlerRegistry, Resource};
 use crate::validate::{self, ValidationError};
@@ -104,33 +104,6 @@ impl EngineError {
             EngineError::Store(_) => "StoreError",
         }
     }
-}
-
-/// `DescribeExecution` output.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ExecutionDescription {
-    /// Execution ARN.
-    pub execution_arn: String,
-    /// State machine ARN.
-    pub state_machine_arn: String,
-    /// Name.
-    pub name: String,
-    /// Status.
-    pub status: ExecutionStatus,
-    /// Input.
-    pub input: Value,
-    /// Output (SUCCEEDED only).
-    pub output: Option<Value>,
-    /// Error (FAILED/TIMED_OUT).
-    pub error: Option<String>,
-    /// Cause (FAILED/TIMED_OUT).
-    pub cause: Option<String>,
-    /// Start date.
-    pub start_date: DateTime<Utc>,
-    /// Stop date.
-    pub stop_date: Option<DateTime<Utc>>,
-    /// The execution that started this one via `states:startExecution`.
-    pub parent_execution_arn: Option<String>,
 }
 
 /// A callback task waiting for `send_task_success`/`failure` (the token is never exposed).
@@ -375,7 +348,7 @@ impl Engine {
         let _guard = self.exclusive().await?;
         self.inner.clock.refresh()?;
         let mut ld = self.load(arn)?;
-        let status = ld.record.status;
+        let status = ld.record.description.status;
         if !matches!(
             status,
             ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted
@@ -388,6 +361,7 @@ impl Engine {
         let now = self.inner.clock.now();
         if ld
             .record
+            .description
             .stop_date
             .is_some_and(|stopped| stopped + chrono::Duration::days(14) < now)
         {
@@ -412,15 +386,15 @@ impl Engine {
         ld.runner.emit(
             T::ExecutionRedriven,
             EventDetails {
-                name: Some(ld.record.name.clone()),
+                name: Some(ld.record.description.name.clone()),
                 ..Default::default()
             },
         );
-        ld.record.status = ExecutionStatus::Running;
-        ld.record.stop_date = None;
-        ld.record.error = None;
-        ld.record.cause = None;
-        ld.record.output = None;
+        ld.record.description.status = ExecutionStatus::Running;
+        ld.record.description.stop_date = None;
+        ld.record.description.error = None;
+        ld.record.description.cause = None;
+        ld.record.description.output = None;
         self.commit(&mut ld, true)?;
         tracing::info!(execution = %arn, redrive_count = ld.state.redrive_count, "execution redriven");
         let mut q = Queue::default();
@@ -449,6 +423,7 @@ impl Engine {
             sm.name
         );
         if let Some(existing) = self.inner.store.get_execution(&arn)? {
+            let existing = existing.description;
             if existing.status == ExecutionStatus::Running && existing.input == input {
                 return Ok((arn, existing.start_date, false));
             }
@@ -479,23 +454,25 @@ impl Engine {
             },
         };
         let rec = ExecutionRecord {
-            arn: arn.clone(),
-            state_machine_arn: sm.arn.clone(),
-            name,
-            status: ExecutionStatus::Running,
-            input,
-            output: None,
-            error: None,
-            cause: None,
-            start_date: now,
-            stop_date: None,
+            description: ExecutionDescription {
+                execution_arn: arn.clone(),
+                state_machine_arn: sm.arn.clone(),
+                name,
+                status: ExecutionStatus::Running,
+                input,
+                output: None,
+                error: None,
+                cause: None,
+                start_date: now,
+                stop_date: None,
+                parent_execution_arn: parent.map(str::to_string),
+            },
             definition: sm.definition.clone(),
             state: Some(state_json),
             version: 1,
             wake_at: None,
             runnable: true,
             event_count: 1,
-            parent_arn: parent.map(str::to_string),
         };
         match self.inner.store.insert_execution(&rec, &[started]) {
             Ok(()) => {}
@@ -519,25 +496,26 @@ impl Engine {
             Some(s) => serde_json::from_str(s)
                 .map_err(|e| StoreError::Corrupt(format!("execution state: {e}")))?,
             None => ExecState {
-                root: Frame::new(&def.start_at, Value::Null, record.start_date),
+                root: Frame::new(&def.start_at, Value::Null, record.description.start_date),
                 transitions: 0,
                 redrive_count: 0,
                 redriven_at: None,
             },
         };
         let sm_name = record
+            .description
             .state_machine_arn
             .rsplit(':')
             .next()
             .unwrap_or_default()
             .to_string();
         let info = Arc::new(ExecutionInfo {
-            id: record.arn.clone(),
-            name: record.name.clone(),
-            input: record.input.clone(),
-            start_time: record.start_date,
+            id: record.description.execution_arn.clone(),
+            name: record.description.name.clone(),
+            input: record.description.input.clone(),
+            start_time: record.description.start_date,
             role_arn: format!("arn:aws:iam::{LOCAL_ACCOUNT}:role/hitl-local-stepfunctions"),
-            state_machine_id: record.state_machine_arn.clone(),
+            state_machine_id: record.description.state_machine_arn.clone(),
             state_machine_name: sm_name,
             redrive_count: state.redrive_count,
         });
@@ -558,13 +536,13 @@ impl Engine {
     fn commit(&self, ld: &mut Loaded, runnable: bool) -> Result<(), EngineError> {
         ld.state.transitions = ld.runner.transitions;
         let mut rec = ld.record.clone();
-        if rec.status == ExecutionStatus::Running {
+        if rec.description.status == ExecutionStatus::Running {
             rec.state = Some(
                 serde_json::to_string(&ld.state).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             );
             let mut wake = ld.state.root.wake().earliest();
             if let Some(t) = ld.def.timeout_seconds {
-                let deadline = ld.state.redriven_at.unwrap_or(rec.start_date) + secs(t);
+                let deadline = ld.state.redriven_at.unwrap_or(rec.description.start_date) + secs(t);
                 wake = Some(wake.map_or(deadline, |w| w.min(deadline)));
             }
             rec.wake_at = wake;
@@ -572,7 +550,7 @@ impl Engine {
         } else {
             // A failed, timed-out or stopped execution keeps its state so that it can be
             // redriven from where it stopped; a succeeded one needs none.
-            rec.state = match rec.status {
+            rec.state = match rec.description.status {
                 ExecutionStatus::Succeeded => None,
                 _ => Some(
                     serde_json::to_string(&ld.state)
@@ -631,25 +609,31 @@ impl Engine {
             ),
         };
         ld.runner.emit(ty, details);
-        ld.record.status = status;
-        ld.record.output = output;
-        ld.record.error = error.as_ref().and_then(|e| present(&e.error));
-        ld.record.cause = error.as_ref().and_then(|e| present(&e.cause));
-        ld.record.stop_date = Some(ld.runner.now);
-        tracing::info!(execution = %ld.record.arn, status = %status, "execution finished");
+        ld.record.description.status = status;
+        ld.record.description.output = output;
+        ld.record.description.error = error.as_ref().and_then(|e| present(&e.error));
+        ld.record.description.cause = error.as_ref().and_then(|e| present(&e.cause));
+        ld.record.description.stop_date = Some(ld.runner.now);
+        tracing::info!(execution = %ld.record.description.execution_arn, status = %status, "execution finished");
     }
 
     /// Runs the loaded execution until it completes or suspends.
     async fn run_loop(&self, ld: &mut Loaded, q: &mut Queue) -> Result<(), EngineError> {
         let cfg = &self.inner.config;
         loop {
-            if ld.record.status != ExecutionStatus::Running {
+            if ld.record.description.status != ExecutionStatus::Running {
                 return Ok(());
             }
             let now = self.inner.clock.now();
             ld.runner.now = now;
             if let Some(t) = ld.def.timeout_seconds {
-                if now >= ld.state.redriven_at.unwrap_or(ld.record.start_date) + secs(t) {
+                if now
+                    >= ld
+                        .state
+                        .redriven_at
+                        .unwrap_or(ld.record.description.start_date)
+                        + secs(t)
+                {
                     self.finish(
                         ld,
                         ExecutionStatus::TimedOut,
@@ -660,7 +644,8 @@ impl Engine {
                         )),
                     );
                     self.commit(ld, false)?;
-                    q.completed.push(ld.record.arn.clone());
+                    q.completed
+                        .push(ld.record.description.execution_arn.clone());
                     return Ok(());
                 }
             }
@@ -675,7 +660,8 @@ impl Engine {
                     ))),
                 );
                 self.commit(ld, false)?;
-                q.completed.push(ld.record.arn.clone());
+                q.completed
+                    .push(ld.record.description.execution_arn.clone());
                 return Ok(());
             }
             let def = ld.def.clone();
@@ -700,7 +686,8 @@ impl Engine {
                         ),
                     }
                     self.commit(ld, false)?;
-                    q.completed.push(ld.record.arn.clone());
+                    q.completed
+                        .push(ld.record.description.execution_arn.clone());
                     return Ok(());
                 }
                 Step::Effect(call) => {
@@ -710,7 +697,9 @@ impl Engine {
                     }
                     let path = call.path.clone();
                     let callback = call.callback;
-                    let result = self.perform(*call, &ld.record.arn, q).await;
+                    let result = self
+                        .perform(*call, &ld.record.description.execution_arn, q)
+                        .await;
                     #[cfg(feature = "failpoints")]
                     if callback && fail::eval("engine::after_callback_handler", |_| ()).is_some() {
                         eprintln!("failpoint engine::after_callback_handler: aborting");
@@ -732,7 +721,7 @@ impl Engine {
                             let exec_deadline = ld
                                 .def
                                 .timeout_seconds
-                                .map(|t| ld.record.start_date + secs(t));
+                                .map(|t| ld.record.description.start_date + secs(t));
                             let blocked = wake.deadline.is_some_and(|d| d <= timer);
                             if !blocked {
                                 target = Some(exec_deadline.map_or(timer, |d| d.min(timer)));
@@ -742,7 +731,7 @@ impl Engine {
                     match target {
                         Some(t) if self.inner.clock.is_virtual() => {
                             let by = t - now;
-                            tracing::debug!(execution = %ld.record.arn, ms = by.num_milliseconds(), "auto-advancing virtual clock");
+                            tracing::debug!(execution = %ld.record.description.execution_arn, ms = by.num_milliseconds(), "auto-advancing virtual clock");
                             self.inner.clock.advance(by)?;
                         }
                         Some(t) => {
@@ -928,7 +917,7 @@ impl Engine {
                     "Task Timed Out: the task for this token is no longer waiting".into(),
                 )
             };
-            if ld.record.status != ExecutionStatus::Running {
+            if ld.record.description.status != ExecutionStatus::Running {
                 return Err(closed());
             }
             let Some(path) = ld.state.root.find_callback(&hash) else {
@@ -1081,7 +1070,7 @@ impl Engine {
         let r = self.inner.store.get_execution(arn)?.ok_or_else(|| {
             EngineError::ExecutionDoesNotExist(format!("Execution Does Not Exist: '{arn}'"))
         })?;
-        Ok(describe(r))
+        Ok(r.description)
     }
 
     /// The execution's history events, oldest first.
@@ -1109,7 +1098,7 @@ impl Engine {
             .store
             .list_executions(sm.as_deref(), status)?
             .into_iter()
-            .map(describe)
+            .map(|r| r.description)
             .collect())
     }
 
@@ -1120,7 +1109,7 @@ impl Engine {
     ) -> Result<Vec<PendingCallback>, EngineError> {
         let ld = self.load(execution_arn)?;
         let mut out = Vec::new();
-        if ld.record.status != ExecutionStatus::Running {
+        if ld.record.description.status != ExecutionStatus::Running {
             return Ok(out);
         }
         ld.state.root.for_each_callback(&mut |name, cb| {
@@ -1134,21 +1123,5 @@ impl Engine {
             });
         });
         Ok(out)
-    }
-}
-
-fn describe(r: ExecutionRecord) -> ExecutionDescription {
-    ExecutionDescription {
-        execution_arn: r.arn,
-        state_machine_arn: r.state_machine_arn,
-        name: r.name,
-        status: r.status,
-        input: r.input,
-        output: r.output,
-        error: r.error,
-        cause: r.cause,
-        start_date: r.start_date,
-        stop_date: r.stop_date,
-        parent_execution_arn: r.parent_arn,
     }
 }

@@ -25,13 +25,12 @@ pub mod validate;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use definition::{substitute, substitution_names, Definition, ParseError, SubstitutionError};
-pub use engine::{
-    AdvanceReport, Engine, EngineConfig, EngineError, ExecutionDescription, PendingCallback,
-};
+pub use engine::{AdvanceReport, Engine, EngineConfig, EngineError, PendingCallback};
 pub use errors::StateError;
 pub use history::{EventDetails, HistoryEvent, HistoryEventType};
 pub use store::{
-    ExecutionStatus, ExecutionStore, MemoryExecutionStore, SqliteExecutionStore, StoreError,
+    ExecutionDescription, ExecutionStatus, ExecutionStore, MemoryExecutionStore,
+    SqliteExecutionStore, StoreError,
 };
 pub use task::{HandlerRegistry, TaskContext, TaskFailure, TaskHandler};
 pub use validate::{validate, ValidationError};

@@ -100,11 +100,11 @@ pub struct StateMachineRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A stored execution.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExecutionRecord {
+/// `DescribeExecution` output.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ExecutionDescription {
     /// Execution ARN.
-    pub arn: String,
+    pub execution_arn: String,
     /// State machine ARN.
     pub state_machine_arn: String,
     /// Name.
@@ -113,16 +113,25 @@ pub struct ExecutionRecord {
     pub status: ExecutionStatus,
     /// Input.
     pub input: Value,
-    /// Output (when succeeded).
+    /// Output (SUCCEEDED only).
     pub output: Option<Value>,
-    /// Error (when failed).
+    /// Error (FAILED/TIMED_OUT).
     pub error: Option<String>,
-    /// Cause (when failed).
+    /// Cause (FAILED/TIMED_OUT).
     pub cause: Option<String>,
-    /// Start time.
+    /// Start date.
     pub start_date: DateTime<Utc>,
-    /// Stop time.
+    /// Stop date.
     pub stop_date: Option<DateTime<Utc>>,
+    /// The execution that started this one via `states:startExecution`.
+    pub parent_execution_arn: Option<String>,
+}
+
+/// A stored execution: what `DescribeExecution` shows, plus what the engine keeps to run it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionRecord {
+    /// ARN, state machine, name, status, input, output, error, cause, dates and parent.
+    pub description: ExecutionDescription,
     /// The definition the execution runs (snapshotted at start).
     pub definition: String,
     /// Serialized engine state (None once finished).
@@ -135,8 +144,6 @@ pub struct ExecutionRecord {
     pub runnable: bool,
     /// Number of history events written so far.
     pub event_count: u64,
-    /// The execution that started this one, if any.
-    pub parent_arn: Option<String>,
 }
 
 /// Task token status.
@@ -321,12 +328,16 @@ impl ExecutionStore for MemoryExecutionStore {
         events: &[HistoryEvent],
     ) -> Result<(), StoreError> {
         let mut g = self.lock()?;
-        if g.executions.contains_key(&rec.arn) {
-            return Err(StoreError::AlreadyExists(rec.arn.clone()));
+        if g.executions.contains_key(&rec.description.execution_arn) {
+            return Err(StoreError::AlreadyExists(
+                rec.description.execution_arn.clone(),
+            ));
         }
-        g.executions.insert(rec.arn.clone(), rec.clone());
-        g.order.push(rec.arn.clone());
-        g.history.insert(rec.arn.clone(), events.to_vec());
+        g.executions
+            .insert(rec.description.execution_arn.clone(), rec.clone());
+        g.order.push(rec.description.execution_arn.clone());
+        g.history
+            .insert(rec.description.execution_arn.clone(), events.to_vec());
         Ok(())
     }
 
@@ -346,9 +357,9 @@ impl ExecutionStore for MemoryExecutionStore {
             .filter_map(|a| g.executions.get(a))
             .filter(|r| {
                 state_machine_arn.is_none()
-                    || state_machine_arn == Some(r.state_machine_arn.as_str())
+                    || state_machine_arn == Some(r.description.state_machine_arn.as_str())
             })
-            .filter(|r| status.is_none() || status == Some(r.status))
+            .filter(|r| status.is_none() || status == Some(r.description.status))
             .cloned()
             .collect())
     }
@@ -357,12 +368,19 @@ impl ExecutionStore for MemoryExecutionStore {
         let mut g = self.lock()?;
         let cur = g
             .executions
-            .get(&c.record.arn)
-            .ok_or_else(|| StoreError::Corrupt(format!("no execution {}", c.record.arn)))?;
+            .get(&c.record.description.execution_arn)
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "no execution {}",
+                    c.record.description.execution_arn
+                ))
+            })?;
         if cur.version != c.expected_version {
-            return Err(StoreError::Conflict(c.record.arn.clone()));
+            return Err(StoreError::Conflict(
+                c.record.description.execution_arn.clone(),
+            ));
         }
-        let arn = c.record.arn.clone();
+        let arn = c.record.description.execution_arn.clone();
         g.history.entry(arn.clone()).or_default().extend(c.events);
         for t in c.tokens {
             g.tokens.insert(t.token_hash.clone(), t);
@@ -377,10 +395,10 @@ impl ExecutionStore for MemoryExecutionStore {
             .iter()
             .filter_map(|a| g.executions.get(a))
             .filter(|r| {
-                r.status == ExecutionStatus::Running
+                r.description.status == ExecutionStatus::Running
                     && (r.runnable || r.wake_at.is_some_and(|w| w <= now))
             })
-            .map(|r| r.arn.clone())
+            .map(|r| r.description.execution_arn.clone())
             .collect())
     }
 
@@ -388,7 +406,7 @@ impl ExecutionStore for MemoryExecutionStore {
         let g = self.lock()?;
         Ok(g.executions
             .values()
-            .filter(|r| r.status == ExecutionStatus::Running)
+            .filter(|r| r.description.status == ExecutionStatus::Running)
             .filter_map(|r| r.wake_at)
             .filter(|w| *w > after)
             .min())
@@ -586,6 +604,26 @@ impl SqliteExecutionStore {
     }
 }
 
+/// The columns of a `state_machines` row, in the order [`state_machine_row`] reads them.
+const SM_COLS: &str = "arn, name, definition, created_at, updated_at";
+
+/// A `state_machines` row as stored: arn, name, definition, created_at, updated_at.
+fn state_machine_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<[String; 5]> {
+    Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
+}
+
+fn state_machine_record(
+    [arn, name, definition, created_at, updated_at]: [String; 5],
+) -> Result<StateMachineRecord, StoreError> {
+    Ok(StateMachineRecord {
+        arn,
+        name,
+        definition,
+        created_at: parse_ts(&created_at)?,
+        updated_at: parse_ts(&updated_at)?,
+    })
+}
+
 struct RawExec {
     arn: String,
     state_machine_arn: String,
@@ -609,47 +647,49 @@ struct RawExec {
 impl RawExec {
     fn into_record(self) -> Result<ExecutionRecord, StoreError> {
         Ok(ExecutionRecord {
-            status: ExecutionStatus::parse(&self.status)
-                .ok_or_else(|| StoreError::Corrupt(format!("status {}", self.status)))?,
-            input: parse_json(&self.input)?,
-            output: self.output.as_deref().map(parse_json).transpose()?,
-            start_date: parse_ts(&self.start_date)?,
-            stop_date: parse_opt_ts(self.stop_date)?,
+            description: ExecutionDescription {
+                status: ExecutionStatus::parse(&self.status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("status {}", self.status)))?,
+                input: parse_json(&self.input)?,
+                output: self.output.as_deref().map(parse_json).transpose()?,
+                start_date: parse_ts(&self.start_date)?,
+                stop_date: parse_opt_ts(self.stop_date)?,
+                execution_arn: self.arn,
+                state_machine_arn: self.state_machine_arn,
+                name: self.name,
+                error: self.error,
+                cause: self.cause,
+                parent_execution_arn: self.parent_arn,
+            },
             wake_at: parse_opt_ts(self.wake_at)?,
-            arn: self.arn,
-            state_machine_arn: self.state_machine_arn,
-            name: self.name,
-            error: self.error,
-            cause: self.cause,
             definition: self.definition,
             state: self.state,
             version: self.version,
             runnable: self.runnable,
             event_count: u64::try_from(self.event_count).unwrap_or(0),
-            parent_arn: self.parent_arn,
         })
     }
 }
 
 fn exec_params(rec: &ExecutionRecord) -> Vec<Box<dyn rusqlite::ToSql>> {
     vec![
-        Box::new(rec.arn.clone()),
-        Box::new(rec.state_machine_arn.clone()),
-        Box::new(rec.name.clone()),
-        Box::new(rec.status.as_str()),
-        Box::new(rec.input.to_string()),
-        Box::new(rec.output.as_ref().map(Value::to_string)),
-        Box::new(rec.error.clone()),
-        Box::new(rec.cause.clone()),
-        Box::new(ts(rec.start_date)),
-        Box::new(rec.stop_date.map(ts)),
+        Box::new(rec.description.execution_arn.clone()),
+        Box::new(rec.description.state_machine_arn.clone()),
+        Box::new(rec.description.name.clone()),
+        Box::new(rec.description.status.as_str()),
+        Box::new(rec.description.input.to_string()),
+        Box::new(rec.description.output.as_ref().map(Value::to_string)),
+        Box::new(rec.description.error.clone()),
+        Box::new(rec.description.cause.clone()),
+        Box::new(ts(rec.description.start_date)),
+        Box::new(rec.description.stop_date.map(ts)),
         Box::new(rec.definition.clone()),
         Box::new(rec.state.clone()),
         Box::new(rec.version),
         Box::new(rec.wake_at.map(ts)),
         Box::new(rec.runnable),
         Box::new(rec.event_count as i64),
-        Box::new(rec.parent_arn.clone()),
+        Box::new(rec.description.parent_execution_arn.clone()),
     ]
 }
 
@@ -692,60 +732,24 @@ impl ExecutionStore for SqliteExecutionStore {
     }
 
     fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, StoreError> {
-        let conn = self.conn()?;
-        let row = conn
+        let raw = self
+            .conn()?
             .query_row(
-                "SELECT arn, name, definition, created_at, updated_at FROM state_machines WHERE arn = ?1",
+                &format!("SELECT {SM_COLS} FROM state_machines WHERE arn = ?1"),
                 params![arn],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                    ))
-                },
+                state_machine_row,
             )
             .optional()?;
-        row.map(|(arn, name, definition, c, u)| {
-            Ok(StateMachineRecord {
-                arn,
-                name,
-                definition,
-                created_at: parse_ts(&c)?,
-                updated_at: parse_ts(&u)?,
-            })
-        })
-        .transpose()
+        raw.map(state_machine_record).transpose()
     }
 
     fn list_state_machines(&self) -> Result<Vec<StateMachineRecord>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare(
-            "SELECT arn, name, definition, created_at, updated_at FROM state_machines ORDER BY name",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (arn, name, definition, c, u) = row?;
-            out.push(StateMachineRecord {
-                arn,
-                name,
-                definition,
-                created_at: parse_ts(&c)?,
-                updated_at: parse_ts(&u)?,
-            });
-        }
-        Ok(out)
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {SM_COLS} FROM state_machines ORDER BY name"
+        ))?;
+        let rows = stmt.query_map([], state_machine_row)?;
+        rows.map(|row| state_machine_record(row?)).collect()
     }
 
     fn insert_execution(
@@ -758,13 +762,15 @@ impl ExecutionStore for SqliteExecutionStore {
         let exists: bool = tx
             .query_row(
                 "SELECT 1 FROM executions WHERE arn = ?1",
-                params![rec.arn],
+                params![rec.description.execution_arn],
                 |_| Ok(()),
             )
             .optional()?
             .is_some();
         if exists {
-            return Err(StoreError::AlreadyExists(rec.arn.clone()));
+            return Err(StoreError::AlreadyExists(
+                rec.description.execution_arn.clone(),
+            ));
         }
         let p = exec_params(rec);
         tx.execute(
@@ -773,7 +779,7 @@ impl ExecutionStore for SqliteExecutionStore {
             ),
             rusqlite::params_from_iter(p.iter()),
         )?;
-        Self::insert_events(&tx, &rec.arn, events)?;
+        Self::insert_events(&tx, &rec.description.execution_arn, events)?;
         tx.commit()?;
         Ok(())
     }
@@ -803,11 +809,7 @@ impl ExecutionStore for SqliteExecutionStore {
             params![state_machine_arn, status.map(ExecutionStatus::as_str)],
             Self::row_to_exec,
         )?;
-        let mut out = Vec::new();
-        for r in rows {
-            out.push(r?.into_record()?);
-        }
-        Ok(out)
+        rows.map(|row| row?.into_record()).collect()
     }
 
     fn commit(&self, c: Commit) -> Result<(), StoreError> {
@@ -819,12 +821,12 @@ impl ExecutionStore for SqliteExecutionStore {
                  state = ?7, version = ?8, wake_at = ?9, runnable = ?10, event_count = ?11
              WHERE arn = ?1 AND version = ?12",
             params![
-                rec.arn,
-                rec.status.as_str(),
-                rec.output.as_ref().map(Value::to_string),
-                rec.error,
-                rec.cause,
-                rec.stop_date.map(ts),
+                rec.description.execution_arn,
+                rec.description.status.as_str(),
+                rec.description.output.as_ref().map(Value::to_string),
+                rec.description.error,
+                rec.description.cause,
+                rec.description.stop_date.map(ts),
                 rec.state,
                 rec.version,
                 rec.wake_at.map(ts),
@@ -834,9 +836,9 @@ impl ExecutionStore for SqliteExecutionStore {
             ],
         )?;
         if n != 1 {
-            return Err(StoreError::Conflict(rec.arn.clone()));
+            return Err(StoreError::Conflict(rec.description.execution_arn.clone()));
         }
-        Self::insert_events(&tx, &rec.arn, &c.events)?;
+        Self::insert_events(&tx, &rec.description.execution_arn, &c.events)?;
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO task_tokens (token_hash, execution_arn, state_name, resource, status, created_at, timeout_at, heartbeat_at)
@@ -921,21 +923,20 @@ impl ExecutionStore for SqliteExecutionStore {
                 r.get::<_, String>(4)?,
             ))
         })?;
-        let mut out = Vec::new();
-        for row in rows {
+        rows.map(|row| {
             let (id, prev, t, ty, details) = row?;
             let details: EventDetails =
                 serde_json::from_str(&details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            out.push(HistoryEvent {
+            Ok(HistoryEvent {
                 id: u64::try_from(id).unwrap_or(0),
                 previous_event_id: u64::try_from(prev).unwrap_or(0),
                 timestamp: parse_ts(&t)?,
                 event_type: HistoryEventType::parse(&ty)
                     .ok_or_else(|| StoreError::Corrupt(format!("event type {ty}")))?,
                 details,
-            });
-        }
-        Ok(out)
+            })
+        })
+        .collect()
     }
 
     fn clock_offset_ms(&self) -> Result<i64, StoreError> {
@@ -971,23 +972,25 @@ mod tests {
 
     fn rec(arn: &str) -> ExecutionRecord {
         ExecutionRecord {
-            arn: arn.into(),
-            state_machine_arn: "sm".into(),
-            name: "n".into(),
-            status: ExecutionStatus::Running,
-            input: json!({"a": 1}),
-            output: None,
-            error: None,
-            cause: None,
-            start_date: Utc::now(),
-            stop_date: None,
+            description: ExecutionDescription {
+                execution_arn: arn.into(),
+                state_machine_arn: "sm".into(),
+                name: "n".into(),
+                status: ExecutionStatus::Running,
+                input: json!({"a": 1}),
+                output: None,
+                error: None,
+                cause: None,
+                start_date: Utc::now(),
+                stop_date: None,
+                parent_execution_arn: None,
+            },
             definition: "{}".into(),
             state: Some("{}".into()),
             version: 1,
             wake_at: None,
             runnable: false,
             event_count: 0,
-            parent_arn: None,
         }
     }
 
@@ -1065,7 +1068,7 @@ mod tests {
             "the earliest timer of all running executions"
         );
         let mut ended = rec("arn:3");
-        ended.status = ExecutionStatus::Failed;
+        ended.description.status = ExecutionStatus::Failed;
         ended.wake_at = Some(wake - chrono::Duration::hours(1));
         store.insert_execution(&ended, &[]).unwrap();
         assert_eq!(
@@ -1090,6 +1093,117 @@ mod tests {
         );
         assert_eq!(store.add_clock_offset_ms(500).unwrap(), 500);
         assert_eq!(store.clock_offset_ms().unwrap(), 500);
+    }
+
+    /// Every field of an execution's description survives insert, commit, get and list.
+    fn finished_execution_round_trips(store: &dyn ExecutionStore) {
+        // Whole milliseconds, as the SQLite store keeps them.
+        let now = DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap();
+        // GIVEN a started child execution
+        let mut started = rec("arn:done");
+        started.description.start_date = now;
+        started.description.parent_execution_arn = Some("arn:parent".into());
+        store.insert_execution(&started, &[]).unwrap();
+        // WHEN it is committed as finished, with an output, an error and a cause
+        let mut done = started.clone();
+        done.version = 2;
+        done.state = None;
+        done.event_count = 3;
+        done.description.status = ExecutionStatus::Failed;
+        done.description.output = Some(json!({"partial": [1, 2]}));
+        done.description.error = Some("States.TaskFailed".into());
+        done.description.cause = Some("boom".into());
+        done.description.stop_date = Some(now + chrono::Duration::seconds(2));
+        store
+            .commit(Commit {
+                record: done.clone(),
+                expected_version: 1,
+                events: Vec::new(),
+                tokens: Vec::new(),
+            })
+            .unwrap();
+        // THEN get and list return it field for field
+        assert_eq!(store.get_execution("arn:done").unwrap(), Some(done.clone()));
+        assert_eq!(
+            store
+                .list_executions(Some("sm"), Some(ExecutionStatus::Failed))
+                .unwrap(),
+            vec![done]
+        );
+    }
+
+    #[test]
+    fn memory_store_finished_execution() {
+        finished_execution_round_trips(&MemoryExecutionStore::new());
+    }
+
+    #[test]
+    fn sqlite_store_finished_execution() {
+        finished_execution_round_trips(&SqliteExecutionStore::open_in_memory().unwrap());
+    }
+
+    /// Put, get and list of state machines, the same for every store.
+    fn state_machines_round_trip(store: &dyn ExecutionStore) {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let sm = |arn: &str, name: &str, definition: &str, updated: &str| StateMachineRecord {
+            arn: arn.into(),
+            name: name.into(),
+            definition: definition.into(),
+            created_at: at("2026-01-01T00:00:00.000Z"),
+            updated_at: at(updated),
+        };
+        // GIVEN two machines, put out of name order, and one of them updated
+        store
+            .put_state_machine(&sm("arn:b", "b", "{}", "2026-01-01T00:00:00.000Z"))
+            .unwrap();
+        store
+            .put_state_machine(&sm("arn:a", "a", "{}", "2026-01-01T00:00:00.000Z"))
+            .unwrap();
+        let updated = sm("arn:b", "b", "{\"v\":2}", "2026-01-02T00:00:00.000Z");
+        store.put_state_machine(&updated).unwrap();
+        // THEN get returns the latest version, an unknown ARN returns None
+        assert_eq!(
+            store.get_state_machine("arn:b").unwrap(),
+            Some(updated.clone())
+        );
+        assert_eq!(store.get_state_machine("arn:none").unwrap(), None);
+        // AND list returns each once, by name
+        let names: Vec<String> = store
+            .list_state_machines()
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+    }
+
+    #[test]
+    fn memory_store_state_machines() {
+        state_machines_round_trip(&MemoryExecutionStore::new());
+    }
+
+    #[test]
+    fn sqlite_store_state_machines() {
+        let store = SqliteExecutionStore::open_in_memory().unwrap();
+        state_machines_round_trip(&store);
+        // A stored timestamp that is not RFC 3339 is reported as corrupt, by get and by list.
+        store
+            .conn()
+            .unwrap()
+            .execute(
+                "UPDATE state_machines SET updated_at = 'yesterday' WHERE arn = 'arn:a'",
+                [],
+            )
+            .unwrap();
+        for err in [
+            store.get_state_machine("arn:a").unwrap_err(),
+            store.list_state_machines().unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, StoreError::Corrupt(m) if m.contains("yesterday")),
+                "{err:?}"
+            );
+        }
     }
 
     #[test]

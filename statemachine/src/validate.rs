@@ -240,27 +240,17 @@ impl Validator {
             self.opt_path(name, "InputPath", &filters.input_path);
             self.opt_path(name, "OutputPath", &filters.output_path);
         }
-        let (result_path, parameters, result_selector) = match st {
-            State::Task(s) => (
-                Some(&s.result.result_path),
-                &s.parameters,
-                &s.result.result_selector,
-            ),
-            State::Parallel(s) => (
-                Some(&s.result.result_path),
-                &s.parameters,
-                &s.result.result_selector,
-            ),
-            State::Map(s) => (
-                Some(&s.result.result_path),
-                &None,
-                &s.result.result_selector,
-            ),
-            State::Pass(s) => (Some(&s.result_path), &s.parameters, &None),
-            State::Choice(_) | State::Wait(_) | State::Succeed(_) | State::Fail(_) => {
-                (None, &None, &None)
-            }
+        let result_path = match st {
+            State::Pass(s) => Some(&s.result_path),
+            _ => st.acting().map(|a| &a.result.result_path),
         };
+        let parameters = match st {
+            State::Task(s) => &s.parameters,
+            State::Parallel(s) => &s.parameters,
+            State::Pass(s) => &s.parameters,
+            _ => &None,
+        };
+        let result_selector = st.acting().map_or(&None, |a| &a.result.result_selector);
         if let Some(p) = result_path {
             self.result_path(name, "ResultPath", p);
         }
@@ -530,7 +520,7 @@ impl Validator {
 
 /// Where a Task's request payload is written: `Parameters` (JSONPath) or `Arguments` (JSONata).
 fn payload_field(st: &TaskState) -> &'static str {
-    match st.common.query_language {
+    match st.acting.common.query_language {
         QueryLanguage::JsonPath => "Parameters",
         QueryLanguage::Jsonata => "Arguments",
     }
@@ -539,12 +529,12 @@ fn payload_field(st: &TaskState) -> &'static str {
 /// Whether the payload has `key` (a whole-expression JSONata `Arguments` may produce it at run
 /// time, so it counts).
 fn has_payload_key(st: &TaskState, key: &str) -> bool {
-    match st.common.query_language {
+    match st.acting.common.query_language {
         QueryLanguage::JsonPath => match &st.parameters {
             Some(Template::Object(m)) => m.iter().any(|(k, _)| k == key),
             _ => false,
         },
-        QueryLanguage::Jsonata => match &st.arguments {
+        QueryLanguage::Jsonata => match &st.acting.arguments {
             Some(JsonataValue::Object(m)) => m.iter().any(|(k, _)| k == key),
             Some(JsonataValue::Literal(serde_json::Value::Object(m))) => m.contains_key(key),
             Some(JsonataValue::Expr(_)) => true,

@@ -2,7 +2,6 @@
 //! time, their results collected in order, and the state failed when more children failed
 //! than it tolerates.
 
-use super::output::ResultFields;
 use super::runner::{child_scope, err_details, Runner, Step};
 use crate::definition::State;
 use crate::errors::{self, StateError};
@@ -57,9 +56,9 @@ impl Runner {
         frame: &mut Frame,
         path: &mut Vec<usize>,
     ) -> Step {
-        let (fields, next) = match st {
-            State::Map(m) => (ResultFields::from(m), &m.transition.next),
-            State::Parallel(p) => (ResultFields::from(p), &p.transition.next),
+        let acting = match st {
+            State::Map(m) => &m.acting,
+            State::Parallel(p) => &p.acting,
             _ => {
                 frame.phase = Phase::Failed {
                     error: StateError::runtime(format!(
@@ -147,8 +146,10 @@ impl Runner {
                 EventDetails::default(),
             );
             // Like a task's result: ResultSelector, Assign, ResultPath, OutputPath.
-            match self.result_output(fields, frame, Value::Array(results)) {
-                Ok((out, vars)) => self.exit_with(st.kind(), frame, out, vars, next.clone()),
+            match self.result_output(acting, frame, Value::Array(results)) {
+                Ok((out, vars)) => {
+                    self.exit_with(st.kind(), frame, out, vars, acting.transition.next.clone())
+                }
                 Err(e) => {
                     frame.phase = Phase::Run;
                     self.fail_state(st, frame, e);

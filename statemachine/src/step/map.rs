@@ -20,7 +20,7 @@ impl Runner {
             ));
         }
         let (inputs, max_concurrency, tolerated) =
-            if st.common.query_language == QueryLanguage::Jsonata {
+            if st.acting.common.query_language == QueryLanguage::Jsonata {
                 let (inputs, max) = self.map_inputs_jsonata(st, frame)?;
                 (inputs, max, self.tolerance_jsonata(st, frame)?)
             } else {
@@ -38,7 +38,12 @@ impl Runner {
         frame: &Frame,
     ) -> Result<(Vec<Value>, usize, Tolerance), StateError> {
         let ctx = |p: &str| self.ctx_value(p, frame, None, None);
-        let eff = io::apply_filter_path(&frame.input, &st.filters.input_path, "InputPath", &ctx)?;
+        let eff = io::apply_filter_path(
+            &frame.input,
+            &st.acting.filters.input_path,
+            "InputPath",
+            &ctx,
+        )?;
         let items = match &st.items_path {
             Some(p) => path::select(&eff, p, &ctx)
                 .map_err(|e| StateError::runtime(format!("ItemsPath: {e}")))?,
@@ -85,7 +90,7 @@ impl Runner {
         st: &MapState,
         frame: &Frame,
     ) -> Result<(Vec<Value>, usize), StateError> {
-        let env = self.env(&st.common, frame, None, None);
+        let env = self.env(&st.acting.common, frame, None, None);
         let items = match &st.items {
             Some(items) => items.eval("Items", &env)?,
             None => Value::clone(&frame.input),
@@ -102,7 +107,8 @@ impl Runner {
                 // The Map's input is converted once (in `env`); each item only swaps the
                 // context, which carries `Map.Item`.
                 Some(sel) => {
-                    let context = self.jsonata_context(&st.common, frame, None, Some((i, &item)));
+                    let context =
+                        self.jsonata_context(&st.acting.common, frame, None, Some((i, &item)));
                     let item_env = match context {
                         Some(context) => env.with_member("context", context),
                         None => env.with_member("context", Value::Null),
@@ -138,7 +144,7 @@ impl Runner {
         if count.expr.is_none() && percentage.expr.is_none() {
             return Ok((count.literal, percentage.literal));
         }
-        let env = self.env(&st.common, frame, None, None);
+        let env = self.env(&st.acting.common, frame, None, None);
         let jsonata_error = |field: &str, msg: String| {
             StateError::new(errors::QUERY_EVALUATION_ERROR, format!("{field} {msg}"))
         };

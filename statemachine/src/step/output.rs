@@ -4,9 +4,7 @@
 
 use super::env::Vars;
 use super::runner::Runner;
-use crate::definition::{
-    Common, Effects, Filters, MapState, ParallelState, QueryLanguage, ResultShaping, TaskState,
-};
+use crate::definition::{Acting, Filters, QueryLanguage};
 use crate::errors::StateError;
 use crate::io::{self, OptPath, Template};
 use crate::jsonata::{Env, JsonataValue};
@@ -41,47 +39,6 @@ pub(super) fn check_payload_size(state: &str, output: &Value) -> Result<(), Stat
         ));
     }
     Ok(())
-}
-
-/// The fields of a Task, Parallel or Map state that turn its result into its output.
-pub(super) struct ResultFields<'a> {
-    pub(super) common: &'a Common,
-    pub(super) filters: &'a Filters,
-    pub(super) result: &'a ResultShaping,
-    pub(super) effects: &'a Effects,
-}
-
-impl<'a> From<&'a TaskState> for ResultFields<'a> {
-    fn from(st: &'a TaskState) -> Self {
-        ResultFields {
-            common: &st.common,
-            filters: &st.filters,
-            result: &st.result,
-            effects: &st.effects,
-        }
-    }
-}
-
-impl<'a> From<&'a ParallelState> for ResultFields<'a> {
-    fn from(st: &'a ParallelState) -> Self {
-        ResultFields {
-            common: &st.common,
-            filters: &st.filters,
-            result: &st.result,
-            effects: &st.effects,
-        }
-    }
-}
-
-impl<'a> From<&'a MapState> for ResultFields<'a> {
-    fn from(st: &'a MapState) -> Self {
-        ResultFields {
-            common: &st.common,
-            filters: &st.filters,
-            result: &st.result,
-            effects: &st.effects,
-        }
-    }
 }
 
 impl Runner {
@@ -143,12 +100,12 @@ impl Runner {
     /// against the selected result, then ResultPath and OutputPath.
     pub(super) fn result_output(
         &self,
-        st: ResultFields<'_>,
+        st: &Acting,
         frame: &Frame,
         result: Value,
     ) -> Result<(Value, Option<Vars>), StateError> {
         if st.common.query_language == QueryLanguage::Jsonata {
-            let env = self.env(st.common, frame, None, Some(("result", result.clone())));
+            let env = self.env(&st.common, frame, None, Some(("result", result.clone())));
             let out = self.jsonata_output(st.effects.output.as_ref(), frame, &env, result)?;
             let vars =
                 self.assigned(frame, st.effects.assign.as_ref(), &Value::Null, Some(&env))?;
@@ -161,7 +118,7 @@ impl Runner {
         };
         let vars = self.assigned(frame, st.effects.assign.as_ref(), &selected, None)?;
         Ok((
-            self.finish_output(st.filters, &st.result.result_path, frame, selected)?,
+            self.finish_output(&st.filters, &st.result.result_path, frame, selected)?,
             vars,
         ))
     }

@@ -13,13 +13,13 @@ impl Runner {
         st: &ParallelState,
         frame: &mut Frame,
     ) -> Result<(), StateError> {
-        let input = if st.common.query_language == QueryLanguage::Jsonata {
-            match &st.arguments {
-                Some(a) => a.eval("Arguments", &self.env(&st.common, frame, None, None))?,
+        let input = if st.acting.common.query_language == QueryLanguage::Jsonata {
+            match &st.acting.arguments {
+                Some(a) => a.eval("Arguments", &self.env(&st.acting.common, frame, None, None))?,
                 None => Value::clone(&frame.input),
             }
         } else {
-            self.effective_input(&st.filters, st.parameters.as_ref(), frame, None)?
+            self.effective_input(&st.acting.filters, st.parameters.as_ref(), frame, None)?
         };
         let n = st.branches.as_ref().map_or(0, Vec::len);
         self.begin_fanout(false, vec![input; n], 0, (None, None), frame);

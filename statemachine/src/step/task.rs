@@ -2,7 +2,6 @@
 //! a callback's token when the resource asks for one, and turns the task's result (or error)
 //! into the state's output.
 
-use super::output::ResultFields;
 use super::runner::{err_details, locate, resource_type, token_hash, Runner, Step, TaskCall};
 use crate::definition::{
     Definition, FieldValue, Filters, QueryLanguage, State, StateType, TaskState,
@@ -108,7 +107,7 @@ impl Runner {
         frame: &Frame,
         field: &str,
     ) -> Result<u64, StateError> {
-        let v = expr.eval(field, &self.env(&st.common, frame, None, None))?;
+        let v = expr.eval(field, &self.env(&st.acting.common, frame, None, None))?;
         v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
             StateError::new(
                 errors::QUERY_EVALUATION_ERROR,
@@ -128,7 +127,7 @@ impl Runner {
     ) -> Result<Option<u64>, StateError> {
         match &field.expr {
             Some(e) => Ok(Some(self.positive_seconds(st, e, frame, name)?)),
-            None => self.seconds_field(&st.filters, frame, field, path_field),
+            None => self.seconds_field(&st.acting.filters, frame, field, path_field),
         }
     }
 
@@ -167,16 +166,21 @@ impl Runner {
             "HeartbeatSecondsPath",
         )?;
         let token = callback.then(new_token);
-        let input = if st.common.query_language == QueryLanguage::Jsonata {
-            match &st.arguments {
+        let input = if st.acting.common.query_language == QueryLanguage::Jsonata {
+            match &st.acting.arguments {
                 Some(arguments) => arguments.eval(
                     "Arguments",
-                    &self.env(&st.common, frame, token.as_deref(), None),
+                    &self.env(&st.acting.common, frame, token.as_deref(), None),
                 )?,
                 None => Value::clone(&frame.input),
             }
         } else {
-            self.effective_input(&st.filters, st.parameters.as_ref(), frame, token.as_deref())?
+            self.effective_input(
+                &st.acting.filters,
+                st.parameters.as_ref(),
+                frame,
+                token.as_deref(),
+            )?
         };
         let recorded = match &token {
             Some(tok) => redact_token(&input, tok),
@@ -318,13 +322,13 @@ impl Runner {
                     };
                     return;
                 };
-                match self.result_output(ResultFields::from(task), frame, v) {
+                match self.result_output(&task.acting, frame, v) {
                     Ok((out, vars)) => self.exit_with(
                         StateType::Task,
                         frame,
                         out,
                         vars,
-                        task.transition.next.clone(),
+                        task.acting.transition.next.clone(),
                     ),
                     Err(e) => self.fail_state(st, frame, e),
                 }
