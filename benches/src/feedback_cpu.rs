@@ -97,7 +97,7 @@ pub fn outcome_name(receipt: &FeedbackReceipt) -> String {
 }
 
 /// The processor of every bench pass.
-pub type BenchProcessor = FeedbackProcessor<Arc<dyn WorkflowStore>, Arc<NoopResumer>, BenchClock>;
+pub type BenchProcessor = FeedbackProcessor;
 
 /// The feedback processor every bench pass uses (no-op resumer, the bench's fixed clock) and
 /// the reviewer its submissions come from.
@@ -105,7 +105,7 @@ pub fn bench_submitter(store: Arc<dyn WorkflowStore>) -> (BenchProcessor, Review
     let processor = FeedbackProcessor::new(
         store,
         Arc::new(NoopResumer),
-        BenchClock(crate::fixtures::bench_now()),
+        Arc::new(BenchClock(crate::fixtures::bench_now())),
     );
     let reviewer = Reviewer::declared(
         "rita",

@@ -94,12 +94,11 @@ pub struct Ports {
 }
 
 /// The decision service over a process's ports.
-pub type Decisions =
-    FeedbackProcessor<Arc<dyn WorkflowStore>, Arc<dyn ExecutionResumer>, Arc<dyn Clock>>;
+pub type Decisions = FeedbackProcessor;
 /// The claim service over a process's ports.
-pub type Claims = ClaimService<Arc<dyn WorkflowStore>, Arc<dyn Clock>>;
+pub type Claims = ClaimService;
 /// The reminder sweep over a process's ports.
-pub type Reminders = ReminderSweeper<Arc<dyn WorkflowStore>, Arc<dyn Notifier>, Arc<dyn Clock>>;
+pub type Reminders = ReminderSweeper;
 
 impl Ports {
     /// A process with a store and a clock; metrics go nowhere and every other port is

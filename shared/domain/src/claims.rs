@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use thiserror::Error;
 use tracing::{info, warn};
 
@@ -58,19 +59,14 @@ pub struct ClaimReceipt {
 }
 
 /// Claims and releases, generic over the store and clock.
-pub struct ClaimService<S, C> {
-    store: S,
-    clock: C,
+pub struct ClaimService {
+    store: Arc<dyn WorkflowStore>,
+    clock: Arc<dyn Clock>,
 }
 
-impl<S, C> ClaimService<S, C>
-where
-    S: std::ops::Deref + Send + Sync,
-    S::Target: WorkflowStore,
-    C: Clock,
-{
+impl ClaimService {
     /// Wires the service.
-    pub fn new(store: S, clock: C) -> Self {
+    pub fn new(store: Arc<dyn WorkflowStore>, clock: Arc<dyn Clock>) -> Self {
         Self { store, clock }
     }
 

@@ -12,6 +12,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::sync::Arc;
 use tracing::{info, warn};
 
 use crate::model::{Workflow, WorkflowStatus};
@@ -53,11 +54,11 @@ pub struct ReminderReport {
 }
 
 /// Sends due reminders.
-pub struct ReminderSweeper<S, N, C> {
-    store: S,
-    review: N,
-    escalation: N,
-    clock: C,
+pub struct ReminderSweeper {
+    store: Arc<dyn WorkflowStore>,
+    review: Arc<dyn Notifier>,
+    escalation: Arc<dyn Notifier>,
+    clock: Arc<dyn Clock>,
     page_url: Option<String>,
 }
 
@@ -79,18 +80,17 @@ pub fn review_link(page_url: &str, workflow_id: &str) -> String {
     )
 }
 
-impl<S, N, C> ReminderSweeper<S, N, C>
-where
-    S: std::ops::Deref + Send + Sync,
-    S::Target: WorkflowStore,
-    N: std::ops::Deref + Send + Sync,
-    N::Target: Notifier,
-    C: Clock,
-{
+impl ReminderSweeper {
     /// Wires the sweeper: review reminders go to `review` (the review topic), resolution
     /// reminders to `escalation` (the escalation topic); `page_url` (the review page, e.g. the
     /// `ReviewPageUrl` parameter) makes every reminder carry a link to the workflow.
-    pub fn new(store: S, review: N, escalation: N, clock: C, page_url: Option<String>) -> Self {
+    pub fn new(
+        store: Arc<dyn WorkflowStore>,
+        review: Arc<dyn Notifier>,
+        escalation: Arc<dyn Notifier>,
+        clock: Arc<dyn Clock>,
+        page_url: Option<String>,
+    ) -> Self {
         Self {
             store,
             review,

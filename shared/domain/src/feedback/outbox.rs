@@ -7,8 +7,7 @@ use super::processor::*;
 use super::request::*;
 use crate::failpoints;
 use crate::model::Delivery;
-use crate::ports::{Clock, ExecutionResumer};
-use crate::store::WorkflowStore;
+use crate::ports::Clock;
 
 /// What one [`FeedbackProcessor::reconcile`] pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -40,14 +39,7 @@ impl ReconcileReport {
 }
 
 /// The outbox relay: confirming deferred deliveries and delivering what is still pending.
-impl<S, R, C> FeedbackProcessor<S, R, C>
-where
-    S: std::ops::Deref + Send + Sync,
-    S::Target: WorkflowStore,
-    R: std::ops::Deref + Send + Sync,
-    R::Target: ExecutionResumer,
-    C: Clock,
-{
+impl FeedbackProcessor {
     /// Records that the execution accepted the decision stored under `feedback_key` (used by
     /// whoever delivered a deferred resumption, such as the local engine's queue).
     pub async fn confirm_delivered(

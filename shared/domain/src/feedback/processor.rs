@@ -122,24 +122,21 @@ pub(super) fn rejected(rejection: &Rejection) -> FeedbackOutcome {
 }
 
 /// The feedback processor, generic over its ports.
-pub struct FeedbackProcessor<S, R, C> {
-    pub(super) store: S,
-    pub(super) resumer: R,
-    pub(super) clock: C,
+pub struct FeedbackProcessor {
+    pub(super) store: Arc<dyn WorkflowStore>,
+    pub(super) resumer: Arc<dyn ExecutionResumer>,
+    pub(super) clock: Arc<dyn Clock>,
     pub(super) metrics: Arc<dyn MetricsSink>,
 }
 
-impl<S, R, C> FeedbackProcessor<S, R, C>
-where
-    S: std::ops::Deref + Send + Sync,
-    S::Target: WorkflowStore,
-    R: std::ops::Deref + Send + Sync,
-    R::Target: ExecutionResumer,
-    C: Clock,
-{
+impl FeedbackProcessor {
     /// Wires the processor. Its metrics go to [`LogMetrics`] (debug logs) until
     /// [`with_metrics`](Self::with_metrics) names another sink.
-    pub fn new(store: S, resumer: R, clock: C) -> Self {
+    pub fn new(
+        store: Arc<dyn WorkflowStore>,
+        resumer: Arc<dyn ExecutionResumer>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             store,
             resumer,

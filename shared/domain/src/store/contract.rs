@@ -417,7 +417,7 @@ pub async fn concurrent_claims_hold_once(store: Arc<dyn WorkflowStore>) {
         let id = waiting.id.clone();
         let now = waiting.updated_at + Duration::minutes(1);
         tasks.push(tokio::spawn(async move {
-            let service = ClaimService::new(store, At(now));
+            let service = ClaimService::new(store, Arc::new(At(now)));
             let reviewer = Reviewer::declared(
                 format!("reviewer-{i}"),
                 Some(vec!["reviewers".into()]),
