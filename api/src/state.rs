@@ -4,8 +4,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use hitl_app::Ports;
 use hitl_domain::ports::{Clock, ExecutionResumer, LogMetrics};
 use hitl_domain::store::WorkflowStore;
@@ -89,5 +92,40 @@ impl FromRequestParts<AppState> for Caller {
             .identify(parts)
             .map(Caller)
             .map_err(ApiError::Unauthenticated)
+    }
+}
+
+/// A request about one workflow with a body (submissions, claims): the authenticated caller
+/// first (401 before anything else is read), then the id, the headers and the body, each
+/// left for the handler to refuse with its own answer.
+pub struct WorkflowPost {
+    /// The process's state.
+    pub state: AppState,
+    /// Who is calling.
+    pub caller: Identity,
+    /// The `{id}` of the path.
+    pub path: Result<Path<String>, PathRejection>,
+    /// The request's headers.
+    pub headers: HeaderMap,
+    /// The body, within the router's limit.
+    pub body: Result<Bytes, BytesRejection>,
+}
+
+impl FromRequest<AppState> for WorkflowPost {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = request.into_parts();
+        let Caller(caller) = Caller::from_request_parts(&mut parts, state).await?;
+        let path = Path::<String>::from_request_parts(&mut parts, state).await;
+        let headers = parts.headers.clone();
+        let body = Bytes::from_request(Request::from_parts(parts, body), state).await;
+        Ok(Self {
+            state: state.clone(),
+            caller,
+            path,
+            headers,
+            body,
+        })
     }
 }

@@ -1,10 +1,8 @@
 //! `POST` and `DELETE /workflows/{id}/claim`: take, renew and release the claim on the
 //! iteration under review.
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use hitl_domain::claims::{ClaimError, ClaimReceipt};
@@ -13,17 +11,18 @@ use super::{is_json, not_found, read_body, reviewer_of, store_error};
 use crate::error::ApiError;
 use crate::identity::Identity;
 use crate::request;
-use crate::state::{AppState, Caller};
+use crate::state::{AppState, Caller, WorkflowPost};
 
 /// `POST /workflows/{id}/claim`: the caller takes (or renews) the claim on the iteration
 /// under review; while it is live another reviewer's decision is a 409 `claimed_by_other`.
-pub(crate) async fn claim_review(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+pub(crate) async fn claim_review(post: WorkflowPost) -> Response {
+    let WorkflowPost {
+        state,
+        caller,
+        path,
+        headers,
+        body,
+    } = post;
     let workflow_id = match claim_gate(&state, &caller, path) {
         Ok(id) => id,
         Err(refused) => return refused.into_response(),

@@ -1,10 +1,8 @@
 //! `POST /workflows/{id}/feedback` and `POST /workflows/{id}/resolution`: a decision or a
 //! resolution through the feedback processor, and its receipt as an answer.
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use hitl_domain::feedback::{FeedbackError, FeedbackReceipt, Reviewer};
@@ -13,8 +11,7 @@ use tracing::warn;
 
 use super::{is_json, not_found, read_body, reviewer_of, store_error};
 use crate::error::{self, ApiError};
-use crate::identity::Identity;
-use crate::state::{AppState, Caller};
+use crate::state::WorkflowPost;
 use crate::{request, views};
 
 /// Header set on answers that replay an earlier submission with the same key.
@@ -47,50 +44,16 @@ fn receipt_response(receipt: &FeedbackReceipt) -> Response {
     response
 }
 
-pub(crate) async fn submit_feedback(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    submit(
-        state,
-        caller,
-        path,
-        headers,
-        body,
-        Submission {
-            validate: request::parse_and_validate,
-            bucket: "decisions",
-        },
-    )
-    .await
+pub(crate) async fn submit_feedback(post: WorkflowPost) -> Response {
+    submit(post, DECISION).await
 }
 
 /// `POST /workflows/{id}/resolution`: resolve, extend, reassign or abandon an escalated
 /// workflow. The same processor, audit trail, idempotency and delivery as a decision; only
 /// the workflow's escalation group (and `admin`) may; anyone else gets the unknown-workflow
 /// answer.
-pub(crate) async fn submit_resolution(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    submit(
-        state,
-        caller,
-        path,
-        headers,
-        body,
-        Submission {
-            validate: request::parse_and_validate_resolution,
-            bucket: "resolutions",
-        },
-    )
-    .await
+pub(crate) async fn submit_resolution(post: WorkflowPost) -> Response {
+    submit(post, RESOLUTION).await
 }
 
 type Validate = fn(
@@ -108,14 +71,24 @@ struct Submission {
     bucket: &'static str,
 }
 
-async fn submit(
-    state: AppState,
-    caller: Identity,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    kind: Submission,
-) -> Response {
+const DECISION: Submission = Submission {
+    validate: request::parse_and_validate,
+    bucket: "decisions",
+};
+
+const RESOLUTION: Submission = Submission {
+    validate: request::parse_and_validate_resolution,
+    bucket: "resolutions",
+};
+
+async fn submit(post: WorkflowPost, kind: Submission) -> Response {
+    let WorkflowPost {
+        state,
+        caller,
+        path,
+        headers,
+        body,
+    } = post;
     let Path(workflow_id) = match path {
         Ok(p) => p,
         Err(_) => return not_found("(unreadable id)").into_response(),

@@ -19,18 +19,9 @@ pub(crate) async fn get_workflow(
 ) -> Result<Json<views::WorkflowView>, ApiError> {
     let Path(id) = path.map_err(|_| not_found("(unreadable id)"))?;
     let workflow = visible_workflow(&state, &caller, &id).await?;
-    let artifacts = state
-        .ports
-        .store
-        .list_artifacts(&id)
-        .await
-        .map_err(store_error)?;
-    let trail = state
-        .ports
-        .store
-        .list_feedback(&id)
-        .await
-        .map_err(store_error)?;
+    let store = &state.ports.store;
+    let artifacts = store.list_artifacts(&id).await.map_err(store_error)?;
+    let trail = store.list_feedback(&id).await.map_err(store_error)?;
     Ok(Json(views::workflow_view(
         &workflow,
         &artifacts,
@@ -70,11 +61,7 @@ pub(crate) async fn list_feedback(
         return Err(ApiError::Invalid(errors));
     }
     visible_workflow(&state, &caller, &id).await?;
-    let trail = state
-        .ports
-        .store
-        .list_feedback(&id)
-        .await
-        .map_err(store_error)?;
+    let store = &state.ports.store;
+    let trail = store.list_feedback(&id).await.map_err(store_error)?;
     Ok(Json(views::feedback_page(&trail, page)))
 }
