@@ -226,6 +226,7 @@ pub async fn handle(ports: &Ports, event: SqsEvent) -> SqsBatchResponse {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use hitl_app::testing::Fakes;
     use hitl_domain::model::{TaskToken, WorkflowStatus};
     use hitl_domain::ports::Clock;
     use hitl_domain::ports::ExecutionResumer;
@@ -233,27 +234,17 @@ mod tests {
     use hitl_domain::rules;
 
     use hitl_domain::store::WorkflowStore;
-    use hitl_domain::testing::{awaiting_review, MemoryStore};
-    use hitl_domain::testing::{FixedClock, RecordingResumer};
+    use hitl_domain::testing::awaiting_review;
+
     use std::sync::Arc;
 
-    struct Fixture {
-        ports: Ports,
-        resumer: Arc<RecordingResumer>,
-    }
-
-    async fn setup() -> Fixture {
-        let store: Arc<dyn WorkflowStore> = Arc::new(MemoryStore::default());
-        let clock = Arc::new(FixedClock::default());
+    async fn setup() -> Fakes {
+        let mut fakes = Fakes::default();
         for id in ["wf-q1", "wf-q2"] {
-            let wf = awaiting_review(id, &format!("tok-{id}"), clock.now());
-            store.create_workflow(&wf).await.unwrap();
+            let wf = awaiting_review(id, &format!("tok-{id}"), fakes.clock.now());
+            fakes = fakes.holding(&wf).await;
         }
-        let resumer = Arc::new(RecordingResumer::default());
-        Fixture {
-            ports: Ports::new(store, clock).with_resumer(resumer.clone()),
-            resumer,
-        }
+        fakes
     }
 
     fn batch() -> SqsEvent {
@@ -282,9 +273,9 @@ mod tests {
         let response = handle(&f.ports, batch()).await;
         // THEN only the transient failure is returned for redelivery
         assert_eq!(failures(&response), ["m-6-resume-fails"]);
-        let wf = f.ports.store.get_workflow("wf-q1").await.unwrap().unwrap();
+        let wf = f.workflow("wf-q1").await;
         assert_eq!(wf.status, WorkflowStatus::Approved);
-        let trail = f.ports.store.list_feedback("wf-q1").await.unwrap();
+        let trail = f.trail("wf-q1").await;
         assert_eq!(
             trail.len(),
             2,
@@ -352,14 +343,8 @@ mod tests {
                 }
             );
         }
-        assert!(f
-            .ports
-            .store
-            .list_feedback("wf-q1")
-            .await
-            .unwrap()
-            .is_empty());
-        let wf = f.ports.store.get_workflow("wf-q1").await.unwrap().unwrap();
+        assert!(f.trail("wf-q1").await.is_empty());
+        let wf = f.workflow("wf-q1").await;
         assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
         let m = message(
             "float-iteration",
@@ -383,13 +368,7 @@ mod tests {
                 reason: "unparseable".into()
             }
         );
-        assert!(f
-            .ports
-            .store
-            .list_feedback("wf-q1")
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(f.trail("wf-q1").await.is_empty());
     }
 
     /// A sink for the function's log lines, to read what a dropped message was told.
@@ -444,13 +423,7 @@ mod tests {
             ),
             "{logged}"
         );
-        assert!(f
-            .ports
-            .store
-            .list_feedback("wf-q1")
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(f.trail("wf-q1").await.is_empty());
     }
 
     #[tokio::test]
@@ -478,7 +451,7 @@ mod tests {
             process_message(&f.ports, message).await,
             Disposition::Applied
         );
-        let trail = f.ports.store.list_feedback("wf-q2").await.unwrap();
+        let trail = f.trail("wf-q2").await;
         assert_eq!(trail.len(), 1);
         assert_eq!(
             hitl_domain::feedback::client_key(&trail[0].idempotency_key),
@@ -612,7 +585,7 @@ mod tests {
     #[tokio::test]
     async fn a_resolution_message_resolves_an_escalated_workflow() {
         let f = setup().await;
-        let wf = f.ports.store.get_workflow("wf-q2").await.unwrap().unwrap();
+        let wf = f.workflow("wf-q2").await;
         let escalated = rules::escalate(
             &wf,
             hitl_domain::model::EscalationReason::ReviewTimeout,
@@ -659,7 +632,7 @@ mod tests {
         assert_eq!(process_message(&f.ports, &ok).await, Disposition::Applied);
         // Redelivered: applied once.
         assert_eq!(process_message(&f.ports, &ok).await, Disposition::Applied);
-        let wf = f.ports.store.get_workflow("wf-q2").await.unwrap().unwrap();
+        let wf = f.workflow("wf-q2").await;
         assert_eq!(wf.status, WorkflowStatus::Abandoned);
         let delivered = f.resumer.delivered.lock().unwrap().clone();
         assert_eq!(delivered.len(), 1);

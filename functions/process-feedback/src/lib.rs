@@ -64,33 +64,20 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use chrono::Duration;
+    use hitl_app::testing::Fakes;
     use hitl_domain::model::{FeedbackOutcome, WorkflowStatus};
     use hitl_domain::ports::Clock;
 
-    use hitl_domain::store::WorkflowStore;
-    use hitl_domain::testing::{awaiting_review, MemoryStore};
-    use hitl_domain::testing::{FixedClock, RecordingResumer};
+    use hitl_domain::testing::awaiting_review;
+
     use std::sync::Arc;
 
-    struct Fixture {
-        ports: Ports,
-        resumer: Arc<RecordingResumer>,
-        clock: Arc<FixedClock>,
-    }
-
-    async fn setup() -> Fixture {
-        let store: Arc<dyn WorkflowStore> = Arc::new(MemoryStore::default());
-        let clock = Arc::new(FixedClock::default());
-        let mut wf = awaiting_review("wf-fb", "tok-fb", clock.now());
+    async fn setup() -> Fakes {
+        let fakes = Fakes::default();
+        let mut wf = awaiting_review("wf-fb", "tok-fb", fakes.clock.now());
         wf.execution_arn =
             Some("arn:aws:states:eu-west-1:123456789012:execution:hitl:wf-fb".into());
-        store.create_workflow(&wf).await.unwrap();
-        let resumer = Arc::new(RecordingResumer::default());
-        Fixture {
-            ports: Ports::new(store, clock.clone()).with_resumer(resumer.clone()),
-            resumer,
-            clock,
-        }
+        fakes.holding(&wf).await
     }
 
     fn approve() -> FeedbackEvent {
@@ -134,13 +121,7 @@ mod tests {
         ] {
             assert!(text.contains(field), "{field} missing from {text}");
         }
-        assert!(f
-            .ports
-            .store
-            .list_feedback("wf-fb")
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(f.trail("wf-fb").await.is_empty());
     }
 
     /// Issue 27: the event's `feedback` is read by the API's parser, so a bad event lists every
@@ -161,13 +142,7 @@ mod tests {
             "invalid input: iteration: must be an integer from 1 to 50, got a string; \
              decision: must be \"approve\", \"request_changes\" or \"reject\", got \"maybe\""
         );
-        assert!(f
-            .ports
-            .store
-            .list_feedback("wf-fb")
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(f.trail("wf-fb").await.is_empty());
     }
 
     /// A key twice in the event's `feedback` is refused while reading the event, as before.

@@ -13,4 +13,7 @@ pub mod housekeeping;
 pub mod ports;
 pub mod view;
 
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
+
 pub use ports::{Port, Ports, Settings};
