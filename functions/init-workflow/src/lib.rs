@@ -4,7 +4,7 @@
 use hitl_app::{Port, Ports};
 
 use hitl_domain::contracts::{self, InitInput, ItemInput, PlanOutput, WorkflowRef};
-use hitl_domain::model::{Workflow, WorkflowStatus};
+use hitl_domain::model::Workflow;
 use hitl_domain::ports::Clock;
 use hitl_domain::ports::MetricsSink;
 use hitl_domain::store::CreateOutcome;
@@ -61,25 +61,15 @@ async fn init(
     })?;
     let now = ports.clock.now();
     let workflow = Workflow {
-        id: contracts::workflow_id(&item.request_id, &item.subject.id),
-        request_id: item.request_id.clone(),
-        subject: item.subject.clone(),
-        config: item.config.clone(),
-        status: WorkflowStatus::Generating,
-        iteration: 1,
-        artifact_iteration: 0,
-        artifact_hash: None,
-        pending_review: None,
-        decisions: vec![],
-        claim_log: Vec::new(),
-        escalation: None,
-        failure: None,
         execution_arn: Some(execution_arn),
         smoke: item.smoke,
-        created_at: now,
-        updated_at: now,
-        completed_at: None,
-        version: 1,
+        ..Workflow::new(
+            contracts::workflow_id(&item.request_id, &item.subject.id),
+            item.request_id.clone(),
+            item.subject.clone(),
+            item.config.clone(),
+            now,
+        )
     };
     let stored = match ports.store.create_workflow(&workflow).await? {
         CreateOutcome::Created => {
@@ -111,6 +101,7 @@ async fn init(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use hitl_domain::model::WorkflowStatus;
     use hitl_domain::ports::AgentReadiness;
     use hitl_domain::ports::NoAgentConfigured;
     use hitl_domain::testing::FixedClock;

@@ -360,6 +360,37 @@ pub struct ReviewSummary {
 }
 
 impl Workflow {
+    /// A new workflow for `subject`: iteration 1, its first draft being generated, version 1.
+    pub fn new(
+        id: String,
+        request_id: String,
+        subject: Subject,
+        config: WorkflowConfig,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            request_id,
+            subject,
+            config,
+            status: WorkflowStatus::Generating,
+            iteration: 1,
+            artifact_iteration: 0,
+            artifact_hash: None,
+            pending_review: None,
+            decisions: vec![],
+            claim_log: Vec::new(),
+            escalation: None,
+            failure: None,
+            execution_arn: None,
+            smoke: None,
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+            version: 1,
+        }
+    }
+
     /// The review in progress as it may be shown, with claims that expired by `now` left out.
     pub fn review_summary(&self, now: DateTime<Utc>) -> Option<ReviewSummary> {
         let pending = self.pending_review.as_ref()?;

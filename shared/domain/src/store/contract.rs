@@ -25,32 +25,18 @@ pub fn sample_workflow(id: &str) -> Workflow {
         .with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
         .single()
         .unwrap_or_default();
-    Workflow {
-        id: id.to_owned(),
-        request_id: "req-contract".into(),
-        subject: Subject {
+    Workflow::new(
+        id.to_owned(),
+        "req-contract".into(),
+        Subject {
             id: format!("brand-{id}"),
             name: "Acme Coffee".into(),
             category: Some("food".into()),
             attributes: serde_json::Map::new(),
         },
-        config: WorkflowConfig::default(),
-        status: WorkflowStatus::Generating,
-        iteration: 1,
-        artifact_iteration: 0,
-        artifact_hash: None,
-        pending_review: None,
-        decisions: vec![],
-        claim_log: Vec::new(),
-        escalation: None,
-        failure: None,
-        execution_arn: None,
-        smoke: None,
-        created_at: now,
-        updated_at: now,
-        completed_at: None,
-        version: 1,
-    }
+        WorkflowConfig::default(),
+        now,
+    )
 }
 
 /// A workflow waiting for review of iteration 1 (version 3), already stored.
