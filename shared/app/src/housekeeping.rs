@@ -77,7 +77,7 @@ mod tests {
     use std::sync::Arc;
 
     use chrono::Duration;
-    use hitl_domain::feedback::{FeedbackRequest, Reviewer};
+    use hitl_domain::feedback::Reviewer;
     use hitl_domain::model::{Channel, Delivery, WorkflowStatus};
     use hitl_domain::ports::ResumeError;
     use hitl_domain::testing::{FixedClock, RecordingNotifier, RecordingResumer};
@@ -107,12 +107,7 @@ mod tests {
             .lock()
             .unwrap()
             .push(Err(ResumeError::Transient("ThrottlingException".into())));
-        let approve = FeedbackRequest {
-            iteration: Some(1),
-            decision: Some("approve".into()),
-            comments: None,
-            corrections: vec![],
-        };
+        let approve = crate::testing::approval(1);
         let reviewer = Reviewer::declared("rita", None, Channel::Cli);
         assert!(ports
             .decisions()

@@ -314,7 +314,7 @@ mod tests {
 
     #[tokio::test]
     async fn decisions_run_over_the_wired_resumer_and_record_to_the_wired_metrics_sink() {
-        use hitl_domain::feedback::{FeedbackRequest, Reviewer};
+        use hitl_domain::feedback::Reviewer;
         use hitl_domain::model::{Channel, WorkflowStatus};
         let sink = Arc::new(RecordingMetrics::default());
         let resumer = Arc::new(hitl_domain::testing::RecordingResumer::default());
@@ -324,12 +324,7 @@ mod tests {
         let now = ports.clock.now();
         let wf = hitl_domain::testing::awaiting_review("wf-1", "tok", now);
         ports.store.create_workflow(&wf).await.unwrap();
-        let approve = FeedbackRequest {
-            iteration: Some(1),
-            decision: Some("approve".into()),
-            comments: None,
-            corrections: vec![],
-        };
+        let approve = crate::testing::approval(1);
         let reviewer = Reviewer::declared("rita", None, Channel::Cli);
         ports
             .decisions()

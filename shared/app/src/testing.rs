@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use hitl_domain::feedback::FeedbackRequest;
 use hitl_domain::model::{FeedbackEntry, Workflow};
 use hitl_domain::testing::{
     FixedClock, MemoryStore, RecordingMetrics, RecordingNotifier, RecordingResumer,
@@ -79,5 +80,15 @@ impl Fakes {
             .list_feedback(id)
             .await
             .expect("the in-memory store answers")
+    }
+}
+
+/// An approval of `iteration`, nothing else.
+pub fn approval(iteration: i64) -> FeedbackRequest {
+    FeedbackRequest {
+        iteration: Some(iteration),
+        decision: Some("approve".into()),
+        comments: None,
+        corrections: vec![],
     }
 }
