@@ -139,35 +139,16 @@ pub async fn handle(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use hitl_app::testing::Fakes;
     use hitl_domain::model::{SmokeScenario, WorkflowStatus};
     use hitl_domain::store::contract::sample_workflow;
-    use hitl_domain::store::WorkflowStore;
-    use hitl_domain::testing::MemoryStore;
-    use hitl_domain::testing::{FixedClock, RecordingNotifier, RecordingResumer};
-    use std::sync::Arc;
 
-    struct Fixture {
-        ports: Ports,
-        notifier: Arc<RecordingNotifier>,
-        resumer: Arc<RecordingResumer>,
-    }
-
-    async fn setup(smoke: Option<SmokeScenario>) -> Fixture {
-        let store: Arc<dyn WorkflowStore> = Arc::new(MemoryStore::default());
+    async fn setup(smoke: Option<SmokeScenario>) -> Fakes {
         let mut wf = sample_workflow("wf-review");
         wf.smoke = smoke;
         wf.artifact_iteration = 1;
         wf.artifact_hash = Some("h".into());
-        store.create_workflow(&wf).await.unwrap();
-        let notifier = Arc::new(RecordingNotifier::default());
-        let resumer = Arc::new(RecordingResumer::default());
-        Fixture {
-            ports: Ports::new(store, Arc::new(FixedClock::default()))
-                .with_review_notifier(notifier.clone())
-                .with_resumer(resumer.clone()),
-            notifier,
-            resumer,
-        }
+        Fakes::default().holding(&wf).await
     }
 
     fn fixture() -> ReviewRequestInput {
@@ -183,18 +164,12 @@ mod tests {
             !text.contains("AAAAKgAAAAIAAAAA"),
             "token leaked into output: {text}"
         );
-        let wf = f
-            .ports
-            .store
-            .get_workflow("wf-review")
-            .await
-            .unwrap()
-            .unwrap();
+        let wf = f.workflow("wf-review").await;
         assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
         let pending = wf.pending_review.unwrap();
         assert_eq!(pending.task_token.expose(), "AAAAKgAAAAIAAAAA-test-token");
         assert_eq!(out.deadline, pending.deadline);
-        let sent = f.notifier.sent.lock().unwrap();
+        let sent = f.review_notifier.sent.lock().unwrap();
         assert_eq!(sent.len(), 1);
         assert!(!serde_json::to_string(&*sent)
             .unwrap()
@@ -208,13 +183,7 @@ mod tests {
         let mut retry = fixture();
         retry.task_token = "second-token".into();
         handle(&f.ports, retry).await.unwrap();
-        let wf = f
-            .ports
-            .store
-            .get_workflow("wf-review")
-            .await
-            .unwrap()
-            .unwrap();
+        let wf = f.workflow("wf-review").await;
         assert_eq!(
             wf.pending_review.unwrap().task_token.expose(),
             "second-token"
@@ -225,25 +194,19 @@ mod tests {
     async fn smoke_workflows_are_decided_by_the_synthetic_reviewer() {
         let f = setup(Some(SmokeScenario::ApproveFirst)).await;
         handle(&f.ports, fixture()).await.unwrap();
-        let wf = f
-            .ports
-            .store
-            .get_workflow("wf-review")
-            .await
-            .unwrap()
-            .unwrap();
+        let wf = f.workflow("wf-review").await;
         assert_eq!(wf.status, WorkflowStatus::Approved);
         assert_eq!(wf.decisions[0].reviewer, smoke::SYNTHETIC_REVIEWER);
         let delivered = f.resumer.delivered.lock().unwrap();
         assert_eq!(delivered.len(), 1);
         assert_eq!(delivered[0].1["decision"], "approve");
-        assert!(f.notifier.sent.lock().unwrap().is_empty());
+        assert!(f.review_notifier.sent.lock().unwrap().is_empty());
     }
 
     #[tokio::test]
     async fn notification_failure_is_a_transient_error() {
         let f = setup(None).await;
-        *f.notifier.fail.lock().unwrap() = true;
+        *f.review_notifier.fail.lock().unwrap() = true;
         let err = handle(&f.ports, fixture()).await.unwrap_err();
         assert_eq!(err.name().as_str(), "NotificationFailed");
         assert!(err.name().is_transient());
