@@ -233,7 +233,6 @@ mod tests {
     use hitl_domain::ports::ResumeError;
     use hitl_domain::rules;
 
-    use hitl_domain::store::WorkflowStore;
     use hitl_domain::testing::awaiting_review;
 
     use std::sync::Arc;
@@ -476,8 +475,11 @@ mod tests {
             }
         }
         let f = setup().await;
-        let ports =
-            Ports::new(Arc::new(FailingStore), f.ports.clock.clone()).with_resumer(Arc::new(Down));
+        let ports = Ports::new(
+            Arc::new(hitl_domain::testing::UnavailableStore),
+            f.ports.clock.clone(),
+        )
+        .with_resumer(Arc::new(Down));
         let response = handle(&ports, batch()).await;
         // unparseable (m-2) and invalid (m-3) never reach the store: dropped, not retried
         assert_eq!(
@@ -489,94 +491,6 @@ mod tests {
                 "m-6-resume-fails"
             ]
         );
-    }
-
-    struct FailingStore;
-
-    #[async_trait::async_trait]
-    impl WorkflowStore for FailingStore {
-        async fn create_workflow(
-            &self,
-            _: &hitl_domain::model::Workflow,
-        ) -> Result<hitl_domain::store::CreateOutcome, StoreError> {
-            Err(StoreError::Throttled("down".into()))
-        }
-        async fn get_workflow(
-            &self,
-            _: &str,
-        ) -> Result<Option<hitl_domain::model::Workflow>, StoreError> {
-            Err(StoreError::Throttled("down".into()))
-        }
-        async fn update_workflow(
-            &self,
-            _: &hitl_domain::model::Workflow,
-            _: u64,
-        ) -> Result<(), StoreError> {
-            Err(StoreError::Throttled("down".into()))
-        }
-        async fn put_artifact(
-            &self,
-            _: &str,
-            _: &hitl_domain::model::Artifact,
-        ) -> Result<(), StoreError> {
-            Err(StoreError::Throttled("down".into()))
-        }
-        async fn get_artifact(
-            &self,
-            _: &str,
-            _: u32,
-        ) -> Result<Option<hitl_domain::model::Artifact>, StoreError> {
-            Err(StoreError::Throttled("down".into()))
-        }
-        async fn list_artifacts(
-            &self,
-            _: &str,
-        ) -> Result<Vec<hitl_domain::model::Artifact>, StoreError> {
-            Err(StoreError::Throttled("down".into()))
-        }
-        async fn load_feedback_context(
-            &self,
-            _: &str,
-            _: &str,
-        ) -> Result<hitl_domain::store::FeedbackContext, StoreError> {
-            Err(StoreError::Throttled("down".into()))
-        }
-        async fn record_feedback(
-            &self,
-            _: &hitl_domain::model::FeedbackEntry,
-            _: Option<(&hitl_domain::model::Workflow, u64)>,
-        ) -> Result<(), StoreError> {
-            Err(StoreError::Throttled("down".into()))
-        }
-        async fn replace_feedback(
-            &self,
-            _: &hitl_domain::model::FeedbackEntry,
-        ) -> Result<(), StoreError> {
-            Err(StoreError::Throttled("down".into()))
-        }
-        async fn count_feedback(&self, _: &str, _: &str, _: usize) -> Result<usize, StoreError> {
-            Err(StoreError::Throttled("down".into()))
-        }
-        async fn list_pending_deliveries(
-            &self,
-            _: usize,
-        ) -> Result<Vec<hitl_domain::model::Workflow>, StoreError> {
-            Err(StoreError::Throttled("down".into()))
-        }
-        async fn list_feedback(
-            &self,
-            _: &str,
-        ) -> Result<Vec<hitl_domain::model::FeedbackEntry>, StoreError> {
-            Err(StoreError::Throttled("down".into()))
-        }
-        async fn list_by_status(
-            &self,
-            _: WorkflowStatus,
-            _: usize,
-            _: Option<&str>,
-        ) -> Result<hitl_domain::store::Page<hitl_domain::model::Workflow>, StoreError> {
-            Err(StoreError::Throttled("down".into()))
-        }
     }
 
     /// Issue 16: a resolution arrives through the queue like a decision: group-checked

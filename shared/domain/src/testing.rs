@@ -515,3 +515,74 @@ mod tests {
         assert_eq!(wf.updated_at, now);
     }
 }
+
+/// A store that is down: every call fails with `Throttled`, as DynamoDB does when it
+/// refuses requests; for the paths that must keep a decision retryable.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UnavailableStore;
+
+#[async_trait]
+impl WorkflowStore for UnavailableStore {
+    async fn create_workflow(
+        &self,
+        _: &crate::model::Workflow,
+    ) -> Result<crate::store::CreateOutcome, StoreError> {
+        Err(StoreError::Throttled("down".into()))
+    }
+    async fn get_workflow(&self, _: &str) -> Result<Option<crate::model::Workflow>, StoreError> {
+        Err(StoreError::Throttled("down".into()))
+    }
+    async fn update_workflow(&self, _: &crate::model::Workflow, _: u64) -> Result<(), StoreError> {
+        Err(StoreError::Throttled("down".into()))
+    }
+    async fn put_artifact(&self, _: &str, _: &crate::model::Artifact) -> Result<(), StoreError> {
+        Err(StoreError::Throttled("down".into()))
+    }
+    async fn get_artifact(
+        &self,
+        _: &str,
+        _: u32,
+    ) -> Result<Option<crate::model::Artifact>, StoreError> {
+        Err(StoreError::Throttled("down".into()))
+    }
+    async fn list_artifacts(&self, _: &str) -> Result<Vec<crate::model::Artifact>, StoreError> {
+        Err(StoreError::Throttled("down".into()))
+    }
+    async fn load_feedback_context(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<crate::store::FeedbackContext, StoreError> {
+        Err(StoreError::Throttled("down".into()))
+    }
+    async fn record_feedback(
+        &self,
+        _: &crate::model::FeedbackEntry,
+        _: Option<(&crate::model::Workflow, u64)>,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::Throttled("down".into()))
+    }
+    async fn replace_feedback(&self, _: &crate::model::FeedbackEntry) -> Result<(), StoreError> {
+        Err(StoreError::Throttled("down".into()))
+    }
+    async fn count_feedback(&self, _: &str, _: &str, _: usize) -> Result<usize, StoreError> {
+        Err(StoreError::Throttled("down".into()))
+    }
+    async fn list_pending_deliveries(
+        &self,
+        _: usize,
+    ) -> Result<Vec<crate::model::Workflow>, StoreError> {
+        Err(StoreError::Throttled("down".into()))
+    }
+    async fn list_feedback(&self, _: &str) -> Result<Vec<crate::model::FeedbackEntry>, StoreError> {
+        Err(StoreError::Throttled("down".into()))
+    }
+    async fn list_by_status(
+        &self,
+        _: WorkflowStatus,
+        _: usize,
+        _: Option<&str>,
+    ) -> Result<crate::store::Page<crate::model::Workflow>, StoreError> {
+        Err(StoreError::Throttled("down".into()))
+    }
+}
