@@ -226,6 +226,12 @@ pub async fn handle(ports: &Ports, event: SqsEvent) -> SqsBatchResponse {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn dropped(reason: &str) -> Disposition {
+        Disposition::Dropped {
+            reason: reason.into(),
+        }
+    }
     use hitl_app::testing::Fakes;
     use hitl_domain::model::{TaskToken, WorkflowStatus};
     use hitl_domain::ports::Clock;
@@ -335,12 +341,7 @@ mod tests {
                 serde_json::json!({"workflow_id": "wf-q1", "reviewer": "rita", "reviewer_groups": ["reviewers"],
                     "feedback": {"iteration": 1, "decision": "request_changes", "comments": "fix", "corrections": [correction]}}),
             );
-            assert_eq!(
-                process_message(&f.ports, &m).await,
-                Disposition::Dropped {
-                    reason: "invalid".into()
-                }
-            );
+            assert_eq!(process_message(&f.ports, &m).await, dropped("invalid"));
         }
         assert!(f.trail("wf-q1").await.is_empty());
         let wf = f.workflow("wf-q1").await;
@@ -361,12 +362,7 @@ mod tests {
         let m: SqsMessage = serde_json::from_value(serde_json::json!({"messageId": "dup",
             "body": r#"{"workflow_id":"wf-q1","reviewer":"rita","reviewer_groups":["reviewers"],"feedback":{"iteration":1,"decision":"request_changes","decision":"approve"}}"#}))
         .unwrap();
-        assert_eq!(
-            process_message(&f.ports, &m).await,
-            Disposition::Dropped {
-                reason: "unparseable".into()
-            }
-        );
+        assert_eq!(process_message(&f.ports, &m).await, dropped("unparseable"));
         assert!(f.trail("wf-q1").await.is_empty());
     }
 
@@ -409,12 +405,7 @@ mod tests {
             serde_json::json!({"workflow_id": "wf-q1", "reviewer": "rita",
                 "feedback": {"iteration": "one", "decision": "maybe"}}),
         );
-        assert_eq!(
-            process_message(&f.ports, &m).await,
-            Disposition::Dropped {
-                reason: "invalid".into()
-            }
-        );
+        assert_eq!(process_message(&f.ports, &m).await, dropped("invalid"));
         let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
         assert!(
             logged.contains(
@@ -523,21 +514,14 @@ mod tests {
         );
         assert_eq!(
             process_message(&f.ports, &not_member).await,
-            Disposition::Dropped {
-                reason: "not_authorized".into()
-            }
+            dropped("not_authorized")
         );
         let both = message(
             "m-r2",
             serde_json::json!({"workflow_id": "wf-q2", "reviewer": "olga",
                 "feedback": {"iteration": 1, "decision": "approve"}, "resolution": resolution}),
         );
-        assert_eq!(
-            process_message(&f.ports, &both).await,
-            Disposition::Dropped {
-                reason: "invalid".into()
-            }
-        );
+        assert_eq!(process_message(&f.ports, &both).await, dropped("invalid"));
         let ok = message(
             "m-r3",
             serde_json::json!({"workflow_id": "wf-q2", "reviewer": "olga",
