@@ -82,13 +82,7 @@ const RESOLUTION: Submission = Submission {
 };
 
 async fn submit(post: WorkflowPost, kind: Submission) -> Response {
-    let WorkflowPost {
-        state,
-        caller,
-        path,
-        headers,
-        body,
-    } = post;
+    let (state, caller, path, headers, body) = post.into_parts();
     let Path(workflow_id) = match path {
         Ok(p) => p,
         Err(_) => return not_found("(unreadable id)").into_response(),

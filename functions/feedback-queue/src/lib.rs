@@ -270,10 +270,7 @@ mod tests {
         // a conflicting second decision, and an approval whose resume fails transiently
         let f = setup().await;
         f.resumer
-            .script
-            .lock()
-            .unwrap()
-            .extend([Ok(()), Err(ResumeError::Transient("throttled".into()))]);
+            .answer([Ok(()), Err(ResumeError::Transient("throttled".into()))]);
         // WHEN the batch is handled
         let response = handle(&f.ports, batch()).await;
         // THEN only the transient failure is returned for redelivery
@@ -294,10 +291,7 @@ mod tests {
     async fn each_message_gets_its_documented_disposition() {
         let f = setup().await;
         f.resumer
-            .script
-            .lock()
-            .unwrap()
-            .extend([Ok(()), Err(ResumeError::Transient("throttled".into()))]);
+            .answer([Ok(()), Err(ResumeError::Transient("throttled".into()))]);
         let mut got = Vec::new();
         for message in &batch().records {
             got.push(process_message(&f.ports, message).await);
@@ -421,10 +415,7 @@ mod tests {
         // GIVEN the resume of an approval failed transiently
         let f = setup().await;
         f.resumer
-            .script
-            .lock()
-            .unwrap()
-            .push(Err(ResumeError::Transient("throttled".into())));
+            .answer([Err(ResumeError::Transient("throttled".into()))]);
         let event = batch();
         let message = &event.records[5];
         assert!(matches!(

@@ -82,11 +82,7 @@ mod tests {
             Some("arn:aws:states:eu-west-1:1:execution:hitl-review-dev:wf-rc".into());
         store.create_workflow(&wf).await.unwrap();
         let resumer = Arc::new(RecordingResumer::default());
-        resumer
-            .script
-            .lock()
-            .unwrap()
-            .push(Err(ResumeError::Transient("ThrottlingException".into())));
+        resumer.answer([Err(ResumeError::Transient("ThrottlingException".into()))]);
         let ports = Ports::new(store, clock)
             .with_resumer(resumer.clone())
             .with_review_notifier(Arc::new(RecordingNotifier::default()))
@@ -130,11 +126,7 @@ mod tests {
     #[tokio::test]
     async fn a_transient_failure_fails_the_invocation_and_keeps_the_decision_pending() {
         let (ports, resumer) = pending_approval().await;
-        resumer
-            .script
-            .lock()
-            .unwrap()
-            .push(Err(ResumeError::Transient("ThrottlingException".into())));
+        resumer.answer([Err(ResumeError::Transient("ThrottlingException".into()))]);
         let err = handle(&ports, ReconcileInput::default()).await.unwrap_err();
         assert_eq!(err.name().as_str(), "ResumeFailed");
         let wf = ports.store.get_workflow("wf-rc").await.unwrap().unwrap();

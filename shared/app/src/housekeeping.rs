@@ -102,11 +102,7 @@ mod tests {
             let wf = hitl_domain::testing::awaiting_review(id, "tok", start);
             ports.store.create_workflow(&wf).await.unwrap();
         }
-        resumer
-            .script
-            .lock()
-            .unwrap()
-            .push(Err(ResumeError::Transient("ThrottlingException".into())));
+        resumer.answer([Err(ResumeError::Transient("ThrottlingException".into()))]);
         let approve = crate::testing::approval(1);
         let reviewer = Reviewer::declared("rita", None, Channel::Cli);
         assert!(ports
