@@ -116,12 +116,12 @@ fn task(request: &GenerationRequest) -> String {
     if !reviews.is_empty() {
         text.push_str("\nReviewers' feedback on earlier iterations, oldest first:\n");
         for entry in reviews {
+            // Who reviewed is not the model's business: reviewer identities stay here.
             let _ = writeln!(
                 text,
-                "\nIteration {} ({} by {}):",
+                "\nIteration {} ({}):",
                 entry.iteration,
-                entry.decision.as_str(),
-                entry.reviewer
+                entry.decision.as_str()
             );
             let comments = entry.comments.trim();
             if !comments.is_empty() {
@@ -259,9 +259,7 @@ mod tests {
         // GIVEN iteration 2 was reviewed with comments and two corrections
         let text = user_text(&third_iteration());
         // THEN iteration 3's prompt states them, under iteration 2
-        let at = text
-            .find("Iteration 2 (request_changes by alice):")
-            .unwrap();
+        let at = text.find("Iteration 2 (request_changes):").unwrap();
         let section = &text[at..];
         assert!(section.contains("Comments: Never say \"Discover\" again."));
         assert!(section.contains("- category = \"home fragrance\""));
@@ -271,12 +269,8 @@ mod tests {
     #[test]
     fn the_next_prompt_keeps_every_earlier_iterations_feedback_oldest_first() {
         let text = user_text(&third_iteration());
-        let first = text
-            .find("Iteration 1 (request_changes by alice):")
-            .unwrap();
-        let second = text
-            .find("Iteration 2 (request_changes by alice):")
-            .unwrap();
+        let first = text.find("Iteration 1 (request_changes):").unwrap();
+        let second = text.find("Iteration 2 (request_changes):").unwrap();
         assert!(first < second);
         assert!(text[first..second].contains("Comments: Too generic; mention soy wax."));
         assert!(text[first..second].contains("- tone = \"premium\""));
@@ -307,6 +301,8 @@ mod tests {
         let text = user_text(&third_iteration());
         assert!(text.contains("Write iteration 3"));
         assert!(text.contains("\"early risers\""));
+        // reviewer identities do not leave for the model's server
+        assert!(!text.contains("alice"));
         assert!(text.contains("Previous draft (iteration 2):"));
         assert!(text.contains("\"tagline\": \"Discover Cedar Candles\""));
     }
