@@ -349,6 +349,19 @@ mod tests {
             .contains("- keywords: must have 3..=15 entries, got 1"));
     }
 
+    #[test]
+    fn the_example_in_the_docs_is_what_the_builder_writes() {
+        // docs/GENERATORS.md shows third_iteration's user message verbatim
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/GENERATORS.md");
+        let docs = std::fs::read_to_string(path).unwrap();
+        let text = user_text(&third_iteration());
+        assert!(
+            docs.contains(&format!("```\n{text}\n```")),
+            "docs/GENERATORS.md's example differs from:\n{text}"
+        );
+        assert!(docs.contains(brand::INSTRUCTIONS));
+    }
+
     /// Prints the prompt of `third_iteration` (run with `--nocapture`); docs/GENERATORS.md
     /// shows its output.
     #[test]
