@@ -31,6 +31,9 @@ use crate::prompt::{self, ChatMessage, Role};
 /// as a Lambda timeout.
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(240);
 
+/// The longest budget honoured (a larger one, `Duration::MAX` included, means this).
+pub const MAX_BUDGET: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// First backoff step; each retry doubles it, up to [`BACKOFF_CAP`].
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
@@ -51,7 +54,8 @@ pub struct OpenAiCompatible {
     pub api_key: Option<String>,
     /// The HTTP client (one per process; clones share its connection pool).
     pub http: reqwest::Client,
-    /// Time allowed for one draft: every call, retry, wait and the repair round.
+    /// Time allowed for one draft: every call, retry, wait and the repair round (at most
+    /// [`MAX_BUDGET`]).
     pub budget: Duration,
 }
 
@@ -230,7 +234,11 @@ impl OpenAiCompatible {
                     .map(Duration::from_secs);
                 let wait = backoff(attempt).max(retry_after.unwrap_or_default());
                 attempt += 1;
-                if Instant::now() + wait >= deadline {
+                // checked: a server may send any number of seconds
+                if Instant::now()
+                    .checked_add(wait)
+                    .is_none_or(|resume| resume >= deadline)
+                {
                     return Err(self.throttled(format!(
                         "{status} after {attempt} attempt(s); waiting {:.1}s more would pass the budget",
                         wait.as_secs_f64()
@@ -362,7 +370,7 @@ impl MetadataAgent for OpenAiCompatible {
         request: &GenerationRequest,
     ) -> Result<(GeneratedDraft, Option<Usage>), HandlerError> {
         let started = Instant::now();
-        let deadline = started + self.budget;
+        let deadline = started + self.budget.min(MAX_BUDGET);
         let mut messages = prompt::messages(request);
         let mut usage = Usage {
             model: self.model.clone(),

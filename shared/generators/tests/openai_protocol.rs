@@ -421,3 +421,26 @@ async fn an_unreachable_server_is_agent_invocation_failed() {
     assert_eq!(err.name().as_str(), "AgentInvocationFailed", "{err}");
     assert!(err.to_string().contains("cannot reach"), "{err}");
 }
+
+#[tokio::test]
+async fn an_absurd_retry_after_is_agent_throttled_not_a_panic() {
+    let (url, _) =
+        serve(vec![Reply::status(429, json!({"error": "later"}))
+            .header("retry-after", &u64::MAX.to_string())])
+        .await;
+    let err = adapter(&url, Duration::from_secs(2))
+        .generate(&request())
+        .await
+        .unwrap_err();
+    assert_eq!(err.name().as_str(), "AgentThrottled", "{err}");
+}
+
+#[tokio::test]
+async fn an_unbounded_budget_is_not_a_panic() {
+    let (url, _) = serve(vec![Reply::draft(&valid_draft())]).await;
+    let draft = adapter(&url, Duration::MAX)
+        .generate(&request())
+        .await
+        .unwrap();
+    assert_eq!(draft.content, valid_draft());
+}
