@@ -302,11 +302,38 @@ pub struct GeneratedDraft {
     pub generator: String,
 }
 
+/// What producing one draft cost, as the model's server reported it: the record kept per
+/// draft so reports can compare models by tokens, time and human rounds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// The model that answered, as its server names it.
+    pub model: String,
+    /// Prompt tokens, summed over every call the draft took (a repair round included).
+    #[serde(default)]
+    pub input_tokens: u64,
+    /// Completion tokens, summed the same way.
+    #[serde(default)]
+    pub output_tokens: u64,
+    /// Wall-clock time of the whole generation in milliseconds, retries and waits included.
+    #[serde(default)]
+    pub latency_ms: u64,
+}
+
 /// Drafts metadata (Bedrock agent on AWS, a deterministic generator locally).
 #[async_trait]
 pub trait MetadataAgent: Send + Sync {
     /// Produces one draft.
     async fn generate(&self, request: &GenerationRequest) -> Result<GeneratedDraft, HandlerError>;
+
+    /// [`Self::generate`], with what the draft cost when the agent can tell (`None` for
+    /// agents that do not report usage). Agents that meter their calls override this and
+    /// make `generate` drop the usage.
+    async fn generate_metered(
+        &self,
+        request: &GenerationRequest,
+    ) -> Result<(GeneratedDraft, Option<Usage>), HandlerError> {
+        self.generate(request).await.map(|draft| (draft, None))
+    }
 }
 
 /// Checks that the configured agent can be invoked.
@@ -324,5 +351,56 @@ pub struct NoAgentConfigured;
 impl AgentReadiness for NoAgentConfigured {
     async fn ensure_ready(&self) -> Result<(), HandlerError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    struct Unmetered;
+
+    #[async_trait]
+    impl MetadataAgent for Unmetered {
+        async fn generate(&self, _: &GenerationRequest) -> Result<GeneratedDraft, HandlerError> {
+            Ok(GeneratedDraft {
+                content: serde_json::json!({"name": "x"}),
+                generator: "unmetered".into(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn an_agent_that_does_not_meter_reports_no_usage() {
+        let request = GenerationRequest {
+            workflow_id: "wf".into(),
+            subject: crate::model::Subject {
+                id: "s".into(),
+                name: "S".into(),
+                category: None,
+                attributes: serde_json::Map::new(),
+            },
+            iteration: 1,
+            previous: None,
+            feedback: vec![],
+        };
+        let (draft, usage) = Unmetered.generate_metered(&request).await.unwrap();
+        assert_eq!(draft.generator, "unmetered");
+        assert_eq!(usage, None);
+    }
+
+    #[test]
+    fn usage_reads_records_without_counts() {
+        let usage: Usage = serde_json::from_str(r#"{"model":"llama3.1"}"#).unwrap();
+        assert_eq!(
+            usage,
+            Usage {
+                model: "llama3.1".into(),
+                input_tokens: 0,
+                output_tokens: 0,
+                latency_ms: 0
+            }
+        );
     }
 }

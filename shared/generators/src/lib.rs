@@ -1,0 +1,10 @@
+//! Generators that draft artifacts from the reviewers' feedback: the prompt that carries the
+//! review loop ([`prompt`]), the artifact type as a model sees it ([`brand`]) and the
+//! OpenAI-compatible chat-completions adapter of the `MetadataAgent` port ([`openai`]).
+//! Depends on the domain and an HTTP client only: no AWS SDK, no SQLite, no CLI.
+
+pub mod brand;
+pub mod openai;
+pub mod prompt;
+
+pub use openai::OpenAiCompatible;
