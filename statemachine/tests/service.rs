@@ -751,3 +751,68 @@ async fn state_machines_are_described_listed_and_updated() {
         .unwrap();
     assert_eq!(for_exec.definition(), HOUR_WAIT);
 }
+
+/// boto3 from the project's tool venv (`.tools/venv-moto`, installed with moto by
+/// `scripts/setup-test-tools.sh`): create, start, describe, history through boto3's paginator,
+/// and an error caught as boto3's modelled exception.
+const BOTO3_SCRIPT: &str = r#"
+import json, sys, time, boto3
+c = boto3.client("stepfunctions", endpoint_url=sys.argv[1], region_name="us-east-1",
+                 aws_access_key_id="AKIDTEST", aws_secret_access_key="secret")
+sm = c.create_state_machine(name="boto3", definition=sys.argv[2],
+                            roleArn="arn:aws:iam::123456789012:role/test")["stateMachineArn"]
+arn = c.start_execution(stateMachineArn=sm, name="b-1", input='{"n": 2, "wait": false}')["executionArn"]
+for _ in range(200):
+    d = c.describe_execution(executionArn=arn)
+    if d["status"] != "RUNNING":
+        break
+    time.sleep(0.05)
+pages = list(c.get_paginator("get_execution_history").paginate(
+    executionArn=arn, PaginationConfig={"PageSize": 3}))
+try:
+    c.describe_execution(executionArn=arn + "-missing")
+    missing = None
+except c.exceptions.ExecutionDoesNotExist as e:
+    missing = e.response["Error"]["Code"]
+print(json.dumps({
+    "status": d["status"], "output": json.loads(d["output"]),
+    "startDateIsDatetime": hasattr(d["startDate"], "year"),
+    "pages": len(pages), "events": [e["id"] for p in pages for e in p["events"]],
+    "missing": missing}))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_drives_the_endpoint() {
+    let python =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv-moto/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup-test-tools.sh (boto3 comes with moto)",
+        python.display()
+    );
+    let ep = endpoint(HandlerRegistry::new()).await;
+    let url = ep.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .args(["-c", BOTO3_SCRIPT, &url, PASS_WAIT_CHOICE])
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "boto3 script failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "SUCCEEDED");
+    assert_eq!(v["output"], json!({"n": 2, "wait": false}));
+    assert_eq!(v["startDateIsDatetime"], true);
+    assert_eq!(v["pages"], 3);
+    assert_eq!(v["events"], json!([1, 2, 3, 4, 5, 6, 7, 8]));
+    assert_eq!(v["missing"], "ExecutionDoesNotExist");
+}
