@@ -408,6 +408,8 @@ fn describe_state_machine_for_execution(
         },
         |sm| sm.name.clone(),
     );
+    // The store keeps only the machine's latest update: when that came after the execution
+    // started, the start date is the latest instant its definition is known to have been current.
     let update_date = sm.map_or(d.start_date, |sm| sm.updated_at.min(d.start_date));
     Ok(json!({
         "stateMachineArn": d.state_machine_arn,
