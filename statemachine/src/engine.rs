@@ -403,6 +403,29 @@ impl Engine {
         Ok(())
     }
 
+    /// `StopExecution`: ends a RUNNING execution as ABORTED with an optional error and cause
+    /// (an `ExecutionAborted` event; its callback tokens are closed, so a late
+    /// `SendTaskSuccess` gets `TaskTimedOut`). Returns the stop date. An execution that has
+    /// already stopped is left as it is and its stop date returned.
+    pub async fn stop_execution(
+        &self,
+        arn: &str,
+        error: Option<&str>,
+        cause: Option<&str>,
+    ) -> Result<DateTime<Utc>, EngineError> {
+        let _guard = self.exclusive().await?;
+        self.inner.clock.refresh()?;
+        let mut ld = self.load(arn)?;
+        if let Some(stopped) = ld.record.description.stop_date {
+            return Ok(stopped);
+        }
+        ld.runner.now = self.inner.clock.now();
+        let reason = StateError::new(error.unwrap_or_default(), cause.unwrap_or_default());
+        self.finish(&mut ld, ExecutionStatus::Aborted, None, Some(reason));
+        self.commit(&mut ld, false)?;
+        Ok(ld.runner.now)
+    }
+
     /// Creates an execution row (without running it). Returns (arn, start date, created).
     fn create_execution(
         &self,
@@ -588,6 +611,14 @@ impl Engine {
                 T::ExecutionSucceeded,
                 EventDetails {
                     output: output.clone().map(Arc::new),
+                    ..Default::default()
+                },
+            ),
+            ExecutionStatus::Aborted => (
+                T::ExecutionAborted,
+                EventDetails {
+                    error: error.as_ref().and_then(|e| present(&e.error)),
+                    cause: error.as_ref().and_then(|e| present(&e.cause)),
                     ..Default::default()
                 },
             ),

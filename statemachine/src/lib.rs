@@ -17,6 +17,7 @@ pub mod io;
 pub mod jsonata;
 pub mod path;
 pub mod retry;
+pub mod service;
 pub mod state;
 pub mod step;
 pub mod store;
