@@ -1,6 +1,9 @@
 //! The brand-metadata artifact: its schema check, canonical hash, correction application and
 //! the deterministic local generator that stands in for Bedrock.
 
+pub mod grammar;
+pub mod listen;
+
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
