@@ -357,6 +357,8 @@ mod tests {
             read("Warmer tagline please"),
             vec![Request::Tone("friendly")]
         );
+        assert_eq!(read("More formal"), vec![Request::Tone("professional")]);
+        assert_eq!(read("Bolder"), vec![Request::Tone("bold")]);
         assert_eq!(
             read("The description is too long"),
             vec![Request::Shorter {
