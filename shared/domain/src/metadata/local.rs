@@ -252,10 +252,10 @@ impl Notes {
                         _ => PROSE.to_vec(),
                     };
                     for f in fields {
-                        let Some(len) = draft.and_then(|d| field_text(d, f)) else {
+                        let Some(text) = draft.and_then(|d| field_text(d, f)) else {
                             continue;
                         };
-                        let limit = len.chars().count().saturating_sub(1);
+                        let limit = text.chars().count().saturating_sub(1);
                         let entry = self.max_chars.entry(f.to_owned()).or_insert(limit);
                         *entry = (*entry).min(limit);
                     }
@@ -315,11 +315,17 @@ impl Facts {
                     .map(str::to_owned)
             })
             .unwrap_or_else(|| "general consumers".to_owned());
+        // A corrected tone (checked against the schema at the door) wins over a requested one.
+        let tone = notes
+            .corrected("tone")
+            .and_then(|t| super::TONES.iter().copied().find(|known| *known == t))
+            .or(notes.tone)
+            .unwrap_or("friendly");
         Self {
             name,
             category,
             audience,
-            tone: notes.tone.unwrap_or("friendly"),
+            tone,
         }
     }
 }
@@ -451,8 +457,8 @@ fn description(facts: &Facts, notes: &Notes, headline_wishes: bool) -> String {
         wishes.extend(notes.wishes_for(HEADLINE));
     }
     let required = (!wishes.is_empty()).then(|| format!("It is known for {}", join_list(&wishes)));
-    if let Some(tone) = notes.tone {
-        if let Some((_, line)) = TONE_SENTENCES.iter().find(|(t, _)| *t == tone) {
+    if notes.tone.is_some() || notes.corrected("tone").is_some() {
+        if let Some((_, line)) = TONE_SENTENCES.iter().find(|(t, _)| *t == facts.tone) {
             optional.push((*line).to_owned());
         }
     }
