@@ -1,13 +1,18 @@
 //! The brand-metadata artifact: its schema check, canonical hash, correction application and
-//! the deterministic local generator that stands in for Bedrock.
+//! the deterministic local generator that stands in for a model ([`LocalGenerator`], in
+//! `local.rs`; it reads comments with [`listen`] and writes with [`grammar`]).
 
-use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::error::{FieldError, HandlerError};
-use crate::model::{Correction, FeedbackOutcome};
-use crate::ports::{GeneratedDraft, GenerationRequest, MetadataAgent};
+use crate::error::FieldError;
+use crate::model::Correction;
+
+pub mod grammar;
+pub mod listen;
+mod local;
+
+pub use local::{LocalGenerator, GENERATOR_NAME};
 
 /// Tones the schema accepts.
 pub const TONES: [&str; 5] = ["friendly", "premium", "playful", "professional", "bold"];
@@ -243,94 +248,5 @@ pub fn apply_correction(content: &mut Value, correction: &Correction) {
         target = object
             .entry(part.to_owned())
             .or_insert_with(|| Value::Object(Map::new()));
-    }
-}
-
-/// Deterministic stand-in for the Bedrock agent: the first draft is derived from the subject;
-/// each regeneration starts from the previous draft, applies every correction reviewers gave
-/// (visibly), and reworks the tagline in response to comments. Same input, same output.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LocalGenerator;
-
-const TAGLINES: [&str; 5] = [
-    "{name}, made for every day",
-    "Discover {name}",
-    "{name}: crafted with care",
-    "Everyday excellence from {name}",
-    "{name}, simply better",
-];
-
-fn first_draft(request: &GenerationRequest) -> Value {
-    let subject = &request.subject;
-    let name = subject.name.trim();
-    let digest = Sha256::digest(name.as_bytes());
-    let color = |offset: usize| {
-        format!(
-            "#{:02X}{:02X}{:02X}",
-            digest[offset],
-            digest[offset + 1],
-            digest[offset + 2]
-        )
-    };
-    let category = subject
-        .category
-        .clone()
-        .unwrap_or_else(|| "general".to_owned());
-    let mut keywords: Vec<String> = name
-        .split_whitespace()
-        .map(|w| w.to_lowercase())
-        .filter(|w| w.len() > 1)
-        .collect();
-    for extra in [category.to_lowercase(), "brand".into(), "quality".into()] {
-        if !keywords.contains(&extra) {
-            keywords.push(extra);
-        }
-    }
-    keywords.truncate(15);
-    let audience = subject
-        .attributes
-        .get("audience")
-        .and_then(Value::as_str)
-        .unwrap_or("general consumers");
-    json!({
-        "name": name,
-        "tagline": TAGLINES[0].replace("{name}", name),
-        "description": format!("{name} is a {category} brand offering products for {audience}."),
-        "category": category,
-        "tone": "friendly",
-        "target_audience": audience,
-        "keywords": keywords,
-        "colors": {"primary": color(0), "secondary": color(3)},
-    })
-}
-
-#[async_trait]
-impl MetadataAgent for LocalGenerator {
-    async fn generate(&self, request: &GenerationRequest) -> Result<GeneratedDraft, HandlerError> {
-        let mut content = match &request.previous {
-            Some(previous) => previous.content.clone(),
-            None => first_draft(request),
-        };
-        if request.previous.is_some() {
-            let name = request.subject.name.trim();
-            let variant = (request.iteration as usize).saturating_sub(1) % TAGLINES.len();
-            if let Some(object) = content.as_object_mut() {
-                object.insert(
-                    "tagline".into(),
-                    Value::String(TAGLINES[variant].replace("{name}", name)),
-                );
-            }
-        }
-        for entry in &request.feedback {
-            if matches!(entry.outcome, FeedbackOutcome::Applied { .. }) {
-                for correction in &entry.corrections {
-                    apply_correction(&mut content, correction);
-                }
-            }
-        }
-        Ok(GeneratedDraft {
-            content,
-            generator: "local-generator".into(),
-        })
     }
 }
