@@ -460,3 +460,36 @@ fn parse_corrections(raw: &[String]) -> Result<Vec<Correction>> {
         })
         .collect()
 }
+
+/// Who drafts the artifacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generator {
+    /// The offline, deterministic generator (no model, no network).
+    Local,
+    /// An OpenAI-compatible chat-completions endpoint (`--base-url`, `--model`).
+    Openai,
+}
+
+/// The drafting agent the flags name; `--generator openai` needs `--base-url` and `--model`.
+pub fn generator(
+    kind: Generator,
+    base_url: &Option<String>,
+    model: &Option<String>,
+    api_key_env: &Option<String>,
+) -> anyhow::Result<std::sync::Arc<dyn hitl_domain::ports::MetadataAgent>> {
+    Ok(match kind {
+        Generator::Local => std::sync::Arc::new(hitl_domain::metadata::LocalGenerator),
+        Generator::Openai => {
+            let (Some(base_url), Some(model)) = (base_url, model) else {
+                anyhow::bail!(
+                    "--generator openai needs --base-url (e.g. http://127.0.0.1:11434/v1) and --model (e.g. llama3.1)"
+                );
+            };
+            std::sync::Arc::new(hitl_generators::OpenAiCompatible::from_settings(
+                base_url,
+                model,
+                api_key_env.as_deref(),
+            )?)
+        }
+    })
+}

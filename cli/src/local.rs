@@ -426,6 +426,27 @@ impl Runtime {
         layer: &dyn Fn(Arc<dyn WorkflowStore>) -> Arc<dyn WorkflowStore>,
         definition: &str,
     ) -> Result<Self> {
+        Self::open_engine(data_dir, agent, layer, definition, EngineConfig::default())
+    }
+
+    /// The runtime behind `hitl sfn-local`: the same data directory, handlers and state
+    /// machine, with an engine that lets timers run in real time (a Step Functions endpoint
+    /// answers StartExecution while the execution still runs, as AWS does).
+    pub fn open_endpoint(data_dir: Option<&Path>, agent: Arc<dyn MetadataAgent>) -> Result<Self> {
+        let config = EngineConfig {
+            auto_advance_timers: false,
+            ..EngineConfig::default()
+        };
+        Self::open_engine(data_dir, agent, &|store| store, DEFINITION, config)
+    }
+
+    fn open_engine(
+        data_dir: Option<&Path>,
+        agent: Arc<dyn MetadataAgent>,
+        layer: &dyn Fn(Arc<dyn WorkflowStore>) -> Arc<dyn WorkflowStore>,
+        definition: &str,
+        config: EngineConfig,
+    ) -> Result<Self> {
         let (store, exec_store, notifications): (
             Arc<dyn WorkflowStore>,
             Arc<dyn statemachine::ExecutionStore>,
@@ -500,7 +521,7 @@ impl Runtime {
             exec_store,
             registry(&ports),
             engine_clock,
-            EngineConfig::default(),
+            config,
         ));
         let _ = resumer.engine.set(Arc::downgrade(&engine));
         let definition = statemachine::substitute(definition, &substitutions())?;

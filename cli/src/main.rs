@@ -6,6 +6,7 @@ mod aws_cmd;
 mod commands;
 mod operate;
 mod serve;
+mod sfn_local;
 mod smoke;
 
 use hitl_cli::report;
@@ -25,6 +26,26 @@ pub struct Cli {
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Who drafts: the offline `local` generator, or `openai` — any OpenAI-compatible
+    /// chat-completions endpoint (Ollama, vLLM, llama.cpp's server, LM Studio, OpenAI).
+    /// Every command that drafts (start, feedback, resolve, serve, sfn-local) uses it.
+    #[arg(long, global = true, env = "HITL_GENERATOR", value_enum, default_value_t = args::Generator::Local)]
+    pub generator: args::Generator,
+    /// With --generator openai: the API's base URL, e.g. http://127.0.0.1:11434/v1 for Ollama.
+    #[arg(long, global = true, env = "HITL_OPENAI_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// With --generator openai: the model, e.g. llama3.1.
+    #[arg(long, global = true, env = "HITL_OPENAI_MODEL", value_name = "MODEL")]
+    pub model: Option<String>,
+    /// With --generator openai: the environment variable holding the API key (none for a
+    /// local server). The key itself is never a flag, so it stays out of shell history.
+    #[arg(
+        long,
+        global = true,
+        env = "HITL_OPENAI_API_KEY_ENV",
+        value_name = "VAR"
+    )]
+    pub api_key_env: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -85,6 +106,9 @@ pub enum Command {
     Smoke(smoke::SmokeArgs),
     /// Serve the reviewers' HTTP API and review page on this machine.
     Serve(serve::ServeArgs),
+    /// Serve the local engine as a Step Functions endpoint (AWS JSON 1.0) for the AWS CLI,
+    /// boto3 and the AWS SDKs, with the project's state machine and functions in process.
+    SfnLocal(sfn_local::SfnLocalArgs),
     /// Manage local reviewers: `hitl reviewers add <name> --groups a,b`, `remove <name>`,
     /// `rotate <name>`, `list` (a running `hitl serve` follows changes at once).
     Reviewers(serve::ReviewersArgs),
@@ -160,7 +184,11 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         _ => {}
     }
-    let runtime = hitl_cli::local::Runtime::open(Some(&cli.data_dir))?;
+    let agent = args::generator(cli.generator, &cli.base_url, &cli.model, &cli.api_key_env)?;
+    if let Command::SfnLocal(ref args) = cli.command {
+        return sfn_local::run(&cli.data_dir, agent, args).await;
+    }
+    let runtime = hitl_cli::local::Runtime::open_with_agent(Some(&cli.data_dir), agent)?;
     runtime.engine.run_due().await?;
     let settled = runtime.settle_report().await?;
     let local = hitl_cli::backend::Local::new(&runtime, settled);
@@ -184,8 +212,10 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Smoke(args) => smoke::run(&runtime, args, cli.json).await,
         Command::Serve(args) => serve::run(&runtime, args.with_data_dir(&cli.data_dir)).await,
-        Command::Exec(_) | Command::Validate { .. } | Command::Reviewers(_) | Command::Aws(_) => {
-            Ok(std::process::ExitCode::SUCCESS)
-        }
+        Command::Exec(_)
+        | Command::Validate { .. }
+        | Command::Reviewers(_)
+        | Command::Aws(_)
+        | Command::SfnLocal(_) => Ok(std::process::ExitCode::SUCCESS),
     }
 }

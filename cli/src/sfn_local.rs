@@ -1,0 +1,60 @@
+//! `hitl sfn-local`: the local engine as a Step Functions endpoint (AWS JSON 1.0, see
+//! docs/LOCAL_ENGINE.md), serving this data directory's executions, with the project's state
+//! machine created and its functions registered in process — the AWS CLI, boto3 and the AWS
+//! SDKs start and drive the real definition with the real handlers.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use hitl_cli::local::Runtime;
+use hitl_domain::ports::MetadataAgent;
+
+/// `hitl sfn-local` flags.
+#[derive(Debug, clap::Args)]
+pub struct SfnLocalArgs {
+    /// Address to listen on (port 0 picks a free one; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8083")]
+    pub addr: SocketAddr,
+}
+
+/// How often resumptions queued by handlers (the synthetic reviewer) and the delivery outbox
+/// are settled while the endpoint runs.
+const SETTLE_EVERY: Duration = Duration::from_millis(100);
+
+/// Serves the endpoint until the process is stopped.
+pub async fn run(
+    data_dir: &Path,
+    agent: Arc<dyn MetadataAgent>,
+    args: &SfnLocalArgs,
+) -> Result<ExitCode> {
+    let runtime = Arc::new(Runtime::open_endpoint(Some(data_dir), agent)?);
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("binding {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "Step Functions endpoint on http://{addr} — state machine {} (this project's definition, its functions in process) — Ctrl-C to stop",
+        runtime.state_machine_arn
+    );
+    println!("  aws stepfunctions --endpoint-url http://{addr} list-state-machines");
+    let settling = {
+        let runtime = Arc::clone(&runtime);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SETTLE_EVERY).await;
+                if let Err(e) = runtime.settle().await {
+                    tracing::warn!(error = %e, "settling queued resumptions failed; retrying");
+                }
+            }
+        })
+    };
+    // Ctrl-C ends the process; every state change is already committed to the data directory.
+    let served = statemachine::service::serve(listener, Arc::clone(&runtime.engine)).await;
+    settling.abort();
+    served?;
+    Ok(ExitCode::SUCCESS)
+}

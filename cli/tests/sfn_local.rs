@@ -1,0 +1,183 @@
+//! Issue 32: `hitl sfn-local` serves the local engine as a Step Functions endpoint with the
+//! project's state machine and functions in process. The real AWS SDK for Rust drives it: it
+//! lists the project's state machine, starts a smoke batch of the real definition (the
+//! synthetic reviewer decides each workflow through the real handlers) and follows every
+//! execution to its end; errors arrive as the SDK's typed exceptions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sfn::types::ExecutionStatus;
+
+struct Endpoint {
+    child: Child,
+    url: String,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_endpoint() -> Endpoint {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .args(["--data-dir"])
+        .arg(data.path())
+        .args(["sfn-local", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_owned();
+    Endpoint {
+        child,
+        url,
+        _data: data,
+    }
+}
+
+async fn client(url: &str) -> aws_sdk_sfn::Client {
+    let config = aws_sdk_sfn::Config::builder()
+        .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
+        .region(aws_sdk_sfn::config::Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .build();
+    aws_sdk_sfn::Client::from_conf(config)
+}
+
+async fn until_done(sfn: &aws_sdk_sfn::Client, arn: &str) -> ExecutionStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = sfn
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .unwrap()
+            .status;
+        if status != ExecutionStatus::Running || Instant::now() > deadline {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_runs_the_projects_definition_with_its_handlers_through_the_endpoint() {
+    let endpoint = start_endpoint();
+    let sfn = client(&endpoint.url).await;
+
+    let machines = sfn.list_state_machines().send().await.unwrap();
+    let machine = machines
+        .state_machines()
+        .iter()
+        .find(|m| m.name() == "hitl-review")
+        .expect("the project's state machine is served");
+    let arn = machine.state_machine_arn().to_owned();
+
+    let input = serde_json::json!({
+        "action": "start_workflow",
+        "smoke": true,
+        "request_id": "sdk-smoke-1",
+        "config": {"max_iterations": 3, "batch_size": 2},
+    });
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(&arn)
+        .name("sdk-smoke-1")
+        .input(input.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        until_done(&sfn, started.execution_arn()).await,
+        ExecutionStatus::Succeeded
+    );
+
+    // The batch started one execution per workflow; the synthetic reviewer decides each one
+    // through process-feedback and the engine's SendTaskSuccess.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let items = loop {
+        let listed = sfn
+            .list_executions()
+            .state_machine_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        let items: Vec<_> = listed
+            .executions()
+            .iter()
+            .filter(|e| e.execution_arn() != started.execution_arn())
+            .map(|e| (e.execution_arn().to_owned(), e.status().clone()))
+            .collect();
+        let done = items.len() == 2 && items.iter().all(|(_, s)| *s != ExecutionStatus::Running);
+        if done || Instant::now() > deadline {
+            break items;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(items.len(), 2, "{items:?}");
+    for (item, status) in &items {
+        assert_eq!(*status, ExecutionStatus::Succeeded, "{item}");
+        let history = sfn
+            .get_execution_history()
+            .execution_arn(item)
+            .send()
+            .await
+            .unwrap();
+        // The functions ran as `lambda:invoke` tasks, and the review waited for its token.
+        let lambda_calls = history
+            .events()
+            .iter()
+            .filter_map(|e| e.task_scheduled_event_details())
+            .filter(|d| d.resource_type() == "lambda")
+            .count();
+        let waits = history
+            .events()
+            .iter()
+            .filter(|e| e.r#type().as_str() == "TaskSubmitted")
+            .count();
+        assert!(lambda_calls >= 4, "{item}: {lambda_calls} handler calls");
+        assert!(waits >= 1, "{item}: the review never waited for its token");
+    }
+
+    // Bad input gets the service's typed errors.
+    let err = sfn
+        .describe_execution()
+        .execution_arn(format!(
+            "{}:nope",
+            arn.replace(":stateMachine:", ":execution:")
+        ))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_execution_does_not_exist(), "{err:?}");
+    let err = sfn
+        .start_execution()
+        .state_machine_arn(&arn)
+        .name("sdk-smoke-1")
+        .input("{\"different\": true}")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_execution_already_exists(), "{err:?}");
+}
