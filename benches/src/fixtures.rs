@@ -51,6 +51,7 @@ fn base(id: &str, now: DateTime<Utc>) -> Workflow {
             delivery: None,
         }],
         claim_log: Vec::new(),
+        drafts: Vec::new(),
         escalation: None,
         failure: None,
         execution_arn: Some(format!(

@@ -107,11 +107,17 @@ async fn a_scripted_model_that_follows_feedback_converges_on_the_real_definition
             ],
         );
         hitl(&data_path, &url, &["feedback", &wf, "--approve"]);
-        hitl(&data_path, &url, &["--json", "status", &wf])
+        let report = hitl(
+            &data_path,
+            &url,
+            &["--json", "report", "--price", "openai:scripted-1=1/2"],
+        );
+        (hitl(&data_path, &url, &["--json", "status", &wf]), report)
     })
     .await
     .unwrap();
 
+    let (finished, report) = finished;
     let status: Value = serde_json::from_str(&finished).unwrap();
     assert_eq!(status["status"], "approved", "{status:#}");
     assert_eq!(status["iteration"], 2);
@@ -128,4 +134,25 @@ async fn a_scripted_model_that_follows_feedback_converges_on_the_real_definition
     assert!(asked[1]["messages"]
         .to_string()
         .contains("Mention fair trade in the tagline"));
+
+    // The report compares generators by rounds, tokens and cost: two drafts of 321 + 54
+    // tokens; at 1 and 2 per million tokens, (642 × 1 + 108 × 2) / 1e6.
+    let report: Value = serde_json::from_str(&report).unwrap();
+    let generators = report["generators"].as_array().unwrap();
+    assert_eq!(generators.len(), 1, "{generators:#?}");
+    let g = &generators[0];
+    assert_eq!(g["generator"], "openai:scripted-1");
+    assert_eq!(
+        (
+            g["drafts"].as_u64(),
+            g["input_tokens"].as_u64(),
+            g["output_tokens"].as_u64()
+        ),
+        (Some(2), Some(642), Some(108))
+    );
+    assert_eq!(g["mean_iterations_to_approval"], 2.0);
+    assert!(
+        (g["cost_per_approved"].as_f64().unwrap() - 0.000_858).abs() < 1e-12,
+        "{g}"
+    );
 }

@@ -398,6 +398,7 @@ pub fn artifact(iteration: u32, content: Value, now: DateTime<Utc>) -> Artifact 
         content,
         generator: "local-generator".into(),
         created_at: now + Duration::seconds(i64::from(iteration)),
+        usage: None,
     }
 }
 

@@ -286,6 +286,7 @@ async fn seed(store: &dyn WorkflowStore) -> Result<()> {
         content,
         generator: "deploy-check".into(),
         created_at: chrono::Utc::now(),
+        usage: None,
     };
     store.put_artifact("wf-pub", &artifact).await?;
     Ok(())

@@ -889,6 +889,26 @@ pub fn render_html_with(report: &Report, options: &HtmlOptions) -> String {
         );
     }
     out.push_str("</section>");
+
+    panel_start(
+        &mut out,
+        "generators",
+        "Generators",
+        "one row per generator (who drafted a workflow's first draft): how often its first draft \
+         was approved, how many iterations its approved workflows needed, the tokens its drafts \
+         used and, with prices given, what an approved artifact cost. Fewer rounds and fewer \
+         tokens per approved artifact are better.",
+    );
+    if report.generators.is_empty() {
+        out.push_str(r#"<p class="empty">No drafts recorded in this window.</p>"#);
+    } else {
+        let rows: Vec<Vec<String>> = super::text::generator_rows(report)
+            .into_iter()
+            .map(|row| row.iter().map(|cell| escape(cell)).collect())
+            .collect();
+        table_html(&mut out, &super::text::GENERATOR_COLUMNS, &rows);
+    }
+    out.push_str("</section>");
     out.push_str(
         "<footer>Rates are over completed workflows (approved, or escalated and finished with: \
          resolved, abandoned or left unresolved); n/a means nothing completed. Medians and p90s \

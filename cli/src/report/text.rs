@@ -456,7 +456,55 @@ pub fn render_table(report: &Report) -> String {
             let _ = writeln!(out, "  {note}");
         }
     }
+
+    let _ = writeln!(
+        out,
+        "\nGenerators (who drafted each workflow's first draft; cost at --price)"
+    );
+    if report.generators.is_empty() {
+        let _ = writeln!(out, "  no drafts recorded in this window");
+    } else {
+        let headers: Vec<&str> = GENERATOR_COLUMNS.iter().map(|(h, _)| *h).collect();
+        out.push_str(&table(&headers, &generator_rows(report)));
+    }
     out
+}
+
+/// The columns of the per-generator table, and whether each is numeric.
+pub const GENERATOR_COLUMNS: [(&str, bool); 9] = [
+    ("generator", false),
+    ("workflows", true),
+    ("first-draft rate", true),
+    ("mean iterations", true),
+    ("drafts", true),
+    ("tokens in", true),
+    ("tokens out", true),
+    ("tokens / approved", true),
+    ("cost / approved", true),
+];
+
+/// One row per generator (cells as text; the HTML renderer escapes them).
+pub fn generator_rows(report: &Report) -> Vec<Vec<String>> {
+    report
+        .generators
+        .iter()
+        .map(|g| {
+            vec![
+                g.generator.clone(),
+                g.workflows.to_string(),
+                format_rate(g.first_draft_approval.rate),
+                g.mean_iterations_to_approval
+                    .map_or_else(|| "n/a".to_owned(), |m| format!("{m:.1}")),
+                g.drafts.to_string(),
+                g.input_tokens.to_string(),
+                g.output_tokens.to_string(),
+                g.tokens_per_approved
+                    .map_or_else(|| "n/a".to_owned(), |t| format!("{t:.0}")),
+                g.cost_per_approved
+                    .map_or_else(|| "n/a".to_owned(), |c| format!("{c:.4}")),
+            ]
+        })
+        .collect()
 }
 
 /// The report as pretty-printed JSON (undefined rates are `null`).

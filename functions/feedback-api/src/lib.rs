@@ -61,6 +61,7 @@ mod tests {
                     content,
                     generator: "local-generator".into(),
                     created_at: clock.now(),
+                    usage: None,
                 },
             )
             .await

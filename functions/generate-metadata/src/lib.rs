@@ -39,66 +39,67 @@ pub async fn handle(ports: &Ports, input: GenerateInput) -> Result<GenerateOutpu
         1 => None,
         i => ports.store.get_artifact(&workflow.id, i - 1).await?,
     };
-    let artifact = match ports
-        .store
-        .get_artifact(&workflow.id, input.iteration)
-        .await?
-    {
-        Some(stored) => stored,
-        None => {
-            let feedback = ports
-                .store
-                .list_feedback(&workflow.id)
-                .await?
-                .into_iter()
-                .filter(|f| matches!(f.outcome, FeedbackOutcome::Applied { .. }))
-                .collect();
-            let request = GenerationRequest {
-                workflow_id: workflow.id.clone(),
-                subject: workflow.subject.clone(),
-                iteration: input.iteration,
-                previous: previous.clone(),
-                feedback,
-            };
-            let draft = ports.agent.generate(&request).await.inspect_err(|e| {
-                warn!(workflow_id = %workflow.id, iteration = input.iteration, error = %e,
-                    error_type = e.name().as_str(), "agent invocation failed");
-                ports
-                    .metrics
-                    .record(&metrics::agent_invocation_error(e.name().as_str()));
-            })?;
-            let problems = metadata::validate(&draft.content);
-            if !problems.is_empty() {
-                ports
-                    .metrics
-                    .record(&metrics::agent_invocation_error("ArtifactInvalid"));
-                return Err(HandlerError::ArtifactInvalid(problems));
-            }
-            let artifact = Artifact {
-                iteration: input.iteration,
-                hash: metadata::content_hash(&draft.content),
-                content: draft.content,
-                generator: draft.generator,
-                created_at: ports.clock.now(),
-            };
-            match ports.store.put_artifact(&workflow.id, &artifact).await {
-                Ok(()) => artifact,
-                // A concurrent attempt stored a different draft first: use that one.
-                Err(StoreError::Duplicate(_)) => ports
+    let artifact =
+        match ports
+            .store
+            .get_artifact(&workflow.id, input.iteration)
+            .await?
+        {
+            Some(stored) => stored,
+            None => {
+                let feedback = ports
                     .store
-                    .get_artifact(&workflow.id, input.iteration)
+                    .list_feedback(&workflow.id)
                     .await?
-                    .ok_or_else(|| HandlerError::Conflict(workflow.id.clone()))?,
-                Err(e) => return Err(e.into()),
+                    .into_iter()
+                    .filter(|f| matches!(f.outcome, FeedbackOutcome::Applied { .. }))
+                    .collect();
+                let request = GenerationRequest {
+                    workflow_id: workflow.id.clone(),
+                    subject: workflow.subject.clone(),
+                    iteration: input.iteration,
+                    previous: previous.clone(),
+                    feedback,
+                };
+                let (draft, usage) = ports.agent.generate_metered(&request).await.inspect_err(
+                    |e| {
+                        warn!(workflow_id = %workflow.id, iteration = input.iteration, error = %e,
+                    error_type = e.name().as_str(), "agent invocation failed");
+                        ports
+                            .metrics
+                            .record(&metrics::agent_invocation_error(e.name().as_str()));
+                    },
+                )?;
+                let problems = metadata::validate(&draft.content);
+                if !problems.is_empty() {
+                    ports
+                        .metrics
+                        .record(&metrics::agent_invocation_error("ArtifactInvalid"));
+                    return Err(HandlerError::ArtifactInvalid(problems));
+                }
+                let artifact = Artifact {
+                    iteration: input.iteration,
+                    hash: metadata::content_hash(&draft.content),
+                    content: draft.content,
+                    generator: draft.generator,
+                    created_at: ports.clock.now(),
+                    usage,
+                };
+                match ports.store.put_artifact(&workflow.id, &artifact).await {
+                    Ok(()) => artifact,
+                    // A concurrent attempt stored a different draft first: use that one.
+                    Err(StoreError::Duplicate(_)) => ports
+                        .store
+                        .get_artifact(&workflow.id, input.iteration)
+                        .await?
+                        .ok_or_else(|| HandlerError::Conflict(workflow.id.clone()))?,
+                    Err(e) => return Err(e.into()),
+                }
             }
-        }
-    };
+        };
     let now = ports.clock.now();
     mutate(ports.store.as_ref(), &workflow.id, |current| {
-        Ok((
-            rules::record_artifact(current, input.iteration, &artifact.hash, now)?,
-            (),
-        ))
+        Ok((rules::record_draft(current, &artifact, now)?, ()))
     })
     .await?;
     let no_progress = previous.is_some_and(|p| p.hash == artifact.hash);
@@ -165,6 +166,52 @@ mod tests {
         let wf = ports.store.get_workflow(&id).await.unwrap().unwrap();
         assert_eq!(wf.artifact_iteration, 1);
         assert_eq!(wf.version, 2, "the retry must not write again");
+    }
+
+    /// A generator that knows what its draft cost (a model behind an API).
+    struct Metered;
+    #[async_trait]
+    impl MetadataAgent for Metered {
+        async fn generate(
+            &self,
+            request: &GenerationRequest,
+        ) -> Result<GeneratedDraft, HandlerError> {
+            let draft = LocalGenerator.generate(request).await?;
+            Ok(GeneratedDraft {
+                generator: "openai:scripted-1".into(),
+                ..draft
+            })
+        }
+
+        async fn generate_metered(
+            &self,
+            request: &GenerationRequest,
+        ) -> Result<(GeneratedDraft, Option<hitl_domain::model::Usage>), HandlerError> {
+            let usage = hitl_domain::model::Usage {
+                model: "scripted-1".into(),
+                input_tokens: 321,
+                output_tokens: 54,
+                latency_ms: 812,
+            };
+            Ok((self.generate(request).await?, Some(usage)))
+        }
+    }
+
+    /// Issue 29: what a draft cost is kept with the draft and on the workflow record (what the
+    /// report compares generators by), once, even when the invocation is retried.
+    #[tokio::test]
+    async fn a_drafts_cost_is_kept_with_the_draft_and_on_the_workflow() {
+        let (ports, id) = setup(Arc::new(Metered)).await;
+        handle(&ports, fixture()).await.unwrap();
+        handle(&ports, fixture()).await.unwrap();
+        let stored = ports.store.get_artifact(&id, 1).await.unwrap().unwrap();
+        let usage = stored.usage.expect("the draft's usage is stored");
+        assert_eq!((usage.input_tokens, usage.output_tokens), (321, 54));
+        let wf = ports.store.get_workflow(&id).await.unwrap().unwrap();
+        assert_eq!(wf.drafts.len(), 1, "{:?}", wf.drafts);
+        assert_eq!(wf.drafts[0].iteration, 1);
+        assert_eq!(wf.drafts[0].generator, "openai:scripted-1");
+        assert_eq!(wf.drafts[0].usage.as_ref().unwrap().latency_ms, 812);
     }
 
     #[tokio::test]

@@ -195,6 +195,7 @@ mod tests {
                     hash: "h1".into(),
                     generator: "local-generator".into(),
                     created_at: now,
+                    usage: None,
                 },
             )
             .await

@@ -380,6 +380,7 @@ impl Workflow {
             pending_review: None,
             decisions: vec![],
             claim_log: Vec::new(),
+            drafts: Vec::new(),
             escalation: None,
             failure: None,
             execution_arn: None,
@@ -727,6 +728,10 @@ pub struct Workflow {
     /// the claim itself, in the same conditional write.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claim_log: Vec<ClaimEvent>,
+    /// Every draft the workflow got, by iteration: who drafted it and what it cost (what the
+    /// report compares models by). Older records have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drafts: Vec<DraftRecord>,
     /// Set when escalated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<Escalation>,
@@ -774,6 +779,40 @@ pub struct Artifact {
     pub generator: String,
     /// When.
     pub created_at: DateTime<Utc>,
+    /// What it cost, when the generator can tell (models behind an API do; the local
+    /// generator and the Bedrock agent do not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+/// One draft of a workflow as the workflow record keeps it: the iteration, who drafted it and
+/// what it cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftRecord {
+    /// The iteration it drafted.
+    pub iteration: u32,
+    /// Who drafted it.
+    pub generator: String,
+    /// What it cost, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+/// What producing one draft cost, as the model's server reported it: the record kept per
+/// draft so reports can compare models by tokens, time and human rounds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// The model that answered, as its server names it.
+    pub model: String,
+    /// Prompt tokens, summed over every call the draft took (a repair round included).
+    #[serde(default)]
+    pub input_tokens: u64,
+    /// Completion tokens, summed the same way.
+    #[serde(default)]
+    pub output_tokens: u64,
+    /// Wall-clock time of the whole generation in milliseconds, retries and waits included.
+    #[serde(default)]
+    pub latency_ms: u64,
 }
 
 /// What happened to a feedback submission.

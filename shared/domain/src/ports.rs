@@ -302,22 +302,7 @@ pub struct GeneratedDraft {
     pub generator: String,
 }
 
-/// What producing one draft cost, as the model's server reported it: the record kept per
-/// draft so reports can compare models by tokens, time and human rounds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    /// The model that answered, as its server names it.
-    pub model: String,
-    /// Prompt tokens, summed over every call the draft took (a repair round included).
-    #[serde(default)]
-    pub input_tokens: u64,
-    /// Completion tokens, summed the same way.
-    #[serde(default)]
-    pub output_tokens: u64,
-    /// Wall-clock time of the whole generation in milliseconds, retries and waits included.
-    #[serde(default)]
-    pub latency_ms: u64,
-}
+pub use crate::model::Usage;
 
 /// Drafts metadata (Bedrock agent on AWS, a deterministic generator locally).
 #[async_trait]

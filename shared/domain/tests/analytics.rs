@@ -748,3 +748,108 @@ fn inbox_figures() {
         (1, 4)
     );
 }
+
+/// Issue 29: which generator needs fewer human rounds, and what its drafts cost. Two models:
+/// `openai:small` drafted wf-s1 (approved at iteration 1, 300 + 50 tokens) and wf-s2 (approved
+/// at iteration 3: three drafts of 300 + 50); `openai:large` drafted wf-l1 (escalated at the
+/// limit after 2 drafts of 1,000 + 200). The local generator reports no usage.
+#[test]
+fn per_generator_figures_compare_rounds_tokens_and_cost() {
+    use hitl_domain::analytics::{first_generator, Price};
+    use hitl_domain::model::{DraftRecord, Usage};
+    fn drafted(mut wf: Workflow, generator: &str, n: u32, input: u64, output: u64) -> Workflow {
+        wf.drafts = (1..=n)
+            .map(|iteration| DraftRecord {
+                iteration,
+                generator: generator.into(),
+                usage: Some(Usage {
+                    model: generator.into(),
+                    input_tokens: input,
+                    output_tokens: output,
+                    latency_ms: 100,
+                }),
+            })
+            .collect();
+        wf
+    }
+    let at = |d, h| jan(d, h);
+    let approve = |it, day| fixture::decision(it, Decision::Approve, at(day, 9), 1);
+    let change = |it, day| fixture::decision(it, Decision::RequestChanges, at(day, 9), 1);
+    let s1 = drafted(
+        fixture::approved("wf-s1", "S1", at(5, 8), vec![approve(1, 6)]),
+        "openai:small",
+        1,
+        300,
+        50,
+    );
+    let s2 = drafted(
+        fixture::approved(
+            "wf-s2",
+            "S2",
+            at(5, 8),
+            vec![change(1, 6), change(2, 7), approve(3, 8)],
+        ),
+        "openai:small",
+        3,
+        300,
+        50,
+    );
+    let l1 = drafted(
+        fixture::escalated(
+            "wf-l1",
+            "L1",
+            at(5, 8),
+            2,
+            EscalationReason::IterationLimit,
+            at(9, 9),
+            vec![change(1, 6), change(2, 7)],
+        ),
+        "openai:large",
+        2,
+        1_000,
+        200,
+    );
+    let mut local = fixture::approved("wf-local", "Local", at(5, 8), vec![approve(1, 6)]);
+    local.drafts = vec![DraftRecord {
+        iteration: 1,
+        generator: "local-generator".into(),
+        usage: None,
+    }];
+    let workflows = vec![s1, s2, l1, local];
+    assert_eq!(first_generator(&workflows[0]), Some("openai:small"));
+    let prices = std::collections::BTreeMap::from([(
+        "openai:small".to_owned(),
+        Price {
+            input_per_million: 0.15,
+            output_per_million: 0.60,
+        },
+    )]);
+    let report =
+        compute(&workflows, &HashMap::new(), &window_options()).priced(&prices, &workflows);
+    let by: HashMap<&str, _> = report
+        .generators
+        .iter()
+        .map(|g| (g.generator.as_str(), g))
+        .collect();
+    assert_eq!(by.len(), 3, "{:?}", report.generators);
+
+    let small = by["openai:small"];
+    assert_eq!((small.workflows, small.completed, small.drafts), (2, 2, 4));
+    assert_eq!(small.first_draft_approval, Ratio::new(1, 2));
+    close(small.mean_iterations_to_approval, 2.0); // (1 + 3) / 2
+    assert_eq!((small.input_tokens, small.output_tokens), (1_200, 200)); // 4 × 300, 4 × 50
+    close(small.tokens_per_approved, 700.0); // (350 + 1,050) / 2
+    close(small.cost, 0.000_3); // (1,200 × 0.15 + 200 × 0.60) / 1e6
+    close(small.cost_per_approved, 0.000_15); // both approved: 0.0003 / 2
+
+    let large = by["openai:large"];
+    assert_eq!((large.workflows, large.completed, large.drafts), (1, 1, 2));
+    assert_eq!(large.first_draft_approval, Ratio::new(0, 1));
+    assert_eq!(large.mean_iterations_to_approval, None);
+    assert_eq!(large.tokens_per_approved, None);
+    assert_eq!(large.cost, None, "no price given");
+
+    let local = by["local-generator"];
+    assert_eq!((local.input_tokens, local.output_tokens), (0, 0));
+    assert_eq!(local.first_draft_approval, Ratio::new(1, 1));
+}

@@ -92,6 +92,7 @@ impl Session {
                 content: content.clone(),
                 generator: "local-generator".into(),
                 created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+                usage: None,
             }),
             feedback: self.feedback.clone(),
         }

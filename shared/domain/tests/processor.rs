@@ -366,6 +366,7 @@ async fn store_draft(f: &Fixture) {
         content,
         generator: "agent".into(),
         created_at: f.clock.now(),
+        usage: None,
     };
     f.deps.store.put_artifact("wf-fb", &artifact).await.unwrap();
 }

@@ -207,6 +207,7 @@ mod tests {
             hash: "h".into(),
             generator: "test".into(),
             created_at: Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap(),
+            usage: None,
         }
     }
 

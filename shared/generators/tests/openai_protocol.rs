@@ -162,6 +162,7 @@ fn request() -> GenerationRequest {
             hash: "h1".into(),
             generator: "openai:scripted".into(),
             created_at: Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap(),
+            usage: None,
         }),
         feedback: vec![FeedbackEntry {
             workflow_id: "wf-protocol".into(),

@@ -126,6 +126,148 @@ pub struct Report {
     pub inbox: InboxFigures,
     /// Per ISO week of completion, oldest first, contiguous from the first to the last week.
     pub weekly: Vec<WeekTrend>,
+    /// Per generator (the one that drafted a workflow's first draft): how many human rounds
+    /// its workflows needed and what its drafts cost. Empty for records older than issue 29.
+    #[serde(default)]
+    pub generators: Vec<GeneratorFigures>,
+}
+
+/// What one generator's workflows needed and cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorFigures {
+    /// `local-generator`, `openai:<model>`, `bedrock:<model>`, `bedrock-agent:…`.
+    pub generator: String,
+    /// Workflows in scope whose first draft it made.
+    pub workflows: usize,
+    /// Of those, completed (approved or escalated).
+    pub completed: usize,
+    /// Approved at iteration 1 / completed.
+    pub first_draft_approval: Ratio,
+    /// Mean iterations approved workflows needed (`None` without approvals).
+    pub mean_iterations_to_approval: Option<f64>,
+    /// Drafts it made (every iteration of its workflows).
+    pub drafts: usize,
+    /// Prompt tokens over those drafts (drafts whose generator reported usage).
+    pub input_tokens: u64,
+    /// Completion tokens over those drafts.
+    pub output_tokens: u64,
+    /// Tokens (in + out) of its approved workflows per approved workflow.
+    pub tokens_per_approved: Option<f64>,
+    /// What its drafts cost, at the prices the report was given (`None` without a price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+    /// Cost of its approved workflows' drafts per approved workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_per_approved: Option<f64>,
+}
+
+/// A model's price, in currency units per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Price {
+    /// Per million prompt tokens.
+    pub input_per_million: f64,
+    /// Per million completion tokens.
+    pub output_per_million: f64,
+}
+
+impl Price {
+    /// What `input` and `output` tokens cost.
+    pub fn of(&self, input: u64, output: u64) -> f64 {
+        (input as f64 * self.input_per_million + output as f64 * self.output_per_million)
+            / 1_000_000.0
+    }
+}
+
+impl Report {
+    /// Adds costs to the per-generator figures, at `prices` keyed by generator name.
+    pub fn priced(mut self, prices: &BTreeMap<String, Price>, workflows: &[Workflow]) -> Self {
+        for figures in &mut self.generators {
+            let Some(price) = prices.get(&figures.generator) else {
+                continue;
+            };
+            figures.cost = Some(price.of(figures.input_tokens, figures.output_tokens));
+            let (mut approved, mut approved_cost) = (0usize, 0.0);
+            for workflow in workflows.iter().filter(|w| {
+                first_generator(w) == Some(figures.generator.as_str())
+                    && w.status == WorkflowStatus::Approved
+            }) {
+                approved += 1;
+                let (input, output) = tokens(workflow);
+                approved_cost += price.of(input, output);
+            }
+            figures.cost_per_approved = (approved > 0).then(|| approved_cost / approved as f64);
+        }
+        self
+    }
+}
+
+/// Who drafted the workflow's first draft.
+pub fn first_generator(workflow: &Workflow) -> Option<&str> {
+    workflow
+        .drafts
+        .iter()
+        .min_by_key(|d| d.iteration)
+        .map(|d| d.generator.as_str())
+}
+
+/// Prompt and completion tokens over the workflow's drafts.
+fn tokens(workflow: &Workflow) -> (u64, u64) {
+    workflow
+        .drafts
+        .iter()
+        .filter_map(|d| d.usage.as_ref())
+        .fold((0, 0), |(i, o), u| {
+            (i + u.input_tokens, o + u.output_tokens)
+        })
+}
+
+/// The per-generator figures over the workflows in scope with the bin each fell in.
+fn generator_figures(scope: &[(&Workflow, Bin)]) -> Vec<GeneratorFigures> {
+    let mut by: BTreeMap<&str, (GeneratorFigures, usize, Vec<u32>, u64)> = BTreeMap::new();
+    for (workflow, bin) in scope {
+        let Some(generator) = first_generator(workflow) else {
+            continue;
+        };
+        let entry = by.entry(generator).or_insert_with(|| {
+            (
+                GeneratorFigures {
+                    generator: generator.to_owned(),
+                    ..GeneratorFigures::default()
+                },
+                0,
+                Vec::new(),
+                0,
+            )
+        });
+        let (figures, first_draft, iterations, approved_tokens) = entry;
+        figures.workflows += 1;
+        figures.drafts += workflow.drafts.len();
+        let (input, output) = tokens(workflow);
+        figures.input_tokens += input;
+        figures.output_tokens += output;
+        if matches!(bin, Bin::Approved | Bin::Escalated) {
+            figures.completed += 1;
+        }
+        if *bin == Bin::Approved {
+            let iteration = approval_iteration(workflow);
+            iterations.push(iteration);
+            *approved_tokens += input + output;
+            if iteration == 1 {
+                *first_draft += 1;
+            }
+        }
+    }
+    by.into_values()
+        .map(|(mut figures, first_draft, iterations, approved_tokens)| {
+            figures.first_draft_approval = Ratio::new(first_draft, figures.completed);
+            let approved = iterations.len();
+            figures.mean_iterations_to_approval = (approved > 0)
+                .then(|| iterations.iter().map(|&i| f64::from(i)).sum::<f64>() / approved as f64);
+            figures.tokens_per_approved =
+                (approved > 0).then(|| approved_tokens as f64 / approved as f64);
+            figures
+        })
+        .collect()
 }
 
 /// Workflow counts of the scope.
@@ -857,6 +999,7 @@ pub fn compute(
         reviewer_turnaround: Turnaround::from_sorted(&turnaround),
         inbox,
         weekly,
+        generators: generator_figures(&scope),
     }
 }
 

@@ -40,6 +40,7 @@ pub fn person_artifact(workflow: &Workflow, entry: &FeedbackEntry) -> Option<Art
         content,
         generator: format!("person:{}", entry.reviewer),
         created_at: entry.received_at,
+        usage: None,
     })
 }
 

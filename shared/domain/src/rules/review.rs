@@ -11,6 +11,27 @@ use crate::model::{
     Workflow, WorkflowStatus,
 };
 
+/// [`record_artifact`] for the draft `artifact` a generator produced, also keeping who drafted
+/// it and what it cost in the workflow's `drafts` (the report compares generators by them).
+/// `None` when the iteration's draft is already recorded (a retried invocation).
+pub fn record_draft(
+    workflow: &Workflow,
+    artifact: &crate::model::Artifact,
+    now: DateTime<Utc>,
+) -> Result<Option<Workflow>, TransitionError> {
+    Ok(
+        record_artifact(workflow, artifact.iteration, &artifact.hash, now)?.map(|mut next| {
+            next.drafts.retain(|d| d.iteration != artifact.iteration);
+            next.drafts.push(crate::model::DraftRecord {
+                iteration: artifact.iteration,
+                generator: artifact.generator.clone(),
+                usage: artifact.usage.clone(),
+            });
+            next
+        }),
+    )
+}
+
 /// Records that the draft for `iteration` was stored. Idempotent for the same iteration.
 pub fn record_artifact(
     workflow: &Workflow,

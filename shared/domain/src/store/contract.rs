@@ -126,6 +126,7 @@ pub async fn artifacts_are_write_once(store: Arc<dyn WorkflowStore>) {
         hash: hash.to_owned(),
         generator: "test".into(),
         created_at: Utc::now(),
+        usage: None,
     };
     let first = make(1, "h1");
     store.put_artifact(&id, &first).await.unwrap();
