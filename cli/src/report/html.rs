@@ -957,7 +957,7 @@ mod tests {
         assert!(!html.contains("<script"));
         assert!(!html.contains("http://") && !html.contains("https://"));
         assert!(!html.contains("<link"));
-        assert_eq!(count(&html, "How to read this:"), 7);
+        assert_eq!(count(&html, "How to read this:"), 8); // seven figures and the generators table
         assert!(!html.contains("NaN"));
     }
 

@@ -265,20 +265,8 @@ mod tests {
     fn workflow(id: &str, status: WorkflowStatus, at: DateTime<Utc>) -> Workflow {
         let terminal = status.is_terminal();
         Workflow {
-            id: id.to_owned(),
-            request_id: "req".into(),
-            subject: Subject {
-                id: format!("brand-{id}"),
-                name: format!("Brand {id}"),
-                category: None,
-                attributes: Default::default(),
-            },
-            config: WorkflowConfig::default(),
             status,
-            iteration: 1,
             artifact_iteration: 1,
-            artifact_hash: None,
-            pending_review: None,
             decisions: if status == WorkflowStatus::Approved {
                 vec![DecisionRecord {
                     resolution: None,
@@ -299,16 +287,20 @@ mod tests {
             } else {
                 vec![]
             },
-            claim_log: Vec::new(),
-            drafts: Vec::new(),
-            escalation: None,
-            failure: None,
-            execution_arn: None,
-            smoke: None,
-            created_at: at - chrono::Duration::days(1),
             updated_at: at,
             completed_at: terminal.then_some(at),
-            version: 1,
+            ..Workflow::new(
+                id.to_owned(),
+                "req".into(),
+                Subject {
+                    id: format!("brand-{id}"),
+                    name: format!("Brand {id}"),
+                    category: None,
+                    attributes: Default::default(),
+                },
+                WorkflowConfig::default(),
+                at - chrono::Duration::days(1),
+            )
         }
     }
 

@@ -205,7 +205,7 @@ mod tests {
         handle(&ports, fixture()).await.unwrap();
         handle(&ports, fixture()).await.unwrap();
         let stored = ports.store.get_artifact(&id, 1).await.unwrap().unwrap();
-        let usage = stored.usage.expect("the draft's usage is stored");
+        let usage = stored.usage.unwrap();
         assert_eq!((usage.input_tokens, usage.output_tokens), (321, 54));
         let wf = ports.store.get_workflow(&id).await.unwrap().unwrap();
         assert_eq!(wf.drafts.len(), 1, "{:?}", wf.drafts);
