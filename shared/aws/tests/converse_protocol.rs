@@ -99,6 +99,14 @@ async fn converse(
 
 /// Starts the server with `replies`; returns the adapter pointed at it and the script.
 async fn serve(replies: Vec<Reply>) -> (BedrockConverse, Arc<Script>) {
+    let (sdk, script) = serve_sdk(replies).await;
+    let adapter = BedrockConverse::new(BedrockConverse::client(&sdk), MODEL)
+        .with_budget(Duration::from_secs(20));
+    (adapter, script)
+}
+
+/// Starts the server with `replies`; returns an SDK configuration pointed at it.
+async fn serve_sdk(replies: Vec<Reply>) -> (aws_config::SdkConfig, Arc<Script>) {
     let script = Arc::new(Script {
         replies: Mutex::new(replies.into()),
         seen: Mutex::default(),
@@ -121,9 +129,7 @@ async fn serve(replies: Vec<Reply>) -> (BedrockConverse, Arc<Script>) {
         )))
         .endpoint_url(format!("http://{addr}"))
         .build();
-    let adapter = BedrockConverse::new(BedrockConverse::client(&sdk), MODEL)
-        .with_budget(Duration::from_secs(20));
-    (adapter, script)
+    (sdk, script)
 }
 
 fn request() -> GenerationRequest {
@@ -298,4 +304,19 @@ async fn validation_and_access_errors_fail_without_retry() {
             "{kind} is not retried"
         );
     }
+}
+
+#[tokio::test]
+async fn hitl_generator_bedrock_converse_wires_this_adapter_for_the_model() {
+    // GIVEN the variables the template sets with Generator=bedrock-converse (no other test of
+    // this binary reads the environment)
+    let (sdk, script) = serve_sdk(vec![Reply::tool_use(valid())]).await;
+    std::env::set_var(hitl_aws::config::GENERATOR, "bedrock-converse");
+    std::env::set_var(hitl_aws::config::BEDROCK_MODEL_ID, MODEL);
+    // WHEN the generate function's agent is wired and asked for a draft
+    let agent = hitl_aws::metadata_agent(&sdk).unwrap();
+    let draft = agent.generate(&request()).await.unwrap();
+    // THEN the model drafted it, through Converse
+    assert_eq!(draft.generator, format!("bedrock:{MODEL}"));
+    assert_eq!(script.seen.lock().unwrap()[0].model_id, MODEL);
 }
