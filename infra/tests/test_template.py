@@ -13,7 +13,9 @@ What is checked, all derived from the sources rather than from a hand-kept list:
   * least privilege: each function role's actions equal what its code calls - DynamoDB
     actions from the store methods it uses (shared/aws/src/dynamodb.rs), sns:Publish on the
     one topic it is wired to, states:SendTaskSuccess only with a resumer, Bedrock actions only
-    under the HasAgent condition;
+    under the condition of the generator that uses them (HITL_GENERATOR's choices in
+    shared/aws/src/config.rs, the adapters `metadata_agent` builds per choice), and each
+    generator's variables only under that generator's condition;
   * state machine role, schedule, table schema, saved queries, metric names.
 """
 
@@ -49,11 +51,12 @@ SDK_SERVICE_PREFIX = {
     "sqs": "sqs",
     "bedrockagentruntime": "bedrock",
     "bedrockagent": "bedrock",
+    "bedrockruntime": "bedrock",
     "s3": "s3",
     "eventbridge": "events",
 }
 # SDK operations whose IAM action has another name.
-SDK_OP_ACTION = {"s3:HeadObject": "s3:GetObject"}
+SDK_OP_ACTION = {"s3:HeadObject": "s3:GetObject", "bedrock:Converse": "bedrock:InvokeModel"}
 
 
 # --------------------------------------------------------------------------------------
@@ -120,6 +123,13 @@ def block(text: str, start: int) -> str:
             if depth == 0:
                 return text[i : j + 1]
     raise ValueError("unbalanced braces")
+
+
+def impl_start(text: str, type_name: str) -> int:
+    """Where the inherent impl block of `type_name` starts (generic or not)."""
+    m = re.search(rf"^impl(?:<[^>]*>)?\s+{type_name}\b", text, re.M)
+    assert m, f"no `impl {type_name}` block"
+    return m.start()
 
 
 def fn_bodies(text: str) -> dict[str, str]:
@@ -209,7 +219,7 @@ def processor_calls() -> tuple[frozenset, bool]:
     """Store methods the FeedbackProcessor calls (shared/domain/src/feedback/processor.rs),
     and whether it resumes executions."""
     text = strip_tests(read(DOMAIN / "feedback" / "processor.rs"))
-    impl = block(text, text.index("impl<S, R, C> FeedbackProcessor"))
+    impl = block(text, impl_start(text, "FeedbackProcessor"))
     calls = store_calls(impl)
     if re.search(r"\bmutate\(", impl):
         calls |= mutate_calls()
@@ -221,7 +231,7 @@ def relay_calls() -> frozenset:
     """Store methods of the outbox relay (the FeedbackProcessor impl block of
     shared/domain/src/feedback/outbox.rs, which also runs the processor's delivery helpers)."""
     text = strip_tests(read(DOMAIN / "feedback" / "outbox.rs"))
-    relay = block(text, text.index("impl<S, R, C> FeedbackProcessor"))
+    relay = block(text, impl_start(text, "FeedbackProcessor"))
     return frozenset(store_calls(relay)) | processor_calls()[0]
 
 
@@ -229,7 +239,7 @@ def relay_calls() -> frozenset:
 def sweeper_calls() -> frozenset:
     """Store methods of the review-reminder sweep (shared/domain/src/reminders.rs)."""
     text = strip_tests(read(DOMAIN / "reminders.rs"))
-    return frozenset(store_calls(block(text, text.index("impl<S, N, C> ReminderSweeper"))))
+    return frozenset(store_calls(block(text, impl_start(text, "ReminderSweeper"))))
 
 
 @lru_cache(maxsize=None)
@@ -256,10 +266,14 @@ def adapters() -> dict[str, dict]:
             if not fields:
                 continue
             client_of[m.group(1)] = "multi"
-            impl = block(mtext, mtext.index(f"for {m.group(1)}"))
+            # Every impl block of the struct (inherent and trait impls).
+            impls = "".join(
+                block(mtext, i.end())
+                for i in re.finditer(rf"impl(?:<[^>]*>)?\s+(?:\w+\s+for\s+)?{m.group(1)}\b", mtext)
+            )
             ops[m.group(1)] = {
                 (fields[f], op)
-                for f, op in re.findall(r"self\s*\.\s*(\w+)\s*\.\s*(\w+)\(\)", impl)
+                for f, op in re.findall(r"self\s*\.\s*(\w+)\s*\.\s*(\w+)\(\)", impls)
                 if f in fields
             }
     # Adapter -> SDK operations called in its trait impls.
@@ -268,35 +282,117 @@ def adapters() -> dict[str, dict]:
         body = block(text, m.end())
         for op in re.findall(r"self\s*\.client\s*\.\s*(\w+)\(\)", body):
             ops.setdefault(adapter, set()).add(op)
+    # Adapter -> IAM actions of the SDK operations it calls.
+    actions_of: dict[str, set] = {}
+    for a, service in client_of.items():
+        actions_of[a] = set()
+        for op in ops.get(a, ()):
+            if service == "dynamodb":
+                continue  # the store's actions come from the methods the function uses
+            svc, op_name = op if service == "multi" else (service, op)
+            action = f"{SDK_SERVICE_PREFIX[svc]}:{camel(op_name)}"
+            actions_of[a].add(SDK_OP_ACTION.get(action, action))
     bodies = fn_bodies(text)
     out = {}
     for name, body in bodies.items():
         if not re.search(rf"pub (async )?fn {name}\b", text):
             continue
-        built = {a for a in re.findall(r"\b(\w+)::new\(", body) if a in client_of}
+        built = built_adapters(body, client_of)
         if not built:
             continue
-        actions = set()
-        for a in built:
-            service = client_of[a]
-            for op in ops.get(a, ()):
-                if service == "dynamodb":
-                    continue  # the store's actions come from the methods the function uses
-                svc, op_name = op if service == "multi" else (service, op)
-                action = f"{SDK_SERVICE_PREFIX[svc]}:{camel(op_name)}"
-                actions.add(SDK_OP_ACTION.get(action, action))
+        actions = set().union(*(actions_of[a] for a in built))
         env = set(re.findall(r"config::([A-Z][A-Z0-9_]+)\b", body))
-        if "config::agent()" in body:
-            env |= set(re.findall(r"optional\((\w+)\)", fn_bodies(read(AWS / "config.rs"))["agent"]))
+        # Variables read through config.rs functions (`config::generator()`, `config::agent()`).
+        for call in re.findall(r"config::([a-z]\w*)\(", body):
+            env |= config_consts_read(call)
         sig = text[text.index(f"fn {name}") : text.index(f"fn {name}") + 200]
         out[name] = {
             "actions": actions,
             "env": env,
             "topic_param": "topic_var" in sig,
             "store": "DynamoStore" in built,
-            "bedrock": any(client_of[a].startswith("bedrock") for a in built),
+            "bedrock": any(a.startswith("bedrock:") for a in actions),
+            "built": built,
+            "actions_of": actions_of,
         }
     return out
+
+
+def built_adapters(body: str, client_of: dict) -> set[str]:
+    return {a for a in re.findall(r"\b(\w+)::new\(", body) if a in client_of}
+
+
+def without_strings(rust: str) -> str:
+    """Rust code with the contents of its string literals removed (messages name variables)."""
+    return re.sub(r'"(?:[^"\\]|\\.)*"', '""', rust)
+
+
+def config_consts_read(fn: str, seen: frozenset = frozenset()) -> set[str]:
+    """Constants of shared/aws/src/config.rs that its function `fn` (or one it calls) reads."""
+    text = strip_tests(read(AWS / "config.rs"))
+    bodies = fn_bodies(text)
+    consts = config_env_vars()
+    body = without_strings(bodies[fn])
+    out = {c for c in re.findall(r"\b([A-Z][A-Z0-9_]+)\b", body) if c in consts}
+    for callee in re.findall(r"\b(\w+)\(", body):
+        if callee in bodies and callee != fn and callee not in seen:
+            out |= config_consts_read(callee, seen | {fn})
+    return out
+
+
+@lru_cache(maxsize=None)
+def generator_choices() -> dict[str, tuple[str, frozenset]]:
+    """HITL_GENERATOR value -> (its `config::Generator` variant, the variables it reads), from
+    the `Some("value") =>` arms of `generator_from` in shared/aws/src/config.rs."""
+    bodies = fn_bodies(strip_tests(read(AWS / "config.rs")))
+    body = bodies["generator_from"]
+    arms = list(re.finditer(r'Some\("([a-z][a-z-]*)"\)\s*=>', body))
+    assert arms, "no `Some(\"value\") =>` arm in config::generator_from"
+    consts = config_env_vars()
+    out = {}
+    for i, m in enumerate(arms):
+        end = arms[i + 1].start() if i + 1 < len(arms) else len(body)
+        arm = without_strings(body[m.end() : end])
+        variant = re.search(r"Generator::(\w+)", arm)
+        assert variant, f"arm {m.group(1)} builds no Generator"
+        names = {c for c in re.findall(r"\b([A-Z][A-Z0-9_]+)\b", arm) if c in consts}
+        for callee in re.findall(r"\b(\w+)\(", arm):
+            if callee in bodies and callee != "generator_from":
+                names |= config_consts_read(callee)
+        out[m.group(1)] = (variant.group(1), frozenset(consts[c] for c in names))
+    return out
+
+
+@lru_cache(maxsize=None)
+def generator_of_action() -> dict[str, str]:
+    """IAM action -> the HITL_GENERATOR value whose adapter needs it: the adapters
+    `metadata_agent` (shared/aws/src/lib.rs) builds in its `Generator::X =>` arms."""
+    info = adapters()["metadata_agent"]
+    body = fn_bodies(strip_tests(read(AWS / "lib.rs")))["metadata_agent"]
+    value_of = {variant: value for value, (variant, _) in generator_choices().items()}
+    arms = list(re.finditer(r"Generator::(\w+)\b[^;]*?=>", body))
+    out = {}
+    for i, m in enumerate(arms):
+        end = arms[i + 1].start() if i + 1 < len(arms) else len(body)
+        for a in built_adapters(body[m.end() : end], {k: 1 for k in info["actions_of"]}):
+            for action in info["actions_of"][a]:
+                assert action not in out, f"{action} needed by two generators"
+                out[action] = value_of[m.group(1)]
+    return out
+
+
+def implies_generator(expr, value: str) -> bool:
+    """Whether a template condition (by name or expression) holds only when Generator=value."""
+    if isinstance(expr, str):
+        return implies_generator(template()["Conditions"][expr], value)
+    if isinstance(expr, dict) and "Condition" in expr:
+        return implies_generator(expr["Condition"], value)
+    if isinstance(expr, dict) and "Fn::Equals" in expr:
+        a, b = expr["Fn::Equals"]
+        return (ref(a), b) == ("Generator", value) or (ref(b), a) == ("Generator", value)
+    if isinstance(expr, dict) and "Fn::And" in expr:
+        return any(implies_generator(e, value) for e in expr["Fn::And"])
+    return False
 
 
 def function_crates() -> dict[str, Path]:
@@ -528,6 +624,14 @@ def test_environment_variables_are_exactly_what_the_code_reads():
             v = env[name]
             if name in (config_env_vars()["AGENT_ID"], config_env_vars()["AGENT_ALIAS_ID"]):
                 assert "Fn::If" in v and v["Fn::If"][0] == "HasAgent", f"{lid}: {name} only with an agent"
+            # A variable a generator choice reads is set only under that choice's condition.
+            for value, (_, read_by_choice) in generator_choices().items():
+                if name in read_by_choice:
+                    assert "Fn::If" in v and implies_generator(v["Fn::If"][0], value), (
+                        f"{lid}: {name} only with Generator={value}")
+                    assert ref(v["Fn::If"][2]) == "AWS::NoValue", lid
+        if config_env_vars()["GENERATOR"] in names:
+            assert ref(env[config_env_vars()["GENERATOR"]]) == "Generator", lid
         if config_env_vars()["TABLE_NAME"] in names:
             assert ref(env[config_env_vars()["TABLE_NAME"]]) == "WorkflowTable", lid
 
@@ -597,6 +701,19 @@ def test_function_roles_are_least_privilege():
                     assert [sub(r) for r in res_list] == [EXEC_ARN_SUB + sm_name + ":*"], f"{lid}: {a} scope"
                 elif a.startswith("states:"):
                     assert [sub(r) for r in res_list] == [SM_ARN_SUB + sm_name], f"{lid}: {a} scope"
+                elif a in generator_of_action():
+                    value = generator_of_action()[a]
+                    assert cond and implies_generator(cond, value), (
+                        f"{lid}: {a} must be conditional on Generator={value}")
+                    if a == "bedrock:InvokeModel":
+                        # Only the model the generate function is told to ask.
+                        model_var = config_env_vars()["BEDROCK_MODEL_ID"]
+                        param = ref(env[model_var]["Fn::If"][1])
+                        assert [sub(r) for r in res_list] == [
+                            f"arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}::foundation-model/${{{param}}}"
+                        ], f"{lid}: {a} scope"
+                    else:
+                        assert all("agent-alias/${AgentId}/${AgentAliasId}" in sub(r) for r in res_list)
                 elif a.startswith("bedrock:"):
                     assert cond == "HasAgent", f"{lid}: {a} must be conditional on HasAgent"
                     assert all("agent-alias/${AgentId}/${AgentAliasId}" in sub(r) for r in res_list)
@@ -775,8 +892,20 @@ def test_the_derivation_itself_sees_the_code():
     assert "states:SendTaskSuccess" in need["process-feedback"]["actions"]
     assert need["escalate"]["topics"] == {config_env_vars()["ESCALATION_TOPIC_ARN"]}
     assert need["generate-metadata"]["bedrock"] and "bedrock:InvokeAgent" in need["generate-metadata"]["actions"]
+    assert "bedrock:InvokeModel" in need["generate-metadata"]["actions"]
+    assert generator_of_action() == {"bedrock:InvokeAgent": "bedrock-agent", "bedrock:InvokeModel": "bedrock-converse"}
+    consts = config_env_vars()
+    assert generator_choices()["bedrock-converse"] == ("BedrockConverse", frozenset({consts["BEDROCK_MODEL_ID"]}))
+    assert generator_choices()["openai"][1] == {consts[c] for c in ("OPENAI_BASE_URL", "OPENAI_MODEL", "OPENAI_API_KEY")}
+    assert need["generate-metadata"]["env"] >= {consts["GENERATOR"], consts["BEDROCK_MODEL_ID"], consts["AGENT_ID"]}
+    assert consts["GENERATOR"] not in need["init-workflow"]["env"]
     assert "bedrock:GetAgentAlias" in need["init-workflow"]["actions"]
     assert "dynamodb:Query" in need["generate-metadata"]["dynamodb"]
+
+
+def test_the_generator_parameter_offers_exactly_the_choices_of_the_code():
+    allowed = template()["Parameters"]["Generator"]["AllowedValues"]
+    assert set(allowed) == set(generator_choices())
 
 
 def test_http_api_routes_match_the_api_crate():

@@ -1,5 +1,6 @@
 //! The AWS side of the hexagon: the DynamoDB store ([`dynamodb`]), the SNS notifier, Step
-//! Functions resumer, Bedrock agent and its readiness check, the Lambda-side SDK configuration
+//! Functions resumer, Bedrock agent and its readiness check, the Bedrock Converse generator
+//! ([`converse`]), the Lambda-side SDK configuration
 //! ([`config`], [`lambda_config`]), the Lambda error bridge ([`lambda`]) and the EMF metrics
 //! writer ([`metrics`]).
 //! Clients are built once (at cold start) with
@@ -7,6 +8,7 @@
 //! DynamoDB Local or an emulator can stand in without a test branch in production code.
 
 pub mod config;
+pub mod converse;
 pub mod dynamodb;
 pub mod lambda;
 pub mod metrics;
@@ -503,14 +505,29 @@ pub fn sfn_resumer(sdk: &SdkConfig) -> SfnResumer {
     SfnResumer::new(aws_sdk_sfn::Client::new(sdk))
 }
 
-/// The configured Bedrock agent, or the deterministic generator when none is configured.
+/// The generator chosen by `HITL_GENERATOR` ([`config::generator`]): the Bedrock agent
+/// (`InvokeAgent`), a Bedrock model (`Converse`), an OpenAI-compatible server, or the
+/// deterministic local generator.
 pub fn metadata_agent(sdk: &SdkConfig) -> Result<std::sync::Arc<dyn MetadataAgent>, HandlerError> {
-    Ok(match crate::config::agent()? {
-        Some((agent, alias)) => std::sync::Arc::new(BedrockAgent::new(
+    use crate::config::Generator;
+    Ok(match crate::config::generator()? {
+        Generator::BedrockAgent { agent_id, alias_id } => std::sync::Arc::new(BedrockAgent::new(
             aws_sdk_bedrockagentruntime::Client::new(sdk),
-            AgentAlias::new(agent, alias),
+            AgentAlias::new(agent_id, alias_id),
         )),
-        None => std::sync::Arc::new(hitl_domain::metadata::LocalGenerator),
+        Generator::BedrockConverse { model_id } => std::sync::Arc::new(
+            converse::BedrockConverse::new(converse::BedrockConverse::client(sdk), model_id),
+        ),
+        Generator::OpenAi {
+            base_url,
+            model,
+            api_key,
+        } => std::sync::Arc::new(
+            hitl_generators::OpenAiCompatible::new(base_url, model, api_key).map_err(|e| {
+                HandlerError::Config(format!("the openai generator's settings: {e}"))
+            })?,
+        ),
+        Generator::Local => std::sync::Arc::new(hitl_domain::metadata::LocalGenerator),
     })
 }
 

@@ -17,7 +17,6 @@ use async_trait::async_trait;
 use hitl_domain::metadata;
 use hitl_domain::ports::{GeneratedDraft, GenerationRequest, MetadataAgent, Usage};
 use hitl_domain::{FieldError, HandlerError};
-use rand::Rng;
 use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -25,18 +24,10 @@ use tracing::{info, warn};
 
 use crate::brand;
 use crate::prompt::{self, ChatMessage, Role};
+use crate::retry::backoff;
 
-/// Default time budget of one draft: below the generate function's Lambda timeout (300 s),
-/// so a throttled call ends as `AgentThrottled` (which the definition retries) rather than
-/// as a Lambda timeout.
-pub const DEFAULT_BUDGET: Duration = Duration::from_secs(240);
+pub use crate::retry::{DEFAULT_BUDGET, MAX_BUDGET};
 
-/// The longest budget honoured (a larger one, `Duration::MAX` included, means this).
-pub const MAX_BUDGET: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// First backoff step; each retry doubles it, up to [`BACKOFF_CAP`].
-const BACKOFF_BASE: Duration = Duration::from_millis(500);
-const BACKOFF_CAP: Duration = Duration::from_secs(30);
 /// How long connecting may take, whatever the budget.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of a server's error message is kept.
@@ -270,17 +261,6 @@ fn is_throttling(status: StatusCode) -> bool {
     )
 }
 
-/// The wait before retry `attempt` (0-based): half the exponential step plus a random part
-/// of the other half, so callers throttled together do not come back together.
-fn backoff(attempt: u32) -> Duration {
-    let step = BACKOFF_BASE
-        .saturating_mul(2u32.saturating_pow(attempt.min(16)))
-        .min(BACKOFF_CAP);
-    let half = step / 2;
-    let jitter = rand::thread_rng().gen_range(0..=half.as_millis() as u64);
-    half + Duration::from_millis(jitter)
-}
-
 /// The server's own words from an error body (`{"error": {"message": …}}` as OpenAI and
 /// Ollama send it, or `{"error": "…"}`), else the body, shortened.
 fn error_message(body: &str) -> String {
@@ -423,21 +403,6 @@ impl MetadataAgent for OpenAiCompatible {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn backoff_grows_and_stays_jittered_within_its_step() {
-        for attempt in 0..8 {
-            let step = BACKOFF_BASE
-                .saturating_mul(2u32.pow(attempt))
-                .min(BACKOFF_CAP);
-            let wait = backoff(attempt);
-            assert!(
-                wait >= step / 2 && wait <= step,
-                "attempt {attempt}: {wait:?}"
-            );
-        }
-        assert!(backoff(40) <= BACKOFF_CAP);
-    }
 
     #[test]
     fn error_messages_come_from_the_error_object() {
