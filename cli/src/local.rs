@@ -313,7 +313,7 @@ where
 }
 
 /// Registers the project's function handlers under their function names, each over the same
-/// ports (the Lambda functions get theirs from `hitl_aws::lambda::ports`).
+/// ports (the Lambda functions get theirs from `hitl_aws::lambda::wire`).
 pub fn registry(ports: &Ports) -> HandlerRegistry {
     HandlerRegistry::new()
         .with(

@@ -417,30 +417,27 @@ def crate_sources(crate_dir: Path) -> str:
 
 
 @lru_cache(maxsize=None)
-def lambda_wiring() -> tuple[str, dict[str, str]]:
-    """shared/aws/src/lambda.rs's `ports_from`: the code that wires every function (store,
-    clock, metrics, page URL) and, per `Port` variant, the code of its match arm."""
-    body = fn_bodies(strip_tests(read(AWS / "lambda.rs")))["ports_from"]
-    loop = body.index("for need in needs")
-    arms = list(re.finditer(r"Port::(\w+)\s*=>", body))
-    assert arms, "no `Port::X =>` arm in ports_from"
-    out = {}
-    for i, m in enumerate(arms):
-        end = arms[i + 1].start() if i + 1 < len(arms) else len(body)
-        out[m.group(1)] = body[m.end() : end]
-    return body[:loop], out
+def lambda_wiring() -> dict[str, str]:
+    """shared/aws/src/lambda.rs's `wire` module: port function name -> its code (`base` is what
+    every function wires)."""
+    text = strip_tests(read(AWS / "lambda.rs"))
+    module = block(text, text.index("pub mod wire"))
+    bodies = fn_bodies(module)
+    assert "base" in bodies, "no `fn base` in hitl_aws::lambda::wire"
+    return bodies
 
 
-def wired_sources(src: str, binary: str) -> str:
-    """What a function's `PORTS` (`pub const PORTS: &[Port] = &[Port::X, ...]`) makes
-    `hitl_aws::lambda::ports_from` build for it, as code to read like the crate's own."""
-    m = re.search(r"pub const PORTS: &\[Port\] = &\[(.*?)\];", src, re.S)
-    assert m, f"{binary}: no `pub const PORTS: &[Port]` (its ports are wired from it)"
-    always, arms = lambda_wiring()
-    names = re.findall(r"Port::(\w+)", m.group(1))
-    unknown = [n for n in names if n not in arms]
-    assert not unknown, f"{binary}: PORTS lists {unknown}, which ports_from does not wire"
-    return always + "".join(arms[n] for n in names)
+def wired_sources(crate_dir: Path, binary: str) -> str:
+    """The wiring code a function's `main.rs` calls, to read like the crate's own: `base` plus
+    every port named in `lambda_main!(…, ports: [a, b])` or called as `wire::a(…)`."""
+    main = read(crate_dir / "src" / "main.rs")
+    bodies = lambda_wiring()
+    m = re.search(r"lambda_main!\([^,]+,\s*ports:\s*\[([^\]]*)\]", main)
+    names = re.findall(r"\w+", m.group(1)) if m else re.findall(r"\bwire::(\w+)\(", main)
+    assert m or "wire::base(" in main, f"{binary}: main.rs wires no ports through hitl_aws::lambda"
+    unknown = [n for n in names if n not in bodies]
+    assert not unknown, f"{binary}: main.rs names {unknown}, which hitl_aws::lambda::wire lacks"
+    return bodies["base"] + "".join(bodies[n] for n in names if n != "base")
 
 
 @lru_cache(maxsize=None)
@@ -455,7 +452,7 @@ def required_by_function() -> dict[str, dict]:
         processor = bool(re.search(r"FeedbackProcessor|\.decisions\(\)|housekeeping::", src))
         relay = bool(re.search(r"\.reconcile\(|housekeeping::(pass|deliver_pending)", src))
         sweeper = bool(re.search(r"ReminderSweeper|\.reminders\(\)|housekeeping::(pass|send_due_reminders)", src))
-        src += wired_sources(src, binary)
+        src += wired_sources(crate_dir, binary)
         methods = store_calls(src)
         if re.search(r"\bmutate\(", src):
             methods |= mutate_calls()

@@ -7,7 +7,7 @@
 //! Idempotent: a retry after the write re-sends the notification (at-least-once) but does
 //! not write again (a retry with a new token records the new token).
 
-use hitl_app::{Port, Ports};
+use hitl_app::Ports;
 
 use hitl_domain::contracts::{EscalateInput, WorkflowOutcome};
 use hitl_domain::feedback::FeedbackError;
@@ -18,10 +18,6 @@ use hitl_domain::ports::MetricsSink;
 use hitl_domain::ports::{Clock, Notification, NotificationKind};
 use hitl_domain::{rules, smoke, HandlerError};
 use tracing::info;
-
-/// The ports this function uses beyond the store, the clock and the metrics sink: its
-/// wiring builds these and its IAM policy grants what they call.
-pub const PORTS: &[Port] = &[Port::EscalationNotifier, Port::Resumer];
 
 /// The error message inside a Step Functions `Cause` of a Lambda failure (a JSON document with
 /// `errorMessage`), or the cause as it is.

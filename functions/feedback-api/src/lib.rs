@@ -10,10 +10,7 @@
 use std::sync::Arc;
 
 use hitl_api::{AppState, JwtClaims};
-use hitl_app::{Port, Ports};
-
-/// The ports this function uses beyond the store, the clock and the metrics sink.
-pub const PORTS: &[Port] = &[Port::Resumer];
+use hitl_app::Ports;
 
 /// The router over `ports`, with identities taken from the JWT authorizer's claims.
 pub fn app(ports: Ports, claims: JwtClaims) -> axum::Router {

@@ -1,6 +1,7 @@
 //! Lambda entry point of `feedback-api`: its ports, the router over them, and the HTTP adapter.
 
 use hitl_api::JwtClaims;
+use hitl_aws::lambda::wire;
 
 #[global_allocator]
 static ALLOC: hitl_aws::lambda::MiMalloc = hitl_aws::lambda::MiMalloc;
@@ -11,7 +12,8 @@ fn main() -> Result<(), lambda_http::Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let ports = hitl_aws::lambda::ports(feedback_api::PORTS)?;
+    let sdk = hitl_aws::lambda_config()?;
+    let ports = wire::resumer(&sdk, wire::base(&sdk)?)?;
     let app = feedback_api::app(ports, JwtClaims::from_env());
     runtime.block_on(lambda_http::run(app))
 }

@@ -13,7 +13,7 @@
 //! - a message that keeps failing transiently is received again until the queue's redrive
 //!   policy (`maxReceiveCount`) moves it to the dead-letter queue.
 
-use hitl_app::{Port, Ports};
+use hitl_app::Ports;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use hitl_domain::feedback::{
@@ -26,10 +26,6 @@ use tracing::{info, warn};
 
 /// `channel` recorded in the audit trail.
 pub const CHANNEL: Channel = Channel::Sqs;
-
-/// The ports this function uses beyond the store, the clock and the metrics sink: its
-/// wiring builds these and its IAM policy grants what they call.
-pub const PORTS: &[Port] = &[Port::Resumer];
 
 /// The body of one queue message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 //! — as the state machine's catch-all — records an unrecoverable failure (status `failed`,
 //! error, cause) on the workflow before the execution fails.
 
-use hitl_app::{Port, Ports};
+use hitl_app::Ports;
 
 use hitl_domain::contracts::{FinalizeInput, WorkflowOutcome};
 use hitl_domain::metrics;
@@ -14,10 +14,6 @@ use hitl_domain::rules;
 use hitl_domain::HandlerError;
 use serde_json::Value;
 use tracing::{error, info};
-
-/// The ports this function uses beyond the store, the clock and the metrics sink: its
-/// wiring builds these and its IAM policy grants what they call.
-pub const PORTS: &[Port] = &[];
 
 /// Finds the workflow id in the state at the time of a failure, if one was created.
 fn workflow_id_in(state: &Value) -> Option<String> {

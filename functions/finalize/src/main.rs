@@ -1,3 +1,3 @@
-//! Lambda entry point of `finalize`: its ports and its handler.
+//! Lambda entry point of `finalize`: its handler and the ports it uses.
 
-hitl_aws::lambda_main!(finalize::PORTS, finalize::handle);
+hitl_aws::lambda_main!(finalize::handle, ports: []);

@@ -2,7 +2,7 @@
 //! or a new one from the previous draft and all feedback so far), validates it against the
 //! metadata schema, stores it per iteration and reports whether it changed.
 
-use hitl_app::{Port, Ports};
+use hitl_app::Ports;
 
 use hitl_domain::contracts::{GenerateInput, GenerateOutput};
 use hitl_domain::model::{Artifact, FeedbackOutcome};
@@ -14,10 +14,6 @@ use hitl_domain::store::StoreError;
 use hitl_domain::HandlerError;
 use hitl_domain::{metadata, metrics};
 use tracing::{info, warn};
-
-/// The ports this function uses beyond the store, the clock and the metrics sink: its
-/// wiring builds these and its IAM policy grants what they call.
-pub const PORTS: &[Port] = &[Port::Agent];
 
 /// Handles one invocation. Idempotent: a retry after the draft was stored returns the stored
 /// draft's hash without calling the agent again.

@@ -1,7 +1,7 @@
 //! `InitWorkflow` and `PlanBatch`: validates a start request and expands it into items, and
 //! creates (idempotently) the workflow record of one item after checking the agent is ready.
 
-use hitl_app::{Port, Ports};
+use hitl_app::Ports;
 
 use hitl_domain::contracts::{self, InitInput, ItemInput, PlanOutput, WorkflowRef};
 use hitl_domain::model::Workflow;
@@ -11,10 +11,6 @@ use hitl_domain::store::CreateOutcome;
 use hitl_domain::HandlerError;
 use serde::Serialize;
 use tracing::info;
-
-/// The ports this function uses beyond the store, the clock and the metrics sink: its
-/// wiring builds these and its IAM policy grants what they call.
-pub const PORTS: &[Port] = &[Port::AgentReadiness];
 
 /// What the function returns, by operation.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,3 +1,3 @@
-//! Lambda entry point of `init-workflow`: its ports and its handler.
+//! Lambda entry point of `init-workflow`: its handler and the ports it uses.
 
-hitl_aws::lambda_main!(init_workflow::PORTS, init_workflow::handle);
+hitl_aws::lambda_main!(init_workflow::handle, ports: [agent_readiness]);

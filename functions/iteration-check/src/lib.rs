@@ -4,7 +4,7 @@
 //! `$.workflow` (id, iteration, SLAs) with the verdict, so no Pass state is needed to build it.
 //! Idempotent under retries.
 
-use hitl_app::{Port, Ports};
+use hitl_app::Ports;
 
 use hitl_domain::contracts::{IterationAction, IterationCheckInput, IterationCheckOutput};
 use hitl_domain::optimistic::mutate;
@@ -12,10 +12,6 @@ use hitl_domain::ports::Clock;
 use hitl_domain::rules::{self, IterationVerdict};
 use hitl_domain::HandlerError;
 use tracing::info;
-
-/// The ports this function uses beyond the store, the clock and the metrics sink: its
-/// wiring builds these and its IAM policy grants what they call.
-pub const PORTS: &[Port] = &[];
 
 /// Handles one invocation.
 pub async fn handle(

@@ -1,3 +1,3 @@
-//! Lambda entry point of `iteration-check`: its ports and its handler.
+//! Lambda entry point of `iteration-check`: its handler and the ports it uses.
 
-hitl_aws::lambda_main!(iteration_check::PORTS, iteration_check::handle);
+hitl_aws::lambda_main!(iteration_check::handle, ports: []);

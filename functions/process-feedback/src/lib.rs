@@ -4,16 +4,12 @@
 //! `SendTaskSuccess`. This is the direct-invocation entry point; the HTTP and queue front
 //! doors call the same [`FeedbackProcessor`].
 
-use hitl_app::{Port, Ports};
+use hitl_app::Ports;
 
 use hitl_domain::feedback::{feedback_of_message, FeedbackReceipt, Reviewer, StrictJson};
 use hitl_domain::model::Channel;
 use hitl_domain::HandlerError;
 use serde::{Deserialize, Serialize};
-
-/// The ports this function uses beyond the store, the clock and the metrics sink: its
-/// wiring builds these and its IAM policy grants what they call.
-pub const PORTS: &[Port] = &[Port::Resumer];
 
 /// A decision submitted by direct invocation (from a trusted caller).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@
 //! (EventBridge delivers at least once anyway). A failure is `PublishFailed` (retried by the
 //! definition, then recorded as the workflow's failure).
 
-use hitl_app::{Port, Ports};
+use hitl_app::Ports;
 
 use hitl_domain::feedback::person_artifact;
 use hitl_domain::model::{Artifact, Decision, Workflow, WorkflowStatus};
@@ -16,10 +16,6 @@ use hitl_domain::outcome::{envelope, envelope_bytes, envelope_key, finished_even
 use hitl_domain::HandlerError;
 use serde::{Deserialize, Serialize};
 use tracing::info;
-
-/// The ports this function uses beyond the store, the clock and the metrics sink: its
-/// wiring builds these and its IAM policy grants what they call.
-pub const PORTS: &[Port] = &[Port::Publisher];
 
 /// Task input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,3 +1,3 @@
-//! Lambda entry point of `publish-outcome`: its ports and its handler.
+//! Lambda entry point of `publish-outcome`: its handler and the ports it uses.
 
-hitl_aws::lambda_main!(publish_outcome::PORTS, publish_outcome::handle);
+hitl_aws::lambda_main!(publish_outcome::handle, ports: [publisher]);

@@ -8,7 +8,7 @@
 //! pending and the next pass picks them up again. Reminders whose notification failed are
 //! taken back and retried by the next pass.
 
-use hitl_app::{housekeeping, Port, Ports};
+use hitl_app::{housekeeping, Ports};
 
 use hitl_domain::feedback::ReconcileReport;
 use hitl_domain::HandlerError;
@@ -18,14 +18,6 @@ use serde::Deserialize;
 pub const DEFAULT_LIMIT: usize = 100;
 /// Largest `limit` accepted.
 pub const MAX_LIMIT: usize = 1000;
-
-/// The ports this function uses beyond the store, the clock and the metrics sink: its
-/// wiring builds these and its IAM policy grants what they call.
-pub const PORTS: &[Port] = &[
-    Port::Resumer,
-    Port::ReviewNotifier,
-    Port::EscalationNotifier,
-];
 
 /// The schedule's payload. Unknown fields are ignored (a scheduler may add its own).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

@@ -1,3 +1,3 @@
-//! Lambda entry point of `reconcile-deliveries`: its ports and its handler.
+//! Lambda entry point of `reconcile-deliveries`: its handler and the ports it uses.
 
-hitl_aws::lambda_main!(reconcile_deliveries::PORTS, reconcile_deliveries::handle);
+hitl_aws::lambda_main!(reconcile_deliveries::handle, ports: [resumer, review_notifier, escalation_notifier]);

@@ -8,7 +8,7 @@
 //! `FeedbackProcessing` escalates it (`no_progress`). Checking here rather than in a Choice
 //! after `MetadataRegeneration` saves a state transition in every review iteration.
 
-use hitl_app::{Port, Ports};
+use hitl_app::Ports;
 
 use hitl_domain::contracts::{ReviewRequestInput, ReviewRequestOutput};
 use hitl_domain::feedback::FeedbackError;
@@ -17,10 +17,6 @@ use hitl_domain::optimistic::mutate;
 use hitl_domain::ports::{Notification, NotificationKind, ResumeError};
 use hitl_domain::{rules, smoke, HandlerError};
 use tracing::info;
-
-/// The ports this function uses beyond the store, the clock and the metrics sink: its
-/// wiring builds these and its IAM policy grants what they call.
-pub const PORTS: &[Port] = &[Port::ReviewNotifier, Port::Resumer];
 
 /// Handles one invocation.
 pub async fn handle(

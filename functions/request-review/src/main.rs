@@ -1,3 +1,3 @@
-//! Lambda entry point of `request-review`: its ports and its handler.
+//! Lambda entry point of `request-review`: its handler and the ports it uses.
 
-hitl_aws::lambda_main!(request_review::PORTS, request_review::handle);
+hitl_aws::lambda_main!(request_review::handle, ports: [review_notifier, resumer]);

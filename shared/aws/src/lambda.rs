@@ -1,4 +1,4 @@
-//! How a Lambda function runs: its ports wired once from the environment ([`ports`]), its
+//! How a Lambda function runs: its ports wired once from the environment ([`wire`]), its
 //! handler served one invocation at a time ([`serve`]), its errors reported with the stable
 //! `errorType` ([`LambdaError`]) that the state machine matches in `ErrorEquals`. A function's
 //! `main.rs` is one [`lambda_main!`](crate::lambda_main) line.
@@ -6,80 +6,113 @@
 //! [`ErrorName`]: hitl_domain::ErrorName
 
 use std::future::Future;
-use std::sync::Arc;
 
-pub use hitl_app::{Port, Ports};
+pub use hitl_app::Ports;
 use hitl_domain::HandlerError;
 use lambda_runtime::{run, service_fn, Diagnostic, LambdaEvent};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::config;
-
 #[doc(hidden)]
 pub use mimalloc::MiMalloc;
 
-/// A function's whole `main.rs`: `hitl_aws::lambda_main!(PORTS, handler)` declares the
-/// allocator and a `main` that wires the listed [`Port`]s ([`ports`]) and serves
-/// `handler(&ports, event)` ([`serve`]).
+/// A function's whole `main.rs`: `hitl_aws::lambda_main!(crate::handle, ports: [resumer, ...])`
+/// declares the allocator and a `main` that wires the store, the clock and the metrics sink
+/// ([`wire::base`]) plus each listed port (a function of [`wire`]), then serves
+/// `handle(&ports, event)` ([`serve`]). The list is resolved at compile time, so a function
+/// links only the SDK clients of the ports it names (each function's zip stays small), and
+/// the infra tests derive its IAM policy and environment from the same list.
 #[macro_export]
 macro_rules! lambda_main {
-    ($ports:expr, $handler:path) => {
+    ($handler:path, ports: [$($port:ident),* $(,)?]) => {
         #[global_allocator]
         static ALLOC: $crate::lambda::MiMalloc = $crate::lambda::MiMalloc;
 
         fn main() -> ::std::result::Result<(), $crate::lambda::Error> {
-            $crate::lambda::main($ports, |ports: $crate::lambda::Ports, event| async move {
-                $handler(&ports, event).await
-            })
+            $crate::lambda::main(
+                |sdk| {
+                    let ports = $crate::lambda::wire::base(sdk)?;
+                    $( let ports = $crate::lambda::wire::$port(sdk, ports)?; )*
+                    Ok(ports)
+                },
+                |ports: $crate::lambda::Ports, event| async move { $handler(&ports, event).await },
+            )
         }
     };
 }
 
 pub use lambda_runtime::Error;
 
-/// The ports of a function, from the variables its template sets: the DynamoDB store
-/// (`HITL_TABLE_NAME`), the system clock and the EMF metrics writer always, and each port in
-/// `needs` (a missing variable fails the cold start with `ConfigError`, naming it). Ports not
-/// listed stay unwired: a call to one fails with a configuration error, never reaches AWS.
-pub fn ports(needs: &[Port]) -> Result<Ports, HandlerError> {
-    let sdk = crate::lambda_config()?;
-    ports_from(&sdk, needs)
-}
+/// The ports of a Lambda function, one function per port, each reading the variables its
+/// template sets (a missing one fails the cold start with `ConfigError`, naming it). Ports a
+/// function does not wire stay [`hitl_app::ports::Unwired`]: a call to one fails with a
+/// configuration error and never reaches AWS.
+pub mod wire {
+    use std::sync::Arc;
 
-/// [`ports`] over a given SDK configuration (tests, emulators).
-pub fn ports_from(sdk: &aws_config::SdkConfig, needs: &[Port]) -> Result<Ports, HandlerError> {
-    let mut ports = Ports::new(
-        Arc::new(crate::dynamo_store(sdk)?),
-        Arc::new(hitl_domain::ports::SystemClock),
-    )
-    .with_metrics(Arc::new(crate::metrics::EmfStdout))
-    .with_page_url(config::optional(config::REVIEW_PAGE_URL));
-    for need in needs {
-        ports = match need {
-            Port::Resumer => ports.with_resumer(Arc::new(crate::sfn_resumer(sdk))),
-            Port::ReviewNotifier => ports.with_review_notifier(Arc::new(crate::sns_notifier(
-                sdk,
-                config::REVIEW_TOPIC_ARN,
-            )?)),
-            Port::EscalationNotifier => ports.with_escalation_notifier(Arc::new(
-                crate::sns_notifier(sdk, config::ESCALATION_TOPIC_ARN)?,
-            )),
-            Port::Agent => ports.with_agent(crate::metadata_agent(sdk)?),
-            Port::AgentReadiness => ports.with_readiness(crate::agent_readiness(sdk)?),
-            Port::Publisher => ports.with_publisher(
-                Arc::new(crate::outcome_publisher(sdk)?),
-                config::required(config::ENVIRONMENT)?,
-            ),
-        };
+    use aws_config::SdkConfig;
+    use hitl_app::Ports;
+    use hitl_domain::HandlerError;
+
+    use crate::config;
+
+    /// What every function has: the DynamoDB store (`HITL_TABLE_NAME`), the system clock, the
+    /// EMF metrics writer and, when set, the review page's URL for links.
+    pub fn base(sdk: &SdkConfig) -> Result<Ports, HandlerError> {
+        Ok(Ports::new(
+            Arc::new(crate::dynamo_store(sdk)?),
+            Arc::new(hitl_domain::ports::SystemClock),
+        )
+        .with_metrics(Arc::new(crate::metrics::EmfStdout))
+        .with_page_url(config::optional(config::REVIEW_PAGE_URL)))
     }
-    Ok(ports)
+
+    /// Step Functions: `SendTaskSuccess`, and the execution history the relay reads.
+    pub fn resumer(sdk: &SdkConfig, ports: Ports) -> Result<Ports, HandlerError> {
+        Ok(ports.with_resumer(Arc::new(crate::sfn_resumer(sdk))))
+    }
+
+    /// The review topic.
+    pub fn review_notifier(sdk: &SdkConfig, ports: Ports) -> Result<Ports, HandlerError> {
+        Ok(ports.with_review_notifier(Arc::new(crate::sns_notifier(
+            sdk,
+            config::REVIEW_TOPIC_ARN,
+        )?)))
+    }
+
+    /// The escalation topic.
+    pub fn escalation_notifier(sdk: &SdkConfig, ports: Ports) -> Result<Ports, HandlerError> {
+        Ok(ports.with_escalation_notifier(Arc::new(crate::sns_notifier(
+            sdk,
+            config::ESCALATION_TOPIC_ARN,
+        )?)))
+    }
+
+    /// The generator `HITL_GENERATOR` chooses.
+    pub fn agent(sdk: &SdkConfig, ports: Ports) -> Result<Ports, HandlerError> {
+        Ok(ports.with_agent(crate::metadata_agent(sdk)?))
+    }
+
+    /// The configured agent's readiness check.
+    pub fn agent_readiness(sdk: &SdkConfig, ports: Ports) -> Result<Ports, HandlerError> {
+        Ok(ports.with_readiness(crate::agent_readiness(sdk)?))
+    }
+
+    /// S3 and EventBridge, and the environment name of outcome keys.
+    pub fn publisher(sdk: &SdkConfig, ports: Ports) -> Result<Ports, HandlerError> {
+        Ok(ports.with_publisher(
+            Arc::new(crate::outcome_publisher(sdk)?),
+            config::required(config::ENVIRONMENT)?,
+        ))
+    }
 }
 
 /// The body of [`lambda_main!`](crate::lambda_main): tracing, one thread (Lambda sends one
-/// invocation at a time per execution environment), the ports, then [`serve`].
-pub fn main<I, O, F, Fut>(needs: &[Port], handler: F) -> Result<(), Error>
+/// invocation at a time per execution environment), the ports `wire` builds from the
+/// function's SDK configuration, then [`serve`].
+pub fn main<W, I, O, F, Fut>(wire: W, handler: F) -> Result<(), Error>
 where
+    W: FnOnce(&aws_config::SdkConfig) -> Result<Ports, HandlerError>,
     I: DeserializeOwned + Send + 'static,
     O: Serialize + Send + 'static,
     F: Fn(Ports, I) -> Fut,
@@ -89,7 +122,7 @@ where
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let ports = ports(needs)?;
+    let ports = wire(&crate::lambda_config()?)?;
     runtime.block_on(serve(ports, handler))
 }
 
