@@ -273,7 +273,7 @@ async fn deploy_agent(
             },
         );
         println!(
-            "deploy the stack with: --parameter-overrides AgentId={} AgentAliasId={}",
+            "deploy the stack with: --parameter-overrides Generator=bedrock-agent AgentId={} AgentAliasId={}",
             deployed.agent_id, deployed.alias_id
         );
     }
