@@ -31,7 +31,7 @@ pub use errors::StateError;
 pub use history::{EventDetails, HistoryEvent, HistoryEventType};
 pub use store::{
     ExecutionDescription, ExecutionStatus, ExecutionStore, MemoryExecutionStore,
-    SqliteExecutionStore, StoreError,
+    SqliteExecutionStore, StateMachineType, StoreError,
 };
 pub use task::{HandlerRegistry, TaskContext, TaskFailure, TaskHandler};
 pub use validate::{validate, ValidationError};

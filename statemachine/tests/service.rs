@@ -4,11 +4,16 @@
 //! into its typed variants, list filtering and paging, and the `HitlAdvanceTime` extension.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sfn::config::interceptors::BeforeTransmitInterceptorContextMut;
+use aws_sdk_sfn::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+};
 use aws_sdk_sfn::operation::create_state_machine::CreateStateMachineError;
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
-use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+use aws_sdk_sfn::types::{
+    ExecutionStatus, HistoryEventType, StateMachineType, SyncExecutionStatus,
+};
 use aws_sdk_sfn::Client;
 use serde_json::{json, Value};
 use statemachine::service;
@@ -56,8 +61,32 @@ fn client(url: &str) -> Client {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
         .endpoint_url(url)
+        .interceptor(NoHostPrefix)
         .build();
     Client::from_conf(config)
+}
+
+/// The SDK sends `StartSyncExecution` to `sync-<host>` (the service's host prefix), which does
+/// not resolve for `127.0.0.1`: this takes the prefix off again, as a user pointing the SDK at
+/// a local endpoint does (boto3: `Config(inject_host_prefix=False)`).
+#[derive(Debug)]
+struct NoHostPrefix;
+
+impl Intercept for NoHostPrefix {
+    fn name(&self) -> &'static str {
+        "NoHostPrefix"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_sfn::error::BoxError> {
+        let uri = context.request().uri().replace("://sync-", "://");
+        context.request_mut().set_uri(uri)?;
+        Ok(())
+    }
 }
 
 async fn create(c: &Client, name: &str, definition: &str) -> String {
@@ -815,4 +844,225 @@ async fn boto3_drives_the_endpoint() {
     assert_eq!(v["pages"], 3);
     assert_eq!(v["events"], json!([1, 2, 3, 4, 5, 6, 7, 8]));
     assert_eq!(v["missing"], "ExecutionDoesNotExist");
+}
+
+/// Pass → Choice → Succeed, or a Fail state when `$.fail` is true; an optional Wait first.
+const EXPRESS_WORK: &str = r#"{"StartAt":"Shape","States":{
+  "Shape":{"Type":"Pass","Parameters":{"doubled.$":"States.MathAdd($.n, $.n)","fail.$":"$.fail"},"Next":"Route"},
+  "Route":{"Type":"Choice","Choices":[{"Variable":"$.fail","BooleanEquals":true,"Next":"Broken"}],"Default":"Done"},
+  "Broken":{"Type":"Fail","Error":"Custom.Broken","Cause":"asked to fail"},
+  "Done":{"Type":"Succeed"}}}"#;
+
+async fn create_express(c: &Client, name: &str, definition: &str) -> String {
+    c.create_state_machine()
+        .name(name)
+        .definition(definition)
+        .role_arn(ROLE)
+        .r#type(StateMachineType::Express)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_sync_execution_answers_an_express_machines_result() {
+    // GIVEN an EXPRESS state machine
+    let ep = endpoint(HandlerRegistry::new()).await;
+    let c = client(&ep.url);
+    let sm = create_express(&c, "express", EXPRESS_WORK).await;
+    let described = c
+        .describe_state_machine()
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(*described.r#type(), StateMachineType::Express);
+    let listed = c.list_state_machines().send().await.unwrap();
+    assert_eq!(
+        *listed.state_machines()[0].r#type(),
+        StateMachineType::Express
+    );
+
+    // WHEN it is run synchronously and succeeds
+    let ok = c
+        .start_sync_execution()
+        .state_machine_arn(&sm)
+        .name("ok")
+        .input(r#"{"n": 21, "fail": false}"#)
+        .send()
+        .await
+        .unwrap();
+    // THEN the answer carries the result, the input and the billing details
+    assert_eq!(*ok.status(), SyncExecutionStatus::Succeeded);
+    let output: Value = serde_json::from_str(ok.output().unwrap()).unwrap();
+    assert_eq!(output, json!({"doubled": 42, "fail": false}));
+    assert_eq!(ok.name(), Some("ok"));
+    assert_eq!(ok.state_machine_arn(), Some(sm.as_str()));
+    let input: Value = serde_json::from_str(ok.input().unwrap()).unwrap();
+    assert_eq!(input, json!({"n": 21, "fail": false}));
+    assert!(ok.stop_date().secs() >= ok.start_date().secs());
+    let billing = ok.billing_details().unwrap();
+    assert_eq!(billing.billed_memory_used_in_mb(), 64);
+    assert_eq!(billing.billed_duration_in_milliseconds() % 100, 0);
+    assert!(billing.billed_duration_in_milliseconds() >= 100);
+    assert!(ok.error().is_none() && ok.cause().is_none());
+
+    // WHEN it fails THEN status FAILED with the Fail state's error and cause, no output
+    let failed = c
+        .start_sync_execution()
+        .state_machine_arn(&sm)
+        .input(r#"{"n": 1, "fail": true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(*failed.status(), SyncExecutionStatus::Failed);
+    assert_eq!(failed.error(), Some("Custom.Broken"));
+    assert_eq!(failed.cause(), Some("asked to fail"));
+    assert!(failed.output().is_none());
+
+    // AND bad input is refused as for StartExecution
+    let bad = c
+        .start_sync_execution()
+        .state_machine_arn(&sm)
+        .input("{nope")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(bad.is_invalid_execution_input(), "{bad:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_sync_execution_times_out_and_refuses_standard_machines() {
+    let ep = endpoint(HandlerRegistry::new()).await;
+    let c = client(&ep.url);
+    // GIVEN an EXPRESS machine whose one-second timeout comes before its hour-long wait
+    let sm = create_express(
+        &c,
+        "slow",
+        r#"{"TimeoutSeconds":1,"StartAt":"Pause","States":{
+          "Pause":{"Type":"Wait","Seconds":3600,"End":true}}}"#,
+    )
+    .await;
+    // WHEN it is run synchronously THEN it is answered TIMED_OUT after about a second
+    let t0 = std::time::Instant::now();
+    let out = c
+        .start_sync_execution()
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(*out.status(), SyncExecutionStatus::TimedOut);
+    assert_eq!(out.error(), Some("States.Timeout"));
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+
+    // AND a STANDARD machine cannot be run synchronously
+    let standard = create(&c, "standard", PASS_WAIT_CHOICE).await;
+    let refused = c
+        .start_sync_execution()
+        .state_machine_arn(&standard)
+        .input(r#"{"n":1,"wait":false}"#)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(refused.is_state_machine_type_not_supported(), "{refused:?}");
+
+    // AND an EXPRESS machine may not wait for a task token
+    let callback = c
+        .create_state_machine()
+        .name("express-callback")
+        .definition(
+            r#"{"StartAt":"Ask","States":{"Ask":{"Type":"Task",
+              "Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken",
+              "Parameters":{"FunctionName":"f","Payload":{"token.$":"$$.Task.Token"}},"End":true}}}"#,
+        )
+        .role_arn(ROLE)
+        .r#type(StateMachineType::Express)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    let CreateStateMachineError::InvalidDefinition(e) = &callback else {
+        panic!("expected InvalidDefinition, got {callback:?}");
+    };
+    assert!(e.message().unwrap().contains("waitForTaskToken"), "{e:?}");
+    // AND an unknown type is refused naming the field
+    let (status, _, body) = raw(
+        &ep.url,
+        "AWSStepFunctions.CreateStateMachine",
+        &json!({"name":"x","definition":PASS_WAIT_CHOICE,"roleArn":ROLE,"type":"FAST"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("ValidationException") && body.contains("type"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_state_machine_lets_running_executions_finish() {
+    // GIVEN a state machine with an execution waiting an hour
+    let ep = endpoint(HandlerRegistry::new()).await;
+    let c = client(&ep.url);
+    let sm = create(&c, "doomed", HOUR_WAIT).await;
+    let keep = create(&c, "kept", HOUR_WAIT).await;
+    let running = start(&c, &sm, "in-flight", json!({"wait": true})).await;
+
+    // WHEN it is deleted
+    c.delete_state_machine()
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .unwrap();
+
+    // THEN describing or starting it is StateMachineDoesNotExist, and it is no longer listed
+    let gone = c
+        .describe_state_machine()
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(gone.is_state_machine_does_not_exist(), "{gone:?}");
+    let no_start = c
+        .start_execution()
+        .state_machine_arn(&sm)
+        .input("{}")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(no_start.is_state_machine_does_not_exist(), "{no_start:?}");
+    let listed = c.list_state_machines().send().await.unwrap();
+    let arns: Vec<&str> = listed
+        .state_machines()
+        .iter()
+        .map(|m| m.state_machine_arn())
+        .collect();
+    assert_eq!(arns, [keep.as_str()]);
+    // AND deleting it again is answered with success
+    c.delete_state_machine()
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .unwrap();
+
+    // AND the running execution carries on to the end
+    let (status, _, body) = raw(
+        &ep.url,
+        "AWSStepFunctions.HitlAdvanceTime",
+        r#"{"seconds": 3600}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let d = wait_until_closed(&c, &running).await;
+    assert_eq!(*d.status(), ExecutionStatus::Succeeded);
+    assert_eq!(
+        serde_json::from_str::<Value>(d.output().unwrap()).unwrap(),
+        json!({"wait": true, "result": "waited"})
+    );
 }
