@@ -141,6 +141,7 @@ struct Inner {
     config: EngineConfig,
     lock: tokio::sync::Mutex<()>,
     defs: Mutex<HashMap<String, Arc<Definition>>>,
+    task_override: std::sync::RwLock<Option<Arc<dyn task::TaskOverride>>>,
 }
 
 /// Held while one engine operation runs: the in-process mutex and, for a store shared by
@@ -224,8 +225,21 @@ impl Engine {
                 config,
                 lock: tokio::sync::Mutex::new(()),
                 defs: Mutex::new(HashMap::new()),
+                task_override: std::sync::RwLock::new(None),
             }),
         }
+    }
+
+    /// Installs (or with `None` removes) what answers tasks before their handlers, e.g. a
+    /// Step Functions Local mock configuration (`service::MockConfig`).
+    pub fn set_task_override(&self, o: Option<Arc<dyn task::TaskOverride>>) {
+        if let Ok(mut g) = self.inner.task_override.write() {
+            *g = o;
+        }
+    }
+
+    fn task_override(&self) -> Option<Arc<dyn task::TaskOverride>> {
+        self.inner.task_override.read().ok().and_then(|g| g.clone())
     }
 
     /// The store.
@@ -855,6 +869,16 @@ impl Engine {
             callback,
             ..
         } = call;
+        if let Some(answer) = self.task_override().and_then(|o| o.answer(&ctx, &resource)) {
+            if callback {
+                return Err(StateError::runtime(format!(
+                    "state \"{}\": a mocked response for a .waitForTaskToken task ({resource}) is not supported by the local engine",
+                    ctx.state_name
+                )));
+            }
+            tracing::debug!(execution = %execution_arn, state = %ctx.state_name, resource = %resource, "task answered by the mock configuration");
+            return answer.map_err(|f| StateError::new(f.error, f.cause));
+        }
         let reg = &self.inner.registry;
         let not_found = |what: &str| {
             StateError::new(

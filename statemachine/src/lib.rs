@@ -33,7 +33,7 @@ pub use store::{
     ExecutionDescription, ExecutionStatus, ExecutionStore, MemoryExecutionStore,
     SqliteExecutionStore, StateMachineType, StoreError,
 };
-pub use task::{HandlerRegistry, TaskContext, TaskFailure, TaskHandler};
+pub use task::{HandlerRegistry, TaskContext, TaskFailure, TaskHandler, TaskOverride};
 pub use validate::{validate, ValidationError};
 
 /// The HITL workflow definition shipped with this crate (with `${...}` placeholders).

@@ -1066,3 +1066,116 @@ async fn delete_state_machine_lets_running_executions_finish() {
         json!({"wait": true, "result": "waited"})
     );
 }
+
+/// A Lambda task retried once on `Lambda.ServiceException`, then an SNS publish.
+const MOCKED: &str = r#"{"StartAt":"Call","States":{
+  "Call":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
+    "Parameters":{"FunctionName":"score","Payload.$":"$"},
+    "Retry":[{"ErrorEquals":["Lambda.ServiceException"],"IntervalSeconds":1,"MaxAttempts":1}],
+    "ResultSelector":{"score.$":"$.Payload.score"},"ResultPath":"$.call","Next":"Notify"},
+  "Notify":{"Type":"Task","Resource":"arn:aws:states:::sns:publish",
+    "Parameters":{"TopicArn":"arn:aws:sns:us-east-1:123456789012:t","Message.$":"$.call"},
+    "ResultSelector":{"id.$":"$.MessageId"},"ResultPath":"$.notify","End":true}}}"#;
+
+/// The mock configuration for [`MOCKED`], in Step Functions Local's format.
+const MOCK_CONFIG: &str = r#"{
+  "StateMachines": {"scored": {"TestCases": {
+    "HappyPath": {"Call": "ScoreOk", "Notify": "Published"},
+    "RetryPath": {"Call": "ScoreFlaky", "Notify": "Published"},
+    "FailPath": {"Call": "ScoreDown"}}}},
+  "MockedResponses": {
+    "ScoreOk": {"0": {"Return": {"StatusCode": 200, "Payload": {"score": 7}}}},
+    "ScoreFlaky": {"0": {"Throw": {"Error": "Lambda.ServiceException", "Cause": "flaky"}},
+                   "1": {"Return": {"StatusCode": 200, "Payload": {"score": 9}}}},
+    "ScoreDown": {"0-1": {"Throw": {"Error": "Lambda.ServiceException", "Cause": "down"}}},
+    "Published": {"0": {"Return": {"MessageId": "m-1"}}}}}"#;
+
+async fn mocked_endpoint(registry: HandlerRegistry) -> (Endpoint, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("MockConfigFile.json");
+    std::fs::write(&path, MOCK_CONFIG).unwrap();
+    let mocks = service::MockConfig::load(&path).unwrap();
+    let store = Arc::new(MemoryExecutionStore::new());
+    let engine = Arc::new(service::endpoint_engine(store, registry).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(service::serve_with_mocks(listener, engine.clone(), mocks));
+    (
+        Endpoint {
+            url,
+            _engine: engine,
+        },
+        dir,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mock_configuration_test_case_answers_the_tasks() {
+    // GIVEN an endpoint with a mock configuration and a real handler for the function
+    let registry = HandlerRegistry::new().with_fn("score", |_input: Value, _ctx| async move {
+        Ok(json!({"score": 1}))
+    });
+    let (ep, _dir) = mocked_endpoint(registry).await;
+    let c = client(&ep.url);
+    let sm = create(&c, "scored", MOCKED).await;
+
+    // WHEN executions name test cases after '#'
+    let happy = start(&c, &format!("{sm}#HappyPath"), "happy", json!({"id": 1})).await;
+    let retry = start(&c, &format!("{sm}#RetryPath"), "retry", json!({"id": 2})).await;
+    let fail = start(&c, &format!("{sm}#FailPath"), "fail", json!({"id": 3})).await;
+
+    // THEN each task gets its mocked response, by invocation number (retries included)
+    let d = wait_until_closed(&c, &happy).await;
+    assert_eq!(*d.status(), ExecutionStatus::Succeeded);
+    assert_eq!(d.state_machine_arn(), sm);
+    assert_eq!(
+        serde_json::from_str::<Value>(d.output().unwrap()).unwrap(),
+        json!({"id": 1, "call": {"score": 7}, "notify": {"id": "m-1"}})
+    );
+    let d = wait_until_closed(&c, &retry).await;
+    assert_eq!(*d.status(), ExecutionStatus::Succeeded, "{d:?}");
+    assert_eq!(
+        serde_json::from_str::<Value>(d.output().unwrap()).unwrap()["call"],
+        json!({"score": 9})
+    );
+    let d = wait_until_closed(&c, &fail).await;
+    assert_eq!(*d.status(), ExecutionStatus::Failed);
+    assert_eq!(d.error(), Some("Lambda.ServiceException"));
+    assert_eq!(d.cause(), Some("down"));
+
+    // AND without a test case the registered handler runs, and the unmocked SNS task fails
+    let plain = start(&c, &sm, "plain", json!({"id": 4})).await;
+    let d = wait_until_closed(&c, &plain).await;
+    assert_eq!(*d.status(), ExecutionStatus::Failed);
+    assert_eq!(d.error(), Some("States.Runtime"));
+    assert!(d.cause().unwrap().contains("sns:publish"), "{d:?}");
+
+    // AND a test case the configuration does not define is refused, naming it
+    let unknown = c
+        .start_execution()
+        .state_machine_arn(format!("{sm}#NoSuchCase"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        format!("{unknown:?}").contains("NoSuchCase")
+            && format!("{unknown:?}").contains("ValidationException"),
+        "{unknown:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_case_without_a_mock_configuration_is_an_invalid_arn() {
+    let ep = endpoint(HandlerRegistry::new()).await;
+    let c = client(&ep.url);
+    let sm = create(&c, "scored", MOCKED).await;
+    let refused = c
+        .start_execution()
+        .state_machine_arn(format!("{sm}#HappyPath"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(refused.is_invalid_arn(), "{refused:?}");
+}

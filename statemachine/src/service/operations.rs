@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use super::history::{self, Context};
-use super::{epoch, paging};
+use super::{epoch, paging, MockRuntime};
 use crate::definition::Definition;
 use crate::engine::{Engine, LOCAL_ACCOUNT};
 use crate::history::HistoryEventType;
@@ -42,13 +42,24 @@ pub fn role_arn() -> String {
 
 /// Runs `operation` (the part of `X-Amz-Target` after `AWSStepFunctions.`).
 pub async fn dispatch(engine: &Engine, operation: &str, request: Value) -> Result<Value, ApiError> {
+    dispatch_with(engine, None, operation, request).await
+}
+
+/// [`dispatch`] with the mock configuration in use, if any (`StartExecution` selects its test
+/// cases).
+pub async fn dispatch_with(
+    engine: &Engine,
+    mocks: Option<&MockRuntime>,
+    operation: &str,
+    request: Value,
+) -> Result<Value, ApiError> {
     match operation {
         "CreateStateMachine" => create_state_machine(engine, parse(request)?),
         "DescribeStateMachine" => describe_state_machine(engine, parse(request)?),
         "ListStateMachines" => list_state_machines(engine, parse(request)?),
         "UpdateStateMachine" => update_state_machine(engine, parse(request)?),
         "DeleteStateMachine" => delete_state_machine(engine, parse(request)?),
-        "StartExecution" => start_execution(engine, parse(request)?).await,
+        "StartExecution" => start_execution(engine, mocks, parse(request)?).await,
         "StartSyncExecution" => start_sync_execution(engine, parse(request)?).await,
         "DescribeExecution" => describe_execution(engine, parse(request)?),
         "ListExecutions" => list_executions(engine, parse(request)?),
@@ -237,11 +248,39 @@ struct StartExecution {
     input: Option<String>,
 }
 
-async fn start_execution(engine: &Engine, r: StartExecution) -> Result<Value, ApiError> {
-    let sm_arn = arn("stateMachineArn", &r.state_machine_arn)?;
+async fn start_execution(
+    engine: &Engine,
+    mocks: Option<&MockRuntime>,
+    r: StartExecution,
+) -> Result<Value, ApiError> {
+    let requested = arn("stateMachineArn", &r.state_machine_arn)?;
     let input = json_text("InvalidExecutionInput", "input", r.input.as_deref())?;
+    // `<state machine ARN>#<test case>`: a test case of the mock configuration, as Step
+    // Functions Local selects them.
+    let (sm_arn, name) = match requested.split_once('#') {
+        None => (requested, r.name.clone()),
+        Some((sm_arn, case)) => {
+            let Some(mocks) = mocks else {
+                return Err(ApiError::invalid_arn("stateMachineArn", requested));
+            };
+            let sm = state_machine(engine, sm_arn)?;
+            if !mocks.config().has_test_case(&sm.name, case) {
+                return Err(ApiError::validation(format!(
+                    "stateMachineArn names the test case '{case}', which the mock configuration does not define for state machine '{}'",
+                    sm.name
+                )));
+            }
+            let name = r
+                .name
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let execution_arn = sm.arn.replacen(":stateMachine:", ":execution:", 1) + ":" + &name;
+            mocks.select(&execution_arn, &sm.name, case);
+            (sm_arn, Some(name))
+        }
+    };
     let execution_arn = engine
-        .start_execution(sm_arn, r.name.as_deref(), input)
+        .start_execution(sm_arn, name.as_deref(), input)
         .await?;
     let d = engine.describe_execution(&execution_arn)?;
     Ok(json!({"executionArn": execution_arn, "startDate": epoch(d.start_date)}))
