@@ -242,6 +242,11 @@ impl Engine {
         self.inner.task_override.read().ok().and_then(|g| g.clone())
     }
 
+    /// The task handlers.
+    pub fn registry(&self) -> &HandlerRegistry {
+        &self.inner.registry
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn ExecutionStore> {
         &self.inner.store

@@ -12,7 +12,8 @@ use aws_sdk_sfn::operation::create_state_machine::CreateStateMachineError;
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use aws_sdk_sfn::types::{
-    ExecutionStatus, HistoryEventType, StateMachineType, SyncExecutionStatus,
+    ExecutionStatus, HistoryEventType, InspectionLevel, StateMachineType, SyncExecutionStatus,
+    TestExecutionStatus,
 };
 use aws_sdk_sfn::Client;
 use serde_json::{json, Value};
@@ -466,7 +467,7 @@ async fn errors_arrive_as_the_sdks_typed_exceptions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_operations_and_bad_bodies_get_aws_error_shapes() {
     let ep = endpoint(HandlerRegistry::new()).await;
-    let (status, head, body) = raw(&ep.url, "AWSStepFunctions.TestState", "{}").await;
+    let (status, head, body) = raw(&ep.url, "AWSStepFunctions.CreateActivity", "{}").await;
     assert_eq!(status, 400);
     assert!(
         head.contains("x-amzn-errortype: unknownoperationexception"),
@@ -474,7 +475,7 @@ async fn unknown_operations_and_bad_bodies_get_aws_error_shapes() {
     );
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["__type"], "UnknownOperationException");
-    assert!(v["message"].as_str().unwrap().contains("TestState"));
+    assert!(v["message"].as_str().unwrap().contains("CreateActivity"));
 
     let (status, _, body) = raw(
         &ep.url,
@@ -1178,4 +1179,90 @@ async fn a_test_case_without_a_mock_configuration_is_an_invalid_arn() {
         .unwrap_err()
         .into_service_error();
     assert!(refused.is_invalid_arn(), "{refused:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_state_runs_one_state_and_names_the_next() {
+    let registry = HandlerRegistry::new().with_fn("flaky", |_input: Value, _ctx| async move {
+        Err(TaskFailure::new("Custom.Flaky", "try again"))
+    });
+    let ep = endpoint(registry).await;
+    let c = client(&ep.url);
+    let run = |definition: &'static str, input: &'static str| {
+        c.test_state()
+            .definition(definition)
+            .role_arn(ROLE)
+            .input(input)
+            .send()
+    };
+
+    // a Pass state: its output and its Next
+    let pass = run(
+        r#"{"Type":"Pass","Parameters":{"sum.$":"States.MathAdd($.a, $.b)"},"Next":"After"}"#,
+        r#"{"a": 2, "b": 3}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(*pass.status().unwrap(), TestExecutionStatus::Succeeded);
+    assert_eq!(
+        serde_json::from_str::<Value>(pass.output().unwrap()).unwrap(),
+        json!({"sum": 5})
+    );
+    assert_eq!(pass.next_state(), Some("After"));
+
+    // a Choice state: the branch it takes
+    let choice = r#"{"Type":"Choice","Choices":[{"Variable":"$.n","NumericGreaterThan":10,"Next":"Big"}],"Default":"Small"}"#;
+    let big = run(choice, r#"{"n": 11}"#).await.unwrap();
+    assert_eq!(big.next_state(), Some("Big"));
+    let small = run(choice, r#"{"n": 1}"#).await.unwrap();
+    assert_eq!(small.next_state(), Some("Small"));
+
+    // a failing task with a matching Retry: RETRIABLE, not retried
+    let retriable = run(
+        r#"{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:flaky",
+            "Retry":[{"ErrorEquals":["Custom.Flaky"],"MaxAttempts":2}],"End":true}"#,
+        "{}",
+    )
+    .await
+    .unwrap();
+    assert_eq!(*retriable.status().unwrap(), TestExecutionStatus::Retriable);
+    assert_eq!(retriable.error(), Some("Custom.Flaky"));
+    assert_eq!(retriable.cause(), Some("try again"));
+
+    // a failing task with a Catch: CAUGHT_ERROR and the catcher's Next
+    let caught = run(
+        r#"{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:flaky",
+            "Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.err","Next":"Recover"}],"End":true}"#,
+        r#"{"k": 1}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(*caught.status().unwrap(), TestExecutionStatus::CaughtError);
+    assert_eq!(caught.next_state(), Some("Recover"));
+    assert_eq!(caught.error(), Some("Custom.Flaky"));
+    let out: Value = serde_json::from_str(caught.output().unwrap()).unwrap();
+    assert_eq!(out["k"], 1);
+    assert_eq!(out["err"]["Error"], "Custom.Flaky");
+
+    // a Fail state: FAILED with its error and cause; DEBUG adds the inspection data
+    let failed = c
+        .test_state()
+        .definition(r#"{"Type":"Fail","Error":"E.Bad","Cause":"because"}"#)
+        .role_arn(ROLE)
+        .input("{}")
+        .inspection_level(InspectionLevel::Debug)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(*failed.status().unwrap(), TestExecutionStatus::Failed);
+    assert_eq!(failed.error(), Some("E.Bad"));
+    assert_eq!(failed.cause(), Some("because"));
+    assert_eq!(failed.inspection_data().unwrap().input(), Some("{}"));
+
+    // an invalid state is InvalidDefinition
+    let invalid = run(r#"{"Type":"Pass","Next":"X","End":true}"#, "{}")
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(invalid.is_invalid_definition(), "{invalid:?}");
 }

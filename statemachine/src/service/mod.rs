@@ -19,6 +19,7 @@ mod history;
 pub mod mock;
 pub mod operations;
 mod paging;
+mod test_state;
 
 pub use error::ApiError;
 pub use mock::{MockConfig, MockConfigError, MockRuntime};

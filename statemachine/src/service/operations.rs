@@ -32,6 +32,7 @@ pub const SUPPORTED: &[&str] = &[
     "SendTaskHeartbeat",
     "RedriveExecution",
     "ValidateStateMachineDefinition",
+    "TestState",
     "HitlAdvanceTime",
 ];
 
@@ -73,6 +74,7 @@ pub async fn dispatch_with(
         "SendTaskHeartbeat" => send_task_heartbeat(engine, parse(request)?).await,
         "RedriveExecution" => redrive_execution(engine, parse(request)?).await,
         "ValidateStateMachineDefinition" => validate_definition(parse(request)?),
+        "TestState" => super::test_state::test_state(engine, parse(request)?).await,
         "HitlAdvanceTime" => advance_time(engine, parse(request)?).await,
         other => Err(ApiError::new(
             "UnknownOperationException",
