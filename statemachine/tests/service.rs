@@ -786,9 +786,11 @@ async fn state_machines_are_described_listed_and_updated() {
 /// `scripts/setup-test-tools.sh`): create, start, describe, history through boto3's paginator,
 /// and an error caught as boto3's modelled exception.
 const BOTO3_SCRIPT: &str = r#"
-import json, sys, time, boto3
+import json, sys, time, boto3, botocore.config
+# inject_host_prefix=False: StartSyncExecution would otherwise go to sync-127.0.0.1
 c = boto3.client("stepfunctions", endpoint_url=sys.argv[1], region_name="us-east-1",
-                 aws_access_key_id="AKIDTEST", aws_secret_access_key="secret")
+                 aws_access_key_id="AKIDTEST", aws_secret_access_key="secret",
+                 config=botocore.config.Config(inject_host_prefix=False))
 sm = c.create_state_machine(name="boto3", definition=sys.argv[2],
                             roleArn="arn:aws:iam::123456789012:role/test")["stateMachineArn"]
 arn = c.start_execution(stateMachineArn=sm, name="b-1", input='{"n": 2, "wait": false}')["executionArn"]
@@ -804,7 +806,22 @@ try:
     missing = None
 except c.exceptions.ExecutionDoesNotExist as e:
     missing = e.response["Error"]["Code"]
+express = c.create_state_machine(name="boto3-express", type="EXPRESS",
+    definition='{"StartAt":"P","States":{"P":{"Type":"Pass","Result":{"ok":true},"End":true}}}',
+    roleArn="arn:aws:iam::123456789012:role/test")["stateMachineArn"]
+sync = c.start_sync_execution(stateMachineArn=express, input="{}")
+tested = c.test_state(definition='{"Type":"Pass","Next":"Then"}', input='{"a":1}',
+                      roleArn="arn:aws:iam::123456789012:role/test")
+c.delete_state_machine(stateMachineArn=express)
+try:
+    c.describe_state_machine(stateMachineArn=express)
+    deleted = None
+except c.exceptions.StateMachineDoesNotExist as e:
+    deleted = e.response["Error"]["Code"]
 print(json.dumps({
+    "sync": [sync["status"], json.loads(sync["output"]), sync["billingDetails"]["billedMemoryUsedInMB"]],
+    "tested": [tested["status"], tested["nextState"], json.loads(tested["output"])],
+    "deleted": deleted,
     "status": d["status"], "output": json.loads(d["output"]),
     "startDateIsDatetime": hasattr(d["startDate"], "year"),
     "pages": len(pages), "events": [e["id"] for p in pages for e in p["events"]],
@@ -845,6 +862,9 @@ async fn boto3_drives_the_endpoint() {
     assert_eq!(v["pages"], 3);
     assert_eq!(v["events"], json!([1, 2, 3, 4, 5, 6, 7, 8]));
     assert_eq!(v["missing"], "ExecutionDoesNotExist");
+    assert_eq!(v["sync"], json!(["SUCCEEDED", {"ok": true}, 64]));
+    assert_eq!(v["tested"], json!(["SUCCEEDED", "Then", {"a": 1}]));
+    assert_eq!(v["deleted"], "StateMachineDoesNotExist");
 }
 
 /// Pass → Choice → Succeed, or a Fail state when `$.fail` is true; an optional Wait first.
