@@ -605,6 +605,33 @@ pub struct Definition {
 }
 
 impl Definition {
+    /// Every Task state's name and `Resource`, in this definition and in the Parallel branches
+    /// and Map processors it holds.
+    pub fn task_resources(&self) -> Vec<(&str, &str)> {
+        let mut out = Vec::new();
+        for (name, state) in &self.states {
+            match state {
+                State::Task(t) => {
+                    if let Some(r) = &t.resource {
+                        out.push((name.as_str(), r.as_str()));
+                    }
+                }
+                State::Parallel(p) => {
+                    for b in p.branches.iter().flatten() {
+                        out.extend(b.task_resources());
+                    }
+                }
+                State::Map(m) => {
+                    if let Some(p) = &m.item_processor {
+                        out.extend(p.task_resources());
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// Parses a definition from JSON text.
     pub fn parse(text: &str) -> Result<Definition, ParseError> {
         let v: Value = serde_json::from_str(text).map_err(|e| ParseError {

@@ -11,7 +11,7 @@ use crate::state::{ExecState, Frame, Phase};
 use crate::step::{self, Runner, Step, TaskCall};
 use crate::store::{
     Commit, ExecutionDescription, ExecutionRecord, ExecutionStatus, ExecutionStore,
-    StateMachineRecord, StoreError, TokenStatus,
+    StateMachineRecord, StateMachineType, StoreError, TokenStatus,
 };
 use crate::task::{self, HandlerRegistry, Resource};
 use crate::validate::{self, ValidationError};
@@ -141,6 +141,7 @@ struct Inner {
     config: EngineConfig,
     lock: tokio::sync::Mutex<()>,
     defs: Mutex<HashMap<String, Arc<Definition>>>,
+    task_override: std::sync::RwLock<Option<Arc<dyn task::TaskOverride>>>,
 }
 
 /// Held while one engine operation runs: the in-process mutex and, for a store shared by
@@ -183,6 +184,27 @@ fn valid_name(name: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c))
 }
 
+/// What an EXPRESS machine may not use: the `.waitForTaskToken` and `.sync` integration
+/// patterns (the service refuses both for Express workflows).
+fn express_problems(def: &Definition) -> Vec<ValidationError> {
+    let mut problems = Vec::new();
+    for (state, resource) in def.task_resources() {
+        if resource.ends_with(".waitForTaskToken")
+            || resource.ends_with(".sync")
+            || resource.ends_with(".sync:2")
+        {
+            problems.push(ValidationError {
+                state: Some(state.to_string()),
+                field: "Resource".into(),
+                message: format!(
+                    "Express state machines do not support the integration pattern of \"{resource}\" (.waitForTaskToken and .sync need a STANDARD state machine)"
+                ),
+            });
+        }
+    }
+    problems
+}
+
 fn secs(n: u64) -> Duration {
     Duration::seconds(i64::try_from(n).unwrap_or(i64::MAX / 1_000_000))
 }
@@ -203,8 +225,26 @@ impl Engine {
                 config,
                 lock: tokio::sync::Mutex::new(()),
                 defs: Mutex::new(HashMap::new()),
+                task_override: std::sync::RwLock::new(None),
             }),
         }
+    }
+
+    /// Installs (or with `None` removes) what answers tasks before their handlers, e.g. a
+    /// Step Functions Local mock configuration (`service::MockConfig`).
+    pub fn set_task_override(&self, o: Option<Arc<dyn task::TaskOverride>>) {
+        if let Ok(mut g) = self.inner.task_override.write() {
+            *g = o;
+        }
+    }
+
+    fn task_override(&self) -> Option<Arc<dyn task::TaskOverride>> {
+        self.inner.task_override.read().ok().and_then(|g| g.clone())
+    }
+
+    /// The task handlers.
+    pub fn registry(&self) -> &HandlerRegistry {
+        &self.inner.registry
     }
 
     /// The store.
@@ -222,11 +262,42 @@ impl Engine {
         format!("arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stateMachine:{name}")
     }
 
-    /// Creates or updates a state machine (validating it) and returns its ARN.
+    /// Creates or updates a state machine (validating it) and returns its ARN. A new machine is
+    /// STANDARD; an update keeps the machine's type.
     pub fn create_state_machine(
         &self,
         name: &str,
         definition_json: &str,
+    ) -> Result<String, EngineError> {
+        self.put_state_machine(name, definition_json, None)
+    }
+
+    /// Creates a state machine of a type (or updates one, which keeps the type it has) and
+    /// returns its ARN. An EXPRESS machine may not use the `.waitForTaskToken` or `.sync`
+    /// integration patterns, as the service refuses them for Express workflows.
+    pub fn create_state_machine_of_type(
+        &self,
+        name: &str,
+        definition_json: &str,
+        kind: StateMachineType,
+    ) -> Result<String, EngineError> {
+        self.put_state_machine(name, definition_json, Some(kind))
+    }
+
+    /// Deletes a state machine. Its executions are kept and running ones carry on with the
+    /// definition they started with; starting another is `StateMachineDoesNotExist`.
+    pub fn delete_state_machine(&self, arn: &str) -> Result<(), EngineError> {
+        let sm = self.find_state_machine(arn)?;
+        self.inner.store.delete_state_machine(&sm.arn)?;
+        tracing::info!(state_machine = %sm.arn, "state machine deleted");
+        Ok(())
+    }
+
+    fn put_state_machine(
+        &self,
+        name: &str,
+        definition_json: &str,
+        kind: Option<StateMachineType>,
     ) -> Result<String, EngineError> {
         if !valid_name(name) {
             return Err(EngineError::InvalidName(format!(
@@ -246,17 +317,26 @@ impl Engine {
         }
         let arn = Self::state_machine_arn(name);
         let now = self.inner.clock.now();
-        let created_at = self
-            .inner
-            .store
-            .get_state_machine(&arn)?
-            .map_or(now, |r| r.created_at);
+        let existing = self.inner.store.get_state_machine(&arn)?;
+        let created_at = existing.as_ref().map_or(now, |r| r.created_at);
+        let kind = existing
+            .as_ref()
+            .map(|r| r.kind)
+            .or(kind)
+            .unwrap_or_default();
+        if kind == StateMachineType::Express {
+            let problems = express_problems(&def);
+            if !problems.is_empty() {
+                return Err(EngineError::InvalidDefinition(problems));
+            }
+        }
         self.inner.store.put_state_machine(&StateMachineRecord {
             arn: arn.clone(),
             name: name.to_string(),
             definition: definition_json.to_string(),
             created_at,
             updated_at: now,
+            kind,
         })?;
         self.cache_definition(definition_json, Arc::new(def));
         Ok(arn)
@@ -794,6 +874,16 @@ impl Engine {
             callback,
             ..
         } = call;
+        if let Some(answer) = self.task_override().and_then(|o| o.answer(&ctx, &resource)) {
+            if callback {
+                return Err(StateError::runtime(format!(
+                    "state \"{}\": a mocked response for a .waitForTaskToken task ({resource}) is not supported by the local engine",
+                    ctx.state_name
+                )));
+            }
+            tracing::debug!(execution = %execution_arn, state = %ctx.state_name, resource = %resource, "task answered by the mock configuration");
+            return answer.map_err(|f| StateError::new(f.error, f.cause));
+        }
         let reg = &self.inner.registry;
         let not_found = |what: &str| {
             StateError::new(

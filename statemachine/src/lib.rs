@@ -31,9 +31,9 @@ pub use errors::StateError;
 pub use history::{EventDetails, HistoryEvent, HistoryEventType};
 pub use store::{
     ExecutionDescription, ExecutionStatus, ExecutionStore, MemoryExecutionStore,
-    SqliteExecutionStore, StoreError,
+    SqliteExecutionStore, StateMachineType, StoreError,
 };
-pub use task::{HandlerRegistry, TaskContext, TaskFailure, TaskHandler};
+pub use task::{HandlerRegistry, TaskContext, TaskFailure, TaskHandler, TaskOverride};
 pub use validate::{validate, ValidationError};
 
 /// The HITL workflow definition shipped with this crate (with `${...}` placeholders).

@@ -85,6 +85,36 @@ impl std::fmt::Display for ExecutionStatus {
     }
 }
 
+/// A state machine's type (`CreateStateMachine`'s `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StateMachineType {
+    /// Executions run asynchronously and are described and listed (the default).
+    #[default]
+    Standard,
+    /// Executions may also be run synchronously (`StartSyncExecution`); no callback tasks.
+    Express,
+}
+
+impl StateMachineType {
+    /// The AWS name (`STANDARD`, `EXPRESS`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateMachineType::Standard => "STANDARD",
+            StateMachineType::Express => "EXPRESS",
+        }
+    }
+
+    /// Parses an AWS type name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "STANDARD" => Some(StateMachineType::Standard),
+            "EXPRESS" => Some(StateMachineType::Express),
+            _ => None,
+        }
+    }
+}
+
 /// A stored state machine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateMachineRecord {
@@ -98,6 +128,8 @@ pub struct StateMachineRecord {
     pub created_at: DateTime<Utc>,
     /// Last update time.
     pub updated_at: DateTime<Utc>,
+    /// STANDARD or EXPRESS (fixed at creation).
+    pub kind: StateMachineType,
 }
 
 /// `DescribeExecution` output.
@@ -227,6 +259,9 @@ pub trait ExecutionStore: Send + Sync {
     fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, StoreError>;
     /// Lists state machines.
     fn list_state_machines(&self) -> Result<Vec<StateMachineRecord>, StoreError>;
+    /// Deletes a state machine; `false` if there was none. Its executions are kept (each has
+    /// its own copy of the definition), so running ones carry on.
+    fn delete_state_machine(&self, arn: &str) -> Result<bool, StoreError>;
     /// Inserts a new execution with its first events; `AlreadyExists` if the ARN is taken.
     fn insert_execution(
         &self,
@@ -320,6 +355,10 @@ impl ExecutionStore for MemoryExecutionStore {
 
     fn list_state_machines(&self) -> Result<Vec<StateMachineRecord>, StoreError> {
         Ok(self.lock()?.machines.values().cloned().collect())
+    }
+
+    fn delete_state_machine(&self, arn: &str) -> Result<bool, StoreError> {
+        Ok(self.lock()?.machines.remove(arn).is_some())
     }
 
     fn insert_execution(
@@ -441,7 +480,8 @@ CREATE TABLE IF NOT EXISTS state_machines (
     name TEXT NOT NULL,
     definition TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    type TEXT NOT NULL DEFAULT 'STANDARD'
 );
 CREATE TABLE IF NOT EXISTS executions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -551,7 +591,19 @@ impl SqliteExecutionStore {
         // FULL: an execution's progress past a delivered decision survives a power loss too
         // (the decision's own record is FULL in the workflow store).
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
-        conn.execute_batch(SCHEMA)
+        conn.execute_batch(SCHEMA)?;
+        // Data directories from before state machine types: every machine is STANDARD.
+        let has_type: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('state_machines') WHERE name = 'type'",
+            [],
+            |r| r.get(0),
+        )?;
+        if has_type == 0 {
+            conn.execute_batch(
+                "ALTER TABLE state_machines ADD COLUMN type TEXT NOT NULL DEFAULT 'STANDARD'",
+            )?;
+        }
+        Ok(())
     }
 
     fn conn(&self) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>, StoreError> {
@@ -605,17 +657,27 @@ impl SqliteExecutionStore {
 }
 
 /// The columns of a `state_machines` row, in the order [`state_machine_row`] reads them.
-const SM_COLS: &str = "arn, name, definition, created_at, updated_at";
+const SM_COLS: &str = "arn, name, definition, created_at, updated_at, type";
 
-/// A `state_machines` row as stored: arn, name, definition, created_at, updated_at.
-fn state_machine_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<[String; 5]> {
-    Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
+/// A `state_machines` row as stored: arn, name, definition, created_at, updated_at, type.
+fn state_machine_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<[String; 6]> {
+    Ok([
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ])
 }
 
 fn state_machine_record(
-    [arn, name, definition, created_at, updated_at]: [String; 5],
+    [arn, name, definition, created_at, updated_at, kind]: [String; 6],
 ) -> Result<StateMachineRecord, StoreError> {
     Ok(StateMachineRecord {
+        kind: StateMachineType::parse(&kind).ok_or_else(|| {
+            StoreError::Corrupt(format!("state machine {arn}: unknown type {kind}"))
+        })?,
         arn,
         name,
         definition,
@@ -724,11 +786,18 @@ impl ExecutionStore for SqliteExecutionStore {
 
     fn put_state_machine(&self, sm: &StateMachineRecord) -> Result<(), StoreError> {
         self.conn()?.execute(
-            "INSERT INTO state_machines (arn, name, definition, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(arn) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at",
-            params![sm.arn, sm.name, sm.definition, ts(sm.created_at), ts(sm.updated_at)],
+            "INSERT INTO state_machines (arn, name, definition, created_at, updated_at, type) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(arn) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at, type = excluded.type",
+            params![sm.arn, sm.name, sm.definition, ts(sm.created_at), ts(sm.updated_at), sm.kind.as_str()],
         )?;
         Ok(())
+    }
+
+    fn delete_state_machine(&self, arn: &str) -> Result<bool, StoreError> {
+        let n = self
+            .conn()?
+            .execute("DELETE FROM state_machines WHERE arn = ?1", params![arn])?;
+        Ok(n > 0)
     }
 
     fn get_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, StoreError> {
@@ -1151,6 +1220,11 @@ mod tests {
             definition: definition.into(),
             created_at: at("2026-01-01T00:00:00.000Z"),
             updated_at: at(updated),
+            kind: if name == "b" {
+                StateMachineType::Express
+            } else {
+                StateMachineType::Standard
+            },
         };
         // GIVEN two machines, put out of name order, and one of them updated
         store
@@ -1175,6 +1249,17 @@ mod tests {
             .map(|m| m.name)
             .collect();
         assert_eq!(names, ["a", "b"]);
+        // AND delete removes one machine (once), leaving the other
+        assert!(store.delete_state_machine("arn:b").unwrap());
+        assert!(!store.delete_state_machine("arn:b").unwrap());
+        assert_eq!(store.get_state_machine("arn:b").unwrap(), None);
+        let left: Vec<String> = store
+            .list_state_machines()
+            .unwrap()
+            .into_iter()
+            .map(|m| m.arn)
+            .collect();
+        assert_eq!(left, ["arn:a"]);
     }
 
     #[test]
@@ -1204,6 +1289,27 @@ mod tests {
                 "{err:?}"
             );
         }
+    }
+
+    /// A data directory from before state machine types gains the column; its machines are
+    /// STANDARD.
+    #[test]
+    fn sqlite_store_adds_the_type_column_to_an_old_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE state_machines (arn TEXT PRIMARY KEY, name TEXT NOT NULL,
+                   definition TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+                 INSERT INTO state_machines VALUES ('arn:old', 'old', '{}',
+                   '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');",
+            )
+            .unwrap();
+        }
+        let store = SqliteExecutionStore::open(&path).unwrap();
+        let old = store.get_state_machine("arn:old").unwrap().unwrap();
+        assert_eq!(old.kind, StateMachineType::Standard);
     }
 
     #[test]

@@ -53,6 +53,14 @@ pub trait TaskHandler: Send + Sync {
     async fn invoke(&self, input: Value, ctx: TaskContext) -> Result<Value, TaskFailure>;
 }
 
+/// Answers some tasks in place of their handlers (a mock configuration): consulted before the
+/// registry for every task that is not a `.waitForTaskToken` callback.
+pub trait TaskOverride: Send + Sync {
+    /// `Some` answers the task (its result or its failure); `None` leaves it to the handler.
+    /// `resource` is the Task state's `Resource`.
+    fn answer(&self, ctx: &TaskContext, resource: &str) -> Option<Result<Value, TaskFailure>>;
+}
+
 struct FnHandler<F>(F);
 
 #[async_trait]

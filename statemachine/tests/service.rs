@@ -4,11 +4,17 @@
 //! into its typed variants, list filtering and paging, and the `HitlAdvanceTime` extension.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sfn::config::interceptors::BeforeTransmitInterceptorContextMut;
+use aws_sdk_sfn::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+};
 use aws_sdk_sfn::operation::create_state_machine::CreateStateMachineError;
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
-use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+use aws_sdk_sfn::types::{
+    ExecutionStatus, HistoryEventType, InspectionLevel, StateMachineType, SyncExecutionStatus,
+    TestExecutionStatus,
+};
 use aws_sdk_sfn::Client;
 use serde_json::{json, Value};
 use statemachine::service;
@@ -56,8 +62,32 @@ fn client(url: &str) -> Client {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
         .endpoint_url(url)
+        .interceptor(NoHostPrefix)
         .build();
     Client::from_conf(config)
+}
+
+/// The SDK sends `StartSyncExecution` to `sync-<host>` (the service's host prefix), which does
+/// not resolve for `127.0.0.1`: this takes the prefix off again, as a user pointing the SDK at
+/// a local endpoint does (boto3: `Config(inject_host_prefix=False)`).
+#[derive(Debug)]
+struct NoHostPrefix;
+
+impl Intercept for NoHostPrefix {
+    fn name(&self) -> &'static str {
+        "NoHostPrefix"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_sfn::error::BoxError> {
+        let uri = context.request().uri().replace("://sync-", "://");
+        context.request_mut().set_uri(uri)?;
+        Ok(())
+    }
 }
 
 async fn create(c: &Client, name: &str, definition: &str) -> String {
@@ -437,7 +467,7 @@ async fn errors_arrive_as_the_sdks_typed_exceptions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_operations_and_bad_bodies_get_aws_error_shapes() {
     let ep = endpoint(HandlerRegistry::new()).await;
-    let (status, head, body) = raw(&ep.url, "AWSStepFunctions.TestState", "{}").await;
+    let (status, head, body) = raw(&ep.url, "AWSStepFunctions.CreateActivity", "{}").await;
     assert_eq!(status, 400);
     assert!(
         head.contains("x-amzn-errortype: unknownoperationexception"),
@@ -445,7 +475,7 @@ async fn unknown_operations_and_bad_bodies_get_aws_error_shapes() {
     );
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["__type"], "UnknownOperationException");
-    assert!(v["message"].as_str().unwrap().contains("TestState"));
+    assert!(v["message"].as_str().unwrap().contains("CreateActivity"));
 
     let (status, _, body) = raw(
         &ep.url,
@@ -756,9 +786,11 @@ async fn state_machines_are_described_listed_and_updated() {
 /// `scripts/setup-test-tools.sh`): create, start, describe, history through boto3's paginator,
 /// and an error caught as boto3's modelled exception.
 const BOTO3_SCRIPT: &str = r#"
-import json, sys, time, boto3
+import json, sys, time, boto3, botocore.config
+# inject_host_prefix=False: StartSyncExecution would otherwise go to sync-127.0.0.1
 c = boto3.client("stepfunctions", endpoint_url=sys.argv[1], region_name="us-east-1",
-                 aws_access_key_id="AKIDTEST", aws_secret_access_key="secret")
+                 aws_access_key_id="AKIDTEST", aws_secret_access_key="secret",
+                 config=botocore.config.Config(inject_host_prefix=False))
 sm = c.create_state_machine(name="boto3", definition=sys.argv[2],
                             roleArn="arn:aws:iam::123456789012:role/test")["stateMachineArn"]
 arn = c.start_execution(stateMachineArn=sm, name="b-1", input='{"n": 2, "wait": false}')["executionArn"]
@@ -774,7 +806,22 @@ try:
     missing = None
 except c.exceptions.ExecutionDoesNotExist as e:
     missing = e.response["Error"]["Code"]
+express = c.create_state_machine(name="boto3-express", type="EXPRESS",
+    definition='{"StartAt":"P","States":{"P":{"Type":"Pass","Result":{"ok":true},"End":true}}}',
+    roleArn="arn:aws:iam::123456789012:role/test")["stateMachineArn"]
+sync = c.start_sync_execution(stateMachineArn=express, input="{}")
+tested = c.test_state(definition='{"Type":"Pass","Next":"Then"}', input='{"a":1}',
+                      roleArn="arn:aws:iam::123456789012:role/test")
+c.delete_state_machine(stateMachineArn=express)
+try:
+    c.describe_state_machine(stateMachineArn=express)
+    deleted = None
+except c.exceptions.StateMachineDoesNotExist as e:
+    deleted = e.response["Error"]["Code"]
 print(json.dumps({
+    "sync": [sync["status"], json.loads(sync["output"]), sync["billingDetails"]["billedMemoryUsedInMB"]],
+    "tested": [tested["status"], tested["nextState"], json.loads(tested["output"])],
+    "deleted": deleted,
     "status": d["status"], "output": json.loads(d["output"]),
     "startDateIsDatetime": hasattr(d["startDate"], "year"),
     "pages": len(pages), "events": [e["id"] for p in pages for e in p["events"]],
@@ -815,4 +862,427 @@ async fn boto3_drives_the_endpoint() {
     assert_eq!(v["pages"], 3);
     assert_eq!(v["events"], json!([1, 2, 3, 4, 5, 6, 7, 8]));
     assert_eq!(v["missing"], "ExecutionDoesNotExist");
+    assert_eq!(v["sync"], json!(["SUCCEEDED", {"ok": true}, 64]));
+    assert_eq!(v["tested"], json!(["SUCCEEDED", "Then", {"a": 1}]));
+    assert_eq!(v["deleted"], "StateMachineDoesNotExist");
+}
+
+/// Pass → Choice → Succeed, or a Fail state when `$.fail` is true; an optional Wait first.
+const EXPRESS_WORK: &str = r#"{"StartAt":"Shape","States":{
+  "Shape":{"Type":"Pass","Parameters":{"doubled.$":"States.MathAdd($.n, $.n)","fail.$":"$.fail"},"Next":"Route"},
+  "Route":{"Type":"Choice","Choices":[{"Variable":"$.fail","BooleanEquals":true,"Next":"Broken"}],"Default":"Done"},
+  "Broken":{"Type":"Fail","Error":"Custom.Broken","Cause":"asked to fail"},
+  "Done":{"Type":"Succeed"}}}"#;
+
+async fn create_express(c: &Client, name: &str, definition: &str) -> String {
+    c.create_state_machine()
+        .name(name)
+        .definition(definition)
+        .role_arn(ROLE)
+        .r#type(StateMachineType::Express)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_sync_execution_answers_an_express_machines_result() {
+    // GIVEN an EXPRESS state machine
+    let ep = endpoint(HandlerRegistry::new()).await;
+    let c = client(&ep.url);
+    let sm = create_express(&c, "express", EXPRESS_WORK).await;
+    let described = c
+        .describe_state_machine()
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(*described.r#type(), StateMachineType::Express);
+    let listed = c.list_state_machines().send().await.unwrap();
+    assert_eq!(
+        *listed.state_machines()[0].r#type(),
+        StateMachineType::Express
+    );
+
+    // WHEN it is run synchronously and succeeds
+    let ok = c
+        .start_sync_execution()
+        .state_machine_arn(&sm)
+        .name("ok")
+        .input(r#"{"n": 21, "fail": false}"#)
+        .send()
+        .await
+        .unwrap();
+    // THEN the answer carries the result, the input and the billing details
+    assert_eq!(*ok.status(), SyncExecutionStatus::Succeeded);
+    let output: Value = serde_json::from_str(ok.output().unwrap()).unwrap();
+    assert_eq!(output, json!({"doubled": 42, "fail": false}));
+    assert_eq!(ok.name(), Some("ok"));
+    assert_eq!(ok.state_machine_arn(), Some(sm.as_str()));
+    let input: Value = serde_json::from_str(ok.input().unwrap()).unwrap();
+    assert_eq!(input, json!({"n": 21, "fail": false}));
+    assert!(ok.stop_date().secs() >= ok.start_date().secs());
+    let billing = ok.billing_details().unwrap();
+    assert_eq!(billing.billed_memory_used_in_mb(), 64);
+    assert_eq!(billing.billed_duration_in_milliseconds() % 100, 0);
+    assert!(billing.billed_duration_in_milliseconds() >= 100);
+    assert!(ok.error().is_none() && ok.cause().is_none());
+
+    // WHEN it fails THEN status FAILED with the Fail state's error and cause, no output
+    let failed = c
+        .start_sync_execution()
+        .state_machine_arn(&sm)
+        .input(r#"{"n": 1, "fail": true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(*failed.status(), SyncExecutionStatus::Failed);
+    assert_eq!(failed.error(), Some("Custom.Broken"));
+    assert_eq!(failed.cause(), Some("asked to fail"));
+    assert!(failed.output().is_none());
+
+    // AND bad input is refused as for StartExecution
+    let bad = c
+        .start_sync_execution()
+        .state_machine_arn(&sm)
+        .input("{nope")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(bad.is_invalid_execution_input(), "{bad:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_sync_execution_times_out_and_refuses_standard_machines() {
+    let ep = endpoint(HandlerRegistry::new()).await;
+    let c = client(&ep.url);
+    // GIVEN an EXPRESS machine whose one-second timeout comes before its hour-long wait
+    let sm = create_express(
+        &c,
+        "slow",
+        r#"{"TimeoutSeconds":1,"StartAt":"Pause","States":{
+          "Pause":{"Type":"Wait","Seconds":3600,"End":true}}}"#,
+    )
+    .await;
+    // WHEN it is run synchronously THEN it is answered TIMED_OUT after about a second
+    let t0 = std::time::Instant::now();
+    let out = c
+        .start_sync_execution()
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(*out.status(), SyncExecutionStatus::TimedOut);
+    assert_eq!(out.error(), Some("States.Timeout"));
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+
+    // AND a STANDARD machine cannot be run synchronously
+    let standard = create(&c, "standard", PASS_WAIT_CHOICE).await;
+    let refused = c
+        .start_sync_execution()
+        .state_machine_arn(&standard)
+        .input(r#"{"n":1,"wait":false}"#)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(refused.is_state_machine_type_not_supported(), "{refused:?}");
+
+    // AND an EXPRESS machine may not wait for a task token
+    let callback = c
+        .create_state_machine()
+        .name("express-callback")
+        .definition(
+            r#"{"StartAt":"Ask","States":{"Ask":{"Type":"Task",
+              "Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken",
+              "Parameters":{"FunctionName":"f","Payload":{"token.$":"$$.Task.Token"}},"End":true}}}"#,
+        )
+        .role_arn(ROLE)
+        .r#type(StateMachineType::Express)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    let CreateStateMachineError::InvalidDefinition(e) = &callback else {
+        panic!("expected InvalidDefinition, got {callback:?}");
+    };
+    assert!(e.message().unwrap().contains("waitForTaskToken"), "{e:?}");
+    // AND an unknown type is refused naming the field
+    let (status, _, body) = raw(
+        &ep.url,
+        "AWSStepFunctions.CreateStateMachine",
+        &json!({"name":"x","definition":PASS_WAIT_CHOICE,"roleArn":ROLE,"type":"FAST"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("ValidationException") && body.contains("type"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_state_machine_lets_running_executions_finish() {
+    // GIVEN a state machine with an execution waiting an hour
+    let ep = endpoint(HandlerRegistry::new()).await;
+    let c = client(&ep.url);
+    let sm = create(&c, "doomed", HOUR_WAIT).await;
+    let keep = create(&c, "kept", HOUR_WAIT).await;
+    let running = start(&c, &sm, "in-flight", json!({"wait": true})).await;
+
+    // WHEN it is deleted
+    c.delete_state_machine()
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .unwrap();
+
+    // THEN describing or starting it is StateMachineDoesNotExist, and it is no longer listed
+    let gone = c
+        .describe_state_machine()
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(gone.is_state_machine_does_not_exist(), "{gone:?}");
+    let no_start = c
+        .start_execution()
+        .state_machine_arn(&sm)
+        .input("{}")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(no_start.is_state_machine_does_not_exist(), "{no_start:?}");
+    let listed = c.list_state_machines().send().await.unwrap();
+    let arns: Vec<&str> = listed
+        .state_machines()
+        .iter()
+        .map(|m| m.state_machine_arn())
+        .collect();
+    assert_eq!(arns, [keep.as_str()]);
+    // AND deleting it again is answered with success
+    c.delete_state_machine()
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .unwrap();
+
+    // AND the running execution carries on to the end
+    let (status, _, body) = raw(
+        &ep.url,
+        "AWSStepFunctions.HitlAdvanceTime",
+        r#"{"seconds": 3600}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let d = wait_until_closed(&c, &running).await;
+    assert_eq!(*d.status(), ExecutionStatus::Succeeded);
+    assert_eq!(
+        serde_json::from_str::<Value>(d.output().unwrap()).unwrap(),
+        json!({"wait": true, "result": "waited"})
+    );
+}
+
+/// A Lambda task retried once on `Lambda.ServiceException`, then an SNS publish.
+const MOCKED: &str = r#"{"StartAt":"Call","States":{
+  "Call":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
+    "Parameters":{"FunctionName":"score","Payload.$":"$"},
+    "Retry":[{"ErrorEquals":["Lambda.ServiceException"],"IntervalSeconds":1,"MaxAttempts":1}],
+    "ResultSelector":{"score.$":"$.Payload.score"},"ResultPath":"$.call","Next":"Notify"},
+  "Notify":{"Type":"Task","Resource":"arn:aws:states:::sns:publish",
+    "Parameters":{"TopicArn":"arn:aws:sns:us-east-1:123456789012:t","Message.$":"$.call"},
+    "ResultSelector":{"id.$":"$.MessageId"},"ResultPath":"$.notify","End":true}}}"#;
+
+/// The mock configuration for [`MOCKED`], in Step Functions Local's format.
+const MOCK_CONFIG: &str = r#"{
+  "StateMachines": {"scored": {"TestCases": {
+    "HappyPath": {"Call": "ScoreOk", "Notify": "Published"},
+    "RetryPath": {"Call": "ScoreFlaky", "Notify": "Published"},
+    "FailPath": {"Call": "ScoreDown"}}}},
+  "MockedResponses": {
+    "ScoreOk": {"0": {"Return": {"StatusCode": 200, "Payload": {"score": 7}}}},
+    "ScoreFlaky": {"0": {"Throw": {"Error": "Lambda.ServiceException", "Cause": "flaky"}},
+                   "1": {"Return": {"StatusCode": 200, "Payload": {"score": 9}}}},
+    "ScoreDown": {"0-1": {"Throw": {"Error": "Lambda.ServiceException", "Cause": "down"}}},
+    "Published": {"0": {"Return": {"MessageId": "m-1"}}}}}"#;
+
+async fn mocked_endpoint(registry: HandlerRegistry) -> (Endpoint, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("MockConfigFile.json");
+    std::fs::write(&path, MOCK_CONFIG).unwrap();
+    let mocks = service::MockConfig::load(&path).unwrap();
+    let store = Arc::new(MemoryExecutionStore::new());
+    let engine = Arc::new(service::endpoint_engine(store, registry).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(service::serve_with_mocks(listener, engine.clone(), mocks));
+    (
+        Endpoint {
+            url,
+            _engine: engine,
+        },
+        dir,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mock_configuration_test_case_answers_the_tasks() {
+    // GIVEN an endpoint with a mock configuration and a real handler for the function
+    let registry = HandlerRegistry::new().with_fn("score", |_input: Value, _ctx| async move {
+        Ok(json!({"score": 1}))
+    });
+    let (ep, _dir) = mocked_endpoint(registry).await;
+    let c = client(&ep.url);
+    let sm = create(&c, "scored", MOCKED).await;
+
+    // WHEN executions name test cases after '#'
+    let happy = start(&c, &format!("{sm}#HappyPath"), "happy", json!({"id": 1})).await;
+    let retry = start(&c, &format!("{sm}#RetryPath"), "retry", json!({"id": 2})).await;
+    let fail = start(&c, &format!("{sm}#FailPath"), "fail", json!({"id": 3})).await;
+
+    // THEN each task gets its mocked response, by invocation number (retries included)
+    let d = wait_until_closed(&c, &happy).await;
+    assert_eq!(*d.status(), ExecutionStatus::Succeeded);
+    assert_eq!(d.state_machine_arn(), sm);
+    assert_eq!(
+        serde_json::from_str::<Value>(d.output().unwrap()).unwrap(),
+        json!({"id": 1, "call": {"score": 7}, "notify": {"id": "m-1"}})
+    );
+    let d = wait_until_closed(&c, &retry).await;
+    assert_eq!(*d.status(), ExecutionStatus::Succeeded, "{d:?}");
+    assert_eq!(
+        serde_json::from_str::<Value>(d.output().unwrap()).unwrap()["call"],
+        json!({"score": 9})
+    );
+    let d = wait_until_closed(&c, &fail).await;
+    assert_eq!(*d.status(), ExecutionStatus::Failed);
+    assert_eq!(d.error(), Some("Lambda.ServiceException"));
+    assert_eq!(d.cause(), Some("down"));
+
+    // AND without a test case the registered handler runs, and the unmocked SNS task fails
+    let plain = start(&c, &sm, "plain", json!({"id": 4})).await;
+    let d = wait_until_closed(&c, &plain).await;
+    assert_eq!(*d.status(), ExecutionStatus::Failed);
+    assert_eq!(d.error(), Some("States.Runtime"));
+    assert!(d.cause().unwrap().contains("sns:publish"), "{d:?}");
+
+    // AND a test case the configuration does not define is refused, naming it
+    let unknown = c
+        .start_execution()
+        .state_machine_arn(format!("{sm}#NoSuchCase"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        format!("{unknown:?}").contains("NoSuchCase")
+            && format!("{unknown:?}").contains("ValidationException"),
+        "{unknown:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_case_without_a_mock_configuration_is_an_invalid_arn() {
+    let ep = endpoint(HandlerRegistry::new()).await;
+    let c = client(&ep.url);
+    let sm = create(&c, "scored", MOCKED).await;
+    let refused = c
+        .start_execution()
+        .state_machine_arn(format!("{sm}#HappyPath"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(refused.is_invalid_arn(), "{refused:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_state_runs_one_state_and_names_the_next() {
+    let registry = HandlerRegistry::new().with_fn("flaky", |_input: Value, _ctx| async move {
+        Err(TaskFailure::new("Custom.Flaky", "try again"))
+    });
+    let ep = endpoint(registry).await;
+    let c = client(&ep.url);
+    let run = |definition: &'static str, input: &'static str| {
+        c.test_state()
+            .definition(definition)
+            .role_arn(ROLE)
+            .input(input)
+            .send()
+    };
+
+    // a Pass state: its output and its Next
+    let pass = run(
+        r#"{"Type":"Pass","Parameters":{"sum.$":"States.MathAdd($.a, $.b)"},"Next":"After"}"#,
+        r#"{"a": 2, "b": 3}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(*pass.status().unwrap(), TestExecutionStatus::Succeeded);
+    assert_eq!(
+        serde_json::from_str::<Value>(pass.output().unwrap()).unwrap(),
+        json!({"sum": 5})
+    );
+    assert_eq!(pass.next_state(), Some("After"));
+
+    // a Choice state: the branch it takes
+    let choice = r#"{"Type":"Choice","Choices":[{"Variable":"$.n","NumericGreaterThan":10,"Next":"Big"}],"Default":"Small"}"#;
+    let big = run(choice, r#"{"n": 11}"#).await.unwrap();
+    assert_eq!(big.next_state(), Some("Big"));
+    let small = run(choice, r#"{"n": 1}"#).await.unwrap();
+    assert_eq!(small.next_state(), Some("Small"));
+
+    // a failing task with a matching Retry: RETRIABLE, not retried
+    let retriable = run(
+        r#"{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:flaky",
+            "Retry":[{"ErrorEquals":["Custom.Flaky"],"MaxAttempts":2}],"End":true}"#,
+        "{}",
+    )
+    .await
+    .unwrap();
+    assert_eq!(*retriable.status().unwrap(), TestExecutionStatus::Retriable);
+    assert_eq!(retriable.error(), Some("Custom.Flaky"));
+    assert_eq!(retriable.cause(), Some("try again"));
+
+    // a failing task with a Catch: CAUGHT_ERROR and the catcher's Next
+    let caught = run(
+        r#"{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:flaky",
+            "Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.err","Next":"Recover"}],"End":true}"#,
+        r#"{"k": 1}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(*caught.status().unwrap(), TestExecutionStatus::CaughtError);
+    assert_eq!(caught.next_state(), Some("Recover"));
+    assert_eq!(caught.error(), Some("Custom.Flaky"));
+    let out: Value = serde_json::from_str(caught.output().unwrap()).unwrap();
+    assert_eq!(out["k"], 1);
+    assert_eq!(out["err"]["Error"], "Custom.Flaky");
+
+    // a Fail state: FAILED with its error and cause; DEBUG adds the inspection data
+    let failed = c
+        .test_state()
+        .definition(r#"{"Type":"Fail","Error":"E.Bad","Cause":"because"}"#)
+        .role_arn(ROLE)
+        .input("{}")
+        .inspection_level(InspectionLevel::Debug)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(*failed.status().unwrap(), TestExecutionStatus::Failed);
+    assert_eq!(failed.error(), Some("E.Bad"));
+    assert_eq!(failed.cause(), Some("because"));
+    assert_eq!(failed.inspection_data().unwrap().input(), Some("{}"));
+
+    // an invalid state is InvalidDefinition
+    let invalid = run(r#"{"Type":"Pass","Next":"X","End":true}"#, "{}")
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(invalid.is_invalid_definition(), "{invalid:?}");
 }

@@ -16,10 +16,13 @@
 
 mod error;
 mod history;
+pub mod mock;
 pub mod operations;
 mod paging;
+mod test_state;
 
 pub use error::ApiError;
+pub use mock::{MockConfig, MockConfigError, MockRuntime};
 
 use crate::clock::VirtualClock;
 use crate::engine::{Engine, EngineConfig, EngineError};
@@ -57,16 +60,56 @@ pub fn endpoint_engine(
     Ok(Engine::new(store, registry, clock, config))
 }
 
+/// What the routes share: the engine and, when one is in use, the mock configuration.
+#[derive(Clone)]
+struct Shared {
+    engine: Arc<Engine>,
+    mocks: Option<Arc<MockRuntime>>,
+}
+
 /// The endpoint's routes: `POST /` for every operation.
 pub fn router(engine: Arc<Engine>) -> Router {
-    Router::new().route("/", post(handle)).with_state(engine)
+    Router::new().route("/", post(handle)).with_state(Shared {
+        engine,
+        mocks: None,
+    })
+}
+
+/// The endpoint's routes with a Step Functions Local mock configuration: `StartExecution`
+/// with `<state machine ARN>#<test case>` runs that test case, its listed Task states answered
+/// from the configuration ([`mock`]). Installs the configuration as the engine's task override.
+pub fn router_with_mocks(engine: Arc<Engine>, mocks: MockConfig) -> Router {
+    let mocks = Arc::new(MockRuntime::new(mocks));
+    engine.set_task_override(Some(mocks.clone()));
+    Router::new().route("/", post(handle)).with_state(Shared {
+        engine,
+        mocks: Some(mocks),
+    })
 }
 
 /// Serves the endpoint on `listener` until the listener fails, and runs due timers every
 /// [`TIMER_TICK`] so that executions waiting in real time carry on.
 pub async fn serve(listener: tokio::net::TcpListener, engine: Arc<Engine>) -> std::io::Result<()> {
-    let ticker = tokio::spawn(run_timers(engine.clone()));
-    let served = axum::serve(listener, router(engine)).await;
+    serve_router(listener, engine.clone(), router(engine)).await
+}
+
+/// [`serve`] with a mock configuration (see [`router_with_mocks`]); the CLI loads it with
+/// [`MockConfig::load`].
+pub async fn serve_with_mocks(
+    listener: tokio::net::TcpListener,
+    engine: Arc<Engine>,
+    mocks: MockConfig,
+) -> std::io::Result<()> {
+    serve_router(listener, engine.clone(), router_with_mocks(engine, mocks)).await
+}
+
+async fn serve_router(
+    listener: tokio::net::TcpListener,
+    engine: Arc<Engine>,
+    router: Router,
+) -> std::io::Result<()> {
+    let ticker = tokio::spawn(run_timers(engine));
+    let served = axum::serve(listener, router).await;
     ticker.abort();
     served
 }
@@ -83,7 +126,7 @@ pub async fn run_timers(engine: Arc<Engine>) {
     }
 }
 
-async fn handle(State(engine): State<Arc<Engine>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -113,7 +156,9 @@ async fn handle(State(engine): State<Arc<Engine>>, headers: HeaderMap, body: Byt
             }
         }
     };
-    match operations::dispatch(&engine, operation, request).await {
+    match operations::dispatch_with(&shared.engine, shared.mocks.as_deref(), operation, request)
+        .await
+    {
         Ok(v) => (
             [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
             v.to_string(),

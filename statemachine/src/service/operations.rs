@@ -3,11 +3,11 @@
 
 use super::error::ApiError;
 use super::history::{self, Context};
-use super::{epoch, paging};
+use super::{epoch, paging, MockRuntime};
 use crate::definition::Definition;
 use crate::engine::{Engine, LOCAL_ACCOUNT};
 use crate::history::HistoryEventType;
-use crate::store::{ExecutionDescription, ExecutionStatus, StateMachineRecord};
+use crate::store::{ExecutionDescription, ExecutionStatus, StateMachineRecord, StateMachineType};
 use crate::validate;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -19,7 +19,9 @@ pub const SUPPORTED: &[&str] = &[
     "DescribeStateMachine",
     "ListStateMachines",
     "UpdateStateMachine",
+    "DeleteStateMachine",
     "StartExecution",
+    "StartSyncExecution",
     "DescribeExecution",
     "ListExecutions",
     "GetExecutionHistory",
@@ -30,6 +32,7 @@ pub const SUPPORTED: &[&str] = &[
     "SendTaskHeartbeat",
     "RedriveExecution",
     "ValidateStateMachineDefinition",
+    "TestState",
     "HitlAdvanceTime",
 ];
 
@@ -40,16 +43,25 @@ pub fn role_arn() -> String {
 
 /// Runs `operation` (the part of `X-Amz-Target` after `AWSStepFunctions.`).
 pub async fn dispatch(engine: &Engine, operation: &str, request: Value) -> Result<Value, ApiError> {
+    dispatch_with(engine, None, operation, request).await
+}
+
+/// [`dispatch`] with the mock configuration in use, if any (`StartExecution` selects its test
+/// cases).
+pub async fn dispatch_with(
+    engine: &Engine,
+    mocks: Option<&MockRuntime>,
+    operation: &str,
+    request: Value,
+) -> Result<Value, ApiError> {
     match operation {
         "CreateStateMachine" => create_state_machine(engine, parse(request)?),
         "DescribeStateMachine" => describe_state_machine(engine, parse(request)?),
         "ListStateMachines" => list_state_machines(engine, parse(request)?),
         "UpdateStateMachine" => update_state_machine(engine, parse(request)?),
-        "DeleteStateMachine" => Err(ApiError::new(
-            "UnsupportedOperation",
-            "DeleteStateMachine is not supported by the local endpoint yet: the engine's store cannot delete state machines",
-        )),
-        "StartExecution" => start_execution(engine, parse(request)?).await,
+        "DeleteStateMachine" => delete_state_machine(engine, parse(request)?),
+        "StartExecution" => start_execution(engine, mocks, parse(request)?).await,
+        "StartSyncExecution" => start_sync_execution(engine, parse(request)?).await,
         "DescribeExecution" => describe_execution(engine, parse(request)?),
         "ListExecutions" => list_executions(engine, parse(request)?),
         "GetExecutionHistory" => get_execution_history(engine, parse(request)?),
@@ -62,6 +74,7 @@ pub async fn dispatch(engine: &Engine, operation: &str, request: Value) -> Resul
         "SendTaskHeartbeat" => send_task_heartbeat(engine, parse(request)?).await,
         "RedriveExecution" => redrive_execution(engine, parse(request)?).await,
         "ValidateStateMachineDefinition" => validate_definition(parse(request)?),
+        "TestState" => super::test_state::test_state(engine, parse(request)?).await,
         "HitlAdvanceTime" => advance_time(engine, parse(request)?).await,
         other => Err(ApiError::new(
             "UnknownOperationException",
@@ -114,7 +127,7 @@ fn list_item(sm: &StateMachineRecord) -> Value {
     json!({
         "stateMachineArn": sm.arn,
         "name": sm.name,
-        "type": "STANDARD",
+        "type": sm.kind.as_str(),
         "creationDate": epoch(sm.created_at),
     })
 }
@@ -129,19 +142,19 @@ struct CreateStateMachine {
 }
 
 fn create_state_machine(engine: &Engine, r: CreateStateMachine) -> Result<Value, ApiError> {
-    if r.kind.as_deref().is_some_and(|k| k != "STANDARD") {
-        return Err(ApiError::validation(format!(
-            "type {} is not supported by the local endpoint yet: only STANDARD",
-            r.kind.unwrap_or_default()
-        )));
-    }
+    let kind = match r.kind.as_deref() {
+        None => StateMachineType::Standard,
+        Some(k) => StateMachineType::parse(k).ok_or_else(|| {
+            ApiError::validation(format!("type must be STANDARD or EXPRESS, got '{k}'"))
+        })?,
+    };
     // The same name and definition again returns the existing machine, as the service does.
     let existing = engine
         .list_state_machines()?
         .into_iter()
         .find(|sm| sm.name == r.name);
     if let Some(sm) = existing {
-        if sm.definition == r.definition {
+        if sm.definition == r.definition && sm.kind == kind {
             return Ok(json!({"stateMachineArn": sm.arn, "creationDate": epoch(sm.created_at)}));
         }
         return Err(ApiError::new(
@@ -149,7 +162,7 @@ fn create_state_machine(engine: &Engine, r: CreateStateMachine) -> Result<Value,
             format!("State Machine Already Exists: '{}'", sm.arn),
         ));
     }
-    let sm_arn = engine.create_state_machine(&r.name, &r.definition)?;
+    let sm_arn = engine.create_state_machine_of_type(&r.name, &r.definition, kind)?;
     let sm = state_machine(engine, &sm_arn)?;
     Ok(json!({"stateMachineArn": sm.arn, "creationDate": epoch(sm.created_at)}))
 }
@@ -168,9 +181,21 @@ fn describe_state_machine(engine: &Engine, r: StateMachineRef) -> Result<Value, 
         "status": "ACTIVE",
         "definition": sm.definition,
         "roleArn": role_arn(),
-        "type": "STANDARD",
+        "type": sm.kind.as_str(),
         "creationDate": epoch(sm.created_at),
     }))
+}
+
+/// `DeleteStateMachine`: the machine is gone at once (describing it is
+/// `StateMachineDoesNotExist`); executions that are running carry on to the end with the
+/// definition they started with and stay described and listed. An unknown ARN is answered
+/// with success: there is nothing left to delete.
+fn delete_state_machine(engine: &Engine, r: StateMachineRef) -> Result<Value, ApiError> {
+    let sm_arn = arn("stateMachineArn", &r.state_machine_arn)?;
+    match engine.delete_state_machine(sm_arn) {
+        Ok(()) | Err(crate::engine::EngineError::StateMachineDoesNotExist(_)) => Ok(json!({})),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -225,14 +250,126 @@ struct StartExecution {
     input: Option<String>,
 }
 
-async fn start_execution(engine: &Engine, r: StartExecution) -> Result<Value, ApiError> {
-    let sm_arn = arn("stateMachineArn", &r.state_machine_arn)?;
+async fn start_execution(
+    engine: &Engine,
+    mocks: Option<&MockRuntime>,
+    r: StartExecution,
+) -> Result<Value, ApiError> {
+    let requested = arn("stateMachineArn", &r.state_machine_arn)?;
     let input = json_text("InvalidExecutionInput", "input", r.input.as_deref())?;
+    // `<state machine ARN>#<test case>`: a test case of the mock configuration, as Step
+    // Functions Local selects them.
+    let (sm_arn, name) = match requested.split_once('#') {
+        None => (requested, r.name.clone()),
+        Some((sm_arn, case)) => {
+            let Some(mocks) = mocks else {
+                return Err(ApiError::invalid_arn("stateMachineArn", requested));
+            };
+            let sm = state_machine(engine, sm_arn)?;
+            if !mocks.config().has_test_case(&sm.name, case) {
+                return Err(ApiError::validation(format!(
+                    "stateMachineArn names the test case '{case}', which the mock configuration does not define for state machine '{}'",
+                    sm.name
+                )));
+            }
+            let name = r
+                .name
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let execution_arn = sm.arn.replacen(":stateMachine:", ":execution:", 1) + ":" + &name;
+            mocks.select(&execution_arn, &sm.name, case);
+            (sm_arn, Some(name))
+        }
+    };
     let execution_arn = engine
-        .start_execution(sm_arn, r.name.as_deref(), input)
+        .start_execution(sm_arn, name.as_deref(), input)
         .await?;
     let d = engine.describe_execution(&execution_arn)?;
     Ok(json!({"executionArn": execution_arn, "startDate": epoch(d.start_date)}))
+}
+
+/// How long a synchronous Express execution may run before it is answered TIMED_OUT
+/// (the service's limit for Express workflows: five minutes).
+pub const SYNC_EXECUTION_LIMIT: chrono::Duration = chrono::Duration::minutes(5);
+
+/// How often `StartSyncExecution` looks again at an execution that waits (a Wait state, a
+/// retry's back-off), running what came due.
+const SYNC_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// `StartSyncExecution`: runs an execution of an EXPRESS machine to its end and answers with
+/// its result (`status` SUCCEEDED, FAILED or TIMED_OUT; a STANDARD machine is
+/// `StateMachineTypeNotSupported`). Wait states wait in real time (or until `HitlAdvanceTime`
+/// moves the clock); after [`SYNC_EXECUTION_LIMIT`] of the engine's clock the execution is
+/// stopped and answered TIMED_OUT with `States.Timeout`.
+async fn start_sync_execution(engine: &Engine, r: StartExecution) -> Result<Value, ApiError> {
+    let sm = state_machine(engine, &r.state_machine_arn)?;
+    if sm.kind != StateMachineType::Express {
+        return Err(ApiError::new(
+            "StateMachineTypeNotSupported",
+            format!(
+                "StartSyncExecution needs an EXPRESS state machine; '{}' is STANDARD",
+                sm.arn
+            ),
+        ));
+    }
+    let input = json_text("InvalidExecutionInput", "input", r.input.as_deref())?;
+    let execution_arn = engine
+        .start_execution(&sm.arn, r.name.as_deref(), input)
+        .await?;
+    let mut d = engine.describe_execution(&execution_arn)?;
+    let deadline = d.start_date + SYNC_EXECUTION_LIMIT;
+    let mut timed_out = false;
+    while d.status == ExecutionStatus::Running {
+        if engine.now() >= deadline {
+            engine
+                .stop_execution(
+                    &execution_arn,
+                    Some("States.Timeout"),
+                    Some("The execution ran longer than the five minutes of a synchronous Express execution"),
+                )
+                .await?;
+            d = engine.describe_execution(&execution_arn)?;
+            timed_out = true;
+            break;
+        }
+        tokio::time::sleep(SYNC_POLL).await;
+        engine.run_due().await?;
+        d = engine.describe_execution(&execution_arn)?;
+    }
+    let status = match d.status {
+        ExecutionStatus::Succeeded => "SUCCEEDED",
+        ExecutionStatus::TimedOut => "TIMED_OUT",
+        _ if timed_out => "TIMED_OUT",
+        _ => "FAILED",
+    };
+    let stop = d.stop_date.unwrap_or_else(|| engine.now());
+    let millis = (stop - d.start_date).num_milliseconds().max(0);
+    // Express executions are billed in 100 ms steps and 64 MB steps (the smallest of each).
+    let billed_ms = ((millis + 99) / 100).max(1) * 100;
+    let mut v = json!({
+        "executionArn": d.execution_arn,
+        "stateMachineArn": d.state_machine_arn,
+        "name": d.name,
+        "startDate": epoch(d.start_date),
+        "stopDate": epoch(stop),
+        "status": status,
+        "input": d.input.to_string(),
+        "inputDetails": {"included": true},
+        "billingDetails": {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": billed_ms},
+    });
+    if let Some(m) = v.as_object_mut() {
+        if let Some(out) = &d.output {
+            m.insert("output".into(), Value::from(out.to_string()));
+            m.insert("outputDetails".into(), json!({"included": true}));
+        }
+        if let Some(e) = &d.error {
+            m.insert("error".into(), Value::from(e.clone()));
+        }
+        if let Some(c) = &d.cause {
+            m.insert("cause".into(), Value::from(c.clone()));
+        }
+    }
+    Ok(v)
 }
 
 #[derive(Deserialize)]
