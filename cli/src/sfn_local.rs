@@ -19,6 +19,10 @@ pub struct SfnLocalArgs {
     /// Address to listen on (port 0 picks a free one; the address is printed).
     #[arg(long, default_value = "127.0.0.1:8083")]
     pub addr: SocketAddr,
+    /// A Step Functions Local mock configuration (the same JSON format): StartExecution on
+    /// `<state machine ARN>#<TestCase>` answers that test case's Task states from the file.
+    #[arg(long, value_name = "FILE")]
+    pub mock_config: Option<std::path::PathBuf>,
 }
 
 /// How often resumptions queued by handlers (the synthetic reviewer) and the delivery outbox
@@ -31,6 +35,14 @@ pub async fn run(
     agent: Arc<dyn MetadataAgent>,
     args: &SfnLocalArgs,
 ) -> Result<ExitCode> {
+    // A bad mock file is refused before anything listens, naming the field.
+    let mocks = match &args.mock_config {
+        Some(path) => Some(
+            statemachine::service::MockConfig::load(path)
+                .map_err(|e| anyhow::anyhow!("--mock-config {}: {}", e.path, e.message))?,
+        ),
+        None => None,
+    };
     let runtime = Arc::new(Runtime::open_endpoint(Some(data_dir), agent)?);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -53,7 +65,11 @@ pub async fn run(
         })
     };
     // Ctrl-C ends the process; every state change is already committed to the data directory.
-    let served = statemachine::service::serve(listener, Arc::clone(&runtime.engine)).await;
+    let engine = Arc::clone(&runtime.engine);
+    let served = match mocks {
+        Some(mocks) => statemachine::service::serve_with_mocks(listener, engine, mocks).await,
+        None => statemachine::service::serve(listener, engine).await,
+    };
     settling.abort();
     served?;
     Ok(ExitCode::SUCCESS)

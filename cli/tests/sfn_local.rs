@@ -15,38 +15,62 @@ struct Endpoint {
     child: Child,
     url: String,
     _data: tempfile::TempDir,
+    // Kept open: the endpoint prints more than its first line.
+    _stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl Drop for Endpoint {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let status = self.child.try_wait();
+            let errors = std::fs::read_to_string(self._data.path().join("stderr.log"));
+            eprintln!("hitl sfn-local: {status:?}; its errors: {errors:?}");
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
 fn start_endpoint() -> Endpoint {
+    start_endpoint_with(&[])
+}
+
+fn start_endpoint_with(extra: &[&str]) -> Endpoint {
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_hitl"))
         .args(["--data-dir"])
         .arg(data.path())
         .args(["sfn-local", "--addr", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(data.path().join("stderr.log")).unwrap())
         .spawn()
         .unwrap();
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut first).unwrap();
     let url = first
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no address in {first:?}"))
         .to_owned();
+    // Serving: a connection is accepted (or the process ended, and its errors say why).
+    let addr = url.trim_start_matches("http://").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            let errors =
+                std::fs::read_to_string(data.path().join("stderr.log")).unwrap_or_default();
+            panic!("hitl sfn-local ended ({status}): {errors}");
+        }
+        assert!(Instant::now() < deadline, "nothing listens on {addr}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     Endpoint {
         child,
         url,
         _data: data,
+        _stdout: stdout,
     }
 }
 
@@ -180,4 +204,102 @@ async fn the_sdk_runs_the_projects_definition_with_its_handlers_through_the_endp
         .unwrap_err()
         .into_service_error();
     assert!(err.is_execution_already_exists(), "{err:?}");
+}
+
+/// A Step Functions Local mock configuration answers the project's Task states for the test
+/// case named after `#` in the state machine ARN: the draft step fails as mocked, and the
+/// definition's catch-all records the failure with the real finalize handler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mock_configuration_test_case_answers_the_projects_task_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let mocks = dir.path().join("mocks.json");
+    std::fs::write(
+        &mocks,
+        r#"{"StateMachines": {"hitl-review": {"TestCases": {"DraftDown": {"GenerateMetadata": "Down"}}}},
+            "MockedResponses": {"Down": {"0-9": {"Throw": {"Error": "Mock.Down", "Cause": "the model is down"}}}}}"#,
+    )
+    .unwrap();
+    let endpoint = start_endpoint_with(&["--mock-config", mocks.to_str().unwrap()]);
+    let sfn = client(&endpoint.url).await;
+    let arn = sfn
+        .list_state_machines()
+        .send()
+        .await
+        .unwrap()
+        .state_machines()[0]
+        .state_machine_arn()
+        .to_owned();
+    // A per-item input (what the batch's Map hands each child execution): it runs inline.
+    let input = serde_json::json!({
+        "request_id": "mocked-1",
+        "index": 0,
+        "execution_name": "mocked-1",
+        "subject": {"id": "brand-001", "name": "Acme Coffee", "category": "food"},
+        "config": hitl_domain::model::WorkflowConfig::default(),
+    });
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(format!("{arn}#DraftDown"))
+        .name("mocked-1")
+        .input(input.to_string())
+        .send()
+        .await
+        .unwrap();
+    until_done(&sfn, started.execution_arn()).await;
+    // One subject runs in this execution (no fan-out), through the mocked draft step.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let failed_with = loop {
+        let mut found = None;
+        for execution in sfn
+            .list_executions()
+            .state_machine_arn(&arn)
+            .send()
+            .await
+            .unwrap()
+            .executions()
+        {
+            let history = sfn
+                .get_execution_history()
+                .execution_arn(execution.execution_arn())
+                .send()
+                .await
+                .unwrap();
+            if let Some(details) = history
+                .events()
+                .iter()
+                .find_map(|e| e.task_failed_event_details())
+            {
+                found = Some(details.error().unwrap_or_default().to_owned());
+            }
+        }
+        if found.is_some() || Instant::now() > deadline {
+            break found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(failed_with.as_deref(), Some("Mock.Down"));
+}
+
+#[test]
+fn a_bad_mock_configuration_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let mocks = dir.path().join("mocks.json");
+    std::fs::write(
+        &mocks,
+        r#"{"StateMachines": {"hitl-review": {"TestCases": {"X": {"GenerateMetadata": "Missing"}}}}, "MockedResponses": {}}"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["sfn-local", "--addr", "127.0.0.1:0", "--mock-config"])
+        .arg(&mocks)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--mock-config") && stderr.contains("Missing"),
+        "{stderr}"
+    );
 }
