@@ -218,7 +218,7 @@ async fn the_workflow_view_has_draft_changes_feedback_and_deadline_but_no_token(
     assert_eq!(v["decisions"][0]["decision"], "request_changes");
     assert_eq!(
         v["correctable_fields"],
-        json!(hitl_domain::metadata::CORRECTABLE_FIELDS)
+        json!(hitl_domain::metadata::brand_type().hints.correctable)
     );
     // the record holds tokens (pending review and the decision) — the answer does not
     assert!(wf.decisions[0].task_token.is_some());

@@ -35,6 +35,10 @@ pub async fn handle(ports: &Ports, input: GenerateInput) -> Result<GenerateOutpu
         }
         .into());
     }
+    let artifact_type = ports
+        .types
+        .get(&workflow.config.artifact_type)
+        .map_err(|e| HandlerError::field("artifact_type", e.to_string()))?;
     let previous = match input.iteration {
         1 => None,
         i => ports.store.get_artifact(&workflow.id, i - 1).await?,
@@ -59,6 +63,7 @@ pub async fn handle(ports: &Ports, input: GenerateInput) -> Result<GenerateOutpu
                 iteration: input.iteration,
                 previous: previous.clone(),
                 feedback,
+                artifact_type: (*artifact_type).clone(),
             };
             let draft = ports.agent.generate(&request).await.inspect_err(|e| {
                 warn!(workflow_id = %workflow.id, iteration = input.iteration, error = %e,
@@ -67,7 +72,8 @@ pub async fn handle(ports: &Ports, input: GenerateInput) -> Result<GenerateOutpu
                     .metrics
                     .record(&metrics::agent_invocation_error(e.name().as_str()));
             })?;
-            let problems = metadata::validate(&draft.content);
+            let subject = serde_json::to_value(&workflow.subject).unwrap_or_default();
+            let problems = artifact_type.validate_final(&draft.content, &subject);
             if !problems.is_empty() {
                 ports
                     .metrics

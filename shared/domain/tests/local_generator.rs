@@ -94,6 +94,7 @@ impl Session {
                 created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
             }),
             feedback: self.feedback.clone(),
+            artifact_type: Default::default(),
         }
     }
 

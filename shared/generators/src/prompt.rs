@@ -236,6 +236,7 @@ mod tests {
                 ),
                 entry(2, Decision::Extend, "Lead with the morning ritual", &[]),
             ],
+            artifact_type: Default::default(),
         }
     }
 
@@ -327,6 +328,7 @@ mod tests {
             iteration: 1,
             previous: None,
             feedback: vec![],
+            artifact_type: Default::default(),
         };
         let text = user_text(&request);
         assert!(text.contains("This is the first draft"));

@@ -182,6 +182,7 @@ fn request() -> GenerationRequest {
                 status: WorkflowStatus::Revising,
             },
         }],
+        artifact_type: Default::default(),
     }
 }
 

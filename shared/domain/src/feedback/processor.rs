@@ -19,6 +19,7 @@ use crate::ports::{
 };
 use crate::rules::{self, Rejection};
 use crate::store::{StoreError, WorkflowStore};
+use crate::types::TypeRegistry;
 use crate::{failpoints, metadata, metrics};
 
 /// Attempts before giving up on a conflict storm.
@@ -127,6 +128,8 @@ pub struct FeedbackProcessor {
     pub(super) resumer: Arc<dyn ExecutionResumer>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) metrics: Arc<dyn MetricsSink>,
+    /// The artifact types submissions are checked against (each workflow by its version).
+    pub(super) types: Arc<TypeRegistry>,
 }
 
 impl FeedbackProcessor {
@@ -142,7 +145,15 @@ impl FeedbackProcessor {
             resumer,
             clock,
             metrics: Arc::new(LogMetrics),
+            types: Arc::new(TypeRegistry::builtin()),
         }
+    }
+
+    /// Checks submissions against `types` (a process that added its own types; the
+    /// built-in types otherwise).
+    pub fn with_types(mut self, types: Arc<TypeRegistry>) -> Self {
+        self.types = types;
+        self
     }
 
     /// Sends the processor's metrics (decisions, unauthorised attempts, unrecorded
@@ -199,6 +210,17 @@ impl FeedbackProcessor {
             }
             if let Some(existing) = context.existing_entry {
                 return self.replay(existing, Some(&workflow), feedback).await;
+            }
+            let artifact_type = self
+                .types
+                .get(&workflow.config.artifact_type)
+                .map_err(|e| {
+                    FeedbackError::Invalid(vec![FieldError::new("type", e.to_string())])
+                })?;
+            let subject = serde_json::to_value(&workflow.subject).unwrap_or_default();
+            let errors = check_by_type(&artifact_type, &subject, &feedback.submission);
+            if !errors.is_empty() {
+                return Err(FeedbackError::Invalid(errors));
             }
             let now = self.clock.now();
             let completed;
@@ -343,11 +365,17 @@ impl FeedbackProcessor {
                     },
                 )])
             })?;
+        let artifact_type = self
+            .types
+            .get(&workflow.config.artifact_type)
+            .map_err(|e| FeedbackError::Invalid(vec![FieldError::new("type", e.to_string())]))?;
+        let subject = serde_json::to_value(&workflow.subject).unwrap_or_default();
         let mut content = draft.content;
         for correction in &s.corrections {
-            metadata::apply_correction(&mut content, correction);
+            artifact_type.apply_correction(&mut content, &correction.field, &correction.value);
         }
-        let errors: Vec<FieldError> = metadata::validate(&content)
+        let errors: Vec<FieldError> = artifact_type
+            .validate_final(&content, &subject)
             .into_iter()
             .map(|e| {
                 // An approval names the correction (the reviewer never wrote a `final`).
