@@ -44,6 +44,34 @@ pub fn person_artifact(workflow: &Workflow, entry: &FeedbackEntry) -> Option<Art
     })
 }
 
+/// The correction a schema error of the corrected draft is blamed on: the one at that path,
+/// else one beside it (`specs[3].value` for `specs[3].name: is required`, an item appended
+/// without its other fields).
+fn blame(corrections: &[crate::model::Correction], field: &str) -> Option<usize> {
+    let parent = field.rfind(['.', '[']).map_or("", |at| &field[..at]);
+    corrections
+        .iter()
+        .position(|c| c.field == field)
+        .or_else(|| {
+            corrections.iter().position(|c| {
+                !parent.is_empty()
+                    && (c.field.starts_with(&format!("{parent}."))
+                        || c.field.starts_with(&format!("{parent}[")))
+            })
+        })
+}
+
+/// The error of the corrected draft as the correction's own (`corrections[i].value`), naming
+/// the path when it is another one.
+fn blamed(i: usize, correction: &crate::model::Correction, e: FieldError) -> FieldError {
+    let message = if e.field == correction.field {
+        e.message
+    } else {
+        format!("{}: {}", e.field, e.message)
+    };
+    FieldError::new(format!("corrections[{i}].value"), message)
+}
+
 /// Most rejected submissions recorded in one workflow's audit trail; beyond it a rejection is
 /// answered and logged but not stored, so nobody can grow a workflow's partition without bound.
 pub const MAX_RECORDED_REJECTIONS: usize = 200;
@@ -222,6 +250,10 @@ impl FeedbackProcessor {
             if !errors.is_empty() {
                 return Err(FeedbackError::Invalid(errors));
             }
+            if feedback.submission.decision == Decision::RequestChanges {
+                self.check_corrected_draft(&workflow, &artifact_type, &feedback.submission)
+                    .await?;
+            }
             let now = self.clock.now();
             let completed;
             let feedback = match self.complete_resolution(&workflow, feedback).await? {
@@ -380,10 +412,10 @@ impl FeedbackProcessor {
             .map(|e| {
                 // An approval names the correction (the reviewer never wrote a `final`).
                 let correction = (s.decision == Decision::Approve)
-                    .then(|| s.corrections.iter().position(|c| c.field == e.field))
+                    .then(|| blame(&s.corrections, &e.field))
                     .flatten();
                 match correction {
-                    Some(i) => FieldError::new(format!("corrections[{i}].value"), e.message),
+                    Some(i) => blamed(i, &s.corrections[i], e),
                     None => FieldError::new(format!("final.{}", e.field), e.message),
                 }
             })
@@ -397,6 +429,44 @@ impl FeedbackProcessor {
             r.final_artifact = Some(content);
         }
         Ok(Some(completed))
+    }
+
+    /// Requested changes: the current draft with the corrections applied must still pass the
+    /// type's schema (an array item appended without its required fields would otherwise fail
+    /// the next draft). Nothing to check without a draft.
+    async fn check_corrected_draft(
+        &self,
+        workflow: &Workflow,
+        artifact_type: &crate::types::ArtifactType,
+        submission: &crate::rules::Submission,
+    ) -> Result<(), FeedbackError> {
+        if submission.corrections.is_empty() {
+            return Ok(());
+        }
+        let Some(draft) = self
+            .store
+            .get_artifact(&workflow.id, workflow.artifact_iteration)
+            .await?
+        else {
+            return Ok(());
+        };
+        let mut content = draft.content;
+        for c in &submission.corrections {
+            artifact_type.apply_correction(&mut content, &c.field, &c.value);
+        }
+        let errors: Vec<FieldError> = artifact_type
+            .validate_artifact(&content)
+            .into_iter()
+            .filter_map(|e| {
+                blame(&submission.corrections, &e.field)
+                    .map(|i| blamed(i, &submission.corrections[i], e))
+            })
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(FeedbackError::Invalid(errors))
+        }
     }
 
     pub(super) async fn may_record_rejection(
