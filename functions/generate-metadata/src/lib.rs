@@ -72,8 +72,7 @@ pub async fn handle(ports: &Ports, input: GenerateInput) -> Result<GenerateOutpu
                     .metrics
                     .record(&metrics::agent_invocation_error(e.name().as_str()));
             })?;
-            let subject = serde_json::to_value(&workflow.subject).unwrap_or_default();
-            let problems = artifact_type.validate_final(&draft.content, &subject);
+            let problems = artifact_type.validate_artifact(&draft.content);
             if !problems.is_empty() {
                 ports
                     .metrics
