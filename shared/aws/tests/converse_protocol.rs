@@ -139,6 +139,7 @@ fn request() -> GenerationRequest {
         iteration: 1,
         previous: None,
         feedback: vec![],
+        artifact_type: Default::default(),
     }
 }
 
