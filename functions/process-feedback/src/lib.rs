@@ -108,15 +108,26 @@ mod tests {
         .unwrap();
         let err = handle(&f.ports, event).await.unwrap_err();
         let text = err.to_string();
-        for field in [
-            "idempotency_key",
-            "reviewer",
-            "iteration",
-            "decision",
-            "corrections[0].field",
-        ] {
+        for field in ["idempotency_key", "reviewer", "iteration", "decision"] {
             assert!(text.contains(field), "{field} missing from {text}");
         }
+        assert!(f.trail("wf-fb").await.is_empty());
+    }
+
+    /// Issue 28: a correction is judged by the workflow's type, once the workflow is read: a
+    /// path the type does not let reviewers correct is refused, naming the correction, and
+    /// nothing is recorded.
+    #[tokio::test]
+    async fn a_correction_the_type_does_not_allow_is_refused_naming_it() {
+        let f = setup().await;
+        let event: FeedbackEvent = serde_json::from_value(serde_json::json!({
+            "workflow_id": "wf-fb", "idempotency_key": "k-1", "reviewer": "rita",
+            "feedback": {"iteration": 1, "decision": "request_changes", "comments": "fix",
+                "corrections": [{"field": "id", "value": "x"}]}
+        }))
+        .unwrap();
+        let text = handle(&f.ports, event).await.unwrap_err().to_string();
+        assert!(text.contains("corrections[0].field"), "{text}");
         assert!(f.trail("wf-fb").await.is_empty());
     }
 

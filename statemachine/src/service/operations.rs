@@ -358,18 +358,23 @@ async fn start_sync_execution(engine: &Engine, r: StartExecution) -> Result<Valu
         "billingDetails": {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": billed_ms},
     });
     if let Some(m) = v.as_object_mut() {
-        if let Some(out) = &d.output {
-            m.insert("output".into(), Value::from(out.to_string()));
-            m.insert("outputDetails".into(), json!({"included": true}));
-        }
-        if let Some(e) = &d.error {
-            m.insert("error".into(), Value::from(e.clone()));
-        }
-        if let Some(c) = &d.cause {
-            m.insert("cause".into(), Value::from(c.clone()));
-        }
+        insert_outcome(m, &d);
     }
     Ok(v)
+}
+
+/// The output (with its details), error and cause of a finished execution, where it has them.
+fn insert_outcome(m: &mut serde_json::Map<String, Value>, d: &ExecutionDescription) {
+    if let Some(out) = &d.output {
+        m.insert("output".into(), Value::from(out.to_string()));
+        m.insert("outputDetails".into(), json!({"included": true}));
+    }
+    if let Some(e) = &d.error {
+        m.insert("error".into(), Value::from(e.clone()));
+    }
+    if let Some(c) = &d.cause {
+        m.insert("cause".into(), Value::from(c.clone()));
+    }
 }
 
 #[derive(Deserialize)]
@@ -394,16 +399,7 @@ fn describe_execution(engine: &Engine, r: ExecutionRef) -> Result<Value, ApiErro
     if let Some(m) = m {
         m.insert("input".into(), Value::from(d.input.to_string()));
         m.insert("inputDetails".into(), json!({"included": true}));
-        if let Some(out) = &d.output {
-            m.insert("output".into(), Value::from(out.to_string()));
-            m.insert("outputDetails".into(), json!({"included": true}));
-        }
-        if let Some(e) = &d.error {
-            m.insert("error".into(), Value::from(e.clone()));
-        }
-        if let Some(c) = &d.cause {
-            m.insert("cause".into(), Value::from(c.clone()));
-        }
+        insert_outcome(m, &d);
         m.insert("redriveCount".into(), Value::from(redrives.len()));
         if let Some(last) = redrives.last() {
             m.insert("redriveDate".into(), epoch(last.timestamp));

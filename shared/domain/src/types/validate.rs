@@ -161,6 +161,9 @@ pub(super) fn against(
             errors.push(FieldError::new(field, message));
         }
     }
+    // The validator's order follows the schema's maps, whose iteration order is not fixed:
+    // answers list the fields in path order, the same every time.
+    errors.sort_by(|a, b| a.field.cmp(&b.field));
     errors
 }
 
