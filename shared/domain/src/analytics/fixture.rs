@@ -174,22 +174,13 @@ pub fn escalated(
     finish(wf, WorkflowStatus::Escalated, at)
 }
 
-/// An escalated workflow still waiting for a person's resolution (escalated at `at`, not
-/// resolved, the escalation SLA not passed): not completed.
-pub fn awaiting_resolution(
-    id: &str,
-    name: &str,
-    created_at: DateTime<Utc>,
-    iteration: u32,
-    reason: EscalationReason,
-    at: DateTime<Utc>,
-    decisions: Vec<DecisionRecord>,
-) -> Workflow {
-    let mut wf = escalated(id, name, created_at, iteration, reason, at, decisions);
-    if let Some(e) = wf.escalation.as_mut() {
+/// `escalated`, still waiting for a person's resolution (its escalation SLA not passed):
+/// not completed.
+pub fn awaiting_resolution(mut escalated: Workflow) -> Workflow {
+    if let Some(e) = escalated.escalation.as_mut() {
         e.unresolved_at = None;
     }
-    wf
+    escalated
 }
 
 /// The fixture set: workflows and their feedback, keyed by workflow id.
@@ -352,7 +343,7 @@ pub fn sample_set() -> (Vec<Workflow>, HashMap<String, Vec<FeedbackEntry>>) {
         ],
     );
 
-    workflows.push(awaiting_resolution(
+    workflows.push(awaiting_resolution(escalated(
         "wf-w",
         "Willow Wines",
         jan(23, 9),
@@ -360,7 +351,7 @@ pub fn sample_set() -> (Vec<Workflow>, HashMap<String, Vec<FeedbackEntry>>) {
         EscalationReason::ReviewTimeout,
         jan(27, 9),
         vec![],
-    ));
+    )));
 
     workflows.push(base("wf-late", "Lima Latte", ymdh(2026, 2, 3, 9)));
 
