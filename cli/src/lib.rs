@@ -8,4 +8,3 @@ pub mod jump;
 pub mod local;
 pub mod report;
 pub mod status;
-pub mod types;

@@ -206,7 +206,6 @@ mod bedrock {
             iteration: 1,
             previous: None,
             feedback: vec![],
-            artifact_type: Default::default(),
         }
     }
 

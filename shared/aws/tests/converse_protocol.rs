@@ -139,7 +139,6 @@ fn request() -> GenerationRequest {
         iteration: 1,
         previous: None,
         feedback: vec![],
-        artifact_type: Default::default(),
     }
 }
 

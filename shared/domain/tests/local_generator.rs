@@ -95,7 +95,6 @@ impl Session {
                 usage: None,
             }),
             feedback: self.feedback.clone(),
-            artifact_type: Default::default(),
         }
     }
 

@@ -237,7 +237,6 @@ mod tests {
                 ),
                 entry(2, Decision::Extend, "Lead with the morning ritual", &[]),
             ],
-            artifact_type: Default::default(),
         }
     }
 
@@ -329,7 +328,6 @@ mod tests {
             iteration: 1,
             previous: None,
             feedback: vec![],
-            artifact_type: Default::default(),
         };
         let text = user_text(&request);
         assert!(text.contains("This is the first draft"));

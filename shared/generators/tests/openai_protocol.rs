@@ -183,7 +183,6 @@ fn request() -> GenerationRequest {
                 status: WorkflowStatus::Revising,
             },
         }],
-        artifact_type: Default::default(),
     }
 }
 
