@@ -73,7 +73,8 @@ impl LocalResumer {
         self.queued.lock().ok().and_then(|mut q| q.pop_front())
     }
 
-    fn is_idle(&self) -> bool {
+    /// Whether no resumption is waiting to be delivered.
+    pub fn is_idle(&self) -> bool {
         self.queued.lock().map(|q| q.is_empty()).unwrap_or(true)
     }
 }

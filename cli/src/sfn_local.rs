@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::io::Write;
+
 use anyhow::{Context, Result};
 use hitl_cli::local::Runtime;
 use hitl_domain::ports::MetadataAgent;
@@ -25,9 +27,11 @@ pub struct SfnLocalArgs {
     pub mock_config: Option<std::path::PathBuf>,
 }
 
-/// How often resumptions queued by handlers (the synthetic reviewer) and the delivery outbox
-/// are settled while the endpoint runs.
+/// How often the endpoint looks for resumptions queued by handlers (the synthetic reviewer): a
+/// look is a lock on an in-memory queue, no I/O.
 const SETTLE_EVERY: Duration = Duration::from_millis(100);
+/// How often the delivery outbox is relayed when nothing is queued (a store query each time).
+const RELAY_EVERY: Duration = Duration::from_secs(5);
 
 /// Serves the endpoint until the process is stopped.
 pub async fn run(
@@ -48,16 +52,23 @@ pub async fn run(
         .await
         .with_context(|| format!("binding {}", args.addr))?;
     let addr = listener.local_addr()?;
-    println!(
-        "Step Functions endpoint on http://{addr} — state machine {} (this project's definition, its functions in process) — Ctrl-C to stop",
+    // Written once and not checked: a reader that stops after the address (`| head -1`, a test
+    // harness) must not end the endpoint.
+    let _ = writeln!(
+        std::io::stdout(),
+        "Step Functions endpoint on http://{addr} — state machine {} (this project's definition, its functions in process) — Ctrl-C to stop\n  aws stepfunctions --endpoint-url http://{addr} list-state-machines",
         runtime.state_machine_arn
     );
-    println!("  aws stepfunctions --endpoint-url http://{addr} list-state-machines");
     let settling = {
         let runtime = Arc::clone(&runtime);
         tokio::spawn(async move {
+            let mut last_relay = std::time::Instant::now();
             loop {
                 tokio::time::sleep(SETTLE_EVERY).await;
+                if runtime.resumer().is_idle() && last_relay.elapsed() < RELAY_EVERY {
+                    continue;
+                }
+                last_relay = std::time::Instant::now();
                 if let Err(e) = runtime.settle().await {
                     tracing::warn!(error = %e, "settling queued resumptions failed; retrying");
                 }

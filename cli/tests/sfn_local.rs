@@ -303,3 +303,35 @@ fn a_bad_mock_configuration_is_refused_naming_the_field() {
         "{stderr}"
     );
 }
+
+/// A reader that stops after the address line (`hitl sfn-local | head -1`) must not end the
+/// endpoint: it used to print a second line into the closed pipe and exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_endpoint_keeps_serving_when_its_output_is_no_longer_read() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["sfn-local", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    {
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut first).unwrap();
+    } // the pipe's reading end is closed here
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let alive = child.try_wait().unwrap().is_none();
+    let listed = client(&url).await.list_state_machines().send().await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(alive, "the endpoint ended when its output was closed");
+    assert_eq!(listed.unwrap().state_machines().len(), 1);
+}
