@@ -111,22 +111,6 @@ pub struct WorkflowPost {
     pub body: Result<Bytes, BytesRejection>,
 }
 
-impl WorkflowPost {
-    /// The state, the caller, the id, the headers and the body.
-    #[allow(clippy::type_complexity)]
-    pub fn into_parts(
-        self,
-    ) -> (
-        AppState,
-        Identity,
-        Result<Path<String>, PathRejection>,
-        HeaderMap,
-        Result<Bytes, BytesRejection>,
-    ) {
-        (self.state, self.caller, self.path, self.headers, self.body)
-    }
-}
-
 impl FromRequest<AppState> for WorkflowPost {
     type Rejection = ApiError;
 

@@ -16,7 +16,13 @@ use crate::state::{AppState, Caller, WorkflowPost};
 /// `POST /workflows/{id}/claim`: the caller takes (or renews) the claim on the iteration
 /// under review; while it is live another reviewer's decision is a 409 `claimed_by_other`.
 pub(crate) async fn claim_review(post: WorkflowPost) -> Response {
-    let (state, caller, path, headers, body) = post.into_parts();
+    let WorkflowPost {
+        state,
+        caller,
+        path,
+        headers,
+        body,
+    } = post;
     let workflow_id = match claim_gate(&state, &caller, path) {
         Ok(id) => id,
         Err(refused) => return refused.into_response(),

@@ -82,7 +82,13 @@ const RESOLUTION: Submission = Submission {
 };
 
 async fn submit(post: WorkflowPost, kind: Submission) -> Response {
-    let (state, caller, path, headers, body) = post.into_parts();
+    let WorkflowPost {
+        state,
+        caller,
+        path,
+        headers,
+        body,
+    } = post;
     let Path(workflow_id) = match path {
         Ok(p) => p,
         Err(_) => return not_found("(unreadable id)").into_response(),
