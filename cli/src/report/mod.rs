@@ -219,7 +219,7 @@ pub async fn run_with_progress(
     let since = options.since.unwrap_or(now);
     let (workflows, feedback) = collect(store, since, show_progress).await?;
     let prices = args.prices.iter().cloned().collect();
-    let report = analytics::compute(&workflows, &feedback, &options).priced(&prices, &workflows);
+    let report = analytics::compute(&workflows, &feedback, &options).priced(&prices);
     let rendered = render_with(&report, format, &html_options)?;
     match &args.out {
         Some(path) => {

@@ -824,8 +824,7 @@ fn per_generator_figures_compare_rounds_tokens_and_cost() {
             output_per_million: 0.60,
         },
     )]);
-    let report =
-        compute(&workflows, &HashMap::new(), &window_options()).priced(&prices, &workflows);
+    let report = compute(&workflows, &HashMap::new(), &window_options()).priced(&prices);
     let by: HashMap<&str, _> = report
         .generators
         .iter()

@@ -159,6 +159,10 @@ pub struct GeneratorFigures {
     /// Cost of its approved workflows' drafts per approved workflow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_per_approved: Option<f64>,
+    /// Approved workflows, and the prompt and completion tokens of their drafts: what
+    /// [`Report::priced`] needs, kept so pricing does not read the workflows again.
+    #[serde(skip)]
+    approved: (usize, u64, u64),
 }
 
 /// A model's price, in currency units per million tokens.
@@ -180,22 +184,15 @@ impl Price {
 
 impl Report {
     /// Adds costs to the per-generator figures, at `prices` keyed by generator name.
-    pub fn priced(mut self, prices: &BTreeMap<String, Price>, workflows: &[Workflow]) -> Self {
+    pub fn priced(mut self, prices: &BTreeMap<String, Price>) -> Self {
         for figures in &mut self.generators {
             let Some(price) = prices.get(&figures.generator) else {
                 continue;
             };
             figures.cost = Some(price.of(figures.input_tokens, figures.output_tokens));
-            let (mut approved, mut approved_cost) = (0usize, 0.0);
-            for workflow in workflows.iter().filter(|w| {
-                first_generator(w) == Some(figures.generator.as_str())
-                    && w.status == WorkflowStatus::Approved
-            }) {
-                approved += 1;
-                let (input, output) = tokens(workflow);
-                approved_cost += price.of(input, output);
-            }
-            figures.cost_per_approved = (approved > 0).then(|| approved_cost / approved as f64);
+            let (approved, input, output) = figures.approved;
+            figures.cost_per_approved =
+                (approved > 0).then(|| price.of(input, output) / approved as f64);
         }
         self
     }
@@ -223,7 +220,7 @@ fn tokens(workflow: &Workflow) -> (u64, u64) {
 
 /// The per-generator figures over the workflows in scope with the bin each fell in.
 fn generator_figures(scope: &[(&Workflow, Bin)]) -> Vec<GeneratorFigures> {
-    let mut by: BTreeMap<&str, (GeneratorFigures, usize, Vec<u32>, u64)> = BTreeMap::new();
+    let mut by: BTreeMap<&str, (GeneratorFigures, usize, Vec<u32>)> = BTreeMap::new();
     for (workflow, bin) in scope {
         let Some(generator) = first_generator(workflow) else {
             continue;
@@ -236,10 +233,9 @@ fn generator_figures(scope: &[(&Workflow, Bin)]) -> Vec<GeneratorFigures> {
                 },
                 0,
                 Vec::new(),
-                0,
             )
         });
-        let (figures, first_draft, iterations, approved_tokens) = entry;
+        let (figures, first_draft, iterations) = entry;
         figures.workflows += 1;
         figures.drafts += workflow.drafts.len();
         let (input, output) = tokens(workflow);
@@ -251,20 +247,23 @@ fn generator_figures(scope: &[(&Workflow, Bin)]) -> Vec<GeneratorFigures> {
         if *bin == Bin::Approved {
             let iteration = approval_iteration(workflow);
             iterations.push(iteration);
-            *approved_tokens += input + output;
+            figures.approved.0 += 1;
+            figures.approved.1 += input;
+            figures.approved.2 += output;
             if iteration == 1 {
                 *first_draft += 1;
             }
         }
     }
     by.into_values()
-        .map(|(mut figures, first_draft, iterations, approved_tokens)| {
+        .map(|(mut figures, first_draft, iterations)| {
             figures.first_draft_approval = Ratio::new(first_draft, figures.completed);
             let approved = iterations.len();
             figures.mean_iterations_to_approval = (approved > 0)
                 .then(|| iterations.iter().map(|&i| f64::from(i)).sum::<f64>() / approved as f64);
+            let (_, input, output) = figures.approved;
             figures.tokens_per_approved =
-                (approved > 0).then(|| approved_tokens as f64 / approved as f64);
+                (approved > 0).then(|| (input + output) as f64 / approved as f64);
             figures
         })
         .collect()
