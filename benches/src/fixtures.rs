@@ -119,6 +119,7 @@ pub async fn seed(
 /// SDK config for DynamoDB Local with the fixed credentials and region.
 pub async fn local_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(hitl_aws::https_client())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(crate::REGION))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

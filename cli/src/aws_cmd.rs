@@ -135,7 +135,8 @@ pub struct DeployAgentArgs {
 }
 
 async fn sdk_config(args: &AwsArgs) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).http_client(hitl_aws::https_client());
     if let Some(region) = &args.region {
         loader = loader.region(aws_config::Region::new(region.clone()));
     }

@@ -77,6 +77,7 @@ fn start_endpoint_with(extra: &[&str]) -> Endpoint {
 async fn client(url: &str) -> aws_sdk_sfn::Client {
     let config = aws_sdk_sfn::Config::builder()
         .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
+        .http_client(hitl_aws::https_client())
         .region(aws_sdk_sfn::config::Region::new("us-east-1"))
         .endpoint_url(url)
         .credentials_provider(aws_credential_types::Credentials::new(

@@ -16,6 +16,7 @@ use aws_sdk_sfn::types::{
     TestExecutionStatus,
 };
 use aws_sdk_sfn::Client;
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use serde_json::{json, Value};
 use statemachine::service;
 use statemachine::{Engine, HandlerRegistry, MemoryExecutionStore, TaskFailure};
@@ -60,6 +61,12 @@ fn client(url: &str) -> Client {
     let config = aws_sdk_sfn::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
+        // the SDK's default client is off workspace-wide (see hitl_aws::https_client)
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build_https(),
+        )
         .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
         .endpoint_url(url)
         .interceptor(NoHostPrefix)

@@ -78,6 +78,7 @@ impl Moto {
     /// An SDK configuration pointing every client at it.
     pub async fn sdk(&self) -> aws_config::SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
+            .http_client(hitl_aws::https_client())
             .region(aws_config::Region::new(REGION))
             .endpoint_url(&self.url)
             .credentials_provider(aws_credential_types::Credentials::new(

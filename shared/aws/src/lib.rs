@@ -37,8 +37,8 @@ use hitl_domain::ports::{
 /// the environment variables, but linking the chain links its other providers too (profile
 /// files, IMDS, ECS, web identity with an STS client), about 0.5 MB of every function's zip
 /// (issue 7's 3 MB limit). Missing variables fail the cold start with `ConfigError`, naming them.
-/// Retries, timeouts and the HTTPS client are the SDK clients' own defaults for
-/// `BehaviorVersion::latest()`, as with `load_defaults`.
+/// Retries and timeouts are the SDK clients' own defaults for `BehaviorVersion::latest()`, as
+/// with `load_defaults`; the HTTPS client is [`https_client`].
 pub fn lambda_config() -> Result<SdkConfig, HandlerError> {
     lambda_config_from(|name| std::env::var(name).ok())
 }
@@ -73,6 +73,7 @@ pub fn lambda_config_from(var: impl Fn(&str) -> Option<String>) -> Result<SdkCon
     let mut builder = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(aws_config::Region::new(region))
+        .http_client(https_client())
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             credentials,
         ));
@@ -80,6 +81,18 @@ pub fn lambda_config_from(var: impl Fn(&str) -> Option<String>) -> Result<SdkCon
         builder = builder.endpoint_url(endpoint);
     }
     Ok(builder.build())
+}
+
+/// The HTTPS client of every SDK client this project builds (functions, `hitl aws`, tests):
+/// the SDK's own hyper client with rustls over *ring*. The SDK's default TLS provider,
+/// aws-lc-rs, links a C crypto library into every function; the workspace turns the SDK crates'
+/// `default-https-client` feature off, so a client built without this one fails its first
+/// request with "No HTTP client was available" instead of linking the default.
+pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// Publishes notifications to an SNS topic.

@@ -119,6 +119,7 @@ async fn serve_sdk(replies: Vec<Reply>) -> (aws_config::SdkConfig, Arc<Script>) 
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let sdk = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
+        .http_client(hitl_aws::https_client())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             "AKIDTEST",

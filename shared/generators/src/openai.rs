@@ -84,6 +84,9 @@ impl OpenAiCompatible {
         if !errors.is_empty() {
             return Err(HandlerError::InvalidInput(errors));
         }
+        // rustls over ring, as the AWS SDK clients (hitl_aws::https_client); an error only says
+        // that the process already has a default provider, which then serves.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .build()

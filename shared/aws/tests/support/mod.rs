@@ -94,6 +94,7 @@ impl DynamoDbLocal {
     /// An SDK config pointing at this instance with fixed test credentials and region.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(hitl_aws::https_client())
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new("eu-west-1"))
             .credentials_provider(aws_credential_types::Credentials::new(
