@@ -148,14 +148,10 @@ mod tests {
             &reviewer(),
         ));
         assert_eq!(got, ["colour", "final", "iterations", "reason"]);
+        // The final version is checked against the workflow's artifact type once the workflow
+        // is loaded (issue 28), not at parsing: here it passes the door.
         let body = br#"{"iteration":2,"action":"resolve","final":{"name":"x"}}"#;
-        let got = fields(parse_and_validate_resolution(
-            "wf-1",
-            body,
-            Some("k"),
-            &reviewer(),
-        ));
-        assert!(got.contains(&"final.tagline".to_owned()), "{got:?}");
+        assert!(parse_and_validate_resolution("wf-1", body, Some("k"), &reviewer()).is_ok());
     }
 
     #[test]

@@ -218,7 +218,7 @@ async fn the_workflow_view_has_draft_changes_feedback_and_deadline_but_no_token(
     assert_eq!(v["decisions"][0]["decision"], "request_changes");
     assert_eq!(
         v["correctable_fields"],
-        json!(hitl_domain::metadata::CORRECTABLE_FIELDS)
+        json!(hitl_domain::metadata::brand_type().hints.correctable)
     );
     // the record holds tokens (pending review and the decision) — the answer does not
     assert!(wf.decisions[0].task_token.is_some());
@@ -355,7 +355,7 @@ async fn invalid_submissions_get_field_level_400s_and_record_nothing() {
         (Some("k1"), json!({"iteration": "1", "decision": "maybe"}).to_string(), vec!["iteration", "decision"]),
         (Some("k1"), json!({"iteration": 1, "decision": "request_changes"}).to_string(), vec!["comments"]),
         (Some("k1"), json!({"iteration": 1, "decision": "reject", "comments": "off-brand", "corrections": [{"field": "tagline", "value": "x"}]}).to_string(), vec!["corrections"]),
-        (Some("k1"), json!({"iteration": 1, "decision": "request_changes", "corrections": [{"field": "keywords", "value": "x"}, {"field": "tagline"}]}).to_string(), vec!["corrections[1].value", "corrections[0].field"]),
+        (Some("k1"), json!({"iteration": 1, "decision": "request_changes", "corrections": [{"field": "keywords[", "value": "x"}, {"field": "tagline"}]}).to_string(), vec!["corrections[1].value", "corrections[0].field"]),
         (Some("k1"), json!({"iteration": 1, "decision": "approve", "comments": "c".repeat(4001)}).to_string(), vec!["comments"]),
         (Some("k1"), json!({"iteration": 1, "decision": "approve", "reviewer": "someone-else"}).to_string(), vec!["reviewer"]),
     ];

@@ -20,6 +20,10 @@ pub struct StartArgs {
     /// One subject as inline JSON: '{"id":"brand-1","name":"Acme"}'.
     #[arg(long)]
     pub subject: Option<String>,
+    /// The artifact type to review (`hitl types list`); subjects are checked against its
+    /// subject schema and the workflow is judged by its current version to the end.
+    #[arg(long = "type", value_name = "NAME", default_value = hitl_domain::types::DEFAULT_TYPE)]
+    pub artifact_type: String,
     /// Iteration limit (1..=50).
     #[arg(long, default_value_t = 10)]
     pub max_iterations: i64,
@@ -317,7 +321,11 @@ pub fn start_input(
     args: &StartArgs,
     request_id: &str,
     smoke: bool,
+    types: &hitl_domain::types::TypeRegistry,
 ) -> Result<(Value, Vec<Subject>)> {
+    let artifact_type = types
+        .current(&args.artifact_type)
+        .map_err(|e| anyhow!("--type: {e}"))?;
     let subjects: Vec<Subject> = match (&args.subjects_file, &args.subject) {
         (Some(path), _) => {
             let value = read_input(&format!("@{}", path.display()))?;
@@ -361,6 +369,7 @@ pub fn start_input(
             "escalation_timeout_seconds": escalation_timeout.num_seconds(),
             "required_approvals": args.required_approvals,
             "claim_ttl_seconds": claim_ttl.num_seconds(),
+            "artifact_type": artifact_type.reference(),
         },
     });
     if let Some(reminders) = reminders {
@@ -377,7 +386,8 @@ pub fn start_input(
 
 /// The start request's fields and the flags that set them, so a refusal names what the user
 /// typed (`--batch-size`, not `config.batch_size`).
-const START_FLAGS: [(&str, &str); 10] = [
+const START_FLAGS: [(&str, &str); 11] = [
+    ("config.artifact_type", "--type"),
     ("config.max_iterations", "--max-iterations"),
     ("config.batch_size", "--batch-size"),
     ("config.review_timeout_seconds", "--review-timeout"),
@@ -392,8 +402,12 @@ const START_FLAGS: [(&str, &str); 10] = [
 
 /// Checks a start request with the PlanBatch task's own rules before anything starts; a
 /// refusal lists every bad field under the flag that set it.
-pub fn check_start(input: &Value, request_id: &str) -> Result<hitl_domain::contracts::PlanOutput> {
-    match hitl_domain::contracts::plan_batch(input, request_id) {
+pub fn check_start(
+    input: &Value,
+    request_id: &str,
+    types: &hitl_domain::types::TypeRegistry,
+) -> Result<hitl_domain::contracts::PlanOutput> {
+    match hitl_domain::contracts::plan_batch_in(types, input, request_id) {
         Ok(plan) => Ok(plan),
         Err(hitl_domain::HandlerError::InvalidInput(errors)) => {
             let lines: Vec<String> = errors

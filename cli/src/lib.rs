@@ -8,3 +8,4 @@ pub mod jump;
 pub mod local;
 pub mod report;
 pub mod status;
+pub mod types;

@@ -497,7 +497,9 @@ impl Runtime {
             Arc::new(statemachine::VirtualClock::new(exec_store.clone())?);
         let clock: Arc<dyn Clock> = Arc::new(EngineClock(engine_clock.clone()));
         let resumer = Arc::new(LocalResumer::default());
+        let types = Arc::new(crate::types::load(data_dir)?);
         let ports = Ports::new(store.clone(), clock.clone())
+            .with_types(types)
             .with_metrics(Arc::new(LogMetrics))
             .with_resumer(resumer.clone())
             .with_review_notifier(Arc::new(FileNotifier {

@@ -8,6 +8,7 @@ mod operate;
 mod serve;
 mod sfn_local;
 mod smoke;
+mod types_cmd;
 
 use hitl_cli::report;
 
@@ -118,6 +119,9 @@ pub enum Command {
     /// feedback, claim, release, resolve, export, report, reconcile) on the stack, plus verify
     /// and deploy-agent.
     Aws(Box<aws_cmd::AwsArgs>),
+    /// Artifact types: `hitl types list`, `show NAME`, `validate DIR`, `add DIR`
+    /// (docs/TYPES.md).
+    Types(types_cmd::TypesArgs),
     /// Execute any ASL definition with the registered handlers; prints one JSON line.
     Exec(commands::ExecArgs),
     /// Validate an ASL definition; exits non-zero with messages on errors.
@@ -178,6 +182,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Exec(args) => return commands::exec(args).await,
         Command::Validate { definition } => return commands::validate(&definition),
         Command::Reviewers(args) => return serve::reviewers(args, &cli.data_dir, cli.json),
+        Command::Types(args) => return types_cmd::run(args, &cli.data_dir, cli.json),
         // Flags that contradict each other are refused before the data directory is touched.
         Command::Serve(ref args) => {
             args.limits()?;
@@ -215,6 +220,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Exec(_)
         | Command::Validate { .. }
         | Command::Reviewers(_)
+        | Command::Types(_)
         | Command::Aws(_)
         | Command::SfnLocal(_) => Ok(std::process::ExitCode::SUCCESS),
     }

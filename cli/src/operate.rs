@@ -128,8 +128,9 @@ pub(crate) async fn start(
             &uuid::Uuid::new_v4().simple().to_string()[..12]
         )
     });
-    let (input, _) = start_input(args, &request_id, smoke)?;
-    let plan = check_start(&input, &request_id)?;
+    let types = std::sync::Arc::clone(&backend.ports().types);
+    let (input, _) = start_input(args, &request_id, smoke, &types)?;
+    let plan = check_start(&input, &request_id, &types)?;
     let execution_arn = backend.start(&request_id, &input).await?;
     let store = backend.store();
     let mut rows = Vec::new();

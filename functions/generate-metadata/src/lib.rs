@@ -31,6 +31,10 @@ pub async fn handle(ports: &Ports, input: GenerateInput) -> Result<GenerateOutpu
         }
         .into());
     }
+    let artifact_type = ports
+        .types
+        .get(&workflow.config.artifact_type)
+        .map_err(|e| HandlerError::field("artifact_type", e.to_string()))?;
     let previous = match input.iteration {
         1 => None,
         i => ports.store.get_artifact(&workflow.id, i - 1).await?,
@@ -56,6 +60,7 @@ pub async fn handle(ports: &Ports, input: GenerateInput) -> Result<GenerateOutpu
                     iteration: input.iteration,
                     previous: previous.clone(),
                     feedback,
+                    artifact_type: (*artifact_type).clone(),
                 };
                 let (draft, usage) = ports.agent.generate_metered(&request).await.inspect_err(
                     |e| {
@@ -66,7 +71,7 @@ pub async fn handle(ports: &Ports, input: GenerateInput) -> Result<GenerateOutpu
                             .record(&metrics::agent_invocation_error(e.name().as_str()));
                     },
                 )?;
-                let problems = metadata::validate(&draft.content);
+                let problems = artifact_type.validate_artifact(&draft.content);
                 if !problems.is_empty() {
                     ports
                         .metrics

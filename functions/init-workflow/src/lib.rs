@@ -29,7 +29,7 @@ pub async fn handle(ports: &Ports, input: InitInput) -> Result<InitOutput, Handl
             request,
             execution_name,
         } => {
-            let plan = contracts::plan_batch(&request, &execution_name)?;
+            let plan = contracts::plan_batch_in(&ports.types, &request, &execution_name)?;
             info!(request_id = %plan.request_id, items = plan.items.len(), "batch planned");
             Ok(InitOutput::Planned(plan))
         }

@@ -17,6 +17,7 @@ use hitl_domain::ports::{
 };
 use hitl_domain::reminders::ReminderSweeper;
 use hitl_domain::store::WorkflowStore;
+use hitl_domain::types::TypeRegistry;
 use hitl_domain::HandlerError;
 use serde_json::Value;
 
@@ -91,6 +92,10 @@ pub struct Ports {
     pub publisher: Arc<dyn OutcomePublisher>,
     /// Deployment settings.
     pub settings: Settings,
+    /// The artifact types this process knows (the built-in ones unless
+    /// [`with_types`](Self::with_types) adds others); each workflow is judged by the exact
+    /// version it started with.
+    pub types: Arc<TypeRegistry>,
 }
 
 /// The decision service over a process's ports.
@@ -115,7 +120,14 @@ impl Ports {
             readiness: Arc::new(Unwired(Port::AgentReadiness)),
             publisher: Arc::new(Unwired(Port::Publisher)),
             settings: Settings::default(),
+            types: Arc::new(TypeRegistry::builtin()),
         }
+    }
+
+    /// Judges workflows by `types` (built-in types plus those the process added).
+    pub fn with_types(mut self, types: Arc<TypeRegistry>) -> Self {
+        self.types = types;
+        self
     }
 
     /// Sends business metrics to `sink`.
@@ -180,6 +192,7 @@ impl Ports {
             Arc::clone(&self.clock),
         )
         .with_metrics(Arc::clone(&self.metrics))
+        .with_types(Arc::clone(&self.types))
     }
 
     /// The claim service.

@@ -5,7 +5,6 @@
 
 use chrono::{DateTime, Utc};
 use hitl_domain::feedback::FeedbackReceipt;
-use hitl_domain::metadata::CORRECTABLE_FIELDS;
 use hitl_domain::model::{
     Artifact, Correction, Decision, FeedbackEntry, FeedbackOutcome, Workflow, WorkflowStatus,
 };
@@ -502,7 +501,11 @@ pub fn workflow_view(
             error: f.error.clone(),
             failed_at: f.failed_at,
         }),
-        correctable_fields: CORRECTABLE_FIELDS.iter().map(|f| (*f).to_owned()).collect(),
+        // The built-in type of that name; a type added to the process is served by the
+        // types round (issue 28's API part).
+        correctable_fields: hitl_domain::types::builtin(&workflow.config.artifact_type.name)
+            .map(|t| t.hints.correctable)
+            .unwrap_or_default(),
         created_at: workflow.created_at,
         updated_at: workflow.updated_at,
         completed_at: workflow.completed_at,

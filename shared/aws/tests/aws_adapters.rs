@@ -206,6 +206,7 @@ mod bedrock {
             iteration: 1,
             previous: None,
             feedback: vec![],
+            artifact_type: Default::default(),
         }
     }
 

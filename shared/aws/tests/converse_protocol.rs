@@ -140,6 +140,7 @@ fn request() -> GenerationRequest {
         iteration: 1,
         previous: None,
         feedback: vec![],
+        artifact_type: Default::default(),
     }
 }
 

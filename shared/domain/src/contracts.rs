@@ -14,6 +14,7 @@ use crate::model::{
     MAX_BATCH_SIZE, MAX_ITERATIONS_RANGE, MAX_REMINDERS, REQUIRED_APPROVALS_RANGE,
     REVIEW_TIMEOUT_RANGE,
 };
+use crate::types::{ArtifactType, TypeRef, TypeRegistry};
 
 /// Optional settings of a start request; defaults fill the gaps.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -48,6 +49,21 @@ pub struct StartConfig {
     /// for none).
     #[serde(default)]
     pub reminders: Option<Vec<i64>>,
+    /// The artifact type (default `brand-metadata`); without `version`, the type's current
+    /// version. Every subject is checked against the type's subject schema.
+    #[serde(default)]
+    pub artifact_type: Option<TypeRequest>,
+}
+
+/// The artifact type a start request names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypeRequest {
+    /// The type's name.
+    pub name: String,
+    /// An exact version (content hash); the current one when absent.
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 /// The execution input: `{"action":"start_workflow","config":{...},"subjects":[...]}`.
@@ -401,8 +417,48 @@ pub fn workflow_id(request_id: &str, subject_id: &str) -> String {
 }
 
 /// Validates a raw start request and expands it into batch items. Every invalid field is
-/// reported at once; nothing is created when any is invalid.
+/// reported at once; nothing is created when any is invalid. Knows the built-in types only
+/// (see [`plan_batch_in`]).
 pub fn plan_batch(raw: &Value, execution_name: &str) -> Result<PlanOutput, HandlerError> {
+    plan_batch_in(&TypeRegistry::builtin(), raw, execution_name)
+}
+
+/// The artifact type a start request names, resolved in `types` (errors under
+/// `config.artifact_type`).
+fn resolve_type(
+    errors: &mut Vec<FieldError>,
+    types: &TypeRegistry,
+    given: Option<&TypeRequest>,
+) -> Option<std::sync::Arc<ArtifactType>> {
+    let found = match given {
+        None => types.current(crate::types::DEFAULT_TYPE),
+        Some(TypeRequest {
+            name,
+            version: None,
+        }) => types.current(name),
+        Some(TypeRequest {
+            name,
+            version: Some(version),
+        }) => types.get(&TypeRef {
+            name: name.clone(),
+            version: version.clone(),
+        }),
+    };
+    match found {
+        Ok(t) => Some(t),
+        Err(e) => {
+            errors.push(FieldError::new("config.artifact_type", e.to_string()));
+            None
+        }
+    }
+}
+
+/// [`plan_batch`] with the types of `types` (a process that added its own types).
+pub fn plan_batch_in(
+    types: &TypeRegistry,
+    raw: &Value,
+    execution_name: &str,
+) -> Result<PlanOutput, HandlerError> {
     let request: StartRequest = serde_json::from_value(raw.clone()).map_err(|e| {
         HandlerError::field(
             "$",
@@ -522,9 +578,19 @@ pub fn plan_batch(raw: &Value, execution_name: &str) -> Result<PlanOutput, Handl
             ),
         ));
     }
+    let artifact_type = resolve_type(&mut errors, types, request.config.artifact_type.as_ref());
     let mut seen = std::collections::BTreeSet::new();
     for (i, subject) in subjects.iter().enumerate() {
         check_subject(&mut errors, &format!("subjects[{i}]"), subject);
+        if let Some(t) = &artifact_type {
+            let value = serde_json::to_value(subject).unwrap_or_default();
+            for e in t.validate_subject(&value) {
+                let field = format!("subjects[{i}].{}", e.field);
+                if !errors.iter().any(|known| known.field == field) {
+                    errors.push(FieldError::new(field, e.message));
+                }
+            }
+        }
         if !seen.insert(subject.id.clone()) {
             errors.push(FieldError::new(
                 format!("subjects[{i}].id"),
@@ -545,6 +611,7 @@ pub fn plan_batch(raw: &Value, execution_name: &str) -> Result<PlanOutput, Handl
         required_approvals: u32::try_from(required_approvals).unwrap_or(DEFAULT_REQUIRED_APPROVALS),
         claim_ttl_seconds: u64::try_from(claim_ttl).unwrap_or(DEFAULT_CLAIM_TTL_SECONDS),
         reminders,
+        artifact_type: artifact_type.map(|t| t.reference()).unwrap_or_default(),
     };
     let items = subjects
         .into_iter()

@@ -22,5 +22,6 @@ pub mod smoke;
 pub mod store;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+pub mod types;
 
 pub use error::{ErrorName, FieldError, HandlerError};

@@ -103,6 +103,11 @@ pub struct WorkflowConfig {
     /// shorter than the review SLA fire).
     #[serde(default = "default_reminders")]
     pub reminders: Vec<u64>,
+    /// The artifact type and the exact version the workflow is judged by, start to end
+    /// (issue 28). Workflows stored before types existed read as brand metadata at the
+    /// built-in version.
+    #[serde(default)]
+    pub artifact_type: crate::types::TypeRef,
 }
 
 impl Default for WorkflowConfig {
@@ -116,6 +121,7 @@ impl Default for WorkflowConfig {
             required_approvals: DEFAULT_REQUIRED_APPROVALS,
             claim_ttl_seconds: DEFAULT_CLAIM_TTL_SECONDS,
             reminders: default_reminders(),
+            artifact_type: crate::types::TypeRef::default(),
         }
     }
 }

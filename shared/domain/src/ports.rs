@@ -291,6 +291,10 @@ pub struct GenerationRequest {
     pub previous: Option<Artifact>,
     /// All applied feedback so far, oldest first.
     pub feedback: Vec<FeedbackEntry>,
+    /// The workflow's artifact type at the version it started with (issue 28): the schema
+    /// a draft must pass. Not sent to a model as is; its generator renders what it needs.
+    #[serde(skip)]
+    pub artifact_type: crate::types::ArtifactType,
 }
 
 /// The agent's answer.
@@ -369,6 +373,7 @@ mod tests {
             iteration: 1,
             previous: None,
             feedback: vec![],
+            artifact_type: Default::default(),
         };
         let (draft, usage) = Unmetered.generate_metered(&request).await.unwrap();
         assert_eq!(draft.generator, "unmetered");

@@ -1,10 +1,11 @@
 //! Issue 19: a reviewer's correction is checked against the artifact schema before anything is
 //! recorded, so no accepted correction can make a valid draft invalid; and `iteration` is any
-//! integral JSON number in 1..=50.
+//! integral JSON number in 1..=50. Issue 28: the schema is the workflow's type's (here the
+//! built-in brand-metadata type), checked once the workflow is known.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use hitl_domain::feedback::{self, FeedbackRequest, Reviewer};
-use hitl_domain::metadata::{self, CorrectionProblem, CORRECTABLE_FIELDS};
+use hitl_domain::metadata::{self, CorrectionProblem};
 use hitl_domain::model::Correction;
 use proptest::prelude::*;
 use serde_json::json;
@@ -28,13 +29,17 @@ fn changes(corrections: Vec<(&str, &str)>) -> FeedbackRequest {
     }
 }
 
+/// The errors of the door check and of the check by the workflow's type (brand metadata).
 fn errors(request: &FeedbackRequest) -> Vec<(String, String)> {
-    feedback::validate("wf-1", request, "k-1", &reviewer())
-        .err()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|e| (e.field, e.message))
-        .collect()
+    let found = match feedback::validate("wf-1", request, "k-1", &reviewer()) {
+        Err(errors) => errors,
+        Ok(valid) => feedback::check_by_type(
+            &metadata::brand_type(),
+            &json!({"id": "b-1", "name": "Acme Coffee"}),
+            &valid.submission,
+        ),
+    };
+    found.into_iter().map(|e| (e.field, e.message)).collect()
 }
 
 #[test]
@@ -54,9 +59,9 @@ fn schema_breaking_values_are_blamed_on_the_value() {
         ),
         ("tagline", " ", "must not be empty"),
         (
-            "name",
-            &"n".repeat(121),
-            "must be 1..=120 characters, got 121",
+            "category",
+            &"n".repeat(61),
+            "must be 1..=60 characters, got 61",
         ),
     ] {
         assert_eq!(
@@ -72,13 +77,15 @@ fn unknown_fields_are_blamed_on_the_field_and_good_corrections_pass() {
     let got = errors(&changes(vec![("keywords", "a,b,c")]));
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].0, "corrections[0].field");
-    assert!(feedback::validate(
-        "wf-1",
-        &changes(vec![("colors.primary", "#AA0000"), ("tone", "bold")]),
-        "k-1",
-        &reviewer()
-    )
-    .is_ok());
+    // `name` is bound to the subject's name: not correctable.
+    let got = errors(&changes(vec![("name", "Alpha Roasters")]));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, "corrections[0].field");
+    assert!(errors(&changes(vec![
+        ("colors.primary", "#AA0000"),
+        ("tone", "bold")
+    ]))
+    .is_empty());
 }
 
 #[test]
@@ -129,15 +136,16 @@ proptest! {
     /// draft into an invalid one, so regeneration cannot fail over a reviewer's value.
     #[test]
     fn an_accepted_correction_keeps_a_valid_draft_valid(
-        field in prop::sample::select(CORRECTABLE_FIELDS.to_vec()),
+        field in prop::sample::select(metadata::brand_type().hints.correctable),
         value in prop_oneof![
             "[ -~]{0,40}",
             "#[0-9A-Fa-f]{6}",
-            prop::sample::select(metadata::TONES.to_vec()).prop_map(str::to_owned),
+            prop::sample::select(vec!["friendly", "premium", "playful", "professional", "bold"])
+                .prop_map(str::to_owned),
             "[a-z ]{15,60}",
         ],
     ) {
-        let correction = Correction { field: field.to_owned(), value };
+        let correction = Correction { field: field.clone(), value };
         match metadata::check_correction(&correction) {
             Ok(()) => {
                 let mut draft = valid_draft();

@@ -95,6 +95,7 @@ impl Session {
                 usage: None,
             }),
             feedback: self.feedback.clone(),
+            artifact_type: Default::default(),
         }
     }
 

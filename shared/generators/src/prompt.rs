@@ -237,6 +237,7 @@ mod tests {
                 ),
                 entry(2, Decision::Extend, "Lead with the morning ritual", &[]),
             ],
+            artifact_type: Default::default(),
         }
     }
 
@@ -328,6 +329,7 @@ mod tests {
             iteration: 1,
             previous: None,
             feedback: vec![],
+            artifact_type: Default::default(),
         };
         let text = user_text(&request);
         assert!(text.contains("This is the first draft"));

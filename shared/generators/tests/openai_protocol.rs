@@ -183,6 +183,7 @@ fn request() -> GenerationRequest {
                 status: WorkflowStatus::Revising,
             },
         }],
+        artifact_type: Default::default(),
     }
 }
 

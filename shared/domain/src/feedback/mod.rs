@@ -45,4 +45,4 @@ pub use request::{
     FeedbackRequest, ResolutionRequest, Reviewer, ValidFeedback, ADMIN_GROUP, ITERATION_RANGE,
     MAX_COMMENT_CHARS, MAX_CORRECTIONS, MAX_CORRECTION_CHARS, RESOLUTION_ACTIONS,
 };
-pub use validate::{validate, validate_resolution};
+pub use validate::{check_by_type, validate, validate_resolution};

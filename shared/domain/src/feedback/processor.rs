@@ -19,6 +19,7 @@ use crate::ports::{
 };
 use crate::rules::{self, Rejection};
 use crate::store::{StoreError, WorkflowStore};
+use crate::types::TypeRegistry;
 use crate::{failpoints, metadata, metrics};
 
 /// Attempts before giving up on a conflict storm.
@@ -42,6 +43,34 @@ pub fn person_artifact(workflow: &Workflow, entry: &FeedbackEntry) -> Option<Art
         created_at: entry.received_at,
         usage: None,
     })
+}
+
+/// The correction a schema error of the corrected draft is blamed on: the one at that path,
+/// else one beside it (`specs[3].value` for `specs[3].name: is required`, an item appended
+/// without its other fields).
+fn blame(corrections: &[crate::model::Correction], field: &str) -> Option<usize> {
+    let parent = field.rfind(['.', '[']).map_or("", |at| &field[..at]);
+    corrections
+        .iter()
+        .position(|c| c.field == field)
+        .or_else(|| {
+            corrections.iter().position(|c| {
+                !parent.is_empty()
+                    && (c.field.starts_with(&format!("{parent}."))
+                        || c.field.starts_with(&format!("{parent}[")))
+            })
+        })
+}
+
+/// The error of the corrected draft as the correction's own (`corrections[i].value`), naming
+/// the path when it is another one.
+fn blamed(i: usize, correction: &crate::model::Correction, e: FieldError) -> FieldError {
+    let message = if e.field == correction.field {
+        e.message
+    } else {
+        format!("{}: {}", e.field, e.message)
+    };
+    FieldError::new(format!("corrections[{i}].value"), message)
 }
 
 /// Most rejected submissions recorded in one workflow's audit trail; beyond it a rejection is
@@ -128,6 +157,8 @@ pub struct FeedbackProcessor {
     pub(super) resumer: Arc<dyn ExecutionResumer>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) metrics: Arc<dyn MetricsSink>,
+    /// The artifact types submissions are checked against (each workflow by its version).
+    pub(super) types: Arc<TypeRegistry>,
 }
 
 impl FeedbackProcessor {
@@ -143,7 +174,15 @@ impl FeedbackProcessor {
             resumer,
             clock,
             metrics: Arc::new(LogMetrics),
+            types: Arc::new(TypeRegistry::builtin()),
         }
+    }
+
+    /// Checks submissions against `types` (a process that added its own types; the
+    /// built-in types otherwise).
+    pub fn with_types(mut self, types: Arc<TypeRegistry>) -> Self {
+        self.types = types;
+        self
     }
 
     /// Sends the processor's metrics (decisions, unauthorised attempts, unrecorded
@@ -200,6 +239,21 @@ impl FeedbackProcessor {
             }
             if let Some(existing) = context.existing_entry {
                 return self.replay(existing, Some(&workflow), feedback).await;
+            }
+            let artifact_type = self
+                .types
+                .get(&workflow.config.artifact_type)
+                .map_err(|e| {
+                    FeedbackError::Invalid(vec![FieldError::new("type", e.to_string())])
+                })?;
+            let subject = serde_json::to_value(&workflow.subject).unwrap_or_default();
+            let errors = check_by_type(&artifact_type, &subject, &feedback.submission);
+            if !errors.is_empty() {
+                return Err(FeedbackError::Invalid(errors));
+            }
+            if feedback.submission.decision == Decision::RequestChanges {
+                self.check_corrected_draft(&workflow, &artifact_type, &feedback.submission)
+                    .await?;
             }
             let now = self.clock.now();
             let completed;
@@ -344,19 +398,25 @@ impl FeedbackProcessor {
                     },
                 )])
             })?;
+        let artifact_type = self
+            .types
+            .get(&workflow.config.artifact_type)
+            .map_err(|e| FeedbackError::Invalid(vec![FieldError::new("type", e.to_string())]))?;
+        let subject = serde_json::to_value(&workflow.subject).unwrap_or_default();
         let mut content = draft.content;
         for correction in &s.corrections {
-            metadata::apply_correction(&mut content, correction);
+            artifact_type.apply_correction(&mut content, &correction.field, &correction.value);
         }
-        let errors: Vec<FieldError> = metadata::validate(&content)
+        let errors: Vec<FieldError> = artifact_type
+            .validate_final(&content, &subject)
             .into_iter()
             .map(|e| {
                 // An approval names the correction (the reviewer never wrote a `final`).
                 let correction = (s.decision == Decision::Approve)
-                    .then(|| s.corrections.iter().position(|c| c.field == e.field))
+                    .then(|| blame(&s.corrections, &e.field))
                     .flatten();
                 match correction {
-                    Some(i) => FieldError::new(format!("corrections[{i}].value"), e.message),
+                    Some(i) => blamed(i, &s.corrections[i], e),
                     None => FieldError::new(format!("final.{}", e.field), e.message),
                 }
             })
@@ -370,6 +430,44 @@ impl FeedbackProcessor {
             r.final_artifact = Some(content);
         }
         Ok(Some(completed))
+    }
+
+    /// Requested changes: the current draft with the corrections applied must still pass the
+    /// type's schema (an array item appended without its required fields would otherwise fail
+    /// the next draft). Nothing to check without a draft.
+    async fn check_corrected_draft(
+        &self,
+        workflow: &Workflow,
+        artifact_type: &crate::types::ArtifactType,
+        submission: &crate::rules::Submission,
+    ) -> Result<(), FeedbackError> {
+        if submission.corrections.is_empty() {
+            return Ok(());
+        }
+        let Some(draft) = self
+            .store
+            .get_artifact(&workflow.id, workflow.artifact_iteration)
+            .await?
+        else {
+            return Ok(());
+        };
+        let mut content = draft.content;
+        for c in &submission.corrections {
+            artifact_type.apply_correction(&mut content, &c.field, &c.value);
+        }
+        let errors: Vec<FieldError> = artifact_type
+            .validate_artifact(&content)
+            .into_iter()
+            .filter_map(|e| {
+                blame(&submission.corrections, &e.field)
+                    .map(|i| blamed(i, &submission.corrections[i], e))
+            })
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(FeedbackError::Invalid(errors))
+        }
     }
 
     pub(super) async fn may_record_rejection(

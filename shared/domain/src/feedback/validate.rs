@@ -275,11 +275,8 @@ pub fn validate_resolution(
                     "is required for \"resolve\": the full artifact, or `corrections` to the newest draft",
                 )),
                 (Some(content), true) => {
-                    if content.is_object() {
-                        for e in metadata::validate(content) {
-                            errors.push(FieldError::new(format!("final.{}", e.field), e.message));
-                        }
-                    } else {
+                    // Checked against the workflow's type when the request is processed.
+                    if !content.is_object() {
                         errors.push(FieldError::new("final", "must be a JSON object"));
                     }
                 }
@@ -384,7 +381,33 @@ pub(super) fn check_corrections(errors: &mut Vec<FieldError>, corrections: &[Cor
             ));
             continue;
         }
-        match metadata::check_correction(correction) {
+        // The path's syntax here; whether the workflow's type lets it be corrected, and
+        // whether the value fits its schema, once the workflow (and so its type) is known.
+        if let Err(e) = crate::types::parse_path(&correction.field) {
+            errors.push(FieldError::new(
+                format!("corrections[{i}].field"),
+                e.to_string(),
+            ));
+        } else if metadata::is_blank(&correction.value) {
+            errors.push(FieldError::new(
+                format!("corrections[{i}].value"),
+                "must not be empty",
+            ));
+        }
+    }
+}
+
+/// The checks of a submission that depend on the workflow's artifact type: every correction
+/// (path correctable, value valid at that path) and a `resolve`'s full final version (the
+/// type's schema, and its bound fields equal to the subject's).
+pub fn check_by_type(
+    artifact_type: &crate::types::ArtifactType,
+    subject: &serde_json::Value,
+    submission: &Submission,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for (i, correction) in submission.corrections.iter().enumerate() {
+        match metadata::check_correction_for(artifact_type, correction) {
             Ok(()) => {}
             Err(metadata::CorrectionProblem::Field(message)) => {
                 errors.push(FieldError::new(format!("corrections[{i}].field"), message));
@@ -394,4 +417,21 @@ pub(super) fn check_corrections(errors: &mut Vec<FieldError>, corrections: &[Cor
             }
         }
     }
+    if submission.decision == Decision::Resolve && submission.corrections.is_empty() {
+        if let Some(content) = submission
+            .resolution
+            .as_ref()
+            .and_then(|r| r.final_artifact.as_ref())
+        {
+            for e in artifact_type.validate_final(content, subject) {
+                let field = if e.field == "$" {
+                    "final".to_owned()
+                } else {
+                    format!("final.{}", e.field)
+                };
+                errors.push(FieldError::new(field, e.message));
+            }
+        }
+    }
+    errors
 }

@@ -318,7 +318,12 @@ impl Facts {
         // A corrected tone (checked against the schema at the door) wins over a requested one.
         let tone = notes
             .corrected("tone")
-            .and_then(|t| super::TONES.iter().copied().find(|known| *known == t))
+            .and_then(|t| {
+                TAGLINES
+                    .iter()
+                    .map(|(known, ..)| *known)
+                    .find(|known| *known == t)
+            })
             .or(notes.tone)
             .unwrap_or("friendly");
         Self {
@@ -574,9 +579,29 @@ fn revise(subject: &Subject, notes: &Notes, previous: Option<&Value>) -> Value {
     draft
 }
 
+/// A draft of any type but brand metadata: filled from the type's schema and the subject
+/// ([`crate::types::fill_draft`]), then every correction so far applied in order, typed by
+/// the schema. Deterministic; a reviewer's value always stands.
+fn typed_draft(request: &GenerationRequest) -> Value {
+    let artifact_type = &request.artifact_type;
+    let subject = serde_json::to_value(&request.subject).unwrap_or_default();
+    let mut content = crate::types::fill_draft(artifact_type, &subject);
+    for entry in &request.feedback {
+        if matches!(entry.outcome, FeedbackOutcome::Applied { .. }) {
+            for correction in &entry.corrections {
+                artifact_type.apply_correction(&mut content, &correction.field, &correction.value);
+            }
+        }
+    }
+    content
+}
+
 /// The draft for `request`: replays the workflow's iterations to rebuild the notes, then
 /// composes the requested iteration.
 fn draft(request: &GenerationRequest) -> Value {
+    if request.artifact_type.name != crate::types::DEFAULT_TYPE {
+        return typed_draft(request);
+    }
     let mut notes = Notes::default();
     let mut current: Option<Value> = None;
     for iteration in 1..request.iteration.max(1) {
