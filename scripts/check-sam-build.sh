@@ -3,7 +3,8 @@
 # cargo-lambda and zig from one venv (.tools/venv-sam, installed by scripts/setup-test-tools.sh),
 # then checks what it built:
 #   1. every function of the template has its bootstrap in infra/.aws-sam/build/<LogicalId>/;
-#   2. each bootstrap, zipped as `sam deploy` uploads it (deflate), is at most 3 MB;
+#   2. each bootstrap, zipped as `sam deploy` uploads it (deflate), is at most 3 MB (4 MB if it
+#      links the JSON Schema validator, see VALIDATOR_LIMIT);
 #   3. scripts/package.sh (the zips for inspection or manual upload) builds byte-identical
 #      bootstraps, and `sam validate --lint` passes on the built template;
 #   4. each bootstrap starts under a fake Lambda Runtime API, with AWS_ENDPOINT_URL pointing at
@@ -16,7 +17,13 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 TOOLS=.tools
 VENV=$TOOLS/venv-sam
-LIMIT=3000000   # bytes: "each function's zip stays under 3 MB" (docs/DEPLOYMENT.md)
+LIMIT=3000000   # bytes: "each function's zip stays under 3 MB" (issue 7, docs/DEPLOYMENT.md)
+# A function that judges artifacts by their type's JSON Schema links the `jsonschema` crate
+# (issue 28): about 0.85 MB zipped, measured in docs/PERFORMANCE.md. Those functions have 4 MB.
+# Which ones do is read from the bootstrap itself (a message only the validator carries), so a
+# function that stops validating falls back to 3 MB, and one that starts is seen.
+VALIDATOR_LIMIT=4000000
+VALIDATOR_MARK="listed in the 'anyOf' keyword"
 export SAM_CLI_TELEMETRY=0
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 case "$CARGO_TARGET_DIR" in /*) ;; *) CARGO_TARGET_DIR="$ROOT/$CARGO_TARGET_DIR" ;; esac
@@ -87,8 +94,10 @@ with zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as
     z.write(sys.argv[1], 'bootstrap')
 PY
   size=$(stat -c %s "$zips/$fn.zip")
-  printf '%-28s %9s bytes zipped (%s bytes unzipped)\n' "$fn" "$size" "$(stat -c %s "$bootstrap")"
-  [ "$size" -le "$LIMIT" ] || { echo "$fn: zip of $size bytes is over $LIMIT" >&2; status=1; }
+  limit=$LIMIT; what=""
+  if grep -a -q -F "$VALIDATOR_MARK" "$bootstrap"; then limit=$VALIDATOR_LIMIT; what=", links the JSON Schema validator"; fi
+  printf '%-28s %9s bytes zipped (%s bytes unzipped%s; limit %s)\n' "$fn" "$size" "$(stat -c %s "$bootstrap")" "$what" "$limit"
+  [ "$size" -le "$limit" ] || { echo "$fn: zip of $size bytes is over $limit" >&2; status=1; }
 done
 [ "$status" = 0 ]
 
