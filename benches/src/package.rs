@@ -151,6 +151,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::unwrap_used)]
     fn the_validator_is_seen_in_a_binary_that_links_it() {
         let dir = std::env::temp_dir().join(format!("hitl-bench-mark-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
