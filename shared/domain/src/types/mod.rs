@@ -607,6 +607,7 @@ impl TypeRegistry {
 pub struct UnknownType(pub String);
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
