@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use tracing::info;
 
-use crate::handlers::{analytics, claims, queue, submit, web, workflow};
+use crate::handlers::{analytics, claims, queue, submit, types, web, workflow};
 use crate::routes;
 use crate::state::AppState;
 
@@ -34,6 +34,8 @@ pub fn router(state: AppState) -> Router {
             post(claims::claim_review).delete(claims::release_review),
         )
         .route(routes::ANALYTICS, get(analytics::analytics))
+        .route(routes::TYPES, get(types::list_types))
+        .route(routes::TYPE, get(types::get_type))
         .route(routes::INDEX, get(web::index))
         .route(routes::APP_JS, get(web::app_js))
         .route(routes::SCRIPT_MODULE, get(web::script_module))

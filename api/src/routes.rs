@@ -20,6 +20,10 @@ pub const RESOLUTION: &str = "/workflows/{id}/resolution";
 pub const CLAIM: &str = "/workflows/{id}/claim";
 /// Learning analytics (analysts and admins).
 pub const ANALYTICS: &str = "/analytics";
+/// The artifact types (issue 28).
+pub const TYPES: &str = "/types";
+/// One artifact type, at its current version or `?version=`.
+pub const TYPE: &str = "/types/{name}";
 /// The review web page.
 pub const INDEX: &str = "/";
 /// The page's script.
@@ -108,6 +112,18 @@ pub const ROUTES: &[RouteSpec] = &[
         path: ANALYTICS,
         authenticated: true,
         statuses: &[200, 400, 401, 403, 500, 503],
+    },
+    RouteSpec {
+        method: "get",
+        path: TYPES,
+        authenticated: true,
+        statuses: &[200, 401, 500, 503],
+    },
+    RouteSpec {
+        method: "get",
+        path: TYPE,
+        authenticated: true,
+        statuses: &[200, 400, 401, 404, 500, 503],
     },
     RouteSpec {
         method: "get",

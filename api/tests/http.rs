@@ -1318,3 +1318,71 @@ fn the_page_modules_import_each_other_without_a_circle() {
         walk(name, &imports, &mut Vec::new(), &mut done);
     }
 }
+
+// ---- GET /types (issue 28) ------------------------------------------------------------------
+
+#[tokio::test]
+async fn types_are_listed_and_served_at_the_current_or_a_named_version_to_signed_in_callers() {
+    let s = Server::start().await;
+    assert_eq!(s.get("/types", None).await.status, 401);
+    assert_eq!(s.get("/types/brand-metadata", None).await.status, 401);
+
+    let r = s.get("/types", Some(&s.reviewers.rita)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    s.assert_clean(&r);
+    let list = r.json();
+    let names: Vec<&str> = list["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["brand-metadata", "product-description"]);
+    let brand = &list["types"][0];
+    let version = brand["version"].as_str().unwrap().to_owned();
+    assert_eq!(brand["versions"], json!([version.clone()]));
+    assert_eq!(
+        version,
+        hitl_domain::types::builtin("brand-metadata").unwrap().version
+    );
+
+    let r = s
+        .get("/types/product-description", Some(&s.reviewers.rita))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t = r.json();
+    assert_eq!(t["current"], true);
+    assert_eq!(t["artifact_schema"]["type"], "object");
+    assert!(t["hints"]["correctable"].as_array().unwrap().len() > 1, "{t}");
+    assert!(t["instructions"].as_str().unwrap().contains("{{subject."), "{t}");
+
+    // The exact version a workflow records, upper-case hex accepted.
+    let r = s
+        .get(
+            &format!("/types/brand-metadata?version={}", version.to_uppercase()),
+            Some(&s.reviewers.rita),
+        )
+        .await;
+    assert_eq!((r.status, r.json()["version"].clone()), (200, json!(version)));
+
+    let r = s
+        .get(
+            "/types/brand-metadata?version=0000000000000000",
+            Some(&s.reviewers.rita),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(r.body.contains("has no version 0000000000000000"), "{}", r.body);
+    let r = s.get("/types/recipe", Some(&s.reviewers.rita)).await;
+    assert_eq!((r.status, r.json()["error"].clone()), (404, json!("not_found")));
+    let r = s
+        .get(
+            "/types/brand-metadata?version=latest&format=yaml",
+            Some(&s.reviewers.rita),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let mut fields = r.error_fields();
+    fields.sort();
+    assert_eq!(fields, ["format", "version"]);
+}

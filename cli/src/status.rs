@@ -50,7 +50,14 @@ pub async fn document(source: &dyn Backend, id: &str) -> Result<StatusDocument> 
         .ok_or_else(|| anyhow!("workflow {id} not found"))?;
     let artifacts = store.list_artifacts(id).await?;
     let trail = store.list_feedback(id).await?;
-    let view = workflow_view(&workflow, &artifacts, &trail, source.now(), &operator());
+    let view = workflow_view(
+        &workflow,
+        &artifacts,
+        &trail,
+        source.now(),
+        &operator(),
+        &source.ports().types,
+    );
     Ok(StatusDocument {
         view,
         operator: OperatorFacts {

@@ -386,6 +386,13 @@ fn a_type_added_from_a_folder_runs_the_loop() {
     assert_eq!(shown["hints"]["bound"]["product"], "subject.name");
 
     let id = start(&data, "release-note", "rn-loop", APP, &[]);
+    // The page and `hitl status` offer the added type's correctable paths (its exact version).
+    assert_eq!(
+        status(&data, &id)["correctable_fields"],
+        shown["hints"]["correctable"],
+        "{}",
+        status(&data, &id)
+    );
     let first = draft(&data, &id);
     assert_eq!(
         first,

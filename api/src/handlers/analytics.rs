@@ -16,7 +16,8 @@ use crate::routes;
 use crate::state::{AppState, Caller};
 
 /// Query parameters `GET /analytics` accepts.
-const ANALYTICS_PARAMS: &str = "since, reviewer_group, category, include_smoke, stale_rounds, top";
+const ANALYTICS_PARAMS: &str =
+    "since, reviewer_group, category, type, include_smoke, stale_rounds, top";
 
 /// The report options an analytics query asks for, or every field error in it.
 fn analytics_options(
@@ -49,6 +50,7 @@ fn analytics_options(
     for (name, target) in [
         ("reviewer_group", &mut options.reviewer_group),
         ("category", &mut options.category),
+        ("type", &mut options.artifact_type),
     ] {
         match query.get(name) {
             None => {}

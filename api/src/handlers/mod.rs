@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod claims;
 pub mod queue;
 pub mod submit;
+pub mod types;
 pub mod web;
 pub mod workflow;
 

@@ -28,6 +28,7 @@ pub(crate) async fn get_workflow(
         &trail,
         state.ports.clock.now(),
         &caller,
+        &state.ports.types,
     )))
 }
 

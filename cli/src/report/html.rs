@@ -892,6 +892,26 @@ pub fn render_html_with(report: &Report, options: &HtmlOptions) -> String {
 
     panel_start(
         &mut out,
+        "artifact-types",
+        "Artifact types",
+        "one row per artifact type: how many of its workflows ran and completed, how often the \
+         first draft was approved, how often it escalated and how many iterations approvals \
+         needed. `hitl report --type NAME` narrows every other figure, the corrected paths \
+         included, to one type.",
+    );
+    if report.artifact_types.is_empty() {
+        out.push_str(r#"<p class="empty">No workflows in this window.</p>"#);
+    } else {
+        let rows: Vec<Vec<String>> = super::text::type_rows(report)
+            .into_iter()
+            .map(|row| row.iter().map(|cell| escape(cell)).collect())
+            .collect();
+        table_html(&mut out, &super::text::TYPE_COLUMNS, &rows);
+    }
+    out.push_str("</section>");
+
+    panel_start(
+        &mut out,
         "generators",
         "Generators",
         "one row per generator (who drafted a workflow's first draft): how often its first draft \
@@ -957,7 +977,7 @@ mod tests {
         assert!(!html.contains("<script"));
         assert!(!html.contains("http://") && !html.contains("https://"));
         assert!(!html.contains("<link"));
-        assert_eq!(count(&html, "How to read this:"), 8); // seven figures and the generators table
+        assert_eq!(count(&html, "How to read this:"), 9); // seven figures, the types and the generators tables
         assert!(!html.contains("NaN"));
     }
 

@@ -51,6 +51,10 @@ pub struct ReportArgs {
     /// Only subjects of this category.
     #[arg(long)]
     pub category: Option<String>,
+    /// Only workflows of this artifact type (every figure, corrected paths included, is then
+    /// that type's; the per-type table is shown either way).
+    #[arg(long = "type", value_name = "NAME")]
+    pub artifact_type: Option<String>,
     /// Length of the most-corrected-fields and feedback-theme lists.
     #[arg(long, default_value_t = analytics::DEFAULT_TOP_N)]
     pub top: usize,
@@ -139,6 +143,7 @@ pub fn options(now: DateTime<Utc>, args: &ReportArgs) -> anyhow::Result<ReportOp
         until: None,
         reviewer_group: args.reviewer_group.clone(),
         category: args.category.clone(),
+        artifact_type: args.artifact_type.clone(),
         stale_rounds: args.stale_rounds,
         top_n: args.top,
         include_smoke: args.include_smoke,

@@ -115,6 +115,9 @@ pub(crate) fn describe_scope(report: &Report) -> String {
     if let Some(category) = &o.category {
         let _ = write!(line, "; category {category}");
     }
+    if let Some(artifact_type) = &o.artifact_type {
+        let _ = write!(line, "; artifact type {artifact_type}");
+    }
     if report.counts.smoke_excluded > 0 {
         let _ = write!(
             line,
@@ -457,6 +460,14 @@ pub fn render_table(report: &Report) -> String {
         }
     }
 
+    let _ = writeln!(out, "\nArtifact types (--type NAME narrows every figure to one)");
+    if report.artifact_types.is_empty() {
+        let _ = writeln!(out, "  no workflows in this window");
+    } else {
+        let headers: Vec<&str> = TYPE_COLUMNS.iter().map(|(h, _)| *h).collect();
+        out.push_str(&table(&headers, &type_rows(report)));
+    }
+
     let _ = writeln!(
         out,
         "\nGenerators (who drafted each workflow's first draft; cost at --price)"
@@ -468,6 +479,37 @@ pub fn render_table(report: &Report) -> String {
         out.push_str(&table(&headers, &generator_rows(report)));
     }
     out
+}
+
+/// The columns of the per-type table, and whether each is numeric.
+pub const TYPE_COLUMNS: [(&str, bool); 7] = [
+    ("type", false),
+    ("workflows", true),
+    ("completed", true),
+    ("first-draft rate", true),
+    ("escalation rate", true),
+    ("mean iterations", true),
+    ("versions", true),
+];
+
+/// One row per artifact type (cells as text; the HTML renderer escapes them).
+pub fn type_rows(report: &Report) -> Vec<Vec<String>> {
+    report
+        .artifact_types
+        .iter()
+        .map(|t| {
+            vec![
+                t.artifact_type.clone(),
+                t.workflows.to_string(),
+                t.completed.to_string(),
+                format_rate(t.first_draft_approval.rate),
+                format_rate(t.escalation_rate.rate),
+                t.mean_iterations_to_approval
+                    .map_or_else(|| "n/a".to_owned(), |m| format!("{m:.1}")),
+                t.versions.len().to_string(),
+            ]
+        })
+        .collect()
 }
 
 /// The columns of the per-generator table, and whether each is numeric.

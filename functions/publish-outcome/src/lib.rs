@@ -266,7 +266,7 @@ mod tests {
             .as_str(),
             "a consumer recomputes content_hash over the other fields"
         );
-        assert_eq!(env["schema_version"], "1.2");
+        assert_eq!(env["schema_version"], "1.3");
         assert_eq!(env["approved_by"], "rita");
         assert!(
             env.get("co_approvers").is_none(),

@@ -3,6 +3,7 @@
 //! from the domain types: `PendingReview` and `DecisionRecord` carry Step Functions task
 //! tokens, so domain records are never serialised into a response.
 
+use hitl_domain::types::TypeRegistry;
 use chrono::{DateTime, Utc};
 use hitl_domain::feedback::FeedbackReceipt;
 use hitl_domain::model::{
@@ -447,6 +448,7 @@ pub fn workflow_view(
     trail: &[FeedbackEntry],
     now: DateTime<Utc>,
     viewer: &dyn Viewer,
+    types: &TypeRegistry,
 ) -> WorkflowView {
     let current = artifacts.last();
     let previous = current.and_then(|c| artifacts.iter().rev().find(|a| a.iteration < c.iteration));
@@ -501,10 +503,17 @@ pub fn workflow_view(
             error: f.error.clone(),
             failed_at: f.failed_at,
         }),
-        // The built-in type of that name; a type added to the process is served by the
-        // types round (issue 28's API part).
-        correctable_fields: hitl_domain::types::builtin(&workflow.config.artifact_type.name)
-            .map(|t| t.hints.correctable)
+        // The exact type version the workflow is judged by (an added type too); a process that
+        // does not know it (another deployment's record) falls back to the built-in type of
+        // that name, else offers no corrections.
+        correctable_fields: types
+            .get(&workflow.config.artifact_type)
+            .map(|t| t.hints.correctable.clone())
+            .ok()
+            .or_else(|| {
+                hitl_domain::types::builtin(&workflow.config.artifact_type.name)
+                    .map(|t| t.hints.correctable)
+            })
             .unwrap_or_default(),
         created_at: workflow.created_at,
         updated_at: workflow.updated_at,

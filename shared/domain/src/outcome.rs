@@ -11,9 +11,11 @@ use sha2::{Digest, Sha256};
 
 use crate::error::HandlerError;
 use crate::model::{Artifact, Decision, Subject, Workflow, WorkflowStatus};
+use crate::types::TypeRef;
 
-/// Version of the envelope's shape; a breaking change bumps the major part.
-pub const ENVELOPE_SCHEMA_VERSION: &str = "1.2";
+/// Version of the envelope's shape; a breaking change bumps the major part. 1.3 added
+/// `artifact_type` (issue 28) to the envelope and the event.
+pub const ENVELOPE_SCHEMA_VERSION: &str = "1.3";
 /// `source` of the events.
 pub const EVENT_SOURCE: &str = "hitl.orchestrator";
 /// `detail-type` of the events.
@@ -32,6 +34,8 @@ pub struct OutcomeEnvelope {
     pub subject: Subject,
     /// `approved` (escalated workflows have no envelope).
     pub outcome: String,
+    /// The artifact's type and the exact version it was judged by (1.3).
+    pub artifact_type: TypeRef,
     /// The approved artifact.
     pub artifact: Value,
     /// The iteration that produced it.
@@ -70,6 +74,8 @@ pub struct FinishedEvent {
     pub subject_id: String,
     /// `approved` or `escalated`.
     pub outcome: String,
+    /// The artifact's type and version (1.3), so consumers can route by type.
+    pub artifact_type: TypeRef,
     /// Why it was escalated (`iteration_limit`, `no_progress`, `review_timeout`,
     /// `invalid_draft`); absent for approvals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,6 +144,7 @@ pub fn envelope(
         request_id: workflow.request_id.clone(),
         subject: workflow.subject.clone(),
         outcome: workflow.status.as_str().to_owned(),
+        artifact_type: workflow.config.artifact_type.clone(),
         artifact: final_artifact.content.clone(),
         artifact_iteration: final_artifact.iteration,
         artifact_hash: final_artifact.hash.clone(),
@@ -202,6 +209,7 @@ pub fn finished_event(
         request_id: workflow.request_id.clone(),
         subject_id: workflow.subject.id.clone(),
         outcome: outcome.to_owned(),
+        artifact_type: workflow.config.artifact_type.clone(),
         // Why it was escalated (also for a resolved or abandoned escalation).
         reason: workflow
             .escalation

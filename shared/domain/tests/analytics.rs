@@ -852,3 +852,68 @@ fn per_generator_figures_compare_rounds_tokens_and_cost() {
     assert_eq!((local.input_tokens, local.output_tokens), (0, 0));
     assert_eq!(local.first_draft_approval, Ratio::new(1, 1));
 }
+
+/// Issue 28: one row per artifact type, and `artifact_type` narrows every figure (the
+/// corrected paths included) to one type.
+#[test]
+fn groups_and_filters_by_artifact_type() {
+    let (mut workflows, feedback) = fixture::sample_set();
+    let product = hitl_domain::types::builtin("product-description")
+        .unwrap()
+        .reference();
+    // c (fashion, approved at iteration 3 after corrections) is a product description.
+    for w in workflows.iter_mut().filter(|w| w.id == "c") {
+        w.config.artifact_type = product.clone();
+    }
+    let all = compute(&workflows, &feedback, &window_options());
+    let names: Vec<&str> = all
+        .artifact_types
+        .iter()
+        .map(|t| t.artifact_type.as_str())
+        .collect();
+    assert_eq!(names, ["brand-metadata", "product-description"]);
+    let brand = &all.artifact_types[0];
+    let described = &all.artifact_types[1];
+    assert_eq!(
+        brand.workflows + described.workflows,
+        all.counts.completed + all.counts.in_progress + all.counts.failed
+            + all.counts.awaiting_resolution
+    );
+    assert_eq!(brand.completed + described.completed, all.counts.completed);
+    assert_eq!((described.workflows, described.completed), (1, 1));
+    close(described.first_draft_approval.rate, 0.0);
+    close(described.escalation_rate.rate, 0.0);
+    assert_eq!(described.mean_iterations_to_approval, Some(3.0));
+    assert_eq!(described.versions, [product.version.clone()]);
+
+    let only = compute(
+        &workflows,
+        &feedback,
+        &ReportOptions {
+            artifact_type: Some("product-description".into()),
+            ..window_options()
+        },
+    );
+    assert_eq!((only.counts.completed, only.counts.approved), (1, 1));
+    assert_eq!(only.iterations_to_approval.median, Some(3));
+    assert_eq!(only.artifact_types.len(), 1);
+    // c's corrections only: tagline ×2, colors.primary ×1
+    assert_eq!(only.most_corrected_fields[0].corrections, 2);
+    assert_eq!(
+        only.most_corrected_fields
+            .iter()
+            .map(|f| f.corrections)
+            .sum::<usize>(),
+        3
+    );
+    let none = compute(
+        &workflows,
+        &feedback,
+        &ReportOptions {
+            artifact_type: Some("recipe".into()),
+            ..window_options()
+        },
+    );
+    assert_eq!(none.counts.completed, 0);
+    assert!(none.artifact_types.is_empty());
+}

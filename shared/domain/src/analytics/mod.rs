@@ -22,7 +22,8 @@
 //!   the window is exactly the one a reader wants to see.
 //! * Smoke-test workflows (`smoke` set, decided by the synthetic reviewer) are left out unless
 //!   [`ReportOptions::include_smoke`] is set; how many were left out is reported.
-//! * The optional filters compare `config.reviewer_group` and `subject.category` for equality.
+//! * The optional filters compare `config.reviewer_group`, `subject.category` and the artifact
+//!   type's name (`config.artifact_type.name`) for equality.
 //!
 //! The workflows that pass these rules are the report's *scope*. Reviewer turnaround, the
 //! most-corrected fields, the feedback themes and the problematic subjects draw on every
@@ -78,6 +79,9 @@ pub struct ReportOptions {
     pub reviewer_group: Option<String>,
     /// Only workflows whose `subject.category` equals this.
     pub category: Option<String>,
+    /// Only workflows of this artifact type (its name; every version), issue 28.
+    #[serde(default)]
+    pub artifact_type: Option<String>,
     /// A workflow that reached this many rounds (iterations) is listed as problematic.
     pub stale_rounds: u32,
     /// Length of the most-corrected-fields and feedback-theme lists.
@@ -93,6 +97,7 @@ impl Default for ReportOptions {
             until: None,
             reviewer_group: None,
             category: None,
+            artifact_type: None,
             stale_rounds: DEFAULT_STALE_ROUNDS,
             top_n: DEFAULT_TOP_N,
             include_smoke: false,
@@ -130,6 +135,80 @@ pub struct Report {
     /// its workflows needed and what its drafts cost. Empty for records older than issue 29.
     #[serde(default)]
     pub generators: Vec<GeneratorFigures>,
+    /// Per artifact type (issue 28): how its workflows went. With the `artifact_type` option,
+    /// every other figure (corrected paths included) is that type's alone.
+    #[serde(default)]
+    pub artifact_types: Vec<TypeFigures>,
+}
+
+/// How one artifact type's workflows went (every version of the type together).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TypeFigures {
+    /// The type's name.
+    pub artifact_type: String,
+    /// Workflows in scope of this type.
+    pub workflows: usize,
+    /// Of those, completed (approved or escalated).
+    pub completed: usize,
+    /// Approved at iteration 1 / completed.
+    pub first_draft_approval: Ratio,
+    /// Escalated / completed.
+    pub escalation_rate: Ratio,
+    /// Mean iterations approved workflows needed (`None` without approvals).
+    pub mean_iterations_to_approval: Option<f64>,
+    /// Versions of the type its workflows were judged by, sorted.
+    pub versions: Vec<String>,
+}
+
+/// The per-type figures over the workflows in scope with the bin each fell in.
+fn type_figures(scope: &[(&Workflow, Bin)]) -> Vec<TypeFigures> {
+    // (figures, first-draft approvals, escalated, iterations of approvals)
+    let mut by: BTreeMap<&str, (TypeFigures, usize, usize, Vec<u32>)> = BTreeMap::new();
+    for (workflow, bin) in scope {
+        let reference = &workflow.config.artifact_type;
+        let (figures, first_draft, escalated, iterations) =
+            by.entry(reference.name.as_str()).or_insert_with(|| {
+                (
+                    TypeFigures {
+                        artifact_type: reference.name.clone(),
+                        ..TypeFigures::default()
+                    },
+                    0,
+                    0,
+                    Vec::new(),
+                )
+            });
+        figures.workflows += 1;
+        if !figures.versions.contains(&reference.version) {
+            figures.versions.push(reference.version.clone());
+        }
+        match bin {
+            Bin::Approved => {
+                figures.completed += 1;
+                let iteration = approval_iteration(workflow);
+                iterations.push(iteration);
+                if iteration == 1 {
+                    *first_draft += 1;
+                }
+            }
+            Bin::Escalated => {
+                figures.completed += 1;
+                *escalated += 1;
+            }
+            _ => {}
+        }
+    }
+    by.into_values()
+        .map(|(mut figures, first_draft, escalated, iterations)| {
+            figures.first_draft_approval = Ratio::new(first_draft, figures.completed);
+            figures.escalation_rate = Ratio::new(escalated, figures.completed);
+            figures.mean_iterations_to_approval = (!iterations.is_empty()).then(|| {
+                iterations.iter().map(|&i| f64::from(i)).sum::<f64>() / iterations.len() as f64
+            });
+            figures.versions.sort();
+            figures
+        })
+        .collect()
 }
 
 /// What one generator's workflows needed and cost.
@@ -694,6 +773,11 @@ fn bin(workflow: &Workflow, options: &ReportOptions) -> Option<Bin> {
             return None;
         }
     }
+    if let Some(artifact_type) = &options.artifact_type {
+        if &workflow.config.artifact_type.name != artifact_type {
+            return None;
+        }
+    }
     let open_by_until = !matches!(options.until, Some(until) if workflow.created_at >= until);
     if !workflow.status.is_terminal() {
         return open_by_until.then_some(Bin::InProgress);
@@ -999,6 +1083,7 @@ pub fn compute(
         inbox,
         weekly,
         generators: generator_figures(&scope),
+        artifact_types: type_figures(&scope),
     }
 }
 
