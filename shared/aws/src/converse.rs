@@ -3,7 +3,8 @@
 //! tool whose input schema is the artifact type's JSON Schema, and a `toolChoice` that forces
 //! it, so the draft is the tool call's input.
 //!
-//! Failure policy. The draft is never trusted: it is checked with `metadata::validate`; an
+//! Failure policy. The draft is never trusted: it is judged by the workflow's artifact type
+//! (`ArtifactType::validate_artifact`); an
 //! invalid one (or an answer without the tool call) gets one repair round — the validation
 //! errors sent back as the tool's result — then `ArtifactInvalid`. `ThrottlingException`,
 //! `ServiceUnavailableException` and `ModelNotReadyException` are retried with jittered
@@ -25,11 +26,11 @@ use aws_sdk_bedrockruntime::types::{
     ToolResultBlock, ToolResultContentBlock, ToolResultStatus, ToolSpecification, ToolUseBlock,
 };
 use aws_smithy_types::{Document, Number};
-use hitl_domain::metadata;
+use hitl_domain::types::ArtifactType;
 use hitl_domain::ports::{GeneratedDraft, GenerationRequest, MetadataAgent, Usage};
 use hitl_domain::{FieldError, HandlerError};
 use hitl_generators::prompt::{self, Role};
-use hitl_generators::{brand, retry};
+use hitl_generators::{retry, structured};
 use serde_json::Value;
 use tracing::{info, warn};
 
@@ -162,19 +163,23 @@ fn is_throttling(
     )
 }
 
-/// The one tool the model must call: its input is the draft.
-pub fn draft_tool() -> Result<ToolConfiguration, HandlerError> {
+/// The one tool the model must call: named after the workflow's artifact type, its input
+/// schema is the type's (as structured-output servers get it) and its input is the draft.
+pub fn draft_tool(artifact_type: &ArtifactType) -> Result<ToolConfiguration, HandlerError> {
     let build = |e: aws_smithy_types::error::operation::BuildError| {
         HandlerError::Config(format!("cannot build the Converse tool: {e}"))
     };
+    let name = structured::schema_name(artifact_type);
     let spec = ToolSpecification::builder()
-        .name(brand::SCHEMA_NAME)
+        .name(&name)
         .description("Submit the complete draft. Its input is the whole artifact.")
-        .input_schema(ToolInputSchema::Json(to_document(&brand::schema())))
+        .input_schema(ToolInputSchema::Json(to_document(
+            &structured::structured_schema(artifact_type),
+        )))
         .build()
         .map_err(build)?;
     let choice = SpecificToolChoice::builder()
-        .name(brand::SCHEMA_NAME)
+        .name(&name)
         .build()
         .map_err(build)?;
     ToolConfiguration::builder()
@@ -235,12 +240,15 @@ fn message(role: ConversationRole, content: Vec<ContentBlock>) -> Result<Message
 }
 
 /// The assistant's message of an answer, and the draft tool call in it if there is one.
-fn answer_message(output: &ConverseOutput) -> (Option<Message>, Option<ToolUseBlock>) {
+fn answer_message(
+    output: &ConverseOutput,
+    tool: &str,
+) -> (Option<Message>, Option<ToolUseBlock>) {
     let Some(Answer::Message(message)) = output.output() else {
         return (None, None);
     };
     let tool_use = message.content().iter().find_map(|block| match block {
-        ContentBlock::ToolUse(tool_use) if tool_use.name() == brand::SCHEMA_NAME => {
+        ContentBlock::ToolUse(tool_use) if tool_use.name() == tool => {
             Some(tool_use.clone())
         }
         _ => None,
@@ -262,8 +270,10 @@ impl MetadataAgent for BedrockConverse {
         &self,
         request: &GenerationRequest,
     ) -> Result<(GeneratedDraft, Option<Usage>), HandlerError> {
-        let deadline = Instant::now() + self.budget.min(retry::MAX_BUDGET);
-        let tools = draft_tool()?;
+        let started = Instant::now();
+        let deadline = started + self.budget.min(retry::MAX_BUDGET);
+        let tools = draft_tool(&request.artifact_type)?;
+        let tool = structured::schema_name(&request.artifact_type);
         let mut system = Vec::new();
         let mut messages = Vec::new();
         for chat in prompt::messages(request) {
@@ -292,14 +302,15 @@ impl MetadataAgent for BedrockConverse {
                 usage.input_tokens += tokens(used.input_tokens());
                 usage.output_tokens += tokens(used.output_tokens());
             }
-            if let Some(metrics) = output.metrics() {
-                usage.latency_ms += u64::try_from(metrics.latency_ms()).unwrap_or(0);
-            }
-            let (said, tool_use) = answer_message(&output);
+            // Wall clock of the whole generation (throttling waits and a repair round
+            // included), as the OpenAI-compatible adapter and `Usage` define it; Converse's
+            // `metrics.latencyMs` is the model's time alone and would not compare.
+            usage.latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let (said, tool_use) = answer_message(&output, &tool);
             let checked = match &tool_use {
                 Some(tool_use) => {
                     let content = to_json(tool_use.input());
-                    let errors = metadata::validate(&content);
+                    let errors = request.artifact_type.validate_artifact(&content);
                     if errors.is_empty() {
                         Ok(content)
                     } else {
@@ -310,7 +321,7 @@ impl MetadataAgent for BedrockConverse {
                     "$",
                     format!(
                         "the answer did not call the {} tool (stop reason {})",
-                        brand::SCHEMA_NAME,
+                        tool,
                         output.stop_reason().as_str()
                     ),
                 )]),
@@ -387,18 +398,25 @@ mod tests {
     }
 
     #[test]
-    fn the_tool_carries_the_brand_schema_and_is_forced() {
-        let tools = draft_tool().unwrap();
-        let Tool::ToolSpec(spec) = &tools.tools()[0] else {
-            panic!("expected a tool spec")
-        };
-        assert_eq!(spec.name(), brand::SCHEMA_NAME);
-        let Some(ToolInputSchema::Json(schema)) = spec.input_schema() else {
-            panic!("expected a JSON schema")
-        };
-        assert_eq!(to_json(schema), brand::schema());
-        assert!(
-            matches!(tools.tool_choice(), Some(ToolChoice::Tool(c)) if c.name() == brand::SCHEMA_NAME)
-        );
+    fn the_tool_carries_the_workflows_type_schema_and_is_forced() {
+        for name in ["brand-metadata", "product-description"] {
+            let artifact_type = hitl_domain::types::builtin(name).unwrap();
+            let tools = draft_tool(&artifact_type).unwrap();
+            let Tool::ToolSpec(spec) = &tools.tools()[0] else {
+                panic!("expected a tool spec")
+            };
+            let tool = name.replace('-', "_");
+            assert_eq!(spec.name(), tool);
+            let Some(ToolInputSchema::Json(schema)) = spec.input_schema() else {
+                panic!("expected a JSON schema")
+            };
+            assert_eq!(
+                to_json(schema),
+                structured::structured_schema(&artifact_type)
+            );
+            assert!(
+                matches!(tools.tool_choice(), Some(ToolChoice::Tool(c)) if c.name() == tool)
+            );
+        }
     }
 }

@@ -2,8 +2,8 @@
 //! `POST {base_url}/chat/completions` with `response_format` `json_schema`, which Ollama, vLLM,
 //! llama.cpp's server, LM Studio and OpenAI all speak.
 //!
-//! Failure policy. The model's answer is never trusted: it is parsed and checked with
-//! `metadata::validate`; a malformed or invalid answer gets one repair round (the errors sent
+//! Failure policy. The model's answer is never trusted: it is parsed and judged by the
+//! workflow's artifact type (`ArtifactType::validate_artifact`); a malformed or invalid answer gets one repair round (the errors sent
 //! back), then `ArtifactInvalid`. HTTP 429, 502, 503 and 504 are retried with jittered
 //! exponential backoff, never sooner than the server's `Retry-After` (seconds), inside one
 //! time budget for the whole draft; past the budget, or when the server does not answer within
@@ -14,7 +14,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use hitl_domain::metadata;
+use hitl_domain::types::ArtifactType;
 use hitl_domain::ports::{GeneratedDraft, GenerationRequest, MetadataAgent, Usage};
 use hitl_domain::{FieldError, HandlerError};
 use reqwest::header::RETRY_AFTER;
@@ -22,8 +22,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
-use crate::brand;
 use crate::prompt::{self, ChatMessage, Role};
+use crate::structured;
 use crate::retry::backoff;
 
 pub use crate::retry::{DEFAULT_BUDGET, MAX_BUDGET};
@@ -135,7 +135,7 @@ impl OpenAiCompatible {
 
     /// The request body asking `messages` of the model, with the type's schema as the
     /// structured-output format.
-    pub fn request_body(&self, messages: &[ChatMessage]) -> Value {
+    pub fn request_body(&self, messages: &[ChatMessage], artifact_type: &ArtifactType) -> Value {
         json!({
             "model": self.model,
             "messages": messages,
@@ -143,8 +143,8 @@ impl OpenAiCompatible {
             "response_format": {
                 "type": "json_schema",
                 "json_schema": {
-                    "name": brand::SCHEMA_NAME,
-                    "schema": brand::schema(),
+                    "name": structured::schema_name(artifact_type),
+                    "schema": structured::structured_schema(artifact_type),
                     "strict": true,
                 },
             },
@@ -175,9 +175,10 @@ impl OpenAiCompatible {
     async fn complete(
         &self,
         messages: &[ChatMessage],
+        artifact_type: &ArtifactType,
         deadline: Instant,
     ) -> Result<Answer, HandlerError> {
-        let body = self.request_body(messages);
+        let body = self.request_body(messages, artifact_type);
         let mut attempt: u32 = 0;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -330,11 +331,12 @@ impl Answer {
     }
 }
 
-/// Parses and validates a model's text; the errors name the fields (or `$` for the whole).
-fn check(content: &str) -> Result<Value, Vec<FieldError>> {
+/// Parses a model's text and judges it by the workflow's type (what generate-metadata does
+/// next); the errors name the fields (or `$` for the whole).
+fn check(content: &str, artifact_type: &ArtifactType) -> Result<Value, Vec<FieldError>> {
     let value: Value = serde_json::from_str(content.trim())
         .map_err(|e| vec![FieldError::new("$", format!("is not a JSON object: {e}"))])?;
-    let errors = metadata::validate(&value);
+    let errors = artifact_type.validate_artifact(&value);
     if errors.is_empty() {
         Ok(value)
     } else {
@@ -363,14 +365,16 @@ impl MetadataAgent for OpenAiCompatible {
         };
         let mut repaired = false;
         loop {
-            let answer = self.complete(&messages, deadline).await?;
+            let answer = self
+                .complete(&messages, &request.artifact_type, deadline)
+                .await?;
             usage.input_tokens += answer.input_tokens;
             usage.output_tokens += answer.output_tokens;
             if let Some(model) = answer.model {
                 usage.model = model;
             }
             usage.latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            match check(&answer.content) {
+            match check(&answer.content, &request.artifact_type) {
                 Ok(content) => {
                     info!(workflow_id = %request.workflow_id, iteration = request.iteration,
                         model = %usage.model, input_tokens = usage.input_tokens,

@@ -10,7 +10,7 @@ use hitl_domain::ports::GenerationRequest;
 use hitl_domain::FieldError;
 use serde::{Deserialize, Serialize};
 
-use crate::brand;
+use crate::structured;
 
 /// Who speaks in a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,14 +39,15 @@ impl ChatMessage {
     }
 }
 
-/// The system message: the type's instructions, then its JSON Schema.
-pub fn system_message() -> ChatMessage {
+/// The system message: the workflow's type's instructions over its subject, the loop's rules,
+/// then the type's JSON Schema (as structured-output servers get it).
+pub fn system_message(request: &GenerationRequest) -> ChatMessage {
     ChatMessage::new(
         Role::System,
         format!(
             "{}\n\nJSON Schema of the answer:\n{}",
-            brand::INSTRUCTIONS,
-            brand::SCHEMA
+            structured::instructions(&request.artifact_type, &request.subject),
+            pretty(&structured::structured_schema(&request.artifact_type))
         ),
     )
 }
@@ -54,9 +55,17 @@ pub fn system_message() -> ChatMessage {
 /// The messages asking for `request`'s draft: [`system_message`] and one user message.
 pub fn messages(request: &GenerationRequest) -> Vec<ChatMessage> {
     vec![
-        system_message(),
+        system_message(request),
         ChatMessage::new(Role::User, task(request)),
     ]
+}
+
+/// What the type is called in prose: its schema's `title`, else its name (`brand metadata`).
+fn type_title(request: &GenerationRequest) -> String {
+    request.artifact_type.artifact_schema["title"]
+        .as_str()
+        .map(str::to_lowercase)
+        .unwrap_or_else(|| request.artifact_type.name.replace('-', " "))
 }
 
 /// The user message asking to fix an answer that was not valid JSON or broke the schema.
@@ -93,8 +102,9 @@ fn task(request: &GenerationRequest) -> String {
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "Write iteration {} of the brand metadata for this subject:\n{}",
+        "Write iteration {} of the {} for this subject:\n{}",
         request.iteration,
+        type_title(request),
         pretty(&request.subject)
     );
     match &request.previous {
@@ -250,10 +260,30 @@ mod tests {
 
     #[test]
     fn the_system_message_carries_the_instructions_and_the_schema() {
-        let system = &messages(&third_iteration())[0];
+        let request = third_iteration();
+        let system = &messages(&request)[0];
         assert_eq!(system.role, Role::System);
-        assert!(system.content.contains(brand::INSTRUCTIONS));
-        assert!(system.content.contains(brand::SCHEMA));
+        assert!(system.content.contains(structured::LOOP_RULES));
+        // the type's instructions, over this subject
+        assert!(system.content.contains("Write brand metadata for Cedar Candles"), "{}", system.content);
+        let schema = serde_json::to_string_pretty(&structured::structured_schema(
+            &request.artifact_type,
+        ))
+        .unwrap();
+        assert!(system.content.ends_with(&schema));
+    }
+
+    #[test]
+    fn another_type_gets_its_own_instructions_schema_and_task() {
+        // GIVEN a product-description workflow
+        let mut request = third_iteration();
+        request.artifact_type = hitl_domain::types::builtin("product-description").unwrap();
+        let all = messages(&request);
+        // THEN nothing of brand metadata is asked for
+        assert!(all[0].content.contains("Write the product description of Cedar Candles"));
+        assert!(all[0].content.contains("\"bullets\""), "{}", all[0].content);
+        assert!(!all[0].content.contains("tagline"));
+        assert!(all[1].content.starts_with("Write iteration 3 of the product description for this subject"), "{}", all[1].content);
     }
 
     #[test]
@@ -362,7 +392,7 @@ mod tests {
             docs.contains(&format!("```\n{text}\n```")),
             "docs/GENERATORS.md's example differs from:\n{text}"
         );
-        assert!(docs.contains(brand::INSTRUCTIONS));
+        assert!(docs.contains(structured::LOOP_RULES));
     }
 
     /// Prints the prompt of `third_iteration` (run with `--nocapture`); docs/GENERATORS.md

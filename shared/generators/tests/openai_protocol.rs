@@ -18,7 +18,7 @@ use hitl_domain::model::{
 };
 use hitl_domain::ports::{GenerationRequest, MetadataAgent};
 use hitl_domain::HandlerError;
-use hitl_generators::{brand, OpenAiCompatible};
+use hitl_generators::OpenAiCompatible;
 use serde_json::{json, Map, Value};
 
 const KEY: &str = "sk-test-0123456789abcdef";
@@ -227,12 +227,12 @@ async fn the_request_asks_for_the_schema_the_model_and_carries_the_key() {
     assert_eq!(body["response_format"]["type"], "json_schema");
     assert_eq!(
         body["response_format"]["json_schema"]["name"],
-        brand::SCHEMA_NAME
+        "brand_metadata"
     );
     assert_eq!(body["response_format"]["json_schema"]["strict"], true);
     assert_eq!(
         body["response_format"]["json_schema"]["schema"],
-        brand::schema()
+        hitl_generators::structured::structured_schema(&hitl_domain::types::builtin("brand-metadata").unwrap())
     );
     assert_eq!(
         seen[0].authorization.as_deref(),
