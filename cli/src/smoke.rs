@@ -21,9 +21,16 @@ pub struct SmokeArgs {
     /// Iteration limit of the smoke workflows.
     #[arg(long, default_value_t = 3)]
     pub max_iterations: i64,
-    /// Number of smoke workflows.
+    /// Number of smoke workflows per artifact type.
     #[arg(long, default_value_t = 10)]
     pub batch_size: i64,
+    /// The artifact types to run, one batch each (issue 28: brand metadata and a type with
+    /// nested objects and arrays, so nothing brand-specific goes unnoticed).
+    #[arg(long = "type", value_name = "NAME", default_values_t = [
+        hitl_domain::types::DEFAULT_TYPE.to_owned(),
+        "product-description".to_owned(),
+    ])]
+    pub types: Vec<String>,
 }
 
 /// One named check.
@@ -70,7 +77,10 @@ async fn item_checks(runtime: &Runtime, wf: &Workflow) -> Result<Vec<Check>> {
         )]);
     };
     let (status, iteration, reason) = expected(scenario, wf.config.max_iterations);
-    let label = format!("{} {:?}", wf.subject.id, scenario);
+    let label = format!(
+        "{} {} {:?}",
+        wf.config.artifact_type.name, wf.subject.id, scenario
+    );
     let got_reason = wf.escalation.as_ref().map(|e| e.reason);
     checks.push(check(
         format!("{label}: outcome"),
@@ -110,17 +120,18 @@ async fn item_checks(runtime: &Runtime, wf: &Workflow) -> Result<Vec<Check>> {
         )),
         SmokeScenario::EditAndApprove => {
             let final_version = artifacts.last();
+            let field = hitl_domain::smoke::corrected_field(wf);
             checks.push(check(
                 format!("{label}: the reviewer's version is final"),
                 last.is_some_and(|d| d.edited)
                     && final_version.is_some_and(|a| {
                         a.generator.starts_with("person:")
-                            && a.content["tagline"]
-                                .as_str()
+                            && hitl_domain::types::lookup(&a.content, &field)
+                                .and_then(|v| v.as_str())
                                 .is_some_and(|t| t.ends_with("approved with an edit"))
                     }),
                 final_version
-                    .map(|a| format!("iteration {} by {}", a.iteration, a.generator))
+                    .map(|a| format!("iteration {} by {}, {field} edited", a.iteration, a.generator))
                     .unwrap_or_default(),
             ));
         }
@@ -144,7 +155,10 @@ async fn item_checks(runtime: &Runtime, wf: &Workflow) -> Result<Vec<Check>> {
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok());
             let ok = envelope.as_ref().is_some_and(|e| {
-                e["workflow_id"] == wf.id.as_str() && e["outcome"] == status.as_str()
+                e["workflow_id"] == wf.id.as_str()
+                    && e["outcome"] == status.as_str()
+                    && e["artifact_type"]["name"] == wf.config.artifact_type.name.as_str()
+                    && e["artifact_type"]["version"] == wf.config.artifact_type.version.as_str()
             }) && event_seen;
             (
                 ok,
@@ -186,22 +200,31 @@ async fn item_checks(runtime: &Runtime, wf: &Workflow) -> Result<Vec<Check>> {
 
 /// Runs the smoke test and prints the report.
 pub async fn run(runtime: &Runtime, args: SmokeArgs, as_json: bool) -> Result<ExitCode> {
-    let request_id = format!("smoke-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let input = json!({
-        "action": "start_workflow",
-        "smoke": true,
-        "request_id": request_id,
-        "config": {"max_iterations": args.max_iterations, "batch_size": args.batch_size},
-    });
-    eprintln!(
-        "smoke: starting batch {request_id} ({} workflows, max_iterations {})",
-        args.batch_size, args.max_iterations
-    );
     let started = std::time::Instant::now();
-    let execution = runtime
-        .engine
-        .start_execution(&runtime.state_machine_arn, Some(&request_id), input)
-        .await?;
+    // One batch per type, all started before the synthetic reviewer settles any.
+    let mut batches = Vec::new();
+    for artifact_type in &args.types {
+        let request_id = format!("smoke-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let input = json!({
+            "action": "start_workflow",
+            "smoke": true,
+            "request_id": request_id,
+            "config": {
+                "max_iterations": args.max_iterations,
+                "batch_size": args.batch_size,
+                "artifact_type": {"name": artifact_type},
+            },
+        });
+        eprintln!(
+            "smoke: starting batch {request_id} ({} {artifact_type} workflows, max_iterations {})",
+            args.batch_size, args.max_iterations
+        );
+        let execution = runtime
+            .engine
+            .start_execution(&runtime.state_machine_arn, Some(&request_id), input)
+            .await?;
+        batches.push((artifact_type.clone(), request_id, execution));
+    }
     let mut delivered = 0;
     loop {
         let n = runtime.settle().await?;
@@ -212,30 +235,32 @@ pub async fn run(runtime: &Runtime, args: SmokeArgs, as_json: bool) -> Result<Ex
         eprintln!("smoke: synthetic reviewer delivered {delivered} decision(s)");
     }
     // Another process sharing the data directory (a second `hitl smoke`, `hitl serve`) may
-    // advance some of this batch's executions: wait until the batch is done, helping along.
-    let subjects_all =
+    // advance some of these executions: wait until every batch is done, helping along.
+    let subjects =
         hitl_domain::contracts::smoke_subjects(usize::try_from(args.batch_size).unwrap_or(0));
     let waiting_until = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let parent_running =
-            runtime.engine.describe_execution(&execution)?.status == ExecutionStatus::Running;
-        let mut items_done = true;
-        for subject in &subjects_all {
-            let id = workflow_id(&request_id, &subject.id);
-            // Done when the record is final and its execution has ended too: the record turns
-            // final (finalize) before the execution publishes its event and succeeds.
-            let done = match runtime.store.get_workflow(&id).await? {
-                Some(w) if w.status.is_terminal() => w.execution_arn.as_deref().is_none_or(|arn| {
-                    runtime
-                        .engine
-                        .describe_execution(arn)
-                        .is_ok_and(|d| d.status != ExecutionStatus::Running)
-                }),
-                _ => false,
-            };
-            items_done &= done;
+        let mut done = true;
+        for (_, request_id, execution) in &batches {
+            done &= runtime.engine.describe_execution(execution)?.status != ExecutionStatus::Running;
+            for subject in &subjects {
+                let id = workflow_id(request_id, &subject.id);
+                // Done when the record is final and its execution has ended too: the record
+                // turns final (finalize) before the execution publishes its event and succeeds.
+                done &= match runtime.store.get_workflow(&id).await? {
+                    Some(w) if w.status.is_terminal() => {
+                        w.execution_arn.as_deref().is_none_or(|arn| {
+                            runtime
+                                .engine
+                                .describe_execution(arn)
+                                .is_ok_and(|d| d.status != ExecutionStatus::Running)
+                        })
+                    }
+                    _ => false,
+                };
+            }
         }
-        if (!parent_running && items_done) || std::time::Instant::now() > waiting_until {
+        if done || std::time::Instant::now() > waiting_until {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -243,35 +268,50 @@ pub async fn run(runtime: &Runtime, args: SmokeArgs, as_json: bool) -> Result<Ex
         runtime.settle().await?;
     }
     let mut checks = Vec::new();
-    let parent = runtime.engine.describe_execution(&execution)?;
-    checks.push(check(
-        "start request accepted and fanned out",
-        parent.status == ExecutionStatus::Succeeded,
-        format!(
-            "{:?}{}",
-            parent.status,
-            parent.error.map(|e| format!(": {e}")).unwrap_or_default()
-        ),
-    ));
-    let subjects =
-        hitl_domain::contracts::smoke_subjects(usize::try_from(args.batch_size).unwrap_or(0));
     let mut workflows = Vec::new();
-    for subject in &subjects {
-        let id = workflow_id(&request_id, &subject.id);
-        match runtime.store.get_workflow(&id).await? {
-            Some(wf) => workflows.push(wf),
-            None => checks.push(check(
-                format!("{} created", subject.id),
-                false,
-                "no workflow record",
-            )),
+    for (artifact_type, request_id, execution) in &batches {
+        let parent = runtime.engine.describe_execution(execution)?;
+        checks.push(check(
+            format!("{artifact_type}: start request accepted and fanned out"),
+            parent.status == ExecutionStatus::Succeeded,
+            format!(
+                "{:?}{}",
+                parent.status,
+                parent.error.map(|e| format!(": {e}")).unwrap_or_default()
+            ),
+        ));
+        let mut found = 0;
+        for subject in &subjects {
+            let id = workflow_id(request_id, &subject.id);
+            match runtime.store.get_workflow(&id).await? {
+                Some(wf) => {
+                    found += 1;
+                    workflows.push(wf);
+                }
+                None => checks.push(check(
+                    format!("{artifact_type} {} created", subject.id),
+                    false,
+                    "no workflow record",
+                )),
+            }
         }
+        checks.push(check(
+            format!("{artifact_type}: every item has a workflow of this type"),
+            found == subjects.len()
+                && !subjects.is_empty()
+                && workflows
+                    .iter()
+                    .rev()
+                    .take(found)
+                    .all(|w| &w.config.artifact_type.name == artifact_type),
+            format!("{found} of {}", subjects.len()),
+        ));
     }
-    checks.push(check(
-        "every item has a workflow",
-        workflows.len() == subjects.len() && !subjects.is_empty(),
-        format!("{} of {}", workflows.len(), subjects.len()),
-    ));
+    let request_id = batches
+        .iter()
+        .map(|(_, id, _)| id.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
     for wf in &workflows {
         checks.extend(item_checks(runtime, wf).await?);
     }

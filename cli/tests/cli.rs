@@ -409,9 +409,19 @@ fn smoke_reports_named_checks_and_a_closing_count() {
     );
     assert!(out.status.success(), "{}", stdout(&out));
     let text = stdout(&out);
-    assert!(text.contains("EscalateAtLimit: outcome"), "{text}");
-    // 2 batch checks + 4 per workflow (outcome, audit trail, published, execution).
-    assert!(text.contains("smoke: 14 passed, 0 failed"), "{text}");
+    // One batch per built-in type (issue 28): the nested product description too.
+    for artifact_type in ["brand-metadata", "product-description"] {
+        assert!(
+            text.contains(&format!("{artifact_type} smoke-002 EscalateAtLimit: outcome")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{artifact_type}: every item has a workflow of this type")),
+            "{text}"
+        );
+    }
+    // Per type: 2 batch checks + 4 per workflow (outcome, audit trail, published, execution).
+    assert!(text.contains("smoke: 28 passed, 0 failed"), "{text}");
 }
 
 #[test]
@@ -420,7 +430,15 @@ fn report_after_smoke_shows_the_smoke_batch_figures() {
     let data = dir.path().join("d");
     assert!(hitl(
         &data,
-        &["smoke", "--batch-size", "6", "--max-iterations", "3"]
+        &[
+            "smoke",
+            "--batch-size",
+            "6",
+            "--max-iterations",
+            "3",
+            "--type",
+            "brand-metadata"
+        ]
     )
     .status
     .success());
@@ -475,7 +493,15 @@ fn smoke_data(dir: &Path) -> std::path::PathBuf {
     let data = dir.join("d");
     common::hitl_ok(
         &data,
-        &["smoke", "--batch-size", "3", "--max-iterations", "3"],
+        &[
+            "smoke",
+            "--batch-size",
+            "3",
+            "--max-iterations",
+            "3",
+            "--type",
+            "brand-metadata",
+        ],
     );
     data
 }
@@ -893,14 +919,26 @@ fn finished_workflows_are_published_and_exported() {
         "hitl export prints the stored bytes"
     );
     let envelope: Value = serde_json::from_slice(&stored).unwrap();
-    assert_eq!(envelope["schema_version"], "1.2");
+    assert_eq!(envelope["schema_version"], "1.3");
     assert_eq!(envelope["outcome"], "approved");
+    // 1.3: the type and exact version the artifact was judged by, in the envelope and event
+    let name = envelope["artifact_type"]["name"].as_str().unwrap();
+    assert!(
+        ["brand-metadata", "product-description"].contains(&name),
+        "{name}"
+    );
+    let version = envelope["artifact_type"]["version"].as_str().unwrap();
+    assert!(
+        version.len() == 16 && version.chars().all(|c| c.is_ascii_hexdigit()),
+        "{version}"
+    );
     assert_eq!(envelope["approved_by"], "synthetic-reviewer");
     let event = events
         .iter()
         .find(|e| e["detail"]["workflow_id"] == id)
         .unwrap();
     assert_eq!(event["detail"]["content_hash"], envelope["content_hash"]);
+    assert_eq!(event["detail"]["artifact_type"], envelope["artifact_type"]);
     // Both documents match the JSON Schemas published in docs/schemas/.
     let schema = |name: &str| {
         let text =
@@ -932,6 +970,24 @@ fn finished_workflows_are_published_and_exported() {
             problems(&event_schema, &e["detail"])
         );
     }
+    // Every envelope of the smoke's two types (issue 28) matches the schema and names its type.
+    let mut types_seen = std::collections::BTreeSet::new();
+    for subject_dir in std::fs::read_dir(data.join("exports")).unwrap() {
+        for file in std::fs::read_dir(subject_dir.unwrap().path()).unwrap() {
+            let doc: Value =
+                serde_json::from_slice(&std::fs::read(file.unwrap().path()).unwrap()).unwrap();
+            assert!(
+                envelope_schema.is_valid(&doc),
+                "{:?}",
+                problems(&envelope_schema, &doc)
+            );
+            types_seen.insert(doc["artifact_type"]["name"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(
+        types_seen.into_iter().collect::<Vec<_>>(),
+        ["brand-metadata", "product-description"]
+    );
     // The smoke's escalation was resolved by the synthetic resolver: an envelope with the
     // person-authored artifact, and a `resolved` event that says why it was escalated.
     let resolved = workflows

@@ -57,6 +57,30 @@ pub fn idempotency_key(workflow: &Workflow, iteration: u32) -> String {
     format!("synthetic-{}-{iteration}", workflow.id)
 }
 
+/// The field the synthetic reviewer corrects: the first correctable path of the workflow's
+/// (built-in) type that holds free text — brand metadata's `tagline`, a product description's
+/// `headline` — so every type's smoke run exercises corrections.
+pub fn corrected_field(workflow: &Workflow) -> String {
+    crate::types::builtin(&workflow.config.artifact_type.name)
+        .and_then(|t| {
+            t.hints
+                .correctable
+                .iter()
+                .find(|path| {
+                    !path.contains('[')
+                        && crate::types::schema_at_pattern(&t.artifact_schema, path).is_ok_and(
+                            |s| {
+                                s["type"] == "string"
+                                    && s.get("enum").is_none()
+                                    && s.get("pattern").is_none()
+                            },
+                        )
+                })
+                .cloned()
+        })
+        .unwrap_or_else(|| "tagline".to_owned())
+}
+
 /// What the synthetic reviewer submits for `iteration` of a smoke workflow.
 pub fn decide(scenario: SmokeScenario, workflow: &Workflow, iteration: u32) -> FeedbackRequest {
     let approve = || FeedbackRequest {
@@ -69,7 +93,7 @@ pub fn decide(scenario: SmokeScenario, workflow: &Workflow, iteration: u32) -> F
         SmokeScenario::ApproveFirst | SmokeScenario::ApproveByTwo => approve(),
         SmokeScenario::EditAndApprove => FeedbackRequest {
             corrections: vec![Correction {
-                field: "tagline".into(),
+                field: corrected_field(workflow),
                 value: format!("{}, approved with an edit", workflow.subject.name),
             }],
             ..approve()
@@ -81,10 +105,11 @@ pub fn decide(scenario: SmokeScenario, workflow: &Workflow, iteration: u32) -> F
             iteration: Some(i64::from(iteration)),
             decision: Some("request_changes".into()),
             comments: Some(format!(
-                "Synthetic review round {iteration}: the tagline should name the audience."
+                "Synthetic review round {iteration}: the {} should name the audience.",
+                corrected_field(workflow)
             )),
             corrections: vec![Correction {
-                field: "tagline".into(),
+                field: corrected_field(workflow),
                 value: format!(
                     "{} for people who care (round {iteration})",
                     workflow.subject.name
@@ -119,7 +144,7 @@ pub fn resolve(_scenario: SmokeScenario, workflow: &Workflow) -> ResolutionReque
         iteration: Some(i64::from(workflow.iteration)),
         action: Some("resolve".into()),
         corrections: vec![Correction {
-            field: "tagline".into(),
+            field: corrected_field(workflow),
             value: format!("{}, settled by a person", workflow.subject.name),
         }],
         reason: Some("Synthetic resolution of a smoke escalation.".into()),

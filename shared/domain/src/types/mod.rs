@@ -24,7 +24,10 @@ mod path;
 mod validate;
 
 pub use fill::fill_draft;
-pub use path::{display as display_path, lookup, parse_path, set as set_path, PathError, Segment};
+pub use path::{
+    display as display_path, lookup, parse_path, schema_at_pattern, set as set_path, PathError,
+    Segment,
+};
 
 /// The type every workflow without a recorded type is (brand metadata, the reference case).
 pub const DEFAULT_TYPE: &str = "brand-metadata";
