@@ -1055,6 +1055,18 @@ async fn analytics_rejects_bad_parameters_field_by_field() {
         fields,
         ["colour", "include_smoke", "since", "stale_rounds", "top"]
     );
+    // A multi-byte character where the unit goes is a 400, not a dropped connection.
+    for since in ["%C2%80", "1%C2%80", "%E2%82%AC"] {
+        let r = s
+            .get(&format!("/analytics?since={since}"), Some(&s.reviewers.ada))
+            .await;
+        assert_eq!(
+            (r.status, r.error_fields()),
+            (400, vec!["since".to_owned()]),
+            "{since}: {}",
+            r.body
+        );
+    }
     let r = s.get("/analytics?since=401d", Some(&s.reviewers.ada)).await;
     assert_eq!(
         (r.status, r.error_fields()),
@@ -1343,7 +1355,9 @@ async fn types_are_listed_and_served_at_the_current_or_a_named_version_to_signed
     assert_eq!(brand["versions"], json!([version.clone()]));
     assert_eq!(
         version,
-        hitl_domain::types::builtin("brand-metadata").unwrap().version
+        hitl_domain::types::builtin("brand-metadata")
+            .unwrap()
+            .version
     );
 
     let r = s
@@ -1353,8 +1367,14 @@ async fn types_are_listed_and_served_at_the_current_or_a_named_version_to_signed
     let t = r.json();
     assert_eq!(t["current"], true);
     assert_eq!(t["artifact_schema"]["type"], "object");
-    assert!(t["hints"]["correctable"].as_array().unwrap().len() > 1, "{t}");
-    assert!(t["instructions"].as_str().unwrap().contains("{{subject."), "{t}");
+    assert!(
+        t["hints"]["correctable"].as_array().unwrap().len() > 1,
+        "{t}"
+    );
+    assert!(
+        t["instructions"].as_str().unwrap().contains("{{subject."),
+        "{t}"
+    );
 
     // The exact version a workflow records, upper-case hex accepted.
     let r = s
@@ -1363,7 +1383,10 @@ async fn types_are_listed_and_served_at_the_current_or_a_named_version_to_signed
             Some(&s.reviewers.rita),
         )
         .await;
-    assert_eq!((r.status, r.json()["version"].clone()), (200, json!(version)));
+    assert_eq!(
+        (r.status, r.json()["version"].clone()),
+        (200, json!(version))
+    );
 
     let r = s
         .get(
@@ -1372,9 +1395,16 @@ async fn types_are_listed_and_served_at_the_current_or_a_named_version_to_signed
         )
         .await;
     assert_eq!(r.status, 404, "{}", r.body);
-    assert!(r.body.contains("has no version 0000000000000000"), "{}", r.body);
+    assert!(
+        r.body.contains("has no version 0000000000000000"),
+        "{}",
+        r.body
+    );
     let r = s.get("/types/recipe", Some(&s.reviewers.rita)).await;
-    assert_eq!((r.status, r.json()["error"].clone()), (404, json!("not_found")));
+    assert_eq!(
+        (r.status, r.json()["error"].clone()),
+        (404, json!("not_found"))
+    );
     let r = s
         .get(
             "/types/brand-metadata?version=latest&format=yaml",

@@ -131,7 +131,12 @@ async fn item_checks(runtime: &Runtime, wf: &Workflow) -> Result<Vec<Check>> {
                                 .is_some_and(|t| t.ends_with("approved with an edit"))
                     }),
                 final_version
-                    .map(|a| format!("iteration {} by {}, {field} edited", a.iteration, a.generator))
+                    .map(|a| {
+                        format!(
+                            "iteration {} by {}, {field} edited",
+                            a.iteration, a.generator
+                        )
+                    })
                     .unwrap_or_default(),
             ));
         }
@@ -242,7 +247,8 @@ pub async fn run(runtime: &Runtime, args: SmokeArgs, as_json: bool) -> Result<Ex
     loop {
         let mut done = true;
         for (_, request_id, execution) in &batches {
-            done &= runtime.engine.describe_execution(execution)?.status != ExecutionStatus::Running;
+            done &=
+                runtime.engine.describe_execution(execution)?.status != ExecutionStatus::Running;
             for subject in &subjects {
                 let id = workflow_id(request_id, &subject.id);
                 // Done when the record is final and its execution has ended too: the record

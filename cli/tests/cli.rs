@@ -412,11 +412,15 @@ fn smoke_reports_named_checks_and_a_closing_count() {
     // One batch per built-in type (issue 28): the nested product description too.
     for artifact_type in ["brand-metadata", "product-description"] {
         assert!(
-            text.contains(&format!("{artifact_type} smoke-002 EscalateAtLimit: outcome")),
+            text.contains(&format!(
+                "{artifact_type} smoke-002 EscalateAtLimit: outcome"
+            )),
             "{text}"
         );
         assert!(
-            text.contains(&format!("{artifact_type}: every item has a workflow of this type")),
+            text.contains(&format!(
+                "{artifact_type}: every item has a workflow of this type"
+            )),
             "{text}"
         );
     }

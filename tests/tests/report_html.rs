@@ -151,8 +151,8 @@ fn html_report_renders_in_chromium() {
     // Fields: one bar per field (tagline, description, colors.primary, name).
     assert_eq!(report.most_corrected_fields.len(), 4);
     assert_eq!(count_elements(&dom, "rect", "hbar"), 4);
-    // Seven figures and the generators table.
-    assert_eq!(dom.matches("How to read this:").count(), 8);
+    // Seven figures, the artifact types table and the generators table.
+    assert_eq!(dom.matches("How to read this:").count(), 9);
 
     let shot = dir.join("report.png");
     let _ = std::fs::remove_file(&shot);

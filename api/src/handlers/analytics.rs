@@ -27,7 +27,10 @@ fn analytics_options(
     let mut errors = Vec::new();
     let mut options = analytics::ReportOptions::default();
     let since = query.get("since").map_or("30d", String::as_str);
+    // ASCII first: slicing off the unit by bytes would split a multi-byte character (a
+    // fuzzer's `since=%C2%80` panicked the handler here).
     let well_formed = since.len() >= 2
+        && since.is_ascii()
         && since[..since.len() - 1].bytes().all(|b| b.is_ascii_digit())
         && since.ends_with(['s', 'm', 'h', 'd', 'w']);
     match analytics::parse_lookback(since) {

@@ -460,7 +460,10 @@ pub fn render_table(report: &Report) -> String {
         }
     }
 
-    let _ = writeln!(out, "\nArtifact types (--type NAME narrows every figure to one)");
+    let _ = writeln!(
+        out,
+        "\nArtifact types (--type NAME narrows every figure to one)"
+    );
     if report.artifact_types.is_empty() {
         let _ = writeln!(out, "  no workflows in this window");
     } else {

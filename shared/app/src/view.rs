@@ -3,12 +3,12 @@
 //! from the domain types: `PendingReview` and `DecisionRecord` carry Step Functions task
 //! tokens, so domain records are never serialised into a response.
 
-use hitl_domain::types::TypeRegistry;
 use chrono::{DateTime, Utc};
 use hitl_domain::feedback::FeedbackReceipt;
 use hitl_domain::model::{
     Artifact, Correction, Decision, FeedbackEntry, FeedbackOutcome, Workflow, WorkflowStatus,
 };
+use hitl_domain::types::TypeRegistry;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

@@ -26,8 +26,8 @@ use aws_sdk_bedrockruntime::types::{
     ToolResultBlock, ToolResultContentBlock, ToolResultStatus, ToolSpecification, ToolUseBlock,
 };
 use aws_smithy_types::{Document, Number};
-use hitl_domain::types::ArtifactType;
 use hitl_domain::ports::{GeneratedDraft, GenerationRequest, MetadataAgent, Usage};
+use hitl_domain::types::ArtifactType;
 use hitl_domain::{FieldError, HandlerError};
 use hitl_generators::prompt::{self, Role};
 use hitl_generators::{retry, structured};
@@ -240,17 +240,12 @@ fn message(role: ConversationRole, content: Vec<ContentBlock>) -> Result<Message
 }
 
 /// The assistant's message of an answer, and the draft tool call in it if there is one.
-fn answer_message(
-    output: &ConverseOutput,
-    tool: &str,
-) -> (Option<Message>, Option<ToolUseBlock>) {
+fn answer_message(output: &ConverseOutput, tool: &str) -> (Option<Message>, Option<ToolUseBlock>) {
     let Some(Answer::Message(message)) = output.output() else {
         return (None, None);
     };
     let tool_use = message.content().iter().find_map(|block| match block {
-        ContentBlock::ToolUse(tool_use) if tool_use.name() == tool => {
-            Some(tool_use.clone())
-        }
+        ContentBlock::ToolUse(tool_use) if tool_use.name() == tool => Some(tool_use.clone()),
         _ => None,
     });
     (Some(message.clone()), tool_use)
@@ -414,9 +409,7 @@ mod tests {
                 to_json(schema),
                 structured::structured_schema(&artifact_type)
             );
-            assert!(
-                matches!(tools.tool_choice(), Some(ToolChoice::Tool(c)) if c.name() == tool)
-            );
+            assert!(matches!(tools.tool_choice(), Some(ToolChoice::Tool(c)) if c.name() == tool));
         }
     }
 }

@@ -191,7 +191,12 @@ async fn the_request_forces_the_draft_tool_with_the_type_schema_on_the_model_pat
     let tools = &seen.body["toolConfig"]["tools"];
     assert_eq!(tools.as_array().unwrap().len(), 1, "{tools}");
     assert_eq!(tools[0]["toolSpec"]["name"], "brand_metadata");
-    assert_eq!(tools[0]["toolSpec"]["inputSchema"]["json"], hitl_generators::structured::structured_schema(&hitl_domain::types::builtin("brand-metadata").unwrap()));
+    assert_eq!(
+        tools[0]["toolSpec"]["inputSchema"]["json"],
+        hitl_generators::structured::structured_schema(
+            &hitl_domain::types::builtin("brand-metadata").unwrap()
+        )
+    );
     assert_eq!(
         seen.body["toolConfig"]["toolChoice"],
         json!({"tool": {"name": "brand_metadata"}})

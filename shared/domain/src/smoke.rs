@@ -62,22 +62,7 @@ pub fn idempotency_key(workflow: &Workflow, iteration: u32) -> String {
 /// `headline` — so every type's smoke run exercises corrections.
 pub fn corrected_field(workflow: &Workflow) -> String {
     crate::types::builtin(&workflow.config.artifact_type.name)
-        .and_then(|t| {
-            t.hints
-                .correctable
-                .iter()
-                .find(|path| {
-                    !path.contains('[')
-                        && crate::types::schema_at_pattern(&t.artifact_schema, path).is_ok_and(
-                            |s| {
-                                s["type"] == "string"
-                                    && s.get("enum").is_none()
-                                    && s.get("pattern").is_none()
-                            },
-                        )
-                })
-                .cloned()
-        })
+        .and_then(|t| t.lead_text_field())
         .unwrap_or_else(|| "tagline".to_owned())
 }
 

@@ -862,7 +862,7 @@ fn groups_and_filters_by_artifact_type() {
         .unwrap()
         .reference();
     // c (fashion, approved at iteration 3 after corrections) is a product description.
-    for w in workflows.iter_mut().filter(|w| w.id == "c") {
+    for w in workflows.iter_mut().filter(|w| w.id == "wf-c") {
         w.config.artifact_type = product.clone();
     }
     let all = compute(&workflows, &feedback, &window_options());
@@ -876,7 +876,9 @@ fn groups_and_filters_by_artifact_type() {
     let described = &all.artifact_types[1];
     assert_eq!(
         brand.workflows + described.workflows,
-        all.counts.completed + all.counts.in_progress + all.counts.failed
+        all.counts.completed
+            + all.counts.in_progress
+            + all.counts.failed
             + all.counts.awaiting_resolution
     );
     assert_eq!(brand.completed + described.completed, all.counts.completed);
@@ -884,7 +886,7 @@ fn groups_and_filters_by_artifact_type() {
     close(described.first_draft_approval.rate, 0.0);
     close(described.escalation_rate.rate, 0.0);
     assert_eq!(described.mean_iterations_to_approval, Some(3.0));
-    assert_eq!(described.versions, [product.version.clone()]);
+    assert_eq!(described.versions, vec![product.version]);
 
     let only = compute(
         &workflows,

@@ -492,3 +492,75 @@ async fn long_sessions_stay_within_the_schema() {
         }
     }
 }
+
+/// Issue 29 item 3 for any type (here the built-in product description): the lead text field
+/// (`headline`) carries requested words, starts with what a comment asks it to lead with, gets
+/// a new wording for a send-back it cannot read, and stays put when the reviewer corrected
+/// something else. Every draft passes the type.
+#[tokio::test]
+async fn any_type_listens_through_its_lead_text_field() {
+    let product = hitl_domain::types::builtin("product-description").unwrap();
+    assert_eq!(product.lead_text_field().as_deref(), Some("headline"));
+    let subject = subject("Trail Kettle", "outdoor");
+    let mut feedback: Vec<FeedbackEntry> = Vec::new();
+    let draft = |feedback: &[FeedbackEntry], iteration: u32| {
+        let request = GenerationRequest {
+            workflow_id: "wf-p".into(),
+            subject: subject.clone(),
+            iteration,
+            previous: None,
+            feedback: feedback.to_vec(),
+            artifact_type: product.clone(),
+        };
+        async move {
+            let content = LocalGenerator.generate(&request).await.unwrap().content;
+            let problems = request.artifact_type.validate_artifact(&content);
+            assert!(problems.is_empty(), "{problems:?} in {content}");
+            content
+        }
+    };
+    let send_back = |iteration: u32, comments: &str| {
+        let request = FeedbackRequest {
+            iteration: Some(i64::from(iteration)),
+            decision: Some("request_changes".into()),
+            comments: Some(comments.into()),
+            corrections: vec![],
+        };
+        entry(feedback::validate("wf-p", &request, "k", &reviewer()).unwrap())
+    };
+    let first = draft(&feedback, 1).await;
+
+    // A comment it cannot act on, no correction: a new wording, never the same draft.
+    feedback.push(send_back(1, "Still not quite right, try again."));
+    let second = draft(&feedback, 2).await;
+    assert_ne!(second["headline"], first["headline"], "{second}");
+
+    // Words asked for appear; a lead is put first.
+    feedback.push(send_back(2, "Please mention \"dual-wall steel\""));
+    let third = draft(&feedback, 3).await;
+    let headline = third["headline"].as_str().unwrap();
+    assert!(headline.contains("dual-wall steel"), "{third}");
+    feedback.push(send_back(3, "Lead with the campfire morning"));
+    let fourth = draft(&feedback, 4).await;
+    let headline = fourth["headline"].as_str().unwrap();
+    assert!(
+        headline.to_lowercase().starts_with("the campfire morning"),
+        "{fourth}"
+    );
+    assert!(headline.contains("dual-wall steel"), "{fourth}");
+
+    // A send-back that corrects another field: that correction is the change; the headline
+    // stays as it was.
+    let mut corrected = send_back(4, "Fix the summary");
+    corrected.corrections = vec![Correction {
+        field: "summary".into(),
+        value: "A kettle that boils fast over any flame and packs flat.".into(),
+    }];
+    feedback.push(corrected);
+    let fifth = draft(&feedback, 5).await;
+    assert_eq!(fifth["headline"], fourth["headline"], "{fifth}");
+    assert_eq!(
+        fifth["summary"],
+        "A kettle that boils fast over any flame and packs flat."
+    );
+}

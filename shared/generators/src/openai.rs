@@ -14,8 +14,8 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use hitl_domain::types::ArtifactType;
 use hitl_domain::ports::{GeneratedDraft, GenerationRequest, MetadataAgent, Usage};
+use hitl_domain::types::ArtifactType;
 use hitl_domain::{FieldError, HandlerError};
 use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
@@ -23,8 +23,8 @@ use serde_json::{json, Value};
 use tracing::{info, warn};
 
 use crate::prompt::{self, ChatMessage, Role};
-use crate::structured;
 use crate::retry::backoff;
+use crate::structured;
 
 pub use crate::retry::{DEFAULT_BUDGET, MAX_BUDGET};
 

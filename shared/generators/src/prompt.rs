@@ -265,11 +265,16 @@ mod tests {
         assert_eq!(system.role, Role::System);
         assert!(system.content.contains(structured::LOOP_RULES));
         // the type's instructions, over this subject
-        assert!(system.content.contains("Write brand metadata for Cedar Candles"), "{}", system.content);
-        let schema = serde_json::to_string_pretty(&structured::structured_schema(
-            &request.artifact_type,
-        ))
-        .unwrap();
+        assert!(
+            system
+                .content
+                .contains("Write brand metadata for Cedar Candles"),
+            "{}",
+            system.content
+        );
+        let schema =
+            serde_json::to_string_pretty(&structured::structured_schema(&request.artifact_type))
+                .unwrap();
         assert!(system.content.ends_with(&schema));
     }
 
@@ -280,10 +285,18 @@ mod tests {
         request.artifact_type = hitl_domain::types::builtin("product-description").unwrap();
         let all = messages(&request);
         // THEN nothing of brand metadata is asked for
-        assert!(all[0].content.contains("Write the product description of Cedar Candles"));
+        assert!(all[0]
+            .content
+            .contains("Write the product description of Cedar Candles"));
         assert!(all[0].content.contains("\"bullets\""), "{}", all[0].content);
         assert!(!all[0].content.contains("tagline"));
-        assert!(all[1].content.starts_with("Write iteration 3 of the product description for this subject"), "{}", all[1].content);
+        assert!(
+            all[1]
+                .content
+                .starts_with("Write iteration 3 of the product description for this subject"),
+            "{}",
+            all[1].content
+        );
     }
 
     #[test]

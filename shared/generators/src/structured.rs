@@ -75,8 +75,17 @@ fn close_objects(schema: &mut Value) {
                     children.values_mut().for_each(close_objects);
                 }
             }
-            "items" | "prefixItems" | "additionalProperties" | "not" | "if" | "then" | "else"
-            | "contains" | "anyOf" | "oneOf" | "allOf" => close_objects(value),
+            "items"
+            | "prefixItems"
+            | "additionalProperties"
+            | "not"
+            | "if"
+            | "then"
+            | "else"
+            | "contains"
+            | "anyOf"
+            | "oneOf"
+            | "allOf" => close_objects(value),
             _ => {}
         }
     }
@@ -120,14 +129,20 @@ mod tests {
             assert!(schema.get("$schema").is_none() && schema.get("title").is_none());
             let mut found = Vec::new();
             objects(&schema, "$", &mut found);
-            assert!(found.len() > 1, "{name}: nested objects expected: {found:?}");
+            assert!(
+                found.len() > 1,
+                "{name}: nested objects expected: {found:?}"
+            );
             for (path, all_required, closed) in found {
                 assert!(all_required && closed, "{name} {path}");
             }
             // The type's own schema is untouched: brand metadata's secondary colour stays
             // optional there.
             if name == "brand-metadata" {
-                assert_eq!(t.artifact_schema["properties"]["colors"]["required"], serde_json::json!(["primary"]));
+                assert_eq!(
+                    t.artifact_schema["properties"]["colors"]["required"],
+                    serde_json::json!(["primary"])
+                );
                 assert_eq!(
                     schema["properties"]["colors"]["required"],
                     serde_json::json!(["primary", "secondary"])

@@ -232,7 +232,9 @@ async fn the_request_asks_for_the_schema_the_model_and_carries_the_key() {
     assert_eq!(body["response_format"]["json_schema"]["strict"], true);
     assert_eq!(
         body["response_format"]["json_schema"]["schema"],
-        hitl_generators::structured::structured_schema(&hitl_domain::types::builtin("brand-metadata").unwrap())
+        hitl_generators::structured::structured_schema(
+            &hitl_domain::types::builtin("brand-metadata").unwrap()
+        )
     );
     assert_eq!(
         seen[0].authorization.as_deref(),

@@ -579,21 +579,132 @@ fn revise(subject: &Subject, notes: &Notes, previous: Option<&Value>) -> Value {
     draft
 }
 
+/// Generic revisions of a type's lead text (see [`typed_draft`]), by round: `{name}` is the
+/// subject's name, `{text}` the text before.
+const REVISIONS: [&str; 5] = [
+    "{text}",
+    "A fresh look at {name}",
+    "{name}, made for the way you work",
+    "Meet {name}: simple, dependable, yours",
+    "{name}, reimagined",
+];
+
 /// A draft of any type but brand metadata: filled from the type's schema and the subject
-/// ([`crate::types::fill_draft`]), then every correction so far applied in order, typed by
-/// the schema. Deterministic; a reviewer's value always stands.
+/// ([`crate::types::fill_draft`]), revised by what reviewers asked for, then every correction
+/// so far applied in order, typed by the schema (a reviewer's value always stands).
+///
+/// Listening, for any type: the type's lead text field ([`ArtifactType::lead_text_field`])
+/// starts with the words a comment asks it to lead with, carries the words a comment asks
+/// for, loses words a comment rejects, and takes a new wording each time a draft is sent back
+/// with comments it cannot act on and no correction — so a draft sent back never comes back
+/// unchanged.
+/// Deterministic.
 fn typed_draft(request: &GenerationRequest) -> Value {
     let artifact_type = &request.artifact_type;
     let subject = serde_json::to_value(&request.subject).unwrap_or_default();
     let mut content = crate::types::fill_draft(artifact_type, &subject);
-    for entry in &request.feedback {
-        if matches!(entry.outcome, FeedbackOutcome::Applied { .. }) {
-            for correction in &entry.corrections {
-                artifact_type.apply_correction(&mut content, &correction.field, &correction.value);
-            }
+    let applied: Vec<&FeedbackEntry> = request
+        .feedback
+        .iter()
+        .filter(|e| matches!(e.outcome, FeedbackOutcome::Applied { .. }))
+        .collect();
+    if let Some(lead) = artifact_type.lead_text_field() {
+        revise_lead(
+            artifact_type,
+            &request.subject,
+            &lead,
+            &applied,
+            &mut content,
+        );
+    }
+    for entry in applied {
+        for correction in &entry.corrections {
+            artifact_type.apply_correction(&mut content, &correction.field, &correction.value);
         }
     }
     content
+}
+
+/// Rewrites the lead text field of `content` as the sent-back entries ask (see [`typed_draft`]).
+fn revise_lead(
+    artifact_type: &crate::types::ArtifactType,
+    subject: &Subject,
+    lead: &str,
+    applied: &[&FeedbackEntry],
+    content: &mut Value,
+) {
+    let Ok(segments) = crate::types::parse_path(lead) else {
+        return;
+    };
+    let base = crate::types::lookup(content, lead)
+        .and_then(Value::as_str)
+        .unwrap_or(&subject.name)
+        .to_owned();
+    let (mut wishes, mut avoided, mut leading, mut unheard) = (
+        Vec::<String>::new(),
+        Vec::<String>::new(),
+        None::<String>,
+        0usize,
+    );
+    for entry in applied {
+        let sent_back = matches!(
+            entry.decision,
+            Decision::RequestChanges | Decision::Reject | Decision::Extend
+        );
+        if !sent_back {
+            continue;
+        }
+        let heard = requests(&entry.comments, &[lead]);
+        // Corrections are the change a reviewer asked for; only a send-back without any is
+        // answered with a new wording (what the reviewer did not criticise stays).
+        let answer_unheard = entry.corrections.is_empty();
+        if heard.is_empty() && !super::is_blank(&entry.comments) && answer_unheard {
+            unheard += 1;
+        }
+        for request in heard {
+            match request {
+                Request::Include { phrase, .. } => {
+                    avoided.retain(|a| !mentions(&phrase, a));
+                    if !wishes.iter().any(|w| key(w) == key(&phrase)) {
+                        wishes.push(phrase);
+                    }
+                }
+                Request::Lead(phrase) => {
+                    avoided.retain(|a| !mentions(&phrase, a));
+                    leading = Some(phrase);
+                }
+                Request::Avoid(phrase) => {
+                    wishes.retain(|w| !mentions(w, &phrase));
+                    avoided.push(phrase);
+                }
+                Request::Tone(_) | Request::Shorter { .. } if answer_unheard => unheard += 1,
+                Request::Tone(_) | Request::Shorter { .. } => {}
+            }
+        }
+    }
+    if wishes.is_empty() && avoided.is_empty() && leading.is_none() && unheard == 0 {
+        return;
+    }
+    let max = crate::types::schema_at_pattern(&artifact_type.artifact_schema, lead)
+        .ok()
+        .and_then(|s| s.get("maxLength"))
+        .and_then(Value::as_u64)
+        .map_or(200, |m| m as usize);
+    let candidates = (0..REVISIONS.len())
+        .map(|i| REVISIONS[(unheard + i) % REVISIONS.len()])
+        .map(|t| t.replace("{text}", &base).replace("{name}", &subject.name));
+    let mut text = candidates
+        .clone()
+        .find(|c| !avoided.iter().any(|a| mentions(c, a)))
+        .unwrap_or_else(|| subject.name.clone());
+    if let Some(phrase) = &leading {
+        text = format!("{}: {text}", capitalise_first(phrase));
+    }
+    if !wishes.is_empty() {
+        text = format!("{text}, with {}", wishes.join(" and "));
+    }
+    let text: String = text.chars().take(max.max(1)).collect();
+    crate::types::set_path(content, &segments, Value::String(text));
 }
 
 /// The draft for `request`: replays the workflow's iterations to rebuild the notes, then

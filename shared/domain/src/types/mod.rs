@@ -359,6 +359,25 @@ impl ArtifactType {
         out
     }
 
+    /// The first correctable path that holds free text (a string without `enum` or `pattern`,
+    /// not inside an array): brand metadata's `tagline`, a product description's `headline`.
+    /// The local generator revises it when reviewers send a draft back without correcting
+    /// it, and the synthetic reviewer corrects it.
+    pub fn lead_text_field(&self) -> Option<String> {
+        self.hints
+            .correctable
+            .iter()
+            .find(|path| {
+                !path.contains('[')
+                    && path::schema_at_pattern(&self.artifact_schema, path).is_ok_and(|s| {
+                        s["type"] == "string"
+                            && s.get("enum").is_none()
+                            && s.get("pattern").is_none()
+                    })
+            })
+            .cloned()
+    }
+
     /// Whether reviewers may correct `path` (indices match `[]`).
     pub fn is_correctable(&self, path: &str) -> bool {
         let Ok(segments) = parse_path(path) else {
