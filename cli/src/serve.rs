@@ -46,6 +46,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = hitl_api::DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
         value_parser = clap::value_parser!(u16).range(1..))]
     pub max_connections_per_client: u16,
+    /// A generator's price per million tokens, input/output (repeat per generator), as
+    /// `hitl report --price`: `GET /analytics` then shows what an approved artifact cost.
+    #[arg(long = "price", value_name = "GENERATOR=IN/OUT",
+        value_parser = hitl_domain::analytics::parse_price)]
+    pub prices: Vec<(String, hitl_domain::analytics::Price)>,
 }
 
 impl ServeArgs {
@@ -107,7 +112,11 @@ pub async fn run(runtime: &Runtime, args: ServeArgs) -> Result<ExitCode> {
             }
             _ => (tokens, hitl_api::oidc::PageAuth::Token),
         };
-    let state = AppState::over(runtime.ports.clone(), identity).with_page_auth(page_auth);
+    let ports = runtime
+        .ports
+        .clone()
+        .with_prices(args.prices.iter().cloned().collect());
+    let state = AppState::over(ports, identity).with_page_auth(page_auth);
     let listener = hitl_api::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;

@@ -265,3 +265,66 @@ fn a_per_client_limit_above_the_total_is_refused_before_anything_is_touched() {
     );
     assert!(!data.exists(), "no data directory was created");
 }
+
+/// Issue 29 item 6: `GET /analytics` prices drafts at the deployment's prices (`hitl serve
+/// --price`, `HITL_PRICES` on AWS), as `hitl report --price` does; without a price, no cost.
+#[tokio::test]
+async fn analytics_over_hitl_serve_shows_costs_at_the_configured_prices() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let added = hitl(
+        &data,
+        &["--json", "reviewers", "add", "anna", "--groups", "analyst"],
+    );
+    assert!(added.status.success());
+    let token = serde_json::from_slice::<Value>(&added.stdout).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // One workflow drafted by the local generator, approved on round one.
+    let smoke = hitl(
+        &data,
+        &["smoke", "--batch-size", "1", "--type", "brand-metadata"],
+    );
+    assert!(smoke.status.success());
+    let http = reqwest::Client::new();
+    let generators = |base: String| {
+        let http = http.clone();
+        let token = token.clone();
+        async move {
+            let r = http
+                .get(format!("{base}/analytics?include_smoke=true"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()["generators"].clone()
+        }
+    };
+    {
+        let (_served, base) = serve(&data, None);
+        let unpriced = generators(base).await;
+        assert_eq!(unpriced[0]["generator"], "local-generator", "{unpriced}");
+        assert!(unpriced[0].get("cost").is_none(), "{unpriced}");
+    }
+    let (_served, base) = common::serve_with(
+        &data,
+        None,
+        &["--price", "local-generator=1.5/2", "--price", "openai:m=1/1"],
+    );
+    let priced = generators(base).await;
+    assert_eq!(priced[0]["generator"], "local-generator", "{priced}");
+    // The local generator reports no tokens: it costs nothing, and says so.
+    assert_eq!(priced[0]["cost"], 0.0, "{priced}");
+    assert_eq!(priced[0]["cost_per_approved"], 0.0, "{priced}");
+
+    // A malformed price is refused before the server starts.
+    let bad = hitl(&data, &["serve", "--price", "local-generator=cheap"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("expected IN/OUT prices"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

@@ -126,6 +126,9 @@ pub(crate) async fn analytics(
     let records = collect_report_records(state.ports.store.as_ref(), since, &mut |_| {})
         .await
         .map_err(store_error)?;
-    let report = analytics::compute(&records.workflows, &records.feedback, &options);
+    // Costs at the deployment's prices (`HITL_PRICES`, `hitl serve --price`), as `hitl report
+    // --price` shows them.
+    let report = analytics::compute(&records.workflows, &records.feedback, &options)
+        .priced(&state.ports.settings.prices);
     Ok(Json(report).into_response())
 }

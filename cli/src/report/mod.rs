@@ -68,36 +68,10 @@ pub struct ReportArgs {
     /// A generator's price per million tokens, input/output, e.g.
     /// `--price openai:gpt-4o-mini=0.15/0.60` (repeat for each generator): the report then shows
     /// what an approved artifact cost.
-    #[arg(long = "price", value_name = "GENERATOR=IN/OUT", value_parser = parse_price)]
+    #[arg(long = "price", value_name = "GENERATOR=IN/OUT", value_parser = analytics::parse_price)]
     pub prices: Vec<(String, analytics::Price)>,
 }
 
-/// `GENERATOR=IN/OUT` (prices per million tokens).
-fn parse_price(text: &str) -> Result<(String, analytics::Price), String> {
-    let (generator, prices) = text.rsplit_once('=').ok_or_else(|| {
-        format!("{text:?}: expected GENERATOR=IN/OUT, e.g. openai:gpt-4o-mini=0.15/0.60")
-    })?;
-    let (input, output) = prices.split_once('/').ok_or_else(|| {
-        format!("{prices:?}: expected IN/OUT prices per million tokens, e.g. 0.15/0.60")
-    })?;
-    let number = |what: &str, v: &str| {
-        v.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|p| p.is_finite() && *p >= 0.0)
-            .ok_or_else(|| format!("{what} price {v:?} is not a non-negative number"))
-    };
-    if generator.trim().is_empty() {
-        return Err(format!("{text:?}: the generator name is empty"));
-    }
-    Ok((
-        generator.trim().to_owned(),
-        analytics::Price {
-            input_per_million: number("input", input)?,
-            output_per_million: number("output", output)?,
-        },
-    ))
-}
 
 /// Loads every workflow a report since `since` can use, with its feedback audit trail
 /// ([`collect_report_records`]); with `show_progress`, reports progress on standard error.

@@ -61,12 +61,15 @@ impl fmt::Display for Port {
 }
 
 /// Settings of a deployment that use cases read.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settings {
     /// The deployment environment (`dev`, `prod`, `local`, …), part of an outcome's key.
     pub environment: String,
     /// The review page, for links in notifications.
     pub page_url: Option<String>,
+    /// Generators' prices per million tokens, by generator name: what the analytics price
+    /// drafts at (`HITL_PRICES` on AWS, `hitl serve --price` locally).
+    pub prices: std::collections::BTreeMap<String, hitl_domain::analytics::Price>,
 }
 
 /// The ports of one process.
@@ -174,6 +177,15 @@ impl Ports {
     ) -> Self {
         self.publisher = publisher;
         self.settings.environment = environment.into();
+        self
+    }
+
+    /// With the generators' prices the analytics price drafts at.
+    pub fn with_prices(
+        mut self,
+        prices: std::collections::BTreeMap<String, hitl_domain::analytics::Price>,
+    ) -> Self {
+        self.settings.prices = prices;
         self
     }
 

@@ -33,6 +33,20 @@ pub const OPENAI_MODEL: &str = "HITL_OPENAI_MODEL";
 /// from Secrets Manager with a dynamic reference; it is never logged.
 pub const OPENAI_API_KEY: &str = "HITL_OPENAI_API_KEY";
 
+/// Generators' prices for the analytics (optional): `GENERATOR=IN/OUT` per million tokens,
+/// comma-separated (`bedrock:amazon.nova-lite-v1:0=0.06/0.24,openai:gpt-4o-mini=0.15/0.60`).
+pub const PRICES: &str = "HITL_PRICES";
+
+/// The prices of [`PRICES`] (none when unset); a malformed list fails the cold start naming
+/// the variable and every bad entry.
+pub fn prices(
+) -> Result<std::collections::BTreeMap<String, hitl_domain::analytics::Price>, HandlerError> {
+    optional(PRICES).map_or(Ok(Default::default()), |list| {
+        hitl_domain::analytics::parse_prices(&list)
+            .map_err(|why| HandlerError::Config(format!("{PRICES}: {why}")))
+    })
+}
+
 /// Reads a required variable.
 pub fn required(name: &str) -> Result<String, HandlerError> {
     match std::env::var(name) {

@@ -57,14 +57,16 @@ pub mod wire {
     use crate::config;
 
     /// What every function has: the DynamoDB store (`HITL_TABLE_NAME`), the system clock, the
-    /// EMF metrics writer and, when set, the review page's URL for links.
+    /// EMF metrics writer and, when set, the review page's URL for links and the generators'
+    /// prices for the analytics (`HITL_PRICES`).
     pub fn base(sdk: &SdkConfig) -> Result<Ports, HandlerError> {
         Ok(Ports::new(
             Arc::new(crate::dynamo_store(sdk)?),
             Arc::new(hitl_domain::ports::SystemClock),
         )
         .with_metrics(Arc::new(crate::metrics::EmfStdout))
-        .with_page_url(config::optional(config::REVIEW_PAGE_URL)))
+        .with_page_url(config::optional(config::REVIEW_PAGE_URL))
+        .with_prices(config::prices()?))
     }
 
     /// Step Functions: `SendTaskSuccess`, and the execution history the relay reads.

@@ -261,6 +261,57 @@ impl Price {
     }
 }
 
+/// `GENERATOR=IN/OUT`: a generator's prices per million prompt and completion tokens
+/// (`openai:gpt-4o-mini=0.15/0.60`; the name may hold `:` and `=`, the last `=` splits).
+pub fn parse_price(text: &str) -> Result<(String, Price), String> {
+    let (generator, prices) = text.rsplit_once('=').ok_or_else(|| {
+        format!("{text:?}: expected GENERATOR=IN/OUT, e.g. openai:gpt-4o-mini=0.15/0.60")
+    })?;
+    let (input, output) = prices.split_once('/').ok_or_else(|| {
+        format!("{prices:?}: expected IN/OUT prices per million tokens, e.g. 0.15/0.60")
+    })?;
+    let number = |what: &str, v: &str| {
+        v.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|p| p.is_finite() && *p >= 0.0)
+            .ok_or_else(|| format!("{what} price {v:?} is not a non-negative number"))
+    };
+    if generator.trim().is_empty() {
+        return Err(format!("{text:?}: the generator name is empty"));
+    }
+    Ok((
+        generator.trim().to_owned(),
+        Price {
+            input_per_million: number("input", input)?,
+            output_per_million: number("output", output)?,
+        },
+    ))
+}
+
+/// A comma-separated list of [`parse_price`] entries (the `HITL_PRICES` setting); blank is no
+/// prices. Every bad entry is reported, by position.
+pub fn parse_prices(list: &str) -> Result<BTreeMap<String, Price>, String> {
+    let mut prices = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (i, entry) in list.split(',').map(str::trim).enumerate() {
+        if entry.is_empty() {
+            continue;
+        }
+        match parse_price(entry) {
+            Ok((generator, price)) => {
+                prices.insert(generator, price);
+            }
+            Err(why) => problems.push(format!("entry {}: {why}", i + 1)),
+        }
+    }
+    if problems.is_empty() {
+        Ok(prices)
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
 impl Report {
     /// Adds costs to the per-generator figures, at `prices` keyed by generator name.
     pub fn priced(mut self, prices: &BTreeMap<String, Price>) -> Self {

@@ -40,51 +40,9 @@ pub const FILES: [&str; 4] = [
     "hints.json",
 ];
 
-/// The built-in types, embedded at build time from `shared/domain/types/`.
-const BUILT_IN: [(&str, [&str; 4]); 2] = [
-    (
-        "brand-metadata",
-        [
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/types/brand-metadata/artifact.schema.json"
-            )),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/types/brand-metadata/subject.schema.json"
-            )),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/types/brand-metadata/instructions.md"
-            )),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/types/brand-metadata/hints.json"
-            )),
-        ],
-    ),
-    (
-        "product-description",
-        [
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/types/product-description/artifact.schema.json"
-            )),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/types/product-description/subject.schema.json"
-            )),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/types/product-description/instructions.md"
-            )),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/types/product-description/hints.json"
-            )),
-        ],
-    ),
-];
+// `BUILT_IN`: the built-in types (`shared/domain/types/`) and the deployment's bundled ones
+// (`<workspace>/types/` or `HITL_TYPES_DIR` at build time), embedded by `build.rs`.
+include!(concat!(env!("OUT_DIR"), "/types.rs"));
 
 /// Largest accepted artifact, in bytes of compact JSON (every type).
 pub const MAX_ARTIFACT_BYTES: usize = 16 * 1024;
@@ -637,7 +595,7 @@ mod tests {
     /// skip, and it must give the same type at the same version.
     #[test]
     fn builtin_types_pass_every_check() {
-        for (name, files) in BUILT_IN {
+        for &(name, files) in BUILT_IN {
             let checked = ArtifactType::from_files(name, files)
                 .unwrap_or_else(|e| panic!("built-in type {name}: {e}"));
             assert_eq!(builtin(name), Some(checked), "{name}");
