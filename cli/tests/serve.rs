@@ -311,7 +311,12 @@ async fn analytics_over_hitl_serve_shows_costs_at_the_configured_prices() {
     let (_served, base) = common::serve_with(
         &data,
         None,
-        &["--price", "local-generator=1.5/2", "--price", "openai:m=1/1"],
+        &[
+            "--price",
+            "local-generator=1.5/2",
+            "--price",
+            "openai:m=1/1",
+        ],
     );
     let priced = generators(base).await;
     assert_eq!(priced[0]["generator"], "local-generator", "{priced}");

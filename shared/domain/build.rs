@@ -2,6 +2,8 @@
 //! the deployment's own, bundled at build time from `<workspace>/types/` (or the folder named
 //! by `HITL_TYPES_DIR`). Each type is a folder of four files; `sam build` then ships them in
 //! every function (docs/TYPES.md, "Shipping a type to AWS"). Writes `$OUT_DIR/types.rs`.
+// A build script reports a problem by panicking: cargo prints the message and stops the build.
+#![allow(clippy::expect_used, clippy::panic)]
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

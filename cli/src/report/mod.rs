@@ -72,7 +72,6 @@ pub struct ReportArgs {
     pub prices: Vec<(String, analytics::Price)>,
 }
 
-
 /// Loads every workflow a report since `since` can use, with its feedback audit trail
 /// ([`collect_report_records`]); with `show_progress`, reports progress on standard error.
 pub async fn collect(

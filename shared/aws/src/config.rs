@@ -37,11 +37,12 @@ pub const OPENAI_API_KEY: &str = "HITL_OPENAI_API_KEY";
 /// comma-separated (`bedrock:amazon.nova-lite-v1:0=0.06/0.24,openai:gpt-4o-mini=0.15/0.60`).
 pub const PRICES: &str = "HITL_PRICES";
 
-/// The prices of [`PRICES`] (none when unset); a malformed list fails the cold start naming
-/// the variable and every bad entry.
+/// The prices a [`PRICES`] value lists (none when unset); a malformed list fails the cold
+/// start naming the variable and every bad entry.
 pub fn prices(
+    value: Option<String>,
 ) -> Result<std::collections::BTreeMap<String, hitl_domain::analytics::Price>, HandlerError> {
-    optional(PRICES).map_or(Ok(Default::default()), |list| {
+    value.map_or(Ok(Default::default()), |list| {
         hitl_domain::analytics::parse_prices(&list)
             .map_err(|why| HandlerError::Config(format!("{PRICES}: {why}")))
     })
@@ -180,6 +181,27 @@ fn agent_from(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn prices_parse_or_fail_the_cold_start_naming_the_variable() {
+        assert!(prices(None).unwrap().is_empty());
+        let listed = prices(Some(
+            "bedrock:amazon.nova-lite-v1:0=0.06/0.24, openai:gpt-4o-mini=0.15/0.60".into(),
+        ))
+        .unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(
+            listed["bedrock:amazon.nova-lite-v1:0"].output_per_million,
+            0.24
+        );
+        let err = prices(Some("local-generator=free,openai:m=1".into())).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("HITL_PRICES"), "{text}");
+        assert!(
+            text.contains("entry 1") && text.contains("entry 2"),
+            "{text}"
+        );
+    }
     use std::collections::HashMap;
 
     fn from(vars: &[(&str, &str)]) -> Result<Generator, HandlerError> {

@@ -66,7 +66,7 @@ pub mod wire {
         )
         .with_metrics(Arc::new(crate::metrics::EmfStdout))
         .with_page_url(config::optional(config::REVIEW_PAGE_URL))
-        .with_prices(config::prices()?))
+        .with_prices(config::prices(config::optional(config::PRICES))?))
     }
 
     /// Step Functions: `SendTaskSuccess`, and the execution history the relay reads.
