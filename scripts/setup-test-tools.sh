@@ -8,6 +8,7 @@
 #  - axe-core (npm, pinned) in .tools/, the accessibility rules those tests inject
 #  - schemathesis and openapi-spec-validator (PyPI, pinned) in .tools/venv-schemathesis, for
 #    the API fuzz tier (cli/tests/api_fuzz.rs) and the API description check
+#  - the AWS CLI (PyPI awscli, pinned) in .tools/venv-awscli, for the endpoint tests
 #  - the deploy toolchain (scripts/install-deploy-tools.sh) for the `sam build` tier
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,6 +71,19 @@ if [ "$(cat "$TOOLS/venv-schemathesis/.pins" 2>/dev/null)" != "$SCHEMATHESIS_PIN
   echo "$SCHEMATHESIS_PINS" > "$TOOLS/venv-schemathesis/.pins"
 fi
 "$TOOLS/venv-schemathesis/bin/schemathesis" --version >/dev/null
+
+# The AWS CLI (v1 from PyPI; v2 is not published there), pinned, for the tests that drive
+# `hitl sfn-local` and the engine's endpoint with `aws stepfunctions …` (issue 32).
+AWSCLI_PINS="awscli==1.46.3"
+if [ "$(cat "$TOOLS/venv-awscli/.pins" 2>/dev/null)" != "$AWSCLI_PINS" ]; then
+  echo "setup: installing $AWSCLI_PINS into $TOOLS/venv-awscli"
+  rm -rf "$TOOLS/venv-awscli"
+  python3 -m venv "$TOOLS/venv-awscli"
+  # shellcheck disable=SC2086
+  "$TOOLS/venv-awscli/bin/pip" install -q --disable-pip-version-check $AWSCLI_PINS
+  echo "$AWSCLI_PINS" > "$TOOLS/venv-awscli/.pins"
+fi
+"$TOOLS/venv-awscli/bin/aws" --version >/dev/null
 
 # The deploy toolchain (SAM CLI, cargo-lambda, zig in one venv; the template's Rust target;
 # qemu-user and the arm64 C library to run arm64 bootstraps), for scripts/check-sam-build.sh.

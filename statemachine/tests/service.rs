@@ -874,6 +874,212 @@ async fn boto3_drives_the_endpoint() {
     assert_eq!(v["deleted"], "StateMachineDoesNotExist");
 }
 
+/// The AWS CLI (`aws stepfunctions …`, PyPI `awscli` v1 in `.tools/venv-awscli`, installed by
+/// `scripts/setup-test-tools.sh`) pointed at the endpoint with `--endpoint-url`, with made-up
+/// credentials. Returns the command's output.
+fn aws_cli(url: &str, args: &[&str]) -> std::process::Output {
+    let aws = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv-awscli/bin/aws");
+    assert!(
+        aws.exists(),
+        "{} is missing: run scripts/setup-test-tools.sh",
+        aws.display()
+    );
+    std::process::Command::new(aws)
+        .args(["--endpoint-url", url, "--region", "us-east-1", "--output", "json"])
+        .arg("stepfunctions")
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_PAGER", "")
+        .output()
+        .unwrap()
+}
+
+/// [`aws_cli`] that must succeed; its JSON answer (`{}` for commands that print nothing).
+fn aws_ok(url: &str, args: &[&str]) -> Value {
+    let out = aws_cli(url, args);
+    assert!(
+        out.status.success(),
+        "aws stepfunctions {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_cli_drives_the_endpoint() {
+    // GIVEN the endpoint, with a handler that hands task tokens to the test (as a notifier
+    // would hand them to a reviewer)
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let registry = HandlerRegistry::new().with_fn("Notify", move |payload: Value, _ctx| {
+        let tx = tx.clone();
+        async move {
+            let token = payload["token"].as_str().unwrap_or_default().to_string();
+            tx.send(token)
+                .map_err(|e| TaskFailure::new("Notify.Failed", e.to_string()))?;
+            Ok(json!({"StatusCode": 202}))
+        }
+    });
+    let ep = endpoint(registry).await;
+    let url = ep.url.clone();
+    let cli = move |args: Vec<String>| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            aws_ok(&url, &args)
+        })
+    };
+    let owned = |args: &[&str]| args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+    let role = "arn:aws:iam::123456789012:role/test";
+
+    // create, start, describe until closed
+    let sm = cli(owned(&[
+        "create-state-machine", "--name", "cli", "--role-arn", role,
+        "--definition", PASS_WAIT_CHOICE,
+    ]))
+    .await
+    .unwrap()["stateMachineArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let arn = cli(owned(&[
+        "start-execution", "--state-machine-arn", &sm, "--name", "cli-1",
+        "--input", r#"{"n": 3, "wait": false}"#,
+    ]))
+    .await
+    .unwrap()["executionArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut described = json!({});
+    for _ in 0..200 {
+        described = cli(owned(&["describe-execution", "--execution-arn", &arn]))
+            .await
+            .unwrap();
+        if described["status"] != "RUNNING" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(described["status"], "SUCCEEDED", "{described}");
+    let output: Value = serde_json::from_str(described["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output, json!({"n": 3, "wait": false}));
+
+    // history: the CLI pages through it itself (--page-size 2), and --max-items stops early
+    // with a token the next call resumes from
+    let all = cli(owned(&[
+        "get-execution-history", "--execution-arn", &arn, "--page-size", "2",
+    ]))
+    .await
+    .unwrap();
+    let ids: Vec<i64> = all["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, (1..=8).collect::<Vec<_>>());
+    let first = cli(owned(&[
+        "get-execution-history", "--execution-arn", &arn, "--max-items", "3",
+        "--reverse-order",
+    ]))
+    .await
+    .unwrap();
+    let newest: Vec<i64> = first["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(newest, [8, 7, 6]);
+    let token = first["NextToken"].as_str().unwrap().to_owned();
+    let rest = cli(owned(&[
+        "get-execution-history", "--execution-arn", &arn, "--reverse-order",
+        "--starting-token", &token,
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(rest["events"][0]["id"], 5, "{rest}");
+
+    // a .waitForTaskToken task completed by `aws stepfunctions send-task-success`
+    let callback = cli(owned(&[
+        "create-state-machine", "--name", "cli-callback", "--role-arn", role,
+        "--definition", CALLBACK,
+    ]))
+    .await
+    .unwrap()["stateMachineArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let waiting = cli(owned(&[
+        "start-execution", "--state-machine-arn", &callback, "--input", r#"{"doc": "d-9"}"#,
+    ]))
+    .await
+    .unwrap()["executionArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let task_token = rx.recv().await.unwrap();
+    cli(owned(&[
+        "send-task-success", "--task-token", &task_token, "--task-output",
+        r#"{"approved": true}"#,
+    ]))
+    .await
+    .unwrap();
+    let mut done = json!({});
+    for _ in 0..200 {
+        done = cli(owned(&["describe-execution", "--execution-arn", &waiting]))
+            .await
+            .unwrap();
+        if done["status"] != "RUNNING" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output, json!({"doc": "d-9", "answer": {"approved": true}}));
+
+    // errors arrive as the CLI reports the service's: the code by name, a failing exit status
+    let url = ep.url.clone();
+    let missing = format!("{arn}-missing");
+    let (unknown, reused, bad) = tokio::task::spawn_blocking(move || {
+        (
+            aws_cli(&url, &["describe-execution", "--execution-arn", &missing]),
+            aws_cli(
+                &url,
+                &["send-task-success", "--task-token", &task_token, "--task-output", "{}"],
+            ),
+            aws_cli(
+                &url,
+                &[
+                    "create-state-machine", "--name", "broken", "--role-arn",
+                    "arn:aws:iam::123456789012:role/test", "--definition",
+                    r#"{"StartAt":"Nowhere","States":{}}"#,
+                ],
+            ),
+        )
+    })
+    .await
+    .unwrap();
+    for (out, code) in [
+        (&unknown, "ExecutionDoesNotExist"),
+        (&reused, "TaskTimedOut"),
+        (&bad, "InvalidDefinition"),
+    ] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{code}: succeeded");
+        assert!(stderr.contains(&format!("({code})")), "{code}: {stderr}");
+    }
+}
+
 /// Pass → Choice → Succeed, or a Fail state when `$.fail` is true; an optional Wait first.
 const EXPRESS_WORK: &str = r#"{"StartAt":"Shape","States":{
   "Shape":{"Type":"Pass","Parameters":{"doubled.$":"States.MathAdd($.n, $.n)","fail.$":"$.fail"},"Next":"Route"},
