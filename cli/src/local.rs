@@ -245,6 +245,29 @@ impl Notifier for FileNotifier {
     }
 }
 
+/// Where a webhook sends notifications (issue 30); with it, [`WEBHOOK_SECRET`] is required.
+pub const WEBHOOK_URL: &str = "HITL_WEBHOOK_URL";
+/// The webhook's signing secret (at least 16 bytes). An environment variable, never a flag,
+/// so it stays out of shell history and process listings.
+pub const WEBHOOK_SECRET: &str = "HITL_WEBHOOK_SECRET";
+
+/// The notification log, and a signed webhook beside it when [`WEBHOOK_URL`] is set.
+fn with_webhook(file: FileNotifier) -> Result<Arc<dyn Notifier>> {
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let Some(url) = set(WEBHOOK_URL) else {
+        return Ok(Arc::new(file));
+    };
+    let secret = set(WEBHOOK_SECRET).ok_or_else(|| {
+        anyhow::anyhow!("{WEBHOOK_URL} is set but {WEBHOOK_SECRET} is not: webhooks are signed")
+    })?;
+    // Timestamps from the wall clock: receivers compare them with theirs.
+    let webhook = hitl_channels::WebhookNotifier::new(&url, secret.as_bytes())?;
+    Ok(Arc::new(hitl_channels::Fanout::new(vec![
+        Arc::new(file),
+        Arc::new(webhook),
+    ])))
+}
+
 /// Adapts a typed handler (`I -> Result<O, HandlerError>`) to the engine's `TaskHandler`.
 struct Typed<F, I, O, Fut>(F, std::marker::PhantomData<fn(I) -> (O, Fut)>);
 
@@ -502,14 +525,14 @@ impl Runtime {
             .with_types(types)
             .with_metrics(Arc::new(LogMetrics))
             .with_resumer(resumer.clone())
-            .with_review_notifier(Arc::new(FileNotifier {
+            .with_review_notifier(with_webhook(FileNotifier {
                 path: notifications.clone(),
                 clock: clock.clone(),
-            }))
-            .with_escalation_notifier(Arc::new(FileNotifier {
+            })?)
+            .with_escalation_notifier(with_webhook(FileNotifier {
                 path: notifications.clone(),
                 clock: clock.clone(),
-            }))
+            })?)
             .with_agent(agent)
             .with_readiness(Arc::new(NoAgentConfigured))
             .with_publisher(
