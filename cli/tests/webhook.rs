@@ -4,7 +4,6 @@
 //! docs/NOTIFICATIONS.md tells receivers to.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
@@ -54,17 +53,28 @@ async fn review_requests_reach_a_signed_webhook_beside_the_log() {
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
-    let env = [("HITL_WEBHOOK_URL", url.as_str()), ("HITL_WEBHOOK_SECRET", SECRET)];
+    let env = [
+        ("HITL_WEBHOOK_URL", url.as_str()),
+        ("HITL_WEBHOOK_SECRET", SECRET),
+    ];
     let started = {
         let data = data.clone();
-        let env: Vec<(String, String)> =
-            env.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         tokio::task::spawn_blocking(move || {
-            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             hitl_with(
                 &data,
                 &env,
-                &["--json", "start", "--subject", r#"{"id":"w1","name":"Webhook Brand"}"#],
+                &[
+                    "--json",
+                    "start",
+                    "--subject",
+                    r#"{"id":"w1","name":"Webhook Brand"}"#,
+                ],
             )
         })
         .await

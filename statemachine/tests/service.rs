@@ -878,14 +878,22 @@ async fn boto3_drives_the_endpoint() {
 /// `scripts/setup-test-tools.sh`) pointed at the endpoint with `--endpoint-url`, with made-up
 /// credentials. Returns the command's output.
 fn aws_cli(url: &str, args: &[&str]) -> std::process::Output {
-    let aws = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv-awscli/bin/aws");
+    let aws =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv-awscli/bin/aws");
     assert!(
         aws.exists(),
         "{} is missing: run scripts/setup-test-tools.sh",
         aws.display()
     );
     std::process::Command::new(aws)
-        .args(["--endpoint-url", url, "--region", "us-east-1", "--output", "json"])
+        .args([
+            "--endpoint-url",
+            url,
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+        ])
         .arg("stepfunctions")
         .args(args)
         .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
@@ -941,8 +949,13 @@ async fn the_aws_cli_drives_the_endpoint() {
 
     // create, start, describe until closed
     let sm = cli(owned(&[
-        "create-state-machine", "--name", "cli", "--role-arn", role,
-        "--definition", PASS_WAIT_CHOICE,
+        "create-state-machine",
+        "--name",
+        "cli",
+        "--role-arn",
+        role,
+        "--definition",
+        PASS_WAIT_CHOICE,
     ]))
     .await
     .unwrap()["stateMachineArn"]
@@ -950,8 +963,13 @@ async fn the_aws_cli_drives_the_endpoint() {
         .unwrap()
         .to_owned();
     let arn = cli(owned(&[
-        "start-execution", "--state-machine-arn", &sm, "--name", "cli-1",
-        "--input", r#"{"n": 3, "wait": false}"#,
+        "start-execution",
+        "--state-machine-arn",
+        &sm,
+        "--name",
+        "cli-1",
+        "--input",
+        r#"{"n": 3, "wait": false}"#,
     ]))
     .await
     .unwrap()["executionArn"]
@@ -975,7 +993,11 @@ async fn the_aws_cli_drives_the_endpoint() {
     // history: the CLI pages through it itself (--page-size 2), and --max-items stops early
     // with a token the next call resumes from
     let all = cli(owned(&[
-        "get-execution-history", "--execution-arn", &arn, "--page-size", "2",
+        "get-execution-history",
+        "--execution-arn",
+        &arn,
+        "--page-size",
+        "2",
     ]))
     .await
     .unwrap();
@@ -987,7 +1009,11 @@ async fn the_aws_cli_drives_the_endpoint() {
         .collect();
     assert_eq!(ids, (1..=8).collect::<Vec<_>>());
     let first = cli(owned(&[
-        "get-execution-history", "--execution-arn", &arn, "--max-items", "3",
+        "get-execution-history",
+        "--execution-arn",
+        &arn,
+        "--max-items",
+        "3",
         "--reverse-order",
     ]))
     .await
@@ -1001,8 +1027,12 @@ async fn the_aws_cli_drives_the_endpoint() {
     assert_eq!(newest, [8, 7, 6]);
     let token = first["NextToken"].as_str().unwrap().to_owned();
     let rest = cli(owned(&[
-        "get-execution-history", "--execution-arn", &arn, "--reverse-order",
-        "--starting-token", &token,
+        "get-execution-history",
+        "--execution-arn",
+        &arn,
+        "--reverse-order",
+        "--starting-token",
+        &token,
     ]))
     .await
     .unwrap();
@@ -1010,8 +1040,13 @@ async fn the_aws_cli_drives_the_endpoint() {
 
     // a .waitForTaskToken task completed by `aws stepfunctions send-task-success`
     let callback = cli(owned(&[
-        "create-state-machine", "--name", "cli-callback", "--role-arn", role,
-        "--definition", CALLBACK,
+        "create-state-machine",
+        "--name",
+        "cli-callback",
+        "--role-arn",
+        role,
+        "--definition",
+        CALLBACK,
     ]))
     .await
     .unwrap()["stateMachineArn"]
@@ -1019,7 +1054,11 @@ async fn the_aws_cli_drives_the_endpoint() {
         .unwrap()
         .to_owned();
     let waiting = cli(owned(&[
-        "start-execution", "--state-machine-arn", &callback, "--input", r#"{"doc": "d-9"}"#,
+        "start-execution",
+        "--state-machine-arn",
+        &callback,
+        "--input",
+        r#"{"doc": "d-9"}"#,
     ]))
     .await
     .unwrap()["executionArn"]
@@ -1028,7 +1067,10 @@ async fn the_aws_cli_drives_the_endpoint() {
         .to_owned();
     let task_token = rx.recv().await.unwrap();
     cli(owned(&[
-        "send-task-success", "--task-token", &task_token, "--task-output",
+        "send-task-success",
+        "--task-token",
+        &task_token,
+        "--task-output",
         r#"{"approved": true}"#,
     ]))
     .await
@@ -1055,13 +1097,23 @@ async fn the_aws_cli_drives_the_endpoint() {
             aws_cli(&url, &["describe-execution", "--execution-arn", &missing]),
             aws_cli(
                 &url,
-                &["send-task-success", "--task-token", &task_token, "--task-output", "{}"],
+                &[
+                    "send-task-success",
+                    "--task-token",
+                    &task_token,
+                    "--task-output",
+                    "{}",
+                ],
             ),
             aws_cli(
                 &url,
                 &[
-                    "create-state-machine", "--name", "broken", "--role-arn",
-                    "arn:aws:iam::123456789012:role/test", "--definition",
+                    "create-state-machine",
+                    "--name",
+                    "broken",
+                    "--role-arn",
+                    "arn:aws:iam::123456789012:role/test",
+                    "--definition",
                     r#"{"StartAt":"Nowhere","States":{}}"#,
                 ],
             ),

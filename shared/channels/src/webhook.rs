@@ -256,14 +256,23 @@ mod tests {
         let signature = sign(secret, t, body);
         assert!(signature.starts_with("v1=") && signature.len() == 3 + 64);
         let ts = t.to_string();
-        assert_eq!(verify(secret, Some(&ts), Some(&signature), body, now), Ok(()));
+        assert_eq!(
+            verify(secret, Some(&ts), Some(&signature), body, now),
+            Ok(())
+        );
         let altered = br#"{"workflow_id":"wf-2"}"#;
         assert_eq!(
             verify(secret, Some(&ts), Some(&signature), altered, now),
             Err(VerifyError::BadSignature)
         );
         assert_eq!(
-            verify(b"another-secret-of-16", Some(&ts), Some(&signature), body, now),
+            verify(
+                b"another-secret-of-16",
+                Some(&ts),
+                Some(&signature),
+                body,
+                now
+            ),
             Err(VerifyError::BadSignature)
         );
         let later = (t + 1).to_string();

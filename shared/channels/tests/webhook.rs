@@ -15,9 +15,7 @@ use axum::Router;
 use chrono::Utc;
 use serde_json::Value;
 
-use hitl_channels::{
-    verify, WebhookNotifier, DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
-};
+use hitl_channels::{verify, WebhookNotifier, DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use hitl_domain::error::HandlerError;
 use hitl_domain::ports::{Notification, NotificationKind, Notifier};
 
@@ -85,7 +83,9 @@ async fn a_signed_notification_is_retried_through_a_503_and_carries_one_delivery
     let (url, r) = receiver(&[503]).await;
     let notifier = WebhookNotifier::new(&url, SECRET).unwrap();
     notifier
-        .publish(&notification("Iteration 2 of Cedar Candles waits for review"))
+        .publish(&notification(
+            "Iteration 2 of Cedar Candles waits for review",
+        ))
         .await
         .unwrap();
     let seen = r.seen.lock().unwrap().clone();
@@ -103,7 +103,9 @@ async fn a_signed_notification_is_retried_through_a_503_and_carries_one_delivery
     // Published again (a retried function): the same id, so the receiver can drop it; another
     // notification (a reminder's other message) has another id.
     notifier
-        .publish(&notification("Iteration 2 of Cedar Candles waits for review"))
+        .publish(&notification(
+            "Iteration 2 of Cedar Candles waits for review",
+        ))
         .await
         .unwrap();
     notifier
@@ -123,7 +125,10 @@ async fn a_4xx_fails_at_once_and_a_receiver_that_keeps_failing_fails_within_the_
         .publish(&notification("m"))
         .await
         .unwrap_err();
-    assert!(matches!(err, HandlerError::NotificationFailed(_)), "{err:?}");
+    assert!(
+        matches!(err, HandlerError::NotificationFailed(_)),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("400"), "{err}");
     assert_eq!(r.seen.lock().unwrap().len(), 1, "a 400 is not retried");
 
