@@ -549,16 +549,26 @@ async fn any_type_listens_through_its_lead_text_field() {
     );
     assert!(headline.contains("dual-wall steel"), "{fourth}");
 
+    // A word a comment rejects goes, and the wish that asked for it with it.
+    feedback.push(send_back(4, "Never say \"dual-wall steel\""));
+    let avoided = draft(&feedback, 5).await;
+    let headline = avoided["headline"].as_str().unwrap();
+    assert!(!headline.contains("dual-wall steel"), "{avoided}");
+    assert!(
+        headline.to_lowercase().starts_with("the campfire morning"),
+        "{avoided}"
+    );
+
     // A send-back that corrects another field: that correction is the change; the headline
     // stays as it was.
-    let mut corrected = send_back(4, "Fix the summary");
+    let mut corrected = send_back(5, "Fix the summary");
     corrected.corrections = vec![Correction {
         field: "summary".into(),
         value: "A kettle that boils fast over any flame and packs flat.".into(),
     }];
     feedback.push(corrected);
-    let fifth = draft(&feedback, 5).await;
-    assert_eq!(fifth["headline"], fourth["headline"], "{fifth}");
+    let fifth = draft(&feedback, 6).await;
+    assert_eq!(fifth["headline"], avoided["headline"], "{fifth}");
     assert_eq!(
         fifth["summary"],
         "A kettle that boils fast over any flame and packs flat."
