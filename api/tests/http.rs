@@ -1400,6 +1400,15 @@ async fn types_are_listed_and_served_at_the_current_or_a_named_version_to_signed
         "{}",
         r.body
     );
+    // A workflow's view names its type and version (what to ask /types for) and labels its
+    // correctable fields from the type's hints.
+    s.awaiting("wf-typed", "reviewers").await;
+    let view = s.get("/workflows/wf-typed", Some(&s.reviewers.rita)).await.json();
+    assert_eq!(view["artifact_type"]["name"], "brand-metadata", "{view}");
+    assert_eq!(view["artifact_type"]["version"], json!(version));
+    assert_eq!(view["field_labels"]["tagline"], "Tagline", "{view}");
+    assert_eq!(view["field_labels"]["colors.primary"], "Primary colour");
+
     let r = s.get("/types/recipe", Some(&s.reviewers.rita)).await;
     assert_eq!(
         (r.status, r.json()["error"].clone()),

@@ -199,6 +199,11 @@ await run(LABEL, artifacts, async (ctx) => {
     await page.click('#add-correction');
     const options = await page.$$eval('#corrections li select option', (os) => os.map((o) => o.value));
     expect(options.includes('tagline') && options.includes('colors.primary'), 'the field dropdown lists the correctable fields, got ' + options.join(', '));
+    // Issue 28: the options carry the type's labels, and the facts name the type.
+    const texts = await page.$$eval('#corrections li select option', (os) => os.map((o) => o.textContent));
+    expect(texts.includes('Tagline (tagline)') && texts.includes('Primary colour (colors.primary)'), 'the options are labelled from the type\'s hints, got ' + texts.join(', '));
+    const facts = await page.textContent('#wf-facts');
+    expect(/Artifact type\s*brand metadata/.test(facts), 'the facts name the artifact type, got ' + facts);
     await page.selectOption('#corrections li select', 'tagline');
     await page.fill('#corrections li input[name=value]', CORRECTED);
     await shot(page, '04-request-changes.png');

@@ -115,6 +115,7 @@ function renderWorkflow(view) {
   const facts = $('wf-facts');
   facts.textContent = '';
   fact(facts, 'Status', view.status.replace(/_/g, ' '));
+  if (view.artifact_type) { fact(facts, 'Artifact type', view.artifact_type.name.replace(/-/g, ' ')); }
   fact(facts, 'Iteration', view.iteration + ' of at most ' + view.max_iterations);
   fact(facts, 'Reviewer group', view.reviewer_group);
   if (view.deadline) { fact(facts, 'Review deadline', fmtDate(view.deadline)); }
@@ -141,10 +142,12 @@ function renderWorkflow(view) {
   renderEscalation(view);
   const select = document.querySelector('#correction-row').content.querySelector('select');
   select.textContent = '';
+  const labels = view.field_labels || {};
   for (const field of view.correctable_fields) {
     const option = document.createElement('option');
     option.value = field;
-    option.textContent = field;
+    // The type's label, with the path a reviewer would type on the command line.
+    option.textContent = labels[field] ? labels[field] + ' (' + field + ')' : field;
     select.appendChild(option);
   }
 }

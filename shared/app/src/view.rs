@@ -272,6 +272,13 @@ pub struct WorkflowView {
     pub failure: Option<FailureView>,
     /// Fields a reviewer may correct.
     pub correctable_fields: Vec<String>,
+    /// The artifact type and the exact version the workflow is judged by (issue 28): ask
+    /// `GET /types/{name}?version=` for its schemas and hints.
+    pub artifact_type: hitl_domain::types::TypeRef,
+    /// Labels of the correctable fields from the type's hints, by path (a field without a
+    /// label is absent).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub field_labels: std::collections::BTreeMap<String, String>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -457,6 +464,14 @@ pub fn workflow_view(
         _ => Vec::new(),
     };
     let review = workflow.review_summary(now);
+    // The exact type version the workflow is judged by (an added type too); a process that
+    // does not know it (another deployment's record) falls back to the built-in type of that
+    // name, else offers no corrections.
+    let artifact_type = types
+        .get(&workflow.config.artifact_type)
+        .ok()
+        .map(|t| (*t).clone())
+        .or_else(|| hitl_domain::types::builtin(&workflow.config.artifact_type.name));
     WorkflowView {
         viewer: viewer.name().to_owned(),
         viewer_may_decide: viewer.may_review(&workflow.config.reviewer_group),
@@ -503,18 +518,24 @@ pub fn workflow_view(
             error: f.error.clone(),
             failed_at: f.failed_at,
         }),
-        // The exact type version the workflow is judged by (an added type too); a process that
-        // does not know it (another deployment's record) falls back to the built-in type of
-        // that name, else offers no corrections.
-        correctable_fields: types
-            .get(&workflow.config.artifact_type)
+        correctable_fields: artifact_type
+            .as_ref()
             .map(|t| t.hints.correctable.clone())
-            .ok()
-            .or_else(|| {
-                hitl_domain::types::builtin(&workflow.config.artifact_type.name)
-                    .map(|t| t.hints.correctable)
+            .unwrap_or_default(),
+        field_labels: artifact_type
+            .as_ref()
+            .map(|t| {
+                t.hints
+                    .correctable
+                    .iter()
+                    .filter_map(|path| {
+                        let hint = t.hints.fields.get(path)?;
+                        Some((path.clone(), hint.label.clone()?))
+                    })
+                    .collect()
             })
             .unwrap_or_default(),
+        artifact_type: workflow.config.artifact_type.clone(),
         created_at: workflow.created_at,
         updated_at: workflow.updated_at,
         completed_at: workflow.completed_at,
