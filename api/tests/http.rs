@@ -1406,8 +1406,14 @@ async fn types_are_listed_and_served_at_the_current_or_a_named_version_to_signed
     let view = s.get("/workflows/wf-typed", Some(&s.reviewers.rita)).await.json();
     assert_eq!(view["artifact_type"]["name"], "brand-metadata", "{view}");
     assert_eq!(view["artifact_type"]["version"], json!(version));
-    assert_eq!(view["field_labels"]["tagline"], "Tagline", "{view}");
-    assert_eq!(view["field_labels"]["colors.primary"], "Primary colour");
+    let forms = &view["correction_forms"];
+    assert_eq!(forms["tagline"]["label"], "Tagline", "{view}");
+    assert_eq!(forms["tagline"]["max_length"], 160);
+    assert_eq!(forms["colors.primary"]["widget"], "colour");
+    assert_eq!(
+        forms["tone"]["options"],
+        json!(["friendly", "premium", "playful", "professional", "bold"])
+    );
 
     let r = s.get("/types/recipe", Some(&s.reviewers.rita)).await;
     assert_eq!(

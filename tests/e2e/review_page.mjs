@@ -206,6 +206,23 @@ await run(LABEL, artifacts, async (ctx) => {
     expect(/Artifact type\s*brand metadata/.test(facts), 'the facts name the artifact type, got ' + facts);
     await page.selectOption('#corrections li select', 'tagline');
     await page.fill('#corrections li input[name=value]', CORRECTED);
+    // The value control follows the field's schema and hints: a tagline's 160 characters; a
+    // tone's allowed values as suggestions; a colour picker, named, that writes #RRGGBB.
+    expect(await page.$eval('#corrections li input[name=value]', (i) => i.maxLength) === 160, 'the tagline value takes at most 160 characters');
+    await page.click('#add-correction');
+    const second = '#corrections li:nth-child(2)';
+    await page.selectOption(second + ' select', 'tone');
+    const suggested = await page.$$eval(second + ' datalist option', (os) => os.map((o) => o.value));
+    expect(suggested.join(',') === 'friendly,premium,playful,professional,bold', 'the tone suggests its values, got ' + suggested.join(','));
+    await page.selectOption(second + ' select', 'colors.primary');
+    expect(await page.$(second + ' datalist') === null, 'a colour has no value list');
+    const pickerName = await page.getAttribute(second + ' input[type=color]', 'aria-label');
+    expect(pickerName === 'Correction 2: pick the colour', 'the colour picker is named, got ' + pickerName);
+    await page.$eval(second + ' input[type=color]', (p) => { p.value = '#1a2b3c'; p.dispatchEvent(new Event('input', { bubbles: true })); });
+    const picked = await page.inputValue(second + ' input[name=value]');
+    expect(picked === '#1A2B3C', 'the picker writes the value, got ' + picked);
+    await page.click(second + ' .remove');
+    expect((await page.$$('#corrections li')).length === 1, 'the second correction is removed');
     await shot(page, '04-request-changes.png');
     const response = await submitDecision(page);
     const body = await response.json();

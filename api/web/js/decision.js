@@ -26,7 +26,55 @@ function renumberCorrections() {
     li.querySelector('.field-label').textContent = 'Correction ' + (i + 1) + ': field';
     li.querySelector('.value-label').textContent = 'Correction ' + (i + 1) + ': corrected value';
     li.querySelector('.remove').setAttribute('aria-label', 'Remove correction ' + (i + 1));
+    const picker = li.querySelector('input[type=color]');
+    if (picker) { picker.setAttribute('aria-label', 'Correction ' + (i + 1) + ': pick the colour'); }
   });
+}
+
+let suggestionLists = 0;
+
+/**
+ * Fits a row's value control to its field, from the workflow's type (issue 28): the schema's
+ * longest length, its allowed values as suggestions, and for a colour a picker beside the
+ * #RRGGBB text. The text input stays the value that is sent.
+ */
+function fitValue(row) {
+  const field = row.querySelector('select').value;
+  const forms = (state.workflow && state.workflow.correction_forms) || {};
+  const form = forms[field] || {};
+  const input = row.querySelector('input[name=value]');
+  input.maxLength = form.max_length || 500;
+  let list = row.querySelector('datalist');
+  if (form.options && form.options.length) {
+    if (!list) {
+      list = document.createElement('datalist');
+      list.id = 'correction-values-' + (++suggestionLists);
+      row.appendChild(list);
+    }
+    list.textContent = '';
+    for (const value of form.options) {
+      const option = document.createElement('option');
+      option.value = value;
+      list.appendChild(option);
+    }
+    input.setAttribute('list', list.id);
+  } else {
+    if (list) { list.remove(); }
+    input.removeAttribute('list');
+  }
+  let picker = row.querySelector('input[type=color]');
+  if (form.widget === 'colour') {
+    if (!picker) {
+      picker = document.createElement('input');
+      picker.type = 'color';
+      picker.className = 'colour';
+      picker.addEventListener('input', () => { input.value = picker.value.toUpperCase(); });
+      input.after(picker);
+    }
+    if (/^#[0-9a-fA-F]{6}$/.test(input.value)) { picker.value = input.value.toLowerCase(); }
+  } else if (picker) {
+    picker.remove();
+  }
 }
 
 export function addCorrection() {
@@ -37,10 +85,20 @@ export function addCorrection() {
     focusOn($('add-correction'));
   });
   // Enter in a value must not send the whole decision (implicit form submission).
-  row.querySelector('input[name=value]').addEventListener('keydown', (event) => {
+  const input = row.querySelector('input[name=value]');
+  input.addEventListener('keydown', (event) => {
     if (event.key === 'Enter') { event.preventDefault(); }
   });
+  input.addEventListener('input', () => {
+    const picker = row.querySelector('input[type=color]');
+    if (picker && /^#[0-9a-fA-F]{6}$/.test(input.value)) { picker.value = input.value.toLowerCase(); }
+  });
+  row.querySelector('select').addEventListener('change', () => {
+    fitValue(row);
+    renumberCorrections();
+  });
   $('corrections').appendChild(row);
+  fitValue(row);
   renumberCorrections();
   focusOn(row.querySelector('select'));
 }

@@ -142,12 +142,13 @@ function renderWorkflow(view) {
   renderEscalation(view);
   const select = document.querySelector('#correction-row').content.querySelector('select');
   select.textContent = '';
-  const labels = view.field_labels || {};
+  const forms = view.correction_forms || {};
   for (const field of view.correctable_fields) {
     const option = document.createElement('option');
     option.value = field;
     // The type's label, with the path a reviewer would type on the command line.
-    option.textContent = labels[field] ? labels[field] + ' (' + field + ')' : field;
+    const label = forms[field] && forms[field].label;
+    option.textContent = label ? label + ' (' + field + ')' : field;
     select.appendChild(option);
   }
 }

@@ -275,10 +275,10 @@ pub struct WorkflowView {
     /// The artifact type and the exact version the workflow is judged by (issue 28): ask
     /// `GET /types/{name}?version=` for its schemas and hints.
     pub artifact_type: hitl_domain::types::TypeRef,
-    /// Labels of the correctable fields from the type's hints, by path (a field without a
-    /// label is absent).
+    /// How to correct each correctable field, by path, from the type's hints and schema: its
+    /// label, widget, allowed values and longest length.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub field_labels: std::collections::BTreeMap<String, String>,
+    pub correction_forms: std::collections::BTreeMap<String, CorrectionForm>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -286,6 +286,59 @@ pub struct WorkflowView {
     /// When it ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// How one correctable field is corrected on a form (from the type's hints and schema).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CorrectionForm {
+    /// The hint's label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The hint's widget (`text`, `long_text`, `colour`, `list`, `enum`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub widget: Option<hitl_domain::types::Widget>,
+    /// The schema's `enum` at that path, as text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+    /// The schema's `maxLength` at that path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u64>,
+}
+
+fn correction_forms(
+    artifact_type: &hitl_domain::types::ArtifactType,
+) -> std::collections::BTreeMap<String, CorrectionForm> {
+    artifact_type
+        .hints
+        .correctable
+        .iter()
+        .map(|path| {
+            let hint = artifact_type
+                .hints
+                .fields
+                .get(path)
+                .or_else(|| artifact_type.hint(path));
+            let schema =
+                hitl_domain::types::schema_at_pattern(&artifact_type.artifact_schema, path).ok();
+            let options = schema
+                .and_then(|s| s.get("enum"))
+                .and_then(Value::as_array)
+                .map(|values| {
+                    values
+                        .iter()
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let form = CorrectionForm {
+                label: hint.and_then(|h| h.label.clone()),
+                widget: hint.and_then(|h| h.widget),
+                options,
+                max_length: schema.and_then(|s| s.get("maxLength")).and_then(Value::as_u64),
+            };
+            (path.clone(), form)
+        })
+        .collect()
 }
 
 /// The 200 answer to a submission. A replay with the same key returns the same body.
@@ -522,18 +575,9 @@ pub fn workflow_view(
             .as_ref()
             .map(|t| t.hints.correctable.clone())
             .unwrap_or_default(),
-        field_labels: artifact_type
+        correction_forms: artifact_type
             .as_ref()
-            .map(|t| {
-                t.hints
-                    .correctable
-                    .iter()
-                    .filter_map(|path| {
-                        let hint = t.hints.fields.get(path)?;
-                        Some((path.clone(), hint.label.clone()?))
-                    })
-                    .collect()
-            })
+            .map(correction_forms)
             .unwrap_or_default(),
         artifact_type: workflow.config.artifact_type.clone(),
         created_at: workflow.created_at,
