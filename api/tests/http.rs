@@ -1403,7 +1403,10 @@ async fn types_are_listed_and_served_at_the_current_or_a_named_version_to_signed
     // A workflow's view names its type and version (what to ask /types for) and labels its
     // correctable fields from the type's hints.
     s.awaiting("wf-typed", "reviewers").await;
-    let view = s.get("/workflows/wf-typed", Some(&s.reviewers.rita)).await.json();
+    let view = s
+        .get("/workflows/wf-typed", Some(&s.reviewers.rita))
+        .await
+        .json();
     assert_eq!(view["artifact_type"]["name"], "brand-metadata", "{view}");
     assert_eq!(view["artifact_type"]["version"], json!(version));
     let forms = &view["correction_forms"];

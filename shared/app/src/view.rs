@@ -334,7 +334,9 @@ fn correction_forms(
                 label: hint.and_then(|h| h.label.clone()),
                 widget: hint.and_then(|h| h.widget),
                 options,
-                max_length: schema.and_then(|s| s.get("maxLength")).and_then(Value::as_u64),
+                max_length: schema
+                    .and_then(|s| s.get("maxLength"))
+                    .and_then(Value::as_u64),
             };
             (path.clone(), form)
         })
