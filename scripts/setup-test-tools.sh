@@ -59,30 +59,26 @@ if [ ! -x "$TOOLS/venv-moto/bin/moto_server" ]; then
 fi
 "$TOOLS/venv-moto/bin/moto_server" --help >/dev/null
 
-# schemathesis (the API fuzz tier) and openapi-spec-validator, pinned; re-installed when the
-# pins change.
-SCHEMATHESIS_PINS="schemathesis==4.32.5 openapi-spec-validator==0.9.0"
-if [ "$(cat "$TOOLS/venv-schemathesis/.pins" 2>/dev/null)" != "$SCHEMATHESIS_PINS" ]; then
-  echo "setup: installing $SCHEMATHESIS_PINS into $TOOLS/venv-schemathesis"
-  rm -rf "$TOOLS/venv-schemathesis"
-  python3 -m venv "$TOOLS/venv-schemathesis"
-  # shellcheck disable=SC2086
-  "$TOOLS/venv-schemathesis/bin/pip" install -q --disable-pip-version-check $SCHEMATHESIS_PINS
-  echo "$SCHEMATHESIS_PINS" > "$TOOLS/venv-schemathesis/.pins"
-fi
+# A venv of pinned PyPI packages: pinned_venv NAME "PINS"; (re)installed when the pins change.
+pinned_venv() {
+  local venv="$TOOLS/$1" pins="$2"
+  if [ "$(cat "$venv/.pins" 2>/dev/null)" != "$pins" ]; then
+    echo "setup: installing $pins into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    # shellcheck disable=SC2086
+    "$venv/bin/pip" install -q --disable-pip-version-check $pins
+    echo "$pins" > "$venv/.pins"
+  fi
+}
+
+# schemathesis (the API fuzz tier) and openapi-spec-validator.
+pinned_venv venv-schemathesis "schemathesis==4.32.5 openapi-spec-validator==0.9.0"
 "$TOOLS/venv-schemathesis/bin/schemathesis" --version >/dev/null
 
-# The AWS CLI (v1 from PyPI; v2 is not published there), pinned, for the tests that drive
+# The AWS CLI (v1 from PyPI; v2 is not published there), for the tests that drive
 # `hitl sfn-local` and the engine's endpoint with `aws stepfunctions …` (issue 32).
-AWSCLI_PINS="awscli==1.46.3"
-if [ "$(cat "$TOOLS/venv-awscli/.pins" 2>/dev/null)" != "$AWSCLI_PINS" ]; then
-  echo "setup: installing $AWSCLI_PINS into $TOOLS/venv-awscli"
-  rm -rf "$TOOLS/venv-awscli"
-  python3 -m venv "$TOOLS/venv-awscli"
-  # shellcheck disable=SC2086
-  "$TOOLS/venv-awscli/bin/pip" install -q --disable-pip-version-check $AWSCLI_PINS
-  echo "$AWSCLI_PINS" > "$TOOLS/venv-awscli/.pins"
-fi
+pinned_venv venv-awscli "awscli==1.46.3"
 "$TOOLS/venv-awscli/bin/aws" --version >/dev/null
 
 # The deploy toolchain (SAM CLI, cargo-lambda, zig in one venv; the template's Rust target;

@@ -302,15 +302,13 @@ async fn history_in_reverse_order_starts_with_the_last_event() {
     assert!(err.is_invalid_token(), "{err:?}");
 }
 
-const CALLBACK: &str = r#"{"StartAt":"Ask","States":{
-  "Ask":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken",
-         "Parameters":{"FunctionName":"Notify","Payload":{"token.$":"$$.Task.Token","doc.$":"$.doc"}},
-         "HeartbeatSeconds":600,"ResultPath":"$.answer","End":true}}}"#;
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wait_for_task_token_task_is_completed_by_another_client() {
-    // GIVEN a handler that hands the task token to the test, as a notifier would to a reviewer
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+/// A registry whose `Notify` handler hands each task token to the test, as a notifier would
+/// hand it to a reviewer, and the receiving end.
+fn token_handler() -> (
+    HandlerRegistry,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let registry = HandlerRegistry::new().with_fn("Notify", move |payload: Value, _ctx| {
         let tx = tx.clone();
         async move {
@@ -320,6 +318,18 @@ async fn a_wait_for_task_token_task_is_completed_by_another_client() {
             Ok(json!({"StatusCode": 202}))
         }
     });
+    (registry, rx)
+}
+
+const CALLBACK: &str = r#"{"StartAt":"Ask","States":{
+  "Ask":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken",
+         "Parameters":{"FunctionName":"Notify","Payload":{"token.$":"$$.Task.Token","doc.$":"$.doc"}},
+         "HeartbeatSeconds":600,"ResultPath":"$.answer","End":true}}}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_for_task_token_task_is_completed_by_another_client() {
+    // GIVEN a handler that hands the task token to the test, as a notifier would to a reviewer
+    let (registry, mut rx) = token_handler();
     let ep = endpoint(registry).await;
     let starter = client(&ep.url);
     let sm = create(&starter, "callback", CALLBACK).await;
@@ -925,16 +935,7 @@ fn aws_ok(url: &str, args: &[&str]) -> Value {
 async fn the_aws_cli_drives_the_endpoint() {
     // GIVEN the endpoint, with a handler that hands task tokens to the test (as a notifier
     // would hand them to a reviewer)
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let registry = HandlerRegistry::new().with_fn("Notify", move |payload: Value, _ctx| {
-        let tx = tx.clone();
-        async move {
-            let token = payload["token"].as_str().unwrap_or_default().to_string();
-            tx.send(token)
-                .map_err(|e| TaskFailure::new("Notify.Failed", e.to_string()))?;
-            Ok(json!({"StatusCode": 202}))
-        }
-    });
+    let (registry, mut rx) = token_handler();
     let ep = endpoint(registry).await;
     let url = ep.url.clone();
     let cli = move |args: Vec<String>| {

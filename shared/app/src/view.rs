@@ -522,11 +522,9 @@ pub fn workflow_view(
     // The exact type version the workflow is judged by (an added type too); a process that
     // does not know it (another deployment's record) falls back to the built-in type of that
     // name, else offers no corrections.
-    let artifact_type = types
-        .get(&workflow.config.artifact_type)
-        .ok()
-        .map(|t| (*t).clone())
-        .or_else(|| hitl_domain::types::builtin(&workflow.config.artifact_type.name));
+    let artifact_type = types.get(&workflow.config.artifact_type).ok().or_else(|| {
+        hitl_domain::types::builtin(&workflow.config.artifact_type.name).map(std::sync::Arc::new)
+    });
     WorkflowView {
         viewer: viewer.name().to_owned(),
         viewer_may_decide: viewer.may_review(&workflow.config.reviewer_group),
@@ -578,7 +576,7 @@ pub fn workflow_view(
             .map(|t| t.hints.correctable.clone())
             .unwrap_or_default(),
         correction_forms: artifact_type
-            .as_ref()
+            .as_deref()
             .map(correction_forms)
             .unwrap_or_default(),
         artifact_type: workflow.config.artifact_type.clone(),
