@@ -130,7 +130,8 @@ pub enum ChangeKind {
     Changed,
 }
 
-/// One changed field (dotted path; arrays compare as a whole).
+/// One changed field: a dotted path with item indices (`specs[1].value`); array items are
+/// matched by content, so an inserted item is one addition, not a change of every later item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldChange {
     /// Dotted path, e.g. `colors.primary`.
@@ -598,41 +599,146 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
                 flatten(&path, child, out);
             }
         }
+        Value::Array(items) if !items.is_empty() => {
+            for (i, item) in items.iter().enumerate() {
+                flatten(&format!("{prefix}[{i}]"), item, out);
+            }
+        }
         other => out.push((prefix.to_owned(), other.clone())),
     }
 }
 
-/// Field-level differences from `before` to `after`: objects are walked into dotted paths,
-/// everything else (strings, numbers, arrays) compares as one value. Sorted by path.
+/// Field-level differences from `before` to `after`, sorted by path: objects are walked
+/// key by key and arrays item by item (`bullets[2]`, `specs[0].value`), every leaf that
+/// differs is one change. Array items are aligned by content first (a longest common
+/// subsequence), so inserting or removing one item reports that item alone; unmatched items
+/// between two matches are paired in order as changed items, and what is left over is added
+/// (at its index in `after`) or removed (at its index in `before`).
 pub fn diff(before: &Value, after: &Value) -> Vec<FieldChange> {
-    let mut old = Vec::new();
-    let mut new = Vec::new();
-    flatten("", before, &mut old);
-    flatten("", after, &mut new);
-    let old: std::collections::BTreeMap<String, Value> = old.into_iter().collect();
-    let new: std::collections::BTreeMap<String, Value> = new.into_iter().collect();
-    let mut fields: Vec<&String> = old.keys().chain(new.keys()).collect();
-    fields.sort();
-    fields.dedup();
-    fields
-        .into_iter()
-        .filter_map(|field| {
-            let (b, a) = (old.get(field), new.get(field));
-            let change = match (b, a) {
-                (Some(b), Some(a)) if b == a => return None,
-                (Some(_), Some(_)) => ChangeKind::Changed,
-                (None, Some(_)) => ChangeKind::Added,
-                (Some(_), None) => ChangeKind::Removed,
-                (None, None) => return None,
-            };
-            Some(FieldChange {
-                field: field.clone(),
-                change,
-                before: b.cloned(),
-                after: a.cloned(),
-            })
+    let mut out = Vec::new();
+    diff_at("", before, after, &mut out);
+    // By path, whatever the key order of the documents; indices compare as numbers
+    // (`bullets[2]` before `bullets[10]`).
+    out.sort_by_cached_key(|c| path_order(&c.field));
+    out
+}
+
+/// A sort key for a path: its keys as text, its indices as numbers.
+fn path_order(path: &str) -> Vec<(String, usize)> {
+    hitl_domain::types::parse_path(path)
+        .map(|segments| {
+            segments
+                .into_iter()
+                .map(|s| match s {
+                    hitl_domain::types::Segment::Key(k) => (k, 0),
+                    hitl_domain::types::Segment::Index(i) => {
+                        (String::new(), i.map_or(0, |i| i + 1))
+                    }
+                })
+                .collect()
         })
-        .collect()
+        .unwrap_or_else(|_| vec![(path.to_owned(), 0)])
+}
+
+fn diff_at(path: &str, before: &Value, after: &Value, out: &mut Vec<FieldChange>) {
+    match (before, after) {
+        (Value::Object(b), Value::Object(a))
+            if path.is_empty() || !b.is_empty() || !a.is_empty() =>
+        {
+            for (key, old) in b {
+                let child = join(path, key);
+                match a.get(key) {
+                    Some(new) => diff_at(&child, old, new, out),
+                    None => leaves(&child, old, ChangeKind::Removed, out),
+                }
+            }
+            for (key, new) in a.iter().filter(|(k, _)| !b.contains_key(*k)) {
+                leaves(&join(path, key), new, ChangeKind::Added, out);
+            }
+        }
+        (Value::Array(b), Value::Array(a)) if !b.is_empty() || !a.is_empty() => {
+            diff_items(path, b, a, out);
+        }
+        (b, a) if b == a => {}
+        (b, a) => out.push(FieldChange {
+            field: path.to_owned(),
+            change: ChangeKind::Changed,
+            before: Some(b.clone()),
+            after: Some(a.clone()),
+        }),
+    }
+}
+
+/// Aligns two non-empty lists by content (LCS over equal items) and reports the rest.
+fn diff_items(path: &str, before: &[Value], after: &[Value], out: &mut Vec<FieldChange>) {
+    // lcs[i][j]: the longest common subsequence of before[i..] and after[j..]. Lists of a
+    // review artifact are short (a type's maxItems); quadratic is fine.
+    let (n, m) = (before.len(), after.len());
+    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if before[i] == after[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    let (mut gone, mut came): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
+    let flush = |gone: &mut Vec<usize>, came: &mut Vec<usize>, out: &mut Vec<FieldChange>| {
+        let paired = gone.len().min(came.len());
+        for (&b, &a) in gone.iter().zip(came.iter()) {
+            diff_at(&format!("{path}[{a}]"), &before[b], &after[a], out);
+        }
+        for &b in &gone[paired..] {
+            leaves(
+                &format!("{path}[{b}]"),
+                &before[b],
+                ChangeKind::Removed,
+                out,
+            );
+        }
+        for &a in &came[paired..] {
+            leaves(&format!("{path}[{a}]"), &after[a], ChangeKind::Added, out);
+        }
+        gone.clear();
+        came.clear();
+    };
+    while i < n || j < m {
+        if i < n && j < m && before[i] == after[j] {
+            flush(&mut gone, &mut came, out);
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            came.push(j);
+            j += 1;
+        } else {
+            gone.push(i);
+            i += 1;
+        }
+    }
+    flush(&mut gone, &mut came, out);
+}
+
+/// Every leaf of `value` under `path` as one added or removed change.
+fn leaves(path: &str, value: &Value, change: ChangeKind, out: &mut Vec<FieldChange>) {
+    let mut all = Vec::new();
+    flatten(path, value, &mut all);
+    out.extend(all.into_iter().map(|(field, v)| FieldChange {
+        field,
+        change,
+        before: (change == ChangeKind::Removed).then(|| v.clone()),
+        after: (change == ChangeKind::Added).then_some(v),
+    }));
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{prefix}.{key}")
+    }
 }
 
 #[cfg(test)]
@@ -640,27 +746,69 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn summary(changes: &[FieldChange]) -> Vec<(&str, ChangeKind)> {
+        changes
+            .iter()
+            .map(|c| (c.field.as_str(), c.change))
+            .collect()
+    }
+
     #[test]
-    fn diff_walks_objects_and_compares_arrays_whole() {
+    fn diff_walks_objects_and_array_items() {
         let before =
             json!({"tagline": "a", "colors": {"primary": "#000000"}, "keywords": ["x"], "gone": 1});
         let after = json!({"tagline": "b", "colors": {"primary": "#000000", "secondary": "#FFFFFF"}, "keywords": ["x", "y"]});
         let changes = diff(&before, &after);
-        let summary: Vec<(&str, ChangeKind)> = changes
-            .iter()
-            .map(|c| (c.field.as_str(), c.change))
-            .collect();
         assert_eq!(
-            summary,
+            summary(&changes),
             [
                 ("colors.secondary", ChangeKind::Added),
                 ("gone", ChangeKind::Removed),
-                ("keywords", ChangeKind::Changed),
+                ("keywords[1]", ChangeKind::Added),
                 ("tagline", ChangeKind::Changed),
             ]
         );
         assert_eq!(changes[3].before, Some(json!("a")));
         assert_eq!(changes[3].after, Some(json!("b")));
+        assert_eq!(changes[2].after, Some(json!("y")));
+        assert_eq!(changes[2].before, None);
         assert!(diff(&after, &after).is_empty());
+    }
+
+    #[test]
+    fn an_inserted_or_removed_item_is_one_change_not_a_shift_of_every_later_item() {
+        let before = json!({"bullets": ["a", "b", "c"]});
+        let inserted = json!({"bullets": ["new", "a", "b", "c"]});
+        assert_eq!(
+            summary(&diff(&before, &inserted)),
+            [("bullets[0]", ChangeKind::Added)]
+        );
+        let removed = json!({"bullets": ["a", "c"]});
+        let changes = diff(&before, &removed);
+        assert_eq!(summary(&changes), [("bullets[1]", ChangeKind::Removed)]);
+        assert_eq!(changes[0].before, Some(json!("b")));
+        // An item edited in place is a changed item; one of an object list names its key.
+        let specs_before =
+            json!({"specs": [{"name": "Weight", "value": "1 kg"}, {"name": "Size", "value": "M"}]});
+        let specs_after = json!({"specs": [{"name": "Weight", "value": "2 kg"}, {"name": "Size", "value": "M"}, {"name": "Colour", "value": "red"}]});
+        let changes = diff(&specs_before, &specs_after);
+        assert_eq!(
+            summary(&changes),
+            [
+                ("specs[0].value", ChangeKind::Changed),
+                ("specs[2].name", ChangeKind::Added),
+                ("specs[2].value", ChangeKind::Added),
+            ]
+        );
+        assert_eq!(changes[0].before, Some(json!("1 kg")));
+        assert_eq!(changes[0].after, Some(json!("2 kg")));
+        // A list emptied loses its items; an object filled gains its fields.
+        assert_eq!(
+            summary(&diff(
+                &json!({"k": ["a"], "o": {}}),
+                &json!({"k": [], "o": {"p": 1}})
+            )),
+            [("k[0]", ChangeKind::Removed), ("o.p", ChangeKind::Added)]
+        );
     }
 }
