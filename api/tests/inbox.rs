@@ -512,3 +512,140 @@ async fn group_names_are_matched_exactly() {
         200
     );
 }
+
+/// Issue 28 at the API door, for the second built-in type: nested and whole-list corrections
+/// are judged by the product description's schema (the path and the reason named, nothing
+/// changed), and an edit-and-approve with a whole list and an item field becomes the final
+/// version.
+#[tokio::test]
+async fn product_description_corrections_are_judged_by_its_schema_at_the_api() {
+    use hitl_domain::model::TaskToken;
+    use hitl_domain::rules;
+    use hitl_domain::store::contract::sample_workflow;
+    let s = Server::start().await;
+    let product = hitl_domain::types::builtin("product-description").unwrap();
+    let mut wf = sample_workflow("wf-pd");
+    wf.config.artifact_type = product.reference();
+    let now = s.now();
+    s.store.create_workflow(&wf).await.unwrap();
+    let draft =
+        hitl_domain::types::fill_draft(&product, &serde_json::to_value(&wf.subject).unwrap());
+    assert!(product.validate_artifact(&draft).is_empty(), "{draft}");
+    s.store
+        .put_artifact("wf-pd", &artifact(1, draft.clone(), now))
+        .await
+        .unwrap();
+    let drafted = rules::record_artifact(&wf, 1, "h1", now).unwrap().unwrap();
+    s.store.update_workflow(&drafted, 1).await.unwrap();
+    let waiting =
+        rules::request_review(&drafted, 1, TaskToken::new(task_token("wf-pd", 1)), now).unwrap();
+    s.store.update_workflow(&waiting, 2).await.unwrap();
+
+    let decide = |decision: &str, field: &str, value: &str| {
+        json!({"iteration": 1, "decision": decision, "comments": "See the corrections.",
+            "corrections": [{"field": field, "value": value}]})
+    };
+    for (n, (field, value, wrong, says)) in [
+        (
+            "audience.extra",
+            "x",
+            "corrections[0].field",
+            "cannot be corrected",
+        ),
+        (
+            "specs[0].value",
+            &"x".repeat(121),
+            "corrections[0].value",
+            "120",
+        ),
+        ("bullets", r#"["only one"]"#, "corrections[0].value", "2"),
+        (
+            "bullets",
+            r#"["ok item", 7]"#,
+            "corrections[0].value",
+            "bullets[1]",
+        ),
+        (
+            "specs",
+            r#"[{"name": "Weight"}]"#,
+            "corrections[0].value",
+            "value",
+        ),
+        (
+            "audience.segment",
+            "aliens",
+            "corrections[0].value",
+            "consumers",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = s
+            .feedback(
+                "wf-pd",
+                &s.reviewers.rita,
+                &format!("pd-bad-{n}"),
+                &decide("request_changes", field, value),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{field}={value}: {}", r.body);
+        assert_eq!(r.error_fields(), vec![wrong], "{field}: {}", r.body);
+        assert!(
+            r.body.contains(says),
+            "{field}: {} must say {says:?}",
+            r.body
+        );
+    }
+    let view = s
+        .get("/workflows/wf-pd", Some(&s.reviewers.rita))
+        .await
+        .json();
+    assert_eq!(
+        view["status"], "awaiting_review",
+        "the refusals changed nothing"
+    );
+    assert_eq!(view["artifact"]["content"], draft);
+    assert!(view["feedback"].as_array().unwrap().is_empty(), "{view}");
+
+    let bullets = json!([
+        "Lights the page, not the room",
+        "Folds flat",
+        "Two-year warranty"
+    ]);
+    let edit = json!({"iteration": 1, "decision": "approve", "corrections": [
+        {"field": "bullets", "value": bullets.to_string()},
+        {"field": "specs[0].value", "value": "3 kg"},
+    ]});
+    let done = s
+        .feedback("wf-pd", &s.reviewers.rita, "pd-edit", &edit)
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.json()["status"], "approved");
+    let view = s
+        .get("/workflows/wf-pd", Some(&s.reviewers.rita))
+        .await
+        .json();
+    let content = &view["artifact"]["content"];
+    assert_eq!(content["bullets"], bullets, "{view}");
+    assert_eq!(content["specs"][0]["value"], "3 kg", "{view}");
+    assert_eq!(
+        content["headline"], draft["headline"],
+        "untouched fields stay"
+    );
+    assert_eq!(view["artifact_type"]["name"], "product-description");
+    // The view's changes are item-level: every bullet that differs, the spec's value.
+    let changed: Vec<&str> = view["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert!(changed.contains(&"specs[0].value"), "{changed:?}");
+    assert!(
+        changed
+            .iter()
+            .all(|f| f.starts_with("bullets[") || *f == "specs[0].value"),
+        "{changed:?}"
+    );
+}

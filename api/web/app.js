@@ -5,7 +5,7 @@
 import { TOKEN_KEY, OIDC_KEY, sessionSubject, token, startOidc, completeOidc, scheduleRefresh } from './js/auth.js';
 import { stopRenewing } from './js/claims.js';
 import { showCorrections, addCorrection } from './js/decision.js';
-import { showActionFields } from './js/escalation.js';
+import { showActionFields, toggleFinalMode } from './js/escalation.js';
 import { $, flash, focusOn, show } from './js/page.js';
 import { loadQueue } from './js/queue.js';
 import { forget, signOut, signOutByReviewer } from './js/session.js';
@@ -93,6 +93,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('release').addEventListener('click', () => changeClaim(false));
   $('decide').addEventListener('submit', submit);
   $('resolve').addEventListener('submit', submitResolution);
+  $('resolve-mode').addEventListener('click', toggleFinalMode);
   $('resolve').addEventListener('change', (event) => {
     if (event.target.name === 'action') { showActionFields(); }
   });

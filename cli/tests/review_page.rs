@@ -827,3 +827,211 @@ fn the_next_person_signed_in_sees_nothing_of_the_last_ones_session_in_chromium()
         "{status:#}"
     );
 }
+
+/// Must match ADDED in types_page.mjs.
+const ADDED: &str = "Added on the review page";
+
+/// Issue 28: the whole loop on the page for a type that is not brand metadata
+/// (`tests/e2e/types_page.mjs`): request changes with a whole list edited (an item removed,
+/// one added), item-level changes on the next draft, edit and approve with an item-level
+/// correction, a rejection, an escalation at the iteration limit resolved with a final
+/// version edited as a form. Run for `type_name`, whose folder is `folder` when it is not
+/// built in; `subject` is a subject of that type (its id and name are replaced).
+fn a_type_runs_its_loop_on_the_review_page(
+    type_name: &str,
+    folder: Option<&Path>,
+    subject: Value,
+    spec: Value,
+) {
+    let root = workspace();
+    node();
+    node_modules(&root);
+    chromium();
+    let artifacts = artifacts_dir(&root, &format!("types-page-{type_name}"));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let token = hitl_json(
+        &data,
+        &[
+            "--json",
+            "reviewers",
+            "add",
+            "olga",
+            "--groups",
+            "escalations,reviewers",
+        ],
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    if let Some(folder) = folder {
+        hitl_ok(&data, &["types", "add", folder.to_str().unwrap()]);
+    }
+    let start = |key: &str, name: &str, max: &str| {
+        let mut subject = subject.clone();
+        subject["id"] = Value::from(key);
+        subject["name"] = Value::from(name);
+        let started = hitl_json(
+            &data,
+            &[
+                "--json",
+                "start",
+                "--type",
+                type_name,
+                "--request-id",
+                key,
+                "--max-iterations",
+                max,
+                "--subject",
+                &subject.to_string(),
+            ],
+        );
+        assert_eq!(
+            started["workflows"][0]["status"], "awaiting_review",
+            "{started:#}"
+        );
+        started["workflows"][0]["workflow_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let edit = start("types-edit", "Lumen One", "5");
+    let reject = start("types-reject", "Lumen Two", "5");
+    let limit = start("types-limit", "Lumen Three", "1");
+    let draft = hitl_json(&data, &["--json", "status", &edit])["artifact"]["content"].clone();
+    let list = spec["list"].as_str().unwrap();
+    let items = draft[list].as_array().unwrap().len();
+
+    let server_log = dir.path().join("serve.log");
+    let (_served, base) = serve(&data, Some(&server_log));
+    let journey = Journey {
+        root: &root,
+        artifacts: &artifacts,
+        scratch: dir.path(),
+        server_log: &server_log,
+        token: &token,
+    };
+    journey.expect_passed(
+        "types_page.mjs",
+        &[
+            ("HITL_E2E_BASE_URL", &base),
+            ("HITL_E2E_WORKFLOW_EDIT", &edit),
+            ("HITL_E2E_WORKFLOW_REJECT", &reject),
+            ("HITL_E2E_WORKFLOW_LIMIT", &limit),
+            ("HITL_E2E_SPEC", &spec.to_string()),
+        ],
+        "types page passed: 9 steps",
+    );
+
+    // The outcomes, seen from outside the browser.
+    let approved = hitl_json(&data, &["--json", "status", &edit]);
+    assert_eq!(approved["status"], "approved", "{approved:#}");
+    let content = &approved["artifact"]["content"];
+    let final_list = content[list].as_array().unwrap();
+    // The journey removes the first item of a list of two or more, and adds one.
+    if items >= 2 {
+        assert_eq!(
+            final_list.len(),
+            items,
+            "one item removed, one added: {content:#}"
+        );
+        assert_ne!(
+            final_list[0], draft[list][0],
+            "the first item is gone: {content:#}"
+        );
+    } else {
+        assert_eq!(final_list.len(), items + 1, "one item added: {content:#}");
+    }
+    assert!(
+        final_list.last().unwrap().to_string().contains(ADDED),
+        "the added item is last: {content:#}"
+    );
+    let item = spec["item"].as_str().unwrap();
+    let (array, rest) = item.split_once("[0]").unwrap();
+    let mut at = &content[array][0];
+    for key in rest.split('.').filter(|k| !k.is_empty()) {
+        at = &at[key];
+    }
+    assert_eq!(
+        at, &spec["item_value"],
+        "edit and approve set {item}: {content:#}"
+    );
+    assert_eq!(approved["decisions"][1]["edited"], true, "{approved:#}");
+
+    let rejected = hitl_json(&data, &["--json", "status", &reject]);
+    assert_eq!(rejected["status"], "escalated", "{rejected:#}");
+    assert_eq!(rejected["escalation"]["reason"], "rejected_by_reviewer");
+
+    let resolved = hitl_json(&data, &["--json", "status", &limit]);
+    assert_eq!(resolved["status"], "resolved", "{resolved:#}");
+    let content = &resolved["artifact"]["content"];
+    let field = spec["final_field"].as_str().unwrap();
+    assert_eq!(content[field], spec["final_good"], "{content:#}");
+    let added = content[spec["final_list"].as_str().unwrap()]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .to_string();
+    assert!(
+        added.contains(ADDED),
+        "the item added in the form: {content:#}"
+    );
+    assert_eq!(resolved["artifact_type"]["name"], type_name, "{resolved:#}");
+}
+
+#[test]
+fn the_second_built_in_type_runs_its_loop_on_the_review_page_in_chromium() {
+    a_type_runs_its_loop_on_the_review_page(
+        "product-description",
+        None,
+        serde_json::json!({"id": "", "name": "", "category": "lighting"}),
+        serde_json::json!({
+            "type": "product-description",
+            "list": "bullets",
+            "item": "specs[0].value",
+            "item_value": "3 kg",
+            "final_field": "summary",
+            "final_bad": "Too short",
+            "final_good": "A desk lamp that lights the page and not the room, for late readers.",
+            "final_list": "specs",
+        }),
+    );
+}
+
+/// The same for a type defined in a temporary folder (a copy of the example release note)
+/// and added with `hitl types add`.
+#[test]
+fn a_type_added_from_a_folder_runs_its_loop_on_the_review_page_in_chromium() {
+    let root = workspace();
+    let scratch = tempfile::tempdir().unwrap();
+    let folder = scratch.path().join("release-note");
+    std::fs::create_dir(&folder).unwrap();
+    for file in [
+        "artifact.schema.json",
+        "subject.schema.json",
+        "instructions.md",
+        "hints.json",
+    ] {
+        std::fs::copy(
+            root.join("examples/types/release-note").join(file),
+            folder.join(file),
+        )
+        .unwrap();
+    }
+    a_type_runs_its_loop_on_the_review_page(
+        "release-note",
+        Some(&folder),
+        serde_json::json!({"id": "", "name": "", "attributes": {"release": "2.0"}}),
+        serde_json::json!({
+            "type": "release-note",
+            "list": "changes",
+            "item": "changes[0].text",
+            "item_value": "Dark mode everywhere, on by default",
+            "final_field": "title",
+            "final_bad": "No",
+            "final_good": "What is new in 2.0",
+            "final_list": "changes",
+        }),
+    );
+}

@@ -152,8 +152,15 @@ await run(LABEL, artifacts, async (ctx) => {
     await until('two escalations left', async () => (await page.locator('#escalations-body tr').count()) === 2);
     await open(workflowB);
     await page.check('#resolve input[value=resolve]');
+    // Issue 28: the final version is a form over the type's schema first; the bound name is
+    // read-only; "Edit as JSON" carries the form's value over to the text.
+    await visible(page, '#resolve-final-form', 'the final version as a form');
+    const formTagline = await page.inputValue('#resolve-final-form [data-path="tagline"]');
+    expect(await page.$eval('#resolve-final-form [data-path="name"]', (i) => i.readOnly), 'the bound name is read-only');
+    await page.click('#resolve-mode');
+    await visible(page, '#resolve-final', 'the JSON text after "Edit as JSON"');
     const draft = JSON.parse(await page.inputValue('#resolve-final'));
-    expect(typeof draft.tagline === 'string', 'the final version starts as the newest draft');
+    expect(typeof draft.tagline === 'string' && draft.tagline === formTagline, 'the final version starts as the newest draft, the same in the form and the JSON');
     await page.fill('#resolve-final', '{"tagline": ');
     const before = posts;
     await page.click('#resolve-submit');

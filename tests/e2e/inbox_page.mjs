@@ -130,7 +130,7 @@ run(LABEL, artifacts, async (ctx) => {
     await visible(rita, '#corrections-block', 'the corrections block for an approval');
     await textMatches(rita, '#corrections-hint', /^Edit and approve:/, 'the edit-and-approve hint');
     await rita.click('#add-correction');
-    await rita.selectOption('#corrections li:last-child select', 'tagline');
+    await rita.selectOption('#corrections li:last-child select[name=field]', 'tagline');
     await rita.fill('#corrections li:last-child input[name=value]', EDITED);
     const [response] = await Promise.all([
       rita.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/feedback'), { timeout: WAIT_MS }),

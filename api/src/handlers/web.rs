@@ -11,11 +11,12 @@ use crate::error::ApiError;
 const INDEX_HTML: &str = include_str!("../../web/index.html");
 const APP_JS: &str = include_str!("../../web/app.js");
 /// The modules `app.js` imports, served under `/js/` by file name (nothing else is).
-pub const SCRIPT_MODULES: [(&str, &str); 12] = [
+pub const SCRIPT_MODULES: [(&str, &str); 13] = [
     ("api.js", include_str!("../../web/js/api.js")),
     ("auth.js", include_str!("../../web/js/auth.js")),
     ("claims.js", include_str!("../../web/js/claims.js")),
     ("decision.js", include_str!("../../web/js/decision.js")),
+    ("editor.js", include_str!("../../web/js/editor.js")),
     ("escalation.js", include_str!("../../web/js/escalation.js")),
     ("messages.js", include_str!("../../web/js/messages.js")),
     ("page.js", include_str!("../../web/js/page.js")),

@@ -1,6 +1,7 @@
 // The decision form: corrections, the request body, and the field errors of an answer.
 
 import { $, focusOn, sentence, clearErrors, markInvalid } from './page.js';
+import { buildEditor, patternOf, valueAt } from './editor.js';
 import { state } from './state.js';
 
 export function resetForm() {
@@ -24,57 +25,34 @@ export function showCorrections() {
 function renumberCorrections() {
   Array.from($('corrections').children).forEach((li, i) => {
     li.querySelector('.field-label').textContent = 'Correction ' + (i + 1) + ': field';
-    li.querySelector('.value-label').textContent = 'Correction ' + (i + 1) + ': corrected value';
+    const own = li.querySelector('.value-slot > .ed > label.ed-label, .value-slot > .ed > fieldset > legend');
+    if (own) { own.textContent = 'Correction ' + (i + 1) + ': corrected value'; }
     li.querySelector('.remove').setAttribute('aria-label', 'Remove correction ' + (i + 1));
-    const picker = li.querySelector('input[type=color]');
+    const picker = li.querySelector('.value-slot > .ed > input[type=color]');
     if (picker) { picker.setAttribute('aria-label', 'Correction ' + (i + 1) + ': pick the colour'); }
   });
 }
 
-let suggestionLists = 0;
-
 /**
- * Fits a row's value control to its field, from the workflow's type (issue 28): the schema's
- * longest length, its allowed values as suggestions, and for a colour a picker beside the
- * #RRGGBB text. The text input stays the value that is sent.
+ * Fits a row's value control to its field, from the workflow's type (issue 28): a select
+ * over an `enum`, a textarea for long text, a colour picker beside the #RRGGBB text, a list
+ * with "Add item" and "Remove item" for a whole list, a group for an object; limits from the
+ * schema. One-line values start empty (typed afresh); the others start as the draft has them.
  */
 function fitValue(row) {
   const field = row.querySelector('select').value;
+  const slot = row.querySelector('.value-slot');
+  slot.textContent = '';
+  const content = state.workflow && state.workflow.artifact ? state.workflow.artifact.content : {};
   const forms = (state.workflow && state.workflow.correction_forms) || {};
-  const form = forms[field] || {};
-  const input = row.querySelector('input[name=value]');
-  input.maxLength = form.max_length || 500;
-  let list = row.querySelector('datalist');
-  if (form.options && form.options.length) {
-    if (!list) {
-      list = document.createElement('datalist');
-      list.id = 'correction-values-' + (++suggestionLists);
-      row.appendChild(list);
-    }
-    list.textContent = '';
-    for (const value of form.options) {
-      const option = document.createElement('option');
-      option.value = value;
-      list.appendChild(option);
-    }
-    input.setAttribute('list', list.id);
-  } else {
-    if (list) { list.remove(); }
-    input.removeAttribute('list');
-  }
-  let picker = row.querySelector('input[type=color]');
-  if (form.widget === 'colour') {
-    if (!picker) {
-      picker = document.createElement('input');
-      picker.type = 'color';
-      picker.className = 'colour';
-      picker.addEventListener('input', () => { input.value = picker.value.toUpperCase(); });
-      input.after(picker);
-    }
-    if (/^#[0-9a-fA-F]{6}$/.test(input.value)) { picker.value = input.value.toLowerCase(); }
-  } else if (picker) {
-    picker.remove();
-  }
+  // Without the type (it could not be fetched), a text box limited as the view says.
+  const form = forms[patternOf(field)] || {};
+  const type = state.type || { hints: { fields: {} }, artifact_schema: {} };
+  const schema = state.type ? undefined : { type: 'string', maxLength: form.max_length || 500 };
+  row.editor = buildEditor(field, valueAt(content, field), {
+    type, schema, content, label: 'Correction: corrected value', hiddenLabel: true, blank: true, name: 'value',
+  });
+  slot.appendChild(row.editor.element);
 }
 
 export function addCorrection() {
@@ -83,15 +61,6 @@ export function addCorrection() {
     row.remove();
     renumberCorrections();
     focusOn($('add-correction'));
-  });
-  // Enter in a value must not send the whole decision (implicit form submission).
-  const input = row.querySelector('input[name=value]');
-  input.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter') { event.preventDefault(); }
-  });
-  input.addEventListener('input', () => {
-    const picker = row.querySelector('input[type=color]');
-    if (picker && /^#[0-9a-fA-F]{6}$/.test(input.value)) { picker.value = input.value.toLowerCase(); }
   });
   row.querySelector('select').addEventListener('change', () => {
     fitValue(row);
@@ -103,6 +72,17 @@ export function addCorrection() {
   focusOn(row.querySelector('select'));
 }
 
+/** A row's value as sent: text for a text field, JSON for a list, an object or a number. */
+function rowValue(row) {
+  const v = row.editor ? row.editor.read() : undefined;
+  if (v === undefined || v === null) { return ''; }
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** The value control of a row: the named one, else the first inside its editor. */
+function valueControl(li) {
+  return li.querySelector('[name=value]') || li.querySelector('.value-slot input, .value-slot select, .value-slot textarea, .value-slot button');
+}
 
 export function clearFieldErrors() { clearErrors('decide', 'field-errors'); }
 
@@ -115,13 +95,14 @@ function fieldTarget(field, rows) {
     const select = li.querySelector('select');
     return m[2] === 'field'
       ? { control: select, label: 'The field of correction ' + n, after: li }
-      : { control: li.querySelector('input[name=value]'), label: 'Correction ' + n + ' (' + select.value + ')', after: li };
+      : { control: valueControl(li), label: 'Correction ' + n + ' (' + select.value + ')', after: li };
   }
   switch (field) {
     case 'comments': return { control: $('comments'), label: 'Comments', after: $('comments-hint') };
     case 'corrections': {
-      const first = $('corrections').querySelector('input[name=value]');
-      return { control: first || $('add-correction'), label: 'Field corrections', after: first ? first.closest('li') : $('corrections') };
+      const li = $('corrections').firstElementChild;
+      const first = li && valueControl(li);
+      return { control: first || $('add-correction'), label: 'Field corrections', after: li || $('corrections') };
     }
     case 'decision':
     case 'iteration': {
@@ -172,7 +153,7 @@ export function buildBody() {
   if (decision === 'request_changes' || decision === 'approve') {
     const corrections = [];
     for (const li of $('corrections').children) {
-      const value = li.querySelector('input[name=value]').value;
+      const value = rowValue(li);
       if (value.trim()) {
         corrections.push({ field: li.querySelector('select').value, value });
         rows.push(li);

@@ -1,7 +1,13 @@
 // The escalation panel: the drafts, the resolution form, its body and its field errors.
 
 import { $, focusOn, fmtValue, flatten, fact, sentence, clearErrors, markInvalid } from './page.js';
+import { buildEditor, controlFor } from './editor.js';
 import { state } from './state.js';
+
+// The final version's form (built from the workflow's type), and whether the resolver edits
+// it as a form or as JSON text.
+let finalEditor = null;
+let asJson = false;
 
 export function waitingEscalation(view) {
   return view.status === 'escalated' && view.escalation && view.escalation.resolve_by;
@@ -30,7 +36,58 @@ export function renderEscalation(view) {
   if (!state.resolvePending || state.resolvePending.workflowId !== view.workflow_id) {
     const newest = (view.drafts || [])[view.drafts.length - 1];
     $('resolve-final').value = newest ? JSON.stringify(newest.content, null, 2) : '';
+    buildFinalForm(newest ? newest.content : {});
+    showFinalMode(!finalEditor);
   }
+}
+
+/** The final version as a form over the type's schema (bound fields read-only). */
+function buildFinalForm(content) {
+  const box = $('resolve-final-form');
+  box.textContent = '';
+  finalEditor = null;
+  if (!state.type) { return; }
+  finalEditor = buildEditor('', content, {
+    type: state.type, content, label: 'Final version', hiddenLabel: true,
+    readOnly: Object.keys(state.type.hints.bound || {}),
+  });
+  box.appendChild(finalEditor.element);
+}
+
+function showFinalMode(json) {
+  asJson = json;
+  $('resolve-final-form').hidden = json;
+  $('resolve-final-json').hidden = !json;
+  $('resolve-mode').hidden = !finalEditor;
+  $('resolve-mode').textContent = json ? 'Edit as a form' : 'Edit as JSON';
+}
+
+/** Switches between the form and the JSON text, carrying the edits over. */
+export function toggleFinalMode() {
+  clearResolveErrors();
+  if (!asJson) {
+    $('resolve-final').value = JSON.stringify(finalEditor.read(), null, 2);
+    showFinalMode(true);
+    focusOn($('resolve-final'));
+    return;
+  }
+  let content;
+  try {
+    content = JSON.parse($('resolve-final').value);
+  } catch (err) {
+    showResolveErrors([{ field: 'final', message: 'is not valid JSON (' + err.message + ')' }]);
+    return;
+  }
+  buildFinalForm(content);
+  showFinalMode(false);
+  finalEditor.focus();
+}
+
+/** Forgets the final version's form (the workflow view was cleared). */
+export function clearFinalForm() {
+  $('resolve-final-form').textContent = '';
+  finalEditor = null;
+  showFinalMode(false);
 }
 
 function currentAction() {
@@ -49,7 +106,9 @@ export function clearResolveErrors() { clearErrors('resolve', 'resolve-errors');
 
 const RESOLVE_FIELDS = {
   action: ['Resolution', () => document.querySelector('#resolve input[name=action]')],
-  final: ['The final version', () => $('resolve-final')],
+  final: ['The final version', (path) => (asJson || !finalEditor
+    ? $('resolve-final')
+    : controlFor($('resolve-final-form'), path) || $('resolve-final-form').querySelector('input, select, textarea'))],
   iterations: ['More iterations', () => $('resolve-iterations')],
   guidance: ['The guidance', () => $('resolve-guidance')],
   reviewer_group: ['The reviewer group', () => $('resolve-group')],
@@ -68,7 +127,7 @@ export function showResolveErrors(errors) {
     const li = document.createElement('li');
     li.textContent = text;
     $('resolve-errors-list').appendChild(li);
-    const el = control();
+    const el = control(key && e.field !== key ? e.field.slice(key.length + 1) : '');
     if (!el) { return; }
     const note = document.createElement('p');
     note.className = 'field-error';
@@ -89,10 +148,14 @@ export function resolutionBody(view) {
   const body = { iteration: view.escalation.iteration, action };
   const reason = $('resolve-reason').value.trim();
   if (action === 'resolve') {
-    try {
-      body.final = JSON.parse($('resolve-final').value);
-    } catch (err) {
-      return { errors: [{ field: 'final', message: 'is not valid JSON (' + err.message + ')' }] };
+    if (!asJson && finalEditor) {
+      body.final = finalEditor.read();
+    } else {
+      try {
+        body.final = JSON.parse($('resolve-final').value);
+      } catch (err) {
+        return { errors: [{ field: 'final', message: 'is not valid JSON (' + err.message + ')' }] };
+      }
     }
     if (reason) { body.reason = reason; }
   } else if (action === 'extend') {

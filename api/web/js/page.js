@@ -53,8 +53,11 @@ export function fmtValue(value) {
   return String(value);
 }
 
+/** Every leaf of `value` as [path, value]: objects by key, lists by item (`specs[0].name`). */
 export function flatten(prefix, value, out) {
-  if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length) {
+  if (Array.isArray(value) && value.length) {
+    value.forEach((item, i) => flatten(prefix + '[' + i + ']', item, out));
+  } else if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length) {
     for (const key of Object.keys(value)) { flatten(prefix ? prefix + '.' + key : key, value[key], out); }
   } else if (prefix) {
     out.push([prefix, value]);

@@ -4,6 +4,8 @@
 export const state = {
   cursor: null,
   workflow: null,
+  // The open workflow's artifact type (GET /types/{name}?version=): schemas and hints.
+  type: null,
   // The submission that has not received a definitive answer yet: its key is reused when
   // the same decision is submitted again (retry), a new decision gets a fresh key.
   pending: null,

@@ -3,7 +3,8 @@
 import { gone, api } from './api.js';
 import { stopRenewing, renderClaim } from './claims.js';
 import { resetForm } from './decision.js';
-import { renderEscalation } from './escalation.js';
+import { correctablePaths, labelOf, loadType } from './editor.js';
+import { clearFinalForm, renderEscalation } from './escalation.js';
 import { REASONS, describe } from './messages.js';
 import { $, flash, setTitle, show, signedInAs, fmtDate, fmtValue, flatten, cell, fact } from './page.js';
 import { state } from './state.js';
@@ -142,17 +143,18 @@ function renderWorkflow(view) {
   renderEscalation(view);
   const select = document.querySelector('#correction-row').content.querySelector('select');
   select.textContent = '';
-  const forms = view.correction_forms || {};
-  for (const field of view.correctable_fields) {
+  // The type's labels (with the path a reviewer would type on the command line); a pattern
+  // over list items (`specs[].value`) becomes one entry per item of the draft and one for a
+  // new item.
+  const labels = { hints: { fields: view.correction_forms || {} } };
+  const content = view.artifact ? view.artifact.content : {};
+  for (const field of correctablePaths(view.correctable_fields, content)) {
     const option = document.createElement('option');
     option.value = field;
-    // The type's label, with the path a reviewer would type on the command line.
-    const label = forms[field] && forms[field].label;
-    option.textContent = label ? label + ' (' + field + ')' : field;
+    option.textContent = labelOf(labels, field, content) + ' (' + field + ')';
     select.appendChild(option);
   }
 }
-
 
 /** Shows workflow `id`; resolves to true when it was loaded. */
 export async function openWorkflow(id, keepFlash) {
@@ -168,8 +170,17 @@ export async function openWorkflow(id, keepFlash) {
   $('workflow').setAttribute('aria-busy', 'true');
   try {
     const view = await api('GET', '/workflows/' + encodeURIComponent(id));
+    // The type's schemas and hints build the correction and final-version controls; without
+    // them (an error other than a lost session) the page falls back to text boxes.
+    let type = null;
+    try {
+      type = await loadType(view.artifact_type);
+    } catch (err) {
+      if (gone(err)) { return false; }
+    }
     // Another workflow (or this one again) was opened meanwhile: its answer is the one shown.
     if (load !== state.workflowLoads) { return false; }
+    state.type = type;
     renderWorkflow(view);
     return true;
   } catch (err) {
@@ -187,6 +198,7 @@ export async function openWorkflow(id, keepFlash) {
 /** Empties the workflow view (hidden, `title` as its heading) and stops renewing its claim. */
 export function clearWorkflow(title) {
   state.workflow = null;
+  state.type = null;
   stopRenewing();
   $('wf-body').hidden = true;
   $('wf-title').textContent = title;
@@ -206,5 +218,6 @@ export function clearWorkflow(title) {
   $('escalation-panel').hidden = true;
   $('esc-drafts').textContent = '';
   $('resolve-final').value = '';
+  clearFinalForm();
   $('resolve-iteration').textContent = '';
 }
