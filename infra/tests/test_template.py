@@ -56,7 +56,7 @@ SDK_SERVICE_PREFIX = {
     "eventbridge": "events",
 }
 # SDK operations whose IAM action has another name.
-SDK_OP_ACTION = {"s3:HeadObject": "s3:GetObject", "bedrock:Converse": "bedrock:InvokeModel"}
+SDK_OP_ACTION = {"s3:HeadObject": "s3:GetObject", "s3:ListObjectsV2": "s3:ListBucket", "bedrock:Converse": "bedrock:InvokeModel"}
 
 
 # --------------------------------------------------------------------------------------
@@ -642,6 +642,7 @@ def test_function_roles_are_least_privilege():
         env = res["Properties"]["Environment"]["Variables"]
         granted_dynamo, granted_other, services_for_kms = set(), set(), set()
         index_granted, consumes, dead_letters, publishes_to_s3 = set(), False, False, False
+        reads_types = False
         for st, cond in role_statements(role_of(res)):
             assert st["Effect"] == "Allow"
             actions = set(as_list(st["Action"]))
@@ -685,6 +686,16 @@ def test_function_roles_are_least_privilege():
                     topics = {ref(r) for r in res_list}
                     wired = {ref(env[t]) for t in need["topics"]}
                     assert topics == wired, f"{lid}: publishes to {topics}, code uses {wired}"
+                elif a.startswith("s3:") and cond == "HasTypesS3":
+                    # The artifact types read at cold start: only their prefix, only when set.
+                    bucket = "arn:${AWS::Partition}:s3:::${TypesS3Bucket}"
+                    if a == "s3:ListBucket":
+                        assert [sub(r) for r in res_list] == [bucket], f"{lid}: {a} scope"
+                        assert sub(st["Condition"]["StringLike"]["s3:prefix"]) == "${TypesS3Prefix}*", lid
+                    else:
+                        assert a == "s3:GetObject", f"{lid}: {a} on the types bucket"
+                        assert [sub(r) for r in res_list] == [bucket + "/${TypesS3Prefix}*"], f"{lid}: {a} scope"
+                    reads_types = True
                 elif a.startswith("s3:"):
                     # Only the envelopes of this environment, in the outcomes bucket.
                     assert [sub(r) for r in res_list] == ["${OutcomesBucket.Arn}/metadata/${Environment}/*"], f"{lid}: {a} scope"
@@ -729,6 +740,13 @@ def test_function_roles_are_least_privilege():
         assert services_for_kms == expected_kms, f"{lid}: KMS via {services_for_kms}"
         for topic_env in need["topics"]:
             assert topic_env in (consts["REVIEW_TOPIC_ARN"], consts["ESCALATION_TOPIC_ARN"])
+        # A function that reads the types prefix is told where it is, under the same condition.
+        types_var = consts["TYPES_S3_URI"]
+        assert reads_types == (types_var in need["env"]), f"{lid}: reads types={reads_types}, code={types_var in need['env']}"
+        if reads_types:
+            v = env[types_var]
+            assert "Fn::If" in v and v["Fn::If"][0] == "HasTypesS3" and ref(v["Fn::If"][2]) == "AWS::NoValue", lid
+            assert sub(v["Fn::If"][1]) == "s3://${TypesS3Bucket}/${TypesS3Prefix}", lid
 
 
 def test_resumers_are_exactly_request_review_and_process_feedback():

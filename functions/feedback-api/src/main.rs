@@ -13,7 +13,7 @@ fn main() -> Result<(), lambda_http::Error> {
         .enable_all()
         .build()?;
     let sdk = hitl_aws::lambda_config()?;
-    let ports = wire::resumer(&sdk, wire::base(&sdk)?)?;
+    let ports = wire::types(&sdk, wire::resumer(&sdk, wire::base(&sdk)?)?)?;
     let app = feedback_api::app(ports, JwtClaims::from_env());
     runtime.block_on(lambda_http::run(app))
 }

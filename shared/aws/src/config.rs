@@ -36,6 +36,9 @@ pub const OPENAI_API_KEY: &str = "HITL_OPENAI_API_KEY";
 /// Generators' prices for the analytics (optional): `GENERATOR=IN/OUT` per million tokens,
 /// comma-separated (`bedrock:amazon.nova-lite-v1:0=0.06/0.24,openai:gpt-4o-mini=0.15/0.60`).
 pub const PRICES: &str = "HITL_PRICES";
+/// Optional: `s3://bucket/prefix/` holding artifact types to read at cold start, beside the
+/// ones built in (docs/TYPES.md, "Shipping a type to AWS").
+pub const TYPES_S3_URI: &str = "HITL_TYPES_S3_URI";
 
 /// The prices a [`PRICES`] value lists (none when unset); a malformed list fails the cold
 /// start naming the variable and every bad entry.

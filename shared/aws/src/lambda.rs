@@ -100,6 +100,35 @@ pub mod wire {
         Ok(ports.with_readiness(crate::agent_readiness(sdk)?))
     }
 
+    /// The artifact types under `HITL_TYPES_S3_URI` (when set), read once at cold start and
+    /// kept beside the built-in ones for the life of the execution environment. A prefix
+    /// that cannot be read, or a type in it that fails its checks, fails the cold start with
+    /// `ConfigError` naming the object: a function never judges by a partial set of types.
+    pub fn types(sdk: &SdkConfig, ports: Ports) -> Result<Ports, HandlerError> {
+        let Some(source) = crate::s3_types(sdk)? else {
+            return Ok(ports);
+        };
+        // Wiring runs before the function's runtime starts; a thread of its own keeps this
+        // correct even when called from inside one.
+        let registry = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| HandlerError::Config(format!("runtime: {e}")))?
+                        .block_on(source.registry())
+                })
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(HandlerError::Config(
+                        "reading the artifact types panicked".into(),
+                    ))
+                })
+        })?;
+        Ok(ports.with_types(Arc::new(registry)))
+    }
+
     /// S3 and EventBridge, and the environment name of outcome keys.
     pub fn publisher(sdk: &SdkConfig, ports: Ports) -> Result<Ports, HandlerError> {
         Ok(ports.with_publisher(

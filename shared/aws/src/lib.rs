@@ -13,6 +13,7 @@ pub mod dynamodb;
 pub mod lambda;
 pub mod metrics;
 pub mod outcomes;
+pub mod types;
 
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -511,6 +512,14 @@ pub fn outcome_publisher(sdk: &SdkConfig) -> Result<outcomes::AwsOutcomePublishe
         config::required(config::OUTCOMES_BUCKET)?,
         config::optional(config::EVENT_BUS_NAME).unwrap_or_else(|| "default".to_owned()),
     ))
+}
+
+/// The artifact types under `HITL_TYPES_S3_URI`, when it is set (read at cold start by
+/// [`lambda::wire::types`]).
+pub fn s3_types(sdk: &SdkConfig) -> Result<Option<types::S3Types>, HandlerError> {
+    config::optional(config::TYPES_S3_URI)
+        .map(|uri| types::S3Types::new(aws_sdk_s3::Client::new(sdk), &uri))
+        .transpose()
 }
 
 /// The Step Functions resumer.
