@@ -344,6 +344,77 @@ mod tests {
         assert_eq!(process_message(&f.ports, &m).await, Disposition::Applied);
     }
 
+    /// Issue 28 on the queue: a product description's corrections are judged by its own
+    /// schema, nested paths and whole lists included; refusals record nothing, an
+    /// edit-and-approve with a list and an item field is applied.
+    #[tokio::test]
+    async fn a_product_descriptions_corrections_are_judged_by_its_type() {
+        let product = hitl_domain::types::builtin("product-description").unwrap();
+        let f = Fakes::default();
+        let mut wf = awaiting_review("wf-pd", "tok-pd", f.clock.now());
+        wf.config.artifact_type = product.reference();
+        let f = f.holding(&wf).await;
+        let draft =
+            hitl_domain::types::fill_draft(&product, &serde_json::to_value(&wf.subject).unwrap());
+        f.ports
+            .store
+            .put_artifact(
+                "wf-pd",
+                &hitl_domain::model::Artifact {
+                    iteration: 1,
+                    hash: hitl_domain::metadata::content_hash(&draft),
+                    content: draft.clone(),
+                    generator: "local-generator".into(),
+                    created_at: f.clock.now(),
+                    usage: None,
+                },
+            )
+            .await
+            .unwrap();
+        let send = |id: &str, decision: &str, corrections: serde_json::Value| {
+            message(
+                id,
+                serde_json::json!({"workflow_id": "wf-pd", "reviewer": "rita", "reviewer_groups": ["reviewers"],
+                    "feedback": {"iteration": 1, "decision": decision, "comments": "fix", "corrections": corrections}}),
+            )
+        };
+        for (i, correction) in [
+            serde_json::json!({"field": "specs[0].value", "value": "x".repeat(121)}),
+            serde_json::json!({"field": "audience.extra", "value": "x"}),
+            serde_json::json!({"field": "bullets", "value": "[\"only one\"]"}),
+            serde_json::json!({"field": "colors.primary", "value": "#112233"}),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let m = send(
+                &format!("pd-{i}"),
+                "request_changes",
+                serde_json::json!([correction]),
+            );
+            assert_eq!(
+                process_message(&f.ports, &m).await,
+                dropped("invalid"),
+                "{i}"
+            );
+        }
+        assert!(f.trail("wf-pd").await.is_empty());
+        f.resumer.answer([Ok(())]);
+        let bullets = serde_json::json!(["Folds flat", "Lights the page", "Two-year warranty"]);
+        let m = send(
+            "pd-edit",
+            "approve",
+            serde_json::json!([{"field": "bullets", "value": bullets.to_string()},
+                {"field": "specs[0].value", "value": "3 kg"}]),
+        );
+        assert_eq!(process_message(&f.ports, &m).await, Disposition::Applied);
+        assert_eq!(f.workflow("wf-pd").await.status, WorkflowStatus::Approved);
+        let artifacts = f.ports.store.list_artifacts("wf-pd").await.unwrap();
+        let last = &artifacts.last().unwrap().content;
+        assert_eq!(last["bullets"], bullets);
+        assert_eq!(last["specs"][0]["value"], "3 kg");
+    }
+
     /// Issue 14: a duplicate key must never let one of its values win. On the queue the typed
     /// message refuses it already (dropped as unparseable); nothing is recorded.
     #[tokio::test]
