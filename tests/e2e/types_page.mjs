@@ -147,16 +147,27 @@ await run(LABEL, artifacts, async (ctx) => {
     expect(/^Remove item 1 of .+/.test(removeName), 'Remove is named for its item and list: ' + JSON.stringify(removeName));
     // A list of one item keeps it (removing it and adding one would be a changed item).
     removing = count >= 2;
+    // By keyboard: Enter on "Remove item 1" removes it and moves focus to the item that took
+    // its place; Enter on "Add item" adds one and moves focus into it.
+    const inItem = () => page.evaluate(() => {
+      const el = document.activeElement;
+      const li = el && el.closest('.ed-items > li');
+      return li ? { index: Array.from(li.parentElement.children).indexOf(li), tag: el.tagName, remove: el.classList.contains('ed-remove') } : null;
+    });
     if (removing) {
-      await items.first().locator(':scope > .ed-remove').click();
+      await items.first().locator(':scope > .ed-remove').focus();
+      await page.keyboard.press('Enter');
       expect(await items.count() === count - 1, 'the first item is removed');
+      const at = await inItem();
+      expect(at && at.index === 0 && !at.remove, 'focus moves to the item that took its place, got ' + JSON.stringify(at));
     }
-    await list.locator(':scope > .ed-add').click();
+    await list.locator(':scope > .ed-add').focus();
+    await page.keyboard.press('Enter');
     const expected = removing ? count : count + 1;
     expect(await items.count() === expected, 'an item is added');
     const added = items.last();
-    const focused = await page.evaluate(() => document.activeElement && document.activeElement.closest('li') && document.activeElement.closest('li').parentElement.className);
-    expect(focused === 'ed-items', 'focus moves into the new item');
+    const at = await inItem();
+    expect(at && at.index === expected - 1 && !at.remove, 'focus moves into the new item, got ' + JSON.stringify(at));
     await fillNewItem(added);
     const out = await audit('list control');
     await shot(page, '01-list-correction.png');
@@ -234,11 +245,17 @@ await run(LABEL, artifacts, async (ctx) => {
     await list.locator(':scope > .ed-add').click();
     await fillNewItem(list.locator(':scope > ol > li').last());
     await audit('final version form');
+    // Reflow (WCAG 1.4.10): at 320 CSS px the form needs no sideways scrolling.
+    await page.setViewportSize({ width: 320, height: 900 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    await shot(page, '03-final-form-320px.png');
+    await page.setViewportSize({ width: 1200, height: 900 });
+    expect(overflow <= 0, 'the final version form reflows at 320 px, ' + overflow + ' px too wide');
     const refused = await submit(limit, '#resolve-submit', '/resolution');
     expect(refused.status() === 400, 'the schema-breaking final version answered ' + refused.status());
     const said = await textMatches(page, '#resolve-errors-list', new RegExp('final version \\(' + spec.final_field + '\\)', 'i'), 'the field error');
     expect(await field.getAttribute('aria-invalid') === 'true', 'the control of ' + spec.final_field + ' is marked invalid');
-    await shot(page, '03-final-form-error.png');
+    await shot(page, '04-final-form-error.png');
     const out = await audit('final version error');
     await field.fill(spec.final_good);
     const accepted = await submit(limit, '#resolve-submit', '/resolution');
@@ -246,7 +263,7 @@ await run(LABEL, artifacts, async (ctx) => {
     const final = JSON.parse(accepted.request().postData()).final;
     expect(final[spec.final_list].length === before + 1, 'the final version has the added item: ' + JSON.stringify(final[spec.final_list]));
     await textMatches(page, '#wf-facts', /resolved/, 'the status');
-    await shot(page, '04-resolved.png');
+    await shot(page, '05-resolved.png');
     return JSON.stringify(said) + '; ' + out;
   });
 
