@@ -285,11 +285,129 @@ impl Moto {
     }
 }
 
+/// `hitl sfn-local` (the perf build) on a free loopback port over a fresh data directory;
+/// killed when dropped.
+pub struct SfnLocal {
+    child: Child,
+    _data: tempfile::TempDir,
+    /// Its base URL.
+    pub endpoint: String,
+}
+
+impl Drop for SfnLocal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SfnLocal {
+    /// Starts it and waits until `ListStateMachines` answers.
+    pub async fn start() -> Result<Self> {
+        let hitl = crate::workspace_root().join("target/perf/hitl");
+        ensure!(
+            hitl.exists(),
+            "{} missing: run benches/bench.sh",
+            hitl.display()
+        );
+        let data = tempfile::tempdir()?;
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new(&hitl)
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(["sfn-local", "--addr", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting hitl sfn-local")?;
+        let server = Self {
+            child,
+            _data: data,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let sfn = server.sfn().await;
+        let started = Instant::now();
+        while sfn.list_state_machines().send().await.is_err() {
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!("hitl sfn-local did not answer within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(server)
+    }
+
+    /// A Step Functions client for it.
+    pub async fn sfn(&self) -> aws_sdk_sfn::Client {
+        let sdk = crate::fixtures::local_sdk_config(&self.endpoint).await;
+        aws_sdk_sfn::Client::new(&sdk)
+    }
+}
+
+/// The JSONata twin of the Map-heavy definition (same states, same per-item work).
+pub fn map_jsonata_definition_path() -> PathBuf {
+    crate::workspace_root().join("benches/asl/map-heavy.jsonata.asl.json")
+}
+
+/// A small definition (three states, one Choice) for executions per second.
+const SMALL_DEFINITION: &str = r#"{"StartAt": "Count", "States": {
+  "Count": {"Type": "Pass", "Parameters": {"count.$": "States.ArrayLength($.items)", "items.$": "$.items"}, "Next": "Check"},
+  "Check": {"Type": "Choice", "Choices": [{"Variable": "$.count", "NumericGreaterThan": 0, "Next": "Done"}], "Default": "Done"},
+  "Done": {"Type": "Pass", "End": true}}}"#;
+
+/// Creates state machine `name` on `sfn` (`service` names it in errors); returns its ARN.
+async fn create_machine(
+    sfn: &aws_sdk_sfn::Client,
+    service: &str,
+    name: &str,
+    definition: &str,
+) -> Result<String> {
+    let created = sfn
+        .create_state_machine()
+        .name(name)
+        .definition(definition)
+        .role_arn("arn:aws:iam::123456789012:role/hitl-bench")
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow!(
+                "{service} CreateStateMachine {name}: {}",
+                aws_sdk_sfn::error::DisplayErrorContext(&e)
+            )
+        })?;
+    Ok(created.state_machine_arn().to_owned())
+}
+
+/// `n` executions of `arn`, one after the other; returns executions per second.
+async fn executions_per_second(
+    sfn: &aws_sdk_sfn::Client,
+    arn: &str,
+    service: &str,
+    n: usize,
+) -> Result<f64> {
+    let t0 = Instant::now();
+    for _ in 0..n {
+        sfn_run(sfn, arn, r#"{"items": [1, 2, 3]}"#, service, 3).await?;
+    }
+    Ok(n as f64 / t0.elapsed().as_secs_f64())
+}
+
 static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// One moto execution of `arn` to completion: wall seconds from StartExecution until
-/// DescribeExecution reports a terminal status (polled every 20 ms).
+/// One moto execution of the Map-heavy `arn` to completion ([`sfn_run`]).
 pub async fn moto_run(sfn: &aws_sdk_sfn::Client, arn: &str, input: &str) -> Result<f64> {
+    sfn_run(sfn, arn, input, "moto", MAP_ITEMS as u64).await
+}
+
+/// One execution of `arn` on a Step Functions API (`service` names it in errors) to
+/// completion: wall seconds from StartExecution until DescribeExecution reports a terminal
+/// status (polled every 20 ms); the output's `count` must be `count`.
+pub async fn sfn_run(
+    sfn: &aws_sdk_sfn::Client,
+    arn: &str,
+    input: &str,
+    service: &str,
+    count: u64,
+) -> Result<f64> {
     let t0 = Instant::now();
     let started = sfn
         .start_execution()
@@ -304,7 +422,7 @@ pub async fn moto_run(sfn: &aws_sdk_sfn::Client, arn: &str, input: &str) -> Resu
         .await
         .map_err(|e| {
             anyhow!(
-                "moto StartExecution: {}",
+                "{service} StartExecution: {}",
                 aws_sdk_sfn::error::DisplayErrorContext(&e)
             )
         })?;
@@ -316,7 +434,7 @@ pub async fn moto_run(sfn: &aws_sdk_sfn::Client, arn: &str, input: &str) -> Resu
             .await
             .map_err(|e| {
                 anyhow!(
-                    "moto DescribeExecution: {}",
+                    "{service} DescribeExecution: {}",
                     aws_sdk_sfn::error::DisplayErrorContext(&e)
                 )
             })?;
@@ -326,20 +444,20 @@ pub async fn moto_run(sfn: &aws_sdk_sfn::Client, arn: &str, input: &str) -> Resu
                 let wall = t0.elapsed().as_secs_f64();
                 let output: Value = serde_json::from_str(d.output().unwrap_or("null"))?;
                 ensure!(
-                    output["count"].as_u64() == Some(MAP_ITEMS as u64),
-                    "moto output differs: {}",
+                    output["count"].as_u64() == Some(count),
+                    "{service} output differs: {}",
                     output.to_string().chars().take(300).collect::<String>()
                 );
                 return Ok(wall);
             }
             other => bail!(
-                "moto execution ended {other:?}: {:?} {:?}",
+                "{service} execution ended {other:?}: {:?} {:?}",
                 d.error(),
                 d.cause()
             ),
         }
         if t0.elapsed() > Duration::from_secs(600) {
-            bail!("moto execution still running after 600 s");
+            bail!("{service} execution still running after 600 s");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -458,6 +576,7 @@ async fn throughput(rounds: usize, log: &dyn Fn(&str)) -> Result<Vec<Row>> {
             moto_s.push(m);
         }
     }
+    rows.extend(endpoint_rows(&sfn, &moto_s, &input_text, rounds, log).await?);
     drop(moto);
     rows.push(Row {
         section: "4 engine".into(),
@@ -487,6 +606,88 @@ async fn throughput(rounds: usize, log: &dyn Fn(&str)) -> Result<Vec<Row>> {
         ),
     });
     Ok(rows)
+}
+
+/// Issue 32: the same definitions through the Step Functions API, on `hitl sfn-local` and on
+/// moto (`moto_sfn`, whose Map-heavy runs `moto_map_s` were measured just before), with the
+/// AWS SDK client; and the JSONata twin of the Map-heavy definition through the endpoint.
+async fn endpoint_rows(
+    moto_sfn: &aws_sdk_sfn::Client,
+    moto_map_s: &[f64],
+    map_input: &str,
+    rounds: usize,
+    log: &dyn Fn(&str),
+) -> Result<Vec<Row>> {
+    let endpoint = SfnLocal::start().await?;
+    let sfn = endpoint.sfn().await;
+    let map = create_machine(
+        &sfn,
+        "endpoint",
+        "bench-map",
+        &std::fs::read_to_string(map_definition_path())?,
+    )
+    .await?;
+    let jsonata = create_machine(
+        &sfn,
+        "endpoint",
+        "bench-map-jsonata",
+        &std::fs::read_to_string(map_jsonata_definition_path())?,
+    )
+    .await?;
+    let small = create_machine(&sfn, "endpoint", "bench-small", SMALL_DEFINITION).await?;
+    let moto_small = create_machine(moto_sfn, "moto", "bench-small", SMALL_DEFINITION).await?;
+    let (mut path_s, mut nata_s, mut small_eps, mut moto_eps) = (vec![], vec![], vec![], vec![]);
+    let batch = 20;
+    for round in 0..=rounds {
+        let p = sfn_run(&sfn, &map, map_input, "endpoint", MAP_ITEMS as u64).await?;
+        let j = sfn_run(&sfn, &jsonata, map_input, "endpoint", MAP_ITEMS as u64).await?;
+        let e = executions_per_second(&sfn, &small, "endpoint", batch).await?;
+        let m = executions_per_second(moto_sfn, &moto_small, "moto", batch).await?;
+        log(&format!(
+            "  endpoint {}: Map-heavy JSONPath {p:.4} s, JSONata {j:.4} s; small definition {e:.1} exec/s (moto {m:.1} exec/s)",
+            if round == 0 { "warm-up " } else { "measured" }
+        ));
+        if round == 0 {
+            continue;
+        }
+        path_s.push(p);
+        nata_s.push(j);
+        small_eps.push(e);
+        moto_eps.push(m);
+    }
+    let runs = path_s.len();
+    Ok(vec![
+        Row {
+            section: "4 engine".into(),
+            metric: "Step Functions endpoint (hitl sfn-local): small definition, executions/s".into(),
+            value: crate::median(&small_eps),
+            unit: "exec/s".into(),
+            baseline_name: "moto 5.2 Step Functions server, same definition and client".into(),
+            baseline: Some(crate::median(&moto_eps)),
+            target: Target::Info,
+            note: format!("{batch} sequential StartExecution → SUCCEEDED with aws-sdk-sfn (polled every 20 ms), {runs} rounds"),
+        },
+        Row {
+            section: "4 engine".into(),
+            metric: format!("Step Functions endpoint (hitl sfn-local): Map-heavy ({MAP_ITEMS} items), StartExecution → SUCCEEDED"),
+            value: crate::median(&path_s),
+            unit: "s".into(),
+            baseline_name: "moto 5.2 Step Functions server, same definition and client".into(),
+            baseline: Some(crate::median(moto_map_s)),
+            target: Target::RatioAtMost(0.01),
+            note: format!("{runs} endpoint runs, {} moto runs (above)", moto_map_s.len()),
+        },
+        Row {
+            section: "4 engine".into(),
+            metric: "Step Functions endpoint: Map-heavy in JSONata ÷ the same in JSONPath".into(),
+            value: crate::median(&nata_s),
+            unit: "s".into(),
+            baseline_name: "the JSONPath definition, same endpoint, same run".into(),
+            baseline: Some(crate::median(&path_s)),
+            target: Target::RatioAtMost(1.5),
+            note: format!("benches/asl/map-heavy.jsonata.asl.json, {runs} runs each, interleaved"),
+        },
+    ])
 }
 
 async fn history_size(log: &dyn Fn(&str)) -> Result<Vec<Row>> {
