@@ -245,6 +245,11 @@ impl Notifier for FileNotifier {
     }
 }
 
+/// The review page's URL (ending in `/`), the same variable as on AWS: review requests and
+/// escalations link to the workflow there (`hitl serve`'s reminders link to the page it
+/// serves without it).
+pub const REVIEW_PAGE_URL: &str = "HITL_REVIEW_PAGE_URL";
+
 /// Where a webhook sends notifications (issue 30); with it, [`WEBHOOK_SECRET`] is required.
 pub const WEBHOOK_URL: &str = "HITL_WEBHOOK_URL";
 /// The webhook's signing secret (at least 16 bytes). An environment variable, never a flag,
@@ -523,6 +528,11 @@ impl Runtime {
         let types = Arc::new(crate::types::load(data_dir)?);
         let ports = Ports::new(store.clone(), clock.clone())
             .with_types(types)
+            .with_page_url(
+                std::env::var(REVIEW_PAGE_URL)
+                    .ok()
+                    .filter(|v| !v.trim().is_empty()),
+            )
             .with_metrics(Arc::new(LogMetrics))
             .with_resumer(resumer.clone())
             .with_review_notifier(with_webhook(FileNotifier {
@@ -578,6 +588,7 @@ impl Runtime {
         &self,
         page_url: Option<String>,
     ) -> Result<hitl_domain::reminders::ReminderReport> {
+        let page_url = self.ports.settings.page_url.clone().or(page_url);
         let ports = self.ports.clone().with_page_url(page_url);
         Ok(housekeeping::send_due_reminders(&ports, usize::MAX).await?)
     }

@@ -1199,3 +1199,48 @@ fn a_missing_relative_path_names_the_directory_it_was_looked_up_in() {
         String::from_utf8_lossy(&from_root.stderr)
     );
 }
+
+/// Issue 30: with `HITL_REVIEW_PAGE_URL` set (the same variable as on AWS), a local review
+/// request links to the workflow on the review page and says how long is left.
+#[test]
+fn a_review_request_links_to_the_page_when_its_url_is_known() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let subject = r#"{"id":"b-link","name":"Cedar Candles"}"#;
+    let started = std::process::Command::new(env!("CARGO_BIN_EXE_hitl"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--json", "start", "--subject", subject])
+        .env("HITL_REVIEW_PAGE_URL", "http://127.0.0.1:8080/")
+        .output()
+        .unwrap();
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let id = json_line(&started)["workflows"][0]["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let requests: Vec<Value> = std::fs::read_to_string(data.join("notifications.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["kind"] == "review_requested")
+        .collect();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let link = format!("http://127.0.0.1:8080/#/workflows/{id}");
+    assert_eq!(requests[0]["link"], link.as_str());
+    let message = requests[0]["message"].as_str().unwrap();
+    assert!(message.contains("(in 72 h)."), "{message}");
+    assert!(
+        message.ends_with(&format!("Review it: {link}")),
+        "{message}"
+    );
+    // Without it, no link (and no guess at one).
+    let plain = dir.path().join("plain");
+    assert!(hitl(&plain, &["start", "--subject", subject]).status.success());
+    let log = std::fs::read_to_string(plain.join("notifications.jsonl")).unwrap();
+    assert!(!log.contains("\"link\""), "{log}");
+}

@@ -116,6 +116,16 @@ pub async fn handle(ports: &Ports, input: EscalateInput) -> Result<WorkflowOutco
         }
     } else {
         let message = escalation.map(|e| e.detail).unwrap_or_default();
+        // Where to resolve it: the review page at this workflow, when its URL is known.
+        let link = ports
+            .settings
+            .page_url
+            .as_deref()
+            .map(|url| hitl_domain::reminders::review_link(url, &workflow.id));
+        let on_page = link
+            .as_deref()
+            .map(|l| format!(" Resolve it: {l}"))
+            .unwrap_or_default();
         ports.escalation_notifier
             .publish(
                 &Notification::to_escalation_group(
@@ -123,14 +133,16 @@ pub async fn handle(ports: &Ports, input: EscalateInput) -> Result<WorkflowOutco
                     &workflow,
                     match waits_until {
                         Some(deadline) => format!(
-                            "{message}. Resolve, extend, reassign or abandon it by {} (hitl resolve {}).",
+                            "{message}. Resolve, extend, reassign or abandon it by {} (in {}; hitl resolve {}).{on_page}",
                             deadline.format("%Y-%m-%d %H:%M UTC"),
+                            hitl_domain::reminders::time_left(deadline, ports.clock.now()),
                             workflow.id
                         ),
-                        None => message,
+                        None => format!("{message}{on_page}"),
                     },
                 )
-                .because(Some(input.reason.as_str().to_owned())),
+                .because(Some(input.reason.as_str().to_owned()))
+                .linking(link),
             )
             .await?;
     }
@@ -234,6 +246,31 @@ mod tests {
         assert_eq!(
             notifier.sent.lock().unwrap()[0].reason.as_deref(),
             Some("review_timeout")
+        );
+    }
+
+    /// Issue 30: an escalation waiting for a resolution says by when both ways and links to
+    /// the workflow on the review page when the deployment knows the page's URL.
+    #[tokio::test]
+    async fn the_escalation_links_to_the_page_and_says_how_long_is_left() {
+        let (ports, notifier) = setup(WorkflowStatus::AwaitingReview).await;
+        let ports = ports.with_page_url(Some("https://review.example.com/".into()));
+        handle(&ports, waiting("tok-1")).await.unwrap();
+        let sent = notifier.sent.lock().unwrap()[0].clone();
+        assert_eq!(
+            sent.link.as_deref(),
+            Some("https://review.example.com/#/workflows/wf-esc")
+        );
+        assert!(
+            sent.message.contains(" (in 168 h; hitl resolve wf-esc)."),
+            "{}",
+            sent.message
+        );
+        assert!(
+            sent.message
+                .ends_with("Resolve it: https://review.example.com/#/workflows/wf-esc"),
+            "{}",
+            sent.message
         );
     }
 

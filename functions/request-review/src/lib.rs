@@ -15,7 +15,7 @@ use hitl_domain::feedback::FeedbackError;
 use hitl_domain::model::TaskToken;
 use hitl_domain::optimistic::mutate;
 use hitl_domain::ports::{Notification, NotificationKind, ResumeError};
-use hitl_domain::{rules, smoke, HandlerError};
+use hitl_domain::{reminders, rules, smoke, HandlerError};
 use tracing::info;
 
 /// Handles one invocation.
@@ -106,21 +106,29 @@ pub async fn handle(
             }
         }
     } else {
+        // Where to decide: the review page at this workflow, when the deployment knows its URL.
+        let link = ports
+            .settings
+            .page_url
+            .as_deref()
+            .map(|url| reminders::review_link(url, &workflow.id));
+        let mut message = format!(
+            "Draft {} of {} is ready for review; decide by {} (in {}).",
+            input.iteration,
+            workflow.subject.name,
+            deadline.format("%Y-%m-%d %H:%M UTC"),
+            reminders::time_left(deadline, ports.clock.now()),
+        );
+        if let Some(link) = &link {
+            message.push_str(&format!(" Review it: {link}"));
+        }
         ports
             .review_notifier
             .publish(&Notification {
                 // The iteration this review is for (the record may have moved on since).
                 iteration: input.iteration,
-                ..Notification::to_reviewers(
-                    NotificationKind::ReviewRequested,
-                    &workflow,
-                    format!(
-                        "Draft {} of {} is ready for review; decide by {}.",
-                        input.iteration,
-                        workflow.subject.name,
-                        deadline.format("%Y-%m-%d %H:%M UTC")
-                    ),
-                )
+                ..Notification::to_reviewers(NotificationKind::ReviewRequested, &workflow, message)
+                    .linking(link)
             })
             .await?;
     }
@@ -170,6 +178,36 @@ mod tests {
         assert!(!serde_json::to_string(&*sent)
             .unwrap()
             .contains("AAAAKgAAAAIAAAAA"));
+    }
+
+    /// Issue 30: a review request names the deadline both ways and links to the workflow on
+    /// the review page when the deployment knows the page's URL.
+    #[tokio::test]
+    async fn the_request_links_to_the_page_and_says_how_long_is_left() {
+        let mut f = setup(None).await;
+        handle(&f.ports, fixture()).await.unwrap();
+        let plain = f.review_notifier.sent.lock().unwrap()[0].clone();
+        assert_eq!(plain.link, None);
+        assert!(plain.message.contains(" (in 72 h)."), "{}", plain.message);
+        f.ports = f
+            .ports
+            .clone()
+            .with_page_url(Some("https://review.example.com/".into()));
+        let mut again = fixture();
+        again.task_token = "second-token".into();
+        handle(&f.ports, again).await.unwrap();
+        let linked = f.review_notifier.sent.lock().unwrap()[1].clone();
+        assert_eq!(
+            linked.link.as_deref(),
+            Some("https://review.example.com/#/workflows/wf-review")
+        );
+        assert!(
+            linked
+                .message
+                .ends_with("Review it: https://review.example.com/#/workflows/wf-review"),
+            "{}",
+            linked.message
+        );
     }
 
     #[tokio::test]

@@ -62,8 +62,9 @@ pub struct ReminderSweeper {
     page_url: Option<String>,
 }
 
-/// "in 24 h" / "in 59 min": the time left, rounded to the minute.
-fn time_left(deadline: DateTime<Utc>, now: DateTime<Utc>) -> String {
+/// "24 h" / "59 min": the time left until `deadline`, rounded to the minute (notifications
+/// say the deadline both ways: "by 2026-12-10 09:00 UTC (in 72 h)").
+pub fn time_left(deadline: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let minutes = ((deadline - now).num_seconds().max(0) + 30) / 60;
     if minutes >= 120 {
         format!("{} h", minutes / 60)
