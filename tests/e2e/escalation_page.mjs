@@ -11,10 +11,9 @@
 // the page, after a JSON typo (caught in the page) and a schema error (the server's field
 // error, shown next to the field). axe-core's WCAG 2.1 A/AA rules run on the queue, the
 // escalation and the error state; any violation or "incomplete" fails.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  arg, expect, fail as failWith, hidden, loadPlaywright, run, textMatches, until, visible, WAIT_MS, workspace,
+  arg, axeAudit, expect, fail as failWith, hidden, loadPlaywright, run, textMatches, until, visible, WAIT_MS, workspace,
 } from './harness.mjs';
 
 const LABEL = 'escalation page';
@@ -27,25 +26,13 @@ const workflowC = arg('workflow-c', 'HITL_E2E_WORKFLOW_C') || fail('no workflow 
 const REJECTION = 'Legal has not cleared the name.';
 const artifacts = path.resolve(arg('artifacts', 'HITL_E2E_ARTIFACTS', path.join(workspace, 'target', 'artifacts', 'escalation-page')));
 const { chromium } = loadPlaywright(LABEL);
-const axeSource = readFileSync(path.join(workspace, '.tools', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 // Must match RESOLVED_TAGLINE in cli/tests/review_page.rs.
 const RESOLVED_TAGLINE = 'Roasted for early risers';
 const GUIDANCE = 'Lead with the morning ritual, not the beans.';
 
 let page;
 
-async function audit(name) {
-  if (!(await page.evaluate(() => typeof window.axe === 'object'))) { await page.evaluate(axeSource); }
-  const r = await page.evaluate(async (tags) => {
-    const res = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations', 'incomplete'] });
-    const brief = (list) => list.map((v) => v.id + ' (' + v.nodes.map((n) => n.target.join(' ')).join(', ') + ')');
-    return { violations: brief(res.violations), incomplete: brief(res.incomplete), passes: res.passes.length };
-  }, AXE_TAGS);
-  expect(r.violations.length === 0, name + ': axe violations: ' + r.violations.join(' ; '));
-  expect(r.incomplete.length === 0, name + ': axe incomplete: ' + r.incomplete.join(' ; '));
-  return name + ': axe 0 violations, 0 incomplete (' + r.passes + ' rules passed)';
-}
+const audit = (name) => axeAudit(page, name);
 
 async function open(id) {
   await page.click('a[href="#/workflows/' + encodeURIComponent(id) + '"]');

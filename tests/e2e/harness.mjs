@@ -1,9 +1,9 @@
-// Shared by the review page's browser tests (review_page.mjs, review_page_a11y.mjs): inputs,
-// playwright-core loading, Chromium launch, polling expectations, steps, screenshots and the
+// Shared by the review page's browser tests (tests/e2e/*.mjs): inputs, playwright-core
+// loading, Chromium launch, polling expectations, axe-core audits, steps, screenshots and the
 // failure report. Every expectation that does not come true throws `Expectation`; `run`
 // prints one line per step and exits 1 with the reason of the first failure.
 import { createRequire } from 'node:module';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -97,6 +97,26 @@ export async function textMatches(page, selector, pattern, what) {
 
 export function escapeRegExp(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+let axeSource = null;
+
+/**
+ * Runs axe-core's WCAG 2.1 A/AA rules on `page` (loading axe into it once); any violation or
+ * "incomplete" (a rule axe could not decide) fails with the nodes named.
+ */
+export async function axeAudit(page, name) {
+  axeSource = axeSource || readFileSync(path.join(workspace, '.tools', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) { await page.evaluate(axeSource); }
+  const r = await page.evaluate(async (tags) => {
+    const res = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations', 'incomplete'] });
+    const brief = (list) => list.map((v) => v.id + ' (' + v.nodes.map((n) => n.target.join(' ')).join(', ') + ')');
+    return { violations: brief(res.violations), incomplete: brief(res.incomplete), passes: res.passes.length };
+  }, AXE_TAGS);
+  expect(r.violations.length === 0, name + ': axe violations: ' + r.violations.join(' ; '));
+  expect(r.incomplete.length === 0, name + ': axe incomplete: ' + r.incomplete.join(' ; '));
+  return name + ': axe 0 violations, 0 incomplete (' + r.passes + ' rules passed)';
 }
 
 /**

@@ -20,10 +20,9 @@
 // `item` and `item_value` (an item-level path to correct), `final_field`, `final_bad` and
 // `final_good` (a text field of the final version, a value its schema refuses and one it
 // takes), `final_list` (a list of the final version to add an item to).
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  arg, expect, fail as failWith, hidden, loadPlaywright, reloadQueue, run, textMatches, until, visible, WAIT_MS, workspace,
+  arg, axeAudit, expect, fail as failWith, hidden, loadPlaywright, reloadQueue, run, textMatches, until, visible, WAIT_MS, workspace,
 } from './harness.mjs';
 
 const LABEL = 'types page';
@@ -36,8 +35,6 @@ const limit = arg('workflow-limit', 'HITL_E2E_WORKFLOW_LIMIT') || fail('set HITL
 const spec = JSON.parse(process.env.HITL_E2E_SPEC || fail('set HITL_E2E_SPEC'));
 const artifacts = path.resolve(arg('artifacts', 'HITL_E2E_ARTIFACTS', path.join(workspace, 'target', 'artifacts', 'types-page')));
 const { chromium } = loadPlaywright(LABEL);
-const axeSource = readFileSync(path.join(workspace, '.tools', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 // Must match ADDED in cli/tests/review_page.rs.
 const ADDED = 'Added on the review page';
 const REJECTION = 'Legal has not cleared these claims.';
@@ -46,17 +43,7 @@ let page;
 let listSent;
 let removing;
 
-async function audit(name) {
-  if (!(await page.evaluate(() => typeof window.axe === 'object'))) { await page.evaluate(axeSource); }
-  const r = await page.evaluate(async (tags) => {
-    const res = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations', 'incomplete'] });
-    const brief = (list) => list.map((v) => v.id + ' (' + v.nodes.map((n) => n.target.join(' ')).join(', ') + ')');
-    return { violations: brief(res.violations), incomplete: brief(res.incomplete), passes: res.passes.length };
-  }, AXE_TAGS);
-  expect(r.violations.length === 0, name + ': axe violations: ' + r.violations.join(' ; '));
-  expect(r.incomplete.length === 0, name + ': axe incomplete: ' + r.incomplete.join(' ; '));
-  return name + ': axe 0 violations, 0 incomplete';
-}
+const audit = (name) => axeAudit(page, name);
 
 async function facts() {
   return page.$$eval('#wf-facts dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));

@@ -166,13 +166,7 @@ export function buildEditor(path, value, options) {
   wrap.dataset.edPath = path;
 
   if (kind === 'object') {
-    const set = document.createElement('fieldset');
-    set.className = 'ed-object';
-    set.dataset.path = path;
-    const legend = document.createElement('legend');
-    legend.textContent = label;
-    if (options.hiddenLabel) { legend.className = 'vh'; }
-    set.appendChild(legend);
+    const set = group('ed-object', path, label, options.hiddenLabel);
     const keys = orderedKeys(type, path, schema);
     const required = new Set(schema.required || []);
     const children = keys.map((key) => {
@@ -279,6 +273,18 @@ export function buildEditor(path, value, options) {
   return { element: wrap, read, focus: () => control.focus() };
 }
 
+/** A fieldset for `path` named by its legend (visually hidden when `hiddenLabel`). */
+function group(className, path, label, hiddenLabel) {
+  const set = document.createElement('fieldset');
+  set.className = className;
+  set.dataset.path = path;
+  const legend = document.createElement('legend');
+  legend.textContent = label;
+  if (hiddenLabel) { legend.className = 'vh'; }
+  set.appendChild(legend);
+  return set;
+}
+
 /** Object keys in the hints' order (for the top level), then the schema's. */
 function orderedKeys(type, path, schema) {
   const keys = Object.keys(schema.properties || {});
@@ -290,13 +296,7 @@ function orderedKeys(type, path, schema) {
 
 /** A list: one editor per item, each with a Remove button, and an "Add item" button. */
 function listEditor(path, items, schema, label, options, wrap) {
-  const set = document.createElement('fieldset');
-  set.className = 'ed-list';
-  set.dataset.path = path;
-  const legend = document.createElement('legend');
-  legend.textContent = label;
-  if (options.hiddenLabel) { legend.className = 'vh'; }
-  set.appendChild(legend);
+  const set = group('ed-list', path, label, options.hiddenLabel);
   const list = document.createElement('ol');
   list.className = 'ed-items';
   set.appendChild(list);
