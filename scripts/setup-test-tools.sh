@@ -9,6 +9,7 @@
 #  - schemathesis and openapi-spec-validator (PyPI, pinned) in .tools/venv-schemathesis, for
 #    the API fuzz tier (cli/tests/api_fuzz.rs) and the API description check
 #  - the AWS CLI (PyPI awscli, pinned) in .tools/venv-awscli, for the endpoint tests
+#  - aiosmtpd (PyPI, pinned) in .tools/venv-smtp, a real SMTP server for the email tests
 #  - the deploy toolchain (scripts/install-deploy-tools.sh) for the `sam build` tier
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,6 +81,10 @@ pinned_venv venv-schemathesis "schemathesis==4.32.5 openapi-spec-validator==0.9.
 # `hitl sfn-local` and the engine's endpoint with `aws stepfunctions …` (issue 32).
 pinned_venv venv-awscli "awscli==1.46.3"
 "$TOOLS/venv-awscli/bin/aws" --version >/dev/null
+
+# A real SMTP server for the email notification tests (cli/tests/email.rs, issue 30).
+pinned_venv venv-smtp "aiosmtpd==1.4.6"
+"$TOOLS/venv-smtp/bin/python" -c "import aiosmtpd" >/dev/null
 
 # The deploy toolchain (SAM CLI, cargo-lambda, zig in one venv; the template's Rust target;
 # qemu-user and the arm64 C library to run arm64 bootstraps), for scripts/check-sam-build.sh.

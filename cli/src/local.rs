@@ -256,21 +256,51 @@ pub const WEBHOOK_URL: &str = "HITL_WEBHOOK_URL";
 /// so it stays out of shell history and process listings.
 pub const WEBHOOK_SECRET: &str = "HITL_WEBHOOK_SECRET";
 
-/// The notification log, and a signed webhook beside it when [`WEBHOOK_URL`] is set.
-fn with_webhook(file: FileNotifier) -> Result<Arc<dyn Notifier>> {
+/// The SMTP server email notifications go through (`smtp://host:port`,
+/// `smtp://user@host:587?tls=required`, `smtps://host:465`); with it, [`EMAIL_FROM`] and
+/// [`EMAIL_TO`] are required.
+pub const SMTP_URL: &str = "HITL_SMTP_URL";
+/// The SMTP password of the URL's user (never in the URL, never a flag).
+pub const SMTP_PASSWORD: &str = "HITL_SMTP_PASSWORD";
+/// The sender of email notifications (`HITL <hitl@example.com>`).
+pub const EMAIL_FROM: &str = "HITL_EMAIL_FROM";
+/// Who gets email, per group: `reviewers=rita@example.com,sam@example.com;escalations=olga@example.com`.
+pub const EMAIL_TO: &str = "HITL_EMAIL_TO";
+
+/// The notification log, plus a signed webhook when [`WEBHOOK_URL`] is set and email when
+/// [`SMTP_URL`] is set.
+fn with_channels(file: FileNotifier) -> Result<Arc<dyn Notifier>> {
     let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let Some(url) = set(WEBHOOK_URL) else {
-        return Ok(Arc::new(file));
-    };
-    let secret = set(WEBHOOK_SECRET).ok_or_else(|| {
-        anyhow::anyhow!("{WEBHOOK_URL} is set but {WEBHOOK_SECRET} is not: webhooks are signed")
-    })?;
-    // Timestamps from the wall clock: receivers compare them with theirs.
-    let webhook = hitl_channels::WebhookNotifier::new(&url, secret.as_bytes())?;
-    Ok(Arc::new(hitl_channels::Fanout::new(vec![
-        Arc::new(file),
-        Arc::new(webhook),
-    ])))
+    let mut channels: Vec<Arc<dyn Notifier>> = vec![Arc::new(file)];
+    if let Some(url) = set(WEBHOOK_URL) {
+        let secret = set(WEBHOOK_SECRET).ok_or_else(|| {
+            anyhow::anyhow!("{WEBHOOK_URL} is set but {WEBHOOK_SECRET} is not: webhooks are signed")
+        })?;
+        // Timestamps from the wall clock: receivers compare them with theirs.
+        channels.push(Arc::new(hitl_channels::WebhookNotifier::new(
+            &url,
+            secret.as_bytes(),
+        )?));
+    }
+    if let Some(url) = set(SMTP_URL) {
+        let from = set(EMAIL_FROM)
+            .ok_or_else(|| anyhow::anyhow!("{SMTP_URL} is set but {EMAIL_FROM} is not"))?;
+        let to = set(EMAIL_TO)
+            .ok_or_else(|| anyhow::anyhow!("{SMTP_URL} is set but {EMAIL_TO} is not"))?;
+        let to = hitl_channels::Recipients::parse(&to)
+            .map_err(|e| anyhow::anyhow!("{EMAIL_TO}: {e}"))?;
+        channels.push(Arc::new(hitl_channels::EmailNotifier::new(
+            &url,
+            set(SMTP_PASSWORD),
+            &from,
+            to,
+        )?));
+    }
+    Ok(if channels.len() == 1 {
+        channels.remove(0)
+    } else {
+        Arc::new(hitl_channels::Fanout::new(channels))
+    })
 }
 
 /// Adapts a typed handler (`I -> Result<O, HandlerError>`) to the engine's `TaskHandler`.
@@ -535,11 +565,11 @@ impl Runtime {
             )
             .with_metrics(Arc::new(LogMetrics))
             .with_resumer(resumer.clone())
-            .with_review_notifier(with_webhook(FileNotifier {
+            .with_review_notifier(with_channels(FileNotifier {
                 path: notifications.clone(),
                 clock: clock.clone(),
             })?)
-            .with_escalation_notifier(with_webhook(FileNotifier {
+            .with_escalation_notifier(with_channels(FileNotifier {
                 path: notifications.clone(),
                 clock: clock.clone(),
             })?)

@@ -1240,7 +1240,9 @@ fn a_review_request_links_to_the_page_when_its_url_is_known() {
     );
     // Without it, no link (and no guess at one).
     let plain = dir.path().join("plain");
-    assert!(hitl(&plain, &["start", "--subject", subject]).status.success());
+    assert!(hitl(&plain, &["start", "--subject", subject])
+        .status
+        .success());
     let log = std::fs::read_to_string(plain.join("notifications.jsonl")).unwrap();
     assert!(!log.contains("\"link\""), "{log}");
 }

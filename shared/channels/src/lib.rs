@@ -1,10 +1,12 @@
 //! Notification channels beyond SNS and the local log (issue 30): a generic webhook that
 //! signs what it sends, so a receiver can check it came from this deployment, unchanged and
-//! recently.
+//! recently, and email over SMTP to the addresses of each group.
 
+pub mod email;
 pub mod fanout;
 pub mod webhook;
 
+pub use email::{EmailNotifier, Recipients};
 pub use fanout::Fanout;
 pub use webhook::{
     delivery_id, sign, verify, VerifyError, WebhookNotifier, DELIVERY_HEADER, SIGNATURE_HEADER,

@@ -1,0 +1,283 @@
+//! Email over SMTP (issue 30): each notification goes to the addresses configured for its
+//! group, as plain text that names the subject, the deadline both ways and the link to the
+//! workflow on the review page. The `Message-ID` is the notification's [`delivery_id`], so a
+//! retried notification is the same message to the mail system and to threads that
+//! deduplicate on it.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use hitl_domain::error::HandlerError;
+use hitl_domain::ports::{Notification, NotificationKind, Notifier};
+use lettre::message::{header::ContentType, Mailbox};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::webhook::delivery_id;
+
+/// Addresses per group: `reviewers=rita@example.com,sam@example.com;escalations=olga@example.com`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recipients(BTreeMap<String, Vec<Mailbox>>);
+
+impl Recipients {
+    /// Reads the `group=address,address;group=address` form; a malformed entry or address is
+    /// refused naming it.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut groups = BTreeMap::new();
+        for entry in text.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+            let (group, addresses) = entry
+                .split_once('=')
+                .ok_or_else(|| format!("{entry:?} is not group=address[,address]"))?;
+            let group = group.trim();
+            if group.is_empty() {
+                return Err(format!("{entry:?} names no group"));
+            }
+            let mailboxes = addresses
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(|a| {
+                    a.parse::<Mailbox>()
+                        .map_err(|e| format!("{a:?} (group {group}) is not an email address: {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if mailboxes.is_empty() {
+                return Err(format!("group {group} has no address"));
+            }
+            groups.insert(group.to_owned(), mailboxes);
+        }
+        if groups.is_empty() {
+            return Err("no group=address entry".into());
+        }
+        Ok(Self(groups))
+    }
+
+    /// The addresses of `group` (none: the group gets no email).
+    pub fn of(&self, group: &str) -> &[Mailbox] {
+        self.0.get(group).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Sends notifications by SMTP.
+pub struct EmailNotifier {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    to: Recipients,
+}
+
+impl std::fmt::Debug for EmailNotifier {
+    // The transport holds the credentials: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailNotifier")
+            .field("from", &self.from.to_string())
+            .field("to", &self.to)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmailNotifier {
+    /// Over the SMTP server at `url` (`smtp://host:port` in the clear for a local relay,
+    /// `smtp://host:587?tls=required` for STARTTLS, `smtps://host:465` for TLS), signing in
+    /// with the URL's user and `password` when given; from `from`, to `to`.
+    pub fn new(
+        url: &str,
+        password: Option<String>,
+        from: &str,
+        to: Recipients,
+    ) -> Result<Self, HandlerError> {
+        let config = |m: String| HandlerError::Config(m);
+        let parsed =
+            url::Url::parse(url).map_err(|e| config(format!("the SMTP URL is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "smtp" | "smtps") {
+            return Err(config(format!(
+                "the SMTP URL must start with smtp:// or smtps://, not {}://",
+                parsed.scheme()
+            )));
+        }
+        if parsed.password().is_some() {
+            return Err(config(
+                "the SMTP URL must not hold a password: give it in its own variable".into(),
+            ));
+        }
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| config(format!("the SMTP URL: {e}")))?
+            .timeout(Some(std::time::Duration::from_secs(20)));
+        if let Some(password) = password {
+            builder = builder.credentials(Credentials::new(parsed.username().to_owned(), password));
+        }
+        Ok(Self {
+            transport: builder.build(),
+            from: from
+                .parse()
+                .map_err(|e| config(format!("the sender {from:?} is not an email address: {e}")))?,
+            to,
+        })
+    }
+
+    /// The message for `notification` to `to`.
+    pub fn message(
+        &self,
+        notification: &Notification,
+        to: &[Mailbox],
+    ) -> Result<Message, HandlerError> {
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(subject(notification))
+            .message_id(Some(format!("<{}@hitl>", delivery_id(notification))))
+            .header(ContentType::TEXT_PLAIN);
+        for address in to {
+            builder = builder.to(address.clone());
+        }
+        builder
+            .body(body(notification))
+            .map_err(|e| HandlerError::NotificationFailed(format!("building the email: {e}")))
+    }
+}
+
+/// "Review requested: Cedar Candles, draft 2".
+fn subject(n: &Notification) -> String {
+    let what = match n.kind {
+        NotificationKind::ReviewRequested => "Review requested",
+        NotificationKind::Escalated => "Escalated",
+        NotificationKind::ReviewReminder => "Review reminder",
+        NotificationKind::ResolutionReminder => "Resolution reminder",
+    };
+    // One line: a subject name cannot add headers.
+    let name: String = n.subject_name.chars().filter(|c| !c.is_control()).collect();
+    format!("{what}: {name}, draft {}", n.iteration)
+}
+
+fn body(n: &Notification) -> String {
+    let mut text = format!("{}\n\n", n.message);
+    // The link, unless the message already ends with it.
+    if let Some(link) = n.link.as_ref().filter(|l| !n.message.contains(l.as_str())) {
+        text.push_str(&format!("Open it on the review page: {link}\n\n"));
+    }
+    text.push_str(&format!(
+        "Workflow {} · iteration {} · group {}\n",
+        n.workflow_id, n.iteration, n.reviewer_group
+    ));
+    if let Some(reason) = &n.reason {
+        text.push_str(&format!("Reason: {reason}\n"));
+    }
+    text
+}
+
+#[async_trait]
+impl Notifier for EmailNotifier {
+    async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
+        let to = self.to.of(&notification.reviewer_group);
+        if to.is_empty() {
+            tracing::info!(group = %notification.reviewer_group, "no email address for this group");
+            return Ok(());
+        }
+        let message = self.message(notification, to)?;
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| HandlerError::NotificationFailed(format!("email: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn notification() -> Notification {
+        Notification {
+            kind: NotificationKind::ReviewRequested,
+            workflow_id: "wf-1".into(),
+            subject_name: "Cedar\r\nBcc: x@evil.example Candles".into(),
+            iteration: 2,
+            reviewer_group: "reviewers".into(),
+            reason: None,
+            message: "Draft 2 of Cedar Candles is ready for review; decide by 2026-12-10 09:00 UTC (in 72 h).".into(),
+            link: Some("http://127.0.0.1:8080/#/workflows/wf-1".into()),
+        }
+    }
+
+    #[test]
+    fn recipients_are_read_per_group_and_bad_entries_are_named() {
+        let r = Recipients::parse(
+            "reviewers=rita@example.com, sam@example.com; escalations=Olga <olga@example.com>",
+        )
+        .unwrap();
+        assert_eq!(r.of("reviewers").len(), 2);
+        assert_eq!(r.of("escalations")[0].email.to_string(), "olga@example.com");
+        assert!(r.of("marketing").is_empty());
+        for (bad, says) in [
+            ("reviewers", "not group=address"),
+            ("=a@example.com", "names no group"),
+            ("reviewers=", "has no address"),
+            (
+                "reviewers=not-an-address",
+                "\"not-an-address\" (group reviewers)",
+            ),
+            ("", "no group=address"),
+        ] {
+            let err = Recipients::parse(bad).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_message_is_one_subject_line_with_the_link_and_a_stable_id() {
+        let to = Recipients::parse("reviewers=rita@example.com").unwrap();
+        let email = EmailNotifier::new(
+            "smtp://127.0.0.1:2525",
+            None,
+            "HITL <hitl@example.com>",
+            to.clone(),
+        )
+        .unwrap();
+        let n = notification();
+        let text =
+            String::from_utf8(email.message(&n, to.of("reviewers")).unwrap().formatted()).unwrap();
+        let headers = text.split("\r\n\r\n").next().unwrap();
+        assert!(
+            !headers.to_ascii_lowercase().contains("\r\nbcc:"),
+            "{headers}"
+        );
+        assert!(
+            headers
+                .contains("Subject: Review requested: CedarBcc: x@evil.example Candles, draft 2"),
+            "{headers}"
+        );
+        assert!(
+            headers.contains(&format!("Message-ID: <{}@hitl>", delivery_id(&n))),
+            "{headers}"
+        );
+        assert!(
+            text.contains("Open it on the review page: http://127.0.0.1:8080/#/workflows/wf-1"),
+            "{text}"
+        );
+        let again =
+            String::from_utf8(email.message(&n, to.of("reviewers")).unwrap().formatted()).unwrap();
+        assert!(again.contains(&format!("<{}@hitl>", delivery_id(&n))));
+    }
+
+    #[test]
+    fn bad_settings_are_configuration_errors() {
+        let to = Recipients::parse("reviewers=rita@example.com").unwrap();
+        for (url, from, says) in [
+            (
+                "http://mail.example.com",
+                "hitl@example.com",
+                "smtp:// or smtps://",
+            ),
+            (
+                "smtp://user:secret@mail.example.com",
+                "hitl@example.com",
+                "must not hold a password",
+            ),
+            ("smtp://mail.example.com", "not an address", "sender"),
+        ] {
+            let err = EmailNotifier::new(url, None, from, to.clone()).unwrap_err();
+            assert_eq!(err.name().as_str(), "ConfigError");
+            assert!(err.to_string().contains(says), "{url}: {err}");
+            assert!(!err.to_string().contains("secret"), "{err}");
+        }
+    }
+}
