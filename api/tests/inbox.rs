@@ -649,3 +649,71 @@ async fn product_description_corrections_are_judged_by_its_schema_at_the_api() {
         "{changed:?}"
     );
 }
+
+/// Issue 30: the queue is searched by subject name, subject id or workflow id, and filtered by
+/// artifact type and category; bad values are refused naming the parameter.
+#[tokio::test]
+async fn the_queue_is_searched_and_filtered_by_type_and_category() {
+    use hitl_domain::model::TaskToken;
+    use hitl_domain::rules;
+    use hitl_domain::store::contract::sample_workflow;
+    let s = Server::start().await;
+    let now = s.now();
+    for (id, name, category, kind) in [
+        ("wf-cedar", "Cedar Candles", "home", "brand-metadata"),
+        ("wf-lumen", "Lumen Lamp", "lighting", "product-description"),
+        ("wf-alpha", "Alpha Roasters", "food", "brand-metadata"),
+    ] {
+        let mut wf = sample_workflow(id);
+        wf.subject.name = name.into();
+        wf.subject.id = format!("s-{id}");
+        wf.subject.category = Some(category.into());
+        wf.config.artifact_type = hitl_domain::types::builtin(kind).unwrap().reference();
+        let wf = rules::record_artifact(&wf, 1, "h1", now).unwrap().unwrap();
+        let wf = rules::request_review(&wf, 1, TaskToken::new(task_token(id, 1)), now).unwrap();
+        s.store.create_workflow(&wf).await.unwrap();
+    }
+    let ids = |path: &'static str| {
+        let s = &s;
+        async move {
+            let r = s.get(path, Some(&s.reviewers.rita)).await;
+            assert_eq!(r.status, 200, "{path}: {}", r.body);
+            let mut ids: Vec<String> = r.json()["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["workflow_id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(ids("/reviews?q=cedar").await, ["wf-cedar"]);
+    assert_eq!(ids("/reviews?q=S-WF-AL").await, ["wf-alpha"]);
+    assert_eq!(ids("/reviews?q=wf-lu").await, ["wf-lumen"]);
+    assert_eq!(
+        ids("/reviews?type=brand-metadata").await,
+        ["wf-alpha", "wf-cedar"]
+    );
+    assert_eq!(
+        ids("/reviews?type=product-description&q=lamp").await,
+        ["wf-lumen"]
+    );
+    assert_eq!(ids("/reviews?category=FOOD").await, ["wf-alpha"]);
+    assert!(ids("/reviews?q=nothing-like-it").await.is_empty());
+    let r = s
+        .get(
+            "/reviews?q=%20&type=Brand&category=",
+            Some(&s.reviewers.rita),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let mut fields = r.error_fields();
+    fields.sort();
+    assert_eq!(fields, ["category", "q", "type"]);
+    let item = s
+        .get("/reviews?q=lumen", Some(&s.reviewers.rita))
+        .await
+        .json();
+    assert_eq!(item["items"][0]["artifact_type"], "product-description");
+}

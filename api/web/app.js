@@ -7,7 +7,7 @@ import { stopRenewing } from './js/claims.js';
 import { showCorrections, addCorrection } from './js/decision.js';
 import { showActionFields, toggleFinalMode } from './js/escalation.js';
 import { $, flash, focusOn, show } from './js/page.js';
-import { loadQueue } from './js/queue.js';
+import { claimSelected, loadQueue } from './js/queue.js';
 import { forget, signOut, signOutByReviewer } from './js/session.js';
 import { onSessionEnd, state } from './js/state.js';
 import { changeClaim, submit, submitResolution } from './js/submissions.js';
@@ -86,6 +86,19 @@ document.addEventListener('DOMContentLoaded', () => {
   $('refresh').addEventListener('click', () => loadQueue(false));
   $('filter-group').addEventListener('change', () => loadQueue(false));
   $('filter-claim').addEventListener('change', () => loadQueue(false));
+  $('filter-type').addEventListener('change', () => loadQueue(false));
+  $('filter-category').addEventListener('change', () => loadQueue(false));
+  $('sort').addEventListener('change', () => loadQueue(false));
+  // Search as you type, once typing pauses; Enter searches at once.
+  let searchTimer = null;
+  $('filter-q').addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => loadQueue(false), 300);
+  });
+  $('filter-q').addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') { clearTimeout(searchTimer); loadQueue(false); }
+  });
+  $('claim-selected').addEventListener('click', claimSelected);
   $('more').addEventListener('click', () => loadQueue(true));
   $('back').addEventListener('click', () => { location.hash = '#/'; });
   $('add-correction').addEventListener('click', addCorrection);

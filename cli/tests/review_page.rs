@@ -920,7 +920,7 @@ fn a_type_runs_its_loop_on_the_review_page(
             ("HITL_E2E_WORKFLOW_LIMIT", &limit),
             ("HITL_E2E_SPEC", &spec.to_string()),
         ],
-        "types page passed: 9 steps",
+        "types page passed: 10 steps",
     );
 
     // The outcomes, seen from outside the browser.

@@ -108,6 +108,45 @@ await run(LABEL, artifacts, async (ctx) => {
     return version;
   });
 
+  await step('the queue: time left, type filter, search, sort, and two reviews claimed at once', async () => {
+    const rows = async () => page.$$eval('#queue-body tr', (trs) => trs.map((tr) => {
+      const td = Array.from(tr.querySelectorAll('td'));
+      return { subject: td[0].textContent, due: td[3].querySelector('.due') ? td[3].querySelector('.due').textContent : '', claimed: td[5].textContent, type: td[6].textContent };
+    }));
+    const all = await until('three reviews in the queue', async () => { const r = await rows(); return r.length === 3 ? r : false; });
+    expect(all.every((r) => /^due in (3 d|7\d h)$/.test(r.due)), 'time left, in words: ' + JSON.stringify(all.map((r) => r.due)));
+    expect(all.every((r) => r.type === spec.type.replace(/-/g, ' ')), 'the type column: ' + JSON.stringify(all.map((r) => r.type)));
+    await until('the type filter offers ' + spec.type, async () => (await page.locator('#filter-type option[value="' + spec.type + '"]').count()) === 1);
+    await reloadQueue(page, () => page.selectOption('#filter-type', spec.type));
+    expect((await rows()).length === 3, 'all three are of that type');
+    await page.fill('#filter-q', 'two');
+    await page.waitForResponse((r) => r.url().includes('/reviews?') && r.url().includes('q=two'));
+    await page.waitForSelector('#queue[aria-busy="false"]', { state: 'attached' });
+    const found = await rows();
+    expect(found.length === 1 && /^Lumen Two /.test(found[0].subject), 'search finds Lumen Two alone: ' + JSON.stringify(found));
+    await page.fill('#filter-q', '');
+    await reloadQueue(page, () => page.press('#filter-q', 'Enter'));
+    await reloadQueue(page, () => page.selectOption('#sort', 'newest'));
+    const caption = await page.textContent('#queue-caption');
+    expect(/newest first$/.test(caption), 'the caption says the order: ' + caption);
+    const out = await audit('queue with filters');
+    // By keyboard: Space on two checkboxes, then Enter on "Claim selected".
+    for (const name of ['Lumen One', 'Lumen Two']) {
+      await page.focus('#queue-body input.pick[aria-label^="Select ' + name + ',"]');
+      await page.keyboard.press('Space');
+    }
+    await page.focus('#claim-selected');
+    await page.keyboard.press('Enter');
+    const said = await textMatches(page, '#flash', /^Claimed 2 of 2 reviews: /, 'the bulk claim confirmation');
+    const after = await until('both claimed', async () => {
+      const r = await rows();
+      return r.filter((x) => x.claimed === 'you').length === 2 ? r : false;
+    });
+    expect(after.find((x) => /^Lumen Three /.test(x.subject)).claimed === '—', 'the third is not claimed');
+    await shot(page, '00-queue.png');
+    return JSON.stringify(said) + '; ' + out;
+  });
+
   await step('the draft names its type and shows list items one per row', async () => {
     await open(edit, '#queue-body');
     const f = await facts();

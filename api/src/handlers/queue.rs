@@ -66,14 +66,62 @@ pub(crate) async fn list_reviews(
             ClaimFilter::Any
         }
     };
+    // Issue 30: search by subject (name or id) or workflow id, and filters by type and
+    // category; text compares without case.
+    let search = query.get("q").map(|q| q.trim().to_lowercase());
+    if search
+        .as_ref()
+        .is_some_and(|q| q.is_empty() || q.chars().count() > 100)
+    {
+        errors.push(hitl_domain::FieldError::new(
+            "q",
+            "must be 1..=100 characters of a subject name, a subject id or a workflow id",
+        ));
+    }
+    let artifact_type = query.get("type").cloned();
+    if artifact_type
+        .as_deref()
+        .is_some_and(|t| !hitl_domain::types::valid_name(t))
+    {
+        errors.push(hitl_domain::FieldError::new(
+            "type",
+            "must be an artifact type name: 1..=64 characters of a-z, 0-9 and '-'",
+        ));
+    }
+    let category = query.get("category").map(|c| c.trim().to_lowercase());
+    if category
+        .as_ref()
+        .is_some_and(|c| c.is_empty() || c.chars().count() > 60)
+    {
+        errors.push(hitl_domain::FieldError::new(
+            "category",
+            "must be 1..=60 characters",
+        ));
+    }
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
+    let matches_search = |w: &hitl_domain::model::Workflow| {
+        search.as_ref().is_none_or(|q| {
+            w.subject.name.to_lowercase().contains(q.as_str())
+                || w.subject.id.to_lowercase().contains(q.as_str())
+                || w.id.to_lowercase().contains(q.as_str())
+        }) && artifact_type
+            .as_ref()
+            .is_none_or(|t| &w.config.artifact_type.name == t)
+            && category.as_ref().is_none_or(|c| {
+                w.subject
+                    .category
+                    .as_ref()
+                    .is_some_and(|own| own.to_lowercase() == *c)
+            })
+    };
     let now = state.ports.clock.now();
     let visible = |caller: &Identity, w: &hitl_domain::model::Workflow| {
         let holder = w.pending_review.as_ref().and_then(|p| p.live_claim(now));
         let mine = holder.is_some_and(|c| c.held_by(&caller.id, &caller.name));
         caller.may_review(&w.config.reviewer_group)
+            && matches_search(w)
             && group.as_ref().is_none_or(|g| &w.config.reviewer_group == g)
             && match claim {
                 ClaimFilter::Any => true,
@@ -86,7 +134,7 @@ pub(crate) async fn list_reviews(
         &state,
         &caller,
         query,
-        &["reviewer_group", "claim"],
+        &["reviewer_group", "claim", "q", "type", "category"],
         WorkflowStatus::AwaitingReview,
         &visible,
         views::review_item,

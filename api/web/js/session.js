@@ -34,6 +34,14 @@ export function forget() {
   while (groups.options.length > 1) { groups.remove(1); }
   groups.value = '';
   $('filter-claim').value = 'any';
+  // The last person's search, filters and the categories seen in their queue go too.
+  state.queueItems = [];
+  $('filter-type').value = '';
+  $('filter-category').value = '';
+  $('categories').textContent = '';
+  $('filter-q').value = '';
+  $('sort').value = 'due';
+  $('claim-selected').hidden = true;
   clearWorkflow('');
   resetForm();
   $('resolve').reset();

@@ -3,6 +3,9 @@
 
 export const state = {
   cursor: null,
+  // The queue's items loaded so far (sorted on the page), and whether the type filter lists the types.
+  queueItems: [],
+  typesListed: false,
   workflow: null,
   // The open workflow's artifact type (GET /types/{name}?version=): schemas and hints.
   type: null,

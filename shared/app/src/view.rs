@@ -55,6 +55,8 @@ pub struct ReviewItem {
     pub claim: Option<hitl_domain::model::Claim>,
     /// Last change of the workflow.
     pub updated_at: DateTime<Utc>,
+    /// The artifact type's name (issue 28), for filtering and display.
+    pub artifact_type: String,
 }
 
 /// A page of the review queue.
@@ -423,6 +425,7 @@ pub fn review_item(workflow: &Workflow, now: DateTime<Utc>) -> ReviewItem {
             .unwrap_or_default(),
         claim: review.as_ref().and_then(|r| r.claim.clone()),
         updated_at: workflow.updated_at,
+        artifact_type: workflow.config.artifact_type.name.clone(),
     }
 }
 
