@@ -136,12 +136,17 @@ pub struct Clients {
 }
 
 impl Clients {
-    /// Builds every client from `config`.
-    pub fn new(config: &SdkConfig) -> Result<Self> {
+    /// Builds every client from `config`; Step Functions at `sfn_endpoint` when given (a local
+    /// Step Functions endpoint such as `hitl sfn-local`, beside other services elsewhere).
+    pub fn new(config: &SdkConfig, sfn_endpoint: Option<&str>) -> Result<Self> {
+        let mut sfn = aws_sdk_sfn::config::Builder::from(config);
+        if let Some(endpoint) = sfn_endpoint {
+            sfn = sfn.endpoint_url(endpoint);
+        }
         Ok(Self {
             cloudformation: aws_sdk_cloudformation::Client::new(config),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
-            sfn: aws_sdk_sfn::Client::new(config),
+            sfn: aws_sdk_sfn::Client::from_conf(sfn.build()),
             lambda: aws_sdk_lambda::Client::new(config),
             bedrock_agent: aws_sdk_bedrockagent::Client::new(config),
             http: reqwest::Client::builder()

@@ -33,6 +33,10 @@ pub struct AwsArgs {
     /// Send every AWS call to this endpoint (an emulator such as moto or LocalStack).
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
+    /// Send Step Functions calls to this endpoint instead (a local Step Functions endpoint such
+    /// as `hitl sfn-local`, while the other services stay where they are).
+    #[arg(long, env = "AWS_ENDPOINT_URL_SFN")]
+    pub sfn_endpoint_url: Option<String>,
     /// Table name (overrides the stack output TableName).
     #[arg(long, env = "HITL_TABLE_NAME")]
     pub table: Option<String>,
@@ -152,7 +156,7 @@ async fn sdk_config(args: &AwsArgs) -> aws_config::SdkConfig {
 /// Runs `hitl aws …`.
 pub async fn run(args: AwsArgs, as_json: bool) -> Result<ExitCode> {
     let config = sdk_config(&args).await;
-    let clients = Clients::new(&config)?;
+    let clients = Clients::new(&config, args.sfn_endpoint_url.as_deref())?;
     if let AwsCommand::DeployAgent(deploy) = &args.command {
         return deploy_agent(&clients, deploy, as_json).await;
     }

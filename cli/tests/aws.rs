@@ -1,7 +1,11 @@
-//! `hitl aws` against moto server (AWS emulated on 127.0.0.1): the real `hitl` binary with the
-//! real SDK clients, a CloudFormation stack whose outputs and parameters name the resources,
-//! a DynamoDB table with the status index, a Standard state machine waiting on a task token,
-//! Lambda functions, and the real reviewer API router on the same table. Bedrock is not
+//! `hitl aws` against emulated AWS on 127.0.0.1: the real `hitl` binary with the real SDK
+//! clients, a CloudFormation stack whose outputs and parameters name the resources, a DynamoDB
+//! table with the status index, Lambda functions and an SQS queue on moto server, and — issue
+//! 32 — the Step Functions part on this project's own endpoint (`statemachine::service`, what
+//! `hitl sfn-local` serves), not on moto: a Standard state machine waiting on a task token
+//! (`sqs:sendMessage.waitForTaskToken`, whose message a handler posts to moto's queue), driven
+//! by `hitl aws` through `AWS_ENDPOINT_URL_SFN`. The real reviewer API router runs on the same
+//! table. Bedrock is not
 //! implemented by moto; `deploy-agent` and the alias check are tested with `aws-smithy-mocks`
 //! in `cli/tests/aws_agent.rs`.
 //!
@@ -30,20 +34,16 @@ use serde_json::{json, Value};
 
 const STACK: &str = "hitl-moto";
 
-impl Moto {
-    /// Runs `hitl --json aws --stack hitl-moto <args>` against moto.
-    fn hitl(&self, args: &[&str]) -> Output {
-        self.hitl_as(&["--json"], args)
-    }
-
-    /// Runs `hitl <global> aws --stack hitl-moto <args>` against moto (no `--json` unless
-    /// `global` has it).
+impl Env {
+    /// Runs `hitl <global> aws --stack hitl-moto <args>` against moto, Step Functions against
+    /// the project's endpoint (no `--json` unless `global` has it).
     fn hitl_as(&self, global: &[&str], args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_hitl"))
             .args(global)
             .args(["aws", "--stack", STACK])
             .args(args)
-            .env("AWS_ENDPOINT_URL", &self.url)
+            .env("AWS_ENDPOINT_URL", &self.moto.url)
+            .env("AWS_ENDPOINT_URL_SFN", &self.sfn_url)
             .env("AWS_REGION", REGION)
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -109,26 +109,35 @@ fn template() -> Value {
     })
 }
 
+/// One SQS operation on moto through the JSON protocol.
+async fn sqs(moto_url: &str, operation: &str, body: Value) -> Value {
+    reqwest::Client::new()
+        .post(moto_url)
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amz-target", format!("AmazonSQS.{operation}"))
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20260101/eu-west-1/sqs/aws4_request, SignedHeaders=host, Signature=x",
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Receives one message from an SQS queue through moto's JSON protocol.
 async fn receive_token(moto: &Moto, queue_url: &str) -> Value {
-    let http = reqwest::Client::new();
     let started = Instant::now();
     loop {
-        let answer: Value = http
-            .post(&moto.url)
-            .header("content-type", "application/x-amz-json-1.0")
-            .header("x-amz-target", "AmazonSQS.ReceiveMessage")
-            .header(
-                "authorization",
-                "AWS4-HMAC-SHA256 Credential=test/20260101/eu-west-1/sqs/aws4_request, SignedHeaders=host, Signature=x",
-            )
-            .body(json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 1}).to_string())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = sqs(
+            &moto.url,
+            "ReceiveMessage",
+            json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 1}),
+        )
+        .await;
         if let Some(message) = answer["Messages"].get(0) {
             return serde_json::from_str(message["Body"].as_str().unwrap()).unwrap();
         }
@@ -166,6 +175,7 @@ async fn execution_status(
 struct Env {
     moto: Moto,
     sfn: aws_sdk_sfn::Client,
+    sfn_url: String,
     store: Arc<dyn WorkflowStore>,
     table: String,
     api_url: String,
@@ -184,29 +194,51 @@ impl Env {
     async fn new() -> Self {
         let moto = Moto::start().await;
         let sdk = moto.sdk().await;
-        let sfn = aws_sdk_sfn::Client::new(&sdk);
+        // Step Functions: the project's endpoint, its SQS integration a handler that posts the
+        // message (with the task token) to moto's queue, as the service would.
+        let sfn_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sfn_url = format!("http://{}", sfn_listener.local_addr().unwrap());
+        let moto_url = moto.url.clone();
+        let registry = statemachine::HandlerRegistry::new().with_fn(
+            "sqs:sendMessage",
+            move |input: Value, _ctx: statemachine::TaskContext| {
+                let moto_url = moto_url.clone();
+                async move {
+                    let sent: Value = sqs(
+                        &moto_url,
+                        "SendMessage",
+                        json!({"QueueUrl": input["QueueUrl"], "MessageBody": input["MessageBody"].to_string()}),
+                    )
+                    .await;
+                    Ok(json!({"MessageId": sent["MessageId"]}))
+                }
+            },
+        );
+        let engine = Arc::new(
+            statemachine::service::endpoint_engine(
+                Arc::new(statemachine::MemoryExecutionStore::new()),
+                registry,
+            )
+            .unwrap(),
+        );
+        tokio::spawn(statemachine::service::serve(sfn_listener, engine));
+        let sfn = aws_sdk_sfn::Client::from_conf(
+            aws_sdk_sfn::config::Builder::from(&sdk)
+                .endpoint_url(&sfn_url)
+                .build(),
+        );
 
         // The API: the real reviewer router, served on loopback (its URL is a stack output).
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_url = format!("http://{}", listener.local_addr().unwrap());
 
         // The queue the waiting task posts its token to, and the state machine.
-        let sqs_http = reqwest::Client::new();
-        let created: Value = sqs_http
-            .post(&moto.url)
-            .header("content-type", "application/x-amz-json-1.0")
-            .header("x-amz-target", "AmazonSQS.CreateQueue")
-            .header(
-                "authorization",
-                "AWS4-HMAC-SHA256 Credential=test/20260101/eu-west-1/sqs/aws4_request, SignedHeaders=host, Signature=x",
-            )
-            .body(json!({"QueueName": "review-tokens"}).to_string())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let created = sqs(
+            &moto.url,
+            "CreateQueue",
+            json!({"QueueName": "review-tokens"}),
+        )
+        .await;
         let queue_url = created["QueueUrl"].as_str().unwrap().to_owned();
         let definition = json!({"StartAt": "WaitForFeedback", "States": {"WaitForFeedback": {
             "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
@@ -270,6 +302,7 @@ impl Env {
         Self {
             moto,
             sfn,
+            sfn_url,
             store,
             table,
             api_url,
@@ -280,7 +313,7 @@ impl Env {
 
     /// `hitl --json aws --stack hitl-moto <args>`.
     fn hitl(&self, args: &[&str]) -> Output {
-        self.moto.hitl(args)
+        self.hitl_as(&["--json"], args)
     }
 
     /// Starts `request_id` for subject `subject_id` with `hitl aws start` and returns its
@@ -543,7 +576,7 @@ async fn status_json_is_the_stored_workflow_and_its_execution_never_the_token() 
 async fn status_text_is_the_local_status_text() {
     let env = Env::new().await;
     let wf = env.awaiting_review("req-1", "s1").await;
-    let out = env.moto.hitl_as(&[], &["status", &wf.id]);
+    let out = env.hitl_as(&[], &["status", &wf.id]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains(&format!("workflow   {}", wf.id)), "{text}");
@@ -594,7 +627,7 @@ async fn list_shows_the_stacks_workflows_newest_first_and_by_status() {
     assert_eq!(waiting[0]["workflow_id"], escalated.id.as_str());
     assert_eq!(waiting[0]["escalation"]["reason"], "review_timeout");
     // The table, as `hitl list` prints it, and no task token in either form.
-    let text = env.moto.hitl_as(&[], &["list", "--status", "escalated"]);
+    let text = env.hitl_as(&[], &["list", "--status", "escalated"]);
     assert!(text.status.success(), "{}", stderr(&text));
     assert!(stdout(&text).contains("1 workflow(s)"), "{}", stdout(&text));
     assert!(
@@ -698,7 +731,7 @@ async fn accepted_feedback_resumes_the_execution() {
 async fn feedback_text_names_the_key_to_retry_with() {
     let env = Env::new().await;
     let wf = env.awaiting_review("req-1", "s1").await;
-    let out = env.moto.hitl_as(
+    let out = env.hitl_as(
         &[],
         &[
             "feedback",
@@ -943,7 +976,7 @@ async fn export_prints_the_outcome_rebuilt_from_the_table() {
     let open = env.awaiting_review("req-1", "s1").await;
     // An escalated workflow's outcome is its Workflow Finished event, byte for byte as the
     // local export builds it.
-    let out = env.moto.hitl_as(&[], &["export", &esc.id]);
+    let out = env.hitl_as(&[], &["export", &esc.id]);
     assert!(out.status.success(), "{}", stderr(&out));
     let stored = env.workflow(&esc.id).await;
     let mut expected =
