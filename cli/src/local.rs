@@ -485,18 +485,29 @@ impl Runtime {
         layer: &dyn Fn(Arc<dyn WorkflowStore>) -> Arc<dyn WorkflowStore>,
         definition: &str,
     ) -> Result<Self> {
-        Self::open_engine(data_dir, agent, layer, definition, EngineConfig::default())
+        Self::open_engine(
+            data_dir,
+            agent,
+            layer,
+            definition,
+            EngineConfig::default(),
+            Vec::new(),
+        )
     }
 
     /// The runtime behind `hitl sfn-local`: the same data directory, handlers and state
     /// machine, with an engine that lets timers run in real time (a Step Functions endpoint
     /// answers StartExecution while the execution still runs, as AWS does).
-    pub fn open_endpoint(data_dir: Option<&Path>, agent: Arc<dyn MetadataAgent>) -> Result<Self> {
+    pub fn open_endpoint(
+        data_dir: Option<&Path>,
+        agent: Arc<dyn MetadataAgent>,
+        lambdas: Vec<(String, Arc<dyn statemachine::TaskHandler>)>,
+    ) -> Result<Self> {
         let config = EngineConfig {
             auto_advance_timers: false,
             ..EngineConfig::default()
         };
-        Self::open_engine(data_dir, agent, &|store| store, DEFINITION, config)
+        Self::open_engine(data_dir, agent, &|store| store, DEFINITION, config, lambdas)
     }
 
     fn open_engine(
@@ -505,6 +516,7 @@ impl Runtime {
         layer: &dyn Fn(Arc<dyn WorkflowStore>) -> Arc<dyn WorkflowStore>,
         definition: &str,
         config: EngineConfig,
+        lambdas: Vec<(String, Arc<dyn statemachine::TaskHandler>)>,
     ) -> Result<Self> {
         let (store, exec_store, notifications): (
             Arc<dyn WorkflowStore>,
@@ -583,12 +595,13 @@ impl Runtime {
                 }),
                 LOCAL_ENVIRONMENT,
             );
-        let engine = Arc::new(Engine::new(
-            exec_store,
-            registry(&ports),
-            engine_clock,
-            config,
-        ));
+        // Functions served elsewhere (a Lambda Runtime Interface Emulator per function, for
+        // `hitl sfn-local --lambda`) take the place of any handler of the same name.
+        let mut handlers = registry(&ports);
+        for (name, handler) in lambdas {
+            handlers.insert(name, handler);
+        }
+        let engine = Arc::new(Engine::new(exec_store, handlers, engine_clock, config));
         let _ = resumer.engine.set(Arc::downgrade(&engine));
         let definition = statemachine::substitute(definition, &substitutions())?;
         let state_machine_arn = engine.create_state_machine(STATE_MACHINE_NAME, &definition)?;

@@ -336,3 +336,173 @@ async fn the_endpoint_keeps_serving_when_its_output_is_no_longer_read() {
     assert!(alive, "the endpoint ended when its output was closed");
     assert_eq!(listed.unwrap().state_machines().len(), 1);
 }
+
+/// A Lambda Runtime Interface Emulator's invoke route, as the emulator answers it: the
+/// function's result, or `{"errorType", "errorMessage"}` for a function error. The function
+/// doubles `n`; `{"fail": true}` raises `ValueError`. Returns the base URL and the payloads seen.
+async fn start_emulator() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    use axum::routing::post;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/2015-03-31/functions/function/invocations",
+        post(move |axum::Json(event): axum::Json<serde_json::Value>| {
+            let log = log.clone();
+            async move {
+                log.lock().unwrap().push(event.clone());
+                if event["fail"] == true {
+                    axum::Json(serde_json::json!({"errorType": "ValueError", "errorMessage": "n must be a number"}))
+                } else {
+                    axum::Json(serde_json::json!({"doubled": event["n"].as_i64().unwrap_or(0) * 2}))
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+/// Issue 32: `--lambda NAME=URL` sends a function's tasks to a Lambda Runtime Interface
+/// Emulator: its ARN and `lambda:invoke` both reach it, its result is the task's result, and a
+/// function error fails the task with the function's `errorType`, which `Catch` matches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_behind_a_runtime_interface_emulator_runs_the_tasks_that_name_it() {
+    let (rie, seen) = start_emulator().await;
+    let endpoint = start_endpoint_with(&[
+        "--lambda",
+        &format!("doubler={rie}"),
+        "--lambda",
+        "gone=http://127.0.0.1:9",
+    ]);
+    let sfn = client(&endpoint.url).await;
+    let definition = serde_json::json!({"StartAt": "Double", "States": {
+        "Double": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:doubler",
+            "ResultPath": "$.first", "Next": "Again"},
+        "Again": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "doubler", "Payload": {"n.$": "$.first.doubled", "fail.$": "$.fail_second"}},
+            "ResultSelector": {"doubled.$": "$.Payload.doubled"}, "ResultPath": "$.second",
+            "Catch": [{"ErrorEquals": ["ValueError"], "ResultPath": "$.error", "Next": "Caught"}],
+            "End": true},
+        "Caught": {"Type": "Pass", "End": true}}});
+    let arn = sfn
+        .create_state_machine()
+        .name("rie-doubler")
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/test")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let run = |name: &'static str, input: serde_json::Value| {
+        let sfn = sfn.clone();
+        let arn = arn.clone();
+        async move {
+            let started = sfn
+                .start_execution()
+                .state_machine_arn(&arn)
+                .name(name)
+                .input(input.to_string())
+                .send()
+                .await
+                .unwrap();
+            let status = until_done(&sfn, started.execution_arn()).await;
+            let described = sfn
+                .describe_execution()
+                .execution_arn(started.execution_arn())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                status,
+                ExecutionStatus::Succeeded,
+                "{:?}: {:?}",
+                described.error(),
+                described.cause()
+            );
+            let output = described.output().unwrap_or("null").to_owned();
+            serde_json::from_str::<serde_json::Value>(&output).unwrap()
+        }
+    };
+    let output = run("twice", serde_json::json!({"n": 5, "fail_second": false})).await;
+    assert_eq!(output["first"]["doubled"], 10, "{output}");
+    assert_eq!(output["second"]["doubled"], 20, "{output}");
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        [
+            serde_json::json!({"n": 5, "fail_second": false}),
+            serde_json::json!({"n": 10, "fail": false})
+        ],
+        "the emulator got each task's payload"
+    );
+    let output = run("caught", serde_json::json!({"n": 1, "fail_second": true})).await;
+    assert_eq!(output["error"]["Error"], "ValueError", "{output}");
+    assert_eq!(output["error"]["Cause"], "n must be a number", "{output}");
+
+    // An emulator that cannot be reached fails the task as the service does.
+    let gone = sfn
+        .create_state_machine()
+        .name("rie-gone")
+        .definition(
+            serde_json::json!({"StartAt": "Call", "States": {"Call": {"Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:gone", "End": true}}})
+            .to_string(),
+        )
+        .role_arn("arn:aws:iam::123456789012:role/test")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(&gone)
+        .input("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        until_done(&sfn, started.execution_arn()).await,
+        ExecutionStatus::Failed
+    );
+    let described = sfn
+        .describe_execution()
+        .execution_arn(started.execution_arn())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.error(), Some("Lambda.ServiceException"));
+    assert!(
+        described
+            .cause()
+            .unwrap_or_default()
+            .contains("function gone at http://127.0.0.1:9"),
+        "{:?}",
+        described.cause()
+    );
+}
+
+#[test]
+fn a_malformed_lambda_option_is_refused_naming_it() {
+    for (bad, says) in [
+        ("doubler", "is not NAME=URL"),
+        ("=http://127.0.0.1:9000", "is not a Lambda function name"),
+        (
+            "doubler=ftp://127.0.0.1",
+            "is not an http:// or https:// URL",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+            .args(["sfn-local", "--addr", "127.0.0.1:0", "--lambda", bad])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+}
