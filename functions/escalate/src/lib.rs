@@ -115,7 +115,12 @@ pub async fn handle(ports: &Ports, input: EscalateInput) -> Result<WorkflowOutco
             Err(other) => return Err(other.into()),
         }
     } else {
-        let message = escalation.map(|e| e.detail).unwrap_or_default();
+        // Named first: the subject, then why it was escalated.
+        let message = format!(
+            "{} was escalated: {}",
+            workflow.subject.name,
+            escalation.map(|e| e.detail).unwrap_or_default()
+        );
         // Where to resolve it: the review page at this workflow, when its URL is known.
         let link = ports
             .settings
@@ -260,6 +265,11 @@ mod tests {
         assert_eq!(
             sent.link.as_deref(),
             Some("https://review.example.com/#/workflows/wf-esc")
+        );
+        assert!(
+            sent.message.starts_with("Acme Coffee was escalated: "),
+            "{}",
+            sent.message
         );
         assert!(
             sent.message.contains(" (in 168 h; hitl resolve wf-esc)."),
