@@ -284,22 +284,7 @@ async fn the_queue_filters_by_group_and_by_who_works_on_it() {
     s.awaiting("wf-free", "reviewers").await;
     s.awaiting("wf-mkt", "marketing").await;
     assert_eq!(s.claim("wf-mine", &s.reviewers.ada, None).await.status, 200);
-    let ids = |path: &str| {
-        let path = path.to_owned();
-        let s = &s;
-        async move {
-            let r = s.get(&path, Some(&s.reviewers.ada)).await;
-            assert_eq!(r.status, 200, "{path}: {}", r.body);
-            let mut ids: Vec<String> = r.json()["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i["workflow_id"].as_str().unwrap().to_owned())
-                .collect();
-            ids.sort();
-            ids
-        }
-    };
+    let ids = |path: &'static str| queue_ids(&s, path, &s.reviewers.ada);
     assert_eq!(ids("/reviews").await, ["wf-free", "wf-mine", "wf-mkt"]);
     assert_eq!(ids("/reviews?reviewer_group=marketing").await, ["wf-mkt"]);
     assert_eq!(ids("/reviews?claim=mine").await, ["wf-mine"]);
@@ -673,21 +658,7 @@ async fn the_queue_is_searched_and_filtered_by_type_and_category() {
         let wf = rules::request_review(&wf, 1, TaskToken::new(task_token(id, 1)), now).unwrap();
         s.store.create_workflow(&wf).await.unwrap();
     }
-    let ids = |path: &'static str| {
-        let s = &s;
-        async move {
-            let r = s.get(path, Some(&s.reviewers.rita)).await;
-            assert_eq!(r.status, 200, "{path}: {}", r.body);
-            let mut ids: Vec<String> = r.json()["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i["workflow_id"].as_str().unwrap().to_owned())
-                .collect();
-            ids.sort();
-            ids
-        }
-    };
+    let ids = |path: &'static str| queue_ids(&s, path, &s.reviewers.rita);
     assert_eq!(ids("/reviews?q=cedar").await, ["wf-cedar"]);
     assert_eq!(ids("/reviews?q=S-WF-AL").await, ["wf-alpha"]);
     assert_eq!(ids("/reviews?q=wf-lu").await, ["wf-lumen"]);
@@ -716,4 +687,18 @@ async fn the_queue_is_searched_and_filtered_by_type_and_category() {
         .await
         .json();
     assert_eq!(item["items"][0]["artifact_type"], "product-description");
+}
+
+/// The workflow ids of `GET path` (a queue) for `token`, sorted; the answer must be 200.
+async fn queue_ids(s: &Server, path: &str, token: &str) -> Vec<String> {
+    let r = s.get(path, Some(token)).await;
+    assert_eq!(r.status, 200, "{path}: {}", r.body);
+    let mut ids: Vec<String> = r.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["workflow_id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
 }

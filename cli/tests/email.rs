@@ -221,34 +221,33 @@ fn review_requests_and_escalations_are_emailed_to_their_groups() {
 fn an_smtp_server_without_its_sender_or_recipients_is_refused_naming_them() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["start", "--subject", r#"{"id":"b","name":"B"}"#])
-        .env("HITL_SMTP_URL", "smtp://127.0.0.1:2525")
-        .env("HITL_EMAIL_FROM", "hitl@example.com")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("HITL_SMTP_URL is set but HITL_EMAIL_TO is not"),
-        "{err}"
+    let refused = |env: &[(&str, &str)], says: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["start", "--subject", r#"{"id":"b","name":"B"}"#])
+            .env("HITL_SMTP_URL", "smtp://127.0.0.1:2525")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{env:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{env:?}: {err}");
+    };
+    refused(
+        &[("HITL_EMAIL_FROM", "hitl@example.com")],
+        "HITL_SMTP_URL is set but HITL_EMAIL_TO is not",
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_hitl"))
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["start", "--subject", r#"{"id":"b","name":"B"}"#])
-        .env("HITL_SMTP_URL", "smtp://127.0.0.1:2525")
-        .env("HITL_EMAIL_FROM", "hitl@example.com")
-        .env("HITL_EMAIL_TO", "reviewers=not-an-address")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("HITL_EMAIL_TO: \"not-an-address\" (group reviewers) is not an email address"),
-        "{err}"
+    refused(
+        &[("HITL_EMAIL_TO", "reviewers=rita@example.com")],
+        "HITL_SMTP_URL is set but HITL_EMAIL_FROM is not",
+    );
+    refused(
+        &[
+            ("HITL_EMAIL_FROM", "hitl@example.com"),
+            ("HITL_EMAIL_TO", "reviewers=not-an-address"),
+        ],
+        "HITL_EMAIL_TO: \"not-an-address\" (group reviewers) is not an email address",
     );
     let listed = common::hitl_ok(&data, &["--json", "list"]);
     let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();

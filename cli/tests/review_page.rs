@@ -212,6 +212,24 @@ impl Journey<'_> {
     }
 }
 
+/// Adds reviewer `olga` (groups `escalations` and `reviewers`); returns her bearer token.
+fn add_escalation_reviewer(data: &Path) -> String {
+    hitl_json(
+        data,
+        &[
+            "--json",
+            "reviewers",
+            "add",
+            "olga",
+            "--groups",
+            "escalations,reviewers",
+        ],
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Adds reviewer `rita` (group `reviewers`); returns her bearer token.
 fn add_reviewer(data: &Path) -> String {
     hitl_json(
@@ -463,20 +481,7 @@ fn the_escalation_group_extends_and_resolves_on_the_review_page_in_chromium() {
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
-    let token = hitl_json(
-        &data,
-        &[
-            "--json",
-            "reviewers",
-            "add",
-            "olga",
-            "--groups",
-            "escalations,reviewers",
-        ],
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = add_escalation_reviewer(&data);
     let escalate = |request: &str, subject: &str, name: &str| {
         let subject = serde_json::json!({"id": subject, "name": name, "category": "food"});
         let started = hitl_json(
@@ -850,20 +855,7 @@ fn a_type_runs_its_loop_on_the_review_page(
     let artifacts = artifacts_dir(&root, &format!("types-page-{type_name}"));
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
-    let token = hitl_json(
-        &data,
-        &[
-            "--json",
-            "reviewers",
-            "add",
-            "olga",
-            "--groups",
-            "escalations,reviewers",
-        ],
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = add_escalation_reviewer(&data);
     if let Some(folder) = folder {
         hitl_ok(&data, &["types", "add", folder.to_str().unwrap()]);
     }
