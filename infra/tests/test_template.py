@@ -54,6 +54,7 @@ SDK_SERVICE_PREFIX = {
     "bedrockruntime": "bedrock",
     "s3": "s3",
     "eventbridge": "events",
+    "sesv2": "ses",
 }
 # SDK operations whose IAM action has another name.
 SDK_OP_ACTION = {"s3:HeadObject": "s3:GetObject", "s3:ListObjectsV2": "s3:ListBucket", "bedrock:Converse": "bedrock:InvokeModel"}
@@ -700,6 +701,16 @@ def test_function_roles_are_least_privilege():
                     # Only the envelopes of this environment, in the outcomes bucket.
                     assert [sub(r) for r in res_list] == ["${OutcomesBucket.Arn}/metadata/${Environment}/*"], f"{lid}: {a} scope"
                     publishes_to_s3 = True
+                elif a == "ses:SendEmail":
+                    # Only from the stack's sender identity, only when email is configured.
+                    assert cond == "HasEmail", f"{lid}: {a} must be conditional on HasEmail"
+                    assert [sub(r) for r in res_list] == [
+                        "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${EmailSender}"
+                    ], f"{lid}: {a} scope"
+                    for var, param in (("EMAIL_FROM", "EmailSender"), ("EMAIL_TO", "EmailRecipients")):
+                        v = env[consts[var]]
+                        assert "Fn::If" in v and v["Fn::If"][0] == "HasEmail" and ref(v["Fn::If"][1]) == param, lid
+                        assert ref(v["Fn::If"][2]) == "AWS::NoValue", lid
                 elif a == "events:PutEvents":
                     assert [sub(r) for r in res_list] == [
                         "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"

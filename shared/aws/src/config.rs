@@ -39,6 +39,11 @@ pub const PRICES: &str = "HITL_PRICES";
 /// Optional: `s3://bucket/prefix/` holding artifact types to read at cold start, beside the
 /// ones built in (docs/TYPES.md, "Shipping a type to AWS").
 pub const TYPES_S3_URI: &str = "HITL_TYPES_S3_URI";
+/// Optional: the sender of email notifications through SES (a verified identity); with it,
+/// [`EMAIL_TO`] is required.
+pub const EMAIL_FROM: &str = "HITL_EMAIL_FROM";
+/// Who gets email notifications, per group: `reviewers=rita@example.com;escalations=olga@example.com`.
+pub const EMAIL_TO: &str = "HITL_EMAIL_TO";
 
 /// The prices a [`PRICES`] value lists (none when unset); a malformed list fails the cold
 /// start naming the variable and every bad entry.

@@ -74,20 +74,30 @@ pub mod wire {
         Ok(ports.with_resumer(Arc::new(crate::sfn_resumer(sdk))))
     }
 
-    /// The review topic.
+    /// The review topic, and email through SES when configured.
     pub fn review_notifier(sdk: &SdkConfig, ports: Ports) -> Result<Ports, HandlerError> {
-        Ok(ports.with_review_notifier(Arc::new(crate::sns_notifier(
-            sdk,
-            config::REVIEW_TOPIC_ARN,
-        )?)))
+        let topic = Arc::new(crate::sns_notifier(sdk, config::REVIEW_TOPIC_ARN)?);
+        Ok(ports.with_review_notifier(with_email(topic, crate::ses_notifier(sdk)?)))
     }
 
-    /// The escalation topic.
+    /// The escalation topic, and email through SES when configured.
     pub fn escalation_notifier(sdk: &SdkConfig, ports: Ports) -> Result<Ports, HandlerError> {
-        Ok(ports.with_escalation_notifier(Arc::new(crate::sns_notifier(
-            sdk,
-            config::ESCALATION_TOPIC_ARN,
-        )?)))
+        let topic = Arc::new(crate::sns_notifier(sdk, config::ESCALATION_TOPIC_ARN)?);
+        Ok(ports.with_escalation_notifier(with_email(topic, crate::ses_notifier(sdk)?)))
+    }
+
+    /// `topic`, plus `email` (to the notification's group) when configured.
+    fn with_email(
+        topic: Arc<dyn hitl_domain::ports::Notifier>,
+        email: Option<crate::email::SesNotifier>,
+    ) -> Arc<dyn hitl_domain::ports::Notifier> {
+        match email {
+            Some(email) => Arc::new(hitl_domain::ports::Fanout::new(vec![
+                topic,
+                Arc::new(email),
+            ])),
+            None => topic,
+        }
     }
 
     /// The generator `HITL_GENERATOR` chooses.

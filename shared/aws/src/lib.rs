@@ -10,6 +10,7 @@
 pub mod config;
 pub mod converse;
 pub mod dynamodb;
+pub mod email;
 pub mod lambda;
 pub mod metrics;
 pub mod outcomes;
@@ -501,6 +502,35 @@ pub fn dynamo_store(sdk: &SdkConfig) -> Result<crate::dynamodb::DynamoStore, Han
 pub fn sns_notifier(sdk: &SdkConfig, topic_var: &str) -> Result<SnsNotifier, HandlerError> {
     let topic = crate::config::required(topic_var)?;
     Ok(SnsNotifier::new(aws_sdk_sns::Client::new(sdk), topic))
+}
+
+/// Email through SES when `HITL_EMAIL_FROM` is set (to the addresses of `HITL_EMAIL_TO` per
+/// group); one without the other, or a malformed list, fails the cold start naming it.
+pub fn ses_notifier(sdk: &SdkConfig) -> Result<Option<email::SesNotifier>, HandlerError> {
+    let from = config::optional(config::EMAIL_FROM);
+    let to = config::optional(config::EMAIL_TO);
+    match (from, to) {
+        (None, None) => Ok(None),
+        (Some(from), Some(to)) => {
+            let to = hitl_domain::ports::parse_email_recipients(&to)
+                .map_err(|e| HandlerError::Config(format!("{}: {e}", config::EMAIL_TO)))?;
+            Ok(Some(email::SesNotifier::new(
+                aws_sdk_sesv2::Client::new(sdk),
+                from,
+                to,
+            )))
+        }
+        (Some(_), None) => Err(HandlerError::Config(format!(
+            "{} is set but {} is not",
+            config::EMAIL_FROM,
+            config::EMAIL_TO
+        ))),
+        (None, Some(_)) => Err(HandlerError::Config(format!(
+            "{} is set but {} is not",
+            config::EMAIL_TO,
+            config::EMAIL_FROM
+        ))),
+    }
 }
 
 /// The outcome publisher: S3 bucket from `HITL_OUTCOMES_BUCKET`, events to the bus named by

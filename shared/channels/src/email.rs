@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use hitl_domain::error::HandlerError;
-use hitl_domain::ports::{Notification, NotificationKind, Notifier};
+use hitl_domain::ports::{Notification, Notifier};
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -122,45 +122,16 @@ impl EmailNotifier {
     ) -> Result<Message, HandlerError> {
         let mut builder = Message::builder()
             .from(self.from.clone())
-            .subject(subject(notification))
+            .subject(notification.email_subject())
             .message_id(Some(format!("<{}@hitl>", delivery_id(notification))))
             .header(ContentType::TEXT_PLAIN);
         for address in to {
             builder = builder.to(address.clone());
         }
         builder
-            .body(body(notification))
+            .body(notification.email_text())
             .map_err(|e| HandlerError::NotificationFailed(format!("building the email: {e}")))
     }
-}
-
-/// "Review requested: Cedar Candles, draft 2".
-fn subject(n: &Notification) -> String {
-    let what = match n.kind {
-        NotificationKind::ReviewRequested => "Review requested",
-        NotificationKind::Escalated => "Escalated",
-        NotificationKind::ReviewReminder => "Review reminder",
-        NotificationKind::ResolutionReminder => "Resolution reminder",
-    };
-    // One line: a subject name cannot add headers.
-    let name: String = n.subject_name.chars().filter(|c| !c.is_control()).collect();
-    format!("{what}: {name}, draft {}", n.iteration)
-}
-
-fn body(n: &Notification) -> String {
-    let mut text = format!("{}\n\n", n.message);
-    // The link, unless the message already ends with it.
-    if let Some(link) = n.link.as_ref().filter(|l| !n.message.contains(l.as_str())) {
-        text.push_str(&format!("Open it on the review page: {link}\n\n"));
-    }
-    text.push_str(&format!(
-        "Workflow {} · iteration {} · group {}\n",
-        n.workflow_id, n.iteration, n.reviewer_group
-    ));
-    if let Some(reason) = &n.reason {
-        text.push_str(&format!("Reason: {reason}\n"));
-    }
-    text
 }
 
 #[async_trait]
@@ -184,6 +155,7 @@ impl Notifier for EmailNotifier {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use hitl_domain::ports::NotificationKind;
 
     fn notification() -> Notification {
         Notification {

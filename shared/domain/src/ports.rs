@@ -151,6 +151,127 @@ impl Notification {
         self.link = link;
         self
     }
+
+    /// An email subject line: what happened, the subject and the draft ("Review requested:
+    /// Cedar Candles, draft 2"). Control characters of the subject's name are dropped, so a
+    /// name cannot add headers.
+    pub fn email_subject(&self) -> String {
+        let what = match self.kind {
+            NotificationKind::ReviewRequested => "Review requested",
+            NotificationKind::Escalated => "Escalated",
+            NotificationKind::ReviewReminder => "Review reminder",
+            NotificationKind::ResolutionReminder => "Resolution reminder",
+        };
+        let name: String = self
+            .subject_name
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        format!("{what}: {name}, draft {}", self.iteration)
+    }
+
+    /// An email's plain text: the message (the link after it unless the message has it),
+    /// then the workflow, iteration, group and reason.
+    pub fn email_text(&self) -> String {
+        let mut text = format!("{}\n\n", self.message);
+        if let Some(link) = self
+            .link
+            .as_ref()
+            .filter(|l| !self.message.contains(l.as_str()))
+        {
+            text.push_str(&format!("Open it on the review page: {link}\n\n"));
+        }
+        text.push_str(&format!(
+            "Workflow {} · iteration {} · group {}\n",
+            self.workflow_id, self.iteration, self.reviewer_group
+        ));
+        if let Some(reason) = &self.reason {
+            text.push_str(&format!("Reason: {reason}\n"));
+        }
+        text
+    }
+}
+
+/// Email addresses per group, from `reviewers=rita@example.com,sam@example.com;escalations=olga@example.com`;
+/// a malformed entry or address is refused naming it.
+pub fn parse_email_recipients(
+    text: &str,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>, String> {
+    let mut groups = std::collections::BTreeMap::new();
+    for entry in text.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let (group, addresses) = entry
+            .split_once('=')
+            .ok_or_else(|| format!("{entry:?} is not group=address[,address]"))?;
+        let group = group.trim();
+        if group.is_empty() {
+            return Err(format!("{entry:?} names no group"));
+        }
+        let list: Vec<String> = addresses
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if list.is_empty() {
+            return Err(format!("group {group} has no address"));
+        }
+        for address in &list {
+            // `rita@example.com`, or `Rita Jones <rita@example.com>` (a display name).
+            let bare = match address.rsplit_once('<') {
+                Some((name, rest)) if rest.ends_with('>') && !name.contains('>') => {
+                    &rest[..rest.len() - 1]
+                }
+                _ => address.as_str(),
+            };
+            let plausible = bare.len() <= 254
+                && !address.chars().any(char::is_control)
+                && !bare
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '<' || c == '>')
+                && bare.split_once('@').is_some_and(|(local, domain)| {
+                    !local.is_empty() && domain.contains('.') && !domain.contains('@')
+                });
+            if !plausible {
+                return Err(format!(
+                    "{address:?} (group {group}) is not an email address"
+                ));
+            }
+        }
+        groups.insert(group.to_owned(), list);
+    }
+    if groups.is_empty() {
+        return Err("no group=address entry".into());
+    }
+    Ok(groups)
+}
+
+/// Publishes to every channel in order; each is tried even when an earlier one failed, and
+/// the failures are reported together (the caller's retry then publishes to all again, which
+/// delivery ids make harmless for receivers that deduplicate).
+pub struct Fanout(Vec<std::sync::Arc<dyn Notifier>>);
+
+impl Fanout {
+    /// Over `channels`.
+    pub fn new(channels: Vec<std::sync::Arc<dyn Notifier>>) -> Self {
+        Self(channels)
+    }
+}
+
+#[async_trait]
+impl Notifier for Fanout {
+    async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
+        let mut failures = Vec::new();
+        for channel in &self.0 {
+            if let Err(e) = channel.publish(notification).await {
+                failures.push(e.to_string());
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(HandlerError::NotificationFailed(failures.join("; ")))
+        }
+    }
 }
 
 /// Publishes notifications (SNS on AWS).
