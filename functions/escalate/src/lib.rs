@@ -122,11 +122,7 @@ pub async fn handle(ports: &Ports, input: EscalateInput) -> Result<WorkflowOutco
             escalation.map(|e| e.detail).unwrap_or_default()
         );
         // Where to resolve it: the review page at this workflow, when its URL is known.
-        let link = ports
-            .settings
-            .page_url
-            .as_deref()
-            .map(|url| hitl_domain::reminders::review_link(url, &workflow.id));
+        let link = ports.settings.review_link(&workflow.id);
         let on_page = link
             .as_deref()
             .map(|l| format!(" Resolve it: {l}"))

@@ -107,11 +107,7 @@ pub async fn handle(
         }
     } else {
         // Where to decide: the review page at this workflow, when the deployment knows its URL.
-        let link = ports
-            .settings
-            .page_url
-            .as_deref()
-            .map(|url| reminders::review_link(url, &workflow.id));
+        let link = ports.settings.review_link(&workflow.id);
         let mut message = format!(
             "Draft {} of {} is ready for review; decide by {} (in {}).",
             input.iteration,

@@ -72,6 +72,15 @@ pub struct Settings {
     pub prices: std::collections::BTreeMap<String, hitl_domain::analytics::Price>,
 }
 
+impl Settings {
+    /// The link to workflow `workflow_id` on the review page, when the page's URL is known.
+    pub fn review_link(&self, workflow_id: &str) -> Option<String> {
+        self.page_url
+            .as_deref()
+            .map(|url| hitl_domain::reminders::review_link(url, workflow_id))
+    }
+}
+
 /// The ports of one process.
 #[derive(Clone)]
 pub struct Ports {

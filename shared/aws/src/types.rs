@@ -203,13 +203,16 @@ impl S3Types {
     /// The built-in types plus every type under the prefix ([`load`](Self::load)).
     pub async fn registry(&self) -> Result<TypeRegistry, HandlerError> {
         let mut registry = TypeRegistry::builtin();
-        let loaded = self.load().await?;
+        let (current, kept): (Vec<_>, Vec<_>) = self
+            .load()
+            .await?
+            .into_iter()
+            .partition(|(_, current)| *current);
         // Kept versions first, so that the current one of each name is the one made current.
-        for (artifact_type, current) in loaded.iter().filter(|(_, c)| !c) {
-            debug_assert!(!current);
-            registry.keep(artifact_type.clone());
+        for (artifact_type, _) in kept {
+            registry.keep(artifact_type);
         }
-        for (artifact_type, _) in loaded.into_iter().filter(|(_, c)| *c) {
+        for (artifact_type, _) in current {
             registry.add(artifact_type);
         }
         Ok(registry)

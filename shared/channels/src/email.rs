@@ -20,34 +20,20 @@ use crate::webhook::delivery_id;
 pub struct Recipients(BTreeMap<String, Vec<Mailbox>>);
 
 impl Recipients {
-    /// Reads the `group=address,address;group=address` form; a malformed entry or address is
-    /// refused naming it.
+    /// Reads the `group=address,address;group=address` form with the domain's parser (the
+    /// one SES uses), then each address as an RFC 5322 mailbox; a malformed entry or address
+    /// is refused naming it.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut groups = BTreeMap::new();
-        for entry in text.split(';').map(str::trim).filter(|e| !e.is_empty()) {
-            let (group, addresses) = entry
-                .split_once('=')
-                .ok_or_else(|| format!("{entry:?} is not group=address[,address]"))?;
-            let group = group.trim();
-            if group.is_empty() {
-                return Err(format!("{entry:?} names no group"));
-            }
+        for (group, addresses) in hitl_domain::ports::parse_email_recipients(text)? {
             let mailboxes = addresses
-                .split(',')
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
+                .iter()
                 .map(|a| {
                     a.parse::<Mailbox>()
                         .map_err(|e| format!("{a:?} (group {group}) is not an email address: {e}"))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            if mailboxes.is_empty() {
-                return Err(format!("group {group} has no address"));
-            }
-            groups.insert(group.to_owned(), mailboxes);
-        }
-        if groups.is_empty() {
-            return Err("no group=address entry".into());
+            groups.insert(group, mailboxes);
         }
         Ok(Self(groups))
     }

@@ -3,11 +3,11 @@
 //! recently, and email over SMTP to the addresses of each group.
 
 pub mod email;
-pub mod fanout;
 pub mod webhook;
 
 pub use email::{EmailNotifier, Recipients};
-pub use fanout::Fanout;
+/// One notification to several channels (the domain's).
+pub use hitl_domain::ports::Fanout;
 pub use webhook::{
     delivery_id, sign, verify, VerifyError, WebhookNotifier, DELIVERY_HEADER, SIGNATURE_HEADER,
     TIMESTAMP_HEADER, TOLERANCE,
