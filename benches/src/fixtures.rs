@@ -62,6 +62,7 @@ fn base(id: &str, now: DateTime<Utc>) -> Workflow {
         updated_at: now - Duration::hours(2),
         completed_at: None,
         version: 4,
+        notifications: Vec::new(),
     }
 }
 

@@ -88,8 +88,23 @@ pub enum AwsCommand {
     /// Deliver every accepted decision the executions have not confirmed yet (one pass of the
     /// outbox relay with the operator's credentials); exits 1 while any is still pending.
     Reconcile,
+    /// The notification outbox: one workflow's notifications and their delivery per channel
+    /// (`--workflow ID`), or every notification some channel has not sent (`--pending`).
+    Notifications(AwsNotificationsArgs),
     /// Create or update the Bedrock agent and its alias, prepare it, wait for PREPARED.
     DeployAgent(DeployAgentArgs),
+}
+
+/// `hitl aws notifications`.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct AwsNotificationsArgs {
+    /// One workflow's notifications.
+    #[arg(long, value_name = "ID")]
+    pub workflow: Option<String>,
+    /// Every notification some channel has not sent yet.
+    #[arg(long)]
+    pub pending: bool,
 }
 
 /// `hitl aws start`.
@@ -188,6 +203,9 @@ pub async fn run(args: AwsArgs, as_json: bool) -> Result<ExitCode> {
         AwsCommand::Export(a) => operate::export(&stack, &a).await,
         AwsCommand::Report(a) => operate::report(&stack, a, as_json).await,
         AwsCommand::Reconcile => operate::reconcile(&stack, as_json).await,
+        AwsCommand::Notifications(args) => {
+            operate::outbox(&stack, args.workflow.as_deref(), as_json).await
+        }
         AwsCommand::Verify | AwsCommand::DeployAgent(_) => Ok(ExitCode::SUCCESS),
     }
 }

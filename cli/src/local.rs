@@ -232,11 +232,43 @@ pub struct FileNotifier {
 
 #[async_trait]
 impl Notifier for FileNotifier {
+    fn channel(&self) -> &str {
+        "log"
+    }
+
     async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
-        // The log line is the notification with the (virtual) time it was sent.
+        self.append(notification, None)
+    }
+
+    async fn publish_on(
+        &self,
+        channel: &str,
+        notification: &Notification,
+        delivery_id: &str,
+    ) -> Result<(), HandlerError> {
+        if channel != self.channel() {
+            return Err(HandlerError::NotificationFailed(format!(
+                "channel {channel} is not configured here"
+            )));
+        }
+        self.append(notification, Some(delivery_id))
+    }
+}
+
+impl FileNotifier {
+    fn append(
+        &self,
+        notification: &Notification,
+        delivery_id: Option<&str>,
+    ) -> Result<(), HandlerError> {
+        // The log line is the notification with the (virtual) time it was sent and, from the
+        // outbox, its delivery id.
         let mut value = serde_json::to_value(notification)
             .map_err(|e| HandlerError::NotificationFailed(e.to_string()))?;
         value["at"] = serde_json::json!(self.clock.now());
+        if let Some(id) = delivery_id {
+            value["delivery_id"] = serde_json::json!(id);
+        }
         let line = value.to_string();
         hitl_api::files::append_owner_only(&self.path, &line)
             .map_err(|e| HandlerError::NotificationFailed(e.to_string()))?;

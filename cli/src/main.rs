@@ -85,11 +85,18 @@ pub enum Command {
         id: String,
     },
     /// Show the local notification log: review requests, reminders, escalations, finished
-    /// workflows (`--since 2h` for the last two hours of virtual time).
+    /// workflows (`--since 2h` for the last two hours of virtual time); with `--workflow ID` or
+    /// `--pending`, the notification outbox: each notification's delivery per channel.
     Notifications {
         /// Only notifications of the last DURATION (e.g. 30m, 2h, 1d).
-        #[arg(long, value_name = "DURATION")]
+        #[arg(long, value_name = "DURATION", conflicts_with_all = ["workflow", "pending"])]
         since: Option<String>,
+        /// The outbox of one workflow: every notification and its status on each channel.
+        #[arg(long, value_name = "ID", conflicts_with = "pending")]
+        workflow: Option<String>,
+        /// Every notification some channel has not sent yet (failing ones with their error).
+        #[arg(long)]
+        pending: bool,
     },
     /// Move the virtual clock forward (e.g. 72h, 30m, 1d2h): the clock stops at each timeout,
     /// timer and reminder on the way so each fires at its own time; prints what fired.
@@ -212,8 +219,16 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::History { id } => commands::history(&runtime, &id, cli.json).await,
         Command::Redrive { id } => commands::redrive(&runtime, &id).await,
         Command::AdvanceTime { duration } => commands::advance(&runtime, &duration, cli.json).await,
-        Command::Notifications { since } => {
-            commands::notifications(&runtime, since.as_deref(), cli.json).await
+        Command::Notifications {
+            since,
+            workflow,
+            pending,
+        } => {
+            if workflow.is_some() || pending {
+                operate::outbox(&local, workflow.as_deref(), json).await
+            } else {
+                commands::notifications(&runtime, since.as_deref(), cli.json).await
+            }
         }
         Command::Smoke(args) => smoke::run(&runtime, args, cli.json).await,
         Command::Serve(args) => serve::run(&runtime, args.with_data_dir(&cli.data_dir)).await,

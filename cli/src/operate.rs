@@ -561,13 +561,31 @@ pub(crate) async fn report(
 /// what the command's start-up passes did); exits 1 while decisions are still pending.
 pub(crate) async fn reconcile(backend: &dyn Backend, as_json: bool) -> Result<ExitCode> {
     let report = backend.reconcile().await?;
-    let pending = backend.store().list_pending_deliveries(1000).await?.len();
+    let outbox = backend.store().list_pending_deliveries(1000).await?;
+    // Decisions decide the exit status; notifications waiting for their backoff are shown.
+    let pending = outbox
+        .iter()
+        .filter(|w| w.pending_delivery().is_some())
+        .count();
+    let notifications_pending = outbox
+        .iter()
+        .flat_map(|w| &w.notifications)
+        .filter(|n| n.is_pending())
+        .count();
     if as_json {
-        println!("{}", json!({"report": report, "still_pending": pending}));
+        println!(
+            "{}",
+            json!({"report": report, "still_pending": pending, "notifications_pending": notifications_pending})
+        );
     } else {
         println!(
             "reconcile: {} examined, {} delivered, {} late, {} closed, {} deferred, {} to retry; {} still pending",
             report.examined, report.delivered, report.late, report.closed, report.deferred, report.retry, pending
+        );
+        let n = &report.notifications;
+        println!(
+            "notifications: {} sent, {} failed (retried later), {} given up; {} still in the outbox",
+            n.sent, n.failed, n.gave_up, notifications_pending
         );
     }
     Ok(if pending == 0 {
@@ -575,4 +593,103 @@ pub(crate) async fn reconcile(backend: &dyn Backend, as_json: bool) -> Result<Ex
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `hitl notifications --workflow ID` / `--pending` (and `hitl aws notifications`): the
+/// notification outbox — each notification with its delivery per channel (status, attempts,
+/// next attempt, last error). `--pending` lists what some channel has not sent yet, over every
+/// workflow in the outbox.
+pub(crate) async fn outbox(
+    backend: &dyn Backend,
+    workflow_id: Option<&str>,
+    as_json: bool,
+) -> Result<ExitCode> {
+    let workflows = match workflow_id {
+        Some(id) => vec![backend
+            .store()
+            .get_workflow(id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("workflow {id} not found"))?],
+        None => backend.store().list_pending_deliveries(1000).await?,
+    };
+    let records: Vec<(&str, &hitl_domain::model::NotificationRecord)> = workflows
+        .iter()
+        .flat_map(|w| {
+            w.notifications
+                .iter()
+                .filter(|n| workflow_id.is_some() || n.is_pending())
+                .map(move |n| (w.id.as_str(), n))
+        })
+        .collect();
+    if as_json {
+        let list: Vec<Value> = records
+            .iter()
+            .map(|(workflow, n)| {
+                json!({
+                    "workflow_id": workflow,
+                    "id": n.id,
+                    "delivery_id": n.delivery_id(),
+                    "kind": n.notification.kind,
+                    "group": n.notification.reviewer_group,
+                    "created_at": n.created_at,
+                    "channels": n.channels,
+                })
+            })
+            .collect();
+        println!("{}", json!({ "notifications": list }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if records.is_empty() {
+        println!(
+            "{}",
+            match workflow_id {
+                Some(id) => format!("workflow {id} has sent no notification"),
+                None => "the notification outbox is empty: every channel sent what it had".into(),
+            }
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .flat_map(|(workflow, n)| {
+            n.channels.iter().map(move |c| {
+                let when = match c.status {
+                    hitl_domain::model::ChannelStatus::Sent => c
+                        .sent_at
+                        .map(|t| format!("sent {}", t.format("%Y-%m-%d %H:%M:%S")))
+                        .unwrap_or_default(),
+                    hitl_domain::model::ChannelStatus::Pending => c
+                        .next_attempt_at
+                        .map(|t| format!("next {}", t.format("%Y-%m-%d %H:%M:%S")))
+                        .unwrap_or_default(),
+                    hitl_domain::model::ChannelStatus::GaveUp => "given up".into(),
+                };
+                vec![
+                    workflow.to_string(),
+                    n.id.clone(),
+                    c.channel.clone(),
+                    c.status.as_str().to_owned(),
+                    c.attempts.to_string(),
+                    when,
+                    c.last_error.clone().unwrap_or_default(),
+                ]
+            })
+        })
+        .collect();
+    println!(
+        "{}",
+        table(
+            &[
+                "WORKFLOW",
+                "NOTIFICATION",
+                "CHANNEL",
+                "STATUS",
+                "ATTEMPTS",
+                "WHEN",
+                "LAST ERROR"
+            ],
+            &rows
+        )
+    );
+    Ok(ExitCode::SUCCESS)
 }

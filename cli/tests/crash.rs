@@ -12,7 +12,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::hitl;
+use common::{hitl, hitl_ok};
 use hitl_domain::failpoints::{
     AFTER_RECORD, AFTER_RESUME, LOCAL_AFTER_QUEUED_DELIVERY, RECONCILE_BEFORE_DELIVER,
 };
@@ -324,5 +324,91 @@ fn a_crash_while_resolving_an_escalation_loses_nothing_and_applies_nothing_twice
             last, "TaskSubmitted",
             "{point}: a live wait for iteration 4"
         );
+    }
+}
+
+/// The review request's lines in the notification log of `data`, by delivery id.
+fn review_requests_logged(data: &Path, workflow: &str) -> Vec<String> {
+    std::fs::read_to_string(data.join("notifications.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["kind"] == "review_requested" && v["workflow_id"] == workflow)
+        .map(|v| v["delivery_id"].as_str().unwrap_or("(none)").to_owned())
+        .collect()
+}
+
+/// The notification outbox's crash matrix (issue 30): the process aborted after the review
+/// request and its notification were written but before anything was sent, after the relay
+/// took the channel, and after the channel accepted the message but before the record said
+/// so. Then restarted, with virtual time past the writer's lease. The review request is never
+/// lost; it is sent once, except after the last point, where it is sent again with the same
+/// delivery id (what receivers deduplicate by) — and never a third time.
+#[test]
+fn a_crash_anywhere_in_the_notification_outbox_loses_nothing() {
+    use hitl_domain::failpoints::{NOTIFY_AFTER_ENQUEUE, NOTIFY_AFTER_SEND, NOTIFY_POINTS};
+    for point in NOTIFY_POINTS {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let start_args = [
+            "--json",
+            "start",
+            "--request-id",
+            "crash-notify",
+            "--subject",
+            r#"{"id":"brand-n","name":"Notify Nougat","category":"food"}"#,
+        ];
+        let first = if point == NOTIFY_AFTER_SEND {
+            NOTIFY_AFTER_SEND
+        } else {
+            NOTIFY_AFTER_ENQUEUE
+        };
+        assert!(
+            crashed(&hitl_armed(&data, first, &start_args)),
+            "{first} did not fire"
+        );
+        let listed = json(&hitl(&data, &["--json", "list"]));
+        let id = listed[0]["workflow_id"].as_str().unwrap().to_owned();
+        let logged = review_requests_logged(&data, &id);
+        if first == NOTIFY_AFTER_ENQUEUE {
+            assert!(logged.is_empty(), "{point}: nothing sent before the crash");
+        } else {
+            assert_eq!(logged.len(), 1, "{point}: sent before the crash");
+        }
+        if point != first {
+            // Past the lease, the relay takes the channel and dies before sending.
+            assert!(
+                crashed(&hitl_armed(&data, point, &["advance-time", "2m"])),
+                "{point} did not fire"
+            );
+            assert!(review_requests_logged(&data, &id).is_empty(), "{point}");
+        }
+        // Restart past the lease (and a relay's lease): the relay sends what is pending.
+        let outbox = json(&hitl(&data, &["--json", "notifications", "--pending"]));
+        assert_eq!(
+            outbox["notifications"].as_array().unwrap().len(),
+            1,
+            "{point}: the request waits in the outbox: {outbox}"
+        );
+        hitl_ok(&data, &["advance-time", "2m"]);
+        hitl_ok(&data, &["advance-time", "5m"]);
+        hitl_ok(&data, &["reconcile"]);
+        let logged = review_requests_logged(&data, &id);
+        let expected = if point == NOTIFY_AFTER_SEND { 2 } else { 1 };
+        assert_eq!(logged.len(), expected, "{point}: {logged:?}");
+        assert!(
+            logged
+                .iter()
+                .all(|d| *d == format!("{id}/review_requested/1")),
+            "{point}: one delivery id on every send: {logged:?}"
+        );
+        let outbox = json(&hitl(
+            &data,
+            &["--json", "notifications", "--workflow", &id],
+        ));
+        let record = &outbox["notifications"][0];
+        assert_eq!(record["channels"][0]["status"], "sent", "{point}: {outbox}");
+        let status = json(&hitl(&data, &["--json", "status", &id]));
+        assert_eq!(status["status"], "awaiting_review", "{point}: {status}");
     }
 }

@@ -884,7 +884,18 @@ def test_custom_metrics_use_the_names_in_metrics_rs():
               for a in resources("AWS::CloudWatch::Alarm").values()}
     assert alarms == {"WorkflowExecutionFailures", "AgentInvocationErrors", "HighErrorRate",
                       "LongRunningExecutions", "FeedbackQueueBacklog", "SmokeTestFailed", "DecisionDelivery",
-                      "SmokeTestMissing"}
+                      "SmokeTestMissing", "NotificationsGivenUp"}
+
+
+def test_a_notification_given_up_alarms_at_once():
+    """Issue 30: the outbox gives a channel up after its last attempt; one is enough to alarm."""
+    p = resources()["NotificationsGivenUpAlarm"]["Properties"]
+    assert p["MetricName"] == "NotificationsGivenUp" and p["Statistic"] == "Sum"
+    assert p["Threshold"] == 1 and p["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert p["TreatMissingData"] == "notBreaching"
+    assert "#notificationsgivenup" in p["AlarmDescription"]
+    runbook = (ROOT / "docs/runbooks/incident-response.md").read_text()
+    assert "\n## NotificationsGivenUp\n" in runbook
 
 
 def test_smoke_results_have_a_dead_mans_switch():

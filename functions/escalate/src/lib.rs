@@ -4,15 +4,18 @@
 //! the escalation as unresolved. Smoke workflows are resolved at once by the synthetic
 //! resolver, through the same rules.
 //!
-//! Idempotent: a retry after the write re-sends the notification (at-least-once) but does
-//! not write again (a retry with a new token records the new token).
+//! Idempotent: the notification is written into the outbox with the escalation, in the same
+//! conditional write, and sent by the attempt that wrote it; a retry after the write does not
+//! write again (a retry with a new token records the new token) and leaves a notification that
+//! was not sent to the outbox relay.
 
 use hitl_app::Ports;
 
 use hitl_domain::contracts::{EscalateInput, WorkflowOutcome};
 use hitl_domain::feedback::FeedbackError;
 use hitl_domain::metrics;
-use hitl_domain::model::EscalationReason;
+use hitl_domain::model::{EscalationReason, Workflow};
+use hitl_domain::notify;
 use hitl_domain::optimistic::mutate;
 use hitl_domain::ports::MetricsSink;
 use hitl_domain::ports::{Clock, Notification, NotificationKind};
@@ -72,17 +75,40 @@ pub async fn handle(ports: &Ports, input: EscalateInput) -> Result<WorkflowOutco
         EscalationReason::RejectedByReviewer => rejection_reason(ports, &input.workflow_id).await?,
         _ => None,
     };
-    let (workflow, ()) = mutate(ports.store.as_ref(), &input.workflow_id, |current| {
+    let outbox = ports.notifications();
+    let channels = outbox.channels_for(NotificationKind::Escalated);
+    let mut notification_id = String::new();
+    let (workflow, enqueued) = mutate(ports.store.as_ref(), &input.workflow_id, |current| {
         let text = detail(
             input.reason,
             current.iteration,
             current.config.max_iterations,
             input.detail.as_deref().or(rejection.as_deref()),
         );
-        Ok((
-            rules::escalate(current, input.reason, &text, input.task_token.clone(), now)?,
-            (),
-        ))
+        let Some(mut next) =
+            rules::escalate(current, input.reason, &text, input.task_token.clone(), now)?
+        else {
+            return Ok((None, false));
+        };
+        let awaits = next
+            .escalation
+            .as_ref()
+            .and_then(|e| e.awaiting.as_ref())
+            .is_some();
+        // Smoke runs waiting for a resolution are resolved at once, without a person.
+        if next.smoke.is_some() && awaits {
+            return Ok((Some(next), false));
+        }
+        notification_id = notify::record_id(NotificationKind::Escalated, next.iteration, None);
+        let notice = escalation_notice(ports, &next, input.reason);
+        let enqueued = notify::enqueue(
+            &mut next,
+            notification_id.clone(),
+            notice,
+            channels.clone(),
+            now,
+        );
+        Ok((Some(next), enqueued))
     })
     .await?;
     let escalation = workflow.escalation.clone();
@@ -114,40 +140,46 @@ pub async fn handle(ports: &Ports, input: EscalateInput) -> Result<WorkflowOutco
             Err(FeedbackError::ResumeFailed(e)) => return Err(HandlerError::ResumeFailed(e)),
             Err(other) => return Err(other.into()),
         }
-    } else {
-        // Named first: the subject, then why it was escalated.
-        let message = format!(
-            "{} was escalated: {}",
-            workflow.subject.name,
-            escalation.map(|e| e.detail).unwrap_or_default()
-        );
-        // Where to resolve it: the review page at this workflow, when its URL is known.
-        let link = ports.settings.review_link(&workflow.id);
-        let on_page = link
-            .as_deref()
-            .map(|l| format!(" Resolve it: {l}"))
-            .unwrap_or_default();
-        ports.escalation_notifier
-            .publish(
-                &Notification::to_escalation_group(
-                    NotificationKind::Escalated,
-                    &workflow,
-                    match waits_until {
-                        Some(deadline) => format!(
-                            "{message}. Resolve, extend, reassign or abandon it by {} (in {}; hitl resolve {}).{on_page}",
-                            deadline.format("%Y-%m-%d %H:%M UTC"),
-                            hitl_domain::reminders::time_left(deadline, ports.clock.now()),
-                            workflow.id
-                        ),
-                        None => format!("{message}{on_page}"),
-                    },
-                )
-                .because(Some(input.reason.as_str().to_owned()))
-                .linking(link),
-            )
-            .await?;
+    } else if enqueued {
+        outbox.send_enqueued(&workflow, &notification_id).await?;
     }
     Ok(WorkflowOutcome::from(&workflow))
+}
+
+/// The escalation group's notice: the subject, why, and until when it waits for a resolution
+/// (with the command and, when the page's URL is known, the link).
+fn escalation_notice(ports: &Ports, workflow: &Workflow, reason: EscalationReason) -> Notification {
+    let escalation = workflow.escalation.as_ref();
+    let waits_until = escalation
+        .and_then(|e| e.awaiting.as_ref())
+        .map(|a| a.deadline);
+    // Named first: the subject, then why it was escalated.
+    let message = format!(
+        "{} was escalated: {}",
+        workflow.subject.name,
+        escalation.map(|e| e.detail.as_str()).unwrap_or_default()
+    );
+    // Where to resolve it: the review page at this workflow, when its URL is known.
+    let link = ports.settings.review_link(&workflow.id);
+    let on_page = link
+        .as_deref()
+        .map(|l| format!(" Resolve it: {l}"))
+        .unwrap_or_default();
+    Notification::to_escalation_group(
+        NotificationKind::Escalated,
+        workflow,
+        match waits_until {
+            Some(deadline) => format!(
+                "{message}. Resolve, extend, reassign or abandon it by {} (in {}; hitl resolve {}).{on_page}",
+                deadline.format("%Y-%m-%d %H:%M UTC"),
+                hitl_domain::reminders::time_left(deadline, ports.clock.now()),
+                workflow.id
+            ),
+            None => format!("{message}{on_page}"),
+        },
+    )
+    .because(Some(reason.as_str().to_owned()))
+    .linking(link)
 }
 
 /// What the reviewer who rejected the current iteration wrote (from the audit trail).
@@ -176,27 +208,36 @@ async fn rejection_reason(
 /// The escalation SLA ran out: the workflow ends escalated and unresolved; operators hear.
 async fn unresolved(ports: &Ports, input: &EscalateInput) -> Result<WorkflowOutcome, HandlerError> {
     let now = ports.clock.now();
-    let (workflow, ()) = mutate(ports.store.as_ref(), &input.workflow_id, |current| {
-        Ok((rules::mark_unresolved(current, now), ()))
+    let outbox = ports.notifications();
+    let channels = outbox.channels_for(NotificationKind::Escalated);
+    let mut notification_id = String::new();
+    let (workflow, enqueued) = mutate(ports.store.as_ref(), &input.workflow_id, |current| {
+        let Some(mut next) = rules::mark_unresolved(current, now) else {
+            return Ok((None, false));
+        };
+        notification_id =
+            notify::record_id(NotificationKind::Escalated, next.iteration, Some("unresolved"));
+        let notice = Notification::to_escalation_group(
+            NotificationKind::Escalated,
+            &next,
+            format!(
+                "Nobody resolved the escalation of {} within its SLA ({} h); the workflow ended escalated (unresolved).",
+                next.subject.name,
+                next.config.escalation_timeout_seconds / 3600
+            ),
+        )
+        .because(Some("unresolved".to_owned()));
+        let enqueued =
+            notify::enqueue(&mut next, notification_id.clone(), notice, channels.clone(), now);
+        Ok((Some(next), enqueued))
     })
     .await?;
     info!(workflow_id = %workflow.id, iteration = workflow.iteration,
         "escalation left unresolved: its SLA ran out");
     ports.metrics.record(&metrics::escalation("unresolved"));
-    ports.escalation_notifier
-        .publish(
-            &Notification::to_escalation_group(
-                NotificationKind::Escalated,
-                &workflow,
-                format!(
-                    "Nobody resolved the escalation of {} within its SLA ({} h); the workflow ended escalated (unresolved).",
-                    workflow.subject.name,
-                    workflow.config.escalation_timeout_seconds / 3600
-                ),
-            )
-            .because(Some("unresolved".to_owned())),
-        )
-        .await?;
+    if enqueued {
+        outbox.send_enqueued(&workflow, &notification_id).await?;
+    }
     Ok(WorkflowOutcome::from(&workflow))
 }
 
@@ -230,7 +271,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn escalates_with_reason_and_notifies_once_per_call() {
+    async fn escalates_with_reason_and_notifies_once_even_when_retried() {
         let (ports, notifier) = setup(WorkflowStatus::AwaitingReview).await;
         let out = handle(&ports, fixture()).await.unwrap();
         assert_eq!(out.status, WorkflowStatus::Escalated);
@@ -243,7 +284,9 @@ mod tests {
         handle(&ports, fixture()).await.unwrap();
         let wf = ports.store.get_workflow("wf-esc").await.unwrap().unwrap();
         assert_eq!(wf.version, version, "a retry must not write again");
-        assert_eq!(notifier.sent.lock().unwrap().len(), 2);
+        assert_eq!(notifier.sent.lock().unwrap().len(), 1, "nor send again");
+        let record = wf.notification("escalated/1").unwrap();
+        assert!(!record.is_pending(), "sent and settled in the outbox");
         assert_eq!(
             notifier.sent.lock().unwrap()[0].reason.as_deref(),
             Some("review_timeout")

@@ -5,8 +5,9 @@
 //! awaiting-review index). A pass that leaves transient
 //! delivery failures behind returns `ResumeFailed`, so Lambda retries the invocation and,
 //! after its retries, sends it to the dead-letter queue (both alarmed); the decisions stay
-//! pending and the next pass picks them up again. Reminders whose notification failed are
-//! taken back and retried by the next pass.
+//! pending and the next pass picks them up again. The same pass relays the notification
+//! outbox (`hitl_domain::notify`): a notification a channel has not sent is sent when its
+//! backoff has passed, and given up (the `NotificationsGivenUp` alarm) after its last attempt.
 
 use hitl_app::{housekeeping, Ports};
 
@@ -165,13 +166,18 @@ mod tests {
         let sent = || notifier.sent.lock().unwrap().len();
         handle(&ports, ReconcileInput::default()).await.unwrap();
         assert_eq!(sent(), 0, "nothing due right after the request");
-        // 24 h before the deadline, but SNS fails: taken back, retried by the next pass.
+        // 24 h before the deadline, but SNS fails: kept in the outbox, retried by a later pass
+        // once its backoff has passed.
         clock.advance(Duration::hours(48));
         *notifier.fail.lock().unwrap() = true;
         handle(&ports, ReconcileInput::default()).await.unwrap();
         assert_eq!(sent(), 0);
         *notifier.fail.lock().unwrap() = false;
         handle(&ports, ReconcileInput::default()).await.unwrap();
+        assert_eq!(sent(), 0, "not before its backoff");
+        clock.advance(hitl_domain::notify::backoff(1));
+        let report = handle(&ports, ReconcileInput::default()).await.unwrap();
+        assert_eq!(report.notifications.sent, 1);
         handle(&ports, ReconcileInput::default()).await.unwrap();
         assert_eq!(sent(), 1, "sent once when SNS is back");
         let first = notifier.sent.lock().unwrap()[0].clone();

@@ -10,9 +10,11 @@
 
 use hitl_app::Ports;
 
+use chrono::{DateTime, Utc};
 use hitl_domain::contracts::{ReviewRequestInput, ReviewRequestOutput};
 use hitl_domain::feedback::FeedbackError;
-use hitl_domain::model::TaskToken;
+use hitl_domain::model::{TaskToken, Workflow};
+use hitl_domain::notify;
 use hitl_domain::optimistic::mutate;
 use hitl_domain::ports::{Notification, NotificationKind, ResumeError};
 use hitl_domain::{reminders, rules, smoke, HandlerError};
@@ -40,24 +42,35 @@ pub async fn handle(
             .await?
             .map(|a| a.hash),
     };
-    let (workflow, identical) = mutate(ports.store.as_ref(), &input.workflow_id, |current| {
-        if previous_hash.is_some()
-            && current.artifact_iteration == input.iteration
-            && current.artifact_hash == previous_hash
-        {
-            return Ok((None, true));
-        }
-        Ok((
-            Some(rules::request_review(
-                current,
-                input.iteration,
-                token.clone(),
-                now,
-            )?),
-            false,
-        ))
-    })
-    .await?;
+    // The notification is written with the review request, in the same conditional write
+    // (the outbox): a crash after it loses nothing, a retry does not write it twice.
+    let outbox = ports.notifications();
+    let channels = outbox.channels_for(NotificationKind::ReviewRequested);
+    let notification_id =
+        notify::record_id(NotificationKind::ReviewRequested, input.iteration, None);
+    let link_of = |workflow_id: &str| ports.settings.review_link(workflow_id);
+    let (workflow, (identical, enqueued)) =
+        mutate(ports.store.as_ref(), &input.workflow_id, |current| {
+            if previous_hash.is_some()
+                && current.artifact_iteration == input.iteration
+                && current.artifact_hash == previous_hash
+            {
+                return Ok((None, (true, false)));
+            }
+            let mut next = rules::request_review(current, input.iteration, token.clone(), now)?;
+            let enqueued = next.smoke.is_none() && {
+                let notification = review_request(&next, input.iteration, now, link_of(&next.id));
+                notify::enqueue(
+                    &mut next,
+                    notification_id.clone(),
+                    notification,
+                    channels.clone(),
+                    now,
+                )
+            };
+            Ok((Some(next), (false, enqueued)))
+        })
+        .await?;
     if identical {
         info!(workflow_id = %input.workflow_id, iteration = input.iteration,
             "the regenerated draft is identical to the previous one: no review requested");
@@ -105,34 +118,48 @@ pub async fn handle(
                 Err(other) => return Err(other.into()),
             }
         }
-    } else {
-        // Where to decide: the review page at this workflow, when the deployment knows its URL.
-        let link = ports.settings.review_link(&workflow.id);
-        let mut message = format!(
-            "Draft {} of {} is ready for review; decide by {} (in {}).",
-            input.iteration,
-            workflow.subject.name,
-            deadline.format("%Y-%m-%d %H:%M UTC"),
-            reminders::time_left(deadline, ports.clock.now()),
-        );
-        if let Some(link) = &link {
-            message.push_str(&format!(" Review it: {link}"));
-        }
-        ports
-            .review_notifier
-            .publish(&Notification {
-                // The iteration this review is for (the record may have moved on since).
-                iteration: input.iteration,
-                ..Notification::to_reviewers(NotificationKind::ReviewRequested, &workflow, message)
-                    .linking(link)
-            })
-            .await?;
+    } else if enqueued {
+        // Sent by the writer; a channel that fails stays in the outbox for the relay. A
+        // notification written by an earlier attempt of this task is the relay's (this
+        // attempt cannot tell a crashed writer from a concurrent one).
+        outbox.send_enqueued(&workflow, &notification_id).await?;
     }
     Ok(ReviewRequestOutput {
         workflow_id: workflow.id,
         iteration: input.iteration,
         deadline,
     })
+}
+
+/// The review request for `iteration` of `workflow`: the deadline both ways and, when the
+/// page's URL is known, the link to the workflow there.
+fn review_request(
+    workflow: &Workflow,
+    iteration: u32,
+    now: DateTime<Utc>,
+    link: Option<String>,
+) -> Notification {
+    let deadline = workflow
+        .pending_review
+        .as_ref()
+        .map(|p| p.deadline)
+        .unwrap_or(now);
+    let mut message = format!(
+        "Draft {} of {} is ready for review; decide by {} (in {}).",
+        iteration,
+        workflow.subject.name,
+        deadline.format("%Y-%m-%d %H:%M UTC"),
+        reminders::time_left(deadline, now),
+    );
+    if let Some(link) = &link {
+        message.push_str(&format!(" Review it: {link}"));
+    }
+    Notification {
+        // The iteration this review is for (the record may have moved on since).
+        iteration,
+        ..Notification::to_reviewers(NotificationKind::ReviewRequested, workflow, message)
+            .linking(link)
+    }
 }
 
 #[cfg(test)]
@@ -180,19 +207,18 @@ mod tests {
     /// the review page when the deployment knows the page's URL.
     #[tokio::test]
     async fn the_request_links_to_the_page_and_says_how_long_is_left() {
-        let mut f = setup(None).await;
+        let f = setup(None).await;
         handle(&f.ports, fixture()).await.unwrap();
         let plain = f.review_notifier.sent.lock().unwrap()[0].clone();
         assert_eq!(plain.link, None);
         assert!(plain.message.contains(" (in 72 h)."), "{}", plain.message);
+        let mut f = setup(None).await;
         f.ports = f
             .ports
             .clone()
             .with_page_url(Some("https://review.example.com/".into()));
-        let mut again = fixture();
-        again.task_token = "second-token".into();
-        handle(&f.ports, again).await.unwrap();
-        let linked = f.review_notifier.sent.lock().unwrap()[1].clone();
+        handle(&f.ports, fixture()).await.unwrap();
+        let linked = f.review_notifier.sent.lock().unwrap()[0].clone();
         assert_eq!(
             linked.link.as_deref(),
             Some("https://review.example.com/#/workflows/wf-review")
@@ -233,13 +259,34 @@ mod tests {
         assert!(f.review_notifier.sent.lock().unwrap().is_empty());
     }
 
+    /// Issue 30: the review is requested even when the channel fails; the notification waits
+    /// in the outbox, a retried task does not send it again, and the relay sends it once the
+    /// channel is back.
     #[tokio::test]
-    async fn notification_failure_is_a_transient_error() {
+    async fn a_failed_notification_stays_in_the_outbox_until_the_relay_sends_it() {
         let f = setup(None).await;
         *f.review_notifier.fail.lock().unwrap() = true;
-        let err = handle(&f.ports, fixture()).await.unwrap_err();
-        assert_eq!(err.name().as_str(), "NotificationFailed");
-        assert!(err.name().is_transient());
+        handle(&f.ports, fixture()).await.unwrap();
+        let wf = f.workflow("wf-review").await;
+        assert_eq!(wf.status, WorkflowStatus::AwaitingReview);
+        let record = wf.notification("review_requested/1").unwrap();
+        assert!(record.is_pending());
+        assert_eq!(record.channels[0].attempts, 1);
+        assert!(record.channels[0].last_error.is_some());
+        *f.review_notifier.fail.lock().unwrap() = false;
+        let mut retry = fixture();
+        retry.task_token = "second-token".into();
+        handle(&f.ports, retry).await.unwrap();
+        assert!(
+            f.review_notifier.sent.lock().unwrap().is_empty(),
+            "the retry leaves it to the relay"
+        );
+        f.clock.advance(hitl_domain::notify::backoff(1));
+        let pending = f.workflow("wf-review").await;
+        let report = f.ports.notifications().relay(&[pending]).await.unwrap();
+        assert_eq!(report.sent, 1);
+        assert_eq!(f.review_notifier.sent.lock().unwrap().len(), 1);
+        assert!(!f.workflow("wf-review").await.in_outbox());
     }
 
     #[tokio::test]

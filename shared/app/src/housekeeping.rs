@@ -19,9 +19,17 @@ pub struct HousekeepingReport {
     pub reminders: ReminderReport,
 }
 
-/// One pass of the outbox relay over at most `limit` workflows with a pending delivery.
+/// One pass of the outbox relay over at most `limit` workflows in the outbox: decisions whose
+/// delivery is pending, then notifications whose channels are due ([`NotificationOutbox`]).
+/// A failing decision relay does not hold the notifications back.
+///
+/// [`NotificationOutbox`]: hitl_domain::notify::NotificationOutbox
 pub async fn deliver_pending(ports: &Ports, limit: usize) -> Result<ReconcileReport, HandlerError> {
-    let report = ports.decisions().reconcile(limit).await?;
+    let decisions = ports.decisions().reconcile(limit).await;
+    let candidates = ports.store.list_pending_deliveries(limit).await?;
+    let notifications = ports.notifications().relay(&candidates).await?;
+    let mut report = decisions?;
+    report.notifications = notifications;
     if report != ReconcileReport::default() {
         info!(
             examined = report.examined,
@@ -30,6 +38,9 @@ pub async fn deliver_pending(ports: &Ports, limit: usize) -> Result<ReconcileRep
             late = report.late,
             closed = report.closed,
             retry = report.retry,
+            notifications_sent = report.notifications.sent,
+            notifications_failed = report.notifications.failed,
+            notifications_given_up = report.notifications.gave_up,
             "delivery outbox pass"
         );
     }
@@ -37,7 +48,7 @@ pub async fn deliver_pending(ports: &Ports, limit: usize) -> Result<ReconcileRep
 }
 
 /// Sends the reminders due now, over at most `limit` workflows awaiting a person. A reminder
-/// whose notification failed is taken back; the next pass retries it.
+/// whose notification failed stays in the outbox; the relay retries it.
 pub async fn send_due_reminders(
     ports: &Ports,
     limit: usize,

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use hitl_domain::claims::ClaimService;
 use hitl_domain::feedback::FeedbackProcessor;
 use hitl_domain::model::TaskToken;
+use hitl_domain::notify::NotificationOutbox;
 use hitl_domain::ports::{
     AgentReadiness, Clock, ExecutionResumer, GeneratedDraft, GenerationRequest, MetadataAgent,
     MetricsSink, NoMetrics, Notification, Notifier, OutcomePublisher, ResumeError,
@@ -221,12 +222,22 @@ impl Ports {
         ClaimService::new(Arc::clone(&self.store), Arc::clone(&self.clock))
     }
 
+    /// The notification outbox over both groups' notifiers.
+    pub fn notifications(&self) -> NotificationOutbox {
+        NotificationOutbox::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            Arc::clone(&self.review_notifier),
+            Arc::clone(&self.escalation_notifier),
+            Arc::clone(&self.metrics),
+        )
+    }
+
     /// The reminder sweep, with links to the review page when its URL is known.
     pub fn reminders(&self) -> Reminders {
         ReminderSweeper::new(
             Arc::clone(&self.store),
-            Arc::clone(&self.review_notifier),
-            Arc::clone(&self.escalation_notifier),
+            self.notifications(),
             Arc::clone(&self.clock),
             self.settings.page_url.clone(),
         )
@@ -255,6 +266,10 @@ impl ExecutionResumer for Unwired {
 
 #[async_trait]
 impl Notifier for Unwired {
+    fn channel(&self) -> &str {
+        "unwired"
+    }
+
     async fn publish(&self, _notification: &Notification) -> Result<(), HandlerError> {
         Err(self.error())
     }

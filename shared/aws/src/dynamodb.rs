@@ -114,7 +114,7 @@ fn workflow_item(workflow: &Workflow) -> Result<Item, StoreError> {
         s(format!("STATUS#{}", workflow.status.as_str())),
     );
     item.insert("GSI1SK".into(), s(format!("{updated}#{}", workflow.id)));
-    if workflow.pending_delivery().is_some() {
+    if workflow.in_outbox() {
         item.insert("GSI2PK".into(), s(PENDING_DELIVERY));
         item.insert("GSI2SK".into(), s(format!("{updated}#{}", workflow.id)));
     }

@@ -39,6 +39,10 @@ fn text(data: String) -> Result<Content, HandlerError> {
 
 #[async_trait]
 impl Notifier for SesNotifier {
+    fn channel(&self) -> &str {
+        "email"
+    }
+
     async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
         let Some(to) = self.to.get(&notification.reviewer_group) else {
             tracing::info!(group = %notification.reviewer_group, "no email address for this group");

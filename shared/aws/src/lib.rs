@@ -124,7 +124,27 @@ fn attribute(value: &str) -> Result<MessageAttributeValue, HandlerError> {
 
 #[async_trait]
 impl Notifier for SnsNotifier {
+    fn channel(&self) -> &str {
+        "sns"
+    }
+
     async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
+        self.publish_on("sns", notification, "").await
+    }
+
+    /// Publishes with the message attributes `kind`, `reviewer_group` and, from the outbox,
+    /// `delivery_id` (subscribers deduplicate by it; none when `delivery_id` is empty).
+    async fn publish_on(
+        &self,
+        channel: &str,
+        notification: &Notification,
+        delivery_id: &str,
+    ) -> Result<(), HandlerError> {
+        if channel != self.channel() {
+            return Err(HandlerError::NotificationFailed(format!(
+                "channel {channel} is not configured here"
+            )));
+        }
         let body = serde_json::to_string(notification)
             .map_err(|e| HandlerError::NotificationFailed(e.to_string()))?;
         let kind = serde_json::to_value(notification.kind)
@@ -140,20 +160,22 @@ impl Notifier for SnsNotifier {
         .chars()
         .take(100)
         .collect();
-        self.client
+        let mut request = self
+            .client
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(subject)
             .message(body)
             .message_attributes("kind", attribute(&kind)?)
-            .message_attributes("reviewer_group", attribute(&notification.reviewer_group)?)
-            .send()
-            .await
-            .map_err(|e| {
-                HandlerError::NotificationFailed(
-                    aws_sdk_sns::error::DisplayErrorContext(&e).to_string(),
-                )
-            })?;
+            .message_attributes("reviewer_group", attribute(&notification.reviewer_group)?);
+        if !delivery_id.is_empty() {
+            request = request.message_attributes("delivery_id", attribute(delivery_id)?);
+        }
+        request.send().await.map_err(|e| {
+            HandlerError::NotificationFailed(
+                aws_sdk_sns::error::DisplayErrorContext(&e).to_string(),
+            )
+        })?;
         Ok(())
     }
 }

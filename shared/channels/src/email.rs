@@ -105,11 +105,24 @@ impl EmailNotifier {
         &self,
         notification: &Notification,
         to: &[Mailbox],
+        id: &str,
     ) -> Result<Message, HandlerError> {
+        // The id may hold `/` (the outbox's `wf-…/review_requested/2`): kept to what a
+        // Message-ID's left part allows.
+        let id: String = id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '.'
+                }
+            })
+            .collect();
         let mut builder = Message::builder()
             .from(self.from.clone())
             .subject(notification.email_subject())
-            .message_id(Some(format!("<{}@hitl>", delivery_id(notification))))
+            .message_id(Some(format!("<{id}@hitl>")))
             .header(ContentType::TEXT_PLAIN);
         for address in to {
             builder = builder.to(address.clone());
@@ -122,13 +135,37 @@ impl EmailNotifier {
 
 #[async_trait]
 impl Notifier for EmailNotifier {
+    fn channel(&self) -> &str {
+        "email"
+    }
+
     async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
+        self.send(notification, &delivery_id(notification)).await
+    }
+
+    async fn publish_on(
+        &self,
+        channel: &str,
+        notification: &Notification,
+        delivery_id: &str,
+    ) -> Result<(), HandlerError> {
+        if channel != self.channel() {
+            return Err(HandlerError::NotificationFailed(format!(
+                "channel {channel} is not configured here"
+            )));
+        }
+        self.send(notification, delivery_id).await
+    }
+}
+
+impl EmailNotifier {
+    async fn send(&self, notification: &Notification, id: &str) -> Result<(), HandlerError> {
         let to = self.to.of(&notification.reviewer_group);
         if to.is_empty() {
             tracing::info!(group = %notification.reviewer_group, "no email address for this group");
             return Ok(());
         }
-        let message = self.message(notification, to)?;
+        let message = self.message(notification, to, id)?;
         self.transport
             .send(message)
             .await
@@ -191,8 +228,13 @@ mod tests {
         )
         .unwrap();
         let n = notification();
-        let text =
-            String::from_utf8(email.message(&n, to.of("reviewers")).unwrap().formatted()).unwrap();
+        let text = String::from_utf8(
+            email
+                .message(&n, to.of("reviewers"), &delivery_id(&n))
+                .unwrap()
+                .formatted(),
+        )
+        .unwrap();
         let headers = text.split("\r\n\r\n").next().unwrap();
         assert!(
             !headers.to_ascii_lowercase().contains("\r\nbcc:"),
@@ -211,9 +253,18 @@ mod tests {
             text.contains("Open it on the review page: http://127.0.0.1:8080/#/workflows/wf-1"),
             "{text}"
         );
-        let again =
-            String::from_utf8(email.message(&n, to.of("reviewers")).unwrap().formatted()).unwrap();
-        assert!(again.contains(&format!("<{}@hitl>", delivery_id(&n))));
+        // Through the outbox: its delivery id, kept to a Message-ID's characters.
+        let outbox = String::from_utf8(
+            email
+                .message(&n, to.of("reviewers"), "wf-1/review_requested/2")
+                .unwrap()
+                .formatted(),
+        )
+        .unwrap();
+        assert!(
+            outbox.contains("Message-ID: <wf-1.review_requested.2@hitl>"),
+            "{outbox}"
+        );
     }
 
     #[test]

@@ -13,10 +13,12 @@
 //!
 //! **Delivery.** A 2xx answer is delivered. 429, 5xx, a timeout or a connection that fails are
 //! retried with backoff (0.2 s, 0.4 s, 0.8 s) inside a budget (10 s by default); any other
-//! status is a failure at once. A notification that is published again (a retried function,
-//! a crash between the send and the workflow's write) carries the same delivery id, which is
-//! a hash of the notification: receivers drop a delivery id they have already seen. So the
-//! channel is at least once, and exactly once for a receiver that keeps the ids of a day.
+//! status is a failure at once. Through the notification outbox (`hitl_domain::notify`) a
+//! failure is kept and retried later, and the delivery id is the outbox record's
+//! (`wf-…/review_requested/2`), the same on every attempt; published directly it is a hash of
+//! the notification. Receivers drop a delivery id they have already seen: the outbox resends
+//! only after a crash between the receiver's answer and the record's write, so the channel is
+//! at least once, and exactly once for a receiver that keeps the ids of a day.
 
 use std::time::Duration;
 
@@ -185,8 +187,31 @@ impl WebhookNotifier {
 
 #[async_trait]
 impl Notifier for WebhookNotifier {
+    fn channel(&self) -> &str {
+        "webhook"
+    }
+
     async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
-        let id = delivery_id(notification);
+        self.send(notification, delivery_id(notification)).await
+    }
+
+    async fn publish_on(
+        &self,
+        channel: &str,
+        notification: &Notification,
+        delivery_id: &str,
+    ) -> Result<(), HandlerError> {
+        if channel != self.channel() {
+            return Err(HandlerError::NotificationFailed(format!(
+                "channel {channel} is not configured here"
+            )));
+        }
+        self.send(notification, delivery_id.to_owned()).await
+    }
+}
+
+impl WebhookNotifier {
+    async fn send(&self, notification: &Notification, id: String) -> Result<(), HandlerError> {
         let body = self.body(notification, &id)?;
         let deadline = tokio::time::Instant::now() + self.budget;
         let mut attempt = 0usize;

@@ -26,6 +26,20 @@ pub const RECONCILE_BEFORE_DELIVER: &str = "reconcile::before_deliver";
 /// The local engine delivered a queued (deferred) resumption; its marker is not settled yet.
 pub const LOCAL_AFTER_QUEUED_DELIVERY: &str = "local::after_queued_delivery";
 
+/// The notification outbox's points (issue 30), in the order a notification passes them.
+pub const NOTIFY_POINTS: [&str; 3] = [
+    NOTIFY_AFTER_ENQUEUE,
+    NOTIFY_RELAY_BEFORE_SEND,
+    NOTIFY_AFTER_SEND,
+];
+/// The notification is in the workflow's record (written with the change it tells of);
+/// nothing was sent.
+pub const NOTIFY_AFTER_ENQUEUE: &str = "notify::after_enqueue";
+/// The relay took a due channel (its lease is written); nothing was sent.
+pub const NOTIFY_RELAY_BEFORE_SEND: &str = "notify::relay_before_send";
+/// A channel accepted the notification; the record does not say so yet.
+pub const NOTIFY_AFTER_SEND: &str = "notify::after_send";
+
 /// Reads `FAILPOINTS` from the environment (call once at process start); a no-op without
 /// the `failpoints` feature.
 pub fn setup_from_env() {

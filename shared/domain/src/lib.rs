@@ -13,6 +13,7 @@ pub mod identity;
 pub mod metadata;
 pub mod metrics;
 pub mod model;
+pub mod notify;
 pub mod optimistic;
 pub mod outcome;
 pub mod ports;

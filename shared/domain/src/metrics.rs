@@ -43,6 +43,8 @@ pub mod names {
     /// A rejected submission answered but not stored: the trail's cap was reached (dimension
     /// `Reason`).
     pub const REJECTIONS_NOT_RECORDED: &str = "RejectionsNotRecorded";
+    /// A channel gave up sending a notification after its last attempt (the outbox).
+    pub const NOTIFICATIONS_GIVEN_UP: &str = "NotificationsGivenUp";
 }
 
 /// Dimension names of the breakdowns.
@@ -200,6 +202,11 @@ pub fn escalation(reason: &str) -> Value {
         1.0,
         Some((dimensions::REASON, reason)),
     )
+}
+
+/// A channel gave up sending a notification after its last attempt.
+pub fn notification_given_up() -> Value {
+    record(names::NOTIFICATIONS_GIVEN_UP, Unit::Count, 1.0, None)
 }
 
 /// An agent call failed; `kind` is the error name (`AgentThrottled`,

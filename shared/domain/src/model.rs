@@ -395,6 +395,7 @@ impl Workflow {
             updated_at: now,
             completed_at: None,
             version: 1,
+            notifications: Vec::new(),
         }
     }
 
@@ -759,9 +760,25 @@ pub struct Workflow {
     pub completed_at: Option<DateTime<Utc>>,
     /// Optimistic-concurrency version; every write requires the version it read.
     pub version: u64,
+    /// The notification outbox: every notification about this workflow, written in the same
+    /// conditional write as the change it tells of, with its delivery per channel.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotificationRecord>,
 }
 
 impl Workflow {
+    /// Whether the workflow holds work for the outbox relay: a decision whose delivery to the
+    /// execution is not confirmed, or a notification still to be sent on some channel. The
+    /// stores index exactly these workflows (DynamoDB's sparse `GSI2`).
+    pub fn in_outbox(&self) -> bool {
+        self.pending_delivery().is_some() || self.notifications.iter().any(|n| n.is_pending())
+    }
+
+    /// The outbox record `id`, if any.
+    pub fn notification(&self, id: &str) -> Option<&NotificationRecord> {
+        self.notifications.iter().find(|n| n.id == id)
+    }
+
     /// The applied decision whose delivery to the execution is not confirmed yet (the outbox
     /// entry the reconciler works on), if any.
     pub fn pending_delivery(&self) -> Option<&DecisionRecord> {
@@ -948,6 +965,208 @@ impl SmokeScenario {
             2 => Self::EscalateAtLimit,
             3 => Self::ApproveByTwo,
             _ => Self::EditAndApprove,
+        }
+    }
+}
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// A draft waits for a reviewer.
+    ReviewRequested,
+    /// A workflow was escalated to a person.
+    Escalated,
+    /// A draft still waits for a reviewer and its deadline is near.
+    ReviewReminder,
+    /// An escalation still waits for a resolution and its deadline is near.
+    ResolutionReminder,
+}
+
+/// A message for reviewers or operators. Never contains a task token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// What happened.
+    pub kind: NotificationKind,
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Subject name, for the subject line.
+    pub subject_name: String,
+    /// Iteration concerned.
+    pub iteration: u32,
+    /// Reviewer group that may act.
+    pub reviewer_group: String,
+    /// Escalation reason, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// A readable sentence.
+    pub message: String,
+    /// Where to act (the review page's view of the workflow), when the page's URL is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+}
+
+impl NotificationKind {
+    /// `review_requested`, `escalated`, `review_reminder` or `resolution_reminder`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReviewRequested => "review_requested",
+            Self::Escalated => "escalated",
+            Self::ReviewReminder => "review_reminder",
+            Self::ResolutionReminder => "resolution_reminder",
+        }
+    }
+}
+
+impl Notification {
+    /// A notification of `kind` about `workflow` for its reviewer group.
+    pub fn to_reviewers(kind: NotificationKind, workflow: &Workflow, message: String) -> Self {
+        Self::to_group(kind, workflow, &workflow.config.reviewer_group, message)
+    }
+
+    /// A notification of `kind` about `workflow` for its escalation group.
+    pub fn to_escalation_group(
+        kind: NotificationKind,
+        workflow: &Workflow,
+        message: String,
+    ) -> Self {
+        Self::to_group(kind, workflow, &workflow.config.escalation_group, message)
+    }
+
+    fn to_group(kind: NotificationKind, workflow: &Workflow, group: &str, message: String) -> Self {
+        Self {
+            kind,
+            workflow_id: workflow.id.clone(),
+            subject_name: workflow.subject.name.clone(),
+            iteration: workflow.iteration,
+            reviewer_group: group.to_owned(),
+            reason: None,
+            message,
+            link: None,
+        }
+    }
+
+    /// With the escalation reason.
+    pub fn because(mut self, reason: Option<String>) -> Self {
+        self.reason = reason;
+        self
+    }
+
+    /// With a link to the review page.
+    pub fn linking(mut self, link: Option<String>) -> Self {
+        self.link = link;
+        self
+    }
+
+    /// An email subject line: what happened, the subject and the draft ("Review requested:
+    /// Cedar Candles, draft 2"). Control characters of the subject's name are dropped, so a
+    /// name cannot add headers.
+    pub fn email_subject(&self) -> String {
+        let what = match self.kind {
+            NotificationKind::ReviewRequested => "Review requested",
+            NotificationKind::Escalated => "Escalated",
+            NotificationKind::ReviewReminder => "Review reminder",
+            NotificationKind::ResolutionReminder => "Resolution reminder",
+        };
+        let name: String = self
+            .subject_name
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        format!("{what}: {name}, draft {}", self.iteration)
+    }
+
+    /// An email's plain text: the message (the link after it unless the message has it),
+    /// then the workflow, iteration, group and reason.
+    pub fn email_text(&self) -> String {
+        let mut text = format!("{}\n\n", self.message);
+        if let Some(link) = self
+            .link
+            .as_ref()
+            .filter(|l| !self.message.contains(l.as_str()))
+        {
+            text.push_str(&format!("Open it on the review page: {link}\n\n"));
+        }
+        text.push_str(&format!(
+            "Workflow {} · iteration {} · group {}\n",
+            self.workflow_id, self.iteration, self.reviewer_group
+        ));
+        if let Some(reason) = &self.reason {
+            text.push_str(&format!("Reason: {reason}\n"));
+        }
+        text
+    }
+}
+
+/// One notification in a workflow's outbox and its delivery on every channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationRecord {
+    /// Unique within the workflow per (kind, iteration, occasion): `review_requested/2`,
+    /// `review_reminder/2/3600`, `escalated/3`.
+    pub id: String,
+    /// What is sent, fixed when the change it tells of was written (a retry sends the same).
+    pub notification: Notification,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+    /// Its delivery on each channel configured when it was written.
+    pub channels: Vec<ChannelDelivery>,
+}
+
+impl NotificationRecord {
+    /// Whether some channel still has to send it.
+    pub fn is_pending(&self) -> bool {
+        self.channels
+            .iter()
+            .any(|c| c.status == ChannelStatus::Pending)
+    }
+
+    /// The id receivers deduplicate by: the workflow and the record's id
+    /// (`wf-…/review_requested/2`), the same on every channel and every attempt.
+    pub fn delivery_id(&self) -> String {
+        format!("{}/{}", self.notification.workflow_id, self.id)
+    }
+}
+
+/// Where one channel stands with one notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelDelivery {
+    /// The channel's name (`sns`, `email`, `webhook`, `log`).
+    pub channel: String,
+    /// Pending, sent or given up.
+    pub status: ChannelStatus,
+    /// Attempts that failed or were taken (a claimed attempt counts when it settles).
+    pub attempts: u32,
+    /// When a sender may take it next: the writer of the record holds it until then, and a
+    /// failed attempt pushes it back (backoff).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// When it was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// Why the last attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// The state of one channel's delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelStatus {
+    /// Not sent yet (new, or failed and waiting for its next attempt).
+    Pending,
+    /// The channel accepted it.
+    Sent,
+    /// Every attempt failed (alarmed on AWS); kept for operators.
+    GaveUp,
+}
+
+impl ChannelStatus {
+    /// `pending`, `sent` or `gave_up`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::GaveUp => "gave_up",
         }
     }
 }

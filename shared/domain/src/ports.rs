@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::error::HandlerError;
 use crate::model::{Artifact, FeedbackEntry, Subject, TaskToken};
+pub use crate::model::{Notification, NotificationKind};
 
 /// Source of the current time (virtual locally, the system clock on AWS).
 pub trait Clock: Send + Sync {
@@ -66,132 +67,6 @@ impl MetricsSink for LogMetrics {
     }
 }
 
-/// What a notification is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NotificationKind {
-    /// A draft waits for a reviewer.
-    ReviewRequested,
-    /// A workflow was escalated to a person.
-    Escalated,
-    /// A draft still waits for a reviewer and its deadline is near.
-    ReviewReminder,
-    /// An escalation still waits for a resolution and its deadline is near.
-    ResolutionReminder,
-}
-
-/// A message for reviewers or operators. Never contains a task token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Notification {
-    /// What happened.
-    pub kind: NotificationKind,
-    /// Workflow id.
-    pub workflow_id: String,
-    /// Subject name, for the subject line.
-    pub subject_name: String,
-    /// Iteration concerned.
-    pub iteration: u32,
-    /// Reviewer group that may act.
-    pub reviewer_group: String,
-    /// Escalation reason, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// A readable sentence.
-    pub message: String,
-    /// Where to act (the review page's view of the workflow), when the page's URL is known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link: Option<String>,
-}
-
-impl Notification {
-    /// A notification of `kind` about `workflow` for its reviewer group.
-    pub fn to_reviewers(
-        kind: NotificationKind,
-        workflow: &crate::model::Workflow,
-        message: String,
-    ) -> Self {
-        Self::to_group(kind, workflow, &workflow.config.reviewer_group, message)
-    }
-
-    /// A notification of `kind` about `workflow` for its escalation group.
-    pub fn to_escalation_group(
-        kind: NotificationKind,
-        workflow: &crate::model::Workflow,
-        message: String,
-    ) -> Self {
-        Self::to_group(kind, workflow, &workflow.config.escalation_group, message)
-    }
-
-    fn to_group(
-        kind: NotificationKind,
-        workflow: &crate::model::Workflow,
-        group: &str,
-        message: String,
-    ) -> Self {
-        Self {
-            kind,
-            workflow_id: workflow.id.clone(),
-            subject_name: workflow.subject.name.clone(),
-            iteration: workflow.iteration,
-            reviewer_group: group.to_owned(),
-            reason: None,
-            message,
-            link: None,
-        }
-    }
-
-    /// With the escalation reason.
-    pub fn because(mut self, reason: Option<String>) -> Self {
-        self.reason = reason;
-        self
-    }
-
-    /// With a link to the review page.
-    pub fn linking(mut self, link: Option<String>) -> Self {
-        self.link = link;
-        self
-    }
-
-    /// An email subject line: what happened, the subject and the draft ("Review requested:
-    /// Cedar Candles, draft 2"). Control characters of the subject's name are dropped, so a
-    /// name cannot add headers.
-    pub fn email_subject(&self) -> String {
-        let what = match self.kind {
-            NotificationKind::ReviewRequested => "Review requested",
-            NotificationKind::Escalated => "Escalated",
-            NotificationKind::ReviewReminder => "Review reminder",
-            NotificationKind::ResolutionReminder => "Resolution reminder",
-        };
-        let name: String = self
-            .subject_name
-            .chars()
-            .filter(|c| !c.is_control())
-            .collect();
-        format!("{what}: {name}, draft {}", self.iteration)
-    }
-
-    /// An email's plain text: the message (the link after it unless the message has it),
-    /// then the workflow, iteration, group and reason.
-    pub fn email_text(&self) -> String {
-        let mut text = format!("{}\n\n", self.message);
-        if let Some(link) = self
-            .link
-            .as_ref()
-            .filter(|l| !self.message.contains(l.as_str()))
-        {
-            text.push_str(&format!("Open it on the review page: {link}\n\n"));
-        }
-        text.push_str(&format!(
-            "Workflow {} · iteration {} · group {}\n",
-            self.workflow_id, self.iteration, self.reviewer_group
-        ));
-        if let Some(reason) = &self.reason {
-            text.push_str(&format!("Reason: {reason}\n"));
-        }
-        text
-    }
-}
-
 /// Email addresses per group, from `reviewers=rita@example.com,sam@example.com;escalations=olga@example.com`;
 /// a malformed entry or address is refused naming it.
 pub fn parse_email_recipients(
@@ -245,9 +120,10 @@ pub fn parse_email_recipients(
     Ok(groups)
 }
 
-/// Publishes to every channel in order; each is tried even when an earlier one failed, and
-/// the failures are reported together (the caller's retry then publishes to all again, which
-/// delivery ids make harmless for receivers that deduplicate).
+/// Several channels behind one port: each is a channel of its own in the notification outbox
+/// ([`Notifier::channels`]), so a channel that failed is retried alone and the others do not
+/// send twice. [`Notifier::publish`] (outside the outbox) tries every channel and reports the
+/// failures together.
 pub struct Fanout(Vec<std::sync::Arc<dyn Notifier>>);
 
 impl Fanout {
@@ -259,6 +135,14 @@ impl Fanout {
 
 #[async_trait]
 impl Notifier for Fanout {
+    fn channel(&self) -> &str {
+        "fanout"
+    }
+
+    fn channels(&self) -> Vec<String> {
+        self.0.iter().flat_map(|c| c.channels()).collect()
+    }
+
     async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
         let mut failures = Vec::new();
         for channel in &self.0 {
@@ -272,13 +156,59 @@ impl Notifier for Fanout {
             Err(HandlerError::NotificationFailed(failures.join("; ")))
         }
     }
+
+    async fn publish_on(
+        &self,
+        channel: &str,
+        notification: &Notification,
+        delivery_id: &str,
+    ) -> Result<(), HandlerError> {
+        match self
+            .0
+            .iter()
+            .find(|c| c.channels().iter().any(|name| name == channel))
+        {
+            Some(part) => part.publish_on(channel, notification, delivery_id).await,
+            None => Err(not_configured(channel)),
+        }
+    }
 }
 
-/// Publishes notifications (SNS on AWS).
+fn not_configured(channel: &str) -> HandlerError {
+    HandlerError::NotificationFailed(format!("channel {channel} is not configured here"))
+}
+
+/// Sends notifications on one channel (SNS, email, a webhook, the local log) or several
+/// ([`Fanout`]).
 #[async_trait]
 pub trait Notifier: Send + Sync {
-    /// Publishes one notification.
+    /// The channel's name in the notification outbox (`sns`, `email`, `webhook`, `log`).
+    fn channel(&self) -> &str;
+
+    /// Every channel behind this notifier, by name (a fan-out names each of its parts).
+    fn channels(&self) -> Vec<String> {
+        vec![self.channel().to_owned()]
+    }
+
+    /// Publishes one notification on every channel.
     async fn publish(&self, notification: &Notification) -> Result<(), HandlerError>;
+
+    /// Publishes on the channel named `channel` only, with the outbox's `delivery_id` (the
+    /// same on every attempt: receivers deduplicate by it). Channels that can carry an id
+    /// override this; the default publishes.
+    async fn publish_on(
+        &self,
+        channel: &str,
+        notification: &Notification,
+        delivery_id: &str,
+    ) -> Result<(), HandlerError> {
+        let _ = delivery_id;
+        if channel == self.channel() {
+            self.publish(notification).await
+        } else {
+            Err(not_configured(channel))
+        }
+    }
 }
 
 /// Why resuming an execution failed.

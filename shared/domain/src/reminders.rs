@@ -5,10 +5,10 @@
 //! On AWS the scheduled housekeeping function runs it every minute; locally the virtual clock
 //! stops at every reminder's instant (`hitl advance-time`) and `hitl serve` sweeps as it runs.
 //!
-//! A reminder is marked on the record first (a version-conditional write, so two sweeps never
-//! both send it) and then published; a failed publish takes the mark back so the next sweep
-//! tries again. A crash between the two loses that one reminder (the next offset still fires):
-//! a reminder is never sent twice by concurrent sweeps.
+//! A reminder is marked on the record together with its notification in the outbox (one
+//! version-conditional write, so two sweeps never both write it), then sent
+//! ([`crate::notify`]): a failed channel or a crash after the write leaves it in the outbox
+//! and the relay sends it later; a reminder is never sent twice by concurrent sweeps.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -16,7 +16,8 @@ use std::sync::Arc;
 use tracing::{info, warn};
 
 use crate::model::{Workflow, WorkflowStatus};
-use crate::ports::{Clock, Notification, NotificationKind, Notifier};
+use crate::notify::{self, NotificationOutbox};
+use crate::ports::{Clock, Notification, NotificationKind};
 use crate::rules::{self, ReminderTarget};
 use crate::store::{StoreError, WorkflowStore};
 
@@ -49,15 +50,15 @@ pub struct ReminderReport {
     pub examined: usize,
     /// Reminders sent.
     pub sent: Vec<SentReminder>,
-    /// Reminders whose notification failed (taken back; the next sweep retries them).
+    /// Reminders written whose notification failed on some channel (kept in the outbox; the
+    /// relay retries them).
     pub failed: usize,
 }
 
 /// Sends due reminders.
 pub struct ReminderSweeper {
     store: Arc<dyn WorkflowStore>,
-    review: Arc<dyn Notifier>,
-    escalation: Arc<dyn Notifier>,
+    outbox: NotificationOutbox,
     clock: Arc<dyn Clock>,
     page_url: Option<String>,
 }
@@ -82,20 +83,19 @@ pub fn review_link(page_url: &str, workflow_id: &str) -> String {
 }
 
 impl ReminderSweeper {
-    /// Wires the sweeper: review reminders go to `review` (the review topic), resolution
-    /// reminders to `escalation` (the escalation topic); `page_url` (the review page, e.g. the
-    /// `ReviewPageUrl` parameter) makes every reminder carry a link to the workflow.
+    /// Wires the sweeper: reminders go through `outbox` (review reminders to the reviewer
+    /// groups' channels, resolution reminders to the escalation group's); `page_url` (the
+    /// review page, e.g. the `ReviewPageUrl` parameter) makes every reminder carry a link to
+    /// the workflow.
     pub fn new(
         store: Arc<dyn WorkflowStore>,
-        review: Arc<dyn Notifier>,
-        escalation: Arc<dyn Notifier>,
+        outbox: NotificationOutbox,
         clock: Arc<dyn Clock>,
         page_url: Option<String>,
     ) -> Self {
         Self {
             store,
-            review,
-            escalation,
+            outbox,
             clock,
             page_url: page_url.filter(|u| !u.trim().is_empty()),
         }
@@ -148,9 +148,23 @@ impl ReminderSweeper {
     ) -> Result<(), StoreError> {
         for _ in 0..ATTEMPTS {
             let now = self.clock.now();
-            let Some((marked, offset, target)) = rules::mark_reminder(&workflow, now) else {
+            let Some((mut marked, offset, target)) = rules::mark_reminder(&workflow, now) else {
                 return Ok(());
             };
+            let Some(deadline) = rules::reminder_deadline(&marked) else {
+                return Ok(());
+            };
+            let notification = match target {
+                ReminderTarget::Review => self.notification(&marked, deadline, now),
+                ReminderTarget::Resolution => self.resolution_notification(&marked, deadline, now),
+            };
+            let id = notify::record_id(
+                notification.kind,
+                marked.iteration,
+                Some(&offset.to_string()),
+            );
+            let channels = self.outbox.channels_for(notification.kind);
+            notify::enqueue(&mut marked, id.clone(), notification, channels, now);
             match self.store.update_workflow(&marked, workflow.version).await {
                 Ok(()) => {}
                 Err(StoreError::Conflict(_)) => {
@@ -162,18 +176,9 @@ impl ReminderSweeper {
                 }
                 Err(e) => return Err(e),
             }
-            let Some(deadline) = rules::reminder_deadline(&marked) else {
-                return Ok(());
-            };
-            let (notifier, notification) = match target {
-                ReminderTarget::Review => (&self.review, self.notification(&marked, deadline, now)),
-                ReminderTarget::Resolution => (
-                    &self.escalation,
-                    self.resolution_notification(&marked, deadline, now),
-                ),
-            };
-            match notifier.publish(&notification).await {
-                Ok(()) => {
+            let sent = self.outbox.send_enqueued(&marked, &id).await;
+            match sent {
+                Ok(r) if r.failed == 0 && r.gave_up == 0 => {
                     info!(workflow_id = %marked.id, iteration = marked.iteration,
                         offset_seconds = offset, about = target.as_str(), "reminder sent");
                     report.sent.push(SentReminder {
@@ -185,15 +190,11 @@ impl ReminderSweeper {
                         sent_at: now,
                     });
                 }
-                Err(e) => {
-                    warn!(workflow_id = %marked.id, about = target.as_str(), error = %e,
-                        "reminder not sent; taken back for the next sweep");
+                outcome => {
+                    let error = outcome.err().map(|e| e.to_string()).unwrap_or_default();
+                    warn!(workflow_id = %marked.id, about = target.as_str(), %error,
+                        "reminder not sent on every channel; kept in the outbox for the relay");
                     report.failed += 1;
-                    if let Some(back) = rules::unmark_reminder(&marked, offset, now) {
-                        // Best effort: if someone changed the record meanwhile, the reminder
-                        // stays marked and the next offset fires instead.
-                        let _ = self.store.update_workflow(&back, marked.version).await;
-                    }
                 }
             }
             return Ok(());

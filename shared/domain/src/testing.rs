@@ -238,7 +238,7 @@ impl WorkflowStore for MemoryStore {
             .tables()
             .workflows
             .values()
-            .filter(|w| w.pending_delivery().is_some())
+            .filter(|w| w.in_outbox())
             .cloned()
             .collect();
         pending.sort_by(|a, b| (a.updated_at, &a.id).cmp(&(b.updated_at, &b.id)));
@@ -321,19 +321,53 @@ impl Clock for FixedClock {
 /// Records notifications; can be told to fail.
 #[derive(Debug, Default)]
 pub struct RecordingNotifier {
+    /// Its channel's name (`recording` unless [`RecordingNotifier::named`]).
+    pub name: Option<String>,
     /// What was published.
     pub sent: Mutex<Vec<Notification>>,
+    /// The delivery ids of what was published through the outbox, in order.
+    pub ids: Mutex<Vec<String>>,
     /// When set, `publish` fails with `NotificationFailed`.
     pub fail: Mutex<bool>,
 }
 
+impl RecordingNotifier {
+    /// A recorder whose channel is called `name`.
+    pub fn named(name: &str) -> Self {
+        Self {
+            name: Some(name.to_owned()),
+            ..Self::default()
+        }
+    }
+}
+
 #[async_trait]
 impl Notifier for RecordingNotifier {
+    fn channel(&self) -> &str {
+        self.name.as_deref().unwrap_or("recording")
+    }
+
     async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
         if *self.fail.lock().unwrap() {
             return Err(HandlerError::NotificationFailed("injected".into()));
         }
         self.sent.lock().unwrap().push(notification.clone());
+        Ok(())
+    }
+
+    async fn publish_on(
+        &self,
+        channel: &str,
+        notification: &Notification,
+        delivery_id: &str,
+    ) -> Result<(), HandlerError> {
+        if channel != self.channel() {
+            return Err(HandlerError::NotificationFailed(format!(
+                "channel {channel} is not configured here"
+            )));
+        }
+        self.publish(notification).await?;
+        self.ids.lock().unwrap().push(delivery_id.to_owned());
         Ok(())
     }
 }

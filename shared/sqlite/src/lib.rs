@@ -137,7 +137,7 @@ impl SqliteStore {
     }
 
     /// Adds what newer versions of the store keep beside the record: the outbox flag
-    /// `delivery_pending` (1 while a decision awaits delivery) and its partial index.
+    /// `delivery_pending` (1 while the workflow is in the outbox: a decision awaits delivery or a notification a channel) and its partial index.
     fn migrate(conn: &Connection) -> Result<(), StoreError> {
         let has_flag: bool = conn
             .prepare("SELECT 1 FROM pragma_table_info('workflows') WHERE name = 'delivery_pending'")
@@ -212,7 +212,7 @@ impl SqliteStore {
                 encode(workflow)?,
                 workflow.id,
                 expected_version as i64,
-                workflow.pending_delivery().is_some()
+                workflow.in_outbox()
             ])
             .map_err(backend)?;
         if changed == 1 {
@@ -260,7 +260,7 @@ impl WorkflowStore for SqliteStore {
                 workflow.version as i64,
                 timestamp_key(workflow),
                 encode(workflow)?,
-                workflow.pending_delivery().is_some()
+                workflow.in_outbox()
             ],
         )
         .map_err(backend)?;

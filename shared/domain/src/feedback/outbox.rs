@@ -7,6 +7,7 @@ use super::processor::*;
 use super::request::*;
 use crate::failpoints;
 use crate::model::Delivery;
+use crate::notify::NotificationReport;
 use crate::ports::Clock;
 
 /// What one [`FeedbackProcessor::reconcile`] pass did.
@@ -24,6 +25,8 @@ pub struct ReconcileReport {
     pub closed: usize,
     /// Deliveries that failed transiently and stay pending for the next pass.
     pub retry: usize,
+    /// The notifications the same pass sent from the outbox ([`crate::notify`]).
+    pub notifications: NotificationReport,
 }
 
 impl ReconcileReport {
@@ -35,6 +38,7 @@ impl ReconcileReport {
         self.late += other.late;
         self.closed += other.closed;
         self.retry += other.retry;
+        self.notifications.add(&other.notifications);
     }
 }
 

@@ -121,21 +121,6 @@ pub fn reminder_deadline(workflow: &Workflow) -> Option<DateTime<Utc>> {
     reminded_wait(workflow).map(|(_, deadline, _, _)| deadline)
 }
 
-/// Takes back a reminder marked by [`mark_reminder`] whose notification could not be sent,
-/// so the next sweep sends it. `None` when there is nothing to take back.
-pub fn unmark_reminder(workflow: &Workflow, offset: u64, now: DateTime<Utc>) -> Option<Workflow> {
-    let (_, _, _, passed) = reminded_wait(workflow)?;
-    if !passed.contains(&offset) {
-        return None;
-    }
-    let mut next = bumped(workflow, now);
-    with_reminders(&mut next, |passed, sent| {
-        passed.retain(|o| *o != offset);
-        *sent = sent.saturating_sub(1);
-    });
-    Some(next)
-}
-
 /// When the next reminder of the workflow's open wait (review or resolution) is due; the local
 /// engine advances its virtual clock through these instants so every reminder fires in order.
 pub fn next_reminder_at(workflow: &Workflow) -> Option<DateTime<Utc>> {

@@ -383,6 +383,58 @@ pub async fn pending_deliveries_are_listed_until_settled(store: Arc<dyn Workflow
     .is_none());
 }
 
+/// Issue 30: a workflow whose notification a channel has not sent is in the outbox index
+/// (written in the same conditional write as its change) until every channel settled it.
+pub async fn pending_notifications_are_listed_until_sent(store: Arc<dyn WorkflowStore>) {
+    use crate::model::NotificationKind;
+    use crate::notify::{self, NotificationOutbox};
+    use crate::testing::RecordingNotifier;
+    let wf = sample_workflow("wf-notify");
+    store.create_workflow(&wf).await.unwrap();
+    let listed = |all: Vec<Workflow>| all.into_iter().any(|w| w.id == wf.id);
+    assert!(!listed(store.list_pending_deliveries(1000).await.unwrap()));
+    let clock = Arc::new(At(wf.updated_at));
+    let sns = Arc::new(RecordingNotifier::named("sns"));
+    let outbox = NotificationOutbox::new(
+        Arc::clone(&store),
+        clock,
+        sns.clone(),
+        Arc::new(RecordingNotifier::default()),
+        Arc::new(crate::ports::NoMetrics),
+    );
+    let mut next = wf.clone();
+    next.version += 1;
+    let note = crate::ports::Notification::to_reviewers(
+        NotificationKind::ReviewRequested,
+        &wf,
+        "Draft 1 is ready".into(),
+    );
+    assert!(notify::enqueue(
+        &mut next,
+        "review_requested/1".into(),
+        note,
+        vec!["sns".into()],
+        wf.updated_at
+    ));
+    store.update_workflow(&next, wf.version).await.unwrap();
+    assert!(
+        listed(store.list_pending_deliveries(1000).await.unwrap()),
+        "a pending notification is listed"
+    );
+    let report = outbox
+        .send_enqueued(&next, "review_requested/1")
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 1);
+    assert_eq!(sns.sent.lock().unwrap().len(), 1);
+    assert!(!listed(store.list_pending_deliveries(1000).await.unwrap()));
+    let stored = store.get_workflow(&wf.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.notification("review_requested/1").unwrap().channels[0].status,
+        crate::model::ChannelStatus::Sent
+    );
+}
+
 /// A clock standing at one instant.
 struct At(chrono::DateTime<Utc>);
 
@@ -495,6 +547,7 @@ pub async fn run_all(store: Arc<dyn WorkflowStore>) {
     concurrent_claims_hold_once(Arc::clone(&store)).await;
     partial_approvals_are_stored(Arc::clone(&store)).await;
     pending_deliveries_are_listed_until_settled(Arc::clone(&store)).await;
+    pending_notifications_are_listed_until_sent(Arc::clone(&store)).await;
     create_is_idempotent(Arc::clone(&store)).await;
     update_requires_version(Arc::clone(&store)).await;
     artifacts_are_write_once(Arc::clone(&store)).await;

@@ -136,10 +136,11 @@ pub trait WorkflowStore: Send + Sync {
     /// The feedback audit trail of a workflow, oldest first.
     async fn list_feedback(&self, workflow_id: &str) -> Result<Vec<FeedbackEntry>, StoreError>;
 
-    /// Workflows holding a decision whose delivery to the execution is not confirmed yet
-    /// ([`Workflow::pending_delivery`]), oldest first: the outbox the reconciler relays.
+    /// Workflows holding work for the outbox relay ([`Workflow::in_outbox`]: a decision whose
+    /// delivery to the execution is not confirmed yet, or a notification a channel has not
+    /// sent), oldest update first.
     ///
-    /// [`Workflow::pending_delivery`]: crate::model::Workflow::pending_delivery
+    /// [`Workflow::in_outbox`]: crate::model::Workflow::in_outbox
     async fn list_pending_deliveries(&self, limit: usize) -> Result<Vec<Workflow>, StoreError>;
 
     /// Workflows in a status, most recently updated first.
