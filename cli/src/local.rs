@@ -282,6 +282,10 @@ impl FileNotifier {
 /// serves without it).
 pub const REVIEW_PAGE_URL: &str = "HITL_REVIEW_PAGE_URL";
 
+/// Each group's Slack incoming webhook (`reviewers=https://hooks.slack.com/services/…;escalations=…`):
+/// notifications are posted there with an "Open review" button. The URLs are credentials.
+pub const SLACK_WEBHOOKS: &str = "HITL_SLACK_WEBHOOKS";
+
 /// Where a webhook sends notifications (issue 30); with it, [`WEBHOOK_SECRET`] is required.
 pub const WEBHOOK_URL: &str = "HITL_WEBHOOK_URL";
 /// The webhook's signing secret (at least 16 bytes). An environment variable, never a flag,
@@ -327,6 +331,11 @@ fn with_channels(file: FileNotifier) -> Result<Arc<dyn Notifier>> {
             &from,
             to,
         )?));
+    }
+    if let Some(hooks) = set(SLACK_WEBHOOKS) {
+        let hooks = hitl_channels::SlackWebhooks::parse(&hooks)
+            .map_err(|e| anyhow::anyhow!("{SLACK_WEBHOOKS}: {e}"))?;
+        channels.push(Arc::new(hitl_channels::SlackNotifier::new(hooks)?));
     }
     Ok(if channels.len() == 1 {
         channels.remove(0)
