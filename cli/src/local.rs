@@ -236,21 +236,11 @@ impl Notifier for FileNotifier {
         "log"
     }
 
-    async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
-        self.append(notification, None)
-    }
-
-    async fn publish_on(
+    async fn send(
         &self,
-        channel: &str,
         notification: &Notification,
         delivery_id: &str,
     ) -> Result<(), HandlerError> {
-        if channel != self.channel() {
-            return Err(HandlerError::NotificationFailed(format!(
-                "channel {channel} is not configured here"
-            )));
-        }
         self.append(notification, Some(delivery_id))
     }
 }

@@ -270,7 +270,7 @@ impl Notifier for Unwired {
         "unwired"
     }
 
-    async fn publish(&self, _notification: &Notification) -> Result<(), HandlerError> {
+    async fn send(&self, _notification: &Notification, _: &str) -> Result<(), HandlerError> {
         Err(self.error())
     }
 }

@@ -43,7 +43,8 @@ impl Notifier for SesNotifier {
         "email"
     }
 
-    async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
+    /// SES v2's simple content sets its own `Message-ID`; the delivery id is not carried.
+    async fn send(&self, notification: &Notification, _: &str) -> Result<(), HandlerError> {
         let Some(to) = self.to.get(&notification.reviewer_group) else {
             tracing::info!(group = %notification.reviewer_group, "no email address for this group");
             return Ok(());

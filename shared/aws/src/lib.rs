@@ -128,23 +128,13 @@ impl Notifier for SnsNotifier {
         "sns"
     }
 
-    async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
-        self.publish_on("sns", notification, "").await
-    }
-
-    /// Publishes with the message attributes `kind`, `reviewer_group` and, from the outbox,
-    /// `delivery_id` (subscribers deduplicate by it; none when `delivery_id` is empty).
-    async fn publish_on(
+    /// Publishes with the message attributes `kind`, `reviewer_group` and `delivery_id`
+    /// (subscribers deduplicate by it).
+    async fn send(
         &self,
-        channel: &str,
         notification: &Notification,
         delivery_id: &str,
     ) -> Result<(), HandlerError> {
-        if channel != self.channel() {
-            return Err(HandlerError::NotificationFailed(format!(
-                "channel {channel} is not configured here"
-            )));
-        }
         let body = serde_json::to_string(notification)
             .map_err(|e| HandlerError::NotificationFailed(e.to_string()))?;
         let kind = serde_json::to_value(notification.kind)

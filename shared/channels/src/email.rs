@@ -13,8 +13,6 @@ use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::webhook::delivery_id;
-
 /// Addresses per group: `reviewers=rita@example.com,sam@example.com;escalations=olga@example.com`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recipients(BTreeMap<String, Vec<Mailbox>>);
@@ -139,27 +137,17 @@ impl Notifier for EmailNotifier {
         "email"
     }
 
-    async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
-        self.send(notification, &delivery_id(notification)).await
-    }
-
-    async fn publish_on(
+    async fn send(
         &self,
-        channel: &str,
         notification: &Notification,
         delivery_id: &str,
     ) -> Result<(), HandlerError> {
-        if channel != self.channel() {
-            return Err(HandlerError::NotificationFailed(format!(
-                "channel {channel} is not configured here"
-            )));
-        }
-        self.send(notification, delivery_id).await
+        self.mail(notification, delivery_id).await
     }
 }
 
 impl EmailNotifier {
-    async fn send(&self, notification: &Notification, id: &str) -> Result<(), HandlerError> {
+    async fn mail(&self, notification: &Notification, id: &str) -> Result<(), HandlerError> {
         let to = self.to.of(&notification.reviewer_group);
         if to.is_empty() {
             tracing::info!(group = %notification.reviewer_group, "no email address for this group");
@@ -178,6 +166,7 @@ impl EmailNotifier {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::webhook::delivery_id;
     use hitl_domain::ports::NotificationKind;
 
     fn notification() -> Notification {

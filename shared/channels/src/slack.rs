@@ -24,8 +24,6 @@ use serde_json::{json, Value};
 use hitl_domain::error::HandlerError;
 use hitl_domain::ports::{Notification, Notifier};
 
-use crate::webhook::delivery_id;
-
 /// Longest header Slack accepts (plain text).
 const HEADER_LIMIT: usize = 150;
 /// Longest section text Slack accepts.
@@ -161,7 +159,7 @@ impl SlackNotifier {
         Ok(Self { hooks, http })
     }
 
-    async fn send(&self, notification: &Notification, id: &str) -> Result<(), HandlerError> {
+    async fn post(&self, notification: &Notification, id: &str) -> Result<(), HandlerError> {
         let group = &notification.reviewer_group;
         let Some(url) = self.hooks.0.get(group) else {
             tracing::info!(%group, "no Slack webhook for this group");
@@ -212,22 +210,12 @@ impl Notifier for SlackNotifier {
         "slack"
     }
 
-    async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
-        self.send(notification, &delivery_id(notification)).await
-    }
-
-    async fn publish_on(
+    async fn send(
         &self,
-        channel: &str,
         notification: &Notification,
         delivery_id: &str,
     ) -> Result<(), HandlerError> {
-        if channel != self.channel() {
-            return Err(HandlerError::NotificationFailed(format!(
-                "channel {channel} is not configured here"
-            )));
-        }
-        self.send(notification, delivery_id).await
+        self.post(notification, delivery_id).await
     }
 }
 

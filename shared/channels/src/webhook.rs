@@ -25,7 +25,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use hitl_domain::error::HandlerError;
 use hitl_domain::ports::{Clock, Notification, Notifier, SystemClock};
@@ -105,12 +105,9 @@ pub fn verify(
         .map_err(|_| VerifyError::BadSignature)
 }
 
-/// The delivery id of a notification: the first 32 hex digits of the SHA-256 of its JSON
-/// (every field, so two reminders of one iteration differ, and a re-publication does not).
-pub fn delivery_id(notification: &Notification) -> String {
-    let text = serde_json::to_vec(notification).unwrap_or_default();
-    hex::encode(Sha256::digest(&text))[..32].to_owned()
-}
+/// The delivery id of a notification published outside the notification outbox: the first 32
+/// hex digits of the SHA-256 of its JSON (the domain's `content_delivery_id`).
+pub use hitl_domain::ports::content_delivery_id as delivery_id;
 
 /// Posts each notification, signed, to one URL.
 pub struct WebhookNotifier {
@@ -191,28 +188,18 @@ impl Notifier for WebhookNotifier {
         "webhook"
     }
 
-    async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
-        self.send(notification, delivery_id(notification)).await
-    }
-
-    async fn publish_on(
+    async fn send(
         &self,
-        channel: &str,
         notification: &Notification,
         delivery_id: &str,
     ) -> Result<(), HandlerError> {
-        if channel != self.channel() {
-            return Err(HandlerError::NotificationFailed(format!(
-                "channel {channel} is not configured here"
-            )));
-        }
-        self.send(notification, delivery_id.to_owned()).await
+        self.post(notification, delivery_id).await
     }
 }
 
 impl WebhookNotifier {
-    async fn send(&self, notification: &Notification, id: String) -> Result<(), HandlerError> {
-        let body = self.body(notification, &id)?;
+    async fn post(&self, notification: &Notification, id: &str) -> Result<(), HandlerError> {
+        let body = self.body(notification, id)?;
         let deadline = tokio::time::Instant::now() + self.budget;
         let mut attempt = 0usize;
         loop {
@@ -224,7 +211,7 @@ impl WebhookNotifier {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .header(TIMESTAMP_HEADER, timestamp.to_string())
                 .header(SIGNATURE_HEADER, sign(&self.secret, timestamp, &body))
-                .header(DELIVERY_HEADER, &id)
+                .header(DELIVERY_HEADER, id)
                 .body(body.clone())
                 .timeout(remaining.max(Duration::from_millis(1)))
                 .send()

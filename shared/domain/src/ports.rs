@@ -120,10 +120,18 @@ pub fn parse_email_recipients(
     Ok(groups)
 }
 
+/// The delivery id of a notification published outside the outbox: a hash of its content,
+/// so the same notification published again carries the same id (32 hex characters).
+pub fn content_delivery_id(notification: &Notification) -> String {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_vec(notification).unwrap_or_default();
+    hex::encode(Sha256::digest(&text))[..32].to_owned()
+}
+
 /// Several channels behind one port: each is a channel of its own in the notification outbox
 /// ([`Notifier::channels`]), so a channel that failed is retried alone and the others do not
-/// send twice. [`Notifier::publish`] (outside the outbox) tries every channel and reports the
-/// failures together.
+/// send twice. Sending on the fan-out itself tries every channel and reports the failures
+/// together.
 pub struct Fanout(Vec<std::sync::Arc<dyn Notifier>>);
 
 impl Fanout {
@@ -143,10 +151,14 @@ impl Notifier for Fanout {
         self.0.iter().flat_map(|c| c.channels()).collect()
     }
 
-    async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
+    async fn send(
+        &self,
+        notification: &Notification,
+        delivery_id: &str,
+    ) -> Result<(), HandlerError> {
         let mut failures = Vec::new();
         for channel in &self.0 {
-            if let Err(e) = channel.publish(notification).await {
+            if let Err(e) = channel.send(notification, delivery_id).await {
                 failures.push(e.to_string());
             }
         }
@@ -178,11 +190,13 @@ fn not_configured(channel: &str) -> HandlerError {
     HandlerError::NotificationFailed(format!("channel {channel} is not configured here"))
 }
 
-/// Sends notifications on one channel (SNS, email, a webhook, the local log) or several
-/// ([`Fanout`]).
+/// Sends notifications on one channel (SNS, email, a webhook, Slack, the local log) or several
+/// ([`Fanout`]). A channel implements [`Notifier::channel`] and [`Notifier::send`]; the
+/// notification outbox calls [`Notifier::publish_on`].
 #[async_trait]
 pub trait Notifier: Send + Sync {
-    /// The channel's name in the notification outbox (`sns`, `email`, `webhook`, `log`).
+    /// The channel's name in the notification outbox (`sns`, `email`, `webhook`, `slack`,
+    /// `log`).
     fn channel(&self) -> &str;
 
     /// Every channel behind this notifier, by name (a fan-out names each of its parts).
@@ -190,21 +204,29 @@ pub trait Notifier: Send + Sync {
         vec![self.channel().to_owned()]
     }
 
-    /// Publishes one notification on every channel.
-    async fn publish(&self, notification: &Notification) -> Result<(), HandlerError>;
+    /// Sends one notification with `delivery_id` (the same on every attempt: receivers
+    /// deduplicate by it; channels that can carry it do).
+    async fn send(
+        &self,
+        notification: &Notification,
+        delivery_id: &str,
+    ) -> Result<(), HandlerError>;
 
-    /// Publishes on the channel named `channel` only, with the outbox's `delivery_id` (the
-    /// same on every attempt: receivers deduplicate by it). Channels that can carry an id
-    /// override this; the default publishes.
+    /// Sends outside the outbox, with the notification's [`content_delivery_id`].
+    async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
+        self.send(notification, &content_delivery_id(notification))
+            .await
+    }
+
+    /// Sends on the channel named `channel` only (what the notification outbox does).
     async fn publish_on(
         &self,
         channel: &str,
         notification: &Notification,
         delivery_id: &str,
     ) -> Result<(), HandlerError> {
-        let _ = delivery_id;
         if channel == self.channel() {
-            self.publish(notification).await
+            self.send(notification, delivery_id).await
         } else {
             Err(not_configured(channel))
         }

@@ -325,7 +325,7 @@ pub struct RecordingNotifier {
     pub name: Option<String>,
     /// What was published.
     pub sent: Mutex<Vec<Notification>>,
-    /// The delivery ids of what was published through the outbox, in order.
+    /// The delivery ids of what was sent, in order.
     pub ids: Mutex<Vec<String>>,
     /// When set, `publish` fails with `NotificationFailed`.
     pub fail: Mutex<bool>,
@@ -347,26 +347,15 @@ impl Notifier for RecordingNotifier {
         self.name.as_deref().unwrap_or("recording")
     }
 
-    async fn publish(&self, notification: &Notification) -> Result<(), HandlerError> {
+    async fn send(
+        &self,
+        notification: &Notification,
+        delivery_id: &str,
+    ) -> Result<(), HandlerError> {
         if *self.fail.lock().unwrap() {
             return Err(HandlerError::NotificationFailed("injected".into()));
         }
         self.sent.lock().unwrap().push(notification.clone());
-        Ok(())
-    }
-
-    async fn publish_on(
-        &self,
-        channel: &str,
-        notification: &Notification,
-        delivery_id: &str,
-    ) -> Result<(), HandlerError> {
-        if channel != self.channel() {
-            return Err(HandlerError::NotificationFailed(format!(
-                "channel {channel} is not configured here"
-            )));
-        }
-        self.publish(notification).await?;
         self.ids.lock().unwrap().push(delivery_id.to_owned());
         Ok(())
     }
