@@ -71,7 +71,12 @@ const CASES: &[Case] = &[
     Case {
         logical_id: "RequestReviewFunction",
         fixture: "request-review/fixtures/request-review.json",
-        expect: Expect::Error("NotificationFailed", ""),
+        // No SNS here: the review is requested and its notification, written with it, waits
+        // in the outbox for ReconcileDeliveries' relay.
+        expect: Expect::Response(
+            "review requested; its notification waits in the outbox",
+            |v| v["workflow_id"] == "wf-review" && v["iteration"] == 1 && v["deadline"].is_string(),
+        ),
     },
     Case {
         logical_id: "ProcessFeedbackFunction",
@@ -90,7 +95,10 @@ const CASES: &[Case] = &[
     Case {
         logical_id: "EscalateFunction",
         fixture: "escalate/fixtures/escalate.json",
-        expect: Expect::Error("NotificationFailed", ""),
+        // No SNS here: escalated, the notice waits in the outbox (as for RequestReview).
+        expect: Expect::Response("escalated; its notice waits in the outbox", |v| {
+            v["workflow_id"] == "wf-esc" && v["status"] == "escalated"
+        }),
     },
     Case {
         logical_id: "FinalizeFunction",
