@@ -15,7 +15,6 @@ use hitl_domain::contracts::{EscalateInput, WorkflowOutcome};
 use hitl_domain::feedback::FeedbackError;
 use hitl_domain::metrics;
 use hitl_domain::model::{EscalationReason, Workflow};
-use hitl_domain::notify;
 use hitl_domain::optimistic::mutate;
 use hitl_domain::ports::MetricsSink;
 use hitl_domain::ports::{Clock, Notification, NotificationKind};
@@ -76,8 +75,6 @@ pub async fn handle(ports: &Ports, input: EscalateInput) -> Result<WorkflowOutco
         _ => None,
     };
     let outbox = ports.notifications();
-    let channels = outbox.channels_for(NotificationKind::Escalated);
-    let mut notification_id = String::new();
     let (workflow, enqueued) = mutate(ports.store.as_ref(), &input.workflow_id, |current| {
         let text = detail(
             input.reason,
@@ -88,7 +85,7 @@ pub async fn handle(ports: &Ports, input: EscalateInput) -> Result<WorkflowOutco
         let Some(mut next) =
             rules::escalate(current, input.reason, &text, input.task_token.clone(), now)?
         else {
-            return Ok((None, false));
+            return Ok((None, None));
         };
         let awaits = next
             .escalation
@@ -97,17 +94,10 @@ pub async fn handle(ports: &Ports, input: EscalateInput) -> Result<WorkflowOutco
             .is_some();
         // Smoke runs waiting for a resolution are resolved at once, without a person.
         if next.smoke.is_some() && awaits {
-            return Ok((Some(next), false));
+            return Ok((Some(next), None));
         }
-        notification_id = notify::record_id(NotificationKind::Escalated, next.iteration, None);
         let notice = escalation_notice(ports, &next, input.reason);
-        let enqueued = notify::enqueue(
-            &mut next,
-            notification_id.clone(),
-            notice,
-            channels.clone(),
-            now,
-        );
+        let enqueued = outbox.add(&mut next, None, notice, now);
         Ok((Some(next), enqueued))
     })
     .await?;
@@ -140,7 +130,7 @@ pub async fn handle(ports: &Ports, input: EscalateInput) -> Result<WorkflowOutco
             Err(FeedbackError::ResumeFailed(e)) => return Err(HandlerError::ResumeFailed(e)),
             Err(other) => return Err(other.into()),
         }
-    } else if enqueued {
+    } else if let Some(notification_id) = enqueued {
         outbox.send_enqueued(&workflow, &notification_id).await?;
     }
     Ok(WorkflowOutcome::from(&workflow))
@@ -209,14 +199,10 @@ async fn rejection_reason(
 async fn unresolved(ports: &Ports, input: &EscalateInput) -> Result<WorkflowOutcome, HandlerError> {
     let now = ports.clock.now();
     let outbox = ports.notifications();
-    let channels = outbox.channels_for(NotificationKind::Escalated);
-    let mut notification_id = String::new();
     let (workflow, enqueued) = mutate(ports.store.as_ref(), &input.workflow_id, |current| {
         let Some(mut next) = rules::mark_unresolved(current, now) else {
-            return Ok((None, false));
+            return Ok((None, None));
         };
-        notification_id =
-            notify::record_id(NotificationKind::Escalated, next.iteration, Some("unresolved"));
         let notice = Notification::to_escalation_group(
             NotificationKind::Escalated,
             &next,
@@ -227,15 +213,14 @@ async fn unresolved(ports: &Ports, input: &EscalateInput) -> Result<WorkflowOutc
             ),
         )
         .because(Some("unresolved".to_owned()));
-        let enqueued =
-            notify::enqueue(&mut next, notification_id.clone(), notice, channels.clone(), now);
+        let enqueued = outbox.add(&mut next, Some("unresolved"), notice, now);
         Ok((Some(next), enqueued))
     })
     .await?;
     info!(workflow_id = %workflow.id, iteration = workflow.iteration,
         "escalation left unresolved: its SLA ran out");
     ports.metrics.record(&metrics::escalation("unresolved"));
-    if enqueued {
+    if let Some(notification_id) = enqueued {
         outbox.send_enqueued(&workflow, &notification_id).await?;
     }
     Ok(WorkflowOutcome::from(&workflow))

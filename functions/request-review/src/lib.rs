@@ -14,7 +14,6 @@ use chrono::{DateTime, Utc};
 use hitl_domain::contracts::{ReviewRequestInput, ReviewRequestOutput};
 use hitl_domain::feedback::FeedbackError;
 use hitl_domain::model::{TaskToken, Workflow};
-use hitl_domain::notify;
 use hitl_domain::optimistic::mutate;
 use hitl_domain::ports::{Notification, NotificationKind, ResumeError};
 use hitl_domain::{reminders, rules, smoke, HandlerError};
@@ -45,9 +44,6 @@ pub async fn handle(
     // The notification is written with the review request, in the same conditional write
     // (the outbox): a crash after it loses nothing, a retry does not write it twice.
     let outbox = ports.notifications();
-    let channels = outbox.channels_for(NotificationKind::ReviewRequested);
-    let notification_id =
-        notify::record_id(NotificationKind::ReviewRequested, input.iteration, None);
     let link_of = |workflow_id: &str| ports.settings.review_link(workflow_id);
     let (workflow, (identical, enqueued)) =
         mutate(ports.store.as_ref(), &input.workflow_id, |current| {
@@ -55,18 +51,16 @@ pub async fn handle(
                 && current.artifact_iteration == input.iteration
                 && current.artifact_hash == previous_hash
             {
-                return Ok((None, (true, false)));
+                return Ok((None, (true, None)));
             }
             let mut next = rules::request_review(current, input.iteration, token.clone(), now)?;
-            let enqueued = next.smoke.is_none() && {
-                let notification = review_request(&next, input.iteration, now, link_of(&next.id));
-                notify::enqueue(
-                    &mut next,
-                    notification_id.clone(),
-                    notification,
-                    channels.clone(),
-                    now,
-                )
+            let enqueued = match next.smoke {
+                Some(_) => None,
+                None => {
+                    let notification =
+                        review_request(&next, input.iteration, now, link_of(&next.id));
+                    outbox.add(&mut next, None, notification, now)
+                }
             };
             Ok((Some(next), (false, enqueued)))
         })
@@ -118,7 +112,7 @@ pub async fn handle(
                 Err(other) => return Err(other.into()),
             }
         }
-    } else if enqueued {
+    } else if let Some(notification_id) = enqueued {
         // Sent by the writer; a channel that fails stays in the outbox for the relay. A
         // notification written by an earlier attempt of this task is the relay's (this
         // attempt cannot tell a crashed writer from a concurrent one).

@@ -165,6 +165,22 @@ impl NotificationOutbox {
         self.notifier(kind).channels()
     }
 
+    /// [`enqueue`]s `notification` into `workflow` under the id of its kind, iteration and
+    /// `occasion` ([`record_id`]), pending on every channel of its group. Returns the id when
+    /// this call added it (the caller then sends it with [`Self::send_enqueued`]), `None` when
+    /// it was written before.
+    pub fn add(
+        &self,
+        workflow: &mut Workflow,
+        occasion: Option<&str>,
+        notification: Notification,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let id = record_id(notification.kind, notification.iteration, occasion);
+        let channels = self.channels_for(notification.kind);
+        enqueue(workflow, id.clone(), notification, channels, now).then_some(id)
+    }
+
     fn notifier(&self, kind: NotificationKind) -> &Arc<dyn Notifier> {
         if for_escalation_group(kind) {
             &self.escalation
@@ -501,8 +517,8 @@ mod tests {
             NotificationReport::default()
         );
         s.clock.advance(LEASE);
-        // Two relays that read the same record: the second's take is conditional on the
-        // version it read, re-reads, and finds the channels held by the first.
+        // Two relays handed the same (stale) record: the second takes what the store holds
+        // now, where the first has sent and settled both channels, so it sends nothing.
         let first = s
             .outbox
             .relay(std::slice::from_ref(&written))

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use tracing::{info, warn};
 
 use crate::model::{Workflow, WorkflowStatus};
-use crate::notify::{self, NotificationOutbox};
+use crate::notify::NotificationOutbox;
 use crate::ports::{Clock, Notification, NotificationKind};
 use crate::rules::{self, ReminderTarget};
 use crate::store::{StoreError, WorkflowStore};
@@ -158,13 +158,10 @@ impl ReminderSweeper {
                 ReminderTarget::Review => self.notification(&marked, deadline, now),
                 ReminderTarget::Resolution => self.resolution_notification(&marked, deadline, now),
             };
-            let id = notify::record_id(
-                notification.kind,
-                marked.iteration,
-                Some(&offset.to_string()),
-            );
-            let channels = self.outbox.channels_for(notification.kind);
-            notify::enqueue(&mut marked, id.clone(), notification, channels, now);
+            // The reminder's mark and its notification are written together below.
+            let added = self
+                .outbox
+                .add(&mut marked, Some(&offset.to_string()), notification, now);
             match self.store.update_workflow(&marked, workflow.version).await {
                 Ok(()) => {}
                 Err(StoreError::Conflict(_)) => {
@@ -176,7 +173,11 @@ impl ReminderSweeper {
                 }
                 Err(e) => return Err(e),
             }
-            let sent = self.outbox.send_enqueued(&marked, &id).await;
+            let sent = match &added {
+                Some(id) => self.outbox.send_enqueued(&marked, id).await,
+                // Written before (a fresh offset never is): the relay has it.
+                None => Ok(Default::default()),
+            };
             match sent {
                 Ok(r) if r.failed == 0 && r.gave_up == 0 => {
                     info!(workflow_id = %marked.id, iteration = marked.iteration,
