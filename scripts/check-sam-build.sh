@@ -5,13 +5,14 @@
 #   1. every function of the template has its bootstrap in infra/.aws-sam/build/<LogicalId>/;
 #   2. each bootstrap, zipped as `sam deploy` uploads it (deflate), is at most 3 MB (4 MB if it
 #      links the JSON Schema validator, see VALIDATOR_LIMIT);
-#   3. scripts/package.sh (the zips for inspection or manual upload) builds byte-identical
-#      bootstraps, and `sam validate --lint` passes on the built template;
+#   3. scripts/package.sh (the zips for inspection or manual upload; run first, so SAM reuses
+#      its shared build) built byte-identical bootstraps, and `sam validate --lint` passes on
+#      the built template;
 #   4. each bootstrap starts under a fake Lambda Runtime API, with AWS_ENDPOINT_URL pointing at
 #      DynamoDB Local, and answers its fixture event as expected (benches/src/bin/deploy-check.rs);
 #      arm64 binaries run under qemu-user-static with Debian's arm64 C library as sysroot.
 # Run by scripts/test.sh (so by .ci/run). The cargo target folder is shared with the rest of
-# the run (CARGO_TARGET_DIR, default target/). A cold build takes about 11 minutes on 2 cores.
+# the run (CARGO_TARGET_DIR, default target/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -75,6 +76,15 @@ checker="$CARGO_TARGET_DIR/debug/deploy-check"
 diff <(printf '%s\n' "${functions[@]}" | sort) <("$checker" --list | sort) \
   || { echo "check-sam-build: deploy-check's cases and the template's functions differ (above)" >&2; exit 1; }
 
+# scripts/package.sh first: it builds the functions that resolve the same features in one cargo
+# invocation (shared crates compiled once, two LTO links at a time), byte-identical to SAM's
+# one-package builds, so `sam build` below finds them built and copies them; step 3 checks the
+# bytes, so a grouping that changed a function would fail here, not ship.
+echo "== scripts/package.sh (shared build of the functions)"
+start=$SECONDS
+scripts/package.sh
+echo "== scripts/package.sh took $((SECONDS - start)) s"
+
 echo "== sam build (infra/)"
 start=$SECONDS
 (cd infra && sam build)
@@ -101,8 +111,7 @@ PY
 done
 [ "$status" = 0 ]
 
-echo "== scripts/package.sh builds the same bytes (same target folder: cargo reuses SAM's build)"
-scripts/package.sh >/dev/null
+echo "== scripts/package.sh built the same bytes as sam build"
 for fn in "${functions[@]}"; do
   bin=$(python3 - "$fn" <<'PY'
 import re, sys

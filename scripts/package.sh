@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Builds every Lambda function (each binary of functions/*) as a deployable zip with
-# cargo-lambda exactly as `sam build` does: one package per cargo invocation (so no feature of
-# another workspace member unifies into a function), release profile, the template's
+# cargo-lambda, byte-identical to what `sam build` builds: release profile, the template's
 # architecture (arm64) by default, into $CARGO_TARGET_DIR (default target/):
 #   $CARGO_TARGET_DIR/lambda/<function>/bootstrap.zip
+# `sam build` builds one package per cargo invocation, so no feature of another workspace
+# member unifies into a function. Here, functions whose dependency graphs resolve every shared
+# crate with the same features (read from `cargo tree`) are built in ONE invocation: cargo then
+# compiles their shared crates once and links two binaries at a time on 2 cores (a fat-LTO
+# link is single-threaded, about 75 s each), and the result is exactly what the one-package
+# builds would be, so a `sam build` afterwards with the same CARGO_TARGET_DIR finds every
+# function built and only copies it (scripts/check-sam-build.sh runs it in that order and
+# checks the bytes). A function whose features differ (feedback-api, whose lambda_http turns on
+# hyper's server) gets an invocation of its own.
 #
 #   scripts/package.sh                     # all functions, arm64 (Architectures: [arm64])
 #   scripts/package.sh --x86_64            # all functions, x86_64
@@ -42,15 +50,48 @@ if [ "${#names[@]}" -eq 0 ]; then
 fi
 [ "${#names[@]}" -gt 0 ] || { echo "package: no function binaries found" >&2; exit 1; }
 
-# One package per cargo invocation, as `sam build` builds each function: features of other
-# workspace members (the CLI's SSO credential providers, say) must not unify into a function.
 # The caller's CARGO_TARGET_DIR is honoured (default: target/, the folder `sam build` shares).
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-echo "== cargo lambda build --release --output-format zip ${arch_flag[*]:-}, one package at a time (${#names[@]} functions: ${names[*]})"
-start=$SECONDS
+case "${arch_flag[0]}" in --arm64) triple=aarch64-unknown-linux-gnu ;; *) triple=x86_64-unknown-linux-gnu ;; esac
+packages=()
 for n in "${names[@]}"; do
-  pkg=$(grep -l "name = \"$n\"" functions/*/Cargo.toml | head -1 | xargs dirname | xargs basename)
-  cargo lambda build --release --output-format zip "${arch_flag[@]}" --package "$pkg" --bin "$n"
+  packages+=("$(grep -l "name = \"$n\"" functions/*/Cargo.toml | head -1 | xargs dirname | xargs basename)")
+done
+# Groups of packages that may share one invocation: every crate two members both depend on
+# (normal and build dependencies, for the target) resolves to the same features in each alone,
+# so building them together changes no crate's features. Greedy, in the template's order.
+mapfile -t groups < <(
+  for p in $(printf '%s\n' "${packages[@]}" | awk '!seen[$0]++'); do
+    echo "#package $p"
+    cargo tree --quiet -p "$p" -e no-dev --target "$triple" -f '{p} [{f}]' --prefix none
+  done | python3 -c '
+import re, sys
+trees, current = {}, None
+for line in sys.stdin:
+    line = line.strip()
+    if line.startswith("#package "):
+        current = line.split()[1]; trees[current] = {}; continue
+    m = re.match(r"(\S+) (v\S+)(?: \([^)]*\))? \[([^\]]*)\]", line)
+    if m and current:
+        trees[current][(m[1], m[2])] = frozenset(f for f in m[3].split(",") if f)
+groups = []  # [members, merged features]
+for name, tree in trees.items():
+    for group in groups:
+        if all(group[1].get(k, v) == v for k, v in tree.items()):
+            group[0].append(name); group[1].update(tree); break
+    else:
+        groups.append([[name], dict(tree)])
+for members, _ in groups:
+    print(" ".join(members))
+')
+[ "${#groups[@]}" -gt 0 ] || { echo "package: could not read the functions' dependency trees" >&2; exit 1; }
+echo "== cargo lambda build --release --output-format zip ${arch_flag[*]:-}: ${#names[@]} functions in ${#groups[@]} cargo invocation(s) of packages with the same resolved features"
+start=$SECONDS
+for group in "${groups[@]}"; do
+  selection=()
+  for p in $group; do selection+=(--package "$p"); done
+  echo "-- ${group}"
+  cargo lambda build --release --output-format zip "${arch_flag[@]}" "${selection[@]}" --bins
 done
 echo "== built in $((SECONDS - start))s"
 
