@@ -180,7 +180,10 @@ impl Drop for FakeRuntime {
     }
 }
 
-fn read_body(reader: &mut impl BufRead, headers: &[(String, String)]) -> io::Result<Vec<u8>> {
+pub(crate) fn read_body(
+    reader: &mut impl BufRead,
+    headers: &[(String, String)],
+) -> io::Result<Vec<u8>> {
     let header = |name: &str| {
         headers
             .iter()

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod fake_runtime;
 pub mod feedback_cpu;
 pub mod fixtures;
+pub mod http_recorder;
 pub mod package;
 pub mod procfs;
 pub mod report;

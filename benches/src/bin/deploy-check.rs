@@ -2,7 +2,10 @@
 //! `<build dir>/<LogicalId>/`) under the fake Lambda Runtime API of `fake_runtime`, with
 //! `AWS_ENDPOINT_URL` pointing at a DynamoDB Local started here, hands it its fixture event and
 //! checks the answer: the expected response, or — where the function needs a service that is
-//! not there (SNS, S3, EventBridge, Step Functions) — the expected named error.
+//! not there (SNS, S3, EventBridge, Step Functions) — the expected named error. The functions
+//! that notify get Slack and the signed webhook (`HITL_NOTIFICATION_CHANNELS`, as the template's
+//! `NotificationChannelsSecret` gives them) pointed at a loopback receiver here, and what they
+//! post is checked: the webhook's signature, the Slack message, each naming its workflow.
 //!
 //! ```text
 //! deploy-check --build-dir infra/.aws-sam/build [--qemu /usr/bin/qemu-aarch64-static --sysroot /usr/aarch64-linux-gnu]
@@ -18,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use hitl_bench::fake_runtime::{Event, FakeRuntime};
+use hitl_bench::http_recorder::{HttpRecorder, Recorded};
 use hitl_domain::store::WorkflowStore;
 use serde_json::Value;
 
@@ -173,7 +177,7 @@ fn parse_args() -> Result<Options> {
     Ok(options)
 }
 
-fn environment(endpoint: &str, home: &Path) -> Vec<(String, String)> {
+fn environment(endpoint: &str, home: &Path, channels: &str) -> Vec<(String, String)> {
     let region = hitl_bench::REGION;
     let account = "000000000000";
     [
@@ -222,6 +226,7 @@ fn environment(endpoint: &str, home: &Path) -> Vec<(String, String)> {
         ),
         ("HITL_AGENT_ID", String::new()),
         ("HITL_AGENT_ALIAS_ID", String::new()),
+        ("HITL_NOTIFICATION_CHANNELS", channels.to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -447,7 +452,8 @@ async fn main() -> Result<()> {
     let store = hitl_bench::fixtures::dynamo_table(&sdk, TABLE, None).await?;
     seed(&store).await?;
     let home = tempfile_dir()?;
-    let env = environment(&local.endpoint, &home);
+    let receiver = HttpRecorder::start()?;
+    let env = environment(&local.endpoint, &home, &channel_settings(&receiver));
 
     let mut failures = Vec::new();
     for case in CASES
@@ -466,6 +472,20 @@ async fn main() -> Result<()> {
         }
     }
     let _ = std::fs::remove_dir_all(&home);
+    // What the notifying functions posted to Slack and the webhook.
+    for (logical_id, workflow, kind, group) in CHANNEL_CHECKS {
+        let ran = options.only.is_empty() || options.only.iter().any(|o| o == logical_id);
+        if !ran || failures.contains(&logical_id) {
+            continue;
+        }
+        match check_channels(&receiver.requests(), workflow, kind, group) {
+            Ok(summary) => println!("{logical_id:<28} ok   {summary}"),
+            Err(e) => {
+                println!("{logical_id:<28} FAIL {e:#}");
+                failures.push(logical_id);
+            }
+        }
+    }
     ensure!(
         failures.is_empty(),
         "{} function(s) failed: {}",
@@ -474,6 +494,82 @@ async fn main() -> Result<()> {
     );
     println!("deploy-check: all functions started and answered as expected");
     Ok(())
+}
+
+/// The webhook's signing secret in this check.
+const WEBHOOK_SECRET: &str = "deploy-check-webhook-secret-0123456789";
+
+/// Function, workflow, notification kind and group whose Slack message and webhook post the
+/// check expects (the fixtures' workflows, default groups).
+const CHANNEL_CHECKS: [(&str, &str, &str, &str); 2] = [
+    (
+        "RequestReviewFunction",
+        "wf-review",
+        "review_requested",
+        "reviewers",
+    ),
+    ("EscalateFunction", "wf-esc", "escalated", "escalations"),
+];
+
+/// `HITL_NOTIFICATION_CHANNELS` pointing Slack (both default groups) and the webhook at the
+/// receiver.
+fn channel_settings(receiver: &HttpRecorder) -> String {
+    serde_json::json!({
+        "slack_webhooks": {
+            "reviewers": receiver.url("/slack/reviewers"),
+            "escalations": receiver.url("/slack/escalations"),
+        },
+        "webhook_url": receiver.url("/webhook"),
+        "webhook_secret": WEBHOOK_SECRET,
+    })
+    .to_string()
+}
+
+/// The webhook post about `workflow` (`kind`) carries a valid signature and the delivery id
+/// header, and the Slack webhook of `group` got a Block Kit message about it with the same id.
+fn check_channels(
+    requests: &[Recorded],
+    workflow: &str,
+    kind: &str,
+    group: &str,
+) -> Result<String> {
+    let webhook = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/webhook")
+        .find(|r| {
+            serde_json::from_slice::<Value>(&r.body)
+                .is_ok_and(|b| b["workflow_id"] == workflow && b["kind"] == kind)
+        })
+        .ok_or_else(|| anyhow!("no webhook post about {workflow} ({kind})"))?;
+    hitl_channels::verify(
+        WEBHOOK_SECRET.as_bytes(),
+        webhook.header(hitl_channels::TIMESTAMP_HEADER),
+        webhook.header(hitl_channels::SIGNATURE_HEADER),
+        &webhook.body,
+        chrono::Utc::now(),
+    )
+    .map_err(|e| anyhow!("the webhook post about {workflow} does not verify: {e}"))?;
+    let delivery = webhook
+        .header(hitl_channels::DELIVERY_HEADER)
+        .ok_or_else(|| anyhow!("the webhook post about {workflow} has no delivery id"))?;
+    ensure!(
+        delivery.starts_with(&format!("{workflow}/{kind}/")),
+        "the webhook's delivery id {delivery:?} is not the outbox record's"
+    );
+    let slack_path = format!("/slack/{group}");
+    let slack = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == slack_path)
+        .filter_map(|r| serde_json::from_slice::<Value>(&r.body).ok())
+        .find(|m| m.to_string().contains(delivery))
+        .ok_or_else(|| anyhow!("no Slack message to {group} naming delivery {delivery}"))?;
+    ensure!(
+        slack["blocks"].as_array().is_some_and(|b| !b.is_empty()) && slack["text"].is_string(),
+        "the Slack message about {workflow} is not Block Kit with a fallback text: {slack}"
+    );
+    Ok(format!(
+        "webhook post signed and verified, Slack message to {group} (delivery {delivery})"
+    ))
 }
 
 /// A private HOME for the functions (nothing of the caller's ~/.aws may leak in).

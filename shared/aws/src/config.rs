@@ -44,6 +44,11 @@ pub const TYPES_S3_URI: &str = "HITL_TYPES_S3_URI";
 pub const EMAIL_FROM: &str = "HITL_EMAIL_FROM";
 /// Who gets email notifications, per group: `reviewers=rita@example.com;escalations=olga@example.com`.
 pub const EMAIL_TO: &str = "HITL_EMAIL_TO";
+/// Slack and the signed webhook (optional): the JSON document of
+/// [`hitl_channels::ChannelSettings`] (`{"slack_webhooks": {"reviewers": "https://…"},
+/// "webhook_url": "…", "webhook_secret": "…"}`). The template sets it from the Secrets Manager
+/// secret `NotificationChannelsSecret` with a dynamic reference; it is never logged.
+pub const NOTIFICATION_CHANNELS: &str = "HITL_NOTIFICATION_CHANNELS";
 
 /// The prices a [`PRICES`] value lists (none when unset); a malformed list fails the cold
 /// start naming the variable and every bad entry.

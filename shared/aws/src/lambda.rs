@@ -74,29 +74,37 @@ pub mod wire {
         Ok(ports.with_resumer(Arc::new(crate::sfn_resumer(sdk))))
     }
 
-    /// The review topic, and email through SES when configured.
+    /// The review topic, plus email through SES, Slack and the signed webhook when configured.
     pub fn review_notifier(sdk: &SdkConfig, ports: Ports) -> Result<Ports, HandlerError> {
         let topic = Arc::new(crate::sns_notifier(sdk, config::REVIEW_TOPIC_ARN)?);
-        Ok(ports.with_review_notifier(with_email(topic, crate::ses_notifier(sdk)?)))
+        let chat = crate::chat_channels(config::optional(config::NOTIFICATION_CHANNELS))?;
+        Ok(ports.with_review_notifier(fanout(topic, crate::ses_notifier(sdk)?, chat)))
     }
 
-    /// The escalation topic, and email through SES when configured.
+    /// The escalation topic, plus email through SES, Slack and the signed webhook when
+    /// configured.
     pub fn escalation_notifier(sdk: &SdkConfig, ports: Ports) -> Result<Ports, HandlerError> {
         let topic = Arc::new(crate::sns_notifier(sdk, config::ESCALATION_TOPIC_ARN)?);
-        Ok(ports.with_escalation_notifier(with_email(topic, crate::ses_notifier(sdk)?)))
+        let chat = crate::chat_channels(config::optional(config::NOTIFICATION_CHANNELS))?;
+        Ok(ports.with_escalation_notifier(fanout(topic, crate::ses_notifier(sdk)?, chat)))
     }
 
-    /// `topic`, plus `email` (to the notification's group) when configured.
-    fn with_email(
+    /// `topic`, plus `email` (to the notification's group) and the `chat` channels when
+    /// configured; each is a channel of its own in the notification outbox.
+    fn fanout(
         topic: Arc<dyn hitl_domain::ports::Notifier>,
         email: Option<crate::email::SesNotifier>,
+        chat: Vec<Arc<dyn hitl_domain::ports::Notifier>>,
     ) -> Arc<dyn hitl_domain::ports::Notifier> {
-        match email {
-            Some(email) => Arc::new(hitl_domain::ports::Fanout::new(vec![
-                topic,
-                Arc::new(email),
-            ])),
-            None => topic,
+        let mut channels = vec![topic];
+        if let Some(email) = email {
+            channels.push(Arc::new(email));
+        }
+        channels.extend(chat);
+        if channels.len() == 1 {
+            channels.remove(0)
+        } else {
+            Arc::new(hitl_domain::ports::Fanout::new(channels))
         }
     }
 

@@ -545,6 +545,20 @@ pub fn ses_notifier(sdk: &SdkConfig) -> Result<Option<email::SesNotifier>, Handl
     }
 }
 
+/// Slack and the signed webhook from `settings` (the JSON of `HITL_NOTIFICATION_CHANNELS`),
+/// none without it. A document that does not parse or check fails the cold start naming the
+/// key at fault, never a value.
+pub fn chat_channels(
+    settings: Option<String>,
+) -> Result<Vec<std::sync::Arc<dyn hitl_domain::ports::Notifier>>, HandlerError> {
+    let Some(json) = settings.filter(|s| !s.trim().is_empty()) else {
+        return Ok(Vec::new());
+    };
+    hitl_channels::ChannelSettings::parse(&json)
+        .map_err(|e| HandlerError::Config(format!("{}: {e}", config::NOTIFICATION_CHANNELS)))?
+        .notifiers()
+}
+
 /// The outcome publisher: S3 bucket from `HITL_OUTCOMES_BUCKET`, events to the bus named by
 /// `HITL_EVENT_BUS_NAME` (default: the account's default bus).
 pub fn outcome_publisher(sdk: &SdkConfig) -> Result<outcomes::AwsOutcomePublisher, HandlerError> {

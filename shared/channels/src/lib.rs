@@ -1,15 +1,18 @@
 //! Notification channels beyond SNS and the local log (issue 30): a generic webhook that
 //! signs what it sends, so a receiver can check it came from this deployment, unchanged and
 //! recently, email over SMTP to the addresses of each group, and Slack messages with an "Open
-//! review" button to each group's incoming webhook.
+//! review" button to each group's incoming webhook; on AWS the webhook and Slack are
+//! configured as one JSON document ([`settings`]) kept in Secrets Manager.
 
 pub mod email;
+pub mod settings;
 pub mod slack;
 pub mod webhook;
 
 pub use email::{EmailNotifier, Recipients};
 /// One notification to several channels (the domain's).
 pub use hitl_domain::ports::Fanout;
+pub use settings::ChannelSettings;
 pub use slack::{SlackNotifier, SlackWebhooks};
 pub use webhook::{
     delivery_id, sign, verify, VerifyError, WebhookNotifier, DELIVERY_HEADER, SIGNATURE_HEADER,

@@ -47,11 +47,22 @@ impl SlackWebhooks {
     /// is not `https://` (`http://` to a loopback address is allowed, for tests) is refused
     /// naming its group — never the URL, which is a secret.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut hooks = BTreeMap::new();
+        let mut pairs = Vec::new();
         for entry in text.split(';').map(str::trim).filter(|e| !e.is_empty()) {
             let Some((group, raw)) = entry.split_once('=') else {
                 return Err("an entry is not group=https://hooks.slack.com/…".into());
             };
+            pairs.push((group, raw));
+        }
+        Self::from_pairs(pairs)
+    }
+
+    /// The same rules over `(group, url)` pairs (the AWS settings hold them as a JSON object).
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, String> {
+        let mut hooks = BTreeMap::new();
+        for (group, raw) in pairs {
             let group = group.trim();
             if group.is_empty() {
                 return Err("an entry names no group".into());

@@ -40,7 +40,7 @@ pub const DELIVERY_HEADER: &str = "x-hitl-delivery";
 pub const TOLERANCE: Duration = Duration::from_secs(300);
 
 /// Shortest secret accepted, in bytes.
-const MIN_SECRET_BYTES: usize = 16;
+pub(crate) const MIN_SECRET_BYTES: usize = 16;
 /// Waits before the 2nd, 3rd and 4th attempt.
 const BACKOFF: [Duration; 3] = [
     Duration::from_millis(200),
