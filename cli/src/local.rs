@@ -276,7 +276,9 @@ pub const REVIEW_PAGE_URL: &str = "HITL_REVIEW_PAGE_URL";
 /// notifications are posted there with an "Open review" button. The URLs are credentials.
 pub const SLACK_WEBHOOKS: &str = "HITL_SLACK_WEBHOOKS";
 
-/// Where a webhook sends notifications (issue 30); with it, [`WEBHOOK_SECRET`] is required.
+/// Where a webhook sends notifications (issue 30): one URL for every group, or one per group
+/// (`reviewers=https://…;escalations=https://…`; a group not named gets none). With it,
+/// [`WEBHOOK_SECRET`] is required.
 pub const WEBHOOK_URL: &str = "HITL_WEBHOOK_URL";
 /// The webhook's signing secret (at least 16 bytes). An environment variable, never a flag,
 /// so it stays out of shell history and process listings.

@@ -120,3 +120,76 @@ async fn review_requests_reach_a_signed_webhook_beside_the_log() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+/// `HITL_WEBHOOK_URL` as `group=url;group=url`: each notification goes to its group's URL, a
+/// group without one gets none, and a bad entry is refused naming the group, not the URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_per_group_gets_only_its_groups_notifications() {
+    let reviewers: Seen = Arc::default();
+    let legal: Seen = Arc::default();
+    let app = axum::Router::new()
+        .route("/reviewers", post(receive).with_state(reviewers.clone()))
+        .route("/legal", post(receive).with_state(legal.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let urls = format!("reviewers={base}/reviewers?token=T0KEN;legal={base}/legal");
+    let started = {
+        let (data, urls) = (data.clone(), urls.clone());
+        tokio::task::spawn_blocking(move || {
+            hitl_with(
+                &data,
+                &[
+                    ("HITL_WEBHOOK_URL", urls.as_str()),
+                    ("HITL_WEBHOOK_SECRET", SECRET),
+                ],
+                &[
+                    "--json",
+                    "start",
+                    "--subject",
+                    r#"{"id":"w3","name":"Per Group"}"#,
+                ],
+            )
+        })
+        .await
+        .unwrap()
+    };
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let id = serde_json::from_slice::<Value>(&started.stdout).unwrap()["workflows"][0]
+        ["workflow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let to_reviewers = reviewers.lock().unwrap().clone();
+    assert_eq!(to_reviewers.len(), 1, "{to_reviewers:?}");
+    assert!(to_reviewers[0].0, "signed");
+    assert_eq!(to_reviewers[0].1["workflow_id"], id.as_str());
+    assert_eq!(to_reviewers[0].1["reviewer_group"], "reviewers");
+    assert!(legal.lock().unwrap().is_empty(), "legal was not asked");
+
+    let refused = hitl_with(
+        &dir.path().join("bad"),
+        &[
+            (
+                "HITL_WEBHOOK_URL",
+                "reviewers=ftp://hooks.example.com/T0KEN",
+            ),
+            ("HITL_WEBHOOK_SECRET", SECRET),
+        ],
+        &["start", "--subject", r#"{"id":"w4","name":"Bad"}"#],
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("webhook URL of group reviewers"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("T0KEN"), "{stderr}");
+}

@@ -10,7 +10,8 @@
 //! }
 //! ```
 //!
-//! Every key is optional; an empty string or object turns its channel off. An unknown key is
+//! For a webhook per group, `"webhook_urls": {"reviewers": "https://…", "escalations": "…"}`
+//! instead of `webhook_url` (a group not named gets no post). Every key is optional; an empty string or object turns its channel off. An unknown key is
 //! refused (a misspelt `slack_webhook` must not silently send nothing), and every error names the
 //! key or group at fault, never a value: the URLs and the secret are credentials.
 
@@ -23,7 +24,7 @@ use hitl_domain::error::HandlerError;
 use hitl_domain::ports::Notifier;
 
 use crate::slack::{SlackNotifier, SlackWebhooks};
-use crate::webhook::WebhookNotifier;
+use crate::webhook::{WebhookNotifier, WebhookTargets};
 
 /// What the JSON document holds.
 #[derive(Deserialize, Default)]
@@ -34,13 +35,15 @@ struct Document {
     #[serde(default)]
     webhook_url: Option<String>,
     #[serde(default)]
+    webhook_urls: BTreeMap<String, String>,
+    #[serde(default)]
     webhook_secret: Option<String>,
 }
 
 /// The channels a settings document turns on, checked.
 pub struct ChannelSettings {
     slack: Option<SlackWebhooks>,
-    webhook: Option<(String, String)>,
+    webhook: Option<(WebhookTargets, String)>,
 }
 
 impl std::fmt::Debug for ChannelSettings {
@@ -88,7 +91,26 @@ impl ChannelSettings {
                 .map_err(|e| format!("slack_webhooks: {e}"))?,
             )
         };
-        let webhook = match (set(document.webhook_url), set(document.webhook_secret)) {
+        let targets =
+            match (set(document.webhook_url), document.webhook_urls.is_empty()) {
+                (Some(_), false) => {
+                    return Err("webhook_url and webhook_urls are both set: choose one".into())
+                }
+                (Some(url), true) => Some(WebhookTargets::parse(&url).map_err(|e| {
+                    format!("webhook_url: {}", e.trim_start_matches("webhook URL: "))
+                })?),
+                (None, false) => Some(
+                    WebhookTargets::per_group(
+                        document
+                            .webhook_urls
+                            .iter()
+                            .map(|(g, u)| (g.as_str(), u.as_str())),
+                    )
+                    .map_err(|e| format!("webhook_urls: {e}"))?,
+                ),
+                (None, true) => None,
+            };
+        let webhook = match (targets, set(document.webhook_secret)) {
             (None, None) => None,
             (Some(_), None) => {
                 return Err(
@@ -96,19 +118,14 @@ impl ChannelSettings {
                 )
             }
             (None, Some(_)) => return Err("webhook_secret is set but webhook_url is not".into()),
-            (Some(url), Some(secret)) => {
-                let parsed = url::Url::parse(url.trim())
-                    .map_err(|e| format!("webhook_url: does not parse ({e})"))?;
-                if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-                    return Err("webhook_url: must be http:// or https:// with a host".into());
-                }
+            (Some(targets), Some(secret)) => {
                 if secret.len() < crate::webhook::MIN_SECRET_BYTES {
                     return Err(format!(
                         "webhook_secret: at least {} bytes",
                         crate::webhook::MIN_SECRET_BYTES
                     ));
                 }
-                Some((url, secret))
+                Some((targets, secret))
             }
         };
         Ok(Self { slack, webhook })
@@ -122,8 +139,11 @@ impl ChannelSettings {
     /// The channels, in a stable order (webhook, then Slack).
     pub fn notifiers(&self) -> Result<Vec<Arc<dyn Notifier>>, HandlerError> {
         let mut out: Vec<Arc<dyn Notifier>> = Vec::new();
-        if let Some((url, secret)) = &self.webhook {
-            out.push(Arc::new(WebhookNotifier::new(url, secret.as_bytes())?));
+        if let Some((targets, secret)) = &self.webhook {
+            out.push(Arc::new(WebhookNotifier::to_targets(
+                targets.clone(),
+                secret.as_bytes(),
+            )?));
         }
         if let Some(hooks) = &self.slack {
             out.push(Arc::new(SlackNotifier::new(hooks.clone())?));
@@ -174,6 +194,17 @@ mod tests {
     }
 
     #[test]
+    fn a_webhook_per_group_is_one_channel() {
+        let json = r#"{"webhook_urls": {"reviewers": "https://a.example/r", "escalations": "https://b.example/e"},
+                       "webhook_secret": "0123456789abcdef0123"}"#;
+        let settings = ChannelSettings::parse(json).unwrap();
+        let channels = settings.notifiers().unwrap();
+        assert_eq!(channels.len(), 1);
+        assert_eq!(channels[0].channel(), "webhook");
+        assert!(!format!("{settings:?}").contains("a.example"));
+    }
+
+    #[test]
     fn mistakes_are_named_without_the_credentials() {
         let cases = [
             (r#"{"slack_webhook": {}}"#.to_owned(), "unknown field `slack_webhook`"),
@@ -201,6 +232,16 @@ mod tests {
                 "not the expected JSON object",
             ),
             (r#"{"webhook_secret": "SECRETPART-0123456789"}"#.to_owned(), "webhook_secret is set but webhook_url is not"),
+            (
+                r#"{"webhook_url": "https://a.example/SECRETPART", "webhook_urls": {"r": "https://b.example/"}, "webhook_secret": "0123456789abcdef"}"#
+                    .to_owned(),
+                "webhook_url and webhook_urls are both set",
+            ),
+            (
+                r#"{"webhook_urls": {"reviewers": "ftp://a.example/SECRETPART"}, "webhook_secret": "0123456789abcdef"}"#
+                    .to_owned(),
+                "webhook_urls: webhook URL of group reviewers: must be http",
+            ),
         ];
         for (json, expected) in cases {
             let error = ChannelSettings::parse(&json).unwrap_err();

@@ -1,5 +1,10 @@
 //! The webhook channel: one `POST` of JSON per notification to a configured URL, signed.
 //!
+//! **Where.** One URL for every group (`https://hooks.example.com/hitl`), or one per group
+//! (`reviewers=https://…/review;escalations=https://…/oncall`: a group not named gets no post,
+//! as with Slack). Errors and logs name the URL's scheme and host only: a path or query may
+//! carry a receiver's token.
+//!
 //! **What is sent.** The body is the notification (`kind`, `workflow_id`, `subject_name`,
 //! `iteration`, `reviewer_group`, `reason`, `message`, `link`) plus `delivery_id` and
 //! `sent_at`. Never a task token: notifications carry none.
@@ -20,6 +25,7 @@
 //! only after a crash between the receiver's answer and the record's write, so the channel is
 //! at least once, and exactly once for a receiver that keeps the ids of a day.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -109,9 +115,98 @@ pub fn verify(
 /// hex digits of the SHA-256 of its JSON (the domain's `content_delivery_id`).
 pub use hitl_domain::ports::content_delivery_id as delivery_id;
 
-/// Posts each notification, signed, to one URL.
+/// Where a webhook posts: one URL for every group, or one per group.
+#[derive(Clone)]
+pub enum WebhookTargets {
+    /// Every notification to this URL.
+    All(reqwest::Url),
+    /// A notification to its group's URL; other groups get none.
+    PerGroup(BTreeMap<String, reqwest::Url>),
+}
+
+impl std::fmt::Debug for WebhookTargets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::All(url) => f.debug_tuple("All").field(&shown(url)).finish(),
+            Self::PerGroup(urls) => f
+                .debug_map()
+                .entries(urls.iter().map(|(g, u)| (g, shown(u))))
+                .finish(),
+        }
+    }
+}
+
+/// `scheme://host[:port]` of `url`: what errors and logs show.
+fn shown(url: &reqwest::Url) -> String {
+    match url.port() {
+        Some(port) => format!("{}://{}:{port}", url.scheme(), url.host_str().unwrap_or("")),
+        None => format!("{}://{}", url.scheme(), url.host_str().unwrap_or("")),
+    }
+}
+
+fn checked_url(raw: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(raw.trim()).map_err(|e| format!("does not parse ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("must be http:// or https:// with a host".into());
+    }
+    Ok(url)
+}
+
+impl WebhookTargets {
+    /// `https://…` (every group) or `group=https://…;group=https://…` (one per group). Errors
+    /// name the group, never the URL.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if let Ok(url) = reqwest::Url::parse(text) {
+            return checked_url(url.as_str())
+                .map(Self::All)
+                .map_err(|e| format!("webhook URL: {e}"));
+        }
+        let mut pairs = Vec::new();
+        for entry in text.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+            let Some((group, raw)) = entry.split_once('=') else {
+                return Err(
+                    "webhook URL: neither a URL nor group=https://…;group=https://… entries".into(),
+                );
+            };
+            pairs.push((group, raw));
+        }
+        Self::per_group(pairs)
+    }
+
+    /// One URL per group from `(group, url)` pairs.
+    pub fn per_group<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, String> {
+        let mut urls = BTreeMap::new();
+        for (group, raw) in pairs {
+            let group = group.trim();
+            if group.is_empty() {
+                return Err("webhook URL: an entry names no group".into());
+            }
+            let url = checked_url(raw).map_err(|e| format!("webhook URL of group {group}: {e}"))?;
+            if urls.insert(group.to_owned(), url).is_some() {
+                return Err(format!("webhook URL: group {group} is named twice"));
+            }
+        }
+        if urls.is_empty() {
+            return Err("webhook URL: no group=url entry".into());
+        }
+        Ok(Self::PerGroup(urls))
+    }
+
+    /// Where a notification to `group` goes, if anywhere.
+    pub fn for_group(&self, group: &str) -> Option<&reqwest::Url> {
+        match self {
+            Self::All(url) => Some(url),
+            Self::PerGroup(urls) => urls.get(group),
+        }
+    }
+}
+
+/// Posts each notification, signed, to its URL.
 pub struct WebhookNotifier {
-    url: String,
+    targets: WebhookTargets,
     secret: Vec<u8>,
     http: reqwest::Client,
     clock: std::sync::Arc<dyn Clock>,
@@ -122,23 +217,22 @@ impl std::fmt::Debug for WebhookNotifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the secret.
         f.debug_struct("WebhookNotifier")
-            .field("url", &self.url)
+            .field("targets", &self.targets)
             .field("budget", &self.budget)
             .finish_non_exhaustive()
     }
 }
 
 impl WebhookNotifier {
-    /// A notifier posting to `url` (http or https) signed with `secret` (at least 16 bytes).
+    /// A notifier posting to `url` — one http(s) URL, or `group=url;group=url`
+    /// ([`WebhookTargets::parse`]) — signed with `secret` (at least 16 bytes).
     pub fn new(url: &str, secret: &[u8]) -> Result<Self, HandlerError> {
-        let url = url.trim();
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| HandlerError::Config(format!("webhook URL {url:?}: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-            return Err(HandlerError::Config(format!(
-                "webhook URL {url:?}: must be http:// or https:// with a host"
-            )));
-        }
+        let targets = WebhookTargets::parse(url).map_err(HandlerError::Config)?;
+        Self::to_targets(targets, secret)
+    }
+
+    /// A notifier posting to `targets`, signed with `secret` (at least 16 bytes).
+    pub fn to_targets(targets: WebhookTargets, secret: &[u8]) -> Result<Self, HandlerError> {
         if secret.len() < MIN_SECRET_BYTES {
             return Err(HandlerError::Config(format!(
                 "webhook secret: at least {MIN_SECRET_BYTES} bytes (got {})",
@@ -152,7 +246,7 @@ impl WebhookNotifier {
             .build()
             .map_err(|e| HandlerError::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
-            url: url.to_owned(),
+            targets,
             secret: secret.to_vec(),
             http,
             clock: std::sync::Arc::new(SystemClock),
@@ -199,6 +293,12 @@ impl Notifier for WebhookNotifier {
 
 impl WebhookNotifier {
     async fn post(&self, notification: &Notification, id: &str) -> Result<(), HandlerError> {
+        let group = &notification.reviewer_group;
+        let Some(url) = self.targets.for_group(group) else {
+            tracing::info!(%group, "no webhook for this group");
+            return Ok(());
+        };
+        let shown = shown(url);
         let body = self.body(notification, id)?;
         let deadline = tokio::time::Instant::now() + self.budget;
         let mut attempt = 0usize;
@@ -207,7 +307,7 @@ impl WebhookNotifier {
             let timestamp = self.clock.now().timestamp();
             let sent = self
                 .http
-                .post(&self.url)
+                .post(url.clone())
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .header(TIMESTAMP_HEADER, timestamp.to_string())
                 .header(SIGNATURE_HEADER, sign(&self.secret, timestamp, &body))
@@ -227,12 +327,12 @@ impl WebhookNotifier {
                 }
                 Ok(r) => {
                     return Err(HandlerError::NotificationFailed(format!(
-                        "webhook {} answered {} (not retried)",
-                        self.url,
+                        "webhook {shown} answered {} (not retried)",
                         r.status()
                     )))
                 }
-                Err(e) => format!("not reached: {e}"),
+                // Without the URL: reqwest's error would print it whole.
+                Err(e) => format!("not reached: {}", e.without_url()),
             };
             let wait = BACKOFF.get(attempt).copied();
             match wait {
@@ -244,8 +344,7 @@ impl WebhookNotifier {
                 }
                 _ => {
                     return Err(HandlerError::NotificationFailed(format!(
-                        "webhook {} {why} after {} attempt(s)",
-                        self.url,
+                        "webhook {shown} {why} after {} attempt(s)",
                         attempt + 1
                     )))
                 }
@@ -320,5 +419,48 @@ mod tests {
         }
         let ok = WebhookNotifier::new("https://example.com/hook", b"0123456789abcdef").unwrap();
         assert!(!format!("{ok:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn one_url_serves_every_group_and_a_list_serves_the_groups_it_names() {
+        let all = WebhookTargets::parse("https://hooks.example.com/hitl?token=T0KEN").unwrap();
+        assert!(all.for_group("reviewers").is_some() && all.for_group("anyone").is_some());
+        let per = WebhookTargets::parse(
+            "reviewers=https://hooks.example.com/r?token=T0KEN; escalations=http://10.0.0.7:8080/e",
+        )
+        .unwrap();
+        assert_eq!(per.for_group("reviewers").unwrap().path(), "/r");
+        assert_eq!(per.for_group("escalations").unwrap().port(), Some(8080));
+        assert!(per.for_group("legal").is_none());
+        for shown in [format!("{all:?}"), format!("{per:?}")] {
+            assert!(!shown.contains("T0KEN") && !shown.contains("/r"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_bad_list_names_the_group_not_the_url() {
+        for (text, expected) in [
+            (
+                "reviewers=ftp://hooks.example.com/T0KEN",
+                "webhook URL of group reviewers: must be http",
+            ),
+            (
+                "reviewers=",
+                "webhook URL of group reviewers: does not parse",
+            ),
+            (
+                "=https://hooks.example.com/T0KEN",
+                "an entry names no group",
+            ),
+            (
+                "a=https://x.example/T0KEN;a=https://y.example/T0KEN",
+                "group a is named twice",
+            ),
+            ("hooks.example.com/T0KEN", "neither a URL nor group="),
+        ] {
+            let error = WebhookTargets::parse(text).unwrap_err();
+            assert!(error.contains(expected), "{text}: {error}");
+            assert!(!error.contains("T0KEN"), "{text}: {error}");
+        }
     }
 }
