@@ -8,8 +8,10 @@
 //!
 //! GSI `GSI1` (`GSI1PK`, `GSI1SK`, projection ALL) lists workflows by status, newest first.
 //! GSI `GSI2` (`GSI2PK`, `GSI2SK`, projection ALL) is sparse: a workflow item carries
-//! `GSI2PK`=`DELIVERY#PENDING` and `GSI2SK`=`<updated_at>#<id>` only while one of its decisions
-//! waits for delivery (the transactional outbox), so the reconciler reads exactly those.
+//! `GSI2PK`=`DELIVERY#PENDING` only while it is in the outbox (a decision waits for delivery, or
+//! a notification for a channel), with `GSI2SK` = [`Workflow::outbox_key`] (`0#<updated_at>#<id>`
+//! for a decision, `1#<due>#<id>` for notifications), so the reconciler and the notification
+//! relay read exactly those, decisions first, then notifications by when they are due.
 //! Every write is conditional; `ConditionalCheckFailedException` becomes
 //! [`StoreError::Conflict`] (version moved) or [`StoreError::Duplicate`] (key taken).
 
@@ -114,9 +116,9 @@ fn workflow_item(workflow: &Workflow) -> Result<Item, StoreError> {
         s(format!("STATUS#{}", workflow.status.as_str())),
     );
     item.insert("GSI1SK".into(), s(format!("{updated}#{}", workflow.id)));
-    if workflow.in_outbox() {
+    if let Some(outbox_key) = workflow.outbox_key() {
         item.insert("GSI2PK".into(), s(PENDING_DELIVERY));
-        item.insert("GSI2SK".into(), s(format!("{updated}#{}", workflow.id)));
+        item.insert("GSI2SK".into(), s(outbox_key));
     }
     item.insert("status".into(), s(workflow.status.as_str()));
     item.insert("iteration".into(), n(workflow.iteration));

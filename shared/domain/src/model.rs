@@ -774,6 +774,32 @@ impl Workflow {
         self.pending_delivery().is_some() || self.notifications.iter().any(|n| n.is_pending())
     }
 
+    /// Where the workflow sorts in the outbox index while it is in it ([`Self::in_outbox`]):
+    /// `0#<updated_at>#<id>` while a decision awaits delivery, else `1#<due>#<id>` with the
+    /// time its earliest pending notification channel may be tried. The relay reads the index
+    /// in this order, a page at a time, so workflows whose notifications wait out a backoff
+    /// (a channel down for hours) can neither hide a decision from the reconciler nor a
+    /// notification that is due sooner. Timestamps are fixed-width RFC 3339 (UTC, µs), so the
+    /// keys sort as text in every store.
+    pub fn outbox_key(&self) -> Option<String> {
+        let at = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        if self.pending_delivery().is_some() {
+            return Some(format!("0#{}#{}", at(self.updated_at), self.id));
+        }
+        let due = self
+            .notifications
+            .iter()
+            .flat_map(|record| {
+                record
+                    .channels
+                    .iter()
+                    .filter(|c| c.status == ChannelStatus::Pending)
+                    .map(|c| c.next_attempt_at.unwrap_or(record.created_at))
+            })
+            .min()?;
+        Some(format!("1#{}#{}", at(due), self.id))
+    }
+
     /// The outbox record `id`, if any.
     pub fn notification(&self, id: &str) -> Option<&NotificationRecord> {
         self.notifications.iter().find(|n| n.id == id)

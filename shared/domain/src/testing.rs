@@ -234,16 +234,15 @@ impl WorkflowStore for MemoryStore {
     }
 
     async fn list_pending_deliveries(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
-        let mut pending: Vec<Workflow> = self
+        let mut pending: Vec<(String, Workflow)> = self
             .tables()
             .workflows
             .values()
-            .filter(|w| w.in_outbox())
-            .cloned()
+            .filter_map(|w| w.outbox_key().map(|key| (key, w.clone())))
             .collect();
-        pending.sort_by(|a, b| (a.updated_at, &a.id).cmp(&(b.updated_at, &b.id)));
+        pending.sort_by(|a, b| a.0.cmp(&b.0));
         pending.truncate(limit);
-        Ok(pending)
+        Ok(pending.into_iter().map(|(_, w)| w).collect())
     }
 
     async fn list_by_status(

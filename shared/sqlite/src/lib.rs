@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS workflows (
     version     INTEGER NOT NULL,
     updated_at  TEXT NOT NULL,
     body        TEXT NOT NULL,
-    delivery_pending INTEGER NOT NULL DEFAULT 0
+    delivery_pending INTEGER NOT NULL DEFAULT 0,
+    outbox_key  TEXT
 );
 CREATE INDEX IF NOT EXISTS workflows_by_status ON workflows (status, updated_at DESC, id DESC);
 CREATE TABLE IF NOT EXISTS artifacts (
@@ -137,26 +138,34 @@ impl SqliteStore {
     }
 
     /// Adds what newer versions of the store keep beside the record: the outbox flag
-    /// `delivery_pending` (1 while the workflow is in the outbox: a decision awaits delivery or a notification a channel) and its partial index.
+    /// `delivery_pending` (1 while the workflow is in the outbox: a decision awaits delivery or
+    /// a notification a channel), its order `outbox_key` ([`Workflow::outbox_key`]; rows written
+    /// before it have none and are read first) and their partial index.
     fn migrate(conn: &Connection) -> Result<(), StoreError> {
-        let has_flag: bool = conn
-            .prepare("SELECT 1 FROM pragma_table_info('workflows') WHERE name = 'delivery_pending'")
-            .map_err(backend)?
-            .exists([])
-            .map_err(backend)?;
-        if !has_flag {
-            match conn.execute_batch(
-                "ALTER TABLE workflows ADD COLUMN delivery_pending INTEGER NOT NULL DEFAULT 0;",
-            ) {
-                // Another process added it between our check and our ALTER.
-                Err(rusqlite::Error::SqliteFailure(_, Some(m)))
-                    if m.contains("duplicate column") => {}
-                other => other.map_err(backend)?,
+        for (column, definition) in [
+            ("delivery_pending", "INTEGER NOT NULL DEFAULT 0"),
+            ("outbox_key", "TEXT"),
+        ] {
+            let has_column: bool = conn
+                .prepare("SELECT 1 FROM pragma_table_info('workflows') WHERE name = ?1")
+                .map_err(backend)?
+                .exists([column])
+                .map_err(backend)?;
+            if !has_column {
+                match conn.execute_batch(&format!(
+                    "ALTER TABLE workflows ADD COLUMN {column} {definition};"
+                )) {
+                    // Another process added it between our check and our ALTER.
+                    Err(rusqlite::Error::SqliteFailure(_, Some(m)))
+                        if m.contains("duplicate column") => {}
+                    other => other.map_err(backend)?,
+                }
             }
         }
         conn.execute_batch(
-            "CREATE INDEX IF NOT EXISTS workflows_pending_delivery
-               ON workflows (updated_at, id) WHERE delivery_pending = 1;",
+            "DROP INDEX IF EXISTS workflows_pending_delivery;
+             CREATE INDEX IF NOT EXISTS workflows_outbox
+               ON workflows (outbox_key, id) WHERE delivery_pending = 1;",
         )
         .map_err(backend)
     }
@@ -201,7 +210,7 @@ impl SqliteStore {
         let changed = tx
             .prepare_cached(
                 "UPDATE workflows SET status = ?1, version = ?2, updated_at = ?3, body = ?4,
-                        delivery_pending = ?7
+                        delivery_pending = ?7, outbox_key = ?8
                  WHERE id = ?5 AND version = ?6",
             )
             .map_err(backend)?
@@ -212,7 +221,8 @@ impl SqliteStore {
                 encode(workflow)?,
                 workflow.id,
                 expected_version as i64,
-                workflow.in_outbox()
+                workflow.in_outbox(),
+                workflow.outbox_key()
             ])
             .map_err(backend)?;
         if changed == 1 {
@@ -252,7 +262,7 @@ impl WorkflowStore for SqliteStore {
         if let Some(existing) = Self::read_workflow(&tx, &workflow.id)? {
             return Ok(CreateOutcome::Existing(Box::new(existing)));
         }
-        tx.prepare_cached("INSERT INTO workflows (id, status, version, updated_at, body, delivery_pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        tx.prepare_cached("INSERT INTO workflows (id, status, version, updated_at, body, delivery_pending, outbox_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
             .map_err(backend)?
             .execute(params![
                 workflow.id,
@@ -260,7 +270,8 @@ impl WorkflowStore for SqliteStore {
                 workflow.version as i64,
                 timestamp_key(workflow),
                 encode(workflow)?,
-                workflow.in_outbox()
+                workflow.in_outbox(),
+                workflow.outbox_key()
             ],
         )
         .map_err(backend)?;
@@ -442,7 +453,7 @@ impl WorkflowStore for SqliteStore {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT id, body FROM workflows WHERE delivery_pending = 1
-                 ORDER BY updated_at, id LIMIT ?1",
+                 ORDER BY outbox_key, id LIMIT ?1",
             )
             .map_err(backend)?;
         let rows = stmt

@@ -434,6 +434,84 @@ pub async fn pending_notifications_are_listed_until_sent(store: Arc<dyn Workflow
     );
 }
 
+/// The outbox index's order: a workflow whose decision awaits delivery comes before every
+/// workflow that only has notifications waiting, however recently it changed, and those come
+/// by when their notification is due, not by when they changed. So a channel that is down for
+/// hours (hundreds of workflows backing off) can hide neither a decision from the reconciler
+/// nor a due notification from the relay, which both read the index a page at a time.
+pub async fn decisions_then_due_notifications_lead_the_outbox(store: Arc<dyn WorkflowStore>) {
+    use crate::model::NotificationKind;
+    use crate::notify;
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
+        .single()
+        .unwrap_or_default();
+    // Two workflows with only a notification waiting, changed before the decision below:
+    // `later` changed first but its notification is due at 10:00, `sooner`'s at 08:01.
+    let mut ids = Vec::new();
+    for (name, changed, enqueued) in [
+        ("later", t0 - Duration::hours(2), t0 + Duration::minutes(59)),
+        ("sooner", t0 - Duration::hours(1), t0 - Duration::hours(1)),
+    ] {
+        let mut wf = sample_workflow(&unique(&format!("wf-{name}")));
+        wf.updated_at = changed;
+        store.create_workflow(&wf).await.unwrap();
+        let mut next = wf.clone();
+        next.version += 1;
+        let note = crate::ports::Notification::to_reviewers(
+            NotificationKind::ReviewRequested,
+            &wf,
+            "Draft 1 is ready".into(),
+        );
+        assert!(notify::enqueue(
+            &mut next,
+            "review_requested/1".into(),
+            note,
+            vec!["sns".into()],
+            enqueued
+        ));
+        store.update_workflow(&next, wf.version).await.unwrap();
+        ids.push(next.id);
+    }
+    // A decision awaiting delivery, on the most recently changed workflow (09:00).
+    let waiting = stored_awaiting_review(store.as_ref()).await;
+    let applied = rules::decide(&waiting, &submission("k-first", Decision::Approve), t0).unwrap();
+    let e = entry(
+        &waiting,
+        "k-first",
+        Decision::Approve,
+        FeedbackOutcome::Applied {
+            status: applied.workflow.status,
+        },
+    );
+    store
+        .record_feedback(&e, Some((&applied.workflow, waiting.version)))
+        .await
+        .unwrap();
+    let order: Vec<String> = store
+        .list_pending_deliveries(10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.id)
+        .filter(|id| *id == waiting.id || ids.contains(id))
+        .collect();
+    assert_eq!(
+        order,
+        vec![waiting.id.clone(), ids[1].clone(), ids[0].clone()],
+        "the decision, then the notification due at 08:01, then the one due at 10:00"
+    );
+    // Every decision precedes every notification-only workflow in the whole index.
+    let all = store.list_pending_deliveries(10_000).await.unwrap();
+    let first_notification_only = all
+        .iter()
+        .position(|w| w.pending_delivery().is_none())
+        .unwrap_or(all.len());
+    assert!(all[first_notification_only..]
+        .iter()
+        .all(|w| w.pending_delivery().is_none()));
+}
+
 /// A channel called `sns` that counts what it sends (all the contract needs of a channel).
 #[derive(Default)]
 struct CountingChannel(std::sync::Mutex<usize>);
@@ -567,6 +645,7 @@ pub async fn run_all(store: Arc<dyn WorkflowStore>) {
     partial_approvals_are_stored(Arc::clone(&store)).await;
     pending_deliveries_are_listed_until_settled(Arc::clone(&store)).await;
     pending_notifications_are_listed_until_sent(Arc::clone(&store)).await;
+    decisions_then_due_notifications_lead_the_outbox(Arc::clone(&store)).await;
     create_is_idempotent(Arc::clone(&store)).await;
     update_requires_version(Arc::clone(&store)).await;
     artifacts_are_write_once(Arc::clone(&store)).await;

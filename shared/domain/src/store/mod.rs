@@ -138,9 +138,11 @@ pub trait WorkflowStore: Send + Sync {
 
     /// Workflows holding work for the outbox relay ([`Workflow::in_outbox`]: a decision whose
     /// delivery to the execution is not confirmed yet, or a notification a channel has not
-    /// sent), oldest update first.
+    /// sent), in [`Workflow::outbox_key`] order: decisions first (oldest update first), then
+    /// notifications by when they are due.
     ///
     /// [`Workflow::in_outbox`]: crate::model::Workflow::in_outbox
+    /// [`Workflow::outbox_key`]: crate::model::Workflow::outbox_key
     async fn list_pending_deliveries(&self, limit: usize) -> Result<Vec<Workflow>, StoreError>;
 
     /// Workflows in a status, most recently updated first.
