@@ -58,22 +58,35 @@ for n in "${names[@]}"; do
   packages+=("$(grep -l "name = \"$n\"" functions/*/Cargo.toml | head -1 | xargs dirname | xargs basename)")
 done
 # Groups of packages that may share one invocation: every crate two members both depend on
-# (normal and build dependencies, for the target) resolves to the same features in each alone,
-# so building them together changes no crate's features. Greedy, in the template's order.
-mapfile -t groups < <(
-  for p in $(printf '%s\n' "${packages[@]}" | awk '!seen[$0]++'); do
-    echo "#package $p"
-    cargo tree --quiet -p "$p" -e no-dev --target "$triple" -f '{p} [{f}]' --prefix none
-  done | python3 -c '
+# (normal and build dependencies, for the target; a crate built for the host and for the target
+# counts with both feature sets) resolves to the same features in each alone, so building them
+# together changes no crate's features. Greedy, in the order of functions/*/Cargo.toml. A tree
+# that cargo cannot print, or a line this cannot read, stops the build rather than guess.
+trees=$(mktemp -d)
+trap 'rm -rf "$trees"' EXIT
+for p in $(printf '%s\n' "${packages[@]}" | awk '!seen[$0]++'); do
+  cargo tree --quiet -p "$p" -e no-dev --target "$triple" -f '{p} [{f}]' --prefix none > "$trees/$p" \
+    || { echo "package: cargo tree failed for $p" >&2; exit 1; }
+done
+grouping=$(python3 - "$trees" $(printf '%s\n' "${packages[@]}" | awk '!seen[$0]++') <<'PY'
 import re, sys
-trees, current = {}, None
-for line in sys.stdin:
-    line = line.strip()
-    if line.startswith("#package "):
-        current = line.split()[1]; trees[current] = {}; continue
-    m = re.match(r"(\S+) (v\S+)(?: \([^)]*\))? \[([^\]]*)\]", line)
-    if m and current:
-        trees[current][(m[1], m[2])] = frozenset(f for f in m[3].split(",") if f)
+folder, names = sys.argv[1], sys.argv[2:]
+line_re = re.compile(r"^(\S+) (v\S+)((?: \([^)]*\))*) \[([^\]]*)\]( \(\*\))?$")
+trees = {}
+for name in names:
+    tree = {}
+    for raw in open(f"{folder}/{name}"):
+        line = raw.strip()
+        if not line:
+            continue
+        m = line_re.match(line)
+        if not m:
+            sys.exit(f"package: cannot read this line of cargo tree for {name}: {line}")
+        key = (m[1], m[2], "proc-macro" in m[3])
+        tree.setdefault(key, set()).add(frozenset(f for f in m[4].split(",") if f))
+    if not tree:
+        sys.exit(f"package: cargo tree printed nothing for {name}")
+    trees[name] = {k: frozenset(v) for k, v in tree.items()}
 groups = []  # [members, merged features]
 for name, tree in trees.items():
     for group in groups:
@@ -83,8 +96,10 @@ for name, tree in trees.items():
         groups.append([[name], dict(tree)])
 for members, _ in groups:
     print(" ".join(members))
-')
-[ "${#groups[@]}" -gt 0 ] || { echo "package: could not read the functions' dependency trees" >&2; exit 1; }
+PY
+) || exit 1
+mapfile -t groups <<< "$grouping"
+[ "${#groups[@]}" -gt 0 ] && [ -n "${groups[0]}" ] || { echo "package: could not group the functions" >&2; exit 1; }
 echo "== cargo lambda build --release --output-format zip ${arch_flag[*]:-}: ${#names[@]} functions in ${#groups[@]} cargo invocation(s) of packages with the same resolved features"
 start=$SECONDS
 for group in "${groups[@]}"; do

@@ -189,6 +189,15 @@ impl WorkflowStore for CountingStore {
         self.add("", 1, 0, rru(got.iter().map(bytes).sum()));
         Ok(got)
     }
+    async fn list_due_notifications(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<Workflow>, StoreError> {
+        let got = self.inner.list_due_notifications(now, limit).await?;
+        self.add("", 1, 0, rru(got.iter().map(bytes).sum()));
+        Ok(got)
+    }
     async fn list_by_status(
         &self,
         status: WorkflowStatus,

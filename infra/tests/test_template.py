@@ -898,6 +898,28 @@ def test_a_notification_given_up_alarms_at_once():
     assert "\n## NotificationsGivenUp\n" in runbook
 
 
+def test_chat_channels_come_from_the_secret_only_where_notifiers_are_wired():
+    """HITL_NOTIFICATION_CHANNELS (Slack and the signed webhook) is set exactly on the functions
+    that wire a review or escalation notifier, only under HasNotificationChannels, from a
+    Secrets Manager dynamic reference to the NotificationChannelsSecret parameter."""
+    name = config_env_vars()["NOTIFICATION_CHANNELS"]
+    cond = template()["Conditions"]["HasNotificationChannels"]
+    assert cond == {"Fn::Not": [{"Fn::Equals": [{"Ref": "NotificationChannelsSecret"}, ""]}]}
+    notifying = set()
+    for binary, (lid, res) in function_resources().items():
+        wired = wired_sources(function_crates()[binary], binary)
+        env = res["Properties"]["Environment"]["Variables"]
+        if "config::NOTIFICATION_CHANNELS" in wired:
+            notifying.add(binary)
+            v = env.get(name)
+            assert v and "Fn::If" in v and v["Fn::If"][0] == "HasNotificationChannels", lid
+            assert sub(v["Fn::If"][1]) == "{{resolve:secretsmanager:${NotificationChannelsSecret}}}", lid
+            assert ref(v["Fn::If"][2]) == "AWS::NoValue", lid
+        else:
+            assert name not in env, f"{lid} does not notify but gets {name}"
+    assert notifying == {"request-review", "escalate", "reconcile-deliveries"}, notifying
+
+
 def test_smoke_results_have_a_dead_mans_switch():
     """No result at all must alarm too (a smoke run that never starts or never finishes)."""
     p = resources()["SmokeTestMissingAlarm"]["Properties"]

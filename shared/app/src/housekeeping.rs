@@ -26,7 +26,19 @@ pub struct HousekeepingReport {
 /// [`NotificationOutbox`]: hitl_domain::notify::NotificationOutbox
 pub async fn deliver_pending(ports: &Ports, limit: usize) -> Result<ReconcileReport, HandlerError> {
     let decisions = ports.decisions().reconcile(limit).await;
-    let candidates = ports.store.list_pending_deliveries(limit).await?;
+    // The relay's candidates: the index's first page (decisions first; notifications of a
+    // workflow whose decision awaits delivery are only here) and, read on their own so that
+    // failing decisions cannot crowd them out, the workflows whose notifications are due.
+    let mut candidates = ports.store.list_pending_deliveries(limit).await?;
+    for due in ports
+        .store
+        .list_due_notifications(ports.clock.now(), limit)
+        .await?
+    {
+        if !candidates.iter().any(|c| c.id == due.id) {
+            candidates.push(due);
+        }
+    }
     let notifications = ports.notifications().relay(&candidates).await?;
     let mut report = decisions?;
     report.notifications = notifications;
@@ -150,5 +162,67 @@ mod tests {
             wf.decisions[0].delivery,
             Some(Delivery::Delivered { .. })
         ));
+    }
+
+    /// GIVEN a pass that reads one workflow at a time, a decision whose delivery keeps failing
+    /// (Step Functions throttled) and another workflow whose review request waits in the
+    /// notification outbox, WHEN a pass runs after the request's hold, THEN the request is
+    /// sent: the relay reads due notifications on their own, so decisions cannot crowd them out.
+    #[tokio::test]
+    async fn failing_decisions_do_not_hide_a_due_notification() {
+        let clock = Arc::new(FixedClock::default());
+        let resumer = Arc::new(RecordingResumer::default());
+        let notifier = Arc::new(RecordingNotifier::default());
+        let ports = Ports::new(
+            Arc::new(hitl_domain::testing::MemoryStore::default()),
+            clock.clone(),
+        )
+        .with_resumer(resumer.clone())
+        .with_review_notifier(notifier.clone())
+        .with_escalation_notifier(Arc::new(RecordingNotifier::default()));
+        let start = hitl_domain::ports::Clock::now(clock.as_ref());
+        for id in ["wf-decided", "wf-notify"] {
+            let wf = hitl_domain::testing::awaiting_review(id, "tok", start);
+            ports.store.create_workflow(&wf).await.unwrap();
+        }
+        resumer.answer((0..3).map(|_| Err(ResumeError::Transient("ThrottlingException".into()))));
+        let reviewer = Reviewer::declared("rita", None, Channel::Cli);
+        assert!(ports
+            .decisions()
+            .submit("wf-decided", &crate::testing::approval(1), "k-1", &reviewer)
+            .await
+            .is_err());
+        // The review request of wf-notify, written but not sent (its writer crashed).
+        let wf = ports
+            .store
+            .get_workflow("wf-notify")
+            .await
+            .unwrap()
+            .unwrap();
+        let mut next = wf.clone();
+        next.version += 1;
+        let note = hitl_domain::ports::Notification::to_reviewers(
+            hitl_domain::model::NotificationKind::ReviewRequested,
+            &wf,
+            "Draft 1 is ready".into(),
+        );
+        assert!(ports
+            .notifications()
+            .add(&mut next, None, note, start)
+            .is_some());
+        ports
+            .store
+            .update_workflow(&next, wf.version)
+            .await
+            .unwrap();
+        clock.advance(Duration::minutes(2));
+
+        let report = deliver_pending(&ports, 1).await.unwrap();
+
+        assert_eq!((report.examined, report.retry), (1, 1), "{report:?}");
+        assert_eq!(report.notifications.sent, 1, "{report:?}");
+        let sent = notifier.sent.lock().unwrap().clone();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].workflow_id, "wf-notify");
     }
 }

@@ -9,9 +9,9 @@
 //! GSI `GSI1` (`GSI1PK`, `GSI1SK`, projection ALL) lists workflows by status, newest first.
 //! GSI `GSI2` (`GSI2PK`, `GSI2SK`, projection ALL) is sparse: a workflow item carries
 //! `GSI2PK`=`DELIVERY#PENDING` only while it is in the outbox (a decision waits for delivery, or
-//! a notification for a channel), with `GSI2SK` = [`Workflow::outbox_key`] (`0#<updated_at>#<id>`
-//! for a decision, `1#<due>#<id>` for notifications), so the reconciler and the notification
-//! relay read exactly those, decisions first, then notifications by when they are due.
+//! a notification for a channel), with `GSI2SK` = [`Workflow::outbox_key`] (`D#<updated_at>#<id>`
+//! for a decision, `N#<due>#<id>` for notifications only), so the reconciler reads exactly
+//! those, decisions first, and the notification relay reads the `N#` range up to now.
 //! Every write is conditional; `ConditionalCheckFailedException` becomes
 //! [`StoreError::Conflict`] (version moved) or [`StoreError::Duplicate`] (key taken).
 
@@ -633,6 +633,31 @@ impl WorkflowStore for DynamoStore {
             .index_name(PENDING_DELIVERY_INDEX)
             .key_condition_expression("GSI2PK = :pending")
             .expression_attribute_values(":pending", s(PENDING_DELIVERY))
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.items
+            .unwrap_or_default()
+            .iter()
+            .map(record_of)
+            .collect()
+    }
+
+    async fn list_due_notifications(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<Workflow>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(PENDING_DELIVERY_INDEX)
+            .key_condition_expression("GSI2PK = :pending AND GSI2SK BETWEEN :from AND :to")
+            .expression_attribute_values(":pending", s(PENDING_DELIVERY))
+            .expression_attribute_values(":from", s(hitl_domain::model::OUTBOX_NOTIFICATIONS))
+            .expression_attribute_values(":to", s(Workflow::due_notifications_bound(now)))
             .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
             .send()
             .await

@@ -11,7 +11,9 @@
 //! ```
 //!
 //! For a webhook per group, `"webhook_urls": {"reviewers": "https://…", "escalations": "…"}`
-//! instead of `webhook_url` (a group not named gets no post). Every key is optional; an empty string or object turns its channel off. An unknown key is
+//! instead of `webhook_url` (a group not named gets no post). Every key is optional; an empty
+//! `webhook_url`/`webhook_secret` string or an empty object turns its channel off, while an
+//! empty URL inside an object is an error (its group would get nothing). An unknown key is
 //! refused (a misspelt `slack_webhook` must not silently send nothing), and every error names the
 //! key or group at fault, never a value: the URLs and the secret are credentials.
 
@@ -114,10 +116,12 @@ impl ChannelSettings {
             (None, None) => None,
             (Some(_), None) => {
                 return Err(
-                    "webhook_url is set but webhook_secret is not: webhooks are signed".into(),
+                    "webhook_url(s) is set but webhook_secret is not: webhooks are signed".into(),
                 )
             }
-            (None, Some(_)) => return Err("webhook_secret is set but webhook_url is not".into()),
+            (None, Some(_)) => {
+                return Err("webhook_secret is set but neither webhook_url nor webhook_urls".into())
+            }
             (Some(targets), Some(secret)) => {
                 if secret.len() < crate::webhook::MIN_SECRET_BYTES {
                     return Err(format!(
@@ -210,7 +214,7 @@ mod tests {
             (r#"{"slack_webhook": {}}"#.to_owned(), "unknown field `slack_webhook`"),
             (
                 r#"{"webhook_url": "https://hooks.example.com/x"}"#.to_owned(),
-                "webhook_url is set but webhook_secret is not",
+                "webhook_url(s) is set but webhook_secret is not",
             ),
             (
                 r#"{"webhook_url": "https://hooks.example.com/x", "webhook_secret": "short"}"#
@@ -231,7 +235,7 @@ mod tests {
                 r#"{"slack_webhooks": {"reviewers": 7}}"#.to_owned(),
                 "not the expected JSON object",
             ),
-            (r#"{"webhook_secret": "SECRETPART-0123456789"}"#.to_owned(), "webhook_secret is set but webhook_url is not"),
+            (r#"{"webhook_secret": "SECRETPART-0123456789"}"#.to_owned(), "webhook_secret is set but neither webhook_url nor webhook_urls"),
             (
                 r#"{"webhook_url": "https://a.example/SECRETPART", "webhook_urls": {"r": "https://b.example/"}, "webhook_secret": "0123456789abcdef"}"#
                     .to_owned(),

@@ -186,7 +186,7 @@ impl SlackNotifier {
             .map_err(|e| {
                 HandlerError::NotificationFailed(format!(
                     "Slack webhook of group {group} not reached: {}",
-                    e.without_url()
+                    crate::without_url(e)
                 ))
             })?;
         let status = answer.status();

@@ -332,7 +332,7 @@ impl WebhookNotifier {
                     )))
                 }
                 // Without the URL: reqwest's error would print it whole.
-                Err(e) => format!("not reached: {}", e.without_url()),
+                Err(e) => format!("not reached: {}", crate::without_url(e)),
             };
             let wait = BACKOFF.get(attempt).copied();
             match wait {

@@ -766,6 +766,15 @@ pub struct Workflow {
     pub notifications: Vec<NotificationRecord>,
 }
 
+/// Outbox keys of workflows whose decision awaits delivery start with this.
+pub const OUTBOX_DECISIONS: &str = "D#";
+/// Outbox keys of workflows that wait only on notifications start with this.
+pub const OUTBOX_NOTIFICATIONS: &str = "N#";
+
+fn outbox_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 impl Workflow {
     /// Whether the workflow holds work for the outbox relay: a decision whose delivery to the
     /// execution is not confirmed, or a notification still to be sent on some channel. The
@@ -775,16 +784,21 @@ impl Workflow {
     }
 
     /// Where the workflow sorts in the outbox index while it is in it ([`Self::in_outbox`]):
-    /// `0#<updated_at>#<id>` while a decision awaits delivery, else `1#<due>#<id>` with the
-    /// time its earliest pending notification channel may be tried. The relay reads the index
-    /// in this order, a page at a time, so workflows whose notifications wait out a backoff
-    /// (a channel down for hours) can neither hide a decision from the reconciler nor a
-    /// notification that is due sooner. Timestamps are fixed-width RFC 3339 (UTC, µs), so the
-    /// keys sort as text in every store.
+    /// `D#<updated_at>#<id>` while a decision awaits delivery, else `N#<due>#<id>` with the
+    /// time its earliest pending notification channel may be tried. The reconciler reads the
+    /// index from the start a page at a time, so workflows whose notifications wait out a
+    /// backoff (a channel down for hours) cannot hide a decision from it; the notification
+    /// relay reads the `N#` range up to now ([`Self::due_notifications_bound`]), so decisions
+    /// that keep failing cannot hide a due notification either. Timestamps are fixed-width
+    /// RFC 3339 (UTC, µs), so the keys sort as text in every store; keys written before these
+    /// (`<updated_at>#<id>`, starting with a digit) sort before both, so they are read first.
     pub fn outbox_key(&self) -> Option<String> {
-        let at = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         if self.pending_delivery().is_some() {
-            return Some(format!("0#{}#{}", at(self.updated_at), self.id));
+            return Some(format!(
+                "{OUTBOX_DECISIONS}{}#{}",
+                outbox_time(self.updated_at),
+                self.id
+            ));
         }
         let due = self
             .notifications
@@ -797,7 +811,18 @@ impl Workflow {
                     .map(|c| c.next_attempt_at.unwrap_or(record.created_at))
             })
             .min()?;
-        Some(format!("1#{}#{}", at(due), self.id))
+        Some(format!(
+            "{OUTBOX_NOTIFICATIONS}{}#{}",
+            outbox_time(due),
+            self.id
+        ))
+    }
+
+    /// The greatest outbox key of a workflow whose notifications are due at `now`: the relay
+    /// reads keys from [`OUTBOX_NOTIFICATIONS`] up to this one.
+    pub fn due_notifications_bound(now: DateTime<Utc>) -> String {
+        // '~' sorts after the '#' that follows the time in every key due at `now`.
+        format!("{OUTBOX_NOTIFICATIONS}{}~", outbox_time(now))
     }
 
     /// The outbox record `id`, if any.

@@ -245,6 +245,24 @@ impl WorkflowStore for MemoryStore {
         Ok(pending.into_iter().map(|(_, w)| w).collect())
     }
 
+    async fn list_due_notifications(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<Workflow>, StoreError> {
+        let bound = Workflow::due_notifications_bound(now);
+        let mut due: Vec<(String, Workflow)> = self
+            .tables()
+            .workflows
+            .values()
+            .filter_map(|w| w.outbox_key().map(|key| (key, w.clone())))
+            .filter(|(key, _)| key.starts_with(crate::model::OUTBOX_NOTIFICATIONS) && *key <= bound)
+            .collect();
+        due.sort_by(|a, b| a.0.cmp(&b.0));
+        due.truncate(limit);
+        Ok(due.into_iter().map(|(_, w)| w).collect())
+    }
+
     async fn list_by_status(
         &self,
         status: WorkflowStatus,
@@ -599,6 +617,13 @@ impl WorkflowStore for UnavailableStore {
     }
     async fn list_pending_deliveries(
         &self,
+        _: usize,
+    ) -> Result<Vec<crate::model::Workflow>, StoreError> {
+        Err(StoreError::Throttled("down".into()))
+    }
+    async fn list_due_notifications(
+        &self,
+        _: chrono::DateTime<chrono::Utc>,
         _: usize,
     ) -> Result<Vec<crate::model::Workflow>, StoreError> {
         Err(StoreError::Throttled("down".into()))

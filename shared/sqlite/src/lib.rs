@@ -468,6 +468,37 @@ impl WorkflowStore for SqliteStore {
         .collect()
     }
 
+    async fn list_due_notifications(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<Workflow>, StoreError> {
+        let conn = self.lock()?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, body FROM workflows WHERE delivery_pending = 1
+                   AND outbox_key >= ?1 AND outbox_key <= ?2
+                 ORDER BY outbox_key, id LIMIT ?3",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    hitl_domain::model::OUTBOX_NOTIFICATIONS,
+                    Workflow::due_notifications_bound(now),
+                    limit
+                ],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )
+            .map_err(backend)?;
+        rows.map(|row| {
+            let (id, body) = row.map_err(backend)?;
+            decode(&id, &body)
+        })
+        .collect()
+    }
+
     async fn list_by_status(
         &self,
         status: WorkflowStatus,
@@ -560,6 +591,84 @@ mod tests {
         assert!(!write.is_finished(), "the write waits for the lock");
         blocker.execute_batch("COMMIT;").unwrap();
         assert!(write.await.unwrap().is_ok());
+    }
+
+    /// A database written before the outbox order (no `outbox_key`, the old partial index, a
+    /// workflow in the outbox) opens: the column is added, the old index replaced, and the old
+    /// row — whose order is unknown — is read first, before a decision written since.
+    #[tokio::test]
+    async fn a_database_from_before_the_outbox_order_opens_and_reads_old_rows_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        let old = hitl_domain::store::contract::sample_workflow("wf-old");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE workflows (id TEXT PRIMARY KEY, status TEXT NOT NULL,
+                    version INTEGER NOT NULL, updated_at TEXT NOT NULL, body TEXT NOT NULL,
+                    delivery_pending INTEGER NOT NULL DEFAULT 0);
+                 CREATE INDEX workflows_pending_delivery
+                    ON workflows (updated_at, id) WHERE delivery_pending = 1;",
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO workflows (id, status, version, updated_at, body, delivery_pending)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1)",
+                params![
+                    old.id,
+                    old.status.as_str(),
+                    old.version as i64,
+                    "2026-01-05T09:00:00.000000Z",
+                    serde_json::to_string(&old).unwrap()
+                ],
+            )
+            .unwrap();
+        }
+        let store: Arc<dyn WorkflowStore> = Arc::new(SqliteStore::open(&path).unwrap());
+        let waiting = hitl_domain::store::contract::stored_awaiting_review(store.as_ref()).await;
+        let submission = hitl_domain::rules::Submission {
+            resolution: None,
+            iteration: 1,
+            decision: hitl_domain::model::Decision::Approve,
+            reviewer: "rita".into(),
+            reviewer_id: "name:rita".into(),
+            comments: String::new(),
+            corrections: vec![],
+            idempotency_key: "k-new".into(),
+        };
+        let applied =
+            hitl_domain::rules::decide(&waiting, &submission, waiting.updated_at).unwrap();
+        assert!(applied.workflow.pending_delivery().is_some());
+        store
+            .update_workflow(&applied.workflow, waiting.version)
+            .await
+            .unwrap();
+        let order: Vec<String> = store
+            .list_pending_deliveries(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|w| w.id)
+            .collect();
+        assert_eq!(order, vec!["wf-old".to_owned(), waiting.id.clone()]);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let indexes: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'workflows'",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(
+            indexes.contains(&"workflows_outbox".to_owned()),
+            "{indexes:?}"
+        );
+        assert!(
+            !indexes.contains(&"workflows_pending_delivery".to_owned()),
+            "{indexes:?}"
+        );
     }
 
     #[tokio::test]
@@ -713,6 +822,17 @@ impl WorkflowStore for OffloadedSqliteStore {
     async fn list_pending_deliveries(&self, limit: usize) -> Result<Vec<Workflow>, StoreError> {
         offload(&self.0, move |s, h| {
             h.block_on(s.list_pending_deliveries(limit))
+        })
+        .await
+    }
+
+    async fn list_due_notifications(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<Workflow>, StoreError> {
+        offload(&self.0, move |s, h| {
+            h.block_on(s.list_due_notifications(now, limit))
         })
         .await
     }

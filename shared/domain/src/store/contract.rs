@@ -436,9 +436,10 @@ pub async fn pending_notifications_are_listed_until_sent(store: Arc<dyn Workflow
 
 /// The outbox index's order: a workflow whose decision awaits delivery comes before every
 /// workflow that only has notifications waiting, however recently it changed, and those come
-/// by when their notification is due, not by when they changed. So a channel that is down for
-/// hours (hundreds of workflows backing off) can hide neither a decision from the reconciler
-/// nor a due notification from the relay, which both read the index a page at a time.
+/// by when their notification is due, not by when they changed; the relay's own read returns
+/// only notifications due by then. So a channel down for hours (hundreds of workflows backing
+/// off) cannot hide a decision from the reconciler, nor can failing decisions hide a due
+/// notification from the relay.
 pub async fn decisions_then_due_notifications_lead_the_outbox(store: Arc<dyn WorkflowStore>) {
     use crate::model::NotificationKind;
     use crate::notify;
@@ -500,6 +501,34 @@ pub async fn decisions_then_due_notifications_lead_the_outbox(store: Arc<dyn Wor
         order,
         vec![waiting.id.clone(), ids[1].clone(), ids[0].clone()],
         "the decision, then the notification due at 08:01, then the one due at 10:00"
+    );
+    // The relay's own page: notification-only workflows due by 09:00, not the decision (read
+    // with the decisions) nor the notification due at 10:00.
+    let due: Vec<String> = store
+        .list_due_notifications(t0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.id)
+        .filter(|id| *id == waiting.id || ids.contains(id))
+        .collect();
+    assert_eq!(
+        due,
+        vec![ids[1].clone()],
+        "only the notification due by then"
+    );
+    let later: Vec<String> = store
+        .list_due_notifications(t0 + Duration::hours(1), 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.id)
+        .filter(|id| ids.contains(id))
+        .collect();
+    assert_eq!(
+        later,
+        vec![ids[1].clone(), ids[0].clone()],
+        "most overdue first"
     );
     // Every decision precedes every notification-only workflow in the whole index.
     let all = store.list_pending_deliveries(10_000).await.unwrap();

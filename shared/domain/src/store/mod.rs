@@ -145,6 +145,18 @@ pub trait WorkflowStore: Send + Sync {
     /// [`Workflow::outbox_key`]: crate::model::Workflow::outbox_key
     async fn list_pending_deliveries(&self, limit: usize) -> Result<Vec<Workflow>, StoreError>;
 
+    /// Workflows that wait only on notifications, with one due by `now` (outbox keys from
+    /// [`OUTBOX_NOTIFICATIONS`] to [`Workflow::due_notifications_bound`]), most overdue first:
+    /// the notification relay's own page, which pending decisions cannot crowd out.
+    ///
+    /// [`OUTBOX_NOTIFICATIONS`]: crate::model::OUTBOX_NOTIFICATIONS
+    /// [`Workflow::due_notifications_bound`]: crate::model::Workflow::due_notifications_bound
+    async fn list_due_notifications(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<Workflow>, StoreError>;
+
     /// Workflows in a status, most recently updated first.
     async fn list_by_status(
         &self,
